@@ -1,0 +1,99 @@
+# nstack: a private TCP/IP stack for unmodified Linux programs (LD_PRELOAD).
+#
+#   make            build/libnstack.so and build/nstack
+#   make check      install missing Debian packages, build, run every test
+#                   (unit + packet-level, again under ASan/UBSan, then the netns lab)
+#   make demo       bring up the lab and show unmodified programs on nstack
+#   make install    PREFIX=/usr/local DESTDIR=...
+#
+# BUILD=dir keeps a separate object tree (parallel developers, sanitizers).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= gcc
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Istack/include -Ipcap_io -Ipreload -Itest
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN)
+LDLIBS_CORE := -lpcap -lbsd -lpthread
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+STACK_SRC := $(sort $(wildcard stack/*.c))
+PCAP_SRC := $(sort $(wildcard pcap_io/*.c))
+PRELOAD_SRC := $(sort $(filter-out preload/wrapper.c,$(wildcard preload/*.c)))
+TEST_SRC := $(sort $(wildcard test/unit/*.c test/wire/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ := $(call obj,$(STACK_SRC) $(PCAP_SRC))
+PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
+TEST_OBJ := $(call obj,$(TEST_SRC))
+DEPS := $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+.PHONY: all check unit-test asan-test integration-test demo install clean format deps lab-up lab-down bench
+all: $(BUILD)/libnstack.so $(BUILD)/nstack
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libnstack_core.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libnstack.so: $(CORE_OBJ) $(PRELOAD_OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete -o $@ $^ $(LDLIBS_CORE) -ldl
+
+$(BUILD)/nstack: preload/wrapper.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DNSTACK_LIBDIR='"$(PREFIX)/lib"' -o $@ $<
+
+$(BUILD)/nstack_tests: $(TEST_OBJ) $(BUILD)/libnstack_core.a
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libnstack_core.a $(LDLIBS_CORE) $$(pkg-config --libs check)
+
+deps:
+	@test/deps.sh
+
+unit-test: $(BUILD)/nstack_tests
+	$(BUILD)/nstack_tests
+
+asan-test:
+	$(MAKE) BUILD=$(BUILD)-asan CFLAGS="-O1 -g $(SAN_FLAGS)" $(BUILD)-asan/nstack_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(BUILD)-asan/nstack_tests
+
+integration-test: all
+	test/integration/run.sh $(BUILD)
+
+check: deps
+	$(MAKE) all $(BUILD)/nstack_tests
+	$(MAKE) unit-test
+	$(MAKE) asan-test
+	$(MAKE) integration-test
+
+demo: deps all
+	test/demo.sh $(BUILD)
+
+bench: deps all
+	bench/run.sh $(BUILD)
+
+lab-up:
+	test/lab.sh up
+lab-down:
+	test/lab.sh down
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0755 $(BUILD)/libnstack.so $(DESTDIR)$(PREFIX)/lib/libnstack.so
+	install -m 0755 $(BUILD)/nstack $(DESTDIR)$(PREFIX)/bin/nstack
+	install -m 0644 man/nstack.1 $(DESTDIR)$(PREFIX)/share/man/man1/nstack.1
+	install -m 0644 man/nstack.7 $(DESTDIR)$(PREFIX)/share/man/man7/nstack.7
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan
+
+-include $(DEPS)

@@ -1,0 +1,38 @@
+/*
+ * The in-memory wire: a point-to-point Ethernet link between two endpoints,
+ * for tests. Either endpoint can be a stack (wire_netdev()) or the test
+ * itself (wire_send()/wire_recv()). Frames are queued, never lost unless the
+ * options ask for loss, duplication or reordering (seeded, so runs repeat).
+ * Not thread-safe: tests drive both stacks from one thread.
+ */
+#ifndef NSTACK_WIRE_H
+#define NSTACK_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct net_device;
+struct wire;
+
+struct wire_opts {
+	double loss;	/* probability a frame is dropped */
+	double dup;	/* probability a frame is delivered twice */
+	double reorder; /* probability a frame is held back behind the next one */
+	uint32_t seed;
+	unsigned int max_queue; /* frames per direction before tail drop; 0 = 65536 */
+};
+
+int wire_create(const struct wire_opts *opts, struct wire **res);
+/* Frees the wire; endpoints' netdevs must be closed (their stacks destroyed) first. */
+void wire_destroy(struct wire *w);
+/* A netdev for endpoint end (0 or 1); the stack given it owns it. */
+struct net_device *wire_netdev(struct wire *w, int end, const uint8_t mac[6], unsigned int mtu);
+/* Sends a frame from endpoint end to the other end. 0 or -errno. */
+int wire_send(struct wire *w, int end, const void *frame, size_t len);
+/* Takes the next frame that arrived at endpoint end; -EAGAIN when none. */
+ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap);
+/* Frames waiting for endpoint end. */
+unsigned int wire_pending(const struct wire *w, int end);
+
+#endif

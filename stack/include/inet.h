@@ -1,0 +1,112 @@
+/*
+ * AF_INET: the protocol switch (inetsw), the receive demux (inet_protos)
+ * and the fields every IPv4 socket shares (struct inet_sock).
+ */
+#ifndef NSTACK_INET_H
+#define NSTACK_INET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sock.h"
+
+struct nstack;
+struct sk_buff;
+
+/* Socket types that inetsw is indexed by (SOCK_STREAM=1 ... SOCK_PACKET=10). */
+#define NSTACK_SOCK_MAX 11
+#define INETSW_PER_TYPE 4
+
+struct inet_protosw {
+	unsigned short type;
+	unsigned short protocol; /* IPPROTO_IP is the wildcard */
+	const struct proto *prot;
+	const struct proto_ops *ops;
+	unsigned int flags;
+};
+
+#define INET_PROTOSW_REUSE 0x01
+#define INET_PROTOSW_PERMANENT 0x02
+#define INET_PROTOSW_ICSK 0x04
+
+/* Transport receive handlers, indexed by the IP protocol number. */
+struct inet_protocol {
+	/* skb->data at the transport header, network header set; consumes skb. */
+	int (*handler)(struct sk_buff *skb);
+	/*
+	 * An ICMP error about a packet we sent: skb->data at the quoted IP
+	 * header, type/code from the ICMP header, info the ICMP "rest of header"
+	 * (next-hop MTU for FRAG_NEEDED). Does not consume skb.
+	 */
+	void (*err_handler)(struct sk_buff *skb, int type, int code, uint32_t info);
+};
+
+/* Fields of every AF_INET socket. */
+struct inet_sock {
+	struct sock sk;
+	uint32_t inet_saddr; /* source address used for sending, network order */
+	uint16_t inet_sport; /* network order */
+	uint16_t inet_id;    /* IP ID counter for connected DF traffic */
+	int uc_ttl;	     /* IP_TTL, -1 = default */
+	uint8_t tos;	     /* IP_TOS */
+	uint8_t mc_ttl;
+	bool mc_loop;
+	uint8_t pmtudisc; /* IP_PMTUDISC_* */
+	bool recverr;	  /* IP_RECVERR */
+	bool hdrincl;	  /* IP_HDRINCL (raw) */
+	bool freebind;
+	bool transparent;
+	bool bind_address_no_port;
+	unsigned int cmsg_flags; /* IP_CMSG_* for IP_PKTINFO, IP_RECVTTL, IP_RECVTOS */
+	uint32_t mc_addr;	 /* IP_MULTICAST_IF */
+};
+
+#define IP_CMSG_PKTINFO 0x01
+#define IP_CMSG_TTL 0x02
+#define IP_CMSG_TOS 0x04
+#define IP_CMSG_RECVOPTS 0x08
+#define IP_CMSG_ORIGDSTADDR 0x10
+
+static inline struct inet_sock *inet_sk(const struct sock *sk)
+{
+	return (struct inet_sock *)sk;
+}
+
+int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p);
+void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p);
+int inet_add_protocol(struct nstack *ns, const struct inet_protocol *prot, uint8_t protocol);
+void inet_del_protocol(struct nstack *ns, uint8_t protocol);
+const struct inet_protocol *inet_protocol_get(const struct nstack *ns, uint8_t protocol);
+
+/* Registers AF_INET, the protocol switch and every transport (af_inet.c). */
+int inet_init(struct nstack *ns);
+void inet_exit(struct nstack *ns);
+
+/* Generic AF_INET proto_ops pieces other families' ops may reuse. */
+int inet_release(struct socket *sock);
+int inet_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+int inet_dgram_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+int inet_getname(struct socket *sock, struct sockaddr *addr, socklen_t *len, int peer);
+int inet_ioctl(struct socket *sock, unsigned long cmd, void *arg);
+int inet_shutdown(struct socket *sock, int how);
+ssize_t inet_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
+ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, int flags);
+int inet_setsockopt(struct socket *sock, int level, int optname, const void *optval,
+		    socklen_t optlen);
+int inet_getsockopt(struct socket *sock, int level, int optname, void *optval,
+		    socklen_t *optlen);
+/* IPPROTO_IP level options shared by UDP, raw, ping and TCP (ip_sockglue). */
+int ip_setsockopt(struct sock *sk, int level, int optname, const void *optval, socklen_t optlen);
+int ip_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen);
+/* Adds IP_PKTINFO/IP_TTL/IP_TOS control messages for a received skb. */
+void ip_cmsg_recv(struct msghdr *msg, struct sk_buff *skb);
+
+/* Address checks against the stack's configuration (in route.c). */
+bool inet_addr_is_local(const struct nstack *ns, uint32_t addr);
+
+extern const struct proto_ops inet_dgram_ops;
+extern const struct proto_ops inet_sockraw_ops;
+extern const struct proto_ops inet_stream_ops;
+
+#endif

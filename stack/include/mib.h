@@ -1,0 +1,106 @@
+/*
+ * Protocol counters, named as in Linux's /proc/net/snmp and netstat so a
+ * reader can compare them. One X-macro list gives both the fields and the
+ * names used by nstack_stats_dump() and tests.
+ */
+#ifndef NSTACK_MIB_H
+#define NSTACK_MIB_H
+
+#include <stdint.h>
+
+#define NSTACK_MIB_LIST(X)                                                                         \
+	X(EthInFrames)                                                                             \
+	X(EthInRunts)                                                                              \
+	X(EthInUnknownProtos)                                                                      \
+	X(EthInOtherHost)                                                                          \
+	X(EthOutFrames)                                                                            \
+	X(EthOutErrors)                                                                            \
+	X(ArpInRequests)                                                                           \
+	X(ArpInReplies)                                                                            \
+	X(ArpInErrors)                                                                             \
+	X(ArpOutRequests)                                                                          \
+	X(ArpOutReplies)                                                                           \
+	X(ArpResolveFailed)                                                                        \
+	X(ArpUnresDiscards)                                                                        \
+	X(IpInReceives)                                                                            \
+	X(IpInHdrErrors)                                                                           \
+	X(IpInCsumErrors)                                                                          \
+	X(IpInTruncatedPkts)                                                                       \
+	X(IpInAddrErrors)                                                                          \
+	X(IpInUnknownProtos)                                                                       \
+	X(IpInDiscards)                                                                            \
+	X(IpInDelivers)                                                                            \
+	X(IpOutRequests)                                                                           \
+	X(IpOutDiscards)                                                                           \
+	X(IpOutNoRoutes)                                                                           \
+	X(IpReasmTimeout)                                                                          \
+	X(IpReasmReqds)                                                                            \
+	X(IpReasmOKs)                                                                              \
+	X(IpReasmFails)                                                                            \
+	X(IpReasmOverlaps)                                                                         \
+	X(IpFragOKs)                                                                               \
+	X(IpFragFails)                                                                             \
+	X(IpFragCreates)                                                                           \
+	X(IcmpInMsgs)                                                                              \
+	X(IcmpInErrors)                                                                            \
+	X(IcmpInCsumErrors)                                                                        \
+	X(IcmpInDestUnreachs)                                                                      \
+	X(IcmpInTimeExcds)                                                                         \
+	X(IcmpInEchos)                                                                             \
+	X(IcmpInEchoReps)                                                                          \
+	X(IcmpOutMsgs)                                                                             \
+	X(IcmpOutErrors)                                                                           \
+	X(IcmpOutRateLimited)                                                                      \
+	X(IcmpOutDestUnreachs)                                                                     \
+	X(IcmpOutTimeExcds)                                                                        \
+	X(IcmpOutEchos)                                                                            \
+	X(IcmpOutEchoReps)                                                                         \
+	X(UdpInDatagrams)                                                                          \
+	X(UdpNoPorts)                                                                              \
+	X(UdpInErrors)                                                                             \
+	X(UdpInCsumErrors)                                                                         \
+	X(UdpRcvbufErrors)                                                                         \
+	X(UdpOutDatagrams)                                                                         \
+	X(UdpSndbufErrors)                                                                         \
+	X(RawInDatagrams)                                                                          \
+	X(RawOutDatagrams)                                                                         \
+	X(TcpActiveOpens)                                                                          \
+	X(TcpPassiveOpens)                                                                         \
+	X(TcpAttemptFails)                                                                         \
+	X(TcpEstabResets)                                                                          \
+	X(TcpInSegs)                                                                               \
+	X(TcpOutSegs)                                                                              \
+	X(TcpRetransSegs)                                                                          \
+	X(TcpInErrs)                                                                               \
+	X(TcpInCsumErrors)                                                                         \
+	X(TcpOutRsts)                                                                              \
+	X(TcpExtSyncookiesSent)                                                                    \
+	X(TcpExtSyncookiesRecv)                                                                    \
+	X(TcpExtSyncookiesFailed)                                                                  \
+	X(TcpExtListenOverflows)                                                                   \
+	X(TcpExtListenDrops)                                                                       \
+	X(TcpExtTCPChallengeACK)                                                                   \
+	X(TcpExtTCPFastRetrans)                                                                    \
+	X(TcpExtTCPSackRecovery)                                                                   \
+	X(TcpExtTCPRenoRecovery)                                                                   \
+	X(TcpExtTCPTimeouts)                                                                       \
+	X(TcpExtTCPOFOQueue)                                                                       \
+	X(TcpExtPAWSEstabRejected)                                                                 \
+	X(TcpExtTW)                                                                                \
+	X(TcpExtTCPKeepAlive)                                                                      \
+	X(TcpExtDelayedACKs)                                                                       \
+	X(TcpExtTCPAbortOnTimeout)                                                                 \
+	X(TcpExtTCPAbortOnData)                                                                    \
+	X(TcpExtTCPAbortOnClose)                                                                   \
+	X(TcpExtTCPAbortOnLinger)
+
+struct nstack_mib {
+#define NSTACK_MIB_FIELD(name) uint64_t name;
+	NSTACK_MIB_LIST(NSTACK_MIB_FIELD)
+#undef NSTACK_MIB_FIELD
+};
+
+#define NS_INC_STATS(ns, field) ((ns)->mib.field++)
+#define NS_ADD_STATS(ns, field, n) ((ns)->mib.field += (n))
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * The device layer: one Ethernet device per stack, a backend behind
+ * struct netdev_ops (live pcap, the in-memory test wire), receive dispatch
+ * on EtherType through registered packet_types, and dev_queue_xmit().
+ */
+#ifndef NSTACK_NETDEVICE_H
+#define NSTACK_NETDEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/ether.h"
+
+struct nstack;
+struct net_device;
+struct sk_buff;
+
+/* Frames handed to or taken from a backend, for taps such as a pcap dump. */
+enum netdev_dir { NETDEV_RX, NETDEV_TX };
+
+struct netdev_ops {
+	/* Transmit one complete Ethernet frame; 0 or -errno (-ENOBUFS when full). */
+	int (*xmit)(struct net_device *dev, const void *frame, size_t len);
+	/*
+	 * Hand up to budget pending frames to netdev_rx_frame() without
+	 * blocking; returns how many were delivered or -errno.
+	 */
+	int (*poll)(struct net_device *dev, int budget);
+	/* A file descriptor that polls readable when frames wait, or -1. */
+	int (*get_fd)(struct net_device *dev);
+	void (*close)(struct net_device *dev);
+};
+
+struct netdev_tap {
+	void (*frame)(void *ctx, enum netdev_dir dir, uint64_t now_us, const void *frame,
+		      size_t len);
+	void *ctx;
+};
+
+struct netdev_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_dropped; /* malformed or unwanted frames */
+	uint64_t rx_runt;    /* shorter than an Ethernet header */
+	uint64_t rx_oversize;
+	uint64_t rx_nohandler; /* EtherType nobody registered */
+	uint64_t rx_otherhost; /* unicast to another MAC (promiscuous capture) */
+	uint64_t tx_errors;
+};
+
+struct net_device {
+	char name[16];
+	uint8_t dev_addr[ETH_ALEN];
+	uint8_t broadcast[ETH_ALEN];
+	unsigned int mtu; /* IP MTU: largest L3 packet */
+	int ifindex;
+	const struct netdev_ops *ops;
+	void *priv; /* backend state */
+	struct nstack *ns;
+	struct netdev_tap tap;
+	struct netdev_stats stats;
+};
+
+struct packet_type {
+	uint16_t type; /* EtherType, host order */
+	/* Consumes skb; skb->data is at the network header. */
+	int (*func)(struct sk_buff *skb, struct net_device *dev);
+};
+
+#define NSTACK_MAX_PTYPES 8
+
+/* Registers pt in ns's EtherType dispatch table. */
+int dev_add_pack(struct nstack *ns, const struct packet_type *pt);
+void dev_remove_pack(struct nstack *ns, const struct packet_type *pt);
+/* Called by backends for each received frame; copies it into an skb. */
+void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len);
+/* Classifies and dispatches a received frame; consumes skb. */
+int netif_receive_skb(struct sk_buff *skb);
+/* Sends a complete frame (skb->data at the Ethernet header); consumes skb. */
+int dev_queue_xmit(struct sk_buff *skb);
+
+#endif

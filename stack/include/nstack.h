@@ -1,0 +1,112 @@
+/*
+ * nstack's embedding API: build a stack on a network device, drive it
+ * (its own thread, or nstack_process() with a manual clock in tests), and
+ * call into its sockets. Everything outside stack/ uses only this header
+ * (plus netdevice.h for backends). Socket calls return 0/count or -errno.
+ */
+#ifndef NSTACK_NSTACK_H
+#define NSTACK_NSTACK_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "tcp_config.h"
+
+struct nstack;
+struct socket;
+struct net_device;
+
+enum nstack_log_level { NSTACK_LOG_ERROR, NSTACK_LOG_WARN, NSTACK_LOG_INFO, NSTACK_LOG_DEBUG };
+
+struct nstack_config {
+	char ifname[IF_NAMESIZE];
+	uint32_t addr;	       /* our IPv4 address, network order */
+	unsigned int prefixlen; /* subnet prefix length */
+	uint32_t gateway;      /* default gateway, network order; 0 = none */
+	unsigned int mtu;      /* 0 = the device's */
+	bool gratuitous_arp;   /* announce the address when the stack starts */
+	enum nstack_log_level log_level;
+	struct tcp_config tcp;
+};
+
+/* The clock and random source the stack uses; tests inject their own. */
+struct nstack_env {
+	uint64_t (*now_us)(void *ctx); /* monotonic microseconds */
+	uint32_t (*random32)(void *ctx);
+	void *ctx;
+};
+
+/* Callbacks into the embedder. Called with the stack lock held. */
+struct nstack_hooks {
+	/* Readiness of sock may have changed (data, space, state, error). */
+	void (*sock_event)(void *ctx, struct socket *sock);
+	/* One formatted log line (no newline); NULL writes to stderr. */
+	void (*log)(void *ctx, enum nstack_log_level level, const char *line);
+	void *ctx;
+};
+
+/* CLOCK_MONOTONIC and arc4random. */
+extern const struct nstack_env nstack_env_default;
+
+void nstack_config_defaults(struct nstack_config *cfg);
+/*
+ * Builds a stack on dev (which the stack then owns and closes). hooks may be
+ * NULL. Returns 0 or -errno.
+ */
+int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
+		  const struct nstack_env *env, const struct nstack_hooks *hooks,
+		  struct nstack **res);
+/* Stops the thread if running, frees every socket and buffer, closes dev. */
+void nstack_destroy(struct nstack *ns);
+/* Starts the stack thread (RX batches and timers). */
+int nstack_start(struct nstack *ns);
+/* Without a thread: handles pending frames, then due timers. */
+void nstack_process(struct nstack *ns);
+uint64_t nstack_now(const struct nstack *ns);
+/* Earliest timer deadline, UINT64_MAX when none. */
+uint64_t nstack_next_deadline(struct nstack *ns);
+void nstack_lock(struct nstack *ns);
+void nstack_unlock(struct nstack *ns);
+const struct nstack_config *nstack_config(const struct nstack *ns);
+struct net_device *nstack_dev(const struct nstack *ns);
+
+/* Counters by their netstat name (e.g. "IpInHdrErrors"); -1 if unknown. */
+int64_t nstack_stat(struct nstack *ns, const char *name);
+/* Calls fn for each counter that is not zero. */
+void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *name, uint64_t v),
+			  void *arg);
+/* Live object counts, for leak checks in tests. */
+long nstack_live_skbs(struct nstack *ns);
+long nstack_live_socks(struct nstack *ns);
+
+/* Sockets. -EAFNOSUPPORT/-EPROTONOSUPPORT mean "not ours: use the kernel". */
+int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res);
+void nstack_sock_set_file(struct socket *sock, void *file);
+void *nstack_sock_file(const struct socket *sock);
+int nstack_close(struct socket *sock);
+int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+int nstack_listen(struct socket *sock, int backlog);
+/* flags: SOCK_NONBLOCK for the new socket; addr may be NULL. */
+int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr *addr,
+		  socklen_t *len, int flags);
+ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
+ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags);
+int nstack_shutdown(struct socket *sock, int how);
+int nstack_getsockname(struct socket *sock, struct sockaddr *addr, socklen_t *len);
+int nstack_getpeername(struct socket *sock, struct sockaddr *addr, socklen_t *len);
+int nstack_setsockopt(struct socket *sock, int level, int name, const void *val, socklen_t len);
+int nstack_getsockopt(struct socket *sock, int level, int name, void *val, socklen_t *len);
+int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg);
+/* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP/POLLPRI readiness now. */
+unsigned int nstack_poll(struct socket *sock);
+/* O_NONBLOCK as set by fcntl(F_SETFL)/FIONBIO. */
+void nstack_set_nonblock(struct socket *sock, bool on);
+bool nstack_get_nonblock(const struct socket *sock);
+int nstack_sock_type(const struct socket *sock);
+
+#endif

@@ -1,0 +1,19 @@
+/* Unprivileged ICMP echo sockets (SOCK_DGRAM, IPPROTO_ICMP), as Linux's ping_prot. */
+#ifndef NSTACK_PING_H
+#define NSTACK_PING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sk_buff;
+struct nstack;
+
+extern const struct proto ping_prot;
+
+/* Offers an ICMP echo reply (skb->data at the ICMP header); true if a socket took it. */
+bool ping_rcv(struct sk_buff *skb);
+void ping_err(struct sk_buff *skb, int type, int code, uint32_t info);
+int ping_init(struct nstack *ns);
+void ping_exit(struct nstack *ns);
+
+#endif

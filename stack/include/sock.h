@@ -1,0 +1,297 @@
+/*
+ * BSD socket layer objects, as in Linux's include/net/sock.h and linux/net.h.
+ *
+ * struct socket is what the application holds (one per private fd);
+ * struct sock is the protocol's connection state. proto_ops (per family and
+ * type) sits between them; struct proto (per transport protocol) below.
+ * Protocol socks embed struct sock first (struct inet_sock, struct udp_sock,
+ * struct tcp_sock) and are allocated with proto->obj_size bytes.
+ *
+ * Locking: every function here runs with the stack lock held, except the
+ * nstack_sock_* entry points in nstack.h, which take it.
+ */
+#ifndef NSTACK_SOCK_H
+#define NSTACK_SOCK_H
+
+#include <bsd/sys/queue.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "skbuff.h"
+
+struct nstack;
+struct sock;
+struct socket;
+
+enum socket_state {
+	SS_FREE = 0,
+	SS_UNCONNECTED,
+	SS_CONNECTING,
+	SS_CONNECTED,
+	SS_DISCONNECTING,
+};
+
+struct proto_ops {
+	int family;
+	int (*release)(struct socket *sock);
+	int (*bind)(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+	/* flags: the file's O_NONBLOCK */
+	int (*connect)(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+	/* newsock is allocated by the caller; flags: O_NONBLOCK of the listener */
+	int (*accept)(struct socket *sock, struct socket *newsock, int flags);
+	int (*getname)(struct socket *sock, struct sockaddr *addr, socklen_t *len, int peer);
+	/* Returns a POLL* mask; never blocks. */
+	unsigned int (*poll)(struct socket *sock);
+	int (*ioctl)(struct socket *sock, unsigned long cmd, void *arg);
+	int (*listen)(struct socket *sock, int backlog);
+	int (*shutdown)(struct socket *sock, int how);
+	int (*setsockopt)(struct socket *sock, int level, int optname, const void *optval,
+			  socklen_t optlen);
+	int (*getsockopt)(struct socket *sock, int level, int optname, void *optval,
+			  socklen_t *optlen);
+	/* Return bytes sent/received or -errno. */
+	ssize_t (*sendmsg)(struct socket *sock, const struct msghdr *msg, int flags);
+	ssize_t (*recvmsg)(struct socket *sock, struct msghdr *msg, int flags);
+};
+
+struct net_proto_family {
+	int family;
+	int (*create)(struct nstack *ns, struct socket *sock, int protocol);
+};
+
+struct proto {
+	const char *name;
+	size_t obj_size;
+	int (*init)(struct sock *sk);
+	void (*close)(struct sock *sk, int64_t timeout_us);
+	int (*connect)(struct sock *sk, const struct sockaddr *addr, socklen_t len);
+	int (*disconnect)(struct sock *sk, int flags);
+	struct sock *(*accept)(struct sock *sk, int flags, int *err);
+	int (*ioctl)(struct sock *sk, unsigned long cmd, void *arg);
+	void (*destroy)(struct sock *sk);
+	void (*shutdown)(struct sock *sk, int how);
+	int (*setsockopt)(struct sock *sk, int level, int optname, const void *optval,
+			  socklen_t optlen);
+	int (*getsockopt)(struct sock *sk, int level, int optname, void *optval,
+			  socklen_t *optlen);
+	ssize_t (*sendmsg)(struct sock *sk, const struct msghdr *msg, size_t len, int flags);
+	/* flags include MSG_DONTWAIT when the file is non-blocking */
+	ssize_t (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len, int flags);
+	int (*bind)(struct sock *sk, const struct sockaddr *addr, socklen_t len);
+	int (*backlog_rcv)(struct sock *sk, struct sk_buff *skb);
+	int (*hash)(struct sock *sk);
+	void (*unhash)(struct sock *sk);
+	/* Binds sk to local port snum (host order), or picks one when 0. */
+	int (*get_port)(struct sock *sk, uint16_t snum);
+	unsigned int max_header;
+};
+
+/* sk_shutdown bits */
+#define RCV_SHUTDOWN 1
+#define SEND_SHUTDOWN 2
+#define SHUTDOWN_MASK 3
+
+/* sk_flags bits */
+enum sock_flags {
+	SOCK_DEAD,	/* no struct socket any more */
+	SOCK_DONE,	/* peer finished sending (TCP FIN seen) */
+	SOCK_BROADCAST, /* SO_BROADCAST */
+	SOCK_KEEPOPEN,	/* SO_KEEPALIVE */
+	SOCK_LINGER,	/* SO_LINGER on */
+	SOCK_RCVTSTAMP, /* SO_TIMESTAMP */
+	SOCK_ZAPPED,	/* not hashed / port released */
+	SOCK_URGINLINE, /* SO_OOBINLINE */
+	SOCK_DBG,	/* SO_DEBUG */
+	SOCK_PASSCRED,
+};
+
+/* Linux's default send and receive buffer sizes (net.core.[rw]mem_default). */
+#define SK_WMEM_DEFAULT 212992
+#define SK_RMEM_DEFAULT 212992
+#define SK_WMEM_MAX 212992
+#define SK_RMEM_MAX 212992
+#define SOCK_MIN_SNDBUF 4608
+#define SOCK_MIN_RCVBUF 2304
+
+/* Timeouts in microseconds: 0 means do not block, this means forever. */
+#define SK_TIMEO_INFINITE INT64_MAX
+
+struct sock {
+	struct nstack *ns;
+	struct socket *sk_socket;
+	const struct proto *sk_prot;
+	/* The identity Linux keeps in sock_common; addresses and dport in network order. */
+	uint32_t sk_daddr;
+	uint32_t sk_rcv_saddr;
+	uint16_t sk_dport;
+	uint16_t sk_num; /* local port, host order; 0 while unbound */
+	uint16_t sk_family;
+	uint16_t sk_type;
+	uint16_t sk_protocol;
+	uint8_t sk_state;    /* enum tcp_state values, UDP uses CLOSE/ESTABLISHED too */
+	uint8_t sk_shutdown; /* RCV_SHUTDOWN | SEND_SHUTDOWN */
+	bool sk_reuse;	     /* SO_REUSEADDR */
+	bool sk_reuseport;   /* SO_REUSEPORT */
+	bool sk_userlocks_snd; /* SO_SNDBUF set by the user: no auto-tuning */
+	bool sk_userlocks_rcv;
+	unsigned long sk_flags; /* 1 << enum sock_flags */
+	int sk_err;		/* pending error reported once (SO_ERROR, next call) */
+	int sk_err_soft;	/* last soft error, reported when nothing better */
+	int sk_rcvbuf;
+	int sk_sndbuf;
+	unsigned int sk_rmem_alloc; /* bytes charged to the receive side */
+	unsigned int sk_wmem_alloc; /* bytes in flight below the socket */
+	int sk_wmem_queued;	    /* bytes queued by the protocol (TCP) */
+	int sk_rcvlowat;
+	int sk_sndlowat;
+	int64_t sk_rcvtimeo; /* SO_RCVTIMEO, microseconds, SK_TIMEO_INFINITE */
+	int64_t sk_sndtimeo;
+	int sk_lingertime; /* seconds */
+	int sk_priority;
+	uint32_t sk_mark;
+	int sk_bound_dev_if;
+	int sk_max_ack_backlog;
+	int sk_ack_backlog;
+	struct sk_buff_head sk_receive_queue;
+	struct sk_buff_head sk_error_queue; /* IP_RECVERR */
+	struct sk_buff_head sk_write_queue;
+	pthread_cond_t sk_wait; /* waiters sleep here with the stack lock */
+	unsigned int sk_refcnt;
+	void (*sk_state_change)(struct sock *sk);
+	void (*sk_data_ready)(struct sock *sk);
+	void (*sk_write_space)(struct sock *sk);
+	void (*sk_error_report)(struct sock *sk);
+	/* Lookup-table linkage, owned by the protocol (UDP port hash, TCP tables). */
+	LIST_ENTRY(sock) sk_node;
+	LIST_ENTRY(sock) sk_bind_node;
+	void *sk_user_data;
+};
+
+struct socket {
+	enum socket_state state;
+	short type;
+	int f_flags; /* the file's flags: O_NONBLOCK */
+	const struct proto_ops *ops;
+	struct sock *sk;
+	struct nstack *ns;
+	void *file; /* the embedder's handle for this socket (preload fd entry) */
+};
+
+static inline bool sock_flag(const struct sock *sk, enum sock_flags f)
+{
+	return (sk->sk_flags >> f) & 1u;
+}
+
+static inline void sock_set_flag(struct sock *sk, enum sock_flags f)
+{
+	sk->sk_flags |= 1ul << f;
+}
+
+static inline void sock_reset_flag(struct sock *sk, enum sock_flags f)
+{
+	sk->sk_flags &= ~(1ul << f);
+}
+
+static inline void sock_valbool_flag(struct sock *sk, enum sock_flags f, bool v)
+{
+	if (v)
+		sock_set_flag(sk, f);
+	else
+		sock_reset_flag(sk, f);
+}
+
+/* Allocation and references (sock.c). */
+struct sock *sk_alloc(struct nstack *ns, int family, const struct proto *prot);
+/* Initialises the generic fields and links sk to sock (may be NULL). */
+void sock_init_data(struct socket *sock, struct sock *sk);
+void sock_hold(struct sock *sk);
+/* Drops a reference; the last one calls prot->destroy and frees. */
+void sock_put(struct sock *sk);
+/* Detaches sk from its struct socket and marks it dead. */
+void sock_orphan(struct sock *sk);
+void sock_graft(struct sock *sk, struct socket *parent);
+
+/* Default wake-ups: broadcast the condvar and tell the embedder. */
+void sock_def_wakeup(struct sock *sk);
+void sock_def_readable(struct sock *sk);
+void sock_def_write_space(struct sock *sk);
+void sock_def_error_report(struct sock *sk);
+
+/*
+ * Sleep once on sk until woken or *timeo runs out (stack lock held and
+ * released while asleep). Returns 0 when woken, -EAGAIN when *timeo is 0 or
+ * ran out, -EINTR when interrupted. *timeo is decreased by the time slept.
+ */
+int sk_wait(struct sock *sk, int64_t *timeo);
+
+/* Waits until cond holds; evaluates to 0 or the -errno from sk_wait(). */
+#define sk_wait_event(sk, timeo, cond)                                                             \
+	({                                                                                         \
+		int __rc = 0;                                                                      \
+		while (!(cond)) {                                                                  \
+			__rc = sk_wait((sk), (timeo));                                             \
+			if (__rc)                                                                  \
+				break;                                                             \
+		}                                                                                  \
+		__rc;                                                                              \
+	})
+
+static inline int64_t sock_rcvtimeo(const struct sock *sk, bool noblock)
+{
+	return noblock ? 0 : sk->sk_rcvtimeo;
+}
+
+static inline int64_t sock_sndtimeo(const struct sock *sk, bool noblock)
+{
+	return noblock ? 0 : sk->sk_sndtimeo;
+}
+
+/* Returns -sk_err and clears it, or 0. */
+int sock_error(struct sock *sk);
+
+/* Receive-side accounting and queueing (datagram protocols). */
+void skb_set_owner_r(struct sk_buff *skb, struct sock *sk);
+void skb_set_owner_w(struct sk_buff *skb, struct sock *sk);
+/* Queues to sk_receive_queue if sk_rcvbuf allows (-ENOMEM otherwise), wakes readers. */
+int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb);
+int sock_queue_err_skb(struct sock *sk, struct sk_buff *skb);
+bool sock_writeable(const struct sock *sk);
+/* Waits for a datagram per flags/timeouts; NULL with *err set otherwise. */
+struct sk_buff *skb_recv_datagram(struct sock *sk, int flags, int *err);
+/* The datagram_poll() of Linux: readiness of a datagram socket. */
+unsigned int datagram_poll(struct socket *sock);
+
+/* Copy helpers between skb data and user iovecs. */
+int skb_copy_datagram_msg(const struct sk_buff *skb, unsigned int offset, struct msghdr *msg,
+			  size_t len);
+int memcpy_from_msg(void *to, const struct msghdr *msg, size_t offset, size_t len);
+size_t msg_data_len(const struct msghdr *msg);
+/* Appends a control message if it fits; sets MSG_CTRUNC otherwise. */
+int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *data);
+
+/* SOL_SOCKET options shared by every protocol. */
+int sock_setsockopt(struct socket *sock, int level, int optname, const void *optval,
+		    socklen_t optlen);
+int sock_getsockopt(struct socket *sock, int level, int optname, void *optval,
+		    socklen_t *optlen);
+
+/* proto_ops slots a family does not support. */
+int sock_no_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
+int sock_no_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+int sock_no_accept(struct socket *sock, struct socket *newsock, int flags);
+int sock_no_listen(struct socket *sock, int backlog);
+int sock_no_shutdown(struct socket *sock, int how);
+int sock_no_ioctl(struct socket *sock, unsigned long cmd, void *arg);
+
+/* Socket-level registry (socket.c). */
+int sock_register(struct nstack *ns, const struct net_proto_family *ops);
+void sock_unregister(struct nstack *ns, int family);
+/* -EAFNOSUPPORT for an unregistered family (the embedder passes it to the kernel). */
+int sock_create(struct nstack *ns, int family, int type, int protocol, struct socket **res);
+struct socket *sock_alloc(struct nstack *ns);
+void sock_release(struct socket *sock);
+
+#endif

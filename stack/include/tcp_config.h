@@ -1,0 +1,43 @@
+/*
+ * TCP tunables, one field per Linux sysctl (net.ipv4.tcp_*), filled from the
+ * host's /proc/sys by the embedder and overridable by NSTACK_TCP_* variables.
+ */
+#ifndef NSTACK_TCP_CONFIG_H
+#define NSTACK_TCP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tcp_config {
+	int rmem[3]; /* tcp_rmem: min default max */
+	int wmem[3]; /* tcp_wmem */
+	bool sack;
+	bool timestamps;
+	bool window_scaling;
+	int syncookies; /* 0 off, 1 on overflow, 2 always */
+	char congestion_control[16];
+	int syn_retries;
+	int synack_retries;
+	int retries1;
+	int retries2;
+	int orphan_retries;
+	int fin_timeout_s;
+	int keepalive_time_s;
+	int keepalive_intvl_s;
+	int keepalive_probes;
+	int max_syn_backlog;
+	int somaxconn;
+	uint64_t msl_us;	/* TIME_WAIT lasts 2 * msl_us (Linux: 60 s in all) */
+	uint64_t rto_min_us;	/* 200 ms */
+	uint64_t rto_max_us;	/* 120 s */
+	uint64_t rto_init_us;	/* 1 s (RFC 6298) */
+	int initial_cwnd;	/* 10 segments (RFC 6928) */
+	int tw_reuse;		/* tcp_tw_reuse */
+	int challenge_ack_limit; /* tcp_challenge_ack_limit per second */
+	bool no_metrics_save;
+};
+
+/* Linux's defaults, for when /proc/sys is not readable. */
+void tcp_config_defaults(struct tcp_config *c);
+
+#endif

@@ -1,0 +1,15 @@
+/* Suites register themselves; one runner (test/unit/runner.c) runs them all. */
+#ifndef NSTACK_TEST_CHECK_MAIN_H
+#define NSTACK_TEST_CHECK_MAIN_H
+
+#include <check.h>
+
+void nstack_add_suite(Suite *(*fn)(void));
+
+#define NSTACK_SUITE(fn)                                                                           \
+	static void __attribute__((constructor)) nstack_register_##fn(void)                        \
+	{                                                                                          \
+		nstack_add_suite(fn);                                                              \
+	}
+
+#endif

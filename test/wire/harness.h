@@ -1,0 +1,87 @@
+/*
+ * Packet-level test harness, after smoltcp's tests: one stack on end 0 of an
+ * in-memory wire, the test playing the peer on end 1, a manual clock and a
+ * seeded random source. Inject one frame, assert the exact frames sent back,
+ * assert nothing more.
+ *
+ * Addresses: the stack is 198.18.0.2/24 (T_LOCAL_IP) with MAC
+ * 02:00:00:00:00:02, the peer 198.18.0.1 (T_PEER_IP, also the gateway) with
+ * MAC 02:00:00:00:00:01. All in network order.
+ */
+#ifndef NSTACK_TEST_HARNESS_H
+#define NSTACK_TEST_HARNESS_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nstack.h"
+#include "wire.h"
+
+#define T_IP(a, b, c, d) ((uint32_t)htonl(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
+#define T_LOCAL_IP T_IP(198, 18, 0, 2)
+#define T_PEER_IP T_IP(198, 18, 0, 1)
+#define T_OTHER_IP T_IP(198, 18, 1, 7) /* off-link: routed via the gateway */
+#define T_CLOCK_START 1000000ull	/* the manual clock starts at 1 s */
+#define T_FRAME_MAX 65600
+
+extern const uint8_t t_local_mac[6];
+extern const uint8_t t_peer_mac[6];
+extern const uint8_t t_bcast_mac[6];
+
+struct t_opts {
+	unsigned int mtu;	 /* 0 = 1500 */
+	bool gratuitous_arp;	 /* default false in tests */
+	bool no_peer_neigh;	 /* by default the peer's MAC is a permanent neighbour */
+	uint32_t seed;		 /* random source seed; 0 = fixed default */
+	void (*tweak)(struct nstack_config *cfg); /* last word on the config */
+};
+
+struct t_ctx {
+	struct nstack *ns;
+	struct wire *wire;
+	uint64_t now;
+	uint32_t rng;
+};
+
+/* The fixture of the running test (Check forks per test, so one is enough). */
+extern struct t_ctx T;
+
+void t_setup(void);
+void t_setup_opts(const struct t_opts *o);
+/* Destroys the stack and asserts no skb or sock is left behind. */
+void t_teardown(void);
+
+/* Moves the manual clock (absolute or relative) and runs due timers. */
+void t_clock_set(uint64_t now_us);
+void t_clock_advance(uint64_t delta_us);
+/* Peer -> stack: delivers the frame and lets the stack process it. */
+void t_inject(const void *frame, size_t len);
+/* Stack -> peer: next frame sent; false when none. */
+bool t_try_recv(void *buf, size_t cap, size_t *len);
+/* Like t_try_recv() but fails the test when nothing was sent. */
+size_t t_recv(void *buf, size_t cap);
+void t_expect_no_tx(void);
+/* Asserts the next frame sent equals want byte for byte (hex dump on mismatch). */
+void t_expect_frame(const void *want, size_t len);
+
+/* Frame builders; each returns the number of bytes written to buf. */
+size_t t_build_eth(void *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+		   const void *payload, size_t plen);
+/* An IPv4 header (IHL 5, checksum computed) followed by payload. */
+size_t t_build_ipv4(void *buf, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
+		    uint16_t frag_off, uint8_t ttl, const void *payload, size_t plen);
+/* UDP header with a correct checksum followed by payload. */
+size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+		   const void *payload, size_t plen);
+size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
+		   const uint8_t tha[6], uint32_t tip);
+/* Ethernet(peer -> local) + IPv4(peer -> local) + payload, in one go. */
+size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payload, size_t plen);
+
+/* A counter by name; fails the test for an unknown name. */
+uint64_t t_stat(const char *name);
+void t_hexdump(const char *title, const void *p, size_t len);
+
+#endif
