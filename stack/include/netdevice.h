@@ -76,6 +76,8 @@ void dev_remove_pack(struct nstack *ns, const struct packet_type *pt);
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len);
 /* Classifies and dispatches a received frame; consumes skb. */
 int netif_receive_skb(struct sk_buff *skb);
+/* Pushes an Ethernet header (source: the device's MAC) in front of skb->data. */
+int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t type);
 /* Sends a complete frame (skb->data at the Ethernet header); consumes skb. */
 int dev_queue_xmit(struct sk_buff *skb);
 

@@ -95,7 +95,10 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 
 /* Tells the stack thread to recompute its sleep (a timer moved earlier). */
 void nstack_kick(struct nstack *ns);
-/* Queues skb for input in the next RX round (loopback). */
+/*
+ * Queues skb (skb->data at its Ethernet header) for input in the next RX
+ * round: loopback to our own address, without recursion.
+ */
 void netif_rx(struct sk_buff *skb);
 
 static inline void sk_assert_locked(struct nstack *ns)
