@@ -25,6 +25,8 @@ struct sock;
 
 /* Room every skb built by the stack keeps for Ethernet + IP + TCP headers. */
 #define MAX_HEADER 128
+/* Receive headroom so the IP header after Ethernet is 4-byte aligned. */
+#define NET_IP_ALIGN 2
 
 struct skb_shared {
 	unsigned int dataref;

@@ -25,6 +25,7 @@ struct timer_list {
 	uint64_t expires; /* microseconds on the stack clock */
 	void (*function)(struct timer_list *t);
 	bool pending;
+	uint32_t gen; /* the wheel's run_gen when armed */
 };
 
 LIST_HEAD(timer_slot, timer_list);
@@ -33,6 +34,7 @@ struct timer_wheel {
 	struct timer_slot slots[TIMER_WHEEL_SLOTS];
 	uint64_t clk_ms;    /* first slot not yet fully processed */
 	unsigned int count; /* pending timers */
+	uint32_t run_gen;   /* bumped per run: timers armed during a run wait for the next */
 };
 
 void timer_wheel_init(struct timer_wheel *w, uint64_t now_us);

@@ -1,0 +1,229 @@
+/*
+ * The in-memory wire (see wire.h). Each direction is a FIFO of frames; the
+ * impairments are applied when a frame is sent, with a seeded xorshift so a
+ * failing run can be repeated exactly.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/sys/queue.h>
+
+#include "netdevice.h"
+#include "wire.h"
+
+struct wire_frame {
+	STAILQ_ENTRY(wire_frame) link;
+	size_t len;
+	unsigned char data[];
+};
+
+STAILQ_HEAD(wire_fifo, wire_frame);
+
+struct wire_end {
+	struct wire_fifo rxq; /* frames arriving at this end */
+	unsigned int qlen;
+	struct wire_frame *held; /* a frame held back for reordering, sent from this end */
+	struct net_device dev;
+	struct wire *wire;
+	int idx;
+	bool attached;
+};
+
+struct wire {
+	struct wire_opts opts;
+	uint64_t rng;
+	struct wire_end end[2];
+	unsigned char rxbuf[ETH_FRAME_MAX];
+};
+
+static double wire_rand(struct wire *w)
+{
+	/* xorshift64*: plenty for test impairments. */
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return (double)((w->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+/* Creates a wire; opts may be NULL for a perfect link. */
+int wire_create(const struct wire_opts *opts, struct wire **res)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	if (opts)
+		w->opts = *opts;
+	if (!w->opts.max_queue)
+		w->opts.max_queue = 65536;
+	w->rng = w->opts.seed ? w->opts.seed : 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 2; i++)
+		STAILQ_INIT(&w->end[i].rxq);
+	*res = w;
+	return 0;
+}
+
+static void fifo_free(struct wire_fifo *q)
+{
+	struct wire_frame *f;
+
+	while ((f = STAILQ_FIRST(q)) != NULL) {
+		STAILQ_REMOVE_HEAD(q, link);
+		free(f);
+	}
+}
+
+/* Frees the wire and any frames still on it. */
+void wire_destroy(struct wire *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < 2; i++) {
+		fifo_free(&w->end[i].rxq);
+		free(w->end[i].held);
+	}
+	free(w);
+}
+
+static int enqueue(struct wire *w, int to, const void *frame, size_t len)
+{
+	struct wire_end *e = &w->end[to];
+	struct wire_frame *f;
+
+	if (e->qlen >= w->opts.max_queue)
+		return 0; /* tail drop, as a full queue on a real link */
+	f = malloc(sizeof(*f) + len);
+	if (!f)
+		return -ENOMEM;
+	f->len = len;
+	memcpy(f->data, frame, len);
+	STAILQ_INSERT_TAIL(&e->rxq, f, link);
+	e->qlen++;
+	return 0;
+}
+
+/* Sends a frame from endpoint end to the other one, applying the impairments. */
+int wire_send(struct wire *w, int end, const void *frame, size_t len)
+{
+	struct wire_end *from = &w->end[end];
+	int to = !end;
+	int err;
+
+	if (w->opts.loss > 0 && wire_rand(w) < w->opts.loss)
+		return 0;
+	if (w->opts.reorder > 0 && !from->held && wire_rand(w) < w->opts.reorder) {
+		from->held = malloc(sizeof(*from->held) + len);
+		if (!from->held)
+			return -ENOMEM;
+		from->held->len = len;
+		memcpy(from->held->data, frame, len);
+		return 0;
+	}
+	err = enqueue(w, to, frame, len);
+	if (!err && w->opts.dup > 0 && wire_rand(w) < w->opts.dup)
+		err = enqueue(w, to, frame, len);
+	if (!err && from->held) {
+		/* The held frame now goes out behind the one that overtook it. */
+		err = enqueue(w, to, from->held->data, from->held->len);
+		free(from->held);
+		from->held = NULL;
+	}
+	return err;
+}
+
+/* Takes the next frame that arrived at endpoint end. */
+ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap)
+{
+	struct wire_end *e = &w->end[end];
+	struct wire_frame *f = STAILQ_FIRST(&e->rxq);
+	size_t n;
+
+	if (!f) {
+		/* A frame held for reordering must not wait forever on an idle link. */
+		struct wire_end *peer = &w->end[!end];
+
+		if (!peer->held)
+			return -EAGAIN;
+		f = peer->held;
+		peer->held = NULL;
+		n = f->len < cap ? f->len : cap;
+		memcpy(buf, f->data, n);
+		free(f);
+		return (ssize_t)n;
+	}
+	STAILQ_REMOVE_HEAD(&e->rxq, link);
+	e->qlen--;
+	n = f->len < cap ? f->len : cap;
+	memcpy(buf, f->data, n);
+	free(f);
+	return (ssize_t)n;
+}
+
+/* Frames waiting for endpoint end (including one held back for it). */
+unsigned int wire_pending(const struct wire *w, int end)
+{
+	return w->end[end].qlen + (w->end[!end].held ? 1u : 0u);
+}
+
+static int wire_xmit(struct net_device *dev, const void *frame, size_t len)
+{
+	struct wire_end *e = dev->priv;
+
+	return wire_send(e->wire, e->idx, frame, len);
+}
+
+static int wire_poll(struct net_device *dev, int budget)
+{
+	struct wire_end *e = dev->priv;
+	int n = 0;
+
+	while (n < budget) {
+		ssize_t len = wire_recv(e->wire, e->idx, e->wire->rxbuf, sizeof(e->wire->rxbuf));
+
+		if (len < 0)
+			break;
+		netdev_rx_frame(dev, e->wire->rxbuf, (size_t)len);
+		n++;
+	}
+	return n;
+}
+
+static int wire_get_fd(struct net_device *dev)
+{
+	(void)dev;
+	return -1;
+}
+
+static void wire_close(struct net_device *dev)
+{
+	struct wire_end *e = dev->priv;
+
+	e->attached = false;
+}
+
+static const struct netdev_ops wire_netdev_ops = {
+	.xmit = wire_xmit,
+	.poll = wire_poll,
+	.get_fd = wire_get_fd,
+	.close = wire_close,
+};
+
+/* The netdev of endpoint end, for a stack to own. */
+struct net_device *wire_netdev(struct wire *w, int end, const uint8_t mac[6], unsigned int mtu)
+{
+	struct wire_end *e = &w->end[end];
+
+	memset(&e->dev, 0, sizeof(e->dev));
+	snprintf(e->dev.name, sizeof(e->dev.name), "wire%d", end);
+	memcpy(e->dev.dev_addr, mac, ETH_ALEN);
+	e->dev.mtu = mtu ? mtu : ETH_DATA_LEN;
+	e->dev.ifindex = end + 1;
+	e->dev.ops = &wire_netdev_ops;
+	e->dev.priv = e;
+	e->wire = w;
+	e->idx = end;
+	e->attached = true;
+	return &e->dev;
+}

@@ -1,0 +1,184 @@
+/*
+ * The device layer: frames in from a backend, classified and dispatched on
+ * EtherType to the registered packet_types; frames out through the backend.
+ * Only this file transmits.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "netdevice.h"
+#include "skbuff.h"
+#include "stack.h"
+
+/* Registers pt for its EtherType; -EEXIST if taken, -ENOSPC if the table is full. */
+int dev_add_pack(struct nstack *ns, const struct packet_type *pt)
+{
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
+		if (ns->ptypes[i] && ns->ptypes[i]->type == pt->type)
+			return -EEXIST;
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
+		if (!ns->ptypes[i]) {
+			ns->ptypes[i] = pt;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Removes pt from the dispatch table. */
+void dev_remove_pack(struct nstack *ns, const struct packet_type *pt)
+{
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
+		if (ns->ptypes[i] == pt)
+			ns->ptypes[i] = NULL;
+}
+
+static bool is_multicast_ether(const uint8_t *a)
+{
+	return a[0] & 1;
+}
+
+static bool is_broadcast_ether(const uint8_t *a)
+{
+	return (a[0] & a[1] & a[2] & a[3] & a[4] & a[5]) == 0xff;
+}
+
+/* Copies one received frame into an skb and hands it up. */
+void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
+{
+	struct nstack *ns = dev->ns;
+	struct sk_buff *skb;
+
+	dev->stats.rx_packets++;
+	dev->stats.rx_bytes += len;
+	if (dev->tap.frame)
+		dev->tap.frame(dev->tap.ctx, NETDEV_RX, ns_now(ns), frame, len);
+	if (len < ETH_HLEN) {
+		dev->stats.rx_runt++;
+		dev->stats.rx_dropped++;
+		NS_INC_STATS(ns, EthInRunts);
+		return;
+	}
+	if (len > ETH_HLEN + 65535u) {
+		dev->stats.rx_oversize++;
+		dev->stats.rx_dropped++;
+		return;
+	}
+	skb = alloc_skb(ns, (unsigned int)len + NET_IP_ALIGN);
+	if (!skb) {
+		dev->stats.rx_dropped++;
+		return;
+	}
+	/* Two bytes of headroom align the IP header after the 14-byte Ethernet one. */
+	skb_reserve(skb, NET_IP_ALIGN);
+	memcpy(skb_put(skb, (unsigned int)len), frame, len);
+	skb->tstamp_us = ns_now(ns);
+	netif_receive_skb(skb);
+}
+
+/* Classifies skb (data at the Ethernet header) and gives it to its packet_type. */
+int netif_receive_skb(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	struct net_device *dev = ns->dev;
+	const struct ethhdr *eth;
+	uint16_t type;
+
+	NS_INC_STATS(ns, EthInFrames);
+	if (skb->len < ETH_HLEN) {
+		NS_INC_STATS(ns, EthInRunts);
+		goto drop;
+	}
+	skb_reset_mac_header(skb);
+	eth = (const struct ethhdr *)skb->data;
+	type = ntohs(eth->h_proto);
+	if (is_broadcast_ether(eth->h_dest))
+		skb->pkt_type = PACKET_BROADCAST;
+	else if (is_multicast_ether(eth->h_dest))
+		skb->pkt_type = PACKET_MULTICAST;
+	else if (memcmp(eth->h_dest, dev->dev_addr, ETH_ALEN) == 0)
+		skb->pkt_type = PACKET_HOST;
+	else {
+		/* Promiscuous capture sees other hosts' unicast: not ours. */
+		NS_INC_STATS(ns, EthInOtherHost);
+		dev->stats.rx_otherhost++;
+		goto drop;
+	}
+	skb->protocol = type;
+	skb_pull(skb, ETH_HLEN);
+	skb_reset_network_header(skb);
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
+		const struct packet_type *pt = ns->ptypes[i];
+
+		if (pt && pt->type == type)
+			return pt->func(skb, dev);
+	}
+	NS_INC_STATS(ns, EthInUnknownProtos);
+	dev->stats.rx_nohandler++;
+drop:
+	dev->stats.rx_dropped++;
+	kfree_skb(skb);
+	return -EINVAL;
+}
+
+/* Pushes an Ethernet header for dst with the device's address as source. */
+int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t type)
+{
+	struct ethhdr *eth;
+
+	if (skb_headroom(skb) < ETH_HLEN)
+		return -ENOBUFS;
+	eth = (struct ethhdr *)skb_push(skb, ETH_HLEN);
+	memcpy(eth->h_dest, dst, ETH_ALEN);
+	memcpy(eth->h_source, skb->ns->dev->dev_addr, ETH_ALEN);
+	eth->h_proto = htons(type);
+	skb_reset_mac_header(skb);
+	return 0;
+}
+
+/* Transmits skb (data at the Ethernet header) through the backend; consumes it. */
+int dev_queue_xmit(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	struct net_device *dev = ns->dev;
+	int err;
+
+	/* Ethernet needs 60 bytes before the FCS; backends send what we give them. */
+	if (skb->len < ETH_ZLEN) {
+		unsigned int pad = ETH_ZLEN - skb->len;
+
+		if (skb_cloned(skb) || skb_tailroom(skb) < pad) {
+			struct sk_buff *n = alloc_skb(ns, ETH_ZLEN);
+
+			if (!n) {
+				kfree_skb(skb);
+				NS_INC_STATS(ns, EthOutErrors);
+				return -ENOBUFS;
+			}
+			memcpy(skb_put(n, skb->len), skb->data, skb->len);
+			kfree_skb(skb);
+			skb = n;
+		}
+		memset(skb_put(skb, pad), 0, pad);
+	}
+	if (dev->tap.frame)
+		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
+	err = dev->ops->xmit(dev, skb->data, skb->len);
+	if (err) {
+		dev->stats.tx_errors++;
+		NS_INC_STATS(ns, EthOutErrors);
+	} else {
+		dev->stats.tx_packets++;
+		dev->stats.tx_bytes += skb->len;
+		NS_INC_STATS(ns, EthOutFrames);
+	}
+	kfree_skb(skb);
+	return err;
+}
+
+/* Queues a looped-back frame for the next RX round. */
+void netif_rx(struct sk_buff *skb)
+{
+	skb_queue_tail(&skb->ns->backlog, skb);
+	nstack_kick(skb->ns);
+}

@@ -1,0 +1,264 @@
+/* The packet-level test harness (see harness.h). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arp.h"
+#include "checksum.h"
+#include "harness.h"
+#include "netdevice.h"
+#include "proto/arp.h"
+#include "proto/ether.h"
+#include "proto/ip.h"
+#include "proto/udp.h"
+#include "stack.h"
+
+const uint8_t t_local_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+const uint8_t t_peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+const uint8_t t_bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+struct t_ctx T;
+
+static uint64_t t_now(void *ctx)
+{
+	(void)ctx;
+	return T.now;
+}
+
+static uint32_t t_random(void *ctx)
+{
+	/* xorshift32: a fixed sequence per seed, so ISNs and ports repeat. */
+	(void)ctx;
+	T.rng ^= T.rng << 13;
+	T.rng ^= T.rng >> 17;
+	T.rng ^= T.rng << 5;
+	return T.rng;
+}
+
+static const struct nstack_env t_env = {.now_us = t_now, .random32 = t_random, .ctx = NULL};
+
+/* Default fixture: 1500-byte MTU, the peer a known neighbour, no gratuitous ARP. */
+void t_setup(void)
+{
+	struct t_opts o = {0};
+
+	t_setup_opts(&o);
+}
+
+/* Fixture with options; see struct t_opts. */
+void t_setup_opts(const struct t_opts *o)
+{
+	struct nstack_config cfg;
+	struct net_device *dev;
+	int err;
+
+	memset(&T, 0, sizeof(T));
+	T.now = T_CLOCK_START;
+	T.rng = o->seed ? o->seed : 0x12345678u;
+	ck_assert_int_eq(wire_create(NULL, &T.wire), 0);
+	dev = wire_netdev(T.wire, 0, t_local_mac, o->mtu ? o->mtu : 1500);
+	nstack_config_defaults(&cfg);
+	cfg.gratuitous_arp = o->gratuitous_arp;
+	cfg.log_level = NSTACK_LOG_ERROR;
+	if (o->tweak)
+		o->tweak(&cfg);
+	err = nstack_create(&cfg, dev, &t_env, NULL, &T.ns);
+	ck_assert_msg(err == 0, "nstack_create: %d", err);
+	if (!o->no_peer_neigh) {
+		nstack_lock(T.ns);
+		ck_assert_int_eq(neigh_add_permanent(T.ns, T_PEER_IP, t_peer_mac), 0);
+		nstack_unlock(T.ns);
+	}
+}
+
+/* Destroys the fixture and checks nothing leaked. */
+void t_teardown(void)
+{
+	long skbs, socks;
+
+	if (!T.ns)
+		return;
+	/* Frames the test never read are not leaks of the stack. */
+	skbs = nstack_live_skbs(T.ns);
+	socks = nstack_live_socks(T.ns);
+	nstack_destroy(T.ns);
+	T.ns = NULL;
+	wire_destroy(T.wire);
+	T.wire = NULL;
+	ck_assert_msg(socks == 0, "%ld socks still allocated at teardown", socks);
+	ck_assert_msg(skbs == 0, "%ld skbs still allocated at teardown", skbs);
+}
+
+/* Sets the manual clock and lets the stack run its due timers. */
+void t_clock_set(uint64_t now_us)
+{
+	ck_assert_msg(now_us >= T.now, "the clock only moves forward");
+	T.now = now_us;
+	nstack_process(T.ns);
+}
+
+/* Advances the manual clock by delta_us. */
+void t_clock_advance(uint64_t delta_us)
+{
+	t_clock_set(T.now + delta_us);
+}
+
+/* Delivers one frame from the peer and processes it. */
+void t_inject(const void *frame, size_t len)
+{
+	ck_assert_int_eq(wire_send(T.wire, 1, frame, len), 0);
+	nstack_process(T.ns);
+}
+
+/* The next frame the stack sent, if any. */
+bool t_try_recv(void *buf, size_t cap, size_t *len)
+{
+	ssize_t n = wire_recv(T.wire, 1, buf, cap);
+
+	if (n < 0)
+		return false;
+	*len = (size_t)n;
+	return true;
+}
+
+/* The next frame the stack sent; fails the test when there is none. */
+size_t t_recv(void *buf, size_t cap)
+{
+	size_t len = 0;
+
+	ck_assert_msg(t_try_recv(buf, cap, &len), "expected a frame from the stack, got none");
+	return len;
+}
+
+/* Fails the test if the stack sent anything. */
+void t_expect_no_tx(void)
+{
+	static unsigned char buf[T_FRAME_MAX];
+	size_t len;
+
+	if (t_try_recv(buf, sizeof(buf), &len)) {
+		t_hexdump("unexpected frame", buf, len);
+		ck_abort_msg("expected no frame, got %zu bytes", len);
+	}
+}
+
+/* Asserts that the next frame sent is exactly want. */
+void t_expect_frame(const void *want, size_t len)
+{
+	static unsigned char got[T_FRAME_MAX];
+	size_t n = t_recv(got, sizeof(got));
+
+	if (n != len || memcmp(got, want, len) != 0) {
+		t_hexdump("expected", want, len);
+		t_hexdump("got", got, n);
+		ck_abort_msg("frame mismatch (expected %zu bytes, got %zu)", len, n);
+	}
+}
+
+/* Writes an Ethernet frame; pads to 60 bytes like the stack's device layer. */
+size_t t_build_eth(void *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+		   const void *payload, size_t plen)
+{
+	unsigned char *p = buf;
+	struct ethhdr *eth = buf;
+	size_t len = ETH_HLEN + plen;
+
+	memcpy(eth->h_dest, dst, 6);
+	memcpy(eth->h_source, src, 6);
+	eth->h_proto = htons(type);
+	memmove(p + ETH_HLEN, payload, plen);
+	if (len < ETH_ZLEN) {
+		memset(p + len, 0, ETH_ZLEN - len);
+		len = ETH_ZLEN;
+	}
+	return len;
+}
+
+/* Writes an IPv4 header (IHL 5) and the payload. */
+size_t t_build_ipv4(void *buf, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
+		    uint16_t frag_off, uint8_t ttl, const void *payload, size_t plen)
+{
+	struct iphdr *ip = buf;
+
+	memmove((unsigned char *)buf + IP_HLEN_MIN, payload, plen);
+	ip->ver_ihl = 0x45;
+	ip->tos = 0;
+	ip->tot_len = htons((uint16_t)(IP_HLEN_MIN + plen));
+	ip->id = htons(id);
+	ip->frag_off = htons(frag_off);
+	ip->ttl = ttl;
+	ip->protocol = proto;
+	ip->check = 0;
+	ip->saddr = src;
+	ip->daddr = dst;
+	ip->check = ip_fast_csum(ip, 5);
+	return IP_HLEN_MIN + plen;
+}
+
+/* Writes a UDP header with a correct checksum and the payload. */
+size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+		   const void *payload, size_t plen)
+{
+	struct udphdr *uh = buf;
+	uint16_t len = (uint16_t)(UDP_HLEN + plen);
+
+	memmove((unsigned char *)buf + UDP_HLEN, payload, plen);
+	uh->source = htons(sport);
+	uh->dest = htons(dport);
+	uh->len = htons(len);
+	uh->check = 0;
+	uh->check = csum_tcpudp_magic(src, dst, len, 17, csum_partial(buf, len, 0));
+	if (uh->check == 0)
+		uh->check = 0xffff;
+	return len;
+}
+
+/* Writes an ARP packet for IPv4 over Ethernet. */
+size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
+		   const uint8_t tha[6], uint32_t tip)
+{
+	struct arphdr_eth *a = buf;
+
+	a->ar_hrd = htons(ARPHRD_ETHER);
+	a->ar_pro = htons(ETH_P_IP);
+	a->ar_hln = 6;
+	a->ar_pln = 4;
+	a->ar_op = htons(op);
+	memcpy(a->ar_sha, sha, 6);
+	memcpy(a->ar_sip, &sip, 4);
+	memcpy(a->ar_tha, tha, 6);
+	memcpy(a->ar_tip, &tip, 4);
+	return ARP_HLEN;
+}
+
+/* Ethernet + IPv4 from the peer to the stack around payload. */
+size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payload, size_t plen)
+{
+	static unsigned char ip[T_FRAME_MAX];
+	size_t n = t_build_ipv4(ip, T_PEER_IP, T_LOCAL_IP, proto, id, 0, 64, payload, plen);
+
+	return t_build_eth(buf, t_local_mac, t_peer_mac, ETH_P_IP, ip, n);
+}
+
+/* A counter by name. */
+uint64_t t_stat(const char *name)
+{
+	int64_t v = nstack_stat(T.ns, name);
+
+	ck_assert_msg(v >= 0, "unknown counter %s", name);
+	return (uint64_t)v;
+}
+
+/* Prints a hex dump to stderr (diagnostics for frame mismatches). */
+void t_hexdump(const char *title, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	fprintf(stderr, "%s (%zu bytes):\n", title, len);
+	for (size_t i = 0; i < len; i += 16) {
+		fprintf(stderr, "  %04zx:", i);
+		for (size_t j = i; j < i + 16 && j < len; j++)
+			fprintf(stderr, " %02x", b[j]);
+		fprintf(stderr, "\n");
+	}
+}
