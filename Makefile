@@ -49,6 +49,11 @@ $(BUILD)/nstack: preload/wrapper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DNSTACK_LIBDIR='"$(PREFIX)/lib"' -o $@ $<
 
+# Lab tools: the impairing bridge used by the integration tests and benchmarks.
+$(BUILD)/nstack-relay: test/tools/relay.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $<
+
 $(BUILD)/nstack_tests: $(TEST_OBJ) $(BUILD)/libnstack_core.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libnstack_core.a $(LDLIBS_CORE) $$(pkg-config --libs check)
 
@@ -63,7 +68,7 @@ asan-test:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(BUILD)-asan/nstack_tests
 
-integration-test: all
+integration-test: all $(BUILD)/nstack-relay
 	test/integration/run.sh $(BUILD)
 
 check: deps
@@ -75,7 +80,7 @@ check: deps
 demo: deps all
 	test/demo.sh $(BUILD)
 
-bench: deps all
+bench: deps all $(BUILD)/nstack-relay
 	bench/run.sh $(BUILD)
 
 lab-up:
