@@ -8,16 +8,11 @@
 #include <string.h>
 
 #include "ip.h"
+#include "ip_priv.h"
 #include "stack.h"
 
-#define INADDR_BCAST_N 0xffffffffu
-
-static bool ipv4_is_multicast(uint32_t addr)
-{
-	return (ntohl(addr) & 0xf0000000u) == 0xe0000000u;
-}
-
-static bool ipv4_is_subnet_bcast(const struct nstack *ns, uint32_t addr)
+/* True for the directed broadcast address of our subnet. */
+bool ip_addr_is_subnet_bcast(const struct nstack *ns, uint32_t addr)
 {
 	/* A /31 or /32 has no directed broadcast (RFC 3021). */
 	if (ns->cfg.prefixlen >= 31)
@@ -65,13 +60,17 @@ int ip_route_output(struct nstack *ns, uint32_t daddr, struct rtable *rt)
 		rt->rt_dst = ns->cfg.addr;
 		rt->rt_gateway = ns->cfg.addr;
 		rt->rt_type = RTN_LOCAL;
+		rt->rt_mtu = IP_MAXPACKET;
 		return 0;
 	}
 	if (inet_addr_is_local(ns, daddr)) {
+		/* Looped back inside the stack: Linux's lo has a 64 KiB MTU,
+		 * so local traffic is never fragmented. */
 		rt->rt_type = RTN_LOCAL;
+		rt->rt_mtu = IP_MAXPACKET;
 		return 0;
 	}
-	if (daddr == INADDR_BCAST_N || ipv4_is_subnet_bcast(ns, daddr)) {
+	if (ipv4_is_lbcast(daddr) || ip_addr_is_subnet_bcast(ns, daddr)) {
 		rt->rt_type = RTN_BROADCAST;
 		return 0;
 	}
@@ -79,7 +78,7 @@ int ip_route_output(struct nstack *ns, uint32_t daddr, struct rtable *rt)
 		rt->rt_type = RTN_MULTICAST;
 		return 0;
 	}
-	if ((ntohl(daddr) >> 24) == 127) {
+	if (ipv4_is_loopback(daddr)) {
 		/* Loopback belongs to the kernel; it never goes on the wire. */
 		NS_INC_STATS(ns, IpOutNoRoutes);
 		return -ENETUNREACH;
