@@ -87,7 +87,20 @@ struct proto {
 	/* Binds sk to local port snum (host order), or picks one when 0. */
 	int (*get_port)(struct sock *sk, uint16_t snum);
 	unsigned int max_header;
+	/* SO_KEEPALIVE changed (Linux's proto->keepalive); may be NULL. */
+	void (*keepalive)(struct sock *sk, bool on);
 };
+
+/*
+ * sk_state numbering: Linux's include/net/tcp_states.h, so that TCP_INFO and
+ * ss-like dumps show the same numbers. enum tcp_state must use these values;
+ * datagram sockets use SK_ST_CLOSE and SK_ST_ESTABLISHED, and the generic
+ * socket code (SO_ACCEPTCONN, getpeername) reads SK_ST_LISTEN/SK_ST_SYN_SENT.
+ */
+#define SK_ST_ESTABLISHED 1
+#define SK_ST_SYN_SENT 2
+#define SK_ST_CLOSE 7
+#define SK_ST_LISTEN 10
 
 /* sk_shutdown bits */
 #define RCV_SHUTDOWN 1
@@ -106,6 +119,9 @@ enum sock_flags {
 	SOCK_URGINLINE, /* SO_OOBINLINE */
 	SOCK_DBG,	/* SO_DEBUG */
 	SOCK_PASSCRED,
+	SOCK_LOCALROUTE,  /* SO_DONTROUTE */
+	SOCK_RCVTSTAMPNS, /* SO_TIMESTAMPNS */
+	SOCK_TSTAMP_NEW,  /* SO_TIMESTAMP(NS)_NEW chose the 64-bit layout */
 };
 
 /* Linux's default send and receive buffer sizes (net.core.[rw]mem_default). */
@@ -268,6 +284,16 @@ unsigned int datagram_poll(struct socket *sock);
 int skb_copy_datagram_msg(const struct sk_buff *skb, unsigned int offset, struct msghdr *msg,
 			  size_t len);
 int memcpy_from_msg(void *to, const struct msghdr *msg, size_t offset, size_t len);
+/* Copies len bytes to the iovecs of msg starting offset bytes into them. */
+int memcpy_to_msg(struct msghdr *msg, size_t offset, const void *from, size_t len);
+/* Adds SO_TIMESTAMP/SO_TIMESTAMPNS control messages for skb when asked for. */
+void sock_recv_timestamp(struct msghdr *msg, const struct sock *sk, const struct sk_buff *skb);
+/*
+ * Allocates an skb of size bytes (plus MAX_HEADER headroom) charged to sk's
+ * send buffer, waiting for room as the send timeout allows. Reports a
+ * pending socket error (once) and -EPIPE after shutdown(SHUT_WR).
+ */
+struct sk_buff *sock_alloc_send_skb(struct sock *sk, unsigned int size, bool noblock, int *err);
 size_t msg_data_len(const struct msghdr *msg);
 /* Appends a control message if it fits; sets MSG_CTRUNC otherwise. */
 int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *data);
