@@ -1,0 +1,310 @@
+/*
+ * The live pcap backend (see pcap_live.h).
+ *
+ * libpcap's Linux capture uses a TPACKET_V3 memory-mapped ring: with
+ * immediate mode every frame is visible as soon as it arrives, and a large
+ * ring (8 MiB) absorbs bursts while the stack thread is busy. TX goes
+ * through pcap_inject(), a send() on the same packet socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include "netdevice.h"
+#include "pcap_live.h"
+
+#define PCAP_LIVE_SNAPLEN 65535
+#define PCAP_LIVE_BUFSIZE (8u << 20)
+
+struct pcap_live {
+	pcap_t *p;
+	int fd;
+};
+
+/* Reads the first line of /sys/class/net/ifname/attr into buf. */
+static int sysfs_read(const char *ifname, const char *attr, char *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	if (!ifname[0] || strchr(ifname, '/') || strlen(ifname) >= IF_NAMESIZE)
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* Reads the interface's MAC address from sysfs. */
+int pcap_live_read_mac(const char *ifname, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char buf[64];
+	char end;
+	int err;
+
+	err = sysfs_read(ifname, "address", buf, sizeof(buf));
+	if (err)
+		return err;
+	if (sscanf(buf, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) !=
+	    6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 0xff)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+/* Reads the interface's MTU from sysfs. */
+int pcap_live_read_mtu(const char *ifname, unsigned int *mtu)
+{
+	char buf[32];
+	char *end;
+	unsigned long v;
+	int err;
+
+	err = sysfs_read(ifname, "mtu", buf, sizeof(buf));
+	if (err)
+		return err;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || end == buf || *end || v < 68 || v > 65535)
+		return -EINVAL;
+	*mtu = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Builds the capture filter: frames addressed to our MAC (or broadcast and
+ * multicast), carrying ARP, or IPv4 for our address, the subnet and limited
+ * broadcast, or all-hosts multicast. Anything else is the kernel's business
+ * and must not cost the stack a wake-up.
+ */
+int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
+		     const uint8_t mac[6])
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	uint32_t mask = prefixlen ? htonl(~0u << (32 - (prefixlen > 32 ? 32 : prefixlen))) : 0;
+	uint32_t bcast = addr | ~mask;
+	int n;
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	inet_ntop(AF_INET, &bcast, b, sizeof(b));
+	n = snprintf(buf, len,
+		     "(ether dst %02x:%02x:%02x:%02x:%02x:%02x or ether multicast) and "
+		     "(arp or (ip and (dst host %s or dst host %s or dst host 255.255.255.255 "
+		     "or dst host 224.0.0.1)))",
+		     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], a, b);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct net_device *dev = (struct net_device *)user;
+
+	if (h->caplen < h->len) {
+		/* Cut by the snap length: a partial frame is useless to the stack. */
+		dev->stats.rx_oversize++;
+		return;
+	}
+	netdev_rx_frame(dev, bytes, h->caplen);
+}
+
+static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
+{
+	struct pcap_live *pl = dev->priv;
+
+	if (pcap_inject(pl->p, frame, len) < 0) {
+		int e = errno;
+
+		dev->stats.tx_errors++;
+		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+			return -ENOBUFS;
+		return e ? -e : -EIO;
+	}
+	return 0;
+}
+
+static int pcap_live_poll(struct net_device *dev, int budget)
+{
+	struct pcap_live *pl = dev->priv;
+	int n;
+
+	if (budget <= 0)
+		return 0;
+	n = pcap_dispatch(pl->p, budget, pcap_live_rx_one, (u_char *)dev);
+	if (n >= 0)
+		return n;
+	if (n == PCAP_ERROR_BREAK)
+		return 0;
+	return n == PCAP_ERROR_IFACE_NOT_UP ? -ENETDOWN : -EIO;
+}
+
+static int pcap_live_get_fd(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+
+	return pl->fd;
+}
+
+static void pcap_live_close(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+
+	if (pl) {
+		pcap_close(pl->p);
+		free(pl);
+	}
+	free(dev);
+}
+
+static const struct netdev_ops pcap_live_ops = {
+	.xmit = pcap_live_xmit,
+	.poll = pcap_live_poll,
+	.get_fd = pcap_live_get_fd,
+	.close = pcap_live_close,
+};
+
+/* Maps a pcap_activate() result to an errno and a message naming the fix. */
+static int activate_error(pcap_t *p, int rc, const char *ifname, char *err, size_t errlen)
+{
+	switch (rc) {
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		snprintf(err, errlen, "no such interface '%s' (set NSTACK_IFACE)", ifname);
+		return -ENODEV;
+	case PCAP_ERROR_PERM_DENIED:
+	case PCAP_ERROR_PROMISC_PERM_DENIED:
+		snprintf(err, errlen,
+			 "no permission to capture on '%s': run as root or grant CAP_NET_RAW "
+			 "(setcap cap_net_raw+ep)",
+			 ifname);
+		return -EPERM;
+	case PCAP_ERROR_IFACE_NOT_UP:
+		snprintf(err, errlen, "interface '%s' is down (ip link set %s up)", ifname,
+			 ifname);
+		return -ENETDOWN;
+	default:
+		snprintf(err, errlen, "cannot capture on '%s': %s", ifname, pcap_geterr(p));
+		return -EIO;
+	}
+}
+
+/* Opens the interface with libpcap and wraps it in a net_device. */
+int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char *err,
+		   size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	char filter[512];
+	struct bpf_program prog;
+	struct net_device *dev = NULL;
+	struct pcap_live *pl = NULL;
+	uint8_t ifmac[6];
+	unsigned int mtu;
+	pcap_t *p;
+	int rc;
+
+	rc = pcap_live_read_mac(o->ifname, ifmac);
+	if (rc == -ENODEV) {
+		snprintf(err, errlen, "no such interface '%s' (set NSTACK_IFACE)", o->ifname);
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot read the MAC address of '%s' (set NSTACK_MAC)",
+			 o->ifname);
+		return rc;
+	}
+	mtu = o->mtu;
+	if (!mtu && pcap_live_read_mtu(o->ifname, &mtu)) {
+		snprintf(err, errlen, "cannot read the MTU of '%s' (set NSTACK_MTU)", o->ifname);
+		return -EINVAL;
+	}
+
+	p = pcap_create(o->ifname, ebuf);
+	if (!p) {
+		snprintf(err, errlen, "pcap_create(%s): %s", o->ifname, ebuf);
+		return -ENOMEM;
+	}
+	pcap_set_snaplen(p, PCAP_LIVE_SNAPLEN);
+	pcap_set_immediate_mode(p, 1);
+	pcap_set_buffer_size(p, (int)(o->buffer_size ? o->buffer_size : PCAP_LIVE_BUFSIZE));
+	/* Frames to a MAC other than the interface's need promiscuous mode. */
+	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
+	pcap_set_timeout(p, 1);
+	rc = pcap_activate(p);
+	if (rc < 0) {
+		rc = activate_error(p, rc, o->ifname, err, errlen);
+		goto out_close;
+	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		snprintf(err, errlen, "'%s' is not an Ethernet interface (set NSTACK_IFACE)",
+			 o->ifname);
+		rc = -EINVAL;
+		goto out_close;
+	}
+	/* Our own transmissions must not come back as input. */
+	(void)pcap_setdirection(p, PCAP_D_IN);
+	rc = pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
+			      o->mac ? o->mac : ifmac);
+	if (rc)
+		goto out_close;
+	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
+		rc = -EINVAL;
+		goto out_close;
+	}
+	rc = pcap_setfilter(p, &prog);
+	pcap_freecode(&prog);
+	if (rc < 0) {
+		snprintf(err, errlen, "pcap_setfilter: %s", pcap_geterr(p));
+		rc = -EIO;
+		goto out_close;
+	}
+	if (pcap_setnonblock(p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
+		rc = -EIO;
+		goto out_close;
+	}
+
+	dev = calloc(1, sizeof(*dev));
+	pl = calloc(1, sizeof(*pl));
+	if (!dev || !pl) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	pl->p = p;
+	pl->fd = pcap_get_selectable_fd(p);
+	snprintf(dev->name, sizeof(dev->name), "%s", o->ifname);
+	memcpy(dev->dev_addr, o->mac ? o->mac : ifmac, 6);
+	memset(dev->broadcast, 0xff, 6);
+	dev->mtu = mtu;
+	dev->ifindex = 0;
+	dev->ops = &pcap_live_ops;
+	dev->priv = pl;
+	*res = dev;
+	return 0;
+
+out_free:
+	free(dev);
+	free(pl);
+out_close:
+	pcap_close(p);
+	return rc;
+}

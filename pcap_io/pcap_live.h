@@ -1,0 +1,46 @@
+/*
+ * The live link: a struct netdev_ops backend on libpcap for a real (or veth)
+ * Ethernet interface. Frames for nstack are picked out of the interface's
+ * traffic by a BPF filter, so the kernel may keep using the same interface
+ * and even the same MAC address.
+ */
+#ifndef NSTACK_PCAP_LIVE_H
+#define NSTACK_PCAP_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct net_device;
+
+struct pcap_live_opts {
+	const char *ifname;
+	const uint8_t *mac;   /* our MAC; NULL = the interface's own */
+	unsigned int mtu;     /* IP MTU; 0 = the interface's */
+	uint32_t addr;	      /* our IPv4 address, network order (the filter) */
+	unsigned int prefixlen; /* for the subnet broadcast address */
+	size_t buffer_size;   /* kernel capture buffer; 0 = 8 MiB */
+};
+
+/*
+ * Reads the interface's MAC and MTU from /sys/class/net/IFNAME (no socket
+ * ioctls: inside the preload those would recurse into nstack). Returns 0,
+ * -ENODEV when the interface does not exist, or -EINVAL for unreadable data.
+ */
+int pcap_live_read_mac(const char *ifname, uint8_t mac[6]);
+int pcap_live_read_mtu(const char *ifname, unsigned int *mtu);
+
+/*
+ * Opens ifname for nstack and returns a net_device that the stack then owns
+ * (its ops->close frees everything, the net_device included). On failure
+ * returns -ENODEV (no such interface), -EPERM (no CAP_NET_RAW), -ENETDOWN
+ * or -EIO, with a one-line explanation in err.
+ */
+int pcap_live_open(const struct pcap_live_opts *opts, struct net_device **res, char *err,
+		   size_t errlen);
+
+/* The BPF program text pcap_live_open() installs (exposed for tests). */
+int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
+		     const uint8_t mac[6]);
+
+#endif

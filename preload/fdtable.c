@@ -1,0 +1,166 @@
+/*
+ * The fd table: fd number -> private socket file.
+ *
+ * Two levels of fixed size, so a lookup never sees a table being moved: a
+ * static array of chunk pointers, chunks allocated on first use and never
+ * freed. The lookup for fds that are not ours (the common case: files,
+ * pipes, kernel sockets) is two atomic loads and no lock. Lookups that find
+ * a file take its reference under a striped lock, so close() cannot free the
+ * file between the load and the reference.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define FDT_CHUNK_SHIFT 10
+#define FDT_CHUNK (1 << FDT_CHUNK_SHIFT)
+#define FDT_CHUNKS 4096 /* 4 Mi fds, above any RLIMIT_NOFILE Debian allows */
+#define FDT_STRIPES 64
+
+struct fdt_ent {
+	_Atomic(struct nsp_file *) file;
+	bool cloexec; /* FD_CLOEXEC as the program sees it */
+};
+
+static _Atomic(struct fdt_ent *) fdt_chunks[FDT_CHUNKS];
+static pthread_mutex_t fdt_grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t fdt_stripe[FDT_STRIPES] = {
+	[0 ... FDT_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static struct fdt_ent *fdt_slot(int fd, bool create)
+{
+	struct fdt_ent *c;
+	unsigned int i;
+
+	if (fd < 0 || fd >= FDT_CHUNK * FDT_CHUNKS)
+		return NULL;
+	i = (unsigned int)fd >> FDT_CHUNK_SHIFT;
+	c = atomic_load_explicit(&fdt_chunks[i], memory_order_acquire);
+	if (!c && create) {
+		pthread_mutex_lock(&fdt_grow_lock);
+		c = atomic_load(&fdt_chunks[i]);
+		if (!c) {
+			c = calloc(FDT_CHUNK, sizeof(*c));
+			if (c)
+				atomic_store_explicit(&fdt_chunks[i], c, memory_order_release);
+		}
+		pthread_mutex_unlock(&fdt_grow_lock);
+	}
+	return c ? &c[fd & (FDT_CHUNK - 1)] : NULL;
+}
+
+/* Slots the table can address. */
+int fdt_capacity(void)
+{
+	return FDT_CHUNK * FDT_CHUNKS;
+}
+
+/* A hint only: the answer may change as soon as it is returned. */
+bool fdt_maybe_private(int fd)
+{
+	struct fdt_ent *e = fdt_slot(fd, false);
+
+	return e && atomic_load_explicit(&e->file, memory_order_relaxed) != NULL;
+}
+
+/* The file behind fd, referenced; NULL when fd is not a private socket. */
+struct nsp_file *fdt_get(int fd)
+{
+	struct fdt_ent *e = fdt_slot(fd, false);
+	pthread_mutex_t *l;
+	struct nsp_file *f;
+
+	if (!e || !atomic_load_explicit(&e->file, memory_order_relaxed))
+		return NULL;
+	l = &fdt_stripe[fd % FDT_STRIPES];
+	pthread_mutex_lock(l);
+	f = atomic_load(&e->file);
+	if (f)
+		atomic_fetch_add(&f->refs, 1);
+	pthread_mutex_unlock(l);
+	return f;
+}
+
+/* Drops a reference; the last one closes the socket and frees the file. */
+void fdt_put(struct nsp_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return;
+	if (!nsp_forked) {
+		/* The stack may send (a FIN, say): no interposition inside it. */
+		nsp_inside++;
+		nstack_close(f->sock);
+		nsp_inside--;
+	}
+	pthread_mutex_destroy(&f->wait_lock);
+	free(f);
+}
+
+/* Maps fd to f; the fd holds one reference. */
+int fdt_install(int fd, struct nsp_file *f, bool cloexec)
+{
+	struct fdt_ent *e = fdt_slot(fd, true);
+	pthread_mutex_t *l;
+
+	if (!e)
+		return fd < 0 ? -EBADF : -ENOMEM;
+	l = &fdt_stripe[fd % FDT_STRIPES];
+	pthread_mutex_lock(l);
+	atomic_fetch_add(&f->refs, 1);
+	e->cloexec = cloexec;
+	atomic_store(&e->file, f);
+	pthread_mutex_unlock(l);
+	return 0;
+}
+
+/* Unmaps fd and hands its reference to the caller. */
+struct nsp_file *fdt_remove(int fd)
+{
+	struct fdt_ent *e = fdt_slot(fd, false);
+	pthread_mutex_t *l;
+	struct nsp_file *f;
+
+	if (!e)
+		return NULL;
+	l = &fdt_stripe[fd % FDT_STRIPES];
+	pthread_mutex_lock(l);
+	f = atomic_exchange(&e->file, NULL);
+	pthread_mutex_unlock(l);
+	return f;
+}
+
+bool fdt_get_cloexec(int fd)
+{
+	struct fdt_ent *e = fdt_slot(fd, false);
+
+	return e && e->cloexec;
+}
+
+void fdt_set_cloexec(int fd, bool on)
+{
+	struct fdt_ent *e = fdt_slot(fd, false);
+
+	if (e)
+		e->cloexec = on;
+}
+
+/* Scans for another fd of f (after dup): rare, so a linear scan is fine. */
+int fdt_find_other(struct nsp_file *f, int not_fd)
+{
+	for (int i = 0; i < FDT_CHUNKS; i++) {
+		struct fdt_ent *c = atomic_load(&fdt_chunks[i]);
+
+		if (!c)
+			continue;
+		for (int j = 0; j < FDT_CHUNK; j++) {
+			int fd = i * FDT_CHUNK + j;
+
+			if (fd != not_fd && atomic_load(&c[j].file) == f)
+				return fd;
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,465 @@
+/*
+ * The interposed socket calls. Each one asks the fd table whether the fd is
+ * a private socket; if not (or while nstack itself is running on this
+ * thread), the call goes to libc untouched. Private sockets go to the
+ * nstack_* API, whose -errno results become -1/errno here, once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/sockios.h>
+
+#include "preload.h"
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+/* Private sockets of the parent are unusable in a fork child (for now). */
+static int forked_ebadf(struct nsp_file *f)
+{
+	static bool told;
+
+	fdt_put(f);
+	if (!told) {
+		told = true;
+		nsp_log("a private socket inherited through fork() cannot be used in the child");
+	}
+	errno = EBADF;
+	return -1;
+}
+
+/*
+ * Looks fd up; when it is not private, evaluates `passthru` (the libc call).
+ * Otherwise leaves a referenced `f` for the body, which must fdt_put() it.
+ */
+#define LOOKUP_OR(fd, passthru)                                                                    \
+	struct nsp_file *f;                                                                        \
+	if (nsp_inside || !(f = fdt_get(fd)))                                                      \
+		return passthru;                                                                   \
+	if (nsp_forked)                                                                            \
+		return forked_ebadf(f)
+
+/* Linux raises SIGPIPE on a write to a shut-down stream unless MSG_NOSIGNAL. */
+static ssize_t send_result(struct nsp_file *f, ssize_t rc, int flags)
+{
+	if (rc == -EPIPE && !(flags & MSG_NOSIGNAL) && nstack_sock_type(f->sock) == SOCK_STREAM)
+		raise(SIGPIPE);
+	fdt_put(f);
+	return nsp_ret(rc);
+}
+
+static ssize_t put_ret(struct nsp_file *f, long rc)
+{
+	fdt_put(f);
+	return nsp_ret(rc);
+}
+
+NSP_EXPORT int socket(int domain, int type, int protocol)
+{
+	int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct socket *sock;
+	struct nstack *ns;
+	int rc, fd;
+
+	if (nsp_inside || domain != AF_INET)
+		return REAL(socket)(domain, type, protocol);
+	rc = nsp_stack(&ns);
+	if (rc)
+		return (int)nsp_ret(rc);
+	rc = nstack_socket(ns, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, &sock);
+	if (rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT)
+		return REAL(socket)(domain, type, protocol);
+	if (rc)
+		return (int)nsp_ret(rc);
+	if (flags & SOCK_NONBLOCK)
+		nstack_set_nonblock(sock, true);
+	fd = nsp_file_create(ns, sock, flags & SOCK_CLOEXEC);
+	if (fd < 0) {
+		nstack_close(sock);
+		return (int)nsp_ret(fd);
+	}
+	return fd;
+}
+
+NSP_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	LOOKUP_OR(fd, REAL(bind)(fd, addr, len));
+	return (int)put_ret(f, nstack_bind(f->sock, addr, len));
+}
+
+NSP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	LOOKUP_OR(fd, REAL(connect)(fd, addr, len));
+	return (int)put_ret(f, nstack_connect(f->sock, addr, len));
+}
+
+NSP_EXPORT int listen(int fd, int backlog)
+{
+	LOOKUP_OR(fd, REAL(listen)(fd, backlog));
+	return (int)put_ret(f, nstack_listen(f->sock, backlog));
+}
+
+static int do_accept(struct nsp_file *f, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct socket *ns;
+	int rc, fd;
+
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return (int)put_ret(f, -EINVAL);
+	rc = nstack_accept(f->sock, &ns, addr, len, flags & SOCK_NONBLOCK);
+	if (rc)
+		return (int)put_ret(f, rc);
+	fd = nsp_file_create(f->ns, ns, flags & SOCK_CLOEXEC);
+	if (fd < 0)
+		nstack_close(ns);
+	return (int)put_ret(f, fd);
+}
+
+NSP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	LOOKUP_OR(fd, REAL(accept)(fd, addr, len));
+	return do_accept(f, addr, len, 0);
+}
+
+NSP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	LOOKUP_OR(fd, REAL(accept4)(fd, addr, len, flags));
+	return do_accept(f, addr, len, flags);
+}
+
+static ssize_t do_send(struct nsp_file *f, const void *buf, size_t len, int flags,
+		       const struct sockaddr *to, socklen_t tolen)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_name = (void *)to, .msg_namelen = to ? tolen : 0, .msg_iov = &iov, .msg_iovlen = 1,
+	};
+
+	return send_result(f, nstack_sendmsg(f->sock, &msg, flags), flags);
+}
+
+static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
+		       struct sockaddr *from, socklen_t *fromlen)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_name = from, .msg_namelen = from && fromlen ? *fromlen : 0, .msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	ssize_t rc;
+
+	if (!fromlen)
+		msg.msg_name = NULL;
+	rc = nstack_recvmsg(f->sock, &msg, flags);
+	if (rc >= 0 && msg.msg_name && fromlen)
+		*fromlen = msg.msg_namelen;
+	return put_ret(f, rc);
+}
+
+NSP_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			  const struct sockaddr *to, socklen_t tolen)
+{
+	LOOKUP_OR(fd, REAL(sendto)(fd, buf, len, flags, to, tolen));
+	return do_send(f, buf, len, flags, to, tolen);
+}
+
+NSP_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	LOOKUP_OR(fd, REAL(send)(fd, buf, len, flags));
+	return do_send(f, buf, len, flags, NULL, 0);
+}
+
+NSP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	LOOKUP_OR(fd, REAL(sendmsg)(fd, msg, flags));
+	return send_result(f, nstack_sendmsg(f->sock, msg, flags), flags);
+}
+
+NSP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			    socklen_t *fromlen)
+{
+	LOOKUP_OR(fd, REAL(recvfrom)(fd, buf, len, flags, from, fromlen));
+	return do_recv(f, buf, len, flags, from, fromlen);
+}
+
+NSP_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	LOOKUP_OR(fd, REAL(recv)(fd, buf, len, flags));
+	return do_recv(f, buf, len, flags, NULL, NULL);
+}
+
+NSP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	LOOKUP_OR(fd, REAL(recvmsg)(fd, msg, flags));
+	return put_ret(f, nstack_recvmsg(f->sock, msg, flags));
+}
+
+NSP_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	LOOKUP_OR(fd, REAL(read)(fd, buf, len));
+	return do_recv(f, buf, len, 0, NULL, NULL);
+}
+
+NSP_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	LOOKUP_OR(fd, REAL(write)(fd, buf, len));
+	return do_send(f, buf, len, 0, NULL, 0);
+}
+
+NSP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+
+	LOOKUP_OR(fd, REAL(readv)(fd, iov, iovcnt));
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return put_ret(f, -EINVAL);
+	return put_ret(f, nstack_recvmsg(f->sock, &msg, 0));
+}
+
+NSP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+
+	LOOKUP_OR(fd, REAL(writev)(fd, iov, iovcnt));
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return put_ret(f, -EINVAL);
+	return send_result(f, nstack_sendmsg(f->sock, &msg, 0), 0);
+}
+
+NSP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recv(fd, buf, len, flags);
+}
+
+NSP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				  struct sockaddr *from, socklen_t *fromlen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+NSP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return read(fd, buf, len);
+}
+
+/*
+ * Unmaps fd from its file before the kernel fd goes away. If fd was the
+ * number the readiness hook signals, the hook moves to another dup of the
+ * file, under the stack lock so it never writes to a reused number.
+ */
+static struct nsp_file *unmap_fd(int fd)
+{
+	struct nsp_file *f = fdt_remove(fd);
+
+	if (f && !nsp_forked && f->evfd == fd) {
+		nstack_lock(f->ns);
+		f->evfd = fdt_find_other(f, fd);
+		nstack_unlock(f->ns);
+	}
+	return f;
+}
+
+NSP_EXPORT int close(int fd)
+{
+	struct nsp_file *f;
+	int rc;
+
+	if (nsp_inside || !fdt_maybe_private(fd) || !(f = unmap_fd(fd)))
+		return REAL(close)(fd);
+	rc = REAL(close)(fd);
+	fdt_put(f);
+	return rc;
+}
+
+NSP_EXPORT int shutdown(int fd, int how)
+{
+	LOOKUP_OR(fd, REAL(shutdown)(fd, how));
+	return (int)put_ret(f, nstack_shutdown(f->sock, how));
+}
+
+NSP_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	LOOKUP_OR(fd, REAL(getsockname)(fd, addr, len));
+	return (int)put_ret(f, nstack_getsockname(f->sock, addr, len));
+}
+
+NSP_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	LOOKUP_OR(fd, REAL(getpeername)(fd, addr, len));
+	return (int)put_ret(f, nstack_getpeername(f->sock, addr, len));
+}
+
+NSP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	LOOKUP_OR(fd, REAL(setsockopt)(fd, level, name, val, len));
+	return (int)put_ret(f, nstack_setsockopt(f->sock, level, name, val, len));
+}
+
+NSP_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	LOOKUP_OR(fd, REAL(getsockopt)(fd, level, name, val, len));
+	return (int)put_ret(f, nstack_getsockopt(f->sock, level, name, val, len));
+}
+
+/* Maps newfd to f after the kernel duplicated f's eventfd to it. */
+static int dup_install(struct nsp_file *f, int newfd, bool cloexec)
+{
+	int rc;
+
+	if (newfd < 0)
+		return (int)put_ret(f, -errno);
+	rc = fdt_install(newfd, f, cloexec);
+	if (rc) {
+		REAL(close)(newfd);
+		return (int)put_ret(f, rc);
+	}
+	fdt_put(f);
+	return newfd;
+}
+
+static int do_fcntl(int fd, int cmd, void *arg, bool is64)
+{
+	int (*real)(int, int, ...) = is64 ? REAL(fcntl64) : REAL(fcntl);
+	bool on;
+
+	LOOKUP_OR(fd, real(fd, cmd, arg));
+	switch (cmd) {
+	case F_GETFL:
+		on = nstack_get_nonblock(f->sock);
+		fdt_put(f);
+		return O_RDWR | (on ? O_NONBLOCK : 0);
+	case F_SETFL:
+		nstack_set_nonblock(f->sock, ((long)arg & O_NONBLOCK) != 0);
+		fdt_put(f);
+		return 0;
+	case F_GETFD:
+		on = fdt_get_cloexec(fd);
+		fdt_put(f);
+		return on ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		fdt_set_cloexec(fd, ((long)arg & FD_CLOEXEC) != 0);
+		fdt_put(f);
+		return 0;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		/* The eventfd itself stays close-on-exec: the stack does not survive exec. */
+		return dup_install(f, real(fd, F_DUPFD_CLOEXEC, arg), cmd == F_DUPFD_CLOEXEC);
+	default:
+		/* Locks, owners, signals: the kernel answers for the reserved fd. */
+		fdt_put(f);
+		return real(fd, cmd, arg);
+	}
+}
+
+NSP_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg, false);
+}
+
+NSP_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg, true);
+}
+
+NSP_EXPORT int ioctl(int fd, unsigned long cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	int rc;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	LOOKUP_OR(fd, REAL(ioctl)(fd, cmd, arg));
+	if (cmd == FIONBIO) {
+		if (!arg)
+			return (int)put_ret(f, -EFAULT);
+		nstack_set_nonblock(f->sock, *(int *)arg != 0);
+		return (int)put_ret(f, 0);
+	}
+	rc = nstack_ioctl(f->sock, cmd, arg);
+	if (rc == -ENOTTY && cmd >= SIOCGIFNAME && cmd <= SIOCSIFMAP) {
+		/*
+		 * Interface queries (SIOCGIF*) on an AF_INET socket are about the
+		 * host's interfaces: a throwaway kernel socket answers them.
+		 */
+		int kfd = REAL(socket)(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (kfd >= 0) {
+			rc = REAL(ioctl)(kfd, cmd, arg) < 0 ? -errno : 0;
+			REAL(close)(kfd);
+		}
+	}
+	return (int)put_ret(f, rc);
+}
+
+NSP_EXPORT int dup(int fd)
+{
+	LOOKUP_OR(fd, REAL(dup)(fd));
+	return dup_install(f, REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 0), false);
+}
+
+/* dup2/dup3: newfd's old meaning (maybe a private socket) goes away first. */
+static int do_dup3(int oldfd, int newfd, int flags, bool is_dup2)
+{
+	struct nsp_file *f, *old;
+	int rc;
+
+	if (nsp_inside || (!fdt_maybe_private(oldfd) && !fdt_maybe_private(newfd)))
+		return is_dup2 ? REAL(dup2)(oldfd, newfd) : REAL(dup3)(oldfd, newfd, flags);
+	if (oldfd == newfd) {
+		if (!is_dup2) {
+			errno = EINVAL;
+			return -1;
+		}
+		return REAL(fcntl)(oldfd, F_GETFD) < 0 ? -1 : newfd;
+	}
+	f = fdt_get(oldfd);
+	if (!f && REAL(fcntl)(oldfd, F_GETFD) < 0)
+		return -1; /* EBADF, and newfd stays as it was */
+	if (f && nsp_forked)
+		return forked_ebadf(f);
+	old = unmap_fd(newfd);
+	if (f)
+		rc = REAL(dup3)(oldfd, newfd, O_CLOEXEC);
+	else
+		rc = is_dup2 ? REAL(dup2)(oldfd, newfd) : REAL(dup3)(oldfd, newfd, flags);
+	if (old)
+		fdt_put(old);
+	if (!f)
+		return rc;
+	return dup_install(f, rc, flags & O_CLOEXEC);
+}
+
+NSP_EXPORT int dup2(int oldfd, int newfd)
+{
+	return do_dup3(oldfd, newfd, 0, true);
+}
+
+NSP_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return do_dup3(oldfd, newfd, flags, false);
+}

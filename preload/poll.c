@@ -1,0 +1,333 @@
+/*
+ * poll, ppoll, select, pselect over private and kernel fds together.
+ *
+ * A private fd is an eventfd the readiness hook signals while someone is
+ * waiting. A waiter registers as a sleeper on each private file, reads the
+ * private sockets' readiness from the stack, and, if nothing is ready,
+ * sleeps in the real ppoll() on the kernel fds plus the private eventfds.
+ * The eventfd is drained only by the last sleeper to leave, so a waiter that
+ * registered before an event always finds the signal: no lost wake-ups and
+ * no busy loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+#define SMALL_SET 32
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleeper_enter(struct nsp_file *f)
+{
+	pthread_mutex_lock(&f->wait_lock);
+	atomic_fetch_add(&f->sleepers, 1);
+	pthread_mutex_unlock(&f->wait_lock);
+}
+
+static void sleeper_leave(struct nsp_file *f)
+{
+	pthread_mutex_lock(&f->wait_lock);
+	if (atomic_fetch_sub(&f->sleepers, 1) == 1 && f->evfd >= 0) {
+		uint64_t v;
+
+		/* Non-blocking eventfd: EAGAIN when there was no signal. */
+		if (syscall(SYS_read, f->evfd, &v, sizeof(v)) < 0) {
+		}
+	}
+	pthread_mutex_unlock(&f->wait_lock);
+}
+
+/* Fills revents of the private entries; returns how many are ready. */
+static int eval_private(struct pollfd *fds, nfds_t nfds, struct nsp_file **files)
+{
+	int ready = 0;
+
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (!files[i])
+			continue;
+		fds[i].revents = (short)(nstack_poll(files[i]->sock) &
+					 ((unsigned int)fds[i].events | POLLERR | POLLHUP));
+		if (fds[i].revents)
+			ready++;
+	}
+	return ready;
+}
+
+/*
+ * The common wait. timeout NULL = forever. Returns like ppoll(2). The
+ * caller has checked that at least one fd may be private.
+ */
+int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+	      const sigset_t *sigmask, bool use_ppoll)
+{
+	struct nsp_file *files_small[SMALL_SET], **files = files_small;
+	struct pollfd pfd_small[SMALL_SET], *pfd = pfd_small;
+	uint64_t deadline = 0;
+	int nprivate = 0, result = 0, saved;
+
+	(void)use_ppoll;
+	if (nfds > SMALL_SET) {
+		files = calloc(nfds, sizeof(*files));
+		pfd = calloc(nfds, sizeof(*pfd));
+		if (!files || !pfd) {
+			free(files);
+			free(pfd);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	for (nfds_t i = 0; i < nfds; i++) {
+		files[i] = fds[i].fd >= 0 ? fdt_get(fds[i].fd) : NULL;
+		if (files[i] && nsp_forked) {
+			/* The parent's socket: the child sees it as invalid. */
+			fdt_put(files[i]);
+			files[i] = NULL;
+		}
+		nprivate += files[i] != NULL;
+	}
+	if (timeout) {
+		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000) {
+			result = -1;
+			errno = EINVAL;
+			goto out;
+		}
+		deadline = mono_ns() + (uint64_t)timeout->tv_sec * 1000000000u +
+			   (uint64_t)timeout->tv_nsec;
+	}
+
+	for (;;) {
+		struct timespec left, *tp = NULL;
+		int n, ready;
+
+		for (nfds_t i = 0; i < nfds; i++) {
+			if (files[i])
+				sleeper_enter(files[i]);
+		}
+		ready = eval_private(fds, nfds, files);
+		for (nfds_t i = 0; i < nfds; i++) {
+			pfd[i].fd = fds[i].fd;
+			pfd[i].events = files[i] ? POLLIN : fds[i].events;
+			pfd[i].revents = 0;
+		}
+		if (ready) {
+			left = (struct timespec){0, 0};
+			tp = &left;
+		} else if (timeout) {
+			uint64_t now = mono_ns();
+			uint64_t rem = now < deadline ? deadline - now : 0;
+
+			left.tv_sec = (time_t)(rem / 1000000000u);
+			left.tv_nsec = (long)(rem % 1000000000u);
+			tp = &left;
+		}
+		n = REAL(ppoll)(pfd, nfds, tp, sigmask);
+		saved = errno;
+		for (nfds_t i = 0; i < nfds; i++) {
+			if (files[i])
+				sleeper_leave(files[i]);
+		}
+		if (n < 0) {
+			result = -1;
+			errno = saved;
+			goto out;
+		}
+		result = 0;
+		for (nfds_t i = 0; i < nfds; i++) {
+			if (!files[i]) {
+				fds[i].revents = pfd[i].revents;
+				result += pfd[i].revents != 0;
+			}
+		}
+		/* Private readiness may have changed while we slept: look again. */
+		if (n > 0 || ready)
+			result += eval_private(fds, nfds, files);
+		if (result > 0 || (timeout && mono_ns() >= deadline))
+			break;
+	}
+out:
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (files[i])
+			fdt_put(files[i]);
+	}
+	if (files != files_small) {
+		free(files);
+		free(pfd);
+	}
+	(void)nprivate;
+	return result;
+}
+
+static bool any_private(const struct pollfd *fds, nfds_t nfds)
+{
+	if (nsp_inside)
+		return false;
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (fdt_maybe_private(fds[i].fd))
+			return true;
+	}
+	return false;
+}
+
+NSP_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	struct timespec ts;
+
+	if (!any_private(fds, nfds))
+		return REAL(poll)(fds, nfds, timeout);
+	if (timeout < 0)
+		return nsp_ppoll(fds, nfds, NULL, NULL, false);
+	ts.tv_sec = timeout / 1000;
+	ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+	return nsp_ppoll(fds, nfds, &ts, NULL, false);
+}
+
+NSP_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+		     const sigset_t *sigmask)
+{
+	if (!any_private(fds, nfds))
+		return REAL(ppoll)(fds, nfds, timeout, sigmask);
+	return nsp_ppoll(fds, nfds, timeout, sigmask, true);
+}
+
+NSP_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < nfds)
+		__chk_fail();
+	return poll(fds, nfds, timeout);
+}
+
+NSP_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+			   const sigset_t *sigmask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < nfds)
+		__chk_fail();
+	return ppoll(fds, nfds, timeout, sigmask);
+}
+
+NSP_EXPORT long __fdelt_chk(long d)
+{
+	if (d < 0 || d >= FD_SETSIZE)
+		__chk_fail();
+	return d / __NFDBITS;
+}
+
+static bool sets_have_private(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	if (nsp_inside)
+		return false;
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+		    fdt_maybe_private(fd))
+			return true;
+	}
+	return false;
+}
+
+/* select(2) as poll: Linux's POLLIN_SET/POLLOUT_SET/POLLEX_SET mapping. */
+static int select_via_poll(int nfds, fd_set *r, fd_set *w, fd_set *e,
+			   const struct timespec *timeout, const sigset_t *sigmask)
+{
+	struct pollfd pfd[FD_SETSIZE];
+	nfds_t n = 0;
+	int rc, count = 0;
+
+	if (nfds < 0 || nfds > FD_SETSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (e && FD_ISSET(fd, e))
+			ev |= POLLPRI;
+		if (ev)
+			pfd[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	rc = nsp_ppoll(pfd, n, timeout, sigmask, true);
+	if (rc < 0)
+		return -1;
+	for (nfds_t i = 0; i < n; i++) {
+		if (pfd[i].revents & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+	}
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (e)
+		FD_ZERO(e);
+	for (nfds_t i = 0; i < n; i++) {
+		short rev = pfd[i].revents;
+
+		if (r && (pfd[i].events & POLLIN) && (rev & (POLLIN | POLLHUP | POLLERR))) {
+			FD_SET(pfd[i].fd, r);
+			count++;
+		}
+		if (w && (pfd[i].events & POLLOUT) && (rev & (POLLOUT | POLLERR))) {
+			FD_SET(pfd[i].fd, w);
+			count++;
+		}
+		if (e && (pfd[i].events & POLLPRI) && (rev & POLLPRI)) {
+			FD_SET(pfd[i].fd, e);
+			count++;
+		}
+	}
+	return count;
+}
+
+NSP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	struct timespec ts;
+	uint64_t start;
+	int rc;
+
+	if (!sets_have_private(nfds, r, w, e))
+		return REAL(select)(nfds, r, w, e, tv);
+	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (tv) {
+		/* Linux normalises tv_usec >= 1e6 instead of failing. */
+		ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
+		ts.tv_nsec = (tv->tv_usec % 1000000) * 1000;
+	}
+	start = mono_ns();
+	rc = select_via_poll(nfds, r, w, e, tv ? &ts : NULL, NULL);
+	if (tv) {
+		/* Linux writes back the time left. */
+		uint64_t used = mono_ns() - start;
+		uint64_t total = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		uint64_t left = used < total ? total - used : 0;
+
+		tv->tv_sec = (time_t)(left / 1000000000u);
+		tv->tv_usec = (suseconds_t)(left % 1000000000u / 1000);
+	}
+	return rc;
+}
+
+NSP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+		       const sigset_t *sigmask)
+{
+	if (!sets_have_private(nfds, r, w, e))
+		return REAL(pselect)(nfds, r, w, e, ts, sigmask);
+	return select_via_poll(nfds, r, w, e, ts, sigmask);
+}

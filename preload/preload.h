@@ -1,0 +1,143 @@
+/*
+ * Private declarations shared by the preload's files: the real libc symbols,
+ * the "inside nstack" guard, the fd table and the stack's lazy start.
+ */
+#ifndef NSTACK_PRELOAD_H
+#define NSTACK_PRELOAD_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "nstack.h"
+
+#define NSP_EXPORT __attribute__((visibility("default")))
+
+/* The libc functions we interpose, bound lazily with dlsym(RTLD_NEXT). */
+struct nsp_real {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	int (*close)(int);
+	int (*shutdown)(int, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				  socklen_t *);
+	ssize_t (*__read_chk)(int, void *, size_t, size_t);
+	int (*__poll_chk)(struct pollfd *, nfds_t, int, size_t);
+	int (*__ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *,
+			   size_t);
+	long (*__fdelt_chk)(long);
+};
+
+extern struct nsp_real nsp_real;
+void *nsp_dlsym(const char *name);
+
+/* The real libc function, looked up on first use. */
+#define REAL(fn)                                                                                   \
+	(__builtin_expect(__atomic_load_n(&nsp_real.fn, __ATOMIC_RELAXED) != NULL, 1)              \
+		 ? nsp_real.fn                                                                     \
+		 : (__atomic_store_n(&nsp_real.fn, (__typeof__(nsp_real.fn))nsp_dlsym(#fn),        \
+				     __ATOMIC_RELAXED),                                            \
+		    nsp_real.fn))
+
+/*
+ * Non-zero while this thread runs nstack or libpcap code (start-up, the
+ * stack thread's device calls, hooks): every interposed call then goes
+ * straight to libc, since libpcap itself opens sockets.
+ */
+extern __thread int nsp_inside __attribute__((tls_model("initial-exec")));
+
+/* One private socket, shared by every fd number dup()ed from it. */
+struct nsp_file {
+	struct socket *sock;
+	struct nstack *ns;
+	/*
+	 * A live fd of this file (an eventfd) the readiness hook signals;
+	 * changed only with the stack lock held.
+	 */
+	int evfd;
+	atomic_int refs;	/* fd numbers + calls in progress */
+	atomic_int sleepers;	/* pollers that want a signal */
+	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain */
+};
+
+/* fd table (fdtable.c). */
+/* The file behind fd with a reference taken, or NULL when fd is not ours. */
+struct nsp_file *fdt_get(int fd);
+/* Drops a reference from fdt_get(); the last one closes the socket. */
+void fdt_put(struct nsp_file *f);
+/* Cheap check, no reference: may race with close, use only as a hint. */
+bool fdt_maybe_private(int fd);
+/* Maps fd to f (taking a reference for the fd). 0 or -errno. */
+int fdt_install(int fd, struct nsp_file *f, bool cloexec);
+/* Unmaps fd; returns the file (the fd's reference moves to the caller). */
+struct nsp_file *fdt_remove(int fd);
+bool fdt_get_cloexec(int fd);
+void fdt_set_cloexec(int fd, bool on);
+/* Another fd number that maps to f, or -1. */
+int fdt_find_other(struct nsp_file *f, int not_fd);
+/* Number of fd slots the table can hold. */
+int fdt_capacity(void);
+
+/* The stack (start.c). */
+/* Starts the stack on first use; 0 with *res, or -errno (message printed once). */
+int nsp_stack(struct nstack **res);
+/* True in a child of fork(): private sockets belong to the parent. */
+extern bool nsp_forked;
+/* Makes a file for sock with a fresh eventfd; returns the fd or -errno. */
+int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec);
+/* Writes one line "nstack: ..." to stderr. */
+void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* poll.c */
+int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+	      const sigset_t *sigmask, bool use_ppoll);
+
+static inline long nsp_ret(long r)
+{
+	extern int *__errno_location(void);
+
+	if (r < 0) {
+		*__errno_location() = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * Starting the private stack on the first AF_INET socket, and the hooks the
+ * stack calls back: readiness changes are mirrored into each socket's
+ * eventfd so poll/select can sleep on private and kernel fds together.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "config.h"
+#include "netdevice.h"
+#include "pcap_dump.h"
+#include "pcap_live.h"
+#include "preload.h"
+
+struct nsp_real nsp_real;
+__thread int nsp_inside __attribute__((tls_model("initial-exec")));
+bool nsp_forked;
+
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static int start_state; /* 0 not tried, 1 running, -errno failed */
+static struct nstack *the_stack;
+static struct pcap_dumpfile *the_dump;
+static struct netdev_ops guarded_ops;
+static const struct netdev_ops *backend_ops;
+
+/* Resolves the next definition of name after ours (libc's). */
+void *nsp_dlsym(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if (!p) {
+		static const char msg[] = "nstack: cannot find a libc symbol\n";
+
+		syscall(SYS_write, 2, msg, sizeof(msg) - 1);
+		abort();
+	}
+	return p;
+}
+
+/* One line to stderr, written with one system call so lines never mix. */
+void nsp_log(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	memcpy(line, "nstack: ", 8);
+	va_start(ap, fmt);
+	n = vsnprintf(line + 8, sizeof(line) - 9, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n += 8;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	syscall(SYS_write, 2, line, (size_t)n);
+}
+
+static void hook_sock_event(void *ctx, struct socket *sock)
+{
+	struct nsp_file *f = nstack_sock_file(sock);
+	uint64_t one = 1;
+
+	(void)ctx;
+	/* Only pollers need the kernel object signalled; saves a syscall per packet. */
+	if (!f || f->evfd < 0 || atomic_load(&f->sleepers) == 0)
+		return;
+	if (syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, pollers wake anyway. */
+	}
+}
+
+static void hook_log(void *ctx, enum nstack_log_level level, const char *line)
+{
+	(void)ctx;
+	(void)level;
+	nsp_log("%s", line);
+}
+
+/*
+ * The device calls run in the stack thread and in senders; libpcap inside
+ * them may call socket functions, which must reach libc.
+ */
+static int guarded_xmit(struct net_device *dev, const void *frame, size_t len)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->xmit(dev, frame, len);
+	nsp_inside--;
+	return rc;
+}
+
+static int guarded_poll(struct net_device *dev, int budget)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->poll(dev, budget);
+	nsp_inside--;
+	return rc;
+}
+
+static int guarded_get_fd(struct net_device *dev)
+{
+	return backend_ops->get_fd(dev);
+}
+
+static void guarded_close(struct net_device *dev)
+{
+	nsp_inside++;
+	backend_ops->close(dev);
+	nsp_inside--;
+}
+
+static const char *env_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static void atfork_child(void)
+{
+	/*
+	 * The stack thread does not exist here and the stack lock may have been
+	 * held at fork time: the child must never touch the parent's stack.
+	 */
+	nsp_forked = true;
+}
+
+static int start_locked(void)
+{
+	static const struct nstack_hooks hooks = {
+		.sock_event = hook_sock_event,
+		.log = hook_log,
+	};
+	struct pcap_live_opts o = {0};
+	struct net_device *dev;
+	struct nsp_config c;
+	char err[512] = "";
+	struct nstack *ns;
+	int rc;
+
+	rc = nsp_config_load(&c, env_get, NULL, "/proc/sys/net", err, sizeof(err));
+	if (rc)
+		goto fail;
+	o.ifname = c.cfg.ifname;
+	o.mac = c.have_mac ? c.mac : NULL;
+	o.mtu = c.cfg.mtu;
+	o.addr = c.cfg.addr;
+	o.prefixlen = c.cfg.prefixlen;
+	rc = pcap_live_open(&o, &dev, err, sizeof(err));
+	if (rc)
+		goto fail;
+	backend_ops = dev->ops;
+	guarded_ops = (struct netdev_ops){
+		.xmit = guarded_xmit,
+		.poll = guarded_poll,
+		.get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
+		.close = guarded_close,
+	};
+	dev->ops = &guarded_ops;
+	if (c.pcap_path[0]) {
+		rc = pcap_dump_create(c.pcap_path, &the_dump, err, sizeof(err));
+		if (rc) {
+			guarded_close(dev);
+			goto fail;
+		}
+		pcap_dump_attach(the_dump, dev);
+	}
+	rc = nstack_create(&c.cfg, dev, &nstack_env_default, &hooks, &ns);
+	if (rc) {
+		snprintf(err, sizeof(err), "cannot create the stack on %s: %s", c.cfg.ifname,
+			 strerror(-rc));
+		guarded_close(dev);
+		goto fail;
+	}
+	rc = nstack_start(ns);
+	if (rc) {
+		snprintf(err, sizeof(err), "cannot start the stack thread: %s", strerror(-rc));
+		nstack_destroy(ns);
+		goto fail;
+	}
+	if (c.cfg.log_level >= NSTACK_LOG_INFO) {
+		char a[INET_ADDRSTRLEN];
+		const uint8_t *m = dev->dev_addr;
+
+		inet_ntop(AF_INET, &c.cfg.addr, a, sizeof(a));
+		nsp_log("started on %s, %s/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s%s",
+			c.cfg.ifname, a, c.cfg.prefixlen, m[0], m[1], m[2], m[3], m[4], m[5],
+			dev->mtu, c.pcap_path[0] ? ", dump " : "", c.pcap_path);
+	}
+	pthread_atfork(NULL, NULL, atfork_child);
+	the_stack = ns;
+	return 1;
+
+fail:
+	nsp_log("%s", err);
+	return rc < 0 ? rc : -EIO;
+}
+
+/* The process's stack, started on first use. */
+int nsp_stack(struct nstack **res)
+{
+	int st = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE);
+
+	if (st == 0) {
+		pthread_mutex_lock(&start_lock);
+		st = start_state;
+		if (st == 0) {
+			nsp_inside++;
+			st = start_locked();
+			nsp_inside--;
+			__atomic_store_n(&start_state, st, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&start_lock);
+	}
+	if (st < 0)
+		return st;
+	if (nsp_forked) {
+		static bool told;
+
+		if (!told) {
+			told = true;
+			nsp_log("private sockets are not available in a forked child yet");
+		}
+		return -ENETDOWN;
+	}
+	*res = the_stack;
+	return 0;
+}
+
+/* Reserves an fd number with an eventfd and maps it to sock. */
+int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec)
+{
+	struct nsp_file *f = calloc(1, sizeof(*f));
+	int fd, rc;
+
+	if (!f)
+		return -ENOMEM;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		free(f);
+		return rc;
+	}
+	f->sock = sock;
+	f->ns = ns;
+	f->evfd = fd;
+	pthread_mutex_init(&f->wait_lock, NULL);
+	rc = fdt_install(fd, f, cloexec);
+	if (rc) {
+		REAL(close)(fd);
+		pthread_mutex_destroy(&f->wait_lock);
+		free(f);
+		return rc;
+	}
+	nstack_sock_set_file(sock, f);
+	return fd;
+}

@@ -1,0 +1,149 @@
+/*
+ * nstack(1): runs a program with libnstack.so preloaded and the NSTACK_*
+ * variables set from the options.
+ *
+ *   nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] -- PROGRAM ARGS...
+ *
+ * The library is looked for next to this executable (the build tree), then
+ * in $NSTACK_LIBDIR, then in the compiled-in NSTACK_LIBDIR ($(PREFIX)/lib).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef NSTACK_LIBDIR
+#define NSTACK_LIBDIR "/usr/local/lib"
+#endif
+
+#define LIBNAME "libnstack.so"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] "
+		"[--] PROGRAM [ARGS...]\n"
+		"Runs PROGRAM with its IPv4 sockets on nstack's private TCP/IP stack.\n"
+		"  -i IFACE      interface to use (NSTACK_IFACE, default nstack0)\n"
+		"  -a ADDR/LEN   nstack's address (NSTACK_ADDR, default 198.18.0.2/24)\n"
+		"  -g GW         default gateway, or none (NSTACK_GW, default 198.18.0.1)\n"
+		"  -m MAC        source MAC (NSTACK_MAC, default the interface's)\n"
+		"  -w FILE.pcap  write every frame to FILE.pcap (NSTACK_PCAP)\n"
+		"  -v            more log output; twice for debug (NSTACK_LOG)\n"
+		"  -h            this help\n"
+		"See nstack(1) and nstack(7).\n");
+}
+
+static int readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/* Finds libnstack.so: beside us, $NSTACK_LIBDIR, the install prefix. */
+static int find_library(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	const char *dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (snprintf(out, len, "%s/%s", self, LIBNAME) < (int)len && readable(out))
+				return 0;
+		}
+	}
+	dir = getenv("NSTACK_LIBDIR");
+	if (dir && dir[0] && snprintf(out, len, "%s/%s", dir, LIBNAME) < (int)len &&
+	    readable(out))
+		return 0;
+	if (snprintf(out, len, "%s/%s", NSTACK_LIBDIR, LIBNAME) < (int)len && readable(out))
+		return 0;
+	return -1;
+}
+
+static void set(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) != 0) {
+		perror("nstack: setenv");
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const levels[] = {"warn", "info", "debug"};
+	char lib[PATH_MAX];
+	const char *old;
+	char *preload;
+	int verbose = 0;
+	int c;
+
+	/* '+': stop at the first non-option, so the program's own options pass. */
+	while ((c = getopt(argc, argv, "+i:a:g:m:w:vh")) != -1) {
+		switch (c) {
+		case 'i':
+			set("NSTACK_IFACE", optarg);
+			break;
+		case 'a':
+			set("NSTACK_ADDR", optarg);
+			break;
+		case 'g':
+			set("NSTACK_GW", optarg);
+			break;
+		case 'm':
+			set("NSTACK_MAC", optarg);
+			break;
+		case 'w':
+			set("NSTACK_PCAP", optarg);
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "nstack: no program given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (verbose)
+		set("NSTACK_LOG", levels[verbose > 2 ? 2 : verbose]);
+	if (find_library(lib, sizeof(lib))) {
+		fprintf(stderr,
+			"nstack: cannot find %s beside the nstack command, in $NSTACK_LIBDIR or in "
+			"%s\n",
+			LIBNAME, NSTACK_LIBDIR);
+		return 1;
+	}
+	old = getenv("LD_PRELOAD");
+	if (old && old[0]) {
+		size_t len = strlen(lib) + strlen(old) + 2;
+
+		preload = malloc(len);
+		if (!preload) {
+			perror("nstack");
+			return 1;
+		}
+		snprintf(preload, len, "%s:%s", lib, old);
+	} else {
+		preload = lib;
+	}
+	set("LD_PRELOAD", preload);
+	execvp(argv[optind], &argv[optind]);
+	fprintf(stderr, "nstack: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
