@@ -302,7 +302,7 @@ int ip_send_raw(struct nstack *ns, struct sk_buff *skb)
 		err = -EINVAL;
 		goto drop;
 	}
-	err = ip_route_output(ns, daddr, &rt);
+	err = ip_route_output(ns, iph->daddr, &rt);
 	if (err) {
 		kfree_skb(skb); /* counted as IpOutNoRoutes */
 		return err;
