@@ -153,6 +153,8 @@ struct sock {
 	bool sk_reuseport;   /* SO_REUSEPORT */
 	bool sk_userlocks_snd; /* SO_SNDBUF set by the user: no auto-tuning */
 	bool sk_userlocks_rcv;
+	bool sk_userlocks_bindaddr; /* bind() gave an address: keep it on disconnect */
+	bool sk_userlocks_bindport; /* bind() gave a port: keep it on disconnect */
 	unsigned long sk_flags; /* 1 << enum sock_flags */
 	int sk_err;		/* pending error reported once (SO_ERROR, next call) */
 	int sk_err_soft;	/* last soft error, reported when nothing better */
