@@ -85,9 +85,10 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu)
 		return err;
 	errno = 0;
 	v = strtoul(buf, &end, 10);
-	if (errno || end == buf || *end || v < 68 || v > 65535)
+	if (errno || end == buf || *end || v < 68 || v > (1ul << 20))
 		return -EINVAL;
-	*mtu = (unsigned int)v;
+	/* An IPv4 packet cannot exceed 65535 bytes, whatever the link allows (lo). */
+	*mtu = v > 65535 ? 65535 : (unsigned int)v;
 	return 0;
 }
 

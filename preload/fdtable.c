@@ -84,19 +84,11 @@ struct nsp_file *fdt_get(int fd)
 	return f;
 }
 
-/* Drops a reference; the last one closes the socket and frees the file. */
+/* Drops a reference; the last one releases the socket (nsp_file_release). */
 void fdt_put(struct nsp_file *f)
 {
-	if (atomic_fetch_sub(&f->refs, 1) != 1)
-		return;
-	if (!nsp_forked) {
-		/* The stack may send (a FIN, say): no interposition inside it. */
-		nsp_inside++;
-		nstack_close(f->sock);
-		nsp_inside--;
-	}
-	pthread_mutex_destroy(&f->wait_lock);
-	free(f);
+	if (atomic_fetch_sub(&f->refs, 1) == 1)
+		nsp_file_release(f);
 }
 
 /* Maps fd to f; the fd holds one reference. */

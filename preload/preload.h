@@ -122,6 +122,8 @@ int nsp_stack(struct nstack **res);
 extern bool nsp_forked;
 /* Makes a file for sock with a fresh eventfd; returns the fd or -errno. */
 int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec);
+/* Closes the socket of a file nobody references any more and frees it. */
+void nsp_file_release(struct nsp_file *f);
 /* Writes one line "nstack: ..." to stderr. */
 void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

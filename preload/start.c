@@ -240,6 +240,19 @@ int nsp_stack(struct nstack **res)
 	return 0;
 }
 
+/* The last reference to f is gone: close the private socket. */
+void nsp_file_release(struct nsp_file *f)
+{
+	if (!nsp_forked) {
+		/* The stack may transmit (a FIN, say): no interposition inside it. */
+		nsp_inside++;
+		nstack_close(f->sock);
+		nsp_inside--;
+	}
+	pthread_mutex_destroy(&f->wait_lock);
+	free(f);
+}
+
 /* Reserves an fd number with an eventfd and maps it to sock. */
 int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec)
 {

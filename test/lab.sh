@@ -1,0 +1,79 @@
+#!/bin/bash
+# The nstack lab: two network namespaces joined by a veth pair.
+#
+#   test/lab.sh up   [PREFIX]   create (idempotent)
+#   test/lab.sh down [PREFIX]   remove everything (idempotent)
+#   test/lab.sh env  [PREFIX]   print the names as shell variables
+#
+#   PREFIX-ns    the program under nstack runs here; its veth end is named
+#                nstack0, link up, with NO kernel IPv4 address (so the kernel
+#                neither answers ARP/ICMP for nstack's address nor sends RSTs)
+#   PREFIX-peer  the kernel peer: veth end "peer0" with 198.18.0.1/24
+#
+# nstack's defaults (NSTACK_IFACE=nstack0, NSTACK_ADDR=198.18.0.2/24,
+# NSTACK_GW=198.18.0.1) match this lab. Addresses come only from
+# 198.18.0.0/15. TX checksum offload is off on both ends, or frames read
+# from a packet socket carry unfinished checksums. IPv6 is off on both
+# veths to keep captures quiet. The default PREFIX contains our PID, so
+# parallel runs never clash; pass the same PREFIX to "down".
+set -euo pipefail
+
+cmd=${1:-}
+prefix=${2:-${NSTACK_LAB_PREFIX:-nsl$$}}
+ns="$prefix-ns"
+peer="$prefix-peer"
+peer_addr=${NSTACK_LAB_PEER_ADDR:-198.18.0.1/24}
+
+usage() {
+	echo "usage: $0 up|down|env [PREFIX]" >&2
+	exit 2
+}
+
+have_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
+
+up() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "lab.sh: must run as root (network namespaces)" >&2
+		exit 1
+	fi
+	have_ns "$ns" || ip netns add "$ns"
+	have_ns "$peer" || ip netns add "$peer"
+	if ! ip -n "$ns" link show nstack0 >/dev/null 2>&1; then
+		# Create the pair inside the nstack namespace, then move one end:
+		# no name ever appears in the caller's namespace.
+		ip -n "$ns" link add nstack0 type veth peer name peer0
+		ip -n "$ns" link set peer0 netns "$peer"
+	fi
+	for side in "$ns:nstack0" "$peer:peer0"; do
+		n=${side%%:*} dev=${side#*:}
+		ip netns exec "$n" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1" || true
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || true
+		ip netns exec "$n" ethtool -K "$dev" tx off >/dev/null 2>&1 || true
+		ip -n "$n" link set lo up
+		ip -n "$n" link set "$dev" up
+	done
+	ip -n "$peer" addr replace "$peer_addr" dev peer0
+	# The kernel in the nstack namespace has no address on nstack0; make sure
+	# it also never answers ARP for addresses it holds on other interfaces.
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8 || true
+	# Let an unprivileged ping socket work for tests that drop privileges.
+	ip netns exec "$peer" sysctl -qw net.ipv4.ping_group_range="0 2147483647" || true
+	echo "lab up: $ns (nstack0, no address) <-> $peer (peer0, $peer_addr)"
+}
+
+down() {
+	have_ns "$ns" && ip netns del "$ns" || true
+	have_ns "$peer" && ip netns del "$peer" || true
+	echo "lab down: $prefix"
+}
+
+case "$cmd" in
+up) up ;;
+down) down ;;
+env)
+	echo "LAB_NS=$ns"
+	echo "LAB_PEER=$peer"
+	;;
+*) usage ;;
+esac

@@ -1,0 +1,246 @@
+/*
+ * The preload's configuration parsing (preload/config.c, compiled in here
+ * because the test binary links only stack/ and pcap_io/) and the live
+ * backend's pure helpers (filter text, sysfs parsing).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "../../preload/config.c"
+#include "check_main.h"
+#include "pcap_live.h"
+
+struct t_env {
+	const char *kv[16][2];
+};
+
+static const char *t_get(void *ctx, const char *name)
+{
+	struct t_env *e = ctx;
+
+	for (int i = 0; i < 16 && e->kv[i][0]; i++) {
+		if (!strcmp(e->kv[i][0], name))
+			return e->kv[i][1];
+	}
+	return NULL;
+}
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	ck_assert_int_eq(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+START_TEST(test_empty_env_defaults_match_lab)
+{
+	struct t_env e = {{{NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.cfg.ifname, "nstack0");
+	ck_assert_uint_eq(c.cfg.addr, ip("198.18.0.2"));
+	ck_assert_uint_eq(c.cfg.prefixlen, 24);
+	ck_assert_uint_eq(c.cfg.gateway, ip("198.18.0.1"));
+	ck_assert_uint_eq(c.cfg.mtu, 0);
+	ck_assert(!c.have_mac);
+	ck_assert_str_eq(c.pcap_path, "");
+	ck_assert_int_eq(c.cfg.tcp.initial_cwnd, 10);
+}
+END_TEST
+
+START_TEST(test_full_env_parsed)
+{
+	struct t_env e = {{{"NSTACK_IFACE", "veth7"},
+			   {"NSTACK_ADDR", "198.19.5.9/16"},
+			   {"NSTACK_GW", "198.19.0.1"},
+			   {"NSTACK_MAC", "02:AA:bb:cc:dd:0e"},
+			   {"NSTACK_MTU", "9000"},
+			   {"NSTACK_PCAP", "/tmp/x.pcap"},
+			   {"NSTACK_LOG", "debug"},
+			   {"NSTACK_TCP_RMEM", "1000 2000 3000"},
+			   {"NSTACK_TCP_SACK", "0"},
+			   {"NSTACK_TCP_CONGESTION_CONTROL", "reno"},
+			   {"NSTACK_TCP_RTO_MIN_MS", "50"},
+			   {NULL}}};
+	static const uint8_t mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x0e};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.cfg.ifname, "veth7");
+	ck_assert_uint_eq(c.cfg.addr, ip("198.19.5.9"));
+	ck_assert_uint_eq(c.cfg.prefixlen, 16);
+	ck_assert_uint_eq(c.cfg.gateway, ip("198.19.0.1"));
+	ck_assert(c.have_mac);
+	ck_assert_mem_eq(c.mac, mac, 6);
+	ck_assert_uint_eq(c.cfg.mtu, 9000);
+	ck_assert_str_eq(c.pcap_path, "/tmp/x.pcap");
+	ck_assert_int_eq(c.cfg.log_level, NSTACK_LOG_DEBUG);
+	ck_assert_int_eq(c.cfg.tcp.rmem[0], 1000);
+	ck_assert_int_eq(c.cfg.tcp.rmem[2], 3000);
+	ck_assert(!c.cfg.tcp.sack);
+	ck_assert_str_eq(c.cfg.tcp.congestion_control, "reno");
+	ck_assert_uint_eq(c.cfg.tcp.rto_min_us, 50000);
+}
+END_TEST
+
+/* Each bad value must fail with -EINVAL and a message naming its variable. */
+static void expect_bad(const char *name, const char *value)
+{
+	struct t_env e = {{{name, value}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_msg(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)) == -EINVAL,
+		      "%s=%s accepted", name, value);
+	ck_assert_msg(strstr(err, name) != NULL, "message '%s' does not name %s", err, name);
+}
+
+START_TEST(test_bad_values_rejected_naming_variable)
+{
+	expect_bad("NSTACK_ADDR", "bogus");
+	expect_bad("NSTACK_ADDR", "198.18.0.2");
+	expect_bad("NSTACK_ADDR", "198.18.0.2/33");
+	expect_bad("NSTACK_ADDR", "198.18.0.2/0");
+	expect_bad("NSTACK_ADDR", "198.18.0.2/24x");
+	expect_bad("NSTACK_ADDR", "198.18.0.0/24");	 /* network address */
+	expect_bad("NSTACK_ADDR", "198.18.0.255/24"); /* broadcast address */
+	expect_bad("NSTACK_ADDR", "127.0.0.5/8");
+	expect_bad("NSTACK_ADDR", "224.0.0.5/24");
+	expect_bad("NSTACK_GW", "1.2.3");
+	expect_bad("NSTACK_GW", "198.19.0.1"); /* outside 198.18.0.0/24 */
+	expect_bad("NSTACK_GW", "198.18.0.2"); /* ourselves */
+	expect_bad("NSTACK_MAC", "01:00:5e:00:00:01"); /* multicast */
+	expect_bad("NSTACK_MAC", "00:00:00:00:00:00");
+	expect_bad("NSTACK_MAC", "02:00:00:00:00");
+	expect_bad("NSTACK_MAC", "02:00:00:00:00:0g");
+	expect_bad("NSTACK_MTU", "100");
+	expect_bad("NSTACK_MTU", "70000");
+	expect_bad("NSTACK_MTU", "15oo");
+	expect_bad("NSTACK_LOG", "loud");
+	expect_bad("NSTACK_IFACE", "a-name-far-too-long");
+	expect_bad("NSTACK_TCP_RMEM", "3 2 1");
+	expect_bad("NSTACK_TCP_RMEM", "1 2");
+	expect_bad("NSTACK_TCP_SYN_RETRIES", "-1");
+	expect_bad("NSTACK_TCP_CONGESTION_CONTROL", "a b");
+}
+END_TEST
+
+START_TEST(test_gw_none_and_log_numbers_accepted)
+{
+	struct t_env e = {{{"NSTACK_GW", "none"}, {"NSTACK_LOG", "2"}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.cfg.gateway, 0);
+	ck_assert_int_eq(c.cfg.log_level, NSTACK_LOG_INFO);
+}
+END_TEST
+
+START_TEST(test_addr_outside_default_subnet_drops_default_gw)
+{
+	struct t_env e = {{{"NSTACK_ADDR", "198.19.1.2/24"}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.cfg.gateway, 0);
+}
+END_TEST
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_proc_sysctls_read_then_env_overrides)
+{
+	char dir[] = "/tmp/nstack-proc-XXXXXX";
+	char sub[600];
+	struct t_env e = {{{"NSTACK_TCP_SYN_RETRIES", "2"}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/ipv4", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(sub, sizeof(sub), "%s/core", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	write_file(dir, "ipv4/tcp_wmem", "4096\t32768\t8388608\n");
+	write_file(dir, "ipv4/tcp_timestamps", "2\n");
+	write_file(dir, "ipv4/tcp_syn_retries", "4\n");
+	write_file(dir, "ipv4/tcp_keepalive_time", "junk\n");
+	write_file(dir, "core/somaxconn", "128\n");
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.cfg.tcp.wmem[1], 32768);
+	ck_assert_int_eq(c.cfg.tcp.wmem[2], 8388608);
+	ck_assert(c.cfg.tcp.timestamps);
+	ck_assert_int_eq(c.cfg.tcp.syn_retries, 2);	     /* env wins over proc */
+	ck_assert_int_eq(c.cfg.tcp.keepalive_time_s, 7200); /* junk keeps the default */
+	ck_assert_int_eq(c.cfg.tcp.somaxconn, 128);
+	snprintf(sub, sizeof(sub), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(sub), 0);
+}
+END_TEST
+
+START_TEST(test_filter_text_names_our_address_and_mac)
+{
+	static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x42};
+	char buf[512];
+
+	ck_assert_int_eq(pcap_live_filter(buf, sizeof(buf), ip("198.18.0.2"), 24, mac), 0);
+	ck_assert_str_eq(buf, "(ether dst 02:00:00:00:00:42 or ether multicast) and "
+			      "(arp or (ip and (dst host 198.18.0.2 or dst host 198.18.0.255 or "
+			      "dst host 255.255.255.255 or dst host 224.0.0.1)))");
+	ck_assert_int_eq(pcap_live_filter(buf, 20, ip("198.18.0.2"), 24, mac), -ENAMETOOLONG);
+}
+END_TEST
+
+START_TEST(test_missing_interface_gives_enodev)
+{
+	uint8_t mac[6];
+	unsigned int mtu;
+
+	ck_assert_int_eq(pcap_live_read_mac("nstack-nope0", mac), -ENODEV);
+	ck_assert_int_eq(pcap_live_read_mtu("nstack-nope0", &mtu), -ENODEV);
+	ck_assert_int_eq(pcap_live_read_mac("../lo", mac), -ENODEV);
+	ck_assert_int_eq(pcap_live_read_mtu("lo", &mtu), 0);
+	ck_assert_uint_ge(mtu, 1500);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_test(tc, test_empty_env_defaults_match_lab);
+	tcase_add_test(tc, test_full_env_parsed);
+	tcase_add_test(tc, test_bad_values_rejected_naming_variable);
+	tcase_add_test(tc, test_gw_none_and_log_numbers_accepted);
+	tcase_add_test(tc, test_addr_outside_default_subnet_drops_default_gw);
+	tcase_add_test(tc, test_proc_sysctls_read_then_env_overrides);
+	tcase_add_test(tc, test_filter_text_names_our_address_and_mac);
+	tcase_add_test(tc, test_missing_interface_gives_enodev);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NSTACK_SUITE(config_suite)
