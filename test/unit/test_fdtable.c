@@ -29,12 +29,15 @@ static struct nsp_file *t_file(void)
 
 START_TEST(test_empty_lookup_not_private)
 {
+	struct nsp_file *f = t_file();
+
 	ck_assert_ptr_null(fdt_get(0));
 	ck_assert_ptr_null(fdt_get(-1));
 	ck_assert_ptr_null(fdt_get(fdt_capacity()));
 	ck_assert(!fdt_maybe_private(5));
 	ck_assert_ptr_null(fdt_remove(5));
-	ck_assert_int_eq(fdt_install(-1, t_file(), false), -EBADF);
+	ck_assert_int_eq(fdt_install(-1, f, false), -EBADF);
+	free(f);
 }
 END_TEST
 
