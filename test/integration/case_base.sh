@@ -1,0 +1,114 @@
+# Cases for the wrapper, the live pcap backend and the error paths (issue 2).
+# shellcheck shell=bash
+
+# The pcap backend alone (no stack): ARP request out with pcap_inject, the
+# peer's reply back through the BPF filter and the non-blocking poll.
+case_pcap_backend_arp_roundtrip() {
+	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -Wall -Wextra -Werror \
+		-o "$TMP/pcap_probe" "$IT/pcap_probe.c" "$ROOT/pcap_io/pcap_live.c" -lpcap || return 1
+	in_ns "$TMP/pcap_probe" nstack0 "$ADDR/24" "$PEER_ADDR" || return 1
+	in_ns "$TMP/pcap_probe" nope0 "$ADDR/24" "$PEER_ADDR"
+	[ $? -eq 3 ] || { echo "missing interface: want exit 3 (ENODEV)"; return 1; }
+}
+
+case_wrapper_usage_and_bad_option() {
+	"$NSTACK" -h | grep -q 'usage: nstack' || return 1
+	"$NSTACK" -Z true 2>"$TMP/err"
+	[ $? -eq 2 ] || { echo "bad option: want exit 2"; return 1; }
+	grep -q usage "$TMP/err" || return 1
+	"$NSTACK" 2>/dev/null
+	[ $? -eq 2 ] || { echo "no program: want exit 2"; return 1; }
+	# Options reach the program as variables, LD_PRELOAD is prepended.
+	LD_PRELOAD=/nonexistent-but-harmless.so "$NSTACK" -i eth9 -a 198.18.0.9/24 -g none \
+		-m 02:00:00:00:00:09 -w /tmp/x.pcap -v -- env 2>/dev/null >"$TMP/env"
+	grep -qx 'NSTACK_IFACE=eth9' "$TMP/env" &&
+		grep -qx 'NSTACK_ADDR=198.18.0.9/24' "$TMP/env" &&
+		grep -qx 'NSTACK_GW=none' "$TMP/env" &&
+		grep -qx 'NSTACK_MAC=02:00:00:00:00:09' "$TMP/env" &&
+		grep -qx 'NSTACK_PCAP=/tmp/x.pcap' "$TMP/env" &&
+		grep -qx 'NSTACK_LOG=info' "$TMP/env" &&
+		grep -qx "LD_PRELOAD=$BUILD/libnstack.so:/nonexistent-but-harmless.so" "$TMP/env" ||
+		{ cat "$TMP/env"; return 1; }
+}
+
+# Sockets nstack does not own (AF_UNIX, pipes, files) keep working untouched,
+# and the stack is not even started for them.
+case_kernel_fds_pass_through() {
+	NSTACK_IFACE=nope0 on_nstack python3 - <<'PY' 2>"$TMP/err" || { cat "$TMP/err"; return 1; }
+import os, socket
+a, b = socket.socketpair()
+a.sendall(b"hello")
+assert b.recv(5) == b"hello"
+r, w = os.pipe()
+os.write(w, b"x" * 100)
+assert os.read(r, 100) == b"x" * 100
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s6.close()
+with open("/proc/self/status") as f:
+    assert "Name" in f.read()
+PY
+	# No nstack message: nothing tried to start the stack.
+	! grep -q nstack "$TMP/err"
+}
+
+# A missing interface: one line naming NSTACK_IFACE, socket() fails with
+# ENODEV, the second attempt fails the same way without a second message.
+case_error_missing_interface() {
+	NSTACK_IFACE=nope0 on_nstack python3 - 2>"$TMP/err" <<'PY'
+import errno, socket, sys
+for i in range(2):
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sys.exit("socket() succeeded")
+    except OSError as e:
+        assert e.errno == errno.ENODEV, e
+print("ok")
+PY
+	[ $? -eq 0 ] || { cat "$TMP/err"; return 1; }
+	cat "$TMP/err"
+	[ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] && grep -q NSTACK_IFACE "$TMP/err"
+}
+
+case_error_bad_address() {
+	NSTACK_ADDR=bogus on_nstack python3 - 2>"$TMP/err" <<'PY'
+import errno, socket, sys
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sys.exit("socket() succeeded")
+except OSError as e:
+    assert e.errno == errno.EINVAL, e
+PY
+	[ $? -eq 0 ] || { cat "$TMP/err"; return 1; }
+	cat "$TMP/err"
+	[ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] && grep -q NSTACK_ADDR "$TMP/err"
+}
+
+# Without CAP_NET_RAW the capture cannot open: EPERM and a line that says so.
+case_error_no_permission() {
+	in_ns setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$NSTACK" -- python3 - 2>"$TMP/err" <<'PY'
+import errno, socket, sys
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sys.exit("socket() succeeded")
+except OSError as e:
+    assert e.errno == errno.EPERM, e
+PY
+	[ $? -eq 0 ] || { cat "$TMP/err"; return 1; }
+	cat "$TMP/err"
+	[ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] && grep -q CAP_NET_RAW "$TMP/err"
+}
+
+# NSTACK_PCAP / -w: every frame sent and received, readable by tcpdump.
+case_pcap_dump_readable_by_tcpdump() {
+	in_ns "$NSTACK" -w "$TMP/d.pcap" -- ping -c 2 -i 0.2 -W 2 "$PEER_ADDR" || return 1
+	tcpdump -nn -r "$TMP/d.pcap" >"$TMP/dump.txt" 2>"$TMP/tcpdump.err" || {
+		cat "$TMP/tcpdump.err"
+		return 1
+	}
+	cat "$TMP/dump.txt"
+	grep -q "ARP, Request who-has $PEER_ADDR tell $ADDR" "$TMP/dump.txt" &&
+		grep -q "ARP, Reply $PEER_ADDR is-at" "$TMP/dump.txt" &&
+		[ "$(grep -c "$ADDR > $PEER_ADDR: ICMP echo request" "$TMP/dump.txt")" -eq 2 ] &&
+		[ "$(grep -c "$PEER_ADDR > $ADDR: ICMP echo reply" "$TMP/dump.txt")" -eq 2 ]
+}

@@ -1,0 +1,151 @@
+#!/bin/bash
+# Integration tests: unmodified Debian programs under nstack in the netns lab.
+#
+#   test/integration/run.sh BUILD_DIR [CASE...]
+#
+# Brings up a lab with a unique prefix (torn down on exit, also on failure),
+# then runs every function named case_* defined in test/integration/case_*.sh
+# (sorted by file, then by name), each in its own shell with a time limit.
+# One line per case; the last line is "N passed, N failed". Exit 1 if any
+# case failed. Give case names (without "case_") to run only those.
+#
+# A case function gets these variables and helpers (all exported):
+#   $NSTACK      the wrapper (absolute path)    $BUILD   the build dir (absolute)
+#   $NS $PEER    the lab's namespaces           $TMP     a scratch dir for the case
+#   $ADDR $PEER_ADDR  198.18.0.2 and 198.18.0.1 $IT      this directory
+#   in_ns CMD...     runs CMD in the nstack namespace (kernel stack, no address)
+#   in_peer CMD...   runs CMD in the kernel peer's namespace
+#   on_nstack CMD... runs CMD under nstack in the nstack namespace
+#   wait_nstack_up   waits (bounded) until nstack answers ARP/ping at $ADDR
+#   wait_file F TEXT waits (bounded) until file F contains TEXT
+#   sha FILE         prints FILE's SHA-256
+#   kill_ns_procs    ends the processes a case left in the lab's namespaces
+# Return 0 for pass; anything else fails the case, and its output is shown.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+BUILD=${1:-build}
+shift || true
+case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
+CASE_TIMEOUT=${CASE_TIMEOUT:-90}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "integration: must run as root (network namespaces)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+for tool in ip ethtool socat nc ping tcpdump python3 timeout setpriv; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "integration: missing $tool (make deps)" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+done
+if [ ! -x "$BUILD/nstack" ] || [ ! -f "$BUILD/libnstack.so" ]; then
+	echo "integration: $BUILD/nstack or $BUILD/libnstack.so missing (make BUILD=...)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+prefix="nsi$$"
+export NS="$prefix-ns" PEER="$prefix-peer"
+export NSTACK="$BUILD/nstack" BUILD IT="$here" ROOT="$root"
+export ADDR=198.18.0.2 PEER_ADDR=198.18.0.1
+work=$(mktemp -d /tmp/nstack-it.XXXXXX)
+
+kill_ns_procs() {
+	local n p
+	for n in "$NS" "$PEER"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
+	done
+	sleep 0.2
+	for n in "$NS" "$PEER"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+	done
+	return 0
+}
+
+cleanup() {
+	kill_ns_procs
+	"$root/test/lab.sh" down "$prefix" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_ns() { ip netns exec "$NS" "$@"; }
+in_peer() { ip netns exec "$PEER" "$@"; }
+on_nstack() { ip netns exec "$NS" "$NSTACK" -- "$@"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# nstack answers ARP and echo requests once the program under it opened a socket.
+wait_nstack_up() {
+	local i
+	for i in $(seq 1 40); do
+		in_peer ping -c 1 -W 1 -i 0.2 "$ADDR" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "nstack did not come up at $ADDR" >&2
+	return 1
+}
+
+wait_file() {
+	local i
+	for i in $(seq 1 50); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	return 1
+}
+export -f in_ns in_peer on_nstack sha wait_nstack_up wait_file kill_ns_procs
+
+if ! "$root/test/lab.sh" up "$prefix" >"$work/lab.log" 2>&1; then
+	cat "$work/lab.log" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+for f in "$here"/case_*.sh; do
+	[ -f "$f" ] || continue
+	# shellcheck disable=SC1090
+	source "$f"
+done
+cases=$(declare -F | awk '{print $3}' | grep '^case_' | sort)
+if [ $# -gt 0 ]; then
+	cases=$(for c in "$@"; do echo "case_$c"; done)
+fi
+for c in $cases; do
+	export -f "$c"
+done
+
+passed=0
+failed=0
+for c in $cases; do
+	export TMP="$work/$c"
+	mkdir -p "$TMP"
+	start=$(date +%s%N)
+	timeout -k 5 "$CASE_TIMEOUT" bash -c "set -uo pipefail; cd \"\$TMP\"; $c" \
+		>"$TMP/log" 2>&1
+	rc=$?
+	kill_ns_procs
+	ms=$((($(date +%s%N) - start) / 1000000))
+	secs="$((ms / 1000)).$((ms % 1000 / 100))"
+	name=${c#case_}
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS %-36s %5ss\n' "$name" "$secs"
+	else
+		failed=$((failed + 1))
+		[ $rc -eq 124 ] && why=" (timed out after ${CASE_TIMEOUT}s)" || why=" (exit $rc)"
+		printf 'FAIL %-36s %5ss%s\n' "$name" "$secs" "$why"
+		sed 's/^/    | /' "$TMP/log" | tail -n 25
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
