@@ -62,6 +62,7 @@
 	X(UdpRcvbufErrors)                                                                         \
 	X(UdpOutDatagrams)                                                                         \
 	X(UdpSndbufErrors)                                                                         \
+	X(UdpIgnoredMulti)                                                                         \
 	X(RawInDatagrams)                                                                          \
 	X(RawOutDatagrams)                                                                         \
 	X(TcpActiveOpens)                                                                          \
