@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <linux/sockios.h>
@@ -20,7 +22,7 @@
 extern void __chk_fail(void) __attribute__((noreturn));
 
 /* Private sockets of the parent are unusable in a fork child (for now). */
-static int forked_ebadf(struct nsp_file *f)
+int nsp_forked_ebadf(struct nsp_file *f)
 {
 	static bool told;
 
@@ -32,17 +34,6 @@ static int forked_ebadf(struct nsp_file *f)
 	errno = EBADF;
 	return -1;
 }
-
-/*
- * Looks fd up; when it is not private, evaluates `passthru` (the libc call).
- * Otherwise leaves a referenced `f` for the body, which must fdt_put() it.
- */
-#define LOOKUP_OR(fd, passthru)                                                                    \
-	struct nsp_file *f;                                                                        \
-	if (nsp_inside || !(f = fdt_get(fd)))                                                      \
-		return passthru;                                                                   \
-	if (nsp_forked)                                                                            \
-		return forked_ebadf(f)
 
 /* Linux raises SIGPIPE on a write to a shut-down stream unless MSG_NOSIGNAL. */
 static ssize_t send_result(struct nsp_file *f, ssize_t rc, int flags)
@@ -275,8 +266,13 @@ NSP_EXPORT int close(int fd)
 	struct nsp_file *f;
 	int rc;
 
-	if (nsp_inside || !fdt_maybe_private(fd) || !(f = unmap_fd(fd)))
+	if (nsp_inside)
 		return REAL(close)(fd);
+	if (!fdt_maybe_private(fd) || !(f = unmap_fd(fd))) {
+		nsp_epoll_close(fd, NULL);
+		return REAL(close)(fd);
+	}
+	nsp_epoll_close(fd, f);
 	rc = REAL(close)(fd);
 	fdt_put(f);
 	return rc;
@@ -441,7 +437,7 @@ static int do_dup3(int oldfd, int newfd, int flags, bool is_dup2)
 	if (!f && REAL(fcntl)(oldfd, F_GETFD) < 0)
 		return -1; /* EBADF, and newfd stays as it was */
 	if (f && nsp_forked)
-		return forked_ebadf(f);
+		return nsp_forked_ebadf(f);
 	old = unmap_fd(newfd);
 	if (f)
 		rc = REAL(dup3)(oldfd, newfd, O_CLOEXEC);
@@ -462,4 +458,121 @@ NSP_EXPORT int dup2(int oldfd, int newfd)
 NSP_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	return do_dup3(oldfd, newfd, flags, false);
+}
+
+NSP_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	unsigned int i;
+	ssize_t rc = 0;
+
+	LOOKUP_OR(fd, REAL(sendmmsg)(fd, vec, vlen, flags));
+	if (vlen > UIO_MAXIOV)
+		vlen = UIO_MAXIOV;
+	/* As Linux: stop at the first error, which is reported only if nothing was sent. */
+	for (i = 0; i < vlen; i++) {
+		rc = nstack_sendmsg(f->sock, &vec[i].msg_hdr, flags);
+		if (rc < 0)
+			break;
+		vec[i].msg_len = (unsigned int)rc;
+	}
+	if (i > 0) {
+		fdt_put(f);
+		return (int)i;
+	}
+	return (int)send_result(f, rc, flags);
+}
+
+NSP_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+			struct timespec *timeout)
+{
+	unsigned int i;
+	ssize_t rc = 0;
+
+	LOOKUP_OR(fd, REAL(recvmmsg)(fd, vec, vlen, flags, timeout));
+	if (vlen > UIO_MAXIOV)
+		vlen = UIO_MAXIOV;
+	/*
+	 * The first datagram may block (unless MSG_DONTWAIT); the rest are taken
+	 * only if already queued. MSG_WAITFORONE is that behaviour from the start.
+	 */
+	for (i = 0; i < vlen; i++) {
+		int fl = flags & ~MSG_WAITFORONE;
+
+		if (i > 0 && (flags & MSG_WAITFORONE))
+			fl |= MSG_DONTWAIT;
+		else if (i > 0 && timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+			fl |= MSG_DONTWAIT;
+		rc = nstack_recvmsg(f->sock, &vec[i].msg_hdr, fl);
+		if (rc < 0)
+			break;
+		vec[i].msg_len = (unsigned int)rc;
+		if (i == 0 && !(flags & MSG_WAITFORONE))
+			flags |= MSG_WAITFORONE; /* no timeout support: never wait for more */
+	}
+	if (i > 0) {
+		fdt_put(f);
+		return (int)i;
+	}
+	return (int)put_ret(f, rc);
+}
+
+/* sendfile(2) into a private socket: read the file, send what it gave. */
+NSP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	char buf[65536];
+	size_t done = 0;
+	off_t pos;
+	ssize_t rc = 0;
+
+	LOOKUP_OR(out_fd, REAL(sendfile)(out_fd, in_fd, offset, count));
+	pos = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
+	if (pos < 0)
+		return put_ret(f, -errno);
+	while (done < count) {
+		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		struct iovec iov = {.iov_base = buf};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t got = pread(in_fd, buf, want, pos + (off_t)done);
+
+		if (got < 0) {
+			rc = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		iov.iov_len = (size_t)got;
+		rc = nstack_sendmsg(f->sock, &msg, done ? MSG_DONTWAIT : 0);
+		if (rc < 0)
+			break;
+		done += (size_t)rc;
+		if (rc < got)
+			break;
+	}
+	if (offset)
+		*offset = pos + (off_t)done;
+	else
+		lseek(in_fd, pos + (off_t)done, SEEK_SET);
+	if (done > 0) {
+		fdt_put(f);
+		return (ssize_t)done;
+	}
+	return send_result(f, rc, 0);
+}
+
+/* close_range(2): private fds in the range are closed (or marked) one by one first. */
+NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	unsigned int cap = (unsigned int)fdt_capacity();
+
+	if (!nsp_inside && first <= last) {
+		for (unsigned int fd = first; fd <= last && fd < cap; fd++) {
+			if (!fdt_maybe_private((int)fd))
+				continue;
+			if (flags & CLOSE_RANGE_CLOEXEC)
+				fdt_set_cloexec((int)fd, true);
+			else if (!(flags & CLOSE_RANGE_UNSHARE))
+				close((int)fd);
+		}
+	}
+	return REAL(close_range)(first, last, flags);
 }

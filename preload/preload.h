@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -63,6 +64,15 @@ struct nsp_real {
 	int (*__ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *,
 			   size_t);
 	long (*__fdelt_chk)(long);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*close_range)(unsigned int, unsigned int, int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+			    const sigset_t *);
 };
 
 extern struct nsp_real nsp_real;
@@ -94,6 +104,7 @@ struct nsp_file {
 	int evfd;
 	atomic_int refs;	/* fd numbers + calls in progress */
 	atomic_int sleepers;	/* pollers that want a signal */
+	atomic_int watchers;	/* epoll registrations: signal every change */
 	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain */
 };
 
@@ -126,6 +137,23 @@ int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec);
 void nsp_file_release(struct nsp_file *f);
 /* Writes one line "nstack: ..." to stderr. */
 void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* epoll.c: drops epoll state for fd (f: the private file it was, or NULL). */
+void nsp_epoll_close(int fd, struct nsp_file *f);
+
+/* Private sockets of the parent are unusable in a fork child (for now). */
+int nsp_forked_ebadf(struct nsp_file *f);
+
+/*
+ * Looks fd up; when it is not private, returns `passthru` (the libc call).
+ * Otherwise leaves a referenced `f` for the body, which must fdt_put() it.
+ */
+#define LOOKUP_OR(fd, passthru)                                                                    \
+	struct nsp_file *f;                                                                        \
+	if (nsp_inside || !(f = fdt_get(fd)))                                                      \
+		return passthru;                                                                   \
+	if (nsp_forked)                                                                            \
+		return nsp_forked_ebadf(f)
 
 /* poll.c */
 int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,

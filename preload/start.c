@@ -72,8 +72,9 @@ static void hook_sock_event(void *ctx, struct socket *sock)
 	uint64_t one = 1;
 
 	(void)ctx;
-	/* Only pollers need the kernel object signalled; saves a syscall per packet. */
-	if (!f || f->evfd < 0 || atomic_load(&f->sleepers) == 0)
+	/* Only waiters need the kernel object signalled; saves a syscall per packet. */
+	if (!f || f->evfd < 0 ||
+	    (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
 		return;
 	if (syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, pollers wake anyway. */

@@ -1,0 +1,394 @@
+/*
+ * epoll over private and kernel fds together.
+ *
+ * The epoll instance stays a real kernel epoll: kernel fds are registered in
+ * it as the program asks. A private fd is registered too, but as its eventfd
+ * with EPOLLIN and a tag in the data, and the program's mask and data are
+ * kept here, per epoll fd. While a private socket is watched by an epoll set,
+ * the stack's readiness hook signals its eventfd on every change, so the
+ * kernel epoll wakes; epoll_wait then drains the eventfd, asks the stack for
+ * the socket's readiness and reports it with the program's data.
+ *
+ * Level-triggered registrations that were reported stay on a ready list and
+ * are looked at again on the next wait (as Linux's ep_send_events re-queues
+ * them), since a socket with unread data raises no new event. EPOLLET reports
+ * only after a new event, EPOLLONESHOT disables the registration until
+ * EPOLL_CTL_MOD.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+/* Kernel-side data for a private fd's eventfd: far above any user pointer. */
+#define EP_TAG (0xa5a5ull << 48)
+#define EP_TAG_MASK (0xffffull << 48)
+
+struct ep_reg {
+	int fd;
+	struct nsp_file *file; /* referenced while registered */
+	uint32_t events;       /* the program's mask, EPOLLET/EPOLLONESHOT included */
+	epoll_data_t data;
+	bool on_ready;
+	bool disabled; /* EPOLLONESHOT fired */
+};
+
+struct ep_set {
+	int epfd;
+	pthread_mutex_t lock;
+	struct ep_reg **byfd; /* indexed by private fd */
+	int nbyfd;
+	struct ep_reg **ready;
+	int nready, capready;
+	int nregs;
+};
+
+static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ep_set **ep_sets;
+static int ep_nsets, ep_capsets;
+static atomic_int ep_any; /* sets exist: close() must look */
+
+static struct ep_set *ep_find(int epfd, bool create)
+{
+	struct ep_set *s = NULL;
+
+	pthread_mutex_lock(&ep_sets_lock);
+	for (int i = 0; i < ep_nsets; i++) {
+		if (ep_sets[i]->epfd == epfd) {
+			s = ep_sets[i];
+			break;
+		}
+	}
+	if (!s && create) {
+		if (ep_nsets == ep_capsets) {
+			int cap = ep_capsets ? 2 * ep_capsets : 8;
+			struct ep_set **n = realloc(ep_sets, (size_t)cap * sizeof(*n));
+
+			if (!n)
+				goto out;
+			ep_sets = n;
+			ep_capsets = cap;
+		}
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			goto out;
+		s->epfd = epfd;
+		pthread_mutex_init(&s->lock, NULL);
+		ep_sets[ep_nsets++] = s;
+		atomic_store(&ep_any, 1);
+	}
+out:
+	pthread_mutex_unlock(&ep_sets_lock);
+	return s;
+}
+
+static void ready_add(struct ep_set *s, struct ep_reg *r)
+{
+	if (r->on_ready)
+		return;
+	if (s->nready == s->capready) {
+		int cap = s->capready ? 2 * s->capready : 16;
+		struct ep_reg **n = realloc(s->ready, (size_t)cap * sizeof(*n));
+
+		if (!n)
+			return; /* the next kernel event will bring it back */
+		s->ready = n;
+		s->capready = cap;
+	}
+	s->ready[s->nready++] = r;
+	r->on_ready = true;
+}
+
+static void ready_del(struct ep_set *s, struct ep_reg *r)
+{
+	if (!r->on_ready)
+		return;
+	for (int i = 0; i < s->nready; i++) {
+		if (s->ready[i] == r) {
+			s->ready[i] = s->ready[--s->nready];
+			break;
+		}
+	}
+	r->on_ready = false;
+}
+
+static void reg_free(struct ep_set *s, struct ep_reg *r)
+{
+	ready_del(s, r);
+	s->byfd[r->fd] = NULL;
+	s->nregs--;
+	atomic_fetch_sub(&r->file->watchers, 1);
+	fdt_put(r->file);
+	free(r);
+}
+
+static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, struct nsp_file *f)
+{
+	struct epoll_event kev = {.events = EPOLLIN, .data.u64 = EP_TAG | (uint64_t)fd};
+	struct ep_set *s;
+	struct ep_reg *r;
+	int rc;
+
+	if (op != EPOLL_CTL_DEL && !ev)
+		return -EFAULT;
+	if (op == EPOLL_CTL_MOD && (ev->events & EPOLLEXCLUSIVE))
+		return -EINVAL;
+	/* The kernel checks epfd, EEXIST and ENOENT for us. */
+	if (REAL(epoll_ctl)(epfd, op, fd, &kev) < 0)
+		return -errno;
+	s = ep_find(epfd, op == EPOLL_CTL_ADD);
+	if (!s)
+		return op == EPOLL_CTL_ADD ? -ENOMEM : -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	r = fd < s->nbyfd ? s->byfd[fd] : NULL;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (fd >= s->nbyfd) {
+			int n = s->nbyfd ? s->nbyfd : 64;
+			struct ep_reg **nb;
+
+			while (n <= fd)
+				n *= 2;
+			nb = realloc(s->byfd, (size_t)n * sizeof(*nb));
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out_undo;
+			}
+			memset(nb + s->nbyfd, 0, (size_t)(n - s->nbyfd) * sizeof(*nb));
+			s->byfd = nb;
+			s->nbyfd = n;
+		}
+		if (r) /* stale: an fd closed behind our back */
+			reg_free(s, r);
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			rc = -ENOMEM;
+			goto out_undo;
+		}
+		r->fd = fd;
+		r->file = f;
+		atomic_fetch_add(&f->refs, 1);
+		atomic_fetch_add(&f->watchers, 1);
+		r->events = ev->events;
+		r->data = ev->data;
+		s->byfd[fd] = r;
+		s->nregs++;
+		ready_add(s, r); /* already ready: reported at once, as Linux does */
+		break;
+	case EPOLL_CTL_MOD:
+		if (!r)
+			break;
+		r->events = ev->events;
+		r->data = ev->data;
+		r->disabled = false;
+		ready_add(s, r);
+		break;
+	case EPOLL_CTL_DEL:
+		if (r)
+			reg_free(s, r);
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+
+out_undo:
+	pthread_mutex_unlock(&s->lock);
+	REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
+	return rc;
+}
+
+NSP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int rc;
+
+	LOOKUP_OR(fd, REAL(epoll_ctl)(epfd, op, fd, ev));
+	rc = ep_ctl_private(epfd, op, fd, ev, f);
+	fdt_put(f);
+	return (int)nsp_ret(rc);
+}
+
+/*
+ * Reports ready private registrations into out (up to max); keeps
+ * level-triggered ones on the ready list. Called with s->lock held.
+ */
+static int ep_collect(struct ep_set *s, struct epoll_event *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nready && n < max;) {
+		struct ep_reg *r = s->ready[i];
+		uint32_t rev = 0;
+
+		if (!r->disabled)
+			rev = nstack_poll(r->file->sock) & (r->events | EPOLLERR | EPOLLHUP);
+		if (!rev) {
+			ready_del(s, r); /* swaps the last entry into i */
+			continue;
+		}
+		out[n].events = rev;
+		out[n].data = r->data;
+		n++;
+		if (r->events & EPOLLONESHOT)
+			r->disabled = true;
+		if (r->events & (EPOLLET | EPOLLONESHOT)) {
+			ready_del(s, r);
+			continue;
+		}
+		i++;
+	}
+	return n;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int maxevents,
+		   int timeout, const sigset_t *sigmask)
+{
+	uint64_t deadline = timeout > 0 ? mono_ms() + (uint64_t)timeout : 0;
+
+	if (maxevents <= 0 || !events) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		int n, k, wait_ms;
+
+		pthread_mutex_lock(&s->lock);
+		n = ep_collect(s, events, maxevents);
+		pthread_mutex_unlock(&s->lock);
+		if (n == maxevents)
+			return n;
+		if (n)
+			wait_ms = 0;
+		else if (timeout < 0)
+			wait_ms = -1;
+		else if (timeout == 0)
+			wait_ms = 0;
+		else {
+			uint64_t now = mono_ms();
+
+			wait_ms = now < deadline ? (int)(deadline - now) : 0;
+		}
+		k = REAL(epoll_pwait)(epfd, events + n, maxevents - n, wait_ms, sigmask);
+		if (k < 0)
+			return n ? n : -1;
+		/* Kernel events pass through; tagged ones wake private registrations. */
+		int out = n, woke = 0;
+
+		pthread_mutex_lock(&s->lock);
+		for (int i = n; i < n + k; i++) {
+			uint64_t tag = events[i].data.u64;
+
+			if ((tag & EP_TAG_MASK) == EP_TAG) {
+				int fd = (int)(tag & 0xffffffffu);
+				struct ep_reg *r = fd < s->nbyfd ? s->byfd[fd] : NULL;
+
+				if (r) {
+					uint64_t v;
+
+					if (r->file->evfd >= 0 &&
+					    syscall(SYS_read, r->file->evfd, &v, sizeof(v)) < 0) {
+					}
+					ready_add(s, r);
+					woke++;
+				}
+				continue;
+			}
+			events[out++] = events[i];
+		}
+		if (woke && out < maxevents)
+			out += ep_collect(s, events + out, maxevents - out);
+		pthread_mutex_unlock(&s->lock);
+		if (out > 0)
+			return out;
+		if (timeout == 0 || (timeout > 0 && mono_ms() >= deadline))
+			return 0;
+	}
+}
+
+NSP_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	struct ep_set *s;
+
+	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
+		return REAL(epoll_wait)(epfd, events, maxevents, timeout);
+	return ep_wait(s, epfd, events, maxevents, timeout, NULL);
+}
+
+NSP_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+			   const sigset_t *sigmask)
+{
+	struct ep_set *s;
+
+	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
+		return REAL(epoll_pwait)(epfd, events, maxevents, timeout, sigmask);
+	return ep_wait(s, epfd, events, maxevents, timeout, sigmask);
+}
+
+NSP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+			    const struct timespec *ts, const sigset_t *sigmask)
+{
+	struct ep_set *s;
+	int ms = -1;
+
+	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
+		return REAL(epoll_pwait2)(epfd, events, maxevents, ts, sigmask);
+	if (ts) {
+		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+			errno = EINVAL;
+			return -1;
+		}
+		/* Rounded up to whole milliseconds: never return before the time. */
+		ms = ts->tv_sec > INT32_MAX / 1000 - 1
+			     ? INT32_MAX
+			     : (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
+	}
+	return ep_wait(s, epfd, events, maxevents, ms, sigmask);
+}
+
+/*
+ * close(fd) hook: an epoll fd going away drops its set; a private fd going
+ * away leaves every set (Linux removes a closed file from epoll sets).
+ */
+void nsp_epoll_close(int fd, struct nsp_file *f)
+{
+	if (!atomic_load(&ep_any))
+		return;
+	pthread_mutex_lock(&ep_sets_lock);
+	for (int i = 0; i < ep_nsets; i++) {
+		struct ep_set *s = ep_sets[i];
+
+		if (!f && s->epfd == fd) {
+			ep_sets[i] = ep_sets[--ep_nsets];
+			pthread_mutex_unlock(&ep_sets_lock);
+			pthread_mutex_lock(&s->lock);
+			for (int j = 0; j < s->nbyfd; j++) {
+				if (s->byfd[j])
+					reg_free(s, s->byfd[j]);
+			}
+			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_destroy(&s->lock);
+			free(s->byfd);
+			free(s->ready);
+			free(s);
+			return;
+		}
+		if (f && atomic_load(&f->watchers) > 0) {
+			pthread_mutex_lock(&s->lock);
+			if (fd < s->nbyfd && s->byfd[fd] && s->byfd[fd]->file == f)
+				reg_free(s, s->byfd[fd]);
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	pthread_mutex_unlock(&ep_sets_lock);
+}
