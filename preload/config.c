@@ -337,6 +337,16 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		strcpy(c->pcap_path, v);
 	}
+	c->exit_linger_ms = 5000;
+	if ((v = get(ctx, "NSTACK_EXIT_LINGER")) != NULL && v[0]) {
+		long long ms;
+
+		if (parse_int(v, 3600 * 1000, &ms)) {
+			snprintf(err, errlen, "bad NSTACK_EXIT_LINGER='%s' (milliseconds)", v);
+			return -EINVAL;
+		}
+		c->exit_linger_ms = (unsigned int)ms;
+	}
 	if ((v = get(ctx, "NSTACK_LOG")) != NULL && v[0] && nsp_parse_log(v, &cfg->log_level)) {
 		snprintf(err, errlen, "bad NSTACK_LOG='%s' (error, warn, info or debug)", v);
 		return -EINVAL;

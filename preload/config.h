@@ -18,6 +18,7 @@ struct nsp_config {
 	bool have_mac; /* NSTACK_MAC given; otherwise the interface's */
 	uint8_t mac[6];
 	char pcap_path[PATH_MAX]; /* NSTACK_PCAP; empty = no dump */
+	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
 };
 
 /* Looks a variable up (getenv, or a test's table); NULL when unset. */

@@ -156,3 +156,20 @@ int fdt_find_other(struct nsp_file *f, int not_fd)
 	}
 	return -1;
 }
+
+/* The first fd >= from that maps to a private file, or -1. */
+int fdt_next_private(int from)
+{
+	for (int fd = from < 0 ? 0 : from; fd < FDT_CHUNK * FDT_CHUNKS;) {
+		struct fdt_ent *c = atomic_load(&fdt_chunks[fd >> FDT_CHUNK_SHIFT]);
+
+		if (!c) {
+			fd = (fd | (FDT_CHUNK - 1)) + 1;
+			continue;
+		}
+		if (atomic_load(&c[fd & (FDT_CHUNK - 1)].file))
+			return fd;
+		fd++;
+	}
+	return -1;
+}

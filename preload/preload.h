@@ -123,6 +123,8 @@ bool fdt_get_cloexec(int fd);
 void fdt_set_cloexec(int fd, bool on);
 /* Another fd number that maps to f, or -1. */
 int fdt_find_other(struct nsp_file *f, int not_fd);
+/* The first private fd >= from, or -1. */
+int fdt_next_private(int from);
 /* Number of fd slots the table can hold. */
 int fdt_capacity(void);
 

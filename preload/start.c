@@ -30,6 +30,7 @@ static int start_state; /* 0 not tried, 1 running, -errno failed */
 static struct nstack *the_stack;
 static struct pcap_dumpfile *the_dump;
 static struct netdev_ops guarded_ops;
+static unsigned int exit_linger_ms;
 static const struct netdev_ops *backend_ops;
 
 /* Resolves the next definition of name after ours (libc's). */
@@ -139,6 +140,49 @@ static void atfork_child(void)
 	nsp_forked = true;
 }
 
+/*
+ * At exit() (or return from main) the kernel would still deliver what the
+ * program wrote; our stack dies with the process, so close every private
+ * socket now (queued data and FINs go out) and give the stack up to
+ * NSTACK_EXIT_LINGER to finish before the process goes.
+ */
+static void exit_flush(void)
+{
+	struct nstack *ns = the_stack;
+	struct timespec t0, now, nap = {0, 2 * 1000 * 1000};
+	int fd = 0;
+
+	if (!ns || nsp_forked)
+		return;
+	while ((fd = fdt_next_private(fd)) >= 0) {
+		struct nsp_file *f = fdt_remove(fd);
+
+		if (f) {
+			nsp_epoll_close(fd, f);
+			nstack_lock(ns);
+			if (f->evfd == fd)
+				f->evfd = fdt_find_other(f, fd);
+			nstack_unlock(ns);
+			REAL(close)(fd);
+			fdt_put(f);
+		}
+		fd++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		uint64_t ms;
+
+		if (nstack_live_socks(ns) <= 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+		     (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (ms >= exit_linger_ms)
+			break;
+		nanosleep(&nap, NULL);
+	}
+}
+
 static int start_locked(void)
 {
 	static const struct nstack_hooks hooks = {
@@ -202,7 +246,9 @@ static int start_locked(void)
 			dev->mtu, c.pcap_path[0] ? ", dump " : "", c.pcap_path);
 	}
 	pthread_atfork(NULL, NULL, atfork_child);
+	exit_linger_ms = c.exit_linger_ms;
 	the_stack = ns;
+	atexit(exit_flush);
 	return 1;
 
 fail:
