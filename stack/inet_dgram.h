@@ -1,0 +1,111 @@
+/*
+ * Private to the socket layer and the datagram transports (af_inet.c,
+ * ip_sockglue.c, udp.c, ping.c, raw.c, inet_hashtables.c): the per-stack
+ * tables of UDP, ping and raw sockets and the helpers they share, as Linux's
+ * net/ipv4/datagram.c and ip_sockglue.c provide them.
+ */
+#ifndef NSTACK_INET_DGRAM_H
+#define NSTACK_INET_DGRAM_H
+
+#include <bsd/sys/queue.h>
+#include <time.h> /* linux/errqueue.h needs struct timespec */
+#include <linux/errqueue.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inet.h"
+#include "ip.h"
+#include "sock.h"
+
+struct nstack;
+struct sk_buff;
+
+LIST_HEAD(sock_list, sock);
+
+/* UDP: sockets hashed by local port (sk_node), and all of them (sk_bind_node). */
+#define UDP_HTABLE_SIZE 256
+struct udp_table {
+	struct sock_list hash[UDP_HTABLE_SIZE];
+	struct sock_list all;
+	/* RFC 6056 algorithm 3 state for inet_pick_ephemeral(). */
+	uint32_t port_secret;
+	uint32_t next_ephemeral;
+};
+
+/* Ping sockets by echo identifier (sk_num); ident_rover as Linux's ping_port_rover. */
+struct ping_table {
+	struct sock_list hash[UDP_HTABLE_SIZE];
+	struct sock_list all;
+	uint16_t ident_rover;
+};
+
+/* Raw sockets, all of them (sk_node); matched by protocol on input. */
+struct raw_table {
+	struct sock_list all;
+};
+
+struct raw_sock {
+	struct inet_sock inet;
+	uint32_t icmp_filter; /* ICMP_FILTER: bit n set drops ICMP type n */
+};
+
+/* Linux's SOL_RAW/ICMP_FILTER (linux/icmp.h, which clashes with proto/icmp.h). */
+#ifndef ICMP_FILTER
+#define ICMP_FILTER 1
+#endif
+
+/* IP_PMTUDISC_* default, as net.ipv4.ip_no_pmtu_disc = 0 gives. */
+#define INET_PMTUDISC_DEFAULT IP_PMTUDISC_WANT
+
+/* What an error-queue skb carries in skb->cb (Linux's sock_exterr_skb). */
+struct sock_exterr_skb {
+	struct sock_extended_err ee;
+	uint16_t addr_offset; /* offset of the original destination from the network header */
+	uint16_t port;	      /* original destination port, network order */
+};
+
+static inline struct sock_exterr_skb *skb_exterr(struct sk_buff *skb)
+{
+	_Static_assert(sizeof(struct sock_exterr_skb) <= sizeof(((struct sk_buff *)0)->cb),
+		       "cb too small");
+	return (struct sock_exterr_skb *)skb->cb;
+}
+
+/* Per-call IP parameters from control messages (IP_PKTINFO, IP_TTL, IP_TOS). */
+struct ipcm_cookie {
+	uint32_t addr; /* source address asked for, 0 = none */
+	int ttl;       /* -1 = socket's */
+	int tos;       /* -1 = socket's */
+};
+
+/* ip_sockglue.c */
+int ip_cmsg_send(struct sock *sk, const struct msghdr *msg, struct ipcm_cookie *ipc);
+/* Queues an error-queue entry for an ICMP error (IP_RECVERR); payload points into skb. */
+void ip_icmp_error(struct sock *sk, struct sk_buff *skb, int err, int type, int code, uint16_t port,
+		   uint32_t info, const unsigned char *payload);
+/* ip_cmsg_recv() for the IP_CMSG_* flags given (the skb may have no owner). */
+void ip_cmsg_recv_flags(struct msghdr *msg, const struct sk_buff *skb, unsigned int flags);
+/* recvmsg(MSG_ERRQUEUE) for IPv4 sockets. */
+ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
+/* The ip_tx_params a datagram socket sends with (TTL, TOS, DF and IP ID as Linux chooses). */
+void ip_dgram_tx_params(struct sock *sk, const struct ipcm_cookie *ipc, const struct rtable *rt,
+			size_t iplen, struct ip_tx_params *p);
+
+/* af_inet.c: connect() for datagram sockets (Linux's ip4_datagram_connect). */
+int ip4_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len);
+/* Clears the peer of a datagram socket (connect(AF_UNSPEC)). */
+int ip4_datagram_disconnect(struct sock *sk, int flags);
+/* Common close for datagram protocols: unhash, orphan, drop the reference. */
+void ip4_datagram_close(struct sock *sk, int64_t timeout_us);
+/* Classifies a local address for bind(): 0 ok, -EADDRNOTAVAIL otherwise; *bcast for broadcast. */
+int inet_bind_addr_check(struct sock *sk, uint32_t addr, bool *bcast);
+/* True for 255.255.255.255 and our subnet's directed broadcast. */
+bool inet_addr_is_broadcast(const struct nstack *ns, uint32_t addr);
+
+/* udp.c: the socket lookup udp_err() and tests share. */
+struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, uint32_t daddr,
+			     uint16_t dport);
+/* ping.c */
+struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr);
+
+#endif

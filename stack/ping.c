@@ -1,0 +1,419 @@
+/*
+ * ICMP echo ("ping") sockets: socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP),
+ * as Linux's net/ipv4/ping.c. The socket's "port" is the echo identifier:
+ * the application writes an echo request header and payload, the stack
+ * puts in the identifier and the checksum; replies carrying the identifier
+ * are returned whole (ICMP header and data).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "icmp.h"
+#include "inet.h"
+#include "inet_dgram.h"
+#include "ip.h"
+#include "ping.h"
+#include "sock.h"
+#include "stack.h"
+
+static struct sock_list *ping_slot(struct ping_table *t, uint16_t ident)
+{
+	return &t->hash[ident & (UDP_HTABLE_SIZE - 1)];
+}
+
+/* The ping socket that owns echo identifier ident for packets to daddr (Linux's ping_lookup). */
+struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr)
+{
+	int dif = ns->dev ? ns->dev->ifindex : 0;
+	struct sock *sk;
+
+	if (!ns->ping)
+		return NULL;
+	LIST_FOREACH(sk, ping_slot(ns->ping, ident), sk_node) {
+		if (sk->sk_num != ident)
+			continue;
+		if (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr)
+			continue;
+		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
+			continue;
+		return sk;
+	}
+	return NULL;
+}
+
+static bool ping_ident_conflict(struct ping_table *t, const struct sock *sk, uint16_t ident)
+{
+	struct sock *sk2;
+
+	LIST_FOREACH(sk2, ping_slot(t, ident), sk_node) {
+		if (sk2 != sk && sk2->sk_num == ident && (!sk2->sk_reuse || !sk->sk_reuse))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Takes identifier ident, or the next free one after the rover when 0
+ * (Linux's ping_get_port; identifier 0 is never handed out). The rover
+ * starts at a random point: several processes each running their own stack
+ * on one address would otherwise all start at identifier 1.
+ */
+static int ping_get_port(struct sock *sk, uint16_t ident)
+{
+	struct ping_table *t = sk->ns->ping;
+	struct sock *sk2;
+
+	if (!ident) {
+		uint16_t cand = (uint16_t)(t->ident_rover + 1);
+		uint32_t i;
+
+		for (i = 0; i < 65536; i++, cand++) {
+			bool used = false;
+
+			if (!cand)
+				cand++;
+			LIST_FOREACH(sk2, ping_slot(t, cand), sk_node) {
+				if (sk2->sk_num == cand) {
+					used = true;
+					break;
+				}
+			}
+			if (!used)
+				break;
+		}
+		if (i == 65536)
+			return -EADDRINUSE;
+		t->ident_rover = cand;
+		ident = cand;
+	} else if (ping_ident_conflict(t, sk, ident)) {
+		return -EADDRINUSE;
+	}
+	sk->sk_num = ident;
+	inet_sk(sk)->inet_sport = htons(ident);
+	LIST_INSERT_HEAD(ping_slot(t, ident), sk, sk_node);
+	sock_reset_flag(sk, SOCK_ZAPPED);
+	return 0;
+}
+
+static void ping_unhash(struct sock *sk)
+{
+	if (sock_flag(sk, SOCK_ZAPPED))
+		return;
+	LIST_REMOVE(sk, sk_node);
+	sk->sk_num = 0;
+	inet_sk(sk)->inet_sport = 0;
+	sock_set_flag(sk, SOCK_ZAPPED);
+}
+
+static int ping_init_sock(struct sock *sk)
+{
+	/* Linux checks net.ipv4.ping_group_range here; the process owns this stack. */
+	LIST_INSERT_HEAD(&sk->ns->ping->all, sk, sk_bind_node);
+	return 0;
+}
+
+static void ping_destroy(struct sock *sk)
+{
+	if (sk->ns->ping)
+		LIST_REMOVE(sk, sk_bind_node);
+}
+
+/* bind(): a local address (not broadcast) and an identifier (Linux's ping_bind). */
+static int ping_bind(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	struct sockaddr_in sin;
+	uint16_t ident;
+	bool bcast;
+	int err;
+
+	if (len < sizeof(sin))
+		return -EINVAL;
+	memcpy(&sin, uaddr, sizeof(sin));
+	if (sin.sin_family != AF_INET &&
+	    !(sin.sin_family == AF_UNSPEC && sin.sin_addr.s_addr == htonl(INADDR_ANY)))
+		return -EAFNOSUPPORT;
+	err = inet_bind_addr_check(sk, sin.sin_addr.s_addr, &bcast);
+	if (err || bcast)
+		return -EADDRNOTAVAIL;
+	ident = ntohs(sin.sin_port);
+	if (sk->sk_num)
+		return -EINVAL;
+	sk->sk_rcv_saddr = sin.sin_addr.s_addr;
+	inet->inet_saddr = sin.sin_addr.s_addr;
+	if (ping_get_port(sk, ident)) {
+		sk->sk_rcv_saddr = 0;
+		inet->inet_saddr = 0;
+		return -EADDRINUSE;
+	}
+	if (sk->sk_rcv_saddr)
+		sk->sk_userlocks_bindaddr = true;
+	if (ident)
+		sk->sk_userlocks_bindport = true;
+	sk->sk_daddr = 0;
+	sk->sk_dport = 0;
+	return 0;
+}
+
+/*
+ * sendmsg() (Linux's ping_v4_sendmsg): the buffer must start with an echo
+ * request header (type 8, code 0), else -EINVAL; the identifier and the
+ * checksum are the stack's.
+ */
+static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	struct inet_sock *inet = inet_sk(sk);
+	struct icmphdr user;
+	struct ipcm_cookie ipc;
+	struct ip_tx_params p;
+	struct rtable rt;
+	struct sk_buff *skb;
+	struct icmphdr *ih;
+	uint32_t daddr, saddr;
+	int err;
+
+	if (len > 0xffff)
+		return -EMSGSIZE;
+	if (len < ICMP_HLEN)
+		return -EINVAL;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (memcpy_from_msg(&user, msg, 0, sizeof(user)))
+		return -EFAULT;
+	if (user.type != ICMP_ECHO || user.code != 0)
+		return -EINVAL;
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		if (msg->msg_namelen < sizeof(sin))
+			return -EINVAL;
+		memcpy(&sin, msg->msg_name, sizeof(sin));
+		if (sin.sin_family != AF_INET)
+			return -EAFNOSUPPORT;
+		daddr = sin.sin_addr.s_addr;
+	} else {
+		if (sk->sk_state != SK_ST_ESTABLISHED)
+			return -EDESTADDRREQ;
+		daddr = sk->sk_daddr;
+	}
+	err = ip_cmsg_send(sk, msg, &ipc);
+	if (err)
+		return err;
+	if (len > IP_MAXPACKET - IP_HLEN_MIN)
+		return -EMSGSIZE;
+	err = ip_route_output(ns, daddr, &rt);
+	if (err)
+		return err;
+	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
+		return -EACCES;
+	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+
+	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	if (!skb)
+		return err;
+	ih = (struct icmphdr *)skb_put(skb, (unsigned int)len);
+	if (memcpy_from_msg(ih, msg, 0, len)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	ih->un.echo.id = inet->inet_sport;
+	ih->checksum = 0;
+	ih->checksum = csum_fold(csum_partial(ih, len, 0));
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	ip_dgram_tx_params(sk, &ipc, &rt, len + IP_HLEN_MIN, &p);
+	err = ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_ICMP, &p);
+	if (err)
+		return err;
+	NS_INC_STATS(ns, IcmpOutMsgs);
+	NS_INC_STATS(ns, IcmpOutEchos);
+	return (ssize_t)len;
+}
+
+/* recvmsg(): the whole echo reply, ICMP header first, and who sent it. */
+static ssize_t ping_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	const struct iphdr *iph;
+	struct sk_buff *skb;
+	size_t copied;
+	int err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (flags & MSG_ERRQUEUE)
+		return ip_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	copied = skb->len;
+	if (copied > len) {
+		msg->msg_flags |= MSG_TRUNC;
+		copied = len;
+	}
+	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	if (err)
+		goto out;
+	sock_recv_timestamp(msg, sk, skb);
+	iph = (const struct iphdr *)skb_network_header(skb);
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = iph->saddr;
+		memcpy(msg->msg_name, &sin, sizeof(sin));
+		msg->msg_namelen = sizeof(sin);
+	}
+	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
+	err = (int)((flags & MSG_TRUNC) ? skb->len : copied);
+out:
+	kfree_skb(skb);
+	return err;
+}
+
+/* See ping.h. Does not consume skb: the socket gets a clone. */
+bool ping_rcv(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct icmphdr *ih = (const struct icmphdr *)skb->data;
+	struct sk_buff *c;
+	struct sock *sk;
+
+	if (skb->len < ICMP_HLEN)
+		return false;
+	sk = ping_lookup(ns, ntohs(ih->un.echo.id), iph->daddr);
+	if (!sk)
+		return false;
+	c = skb_clone(skb);
+	if (!c)
+		return false;
+	if (!c->tstamp_us)
+		c->tstamp_us = ns_now(ns);
+	if (sock_queue_rcv_skb(sk, c)) {
+		kfree_skb(c);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An ICMP error quoting one of our echo requests (Linux's ping_err);
+ * skb->data at the quoted IP header, 8 bytes of ICMP after it.
+ */
+void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *oiph = (const struct iphdr *)skb_network_header(skb);
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct icmphdr *qih = (const struct icmphdr *)(skb->data + IP_IHL(iph) * 4u);
+	struct inet_sock *inet;
+	struct sock *sk;
+	bool harderr = false;
+	int err, fatal = 0;
+
+	if (qih->type != ICMP_ECHO || qih->code != 0)
+		return;
+	sk = ping_lookup(ns, ntohs(qih->un.echo.id), oiph->daddr);
+	if (!sk)
+		return;
+	inet = inet_sk(sk);
+	switch (type) {
+	case ICMP_SOURCE_QUENCH:
+	case ICMP_REDIRECT:
+		/* Not errors, but ping wants to see them (Linux reports EREMOTEIO). */
+		err = EREMOTEIO;
+		break;
+	case ICMP_PARAMETERPROB:
+		err = EPROTO;
+		harderr = true;
+		break;
+	case ICMP_DEST_UNREACH:
+		if (code == ICMP_FRAG_NEEDED) {
+			if (inet->pmtudisc == IP_PMTUDISC_DONT)
+				return;
+			err = EMSGSIZE;
+			harderr = true;
+			break;
+		}
+		err = icmp_err_convert(type, code, &fatal);
+		harderr = fatal;
+		break;
+	case ICMP_TIME_EXCEEDED:
+	default:
+		err = EHOSTUNREACH;
+		break;
+	}
+	if (!inet->recverr) {
+		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
+			return;
+	} else {
+		ip_icmp_error(sk, skb, err, type, code, 0, info, (const unsigned char *)qih);
+	}
+	sk->sk_err = err;
+	sk->sk_error_report(sk);
+}
+
+const struct proto ping_prot = {
+	.name = "PING",
+	.obj_size = sizeof(struct inet_sock),
+	.init = ping_init_sock,
+	.close = ip4_datagram_close,
+	.connect = ip4_datagram_connect,
+	.disconnect = ip4_datagram_disconnect,
+	.destroy = ping_destroy,
+	.setsockopt = ip_setsockopt,
+	.getsockopt = ip_getsockopt,
+	.sendmsg = ping_sendmsg,
+	.recvmsg = ping_recvmsg,
+	.bind = ping_bind,
+	.unhash = ping_unhash,
+	.get_port = ping_get_port,
+	.max_header = MAX_HEADER,
+};
+
+/* Sets up the identifier table. */
+int ping_init(struct nstack *ns)
+{
+	struct ping_table *t = ns_zalloc(ns, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (int i = 0; i < UDP_HTABLE_SIZE; i++)
+		LIST_INIT(&t->hash[i]);
+	LIST_INIT(&t->all);
+	t->ident_rover = (uint16_t)ns_random32(ns);
+	ns->ping = t;
+	return 0;
+}
+
+/* Closes what the embedder left open and frees the table (as udp_exit()). */
+void ping_exit(struct nstack *ns)
+{
+	struct ping_table *t = ns->ping;
+	struct sock *sk, *tmp;
+
+	if (!t)
+		return;
+	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp) {
+		if (sk->sk_socket) {
+			sk->sk_socket->sk = NULL;
+			sk->sk_socket = NULL;
+		}
+		if (!sock_flag(sk, SOCK_DEAD)) {
+			sock_hold(sk);
+			ip4_datagram_close(sk, 0);
+			if (sk->sk_refcnt == 1) {
+				sock_put(sk);
+				continue;
+			}
+			sock_put(sk);
+		}
+		LIST_REMOVE(sk, sk_bind_node);
+	}
+	ns->ping = NULL;
+	ns_free(ns, t);
+}

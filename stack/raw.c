@@ -1,0 +1,456 @@
+/*
+ * Raw IPv4 sockets (SOCK_RAW), as Linux's net/ipv4/raw.c: every socket of
+ * protocol N receives a copy of each IP packet of protocol N addressed to
+ * us, IP header included; sending builds the IP header unless IP_HDRINCL
+ * (always on for IPPROTO_RAW) says the application wrote it. ICMP sockets
+ * can filter message types with ICMP_FILTER.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "checksum.h"
+#include "icmp.h"
+#include "inet.h"
+#include "inet_dgram.h"
+#include "ip.h"
+#include "raw.h"
+#include "sock.h"
+#include "stack.h"
+
+#ifndef SOL_RAW
+#define SOL_RAW 255
+#endif
+
+static inline struct raw_sock *raw_sk(const struct sock *sk)
+{
+	return (struct raw_sock *)sk;
+}
+
+static int raw_hash(struct sock *sk)
+{
+	LIST_INSERT_HEAD(&sk->ns->raw->all, sk, sk_node);
+	sock_reset_flag(sk, SOCK_ZAPPED);
+	return 0;
+}
+
+static void raw_unhash(struct sock *sk)
+{
+	if (sock_flag(sk, SOCK_ZAPPED))
+		return;
+	LIST_REMOVE(sk, sk_node);
+	sock_set_flag(sk, SOCK_ZAPPED);
+}
+
+/* Linux's raw_v4_match(): protocol, then any address or device the socket is tied to. */
+static bool raw_match(const struct sock *sk, uint8_t protocol, uint32_t raddr, uint32_t laddr,
+		      int dif)
+{
+	return sk->sk_num == protocol && (!sk->sk_daddr || sk->sk_daddr == raddr) &&
+	       (!sk->sk_rcv_saddr || sk->sk_rcv_saddr == laddr) &&
+	       (!sk->sk_bound_dev_if || sk->sk_bound_dev_if == dif);
+}
+
+/* True when the ICMP_FILTER of sk drops this packet (skb->data at the IP header). */
+static bool raw_icmp_filtered(const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	unsigned int hlen = IP_IHL(iph) * 4u;
+	uint8_t type;
+
+	if (skb->len <= hlen)
+		return true;
+	type = skb->data[hlen];
+	/* Types past 31 are never filtered (Linux's icmp_filter()). */
+	return type < 32 && ((1u << type) & raw_sk(sk)->icmp_filter);
+}
+
+/* See raw.h: each matching socket queues a clone, IP header first. */
+void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	int dif = ns->dev ? ns->dev->ifindex : 0;
+	struct sock *sk;
+
+	if (!ns->raw || skb->len < IP_HLEN_MIN)
+		return;
+	LIST_FOREACH(sk, &ns->raw->all, sk_node) {
+		struct sk_buff *c;
+
+		if (!raw_match(sk, protocol, iph->saddr, iph->daddr, dif))
+			continue;
+		if (protocol == IPPROTO_ICMP && raw_icmp_filtered(sk, skb))
+			continue;
+		c = skb_clone(skb);
+		if (!c)
+			continue;
+		if (!c->tstamp_us)
+			c->tstamp_us = ns_now(ns);
+		if (sock_queue_rcv_skb(sk, c)) {
+			kfree_skb(c);
+			continue;
+		}
+		NS_INC_STATS(ns, RawInDatagrams);
+	}
+}
+
+/*
+ * See raw.h (Linux's raw_icmp_error/raw_err): skb->data at the quoted IP
+ * header. Reported with IP_RECVERR, or on a connected socket when hard.
+ */
+void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, int type, int code,
+		    uint32_t info)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	int dif = ns->dev ? ns->dev->ifindex : 0;
+	struct sock *sk;
+
+	if (!ns->raw)
+		return;
+	LIST_FOREACH(sk, &ns->raw->all, sk_node) {
+		struct inet_sock *inet = inet_sk(sk);
+		bool harderr = false;
+		int err, fatal = 0;
+
+		if (!raw_match(sk, protocol, iph->daddr, iph->saddr, dif))
+			continue;
+		if (type == ICMP_REDIRECT)
+			continue;
+		if (!inet->recverr && sk->sk_state != SK_ST_ESTABLISHED)
+			continue;
+		switch (type) {
+		case ICMP_SOURCE_QUENCH:
+			continue;
+		case ICMP_PARAMETERPROB:
+			err = EPROTO;
+			harderr = true;
+			break;
+		case ICMP_DEST_UNREACH:
+			if (code == ICMP_FRAG_NEEDED) {
+				harderr = inet->pmtudisc != IP_PMTUDISC_DONT;
+				err = EMSGSIZE;
+			} else {
+				err = icmp_err_convert(type, code, &fatal);
+				harderr = fatal;
+			}
+			break;
+		case ICMP_TIME_EXCEEDED:
+		default:
+			err = EHOSTUNREACH;
+			break;
+		}
+		if (inet->recverr) {
+			const unsigned char *payload =
+				inet->hdrincl ? skb->data : skb->data + IP_IHL(iph) * 4u;
+
+			ip_icmp_error(sk, skb, err, type, code, 0, info, payload);
+		}
+		if (inet->recverr || harderr) {
+			sk->sk_err = err;
+			sk->sk_error_report(sk);
+		}
+	}
+}
+
+/* bind(): only the local address matters (Linux's raw_bind). */
+static int raw_bind(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	struct sockaddr_in sin;
+	bool bcast;
+	int err;
+
+	if (sk->sk_state != SK_ST_CLOSE || len < sizeof(sin))
+		return -EINVAL;
+	memcpy(&sin, uaddr, sizeof(sin));
+	err = inet_bind_addr_check(sk, sin.sin_addr.s_addr, &bcast);
+	if (err)
+		return err;
+	sk->sk_rcv_saddr = sin.sin_addr.s_addr;
+	inet->inet_saddr = bcast ? 0 : sin.sin_addr.s_addr;
+	if (sk->sk_rcv_saddr)
+		sk->sk_userlocks_bindaddr = true;
+	return 0;
+}
+
+static void icmp_out_count_type(struct nstack *ns, uint8_t type)
+{
+	NS_INC_STATS(ns, IcmpOutMsgs);
+	switch (type) {
+	case ICMP_ECHO:
+		NS_INC_STATS(ns, IcmpOutEchos);
+		break;
+	case ICMP_ECHOREPLY:
+		NS_INC_STATS(ns, IcmpOutEchoReps);
+		break;
+	case ICMP_DEST_UNREACH:
+		NS_INC_STATS(ns, IcmpOutDestUnreachs);
+		break;
+	case ICMP_TIME_EXCEEDED:
+		NS_INC_STATS(ns, IcmpOutTimeExcds);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * IP_HDRINCL (Linux's raw_send_hdrinc): the application's header goes out
+ * as written, except that the stack fills the total length, the checksum,
+ * a zero source address and a zero ID.
+ */
+static ssize_t raw_send_hdrinc(struct sock *sk, const struct msghdr *msg, size_t len, int flags,
+			       const struct rtable *rt)
+{
+	struct nstack *ns = sk->ns;
+	struct sk_buff *skb;
+	struct iphdr *iph;
+	int err;
+
+	if (len > rt->rt_mtu)
+		return -EMSGSIZE;
+	if (len < IP_HLEN_MIN)
+		return -EINVAL;
+	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	if (!skb)
+		return err;
+	iph = (struct iphdr *)skb_put(skb, (unsigned int)len);
+	if (memcpy_from_msg(iph, msg, 0, len)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	if (IP_IHL(iph) * 4u > len || IP_IHL(iph) < 5) {
+		kfree_skb(skb);
+		return -EINVAL;
+	}
+	if (iph->protocol == IPPROTO_ICMP && len >= IP_IHL(iph) * 4u + ICMP_HLEN)
+		icmp_out_count_type(ns, skb->data[IP_IHL(iph) * 4u]);
+	skb->tstamp_us = ns_now(ns);
+	err = ip_send_raw(ns, skb);
+	if (err)
+		return err;
+	NS_INC_STATS(ns, RawOutDatagrams);
+	return (ssize_t)len;
+}
+
+/* sendmsg() (Linux's raw_sendmsg). */
+static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	struct inet_sock *inet = inet_sk(sk);
+	struct ipcm_cookie ipc;
+	struct ip_tx_params p;
+	struct rtable rt;
+	struct sk_buff *skb;
+	uint32_t daddr, saddr;
+	int err;
+
+	if (len > 0xffff)
+		return -EMSGSIZE;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		if (msg->msg_namelen < sizeof(sin))
+			return -EINVAL;
+		memcpy(&sin, msg->msg_name, sizeof(sin));
+		/* Linux accepts AF_UNSPEC here for old programs. */
+		if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC)
+			return -EAFNOSUPPORT;
+		daddr = sin.sin_addr.s_addr;
+	} else {
+		if (sk->sk_state != SK_ST_ESTABLISHED)
+			return -EDESTADDRREQ;
+		daddr = sk->sk_daddr;
+	}
+	err = ip_cmsg_send(sk, msg, &ipc);
+	if (err)
+		return err;
+	err = ip_route_output(ns, daddr, &rt);
+	if (err)
+		return err;
+	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
+		return -EACCES;
+	if (inet->hdrincl)
+		return raw_send_hdrinc(sk, msg, len, flags, &rt);
+	if (len > IP_MAXPACKET - IP_HLEN_MIN)
+		return -EMSGSIZE;
+	if ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	    len + IP_HLEN_MIN > rt.rt_mtu)
+		return -EMSGSIZE;
+	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	if (!skb)
+		return err;
+	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	if (sk->sk_num == IPPROTO_ICMP && len >= 1)
+		icmp_out_count_type(ns, skb->data[0]);
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	ip_dgram_tx_params(sk, &ipc, &rt, len + IP_HLEN_MIN, &p);
+	err = ip_build_and_send(ns, skb, saddr, daddr, (uint8_t)sk->sk_num, &p);
+	if (err)
+		return err;
+	NS_INC_STATS(ns, RawOutDatagrams);
+	return (ssize_t)len;
+}
+
+/* recvmsg(): the whole IP packet and its source address. */
+static ssize_t raw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	const struct iphdr *iph;
+	struct sk_buff *skb;
+	size_t copied;
+	int err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (flags & MSG_ERRQUEUE)
+		return ip_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	copied = skb->len;
+	if (len < copied) {
+		msg->msg_flags |= MSG_TRUNC;
+		copied = len;
+	}
+	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	if (err)
+		goto out;
+	sock_recv_timestamp(msg, sk, skb);
+	iph = (const struct iphdr *)skb->data;
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = iph->saddr;
+		memcpy(msg->msg_name, &sin, sizeof(sin));
+		msg->msg_namelen = sizeof(sin);
+	}
+	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
+	err = (int)((flags & MSG_TRUNC) ? skb->len : copied);
+out:
+	kfree_skb(skb);
+	return err;
+}
+
+/* SOL_RAW/ICMP_FILTER for ICMP sockets, else the IP level. */
+static int raw_setsockopt(struct sock *sk, int level, int optname, const void *optval,
+			  socklen_t optlen)
+{
+	if (level != SOL_RAW)
+		return ip_setsockopt(sk, level, optname, optval, optlen);
+	if (optname != ICMP_FILTER)
+		return -ENOPROTOOPT;
+	if (sk->sk_num != IPPROTO_ICMP)
+		return -EOPNOTSUPP;
+	/* Linux copies at most the filter and accepts a shorter value. */
+	if (optlen > sizeof(uint32_t))
+		optlen = sizeof(uint32_t);
+	if (optlen && !optval)
+		return -EFAULT;
+	memcpy(&raw_sk(sk)->icmp_filter, optval, optlen);
+	return 0;
+}
+
+static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
+			  socklen_t *optlen)
+{
+	socklen_t len;
+
+	if (level != SOL_RAW)
+		return ip_getsockopt(sk, level, optname, optval, optlen);
+	if (optname != ICMP_FILTER)
+		return -ENOPROTOOPT;
+	if (sk->sk_num != IPPROTO_ICMP)
+		return -EOPNOTSUPP;
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	len = *optlen > sizeof(uint32_t) ? sizeof(uint32_t) : *optlen;
+	if (len && !optval)
+		return -EFAULT;
+	memcpy(optval, &raw_sk(sk)->icmp_filter, len);
+	*optlen = len;
+	return 0;
+}
+
+/* SIOCINQ: the size of the next packet (IP header included); SIOCOUTQ: bytes in flight. */
+static int raw_ioctl(struct sock *sk, unsigned long cmd, void *arg)
+{
+	int v;
+
+	switch (cmd) {
+	case SIOCOUTQ:
+		v = (int)sk->sk_wmem_alloc;
+		break;
+	case SIOCINQ: {
+		const struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
+
+		v = skb ? (int)skb->len : 0;
+		break;
+	}
+	default:
+		return -ENOTTY;
+	}
+	if (!arg)
+		return -EFAULT;
+	memcpy(arg, &v, sizeof(v));
+	return 0;
+}
+
+const struct proto raw_prot = {
+	.name = "RAW",
+	.obj_size = sizeof(struct raw_sock),
+	.close = ip4_datagram_close,
+	.connect = ip4_datagram_connect,
+	.disconnect = ip4_datagram_disconnect,
+	.ioctl = raw_ioctl,
+	.setsockopt = raw_setsockopt,
+	.getsockopt = raw_getsockopt,
+	.sendmsg = raw_sendmsg,
+	.recvmsg = raw_recvmsg,
+	.bind = raw_bind,
+	.hash = raw_hash,
+	.unhash = raw_unhash,
+	.max_header = MAX_HEADER,
+};
+
+/* Sets up the raw socket list. */
+int raw_init(struct nstack *ns)
+{
+	struct raw_table *t = ns_zalloc(ns, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	LIST_INIT(&t->all);
+	ns->raw = t;
+	return 0;
+}
+
+/* Closes what the embedder left open and frees the list. */
+void raw_exit(struct nstack *ns)
+{
+	struct raw_table *t = ns->raw;
+	struct sock *sk, *tmp;
+
+	if (!t)
+		return;
+	LIST_FOREACH_SAFE(sk, &t->all, sk_node, tmp) {
+		if (sk->sk_socket) {
+			sk->sk_socket->sk = NULL;
+			sk->sk_socket = NULL;
+		}
+		/* Unhashes it; a reference held by a packet in flight frees it later. */
+		ip4_datagram_close(sk, 0);
+	}
+	ns->raw = NULL;
+	ns_free(ns, t);
+}

@@ -1,0 +1,453 @@
+/*
+ * The BSD socket layer (Linux's net/socket.c): the family registry,
+ * sock_create(), struct socket lifetime, and the nstack_* socket entry
+ * points of nstack.h. Each entry point takes the stack lock, calls the
+ * socket's proto_ops and returns 0/count or -errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "sock.h"
+#include "stack.h"
+
+/* Registers a protocol family; -EEXIST when one is there already. */
+int sock_register(struct nstack *ns, const struct net_proto_family *ops)
+{
+	if (ops->family < 0 || ops->family >= AF_MAX)
+		return -ENOBUFS;
+	if (ns->families[ops->family])
+		return -EEXIST;
+	ns->families[ops->family] = ops;
+	return 0;
+}
+
+/* Removes a protocol family; existing sockets keep their ops. */
+void sock_unregister(struct nstack *ns, int family)
+{
+	if (family >= 0 && family < AF_MAX)
+		ns->families[family] = NULL;
+}
+
+/* A new, unconnected struct socket with no ops yet. */
+struct socket *sock_alloc(struct nstack *ns)
+{
+	struct socket *sock = ns_zalloc(ns, sizeof(*sock));
+
+	if (!sock)
+		return NULL;
+	sock->ns = ns;
+	sock->state = SS_UNCONNECTED;
+	ns->socket_live++;
+	return sock;
+}
+
+/* Releases the protocol side (ops->release) and frees sock. */
+void sock_release(struct socket *sock)
+{
+	struct nstack *ns = sock->ns;
+
+	if (sock->ops)
+		sock->ops->release(sock);
+	assert(!sock->sk);
+	ns_free(ns, sock);
+	ns->socket_live--;
+}
+
+/*
+ * Creates a socket as Linux's __sock_create(): -EAFNOSUPPORT for a family
+ * nobody registered (the embedder then hands the call to the kernel),
+ * -EINVAL for an impossible type; the family's create() decides the rest.
+ */
+int sock_create(struct nstack *ns, int family, int type, int protocol, struct socket **res)
+{
+	const struct net_proto_family *pf;
+	struct socket *sock;
+	int err;
+
+	*res = NULL;
+	if (family < 0 || family >= AF_MAX)
+		return -EAFNOSUPPORT;
+	if (type < 0 || type >= NSTACK_SOCK_MAX)
+		return -EINVAL;
+	/* Linux turns the obsolete SOCK_PACKET on AF_INET into AF_PACKET. */
+	if (family == AF_INET && type == SOCK_PACKET)
+		family = AF_PACKET;
+	pf = ns->families[family];
+	if (!pf)
+		return -EAFNOSUPPORT;
+	sock = sock_alloc(ns);
+	if (!sock)
+		return -ENFILE;
+	sock->type = (short)type;
+	err = pf->create(ns, sock, protocol);
+	if (err) {
+		/* create() failed: whatever it attached is released by its own error path. */
+		sock->ops = NULL;
+		sock->sk = NULL;
+		sock_release(sock);
+		return err;
+	}
+	*res = sock;
+	return 0;
+}
+
+/*
+ * socket(2): type may carry SOCK_NONBLOCK and SOCK_CLOEXEC (the latter is
+ * the embedder's business); any other flag is -EINVAL as in __sys_socket().
+ */
+int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res)
+{
+	int flags = type & ~0xf;
+	int err;
+
+	*res = NULL;
+	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return -EINVAL;
+	nstack_lock(ns);
+	err = sock_create(ns, family, type & 0xf, protocol, res);
+	if (!err && (flags & SOCK_NONBLOCK))
+		(*res)->f_flags |= O_NONBLOCK;
+	nstack_unlock(ns);
+	return err;
+}
+
+/* Remembers the embedder's handle for sock. */
+void nstack_sock_set_file(struct socket *sock, void *file)
+{
+	sock->file = file;
+}
+
+/* The embedder's handle set by nstack_sock_set_file(). */
+void *nstack_sock_file(const struct socket *sock)
+{
+	return sock->file;
+}
+
+/* close(2): releases the socket (a lingering TCP close may block here). */
+int nstack_close(struct socket *sock)
+{
+	struct nstack *ns = sock->ns;
+
+	nstack_lock(ns);
+	sock_release(sock);
+	nstack_unlock(ns);
+	return 0;
+}
+
+/* bind(2). */
+int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len)
+{
+	int err;
+
+	if (!addr || (int)len < 0)
+		return addr ? -EINVAL : -EFAULT;
+	if (len > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	nstack_lock(sock->ns);
+	err = sock->ops->bind(sock, addr, len);
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+/* connect(2); O_NONBLOCK of the socket decides whether it waits. */
+int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len)
+{
+	int err;
+
+	if (!addr || (int)len < 0)
+		return addr ? -EINVAL : -EFAULT;
+	if (len > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	nstack_lock(sock->ns);
+	err = sock->ops->connect(sock, addr, len, sock->f_flags);
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+/* listen(2): the backlog is capped at somaxconn, as __sys_listen() does. */
+int nstack_listen(struct socket *sock, int backlog)
+{
+	struct nstack *ns = sock->ns;
+	int err;
+
+	nstack_lock(ns);
+	if ((unsigned int)backlog > (unsigned int)ns->cfg.tcp.somaxconn && ns->cfg.tcp.somaxconn > 0)
+		backlog = ns->cfg.tcp.somaxconn;
+	err = sock->ops->listen(sock, backlog);
+	nstack_unlock(ns);
+	return err;
+}
+
+/* Copies a kernel-side address out as Linux's move_addr_to_user(): truncated, full length reported. */
+static void move_addr_out(const struct sockaddr_storage *ss, socklen_t klen, struct sockaddr *addr,
+			  socklen_t *len)
+{
+	socklen_t n = klen < *len ? klen : *len;
+
+	if (addr && n)
+		memcpy(addr, ss, n);
+	*len = klen;
+}
+
+/* accept4(2): flags may hold SOCK_NONBLOCK (SOCK_CLOEXEC is the embedder's). */
+int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr *addr,
+		  socklen_t *len, int flags)
+{
+	struct nstack *ns = sock->ns;
+	struct socket *nsock;
+	int err;
+
+	*newsock = NULL;
+	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return -EINVAL;
+	if (addr && (!len || (int)*len < 0))
+		return -EINVAL;
+	nstack_lock(ns);
+	nsock = sock_alloc(ns);
+	if (!nsock) {
+		err = -ENFILE;
+		goto out;
+	}
+	nsock->type = sock->type;
+	nsock->ops = sock->ops;
+	err = sock->ops->accept(sock, nsock, sock->f_flags);
+	if (err)
+		goto out_release;
+	if (addr) {
+		struct sockaddr_storage ss;
+		socklen_t klen = sizeof(ss);
+
+		memset(&ss, 0, sizeof(ss));
+		err = nsock->ops->getname(nsock, (struct sockaddr *)&ss, &klen, 1);
+		if (err) {
+			err = -ECONNABORTED;
+			goto out_release;
+		}
+		move_addr_out(&ss, klen, addr, len);
+	}
+	if (flags & SOCK_NONBLOCK)
+		nsock->f_flags |= O_NONBLOCK;
+	*newsock = nsock;
+	goto out;
+out_release:
+	if (!nsock->sk)
+		nsock->ops = NULL;
+	sock_release(nsock);
+out:
+	nstack_unlock(ns);
+	return err;
+}
+
+/*
+ * sendmsg(2): msg_name is checked as ___sys_sendmsg() does, and a
+ * non-blocking socket sends with MSG_DONTWAIT.
+ */
+ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
+{
+	struct msghdr kmsg;
+	ssize_t ret;
+
+	if (!msg)
+		return -EFAULT;
+	if (msg->msg_namelen > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	if (msg->msg_iovlen > 1024)
+		return -EMSGSIZE;
+	if (msg->msg_iovlen && !msg->msg_iov)
+		return -EFAULT;
+	kmsg = *msg;
+	if (!kmsg.msg_name)
+		kmsg.msg_namelen = 0;
+	if (!kmsg.msg_control)
+		kmsg.msg_controllen = 0;
+	kmsg.msg_flags = flags;
+	if (sock->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	kmsg.msg_flags = flags;
+	nstack_lock(sock->ns);
+	ret = sock->ops->sendmsg(sock, &kmsg, flags);
+	nstack_unlock(sock->ns);
+	return ret;
+}
+
+/*
+ * recvmsg(2): the protocol fills a private address buffer and appends
+ * control messages; the address is then copied out truncated with its full
+ * length, and msg_controllen becomes the length used, as ___sys_recvmsg().
+ */
+ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
+{
+	struct sockaddr_storage ss;
+	struct msghdr kmsg;
+	ssize_t ret;
+
+	if (!msg)
+		return -EFAULT;
+	if (msg->msg_iovlen > 1024)
+		return -EMSGSIZE;
+	if (msg->msg_iovlen && !msg->msg_iov)
+		return -EFAULT;
+	if (msg->msg_name && (int)msg->msg_namelen < 0)
+		return -EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	kmsg = *msg;
+	kmsg.msg_name = &ss;
+	kmsg.msg_namelen = 0;
+	if (!kmsg.msg_control)
+		kmsg.msg_controllen = 0;
+	kmsg.msg_flags = flags & MSG_CMSG_CLOEXEC;
+	if (sock->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	nstack_lock(sock->ns);
+	ret = sock->ops->recvmsg(sock, &kmsg, flags);
+	nstack_unlock(sock->ns);
+	if (ret < 0)
+		return ret;
+	if (msg->msg_name)
+		move_addr_out(&ss, kmsg.msg_namelen, msg->msg_name, &msg->msg_namelen);
+	else
+		msg->msg_namelen = 0;
+	if (msg->msg_control)
+		msg->msg_controllen = (size_t)((char *)kmsg.msg_control - (char *)msg->msg_control);
+	else
+		msg->msg_controllen = 0;
+	msg->msg_flags = kmsg.msg_flags;
+	return ret;
+}
+
+/* shutdown(2). */
+int nstack_shutdown(struct socket *sock, int how)
+{
+	int err;
+
+	nstack_lock(sock->ns);
+	err = sock->ops->shutdown(sock, how);
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+static int getname(struct socket *sock, struct sockaddr *addr, socklen_t *len, int peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t klen = sizeof(ss);
+	int err;
+
+	if (!len)
+		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	nstack_lock(sock->ns);
+	err = sock->ops->getname(sock, (struct sockaddr *)&ss, &klen, peer);
+	nstack_unlock(sock->ns);
+	if (err)
+		return err;
+	move_addr_out(&ss, klen, addr, len);
+	return 0;
+}
+
+/* getsockname(2): the address is truncated to *len, the full length reported. */
+int nstack_getsockname(struct socket *sock, struct sockaddr *addr, socklen_t *len)
+{
+	return getname(sock, addr, len, 0);
+}
+
+/* getpeername(2); -ENOTCONN without a peer. */
+int nstack_getpeername(struct socket *sock, struct sockaddr *addr, socklen_t *len)
+{
+	return getname(sock, addr, len, 1);
+}
+
+/* setsockopt(2): SOL_SOCKET goes to the generic code, other levels to the protocol. */
+int nstack_setsockopt(struct socket *sock, int level, int name, const void *val, socklen_t len)
+{
+	int err;
+
+	if ((int)len < 0)
+		return -EINVAL;
+	nstack_lock(sock->ns);
+	if (level == SOL_SOCKET)
+		err = sock_setsockopt(sock, level, name, val, len);
+	else
+		err = sock->ops->setsockopt(sock, level, name, val, len);
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+/* getsockopt(2); *len is updated to the length written. */
+int nstack_getsockopt(struct socket *sock, int level, int name, void *val, socklen_t *len)
+{
+	int err;
+
+	if (!len)
+		return -EFAULT;
+	nstack_lock(sock->ns);
+	if (level == SOL_SOCKET)
+		err = sock_getsockopt(sock, level, name, val, len);
+	else
+		err = sock->ops->getsockopt(sock, level, name, val, len);
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+/* ioctl(2): FIONBIO here (it is a file flag), the rest to the protocol. */
+int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg)
+{
+	int err;
+
+	nstack_lock(sock->ns);
+	if (cmd == FIONBIO) {
+		if (!arg) {
+			err = -EFAULT;
+		} else {
+			int on;
+
+			memcpy(&on, arg, sizeof(on));
+			if (on)
+				sock->f_flags |= O_NONBLOCK;
+			else
+				sock->f_flags &= ~O_NONBLOCK;
+			err = 0;
+		}
+	} else {
+		err = sock->ops->ioctl(sock, cmd, arg);
+	}
+	nstack_unlock(sock->ns);
+	return err;
+}
+
+/* Current readiness mask. */
+unsigned int nstack_poll(struct socket *sock)
+{
+	unsigned int mask;
+
+	nstack_lock(sock->ns);
+	mask = sock->ops->poll(sock);
+	nstack_unlock(sock->ns);
+	return mask;
+}
+
+/* O_NONBLOCK from fcntl(F_SETFL) or FIONBIO. */
+void nstack_set_nonblock(struct socket *sock, bool on)
+{
+	nstack_lock(sock->ns);
+	if (on)
+		sock->f_flags |= O_NONBLOCK;
+	else
+		sock->f_flags &= ~O_NONBLOCK;
+	nstack_unlock(sock->ns);
+}
+
+/* Whether the socket is non-blocking. */
+bool nstack_get_nonblock(const struct socket *sock)
+{
+	return sock->f_flags & O_NONBLOCK;
+}
+
+/* SOCK_STREAM, SOCK_DGRAM or SOCK_RAW. */
+int nstack_sock_type(const struct socket *sock)
+{
+	return sock->type;
+}

@@ -1,0 +1,645 @@
+/*
+ * UDP (RFC 768, RFC 1122 4.1), with Linux's behaviour (net/ipv4/udp.c):
+ * the port table, bind/connect through the generic inet code, send and
+ * receive, the demux (connected sockets first, broadcast to every match),
+ * ICMP errors, FIONREAD/SIOCOUTQ.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "checksum.h"
+#include "icmp.h"
+#include "inet.h"
+#include "inet_dgram.h"
+#include "ip.h"
+#include "sock.h"
+#include "stack.h"
+#include "udp.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_CORK
+#define UDP_CORK 1 /* netinet/udp.h, whose struct udphdr clashes with proto/udp.h */
+#endif
+
+/* The largest UDP payload in one IPv4 datagram: 65535 - 20 - 8. */
+#define UDP_MAX_PAYLOAD (IP_MAXPACKET - IP_HLEN_MIN - UDP_HLEN)
+
+static inline struct udp_sock *udp_sk(const struct sock *sk)
+{
+	return (struct udp_sock *)sk;
+}
+
+static struct sock_list *udp_slot(struct udp_table *t, uint16_t port)
+{
+	return &t->hash[port & (UDP_HTABLE_SIZE - 1)];
+}
+
+static int dev_index(const struct nstack *ns)
+{
+	return ns->dev ? ns->dev->ifindex : 0;
+}
+
+/*
+ * Whether binding sk to port would clash (Linux's udp_lib_lport_inuse):
+ * another socket on the port with an overlapping address and device,
+ * unless both set SO_REUSEADDR or both set SO_REUSEPORT.
+ */
+static bool udp_port_conflict(struct nstack *ns, const struct sock *sk, uint16_t port)
+{
+	struct sock *sk2;
+
+	LIST_FOREACH(sk2, udp_slot(ns->udp, port), sk_node) {
+		if (sk2 == sk || sk2->sk_num != port)
+			continue;
+		if (sk2->sk_reuse && sk->sk_reuse)
+			continue;
+		if (sk2->sk_bound_dev_if && sk->sk_bound_dev_if &&
+		    sk2->sk_bound_dev_if != sk->sk_bound_dev_if)
+			continue;
+		if (sk2->sk_rcv_saddr && sk->sk_rcv_saddr && sk2->sk_rcv_saddr != sk->sk_rcv_saddr)
+			continue;
+		if (sk2->sk_reuseport && sk->sk_reuseport)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static int udp_port_in_use(struct nstack *ns, uint16_t port, void *arg)
+{
+	return udp_port_conflict(ns, arg, port);
+}
+
+/* Binds sk to port snum, or to an ephemeral port when snum is 0. */
+static int udp_get_port(struct sock *sk, uint16_t snum)
+{
+	struct nstack *ns = sk->ns;
+	int err;
+
+	if (!snum) {
+		err = inet_pick_ephemeral(ns, udp_port_in_use, sk, &snum);
+		if (err)
+			return -EADDRINUSE;
+	} else if (udp_port_conflict(ns, sk, snum)) {
+		return -EADDRINUSE;
+	}
+	sk->sk_num = snum;
+	LIST_INSERT_HEAD(udp_slot(ns->udp, snum), sk, sk_node);
+	sock_reset_flag(sk, SOCK_ZAPPED);
+	return 0;
+}
+
+static void udp_unhash(struct sock *sk)
+{
+	if (!sk->sk_num || sock_flag(sk, SOCK_ZAPPED))
+		return;
+	LIST_REMOVE(sk, sk_node);
+	sk->sk_num = 0;
+	sock_set_flag(sk, SOCK_ZAPPED);
+}
+
+static int udp_init_sock(struct sock *sk)
+{
+	LIST_INSERT_HEAD(&sk->ns->udp->all, sk, sk_bind_node);
+	return 0;
+}
+
+static void udp_destroy(struct sock *sk)
+{
+	/* After udp_exit() the table is gone and the sock was unlinked there. */
+	if (sk->ns->udp)
+		LIST_REMOVE(sk, sk_bind_node);
+}
+
+/*
+ * How well sk matches a datagram (Linux's compute_score): every bound
+ * field must match, and each one that does counts, so a connected socket
+ * beats one bound to an address, which beats a wildcard one. -1: no match.
+ */
+static int udp_score(const struct sock *sk, uint32_t saddr, uint16_t sport, uint32_t daddr,
+		     uint16_t hnum, int dif)
+{
+	int score = 2;
+
+	if (sk->sk_num != hnum)
+		return -1;
+	if (sk->sk_rcv_saddr) {
+		if (sk->sk_rcv_saddr != daddr)
+			return -1;
+		score += 4;
+	}
+	if (sk->sk_daddr) {
+		if (sk->sk_daddr != saddr)
+			return -1;
+		score += 4;
+	}
+	if (sk->sk_dport) {
+		if (sk->sk_dport != sport)
+			return -1;
+		score += 4;
+	}
+	if (sk->sk_bound_dev_if) {
+		if (sk->sk_bound_dev_if != dif)
+			return -1;
+		score += 4;
+	}
+	return score;
+}
+
+/*
+ * The socket a unicast datagram saddr:sport -> daddr:dport belongs to
+ * (ports in network order). Among equally good SO_REUSEPORT sockets one is
+ * chosen by a hash of the source, so a flow sticks to one socket.
+ */
+struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, uint32_t daddr,
+			     uint16_t dport)
+{
+	uint16_t hnum = ntohs(dport);
+	struct sock *sk, *best = NULL;
+	int best_score = -1, dif = dev_index(ns);
+	unsigned int matches = 0;
+	uint32_t hash = saddr ^ ((uint32_t)sport << 16) ^ 0x5bd1e995u;
+
+	hash ^= hash >> 13;
+	hash *= 0x5bd1e995u;
+	hash ^= hash >> 15;
+	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node) {
+		int score = udp_score(sk, saddr, sport, daddr, hnum, dif);
+
+		if (score < 0 || score < best_score)
+			continue;
+		if (score > best_score) {
+			best = sk;
+			best_score = score;
+			matches = 1;
+		} else if (sk->sk_reuseport && best->sk_reuseport) {
+			/* Reservoir choice keyed by the flow hash: stable per source. */
+			matches++;
+			if ((hash % matches) == 0)
+				best = sk;
+		}
+	}
+	return best;
+}
+
+/* Queues a datagram (skb->data at the UDP header) to sk; consumes skb. */
+static void udp_queue_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct nstack *ns = sk->ns;
+	int rc;
+
+	skb_pull(skb, UDP_HLEN);
+	if (!skb->tstamp_us)
+		skb->tstamp_us = ns_now(ns);
+	rc = sock_queue_rcv_skb(sk, skb);
+	if (rc) {
+		if (rc == -ENOMEM)
+			NS_INC_STATS(ns, UdpRcvbufErrors);
+		NS_INC_STATS(ns, UdpInErrors);
+		kfree_skb(skb);
+	}
+}
+
+static bool addr_is_multicast(uint32_t addr)
+{
+	return (ntohl(addr) & 0xf0000000u) == 0xe0000000u;
+}
+
+/*
+ * Broadcast and multicast go to every socket that matches (Linux's
+ * __udp4_lib_mcast_deliver); nobody listening is not an error and earns no
+ * ICMP (RFC 1122 3.2.2: never about a broadcast).
+ */
+static void udp_mcast_deliver(struct nstack *ns, struct sk_buff *skb, uint32_t saddr,
+			      uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	uint16_t hnum = ntohs(dport);
+	struct sock *sk, *last = NULL;
+	int dif = dev_index(ns);
+
+	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node) {
+		if (sk->sk_num != hnum || (sk->sk_daddr && sk->sk_daddr != saddr) ||
+		    (sk->sk_dport && sk->sk_dport != sport) ||
+		    (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr) ||
+		    (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif))
+			continue;
+		if (last) {
+			struct sk_buff *c = skb_clone(skb);
+
+			if (c)
+				udp_queue_rcv(last, c);
+			else
+				NS_INC_STATS(ns, UdpInErrors);
+		}
+		last = sk;
+	}
+	if (last) {
+		udp_queue_rcv(last, skb);
+		return;
+	}
+	NS_INC_STATS(ns, UdpIgnoredMulti);
+	kfree_skb(skb);
+}
+
+/*
+ * The UDP receive handler (Linux's __udp4_lib_rcv); skb->data at the UDP
+ * header, network header set; consumes skb. The length field must fit the
+ * IP payload (padding after it is trimmed), a non-zero checksum must
+ * verify (zero means "not computed", RFC 768), then the datagram goes to
+ * its socket or earns an ICMP port unreachable.
+ */
+int udp_rcv(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct udphdr *uh;
+	unsigned int ulen;
+	struct sock *sk;
+
+	if (!pskb_may_pull(skb, UDP_HLEN))
+		goto drop;
+	uh = (const struct udphdr *)skb->data;
+	ulen = ntohs(uh->len);
+	if (ulen > skb->len || ulen < UDP_HLEN)
+		goto drop;
+	skb_trim(skb, ulen);
+	if (uh->check &&
+	    csum_tcpudp_magic(iph->saddr, iph->daddr, ulen, IPPROTO_UDP,
+			      csum_partial(skb->data, ulen, 0)) != 0) {
+		NS_INC_STATS(ns, UdpInCsumErrors);
+		goto drop;
+	}
+	if (skb->pkt_type == PACKET_BROADCAST || skb->pkt_type == PACKET_MULTICAST ||
+	    inet_addr_is_broadcast(ns, iph->daddr) || addr_is_multicast(iph->daddr)) {
+		udp_mcast_deliver(ns, skb, iph->saddr, uh->source, iph->daddr, uh->dest);
+		return 0;
+	}
+	sk = udp4_lib_lookup(ns, iph->saddr, uh->source, iph->daddr, uh->dest);
+	if (sk) {
+		udp_queue_rcv(sk, skb);
+		return 0;
+	}
+	NS_INC_STATS(ns, UdpNoPorts);
+	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+	kfree_skb(skb);
+	return 0;
+drop:
+	NS_INC_STATS(ns, UdpInErrors);
+	kfree_skb(skb);
+	return 0;
+}
+
+/*
+ * An ICMP error about a datagram we sent (Linux's __udp4_lib_err); skb->data
+ * at the quoted IP header with 8 bytes of UDP after it. Without IP_RECVERR
+ * only hard errors on connected sockets are reported (RFC 1122 4.1.3.3
+ * leaves it to the application; Linux reports them on the next call).
+ */
+void udp_err(struct sk_buff *skb, int type, int code, uint32_t info)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct udphdr *uh = (const struct udphdr *)(skb->data + IP_IHL(iph) * 4u);
+	struct sock *sk;
+	bool harderr = false;
+	int err, fatal = 0;
+
+	sk = udp4_lib_lookup(ns, iph->daddr, uh->dest, iph->saddr, uh->source);
+	if (!sk) {
+		NS_INC_STATS(ns, IcmpInErrors);
+		return;
+	}
+	switch (type) {
+	case ICMP_TIME_EXCEEDED:
+		err = EHOSTUNREACH;
+		break;
+	case ICMP_SOURCE_QUENCH:
+		return;
+	case ICMP_PARAMETERPROB:
+		err = EPROTO;
+		harderr = true;
+		break;
+	case ICMP_DEST_UNREACH:
+		if (code == ICMP_FRAG_NEEDED) {
+			if (inet_sk(sk)->pmtudisc == IP_PMTUDISC_DONT)
+				return;
+			err = EMSGSIZE;
+			harderr = true;
+			break;
+		}
+		err = icmp_err_convert(type, code, &fatal);
+		harderr = fatal;
+		break;
+	case ICMP_REDIRECT:
+		return;
+	default:
+		err = EHOSTUNREACH;
+		break;
+	}
+	if (!inet_sk(sk)->recverr) {
+		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
+			return;
+	} else {
+		ip_icmp_error(sk, skb, err, type, code, uh->dest, info,
+			      (const unsigned char *)(uh + 1));
+	}
+	sk->sk_err = err;
+	sk->sk_error_report(sk);
+}
+
+/*
+ * sendmsg() (Linux's udp_sendmsg): the destination from msg_name or the
+ * connected peer, the source from IP_PKTINFO, the bound or the route's
+ * address; one datagram with a computed checksum (0 goes out as 0xffff,
+ * RFC 768).
+ */
+static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	struct inet_sock *inet = inet_sk(sk);
+	struct ipcm_cookie ipc;
+	struct ip_tx_params p;
+	struct rtable rt;
+	struct sk_buff *skb;
+	struct udphdr *uh;
+	uint32_t daddr, saddr;
+	uint16_t dport, ulen;
+	int err;
+
+	if (len > 0xffff)
+		return -EMSGSIZE;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		if (msg->msg_namelen < sizeof(sin))
+			return -EINVAL;
+		memcpy(&sin, msg->msg_name, sizeof(sin));
+		if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC)
+			return -EAFNOSUPPORT;
+		daddr = sin.sin_addr.s_addr;
+		dport = sin.sin_port;
+		if (!dport)
+			return -EINVAL;
+	} else {
+		if (sk->sk_state != SK_ST_ESTABLISHED)
+			return -EDESTADDRREQ;
+		daddr = sk->sk_daddr;
+		dport = sk->sk_dport;
+	}
+	err = ip_cmsg_send(sk, msg, &ipc);
+	if (err)
+		return err;
+	if (len > UDP_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	err = ip_route_output(ns, daddr, &rt);
+	if (err)
+		return err;
+	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
+		return -EACCES;
+	if ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	    len + UDP_HLEN + IP_HLEN_MIN > rt.rt_mtu)
+		return -EMSGSIZE;
+	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+
+	skb = sock_alloc_send_skb(sk, (unsigned int)(UDP_HLEN + len), flags & MSG_DONTWAIT, &err);
+	if (!skb) {
+		if (err == -ENOBUFS || err == -EAGAIN)
+			NS_INC_STATS(ns, UdpSndbufErrors);
+		return err;
+	}
+	ulen = (uint16_t)(UDP_HLEN + len);
+	uh = (struct udphdr *)skb_put(skb, ulen);
+	if (memcpy_from_msg(uh + 1, msg, 0, len)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	uh->source = inet->inet_sport;
+	uh->dest = dport;
+	uh->len = htons(ulen);
+	uh->check = 0;
+	if (!udp_sk(sk)->no_check_tx) {
+		uint16_t csum = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
+						  csum_partial(uh, ulen, 0));
+
+		uh->check = csum ? csum : 0xffff;
+	}
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	ip_dgram_tx_params(sk, &ipc, &rt, (size_t)ulen + IP_HLEN_MIN, &p);
+	err = ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_UDP, &p);
+	if (err) {
+		if (err == -ENOBUFS)
+			NS_INC_STATS(ns, UdpSndbufErrors);
+		return err;
+	}
+	NS_INC_STATS(ns, UdpOutDatagrams);
+	return (ssize_t)len;
+}
+
+/*
+ * recvmsg() (Linux's udp_recvmsg): one datagram per call, cut to the
+ * buffer with MSG_TRUNC set (and its real length returned when the caller
+ * passed MSG_TRUNC), its source in msg_name, IP_* control messages.
+ */
+static ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	const struct iphdr *iph;
+	const struct udphdr *uh;
+	struct sk_buff *skb;
+	size_t ulen, copied;
+	int err;
+
+	if (flags & MSG_ERRQUEUE)
+		return ip_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	ulen = skb->len;
+	copied = len;
+	if (copied > ulen)
+		copied = ulen;
+	else if (copied < ulen)
+		msg->msg_flags |= MSG_TRUNC;
+	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	if (err) {
+		kfree_skb(skb);
+		return err;
+	}
+	if (!(flags & MSG_PEEK))
+		NS_INC_STATS(ns, UdpInDatagrams);
+	sock_recv_timestamp(msg, sk, skb);
+	iph = (const struct iphdr *)skb_network_header(skb);
+	uh = (const struct udphdr *)skb_transport_header(skb);
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = uh->source;
+		sin.sin_addr.s_addr = iph->saddr;
+		memcpy(msg->msg_name, &sin, sizeof(sin));
+		msg->msg_namelen = sizeof(sin);
+	}
+	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
+	kfree_skb(skb);
+	return (ssize_t)((flags & MSG_TRUNC) ? ulen : copied);
+}
+
+/* SIOCINQ/FIONREAD: the size of the next datagram; SIOCOUTQ: bytes not yet sent. */
+static int udp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
+{
+	int v;
+
+	switch (cmd) {
+	case SIOCOUTQ:
+		v = (int)sk->sk_wmem_alloc;
+		break;
+	case SIOCINQ: {
+		const struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
+
+		v = skb ? (int)skb->len : 0;
+		break;
+	}
+	default:
+		return -ENOTTY;
+	}
+	if (!arg)
+		return -EFAULT;
+	memcpy(arg, &v, sizeof(v));
+	return 0;
+}
+
+/*
+ * setsockopt(SOL_UDP): UDP_CORK is recorded but datagrams are not held
+ * back yet; the GSO/GRO/encapsulation options are not supported.
+ */
+static int udp_setsockopt(struct sock *sk, int level, int optname, const void *optval,
+			  socklen_t optlen)
+{
+	int val;
+
+	if (level != SOL_UDP)
+		return ip_setsockopt(sk, level, optname, optval, optlen);
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	memcpy(&val, optval, sizeof(val));
+	switch (optname) {
+	case UDP_CORK:
+		udp_sk(sk)->corkflag = val != 0;
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval,
+			  socklen_t *optlen)
+{
+	socklen_t len;
+	int val;
+
+	if (level != SOL_UDP)
+		return ip_getsockopt(sk, level, optname, optval, optlen);
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	switch (optname) {
+	case UDP_CORK:
+		val = udp_sk(sk)->corkflag;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	len = *optlen < sizeof(int) ? *optlen : sizeof(int);
+	memcpy(optval, &val, len);
+	*optlen = len;
+	return 0;
+}
+
+const struct proto udp_prot = {
+	.name = "UDP",
+	.obj_size = sizeof(struct udp_sock),
+	.init = udp_init_sock,
+	.close = ip4_datagram_close,
+	.connect = ip4_datagram_connect,
+	.disconnect = ip4_datagram_disconnect,
+	.ioctl = udp_ioctl,
+	.destroy = udp_destroy,
+	.setsockopt = udp_setsockopt,
+	.getsockopt = udp_getsockopt,
+	.sendmsg = udp_sendmsg,
+	.recvmsg = udp_recvmsg,
+	.unhash = udp_unhash,
+	.get_port = udp_get_port,
+	.max_header = MAX_HEADER,
+};
+
+static const struct inet_protocol udp_protocol = {
+	.handler = udp_rcv,
+	.err_handler = udp_err,
+};
+
+/* Sets up the port table and the receive handler. */
+int udp_init(struct nstack *ns)
+{
+	struct udp_table *t = ns_zalloc(ns, sizeof(*t));
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	for (int i = 0; i < UDP_HTABLE_SIZE; i++)
+		LIST_INIT(&t->hash[i]);
+	LIST_INIT(&t->all);
+	t->port_secret = ns_random32(ns);
+	t->next_ephemeral = ns_random32(ns);
+	ns->udp = t;
+	err = inet_add_protocol(ns, &udp_protocol, IPPROTO_UDP);
+	if (err) {
+		ns->udp = NULL;
+		ns_free(ns, t);
+	}
+	return err;
+}
+
+/*
+ * Tears the table down. Sockets the embedder never closed are closed here;
+ * one still referenced by a packet in flight is unlinked and freed when
+ * that packet is.
+ */
+void udp_exit(struct nstack *ns)
+{
+	struct udp_table *t = ns->udp;
+	struct sock *sk, *tmp;
+
+	if (!t)
+		return;
+	inet_del_protocol(ns, IPPROTO_UDP);
+	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp) {
+		if (sk->sk_socket) {
+			nstack_log(ns, NSTACK_LOG_WARN, "udp: socket on port %u still open at exit",
+				   sk->sk_num);
+			sk->sk_socket->sk = NULL;
+			sk->sk_socket = NULL;
+		}
+		if (!sock_flag(sk, SOCK_DEAD)) {
+			sock_hold(sk);
+			ip4_datagram_close(sk, 0);
+			if (sk->sk_refcnt == 1) {
+				sock_put(sk);
+				continue;
+			}
+			sock_put(sk);
+		}
+		LIST_REMOVE(sk, sk_bind_node);
+	}
+	LIST_INIT(&t->all);
+	ns->udp = NULL;
+	ns_free(ns, t);
+}
