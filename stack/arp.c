@@ -24,14 +24,14 @@
 #include "proto/arp.h"
 #include "stack.h"
 
-#define NEIGH_HASH_SIZE 64
-#define NEIGH_GC_THRESH 1024 /* gc_thresh3: hard limit on entries */
-#define NEIGH_LOCKTIME_US (1000ull * 1000) /* locktime: first reply wins for a second */
-#define NEIGH_GC_INTERVAL_US (NEIGH_BASE_REACHABLE_US / 2)
+#define NEIGH_HASH_SIZE		   64
+#define NEIGH_GC_THRESH		   1024		    /* gc_thresh3: hard limit on entries */
+#define NEIGH_LOCKTIME_US	   (1000ull * 1000) /* locktime: first reply wins for a second */
+#define NEIGH_GC_INTERVAL_US	   (NEIGH_BASE_REACHABLE_US / 2)
 #define NEIGH_REACHABLE_REFRESH_US (300ull * 1000 * 1000)
 
 #define NUD_VALID(s)                                                                               \
-	((s) == NUD_REACHABLE || (s) == NUD_STALE || (s) == NUD_DELAY || (s) == NUD_PROBE ||         \
+	((s) == NUD_REACHABLE || (s) == NUD_STALE || (s) == NUD_DELAY || (s) == NUD_PROBE ||       \
 	 (s) == NUD_PERMANENT)
 #define NUD_CONNECTED(s) ((s) == NUD_REACHABLE || (s) == NUD_PERMANENT)
 
@@ -87,8 +87,8 @@ static struct neighbour *neigh_find(struct nstack *ns, uint32_t ip)
 	struct neighbour *n;
 
 	LIST_FOREACH(n, &ns->arp->buckets[neigh_hash(ip)], hash)
-		if (n->ip == ip)
-			return n;
+	if (n->ip == ip)
+		return n;
 	return NULL;
 }
 
@@ -117,7 +117,8 @@ static void neigh_gc(struct nstack *ns, bool force)
 	for (unsigned int i = 0; i < NEIGH_HASH_SIZE; i++) {
 		struct neighbour *n, *tmp;
 
-		LIST_FOREACH_SAFE(n, &ns->arp->buckets[i], hash, tmp) {
+		LIST_FOREACH_SAFE(n, &ns->arp->buckets[i], hash, tmp)
+		{
 			if (n->state == NUD_PERMANENT || timer_pending(&n->timer))
 				continue;
 			if (n->state == NUD_FAILED || n->state == NUD_NONE ||
@@ -299,9 +300,9 @@ static void neigh_update(struct neighbour *n, const uint8_t *lladdr, enum neigh_
 	if (changed) {
 		memcpy(n->ha, lladdr, ETH_ALEN);
 		if (!NUD_CONNECTED(new))
-			n->confirmed = now - (now > 2 * NEIGH_BASE_REACHABLE_US
-						      ? 2 * NEIGH_BASE_REACHABLE_US
-						      : now);
+			n->confirmed =
+			    now -
+			    (now > 2 * NEIGH_BASE_REACHABLE_US ? 2 * NEIGH_BASE_REACHABLE_US : now);
 	}
 	if (new != old) {
 		neigh_set_state(n, new);
@@ -555,8 +556,8 @@ int arp_rcv(struct sk_buff *skb, struct net_device *dev)
 		 * a gratuitous announcement may change the address.
 		 */
 		bool garp = sip == tip;
-		bool override = garp || ns_now(ns) >= n->updated + NEIGH_LOCKTIME_US ||
-				!NUD_VALID(n->state);
+		bool override =
+		    garp || ns_now(ns) >= n->updated + NEIGH_LOCKTIME_US || !NUD_VALID(n->state);
 		enum neigh_state state = NUD_REACHABLE;
 
 		if (op != ARPOP_REPLY || skb->pkt_type != PACKET_HOST)
@@ -573,8 +574,8 @@ bad:
 }
 
 static const struct packet_type arp_packet_type = {
-	.type = ETH_P_ARP,
-	.func = arp_rcv,
+    .type = ETH_P_ARP,
+    .func = arp_rcv,
 };
 
 /* Creates the neighbour table and registers ETH_P_ARP. */

@@ -44,7 +44,7 @@ uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 	if (len) {
 		/* The last byte is the first byte of a word whose second
 		 * byte is zero. */
-		unsigned char pad[2] = { p[0], 0 };
+		unsigned char pad[2] = {p[0], 0};
 		uint16_t w;
 
 		memcpy(&w, pad, 2);

@@ -14,17 +14,17 @@
 #include "raw.h"
 #include "stack.h"
 
-#define NR_ICMP_TYPES 18
-#define NR_ICMP_UNREACH 15
-#define ICMP_TIMESTAMP 13
-#define ICMP_ADDRESS 17
+#define NR_ICMP_TYPES	  18
+#define NR_ICMP_UNREACH	  15
+#define ICMP_TIMESTAMP	  13
+#define ICMP_ADDRESS	  17
 #define ICMP_ADDRESSREPLY 18
 
 /* RFC 1122 3.2.2: an error carries at most 576 bytes in all. */
 #define ICMP_ERR_MAXLEN 576
 /* IPTOS_PREC_INTERNETCONTROL and IPTOS_TOS_MASK, as Linux marks its errors. */
 #define IPTOS_PREC_INTERNETCONTROL 0xc0
-#define IPTOS_TOS_MASK 0x1e
+#define IPTOS_TOS_MASK		   0x1e
 
 #define ICMP_PEERS 64
 
@@ -43,16 +43,15 @@ struct icmp_state {
 
 static bool icmp_is_error(int type)
 {
-	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH ||
-	       type == ICMP_REDIRECT || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
+	       type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
 }
 
 /* True for an address no error may be sent to (RFC 1122 3.2.2). */
 static bool icmp_bad_dest(const struct nstack *ns, uint32_t addr)
 {
 	return ipv4_is_zeronet(addr) || ipv4_is_lbcast(addr) || ipv4_is_multicast(addr) ||
-	       ipv4_is_loopback(addr) || ipv4_is_class_e(addr) ||
-	       ip_addr_is_subnet_bcast(ns, addr);
+	       ipv4_is_loopback(addr) || ipv4_is_class_e(addr) || ip_addr_is_subnet_bcast(ns, addr);
 }
 
 static struct icmp_peer *icmp_peer_get(struct nstack *ns, uint32_t addr)
@@ -148,7 +147,7 @@ void icmp_send(struct sk_buff *skb_in, int type, int code, uint32_t info)
 	struct nstack *ns = skb_in->ns;
 	const struct iphdr *iph;
 	const unsigned char *nh;
-	struct ip_tx_params p = { 0 };
+	struct ip_tx_params p = {0};
 	struct sk_buff *skb;
 	struct icmphdr *ih;
 	unsigned int hlen, data_len;
@@ -225,7 +224,7 @@ void icmp_send(struct sk_buff *skb_in, int type, int code, uint32_t info)
 static void icmp_echo(struct nstack *ns, struct sk_buff *skb)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
-	struct ip_tx_params p = { 0 };
+	struct ip_tx_params p = {0};
 	struct sk_buff *reply;
 	struct icmphdr *ih;
 	int err;
@@ -439,22 +438,22 @@ int icmp_err_convert(int type, int code, int *fatal)
 		int err;
 		int fatal;
 	} unreach[NR_ICMP_UNREACH + 1] = {
-		{ ENETUNREACH, 0 },  /* NET_UNREACH */
-		{ EHOSTUNREACH, 0 }, /* HOST_UNREACH */
-		{ ENOPROTOOPT, 1 },  /* PROT_UNREACH */
-		{ ECONNREFUSED, 1 }, /* PORT_UNREACH */
-		{ EMSGSIZE, 0 },     /* FRAG_NEEDED */
-		{ EOPNOTSUPP, 0 },   /* SR_FAILED */
-		{ ENETUNREACH, 1 },  /* NET_UNKNOWN */
-		{ EHOSTDOWN, 1 },    /* HOST_UNKNOWN */
-		{ ENONET, 1 },	     /* HOST_ISOLATED */
-		{ ENETUNREACH, 1 },  /* NET_ANO */
-		{ EHOSTUNREACH, 1 }, /* HOST_ANO */
-		{ ENETUNREACH, 0 },  /* NET_UNR_TOS */
-		{ EHOSTUNREACH, 0 }, /* HOST_UNR_TOS */
-		{ EHOSTUNREACH, 1 }, /* PKT_FILTERED */
-		{ EHOSTUNREACH, 1 }, /* PREC_VIOLATION */
-		{ EHOSTUNREACH, 1 }, /* PREC_CUTOFF */
+	    {ENETUNREACH, 0},  /* NET_UNREACH */
+	    {EHOSTUNREACH, 0}, /* HOST_UNREACH */
+	    {ENOPROTOOPT, 1},  /* PROT_UNREACH */
+	    {ECONNREFUSED, 1}, /* PORT_UNREACH */
+	    {EMSGSIZE, 0},     /* FRAG_NEEDED */
+	    {EOPNOTSUPP, 0},   /* SR_FAILED */
+	    {ENETUNREACH, 1},  /* NET_UNKNOWN */
+	    {EHOSTDOWN, 1},    /* HOST_UNKNOWN */
+	    {ENONET, 1},       /* HOST_ISOLATED */
+	    {ENETUNREACH, 1},  /* NET_ANO */
+	    {EHOSTUNREACH, 1}, /* HOST_ANO */
+	    {ENETUNREACH, 0},  /* NET_UNR_TOS */
+	    {EHOSTUNREACH, 0}, /* HOST_UNR_TOS */
+	    {EHOSTUNREACH, 1}, /* PKT_FILTERED */
+	    {EHOSTUNREACH, 1}, /* PREC_VIOLATION */
+	    {EHOSTUNREACH, 1}, /* PREC_CUTOFF */
 	};
 	int f = 0, err;
 
@@ -485,8 +484,8 @@ int icmp_err_convert(int type, int code, int *fatal)
 }
 
 static const struct inet_protocol icmp_protocol = {
-	.handler = icmp_rcv,
-	.err_handler = icmp_err,
+    .handler = icmp_rcv,
+    .err_handler = icmp_err,
 };
 
 /* Creates the rate-limit state and registers IPPROTO_ICMP. */

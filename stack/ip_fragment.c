@@ -21,7 +21,7 @@
 #define IPFRAG_LOW_THRESH (IPFRAG_HIGH_THRESH / 4u * 3u)
 
 #define IPQ_FIRST_IN 0x1
-#define IPQ_LAST_IN 0x2
+#define IPQ_LAST_IN  0x2
 
 /* Kept in skb->cb while a fragment waits in a queue. */
 struct ipfrag_cb {
@@ -112,7 +112,8 @@ static void ipfrag_evict(struct nstack *ns, struct ipq *keep)
 
 	if (fs->mem <= IPFRAG_HIGH_THRESH)
 		return;
-	TAILQ_FOREACH_SAFE(q, &fs->queues, lru, tmp) {
+	TAILQ_FOREACH_SAFE(q, &fs->queues, lru, tmp)
+	{
 		if (fs->mem <= IPFRAG_LOW_THRESH)
 			break;
 		if (q != keep)
@@ -126,9 +127,9 @@ static struct ipq *ipq_find(struct nstack *ns, const struct iphdr *iph)
 	struct ipq *q;
 
 	TAILQ_FOREACH(q, &fs->queues, lru)
-		if (q->id == iph->id && q->saddr == iph->saddr && q->daddr == iph->daddr &&
-		    q->protocol == iph->protocol)
-			return q;
+	if (q->id == iph->id && q->saddr == iph->saddr && q->daddr == iph->daddr &&
+	    q->protocol == iph->protocol)
+		return q;
 	q = ns_zalloc(ns, sizeof(*q));
 	if (!q)
 		return NULL;
@@ -161,7 +162,8 @@ static enum frag_insert ipq_insert(struct ipq *q, struct sk_buff *skb, unsigned 
 	bool in_run = false;
 
 	/* First the runs: contiguous fragments merged. */
-	skb_queue_walk(&q->frags, cur) {
+	skb_queue_walk(&q->frags, cur)
+	{
 		const struct ipfrag_cb *cb = FRAG_CB(cur);
 
 		if (!in_run || cb->offset != run_end) {
@@ -175,7 +177,8 @@ static enum frag_insert ipq_insert(struct ipq *q, struct sk_buff *skb, unsigned 
 	if (in_run && offset >= run_start && end <= run_end)
 		return FRAG_DUP;
 	/* Then any intersection with a single fragment. */
-	skb_queue_walk(&q->frags, cur) {
+	skb_queue_walk(&q->frags, cur)
+	{
 		const struct ipfrag_cb *cb = FRAG_CB(cur);
 
 		if (offset < cb->end && end > cb->offset)
@@ -211,7 +214,7 @@ static struct sk_buff *ipq_reasm(struct ipq *q)
 	p = skb_put(skb, hlen + q->len);
 	memcpy(p, hiph, hlen);
 	skb_queue_walk(&q->frags, frag)
-		memcpy(p + hlen + FRAG_CB(frag)->offset, frag->data, frag->len);
+	    memcpy(p + hlen + FRAG_CB(frag)->offset, frag->data, frag->len);
 	iph = (struct iphdr *)p;
 	iph->tot_len = htons((uint16_t)(hlen + q->len));
 	iph->frag_off = 0;

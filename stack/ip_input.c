@@ -156,8 +156,8 @@ drop:
 }
 
 static const struct packet_type ip_packet_type = {
-	.type = ETH_P_IP,
-	.func = ip_rcv,
+    .type = ETH_P_IP,
+    .func = ip_rcv,
 };
 
 /* Creates the IPv4 state (ID counter seeded at random) and registers ETH_P_IP. */

@@ -14,7 +14,7 @@
 
 /* IP option types carry a "copied" flag: set means copy into every fragment. */
 #define IPOPT_COPY 0x80
-#define IPOPT_END 0
+#define IPOPT_END  0
 #define IPOPT_NOOP 1
 
 /*
@@ -196,8 +196,7 @@ int ip_finish_output(struct nstack *ns, struct sk_buff *skb, const struct rtable
 }
 
 /* Makes sure skb has room for an IP and an Ethernet header in front of data. */
-static struct sk_buff *ip_ensure_headroom(struct nstack *ns, struct sk_buff *skb,
-					  unsigned int need)
+static struct sk_buff *ip_ensure_headroom(struct nstack *ns, struct sk_buff *skb, unsigned int need)
 {
 	struct sk_buff *n;
 

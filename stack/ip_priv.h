@@ -18,7 +18,7 @@ struct ipfrag_state;
 
 /* ns->ip */
 struct ipv4_state {
-	uint16_t ident;		    /* next IP ID, host order */
+	uint16_t ident;		   /* next IP ID, host order */
 	struct ipfrag_state *frag; /* reassembly queues (ip_fragment.c) */
 };
 

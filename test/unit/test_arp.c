@@ -18,7 +18,7 @@
 
 #define HOST_IP T_IP(198, 18, 0, 20)
 
-static const uint8_t host_mac[6] = { 0x02, 0, 0, 0, 0, 0x20 };
+static const uint8_t host_mac[6] = {0x02, 0, 0, 0, 0, 0x20};
 static const uint8_t zero_mac[6];
 
 static void setup(void)
@@ -33,7 +33,7 @@ static void teardown(void)
 
 START_TEST(test_empty_lookup_returns_none)
 {
-	uint8_t mac[6] = { 1, 2, 3, 4, 5, 6 };
+	uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
 
 	ck_assert_int_eq(neigh_lookup_state(T.ns, HOST_IP, mac), NUD_NONE);
 	ck_assert_uint_eq(mac[0], 1); /* untouched */
@@ -42,7 +42,7 @@ END_TEST
 
 START_TEST(test_permanent_added_then_found_and_replaced)
 {
-	const uint8_t other[6] = { 0x02, 0, 0, 0, 0, 0x21 };
+	const uint8_t other[6] = {0x02, 0, 0, 0, 0, 0x21};
 	uint8_t mac[6];
 
 	ck_assert_int_eq(neigh_add_permanent(T.ns, HOST_IP, host_mac), 0);
@@ -136,7 +136,7 @@ END_TEST
 
 START_TEST(test_rcv_request_longer_than_28_bytes_accepted)
 {
-	unsigned char a[46] = { 0 };
+	unsigned char a[46] = {0};
 	unsigned char got[64];
 
 	/* Ethernet padding follows the ARP body; it is not an error. */
@@ -150,7 +150,7 @@ END_TEST
 /* Seconds until a fresh REACHABLE entry turns STALE under a given seed. */
 static unsigned int reachable_seconds(uint32_t seed)
 {
-	const struct t_opts o = { .seed = seed };
+	const struct t_opts o = {.seed = seed};
 	unsigned char a[ARP_HLEN], f[64];
 	struct sk_buff *skb;
 	unsigned int s;

@@ -30,7 +30,7 @@ static uint16_t wire_csum(const void *p, size_t len)
 START_TEST(test_rfc1071_example_gives_known_checksum)
 {
 	/* RFC 1071 section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2. */
-	static const uint8_t b[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	static const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
 
 	ck_assert_uint_eq(wire_csum(b, sizeof(b)), (uint16_t)~0xddf2);
 }
@@ -39,8 +39,8 @@ END_TEST
 START_TEST(test_ipv4_header_vector_checksums_and_verifies)
 {
 	/* A classic capture: 192.168.0.1 -> 192.168.0.199, UDP, checksum b861. */
-	uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-			  0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
+	uint8_t h[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+			 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
 	uint16_t c = ip_fast_csum(h, 5);
 
 	ck_assert_uint_eq(ntohs(c), 0xb861);
@@ -55,12 +55,12 @@ END_TEST
 
 START_TEST(test_odd_length_pads_last_byte_with_zero)
 {
-	static const uint8_t one[] = { 0x01 };
-	static const uint8_t three[] = { 0x12, 0x34, 0x56 };
-	static const uint8_t five[] = { 0xff, 0xff, 0xff, 0xff, 0x01 };
+	static const uint8_t one[] = {0x01};
+	static const uint8_t three[] = {0x12, 0x34, 0x56};
+	static const uint8_t five[] = {0xff, 0xff, 0xff, 0xff, 0x01};
 
 	ck_assert_uint_eq(wire_csum(one, 1), 0xfeff);
-	ck_assert_uint_eq(wire_csum(three, 3), (uint16_t)~(0x1234 + 0x5600));
+	ck_assert_uint_eq(wire_csum(three, 3), (uint16_t) ~(0x1234 + 0x5600));
 	/* 0xffff + 0xffff + 0x0100 = 0x2_00fe -> 0x0100 after carries. */
 	ck_assert_uint_eq(wire_csum(five, 5), (uint16_t)~0x0100);
 }
@@ -122,15 +122,14 @@ END_TEST
 START_TEST(test_udp_pseudo_header_checksum_verifies)
 {
 	/* 198.18.0.1:1234 -> 198.18.0.2:7, payload "hello" (odd). */
-	uint8_t u[13] = { 0x04, 0xd2, 0x00, 0x07, 0x00, 0x0d, 0x00, 0x00, 'h', 'e', 'l', 'l', 'o' };
+	uint8_t u[13] = {0x04, 0xd2, 0x00, 0x07, 0x00, 0x0d, 0x00, 0x00, 'h', 'e', 'l', 'l', 'o'};
 	uint32_t s = htonl(0xc6120001), d = htonl(0xc6120002);
 	uint16_t c = csum_tcpudp_magic(s, d, sizeof(u), 17, csum_partial(u, sizeof(u), 0));
 	uint8_t pseudo[12 + 13];
 
 	memcpy(&u[6], &c, 2);
 	/* Verifying: the sum over pseudo header and segment is all ones. */
-	ck_assert_uint_eq(csum_tcpudp_magic(s, d, sizeof(u), 17, csum_partial(u, sizeof(u), 0)),
-			  0);
+	ck_assert_uint_eq(csum_tcpudp_magic(s, d, sizeof(u), 17, csum_partial(u, sizeof(u), 0)), 0);
 	/* And it agrees with the reference over an explicit pseudo header. */
 	memcpy(pseudo, &s, 4);
 	memcpy(pseudo + 4, &d, 4);

@@ -37,34 +37,34 @@ START_TEST(test_err_convert_matches_linux_table)
 	static const struct {
 		int type, code, err, fatal;
 	} cases[] = {
-		{ ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ENETUNREACH, 0 },
-		{ ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, EHOSTUNREACH, 0 },
-		{ ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, ENOPROTOOPT, 1 },
-		{ ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ECONNREFUSED, 1 },
-		{ ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, EMSGSIZE, 0 },
-		{ ICMP_DEST_UNREACH, 5, EOPNOTSUPP, 0 },
-		{ ICMP_DEST_UNREACH, 6, ENETUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 7, EHOSTDOWN, 1 },
-		{ ICMP_DEST_UNREACH, 8, ENONET, 1 },
-		{ ICMP_DEST_UNREACH, 9, ENETUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 10, EHOSTUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 11, ENETUNREACH, 0 },
-		{ ICMP_DEST_UNREACH, 12, EHOSTUNREACH, 0 },
-		{ ICMP_DEST_UNREACH, 13, EHOSTUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 14, EHOSTUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 15, EHOSTUNREACH, 1 },
-		{ ICMP_DEST_UNREACH, 99, EHOSTUNREACH, 0 },
-		{ ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, EHOSTUNREACH, 0 },
-		{ ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, EHOSTUNREACH, 0 },
-		{ ICMP_PARAMETERPROB, 0, EPROTO, 1 },
-		{ ICMP_SOURCE_QUENCH, 0, 0, 0 },
+	    {ICMP_DEST_UNREACH, ICMP_NET_UNREACH, ENETUNREACH, 0},
+	    {ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, EHOSTUNREACH, 0},
+	    {ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, ENOPROTOOPT, 1},
+	    {ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, ECONNREFUSED, 1},
+	    {ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, EMSGSIZE, 0},
+	    {ICMP_DEST_UNREACH, 5, EOPNOTSUPP, 0},
+	    {ICMP_DEST_UNREACH, 6, ENETUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 7, EHOSTDOWN, 1},
+	    {ICMP_DEST_UNREACH, 8, ENONET, 1},
+	    {ICMP_DEST_UNREACH, 9, ENETUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 10, EHOSTUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 11, ENETUNREACH, 0},
+	    {ICMP_DEST_UNREACH, 12, EHOSTUNREACH, 0},
+	    {ICMP_DEST_UNREACH, 13, EHOSTUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 14, EHOSTUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 15, EHOSTUNREACH, 1},
+	    {ICMP_DEST_UNREACH, 99, EHOSTUNREACH, 0},
+	    {ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, EHOSTUNREACH, 0},
+	    {ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, EHOSTUNREACH, 0},
+	    {ICMP_PARAMETERPROB, 0, EPROTO, 1},
+	    {ICMP_SOURCE_QUENCH, 0, 0, 0},
 	};
 
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int fatal = -1;
 
 		ck_assert_msg(icmp_err_convert(cases[i].type, cases[i].code, &fatal) ==
-				      cases[i].err,
+				  cases[i].err,
 			      "type %d code %d", cases[i].type, cases[i].code);
 		ck_assert_msg(fatal == cases[i].fatal, "fatal for type %d code %d", cases[i].type,
 			      cases[i].code);
@@ -88,8 +88,8 @@ static struct sk_buff *rx_skb(uint32_t src, uint32_t dst, uint8_t proto, uint16_
 }
 
 /* Runs icmp_send on a crafted packet; true if a frame went out. */
-static bool sends(uint32_t src, uint32_t dst, uint8_t proto, uint16_t frag_off,
-		  const void *payload, size_t plen, uint8_t pkt_type, int type, int code)
+static bool sends(uint32_t src, uint32_t dst, uint8_t proto, uint16_t frag_off, const void *payload,
+		  size_t plen, uint8_t pkt_type, int type, int code)
 {
 	struct sk_buff *skb = rx_skb(src, dst, proto, frag_off, payload, plen, pkt_type);
 	size_t len;
@@ -144,10 +144,10 @@ END_TEST
 
 START_TEST(test_send_not_about_icmp_error_but_about_query)
 {
-	unsigned char err[8] = { ICMP_DEST_UNREACH, 3, 0, 0 };
-	unsigned char tex[8] = { ICMP_TIME_EXCEEDED, 0, 0, 0 };
-	unsigned char echo[8] = { ICMP_ECHO, 0, 0, 0 };
-	unsigned char bogus[8] = { 200, 0, 0, 0 };
+	unsigned char err[8] = {ICMP_DEST_UNREACH, 3, 0, 0};
+	unsigned char tex[8] = {ICMP_TIME_EXCEEDED, 0, 0, 0};
+	unsigned char echo[8] = {ICMP_ECHO, 0, 0, 0};
+	unsigned char bogus[8] = {200, 0, 0, 0};
 
 	ck_assert(!sends(T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0, err, 8, PACKET_HOST,
 			 ICMP_DEST_UNREACH, 3));
@@ -163,8 +163,8 @@ END_TEST
 START_TEST(test_send_fills_mtu_and_pointer_fields)
 {
 	const struct icmphdr *ih = (const struct icmphdr *)(got + ETH_HLEN + IP_HLEN_MIN);
-	struct sk_buff *skb = rx_skb(T_PEER_IP, T_LOCAL_IP, TEST_PROTO, 0, "12345678", 8,
-				     PACKET_HOST);
+	struct sk_buff *skb =
+	    rx_skb(T_PEER_IP, T_LOCAL_IP, TEST_PROTO, 0, "12345678", 8, PACKET_HOST);
 	size_t len;
 
 	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280);
@@ -185,8 +185,8 @@ END_TEST
 
 START_TEST(test_send_frag_needed_never_rate_limited)
 {
-	struct sk_buff *skb = rx_skb(T_PEER_IP, T_LOCAL_IP, TEST_PROTO, 0, "12345678", 8,
-				     PACKET_HOST);
+	struct sk_buff *skb =
+	    rx_skb(T_PEER_IP, T_LOCAL_IP, TEST_PROTO, 0, "12345678", 8, PACKET_HOST);
 	size_t len;
 
 	for (int i = 0; i < 3 * ICMP_RATE_BURST; i++) {

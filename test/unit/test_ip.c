@@ -132,7 +132,7 @@ static void prefix31(struct nstack_config *cfg)
 
 START_TEST(test_route_slash31_has_no_broadcast_and_no_gateway)
 {
-	const struct t_opts o = { .tweak = prefix31, .no_peer_neigh = true };
+	const struct t_opts o = {.tweak = prefix31, .no_peer_neigh = true};
 	struct rtable rt;
 
 	t_teardown();

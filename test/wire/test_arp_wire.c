@@ -18,10 +18,10 @@
 #include "stack.h"
 
 #define TEST_PROTO 253 /* RFC 3692 experimental protocol number */
-#define HOST9_IP T_IP(198, 18, 0, 9)
+#define HOST9_IP   T_IP(198, 18, 0, 9)
 
-static const uint8_t host9_mac[6] = { 0x02, 0, 0, 0, 0, 0x09 };
-static const uint8_t host9_mac2[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+static const uint8_t host9_mac[6] = {0x02, 0, 0, 0, 0, 0x09};
+static const uint8_t host9_mac2[6] = {0x02, 0, 0, 0, 0, 0x99};
 static const uint8_t zero_mac[6];
 
 /* Errors delivered to the test protocol's err_handler. */
@@ -52,8 +52,8 @@ static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t inf
 }
 
 static const struct inet_protocol test_proto = {
-	.handler = test_proto_rcv,
-	.err_handler = test_proto_err,
+    .handler = test_proto_rcv,
+    .err_handler = test_proto_err,
 };
 
 static void setup(void)
@@ -78,7 +78,7 @@ static void teardown(void)
 /* Sends a TEST_PROTO packet with a fixed ID and 8-byte payload from the stack. */
 static int send_ip(uint32_t daddr, uint16_t id)
 {
-	struct ip_tx_params p = { .id_set = true, .id = id };
+	struct ip_tx_params p = {.id_set = true, .id = id};
 	struct sk_buff *skb;
 	int err;
 
@@ -100,9 +100,8 @@ static size_t ip_frame(void *buf, const uint8_t dst_mac[6], uint32_t daddr, uint
 	return t_build_eth(buf, dst_mac, t_local_mac, ETH_P_IP, ip, n);
 }
 
-static size_t arp_frame(void *buf, const uint8_t eth_dst[6], const uint8_t eth_src[6],
-			uint16_t op, const uint8_t sha[6], uint32_t sip, const uint8_t tha[6],
-			uint32_t tip)
+static size_t arp_frame(void *buf, const uint8_t eth_dst[6], const uint8_t eth_src[6], uint16_t op,
+			const uint8_t sha[6], uint32_t sip, const uint8_t tha[6], uint32_t tip)
 {
 	unsigned char a[ARP_HLEN];
 
@@ -114,8 +113,8 @@ static size_t arp_frame(void *buf, const uint8_t eth_dst[6], const uint8_t eth_s
 static void expect_request(uint32_t ip)
 {
 	unsigned char want[64];
-	size_t n = arp_frame(want, t_bcast_mac, t_local_mac, ARPOP_REQUEST, t_local_mac,
-			     T_LOCAL_IP, zero_mac, ip);
+	size_t n = arp_frame(want, t_bcast_mac, t_local_mac, ARPOP_REQUEST, t_local_mac, T_LOCAL_IP,
+			     zero_mac, ip);
 
 	t_expect_frame(want, n);
 }
@@ -123,8 +122,8 @@ static void expect_request(uint32_t ip)
 static void inject_reply_from_host9(const uint8_t mac[6])
 {
 	unsigned char f[64];
-	size_t n = arp_frame(f, t_local_mac, mac, ARPOP_REPLY, mac, HOST9_IP, t_local_mac,
-			     T_LOCAL_IP);
+	size_t n =
+	    arp_frame(f, t_local_mac, mac, ARPOP_REPLY, mac, HOST9_IP, t_local_mac, T_LOCAL_IP);
 
 	t_inject(f, n);
 }
@@ -159,8 +158,8 @@ START_TEST(test_idle_request_for_us_sends_exact_reply)
 			     zero_mac, T_LOCAL_IP);
 
 	t_inject(f, n);
-	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP,
-		      host9_mac, HOST9_IP);
+	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP, host9_mac,
+		      HOST9_IP);
 	ck_assert_uint_eq(n, 60); /* padded by the device layer */
 	t_expect_frame(want, n);
 	t_expect_no_tx();
@@ -190,12 +189,12 @@ START_TEST(test_idle_address_probe_answered_with_zero_target)
 {
 	/* RFC 5227 probe: sender IP 0.0.0.0. We answer, learning nothing. */
 	unsigned char f[64], want[64];
-	size_t n = arp_frame(f, t_bcast_mac, host9_mac, ARPOP_REQUEST, host9_mac, 0, zero_mac,
-			     T_LOCAL_IP);
+	size_t n =
+	    arp_frame(f, t_bcast_mac, host9_mac, ARPOP_REQUEST, host9_mac, 0, zero_mac, T_LOCAL_IP);
 
 	t_inject(f, n);
-	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP,
-		      host9_mac, 0);
+	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP, host9_mac,
+		      0);
 	t_expect_frame(want, n);
 	t_expect_no_tx();
 	ck_assert_int_eq(state_of(0, NULL), NUD_NONE);
@@ -319,8 +318,8 @@ START_TEST(test_incomplete_request_from_target_resolves_and_flushes)
 	t_inject(f, n);
 	/* The held packet leaves first (the entry update), then our reply. */
 	t_expect_frame(want, ip_frame(want, host9_mac, HOST9_IP, 7));
-	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP,
-		      host9_mac, HOST9_IP);
+	n = arp_frame(want, host9_mac, t_local_mac, ARPOP_REPLY, t_local_mac, T_LOCAL_IP, host9_mac,
+		      HOST9_IP);
 	t_expect_frame(want, n);
 	t_expect_no_tx();
 	ck_assert_int_eq(state_of(HOST9_IP, NULL), NUD_STALE);
@@ -508,17 +507,35 @@ static void inject_bad_arp(void (*corrupt)(struct arphdr_eth *a), size_t arp_len
 	t_inject(f, n);
 }
 
-static void bad_hln(struct arphdr_eth *a) { a->ar_hln = 8; }
-static void bad_pln(struct arphdr_eth *a) { a->ar_pln = 16; }
-static void bad_hrd(struct arphdr_eth *a) { a->ar_hrd = htons(6); }
-static void bad_pro(struct arphdr_eth *a) { a->ar_pro = htons(0x86dd); }
-static void bad_op(struct arphdr_eth *a) { a->ar_op = htons(3); }
-static void bad_sha(struct arphdr_eth *a) { memset(a->ar_sha, 0xff, 6); }
+static void bad_hln(struct arphdr_eth *a)
+{
+	a->ar_hln = 8;
+}
+static void bad_pln(struct arphdr_eth *a)
+{
+	a->ar_pln = 16;
+}
+static void bad_hrd(struct arphdr_eth *a)
+{
+	a->ar_hrd = htons(6);
+}
+static void bad_pro(struct arphdr_eth *a)
+{
+	a->ar_pro = htons(0x86dd);
+}
+static void bad_op(struct arphdr_eth *a)
+{
+	a->ar_op = htons(3);
+}
+static void bad_sha(struct arphdr_eth *a)
+{
+	memset(a->ar_sha, 0xff, 6);
+}
 
 START_TEST(test_idle_malformed_arp_dropped_and_counted)
 {
-	void (*corrupt[])(struct arphdr_eth *) = { bad_hln, bad_pln, bad_hrd,
-						   bad_pro, bad_op,  bad_sha };
+	void (*corrupt[])(struct arphdr_eth *) = {bad_hln, bad_pln, bad_hrd,
+						  bad_pro, bad_op,  bad_sha};
 	unsigned int i;
 
 	for (i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
@@ -552,7 +569,7 @@ END_TEST
 
 START_TEST(test_startup_with_gratuitous_option_announces)
 {
-	const struct t_opts o = { .gratuitous_arp = true };
+	const struct t_opts o = {.gratuitous_arp = true};
 	unsigned char want[64];
 	size_t n;
 
@@ -567,7 +584,7 @@ END_TEST
 
 START_TEST(test_off_link_destination_resolves_gateway)
 {
-	const struct t_opts o = { .no_peer_neigh = true };
+	const struct t_opts o = {.no_peer_neigh = true};
 	unsigned char want[128], ip[64];
 	size_t n;
 

@@ -19,7 +19,7 @@
 #include "proto/ip.h"
 #include "stack.h"
 
-#define TEST_PROTO 253
+#define TEST_PROTO    253
 #define UNKNOWN_PROTO 254
 
 static unsigned char frame[T_FRAME_MAX];
@@ -52,8 +52,8 @@ static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t inf
 }
 
 static const struct inet_protocol test_proto = {
-	.handler = test_proto_rcv,
-	.err_handler = test_proto_err,
+    .handler = test_proto_rcv,
+    .err_handler = test_proto_err,
 };
 
 static void setup(void)
@@ -126,7 +126,7 @@ static size_t build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, con
 			 size_t dlen)
 {
 	uint32_t rest;
-	uint16_t w[2] = { htons(id), htons(seq) };
+	uint16_t w[2] = {htons(id), htons(seq)};
 
 	memcpy(&rest, w, 4);
 	return build_icmp(buf, type, 0, rest, data, dlen);
@@ -215,7 +215,7 @@ END_TEST
 
 START_TEST(test_idle_truncated_icmp_dropped_and_counted)
 {
-	unsigned char req[4] = { ICMP_ECHO, 0, 0xf7, 0xff };
+	unsigned char req[4] = {ICMP_ECHO, 0, 0xf7, 0xff};
 
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, req, sizeof(req)));
 	t_expect_no_tx();
@@ -229,10 +229,10 @@ START_TEST(test_idle_broadcast_echo_ignored)
 	unsigned char req[32];
 	size_t n = build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
 
-	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(255, 255, 255, 255), IPPROTO_ICMP, 1,
-				    0, req, n));
-	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(198, 18, 0, 255), IPPROTO_ICMP, 2, 0,
+	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(255, 255, 255, 255), IPPROTO_ICMP, 1, 0,
 				    req, n));
+	t_inject(frame,
+		 build_frame(frame, T_PEER_IP, T_IP(198, 18, 0, 255), IPPROTO_ICMP, 2, 0, req, n));
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("IcmpInEchos"), 0);
 	ck_assert_uint_eq(t_stat("IcmpOutEchoReps"), 0);
@@ -242,7 +242,7 @@ END_TEST
 START_TEST(test_idle_fragmented_8000_byte_echo_answered_in_fragments)
 {
 	static unsigned char req[8008], rep[8008], data[8000];
-	static const int order[] = { 5, 2, 0, 4, 1, 3 };
+	static const int order[] = {5, 2, 0, 4, 1, 3};
 	const unsigned int chunk = 1480;
 	size_t n, m;
 	uint16_t id = 0;
@@ -306,8 +306,8 @@ START_TEST(test_fragment_reassembly_timeout_sends_time_exceeded)
 	size_t olen;
 
 	/* First 24 bytes, then the last 16 of a 40-byte echo; the middle never comes. */
-	t_inject(frame, build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x99, IP_MF, req,
-				    24));
+	t_inject(frame,
+		 build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x99, IP_MF, req, 24));
 	t_inject(frame, build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x99, 4, req + 32,
 				    n - 32));
 	t_clock_set(T_CLOCK_START + IPFRAG_TIME_US - 1);
@@ -316,8 +316,8 @@ START_TEST(test_fragment_reassembly_timeout_sends_time_exceeded)
 	t_clock_set(T_CLOCK_START + IPFRAG_TIME_US);
 	/* RFC 792: time exceeded, code 1, quoting the first fragment. */
 	olen = t_build_ipv4(orig, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x99, IP_MF, 64, req, 24);
-	expect_ip_frame(want, error_frame(want, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0, orig,
-					  olen));
+	expect_ip_frame(want,
+			error_frame(want, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0, orig, olen));
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("IpReasmTimeout"), 1);
 	ck_assert_uint_eq(t_stat("IpReasmFails"), 1);
@@ -342,12 +342,11 @@ START_TEST(test_fragment_timeout_of_icmp_error_sends_nothing)
 {
 	/* No ICMP error about an ICMP error (RFC 1122 3.2.2). */
 	unsigned char err[64];
-	unsigned char quoted[28] = { 0x45 };
-	size_t n = build_icmp(err, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, quoted,
-			      sizeof(quoted));
+	unsigned char quoted[28] = {0x45};
+	size_t n = build_icmp(err, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, quoted, sizeof(quoted));
 
-	t_inject(frame, build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x55, IP_MF, err,
-				    16));
+	t_inject(frame,
+		 build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x55, IP_MF, err, 16));
 	(void)n;
 	t_clock_set(T_CLOCK_START + IPFRAG_TIME_US);
 	t_expect_no_tx();
@@ -362,14 +361,14 @@ START_TEST(test_unknown_protocol_sends_exact_protocol_unreachable)
 	size_t olen;
 
 	t_inject(frame, t_build_peer_ip(frame, UNKNOWN_PROTO, 0x321, "0123456789", 10));
-	olen = t_build_ipv4(ipbuf, T_PEER_IP, T_LOCAL_IP, UNKNOWN_PROTO, 0x321, 0, 64,
-			    "0123456789", 10);
+	olen = t_build_ipv4(ipbuf, T_PEER_IP, T_LOCAL_IP, UNKNOWN_PROTO, 0x321, 0, 64, "0123456789",
+			    10);
 	{
 		unsigned char orig[64];
 
 		memcpy(orig, ipbuf, olen);
-		expect_ip_frame(want, error_frame(want, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0,
-						  orig, olen));
+		expect_ip_frame(
+		    want, error_frame(want, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0, orig, olen));
 	}
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("IpInUnknownProtos"), 1);
@@ -395,8 +394,8 @@ END_TEST
 
 START_TEST(test_unknown_protocol_to_broadcast_no_error)
 {
-	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(255, 255, 255, 255), UNKNOWN_PROTO, 1,
-				    0, "x", 1));
+	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(255, 255, 255, 255), UNKNOWN_PROTO, 1, 0,
+				    "x", 1));
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("IpInUnknownProtos"), 1);
 	ck_assert_uint_eq(t_stat("IcmpOutMsgs"), 0);
@@ -440,8 +439,8 @@ END_TEST
 static void inject_error(uint8_t type, uint8_t code, uint32_t rest, size_t quote_extra)
 {
 	unsigned char orig[64], icmp[128];
-	size_t olen = t_build_ipv4(orig, T_LOCAL_IP, T_OTHER_IP, TEST_PROTO, 77, 0, 64,
-				   "abcdefgh", 8);
+	size_t olen =
+	    t_build_ipv4(orig, T_LOCAL_IP, T_OTHER_IP, TEST_PROTO, 77, 0, 64, "abcdefgh", 8);
 	size_t n = build_icmp(icmp, type, code, rest, orig, IP_HLEN_MIN + quote_extra);
 
 	(void)olen;

@@ -44,7 +44,7 @@ static int test_proto_rcv(struct sk_buff *skb)
 	return 0;
 }
 
-static const struct inet_protocol test_proto = { .handler = test_proto_rcv };
+static const struct inet_protocol test_proto = {.handler = test_proto_rcv};
 
 static void register_proto(void)
 {
@@ -79,8 +79,7 @@ static size_t build_frame(void *buf, const uint8_t *dst_mac, uint32_t src, uint3
 }
 
 /* Sends plen bytes of TEST_PROTO payload from the stack. */
-static int send_ip(uint32_t daddr, const void *payload, size_t plen,
-		   const struct ip_tx_params *p)
+static int send_ip(uint32_t daddr, const void *payload, size_t plen, const struct ip_tx_params *p)
 {
 	struct sk_buff *skb;
 	int err;
@@ -214,9 +213,9 @@ END_TEST
 
 START_TEST(test_idle_martian_sources_dropped_and_counted)
 {
-	const uint32_t bad[] = { T_IP(224, 1, 2, 3), T_IP(255, 255, 255, 255),
-				 T_IP(127, 0, 0, 1), T_IP(198, 18, 0, 255), T_LOCAL_IP,
-				 T_IP(240, 0, 0, 1), T_IP(0, 1, 2, 3) };
+	const uint32_t bad[] = {
+	    T_IP(224, 1, 2, 3), T_IP(255, 255, 255, 255), T_IP(127, 0, 0, 1), T_IP(198, 18, 0, 255),
+	    T_LOCAL_IP,		T_IP(240, 0, 0, 1),	  T_IP(0, 1, 2, 3)};
 
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t n = build_frame(frame, t_local_mac, bad[i], T_LOCAL_IP, 1, 0, "d", 1);
@@ -228,8 +227,8 @@ END_TEST
 
 START_TEST(test_idle_accepted_destinations_delivered)
 {
-	const uint32_t ok[] = { T_LOCAL_IP, T_IP(255, 255, 255, 255), T_IP(198, 18, 0, 255),
-				T_IP(224, 0, 0, 1) };
+	const uint32_t ok[] = {T_LOCAL_IP, T_IP(255, 255, 255, 255), T_IP(198, 18, 0, 255),
+			       T_IP(224, 0, 0, 1)};
 
 	for (unsigned int i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		size_t n = build_frame(frame, i == 0 ? t_local_mac : t_bcast_mac, T_PEER_IP, ok[i],
@@ -274,11 +273,11 @@ END_TEST
 START_TEST(test_idle_large_send_fragmented_exactly)
 {
 	static unsigned char payload[3000], want[2000];
-	const struct ip_tx_params p = { .id_set = true, .id = 0x5151, .ttl = 33, .tos = 0x08 };
+	const struct ip_tx_params p = {.id_set = true, .id = 0x5151, .ttl = 33, .tos = 0x08};
 	static const struct {
 		unsigned int off, len;
 		uint16_t fo;
-	} frags[] = { { 0, 1480, IP_MF | 0 }, { 1480, 1480, IP_MF | 185 }, { 2960, 40, 370 } };
+	} frags[] = {{0, 1480, IP_MF | 0}, {1480, 1480, IP_MF | 185}, {2960, 40, 370}};
 
 	for (unsigned int i = 0; i < sizeof(payload); i++)
 		payload[i] = (unsigned char)(i ^ (i >> 8));
@@ -302,7 +301,7 @@ END_TEST
 START_TEST(test_idle_exactly_mtu_not_fragmented)
 {
 	static unsigned char payload[1480], want[1600];
-	const struct ip_tx_params p = { .id_set = true, .id = 1, .df = true };
+	const struct ip_tx_params p = {.id_set = true, .id = 1, .df = true};
 	size_t n;
 
 	memset(payload, 0x5a, sizeof(payload));
@@ -317,7 +316,7 @@ END_TEST
 START_TEST(test_idle_df_too_big_fails_emsgsize)
 {
 	static unsigned char payload[1481];
-	const struct ip_tx_params p = { .df = true };
+	const struct ip_tx_params p = {.df = true};
 
 	ck_assert_int_eq(send_ip(T_PEER_IP, payload, sizeof(payload), &p), -EMSGSIZE);
 	t_expect_no_tx();
@@ -342,7 +341,7 @@ END_TEST
 
 START_TEST(test_idle_broadcast_needs_broadcast_ok)
 {
-	const struct ip_tx_params ok = { .broadcast_ok = true, .id_set = true, .id = 3 };
+	const struct ip_tx_params ok = {.broadcast_ok = true, .id_set = true, .id = 3};
 	unsigned char want[64];
 	size_t n;
 
@@ -357,8 +356,8 @@ END_TEST
 
 START_TEST(test_idle_multicast_mapped_to_group_mac)
 {
-	const struct ip_tx_params p = { .id_set = true, .id = 4, .ttl = 1 };
-	const uint8_t mac[6] = { 0x01, 0x00, 0x5e, 0x01, 0x02, 0x03 };
+	const struct ip_tx_params p = {.id_set = true, .id = 4, .ttl = 1};
+	const uint8_t mac[6] = {0x01, 0x00, 0x5e, 0x01, 0x02, 0x03};
 	unsigned char want[64];
 	size_t n;
 
@@ -392,7 +391,7 @@ static void no_gateway(struct nstack_config *cfg)
 
 START_TEST(test_no_gateway_off_link_fails_enetunreach)
 {
-	const struct t_opts o = { .tweak = no_gateway };
+	const struct t_opts o = {.tweak = no_gateway};
 
 	teardown();
 	t_setup_opts(&o);
@@ -407,7 +406,7 @@ END_TEST
 START_TEST(test_fragments_out_of_order_with_duplicate_reassembled)
 {
 	static unsigned char payload[4000];
-	static const unsigned int order[] = { 2, 0, 2, 1 };
+	static const unsigned int order[] = {2, 0, 2, 1};
 	size_t n;
 
 	for (unsigned int i = 0; i < sizeof(payload); i++)
