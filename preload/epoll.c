@@ -35,6 +35,7 @@ struct ep_reg {
 	epoll_data_t data;
 	bool on_ready;
 	bool disabled; /* EPOLLONESHOT fired */
+	unsigned long reported; /* the wait call that last reported it */
 };
 
 struct ep_set {
@@ -45,6 +46,7 @@ struct ep_set {
 	struct ep_reg **ready;
 	int nready, capready;
 	int nregs;
+	unsigned long wait_seq; /* numbers epoll_wait calls: one report per call */
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -215,7 +217,7 @@ NSP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
  * Reports ready private registrations into out (up to max); keeps
  * level-triggered ones on the ready list. Called with s->lock held.
  */
-static int ep_collect(struct ep_set *s, struct epoll_event *out, int max)
+static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsigned long seq)
 {
 	int n = 0;
 
@@ -223,6 +225,10 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max)
 		struct ep_reg *r = s->ready[i];
 		uint32_t rev = 0;
 
+		if (r->reported == seq) {
+			i++; /* already in this call's answer; stays for the next call */
+			continue;
+		}
 		if (!r->disabled)
 			rev = nstack_poll(r->file->sock) & (r->events | EPOLLERR | EPOLLHUP);
 		if (!rev) {
@@ -231,6 +237,7 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max)
 		}
 		out[n].events = rev;
 		out[n].data = r->data;
+		r->reported = seq;
 		n++;
 		if (r->events & EPOLLONESHOT)
 			r->disabled = true;
@@ -251,6 +258,11 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/*
+ * The kernel epoll is asked first (private fds' signals drained onto the
+ * ready list), then the ready list is read: a signal seen after that read
+ * belongs to a later event, which is what EPOLLET needs.
+ */
 static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int maxevents,
 		   int timeout, const sigset_t *sigmask)
 {
@@ -261,32 +273,23 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		return -1;
 	}
 	for (;;) {
-		int n, k, wait_ms;
+		unsigned long seq;
+		int k, out = 0, wait_ms;
 
 		pthread_mutex_lock(&s->lock);
-		n = ep_collect(s, events, maxevents);
+		wait_ms = s->nready ? 0 : timeout;
 		pthread_mutex_unlock(&s->lock);
-		if (n == maxevents)
-			return n;
-		if (n)
-			wait_ms = 0;
-		else if (timeout < 0)
-			wait_ms = -1;
-		else if (timeout == 0)
-			wait_ms = 0;
-		else {
+		if (wait_ms > 0) {
 			uint64_t now = mono_ms();
 
 			wait_ms = now < deadline ? (int)(deadline - now) : 0;
 		}
-		k = REAL(epoll_pwait)(epfd, events + n, maxevents - n, wait_ms, sigmask);
+		k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms, sigmask);
 		if (k < 0)
-			return n ? n : -1;
-		/* Kernel events pass through; tagged ones wake private registrations. */
-		int out = n, woke = 0;
-
+			return -1;
 		pthread_mutex_lock(&s->lock);
-		for (int i = n; i < n + k; i++) {
+		/* Kernel events pass through; tagged ones wake private registrations. */
+		for (int i = 0; i < k; i++) {
 			uint64_t tag = events[i].data.u64;
 
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
@@ -300,14 +303,14 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 					    syscall(SYS_read, r->file->evfd, &v, sizeof(v)) < 0) {
 					}
 					ready_add(s, r);
-					woke++;
 				}
 				continue;
 			}
 			events[out++] = events[i];
 		}
-		if (woke && out < maxevents)
-			out += ep_collect(s, events + out, maxevents - out);
+		seq = ++s->wait_seq;
+		if (out < maxevents)
+			out += ep_collect(s, events + out, maxevents - out, seq);
 		pthread_mutex_unlock(&s->lock);
 		if (out > 0)
 			return out;

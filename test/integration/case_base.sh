@@ -112,3 +112,15 @@ case_pcap_dump_readable_by_tcpdump() {
 		[ "$(grep -c "$ADDR > $PEER_ADDR: ICMP echo request" "$TMP/dump.txt")" -eq 2 ] &&
 		[ "$(grep -c "$PEER_ADDR > $ADDR: ICMP echo reply" "$TMP/dump.txt")" -eq 2 ]
 }
+
+# The preload's machinery against a mock stack: fd table, fcntl/ioctl, dup,
+# close, poll/select/epoll wake-ups (no lost wake-up with two pollers).
+case_preload_mechanics_mock_stack() {
+	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -I"$ROOT/preload" -O2 -g \
+		-std=gnu11 -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
+		-o "$TMP/preload_mock" "$IT/preload_mock.c" "$ROOT"/preload/config.c \
+		"$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c "$ROOT"/preload/poll.c \
+		"$ROOT"/preload/start.c "$ROOT"/preload/epoll.c "$ROOT"/pcap_io/pcap_live.c \
+		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
+	NSTACK_IFACE=lo "$TMP/preload_mock"
+}
