@@ -38,6 +38,7 @@ static const struct nstack_module modules[] = {
 	{"ipfrag", ipfrag_init, ipfrag_exit},
 	{"icmp", icmp_init, icmp_exit},
 	{"inet", inet_init, inet_exit},
+	{"tcp", tcp_init, tcp_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

@@ -82,6 +82,9 @@ const struct inet_protocol *inet_protocol_get(const struct nstack *ns, uint8_t p
 /* Registers AF_INET, the protocol switch and every transport (af_inet.c). */
 int inet_init(struct nstack *ns);
 void inet_exit(struct nstack *ns);
+/* TCP is a stack module of its own, initialised after inet (tcp_ipv4.c). */
+int tcp_init(struct nstack *ns);
+void tcp_exit(struct nstack *ns);
 
 /* Generic AF_INET proto_ops pieces other families' ops may reuse. */
 int inet_release(struct socket *sock);

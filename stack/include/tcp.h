@@ -1,0 +1,586 @@
+/*
+ * TCP (RFC 9293) state shared between the TCP files: struct tcp_sock, the
+ * state enum, the per-skb control block, request socks of the listen path,
+ * the congestion-control registry and the lookup tables.
+ *
+ * Do not include <netinet/tcp.h> or <linux/tcp.h> next to this header:
+ * both define their own struct tcphdr. The socket option numbers and
+ * struct tcp_info layout below are Linux's ABI, spelled out here.
+ */
+#ifndef NSTACK_TCP_H
+#define NSTACK_TCP_H
+
+#include <bsd/sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inet.h"
+#include "proto/tcp.h"
+#include "sock.h"
+#include "timer.h"
+
+struct nstack;
+struct sk_buff;
+
+/*
+ * States in RFC 9293 order with Linux's numbers (sk_state, TCP_INFO,
+ * /proc/net/tcp). The tag is not tcp_state: stack.h owns struct tcp_state.
+ */
+enum tcp_conn_state {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT,
+	TCP_SYN_RECV,
+	TCP_FIN_WAIT1,
+	TCP_FIN_WAIT2,
+	TCP_TIME_WAIT,
+	TCP_CLOSE,
+	TCP_CLOSE_WAIT,
+	TCP_LAST_ACK,
+	TCP_LISTEN,
+	TCP_CLOSING,
+	TCP_MAX_STATES
+};
+
+extern const char *const tcp_state_names[TCP_MAX_STATES];
+
+/* Linux's IPPROTO_TCP socket options. */
+#define TCP_NODELAY 1
+#define TCP_MAXSEG 2
+#define TCP_CORK 3
+#define TCP_KEEPIDLE 4
+#define TCP_KEEPINTVL 5
+#define TCP_KEEPCNT 6
+#define TCP_SYNCNT 7
+#define TCP_LINGER2 8
+#define TCP_DEFER_ACCEPT 9
+#define TCP_WINDOW_CLAMP 10
+#define TCP_INFO 11
+#define TCP_QUICKACK 12
+#define TCP_CONGESTION 13
+#define TCP_USER_TIMEOUT 18
+#define TCP_NOTSENT_LOWAT 25
+
+#define TCP_CA_NAME_MAX 16
+
+/* Congestion-avoidance states, as tcpi_ca_state reports them. */
+enum tcp_ca_state { TCP_CA_Open, TCP_CA_Disorder, TCP_CA_CWR, TCP_CA_Recovery, TCP_CA_Loss };
+
+/* tcpi_options bits. */
+#define TCPI_OPT_TIMESTAMPS 1
+#define TCPI_OPT_SACK 2
+#define TCPI_OPT_WSCALE 4
+
+/* Linux's struct tcp_info (include/uapi/linux/tcp.h), byte for byte. */
+struct tcp_info_linux {
+	uint8_t tcpi_state;
+	uint8_t tcpi_ca_state;
+	uint8_t tcpi_retransmits;
+	uint8_t tcpi_probes;
+	uint8_t tcpi_backoff;
+	uint8_t tcpi_options;
+	uint8_t tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4;
+	uint8_t tcpi_delivery_rate_app_limited : 1, tcpi_fastopen_client_fail : 2;
+	uint32_t tcpi_rto;
+	uint32_t tcpi_ato;
+	uint32_t tcpi_snd_mss;
+	uint32_t tcpi_rcv_mss;
+	uint32_t tcpi_unacked;
+	uint32_t tcpi_sacked;
+	uint32_t tcpi_lost;
+	uint32_t tcpi_retrans;
+	uint32_t tcpi_fackets;
+	uint32_t tcpi_last_data_sent;
+	uint32_t tcpi_last_ack_sent;
+	uint32_t tcpi_last_data_recv;
+	uint32_t tcpi_last_ack_recv;
+	uint32_t tcpi_pmtu;
+	uint32_t tcpi_rcv_ssthresh;
+	uint32_t tcpi_rtt;
+	uint32_t tcpi_rttvar;
+	uint32_t tcpi_snd_ssthresh;
+	uint32_t tcpi_snd_cwnd;
+	uint32_t tcpi_advmss;
+	uint32_t tcpi_reordering;
+	uint32_t tcpi_rcv_rtt;
+	uint32_t tcpi_rcv_space;
+	uint32_t tcpi_total_retrans;
+	uint64_t tcpi_pacing_rate;
+	uint64_t tcpi_max_pacing_rate;
+	uint64_t tcpi_bytes_acked;
+	uint64_t tcpi_bytes_received;
+	uint32_t tcpi_segs_out;
+	uint32_t tcpi_segs_in;
+	uint32_t tcpi_notsent_bytes;
+	uint32_t tcpi_min_rtt;
+	uint32_t tcpi_data_segs_in;
+	uint32_t tcpi_data_segs_out;
+	uint64_t tcpi_delivery_rate;
+	uint64_t tcpi_busy_time;
+	uint64_t tcpi_rwnd_limited;
+	uint64_t tcpi_sndbuf_limited;
+	uint32_t tcpi_delivered;
+	uint32_t tcpi_delivered_ce;
+	uint64_t tcpi_bytes_sent;
+	uint64_t tcpi_bytes_retrans;
+	uint32_t tcpi_dsack_dups;
+	uint32_t tcpi_reord_seen;
+	uint32_t tcpi_rcv_ooopack;
+	uint32_t tcpi_snd_wnd;
+};
+
+/* Sequence-space comparisons (RFC 9293 3.4), modulo 2^32. */
+static inline bool before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+#define after(a, b) before((b), (a))
+static inline bool between(uint32_t x, uint32_t lo, uint32_t hi)
+{
+	return hi - lo >= x - lo;
+}
+
+/* Constants in Linux's units converted to microseconds. */
+#define TCP_DELACK_MIN_US 40000u  /* TCP_ATO_MIN / TCP_DELACK_MIN */
+#define TCP_DELACK_MAX_US 200000u
+#define TCP_TIMEOUT_INIT_US 1000000u
+#define TCP_RESOURCE_PROBE_US 500000u
+#define TCP_MAX_QUICKACKS 16
+#define TCP_MSS_DEFAULT 536
+#define TCP_MIN_MSS 88
+#define TCP_MAX_WSCALE 14
+#define TCP_MAX_WINDOW 65535u
+#define TCP_FASTRETRANS_THRESH 3
+#define TCP_MAX_SACKS 4
+#define TCP_TIMEWAIT_LEN_US(ns) (2 * (ns)->cfg.tcp.msl_us)
+#define TCP_PAWS_24DAYS_S (60 * 60 * 24 * 24)
+#define TCP_PAWS_MSL_S 60
+#define TCP_PAWS_WINDOW 1
+#define TCP_KEEPALIVE_MAX_S (32767)
+#define TCP_MAX_KEEPCNT 127
+#define TCP_HEADER_MAX 60 /* largest header we build: 20 + 40 option bytes */
+#define TCP_INIT_CWND_MAX 10
+
+/* Option lengths, as they appear in the header. */
+#define TCPOLEN_MSS 4
+#define TCPOLEN_WINDOW 3
+#define TCPOLEN_SACK_PERM 2
+#define TCPOLEN_TIMESTAMP 10
+#define TCPOLEN_TSTAMP_ALIGNED 12
+#define TCPOLEN_SACK_BASE 2
+#define TCPOLEN_SACK_PERBLOCK 8
+
+/* Per-skb control block (skb->cb), for segments in and out. */
+struct tcp_skb_cb {
+	uint32_t seq;	  /* first sequence number */
+	uint32_t end_seq; /* seq + SYN + FIN + data length */
+	uint32_t ack_seq; /* input: the acknowledgement field */
+	uint64_t when;	  /* output: time of last transmission (us) */
+	uint64_t first_tx; /* output: time of first transmission (us) */
+	uint8_t tcp_flags;
+	uint8_t sacked;	  /* TCPCB_* scoreboard bits */
+	uint8_t retrans;  /* how many times it was retransmitted */
+};
+
+#define TCPCB_SACKED_ACKED 0x01 /* covered by a SACK block */
+#define TCPCB_SACKED_RETRANS 0x02 /* retransmitted and not yet acked */
+#define TCPCB_LOST 0x04		/* considered lost (RFC 6675 IsLost) */
+#define TCPCB_EVER_RETRANS 0x08
+
+#define TCP_SKB_CB(skb) ((struct tcp_skb_cb *)(void *)(skb)->cb)
+_Static_assert(sizeof(struct tcp_skb_cb) <= sizeof(((struct sk_buff *)0)->cb), "tcp cb");
+
+struct tcp_sack_block {
+	uint32_t start_seq;
+	uint32_t end_seq;
+};
+
+/* Options parsed from one received segment. */
+struct tcp_options_received {
+	bool saw_tstamp;
+	bool sack_ok;	/* SACK-permitted seen (SYN) */
+	bool wscale_ok; /* window scale seen (SYN) */
+	uint8_t snd_wscale;
+	uint16_t mss_clamp; /* the peer's MSS option, 0 if absent */
+	uint32_t rcv_tsval;
+	uint32_t rcv_tsecr;
+	int num_sacks;
+	struct tcp_sack_block sacks[TCP_MAX_SACKS];
+};
+
+struct tcp_sock;
+
+/* Congestion control, a registry as in Linux's tcp_cong.c. */
+struct tcp_congestion_ops {
+	const char *name;
+	void (*init)(struct tcp_sock *tp);
+	/* The slow-start threshold after a loss. */
+	uint32_t (*ssthresh)(struct tcp_sock *tp);
+	/* Grows cwnd for acked newly acknowledged segments. */
+	void (*cong_avoid)(struct tcp_sock *tp, uint32_t ack, uint32_t acked);
+	void (*set_state)(struct tcp_sock *tp, uint8_t new_state);
+	/* An RTT sample in microseconds for acked segments. */
+	void (*pkts_acked)(struct tcp_sock *tp, uint32_t acked, int64_t rtt_us);
+	/* The window to restore when a reduction proves spurious. */
+	uint32_t (*undo_cwnd)(struct tcp_sock *tp);
+	LIST_ENTRY(tcp_congestion_ops) list;
+};
+
+#define TCP_CA_PRIV_SIZE 96
+
+/* A connection request in the SYN queue (Linux's tcp_request_sock). */
+struct tcp_request_sock {
+	LIST_ENTRY(tcp_request_sock) link;
+	struct sock *listener;
+	struct timer_list timer; /* SYN-ACK retransmission */
+	uint32_t rmt_addr;	 /* network order */
+	uint32_t loc_addr;
+	uint16_t rmt_port; /* network order */
+	uint16_t loc_port;
+	uint32_t rcv_isn;
+	uint32_t snt_isn;
+	uint32_t ts_recent;
+	uint32_t ts_off;
+	uint16_t mss;	   /* the peer's MSS option */
+	uint8_t snd_wscale;
+	uint8_t rcv_wscale;
+	bool wscale_ok;
+	bool sack_ok;
+	bool tstamp_ok;
+	uint8_t num_retrans;
+	uint64_t first_sent;
+};
+
+LIST_HEAD(tcp_request_list, tcp_request_sock);
+TAILQ_HEAD(tcp_accept_queue, tcp_sock);
+
+/* tp->nonagle bits */
+#define TCP_NAGLE_OFF 1	 /* TCP_NODELAY */
+#define TCP_NAGLE_CORK 2 /* TCP_CORK */
+#define TCP_NAGLE_PUSH 4 /* flush once, even a partial segment */
+
+struct tcp_sock {
+	struct inet_sock inet;
+
+	/* Send sequence space (RFC 9293 3.3.1). */
+	uint32_t snd_una;
+	uint32_t snd_nxt;
+	uint32_t snd_wl1;   /* seq of the segment that last updated snd_wnd */
+	uint32_t snd_wnd;   /* the peer's window, scaled */
+	uint32_t max_window;
+	uint32_t write_seq; /* end of the data the user queued */
+	uint32_t snd_sml;   /* end of the last small segment sent (Minshall) */
+	uint32_t iss;
+	uint32_t pushed_seq;
+
+	/* Receive sequence space. */
+	uint32_t rcv_nxt;
+	uint32_t rcv_wnd;     /* window we advertised, bytes */
+	uint32_t rcv_wup;     /* rcv_nxt when rcv_wnd was advertised */
+	uint32_t copied_seq;  /* next byte the user reads */
+	uint32_t window_clamp;
+	uint32_t rcv_ssthresh;
+	uint32_t irs;
+
+	/* Options. */
+	uint16_t mss_cache;  /* current sending MSS (data bytes) */
+	uint16_t advmss;     /* MSS we advertise */
+	uint16_t mss_clamp;  /* the peer's MSS option */
+	uint16_t user_mss;   /* TCP_MAXSEG */
+	uint16_t rcv_mss;    /* estimate of the peer's segment size */
+	unsigned int pmtu;   /* path MTU the MSS was computed from */
+	uint8_t snd_wscale;
+	uint8_t rcv_wscale;
+	bool wscale_ok;
+	bool sack_ok;
+	bool tstamp_ok;
+	uint32_t ts_recent;	 /* RFC 7323 TS.Recent */
+	uint64_t ts_recent_stamp; /* when ts_recent was stored, us */
+	uint32_t tsoffset;
+	struct tcp_options_received rx_opt;
+
+	/* SACK blocks we report (RFC 2018), most recent first. */
+	struct tcp_sack_block selective_acks[TCP_MAX_SACKS];
+	int num_sacks;
+
+	/* Congestion control and loss recovery. */
+	uint32_t snd_cwnd;
+	uint32_t snd_cwnd_cnt;
+	uint32_t snd_cwnd_clamp;
+	uint32_t snd_ssthresh;
+	uint32_t prior_ssthresh;
+	uint32_t prior_cwnd;
+	uint32_t high_seq; /* snd_nxt when recovery began (RFC 6582 "recover") */
+	uint8_t ca_state;
+	uint32_t packets_out;
+	uint32_t sacked_out;
+	uint32_t lost_out;
+	uint32_t retrans_out;
+	uint32_t dup_acks; /* duplicate ACKs without SACK (NewReno) */
+	uint32_t reordering;
+	uint64_t undo_marker_time;
+	const struct tcp_congestion_ops *ca_ops;
+	_Alignas(8) unsigned char ca_priv[TCP_CA_PRIV_SIZE];
+
+	/* RTT and RTO (RFC 6298), in microseconds, Linux's fixed point. */
+	uint32_t srtt_us; /* smoothed RTT << 3 */
+	uint32_t mdev_us; /* mean deviation << 2 */
+	uint32_t mdev_max_us;
+	uint32_t rttvar_us;
+	uint32_t rtt_seq;
+	uint32_t min_rtt_us;
+	uint32_t rto;	      /* current RTO, us, without backoff */
+	uint8_t retransmits;  /* RTO firings since the last forward progress */
+	uint8_t backoff;      /* exponent of the RTO backoff */
+	uint8_t probes_out;   /* unanswered zero-window or keepalive probes */
+	uint32_t total_retrans;
+	uint64_t retrans_stamp; /* first transmission of the oldest retransmitted data */
+	uint64_t rto_base_us;	/* for the give-up computation */
+
+	/* Delayed ACK (Linux icsk_ack). */
+	bool ack_pending;
+	bool ack_now;
+	bool pingpong; /* interactive: piggyback ACKs, do not quick-ack */
+	uint8_t quick; /* segments still ACKed at once */
+	uint32_t ato;
+	uint64_t lrcvtime; /* last data received */
+
+	/* User-settable behaviour. */
+	uint8_t nonagle;
+	uint8_t syn_retries; /* TCP_SYNCNT, 0 = sysctl */
+	int keepalive_time_s;
+	int keepalive_intvl_s;
+	int keepalive_probes;
+	int linger2_s;
+	uint32_t user_timeout_ms;
+	int defer_accept_s;
+	bool user_ca; /* TCP_CONGESTION set explicitly */
+
+	/* Timers. */
+	struct timer_list retransmit_timer; /* RTO, SYN, zero-window probe */
+	struct timer_list delack_timer;
+	struct timer_list keepalive_timer; /* keepalive, FIN_WAIT2, TIME_WAIT */
+	uint8_t pending;		    /* which use of retransmit_timer */
+
+	/* Queues: sk_write_queue holds everything from snd_una; send_head is the first unsent. */
+	struct sk_buff *send_head;
+	struct sk_buff_head out_of_order_queue;
+
+	/* Receive buffer auto-tuning (Linux's rcvq_space). */
+	uint32_t rcvq_space;
+	uint32_t rcvq_seq;
+	uint64_t rcvq_time;
+
+	/* Listen path. */
+	struct tcp_request_list syn_queue;
+	int syn_qlen;
+	struct tcp_accept_queue accept_queue;
+	TAILQ_ENTRY(tcp_sock) accept_link;
+	struct sock *parent; /* the listener, while in its accept queue */
+
+	/* RFC 5961 challenge ACK rate limit. */
+	uint64_t last_oow_ack_time;
+
+	/* Statistics for TCP_INFO. */
+	uint64_t bytes_acked;
+	uint64_t bytes_received;
+	uint64_t bytes_sent;
+	uint64_t bytes_retrans;
+	uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
+	uint32_t rcv_ooopack;
+	uint64_t last_data_sent, last_data_recv, last_ack_recv;
+	uint32_t delivered;
+};
+
+#define ICSK_TIME_RETRANS 1
+#define ICSK_TIME_PROBE0 2
+#define ICSK_TIME_SYN 3
+
+static inline struct tcp_sock *tcp_sk(const struct sock *sk)
+{
+	return (struct tcp_sock *)sk;
+}
+
+static inline struct sock *tp_sk(struct tcp_sock *tp)
+{
+	return &tp->inet.sk;
+}
+
+/* Stack-wide TCP state: lookup tables, registry, secrets, limits. */
+#define TCP_EHASH_SIZE 4096
+#define TCP_BHASH_SIZE 1024
+#define TCP_LHASH_SIZE 64
+
+LIST_HEAD(tcp_sock_list, sock);
+
+struct tcp_state {
+	struct tcp_sock_list ehash[TCP_EHASH_SIZE]; /* sk_node: connections */
+	struct tcp_sock_list lhash[TCP_LHASH_SIZE]; /* sk_node: listeners */
+	struct tcp_sock_list bhash[TCP_BHASH_SIZE]; /* sk_bind_node: bound ports */
+	LIST_HEAD(, tcp_congestion_ops) cong_list;
+	const struct tcp_congestion_ops *default_ca;
+	uint32_t hash_secret;
+	uint32_t cookie_secret[4];
+	uint64_t challenge_stamp; /* second of the current challenge-ACK budget */
+	unsigned int challenge_count;
+	unsigned int orphans;
+	long live_socks;
+	bool exiting;
+};
+
+/* tcp.c */
+extern const struct proto tcp_prot;
+void tcp_set_state(struct sock *sk, int state);
+void tcp_done(struct sock *sk);
+int tcp_init_sock(struct sock *sk);
+void tcp_init_transfer(struct sock *sk);
+int tcp_disconnect(struct sock *sk, int flags);
+void tcp_rcv_space_adjust(struct sock *sk);
+void tcp_sndbuf_expand(struct sock *sk);
+uint32_t tcp_inq(const struct sock *sk);
+void tcp_get_info(struct sock *sk, struct tcp_info_linux *info);
+int tcp_init(struct nstack *ns);
+void tcp_exit(struct nstack *ns);
+
+/* af_inet_stream.c */
+unsigned int tcp_poll(struct socket *sock);
+int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+int inet_listen(struct socket *sock, int backlog);
+int inet_accept(struct socket *sock, struct socket *newsock, int flags);
+
+/* tcp_ipv4.c */
+int tcp_v4_rcv(struct sk_buff *skb);
+void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info);
+int tcp_v4_connect(struct sock *sk, const struct sockaddr *addr, socklen_t len);
+int tcp_v4_get_port(struct sock *sk, uint16_t snum);
+void tcp_put_port(struct sock *sk);
+void tcp_inherit_port(struct sock *child, uint16_t port);
+int tcp_v4_hash(struct sock *sk);
+void tcp_v4_unhash(struct sock *sk);
+void tcp_ehash_insert(struct sock *sk);
+void tcp_v4_send_reset(struct nstack *ns, const struct sk_buff *skb);
+void tcp_v4_send_ack(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+		     uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
+		     uint32_t tsecr, bool ts, uint8_t flags);
+struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16_t sport,
+				       uint32_t daddr, uint16_t dport);
+uint32_t tcp_v4_init_seq(struct nstack *ns);
+uint32_t tcp_ts_now(const struct nstack *ns); /* timestamp clock, ms */
+
+/* tcp_input.c */
+int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb);
+void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
+		       struct tcp_options_received *opt, bool syn);
+void tcp_rtt_estimator(struct sock *sk, int64_t mrtt_us);
+void tcp_set_rto(struct sock *sk);
+void tcp_init_cwnd_state(struct sock *sk);
+void tcp_finish_connect(struct sock *sk, struct sk_buff *skb);
+void tcp_fin_received(struct sock *sk);
+void tcp_enter_loss(struct sock *sk);
+void tcp_reset(struct sock *sk);
+bool tcp_challenge_ack_allowed(struct sock *sk);
+
+/* tcp_output.c */
+#define OPTION_MSS 0x01
+#define OPTION_SACK_PERM 0x02
+#define OPTION_TS 0x04
+#define OPTION_WSCALE 0x08
+#define OPTION_SACK 0x10
+
+/* Options of one outgoing segment, written in Linux's order. */
+struct tcp_out_options {
+	uint16_t options; /* OPTION_* */
+	uint16_t mss;
+	uint8_t ws;
+	uint32_t tsval;
+	uint32_t tsecr;
+	int num_sacks;
+	const struct tcp_sack_block *sacks;
+};
+
+struct ip_tx_params;
+unsigned int tcp_options_size(const struct tcp_out_options *o);
+/*
+ * Pushes a TCP header with options in front of skb->data (the payload),
+ * computes the checksum and hands the segment to IP. Consumes skb.
+ */
+int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
+		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+		     uint16_t window, const struct tcp_out_options *o, const struct ip_tx_params *p);
+void tcp_connect_init(struct sock *sk);
+int tcp_connect(struct sock *sk);
+void tcp_send_ack(struct sock *sk);
+void tcp_send_delayed_ack(struct sock *sk);
+void tcp_send_fin(struct sock *sk);
+void tcp_send_active_reset(struct sock *sk);
+int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie);
+void tcp_push(struct sock *sk, int nonagle);
+bool tcp_write_xmit(struct sock *sk, int nonagle);
+int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
+void tcp_xmit_retransmit_queue(struct sock *sk);
+void tcp_send_probe0(struct sock *sk);
+int tcp_write_wakeup(struct sock *sk);
+void tcp_send_window_update(struct sock *sk);
+uint16_t tcp_mss_for_mtu(unsigned int mtu);
+unsigned int tcp_current_mss(struct sock *sk);
+void tcp_sync_mss(struct sock *sk, unsigned int pmtu);
+uint32_t tcp_select_window(struct sock *sk);
+uint32_t tcp_space(const struct sock *sk);
+void tcp_select_initial_window(struct nstack *ns, int space, uint32_t mss, uint32_t *rcv_wnd,
+			       uint32_t *clamp, bool wscale_ok, uint8_t *rcv_wscale);
+struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size);
+int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len);
+void tcp_queue_skb(struct sock *sk, struct sk_buff *skb);
+void tcp_free_skb(struct sock *sk, struct sk_buff *skb);
+unsigned int tcp_packets_in_flight(const struct tcp_sock *tp);
+void tcp_check_probe_timer(struct sock *sk);
+
+/* tcp_timer.c */
+void tcp_init_xmit_timers(struct sock *sk);
+void tcp_clear_xmit_timers(struct sock *sk);
+void tcp_reset_xmit_timer(struct sock *sk, int what, uint64_t when_us);
+void tcp_clear_retrans_timer(struct sock *sk);
+void tcp_rearm_rto(struct sock *sk);
+void tcp_reset_keepalive_timer(struct sock *sk, uint64_t delay_us);
+void tcp_set_keepalive(struct sock *sk, bool on);
+uint64_t tcp_rto_backed_off(const struct sock *sk);
+int tcp_keepalive_time_s(const struct tcp_sock *tp);
+
+/* tcp_cong.c */
+int tcp_register_congestion_control(struct nstack *ns, struct tcp_congestion_ops *ca);
+const struct tcp_congestion_ops *tcp_ca_find(struct nstack *ns, const char *name);
+int tcp_set_congestion_control(struct sock *sk, const char *name);
+void tcp_init_congestion_control(struct sock *sk);
+void tcp_cong_avoid_ai(struct tcp_sock *tp, uint32_t w, uint32_t acked);
+uint32_t tcp_slow_start(struct tcp_sock *tp, uint32_t acked);
+uint32_t tcp_reno_ssthresh(struct tcp_sock *tp);
+int tcp_cong_init(struct nstack *ns);
+void tcp_cong_exit(struct nstack *ns);
+
+/* tcp_minisocks.c */
+int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb);
+struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_request_sock *req);
+struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t rport,
+				      uint32_t laddr);
+struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb);
+void tcp_reqsk_free(struct tcp_request_sock *req);
+void tcp_listen_purge(struct sock *sk);
+void tcp_time_wait(struct sock *sk, int state, uint64_t timeo_us);
+int tcp_timewait_state_process(struct sock *sk, struct sk_buff *skb);
+bool tcp_twsk_unique(struct sock *sk, struct sock *tw);
+uint32_t tcp_cookie_make(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+			 uint16_t dport, uint32_t sseq, uint16_t mss, uint16_t *mss_out);
+
+#define TCP_STATE_MASK(s) (1u << (s))
+#define TCPF_ESTABLISHED TCP_STATE_MASK(TCP_ESTABLISHED)
+#define TCPF_SYN_SENT TCP_STATE_MASK(TCP_SYN_SENT)
+#define TCPF_SYN_RECV TCP_STATE_MASK(TCP_SYN_RECV)
+#define TCPF_FIN_WAIT1 TCP_STATE_MASK(TCP_FIN_WAIT1)
+#define TCPF_FIN_WAIT2 TCP_STATE_MASK(TCP_FIN_WAIT2)
+#define TCPF_TIME_WAIT TCP_STATE_MASK(TCP_TIME_WAIT)
+#define TCPF_CLOSE TCP_STATE_MASK(TCP_CLOSE)
+#define TCPF_CLOSE_WAIT TCP_STATE_MASK(TCP_CLOSE_WAIT)
+#define TCPF_LAST_ACK TCP_STATE_MASK(TCP_LAST_ACK)
+#define TCPF_LISTEN TCP_STATE_MASK(TCP_LISTEN)
+#define TCPF_CLOSING TCP_STATE_MASK(TCP_CLOSING)
+
+#endif

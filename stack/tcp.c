@@ -1,0 +1,912 @@
+/*
+ * TCP: the user side (Linux's net/ipv4/tcp.c). Socket setup, the state
+ * setter every transition goes through, send and receive, close with
+ * SO_LINGER, shutdown, ioctl, IPPROTO_TCP options and TCP_INFO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
+#include "ip.h"
+#include "stack.h"
+#include "tcp.h"
+
+const char *const tcp_state_names[TCP_MAX_STATES] = {
+	[0] = "UNKNOWN",
+	[TCP_ESTABLISHED] = "ESTABLISHED",
+	[TCP_SYN_SENT] = "SYN_SENT",
+	[TCP_SYN_RECV] = "SYN_RECV",
+	[TCP_FIN_WAIT1] = "FIN_WAIT1",
+	[TCP_FIN_WAIT2] = "FIN_WAIT2",
+	[TCP_TIME_WAIT] = "TIME_WAIT",
+	[TCP_CLOSE] = "CLOSE",
+	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_LAST_ACK] = "LAST_ACK",
+	[TCP_LISTEN] = "LISTEN",
+	[TCP_CLOSING] = "CLOSING",
+};
+
+_Static_assert(TCP_ESTABLISHED == SK_ST_ESTABLISHED && TCP_CLOSE == SK_ST_CLOSE &&
+		       TCP_LISTEN == SK_ST_LISTEN && TCP_SYN_SENT == SK_ST_SYN_SENT,
+	       "sock.h state numbers");
+
+#define TCP_FIN_TIMEOUT_MAX_S 120
+#define MAX_TCP_SYNCNT 127
+
+/*
+ * The one place sk_state changes: traces old -> new, keeps the tables and
+ * counters right, and wakes everyone waiting on the socket.
+ */
+void tcp_set_state(struct sock *sk, int state)
+{
+	int old = sk->sk_state;
+
+	if (old == state)
+		return;
+	ns_dbg(sk->ns, "tcp %p: %s -> %s", (void *)sk, tcp_state_names[old < TCP_MAX_STATES ? old : 0],
+	       tcp_state_names[state]);
+	if (state == TCP_CLOSE) {
+		if (old == TCP_SYN_SENT || old == TCP_SYN_RECV)
+			NS_INC_STATS(sk->ns, TcpAttemptFails);
+		sk->sk_state = (uint8_t)state;
+		tcp_v4_unhash(sk);
+		if (!sk->sk_userlocks_bindport && !tcp_sk(sk)->parent && old != TCP_LISTEN)
+			tcp_put_port(sk);
+	}
+	sk->sk_state = (uint8_t)state;
+	sk->sk_state_change(sk);
+}
+
+/* The connection is over: no timers, no queues to send, unhashed (tcp_done). */
+void tcp_done(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	sock_hold(sk);
+	tcp_set_state(sk, TCP_CLOSE);
+	tcp_clear_xmit_timers(sk);
+	while ((skb = skb_dequeue(&sk->sk_write_queue)))
+		tcp_free_skb(sk, skb);
+	sk->sk_wmem_queued = 0;
+	tp->send_head = NULL;
+	tp->packets_out = tp->sacked_out = tp->lost_out = tp->retrans_out = 0;
+	skb_queue_purge(&tp->out_of_order_queue);
+	sk->sk_shutdown = SHUTDOWN_MASK;
+	if (!sock_flag(sk, SOCK_DEAD))
+		sk->sk_state_change(sk);
+	sock_put(sk);
+}
+
+/* Per-connection defaults (tcp_init_sock). */
+int tcp_init_sock(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct nstack *ns = sk->ns;
+	const struct tcp_config *c = &ns->cfg.tcp;
+
+	skb_queue_head_init(&tp->out_of_order_queue);
+	LIST_INIT(&tp->syn_queue);
+	TAILQ_INIT(&tp->accept_queue);
+	tcp_init_xmit_timers(sk);
+	tp->rto = (uint32_t)c->rto_init_us;
+	tp->mdev_us = (uint32_t)c->rto_init_us;
+	tp->snd_cwnd = (uint32_t)(c->initial_cwnd > 0 ? c->initial_cwnd : 10);
+	tp->snd_ssthresh = 0x7fffffffu;
+	tp->snd_cwnd_clamp = ~0u;
+	tp->mss_cache = TCP_MSS_DEFAULT;
+	tp->reordering = TCP_FASTRETRANS_THRESH;
+	tp->ca_ops = ns->tcp->default_ca;
+	tp->pmtu = ns->dev ? ns->dev->mtu : 1500;
+	sk->sk_state = TCP_CLOSE;
+	sk->sk_sndbuf = c->wmem[1];
+	sk->sk_rcvbuf = c->rmem[1];
+	return 0;
+}
+
+/* Buffers and congestion state of a new connection (tcp_init_transfer). */
+void tcp_init_transfer(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+
+	tcp_init_cwnd_state(sk);
+	tcp_sndbuf_expand(sk);
+	if (!sk->sk_userlocks_rcv) {
+		uint32_t max = (uint32_t)(c->rmem[2] - (c->rmem[2] >> 1));
+
+		if (tp->window_clamp < max && tp->wscale_ok)
+			tp->window_clamp = max;
+	}
+	tp->rcvq_space = tp->rcv_wnd ? tp->rcv_wnd : 10 * tp->advmss;
+	tp->rcvq_seq = tp->copied_seq;
+	tp->rcvq_time = ns_now(sk->ns);
+	tp->lrcvtime = ns_now(sk->ns);
+	tp->last_ack_recv = ns_now(sk->ns);
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		tcp_reset_keepalive_timer(sk, (uint64_t)tcp_keepalive_time_s(tp) * 1000000u);
+}
+
+/* Send buffer auto-growth: room for twice the congestion window (tcp_sndbuf_expand). */
+void tcp_sndbuf_expand(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int max = sk->ns->cfg.tcp.wmem[2];
+	uint32_t nr = tp->snd_cwnd > TCP_INIT_CWND_MAX ? tp->snd_cwnd : TCP_INIT_CWND_MAX;
+	uint64_t want;
+
+	if (sk->sk_userlocks_snd)
+		return;
+	if (nr < tp->reordering + 1)
+		nr = tp->reordering + 1;
+	want = 2ull * nr * (tp->mss_cache + 2 * MAX_HEADER);
+	if (want > (uint64_t)max)
+		want = (uint64_t)max;
+	if ((int)want > sk->sk_sndbuf) {
+		sk->sk_sndbuf = (int)want;
+		if (sk->sk_socket)
+			sk->sk_write_space(sk);
+	}
+}
+
+/* Receive buffer auto-tuning, once per RTT (tcp_rcv_space_adjust, DRS). */
+void tcp_rcv_space_adjust(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	uint64_t now = ns_now(sk->ns);
+	uint64_t rtt = tp->srtt_us >> 3;
+	uint32_t copied;
+
+	if (rtt < 1000)
+		rtt = 1000;
+	if (now - tp->rcvq_time < rtt)
+		return;
+	copied = tp->copied_seq - tp->rcvq_seq;
+	if (copied > tp->rcvq_space) {
+		tp->rcvq_space = copied;
+		if (!sk->sk_userlocks_rcv) {
+			uint64_t rcvwin = 2ull * copied + 16ull * tp->advmss;
+			uint64_t rcvbuf = 2 * rcvwin;
+
+			if (rcvbuf > (uint64_t)c->rmem[2])
+				rcvbuf = (uint64_t)c->rmem[2];
+			if ((int)rcvbuf > sk->sk_rcvbuf) {
+				sk->sk_rcvbuf = (int)rcvbuf;
+				if (tp->window_clamp < rcvbuf / 2)
+					tp->window_clamp = (uint32_t)(rcvbuf / 2);
+			}
+		}
+	}
+	tp->rcvq_seq = tp->copied_seq;
+	tp->rcvq_time = now;
+}
+
+/* Bytes the user can read now (FIONREAD). */
+uint32_t tcp_inq(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t n = tp->rcv_nxt - tp->copied_seq;
+
+	if (n && sock_flag(sk, SOCK_DONE))
+		n--; /* the FIN takes a sequence number but is no data */
+	return n;
+}
+
+/* RFC 9293 3.10.4: the state after CLOSE/SHUTDOWN; true when a FIN is due. */
+static bool tcp_close_state(struct sock *sk)
+{
+	static const uint8_t next[TCP_MAX_STATES] = {
+		[TCP_ESTABLISHED] = TCP_FIN_WAIT1, [TCP_SYN_SENT] = TCP_CLOSE,
+		[TCP_SYN_RECV] = TCP_FIN_WAIT1,	   [TCP_FIN_WAIT1] = TCP_FIN_WAIT1,
+		[TCP_FIN_WAIT2] = TCP_FIN_WAIT2,   [TCP_TIME_WAIT] = TCP_CLOSE,
+		[TCP_CLOSE] = TCP_CLOSE,	   [TCP_CLOSE_WAIT] = TCP_LAST_ACK,
+		[TCP_LAST_ACK] = TCP_LAST_ACK,	   [TCP_LISTEN] = TCP_CLOSE,
+		[TCP_CLOSING] = TCP_CLOSING,
+	};
+	int ns_ = next[sk->sk_state];
+	bool fin = (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV ||
+		    sk->sk_state == TCP_CLOSE_WAIT);
+
+	if (ns_ == TCP_CLOSE)
+		tcp_done(sk);
+	else
+		tcp_set_state(sk, ns_);
+	return fin;
+}
+
+/* proto->shutdown: SHUT_WR sends our FIN (how is the RCV/SEND_SHUTDOWN mask). */
+static void tcp_shutdown(struct sock *sk, int how)
+{
+	if (!(how & SEND_SHUTDOWN))
+		return;
+	if ((1u << sk->sk_state) &
+	    (TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE_WAIT)) {
+		if (tcp_close_state(sk))
+			tcp_send_fin(sk);
+	}
+}
+
+static bool tcp_need_reset(int state)
+{
+	return (1u << state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 |
+				TCPF_FIN_WAIT2 | TCPF_SYN_RECV);
+}
+
+/* connect(AF_UNSPEC) and zero linger: abort and return to CLOSE (tcp_disconnect). */
+int tcp_disconnect(struct sock *sk, int flags)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int old = sk->sk_state;
+
+	(void)flags;
+	if (old == TCP_LISTEN) {
+		tcp_listen_purge(sk);
+	} else if (tcp_need_reset(old)) {
+		tcp_send_active_reset(sk);
+		sk->sk_err = ECONNRESET;
+	} else if (old == TCP_SYN_SENT) {
+		sk->sk_err = ECONNRESET;
+	}
+	if (old != TCP_CLOSE)
+		tcp_done(sk);
+	skb_queue_purge(&sk->sk_receive_queue);
+	sk->sk_rmem_alloc = 0;
+	sk->sk_shutdown = 0;
+	sock_reset_flag(sk, SOCK_DONE);
+	sk->sk_dport = 0;
+	sk->sk_daddr = 0;
+	if (!sk->sk_userlocks_bindaddr) {
+		sk->sk_rcv_saddr = 0;
+		inet_sk(sk)->inet_saddr = 0;
+	}
+	tp->write_seq = 0;
+	tp->srtt_us = 0;
+	tp->mdev_us = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
+	tp->rto = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
+	tp->backoff = 0;
+	tp->retransmits = 0;
+	tp->ato = 0;
+	tp->quick = 0;
+	tp->num_sacks = 0;
+	tp->tstamp_ok = tp->sack_ok = tp->wscale_ok = false;
+	tp->snd_wscale = tp->rcv_wscale = 0;
+	tp->ts_recent = 0;
+	tp->ts_recent_stamp = 0;
+	if (sk->sk_socket)
+		sk->sk_socket->state = SS_UNCONNECTED;
+	sk->sk_error_report(sk);
+	return 0;
+}
+
+/* Waits, up to the linger time, for our FIN to be acknowledged (sk_stream_wait_close). */
+static void tcp_wait_close(struct sock *sk, int64_t timeout)
+{
+	while (timeout > 0 &&
+	       ((1u << sk->sk_state) & (TCPF_FIN_WAIT1 | TCPF_CLOSING | TCPF_LAST_ACK))) {
+		if (sk_wait(sk, &timeout))
+			break;
+	}
+}
+
+/* proto->close: the application closed the socket (tcp_close). */
+static void tcp_close(struct sock *sk, int64_t timeout)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t unread = 0;
+	struct sk_buff *skb;
+
+	sock_hold(sk);
+	sk->sk_shutdown = SHUTDOWN_MASK;
+	if (sk->sk_state == TCP_LISTEN) {
+		tcp_set_state(sk, TCP_CLOSE);
+		tcp_listen_purge(sk);
+		goto adjudge;
+	}
+	while ((skb = skb_dequeue(&sk->sk_receive_queue))) {
+		unread += skb->len;
+		sk->sk_rmem_alloc -= skb->len;
+		kfree_skb(skb);
+	}
+	unread = tcp_inq(sk) ? unread : 0;
+	if (sk->sk_state == TCP_CLOSE) {
+		/* Nothing to tell the peer. */
+	} else if (unread) {
+		/* RFC 2525 2.17: unread data means the peer must learn we lost it. */
+		NS_INC_STATS(sk->ns, TcpExtTCPAbortOnClose);
+		tcp_send_active_reset(sk);
+		tcp_done(sk);
+	} else if (sock_flag(sk, SOCK_LINGER) && sk->sk_lingertime == 0) {
+		NS_INC_STATS(sk->ns, TcpExtTCPAbortOnLinger);
+		tcp_disconnect(sk, 0);
+	} else if (tcp_close_state(sk)) {
+		tcp_send_fin(sk);
+	}
+	if (timeout > 0)
+		tcp_wait_close(sk, timeout);
+
+adjudge:
+	sock_orphan(sk);
+	if (sk->sk_state == TCP_FIN_WAIT2) {
+		if (tp->linger2_s < 0) {
+			tcp_send_active_reset(sk);
+			tcp_done(sk);
+		} else {
+			int tmo = tp->linger2_s ? tp->linger2_s : sk->ns->cfg.tcp.fin_timeout_s;
+
+			tcp_reset_keepalive_timer(sk, (uint64_t)tmo * 1000000u);
+		}
+	}
+	if (sk->sk_state == TCP_CLOSE)
+		tcp_clear_xmit_timers(sk);
+	sock_put(sk);	/* ours */
+	sock_put(sk);	/* the application's */
+}
+
+/* proto->destroy: the last reference is gone (tcp_v4_destroy_sock). */
+static void tcp_v4_destroy_sock(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	tcp_clear_xmit_timers(sk);
+	while ((skb = skb_dequeue(&sk->sk_write_queue)))
+		kfree_skb(skb);
+	skb_queue_purge(&tp->out_of_order_queue);
+	skb_queue_purge(&sk->sk_receive_queue);
+	if (sk->sk_state == TCP_LISTEN)
+		tcp_listen_purge(sk);
+	tcp_put_port(sk);
+}
+
+/* Copies len bytes to the user's iovecs at offset off. */
+static int tcp_copy_to_msg(struct msghdr *msg, size_t off, const void *from, size_t len)
+{
+	return memcpy_to_msg(msg, off, from, len);
+}
+
+/* proto->recvmsg (tcp_recvmsg): in-order bytes, MSG_PEEK/WAITALL/DONTWAIT. */
+static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	bool peek = flags & MSG_PEEK;
+	int64_t timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	uint32_t peek_seq = tp->copied_seq, *seq = peek ? &peek_seq : &tp->copied_seq;
+	size_t target, copied = 0;
+	int err = 0;
+
+	if (flags & MSG_OOB)
+		return -EINVAL;
+	if (sk->sk_state == TCP_LISTEN)
+		return -ENOTCONN;
+	target = (flags & MSG_WAITALL) ? len : (size_t)(sk->sk_rcvlowat > 0 ? sk->sk_rcvlowat : 1);
+	if (target > len)
+		target = len;
+	if (len == 0)
+		return 0;
+
+	while (copied < len) {
+		struct sk_buff *skb, *tmp;
+		bool progress = false;
+
+		skb_queue_walk_safe(&sk->sk_receive_queue, skb, tmp) {
+			uint32_t off = *seq - TCP_SKB_CB(skb)->seq;
+			size_t used;
+
+			if (off >= skb->len) {
+				if (!peek && before(TCP_SKB_CB(skb)->seq + skb->len - 1, *seq)) {
+					skb_unlink(&sk->sk_receive_queue, skb);
+					sk->sk_rmem_alloc -= skb->len;
+					kfree_skb(skb);
+				}
+				continue;
+			}
+			used = skb->len - off;
+			if (used > len - copied)
+				used = len - copied;
+			if (!(flags & MSG_TRUNC) &&
+			    tcp_copy_to_msg(msg, copied, skb->data + off, used)) {
+				if (!copied)
+					return -EFAULT;
+				goto out;
+			}
+			*seq += (uint32_t)used;
+			copied += used;
+			progress = true;
+			if (!peek && off + used == skb->len) {
+				skb_unlink(&sk->sk_receive_queue, skb);
+				sk->sk_rmem_alloc -= skb->len;
+				kfree_skb(skb);
+			}
+			if (copied >= len)
+				break;
+		}
+		if (copied >= len)
+			break;
+		if (copied >= target && !progress)
+			break;
+		if (copied >= target)
+			continue;
+		/* Nothing (more) to read: decide whether to wait. */
+		if (sock_flag(sk, SOCK_DONE))
+			break;
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			break;
+		}
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
+			break;
+		if (sk->sk_state == TCP_CLOSE) {
+			err = -ENOTCONN;
+			break;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (!peek && copied) {
+			tcp_rcv_space_adjust(sk);
+			tcp_send_window_update(sk);
+		}
+		err = sk_wait(sk, &timeo);
+		if (err)
+			break;
+	}
+out:
+	if (!peek && copied) {
+		tcp_rcv_space_adjust(sk);
+		tcp_send_window_update(sk);
+	}
+	if (copied)
+		return (ssize_t)copied;
+	return err;
+}
+
+/* Waits until the connection is usable for sending (sk_stream_wait_connect). */
+static int tcp_wait_connect(struct sock *sk, int64_t *timeo)
+{
+	for (;;) {
+		if (sk->sk_err)
+			return sock_error(sk);
+		if (!((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)))
+			return -EPIPE;
+		if (!*timeo)
+			return -EAGAIN;
+		if (sk_wait(sk, timeo))
+			return -EAGAIN;
+		if ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
+			return 0;
+	}
+}
+
+/* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
+static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	size_t copied = 0;
+	int err = 0;
+
+	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+		err = tcp_wait_connect(sk, &timeo);
+		if (err)
+			return err;
+	}
+	while (copied < len) {
+		unsigned int mss = tcp_current_mss(sk);
+		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+		size_t copy;
+
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			break;
+		}
+		if (sk->sk_shutdown & SEND_SHUTDOWN) {
+			err = -EPIPE;
+			break;
+		}
+		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
+		    (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
+			if (sk->sk_wmem_queued >= sk->sk_sndbuf) {
+				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
+				if (!timeo) {
+					err = -EAGAIN;
+					break;
+				}
+				err = sk_wait(sk, &timeo);
+				if (err)
+					break;
+				continue;
+			}
+			skb = tcp_stream_alloc_skb(sk, mss);
+			if (!skb) {
+				err = -ENOBUFS;
+				break;
+			}
+			TCP_SKB_CB(skb)->seq = tp->write_seq;
+			TCP_SKB_CB(skb)->end_seq = tp->write_seq;
+			TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
+			tcp_queue_skb(sk, skb);
+		}
+		copy = mss - skb->len;
+		if (copy > skb_tailroom(skb))
+			copy = skb_tailroom(skb);
+		if (copy > len - copied)
+			copy = len - copied;
+		if (memcpy_from_msg(skb_put(skb, (unsigned int)copy), msg, copied, copy)) {
+			skb_trim(skb, skb->len - (unsigned int)copy);
+			err = -EFAULT;
+			break;
+		}
+		TCP_SKB_CB(skb)->end_seq += (uint32_t)copy;
+		tp->write_seq += (uint32_t)copy;
+		sk->sk_wmem_queued += (int)copy;
+		copied += copy;
+		if (skb->len >= mss)
+			tcp_push(sk, tp->nonagle);
+	}
+	if (copied) {
+		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+		if (tail && !(flags & MSG_MORE))
+			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
+		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
+		return (ssize_t)copied;
+	}
+	return err;
+}
+
+/* proto->ioctl: SIOCINQ/FIONREAD, SIOCOUTQ, SIOCOUTQNSD (tcp_ioctl). */
+static int tcp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int v;
+
+	switch (cmd) {
+	case SIOCINQ:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		v = (int)tcp_inq(sk);
+		break;
+	case SIOCOUTQ:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE)) ? 0
+			: (int)(tp->write_seq - tp->snd_una);
+		break;
+	case SIOCOUTQNSD:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE)) ? 0
+			: (int)(tp->write_seq - tp->snd_nxt);
+		break;
+	default:
+		return -ENOTTY;
+	}
+	memcpy(arg, &v, sizeof(v));
+	return 0;
+}
+
+/* Linux's secs_to_retrans() for TCP_DEFER_ACCEPT. */
+static int secs_to_retrans(int secs)
+{
+	int period = 1, res = 0;
+
+	if (secs > 0) {
+		while (secs > period && res < 255) {
+			res++;
+			secs -= period;
+			period = period * 2 > 120 ? 120 : period * 2;
+		}
+		res++;
+	}
+	return res;
+}
+
+static int retrans_to_secs(int retrans)
+{
+	int period = 1, res = 0;
+
+	if (retrans > 0) {
+		res = period;
+		while (--retrans) {
+			period = period * 2 > 120 ? 120 : period * 2;
+			res += period;
+		}
+	}
+	return res;
+}
+
+/* proto->setsockopt for IPPROTO_TCP (do_tcp_setsockopt); IP levels pass through. */
+static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *optval,
+			  socklen_t optlen)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int val;
+
+	if (level != IPPROTO_TCP)
+		return ip_setsockopt(sk, level, optname, optval, optlen);
+	if (optname == TCP_CONGESTION) {
+		char name[TCP_CA_NAME_MAX];
+		size_t n = optlen < sizeof(name) - 1 ? optlen : sizeof(name) - 1;
+
+		if ((int)optlen < 1)
+			return -EINVAL;
+		memcpy(name, optval, n);
+		name[n] = 0;
+		return tcp_set_congestion_control(sk, name);
+	}
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	memcpy(&val, optval, sizeof(val));
+
+	switch (optname) {
+	case TCP_NODELAY:
+		if (val) {
+			tp->nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH;
+			tcp_push(sk, tp->nonagle);
+			tp->nonagle &= (uint8_t)~TCP_NAGLE_PUSH;
+		} else {
+			tp->nonagle &= (uint8_t)~TCP_NAGLE_OFF;
+		}
+		return 0;
+	case TCP_CORK:
+		if (val) {
+			tp->nonagle |= TCP_NAGLE_CORK;
+		} else {
+			tp->nonagle &= (uint8_t)~TCP_NAGLE_CORK;
+			tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
+		}
+		return 0;
+	case TCP_MAXSEG:
+		if (val && (val < TCP_MIN_MSS || val > 65535 - 40))
+			return -EINVAL;
+		tp->user_mss = (uint16_t)val;
+		return 0;
+	case TCP_KEEPIDLE:
+		if (val < 1 || val > TCP_KEEPALIVE_MAX_S)
+			return -EINVAL;
+		tp->keepalive_time_s = val;
+		if (sock_flag(sk, SOCK_KEEPOPEN))
+			tcp_set_keepalive(sk, true);
+		return 0;
+	case TCP_KEEPINTVL:
+		if (val < 1 || val > TCP_KEEPALIVE_MAX_S)
+			return -EINVAL;
+		tp->keepalive_intvl_s = val;
+		return 0;
+	case TCP_KEEPCNT:
+		if (val < 1 || val > TCP_MAX_KEEPCNT)
+			return -EINVAL;
+		tp->keepalive_probes = val;
+		return 0;
+	case TCP_SYNCNT:
+		if (val < 1 || val > MAX_TCP_SYNCNT)
+			return -EINVAL;
+		tp->syn_retries = (uint8_t)val;
+		return 0;
+	case TCP_LINGER2:
+		if (val < 0)
+			tp->linger2_s = -1;
+		else if (val > TCP_FIN_TIMEOUT_MAX_S)
+			tp->linger2_s = TCP_FIN_TIMEOUT_MAX_S;
+		else
+			tp->linger2_s = val;
+		return 0;
+	case TCP_DEFER_ACCEPT:
+		tp->defer_accept_s = secs_to_retrans(val);
+		return 0;
+	case TCP_WINDOW_CLAMP:
+		if (!val) {
+			if (sk->sk_state != TCP_CLOSE)
+				return -EINVAL;
+			tp->window_clamp = 0;
+		} else {
+			tp->window_clamp = (uint32_t)(val < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2
+										: val);
+		}
+		return 0;
+	case TCP_QUICKACK:
+		if (val) {
+			tp->pingpong = false;
+			if ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT) &&
+			    tp->ack_pending)
+				tcp_send_ack(sk);
+		} else {
+			tp->pingpong = true;
+		}
+		return 0;
+	case TCP_USER_TIMEOUT:
+		if (val < 0)
+			return -EINVAL;
+		tp->user_timeout_ms = (uint32_t)val;
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int tcp_put_int(void *optval, socklen_t *optlen, int v)
+{
+	socklen_t len = *optlen < sizeof(int) ? *optlen : sizeof(int);
+
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	memcpy(optval, &v, len);
+	*optlen = len;
+	return 0;
+}
+
+/* Fills Linux's struct tcp_info from the connection (tcp_get_info). */
+void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t now = ns_now(sk->ns);
+
+	memset(info, 0, sizeof(*info));
+	info->tcpi_state = sk->sk_state;
+	if (sk->sk_state == TCP_LISTEN) {
+		info->tcpi_unacked = (uint32_t)sk->sk_ack_backlog;
+		info->tcpi_sacked = (uint32_t)sk->sk_max_ack_backlog;
+		return;
+	}
+	info->tcpi_ca_state = tp->ca_state;
+	info->tcpi_retransmits = tp->retransmits;
+	info->tcpi_probes = tp->probes_out;
+	info->tcpi_backoff = tp->backoff;
+	if (tp->tstamp_ok)
+		info->tcpi_options |= TCPI_OPT_TIMESTAMPS;
+	if (tp->sack_ok)
+		info->tcpi_options |= TCPI_OPT_SACK;
+	if (tp->wscale_ok) {
+		info->tcpi_options |= TCPI_OPT_WSCALE;
+		info->tcpi_snd_wscale = tp->snd_wscale & 0xf;
+		info->tcpi_rcv_wscale = tp->rcv_wscale & 0xf;
+	}
+	info->tcpi_rto = (uint32_t)tcp_rto_backed_off(sk);
+	info->tcpi_ato = tp->ato;
+	info->tcpi_snd_mss = tp->mss_cache;
+	info->tcpi_rcv_mss = tp->rcv_mss;
+	info->tcpi_unacked = tp->packets_out;
+	info->tcpi_sacked = tp->sacked_out;
+	info->tcpi_lost = tp->lost_out;
+	info->tcpi_retrans = tp->retrans_out;
+	info->tcpi_last_data_sent = (uint32_t)((now - tp->last_data_sent) / 1000u);
+	info->tcpi_last_data_recv = (uint32_t)((now - tp->last_data_recv) / 1000u);
+	info->tcpi_last_ack_recv = (uint32_t)((now - tp->last_ack_recv) / 1000u);
+	info->tcpi_pmtu = tp->pmtu;
+	info->tcpi_rcv_ssthresh = tp->rcv_ssthresh;
+	info->tcpi_rtt = tp->srtt_us >> 3;
+	info->tcpi_rttvar = tp->mdev_us >> 2;
+	info->tcpi_snd_ssthresh = tp->snd_ssthresh;
+	info->tcpi_snd_cwnd = tp->snd_cwnd;
+	info->tcpi_advmss = tp->advmss;
+	info->tcpi_reordering = tp->reordering;
+	info->tcpi_rcv_space = tp->rcvq_space;
+	info->tcpi_total_retrans = tp->total_retrans;
+	info->tcpi_bytes_acked = tp->bytes_acked;
+	info->tcpi_bytes_received = tp->bytes_received;
+	info->tcpi_segs_out = tp->segs_out;
+	info->tcpi_segs_in = tp->segs_in;
+	info->tcpi_notsent_bytes = tp->write_seq - tp->snd_nxt;
+	info->tcpi_min_rtt = tp->min_rtt_us ? tp->min_rtt_us : ~0u;
+	info->tcpi_data_segs_in = tp->data_segs_in;
+	info->tcpi_data_segs_out = tp->data_segs_out;
+	info->tcpi_delivered = tp->delivered;
+	info->tcpi_bytes_sent = tp->bytes_sent;
+	info->tcpi_bytes_retrans = tp->bytes_retrans;
+	info->tcpi_rcv_ooopack = tp->rcv_ooopack;
+	info->tcpi_snd_wnd = tp->snd_wnd;
+}
+
+/* proto->getsockopt for IPPROTO_TCP (do_tcp_getsockopt). */
+static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
+			  socklen_t *optlen)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	int v;
+
+	if (level != IPPROTO_TCP)
+		return ip_getsockopt(sk, level, optname, optval, optlen);
+	switch (optname) {
+	case TCP_NODELAY:
+		v = !!(tp->nonagle & TCP_NAGLE_OFF);
+		break;
+	case TCP_CORK:
+		v = !!(tp->nonagle & TCP_NAGLE_CORK);
+		break;
+	case TCP_MAXSEG:
+		v = tp->mss_cache;
+		if (tp->user_mss && ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)))
+			v = tp->user_mss;
+		break;
+	case TCP_KEEPIDLE:
+		v = tcp_keepalive_time_s(tp);
+		break;
+	case TCP_KEEPINTVL:
+		v = tp->keepalive_intvl_s ? tp->keepalive_intvl_s : c->keepalive_intvl_s;
+		break;
+	case TCP_KEEPCNT:
+		v = tp->keepalive_probes ? tp->keepalive_probes : c->keepalive_probes;
+		break;
+	case TCP_SYNCNT:
+		v = tp->syn_retries ? tp->syn_retries : c->syn_retries;
+		break;
+	case TCP_LINGER2:
+		v = tp->linger2_s ? tp->linger2_s : c->fin_timeout_s;
+		if (tp->linger2_s < 0)
+			v = -1;
+		break;
+	case TCP_DEFER_ACCEPT:
+		v = retrans_to_secs(tp->defer_accept_s);
+		break;
+	case TCP_WINDOW_CLAMP:
+		v = (int)tp->window_clamp;
+		break;
+	case TCP_QUICKACK:
+		v = !tp->pingpong;
+		break;
+	case TCP_USER_TIMEOUT:
+		v = (int)tp->user_timeout_ms;
+		break;
+	case TCP_INFO: {
+		struct tcp_info_linux info;
+		socklen_t len = *optlen < sizeof(info) ? *optlen : sizeof(info);
+
+		if ((int)*optlen < 0)
+			return -EINVAL;
+		tcp_get_info(sk, &info);
+		memcpy(optval, &info, len);
+		*optlen = len;
+		return 0;
+	}
+	case TCP_CONGESTION: {
+		char name[TCP_CA_NAME_MAX] = {0};
+		socklen_t len = *optlen < TCP_CA_NAME_MAX ? *optlen : TCP_CA_NAME_MAX;
+
+		if ((int)*optlen < 0)
+			return -EINVAL;
+		strncpy(name, tp->ca_ops->name, sizeof(name) - 1);
+		memcpy(optval, name, len);
+		*optlen = len;
+		return 0;
+	}
+	default:
+		return -ENOPROTOOPT;
+	}
+	return tcp_put_int(optval, optlen, v);
+}
+
+static int tcp_init_sock_proto(struct sock *sk)
+{
+	return tcp_init_sock(sk);
+}
+
+static void tcp_keepalive_hook(struct sock *sk, bool on)
+{
+	tcp_set_keepalive(sk, on);
+}
+
+const struct proto tcp_prot = {
+	.name = "TCP",
+	.obj_size = sizeof(struct tcp_sock),
+	.init = tcp_init_sock_proto,
+	.close = tcp_close,
+	.connect = tcp_v4_connect,
+	.disconnect = tcp_disconnect,
+	.ioctl = tcp_ioctl,
+	.destroy = tcp_v4_destroy_sock,
+	.shutdown = tcp_shutdown,
+	.setsockopt = tcp_setsockopt,
+	.getsockopt = tcp_getsockopt,
+	.sendmsg = tcp_sendmsg,
+	.recvmsg = tcp_recvmsg,
+	.hash = tcp_v4_hash,
+	.unhash = tcp_v4_unhash,
+	.get_port = tcp_v4_get_port,
+	.keepalive = tcp_keepalive_hook,
+	.max_header = MAX_HEADER,
+};

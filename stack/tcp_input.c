@@ -1,0 +1,1207 @@
+/*
+ * TCP input: the segment arrival rules of RFC 9293 3.10.7 per state, with
+ * RFC 7323 (PAWS), RFC 5961 (challenge ACKs), RFC 2018/6675 (SACK and
+ * SACK-based recovery), RFC 6582 (NewReno), RFC 6298 (RTT), delayed ACKs
+ * as Linux does them, and the out-of-order queue.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "ip.h"
+#include "stack.h"
+#include "tcp.h"
+
+#define TCP_INFINITE_SSTHRESH 0x7fffffffu
+#define TCP_INVALID_RATELIMIT_US 500000u
+
+/* Parses the options of a received segment (RFC 9293 3.1, RFC 7323, RFC 2018). */
+void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
+		       struct tcp_options_received *opt, bool syn)
+{
+	const unsigned char *p = (const unsigned char *)(th + 1);
+	int len = (int)(TCP_DOFF(th) * 4u) - TCP_HLEN_MIN;
+
+	(void)skb;
+	opt->saw_tstamp = false;
+	opt->num_sacks = 0;
+	while (len > 0) {
+		int kind = *p, olen;
+
+		if (kind == TCPOPT_EOL)
+			return;
+		if (kind == TCPOPT_NOP) {
+			p++;
+			len--;
+			continue;
+		}
+		if (len < 2)
+			return;
+		olen = p[1];
+		if (olen < 2 || olen > len)
+			return; /* malformed: ignore the rest */
+		switch (kind) {
+		case TCPOPT_MSS:
+			if (olen == 4 && syn) {
+				uint16_t mss = (uint16_t)(p[2] << 8 | p[3]);
+
+				if (mss)
+					opt->mss_clamp = mss;
+			}
+			break;
+		case TCPOPT_WINDOW:
+			if (olen == 3 && syn) {
+				opt->wscale_ok = true;
+				opt->snd_wscale = p[2] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : p[2];
+			}
+			break;
+		case TCPOPT_SACK_PERM:
+			if (olen == 2 && syn)
+				opt->sack_ok = true;
+			break;
+		case TCPOPT_TIMESTAMP:
+			if (olen == 10) {
+				opt->saw_tstamp = true;
+				opt->rcv_tsval = (uint32_t)p[2] << 24 | p[3] << 16 | p[4] << 8 | p[5];
+				opt->rcv_tsecr = (uint32_t)p[6] << 24 | p[7] << 16 | p[8] << 8 | p[9];
+			}
+			break;
+		case TCPOPT_SACK:
+			if (!syn && olen >= 10 && (olen - 2) % 8 == 0) {
+				int n = (olen - 2) / 8, i;
+
+				if (n > TCP_MAX_SACKS)
+					n = TCP_MAX_SACKS;
+				for (i = 0; i < n; i++) {
+					const unsigned char *b = p + 2 + i * 8;
+
+					opt->sacks[i].start_seq =
+						(uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+					opt->sacks[i].end_seq =
+						(uint32_t)b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7];
+				}
+				opt->num_sacks = n;
+			}
+			break;
+		default:
+			break;
+		}
+		p += olen;
+		len -= olen;
+	}
+}
+
+/* Linux's tcp_rtt_estimator(): RFC 6298 2.2/2.3 with the RTO floor in rttvar. */
+void tcp_rtt_estimator(struct sock *sk, int64_t mrtt_us)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t rto_min = (uint32_t)sk->ns->cfg.tcp.rto_min_us;
+	int64_t m = mrtt_us > 0 ? mrtt_us : 1;
+	uint32_t srtt = tp->srtt_us;
+
+	if (!tp->min_rtt_us || (uint32_t)m < tp->min_rtt_us)
+		tp->min_rtt_us = (uint32_t)m;
+	if (srtt) {
+		m -= srtt >> 3;
+		srtt += (uint32_t)m;
+		if (m < 0) {
+			m = -m;
+			m -= tp->mdev_us >> 2;
+			if (m > 0)
+				m >>= 3;
+		} else {
+			m -= tp->mdev_us >> 2;
+		}
+		tp->mdev_us += (uint32_t)m;
+		if (tp->mdev_us > tp->mdev_max_us) {
+			tp->mdev_max_us = tp->mdev_us;
+			if (tp->mdev_max_us > tp->rttvar_us)
+				tp->rttvar_us = tp->mdev_max_us;
+		}
+		if (after(tp->snd_una, tp->rtt_seq)) {
+			if (tp->mdev_max_us < tp->rttvar_us)
+				tp->rttvar_us -= (tp->rttvar_us - tp->mdev_max_us) >> 2;
+			tp->rtt_seq = tp->snd_nxt;
+			tp->mdev_max_us = rto_min;
+		}
+	} else {
+		srtt = (uint32_t)m << 3;
+		tp->mdev_us = (uint32_t)m << 1;
+		tp->rttvar_us = tp->mdev_us > rto_min ? tp->mdev_us : rto_min;
+		tp->mdev_max_us = tp->rttvar_us;
+		tp->rtt_seq = tp->snd_nxt;
+	}
+	tp->srtt_us = srtt ? srtt : 1;
+}
+
+/* RTO = SRTT + max(4 RTTVAR, rto_min), in whole milliseconds as Linux's jiffies (HZ=1000). */
+void tcp_set_rto(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t rto = (tp->srtt_us >> 3) + tp->rttvar_us;
+
+	rto = (rto + 999) / 1000 * 1000;
+	if (rto > sk->ns->cfg.tcp.rto_max_us)
+		rto = sk->ns->cfg.tcp.rto_max_us;
+	tp->rto = (uint32_t)rto;
+}
+
+static void tcp_ack_update_rtt(struct sock *sk, int64_t rtt_us)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (rtt_us < 0)
+		return;
+	tcp_rtt_estimator(sk, rtt_us);
+	tcp_set_rto(sk);
+	/* RFC 6298 5.7: a valid measurement ends the backoff. */
+	tp->backoff = 0;
+}
+
+/* Whether a challenge ACK may go out now (RFC 5961 7, Linux's limits). */
+bool tcp_challenge_ack_allowed(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_state *st = sk->ns->tcp;
+	uint64_t now = ns_now(sk->ns), sec = now / 1000000u;
+
+	if (tp->last_oow_ack_time && now - tp->last_oow_ack_time < TCP_INVALID_RATELIMIT_US)
+		return false;
+	tp->last_oow_ack_time = now;
+	if (sec != st->challenge_stamp) {
+		st->challenge_stamp = sec;
+		st->challenge_count = 0;
+	}
+	if (st->challenge_count >= (unsigned int)sk->ns->cfg.tcp.challenge_ack_limit)
+		return false;
+	st->challenge_count++;
+	return true;
+}
+
+static void tcp_send_challenge_ack(struct sock *sk)
+{
+	if (!tcp_challenge_ack_allowed(sk))
+		return;
+	NS_INC_STATS(sk->ns, TcpExtTCPChallengeACK);
+	tcp_send_ack(sk);
+}
+
+/* A duplicate ACK for an unacceptable segment, rate-limited like Linux. */
+static void tcp_send_dupack(struct sock *sk, const struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	uint64_t now = ns_now(sk->ns);
+
+	if (cb->end_seq != cb->seq && before(cb->seq, tp->rcv_nxt)) {
+		/* A retransmission of data we have: ACK at once. */
+		tcp_send_ack(sk);
+		return;
+	}
+	if (tp->last_oow_ack_time && now - tp->last_oow_ack_time < TCP_INVALID_RATELIMIT_US)
+		return;
+	tp->last_oow_ack_time = now;
+	tcp_send_ack(sk);
+}
+
+/* The peer reset the connection (RFC 9293 3.10.7.4 second check; tcp_reset). */
+void tcp_reset(struct sock *sk)
+{
+	switch (sk->sk_state) {
+	case TCP_SYN_SENT:
+		sk->sk_err = ECONNREFUSED;
+		break;
+	case TCP_CLOSE_WAIT:
+		sk->sk_err = EPIPE;
+		break;
+	case TCP_CLOSE:
+		return;
+	default:
+		sk->sk_err = ECONNRESET;
+	}
+	sk->sk_error_report(sk);
+	tcp_done(sk);
+}
+
+/* Sets up congestion state and buffers when the connection opens (tcp_init_transfer). */
+void tcp_init_cwnd_state(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int iw = sk->ns->cfg.tcp.initial_cwnd;
+
+	tcp_init_congestion_control(sk);
+	tp->snd_ssthresh = TCP_INFINITE_SSTHRESH;
+	tp->snd_cwnd_clamp = ~0u;
+	tp->snd_cwnd = (uint32_t)(iw > 0 ? iw : 10);
+	tp->snd_cwnd_cnt = 0;
+	tp->ca_state = TCP_CA_Open;
+	tp->reordering = TCP_FASTRETRANS_THRESH;
+}
+
+/* Marks a SYN-SENT connection established (tcp_finish_connect). */
+void tcp_finish_connect(struct sock *sk, struct sk_buff *skb)
+{
+	(void)skb;
+	tcp_set_state(sk, TCP_ESTABLISHED);
+	tcp_init_transfer(sk);
+}
+
+/* Frees acknowledged segments, samples the RTT, returns packets acked (tcp_clean_rtx_queue). */
+static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_us,
+				    bool *fin_acked)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+	uint64_t now = ns_now(sk->ns);
+	uint64_t first_clean_tx = 0;
+	bool retrans_acked = false;
+	uint32_t acked = 0;
+
+	*rtt_us = -1;
+	while ((skb = skb_peek(&sk->sk_write_queue)) && skb != tp->send_head) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (after(cb->end_seq, ack))
+			break;
+		if (cb->sacked & TCPCB_EVER_RETRANS)
+			retrans_acked = true;
+		else if (!first_clean_tx)
+			first_clean_tx = cb->when;
+		if (cb->sacked & TCPCB_SACKED_RETRANS)
+			tp->retrans_out--;
+		if (cb->sacked & TCPCB_SACKED_ACKED)
+			tp->sacked_out--;
+		if (cb->sacked & TCPCB_LOST)
+			tp->lost_out--;
+		if (cb->tcp_flags & TH_FIN)
+			*fin_acked = true;
+		tp->packets_out--;
+		acked++;
+		skb_unlink(&sk->sk_write_queue, skb);
+		tcp_free_skb(sk, skb);
+	}
+	if (first_clean_tx && !retrans_acked) {
+		*rtt_us = (int64_t)(now - first_clean_tx);
+	} else if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr && acked) {
+		uint32_t d = tcp_ts_now(sk->ns) + tp->tsoffset - tp->rx_opt.rcv_tsecr;
+
+		if (d < 0x7fffffff)
+			*rtt_us = (int64_t)d * 1000;
+	}
+	if (tp->retrans_out == 0 || !tp->packets_out)
+		tp->retrans_stamp = 0;
+	return acked;
+}
+
+/* Marks segments covered by the peer's SACK blocks (RFC 2018, tcp_sacktag_write_queue). */
+static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_options_received *o = &tp->rx_opt;
+	struct sk_buff *skb;
+	int i;
+
+	for (i = 0; i < o->num_sacks; i++) {
+		uint32_t s = o->sacks[i].start_seq, e = o->sacks[i].end_seq;
+
+		/* Ignore blocks below the ACK (D-SACK) or beyond what we sent. */
+		if (!after(e, s) || !after(e, ack) || after(e, tp->snd_nxt) ||
+		    before(s, tp->snd_una))
+			continue;
+		skb_queue_walk(&sk->sk_write_queue, skb) {
+			struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+			if (skb == tp->send_head)
+				break;
+			if (!after(cb->end_seq, s))
+				continue;
+			if (!before(cb->seq, e))
+				break;
+			if (before(cb->seq, s) || after(cb->end_seq, e))
+				continue; /* partly covered: leave it */
+			if (cb->sacked & TCPCB_SACKED_ACKED)
+				continue;
+			if (cb->sacked & TCPCB_SACKED_RETRANS) {
+				cb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
+				tp->retrans_out--;
+			}
+			if (cb->sacked & TCPCB_LOST) {
+				cb->sacked &= (uint8_t)~TCPCB_LOST;
+				tp->lost_out--;
+			}
+			cb->sacked |= TCPCB_SACKED_ACKED;
+			tp->sacked_out++;
+		}
+	}
+}
+
+/*
+ * RFC 6675 IsLost(): a segment not SACKed with at least DupThresh SACKed
+ * segments above it is lost. Marks them; returns how many were marked.
+ */
+static uint32_t tcp_mark_lost_sack(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+	uint32_t sacked_above = tp->sacked_out, marked = 0;
+
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (skb == tp->send_head || sacked_above < tp->reordering)
+			break;
+		if (cb->sacked & TCPCB_SACKED_ACKED) {
+			sacked_above--;
+			continue;
+		}
+		if (!(cb->sacked & TCPCB_LOST) && !(cb->sacked & TCPCB_SACKED_RETRANS)) {
+			cb->sacked |= TCPCB_LOST;
+			tp->lost_out++;
+			marked++;
+		}
+	}
+	return marked;
+}
+
+/* Marks the first unacknowledged segment lost (NewReno, RFC 6582 3.2 step 4). */
+static void tcp_mark_head_lost(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb = skb_peek(&sk->sk_write_queue);
+
+	if (!skb || skb == tp->send_head)
+		return;
+	if (TCP_SKB_CB(skb)->sacked & (TCPCB_LOST | TCPCB_SACKED_ACKED))
+		return;
+	if (TCP_SKB_CB(skb)->sacked & TCPCB_SACKED_RETRANS) {
+		TCP_SKB_CB(skb)->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
+		tp->retrans_out--;
+	}
+	TCP_SKB_CB(skb)->sacked |= TCPCB_LOST;
+	tp->lost_out++;
+}
+
+static void tcp_set_ca_state(struct sock *sk, uint8_t state)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (tp->ca_ops && tp->ca_ops->set_state)
+		tp->ca_ops->set_state(tp, state);
+	tp->ca_state = state;
+}
+
+/* Enters fast recovery (RFC 6675 5 step 4.2, RFC 6582 3.2 step 2). */
+static void tcp_enter_recovery(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	NS_INC_STATS(sk->ns, TcpExtTCPFastRetrans);
+	if (tp->sack_ok)
+		NS_INC_STATS(sk->ns, TcpExtTCPSackRecovery);
+	else
+		NS_INC_STATS(sk->ns, TcpExtTCPRenoRecovery);
+	tp->prior_ssthresh = tp->snd_ssthresh;
+	tp->prior_cwnd = tp->snd_cwnd;
+	tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+	tp->snd_cwnd = tp->snd_ssthresh;
+	tp->snd_cwnd_cnt = 0;
+	tp->high_seq = tp->snd_nxt;
+	tcp_set_ca_state(sk, TCP_CA_Recovery);
+}
+
+/* The RTO fired: everything outstanding is presumed lost (tcp_enter_loss, RFC 5681 3.1). */
+void tcp_enter_loss(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	if (tp->ca_state != TCP_CA_Loss || tp->retransmits == 0) {
+		tp->prior_ssthresh = tp->snd_ssthresh;
+		tp->prior_cwnd = tp->snd_cwnd;
+		tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+	}
+	tp->snd_cwnd = 1;
+	tp->snd_cwnd_cnt = 0;
+	tp->retrans_out = 0;
+	tp->lost_out = 0;
+	tp->dup_acks = 0;
+	if (!tp->sack_ok)
+		tp->sacked_out = 0;
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (skb == tp->send_head)
+			break;
+		cb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
+		if (!tp->sack_ok)
+			cb->sacked &= (uint8_t)~TCPCB_SACKED_ACKED;
+		if (!(cb->sacked & TCPCB_SACKED_ACKED)) {
+			cb->sacked |= TCPCB_LOST;
+			tp->lost_out++;
+		}
+	}
+	tp->high_seq = tp->snd_nxt;
+	tcp_set_ca_state(sk, TCP_CA_Loss);
+}
+
+/*
+ * Loss detection and recovery on an incoming ACK (Linux's
+ * tcp_fastretrans_alert, reduced to RFC 6675 and RFC 6582).
+ */
+static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->packets_out) {
+		if (tp->ca_state != TCP_CA_Open)
+			tcp_set_ca_state(sk, TCP_CA_Open);
+		tp->dup_acks = 0;
+		tp->sacked_out = tp->sack_ok ? tp->sacked_out : 0;
+		return;
+	}
+	switch (tp->ca_state) {
+	case TCP_CA_Recovery:
+	case TCP_CA_Loss:
+		if (!before(tp->snd_una, tp->high_seq)) {
+			/* The recovery point is acknowledged (RFC 6582 3.2 step 3). */
+			if (tp->ca_state == TCP_CA_Recovery && tp->snd_cwnd > tp->snd_ssthresh)
+				tp->snd_cwnd = tp->snd_ssthresh;
+			tp->dup_acks = 0;
+			if (!tp->sack_ok)
+				tp->sacked_out = 0;
+			tcp_set_ca_state(sk, TCP_CA_Open);
+			break;
+		}
+		if (tp->sack_ok) {
+			tcp_mark_lost_sack(sk);
+		} else if (acked_new) {
+			/* NewReno partial ACK: the next hole is lost too. */
+			tp->sacked_out = 0;
+			tp->dup_acks = 0;
+			tcp_mark_head_lost(sk);
+		} else if (is_dupack && tp->sacked_out + 1 < tp->packets_out) {
+			tp->sacked_out++;
+		}
+		tcp_xmit_retransmit_queue(sk);
+		return;
+	default:
+		break;
+	}
+	/* Open or Disorder. */
+	if (tp->sack_ok) {
+		tcp_mark_lost_sack(sk);
+		if (tp->lost_out || tp->sacked_out >= tp->reordering) {
+			if (!tp->lost_out)
+				tcp_mark_head_lost(sk);
+			tcp_enter_recovery(sk);
+			tcp_xmit_retransmit_queue(sk);
+			return;
+		}
+		tcp_set_ca_state(sk, tp->sacked_out ? TCP_CA_Disorder : TCP_CA_Open);
+		return;
+	}
+	if (acked_new) {
+		tp->dup_acks = 0;
+		tp->sacked_out = 0;
+	}
+	if (is_dupack) {
+		tp->dup_acks++;
+		/* Count duplicate ACKs as SACKed segments for the pipe (tcp_add_reno_sack). */
+		if (tp->sacked_out + 1 < tp->packets_out)
+			tp->sacked_out++;
+		if (tp->dup_acks >= TCP_FASTRETRANS_THRESH) {
+			tcp_mark_head_lost(sk);
+			tcp_enter_recovery(sk);
+			tcp_xmit_retransmit_queue(sk);
+			return;
+		}
+	}
+	tcp_set_ca_state(sk, tp->dup_acks ? TCP_CA_Disorder : TCP_CA_Open);
+}
+
+/* Whether the window update rule of RFC 9293 3.10.7.4 (SND.WL1/WL2) applies. */
+static bool tcp_may_update_window(const struct tcp_sock *tp, uint32_t ack, uint32_t seq,
+				  uint32_t nwin)
+{
+	return after(ack, tp->snd_una) || after(seq, tp->snd_wl1) ||
+	       (seq == tp->snd_wl1 && nwin > tp->snd_wnd);
+}
+
+/* Processes the acknowledgement field (RFC 9293 3.10.7.4 fifth check; tcp_ack). */
+static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcphdr *th)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	uint32_t ack = cb->ack_seq, prior_una = tp->snd_una;
+	uint32_t nwin = (uint32_t)ntohs(th->window) << tp->snd_wscale;
+	uint32_t prior_in_flight = tcp_packets_in_flight(tp);
+	uint32_t prior_wnd = tp->snd_wnd;
+	bool fin_acked = false, is_dupack;
+	uint32_t acked = 0;
+	int64_t rtt = -1;
+
+	if (after(ack, tp->snd_nxt))
+		return -1; /* acknowledges data never sent: drop (Linux) */
+	if (before(ack, prior_una - tp->max_window)) {
+		/* RFC 5961 5.2: an ACK far too old. */
+		tcp_send_challenge_ack(sk);
+		return -1;
+	}
+	if (before(ack, prior_una))
+		return 0; /* old duplicate: ignore the ACK, keep the data */
+
+	tp->last_ack_recv = ns_now(sk->ns);
+	tp->probes_out = 0;
+	if (tcp_may_update_window(tp, ack, cb->seq, nwin)) {
+		tp->snd_wnd = nwin;
+		tp->snd_wl1 = cb->seq;
+		if (nwin > tp->max_window)
+			tp->max_window = nwin;
+	}
+	if (tp->sack_ok && tp->rx_opt.num_sacks)
+		tcp_sacktag_write_queue(sk, ack);
+	if (after(ack, prior_una)) {
+		tp->bytes_acked += ack - prior_una;
+		tp->snd_una = ack;
+		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
+		tp->retransmits = 0;
+		tcp_ack_update_rtt(sk, rtt);
+		if (tp->ca_ops->pkts_acked)
+			tp->ca_ops->pkts_acked(tp, acked, rtt);
+		tp->delivered += acked;
+	}
+	is_dupack = ack == prior_una && !(cb->end_seq != cb->seq) && nwin == prior_wnd &&
+		    tp->packets_out > 0 && !after(ack, prior_una);
+	tcp_fastretrans_alert(sk, is_dupack || (tp->sack_ok && tp->rx_opt.num_sacks && !acked),
+			      acked > 0);
+
+	/* Congestion avoidance only while the window limits us and no recovery runs. */
+	if (acked && tp->ca_state == TCP_CA_Open &&
+	    (prior_in_flight + 1 >= tp->snd_cwnd ||
+	     (tp->snd_cwnd < tp->snd_ssthresh && 2 * prior_in_flight >= tp->snd_cwnd))) {
+		tp->ca_ops->cong_avoid(tp, ack, acked);
+		tcp_sndbuf_expand(sk);
+	}
+	if (acked || tp->pending == ICSK_TIME_RETRANS)
+		tcp_rearm_rto(sk);
+	if (tp->pending == ICSK_TIME_PROBE0 && (tp->packets_out || !tp->send_head ||
+						 after(tp->snd_una + tp->snd_wnd,
+						       TCP_SKB_CB(tp->send_head)->seq))) {
+		tcp_clear_retrans_timer(sk);
+		tp->backoff = 0;
+	}
+	if (acked && sk->sk_socket &&
+	    (int64_t)sk->sk_wmem_queued * 3 / 2 <= (int64_t)sk->sk_sndbuf)
+		sk->sk_write_space(sk);
+	return fin_acked ? 1 : 0;
+}
+
+/* Asks for an ACK right away or within the delayed-ACK time (__tcp_ack_snd_check). */
+static void tcp_ack_snd_check(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->ack_pending)
+		return;
+	if (tp->ack_now || (tp->rcv_nxt - tp->rcv_wup) > tp->rcv_mss ||
+	    (tp->quick && !tp->pingpong) || !skb_queue_empty(&tp->out_of_order_queue)) {
+		if (tp->quick)
+			tp->quick--;
+		tcp_send_ack(sk);
+		return;
+	}
+	tcp_send_delayed_ack(sk);
+}
+
+/* Quick-ACK mode: ACK the next segments at once (tcp_incr_quickack). */
+static void tcp_incr_quickack(struct tcp_sock *tp)
+{
+	uint32_t q = tp->rcv_wnd / (2u * (tp->rcv_mss ? tp->rcv_mss : TCP_MSS_DEFAULT));
+
+	if (q == 0)
+		q = 2;
+	if (q > TCP_MAX_QUICKACKS)
+		q = TCP_MAX_QUICKACKS;
+	if (q > tp->quick)
+		tp->quick = (uint8_t)q;
+}
+
+/* Bookkeeping for in-order data (tcp_event_data_recv and tcp_measure_rcv_mss). */
+static void tcp_event_data_recv(struct sock *sk, unsigned int len)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t now = ns_now(sk->ns);
+
+	tp->ack_pending = true;
+	if (len > tp->rcv_mss)
+		tp->rcv_mss = (uint16_t)(len > tp->advmss ? tp->advmss : len);
+	if (!tp->ato) {
+		tcp_incr_quickack(tp);
+		tp->ato = TCP_DELACK_MIN_US;
+	} else {
+		uint64_t m = now - tp->lrcvtime;
+
+		if (m <= TCP_DELACK_MIN_US / 2) {
+			tp->ato = (tp->ato >> 1) + TCP_DELACK_MIN_US / 2;
+		} else if (m < tp->ato) {
+			tp->ato = (tp->ato >> 1) + (uint32_t)m;
+			if (tp->ato > tp->rto)
+				tp->ato = tp->rto;
+		} else if (m > tp->rto) {
+			tcp_incr_quickack(tp);
+		}
+	}
+	tp->lrcvtime = now;
+	/* Open the window as the stream proves itself (tcp_grow_window). */
+	if (tp->rcv_ssthresh < tp->window_clamp && tp->rcv_ssthresh < tcp_space(sk)) {
+		uint32_t grow = tp->rcv_ssthresh + 2u * tp->advmss;
+
+		tp->rcv_ssthresh = grow < tp->window_clamp ? grow : tp->window_clamp;
+	}
+}
+
+/* The peer's FIN arrived in order (RFC 9293 3.10.7.4 eighth check; tcp_fin). */
+void tcp_fin_received(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	sk->sk_shutdown |= RCV_SHUTDOWN;
+	sock_set_flag(sk, SOCK_DONE);
+	tp->ack_now = true;
+	tp->ack_pending = true;
+	switch (sk->sk_state) {
+	case TCP_SYN_RECV:
+	case TCP_ESTABLISHED:
+		tcp_set_state(sk, TCP_CLOSE_WAIT);
+		tp->pingpong = true;
+		break;
+	case TCP_FIN_WAIT1:
+		/* Simultaneous close. */
+		tcp_send_ack(sk);
+		tcp_set_state(sk, TCP_CLOSING);
+		break;
+	case TCP_FIN_WAIT2:
+		tcp_send_ack(sk);
+		tcp_time_wait(sk, TCP_TIME_WAIT, 0);
+		break;
+	default:
+		break;
+	}
+	skb_queue_purge(&tp->out_of_order_queue);
+	tp->num_sacks = 0;
+	if (!sock_flag(sk, SOCK_DEAD))
+		sk->sk_data_ready(sk);
+}
+
+static void tcp_rmem_charge(struct sock *sk, struct sk_buff *skb)
+{
+	skb->sk = NULL;
+	sk->sk_rmem_alloc += skb->len;
+}
+
+/* Rebuilds the SACK blocks from the out-of-order queue, the newest block first. */
+static void tcp_update_sack_blocks(struct sock *sk, uint32_t newest)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_sack_block blocks[64];
+	int n = 0, i, max = tp->tstamp_ok ? 3 : 4, out = 0;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&tp->out_of_order_queue, skb) {
+		uint32_t s = TCP_SKB_CB(skb)->seq, e = s + skb->len;
+
+		if (n && blocks[n - 1].end_seq == s) {
+			blocks[n - 1].end_seq = e;
+		} else if (n < 64) {
+			blocks[n].start_seq = s;
+			blocks[n].end_seq = e;
+			n++;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!before(newest, blocks[i].start_seq) && before(newest, blocks[i].end_seq)) {
+			tp->selective_acks[out++] = blocks[i];
+			blocks[i].end_seq = blocks[i].start_seq;
+			break;
+		}
+	}
+	for (i = n - 1; i >= 0 && out < max; i--) {
+		if (blocks[i].end_seq != blocks[i].start_seq)
+			tp->selective_acks[out++] = blocks[i];
+	}
+	tp->num_sacks = tp->sack_ok ? out : 0;
+}
+
+/* Inserts an out-of-order segment, trimming overlaps (tcp_data_queue_ofo). */
+static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff_head *q = &tp->out_of_order_queue;
+	uint32_t seq = TCP_SKB_CB(skb)->seq, end = seq + skb->len;
+	struct sk_buff *cur, *tmp, *prev = NULL;
+
+	NS_INC_STATS(sk->ns, TcpExtTCPOFOQueue);
+	tp->rcv_ooopack++;
+	tp->ack_now = true;
+	tp->ack_pending = true;
+	skb_queue_walk(q, cur) {
+		if (after(TCP_SKB_CB(cur)->seq, seq))
+			break;
+		prev = cur;
+	}
+	if (prev) {
+		uint32_t pend = TCP_SKB_CB(prev)->seq + prev->len;
+
+		if (!after(end, pend)) {
+			kfree_skb(skb); /* fully covered: a duplicate */
+			goto out;
+		}
+		if (after(pend, seq)) {
+			skb_pull(skb, pend - seq);
+			seq = pend;
+			TCP_SKB_CB(skb)->seq = seq;
+		}
+	}
+	/* Drop or trim the segments the new one covers. */
+	cur = prev ? TAILQ_NEXT(prev, list) : skb_peek(q);
+	while (cur) {
+		uint32_t cs = TCP_SKB_CB(cur)->seq, ce = cs + cur->len;
+
+		tmp = TAILQ_NEXT(cur, list);
+		if (!after(end, cs))
+			break;
+		if (!after(ce, end) && !(TCP_SKB_CB(cur)->tcp_flags & TH_FIN)) {
+			skb_unlink(q, cur);
+			sk->sk_rmem_alloc -= cur->len;
+			kfree_skb(cur);
+		} else {
+			skb_trim(skb, cs - seq);
+			end = cs;
+			break;
+		}
+		cur = tmp;
+	}
+	TCP_SKB_CB(skb)->end_seq = end + !!(TCP_SKB_CB(skb)->tcp_flags & TH_FIN);
+	if (end != TCP_SKB_CB(skb)->seq + skb->len)
+		TCP_SKB_CB(skb)->tcp_flags &= (uint8_t)~TH_FIN;
+	tcp_rmem_charge(sk, skb);
+	if (prev)
+		skb_insert_after(q, prev, skb);
+	else
+		skb_queue_head(q, skb);
+out:
+	tcp_update_sack_blocks(sk, seq);
+}
+
+/* Moves segments that became in order from the out-of-order queue (tcp_ofo_queue). */
+static void tcp_ofo_queue(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	while ((skb = skb_peek(&tp->out_of_order_queue))) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (after(cb->seq, tp->rcv_nxt))
+			break;
+		skb_unlink(&tp->out_of_order_queue, skb);
+		if (!after(cb->end_seq, tp->rcv_nxt)) {
+			sk->sk_rmem_alloc -= skb->len;
+			kfree_skb(skb);
+			continue;
+		}
+		if (before(cb->seq, tp->rcv_nxt)) {
+			uint32_t d = tp->rcv_nxt - cb->seq;
+
+			skb_pull(skb, d);
+			sk->sk_rmem_alloc -= d;
+			cb->seq = tp->rcv_nxt;
+		}
+		tp->rcv_nxt = cb->end_seq;
+		if (skb->len)
+			skb_queue_tail(&sk->sk_receive_queue, skb);
+		else
+			kfree_skb(skb);
+		if (cb->tcp_flags & TH_FIN) {
+			tcp_fin_received(sk);
+			break;
+		}
+	}
+	if (skb_queue_empty(&tp->out_of_order_queue))
+		tp->num_sacks = 0;
+	else
+		tcp_update_sack_blocks(sk, tp->selective_acks[0].start_seq);
+}
+
+static uint32_t tcp_rcv_wnd_now(const struct tcp_sock *tp)
+{
+	int32_t w = (int32_t)(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
+
+	return w < 0 ? 0 : (uint32_t)w;
+}
+
+/* Queues the segment's data (RFC 9293 3.10.7.4 seventh check; tcp_data_queue). */
+static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_skb_cb *cb = TCP_SKB_CB(in);
+	bool fin = cb->tcp_flags & TH_FIN;
+	struct sk_buff *skb;
+
+	if (in->len == 0 && !fin)
+		return;
+	if (in->len)
+		tp->data_segs_in++;
+	if (!after(cb->end_seq, tp->rcv_nxt)) {
+		/* All old: a retransmission. ACK at once (Linux enters quick-ACK). */
+		tp->ack_now = true;
+		tp->ack_pending = true;
+		return;
+	}
+	if (!before(cb->seq, tp->rcv_nxt + tcp_rcv_wnd_now(tp)) && in->len) {
+		tp->ack_now = true;
+		tp->ack_pending = true;
+		return;
+	}
+	if (sk->sk_rmem_alloc + in->len > (unsigned int)sk->sk_rcvbuf + 65536u) {
+		/* Out of receive memory: prune the out-of-order queue, then drop. */
+		while ((skb = skb_peek_tail(&tp->out_of_order_queue))) {
+			skb_unlink(&tp->out_of_order_queue, skb);
+			sk->sk_rmem_alloc -= skb->len;
+			kfree_skb(skb);
+		}
+		tp->num_sacks = 0;
+		if (sk->sk_rmem_alloc + in->len > (unsigned int)sk->sk_rcvbuf + 65536u) {
+			tp->ack_now = true;
+			tp->ack_pending = true;
+			return;
+		}
+	}
+	skb = skb_clone(in);
+	if (!skb)
+		return;
+	if (before(cb->seq, tp->rcv_nxt)) {
+		/* Partly old: keep only the new part. */
+		uint32_t d = tp->rcv_nxt - cb->seq;
+
+		skb_pull(skb, d);
+		TCP_SKB_CB(skb)->seq = tp->rcv_nxt;
+	}
+	if (TCP_SKB_CB(skb)->seq == tp->rcv_nxt) {
+		unsigned int len = skb->len;
+
+		tp->rcv_nxt = TCP_SKB_CB(skb)->end_seq;
+		tp->bytes_received += len;
+		tp->last_data_recv = ns_now(sk->ns);
+		if (len) {
+			tcp_rmem_charge(sk, skb);
+			skb_queue_tail(&sk->sk_receive_queue, skb);
+			tcp_event_data_recv(sk, len);
+		} else {
+			kfree_skb(skb);
+		}
+		if (fin)
+			tcp_fin_received(sk);
+		if (!skb_queue_empty(&tp->out_of_order_queue)) {
+			tcp_ofo_queue(sk);
+			/* Filling a hole: ACK at once (RFC 5681 4.2). */
+			tp->ack_now = true;
+		}
+		if (len && !sock_flag(sk, SOCK_DEAD))
+			sk->sk_data_ready(sk);
+		return;
+	}
+	tcp_data_queue_ofo(sk, skb);
+}
+
+/* Initial state of an active open after the SYN-ACK (RFC 9293 3.10.7.3). */
+static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
+					 const struct tcphdr *th)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_options_received *o = &tp->rx_opt;
+	uint8_t flags = cb->tcp_flags;
+
+	memset(o, 0, sizeof(*o));
+	tcp_parse_options(skb, th, o, true);
+	if (flags & TH_ACK) {
+		/* First check: the ACK must cover our SYN and nothing more. */
+		if (!after(cb->ack_seq, tp->iss) || after(cb->ack_seq, tp->snd_nxt))
+			return (flags & TH_RST) ? 0 : -1;
+		if (flags & TH_RST) {
+			tcp_reset(sk);
+			return 0;
+		}
+		if (!(flags & TH_SYN))
+			return 0;
+		/* SYN-ACK: the connection is established. */
+		tp->irs = cb->seq;
+		tp->rcv_nxt = cb->seq + 1;
+		tp->rcv_wup = tp->rcv_nxt;
+		tp->copied_seq = tp->rcv_nxt;
+		tp->snd_wl1 = cb->seq;
+		tp->wscale_ok = o->wscale_ok && sk->ns->cfg.tcp.window_scaling;
+		if (tp->wscale_ok) {
+			tp->snd_wscale = o->snd_wscale;
+		} else {
+			tp->snd_wscale = 0;
+			tp->rcv_wscale = 0;
+			if (tp->window_clamp > 65535)
+				tp->window_clamp = 65535;
+		}
+		tp->snd_wnd = ntohs(th->window);
+		tp->max_window = tp->snd_wnd;
+		tp->sack_ok = o->sack_ok && sk->ns->cfg.tcp.sack;
+		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
+		if (tp->tstamp_ok) {
+			tp->ts_recent = o->rcv_tsval;
+			tp->ts_recent_stamp = ns_now(sk->ns);
+		}
+		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
+		tcp_sync_mss(sk, 0);
+		tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
+		tcp_ack(sk, skb, th);
+		tcp_finish_connect(sk, skb);
+		tcp_send_ack(sk);
+		tcp_push(sk, tp->nonagle);
+		return 0;
+	}
+	if (flags & TH_RST)
+		return 0;
+	if (flags & TH_SYN) {
+		/* Simultaneous open (RFC 9293 3.10.7.3 fourth check, figure 8). */
+		tp->irs = cb->seq;
+		tp->rcv_nxt = cb->seq + 1;
+		tp->rcv_wup = tp->rcv_nxt;
+		tp->copied_seq = tp->rcv_nxt;
+		tp->snd_wl1 = cb->seq;
+		tp->wscale_ok = o->wscale_ok && sk->ns->cfg.tcp.window_scaling;
+		tp->snd_wscale = tp->wscale_ok ? o->snd_wscale : 0;
+		if (!tp->wscale_ok)
+			tp->rcv_wscale = 0;
+		tp->snd_wnd = ntohs(th->window);
+		tp->max_window = tp->snd_wnd;
+		tp->sack_ok = o->sack_ok && sk->ns->cfg.tcp.sack;
+		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
+		if (tp->tstamp_ok) {
+			tp->ts_recent = o->rcv_tsval;
+			tp->ts_recent_stamp = ns_now(sk->ns);
+		}
+		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
+		tcp_sync_mss(sk, 0);
+		tcp_set_state(sk, TCP_SYN_RECV);
+		{
+			struct sk_buff *syn = skb_peek(&sk->sk_write_queue);
+
+			if (syn) {
+				TCP_SKB_CB(syn)->tcp_flags = TH_SYN | TH_ACK;
+				tcp_retransmit_skb(sk, syn);
+				tp->retrans_out = 0;
+				TCP_SKB_CB(syn)->sacked = 0;
+				tp->total_retrans--;
+				NS_ADD_STATS(sk->ns, TcpRetransSegs, (uint64_t)-1);
+			}
+		}
+	}
+	return 0;
+}
+
+/* RFC 7323 5.3 / Linux's tcp_paws_discard(). */
+static bool tcp_paws_reject(const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_options_received *o = &tp->rx_opt;
+
+	if (!o->saw_tstamp || !tp->ts_recent_stamp)
+		return false;
+	if ((int32_t)(o->rcv_tsval - tp->ts_recent) >= -TCP_PAWS_WINDOW)
+		return false;
+	if (ns_now(sk->ns) - tp->ts_recent_stamp > (uint64_t)TCP_PAWS_24DAYS_S * 1000000u)
+		return false;
+	/* An RST is not subject to PAWS (Linux: tcp_disordered_ack aside). */
+	return !(TCP_SKB_CB(skb)->tcp_flags & TH_RST);
+}
+
+/* RFC 9293 3.10.7.4 first check: is any of the segment inside the window? */
+static bool tcp_sequence_ok(const struct tcp_sock *tp, uint32_t seq, uint32_t end_seq)
+{
+	uint32_t wnd = tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt;
+
+	if ((int32_t)wnd < 0)
+		wnd = 0;
+	return !before(end_seq, tp->rcv_wup) && !after(seq, tp->rcv_nxt + wnd);
+}
+
+/* The state machine for every state but LISTEN's SYN handling and TIME_WAIT; see tcp.h. */
+int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcphdr *th = (const struct tcphdr *)skb->data;
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	uint8_t flags = cb->tcp_flags;
+	unsigned int doff = TCP_DOFF(th) * 4u;
+	int ret;
+
+	switch (sk->sk_state) {
+	case TCP_CLOSE:
+		return -1;
+
+	case TCP_LISTEN: {
+		/* RFC 9293 3.10.7.2. */
+		const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+		struct tcp_request_sock *req;
+		struct sock *child = NULL;
+
+		if (flags & TH_RST)
+			return 0;
+		req = tcp_find_req(sk, iph->saddr, th->source, iph->daddr);
+		if (req) {
+			child = tcp_check_req(sk, skb, req);
+			if (!child)
+				return 0;
+		} else if ((flags & TH_ACK) && !(flags & TH_SYN)) {
+			child = tcp_cookie_check(sk, skb);
+			if (!child)
+				return -1;
+		}
+		if (child) {
+			sock_hold(child);
+			ret = tcp_rcv_state_process(child, skb);
+			if (ret < 0)
+				tcp_v4_send_reset(sk->ns, skb);
+			sock_put(child);
+			return 0;
+		}
+		if (flags & TH_ACK)
+			return -1;
+		if (flags & TH_SYN)
+			tcp_v4_conn_request(sk, skb);
+		return 0;
+	}
+
+	case TCP_SYN_SENT:
+		tp->segs_in++;
+		ret = tcp_rcv_synsent_state_process(sk, skb, th);
+		return ret;
+	default:
+		break;
+	}
+
+	tp->segs_in++;
+	tcp_parse_options(skb, th, &tp->rx_opt, false);
+	skb_pull(skb, doff);
+
+	/* RFC 7323 5.3 (PAWS) before the sequence check. */
+	if (tcp_paws_reject(sk, skb)) {
+		NS_INC_STATS(sk->ns, TcpExtPAWSEstabRejected);
+		tcp_send_dupack(sk, skb);
+		return 0;
+	}
+	/* First check: sequence number. */
+	if (!tcp_sequence_ok(tp, cb->seq, cb->end_seq)) {
+		if (flags & TH_RST)
+			return 0;
+		if (flags & TH_SYN)
+			goto syn_challenge;
+		tcp_send_dupack(sk, skb);
+		return 0;
+	}
+	/* Second check: RST (RFC 5961 3.2). */
+	if (flags & TH_RST) {
+		if (cb->seq == tp->rcv_nxt) {
+			if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT)
+				NS_INC_STATS(sk->ns, TcpEstabResets);
+			tcp_reset(sk);
+		} else {
+			tcp_send_challenge_ack(sk);
+		}
+		return 0;
+	}
+	/* RFC 7323 4.3: remember the timestamp to echo. */
+	if (tp->rx_opt.saw_tstamp && !after(cb->seq, tp->rcv_wup)) {
+		tp->ts_recent = tp->rx_opt.rcv_tsval;
+		tp->ts_recent_stamp = ns_now(sk->ns);
+	}
+	/* Fourth check: SYN in a synchronized state (RFC 5961 4.2). */
+	if (flags & TH_SYN) {
+syn_challenge:
+		tcp_send_challenge_ack(sk);
+		return 0;
+	}
+	/* Fifth check: ACK. */
+	if (!(flags & TH_ACK))
+		return 0;
+	if (sk->sk_state == TCP_SYN_RECV) {
+		if (!after(cb->ack_seq, tp->iss) || after(cb->ack_seq, tp->snd_nxt))
+			return -1;
+		tp->snd_wnd = (uint32_t)ntohs(th->window) << tp->snd_wscale;
+		tp->snd_wl1 = cb->seq;
+		tcp_set_state(sk, TCP_ESTABLISHED);
+		tcp_init_transfer(sk);
+		if (tp->parent)
+			tp->parent->sk_data_ready(tp->parent);
+	}
+	ret = tcp_ack(sk, skb, th);
+	if (ret < 0)
+		return 0;
+	if (ret > 0) {
+		/* Our FIN is acknowledged. */
+		switch (sk->sk_state) {
+		case TCP_FIN_WAIT1: {
+			int tmo_s = tp->linger2_s ? tp->linger2_s : sk->ns->cfg.tcp.fin_timeout_s;
+
+			tcp_set_state(sk, TCP_FIN_WAIT2);
+			sk->sk_shutdown |= SEND_SHUTDOWN;
+			if (sock_flag(sk, SOCK_DEAD)) {
+				if (tp->linger2_s < 0) {
+					tcp_done(sk);
+					return 0;
+				}
+				tcp_reset_keepalive_timer(sk, (uint64_t)tmo_s * 1000000u);
+			}
+			break;
+		}
+		case TCP_CLOSING:
+			tcp_time_wait(sk, TCP_TIME_WAIT, 0);
+			return 0;
+		case TCP_LAST_ACK:
+			tcp_done(sk);
+			return 0;
+		default:
+			break;
+		}
+	}
+
+	/* Seventh check: data (sixth, URG, is not supported: the urgent pointer is ignored). */
+	switch (sk->sk_state) {
+	case TCP_CLOSE_WAIT:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		if (!before(cb->seq, tp->rcv_nxt))
+			break;
+		/* fall through */
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+		/* Data after the user closed for reading: reset (RFC 9293 3.10.7.4, Linux). */
+		if ((sk->sk_shutdown & RCV_SHUTDOWN) && sock_flag(sk, SOCK_DEAD) && skb->len &&
+		    after(cb->end_seq - !!(flags & TH_FIN), tp->rcv_nxt)) {
+			NS_INC_STATS(sk->ns, TcpExtTCPAbortOnData);
+			tcp_reset(sk);
+			return -1;
+		}
+		/* fall through */
+	case TCP_ESTABLISHED:
+		if (sk->sk_state == TCP_CLOSE)
+			return 0;
+		tcp_data_queue(sk, skb);
+		break;
+	default:
+		break;
+	}
+	if (sk->sk_state != TCP_CLOSE) {
+		tcp_push(sk, tp->nonagle);
+		tcp_ack_snd_check(sk);
+	}
+	return 0;
+}

@@ -1,0 +1,560 @@
+/*
+ * TCP over IPv4: the receive entry point (tcp_v4_rcv), the lookup tables
+ * (connections, listeners, bound ports), active open, resets for segments
+ * that match no socket (RFC 9293 3.10.7.1), and ICMP errors.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "icmp.h"
+#include "ip.h"
+#include "stack.h"
+#include "tcp.h"
+#include "udp.h"
+
+/* Timestamp clock: milliseconds, as Linux's tcp_time_stamp_ms(). */
+uint32_t tcp_ts_now(const struct nstack *ns)
+{
+	return (uint32_t)(ns_now(ns) / 1000u);
+}
+
+/* An initial sequence number (RFC 6528: unpredictable). */
+uint32_t tcp_v4_init_seq(struct nstack *ns)
+{
+	return ns_random32(ns);
+}
+
+static unsigned int tcp_ehashfn(const struct nstack *ns, uint32_t laddr, uint16_t lport,
+				uint32_t faddr, uint16_t fport)
+{
+	uint32_t h = ns->tcp->hash_secret;
+
+	h ^= laddr * 0x9e3779b1u;
+	h ^= faddr * 0x85ebca6bu;
+	h ^= ((uint32_t)lport << 16 | fport) * 0xc2b2ae35u;
+	h ^= h >> 15;
+	h *= 0x27d4eb2du;
+	h ^= h >> 13;
+	return h & (TCP_EHASH_SIZE - 1);
+}
+
+static bool sk_hashed(const struct sock *sk)
+{
+	return sk->sk_node.le_prev != NULL;
+}
+
+/* Finds the connection for a segment from saddr:sport to daddr:dport. */
+struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16_t sport,
+				       uint32_t daddr, uint16_t dport)
+{
+	unsigned int h = tcp_ehashfn(ns, daddr, dport, saddr, sport);
+	struct sock *sk;
+
+	LIST_FOREACH(sk, &ns->tcp->ehash[h], sk_node) {
+		if (sk->sk_daddr == saddr && sk->sk_dport == sport && sk->sk_rcv_saddr == daddr &&
+		    inet_sk(sk)->inet_sport == dport)
+			return sk;
+	}
+	return NULL;
+}
+
+/* Finds the listener for daddr:dport, preferring an exact address over the wildcard. */
+static struct sock *tcp_v4_lookup_listener(struct nstack *ns, uint32_t daddr, uint16_t dport)
+{
+	uint16_t port = ntohs(dport);
+	struct sock *sk, *wild = NULL;
+
+	LIST_FOREACH(sk, &ns->tcp->lhash[port % TCP_LHASH_SIZE], sk_node) {
+		if (sk->sk_num != port)
+			continue;
+		if (sk->sk_rcv_saddr == daddr)
+			return sk;
+		if (sk->sk_rcv_saddr == 0 && !wild)
+			wild = sk;
+	}
+	return wild;
+}
+
+/* Inserts a connection into the established hash (takes a reference). */
+void tcp_ehash_insert(struct sock *sk)
+{
+	struct nstack *ns = sk->ns;
+	unsigned int h;
+
+	if (sk_hashed(sk))
+		return;
+	h = tcp_ehashfn(ns, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport, sk->sk_daddr, sk->sk_dport);
+	LIST_INSERT_HEAD(&ns->tcp->ehash[h], sk, sk_node);
+	sock_hold(sk);
+}
+
+/* proto->hash: listeners go to the listening hash, everything else to ehash. */
+int tcp_v4_hash(struct sock *sk)
+{
+	if (sk_hashed(sk))
+		return 0;
+	if (sk->sk_state == TCP_LISTEN) {
+		LIST_INSERT_HEAD(&sk->ns->tcp->lhash[sk->sk_num % TCP_LHASH_SIZE], sk, sk_node);
+		sock_hold(sk);
+		return 0;
+	}
+	tcp_ehash_insert(sk);
+	return 0;
+}
+
+/* proto->unhash: drops the table's reference (the caller holds its own). */
+void tcp_v4_unhash(struct sock *sk)
+{
+	if (!sk_hashed(sk))
+		return;
+	LIST_REMOVE(sk, sk_node);
+	sk->sk_node.le_prev = NULL;
+	sk->sk_node.le_next = NULL;
+	sock_put(sk);
+}
+
+static bool sk_bound(const struct sock *sk)
+{
+	return sk->sk_bind_node.le_prev != NULL;
+}
+
+/*
+ * Linux's inet_csk_bind_conflict(): two sockets may share a port when their
+ * specific local addresses differ, or both set SO_REUSEADDR and the other
+ * is not listening, or both set SO_REUSEPORT.
+ */
+static bool tcp_bind_conflict(const struct sock *sk, uint16_t port)
+{
+	struct nstack *ns = sk->ns;
+	const struct sock *sk2;
+
+	LIST_FOREACH(sk2, &ns->tcp->bhash[port % TCP_BHASH_SIZE], sk_bind_node) {
+		if (sk2 == sk || sk2->sk_num != port)
+			continue;
+		if (sk->sk_rcv_saddr && sk2->sk_rcv_saddr && sk->sk_rcv_saddr != sk2->sk_rcv_saddr)
+			continue;
+		if (sk->sk_reuse && sk2->sk_reuse && sk2->sk_state != TCP_LISTEN)
+			continue;
+		if (sk->sk_reuseport && sk2->sk_reuseport && sk2->sk_state != TCP_TIME_WAIT)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static bool tcp_port_used(struct nstack *ns, uint16_t port)
+{
+	const struct sock *sk2;
+
+	LIST_FOREACH(sk2, &ns->tcp->bhash[port % TCP_BHASH_SIZE], sk_bind_node)
+		if (sk2->sk_num == port)
+			return true;
+	return false;
+}
+
+static void tcp_bind_insert(struct sock *sk, uint16_t port)
+{
+	sk->sk_num = port;
+	inet_sk(sk)->inet_sport = htons(port);
+	LIST_INSERT_HEAD(&sk->ns->tcp->bhash[port % TCP_BHASH_SIZE], sk, sk_bind_node);
+}
+
+/*
+ * proto->get_port: binds sk to snum, or to a free ephemeral port when snum
+ * is 0 (random start, as RFC 6056 suggests). Returns 0, -EADDRINUSE or
+ * -EADDRNOTAVAIL when no ephemeral port is left.
+ */
+int tcp_v4_get_port(struct sock *sk, uint16_t snum)
+{
+	struct nstack *ns = sk->ns;
+
+	if (sk_bound(sk))
+		return -EINVAL;
+	if (snum) {
+		if (tcp_bind_conflict(sk, snum))
+			return -EADDRINUSE;
+		tcp_bind_insert(sk, snum);
+		return 0;
+	}
+	{
+		unsigned int range = IP_LOCAL_PORT_HIGH - IP_LOCAL_PORT_LOW + 1;
+		unsigned int off = ns_random32(ns) % range, i;
+
+		for (i = 0; i < range; i++) {
+			uint16_t port = (uint16_t)(IP_LOCAL_PORT_LOW + (off + i) % range);
+
+			if (!tcp_port_used(ns, port)) {
+				tcp_bind_insert(sk, port);
+				return 0;
+			}
+		}
+	}
+	return -EADDRNOTAVAIL;
+}
+
+/* Releases sk's port (close, or a failed connect of an autobound socket). */
+void tcp_put_port(struct sock *sk)
+{
+	if (!sk_bound(sk))
+		return;
+	LIST_REMOVE(sk, sk_bind_node);
+	sk->sk_bind_node.le_prev = NULL;
+	sk->sk_bind_node.le_next = NULL;
+}
+
+/* Shares the listener's port with a child connection (Linux's __inet_inherit_port). */
+void tcp_inherit_port(struct sock *child, uint16_t port)
+{
+	tcp_bind_insert(child, port);
+}
+
+/*
+ * Active open (tcp_v4_connect): routes, picks the source address and an
+ * ephemeral port, hashes the connection and sends the SYN.
+ */
+int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
+{
+	const struct sockaddr_in *usin = (const struct sockaddr_in *)uaddr;
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct nstack *ns = sk->ns;
+	struct rtable rt;
+	bool autobound = false;
+	int err;
+
+	if (len < sizeof(struct sockaddr_in))
+		return -EINVAL;
+	if (usin->sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	err = ip_route_output(ns, usin->sin_addr.s_addr, &rt);
+	if (err)
+		return err;
+	if (rt.rt_type == RTN_BROADCAST || rt.rt_type == RTN_MULTICAST)
+		return -ENETUNREACH;
+	if (!sk->sk_rcv_saddr)
+		sk->sk_rcv_saddr = rt.rt_src;
+	inet_sk(sk)->inet_saddr = sk->sk_rcv_saddr;
+	sk->sk_daddr = usin->sin_addr.s_addr;
+	sk->sk_dport = usin->sin_port;
+
+	if (!sk_bound(sk)) {
+		err = tcp_v4_get_port(sk, 0);
+		if (err)
+			goto failure;
+		autobound = true;
+	} else {
+		struct sock *old = tcp_v4_lookup_established(ns, sk->sk_daddr, sk->sk_dport,
+							     sk->sk_rcv_saddr,
+							     inet_sk(sk)->inet_sport);
+
+		if (old && !(old->sk_state == TCP_TIME_WAIT && tcp_twsk_unique(sk, old))) {
+			err = -EADDRNOTAVAIL;
+			goto failure;
+		}
+	}
+	if (!tp->write_seq)
+		tp->write_seq = tcp_v4_init_seq(ns);
+	tp->tsoffset = ns_random32(ns);
+	tcp_sync_mss(sk, rt.rt_mtu);
+	tcp_set_state(sk, TCP_SYN_SENT);
+	tcp_ehash_insert(sk);
+	err = tcp_connect(sk);
+	if (err)
+		goto failure_hashed;
+	NS_INC_STATS(ns, TcpActiveOpens);
+	return 0;
+
+failure_hashed:
+	tcp_set_state(sk, TCP_CLOSE);
+	tcp_v4_unhash(sk);
+failure:
+	if (autobound)
+		tcp_put_port(sk);
+	sk->sk_dport = 0;
+	sk->sk_daddr = 0;
+	return err;
+}
+
+/* Writes the RST that answers skb (RFC 9293 3.10.7.1 "If the state is CLOSED"). */
+void tcp_v4_send_reset(struct nstack *ns, const struct sk_buff *skb)
+{
+	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_out_options o = {0};
+	struct ip_tx_params p = {.df = true};
+	struct sk_buff *nskb;
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = TH_RST;
+
+	if (th->flags & TH_RST)
+		return;
+	if (th->flags & TH_ACK) {
+		seq = cb->ack_seq;
+	} else {
+		ack = cb->end_seq;
+		flags |= TH_ACK;
+	}
+	nskb = alloc_skb_hdr(ns, 0);
+	if (!nskb)
+		return;
+	NS_INC_STATS(ns, TcpOutRsts);
+	tcp_transmit_raw(ns, nskb, iph->daddr, iph->saddr, th->dest, th->source, seq, ack, flags, 0,
+			 &o, &p);
+}
+
+/* An ACK outside any full socket (TIME_WAIT, SYN_RECV, challenge). */
+void tcp_v4_send_ack(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+		     uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
+		     uint32_t tsecr, bool ts, uint8_t flags)
+{
+	struct tcp_out_options o = {0};
+	struct ip_tx_params p = {.df = true};
+	struct sk_buff *skb = alloc_skb_hdr(ns, 0);
+
+	if (!skb)
+		return;
+	if (ts) {
+		o.options |= OPTION_TS;
+		o.tsval = tsval;
+		o.tsecr = tsecr;
+	}
+	if (flags & TH_RST)
+		NS_INC_STATS(ns, TcpOutRsts);
+	tcp_transmit_raw(ns, skb, saddr, daddr, sport, dport, seq, ack, flags | TH_ACK,
+			 (uint16_t)(win > 65535 ? 65535 : win), &o, &p);
+}
+
+/* Validates a segment's header and checksum and fills its control block. */
+static int tcp_v4_check(struct nstack *ns, struct sk_buff *skb)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	struct tcphdr *th;
+	struct tcp_skb_cb *cb;
+	unsigned int doff;
+
+	if (!pskb_may_pull(skb, TCP_HLEN_MIN))
+		return -EINVAL;
+	th = (struct tcphdr *)skb->data;
+	doff = TCP_DOFF(th) * 4u;
+	if (doff < TCP_HLEN_MIN || doff > skb->len)
+		return -EINVAL;
+	if (skb->ip_summed != CHECKSUM_UNNECESSARY &&
+	    csum_tcpudp_magic(iph->saddr, iph->daddr, skb->len, IPPROTO_TCP,
+			      csum_partial(skb->data, skb->len, 0)) != 0) {
+		NS_INC_STATS(ns, TcpInCsumErrors);
+		return -EBADMSG;
+	}
+	skb_reset_transport_header(skb);
+	cb = TCP_SKB_CB(skb);
+	memset(cb, 0, sizeof(*cb));
+	cb->seq = ntohl(th->seq);
+	cb->ack_seq = ntohl(th->ack_seq);
+	cb->tcp_flags = th->flags;
+	cb->end_seq = cb->seq + (skb->len - doff) + !!(th->flags & TH_SYN) + !!(th->flags & TH_FIN);
+	return 0;
+}
+
+/*
+ * The receive handler in inet_protos[IPPROTO_TCP]: checks the segment,
+ * finds its socket (connection, then listener) and hands it on; answers
+ * with RST when nothing matches. Consumes skb.
+ */
+int tcp_v4_rcv(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct tcphdr *th;
+	struct sock *sk;
+	int err;
+
+	if (skb->pkt_type != PACKET_HOST && skb->pkt_type != PACKET_LOOPBACK)
+		goto discard;
+	NS_INC_STATS(ns, TcpInSegs);
+	err = tcp_v4_check(ns, skb);
+	if (err) {
+		NS_INC_STATS(ns, TcpInErrs);
+		goto discard;
+	}
+	th = (const struct tcphdr *)skb->data;
+
+	sk = tcp_v4_lookup_established(ns, iph->saddr, th->source, iph->daddr, th->dest);
+	if (sk && sk->sk_state == TCP_TIME_WAIT) {
+		sock_hold(sk);
+		err = tcp_timewait_state_process(sk, skb);
+		sock_put(sk);
+		if (err <= 0) {
+			/* Handled (or dropped) by the TIME_WAIT socket. */
+			if (err < 0)
+				goto no_socket;
+			goto discard;
+		}
+		/* A new SYN killed the TIME_WAIT socket: give it to the listener. */
+		sk = NULL;
+	}
+	if (!sk)
+		sk = tcp_v4_lookup_listener(ns, iph->daddr, th->dest);
+	if (!sk)
+		goto no_socket;
+
+	sock_hold(sk);
+	err = tcp_rcv_state_process(sk, skb);
+	if (err < 0) {
+		/* The state machine asked for a reset (RFC 9293 3.10.7.2). */
+		tcp_v4_send_reset(ns, skb);
+	}
+	sock_put(sk);
+	kfree_skb(skb);
+	return 0;
+
+no_socket:
+	tcp_v4_send_reset(ns, skb);
+discard:
+	kfree_skb(skb);
+	return 0;
+}
+
+/* ICMP errors about a segment we sent (RFC 1122 4.2.3.9, RFC 5927). */
+void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
+{
+	struct nstack *ns = skb->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct tcphdr *th;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	unsigned int ihl;
+	uint32_t seq;
+	int err, fatal = 0;
+
+	if (skb->len < IP_HLEN_MIN)
+		return;
+	ihl = IP_IHL(iph) * 4u;
+	if (ihl < IP_HLEN_MIN || skb->len < ihl + 8)
+		return;
+	th = (const struct tcphdr *)(skb->data + ihl);
+	sk = tcp_v4_lookup_established(ns, iph->daddr, th->dest, iph->saddr, th->source);
+	if (!sk || sk->sk_state == TCP_TIME_WAIT)
+		return;
+	tp = tcp_sk(sk);
+	seq = ntohl(th->seq);
+	/* RFC 5927: only errors quoting data in flight are believed. */
+	if (sk->sk_state != TCP_LISTEN && !between(seq, tp->snd_una, tp->snd_nxt))
+		return;
+
+	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+		unsigned int mtu = info & 0xffff;
+
+		if (mtu >= 68 && mtu < 65536) {
+			tcp_sync_mss(sk, mtu);
+			tcp_xmit_retransmit_queue(sk);
+		}
+		return;
+	}
+	err = icmp_err_convert(type, code, &fatal);
+	if (!err)
+		return;
+	sock_hold(sk);
+	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
+		if (fatal) {
+			sk->sk_err = err;
+			sk->sk_error_report(sk);
+			tcp_done(sk);
+		} else {
+			sk->sk_err_soft = err;
+		}
+	} else if (inet_sk(sk)->recverr) {
+		sk->sk_err = err;
+		sk->sk_error_report(sk);
+	} else {
+		sk->sk_err_soft = err;
+	}
+	sock_put(sk);
+}
+
+static const struct inet_protocol tcp_protocol = {
+	.handler = tcp_v4_rcv,
+	.err_handler = tcp_v4_err,
+};
+
+static const struct inet_protosw tcp_protosw = {
+	.type = SOCK_STREAM,
+	.protocol = IPPROTO_TCP,
+	.prot = &tcp_prot,
+	.ops = &inet_stream_ops,
+	.flags = INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK,
+};
+
+/* Frees every TCP socket still alive (stack teardown). */
+static void tcp_purge_all(struct nstack *ns)
+{
+	struct tcp_state *st = ns->tcp;
+	unsigned int i;
+	struct sock *sk;
+
+	st->exiting = true;
+	for (i = 0; i < TCP_LHASH_SIZE; i++) {
+		while ((sk = LIST_FIRST(&st->lhash[i]))) {
+			sock_hold(sk);
+			tcp_listen_purge(sk);
+			tcp_set_state(sk, TCP_CLOSE);
+			tcp_v4_unhash(sk);
+			sock_put(sk);
+		}
+	}
+	for (i = 0; i < TCP_EHASH_SIZE; i++) {
+		while ((sk = LIST_FIRST(&st->ehash[i]))) {
+			sock_hold(sk);
+			tcp_done(sk);
+			tcp_v4_unhash(sk);
+			sock_put(sk);
+		}
+	}
+}
+
+/* Registers TCP in the protocol switch and the receive demux. */
+int tcp_init(struct nstack *ns)
+{
+	struct tcp_state *st;
+	int err, i;
+
+	st = ns_zalloc(ns, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	ns->tcp = st;
+	st->hash_secret = ns_random32(ns);
+	for (i = 0; i < 4; i++)
+		st->cookie_secret[i] = ns_random32(ns);
+	err = tcp_cong_init(ns);
+	if (err)
+		goto out_free;
+	err = inet_add_protocol(ns, &tcp_protocol, IPPROTO_TCP);
+	if (err)
+		goto out_cong;
+	err = inet_register_protosw(ns, &tcp_protosw);
+	if (err)
+		goto out_proto;
+	return 0;
+
+out_proto:
+	inet_del_protocol(ns, IPPROTO_TCP);
+out_cong:
+	tcp_cong_exit(ns);
+out_free:
+	ns_free(ns, st);
+	ns->tcp = NULL;
+	return err;
+}
+
+/* Unregisters TCP and frees what is left of its sockets. */
+void tcp_exit(struct nstack *ns)
+{
+	if (!ns->tcp)
+		return;
+	inet_unregister_protosw(ns, &tcp_protosw);
+	inet_del_protocol(ns, IPPROTO_TCP);
+	tcp_purge_all(ns);
+	tcp_cong_exit(ns);
+	ns_free(ns, ns->tcp);
+	ns->tcp = NULL;
+}

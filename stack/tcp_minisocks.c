@@ -1,0 +1,529 @@
+/*
+ * The listen path and the end of a connection's life: request socks in the
+ * SYN queue with SYN-ACK retransmission, SYN cookies (RFC 4987) when that
+ * queue overflows, creation of the child socket, and TIME_WAIT (RFC 9293
+ * 3.10.7.4, RFC 6191 reuse rules as Linux applies them).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "ip.h"
+#include "stack.h"
+#include "tcp.h"
+
+/* Linux's syncookie MSS table (net/ipv4/syncookies.c). */
+static const uint16_t tcp_cookie_msstab[] = {536, 1300, 1440, 1460};
+#define COOKIEBITS 24
+#define COOKIEMASK ((1u << COOKIEBITS) - 1)
+#define MAX_SYNCOOKIE_AGE 2
+#define TSBITS 6
+#define TSMASK ((1u << TSBITS) - 1)
+#define TS_OPT_WSCALE_MASK 0xf
+#define TS_OPT_SACK 0x10
+
+static uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	h *= 0x846ca68bu;
+	h ^= h >> 16;
+	return h;
+}
+
+/* A keyed hash of the connection's addresses (the secret never leaves the stack). */
+static uint32_t cookie_hash(const struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+			    uint16_t dport, uint32_t count, int c)
+{
+	const uint32_t *k = ns->tcp->cookie_secret;
+	uint32_t h = k[c * 2];
+
+	h = mix32(h ^ saddr);
+	h = mix32(h ^ daddr ^ k[c * 2 + 1]);
+	h = mix32(h ^ ((uint32_t)sport << 16 | dport));
+	h = mix32(h ^ count);
+	return h;
+}
+
+static uint32_t tcp_cookie_time(const struct nstack *ns)
+{
+	return (uint32_t)(ns_now(ns) / (60ull * 1000000u));
+}
+
+/* The ISN of a SYN cookie (RFC 4987 3.6, Linux's secure_tcp_syn_cookie). */
+uint32_t tcp_cookie_make(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+			 uint16_t dport, uint32_t sseq, uint16_t mss, uint16_t *mss_out)
+{
+	uint32_t count = tcp_cookie_time(ns), mssind = 0, i;
+
+	for (i = 0; i < sizeof(tcp_cookie_msstab) / sizeof(tcp_cookie_msstab[0]); i++)
+		if (mss >= tcp_cookie_msstab[i])
+			mssind = i;
+	*mss_out = tcp_cookie_msstab[mssind];
+	return cookie_hash(ns, saddr, daddr, sport, dport, 0, 0) + sseq + (count << COOKIEBITS) +
+	       ((cookie_hash(ns, saddr, daddr, sport, dport, count, 1) + mssind) & COOKIEMASK);
+}
+
+/* Decodes a cookie: the MSS index, or -1 when it is not ours or too old. */
+static int tcp_cookie_decode(struct nstack *ns, uint32_t cookie, uint32_t saddr, uint32_t daddr,
+			     uint16_t sport, uint16_t dport, uint32_t sseq)
+{
+	uint32_t count = tcp_cookie_time(ns), diff, mssind;
+
+	cookie -= cookie_hash(ns, saddr, daddr, sport, dport, 0, 0) + sseq;
+	diff = (count - (cookie >> COOKIEBITS)) & (0xffffffffu >> COOKIEBITS);
+	if (diff >= MAX_SYNCOOKIE_AGE)
+		return -1;
+	mssind = (cookie - cookie_hash(ns, saddr, daddr, sport, dport, count - diff, 1)) &
+		 COOKIEMASK;
+	if (mssind >= sizeof(tcp_cookie_msstab) / sizeof(tcp_cookie_msstab[0]))
+		return -1;
+	return (int)mssind;
+}
+
+/* Finds the request for a peer in the listener's SYN queue. */
+struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t rport,
+				      uint32_t laddr)
+{
+	struct tcp_request_sock *req;
+
+	LIST_FOREACH(req, &tcp_sk(lsk)->syn_queue, link)
+		if (req->rmt_addr == raddr && req->rmt_port == rport && req->loc_addr == laddr)
+			return req;
+	return NULL;
+}
+
+/* Removes a request from its SYN queue and frees it. */
+void tcp_reqsk_free(struct tcp_request_sock *req)
+{
+	struct sock *lsk = req->listener;
+
+	del_timer(lsk->ns, &req->timer);
+	LIST_REMOVE(req, link);
+	tcp_sk(lsk)->syn_qlen--;
+	ns_free(lsk->ns, req);
+}
+
+/* SYN-ACK retransmission (RFC 6298 timings from 1 s; tcp_synack_retries). */
+static void tcp_reqsk_timer(struct timer_list *t)
+{
+	struct tcp_request_sock *req = container_of(t, struct tcp_request_sock, timer);
+	struct sock *lsk = req->listener;
+	const struct tcp_config *c = &lsk->ns->cfg.tcp;
+	uint64_t tmo;
+
+	if (req->num_retrans >= c->synack_retries) {
+		tcp_reqsk_free(req);
+		return;
+	}
+	req->num_retrans++;
+	tcp_send_synack(lsk, req, false);
+	NS_INC_STATS(lsk->ns, TcpRetransSegs);
+	tmo = (uint64_t)TCP_TIMEOUT_INIT_US << req->num_retrans;
+	if (tmo > c->rto_max_us)
+		tmo = c->rto_max_us;
+	mod_timer(lsk->ns, &req->timer, ns_now(lsk->ns) + tmo);
+}
+
+static void tcp_req_fill(struct sock *sk, struct sk_buff *skb, struct tcp_request_sock *req,
+			 const struct tcp_options_received *o)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+
+	req->listener = sk;
+	req->rmt_addr = iph->saddr;
+	req->loc_addr = iph->daddr;
+	req->rmt_port = th->source;
+	req->loc_port = th->dest;
+	req->rcv_isn = TCP_SKB_CB(skb)->seq;
+	req->mss = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
+	req->wscale_ok = o->wscale_ok && c->window_scaling;
+	req->snd_wscale = req->wscale_ok ? o->snd_wscale : 0;
+	req->sack_ok = o->sack_ok && c->sack;
+	req->tstamp_ok = o->saw_tstamp && c->timestamps;
+	req->ts_recent = req->tstamp_ok ? o->rcv_tsval : 0;
+	req->first_sent = ns_now(sk->ns);
+}
+
+/* A SYN for a listener (tcp_conn_request): queue a request or answer with a cookie. */
+int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
+{
+	struct nstack *ns = sk->ns;
+	struct tcp_sock *lp = tcp_sk(sk);
+	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
+	const struct tcp_config *c = &ns->cfg.tcp;
+	struct tcp_options_received o;
+	struct tcp_request_sock *req, tmp;
+	bool want_cookie = c->syncookies == 2;
+
+	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+		/* The accept queue is full: drop the SYN (Linux). */
+		NS_INC_STATS(ns, TcpExtListenOverflows);
+		NS_INC_STATS(ns, TcpExtListenDrops);
+		return 0;
+	}
+	if (lp->syn_qlen >= (sk->sk_max_ack_backlog > 0 ? sk->sk_max_ack_backlog : 1)) {
+		if (!c->syncookies) {
+			NS_INC_STATS(ns, TcpExtListenDrops);
+			return 0;
+		}
+		want_cookie = true;
+	}
+	memset(&o, 0, sizeof(o));
+	tcp_parse_options(skb, th, &o, true);
+
+	if (want_cookie) {
+		uint16_t mss;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tcp_req_fill(sk, skb, &tmp, &o);
+		tmp.snt_isn = tcp_cookie_make(ns, tmp.rmt_addr, tmp.loc_addr, tmp.rmt_port,
+					      tmp.loc_port, tmp.rcv_isn, tmp.mss, &mss);
+		if (tmp.tstamp_ok) {
+			/* Window scale and SACK ride in the low bits of our timestamp. */
+			uint32_t now = tcp_ts_now(ns), ts, opts;
+
+			opts = tmp.wscale_ok ? tmp.snd_wscale : TS_OPT_WSCALE_MASK;
+			if (tmp.sack_ok)
+				opts |= TS_OPT_SACK;
+			ts = (now & ~TSMASK) | opts;
+			if (after(ts, now))
+				ts -= 1u << TSBITS;
+			tmp.ts_off = ts;
+		} else {
+			tmp.wscale_ok = false;
+			tmp.sack_ok = false;
+		}
+		NS_INC_STATS(ns, TcpExtSyncookiesSent);
+		tcp_send_synack(sk, &tmp, true);
+		return 0;
+	}
+
+	req = ns_zalloc(ns, sizeof(*req));
+	if (!req)
+		return 0;
+	tcp_req_fill(sk, skb, req, &o);
+	req->snt_isn = tcp_v4_init_seq(ns);
+	req->ts_off = ns_random32(ns);
+	timer_setup(&req->timer, tcp_reqsk_timer);
+	LIST_INSERT_HEAD(&lp->syn_queue, req, link);
+	lp->syn_qlen++;
+	tcp_send_synack(sk, req, false);
+	mod_timer(ns, &req->timer, ns_now(ns) + TCP_TIMEOUT_INIT_US);
+	return 0;
+}
+
+/* Builds the full socket for a completed handshake (tcp_create_openreq_child). */
+static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_request_sock *req,
+					     bool cookie)
+{
+	struct nstack *ns = lsk->ns;
+	struct tcp_sock *lp = tcp_sk(lsk), *tp;
+	struct sock *sk;
+	uint32_t rcv_wnd;
+
+	sk = sk_alloc(ns, AF_INET, lsk->sk_prot);
+	if (!sk)
+		return NULL;
+	sock_init_data(NULL, sk);
+	sk->sk_type = SOCK_STREAM;
+	sk->sk_protocol = IPPROTO_TCP;
+	tcp_init_sock(sk);
+	tp = tcp_sk(sk);
+
+	/* Inherit what the listener's user set. */
+	sk->sk_reuse = lsk->sk_reuse;
+	sk->sk_flags = lsk->sk_flags & ~(1ul << SOCK_DEAD | 1ul << SOCK_DONE);
+	sk->sk_lingertime = lsk->sk_lingertime;
+	sk->sk_userlocks_rcv = lsk->sk_userlocks_rcv;
+	sk->sk_userlocks_snd = lsk->sk_userlocks_snd;
+	if (lsk->sk_userlocks_rcv)
+		sk->sk_rcvbuf = lsk->sk_rcvbuf;
+	if (lsk->sk_userlocks_snd)
+		sk->sk_sndbuf = lsk->sk_sndbuf;
+	sk->sk_rcvtimeo = lsk->sk_rcvtimeo;
+	sk->sk_sndtimeo = lsk->sk_sndtimeo;
+	sk->sk_priority = lsk->sk_priority;
+	sk->sk_mark = lsk->sk_mark;
+	inet_sk(sk)->tos = inet_sk(lsk)->tos;
+	inet_sk(sk)->uc_ttl = inet_sk(lsk)->uc_ttl;
+	tp->nonagle = lp->nonagle;
+	tp->keepalive_time_s = lp->keepalive_time_s;
+	tp->keepalive_intvl_s = lp->keepalive_intvl_s;
+	tp->keepalive_probes = lp->keepalive_probes;
+	tp->linger2_s = lp->linger2_s;
+	tp->user_timeout_ms = lp->user_timeout_ms;
+	tp->user_mss = lp->user_mss;
+	tp->window_clamp = lp->window_clamp;
+	if (lp->user_ca) {
+		tp->ca_ops = lp->ca_ops;
+		tp->user_ca = true;
+	}
+
+	sk->sk_rcv_saddr = req->loc_addr;
+	inet_sk(sk)->inet_saddr = req->loc_addr;
+	sk->sk_daddr = req->rmt_addr;
+	sk->sk_dport = req->rmt_port;
+	tcp_inherit_port(sk, lsk->sk_num);
+
+	tp->iss = req->snt_isn;
+	tp->snd_una = tp->snd_nxt = tp->write_seq = tp->snd_sml = req->snt_isn + 1;
+	tp->pushed_seq = tp->write_seq;
+	tp->irs = req->rcv_isn;
+	tp->rcv_nxt = tp->rcv_wup = tp->copied_seq = req->rcv_isn + 1;
+	tp->snd_wl1 = req->rcv_isn;
+	tp->wscale_ok = req->wscale_ok;
+	tp->snd_wscale = req->snd_wscale;
+	tp->sack_ok = req->sack_ok;
+	tp->tstamp_ok = req->tstamp_ok;
+	tp->ts_recent = req->ts_recent;
+	tp->ts_recent_stamp = ns_now(ns);
+	tp->tsoffset = cookie ? 0 : req->ts_off;
+	tp->mss_clamp = req->mss;
+	tp->pmtu = lp->pmtu ? lp->pmtu : (ns->dev ? ns->dev->mtu : 1500);
+	tp->advmss = tcp_mss_for_mtu(tp->pmtu);
+	if (tp->user_mss && tp->advmss > tp->user_mss)
+		tp->advmss = tp->user_mss;
+	tcp_sync_mss(sk, 0);
+	tcp_select_initial_window(ns, (sk->sk_rcvbuf - (sk->sk_rcvbuf >> 1)),
+				  tp->advmss - (tp->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0),
+				  &rcv_wnd, &tp->window_clamp, tp->wscale_ok, &tp->rcv_wscale);
+	tp->rcv_wscale = tp->wscale_ok ? req->rcv_wscale : 0;
+	tp->rcv_wnd = rcv_wnd;
+	tp->rcv_ssthresh = rcv_wnd;
+	tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
+	if (!req->num_retrans && !cookie) {
+		tcp_rtt_estimator(sk, (int64_t)(ns_now(ns) - req->first_sent));
+		tcp_set_rto(sk);
+	}
+	tcp_set_state(sk, TCP_SYN_RECV);
+	tcp_ehash_insert(sk);
+	tp->parent = lsk;
+	TAILQ_INSERT_TAIL(&lp->accept_queue, tp, accept_link);
+	lsk->sk_ack_backlog++;
+	NS_INC_STATS(ns, TcpPassiveOpens);
+	return sk;
+}
+
+/*
+ * A segment for a request in the SYN queue (tcp_check_req, RFC 9293
+ * 3.10.7.4 in SYN-RECEIVED). Returns the new child when the ACK completes
+ * the handshake, NULL otherwise.
+ */
+struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_request_sock *req)
+{
+	struct nstack *ns = sk->ns;
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	const struct tcphdr *th = (const struct tcphdr *)skb->data;
+	struct tcp_options_received o;
+	uint8_t flags = cb->tcp_flags;
+	struct sock *child;
+
+	memset(&o, 0, sizeof(o));
+	tcp_parse_options(skb, th, &o, false);
+	if (cb->seq == req->rcv_isn && (flags & TH_SYN) && !(flags & TH_RST)) {
+		/* The peer retransmitted its SYN: so do we. */
+		tcp_send_synack(sk, req, false);
+		return NULL;
+	}
+	if ((flags & TH_ACK) && cb->ack_seq != req->snt_isn + 1) {
+		tcp_v4_send_reset(ns, skb);
+		return NULL;
+	}
+	if (flags & TH_RST) {
+		if (cb->seq == req->rcv_isn + 1)
+			tcp_reqsk_free(req);
+		return NULL;
+	}
+	if (flags & TH_SYN) {
+		tcp_v4_send_reset(ns, skb);
+		tcp_reqsk_free(req);
+		return NULL;
+	}
+	if (!(flags & TH_ACK))
+		return NULL;
+	if (cb->seq != req->rcv_isn + 1 && !after(cb->seq, req->rcv_isn + 1)) {
+		tcp_v4_send_ack(ns, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
+				req->snt_isn + 1, req->rcv_isn + 1, 0, tcp_ts_now(ns) + req->ts_off,
+				req->ts_recent, req->tstamp_ok, 0);
+		return NULL;
+	}
+	if (tcp_sk(sk)->defer_accept_s && cb->end_seq == req->rcv_isn + 1 &&
+	    req->num_retrans < tcp_sk(sk)->defer_accept_s)
+		return NULL;
+	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+		NS_INC_STATS(ns, TcpExtListenOverflows);
+		NS_INC_STATS(ns, TcpExtListenDrops);
+		return NULL;
+	}
+	child = tcp_create_openreq_child(sk, req, false);
+	tcp_reqsk_free(req);
+	return child;
+}
+
+/* An ACK that may carry a SYN cookie (cookie_v4_check). */
+struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
+{
+	struct nstack *ns = sk->ns;
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	const struct tcphdr *th = (const struct tcphdr *)skb->data;
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_options_received o;
+	struct tcp_request_sock req;
+	int mssind;
+
+	if (!ns->cfg.tcp.syncookies || (cb->tcp_flags & (TH_RST | TH_SYN)))
+		return NULL;
+	mssind = tcp_cookie_decode(ns, cb->ack_seq - 1, iph->saddr, iph->daddr, th->source,
+				   th->dest, cb->seq - 1);
+	if (mssind < 0) {
+		NS_INC_STATS(ns, TcpExtSyncookiesFailed);
+		return NULL;
+	}
+	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+		NS_INC_STATS(ns, TcpExtListenOverflows);
+		return NULL;
+	}
+	NS_INC_STATS(ns, TcpExtSyncookiesRecv);
+	memset(&o, 0, sizeof(o));
+	tcp_parse_options(skb, th, &o, false);
+	memset(&req, 0, sizeof(req));
+	req.listener = sk;
+	req.rmt_addr = iph->saddr;
+	req.loc_addr = iph->daddr;
+	req.rmt_port = th->source;
+	req.loc_port = th->dest;
+	req.rcv_isn = cb->seq - 1;
+	req.snt_isn = cb->ack_seq - 1;
+	req.mss = tcp_cookie_msstab[mssind];
+	if (o.saw_tstamp && o.rcv_tsecr && ns->cfg.tcp.timestamps) {
+		uint32_t opts = o.rcv_tsecr & TSMASK;
+
+		req.tstamp_ok = true;
+		req.ts_recent = o.rcv_tsval;
+		req.wscale_ok = (opts & TS_OPT_WSCALE_MASK) != TS_OPT_WSCALE_MASK;
+		req.snd_wscale = (uint8_t)(opts & TS_OPT_WSCALE_MASK);
+		req.sack_ok = (opts & TS_OPT_SACK) != 0;
+		if (req.wscale_ok) {
+			uint32_t wnd, clamp = tcp_sk(sk)->window_clamp;
+
+			tcp_select_initial_window(ns, sk->sk_rcvbuf - (sk->sk_rcvbuf >> 1),
+						  req.mss, &wnd, &clamp, true, &req.rcv_wscale);
+		}
+	}
+	return tcp_create_openreq_child(sk, &req, true);
+}
+
+/* Drops the SYN queue and resets children nobody accepted (inet_csk_listen_stop). */
+void tcp_listen_purge(struct sock *sk)
+{
+	struct tcp_sock *lp = tcp_sk(sk), *child;
+	struct tcp_request_sock *req;
+
+	while ((req = LIST_FIRST(&lp->syn_queue)))
+		tcp_reqsk_free(req);
+	while ((child = TAILQ_FIRST(&lp->accept_queue))) {
+		struct sock *csk = tp_sk(child);
+
+		TAILQ_REMOVE(&lp->accept_queue, child, accept_link);
+		sk->sk_ack_backlog--;
+		child->parent = NULL;
+		sock_set_flag(csk, SOCK_DEAD);
+		if ((1u << csk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_SYN_RECV))
+			tcp_send_active_reset(csk);
+		tcp_done(csk);
+		sock_put(csk); /* the reference accept() would have taken over */
+	}
+}
+
+/* Moves a connection to TIME_WAIT for 2*MSL (tcp_time_wait). */
+void tcp_time_wait(struct sock *sk, int state, uint64_t timeo_us)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	tcp_set_state(sk, state);
+	tcp_clear_retrans_timer(sk);
+	del_timer(sk->ns, &tp->delack_timer);
+	tp->ack_pending = false;
+	while ((skb = skb_dequeue(&sk->sk_write_queue)))
+		tcp_free_skb(sk, skb);
+	tp->send_head = NULL;
+	tp->packets_out = tp->sacked_out = tp->lost_out = tp->retrans_out = 0;
+	skb_queue_purge(&tp->out_of_order_queue);
+	if (!timeo_us)
+		timeo_us = TCP_TIMEWAIT_LEN_US(sk->ns);
+	tcp_reset_keepalive_timer(sk, timeo_us);
+	NS_INC_STATS(sk->ns, TcpExtTW);
+}
+
+/*
+ * A segment for a TIME_WAIT connection (tcp_timewait_state_process).
+ * Returns 0 when handled, -1 when it deserves a reset, 1 when a new SYN
+ * may reuse the pair (the TIME_WAIT socket is then gone).
+ */
+int tcp_timewait_state_process(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcphdr *th = (const struct tcphdr *)skb->data;
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_options_received o;
+	uint8_t flags = cb->tcp_flags;
+
+	memset(&o, 0, sizeof(o));
+	tcp_parse_options(skb, th, &o, false);
+	if (flags & TH_RST) {
+		/* Linux without tcp_rfc1337: a reset ends TIME_WAIT early. */
+		if (cb->seq == tp->rcv_nxt)
+			tcp_done(sk);
+		return 0;
+	}
+	if ((flags & TH_SYN) && !(flags & TH_ACK) &&
+	    (after(cb->seq, tp->rcv_nxt) ||
+	     (tp->tstamp_ok && o.saw_tstamp && (int32_t)(o.rcv_tsval - tp->ts_recent) > 0))) {
+		/* RFC 6191: a new incarnation may take over the pair. */
+		tcp_done(sk);
+		return 1;
+	}
+	if (tp->tstamp_ok && o.saw_tstamp && (int32_t)(o.rcv_tsval - tp->ts_recent) < 0) {
+		tcp_send_ack(sk);
+		return 0;
+	}
+	if (flags & TH_FIN) {
+		/* A retransmitted FIN: ACK it and restart the 2 MSL timer (RFC 9293 3.10.7.4). */
+		tcp_send_ack(sk);
+		tcp_reset_keepalive_timer(sk, TCP_TIMEWAIT_LEN_US(sk->ns));
+		return 0;
+	}
+	if (!(flags & TH_ACK))
+		return 0;
+	if (cb->end_seq != cb->seq || cb->seq != tp->rcv_nxt)
+		tcp_send_ack(sk);
+	return 0;
+}
+
+/*
+ * Whether a connect() may take over the pair of TIME_WAIT socket tw
+ * (Linux's tcp_twsk_unique with tcp_tw_reuse: 1 always, 2 for loopback).
+ */
+bool tcp_twsk_unique(struct sock *sk, struct sock *tw)
+{
+	struct tcp_sock *ttp = tcp_sk(tw), *tp = tcp_sk(sk);
+	int reuse = sk->ns->cfg.tcp.tw_reuse;
+	bool loopback = inet_addr_is_local(sk->ns, sk->sk_daddr);
+
+	if (!ttp->ts_recent_stamp || !(reuse == 1 || (reuse == 2 && loopback)))
+		return false;
+	if (ns_now(sk->ns) - ttp->ts_recent_stamp <= 1000000u)
+		return false;
+	tp->write_seq = ttp->snd_nxt + 65535 + 2;
+	if (!tp->write_seq)
+		tp->write_seq = 1;
+	sock_hold(tw);
+	tcp_done(tw);
+	sock_put(tw);
+	return true;
+}

@@ -1,0 +1,882 @@
+/*
+ * TCP output: building segments with options in Linux's order, the send
+ * path (cwnd, receive window, Nagle, SWS avoidance), retransmission, SYN,
+ * SYN-ACK, FIN, ACK, RST and window probes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "ip.h"
+#include "stack.h"
+#include "tcp.h"
+
+/* Largest MSS for an MTU: IP and TCP headers without options (RFC 9293 3.7.1). */
+uint16_t tcp_mss_for_mtu(unsigned int mtu)
+{
+	if (mtu < 40 + TCP_MIN_MSS)
+		return TCP_MIN_MSS;
+	return (uint16_t)(mtu > 65535 ? 65535 - 40 : mtu - 40);
+}
+
+/* Recomputes mss_cache (data bytes per segment) for a path MTU, as tcp_sync_mss(). */
+void tcp_sync_mss(struct sock *sk, unsigned int pmtu)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	unsigned int mss;
+
+	if (pmtu)
+		tp->pmtu = pmtu;
+	mss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	if (tp->mss_clamp && mss > tp->mss_clamp)
+		mss = tp->mss_clamp;
+	if (tp->user_mss && mss > tp->user_mss)
+		mss = tp->user_mss;
+	if (tp->tstamp_ok)
+		mss -= TCPOLEN_TSTAMP_ALIGNED;
+	if (mss < TCP_MIN_MSS - TCPOLEN_TSTAMP_ALIGNED)
+		mss = TCP_MIN_MSS - TCPOLEN_TSTAMP_ALIGNED;
+	tp->mss_cache = (uint16_t)mss;
+}
+
+/* The MSS for the next segment: SACK blocks we must report take room too. */
+unsigned int tcp_current_mss(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	unsigned int mss = tp->mss_cache;
+
+	if (tp->num_sacks)
+		mss -= TCPOLEN_SACK_BASE + 2 + tp->num_sacks * TCPOLEN_SACK_PERBLOCK;
+	return mss;
+}
+
+/* Bytes of option space, padded to 32 bits. */
+unsigned int tcp_options_size(const struct tcp_out_options *o)
+{
+	unsigned int n = 0;
+
+	if (o->options & OPTION_MSS)
+		n += TCPOLEN_MSS;
+	if (o->options & OPTION_TS)
+		n += TCPOLEN_TSTAMP_ALIGNED;
+	else if (o->options & OPTION_SACK_PERM)
+		n += 4;
+	if (o->options & OPTION_WSCALE)
+		n += 4;
+	if ((o->options & OPTION_SACK) && o->num_sacks)
+		n += 4 + o->num_sacks * TCPOLEN_SACK_PERBLOCK;
+	return n;
+}
+
+static unsigned char *put32(unsigned char *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+	return p + 4;
+}
+
+/*
+ * Writes options as Linux's tcp_options_write(): MSS; SACK-permitted packed
+ * in front of the timestamps ("04 02 08 0a") or NOP NOP before them; NOP WS;
+ * NOP NOP SACK blocks.
+ */
+static void tcp_options_write(unsigned char *p, const struct tcp_out_options *o)
+{
+	int i;
+
+	if (o->options & OPTION_MSS) {
+		*p++ = TCPOPT_MSS;
+		*p++ = TCPOLEN_MSS;
+		*p++ = (unsigned char)(o->mss >> 8);
+		*p++ = (unsigned char)o->mss;
+	}
+	if (o->options & OPTION_TS) {
+		if (o->options & OPTION_SACK_PERM) {
+			*p++ = TCPOPT_SACK_PERM;
+			*p++ = TCPOLEN_SACK_PERM;
+		} else {
+			*p++ = TCPOPT_NOP;
+			*p++ = TCPOPT_NOP;
+		}
+		*p++ = TCPOPT_TIMESTAMP;
+		*p++ = TCPOLEN_TIMESTAMP;
+		p = put32(p, o->tsval);
+		p = put32(p, o->tsecr);
+	} else if (o->options & OPTION_SACK_PERM) {
+		*p++ = TCPOPT_NOP;
+		*p++ = TCPOPT_NOP;
+		*p++ = TCPOPT_SACK_PERM;
+		*p++ = TCPOLEN_SACK_PERM;
+	}
+	if (o->options & OPTION_WSCALE) {
+		*p++ = TCPOPT_NOP;
+		*p++ = TCPOPT_WINDOW;
+		*p++ = TCPOLEN_WINDOW;
+		*p++ = o->ws;
+	}
+	if ((o->options & OPTION_SACK) && o->num_sacks) {
+		*p++ = TCPOPT_NOP;
+		*p++ = TCPOPT_NOP;
+		*p++ = TCPOPT_SACK;
+		*p++ = (unsigned char)(TCPOLEN_SACK_BASE + o->num_sacks * TCPOLEN_SACK_PERBLOCK);
+		for (i = 0; i < o->num_sacks; i++) {
+			p = put32(p, o->sacks[i].start_seq);
+			p = put32(p, o->sacks[i].end_seq);
+		}
+	}
+}
+
+/* Pushes a header in front of the payload, checksums it and sends it; see tcp.h. */
+int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
+		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+		     uint16_t window, const struct tcp_out_options *o, const struct ip_tx_params *p)
+{
+	unsigned int optlen = tcp_options_size(o);
+	unsigned int hlen = TCP_HLEN_MIN + optlen;
+	struct tcphdr *th;
+
+	if (skb_headroom(skb) < hlen + 20 + 14) {
+		kfree_skb(skb);
+		return -ENOBUFS;
+	}
+	th = (struct tcphdr *)skb_push(skb, hlen);
+	skb_reset_transport_header(skb);
+	th->source = sport;
+	th->dest = dport;
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(ack);
+	th->doff_res = (uint8_t)((hlen / 4) << 4);
+	th->flags = flags;
+	th->window = htons(window);
+	th->check = 0;
+	th->urg_ptr = 0;
+	tcp_options_write((unsigned char *)(th + 1), o);
+	th->check = csum_tcpudp_magic(saddr, daddr, skb->len, IPPROTO_TCP,
+				      csum_partial(skb->data, skb->len, 0));
+	NS_INC_STATS(ns, TcpOutSegs);
+	return ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_TCP, p);
+}
+
+/* Linux's tcp_win_from_space(): half the buffer is payload, half overhead. */
+static int tcp_win_from_space(int space)
+{
+	return space <= 0 ? 0 : space - (space >> 1);
+}
+
+/* Free receive space, in window bytes. */
+uint32_t tcp_space(const struct sock *sk)
+{
+	return (uint32_t)tcp_win_from_space(sk->sk_rcvbuf - (int)sk->sk_rmem_alloc);
+}
+
+/* Linux's tcp_select_initial_window(): the SYN's window and our scale (RFC 7323 2.3). */
+void tcp_select_initial_window(struct nstack *ns, int space, uint32_t mss, uint32_t *rcv_wnd,
+			       uint32_t *clamp, bool wscale_ok, uint8_t *rcv_wscale)
+{
+	uint32_t sp;
+	int ws = 0;
+
+	if (*clamp == 0)
+		*clamp = 65535u << TCP_MAX_WSCALE;
+	sp = (uint32_t)(space < 0 ? 0 : space);
+	if (sp > *clamp)
+		sp = *clamp;
+	if (sp > mss)
+		sp = sp / mss * mss;
+	*rcv_wnd = sp > 65535 ? 65535 : sp;
+	*rcv_wscale = 0;
+	if (wscale_ok) {
+		uint32_t big = (uint32_t)ns->cfg.tcp.rmem[2];
+
+		if (big < sp)
+			big = sp;
+		if (big < SK_RMEM_MAX)
+			big = SK_RMEM_MAX;
+		if (big > *clamp)
+			big = *clamp;
+		while (big >> (ws + 16))
+			ws++;
+		/* ilog2(space) - 15, clamped (Linux). */
+		ws = ws > 0 ? ws : 0;
+		{
+			int lg = 31 - __builtin_clz(big | 1);
+
+			ws = lg - 15;
+			if (ws < 0)
+				ws = 0;
+			if (ws > TCP_MAX_WSCALE)
+				ws = TCP_MAX_WSCALE;
+		}
+		*rcv_wscale = (uint8_t)ws;
+	}
+	if (*clamp > (65535u << *rcv_wscale))
+		*clamp = 65535u << *rcv_wscale;
+}
+
+/* Grows rcv_ssthresh as in-order data arrives (Linux's tcp_grow_window). */
+static uint32_t tcp_receive_window(const struct tcp_sock *tp)
+{
+	int32_t win = (int32_t)(tp->rcv_wup + tp->rcv_wnd - tp->rcv_nxt);
+
+	return win < 0 ? 0 : (uint32_t)win;
+}
+
+/*
+ * The window to advertise (Linux's __tcp_select_window with the receiver
+ * side of silly-window avoidance, RFC 9293 3.8.6.2.2), never shrinking the
+ * right edge already offered (RFC 7323 2.4).
+ */
+uint32_t tcp_select_window(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t mss = tp->rcv_mss ? tp->rcv_mss : TCP_MSS_DEFAULT;
+	uint32_t free_space = tcp_space(sk);
+	uint32_t full_space = (uint32_t)tcp_win_from_space(sk->sk_rcvbuf);
+	uint32_t cur_win = tcp_receive_window(tp);
+	uint32_t window;
+
+	if (full_space > tp->window_clamp)
+		full_space = tp->window_clamp;
+	if (mss > full_space)
+		mss = full_space ? full_space : 1;
+	if (free_space < full_space / 2) {
+		tp->quick = 0;
+		if (free_space < mss) {
+			window = 0;
+			goto out;
+		}
+	}
+	if (free_space > tp->rcv_ssthresh)
+		free_space = tp->rcv_ssthresh;
+	window = tp->rcv_wnd;
+	if (tp->rcv_wscale) {
+		window = free_space;
+		if (((window >> tp->rcv_wscale) << tp->rcv_wscale) != window)
+			window = ((window >> tp->rcv_wscale) + 1) << tp->rcv_wscale;
+	} else if (window <= free_space - mss || window > free_space) {
+		window = free_space / mss * mss;
+	} else if (mss == full_space && free_space > window + (full_space >> 1)) {
+		window = free_space;
+	}
+out:
+	if (window < cur_win) {
+		uint32_t a = 1u << tp->rcv_wscale;
+
+		window = (cur_win + a - 1) & ~(a - 1);
+	}
+	if (window > (65535u << tp->rcv_wscale))
+		window = 65535u << tp->rcv_wscale;
+	tp->rcv_wnd = window;
+	tp->rcv_wup = tp->rcv_nxt;
+	return window >> tp->rcv_wscale;
+}
+
+/* Packets in flight: RFC 6675's "pipe". */
+unsigned int tcp_packets_in_flight(const struct tcp_sock *tp)
+{
+	uint32_t left = tp->sacked_out + tp->lost_out;
+
+	return tp->packets_out - (left > tp->packets_out ? tp->packets_out : left) +
+	       tp->retrans_out;
+}
+
+/* A buffer for outgoing stream data with room for every header below. */
+struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size)
+{
+	struct sk_buff *skb = alloc_skb_hdr(sk->ns, size);
+
+	if (!skb)
+		return NULL;
+	memset(skb->cb, 0, sizeof(skb->cb));
+	return skb;
+}
+
+/* Unlinks and frees an acknowledged segment, returning its space. */
+void tcp_free_skb(struct sock *sk, struct sk_buff *skb)
+{
+	sk->sk_wmem_queued -= (int)skb->len;
+	if (sk->sk_wmem_queued < 0)
+		sk->sk_wmem_queued = 0;
+	kfree_skb(skb);
+}
+
+/* Appends skb to the write queue; it becomes the send head if nothing is unsent. */
+void tcp_queue_skb(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	skb_queue_tail(&sk->sk_write_queue, skb);
+	sk->sk_wmem_queued += (int)skb->len;
+	tp->write_seq = TCP_SKB_CB(skb)->end_seq;
+	if (!tp->send_head)
+		tp->send_head = skb;
+}
+
+/* Splits skb at len bytes of data; the tail becomes a new skb after it. */
+int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
+{
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb), *ncb;
+	unsigned int rest;
+	struct sk_buff *nskb;
+
+	if (len == 0 || len >= skb->len)
+		return 0;
+	rest = skb->len - len;
+	nskb = tcp_stream_alloc_skb(sk, rest);
+	if (!nskb)
+		return -ENOMEM;
+	memcpy(skb_put(nskb, rest), skb->data + len, rest);
+	ncb = TCP_SKB_CB(nskb);
+	*ncb = *cb;
+	ncb->seq = cb->seq + len;
+	cb->end_seq = ncb->seq;
+	cb->tcp_flags &= (uint8_t)~(TH_FIN | TH_PSH);
+	skb_trim(skb, len);
+	skb_insert_after(&sk->sk_write_queue, skb, nskb);
+	if (cb->sacked & TCPCB_LOST)
+		tcp_sk(sk)->lost_out++;
+	if (cb->sacked & TCPCB_SACKED_ACKED)
+		tcp_sk(sk)->sacked_out++;
+	if (cb->sacked & TCPCB_SACKED_RETRANS)
+		tcp_sk(sk)->retrans_out++;
+	/* A split of a segment already sent is one more packet out. */
+	if (cb->when)
+		tcp_sk(sk)->packets_out++;
+	return 0;
+}
+
+/* Options for a segment of an established (or closing) connection. */
+static void tcp_established_options(struct sock *sk, struct tcp_out_options *o)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	memset(o, 0, sizeof(*o));
+	if (tp->tstamp_ok) {
+		o->options |= OPTION_TS;
+		o->tsval = tcp_ts_now(sk->ns) + tp->tsoffset;
+		o->tsecr = tp->ts_recent;
+	}
+	if (tp->sack_ok && tp->num_sacks) {
+		o->options |= OPTION_SACK;
+		o->num_sacks = tp->num_sacks;
+		o->sacks = tp->selective_acks;
+	}
+}
+
+/* Options of our SYN (tcp_syn_options): everything the sysctls enable. */
+static void tcp_syn_options(struct sock *sk, struct tcp_out_options *o)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+
+	memset(o, 0, sizeof(*o));
+	o->options = OPTION_MSS;
+	o->mss = tp->advmss;
+	if (c->timestamps) {
+		o->options |= OPTION_TS;
+		o->tsval = tcp_ts_now(sk->ns) + tp->tsoffset;
+		o->tsecr = 0;
+	}
+	if (c->window_scaling) {
+		o->options |= OPTION_WSCALE;
+		o->ws = tp->rcv_wscale;
+	}
+	if (c->sack)
+		o->options |= OPTION_SACK_PERM;
+}
+
+static void tcp_ip_params(struct sock *sk, struct ip_tx_params *p)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	memset(p, 0, sizeof(*p));
+	p->df = true;
+	p->ttl = inet->uc_ttl > 0 ? (uint8_t)inet->uc_ttl : 0;
+	p->tos = inet->tos;
+}
+
+/* ACK sent: no delayed ACK is owed any more (tcp_event_ack_sent). */
+static void tcp_event_ack_sent(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	tp->ack_pending = false;
+	tp->ack_now = false;
+	del_timer(sk->ns, &tp->delack_timer);
+}
+
+/*
+ * Sends skb of the write queue (a clone, so the original stays for
+ * retransmission), or a private control segment when clone is false.
+ */
+static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_out_options o;
+	struct ip_tx_params p;
+	struct sk_buff *out = skb;
+	uint16_t window;
+	uint8_t flags = cb->tcp_flags;
+	uint64_t now = ns_now(sk->ns);
+
+	if (clone) {
+		/* A clone still in flight below shares our headroom: copy instead. */
+		out = skb_cloned(skb) ? skb_copy(skb) : skb_clone(skb);
+		if (!out)
+			return -ENOBUFS;
+	}
+	if (flags & TH_SYN) {
+		tcp_syn_options(sk, &o);
+		o.tsecr = tp->ts_recent;
+		window = (uint16_t)(tp->rcv_wnd > 65535 ? 65535 : tp->rcv_wnd);
+	} else {
+		tcp_established_options(sk, &o);
+		window = (uint16_t)tcp_select_window(sk);
+	}
+	if (tp->rcv_wnd == 0 && !(flags & TH_SYN))
+		tp->pingpong = false;
+	tcp_ip_params(sk, &p);
+	cb->when = now;
+	if (!cb->first_tx)
+		cb->first_tx = now;
+	tp->segs_out++;
+	if (out->len) {
+		tp->data_segs_out++;
+		tp->bytes_sent += out->len;
+		tp->last_data_sent = now;
+		/* A reply within ato of the last data received: interactive. */
+		if (now - tp->lrcvtime < tp->ato)
+			tp->pingpong = true;
+	}
+	if (flags & TH_ACK)
+		tcp_event_ack_sent(sk);
+	return tcp_transmit_raw(sk->ns, out, inet_sk(sk)->inet_saddr, sk->sk_daddr,
+				inet_sk(sk)->inet_sport, sk->sk_dport, cb->seq,
+				(flags & TH_ACK) ? tp->rcv_nxt : 0, flags, window, &o, &p);
+}
+
+/* The first queued skb that is not yet sent moves on. */
+static void tcp_advance_send_head(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	tp->send_head = TAILQ_NEXT(skb, list);
+}
+
+/* Linux's tcp_nagle_test() with Minshall's variant of Nagle (RFC 896). */
+static bool tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb,
+			   unsigned int mss, int nonagle)
+{
+	bool partial = skb->len < mss;
+
+	if (nonagle & TCP_NAGLE_PUSH)
+		return true;
+	if (TCP_SKB_CB(skb)->tcp_flags & TH_FIN)
+		return true;
+	if (!partial)
+		return true;
+	if (nonagle & TCP_NAGLE_CORK)
+		return false;
+	if (nonagle & TCP_NAGLE_OFF)
+		return true;
+	/* Minshall: at most one small segment unacknowledged. */
+	if (tp->packets_out && after(tp->snd_sml, tp->snd_una) && !after(tp->snd_sml, tp->snd_nxt))
+		return false;
+	return true;
+}
+
+/* Arms the persist timer when data waits behind a closed window (RFC 9293 3.8.6.1). */
+void tcp_check_probe_timer(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->packets_out && tp->send_head && !timer_pending(&tp->retransmit_timer)) {
+		uint64_t when = tp->rto > sk->ns->cfg.tcp.rto_min_us ? tp->rto
+								       : sk->ns->cfg.tcp.rto_min_us;
+
+		tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, ns_now(sk->ns) + when);
+	}
+}
+
+/*
+ * Sends what the congestion window, the peer's window and Nagle allow
+ * (tcp_write_xmit). Returns true when nothing could be sent but data waits.
+ */
+bool tcp_write_xmit(struct sock *sk, int nonagle)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+	unsigned int mss = tcp_current_mss(sk);
+	int sent = 0;
+
+	while ((skb = tp->send_head)) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+		uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
+		bool is_last = TAILQ_NEXT(skb, list) == NULL;
+
+		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+			break;
+		if (skb->len > mss && tcp_fragment(sk, skb, mss))
+			break;
+		if (after(cb->end_seq, wnd_end)) {
+			uint32_t limit = before(cb->seq, wnd_end) ? wnd_end - cb->seq : 0;
+
+			/*
+			 * Sender SWS avoidance (RFC 9293 3.8.6.2.1): send part of a
+			 * segment only when it is a full MSS or half the largest
+			 * window the peer ever offered.
+			 */
+			if (limit == 0 || (limit < mss && limit < tp->max_window / 2) ||
+			    skb->len == 0)
+				break;
+			if (tcp_fragment(sk, skb, limit))
+				break;
+		}
+		if (!tcp_nagle_test(tp, skb, mss, is_last ? nonagle : TCP_NAGLE_PUSH))
+			break;
+		if (tcp_transmit_skb(sk, skb, true) == -ENOBUFS)
+			break;
+		tcp_advance_send_head(sk, skb);
+		tp->snd_nxt = cb->end_seq;
+		if (skb->len < mss)
+			tp->snd_sml = cb->end_seq;
+		tp->packets_out++;
+		if (!timer_pending(&tp->retransmit_timer) || tp->pending == ICSK_TIME_PROBE0)
+			tcp_rearm_rto(sk);
+		sent++;
+	}
+	if (!sent && tp->send_head && !tp->packets_out) {
+		tcp_check_probe_timer(sk);
+		return true;
+	}
+	return false;
+}
+
+/* Pushes pending data (tcp_push_pending_frames). */
+void tcp_push(struct sock *sk, int nonagle)
+{
+	if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE | TCPF_LISTEN))
+		return;
+	tcp_write_xmit(sk, nonagle);
+}
+
+/* Retransmits one segment of the write queue (tcp_retransmit_skb). */
+int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	unsigned int mss = tcp_current_mss(sk);
+	int err;
+
+	if (before(cb->seq, tp->snd_una)) {
+		/* Partly acknowledged: send only the rest. */
+		uint32_t trim = tp->snd_una - cb->seq;
+
+		if (!(cb->tcp_flags & TH_SYN) && trim <= skb->len) {
+			skb_pull(skb, trim);
+			sk->sk_wmem_queued -= (int)trim;
+			cb->seq = tp->snd_una;
+		}
+	}
+	if (skb->len > mss && tcp_fragment(sk, skb, mss))
+		return -ENOMEM;
+	err = tcp_transmit_skb(sk, skb, true);
+	if (err == -ENOBUFS)
+		return err;
+	if (!(cb->sacked & TCPCB_SACKED_RETRANS))
+		tp->retrans_out++;
+	cb->sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
+	cb->retrans++;
+	tp->total_retrans++;
+	tp->bytes_retrans += skb->len;
+	NS_INC_STATS(sk->ns, TcpRetransSegs);
+	if (!tp->retrans_stamp)
+		tp->retrans_stamp = cb->first_tx ? cb->first_tx : ns_now(sk->ns);
+	return 0;
+}
+
+/* Retransmits segments marked lost while the pipe allows (RFC 6675 NextSeg rule 1). */
+void tcp_xmit_retransmit_queue(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb, *tmp;
+
+	skb_queue_walk_safe(&sk->sk_write_queue, skb, tmp) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (skb == tp->send_head)
+			break;
+		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+			break;
+		if (!(cb->sacked & TCPCB_LOST) ||
+		    (cb->sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS)))
+			continue;
+		if (tcp_retransmit_skb(sk, skb))
+			break;
+		if (skb == skb_peek(&sk->sk_write_queue))
+			tcp_rearm_rto(sk);
+	}
+}
+
+/* Sends a bare ACK now. */
+void tcp_send_ack(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	if (sk->sk_state == TCP_CLOSE || sk->sk_state == TCP_LISTEN)
+		return;
+	skb = tcp_stream_alloc_skb(sk, 0);
+	if (!skb)
+		return;
+	TCP_SKB_CB(skb)->seq = tp->snd_nxt;
+	TCP_SKB_CB(skb)->end_seq = tp->snd_nxt;
+	TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
+	tcp_transmit_skb(sk, skb, false);
+}
+
+/* Schedules an ACK within the delayed-ACK time (RFC 9293 3.8.6.3, Linux's ato). */
+void tcp_send_delayed_ack(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint64_t when = ns_now(sk->ns) + tp->ato;
+
+	tp->ack_pending = true;
+	if (timer_pending(&tp->delack_timer) && tp->delack_timer.expires <= when)
+		return;
+	mod_timer(sk->ns, &tp->delack_timer, when);
+}
+
+/* Announces a window that opened after the user read data (tcp_cleanup_rbuf). */
+void tcp_send_window_update(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t rcv_window_now, new_window;
+
+	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)))
+		return;
+	if (tp->ack_pending && (tp->rcv_nxt - tp->rcv_wup) > tp->rcv_mss) {
+		tcp_send_ack(sk);
+		return;
+	}
+	rcv_window_now = tcp_receive_window(tp);
+	/* Only when the window at least doubles and makes a difference (Linux). */
+	if (2 * rcv_window_now <= tp->window_clamp) {
+		uint32_t space = tcp_space(sk);
+
+		if (space > tp->rcv_ssthresh)
+			space = tp->rcv_ssthresh;
+		new_window = space;
+		if (new_window && new_window >= 2 * rcv_window_now)
+			tcp_send_ack(sk);
+	}
+}
+
+/* Queues a FIN after the data (RFC 9293 3.10.4 CLOSE/SHUTDOWN). */
+void tcp_send_fin(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (tail && tp->send_head) {
+		/* Piggyback on the last unsent segment. */
+		TCP_SKB_CB(tail)->tcp_flags |= TH_FIN;
+		TCP_SKB_CB(tail)->end_seq++;
+		tp->write_seq++;
+	} else {
+		struct sk_buff *skb = tcp_stream_alloc_skb(sk, 0);
+
+		if (!skb)
+			return;
+		TCP_SKB_CB(skb)->seq = tp->write_seq;
+		TCP_SKB_CB(skb)->end_seq = tp->write_seq + 1;
+		TCP_SKB_CB(skb)->tcp_flags = TH_ACK | TH_FIN;
+		tcp_queue_skb(sk, skb);
+	}
+	tcp_push(sk, TCP_NAGLE_OFF);
+}
+
+/* Aborts the connection towards the peer with RST (RFC 9293 3.10.7 ABORT). */
+void tcp_send_active_reset(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb = tcp_stream_alloc_skb(sk, 0);
+
+	if (!skb)
+		return;
+	TCP_SKB_CB(skb)->seq = tp->snd_nxt;
+	TCP_SKB_CB(skb)->end_seq = tp->snd_nxt;
+	TCP_SKB_CB(skb)->tcp_flags = TH_ACK | TH_RST;
+	NS_INC_STATS(sk->ns, TcpOutRsts);
+	tcp_transmit_skb(sk, skb, false);
+}
+
+/* Sets up the sequence space, MSS and windows before the SYN (tcp_connect_init). */
+void tcp_connect_init(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	uint32_t rcv_wnd;
+
+	tp->advmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	if (tp->user_mss && tp->advmss > tp->user_mss)
+		tp->advmss = tp->user_mss;
+	tcp_sync_mss(sk, 0);
+	if (!tp->window_clamp && sk->sk_userlocks_rcv)
+		tp->window_clamp = (uint32_t)tcp_win_from_space(sk->sk_rcvbuf);
+	tcp_select_initial_window(sk->ns, tcp_win_from_space(sk->sk_rcvbuf), tp->advmss, &rcv_wnd,
+				  &tp->window_clamp, c->window_scaling, &tp->rcv_wscale);
+	tp->rcv_wnd = rcv_wnd;
+	tp->rcv_ssthresh = rcv_wnd;
+	tp->rcv_wup = 0;
+	tp->rcv_nxt = 0;
+	tp->copied_seq = 0;
+	tp->snd_una = tp->write_seq;
+	tp->snd_nxt = tp->write_seq;
+	tp->snd_sml = tp->write_seq;
+	tp->pushed_seq = tp->write_seq;
+	tp->snd_wnd = 0;
+	tp->retransmits = 0;
+	tp->backoff = 0;
+	sock_reset_flag(sk, SOCK_DONE);
+}
+
+/* Sends the SYN of an active open and arms its retransmission (tcp_connect). */
+int tcp_connect(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	tcp_connect_init(sk);
+	skb = tcp_stream_alloc_skb(sk, 0);
+	if (!skb)
+		return -ENOBUFS;
+	TCP_SKB_CB(skb)->seq = tp->write_seq;
+	TCP_SKB_CB(skb)->end_seq = tp->write_seq + 1;
+	TCP_SKB_CB(skb)->tcp_flags = TH_SYN;
+	tcp_queue_skb(sk, skb);
+	tp->send_head = NULL;
+	tp->snd_nxt = tp->write_seq;
+	tp->packets_out++;
+	tp->retrans_stamp = ns_now(sk->ns);
+	tp->rto_base_us = tp->rto;
+	tcp_transmit_skb(sk, skb, true);
+	tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, ns_now(sk->ns) + tp->rto);
+	return 0;
+}
+
+/* Our SYN-ACK answering a request (tcp_v4_send_synack). */
+int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie)
+{
+	struct nstack *ns = sk->ns;
+	struct tcp_sock *lp = tcp_sk(sk);
+	struct tcp_out_options o = {0};
+	struct ip_tx_params p;
+	struct sk_buff *skb;
+	uint32_t rcv_wnd, clamp = lp->window_clamp;
+	uint8_t ws;
+	unsigned int mss = tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns->dev ? ns->dev->mtu : 1500));
+
+	if (lp->user_mss && mss > lp->user_mss)
+		mss = lp->user_mss;
+	tcp_select_initial_window(ns, tcp_win_from_space(sk->sk_rcvbuf),
+				  mss - (req->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0), &rcv_wnd,
+				  &clamp, req->wscale_ok, &ws);
+	req->rcv_wscale = ws;
+	o.options = OPTION_MSS;
+	o.mss = (uint16_t)mss;
+	if (req->tstamp_ok) {
+		o.options |= OPTION_TS;
+		o.tsval = cookie ? req->ts_off : tcp_ts_now(ns) + req->ts_off;
+		o.tsecr = req->ts_recent;
+	}
+	if (req->sack_ok)
+		o.options |= OPTION_SACK_PERM;
+	if (req->wscale_ok) {
+		o.options |= OPTION_WSCALE;
+		o.ws = ws;
+	}
+	skb = alloc_skb_hdr(ns, 0);
+	if (!skb)
+		return -ENOBUFS;
+	tcp_ip_params(sk, &p);
+	return tcp_transmit_raw(ns, skb, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
+				req->snt_isn, req->rcv_isn + 1, TH_SYN | TH_ACK,
+				(uint16_t)(rcv_wnd > 65535 ? 65535 : rcv_wnd), &o, &p);
+}
+
+/* A zero-window probe: an old sequence number with no data (tcp_xmit_probe_skb). */
+static void tcp_xmit_probe_skb(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb = tcp_stream_alloc_skb(sk, 0);
+
+	if (!skb)
+		return;
+	TCP_SKB_CB(skb)->seq = tp->snd_una - 1;
+	TCP_SKB_CB(skb)->end_seq = tp->snd_una - 1;
+	TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
+	tcp_transmit_skb(sk, skb, false);
+}
+
+/*
+ * Window probe or keepalive (tcp_write_wakeup): new data if the window
+ * opened meanwhile, else a segment the peer must answer with an ACK.
+ */
+int tcp_write_wakeup(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb = tp->send_head;
+
+	if (sk->sk_state == TCP_CLOSE)
+		return -1;
+	if (skb && before(TCP_SKB_CB(skb)->seq, tp->snd_una + tp->snd_wnd)) {
+		uint32_t seg = tp->snd_una + tp->snd_wnd - TCP_SKB_CB(skb)->seq;
+		unsigned int mss = tcp_current_mss(sk);
+
+		if (seg > mss)
+			seg = mss;
+		if (skb->len > seg && tcp_fragment(sk, skb, seg))
+			return -1;
+		TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
+		if (tcp_transmit_skb(sk, skb, true))
+			return -1;
+		tcp_advance_send_head(sk, skb);
+		tp->snd_nxt = TCP_SKB_CB(skb)->end_seq;
+		tp->packets_out++;
+		return 0;
+	}
+	tcp_xmit_probe_skb(sk);
+	return 1;
+}
+
+/* The persist timer fired: probe and back off (tcp_send_probe0). */
+void tcp_send_probe0(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	uint64_t base, when;
+	int err;
+
+	err = tcp_write_wakeup(sk);
+	if (tp->packets_out || !tp->send_head) {
+		/* The window opened: the RTO covers what was sent. */
+		tp->probes_out = 0;
+		tp->backoff = 0;
+		if (tp->packets_out)
+			tcp_rearm_rto(sk);
+		return;
+	}
+	if (err <= 0) {
+		if (tp->backoff < 15)
+			tp->backoff++;
+		tp->probes_out++;
+	}
+	base = tp->rto > c->rto_min_us ? tp->rto : c->rto_min_us;
+	when = base << tp->backoff;
+	if (when > c->rto_max_us)
+		when = c->rto_max_us;
+	tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, ns_now(sk->ns) + when);
+}
