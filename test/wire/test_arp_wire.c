@@ -5,7 +5,10 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "arp.h"
 #include "check_main.h"
@@ -605,6 +608,38 @@ START_TEST(test_off_link_destination_resolves_gateway)
 }
 END_TEST
 
+START_TEST(test_resolution_failure_reports_ehostunreach_to_udp_socket)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char buf[16];
+	struct iovec riov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1 };
+	struct socket *s;
+	int one = 1;
+
+	sin.sin_addr.s_addr = HOST9_IP;
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, IPPROTO_UDP, &s), 0);
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(nstack_sendmsg(s, &m, 0), 1);
+	expect_request(HOST9_IP);
+	ck_assert_int_eq(nstack_recvmsg(s, &rm, MSG_DONTWAIT), -EAGAIN);
+	t_clock_advance(NEIGH_RETRANS_US);
+	expect_request(HOST9_IP);
+	t_clock_advance(NEIGH_RETRANS_US);
+	expect_request(HOST9_IP);
+	t_clock_advance(NEIGH_RETRANS_US - 1);
+	ck_assert_int_eq(nstack_recvmsg(s, &rm, MSG_DONTWAIT), -EAGAIN);
+	t_clock_advance(1);
+	/* As Linux: dst_link_failure() -> ICMP host unreachable -> udp_err(). */
+	ck_assert_int_eq(nstack_recvmsg(s, &rm, MSG_DONTWAIT), -EHOSTUNREACH);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
 static Suite *arp_wire_suite(void)
 {
 	Suite *s = suite_create("arp_wire");
@@ -633,6 +668,7 @@ static Suite *arp_wire_suite(void)
 	tcase_add_test(tc, test_gratuitous_sends_request_for_own_address);
 	tcase_add_test(tc, test_startup_with_gratuitous_option_announces);
 	tcase_add_test(tc, test_off_link_destination_resolves_gateway);
+	tcase_add_test(tc, test_resolution_failure_reports_ehostunreach_to_udp_socket);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,8 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "check_main.h"
 #include "checksum.h"
@@ -501,6 +503,76 @@ START_TEST(test_echo_reply_counted_not_answered)
 }
 END_TEST
 
+/* Socket helpers over the embedding API (they take the stack lock). */
+static ssize_t sock_sendto(struct socket *s, uint32_t daddr, uint16_t port, const void *buf,
+			   size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr m = { .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
+			    .msg_iovlen = 1 };
+
+	sin.sin_addr.s_addr = daddr;
+	return nstack_sendmsg(s, &m, 0);
+}
+
+static ssize_t sock_recv(struct socket *s, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
+}
+
+START_TEST(test_ping_socket_gets_echo_reply)
+{
+	unsigned char got[128], rep[64], buf[64];
+	struct icmphdr *ih = (struct icmphdr *)buf;
+	const struct icmphdr *sent = (const struct icmphdr *)(got + ETH_HLEN + IP_HLEN_MIN);
+	struct socket *s;
+	size_t n;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, IPPROTO_ICMP, &s), 0);
+	memset(buf, 0, sizeof(buf));
+	ih->type = ICMP_ECHO;
+	ih->un.echo.sequence = htons(1);
+	memcpy(ih + 1, "hello", 5);
+	ck_assert_int_eq(sock_sendto(s, T_PEER_IP, 0, buf, ICMP_HLEN + 5), ICMP_HLEN + 5);
+	n = t_recv(got, sizeof(got));
+	ck_assert_uint_eq(n, 60);
+	ck_assert_uint_eq(sent->type, ICMP_ECHO);
+	/* The peer answers with the identifier the ping socket chose. */
+	n = build_echo(rep, ICMP_ECHOREPLY, ntohs(sent->un.echo.id), 1, "hello", 5);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, rep, n));
+	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), (ssize_t)n);
+	ck_assert_uint_eq(ih->type, ICMP_ECHOREPLY);
+	ck_assert_mem_eq(ih + 1, "hello", 5);
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
+START_TEST(test_udp_connected_gets_port_unreachable_as_econnrefused)
+{
+	unsigned char got[128], icmp[128];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct socket *s;
+	unsigned char buf[16];
+	size_t n;
+
+	sin.sin_addr.s_addr = T_PEER_IP;
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, IPPROTO_UDP, &s), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(sock_sendto(s, T_PEER_IP, 9, "x", 1), 1);
+	n = t_recv(got, sizeof(got));
+	/* The peer's port unreachable quotes our IP header and UDP header. */
+	n = build_icmp(icmp, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, got + ETH_HLEN,
+		       IP_HLEN_MIN + 8 + 1);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, icmp, n));
+	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), -ECONNREFUSED);
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
 static Suite *icmp_wire_suite(void)
 {
 	Suite *s = suite_create("icmp_wire");
@@ -525,6 +597,8 @@ static Suite *icmp_wire_suite(void)
 	tcase_add_test(tc, test_errors_of_each_kind_delivered);
 	tcase_add_test(tc, test_error_quoting_too_little_dropped_and_counted);
 	tcase_add_test(tc, test_echo_reply_counted_not_answered);
+	tcase_add_test(tc, test_ping_socket_gets_echo_reply);
+	tcase_add_test(tc, test_udp_connected_gets_port_unreachable_as_econnrefused);
 	suite_add_tcase(s, tc);
 	return s;
 }
