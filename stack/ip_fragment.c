@@ -20,6 +20,8 @@
 /* Evict down to this after crossing the high threshold (ipfrag_low_thresh). */
 #define IPFRAG_LOW_THRESH (IPFRAG_HIGH_THRESH / 4u * 3u)
 
+#define IPFRAG_PEERS 64
+
 #define IPQ_FIRST_IN 0x1
 #define IPQ_LAST_IN  0x2
 
@@ -47,6 +49,9 @@ struct ipq {
 	size_t mem;	   /* truesize of the fragments held */
 	struct sk_buff_head frags; /* sorted by offset, payload at skb->data */
 	struct timer_list timer;
+	unsigned int peer; /* slot in ipfrag_state.peers */
+	uint32_t peer_gen; /* that slot's generation when last seen */
+	uint32_t rid;	   /* the peer's fragment count at our last fragment */
 };
 
 TAILQ_HEAD(ipq_list, ipq);
@@ -56,6 +61,13 @@ struct ipfrag_state {
 	struct ipq_list queues;
 	unsigned int nqueues;
 	size_t mem;
+	/* Fragments seen per source, for IPFRAG_MAX_DIST (Linux's inet_peer rid). */
+	struct ipfrag_peer {
+		uint32_t addr;
+		uint32_t rid;
+		uint32_t gen; /* bumped when the slot changes hands */
+		uint64_t last;
+	} peers[IPFRAG_PEERS];
 };
 
 static size_t ipfrag_skb_mem(const struct sk_buff *skb)
@@ -227,6 +239,63 @@ static struct sk_buff *ipq_reasm(struct ipq *q)
 	return skb;
 }
 
+/* The fragment counter of source addr (a slot taken over from the idlest source). */
+static unsigned int ipfrag_peer_slot(struct nstack *ns, uint32_t addr)
+{
+	struct ipfrag_state *fs = ns->ip->frag;
+	unsigned int victim = 0;
+
+	for (unsigned int i = 0; i < IPFRAG_PEERS; i++) {
+		if (fs->peers[i].gen && fs->peers[i].addr == addr)
+			return i;
+		if (fs->peers[i].last < fs->peers[victim].last)
+			victim = i;
+	}
+	fs->peers[victim].addr = addr;
+	fs->peers[victim].rid = 0;
+	fs->peers[victim].gen++;
+	if (fs->peers[victim].gen == 0)
+		fs->peers[victim].gen = 1;
+	return victim;
+}
+
+/*
+ * Linux's ip_frag_too_far(): when more than IPFRAG_MAX_DIST fragments from
+ * the same source arrived between two fragments of this datagram, the
+ * datagram is most likely lost and its ID may soon be reused (RFC 4963), so
+ * the queue starts over rather than mixing two datagrams.
+ */
+static bool ipq_too_far(struct nstack *ns, struct ipq *q)
+{
+	struct ipfrag_state *fs = ns->ip->frag;
+	unsigned int slot = ipfrag_peer_slot(ns, q->saddr);
+	struct ipfrag_peer *p = &fs->peers[slot];
+	bool known = q->peer == slot && q->peer_gen == p->gen;
+	uint32_t start = q->rid;
+
+	p->rid++;
+	p->last = ns_now(ns);
+	q->peer = slot;
+	q->peer_gen = p->gen;
+	q->rid = p->rid;
+	return known && !skb_queue_empty(&q->frags) && p->rid - start > IPFRAG_MAX_DIST;
+}
+
+/* Empties q to start it over (Linux's ip_frag_reinit()). */
+static void ipq_reinit(struct ipq *q)
+{
+	struct nstack *ns = q->ns;
+
+	NS_INC_STATS(ns, IpReasmFails);
+	skb_queue_purge(&q->frags);
+	ns->ip->frag->mem -= q->mem;
+	q->mem = 0;
+	q->flags = 0;
+	q->len = 0;
+	q->meat = 0;
+	mod_timer(ns, &q->timer, ns_now(ns) + IPFRAG_TIME_US);
+}
+
 /*
  * Takes one fragment (skb->data at its IP header, already validated by
  * ip_rcv) and returns the reassembled datagram when it completes one.
@@ -249,6 +318,8 @@ struct sk_buff *ip_defrag(struct nstack *ns, struct sk_buff *skb)
 		NS_INC_STATS(ns, IpReasmFails);
 		goto drop;
 	}
+	if (ipq_too_far(ns, q))
+		ipq_reinit(q);
 	if (!(fo & IP_MF)) {
 		/* The last fragment fixes the length; nothing may lie past it. */
 		if (end < q->len || ((q->flags & IPQ_LAST_IN) && end != q->len))

@@ -388,6 +388,33 @@ START_TEST(test_defrag_memory_bound_evicts_oldest)
 }
 END_TEST
 
+START_TEST(test_defrag_too_far_apart_starts_over)
+{
+	struct sk_buff *out;
+
+	/* 64 other fragments from the source in between: still one datagram. */
+	ck_assert_ptr_null(defrag(20, 0, 800, true, 'a'));
+	for (int i = 0; i < IPFRAG_MAX_DIST - 1; i++)
+		ck_assert_ptr_null(defrag((uint16_t)(100 + i), 0, 8, true, 'o'));
+	out = defrag(20, 800, 8, false, 'b');
+	check_datagram(out, 808);
+	kfree_skb(out);
+	/* 65 in between: the first piece is presumed lost with its datagram. */
+	ck_assert_ptr_null(defrag(21, 0, 800, true, 'a'));
+	for (int i = 0; i < IPFRAG_MAX_DIST; i++)
+		ck_assert_ptr_null(defrag((uint16_t)(200 + i), 0, 8, true, 'o'));
+	ck_assert_uint_eq(t_stat("IpReasmFails"), 0);
+	ck_assert_ptr_null(defrag(21, 800, 8, false, 'b'));
+	ck_assert_uint_eq(t_stat("IpReasmFails"), 1);
+	/* The queue lives on with the new piece and completes with a fresh head. */
+	out = defrag(21, 0, 800, true, 'c');
+	check_datagram(out, 808);
+	ck_assert_uint_eq(out->data[20], 'c');
+	kfree_skb(out);
+	t_clock_advance(IPFRAG_TIME_US);
+}
+END_TEST
+
 static Suite *ip_suite(void)
 {
 	Suite *s = suite_create("ip");
@@ -413,6 +440,7 @@ static Suite *ip_suite(void)
 	tcase_add_test(tc, test_defrag_keys_keep_datagrams_apart);
 	tcase_add_test(tc, test_defrag_timeout_at_deadline);
 	tcase_add_test(tc, test_defrag_memory_bound_evicts_oldest);
+	tcase_add_test(tc, test_defrag_too_far_apart_starts_over);
 	suite_add_tcase(s, tc);
 	return s;
 }
