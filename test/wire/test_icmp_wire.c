@@ -507,10 +507,10 @@ END_TEST
 static ssize_t sock_sendto(struct socket *s, uint32_t daddr, uint16_t port, const void *buf,
 			   size_t len)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr m = { .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
-			    .msg_iovlen = 1 };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr m = {
+	    .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov, .msg_iovlen = 1};
 
 	sin.sin_addr.s_addr = daddr;
 	return nstack_sendmsg(s, &m, 0);
@@ -518,8 +518,8 @@ static ssize_t sock_sendto(struct socket *s, uint32_t daddr, uint16_t port, cons
 
 static ssize_t sock_recv(struct socket *s, void *buf, size_t len)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
 }
@@ -554,7 +554,7 @@ END_TEST
 START_TEST(test_udp_connected_gets_port_unreachable_as_econnrefused)
 {
 	unsigned char got[128], icmp[128];
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
 	struct socket *s;
 	unsigned char buf[16];
 	size_t n;
@@ -569,6 +569,31 @@ START_TEST(test_udp_connected_gets_port_unreachable_as_econnrefused)
 		       IP_HLEN_MIN + 8 + 1);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, icmp, n));
 	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), -ECONNREFUSED);
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
+START_TEST(test_ping_socket_to_own_address_answered_by_loopback)
+{
+	unsigned char buf[64];
+	struct icmphdr *ih = (struct icmphdr *)buf;
+	struct socket *s;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, IPPROTO_ICMP, &s), 0);
+	memset(buf, 0, sizeof(buf));
+	ih->type = ICMP_ECHO;
+	ih->un.echo.sequence = htons(3);
+	memcpy(ih + 1, "self", 4);
+	ck_assert_int_eq(sock_sendto(s, T_LOCAL_IP, 0, buf, ICMP_HLEN + 4), ICMP_HLEN + 4);
+	t_clock_advance(0); /* the request comes round, the reply is looped back */
+	t_clock_advance(0);
+	t_expect_no_tx();
+	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), ICMP_HLEN + 4);
+	ck_assert_uint_eq(ih->type, ICMP_ECHOREPLY);
+	ck_assert_uint_eq(ntohs(ih->un.echo.sequence), 3);
+	ck_assert_mem_eq(ih + 1, "self", 4);
+	ck_assert_uint_eq(t_stat("IcmpInEchos"), 1);
+	ck_assert_uint_eq(t_stat("IcmpInEchoReps"), 1);
 	ck_assert_int_eq(nstack_close(s), 0);
 }
 END_TEST
@@ -598,6 +623,7 @@ static Suite *icmp_wire_suite(void)
 	tcase_add_test(tc, test_error_quoting_too_little_dropped_and_counted);
 	tcase_add_test(tc, test_echo_reply_counted_not_answered);
 	tcase_add_test(tc, test_ping_socket_gets_echo_reply);
+	tcase_add_test(tc, test_ping_socket_to_own_address_answered_by_loopback);
 	tcase_add_test(tc, test_udp_connected_gets_port_unreachable_as_econnrefused);
 	suite_add_tcase(s, tc);
 	return s;
