@@ -129,3 +129,25 @@ assert s.recv(10) == b"pong"
 print("ok")
 PY
 }
+
+# epoll: an asyncio UDP echo server under nstack (epoll, non-blocking
+# recvfrom/sendto) answers a kernel client; 200 datagrams checked.
+case_epoll_asyncio_udp_server_on_nstack() {
+	on_nstack python3 - >"$TMP/srv.log" 2>&1 <<'PY' &
+import asyncio
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, t):
+        self.t = t
+    def datagram_received(self, data, addr):
+        self.t.sendto(data, addr)
+async def main():
+    loop = asyncio.get_running_loop()
+    assert type(loop._selector).__name__ == "EpollSelector", loop._selector
+    await loop.create_datagram_endpoint(Echo, local_addr=("0.0.0.0", 9010))
+    print("ready", flush=True)
+    await asyncio.sleep(20)
+asyncio.run(main())
+PY
+	wait_file "$TMP/srv.log" ready || { cat "$TMP/srv.log"; return 1; }
+	in_peer python3 "$IT/udp_bulk.py" "$ADDR" 9010 200000 1000
+}
