@@ -15,6 +15,50 @@
 
 #define IP_ALLHOSTS_GROUP 0xe0000001u /* 224.0.0.1, host order */
 
+#define IPOPT_END  0
+#define IPOPT_NOOP 1
+#define IPOPT_LSRR 0x83
+#define IPOPT_SSRR 0x89
+
+/*
+ * Walks the options of iph (RFC 791 section 3.1, "Options") the way Linux's
+ * ip_options_compile() checks their framing. Returns the offset from the
+ * header start of the first bad octet, or 0 when the options are sound;
+ * *srr tells whether a source route is present.
+ */
+static unsigned int ip_options_check(const uint8_t *iph, unsigned int hlen, bool *srr)
+{
+	unsigned int i = IP_HLEN_MIN;
+
+	*srr = false;
+	while (i < hlen) {
+		unsigned int olen;
+
+		if (iph[i] == IPOPT_END)
+			break;
+		if (iph[i] == IPOPT_NOOP) {
+			i++;
+			continue;
+		}
+		if (hlen - i < 2)
+			return i;
+		olen = iph[i + 1];
+		if (olen < 2 || olen > hlen - i)
+			return i;
+		if (iph[i] == IPOPT_LSRR || iph[i] == IPOPT_SSRR) {
+			if (olen < 3)
+				return i + 1;
+			if (iph[i + 2] < 4)
+				return i + 2;
+			if (*srr) /* RFC 1812 5.2.4.1: one source route at most */
+				return i;
+			*srr = true;
+		}
+		i += olen;
+	}
+	return 0;
+}
+
 /* True for a frame we sent to ourselves (both MACs are ours). */
 static bool ip_skb_is_loopback(const struct sk_buff *skb)
 {
@@ -137,8 +181,26 @@ int ip_rcv(struct sk_buff *skb, struct net_device *dev)
 		NS_INC_STATS(ns, IpInAddrErrors);
 		goto drop;
 	}
-	/* Options (hlen > 20) are length-checked above and otherwise ignored,
-	 * as a host that neither forwards nor source-routes may. */
+	if (hlen > IP_HLEN_MIN) {
+		/*
+		 * Options: malformed framing earns a parameter problem
+		 * pointing at the bad octet; a source route is dropped, as
+		 * Linux does with accept_source_route=0. The rest (record
+		 * route, timestamps, security) is ignored, as a host that does
+		 * not forward may.
+		 */
+		bool srr;
+		unsigned int bad = ip_options_check(skb->data, hlen, &srr);
+
+		if (bad) {
+			icmp_send(skb, ICMP_PARAMETERPROB, 0, bad);
+			goto inhdr_error;
+		}
+		if (srr) {
+			NS_INC_STATS(ns, IpInDiscards);
+			goto drop;
+		}
+	}
 	if (iph->frag_off & htons(IP_MF | IP_OFFMASK)) {
 		skb = ip_defrag(ns, skb);
 		if (!skb)

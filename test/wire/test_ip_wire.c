@@ -474,6 +474,87 @@ START_TEST(test_fragments_reassembled_over_65535_dropped)
 }
 END_TEST
 
+/* A 28-byte packet with a 4-byte option area holding opt, in frame. */
+static size_t build_with_options(const uint8_t opt[4])
+{
+	unsigned char *ip = frame + ETH_HLEN;
+	struct iphdr *iph = (struct iphdr *)ip;
+
+	build_frame(frame, t_local_mac, T_PEER_IP, T_LOCAL_IP, 0x66, 0, "data", 4);
+	memmove(ip + 24, ip + 20, 4);
+	memcpy(ip + 20, opt, 4);
+	iph->ver_ihl = 0x46;
+	iph->tot_len = htons(28);
+	fix_csum(iph);
+	return 60;
+}
+
+START_TEST(test_idle_malformed_option_sends_parameter_problem)
+{
+	/* A timestamp option claiming 9 bytes where 4 remain. */
+	const uint8_t opt[4] = {0x44, 9, 5, 0};
+	unsigned char orig[28], icmp[64], want[128];
+	struct iphdr *iph = (struct iphdr *)ipbuf;
+	size_t n = build_with_options(opt);
+	uint16_t csum;
+
+	memcpy(orig, frame + ETH_HLEN, sizeof(orig));
+	t_inject(frame, n);
+	ck_assert_int_eq(rx.calls, 0);
+	ck_assert_uint_eq(t_stat("IpInHdrErrors"), 1);
+	/* RFC 792 parameter problem, pointer 20: the option's first octet. */
+	memset(icmp, 0, 8);
+	icmp[0] = 12;
+	icmp[4] = 20;
+	memcpy(icmp + 8, orig, sizeof(orig));
+	csum = csum_fold(csum_partial(icmp, 8 + sizeof(orig), 0));
+	memcpy(icmp + 2, &csum, 2);
+	n = t_build_ipv4(ipbuf, T_LOCAL_IP, T_PEER_IP, IPPROTO_ICMP, 0, 0, 64, icmp,
+			 8 + sizeof(orig));
+	iph->tos = 0xc0;
+	n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ipbuf, n);
+	{
+		unsigned char got[128];
+		size_t len = t_recv(got, sizeof(got));
+		struct iphdr *w = (struct iphdr *)(want + ETH_HLEN);
+
+		ck_assert_uint_ge(len, ETH_HLEN + IP_HLEN_MIN);
+		w->id = ((struct iphdr *)(got + ETH_HLEN))->id;
+		fix_csum(w);
+		ck_assert_uint_eq(len, n);
+		ck_assert_mem_eq(got, want, n);
+	}
+	t_expect_no_tx();
+}
+END_TEST
+
+START_TEST(test_idle_source_routed_packet_dropped)
+{
+	/* Loose source route, length 3, pointer 4: framed right, still refused. */
+	const uint8_t opt[4] = {0x83, 3, 4, 0};
+
+	t_inject(frame, build_with_options(opt));
+	ck_assert_int_eq(rx.calls, 0);
+	ck_assert_uint_eq(t_stat("IpInDiscards"), 1);
+	ck_assert_uint_eq(t_stat("IpInHdrErrors"), 0);
+	t_expect_no_tx();
+}
+END_TEST
+
+START_TEST(test_idle_truncated_option_length_octet_rejected)
+{
+	/* Three NOPs, then an option type with no room for its length. */
+	const uint8_t opt[4] = {1, 1, 1, 0x44};
+
+	t_inject(frame, build_with_options(opt));
+	ck_assert_int_eq(rx.calls, 0);
+	ck_assert_uint_eq(t_stat("IpInHdrErrors"), 1);
+	ck_assert_uint_eq(t_recv(ipbuf, sizeof(ipbuf)), ETH_HLEN + 20 + 8 + 28);
+	ck_assert_uint_eq(ipbuf[ETH_HLEN + 20], 12);
+	ck_assert_uint_eq(ipbuf[ETH_HLEN + 24], 23); /* pointer at the lone octet */
+}
+END_TEST
+
 /* xorshift32 for the fuzz test: a fixed sequence, so a failure repeats. */
 static uint32_t fuzz_next(uint32_t *x)
 {
@@ -559,6 +640,9 @@ static Suite *ip_wire_suite(void)
 	tcase_add_test(tc, test_idle_martian_sources_dropped_and_counted);
 	tcase_add_test(tc, test_idle_accepted_destinations_delivered);
 	tcase_add_test(tc, test_idle_options_skipped);
+	tcase_add_test(tc, test_idle_malformed_option_sends_parameter_problem);
+	tcase_add_test(tc, test_idle_source_routed_packet_dropped);
+	tcase_add_test(tc, test_idle_truncated_option_length_octet_rejected);
 	tcase_add_test(tc, test_idle_large_send_fragmented_exactly);
 	tcase_add_test(tc, test_idle_exactly_mtu_not_fragmented);
 	tcase_add_test(tc, test_idle_df_too_big_fails_emsgsize);
