@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 
 #include <linux/sockios.h>
 
+#include "config.h"
 #include "preload.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -50,6 +52,60 @@ static ssize_t put_ret(struct nsp_file *f, long rc)
 	return nsp_ret(rc);
 }
 
+/* NSTACK_LOG at info or debug: the library explains the sockets it does not take. */
+static bool explain(void)
+{
+	static int level = -1;
+
+	if (level < 0) {
+		const char *v = getenv("NSTACK_LOG");
+		enum nstack_log_level l = NSTACK_LOG_WARN;
+
+		if (v && nsp_parse_log(v, &l))
+			l = NSTACK_LOG_WARN;
+		level = (int)l;
+	}
+	return level >= NSTACK_LOG_INFO;
+}
+
+static const char *family_name(int family)
+{
+	switch (family) {
+	case AF_UNIX:
+		return "AF_UNIX";
+	case AF_INET6:
+		return "AF_INET6";
+	case AF_NETLINK:
+		return "AF_NETLINK";
+	case AF_PACKET:
+		return "AF_PACKET";
+	default:
+		return "family";
+	}
+}
+
+/* Counts, and logs once per family (or AF_INET type), a socket left to the kernel. */
+static void note_kernel_socket(int domain, int type, int protocol)
+{
+	static atomic_ulong seen_family[64], seen_inet_type[16];
+	int t = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	atomic_ulong *slot;
+
+	if (domain == AF_INET)
+		slot = &seen_inet_type[t & 15];
+	else
+		slot = &seen_family[domain & 63];
+	if (atomic_fetch_add(slot, 1) != 0 || !explain())
+		return;
+	if (domain == AF_INET)
+		nsp_log("AF_INET socket type %d protocol %d is not implemented by nstack: the "
+			"kernel serves it",
+			t, protocol);
+	else
+		nsp_log("%s (%d) sockets are not nstack's: the kernel serves them",
+			family_name(domain), domain);
+}
+
 NSP_EXPORT int socket(int domain, int type, int protocol)
 {
 	int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -57,14 +113,20 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	struct nstack *ns;
 	int rc, fd;
 
-	if (nsp_inside || domain != AF_INET)
+	if (nsp_inside)
 		return REAL(socket)(domain, type, protocol);
+	if (domain != AF_INET) {
+		note_kernel_socket(domain, type, protocol);
+		return REAL(socket)(domain, type, protocol);
+	}
 	rc = nsp_stack(&ns);
 	if (rc)
 		return (int)nsp_ret(rc);
 	rc = nstack_socket(ns, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, &sock);
-	if (rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT)
+	if (rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT) {
+		note_kernel_socket(domain, type, protocol);
 		return REAL(socket)(domain, type, protocol);
+	}
 	if (rc)
 		return (int)nsp_ret(rc);
 	if (flags & SOCK_NONBLOCK)

@@ -33,11 +33,43 @@ static struct netdev_ops guarded_ops;
 static unsigned int exit_linger_ms;
 static const struct netdev_ops *backend_ops;
 
-/* Resolves the next definition of name after ours (libc's). */
+/*
+ * Marks this library, so that a second copy (LD_PRELOAD naming it twice, a
+ * child that adds it again) can be recognised and skipped.
+ */
+NSP_EXPORT const int nstack_preload_marker = 1;
+
+/* True when p lies in another loaded copy of libnstack.so. */
+static bool in_other_copy(void *p)
+{
+	Dl_info mine, theirs;
+	void *h;
+	bool other = false;
+
+	if (!dladdr((void *)&nstack_preload_marker, &mine) || !dladdr(p, &theirs) ||
+	    mine.dli_fbase == theirs.dli_fbase || !theirs.dli_fname)
+		return false;
+	h = dlopen(theirs.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	if (h) {
+		other = dlsym(h, "nstack_preload_marker") != NULL;
+		dlclose(h);
+	}
+	return other;
+}
+
+/*
+ * Resolves the next definition of name after ours: libc's, or another
+ * preload's (they chain), but never a second copy of ourselves.
+ */
 void *nsp_dlsym(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
+	if (p && in_other_copy(p)) {
+		void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+
+		p = libc ? dlsym(libc, name) : NULL;
+	}
 	if (!p) {
 		static const char msg[] = "nstack: cannot find a libc symbol\n";
 

@@ -7,12 +7,17 @@
  * The library is looked for next to this executable (the build tree), then
  * in $NSTACK_LIBDIR, then in the compiled-in NSTACK_LIBDIR ($(PREFIX)/lib).
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef NSTACK_LIBDIR
@@ -67,6 +72,90 @@ static int find_library(char *out, size_t len)
 	if (snprintf(out, len, "%s/%s", NSTACK_LIBDIR, LIBNAME) < (int)len && readable(out))
 		return 0;
 	return -1;
+}
+
+/* Finds prog as execvp() would; 0 with its path, or -1. */
+static int resolve(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(prog, '/'))
+		return snprintf(out, len, "%s", prog) < (int)len ? 0 : -1;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", prog) < (int)len &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return -1;
+}
+
+/*
+ * Warns when the dynamic loader will not preload the library into prog, so
+ * the program would silently use the kernel's stack: a static binary (also Go
+ * without cgo), a program of the other ELF class, a set-user-ID or
+ * file-capability program run by someone it elevates (secure-execution mode).
+ */
+static void warn_unpreloadable(const char *prog)
+{
+	char path[PATH_MAX];
+	unsigned char buf[4096];
+	struct stat st;
+	ssize_t n;
+	int fd;
+	bool interp = false;
+
+	if (resolve(prog, path, sizeof(path)) || stat(path, &st) != 0)
+		return;
+	if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+	    ((st.st_mode & S_ISGID) && st.st_gid != getegid()))
+		fprintf(stderr,
+			"nstack: warning: %s is set-user/group-ID: the loader ignores LD_PRELOAD, "
+			"it will use the kernel's stack\n",
+			path);
+	else if (geteuid() != 0 && getxattr(path, "security.capability", buf, sizeof(buf)) > 0)
+		fprintf(stderr,
+			"nstack: warning: %s has file capabilities: the loader ignores LD_PRELOAD "
+			"unless run as root\n",
+			path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(buf, ELFMAG, SELFMAG) != 0)
+		return; /* a script: its interpreter gets the library */
+	if (buf[EI_CLASS] != ELFCLASS64) {
+		fprintf(stderr, "nstack: warning: %s is not a 64-bit program: it cannot load "
+				"libnstack.so\n",
+			path);
+		return;
+	}
+	{
+		const Elf64_Ehdr *eh = (const Elf64_Ehdr *)buf;
+
+		for (unsigned int i = 0; i < eh->e_phnum; i++) {
+			size_t off = eh->e_phoff + (size_t)i * eh->e_phentsize;
+			const Elf64_Phdr *ph;
+
+			if (eh->e_phentsize < sizeof(Elf64_Phdr) || off + sizeof(*ph) > (size_t)n)
+				return; /* headers beyond what we read: do not guess */
+			ph = (const Elf64_Phdr *)(buf + off);
+			if (ph->p_type == PT_INTERP)
+				interp = true;
+		}
+	}
+	if (!interp)
+		fprintf(stderr,
+			"nstack: warning: %s is statically linked: LD_PRELOAD cannot reach its "
+			"sockets, it will use the kernel's stack\n",
+			path);
 }
 
 static void set(const char *name, const char *value)
@@ -143,6 +232,7 @@ int main(int argc, char **argv)
 		preload = lib;
 	}
 	set("LD_PRELOAD", preload);
+	warn_unpreloadable(argv[optind]);
 	execvp(argv[optind], &argv[optind]);
 	fprintf(stderr, "nstack: cannot run %s: %s\n", argv[optind], strerror(errno));
 	return errno == ENOENT ? 127 : 126;

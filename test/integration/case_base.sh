@@ -124,3 +124,68 @@ case_preload_mechanics_mock_stack() {
 		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
 	NSTACK_IFACE=lo "$TMP/preload_mock"
 }
+
+# The wrapper warns when the loader will not preload the library.
+case_wrapper_warns_static_and_setuid() {
+	printf 'int main(void) { return 0; }\n' >"$TMP/st.c"
+	cc -static -o "$TMP/st" "$TMP/st.c" || return 1
+	"$NSTACK" -- "$TMP/st" 2>"$TMP/err" || return 1
+	grep -q 'statically linked' "$TMP/err" || { cat "$TMP/err"; return 1; }
+	cp /bin/true "$TMP/suid"
+	chown nobody "$TMP/suid" && chmod u+s "$TMP/suid"
+	"$NSTACK" -- "$TMP/suid" 2>"$TMP/err2" || return 1
+	grep -q 'set-user/group-ID' "$TMP/err2" || { cat "$TMP/err2"; return 1; }
+	"$NSTACK" -- true 2>"$TMP/err3" || return 1
+	[ ! -s "$TMP/err3" ]
+}
+
+# Loading the library twice (a second copy later in LD_PRELOAD) is harmless:
+# one stack, ping works.
+case_library_loaded_twice_harmless() {
+	mkdir -p "$TMP/copy" && cp "$BUILD/libnstack.so" "$TMP/copy/"
+	LD_PRELOAD="$TMP/copy/libnstack.so" in_ns "$NSTACK" -- ping -c 2 -i 0.2 -W 2 "$PEER_ADDR" |
+		tee "$TMP/ping.txt"
+	grep -q '2 packets transmitted, 2 received' "$TMP/ping.txt"
+}
+
+# NSTACK_LOG=info: a start-up line, and one line per kind of socket left to the kernel.
+case_log_info_explains() {
+	NSTACK_LOG=info on_nstack python3 -c '
+import socket
+for i in range(3):
+    socket.socket(socket.AF_UNIX).close()
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()' 2>"$TMP/err" || { cat "$TMP/err"; return 1; }
+	cat "$TMP/err"
+	grep -q "started on nstack0, $ADDR/24, MAC" "$TMP/err" &&
+		[ "$(grep -c 'AF_UNIX (1) sockets are not nstack' "$TMP/err")" -eq 1 ]
+}
+
+# fork(): the child cannot use the parent's private socket (EBADF, one line),
+# and the parent's socket keeps working after the child exits.
+case_fork_child_does_not_disturb_parent() {
+	in_peer python3 "$IT/udp_echo.py" 9011 5 >"$TMP/echo.log" 2>&1 &
+	wait_file "$TMP/echo.log" ready || return 1
+	on_nstack python3 - "$PEER_ADDR" <<'PY' 2>"$TMP/err"
+import errno, os, socket, sys
+peer = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"before", (peer, 9011))
+assert s.recv(100) == b"before"
+pid = os.fork()
+if pid == 0:
+    try:
+        s.sendto(b"child", (peer, 9011))
+        os._exit(3)
+    except OSError as e:
+        os._exit(0 if e.errno == errno.EBADF else 4)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+s.sendto(b"after", (peer, 9011))
+assert s.recv(100) == b"after"
+print("ok")
+PY
+	rc=$?
+	cat "$TMP/err"
+	[ $rc -eq 0 ] && grep -q 'fork' "$TMP/err"
+}
