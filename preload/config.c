@@ -337,6 +337,45 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		strcpy(c->pcap_path, v);
 	}
+	c->handover_loopback = true;
+	if ((v = get(ctx, "NSTACK_HANDOVER")) != NULL && v[0]) {
+		if (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no"))
+			c->handover_loopback = false;
+		else if (strcmp(v, "1") && strcasecmp(v, "on") && strcasecmp(v, "yes")) {
+			snprintf(err, errlen, "bad NSTACK_HANDOVER='%s' (0 or 1)", v);
+			return -EINVAL;
+		}
+	}
+	if ((v = get(ctx, "NSTACK_BYPASS")) != NULL && v[0]) {
+		const char *p = v;
+
+		while (*p) {
+			char one[32];
+			size_t n = strcspn(p, ", ");
+			unsigned int plen;
+
+			if (n == 0) {
+				p++;
+				continue;
+			}
+			if (n >= sizeof(one) || c->nbypass == 16) {
+				snprintf(err, errlen, "bad NSTACK_BYPASS='%s' (at most 16 CIDRs)", v);
+				return -EINVAL;
+			}
+			memcpy(one, p, n);
+			one[n] = '\0';
+			if (nsp_parse_cidr(one, &c->bypass_net[c->nbypass], &plen) &&
+			    (plen = 32, nsp_parse_ipv4(one, &c->bypass_net[c->nbypass]))) {
+				snprintf(err, errlen,
+					 "bad NSTACK_BYPASS entry '%s' (a list of ADDR/LEN)", one);
+				return -EINVAL;
+			}
+			c->bypass_mask[c->nbypass] = htonl(plen ? ~0u << (32 - plen) : 0);
+			c->bypass_net[c->nbypass] &= c->bypass_mask[c->nbypass];
+			c->nbypass++;
+			p += n;
+		}
+	}
 	c->exit_linger_ms = 5000;
 	if ((v = get(ctx, "NSTACK_EXIT_LINGER")) != NULL && v[0]) {
 		long long ms;

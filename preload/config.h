@@ -19,6 +19,9 @@ struct nsp_config {
 	uint8_t mac[6];
 	char pcap_path[PATH_MAX]; /* NSTACK_PCAP; empty = no dump */
 	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
+	bool handover_loopback;	     /* NSTACK_HANDOVER */
+	int nbypass;		     /* NSTACK_BYPASS: CIDRs always served by the kernel */
+	uint32_t bypass_net[16], bypass_mask[16];
 };
 
 /* Looks a variable up (getenv, or a test's table); NULL when unset. */

@@ -395,3 +395,37 @@ void nsp_epoll_close(int fd, struct nsp_file *f)
 	}
 	pthread_mutex_unlock(&ep_sets_lock);
 }
+
+/*
+ * Handover: takes fd's registrations out of every set (kernel side too) and
+ * returns the program's masks and data so they can be put back on the kernel
+ * socket that replaces it.
+ */
+int nsp_epoll_detach(int fd, struct nsp_file *f, struct nsp_epoll_saved *out, int max)
+{
+	int n = 0;
+
+	if (!atomic_load(&ep_any))
+		return 0;
+	pthread_mutex_lock(&ep_sets_lock);
+	for (int i = 0; i < ep_nsets; i++) {
+		struct ep_set *s = ep_sets[i];
+		struct ep_reg *r;
+
+		pthread_mutex_lock(&s->lock);
+		r = fd < s->nbyfd ? s->byfd[fd] : NULL;
+		if (r && r->file == f) {
+			if (n < max) {
+				out[n].epfd = s->epfd;
+				out[n].ev.events = r->events;
+				out[n].ev.data = r->data;
+				n++;
+			}
+			(void)REAL(epoll_ctl)(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			reg_free(s, r);
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&ep_sets_lock);
+	return n;
+}

@@ -52,22 +52,6 @@ static ssize_t put_ret(struct nsp_file *f, long rc)
 	return nsp_ret(rc);
 }
 
-/* NSTACK_LOG at info or debug: the library explains the sockets it does not take. */
-static bool explain(void)
-{
-	static int level = -1;
-
-	if (level < 0) {
-		const char *v = getenv("NSTACK_LOG");
-		enum nstack_log_level l = NSTACK_LOG_WARN;
-
-		if (v && nsp_parse_log(v, &l))
-			l = NSTACK_LOG_WARN;
-		level = (int)l;
-	}
-	return level >= NSTACK_LOG_INFO;
-}
-
 static const char *family_name(int family)
 {
 	switch (family) {
@@ -95,7 +79,7 @@ static void note_kernel_socket(int domain, int type, int protocol)
 		slot = &seen_inet_type[t & 15];
 	else
 		slot = &seen_family[domain & 63];
-	if (atomic_fetch_add(slot, 1) != 0 || !explain())
+	if (atomic_fetch_add(slot, 1) != 0 || !nsp_explain())
 		return;
 	if (domain == AF_INET)
 		nsp_log("AF_INET socket type %d protocol %d is not implemented by nstack: the "
@@ -131,7 +115,8 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 		return (int)nsp_ret(rc);
 	if (flags & SOCK_NONBLOCK)
 		nstack_set_nonblock(sock, true);
-	fd = nsp_file_create(ns, sock, flags & SOCK_CLOEXEC);
+	fd = nsp_file_create(ns, sock, flags & SOCK_CLOEXEC, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			     protocol);
 	if (fd < 0) {
 		nstack_close(sock);
 		return (int)nsp_ret(fd);
@@ -139,15 +124,49 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	return fd;
 }
 
+/*
+ * When the kernel must serve addr, turns fd into a kernel socket; returns 1
+ * when it did (the caller then makes the libc call), 0 when fd stays ours,
+ * or -errno.
+ */
+static int maybe_handover(int fd, struct nsp_file *f, const struct sockaddr *addr, socklen_t len)
+{
+	int rc;
+
+	if (!nsp_wants_kernel(addr, len))
+		return 0;
+	rc = nsp_handover(fd, f, addr);
+	return rc ? rc : 1;
+}
+
 NSP_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	int rc;
+
 	LOOKUP_OR(fd, REAL(bind)(fd, addr, len));
-	return (int)put_ret(f, nstack_bind(f->sock, addr, len));
+	rc = maybe_handover(fd, f, addr, len);
+	if (rc) {
+		fdt_put(f);
+		return rc > 0 ? REAL(bind)(fd, addr, len) : (int)nsp_ret(rc);
+	}
+	rc = nstack_bind(f->sock, addr, len);
+	if (rc == 0 && len >= sizeof(struct sockaddr_in)) {
+		memcpy(&f->bound_addr, addr, sizeof(f->bound_addr));
+		f->bound = true;
+	}
+	return (int)put_ret(f, rc);
 }
 
 NSP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	int rc;
+
 	LOOKUP_OR(fd, REAL(connect)(fd, addr, len));
+	rc = maybe_handover(fd, f, addr, len);
+	if (rc) {
+		fdt_put(f);
+		return rc > 0 ? REAL(connect)(fd, addr, len) : (int)nsp_ret(rc);
+	}
 	return (int)put_ret(f, nstack_connect(f->sock, addr, len));
 }
 
@@ -167,7 +186,7 @@ static int do_accept(struct nsp_file *f, struct sockaddr *addr, socklen_t *len, 
 	rc = nstack_accept(f->sock, &ns, addr, len, flags & SOCK_NONBLOCK);
 	if (rc)
 		return (int)put_ret(f, rc);
-	fd = nsp_file_create(f->ns, ns, flags & SOCK_CLOEXEC);
+	fd = nsp_file_create(f->ns, ns, flags & SOCK_CLOEXEC, f->type, f->protocol);
 	if (fd < 0)
 		nstack_close(ns);
 	return (int)put_ret(f, fd);
@@ -217,7 +236,14 @@ static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
 NSP_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			  const struct sockaddr *to, socklen_t tolen)
 {
+	int rc;
+
 	LOOKUP_OR(fd, REAL(sendto)(fd, buf, len, flags, to, tolen));
+	rc = to ? maybe_handover(fd, f, to, tolen) : 0;
+	if (rc) {
+		fdt_put(f);
+		return rc > 0 ? REAL(sendto)(fd, buf, len, flags, to, tolen) : nsp_ret(rc);
+	}
 	return do_send(f, buf, len, flags, to, tolen);
 }
 
@@ -229,7 +255,14 @@ NSP_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 
 NSP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	int rc;
+
 	LOOKUP_OR(fd, REAL(sendmsg)(fd, msg, flags));
+	rc = msg && msg->msg_name ? maybe_handover(fd, f, msg->msg_name, msg->msg_namelen) : 0;
+	if (rc) {
+		fdt_put(f);
+		return rc > 0 ? REAL(sendmsg)(fd, msg, flags) : nsp_ret(rc);
+	}
 	return send_result(f, nstack_sendmsg(f->sock, msg, flags), flags);
 }
 
@@ -360,8 +393,13 @@ NSP_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 
 NSP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+	int rc;
+
 	LOOKUP_OR(fd, REAL(setsockopt)(fd, level, name, val, len));
-	return (int)put_ret(f, nstack_setsockopt(f->sock, level, name, val, len));
+	rc = nstack_setsockopt(f->sock, level, name, val, len);
+	if (rc == 0)
+		nsp_record_sockopt(f, level, name, val, len);
+	return (int)put_ret(f, rc);
 }
 
 NSP_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)

@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include <netinet/in.h>
+
 #include "nstack.h"
 
 #define NSP_EXPORT __attribute__((visibility("default")))
@@ -105,8 +107,29 @@ struct nsp_file {
 	atomic_int refs;	/* fd numbers + calls in progress */
 	atomic_int sleepers;	/* pollers that want a signal */
 	atomic_int watchers;	/* epoll registrations: signal every change */
-	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain */
+	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain; guards opts */
+	/* What a handover to the kernel needs to rebuild the socket there. */
+	int type, protocol;
+	bool bound;			/* the program called bind() */
+	struct sockaddr_in bound_addr;
+	struct nsp_sockopt *opts;	/* setsockopt() calls that succeeded, last value each */
+	int nopts;
 };
+
+struct nsp_sockopt {
+	int level, name;
+	socklen_t len;
+	unsigned char val[64];
+};
+
+/* The handover policy (NSTACK_HANDOVER, NSTACK_BYPASS), set at start-up. */
+#define NSP_MAX_BYPASS 16
+struct nsp_policy {
+	bool handover_loopback;
+	int nbypass;
+	uint32_t bypass_net[NSP_MAX_BYPASS], bypass_mask[NSP_MAX_BYPASS]; /* network order */
+};
+extern struct nsp_policy nsp_policy;
 
 /* fd table (fdtable.c). */
 /* The file behind fd with a reference taken, or NULL when fd is not ours. */
@@ -134,11 +157,14 @@ int nsp_stack(struct nstack **res);
 /* True in a child of fork(): private sockets belong to the parent. */
 extern bool nsp_forked;
 /* Makes a file for sock with a fresh eventfd; returns the fd or -errno. */
-int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec);
+int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int type, int protocol);
 /* Closes the socket of a file nobody references any more and frees it. */
 void nsp_file_release(struct nsp_file *f);
 /* Writes one line "nstack: ..." to stderr. */
 void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, only at NSTACK_LOG=info or debug. */
+void nsp_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool nsp_explain(void);
 
 /* epoll.c: drops epoll state for fd (f: the private file it was, or NULL). */
 void nsp_epoll_close(int fd, struct nsp_file *f);
@@ -156,6 +182,24 @@ int nsp_forked_ebadf(struct nsp_file *f);
 		return passthru;                                                                   \
 	if (nsp_forked)                                                                            \
 		return nsp_forked_ebadf(f)
+
+/* handover.c */
+/* True when a socket sending to / binding to sa must become a kernel socket. */
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len);
+/*
+ * Turns private fd (file f, referenced by the caller) into a kernel socket
+ * with the same number, options, binding and epoll registrations. 0 or -errno.
+ */
+int nsp_handover(int fd, struct nsp_file *f, const struct sockaddr *why);
+/* Remembers a successful setsockopt() for a later handover. */
+void nsp_record_sockopt(struct nsp_file *f, int level, int name, const void *val,
+			socklen_t len);
+/* epoll.c: takes fd's registrations out of every set before a handover. */
+struct nsp_epoll_saved {
+	int epfd;
+	struct epoll_event ev;
+};
+int nsp_epoll_detach(int fd, struct nsp_file *f, struct nsp_epoll_saved *out, int max);
 
 /* poll.c */
 int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,

@@ -99,6 +99,36 @@ void nsp_log(const char *fmt, ...)
 	syscall(SYS_write, 2, line, (size_t)n);
 }
 
+/* NSTACK_LOG at info or debug, read once. */
+bool nsp_explain(void)
+{
+	static int level = -1;
+
+	if (level < 0) {
+		const char *v = getenv("NSTACK_LOG");
+		enum nstack_log_level l = NSTACK_LOG_WARN;
+
+		if (v && nsp_parse_log(v, &l))
+			l = NSTACK_LOG_WARN;
+		level = (int)l;
+	}
+	return level >= NSTACK_LOG_INFO;
+}
+
+/* nsp_log() at info level. */
+void nsp_log_info(const char *fmt, ...)
+{
+	char line[480];
+	va_list ap;
+
+	if (!nsp_explain())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	nsp_log("%s", line);
+}
+
 static void hook_sock_event(void *ctx, struct socket *sock)
 {
 	struct nsp_file *f = nstack_sock_file(sock);
@@ -279,6 +309,10 @@ static int start_locked(void)
 	}
 	pthread_atfork(NULL, NULL, atfork_child);
 	exit_linger_ms = c.exit_linger_ms;
+	nsp_policy.handover_loopback = c.handover_loopback;
+	nsp_policy.nbypass = c.nbypass;
+	memcpy(nsp_policy.bypass_net, c.bypass_net, sizeof(c.bypass_net));
+	memcpy(nsp_policy.bypass_mask, c.bypass_mask, sizeof(c.bypass_mask));
 	the_stack = ns;
 	atexit(exit_flush);
 	return 1;
@@ -329,11 +363,12 @@ void nsp_file_release(struct nsp_file *f)
 		nsp_inside--;
 	}
 	pthread_mutex_destroy(&f->wait_lock);
+	free(f->opts);
 	free(f);
 }
 
 /* Reserves an fd number with an eventfd and maps it to sock. */
-int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec)
+int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int type, int protocol)
 {
 	struct nsp_file *f = calloc(1, sizeof(*f));
 	int fd, rc;
@@ -348,6 +383,8 @@ int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec)
 	}
 	f->sock = sock;
 	f->ns = ns;
+	f->type = type;
+	f->protocol = protocol;
 	f->evfd = fd;
 	pthread_mutex_init(&f->wait_lock, NULL);
 	rc = fdt_install(fd, f, cloexec);

@@ -151,3 +151,41 @@ PY
 	wait_file "$TMP/srv.log" ready || { cat "$TMP/srv.log"; return 1; }
 	in_peer python3 "$IT/udp_bulk.py" "$ADDR" 9010 200000 1000
 }
+
+# Handover: a private UDP socket that sends to 127.0.0.1 becomes a kernel
+# socket under the same fd, with its options and epoll registration, and
+# reaches a kernel echo on loopback; NSTACK_HANDOVER=0 keeps it private.
+case_handover_loopback_udp() {
+	in_ns python3 "$IT/udp_echo.py" 9020 5 >"$TMP/echo.log" 2>&1 &
+	wait_file "$TMP/echo.log" ready || return 1
+	NSTACK_LOG=info on_nstack python3 - <<'PY' 2>"$TMP/err" || { cat "$TMP/err"; return 1; }
+import select, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fd = s.fileno()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100000)
+s.setblocking(False)
+ep = select.epoll()
+ep.register(fd, select.EPOLLIN)
+s.sendto(b"over the kernel loopback", ("127.0.0.1", 9020))
+assert s.fileno() == fd
+ev = ep.poll(3)
+assert ev == [(fd, select.EPOLLIN)], ev
+assert s.recv(100) == b"over the kernel loopback"
+# The kernel socket carries the option set before the handover (Linux doubles it).
+assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 200000
+print("ok")
+PY
+	cat "$TMP/err"
+	grep -q "handed over to the kernel (127.0.0.1" "$TMP/err" || return 1
+	NSTACK_HANDOVER=0 on_nstack python3 - <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+try:
+    s.sendto(b"x", ("127.0.0.1", 9020))
+    s.recv(10)
+    raise SystemExit("answered: the socket went to the kernel")
+except OSError:
+    pass
+PY
+}

@@ -158,6 +158,43 @@ START_TEST(test_addr_outside_default_subnet_drops_default_gw)
 }
 END_TEST
 
+START_TEST(test_handover_bypass_linger_parsed)
+{
+	struct t_env e = {{{"NSTACK_HANDOVER", "0"},
+			   {"NSTACK_BYPASS", "198.19.0.0/16, 198.18.7.7"},
+			   {"NSTACK_EXIT_LINGER", "250"},
+			   {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert(!c.handover_loopback);
+	ck_assert_int_eq(c.nbypass, 2);
+	ck_assert_uint_eq(c.bypass_net[0], ip("198.19.0.0"));
+	ck_assert_uint_eq(c.bypass_mask[0], ip("255.255.0.0"));
+	ck_assert_uint_eq(c.bypass_net[1], ip("198.18.7.7"));
+	ck_assert_uint_eq(c.bypass_mask[1], ip("255.255.255.255"));
+	ck_assert_uint_eq(c.exit_linger_ms, 250);
+	expect_bad("NSTACK_HANDOVER", "maybe");
+	expect_bad("NSTACK_BYPASS", "198.19.0.0/40");
+	expect_bad("NSTACK_BYPASS", "198.19.0.1/24,nope");
+	expect_bad("NSTACK_EXIT_LINGER", "-5");
+}
+END_TEST
+
+START_TEST(test_defaults_handover_on_linger_5s)
+{
+	struct t_env e = {{{NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert(c.handover_loopback);
+	ck_assert_int_eq(c.nbypass, 0);
+	ck_assert_uint_eq(c.exit_linger_ms, 5000);
+}
+END_TEST
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[512];
@@ -237,6 +274,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_gw_none_and_log_numbers_accepted);
 	tcase_add_test(tc, test_addr_outside_default_subnet_drops_default_gw);
 	tcase_add_test(tc, test_proc_sysctls_read_then_env_overrides);
+	tcase_add_test(tc, test_handover_bypass_linger_parsed);
+	tcase_add_test(tc, test_defaults_handover_on_linger_5s);
 	tcase_add_test(tc, test_filter_text_names_our_address_and_mac);
 	tcase_add_test(tc, test_missing_interface_gives_enodev);
 	suite_add_tcase(s, tc);
