@@ -296,7 +296,10 @@ static void neigh_update(struct neighbour *n, const uint8_t *lladdr, enum neigh_
 	}
 	if (NUD_CONNECTED(new))
 		n->confirmed = now;
-	n->updated = now;
+	/* Only a real change restarts locktime (Linux: no-op updates must
+	 * not keep moving the window). */
+	if (new != old || changed)
+		n->updated = now;
 	if (changed) {
 		memcpy(n->ha, lladdr, ETH_ALEN);
 		if (!NUD_CONNECTED(new))
@@ -557,7 +560,7 @@ int arp_rcv(struct sk_buff *skb, struct net_device *dev)
 		 */
 		bool garp = sip == tip;
 		bool override =
-		    garp || ns_now(ns) >= n->updated + NEIGH_LOCKTIME_US || !NUD_VALID(n->state);
+		    garp || ns_now(ns) > n->updated + NEIGH_LOCKTIME_US || !NUD_VALID(n->state);
 		enum neigh_state state = NUD_REACHABLE;
 
 		if (op != ARPOP_REPLY || skb->pkt_type != PACKET_HOST)

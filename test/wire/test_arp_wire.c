@@ -337,8 +337,15 @@ START_TEST(test_reachable_second_reply_within_locktime_ignored)
 	inject_reply_from_host9(host9_mac2);
 	ck_assert_int_eq(state_of(HOST9_IP, mac), NUD_REACHABLE);
 	ck_assert_mem_eq(mac, host9_mac, 6);
-	/* After locktime a different answer is taken. */
-	t_clock_advance(1000 * 1000);
+	/* A confirmation of the same address does not extend locktime. */
+	t_clock_advance(500 * 1000);
+	inject_reply_from_host9(host9_mac);
+	/* Locktime is up only strictly after one second, as time_after(). */
+	t_clock_advance(500 * 1000);
+	inject_reply_from_host9(host9_mac2);
+	ck_assert_int_eq(state_of(HOST9_IP, mac), NUD_REACHABLE);
+	ck_assert_mem_eq(mac, host9_mac, 6);
+	t_clock_advance(1);
 	inject_reply_from_host9(host9_mac2);
 	ck_assert_int_eq(state_of(HOST9_IP, mac), NUD_REACHABLE);
 	ck_assert_mem_eq(mac, host9_mac2, 6);
@@ -610,12 +617,12 @@ END_TEST
 
 START_TEST(test_resolution_failure_reports_ehostunreach_to_udp_socket)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
-	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
+	struct iovec iov = {.iov_base = "x", .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 	char buf[16];
-	struct iovec riov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1 };
+	struct iovec riov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1};
 	struct socket *s;
 	int one = 1;
 
