@@ -14,12 +14,13 @@
 # NSTACK_GW=198.18.0.1) match this lab. Addresses come only from
 # 198.18.0.0/15. TX checksum offload is off on both ends, or frames read
 # from a packet socket carry unfinished checksums. IPv6 is off on both
-# veths to keep captures quiet. The default PREFIX contains our PID, so
-# parallel runs never clash; pass the same PREFIX to "down".
+# veths to keep captures quiet. Scripts pass a PREFIX containing their PID so
+# parallel runs never clash (pass the same PREFIX to "down"); without one
+# (make lab-up / lab-down) the prefix is "nstack", or $NSTACK_LAB_PREFIX.
 set -euo pipefail
 
 cmd=${1:-}
-prefix=${2:-${NSTACK_LAB_PREFIX:-nsl$$}}
+prefix=${2:-${NSTACK_LAB_PREFIX:-nstack}}
 ns="$prefix-ns"
 peer="$prefix-peer"
 peer_addr=${NSTACK_LAB_PEER_ADDR:-198.18.0.1/24}
@@ -60,6 +61,7 @@ up() {
 	# Let an unprivileged ping socket work for tests that drop privileges.
 	ip netns exec "$peer" sysctl -qw net.ipv4.ping_group_range="0 2147483647" || true
 	echo "lab up: $ns (nstack0, no address) <-> $peer (peer0, $peer_addr)"
+	echo "try:    ip netns exec $ns nstack -- ping -c 3 ${peer_addr%/*}"
 }
 
 down() {
