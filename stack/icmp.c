@@ -150,7 +150,8 @@ void icmp_send(struct sk_buff *skb_in, int type, int code, uint32_t info)
 	struct ip_tx_params p = {0};
 	struct sk_buff *skb;
 	struct icmphdr *ih;
-	unsigned int hlen, data_len;
+	unsigned int hlen, data_len, room = ICMP_ERR_MAXLEN;
+	struct rtable rt;
 	uint32_t saddr;
 	int err;
 
@@ -189,9 +190,15 @@ void icmp_send(struct sk_buff *skb_in, int type, int code, uint32_t info)
 		NS_INC_STATS(ns, IcmpOutRateLimited);
 		return;
 	}
+	/* Quote what fits in 576 bytes, or in the path MTU if smaller. */
+	if (ip_route_output(ns, iph->saddr, &rt) == 0 && rt.rt_mtu < room)
+		room = rt.rt_mtu;
+	if (room < IP_HLEN_MIN + ICMP_HLEN + IP_HLEN_MIN)
+		return;
+	room -= IP_HLEN_MIN + ICMP_HLEN;
 	data_len = (unsigned int)(skb_in->tail - nh);
-	if (data_len > ICMP_ERR_MAXLEN - IP_HLEN_MIN - ICMP_HLEN)
-		data_len = ICMP_ERR_MAXLEN - IP_HLEN_MIN - ICMP_HLEN;
+	if (data_len > room)
+		data_len = room;
 	skb = alloc_skb_hdr(ns, ICMP_HLEN + data_len);
 	if (!skb) {
 		NS_INC_STATS(ns, IcmpOutErrors);

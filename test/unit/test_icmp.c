@@ -212,6 +212,26 @@ START_TEST(test_send_frag_needed_never_rate_limited)
 }
 END_TEST
 
+START_TEST(test_send_quote_limited_by_small_mtu)
+{
+	const struct t_opts o = {.mtu = 400};
+	static unsigned char payload[600];
+	struct sk_buff *skb;
+	size_t len;
+
+	t_teardown();
+	t_setup_opts(&o);
+	skb = rx_skb(T_PEER_IP, T_LOCAL_IP, TEST_PROTO, 0, payload, sizeof(payload), PACKET_HOST);
+	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0);
+	kfree_skb(skb);
+	ck_assert(t_try_recv(got, sizeof(got), &len));
+	/* One unfragmented packet of exactly the MTU. */
+	ck_assert_uint_eq(len, ETH_HLEN + 400);
+	ck_assert_uint_eq(got[ETH_HLEN + 6] & 0x3f, 0); /* no MF, offset 0 */
+	t_expect_no_tx();
+}
+END_TEST
+
 static Suite *icmp_suite(void)
 {
 	Suite *s = suite_create("icmp");
@@ -225,6 +245,7 @@ static Suite *icmp_suite(void)
 	tcase_add_test(tc, test_send_not_about_icmp_error_but_about_query);
 	tcase_add_test(tc, test_send_fills_mtu_and_pointer_fields);
 	tcase_add_test(tc, test_send_frag_needed_never_rate_limited);
+	tcase_add_test(tc, test_send_quote_limited_by_small_mtu);
 	suite_add_tcase(s, tc);
 	return s;
 }
