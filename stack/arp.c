@@ -243,7 +243,12 @@ static void neigh_invalidate(struct neighbour *n)
 	struct sk_buff *skb;
 
 	NS_INC_STATS(ns, ArpResolveFailed);
-	while ((skb = skb_dequeue(&n->arp_queue)) != NULL) {
+	/*
+	 * A socket told of the failure may send again right away, restarting
+	 * resolution on this very entry: stop once the state moves on, so
+	 * the new packets wait for their own attempt.
+	 */
+	while (n->state == NUD_FAILED && (skb = skb_dequeue(&n->arp_queue)) != NULL) {
 		const struct iphdr *iph = (const struct iphdr *)skb->data;
 
 		if (skb->len >= IP_HLEN_MIN && inet_addr_is_local(ns, iph->saddr))

@@ -33,7 +33,10 @@ static struct {
 	int type, code;
 	uint32_t quoted_daddr;
 	uint16_t quoted_id[8];
+	int resend_on_error; /* the handler sends this many new packets, one per error */
 } errs;
+
+static int send_ip_locked(uint32_t daddr, uint16_t id);
 
 static int test_proto_rcv(struct sk_buff *skb)
 {
@@ -52,6 +55,10 @@ static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t inf
 	errs.type = type;
 	errs.code = code;
 	errs.quoted_daddr = iph->daddr;
+	if (errs.resend_on_error > 0) {
+		errs.resend_on_error--;
+		send_ip_locked(iph->daddr, 900);
+	}
 }
 
 static const struct inet_protocol test_proto = {
@@ -78,18 +85,24 @@ static void teardown(void)
 	t_teardown();
 }
 
+/* Sends a TEST_PROTO packet with a fixed ID and 8-byte payload (lock held). */
+static int send_ip_locked(uint32_t daddr, uint16_t id)
+{
+	struct ip_tx_params p = {.id_set = true, .id = id};
+	struct sk_buff *skb = alloc_skb_hdr(T.ns, 8);
+
+	ck_assert_ptr_nonnull(skb);
+	memcpy(skb_put(skb, 8), "payload!", 8);
+	return ip_build_and_send(T.ns, skb, 0, daddr, TEST_PROTO, &p);
+}
+
 /* Sends a TEST_PROTO packet with a fixed ID and 8-byte payload from the stack. */
 static int send_ip(uint32_t daddr, uint16_t id)
 {
-	struct ip_tx_params p = {.id_set = true, .id = id};
-	struct sk_buff *skb;
 	int err;
 
 	nstack_lock(T.ns);
-	skb = alloc_skb_hdr(T.ns, 8);
-	ck_assert_ptr_nonnull(skb);
-	memcpy(skb_put(skb, 8), "payload!", 8);
-	err = ip_build_and_send(T.ns, skb, 0, daddr, TEST_PROTO, &p);
+	err = send_ip_locked(daddr, id);
 	nstack_unlock(T.ns);
 	return err;
 }
@@ -615,6 +628,34 @@ START_TEST(test_off_link_destination_resolves_gateway)
 }
 END_TEST
 
+START_TEST(test_failed_sender_resending_from_error_starts_new_attempt)
+{
+	unsigned char want[128];
+
+	errs.resend_on_error = 1;
+	ck_assert_int_eq(send_ip(HOST9_IP, 1), 0);
+	ck_assert_int_eq(send_ip(HOST9_IP, 2), 0);
+	expect_request(HOST9_IP);
+	t_clock_advance(NEIGH_RETRANS_US);
+	expect_request(HOST9_IP);
+	t_clock_advance(NEIGH_RETRANS_US);
+	expect_request(HOST9_IP);
+	t_clock_advance(NEIGH_RETRANS_US);
+	/*
+	 * The first error makes its sender try again at once: a new attempt
+	 * starts and the second packet, not yet reported, waits for it.
+	 */
+	ck_assert_int_eq(errs.calls, 1);
+	expect_request(HOST9_IP);
+	t_expect_no_tx();
+	ck_assert_int_eq(state_of(HOST9_IP, NULL), NUD_INCOMPLETE);
+	inject_reply_from_host9(host9_mac);
+	t_expect_frame(want, ip_frame(want, host9_mac, HOST9_IP, 2));
+	t_expect_frame(want, ip_frame(want, host9_mac, HOST9_IP, 900));
+	t_expect_no_tx();
+}
+END_TEST
+
 START_TEST(test_resolution_failure_reports_ehostunreach_to_udp_socket)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
@@ -659,6 +700,7 @@ static Suite *arp_wire_suite(void)
 	tcase_add_test(tc, test_unresolved_send_queues_then_reply_flushes_in_order);
 	tcase_add_test(tc, test_incomplete_retransmits_every_retrans_time_then_fails);
 	tcase_add_test(tc, test_failed_send_restarts_resolution);
+	tcase_add_test(tc, test_failed_sender_resending_from_error_starts_new_attempt);
 	tcase_add_test(tc, test_incomplete_queue_full_drops_oldest);
 	tcase_add_test(tc, test_incomplete_request_from_target_resolves_and_flushes);
 	tcase_add_test(tc, test_reachable_second_reply_within_locktime_ignored);
