@@ -491,6 +491,7 @@ int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *da
 	size_t cmlen = CMSG_LEN(len);
 	size_t space;
 
+	_Static_assert(CMSG_LEN(0) == sizeof(struct cmsghdr), "cmsg data follows the header");
 	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr)) {
 		msg->msg_flags |= MSG_CTRUNC;
 		return 0;
@@ -504,7 +505,8 @@ int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *da
 	h.cmsg_type = type;
 	h.cmsg_len = cmlen;
 	memcpy(msg->msg_control, &h, sizeof(h));
-	memcpy(CMSG_DATA((struct cmsghdr *)msg->msg_control), data, cmlen - sizeof(h));
+	/* No struct cmsghdr * cast: a caller's buffer need not be aligned. */
+	memcpy((char *)msg->msg_control + CMSG_LEN(0), data, cmlen - CMSG_LEN(0));
 	space = CMSG_SPACE(len);
 	if (space > msg->msg_controllen)
 		space = msg->msg_controllen;

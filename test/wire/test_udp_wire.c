@@ -79,7 +79,7 @@ struct rx {
 	char data[2048];
 	struct sockaddr_in from;
 	socklen_t fromlen;
-	unsigned char ctl[512];
+	_Alignas(struct cmsghdr) unsigned char ctl[512];
 	size_t ctllen;
 	int flags;
 };
