@@ -9,6 +9,7 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "check_main.h"
 #include "checksum.h"
 #include "harness.h"
+#include "stack.h"
 #include "proto/ether.h"
 #include "proto/icmp.h"
 #include "proto/ip.h"
@@ -739,6 +741,91 @@ START_TEST(test_pktinfo_source_on_send)
 }
 END_TEST
 
+struct reader {
+	struct socket *s;
+	ssize_t n;
+	char buf[16];
+};
+
+static void *blocking_reader(void *arg)
+{
+	struct reader *rd = arg;
+	struct iovec iov = {rd->buf, sizeof(rd->buf)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	rd->n = nstack_recvmsg(rd->s, &m, 0);
+	return NULL;
+}
+
+START_TEST(test_blocked_reader_woken_by_datagram)
+{
+	struct socket *s = udp_bound(5000);
+	struct timeval tv = {5, 0};
+	struct reader rd = {.s = s, .n = -999};
+	struct timespec nap = {0, 30 * 1000 * 1000};
+	pthread_t th;
+
+	/* The timeout only bounds a broken test; the datagram must wake the reader. */
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
+	nanosleep(&nap, NULL);
+	t_inject(frame, peer_udp(4321, 5000, "wake", 4));
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(rd.n, 4);
+	ck_assert_mem_eq(rd.buf, "wake", 4);
+	nstack_close(s);
+}
+END_TEST
+
+static int events;
+static struct socket *event_sock;
+
+static void count_event(void *ctx, struct socket *sock)
+{
+	(void)ctx;
+	if (sock == event_sock)
+		events++;
+}
+
+START_TEST(test_data_and_error_call_sock_event_hook)
+{
+	struct socket *s = udp_bound(5000);
+	unsigned char sent[128];
+
+	events = 0;
+	event_sock = s;
+	T.ns->hooks.sock_event = count_event;
+	t_inject(frame, peer_udp(4321, 5000, "e", 1));
+	ck_assert_int_eq(events, 1);
+	udp_connect(s, T_PEER_IP, 7);
+	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
+	t_recv(sent, sizeof(sent));
+	events = 0;
+	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
+	ck_assert_int_eq(events, 1);
+	T.ns->hooks.sock_event = NULL;
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_send_to_own_address_looped_back)
+{
+	struct socket *a = udp_bound(5000), *b = udp_bound(5001);
+	struct rx r;
+
+	ck_assert_int_eq(send_to(b, "loop", 4, T_LOCAL_IP, 5000), 4);
+	nstack_process(T.ns);
+	t_expect_no_tx();
+	recv_msg(a, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 4);
+	ck_assert_mem_eq(r.data, "loop", 4);
+	ck_assert_int_eq(r.from.sin_addr.s_addr, T_LOCAL_IP);
+	ck_assert_int_eq(ntohs(r.from.sin_port), 5001);
+	nstack_close(a);
+	nstack_close(b);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -770,6 +857,9 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_demux_connected_socket_preferred);
 	tcase_add_test(tc, test_full_rcvbuf_drops_counted);
 	tcase_add_test(tc, test_pktinfo_source_on_send);
+	tcase_add_test(tc, test_blocked_reader_woken_by_datagram);
+	tcase_add_test(tc, test_data_and_error_call_sock_event_hook);
+	tcase_add_test(tc, test_send_to_own_address_looped_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
