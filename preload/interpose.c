@@ -497,10 +497,13 @@ NSP_EXPORT int ioctl(int fd, unsigned long cmd, ...)
 		return (int)put_ret(f, 0);
 	}
 	rc = nstack_ioctl(f->sock, cmd, arg);
-	if (rc == -ENOTTY && cmd >= SIOCGIFNAME && cmd <= SIOCSIFMAP) {
+	if (rc == -ENOTTY && cmd >= SIOCGIFNAME && cmd <= SIOCSIFMAP && arg &&
+	    nsp_ifreq_answer(cmd, arg) == 0)
+		rc = 0;
+	else if (rc == -ENOTTY && cmd >= SIOCGIFNAME && cmd <= SIOCSIFMAP) {
 		/*
-		 * Interface queries (SIOCGIF*) on an AF_INET socket are about the
-		 * host's interfaces: a throwaway kernel socket answers them.
+		 * Other interface queries (SIOCGIF*) on an AF_INET socket are about
+		 * the host's interfaces: a throwaway kernel socket answers them.
 		 */
 		int kfd = REAL(socket)(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 

@@ -183,6 +183,13 @@ int nsp_forked_ebadf(struct nsp_file *f);
 	if (nsp_forked)                                                                            \
 		return nsp_forked_ebadf(f)
 
+/*
+ * start.c: answers SIOCGIF{ADDR,NETMASK,BRDADDR,HWADDR,MTU,FLAGS} for
+ * nstack's own interface from nstack's view (the kernel's view of it has no
+ * IPv4 address); 0, or -ENOTTY when the query is not for it.
+ */
+int nsp_ifreq_answer(unsigned long cmd, void *arg);
+
 /* handover.c */
 /* True when a socket sending to / binding to sa must become a kernel socket. */
 bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len);

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 
 #include "config.h"
 #include "netdevice.h"
@@ -31,6 +34,13 @@ static struct nstack *the_stack;
 static struct pcap_dumpfile *the_dump;
 static struct netdev_ops guarded_ops;
 static unsigned int exit_linger_ms;
+/* nstack's interface as it presents it (SIOCGIF* answers). */
+static struct {
+	char name[IF_NAMESIZE];
+	uint32_t addr, mask;
+	uint8_t mac[6];
+	unsigned int mtu;
+} the_if;
 static const struct netdev_ops *backend_ops;
 
 /*
@@ -309,6 +319,11 @@ static int start_locked(void)
 	}
 	pthread_atfork(NULL, NULL, atfork_child);
 	exit_linger_ms = c.exit_linger_ms;
+	snprintf(the_if.name, sizeof(the_if.name), "%s", c.cfg.ifname);
+	the_if.addr = c.cfg.addr;
+	the_if.mask = htonl(~0u << (32 - c.cfg.prefixlen));
+	memcpy(the_if.mac, dev->dev_addr, 6);
+	the_if.mtu = dev->mtu;
 	nsp_policy.handover_loopback = c.handover_loopback;
 	nsp_policy.nbypass = c.nbypass;
 	memcpy(nsp_policy.bypass_net, c.bypass_net, sizeof(c.bypass_net));
@@ -365,6 +380,40 @@ void nsp_file_release(struct nsp_file *f)
 	pthread_mutex_destroy(&f->wait_lock);
 	free(f->opts);
 	free(f);
+}
+
+/* SIOCGIF* for nstack's interface; see preload.h. */
+int nsp_ifreq_answer(unsigned long cmd, void *arg)
+{
+	struct ifreq *ifr = arg;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
+
+	if (!the_stack || strncmp(ifr->ifr_name, the_if.name, IFNAMSIZ) != 0)
+		return -ENOTTY;
+	switch (cmd) {
+	case SIOCGIFADDR:
+	case SIOCGIFNETMASK:
+	case SIOCGIFBRDADDR:
+		memset(sin, 0, sizeof(*sin));
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = cmd == SIOCGIFADDR      ? the_if.addr
+				       : cmd == SIOCGIFNETMASK ? the_if.mask
+							       : (the_if.addr | ~the_if.mask);
+		return 0;
+	case SIOCGIFHWADDR:
+		memset(&ifr->ifr_hwaddr, 0, sizeof(ifr->ifr_hwaddr));
+		ifr->ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr->ifr_hwaddr.sa_data, the_if.mac, 6);
+		return 0;
+	case SIOCGIFMTU:
+		ifr->ifr_mtu = (int)the_if.mtu;
+		return 0;
+	case SIOCGIFFLAGS:
+		ifr->ifr_flags = IFF_UP | IFF_RUNNING | IFF_BROADCAST | IFF_MULTICAST;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
 }
 
 /* Reserves an fd number with an eventfd and maps it to sock. */

@@ -189,3 +189,22 @@ PY
 	cat "$TMP/err"
 	[ $rc -eq 0 ] && grep -q 'fork' "$TMP/err"
 }
+
+# SIOCGIF* about nstack's interface answer with nstack's address, MAC and MTU
+# (the kernel's view of nstack0 has no IPv4 address); other interfaces: kernel.
+case_ioctl_interface_queries() {
+	on_nstack python3 - "$ADDR" "$(in_ns cat /sys/class/net/nstack0/address)" <<'PY'
+import fcntl, socket, struct, sys
+addr, mac = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def q(cmd, name=b"nstack0"):
+    return fcntl.ioctl(s.fileno(), cmd, struct.pack("256s", name))
+assert socket.inet_ntoa(q(0x8915)[20:24]) == addr               # SIOCGIFADDR
+assert socket.inet_ntoa(q(0x891b)[20:24]) == "255.255.255.0"    # SIOCGIFNETMASK
+assert socket.inet_ntoa(q(0x8919)[20:24]) == "198.18.0.255"     # SIOCGIFBRDADDR
+assert q(0x8927)[18:24].hex(":") == mac                         # SIOCGIFHWADDR
+assert struct.unpack("i", q(0x8921)[16:20])[0] == 1500           # SIOCGIFMTU
+assert struct.unpack("i", q(0x8933, b"lo")[16:20])[0] == 1       # SIOCGIFINDEX of lo: kernel
+print("ok")
+PY
+}
