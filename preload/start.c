@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 
 #include "config.h"
@@ -212,46 +214,73 @@ static void atfork_child(void)
 	nsp_forked = true;
 }
 
+/* Milliseconds on the monotonic clock. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /*
  * At exit() (or return from main) the kernel would still deliver what the
- * program wrote; our stack dies with the process, so close every private
- * socket now (queued data and FINs go out) and give the stack up to
- * NSTACK_EXIT_LINGER to finish before the process goes.
+ * program wrote; our stack dies with the process. So each connected stream
+ * socket is shut down for writing (its FIN queued behind the data) and we
+ * wait, up to NSTACK_EXIT_LINGER, until SIOCOUTQ reads 0: every byte and the
+ * FIN acknowledged (the FIN takes a sequence number, so it counts), or the
+ * connection failed. TIME_WAIT is not waited for, as the kernel keeps no
+ * process waiting for it either. Then every private socket is closed.
  */
 static void exit_flush(void)
 {
 	struct nstack *ns = the_stack;
-	struct timespec t0, now, nap = {0, 2 * 1000 * 1000};
-	int fd = 0;
+	uint64_t deadline;
+	int fd;
 
 	if (!ns || nsp_forked)
 		return;
-	while ((fd = fdt_next_private(fd)) >= 0) {
-		struct nsp_file *f = fdt_remove(fd);
+	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
+		struct nsp_file *f = fdt_get(fd);
 
-		if (f) {
-			nsp_epoll_close(fd, f);
-			nstack_lock(ns);
-			if (f->evfd == fd)
-				f->evfd = fdt_find_other(f, fd);
-			nstack_unlock(ns);
-			REAL(close)(fd);
+		if (!f)
+			continue;
+		if (nstack_sock_type(f->sock) == SOCK_STREAM)
+			(void)nstack_shutdown(f->sock, SHUT_WR); /* ENOTCONN for listeners */
+		fdt_put(f);
+	}
+	deadline = mono_ms() + exit_linger_ms;
+	for (;;) {
+		bool pending = false;
+
+		for (fd = fdt_next_private(0); fd >= 0 && !pending; fd = fdt_next_private(fd + 1)) {
+			struct nsp_file *f = fdt_get(fd);
+			int outq = 0;
+
+			if (!f)
+				continue;
+			if (nstack_sock_type(f->sock) == SOCK_STREAM &&
+			    !(nstack_poll(f->sock) & (POLLERR | POLLHUP)) &&
+			    nstack_ioctl(f->sock, SIOCOUTQ, &outq) == 0 && outq > 0)
+				pending = true;
 			fdt_put(f);
 		}
-		fd++;
+		if (!pending || mono_ms() >= deadline)
+			break;
+		nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		uint64_t ms;
+	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
+		struct nsp_file *f = fdt_remove(fd);
 
-		if (nstack_live_socks(ns) <= 0)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
-		     (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (ms >= exit_linger_ms)
-			break;
-		nanosleep(&nap, NULL);
+		if (!f)
+			continue;
+		nsp_epoll_close(fd, f);
+		nstack_lock(ns);
+		if (f->evfd == fd)
+			f->evfd = fdt_find_other(f, fd);
+		nstack_unlock(ns);
+		REAL(close)(fd);
+		fdt_put(f);
 	}
 }
 
