@@ -225,12 +225,13 @@ static uint64_t mono_ms(void)
 
 /*
  * At exit() (or return from main) the kernel would still deliver what the
- * program wrote; our stack dies with the process. So each connected stream
- * socket is shut down for writing (its FIN queued behind the data) and we
- * wait, up to NSTACK_EXIT_LINGER, until SIOCOUTQ reads 0: every byte and the
- * FIN acknowledged (the FIN takes a sequence number, so it counts), or the
- * connection failed. TIME_WAIT is not waited for, as the kernel keeps no
- * process waiting for it either. Then every private socket is closed.
+ * program wrote, also on sockets it closed just before; our stack dies with
+ * the process. So every private socket still open is closed now (TCP queues
+ * its FIN behind the data and lives on as an orphan, as in Linux), and we
+ * wait, up to NSTACK_EXIT_LINGER, until the stack holds no packet any more:
+ * no datagram waiting for ARP, no unacknowledged TCP data or FIN (a TCP
+ * socket in TIME_WAIT holds none, so nobody waits for TIME_WAIT, as with the
+ * kernel).
  */
 static void exit_flush(void)
 {
@@ -240,35 +241,6 @@ static void exit_flush(void)
 
 	if (!ns || nsp_forked)
 		return;
-	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
-		struct nsp_file *f = fdt_get(fd);
-
-		if (!f)
-			continue;
-		if (nstack_sock_type(f->sock) == SOCK_STREAM)
-			(void)nstack_shutdown(f->sock, SHUT_WR); /* ENOTCONN for listeners */
-		fdt_put(f);
-	}
-	deadline = mono_ms() + exit_linger_ms;
-	for (;;) {
-		bool pending = false;
-
-		for (fd = fdt_next_private(0); fd >= 0 && !pending; fd = fdt_next_private(fd + 1)) {
-			struct nsp_file *f = fdt_get(fd);
-			int outq = 0;
-
-			if (!f)
-				continue;
-			if (nstack_sock_type(f->sock) == SOCK_STREAM &&
-			    !(nstack_poll(f->sock) & (POLLERR | POLLHUP)) &&
-			    nstack_ioctl(f->sock, SIOCOUTQ, &outq) == 0 && outq > 0)
-				pending = true;
-			fdt_put(f);
-		}
-		if (!pending || mono_ms() >= deadline)
-			break;
-		nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
-	}
 	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
 		struct nsp_file *f = fdt_remove(fd);
 
@@ -282,6 +254,9 @@ static void exit_flush(void)
 		REAL(close)(fd);
 		fdt_put(f);
 	}
+	deadline = mono_ms() + exit_linger_ms;
+	while (nstack_live_skbs(ns) > 0 && mono_ms() < deadline)
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
 }
 
 static int start_locked(void)

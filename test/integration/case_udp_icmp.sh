@@ -21,13 +21,16 @@ case_ping_nstack_to_kernel() {
 	grep -q '3 packets transmitted, 3 received' "$TMP/ping.txt"
 }
 
-# socat under nstack sends one datagram to a kernel receiver.
+# socat under nstack sends one datagram to a kernel receiver, closes and exits
+# at once: the datagram still waits for ARP then, so this also proves the
+# exit flush (the library keeps the process until the stack has sent it).
 case_udp_socat_nstack_to_kernel() {
 	head -c 1200 /dev/urandom >"$TMP/in"
 	in_peer timeout 20 socat -T 2 -u UDP4-RECV:9000,bind="$PEER_ADDR" CREATE:"$TMP/out" &
-	sleep 0.3
+	wait_peer_udp 9000 || return 1
 	on_nstack socat -u OPEN:"$TMP/in" UDP4-SENDTO:"$PEER_ADDR":9000 || return 1
 	wait
+	ls -l "$TMP"
 	[ "$(sha "$TMP/in")" = "$(sha "$TMP/out")" ]
 }
 
@@ -35,7 +38,7 @@ case_udp_socat_nstack_to_kernel() {
 case_udp_nc_nstack_to_kernel() {
 	head -c 1000 /dev/urandom >"$TMP/in"
 	in_peer timeout 20 socat -T 2 -u UDP4-RECV:9001,bind="$PEER_ADDR" CREATE:"$TMP/out" &
-	sleep 0.3
+	wait_peer_udp 9001 || return 1
 	on_nstack nc -u -w 1 "$PEER_ADDR" 9001 <"$TMP/in" || return 1
 	wait
 	[ "$(sha "$TMP/in")" = "$(sha "$TMP/out")" ]

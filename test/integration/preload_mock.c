@@ -66,6 +66,7 @@ int nstack_start(struct nstack *ns) { return 0; }
 void nstack_lock(struct nstack *ns) { pthread_mutex_lock(&ns->lock); }
 void nstack_unlock(struct nstack *ns) { pthread_mutex_unlock(&ns->lock); }
 long nstack_live_socks(struct nstack *ns) { return 0; }
+long nstack_live_skbs(struct nstack *ns) { return 0; }
 int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res)
 {
 	struct socket *s;

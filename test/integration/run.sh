@@ -18,6 +18,7 @@
 #   on_nstack CMD... runs CMD under nstack in the nstack namespace
 #   wait_nstack_up   waits (bounded) until nstack answers ARP/ping at $ADDR
 #   wait_file F TEXT waits (bounded) until file F contains TEXT
+#   wait_peer_udp PORT  waits (bounded) until a kernel UDP socket in $PEER has PORT
 #   sha FILE         prints FILE's SHA-256
 #   kill_ns_procs    ends the processes a case left in the lab's namespaces
 # Return 0 for pass; anything else fails the case, and its output is shown.
@@ -103,7 +104,17 @@ wait_file() {
 	echo "timed out waiting for '$2' in $1" >&2
 	return 1
 }
-export -f in_ns in_peer on_nstack sha wait_nstack_up wait_file kill_ns_procs
+# Waits (bounded) until a kernel UDP socket is bound to PORT in the peer namespace.
+wait_peer_udp() {
+	local i
+	for i in $(seq 1 50); do
+		[ -n "$(ip netns exec "$PEER" ss -Hunl "sport = :$1")" ] && return 0
+		sleep 0.1
+	done
+	echo "nothing bound to UDP port $1 in $PEER" >&2
+	return 1
+}
+export -f in_ns in_peer on_nstack sha wait_nstack_up wait_file kill_ns_procs wait_peer_udp
 
 if ! "$root/test/lab.sh" up "$prefix" >"$work/lab.log" 2>&1; then
 	cat "$work/lab.log" >&2

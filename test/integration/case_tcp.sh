@@ -1,0 +1,186 @@
+# TCP with unmodified programs against the Linux kernel on the clean lab
+# (issue 3). Every transfer is checked byte for byte (SHA-256) and by exit
+# status; every program is bounded by its own timeout below the runner's.
+# shellcheck shell=bash
+
+# Seeded-free random payloads: a new one per run, compared by hash.
+tcp_mkfile() { head -c "$2" /dev/urandom >"$1"; }
+
+# Fails unless iperf3's JSON report ($1) shows a finished test that moved
+# bytes in the direction measured.
+tcp_iperf_ok() {
+	python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert "error" not in r, r.get("error")
+s = r["end"]["sum_received"]
+assert s["bytes"] > 0, s
+print("iperf3: %d bytes, %.0f Mbit/s" % (s["bytes"], s["bits_per_second"] / 1e6))
+PY
+}
+
+# curl under nstack downloads 100 MiB from a kernel python http.server.
+case_tcp_curl_100mib_download() {
+	mkdir -p srv
+	tcp_mkfile srv/f 100M
+	in_peer timeout 80 python3 -u -m http.server --bind "$PEER_ADDR" --directory srv 8080 \
+		>http.log 2>&1 &
+	wait_file http.log "Serving HTTP" || return 1
+	on_nstack timeout 70 curl -sS --fail -o out "http://$PEER_ADDR:8080/f" || return 1
+	[ "$(sha srv/f)" = "$(sha out)" ]
+}
+
+# nc under nstack uploads to a kernel nc; -N half-closes at end of input.
+case_tcp_nc_upload_nstack_client() {
+	tcp_mkfile in 4M
+	in_peer timeout 40 nc -l "$PEER_ADDR" 9100 </dev/null >out &
+	sleep 0.3
+	on_nstack timeout 30 nc -N "$PEER_ADDR" 9100 <in || return 1
+	wait $! || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# nc under nstack downloads from a kernel nc that half-closes after its file.
+case_tcp_nc_download_nstack_client() {
+	tcp_mkfile in 4M
+	in_peer timeout 40 nc -N -l "$PEER_ADDR" 9101 <in &
+	sleep 0.3
+	on_nstack timeout 30 nc "$PEER_ADDR" 9101 </dev/null >out || return 1
+	wait $! || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# nc -l under nstack receives an upload from a kernel nc.
+case_tcp_nc_upload_nstack_server() {
+	tcp_mkfile in 4M
+	on_nstack timeout 40 nc -l 9102 </dev/null >out &
+	local srv=$!
+	wait_nstack_up || return 1
+	in_peer timeout 30 nc -N "$ADDR" 9102 <in || return 1
+	wait $srv || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# nc -l -N under nstack serves a file to a kernel nc.
+case_tcp_nc_download_nstack_server() {
+	tcp_mkfile in 4M
+	on_nstack timeout 40 nc -N -l 9103 <in &
+	local srv=$!
+	wait_nstack_up || return 1
+	in_peer timeout 30 nc "$ADDR" 9103 </dev/null >out || return 1
+	wait $srv || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# Half-close, nstack as client: nc -N sends a file and shuts down its write
+# side; the kernel server (socat + sha256sum) answers after that EOF, and the
+# answer must still arrive on the half-closed connection.
+case_tcp_half_close_nstack_client() {
+	tcp_mkfile in 3M
+	in_peer timeout 40 socat TCP4-LISTEN:9104,bind="$PEER_ADDR",reuseaddr SYSTEM:sha256sum &
+	sleep 0.3
+	on_nstack timeout 30 nc -N "$PEER_ADDR" 9104 <in >reply || return 1
+	wait $! || return 1
+	cat reply
+	[ "$(cut -d' ' -f1 reply)" = "$(sha in)" ]
+}
+
+# Half-close, nstack as server: socat under nstack answers after the kernel
+# client's FIN.
+case_tcp_half_close_nstack_server() {
+	tcp_mkfile in 3M
+	on_nstack timeout 40 socat TCP4-LISTEN:9105,reuseaddr SYSTEM:sha256sum &
+	local srv=$!
+	wait_nstack_up || return 1
+	in_peer timeout 30 nc -N "$ADDR" 9105 <in >reply || return 1
+	wait $srv || return 1
+	cat reply
+	[ "$(cut -d' ' -f1 reply)" = "$(sha in)" ]
+}
+
+# socat under nstack uploads to a kernel socat (-u: shut down after EOF).
+case_tcp_socat_upload_nstack_client() {
+	tcp_mkfile in 4M
+	in_peer timeout 40 socat -u TCP4-LISTEN:9106,bind="$PEER_ADDR",reuseaddr CREATE:out &
+	sleep 0.3
+	on_nstack timeout 30 socat -u OPEN:in TCP4:"$PEER_ADDR":9106 || return 1
+	wait $! || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# socat under nstack downloads from a kernel socat.
+case_tcp_socat_download_nstack_client() {
+	tcp_mkfile in 4M
+	in_peer timeout 40 socat -u OPEN:in TCP4-LISTEN:9107,bind="$PEER_ADDR",reuseaddr &
+	sleep 0.3
+	on_nstack timeout 30 socat -u TCP4:"$PEER_ADDR":9107 CREATE:out || return 1
+	wait $! || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# socat listening under nstack receives an upload from a kernel socat.
+case_tcp_socat_upload_nstack_server() {
+	tcp_mkfile in 4M
+	on_nstack timeout 40 socat -u TCP4-LISTEN:9108,reuseaddr CREATE:out &
+	local srv=$!
+	wait_nstack_up || return 1
+	in_peer timeout 30 socat -u OPEN:in TCP4:"$ADDR":9108 || return 1
+	wait $srv || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# socat listening under nstack serves a file to a kernel socat.
+case_tcp_socat_download_nstack_server() {
+	tcp_mkfile in 4M
+	on_nstack timeout 40 socat -u OPEN:in TCP4-LISTEN:9109,reuseaddr &
+	local srv=$!
+	wait_nstack_up || return 1
+	in_peer timeout 30 socat -u TCP4:"$ADDR":9109 CREATE:out || return 1
+	wait $srv || return 1
+	[ "$(sha in)" = "$(sha out)" ]
+}
+
+# Python client under nstack: 8 MiB full-duplex echo through a kernel server.
+case_tcp_python_echo_nstack_client() {
+	in_peer timeout 40 python3 "$IT/tcp_echo.py" server 9110 30 >srv.log 2>&1 &
+	local srv=$!
+	wait_file srv.log ready || return 1
+	on_nstack timeout 30 python3 "$IT/tcp_echo.py" client "$PEER_ADDR" 9110 8388608 || return 1
+	wait $srv || { cat srv.log; return 1; }
+	grep -q 'done 8388608' srv.log
+}
+
+# Python server under nstack echoes 8 MiB for a kernel client.
+case_tcp_python_echo_nstack_server() {
+	on_nstack timeout 40 python3 "$IT/tcp_echo.py" server 9111 30 >srv.log 2>&1 &
+	local srv=$!
+	wait_file srv.log ready || { cat srv.log; return 1; }
+	wait_nstack_up || return 1
+	in_peer timeout 30 python3 "$IT/tcp_echo.py" client "$ADDR" 9111 8388608 || return 1
+	wait $srv || { cat srv.log; return 1; }
+	grep -q 'done 8388608' srv.log
+}
+
+# iperf3 -c under nstack against a kernel iperf3 -s, both data directions.
+case_tcp_iperf3_nstack_client() {
+	in_peer timeout 40 iperf3 -s -B "$PEER_ADDR" -p 5201 >srv.log 2>&1 &
+	sleep 0.5
+	on_nstack timeout 20 iperf3 -c "$PEER_ADDR" -p 5201 -t 3 -J >up.json || { cat up.json; return 1; }
+	tcp_iperf_ok up.json || return 1
+	on_nstack timeout 20 iperf3 -c "$PEER_ADDR" -p 5201 -t 3 -R -J >down.json ||
+		{ cat down.json; return 1; }
+	tcp_iperf_ok down.json
+}
+
+# iperf3 -s under nstack (-4: Debian's iperf3 listens on IPv6 otherwise,
+# which nstack leaves to the kernel) against a kernel iperf3 -c, both ways.
+case_tcp_iperf3_nstack_server() {
+	on_nstack timeout 40 iperf3 -s -4 -p 5202 >srv.log 2>&1 &
+	wait_file srv.log "Server listening" || { cat srv.log; return 1; }
+	wait_nstack_up || return 1
+	in_peer timeout 20 iperf3 -c "$ADDR" -p 5202 -t 3 -J >up.json || { cat up.json; return 1; }
+	tcp_iperf_ok up.json || return 1
+	in_peer timeout 20 iperf3 -c "$ADDR" -p 5202 -t 3 -R -J >down.json ||
+		{ cat down.json; return 1; }
+	tcp_iperf_ok down.json
+}
