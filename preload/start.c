@@ -5,6 +5,8 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +261,68 @@ static void exit_flush(void)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
 }
 
+/*
+ * A terminating signal with the default action would end the process before
+ * the stack sent what the program wrote. For SIGTERM, SIGINT and SIGHUP left
+ * at SIG_DFL, a handler (async-signal-safe: it only writes to a pipe) wakes a
+ * thread that does the exit flush and then delivers the signal again with
+ * the default action, so the process ends as it would have, status included.
+ * A program that installs its own handler replaces ours, as it should.
+ */
+static const int flush_signals[] = {SIGTERM, SIGINT, SIGHUP};
+static int flush_pipe[2] = {-1, -1};
+
+static void flush_on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+
+	signal(sig, SIG_DFL); /* a second one ends the process at once */
+	if (syscall(SYS_write, flush_pipe[1], &b, 1) < 0)
+		raise(sig);
+}
+
+static void *flush_thread(void *arg)
+{
+	unsigned char sig;
+
+	(void)arg;
+	nsp_inside++;
+	while (syscall(SYS_read, flush_pipe[0], &sig, 1) != 1) {
+		if (errno != EINTR)
+			return NULL;
+	}
+	nsp_inside--;
+	exit_flush();
+	kill(getpid(), sig);
+	return NULL;
+}
+
+static void install_flush_signals(void)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	if (pipe2(flush_pipe, O_CLOEXEC) < 0)
+		return;
+	/* The helper thread must never be the one the signal lands on. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, NULL, flush_thread, NULL) == 0)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (size_t i = 0; i < sizeof(flush_signals) / sizeof(flush_signals[0]); i++) {
+		struct sigaction sa, cur;
+
+		if (sigaction(flush_signals[i], NULL, &cur) != 0 || cur.sa_handler != SIG_DFL)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = flush_on_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(flush_signals[i], &sa, NULL);
+	}
+}
+
 static int start_locked(void)
 {
 	static const struct nstack_hooks hooks = {
@@ -334,6 +398,8 @@ static int start_locked(void)
 	memcpy(nsp_policy.bypass_mask, c.bypass_mask, sizeof(c.bypass_mask));
 	the_stack = ns;
 	atexit(exit_flush);
+	if (exit_linger_ms)
+		install_flush_signals();
 	return 1;
 
 fail:

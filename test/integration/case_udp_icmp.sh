@@ -192,3 +192,21 @@ except OSError:
     pass
 PY
 }
+
+# SIGTERM with the default action right after a send: the datagram (still
+# waiting for ARP) goes out first, then the process dies of SIGTERM as usual.
+case_exit_flush_on_sigterm() {
+	in_peer timeout 20 socat -T 2 -u UDP4-RECV:9012,bind="$PEER_ADDR" CREATE:"$TMP/out" &
+	wait_peer_udp 9012 || return 1
+	on_nstack python3 -c '
+import os, signal, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"sent just before SIGTERM", ("'"$PEER_ADDR"'", 9012))
+os.kill(os.getpid(), signal.SIGTERM)
+import time; time.sleep(5)
+print("still alive")'
+	rc=$?
+	wait
+	echo "exit status $rc, received: $(cat "$TMP/out")"
+	[ $rc -eq 143 ] && [ "$(cat "$TMP/out")" = "sent just before SIGTERM" ]
+}
