@@ -11,6 +11,12 @@ struct udp_sock {
 	struct inet_sock inet;
 	bool no_check_tx; /* SO_NO_CHECK */
 	int corkflag;	  /* UDP_CORK */
+	/* One datagram being assembled under UDP_CORK or MSG_MORE (sk_write_queue). */
+	bool pending;
+	uint32_t cork_daddr, cork_saddr; /* network order */
+	uint16_t cork_dport;		 /* network order */
+	int cork_ttl, cork_tos;		 /* from control messages, -1 = socket's */
+	size_t cork_len;		 /* payload bytes so far */
 };
 
 extern const struct proto udp_prot;
