@@ -5,7 +5,8 @@
 #
 # Brings up a lab with a unique prefix (torn down on exit, also on failure),
 # then runs every function named case_* defined in test/integration/case_*.sh
-# (sorted by file, then by name), each in its own shell with a time limit.
+# (sorted by name), each in its own shell with a time limit ($CASE_TIMEOUT,
+# default 90 s). Case files may define helper functions of any name.
 # One line per case; the last line is "N passed, N failed". Exit 1 if any
 # case failed. Give case names (without "case_") to run only those.
 #
@@ -131,18 +132,17 @@ cases=$(declare -F | awk '{print $3}' | grep '^case_' | sort)
 if [ $# -gt 0 ]; then
 	cases=$(for c in "$@"; do echo "case_$c"; done)
 fi
-for c in $cases; do
-	export -f "$c"
-done
-
 passed=0
 failed=0
 for c in $cases; do
 	export TMP="$work/$c"
 	mkdir -p "$TMP"
 	start=$(date +%s%N)
-	timeout -k 5 "$CASE_TIMEOUT" bash -c "set -uo pipefail; cd \"\$TMP\"; $c" \
-		>"$TMP/log" 2>&1
+	# A fresh shell per case: it sources the case files again, so helpers they
+	# define (any name) are there too; the run.sh helpers come exported.
+	timeout -k 5 "$CASE_TIMEOUT" bash -c \
+		'set -uo pipefail; for f in "$IT"/case_*.sh; do source "$f"; done; cd "$TMP"; "$0"' \
+		"$c" >"$TMP/log" 2>&1
 	rc=$?
 	kill_ns_procs
 	ms=$((($(date +%s%N) - start) / 1000000))
