@@ -354,6 +354,8 @@ void ip4_datagram_close(struct sock *sk, int64_t timeout_us)
 	sock_orphan(sk);
 	skb_queue_purge(&sk->sk_receive_queue);
 	skb_queue_purge(&sk->sk_error_queue);
+	/* Corked data holds references on sk through the send buffer. */
+	skb_queue_purge(&sk->sk_write_queue);
 	sock_put(sk);
 }
 

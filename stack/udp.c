@@ -352,29 +352,109 @@ void udp_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	sk->sk_error_report(sk);
 }
 
+/* Drops a datagram being assembled (Linux's udp_flush_pending_frames). */
+static void udp_flush_pending(struct sock *sk)
+{
+	struct udp_sock *up = udp_sk(sk);
+
+	skb_queue_purge(&sk->sk_write_queue);
+	up->pending = false;
+	up->cork_len = 0;
+}
+
+/*
+ * Builds the UDP header in front of skb (skb->data at the payload) and
+ * hands the datagram to IP: checksum over the pseudo header, 0 sent as
+ * 0xffff (RFC 768), Linux's choice of DF and IP ID.
+ */
+static int udp_send_skb(struct sock *sk, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
+			uint16_t dport, const struct ipcm_cookie *ipc, const struct rtable *rt)
+{
+	struct nstack *ns = sk->ns;
+	struct ip_tx_params p;
+	uint16_t ulen = (uint16_t)(UDP_HLEN + skb->len);
+	struct udphdr *uh;
+	int err;
+
+	uh = (struct udphdr *)skb_push(skb, UDP_HLEN);
+	uh->source = inet_sk(sk)->inet_sport;
+	uh->dest = dport;
+	uh->len = htons(ulen);
+	uh->check = 0;
+	if (!udp_sk(sk)->no_check_tx) {
+		uint16_t csum = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
+						  csum_partial(uh, ulen, 0));
+
+		uh->check = csum ? csum : 0xffff;
+	}
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	ip_dgram_tx_params(sk, ipc, rt, (size_t)ulen + IP_HLEN_MIN, &p);
+	err = ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_UDP, &p);
+	if (err) {
+		if (err == -ENOBUFS)
+			NS_INC_STATS(ns, UdpSndbufErrors);
+		return err;
+	}
+	NS_INC_STATS(ns, UdpOutDatagrams);
+	return 0;
+}
+
+/* Sends the corked datagram as one (Linux's udp_push_pending_frames). */
+static int udp_push_pending(struct sock *sk)
+{
+	struct udp_sock *up = udp_sk(sk);
+	struct ipcm_cookie ipc = {.addr = 0, .ttl = up->cork_ttl, .tos = up->cork_tos};
+	struct sk_buff *skb, *part;
+	struct rtable rt;
+	int err;
+
+	if (!up->pending)
+		return 0;
+	err = ip_route_output(sk->ns, up->cork_daddr, &rt);
+	if (err)
+		goto out;
+	skb = alloc_skb_hdr(sk->ns, (unsigned int)up->cork_len);
+	if (!skb) {
+		err = -ENOBUFS;
+		goto out;
+	}
+	skb_set_owner_w(skb, sk);
+	skb_queue_walk(&sk->sk_write_queue, part)
+		memcpy(skb_put(skb, part->len), part->data, part->len);
+	udp_flush_pending(sk);
+	return udp_send_skb(sk, skb, up->cork_saddr, up->cork_daddr, up->cork_dport, &ipc, &rt);
+out:
+	udp_flush_pending(sk);
+	return err;
+}
+
 /*
  * sendmsg() (Linux's udp_sendmsg): the destination from msg_name or the
  * connected peer, the source from IP_PKTINFO, the bound or the route's
- * address; one datagram with a computed checksum (0 goes out as 0xffff,
- * RFC 768).
+ * address. With UDP_CORK or MSG_MORE the data is collected into one
+ * datagram, addressed by the first call, and sent when the cork is pulled
+ * or a call comes without MSG_MORE.
  */
 static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
 	struct inet_sock *inet = inet_sk(sk);
+	struct udp_sock *up = udp_sk(sk);
+	bool corkreq = up->corkflag || (flags & MSG_MORE);
 	struct ipcm_cookie ipc;
-	struct ip_tx_params p;
 	struct rtable rt;
 	struct sk_buff *skb;
-	struct udphdr *uh;
 	uint32_t daddr, saddr;
-	uint16_t dport, ulen;
+	uint16_t dport;
 	int err;
 
 	if (len > 0xffff)
 		return -EMSGSIZE;
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
+	if (up->pending)
+		goto append;
 	if (msg->msg_name) {
 		struct sockaddr_in sin;
 
@@ -408,38 +488,51 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return -EMSGSIZE;
 	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
 
+	if (corkreq) {
+		up->pending = true;
+		up->cork_daddr = daddr;
+		up->cork_saddr = saddr;
+		up->cork_dport = dport;
+		up->cork_ttl = ipc.ttl;
+		up->cork_tos = ipc.tos;
+		up->cork_len = 0;
+		goto append;
+	}
 	skb = sock_alloc_send_skb(sk, (unsigned int)(UDP_HLEN + len), flags & MSG_DONTWAIT, &err);
 	if (!skb) {
 		if (err == -ENOBUFS || err == -EAGAIN)
 			NS_INC_STATS(ns, UdpSndbufErrors);
 		return err;
 	}
-	ulen = (uint16_t)(UDP_HLEN + len);
-	uh = (struct udphdr *)skb_put(skb, ulen);
-	if (memcpy_from_msg(uh + 1, msg, 0, len)) {
+	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
 		kfree_skb(skb);
 		return -EFAULT;
 	}
-	uh->source = inet->inet_sport;
-	uh->dest = dport;
-	uh->len = htons(ulen);
-	uh->check = 0;
-	if (!udp_sk(sk)->no_check_tx) {
-		uint16_t csum = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
-						  csum_partial(uh, ulen, 0));
+	err = udp_send_skb(sk, skb, saddr, daddr, dport, &ipc, &rt);
+	return err ? err : (ssize_t)len;
 
-		uh->check = csum ? csum : 0xffff;
+append:
+	if (up->cork_len + len > UDP_MAX_PAYLOAD) {
+		udp_flush_pending(sk);
+		return -EMSGSIZE;
 	}
-	skb_reset_transport_header(skb);
-	skb->tstamp_us = ns_now(ns);
-	ip_dgram_tx_params(sk, &ipc, &rt, (size_t)ulen + IP_HLEN_MIN, &p);
-	err = ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_UDP, &p);
-	if (err) {
-		if (err == -ENOBUFS)
-			NS_INC_STATS(ns, UdpSndbufErrors);
+	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	if (!skb) {
+		udp_flush_pending(sk);
 		return err;
 	}
-	NS_INC_STATS(ns, UdpOutDatagrams);
+	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
+		kfree_skb(skb);
+		udp_flush_pending(sk);
+		return -EFAULT;
+	}
+	skb_queue_tail(&sk->sk_write_queue, skb);
+	up->cork_len += len;
+	if (!corkreq) {
+		err = udp_push_pending(sk);
+		if (err)
+			return err;
+	}
 	return (ssize_t)len;
 }
 
@@ -517,10 +610,7 @@ static int udp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 	return 0;
 }
 
-/*
- * setsockopt(SOL_UDP): UDP_CORK is recorded but datagrams are not held
- * back yet; the GSO/GRO/encapsulation options are not supported.
- */
+/* setsockopt(SOL_UDP): UDP_CORK; the GSO/GRO/encapsulation options are not supported. */
 static int udp_setsockopt(struct sock *sk, int level, int optname, const void *optval,
 			  socklen_t optlen)
 {
@@ -534,7 +624,8 @@ static int udp_setsockopt(struct sock *sk, int level, int optname, const void *o
 	switch (optname) {
 	case UDP_CORK:
 		udp_sk(sk)->corkflag = val != 0;
-		return 0;
+		/* Pulling the cork sends what was collected. */
+		return val ? 0 : udp_push_pending(sk);
 	default:
 		return -ENOPROTOOPT;
 	}

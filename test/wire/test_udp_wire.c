@@ -826,6 +826,83 @@ START_TEST(test_send_to_own_address_looped_back)
 }
 END_TEST
 
+static ssize_t send_flags(struct socket *s, const void *buf, size_t len, uint32_t addr,
+			  uint16_t port, int flags)
+{
+	struct sockaddr_in sin = sin_of(addr, port);
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (addr || port) {
+		m.msg_name = &sin;
+		m.msg_namelen = sizeof(sin);
+	}
+	return nstack_sendmsg(s, &m, flags);
+}
+
+START_TEST(test_corked_sends_collected_into_one_datagram)
+{
+	struct socket *s = udp_bound(5000);
+	int on = 1, off = 0;
+	size_t n;
+
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_UDP, 1 /* UDP_CORK */, &on, sizeof(on)), 0);
+	ck_assert_int_eq(send_to(s, "ab", 2, T_PEER_IP, 7), 2);
+	/* Later parts go to the first part's destination, whatever they name. */
+	ck_assert_int_eq(send_to(s, "cd", 2, T_PEER_IP, 9), 2);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_UDP, 1, &off, sizeof(off)), 0);
+	n = want_udp_frame(5000, 7, "abcd", 4, 0, IP_DF, 64);
+	t_expect_frame(want, n);
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("UdpOutDatagrams"), 1);
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_msg_more_then_last_part_sends_one_datagram)
+{
+	struct socket *s = udp_bound(5000);
+	static char big[65000];
+	size_t n;
+
+	ck_assert_int_eq(send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
+	ck_assert_int_eq(send_flags(s, "34", 2, 0, 0, MSG_MORE), 2);
+	t_expect_no_tx();
+	ck_assert_int_eq(send_flags(s, "5", 1, 0, 0, 0), 1);
+	n = want_udp_frame(5000, 7, "12345", 5, 0, IP_DF, 64);
+	t_expect_frame(want, n);
+	/* Too much in total: the whole datagram is dropped with EMSGSIZE. */
+	ck_assert_int_eq(send_flags(s, big, 1000, T_PEER_IP, 7, MSG_MORE), 1000);
+	ck_assert_int_eq(send_flags(s, big, sizeof(big), 0, 0, 0), -EMSGSIZE);
+	t_expect_no_tx();
+	ck_assert_int_eq(send_flags(s, "x", 1, 0, 0, 0), -EDESTADDRREQ);
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_corked_data_dropped_at_close)
+{
+	struct socket *s = udp_bound(5000);
+
+	ck_assert_int_eq(send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
+	nstack_close(s);
+	t_expect_no_tx();
+}
+END_TEST
+
+START_TEST(test_shutdown_write_then_send_epipe)
+{
+	struct socket *s = udp_bound(5000);
+
+	udp_connect(s, T_PEER_IP, 7);
+	ck_assert_int_eq(nstack_shutdown(s, SHUT_WR), 0);
+	ck_assert_int_eq(send_to(s, "x", 1, 0, 0), -EPIPE);
+	t_expect_no_tx();
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -860,6 +937,10 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_blocked_reader_woken_by_datagram);
 	tcase_add_test(tc, test_data_and_error_call_sock_event_hook);
 	tcase_add_test(tc, test_send_to_own_address_looped_back);
+	tcase_add_test(tc, test_corked_sends_collected_into_one_datagram);
+	tcase_add_test(tc, test_msg_more_then_last_part_sends_one_datagram);
+	tcase_add_test(tc, test_corked_data_dropped_at_close);
+	tcase_add_test(tc, test_shutdown_write_then_send_epipe);
 	suite_add_tcase(s, tc);
 	return s;
 }
