@@ -541,6 +541,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			break;
 		}
 		TCP_SKB_CB(skb)->end_seq += (uint32_t)copy;
+		sk->sk_write_queue.bytes += (unsigned int)copy; /* skb grew inside the queue */
 		tp->write_seq += (uint32_t)copy;
 		sk->sk_wmem_queued += (int)copy;
 		copied += copy;

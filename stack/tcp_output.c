@@ -333,6 +333,7 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	cb->end_seq = ncb->seq;
 	cb->tcp_flags &= (uint8_t)~(TH_FIN | TH_PSH);
 	skb_trim(skb, len);
+	sk->sk_write_queue.bytes -= rest; /* skb shrank inside the queue */
 	skb_insert_after(&sk->sk_write_queue, skb, nskb);
 	if (cb->sacked & TCPCB_LOST)
 		tcp_sk(sk)->lost_out++;
@@ -576,6 +577,7 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 
 		if (!(cb->tcp_flags & TH_SYN) && trim <= skb->len) {
 			skb_pull(skb, trim);
+			sk->sk_write_queue.bytes -= trim;
 			sk->sk_wmem_queued -= (int)trim;
 			cb->seq = tp->snd_una;
 		}
@@ -733,6 +735,7 @@ void tcp_connect_init(struct sock *sk)
 	tp->rcv_wup = 0;
 	tp->rcv_nxt = 0;
 	tp->copied_seq = 0;
+	tp->iss = tp->write_seq;
 	tp->snd_una = tp->write_seq;
 	tp->snd_nxt = tp->write_seq;
 	tp->snd_sml = tp->write_seq;
