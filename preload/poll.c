@@ -180,6 +180,12 @@ static bool any_private(const struct pollfd *fds, nfds_t nfds)
 	return false;
 }
 
+/*
+ * glibc declares poll's array write-only (__attr_access), which is true of
+ * revents only; reading fd and events here is what poll does too.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 NSP_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct timespec ts;
@@ -200,6 +206,8 @@ NSP_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tim
 		return REAL(ppoll)(fds, nfds, timeout, sigmask);
 	return nsp_ppoll(fds, nfds, timeout, sigmask, true);
 }
+
+#pragma GCC diagnostic pop
 
 NSP_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
 {

@@ -403,7 +403,7 @@ static void check_epoll(void)
 /* Two pollers on one socket, events in quick succession: nobody sleeps through one. */
 struct racer {
 	int fd;
-	int got;
+	atomic_int got;
 };
 
 static atomic_int race_round;
