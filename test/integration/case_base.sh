@@ -208,3 +208,13 @@ assert struct.unpack("i", q(0x8933, b"lo")[16:20])[0] == 1       # SIOCGIFINDEX 
 print("ok")
 PY
 }
+
+# NSTACK_MAC other than the interface's: promiscuous capture, the peer learns
+# the configured MAC and ping works.
+case_custom_mac_promiscuous() {
+	in_ns "$NSTACK" -m 02:00:5e:11:22:33 -- ping -c 2 -i 0.2 -W 2 "$PEER_ADDR" |
+		tee "$TMP/ping.txt"
+	grep -q '2 packets transmitted, 2 received' "$TMP/ping.txt" || return 1
+	in_peer ip neigh show "$ADDR" | tee "$TMP/neigh.txt"
+	grep -q '02:00:5e:11:22:33' "$TMP/neigh.txt"
+}
