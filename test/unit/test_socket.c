@@ -487,6 +487,35 @@ START_TEST(test_getsockname_truncates_and_reports_full_length)
 }
 END_TEST
 
+START_TEST(test_open_sockets_at_destroy_are_freed)
+{
+	struct socket *u = t_sock(SOCK_DGRAM, 0), *p = t_sock(SOCK_DGRAM, IPPROTO_ICMP);
+	struct socket *r = t_sock(SOCK_RAW, IPPROTO_ICMP), *c = t_sock(SOCK_DGRAM, 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7),
+				 .sin_addr.s_addr = T_PEER_IP};
+	struct iovec iov = {"x", 1};
+	struct msghdr m = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+			   .msg_iovlen = 1};
+
+	/* Corked data holds send-buffer references when the stack goes away. */
+	ck_assert_int_eq(nstack_sendmsg(c, &m, MSG_MORE), 1);
+	ck_assert_int_eq(nstack_live_socks(T.ns), 4);
+	nstack_destroy(T.ns);
+	T.ns = NULL;
+	ck_assert_ptr_null(u->sk);
+	ck_assert_ptr_null(p->sk);
+	ck_assert_ptr_null(r->sk);
+	ck_assert_ptr_null(c->sk);
+	/* The struct sockets are the embedder's to drop. */
+	ns_free(NULL, u);
+	ns_free(NULL, p);
+	ns_free(NULL, r);
+	ns_free(NULL, c);
+	wire_destroy(T.wire);
+	T.wire = NULL;
+}
+END_TEST
+
 static Suite *socket_suite(void)
 {
 	Suite *s = suite_create("socket");
@@ -511,6 +540,7 @@ static Suite *socket_suite(void)
 	tcase_add_test(tc, test_dgram_unsupported_ops_eopnotsupp);
 	tcase_add_test(tc, test_unconnected_shutdown_enotconn_but_hangs_up);
 	tcase_add_test(tc, test_getsockname_truncates_and_reports_full_length);
+	tcase_add_test(tc, test_open_sockets_at_destroy_are_freed);
 	suite_add_tcase(s, tc);
 	return s;
 }
