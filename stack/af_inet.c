@@ -311,7 +311,8 @@ int ip4_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_
 		inet->inet_saddr = rt.rt_src;
 	if (!sk->sk_rcv_saddr)
 		sk->sk_rcv_saddr = rt.rt_src;
-	sk->sk_daddr = sin.sin_addr.s_addr;
+	/* The route's destination: connect(0.0.0.0) means ourselves, as on Linux. */
+	sk->sk_daddr = rt.rt_dst;
 	sk->sk_dport = sin.sin_port;
 	sk->sk_state = SK_ST_ESTABLISHED;
 	inet->inet_id = (uint16_t)ns_random32(sk->ns);

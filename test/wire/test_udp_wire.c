@@ -903,6 +903,26 @@ START_TEST(test_shutdown_write_then_send_epipe)
 }
 END_TEST
 
+START_TEST(test_connect_any_address_means_ourselves)
+{
+	struct socket *a = udp_bound(5000), *b = udp_sock();
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	struct rx r;
+
+	udp_connect(b, htonl(INADDR_ANY), 5000);
+	ck_assert_int_eq(nstack_getpeername(b, (struct sockaddr *)&peer, &len), 0);
+	ck_assert_int_eq(peer.sin_addr.s_addr, T_LOCAL_IP);
+	ck_assert_int_eq(send_to(b, "me", 2, 0, 0), 2);
+	nstack_process(T.ns);
+	t_expect_no_tx();
+	recv_msg(a, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 2);
+	nstack_close(a);
+	nstack_close(b);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -941,6 +961,7 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_msg_more_then_last_part_sends_one_datagram);
 	tcase_add_test(tc, test_corked_data_dropped_at_close);
 	tcase_add_test(tc, test_shutdown_write_then_send_epipe);
+	tcase_add_test(tc, test_connect_any_address_means_ourselves);
 	suite_add_tcase(s, tc);
 	return s;
 }
