@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -18,6 +19,7 @@
 #include "checksum.h"
 #include "harness.h"
 #include "stack.h"
+#include "proto/arp.h"
 #include "proto/ether.h"
 #include "proto/icmp.h"
 #include "proto/ip.h"
@@ -923,6 +925,84 @@ START_TEST(test_connect_any_address_means_ourselves)
 }
 END_TEST
 
+static void setup_no_neigh(void)
+{
+	struct t_opts o = {.no_peer_neigh = true};
+
+	t_setup_opts(&o);
+}
+
+static size_t peer_arp_reply(void)
+{
+	size_t n = t_build_arp(l4, ARPOP_REPLY, t_peer_mac, T_PEER_IP, t_local_mac, T_LOCAL_IP);
+
+	return t_build_eth(frame, t_local_mac, t_peer_mac, ETH_P_ARP, l4, n);
+}
+
+static void drain(void)
+{
+	size_t n;
+
+	while (t_try_recv(want, sizeof(want), &n))
+		;
+}
+
+START_TEST(test_unresolved_neighbour_send_buffer_fills_then_drains)
+{
+	struct socket *s = udp_bound(5000);
+	static char payload[1000];
+	int small = 1, sent = 0, outq = -1;
+	ssize_t rc;
+
+	events = 0;
+	event_sock = s;
+	T.ns->hooks.sock_event = count_event;
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	nstack_set_nonblock(s, true);
+	/* Datagrams wait for ARP and stay charged to the 4608-byte send buffer. */
+	for (int i = 0; i < 20; i++) {
+		rc = send_to(s, payload, sizeof(payload), T_PEER_IP, 7);
+		if (rc < 0)
+			break;
+		sent++;
+	}
+	ck_assert_int_eq(rc, -EAGAIN);
+	ck_assert_int_ge(sent, 2);
+	ck_assert_int_lt(sent, 20);
+	ck_assert_uint_eq(nstack_poll(s) & POLLOUT, 0);
+	ck_assert_int_eq(nstack_ioctl(s, SIOCOUTQ, &outq), 0);
+	ck_assert_int_ge(outq, sent * (int)sizeof(payload));
+	drain();
+	events = 0;
+	t_inject(frame, peer_arp_reply());
+	/* The held datagrams went out and gave their buffer space back. */
+	ck_assert_uint_eq(wire_pending(T.wire, 1), (unsigned int)sent);
+	ck_assert_uint_eq(nstack_poll(s) & POLLOUT, POLLOUT);
+	ck_assert_int_ge(events, 1);
+	ck_assert_int_eq(nstack_ioctl(s, SIOCOUTQ, &outq), 0);
+	ck_assert_int_eq(outq, 0);
+	drain();
+	T.ns->hooks.sock_event = NULL;
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_closed_with_datagrams_waiting_for_arp)
+{
+	struct socket *s = udp_bound(5000);
+
+	ck_assert_int_eq(send_to(s, "late", 4, T_PEER_IP, 7), 4);
+	nstack_close(s);
+	/* The sock lives on while its datagram waits for the neighbour. */
+	ck_assert_int_eq(nstack_live_socks(T.ns), 1);
+	drain();
+	t_inject(frame, peer_arp_reply());
+	ck_assert_uint_eq(wire_pending(T.wire, 1), 1);
+	ck_assert_int_eq(nstack_live_socks(T.ns), 0);
+	drain();
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -962,6 +1042,11 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_corked_data_dropped_at_close);
 	tcase_add_test(tc, test_shutdown_write_then_send_epipe);
 	tcase_add_test(tc, test_connect_any_address_means_ourselves);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("arp");
+	tcase_add_checked_fixture(tc, setup_no_neigh, t_teardown);
+	tcase_add_test(tc, test_unresolved_neighbour_send_buffer_fills_then_drains);
+	tcase_add_test(tc, test_closed_with_datagrams_waiting_for_arp);
 	suite_add_tcase(s, tc);
 	return s;
 }
