@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -251,6 +252,49 @@ START_TEST(test_bind_errnos)
 }
 END_TEST
 
+START_TEST(test_recverr_unreachable_in_error_queue)
+{
+	struct socket *s = ping_sock();
+	unsigned char ok[ICMP_HLEN + 4] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
+	unsigned char sent[128], buf[64];
+	_Alignas(struct cmsghdr) unsigned char ctl[256];
+	struct icmphdr *ih = (struct icmphdr *)l4;
+	struct sockaddr_in from;
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+			   .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct sock_extended_err ee;
+	struct cmsghdr *c;
+	size_t qlen;
+	int on = 1;
+
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)), 0);
+	ck_assert_int_eq(send_to(s, ok, sizeof(ok), T_PEER_IP), (ssize_t)sizeof(ok));
+	t_recv(sent, sizeof(sent));
+	qlen = IP_HLEN_MIN + sizeof(ok);
+	memset(ih, 0, ICMP_HLEN);
+	ih->type = ICMP_DEST_UNREACH;
+	ih->code = ICMP_HOST_UNREACH;
+	memcpy(l4 + ICMP_HLEN, sent + ETH_HLEN, qlen);
+	ih->checksum = csum_fold(csum_partial(l4, ICMP_HLEN + qlen, 0));
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 5, l4, ICMP_HLEN + qlen));
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_ERRQUEUE | MSG_DONTWAIT), (ssize_t)sizeof(ok));
+	/* The quoted echo request, as sent (identifier and checksum filled in). */
+	ck_assert_mem_eq(buf, sent + ETH_HLEN + IP_HLEN_MIN, sizeof(ok));
+	ck_assert_int_eq(from.sin_addr.s_addr, T_PEER_IP);
+	c = CMSG_FIRSTHDR(&m);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->cmsg_level, IPPROTO_IP);
+	ck_assert_int_eq(c->cmsg_type, IP_RECVERR);
+	memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+	ck_assert_uint_eq(ee.ee_errno, EHOSTUNREACH);
+	ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ICMP);
+	ck_assert_uint_eq(ee.ee_type, ICMP_DEST_UNREACH);
+	ck_assert_uint_eq(ee.ee_code, ICMP_HOST_UNREACH);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *ping_wire_suite(void)
 {
 	Suite *s = suite_create("ping_wire");
@@ -265,6 +309,7 @@ static Suite *ping_wire_suite(void)
 	tcase_add_test(tc, test_two_sockets_distinct_idents);
 	tcase_add_test(tc, test_connected_unreachable_error_reported);
 	tcase_add_test(tc, test_bind_errnos);
+	tcase_add_test(tc, test_recverr_unreachable_in_error_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }

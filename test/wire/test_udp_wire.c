@@ -1003,6 +1003,60 @@ START_TEST(test_closed_with_datagrams_waiting_for_arp)
 }
 END_TEST
 
+START_TEST(test_timestampns_origdstaddr_and_peername)
+{
+	struct socket *s = udp_bound(5000);
+	struct sockaddr_in dst, pn;
+	socklen_t len = sizeof(pn);
+	struct cmsghdr *c;
+	struct rx r;
+	int on = 1;
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVORIGDSTADDR, &on, sizeof(on)), 0);
+	t_inject(frame, peer_udp(4321, 5000, "t", 1));
+	recv_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 1);
+	c = find_cmsg(&r, SOL_SOCKET, SO_TIMESTAMPNS);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->cmsg_len, CMSG_LEN(sizeof(struct timespec)));
+	ck_assert_ptr_null(find_cmsg(&r, SOL_SOCKET, SO_TIMESTAMP));
+	c = find_cmsg(&r, IPPROTO_IP, IP_ORIGDSTADDR);
+	ck_assert_ptr_nonnull(c);
+	memcpy(&dst, CMSG_DATA(c), sizeof(dst));
+	ck_assert_int_eq(dst.sin_addr.s_addr, T_LOCAL_IP);
+	ck_assert_int_eq(ntohs(dst.sin_port), 5000);
+	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_PEERNAME, &pn, &len), -ENOTCONN);
+	udp_connect(s, T_PEER_IP, 7);
+	len = sizeof(pn);
+	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_PEERNAME, &pn, &len), 0);
+	ck_assert_int_eq(pn.sin_addr.s_addr, T_PEER_IP);
+	ck_assert_int_eq(ntohs(pn.sin_port), 7);
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_small_control_buffer_ctrunc)
+{
+	struct socket *s = udp_bound(5000);
+	int on = 1;
+	_Alignas(struct cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(int))];
+	char buf[8];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
+
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on)), 0);
+	t_inject(frame, peer_udp(4321, 5000, "t", 1));
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT), 1);
+	/* in_pktinfo does not fit: cut, flagged, and nothing else fits after it. */
+	ck_assert(m.msg_flags & MSG_CTRUNC);
+	ck_assert_uint_eq(m.msg_controllen, sizeof(ctl));
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -1042,6 +1096,8 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_corked_data_dropped_at_close);
 	tcase_add_test(tc, test_shutdown_write_then_send_epipe);
 	tcase_add_test(tc, test_connect_any_address_means_ourselves);
+	tcase_add_test(tc, test_timestampns_origdstaddr_and_peername);
+	tcase_add_test(tc, test_small_control_buffer_ctrunc);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("arp");
 	tcase_add_checked_fixture(tc, setup_no_neigh, t_teardown);
