@@ -175,7 +175,7 @@ case_tcp_iperf3_nstack_client() {
 # iperf3 -s under nstack (-4: Debian's iperf3 listens on IPv6 otherwise,
 # which nstack leaves to the kernel) against a kernel iperf3 -c, both ways.
 case_tcp_iperf3_nstack_server() {
-	on_nstack timeout 40 iperf3 -s -4 -p 5202 >srv.log 2>&1 &
+	on_nstack timeout 40 iperf3 -s -4 -p 5202 --forceflush >srv.log 2>&1 &
 	wait_file srv.log "Server listening" || { cat srv.log; return 1; }
 	wait_nstack_up || return 1
 	in_peer timeout 20 iperf3 -c "$ADDR" -p 5202 -t 3 -J >up.json || { cat up.json; return 1; }
@@ -184,3 +184,6 @@ case_tcp_iperf3_nstack_server() {
 		{ cat down.json; return 1; }
 	tcp_iperf_ok down.json
 }
+
+# run.sh exports only the case_* functions; cases run in their own shells.
+export -f tcp_mkfile tcp_iperf_ok
