@@ -545,14 +545,22 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		tp->write_seq += (uint32_t)copy;
 		sk->sk_wmem_queued += (int)copy;
 		copied += copy;
-		if (skb->len >= mss)
+		if (skb->len >= mss) {
+			/* Linux's forced_push(): a PSH at least every half window. */
+			if (after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1))) {
+				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
+				tp->pushed_seq = tp->write_seq;
+			}
 			tcp_push(sk, tp->nonagle);
+		}
 	}
 	if (copied) {
 		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
 
-		if (tail && !(flags & MSG_MORE))
+		if (tail && !(flags & MSG_MORE) && tp->send_head) {
 			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
+			tp->pushed_seq = tp->write_seq;
+		}
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
 		return (ssize_t)copied;
 	}

@@ -474,6 +474,12 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 		}
 		if (tp->sack_ok) {
 			tcp_mark_lost_sack(sk);
+			/*
+			 * A partial ACK shows the new first hole is lost too
+			 * (RFC 6582 3.2 step 4, as Linux's tcp_update_scoreboard).
+			 */
+			if (acked_new && tp->ca_state == TCP_CA_Recovery)
+				tcp_mark_head_lost(sk);
 		} else if (acked_new) {
 			/* NewReno partial ACK: the next hole is lost too. */
 			tp->sacked_out = 0;
@@ -519,12 +525,15 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 	tcp_set_ca_state(sk, tp->dup_acks ? TCP_CA_Disorder : TCP_CA_Open);
 }
 
-/* Whether the window update rule of RFC 9293 3.10.7.4 (SND.WL1/WL2) applies. */
+/*
+ * Whether the window update rule of RFC 9293 3.10.7.4 (SND.WL1/WL2) applies;
+ * as Linux, a window closing to zero is always taken.
+ */
 static bool tcp_may_update_window(const struct tcp_sock *tp, uint32_t ack, uint32_t seq,
 				  uint32_t nwin)
 {
 	return after(ack, tp->snd_una) || after(seq, tp->snd_wl1) ||
-	       (seq == tp->snd_wl1 && nwin > tp->snd_wnd);
+	       (seq == tp->snd_wl1 && (nwin > tp->snd_wnd || !nwin));
 }
 
 /* Processes the acknowledgement field (RFC 9293 3.10.7.4 fifth check; tcp_ack). */
@@ -652,8 +661,12 @@ static void tcp_event_data_recv(struct sock *sk, unsigned int len)
 		}
 	}
 	tp->lrcvtime = now;
-	/* Open the window as the stream proves itself (tcp_grow_window). */
-	if (tp->rcv_ssthresh < tp->window_clamp && tp->rcv_ssthresh < tcp_space(sk)) {
+	/*
+	 * Open the window as the stream proves itself (tcp_grow_window): only
+	 * for segments that use their buffer well, as Linux's truesize test.
+	 */
+	if (len >= tp->advmss / 2u && tp->rcv_ssthresh < tp->window_clamp &&
+	    tp->rcv_ssthresh < tcp_space(sk)) {
 		uint32_t grow = tp->rcv_ssthresh + 2u * tp->advmss;
 
 		tp->rcv_ssthresh = grow < tp->window_clamp ? grow : tp->window_clamp;
@@ -1136,6 +1149,7 @@ syn_challenge:
 		if (!after(cb->ack_seq, tp->iss) || after(cb->ack_seq, tp->snd_nxt))
 			return -1;
 		tp->snd_wnd = (uint32_t)ntohs(th->window) << tp->snd_wscale;
+		tp->max_window = tp->snd_wnd;
 		tp->snd_wl1 = cb->seq;
 		tcp_set_state(sk, TCP_ESTABLISHED);
 		tcp_init_transfer(sk);

@@ -827,6 +827,7 @@ static void tcp_xmit_probe_skb(struct sock *sk)
 /*
  * Window probe or keepalive (tcp_write_wakeup): new data if the window
  * opened meanwhile, else a segment the peer must answer with an ACK.
+ * Returns 0 when something was sent, -1 when nothing could be.
  */
 int tcp_write_wakeup(struct sock *sk)
 {
@@ -852,7 +853,7 @@ int tcp_write_wakeup(struct sock *sk)
 		return 0;
 	}
 	tcp_xmit_probe_skb(sk);
-	return 1;
+	return 0;
 }
 
 /* The persist timer fired: probe and back off (tcp_send_probe0). */

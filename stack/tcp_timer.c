@@ -293,7 +293,7 @@ static void tcp_keepalive_timer(struct timer_list *t)
 			tcp_write_err(sk);
 			goto out;
 		}
-		if (tcp_write_wakeup(sk) <= 1) {
+		if (tcp_write_wakeup(sk) <= 0) {
 			tp->probes_out++;
 			NS_INC_STATS(sk->ns, TcpExtTCPKeepAlive);
 			elapsed = (uint64_t)tcp_keepalive_intvl_s(tp) * 1000000u;

@@ -1,0 +1,983 @@
+/*
+ * TCP at the packet level: the test plays the peer (198.18.0.1), the stack
+ * is 198.18.0.2. Every test injects segments and asserts the exact frames
+ * the stack sends back (the whole Ethernet/IPv4/TCP frame; only the IP ID,
+ * which the IP layer picks, and values the stack chooses at random — ISN,
+ * timestamp offset, ephemeral port — are taken from the frame first seen).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check_main.h"
+#include "checksum.h"
+#include "harness.h"
+#include "proto/ether.h"
+#include "proto/ip.h"
+#include "stack.h"
+#include "tcp.h"
+
+/* Segments are written as short positional literals; trailing fields default to zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define PEER_PORT 40000
+#define SRV_PORT 80
+#define PEER_ISN 0xfffffff0u /* wraps past 2^32 after 16 bytes */
+
+/* One TCP segment, as sent or expected. */
+struct seg {
+	uint16_t sport, dport; /* host order */
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opt;
+	size_t optlen;
+	const void *data;
+	size_t len;
+};
+
+static size_t build_tcp(unsigned char *buf, uint32_t src, uint32_t dst, const struct seg *s)
+{
+	struct tcphdr *th = (struct tcphdr *)buf;
+	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
+
+	ck_assert_uint_eq(s->optlen % 4, 0);
+	th->source = htons(s->sport);
+	th->dest = htons(s->dport);
+	th->seq = htonl(s->seq);
+	th->ack_seq = htonl(s->ack);
+	th->doff_res = (uint8_t)((hl / 4) << 4);
+	th->flags = s->flags;
+	th->window = htons(s->win);
+	th->check = 0;
+	th->urg_ptr = 0;
+	if (s->optlen)
+		memcpy(buf + TCP_HLEN_MIN, s->opt, s->optlen);
+	if (s->len)
+		memcpy(buf + hl, s->data, s->len);
+	th->check = csum_tcpudp_magic(src, dst, (uint32_t)n, IPPROTO_TCP, csum_partial(buf, n, 0));
+	return n;
+}
+
+/* Peer -> stack. */
+static void inject(const struct seg *s)
+{
+	static unsigned char tcp[T_FRAME_MAX], frame[T_FRAME_MAX];
+	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, s);
+
+	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
+	t_inject(frame, n);
+}
+
+/* The TCP header of the next frame the stack sent (stored in *got). */
+static const struct tcphdr *recv_tcp(unsigned char *frame, size_t *len)
+{
+	const struct iphdr *ip;
+
+	*len = t_recv(frame, T_FRAME_MAX);
+	ck_assert_uint_ge(*len, ETH_HLEN + IP_HLEN_MIN + TCP_HLEN_MIN);
+	ip = (const struct iphdr *)(frame + ETH_HLEN);
+	ck_assert_uint_eq(ip->protocol, IPPROTO_TCP);
+	return (const struct tcphdr *)(frame + ETH_HLEN + IP_IHL(ip) * 4);
+}
+
+/* Asserts the next frame is exactly s from the stack (whole frame compared). */
+static void expect(const struct seg *s)
+{
+	static unsigned char got[T_FRAME_MAX], tcp[T_FRAME_MAX], ip[T_FRAME_MAX],
+		want[T_FRAME_MAX];
+	size_t glen, n;
+	const struct iphdr *gip;
+
+	recv_tcp(got, &glen);
+	gip = (const struct iphdr *)(got + ETH_HLEN);
+	n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, s);
+	n = t_build_ipv4(ip, T_LOCAL_IP, T_PEER_IP, IPPROTO_TCP, ntohs(gip->id), IP_DF, 64, tcp, n);
+	n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ip, n);
+	if (n != glen || memcmp(want, got, n) != 0) {
+		t_hexdump("expected", want, n);
+		t_hexdump("got", got, glen);
+		ck_abort_msg("segment mismatch");
+	}
+}
+
+/* Ethernet frame length for a TCP segment of n bytes (padded to 60). */
+static size_t frame_len(size_t n)
+{
+	size_t l = ETH_HLEN + IP_HLEN_MIN + n;
+
+	return l < ETH_ZLEN ? ETH_ZLEN : l;
+}
+
+/* Runs every timer up to now + us, one deadline at a time, dropping what is sent. */
+static void run_for(uint64_t us)
+{
+	uint64_t end = T.now + us;
+	unsigned char f[T_FRAME_MAX];
+	size_t l;
+
+	for (int i = 0; i < 100000; i++) {
+		uint64_t d = nstack_next_deadline(T.ns);
+
+		while (t_try_recv(f, sizeof(f), &l))
+			;
+		if (d == UINT64_MAX || d > end)
+			break;
+		t_clock_set(d > T.now ? d : T.now);
+	}
+	if (end > T.now)
+		t_clock_set(end);
+	while (t_try_recv(f, sizeof(f), &l))
+		;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static struct socket *tcp_socket(void)
+{
+	struct socket *s = NULL;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_STREAM, 0, &s), 0);
+	nstack_set_nonblock(s, true);
+	return s;
+}
+
+static struct socket *listener(uint16_t port, int backlog)
+{
+	struct socket *l = tcp_socket();
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	ck_assert_int_eq(nstack_bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(nstack_listen(l, backlog), 0);
+	return l;
+}
+
+static ssize_t usend(struct socket *s, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_sendmsg(s, &m, 0);
+}
+
+static ssize_t urecv(struct socket *s, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_recvmsg(s, &m, 0);
+}
+
+static int sockopt(struct socket *s, int level, int name, int v)
+{
+	return nstack_setsockopt(s, level, name, &v, sizeof(v));
+}
+
+/* Peer SYN options: MSS 1460 only (no SACK, TS, WS): segments carry no options. */
+static const uint8_t opt_mss[] = {2, 4, 0x05, 0xb4};
+/* MSS 1460 and SACK-permitted. */
+static const uint8_t opt_mss_sack[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2};
+
+/* A connection accepted on SRV_PORT from PEER_PORT; returns our ISN. */
+struct conn {
+	struct socket *l, *s;
+	uint32_t iss; /* ours */
+	uint32_t snd; /* our next sequence number */
+	uint32_t rcv; /* the peer's next sequence number */
+};
+
+static struct conn passive(const uint8_t *opt, size_t optlen, uint16_t synack_win,
+			   const uint8_t *synack_opt, size_t synack_optlen)
+{
+	struct conn c;
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+	const struct tcphdr *th;
+
+	c.l = listener(SRV_PORT, 8);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt, optlen});
+	th = recv_tcp(f, &len);
+	c.iss = ntohl(th->seq);
+	/* Put the frame back in shape for an exact comparison. */
+	{
+		struct seg want = {SRV_PORT, PEER_PORT, c.iss, PEER_ISN + 1, TH_SYN | TH_ACK, synack_win,
+				   synack_opt, synack_optlen};
+		static unsigned char tcp[T_FRAME_MAX];
+		size_t n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, &want);
+
+		ck_assert_uint_eq(len, frame_len(n));
+		ck_assert_mem_eq((const unsigned char *)th, tcp, n);
+	}
+	c.snd = c.iss + 1;
+	c.rcv = PEER_ISN + 1;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t_expect_no_tx();
+	c.s = NULL;
+	ck_assert_int_eq(nstack_accept(c.l, &c.s, NULL, NULL, SOCK_NONBLOCK), 0);
+	return c;
+}
+
+static struct conn passive_plain(void)
+{
+	return passive(opt_mss, sizeof(opt_mss), 64240, opt_mss, sizeof(opt_mss));
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->s)
+		nstack_close(c->s);
+	if (c->l)
+		nstack_close(c->l);
+	/* Let FIN/RST go and every timer run out. */
+	run_for(600ull * 1000000);
+}
+
+/* --- RST for segments that match no socket (RFC 9293 3.10.7.1) --- */
+
+START_TEST(test_closed_syn_to_closed_port_sends_rst_ack)
+{
+	inject(&(struct seg){PEER_PORT, 9, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	expect(&(struct seg){9, PEER_PORT, 0, PEER_ISN + 1, TH_RST | TH_ACK, 0});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpOutRsts"), 1);
+}
+END_TEST
+
+START_TEST(test_closed_ack_to_closed_port_sends_rst_from_ack)
+{
+	inject(&(struct seg){PEER_PORT, 9, 1000, 0x12345678, TH_ACK, 65535, NULL, 0, "abc", 3});
+	expect(&(struct seg){9, PEER_PORT, 0x12345678, 0, TH_RST, 0});
+	inject(&(struct seg){PEER_PORT, 9, 1000, 0, TH_RST, 0});
+	t_expect_no_tx();
+}
+END_TEST
+
+START_TEST(test_closed_bad_checksum_dropped_silently)
+{
+	unsigned char tcp[64], frame[128];
+	struct seg s = {PEER_PORT, 9, 1, 0, TH_SYN, 100};
+	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, &s);
+
+	tcp[16] ^= 0x55;
+	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
+	t_inject(frame, n);
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpInCsumErrors"), 1);
+	/* A header shorter than its data offset claims. */
+	s.optlen = 0;
+	n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, &s);
+	tcp[12] = 0xf0;
+	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
+	t_inject(frame, n);
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpInErrs"), 2);
+}
+END_TEST
+
+/* --- Handshakes and option bytes --- */
+
+START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
+{
+	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 100, 0, 0, 0, 0,
+					  1, 3, 3, 7};
+	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 100, 1, 3, 3, 7};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *l = listener(SRV_PORT, 8), *s = NULL;
+	size_t len;
+	uint32_t iss, tsval;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, sizeof(syn_opt)});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	tsval = get32((const uint8_t *)(th + 1) + 8);
+	put32(want_opt + 8, tsval);
+	/* Rebuild the whole frame with those two values and compare it byte for byte. */
+	{
+		static unsigned char tcp[T_FRAME_MAX], ip[T_FRAME_MAX], want[T_FRAME_MAX];
+		struct seg w = {SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 65160, want_opt, 20};
+		size_t n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, &w);
+
+		n = t_build_ipv4(ip, T_LOCAL_IP, T_PEER_IP, IPPROTO_TCP,
+				 ntohs(((const struct iphdr *)(f + ETH_HLEN))->id), IP_DF, 64, tcp, n);
+		n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ip, n);
+		ck_assert_uint_eq(n, len);
+		ck_assert_mem_eq(f, want, n);
+	}
+	t_expect_no_tx();
+	/* The third segment completes it; the child is accepted with the options on. */
+	{
+		uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 101};
+
+		put32(ack_opt + 8, tsval);
+		inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 502, ack_opt, 12});
+	}
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, 0), 0);
+	{
+		struct tcp_info_linux ti;
+		socklen_t tl = sizeof(ti);
+
+		ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		ck_assert_uint_eq(ti.tcpi_state, TCP_ESTABLISHED);
+		ck_assert_uint_eq(ti.tcpi_options, TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
+		ck_assert_uint_eq(ti.tcpi_snd_wscale, 7);
+		ck_assert_uint_eq(ti.tcpi_rcv_wscale, 7);
+		ck_assert_uint_eq(ti.tcpi_snd_wnd, 502u << 7);
+		ck_assert_uint_eq(ti.tcpi_snd_mss, 1448);
+	}
+	ck_assert_uint_eq(t_stat("TcpPassiveOpens"), 1);
+	nstack_close(s);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+/* Connects to the peer; returns the SYN's sequence number and source port. */
+static void active_syn(struct socket **sp, uint32_t *iss, uint16_t *port, uint32_t *tsval)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
+				 .sin_addr.s_addr = T_PEER_IP};
+	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	*sp = tcp_socket();
+	ck_assert_int_eq(nstack_connect(*sp, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	th = recv_tcp(f, &len);
+	*iss = ntohl(th->seq);
+	*port = ntohs(th->source);
+	*tsval = get32((const uint8_t *)(th + 1) + 8);
+	put32(want_opt + 8, *tsval);
+	{
+		static unsigned char tcp[T_FRAME_MAX];
+		struct seg w = {*port, SRV_PORT, *iss, 0, TH_SYN, 64240, want_opt, 20};
+		size_t n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, &w);
+
+		ck_assert_uint_eq(len, frame_len(n));
+		ck_assert_mem_eq((const unsigned char *)th, tcp, n);
+	}
+	ck_assert_uint_ge(*port, 32768);
+	ck_assert_uint_le(*port, 60999);
+}
+
+START_TEST(test_synsent_connect_sends_syn_in_linux_option_order_then_ack)
+{
+	struct socket *s;
+	uint32_t iss, tsval;
+	uint16_t port;
+	uint8_t synack_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+	uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0x10, 0};
+
+	active_syn(&s, &iss, &port, &tsval);
+	t_expect_no_tx();
+	put32(synack_opt + 12, tsval);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt, 20});
+	/* Our window is 64240 rounded up to the scale, sent as 64256 >> 7 = 502. */
+	put32(ack_opt + 4, tsval);
+	expect(&(struct seg){port, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK, 502, ack_opt, 12});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
+				.sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP},
+				sizeof(struct sockaddr_in)), 0);
+	ck_assert_uint_eq(nstack_poll(s), POLLOUT | POLLWRNORM);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+START_TEST(test_synsent_syn_retransmits_with_backoff_then_etimedout)
+{
+	struct socket *s;
+	uint32_t iss, tsval;
+	uint16_t port;
+	uint64_t t0 = T.now, at = 0;
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_STREAM, 0, &s), 0);
+	nstack_close(s);
+	active_syn(&s, &iss, &port, &tsval);
+	/* Linux: 1, 2, 4, 8, 16, 32 s later (tcp_syn_retries 6), then give up at 127 s. */
+	for (int i = 0; i < 6; i++) {
+		unsigned char f[T_FRAME_MAX];
+		const struct tcphdr *th;
+		size_t len;
+
+		at += 1000000ull << i;
+		t_clock_set(t0 + at - 1);
+		t_expect_no_tx();
+		t_clock_set(t0 + at);
+		th = recv_tcp(f, &len);
+		ck_assert_uint_eq(th->flags, TH_SYN);
+		ck_assert_uint_eq(ntohl(th->seq), iss);
+		t_expect_no_tx();
+	}
+	t_clock_set(t0 + 127000000 - 1);
+	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	ck_assert_int_eq(err, 0);
+	t_clock_set(t0 + 127000000);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	ck_assert_int_eq(err, ETIMEDOUT);
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_synsent_rst_ack_refuses_connection)
+{
+	struct socket *s;
+	uint32_t iss, tsval;
+	uint16_t port;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
+				 .sin_addr.s_addr = T_PEER_IP};
+
+	active_syn(&s, &iss, &port, &tsval);
+	/* An RST whose ACK does not cover the SYN is ignored (RFC 9293 3.10.7.3). */
+	inject(&(struct seg){SRV_PORT, port, 0, iss, TH_RST | TH_ACK, 0});
+	t_expect_no_tx();
+	ck_assert_uint_eq(nstack_poll(s) & POLLERR, 0);
+	inject(&(struct seg){SRV_PORT, port, 0, iss + 1, TH_RST | TH_ACK, 0});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -ECONNREFUSED);
+	nstack_close(s);
+}
+END_TEST
+
+START_TEST(test_synsent_syn_simultaneous_open_synack_then_established)
+{
+	struct socket *s;
+	uint32_t iss, tsval;
+	uint16_t port;
+
+	active_syn(&s, &iss, &port, &tsval);
+	/*
+	 * The peer's own SYN crosses ours: answer SYN-ACK from our ISN (RFC 9293
+	 * figure 8) with our SYN's options, as Linux's tcp_syn_options(); the
+	 * scale drops to 0 because the peer offered none.
+	 */
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	{
+		uint8_t o[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 0};
+
+		put32(o + 8, tsval);
+		expect(&(struct seg){port, SRV_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, o, 20});
+	}
+	t_expect_no_tx();
+	/* Its SYN-ACK for ours completes it. */
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	{
+		struct tcp_info_linux ti;
+		socklen_t tl = sizeof(ti);
+
+		ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		ck_assert_uint_eq(ti.tcpi_state, TCP_ESTABLISHED);
+		ck_assert_uint_eq(ti.tcpi_options, 0);
+	}
+	ck_assert_int_eq(usend(s, "hi", 2), 2);
+	expect(&(struct seg){port, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0, "hi", 2});
+	nstack_close(s);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+/* --- Data and ACKs --- */
+
+START_TEST(test_established_data_both_ways_acked)
+{
+	struct conn c = passive_plain();
+	char buf[32];
+
+	ck_assert_int_eq(usend(c.s, "abcdef", 6), 6);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "abcdef", 6});
+	c.snd += 6;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t_expect_no_tx();
+	/* Data from the peer wraps the sequence space; the first is ACKed at once (quick-ACK). */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0,
+			     "0123456789abcdefXYZ", 19});
+	c.rcv += 19;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 19);
+	ck_assert_mem_eq(buf, "0123456789abcdefXYZ", 19);
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_unacked_data_retransmits_at_rto_with_backoff)
+{
+	struct conn c = passive_plain();
+	const struct seg want = {SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "abcdef", 6};
+	uint64_t t0;
+	/* The handshake's RTT sample was 0: RTO = max(200 ms) + 1 us, in whole ms (Linux: 201). */
+	const uint64_t rto = 201000;
+
+	t0 = T.now;
+	ck_assert_int_eq(usend(c.s, "abcdef", 6), 6);
+	expect(&want);
+	t_expect_no_tx();
+	t_clock_set(t0 + rto - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + rto);
+	expect(&want);
+	t_expect_no_tx();
+	t_clock_set(t0 + rto + 2 * rto - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + rto + 2 * rto);
+	expect(&want);
+	t_clock_set(t0 + 3 * rto + 4 * rto);
+	expect(&want);
+	ck_assert_uint_eq(t_stat("TcpRetransSegs"), 3);
+	ck_assert_uint_eq(t_stat("TcpExtTCPTimeouts"), 1);
+	/* The ACK ends it; no more retransmissions. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 6, TH_ACK, 65535});
+	t_clock_advance(10ull * 1000000);
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_three_dupacks_fast_retransmit_newreno)
+{
+	struct conn c = passive_plain();
+	static char data[5 * 1460];
+	uint32_t s0 = c.snd;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	/*
+	 * Five full segments: each goes out as it fills, so none carries PSH
+	 * (Linux's tcp_push_one path; the final PSH mark finds nothing unsent).
+	 */
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 5; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				      TH_ACK, 64240, NULL, 0, data + 1460 * i, 1460});
+	t_expect_no_tx();
+	/* The first segment is lost: three duplicate ACKs for s0. */
+	for (int i = 0; i < 2; i++) {
+		inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0, TH_ACK, 65535});
+		t_expect_no_tx();
+	}
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0, c.rcv, TH_ACK, 64240, NULL, 0, data, 1460});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtTCPRenoRecovery"), 1);
+	/* A partial ACK (the third one was lost too) retransmits the next hole (RFC 6582). */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 2 * 1460, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			      data + 2 * 1460, 1460});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 5 * 1460, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpRetransSegs"), 2);
+	conn_close(&c);
+}
+END_TEST
+
+static uint8_t *sack_opt(uint8_t *o, uint32_t s, uint32_t e)
+{
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 5;
+	o[3] = 10;
+	put32(o + 4, s);
+	put32(o + 8, e);
+	return o;
+}
+
+START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	static char data[6 * 1460];
+	uint32_t s0 = c.snd;
+	uint8_t o[12];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('A' + i % 26);
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 6; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				      TH_ACK, 64240, NULL, 0, data + 1460 * i, 1460});
+	/* Segments 2 and 4 are lost; SACKs report 3, then 3 and 5-6 (RFC 6675 IsLost). */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
+			     sack_opt(o, s0 + 2 * 1460, s0 + 3 * 1460), 12});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
+			     sack_opt(o, s0 + 4 * 1460, s0 + 5 * 1460), 12});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
+			     sack_opt(o, s0 + 4 * 1460, s0 + 6 * 1460), 12});
+	/* Three segments SACKed above the hole at 1: it is lost, retransmit it. */
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			      data + 1460, 1460});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtTCPSackRecovery"), 1);
+	/* A partial ACK to 3: the new first hole (segment 3) is lost too (RFC 6582 3.2 step 4). */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 3 * 1460, TH_ACK, 65535,
+			     sack_opt(o, s0 + 4 * 1460, s0 + 6 * 1460), 12});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 3 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			      data + 3 * 1460, 1460});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 6 * 1460, TH_ACK, 65535});
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	uint8_t o[12];
+	char buf[64];
+
+	/* The second half first: an immediate duplicate ACK with its SACK block. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK, 65535, NULL, 0, "klmnopqrst", 10});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
+			      sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
+	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), -EAGAIN);
+	/* An overlapping duplicate of part of it changes nothing. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 12, c.snd, TH_ACK, 65535, NULL, 0, "mnop", 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
+			      sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
+	/* The hole filled: everything is ACKed at once. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcdefghij", 10});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240});
+	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 20);
+	ck_assert_mem_eq(buf, "abcdefghijklmnopqrst", 20);
+	ck_assert_uint_eq(t_stat("TcpExtTCPOFOQueue"), 2);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_zero_window_probed_with_backoff)
+{
+	struct conn c = passive_plain();
+	uint64_t t0;
+
+	/* The peer closes its window. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 0});
+	t0 = T.now;
+	ck_assert_int_eq(usend(c.s, "data", 4), 4);
+	t_expect_no_tx();
+	/* Persist timer: probe at RTO (201 ms), then 402 ms later: seq snd_una - 1, no data. */
+	t_clock_set(t0 + 201000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 201000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 0});
+	t_clock_set(t0 + 201000 + 402000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 201000 + 402000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
+	/* The window opens: the data goes. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 1000});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "data", 4});
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_idle_keepalive_probes_then_reset)
+{
+	struct conn c = passive_plain();
+	uint64_t t0 = T.now;
+	char b;
+
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_KEEPIDLE, 10), 0);
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_KEEPINTVL, 3), 0);
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_KEEPCNT, 2), 0);
+	ck_assert_int_eq(sockopt(c.s, SOL_SOCKET, SO_KEEPALIVE, 1), 0);
+	t_clock_set(t0 + 10000000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 10000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
+	/* Answered: the next probe waits a full idle time again. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t0 = T.now;
+	t_clock_set(t0 + 3000000);
+	t_expect_no_tx();
+	t_clock_set(t0 + 10000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
+	t_clock_set(t0 + 13000000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 13000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
+	/* Two unanswered probes: reset and ETIMEDOUT. */
+	t_clock_set(t0 + 16000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_RST, 64240});
+	ck_assert_int_eq(urecv(c.s, &b, 1), -ETIMEDOUT);
+	ck_assert_uint_eq(t_stat("TcpExtTCPKeepAlive"), 3);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_delayed_ack_after_40ms_in_interactive_mode)
+{
+	struct conn c = passive_plain();
+	uint64_t t0;
+
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_QUICKACK, 0), 0);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "x", 1});
+	t0 = T.now;
+	c.rcv++;
+	t_expect_no_tx();
+	t_clock_set(t0 + 40000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 40000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	ck_assert_uint_eq(t_stat("TcpExtDelayedACKs"), 1);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_quickack_first_segments_acked_at_once)
+{
+	struct conn c = passive_plain();
+
+	for (int i = 0; i < 3; i++) {
+		inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "y", 1});
+		c.rcv++;
+		expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	}
+	conn_close(&c);
+}
+END_TEST
+
+/* --- RFC 5961 --- */
+
+START_TEST(test_established_rst_in_window_not_exact_gets_challenge_ack)
+{
+	struct conn c = passive_plain();
+	char b;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 100, 0, TH_RST, 0});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	/* Rate-limited: a second one within 500 ms is not answered. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 200, 0, TH_RST, 0});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtTCPChallengeACK"), 1);
+	/* A SYN on an established connection gets one too (RFC 5961 4.2). */
+	t_clock_advance(500000);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 5, 0, TH_SYN, 65535, opt_mss, 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	ck_assert_int_eq(urecv(c.s, &b, 1), -EAGAIN);
+	/* The exact RST resets. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, 0, TH_RST, 0});
+	t_expect_no_tx();
+	ck_assert_int_eq(urecv(c.s, &b, 1), -ECONNRESET);
+	conn_close(&c);
+}
+END_TEST
+
+/* --- Listen path: SYN cookies --- */
+
+START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
+{
+	struct socket *l = listener(SRV_PORT, 4), *s = NULL;
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+	uint32_t cookie;
+
+	/* The flood fills the SYN queue (4), then every SYN is answered with a cookie. */
+	for (int i = 0; i < 50; i++) {
+		inject(&(struct seg){(uint16_t)(1000 + i), SRV_PORT, 777u * i, 0, TH_SYN, 65535, opt_mss, 4});
+		th = recv_tcp(f, &len);
+		ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	}
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesSent"), 46);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	cookie = ntohl(th->seq);
+	/* The cookie SYN-ACK carries the MSS from Linux's table entry that fits: 1460. */
+	ck_assert_mem_eq((const uint8_t *)(th + 1), opt_mss, 4);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, cookie + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesRecv"), 1);
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, 0), 0);
+	ck_assert_int_eq(usend(s, "ok", 2), 2);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, cookie + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0, "ok", 2});
+	/* A forged cookie is refused with RST. */
+	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, 5, 0xdeadbeef, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT + 1, 0xdeadbeef, 0, TH_RST, 0});
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesFailed"), 1);
+	nstack_close(s);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+	while (wire_pending(T.wire, 1))
+		t_try_recv(f, sizeof(f), &len);
+}
+END_TEST
+
+START_TEST(test_listen_synack_retransmitted_at_1s_then_2s)
+{
+	struct socket *l = listener(SRV_PORT, 8);
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+	uint64_t t0 = T.now;
+	uint32_t iss;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	t_clock_set(t0 + 1000000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 1000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, opt_mss, 4});
+	t_clock_set(t0 + 3000000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 3000000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, opt_mss, 4});
+	nstack_close(l);
+}
+END_TEST
+
+/* --- Closing --- */
+
+START_TEST(test_established_active_close_fin_handshake_time_wait_expires)
+{
+	struct conn c = passive_plain();
+	uint64_t t0;
+
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	c.snd++;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_FIN, 65535});
+	c.rcv++;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	t0 = T.now;
+	/* TIME_WAIT answers a retransmitted FIN and restarts 2 MSL (60 s). */
+	t_clock_set(t0 + 1000000);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv - 1, c.snd, TH_ACK | TH_FIN, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	t0 = T.now;
+	t_clock_set(t0 + 60000000 - 1);
+	ck_assert_int_eq(nstack_live_socks(T.ns), 2);
+	t_clock_set(t0 + 60000000);
+	ck_assert_int_eq(nstack_live_socks(T.ns), 1); /* the listener */
+	/* Gone: the pair now answers with RST. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, 0, TH_RST, 0});
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_peer_fin_close_wait_then_last_ack)
+{
+	struct conn c = passive_plain();
+	char b;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_FIN, 65535});
+	c.rcv++;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
+	ck_assert_int_eq(urecv(c.s, &b, 1), 0);
+	/* Half-closed: we may still send. */
+	ck_assert_int_eq(usend(c.s, "z", 1), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "z", 1});
+	c.snd++;
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_live_socks(T.ns), 1);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_simultaneous_close_closing_then_time_wait)
+{
+	struct conn c = passive_plain();
+
+	ck_assert_int_eq(nstack_shutdown(c.s, SHUT_WR), 0);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	/* The peer's FIN crosses ours. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_FIN, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1, c.rcv + 1, TH_ACK, 64240});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 1, c.snd + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	{
+		struct tcp_info_linux ti;
+		socklen_t tl = sizeof(ti);
+
+		ck_assert_int_eq(nstack_getsockopt(c.s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		ck_assert_uint_eq(ti.tcpi_state, TCP_TIME_WAIT);
+	}
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_close_with_unread_data_sends_rst)
+{
+	struct conn c = passive_plain();
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "unread", 6});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK, 64240});
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK | TH_RST, 64240});
+	ck_assert_uint_eq(t_stat("TcpExtTCPAbortOnClose"), 1);
+	conn_close(&c);
+}
+END_TEST
+
+static Suite *tcp_wire_suite(void)
+{
+	Suite *s = suite_create("tcp_wire");
+	TCase *tc = tcase_create("segments");
+
+	tcase_add_checked_fixture(tc, t_setup, t_teardown);
+	tcase_add_test(tc, test_closed_syn_to_closed_port_sends_rst_ack);
+	tcase_add_test(tc, test_closed_ack_to_closed_port_sends_rst_from_ack);
+	tcase_add_test(tc, test_closed_bad_checksum_dropped_silently);
+	tcase_add_test(tc, test_listen_syn_with_all_options_synack_in_linux_order);
+	tcase_add_test(tc, test_synsent_connect_sends_syn_in_linux_option_order_then_ack);
+	tcase_add_test(tc, test_synsent_syn_retransmits_with_backoff_then_etimedout);
+	tcase_add_test(tc, test_synsent_rst_ack_refuses_connection);
+	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
+	tcase_add_test(tc, test_established_data_both_ways_acked);
+	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
+	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
+	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
+	tcase_add_test(tc, test_established_out_of_order_segment_sack_then_reassembled);
+	tcase_add_test(tc, test_established_zero_window_probed_with_backoff);
+	tcase_add_test(tc, test_established_idle_keepalive_probes_then_reset);
+	tcase_add_test(tc, test_established_delayed_ack_after_40ms_in_interactive_mode);
+	tcase_add_test(tc, test_established_quickack_first_segments_acked_at_once);
+	tcase_add_test(tc, test_established_rst_in_window_not_exact_gets_challenge_ack);
+	tcase_add_test(tc, test_listen_syn_flood_cookies_legitimate_connection_completes);
+	tcase_add_test(tc, test_listen_synack_retransmitted_at_1s_then_2s);
+	tcase_add_test(tc, test_established_active_close_fin_handshake_time_wait_expires);
+	tcase_add_test(tc, test_established_peer_fin_close_wait_then_last_ack);
+	tcase_add_test(tc, test_established_simultaneous_close_closing_then_time_wait);
+	tcase_add_test(tc, test_established_close_with_unread_data_sends_rst);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NSTACK_SUITE(tcp_wire_suite)
