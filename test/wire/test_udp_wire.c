@@ -18,6 +18,7 @@
 #include "check_main.h"
 #include "checksum.h"
 #include "harness.h"
+#include "sock.h"
 #include "stack.h"
 #include "proto/arp.h"
 #include "proto/ether.h"
@@ -561,12 +562,15 @@ START_TEST(test_length_field_over_payload_dropped_counted)
 	uh = (struct udphdr *)l4;
 	uh->len = htons(13);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 1, l4, n));
+	/* Shorter than the header itself; no checksum, so only the length check can catch it. */
 	uh->len = htons(7);
+	uh->check = 0;
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 2, l4, n));
 	t_expect_no_tx();
 	recv_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	ck_assert_uint_eq(t_stat("UdpInErrors"), 2);
+	ck_assert_uint_eq(t_stat("UdpInCsumErrors"), 0);
 	nstack_close(s);
 }
 END_TEST
@@ -710,6 +714,11 @@ START_TEST(test_full_rcvbuf_drops_counted)
 	ck_assert_int_lt(queued, 20);
 	ck_assert_uint_eq(t_stat("UdpRcvbufErrors"), (uint64_t)(20 - queued));
 	ck_assert_uint_eq(t_stat("UdpInErrors"), (uint64_t)(20 - queued));
+	/* Reading gave the space back. */
+	ck_assert_uint_eq(s->sk->sk_rmem_alloc, 0);
+	t_inject(frame, peer_udp(4321, 5000, "0123456789", 10));
+	recv_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 10);
 	nstack_close(s);
 }
 END_TEST
@@ -1057,6 +1066,46 @@ START_TEST(test_small_control_buffer_ctrunc)
 }
 END_TEST
 
+START_TEST(test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket)
+{
+	struct socket *a = udp_sock(), *b = udp_sock();
+	struct sockaddr_in any = sin_of(htonl(INADDR_ANY), 5000);
+	int on = 1, got_a = 0, got_b = 0;
+	struct rx r;
+
+	ck_assert_int_eq(nstack_setsockopt(a, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_bind(a, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(nstack_bind(b, (struct sockaddr *)&any, sizeof(any)), 0);
+	for (uint16_t sport = 1000; sport < 1032; sport++) {
+		struct socket *first = NULL;
+
+		for (int rep = 0; rep < 2; rep++) {
+			struct socket *which;
+
+			t_inject(frame, peer_udp(sport, 5000, "f", 1));
+			recv_msg(a, &r, sizeof(r.data), 0);
+			which = r.n == 1 ? a : b;
+			if (which == b) {
+				recv_msg(b, &r, sizeof(r.data), 0);
+				ck_assert_int_eq(r.n, 1);
+			}
+			if (!first)
+				first = which;
+			ck_assert_ptr_eq(which, first); /* one flow, one socket */
+		}
+		if (first == a)
+			got_a++;
+		else
+			got_b++;
+	}
+	ck_assert_int_gt(got_a, 0);
+	ck_assert_int_gt(got_b, 0);
+	nstack_close(a);
+	nstack_close(b);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -1098,6 +1147,7 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_connect_any_address_means_ourselves);
 	tcase_add_test(tc, test_timestampns_origdstaddr_and_peername);
 	tcase_add_test(tc, test_small_control_buffer_ctrunc);
+	tcase_add_test(tc, test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("arp");
 	tcase_add_checked_fixture(tc, setup_no_neigh, t_teardown);
