@@ -276,8 +276,9 @@ END_TEST
 
 START_TEST(test_connected_disconnect_forgets_peer_and_autobound_port)
 {
-	struct socket *s = t_udp(), *b = t_udp();
+	struct socket *s = t_udp(), *b = t_udp(), *c;
 	struct sockaddr_in sin, unspec = {.sin_family = AF_UNSPEC};
+	uint16_t port;
 	socklen_t len = sizeof(sin);
 
 	ck_assert_int_eq(t_connect(s, T_PEER_IP, 53), 0);
@@ -289,12 +290,17 @@ START_TEST(test_connected_disconnect_forgets_peer_and_autobound_port)
 	ck_assert_int_eq(sin.sin_addr.s_addr, T_LOCAL_IP);
 	ck_assert_int_ge(ntohs(sin.sin_port), IP_LOCAL_PORT_LOW);
 
+	port = ntohs(sin.sin_port);
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&unspec, sizeof(unspec)), 0);
 	len = sizeof(sin);
 	ck_assert_int_eq(nstack_getpeername(s, (struct sockaddr *)&sin, &len), -ENOTCONN);
 	ck_assert_int_eq(nstack_getsockname(s, (struct sockaddr *)&sin, &len), 0);
 	ck_assert_int_eq(sin.sin_addr.s_addr, 0);
 	ck_assert_int_eq(sin.sin_port, 0);
+	/* The automatically bound port is free again. */
+	c = t_udp();
+	ck_assert_int_eq(t_bind(c, htonl(INADDR_ANY), port), 0);
+	nstack_close(c);
 
 	/* A port chosen by bind() survives the disconnect. */
 	ck_assert_int_eq(t_bind(b, htonl(INADDR_ANY), 7000), 0);
