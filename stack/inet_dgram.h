@@ -16,6 +16,7 @@
 #include "inet.h"
 #include "ip.h"
 #include "sock.h"
+#include "stack.h"
 
 struct nstack;
 struct sk_buff;
@@ -48,6 +49,15 @@ struct raw_sock {
 	struct inet_sock inet;
 	uint32_t icmp_filter; /* ICMP_FILTER: bit n set drops ICMP type n */
 };
+
+/*
+ * The index of our one device as sockets see it (SO_BINDTODEVICE,
+ * IP_PKTINFO): 1 when the backend gave none, because 0 means "any".
+ */
+static inline int inet_dev_index(const struct nstack *ns)
+{
+	return ns->dev && ns->dev->ifindex ? ns->dev->ifindex : 1;
+}
 
 /* Linux's SOL_RAW/ICMP_FILTER (linux/icmp.h, which clashes with proto/icmp.h). */
 #ifndef ICMP_FILTER

@@ -16,12 +16,6 @@
 /* Linux's INET_ECN_MASK: the low two bits of the TOS byte. */
 #define INET_ECN_MASK 3
 
-/* The ifindex we report in IP_PKTINFO. */
-static int dev_ifindex(const struct nstack *ns)
-{
-	return ns->dev && ns->dev->ifindex ? ns->dev->ifindex : 1;
-}
-
 /*
  * Appends the control messages flags ask for, in Linux's order
  * (ip_cmsg_recv_offset): IP_PKTINFO, IP_TTL, IP_TOS, IP_ORIGDSTADDR.
@@ -39,7 +33,7 @@ void ip_cmsg_recv_flags(struct msghdr *msg, const struct sk_buff *skb, unsigned 
 		struct in_pktinfo info;
 
 		memset(&info, 0, sizeof(info));
-		info.ipi_ifindex = dev_ifindex(ns);
+		info.ipi_ifindex = inet_dev_index(ns);
 		/* Linux's fib_compute_spec_dst(): our address unless the packet was for another of ours. */
 		info.ipi_spec_dst.s_addr =
 			inet_addr_is_local(ns, iph->daddr) ? iph->daddr : ns->cfg.addr;

@@ -26,7 +26,7 @@ static struct sock_list *ping_slot(struct ping_table *t, uint16_t ident)
 /* The ping socket that owns echo identifier ident for packets to daddr (Linux's ping_lookup). */
 struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr)
 {
-	int dif = ns->dev ? ns->dev->ifindex : 0;
+	int dif = inet_dev_index(ns);
 	struct sock *sk;
 
 	if (!ns->ping)

@@ -71,7 +71,7 @@ static bool raw_icmp_filtered(const struct sock *sk, const struct sk_buff *skb)
 void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
-	int dif = ns->dev ? ns->dev->ifindex : 0;
+	int dif = inet_dev_index(ns);
 	struct sock *sk;
 
 	if (!ns->raw || skb->len < IP_HLEN_MIN)
@@ -104,7 +104,7 @@ void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, in
 		    uint32_t info)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
-	int dif = ns->dev ? ns->dev->ifindex : 0;
+	int dif = inet_dev_index(ns);
 	struct sock *sk;
 
 	if (!ns->raw)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "inet.h"
+#include "inet_dgram.h"
 #include "sock.h"
 #include "stack.h"
 #include "udp.h"
@@ -594,9 +595,7 @@ static int sock_setbindtodevice(struct sock *sk, const void *optval, socklen_t o
 	}
 	if (strcmp(name, ns->cfg.ifname) != 0 && (!ns->dev || strcmp(name, ns->dev->name) != 0))
 		return -ENODEV;
-	sk->sk_bound_dev_if = ns->dev ? ns->dev->ifindex : 1;
-	if (!sk->sk_bound_dev_if)
-		sk->sk_bound_dev_if = 1;
+	sk->sk_bound_dev_if = inet_dev_index(ns);
 	return 0;
 }
 

@@ -262,7 +262,6 @@ ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 		kmsg.msg_namelen = 0;
 	if (!kmsg.msg_control)
 		kmsg.msg_controllen = 0;
-	kmsg.msg_flags = flags;
 	if (sock->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
 	kmsg.msg_flags = flags;

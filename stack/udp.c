@@ -39,11 +39,6 @@ static struct sock_list *udp_slot(struct udp_table *t, uint16_t port)
 	return &t->hash[port & (UDP_HTABLE_SIZE - 1)];
 }
 
-static int dev_index(const struct nstack *ns)
-{
-	return ns->dev ? ns->dev->ifindex : 0;
-}
-
 /*
  * Whether binding sk to port would clash (Linux's udp_lib_lport_inuse):
  * another socket on the port with an overlapping address and device,
@@ -161,7 +156,7 @@ struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, 
 {
 	uint16_t hnum = ntohs(dport);
 	struct sock *sk, *best = NULL;
-	int best_score = -1, dif = dev_index(ns);
+	int best_score = -1, dif = inet_dev_index(ns);
 	unsigned int matches = 0;
 	uint32_t hash = saddr ^ ((uint32_t)sport << 16) ^ 0x5bd1e995u;
 
@@ -220,7 +215,7 @@ static void udp_mcast_deliver(struct nstack *ns, struct sk_buff *skb, uint32_t s
 {
 	uint16_t hnum = ntohs(dport);
 	struct sock *sk, *last = NULL;
-	int dif = dev_index(ns);
+	int dif = inet_dev_index(ns);
 
 	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node) {
 		if (sk->sk_num != hnum || (sk->sk_daddr && sk->sk_daddr != saddr) ||
