@@ -1106,6 +1106,22 @@ START_TEST(test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket)
 }
 END_TEST
 
+START_TEST(test_bound_to_device_still_receives)
+{
+	struct socket *s = udp_bound(5000);
+	const char *ifname = T.ns->dev->name[0] ? T.ns->dev->name : nstack_config(T.ns)->ifname;
+	struct rx r;
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+					   (socklen_t)strlen(ifname)),
+			 0);
+	t_inject(frame, peer_udp(4321, 5000, "dev", 3));
+	recv_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 3);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -1147,6 +1163,7 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_connect_any_address_means_ourselves);
 	tcase_add_test(tc, test_timestampns_origdstaddr_and_peername);
 	tcase_add_test(tc, test_small_control_buffer_ctrunc);
+	tcase_add_test(tc, test_bound_to_device_still_receives);
 	tcase_add_test(tc, test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("arp");
