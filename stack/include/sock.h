@@ -196,6 +196,13 @@ struct socket {
 	struct sock *sk;
 	struct nstack *ns;
 	void *file; /* the embedder's handle for this socket (preload fd entry) */
+	/*
+	 * Calls in progress (a thread may sleep in one); close() while some
+	 * are only marks the socket, and the last call out releases it, as a
+	 * file reference keeps a Linux socket alive.
+	 */
+	unsigned int users;
+	bool release_pending;
 };
 
 static inline bool sock_flag(const struct sock *sk, enum sock_flags f)
