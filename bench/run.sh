@@ -1,0 +1,99 @@
+#!/bin/bash
+# Bulk TCP throughput: iperf3 under nstack against the kernel peer, and the
+# kernel against the same kernel peer over the same veth in the same run,
+# both directions, MTU 1500, TX checksum offload off on both ends (issue 3).
+#
+#   bench/run.sh [BUILD_DIR]        (make bench)
+#
+# Environment: BENCH_SECONDS (default 5) per measurement, BENCH_REPEAT
+# (default 1; the best of N runs is reported for each row).
+#
+# "send" is data leaving the nstack namespace (iperf3 -c there), "receive"
+# is data entering it (iperf3 -c -R). For the kernel rows the veth end in
+# the nstack namespace gets a kernel address (198.18.0.3) for the duration
+# of those runs only, so both stacks use the very same link. Not a test:
+# prints one table and exits 0 unless something could not run.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
+SECS=${BENCH_SECONDS:-5}
+REPEAT=${BENCH_REPEAT:-1}
+
+[ "$(id -u)" = 0 ] || { echo "bench: must run as root (network namespaces)" >&2; exit 1; }
+for tool in ip ethtool iperf3 python3 timeout; do
+	command -v "$tool" >/dev/null || { echo "bench: missing $tool (make deps)" >&2; exit 1; }
+done
+[ -x "$BUILD/nstack" ] && [ -f "$BUILD/libnstack.so" ] ||
+	{ echo "bench: $BUILD/nstack or libnstack.so missing" >&2; exit 1; }
+
+prefix="nsb$$"
+NS="$prefix-ns" PEER="$prefix-peer"
+PEER_ADDR=198.18.0.1 KADDR=198.18.0.3
+work=$(mktemp -d /tmp/nstack-bench.XXXXXX)
+srv=
+
+cleanup() {
+	[ -n "$srv" ] && kill "$srv" 2>/dev/null
+	for n in "$NS" "$PEER"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	done
+	"$root/test/lab.sh" down "$prefix" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$root/test/lab.sh" up "$prefix" >"$work/lab.log" 2>&1 || { cat "$work/lab.log" >&2; exit 1; }
+ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
+	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &
+srv=$!
+sleep 0.5
+
+# run NAME CMD...: one iperf3 client run; prints its receive rate in bit/s.
+run() {
+	local name=$1 best=0 i bps
+	shift
+	for i in $(seq 1 "$REPEAT"); do
+		timeout $((SECS + 30)) "$@" -t "$SECS" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
+		bps=$(python3 -c '
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+    print(int(r["end"]["sum_received"]["bits_per_second"]) if "error" not in r else 0)
+except Exception:
+    print(0)' "$work/$name.$i.json")
+		[ "$bps" -gt "$best" ] && best=$bps
+		[ "$bps" -eq 0 ] && { echo "bench: $name run $i failed:" >&2; cat "$work/$name.$i.err" "$work/$name.$i.json" >&2 | tail -5; }
+		sleep 0.5
+	done
+	echo "$best"
+}
+
+echo "bench: iperf3 ${SECS}s x $REPEAT per row, MTU $(ip netns exec "$NS" cat /sys/class/net/nstack0/mtu)," \
+	"tx-checksumming $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^tx-checksumming/{print $2}')" \
+	"(nstack0) / $(ip netns exec "$PEER" ethtool -k peer0 | awk '/^tx-checksumming/{print $2}') (peer0)"
+
+n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
+n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
+
+# The kernel on the same veth end, for these runs only.
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
+ip -n "$NS" addr add "$KADDR/24" dev nstack0
+k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
+k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+ip -n "$NS" addr del "$KADDR/24" dev nstack0
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
+
+python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" <<'PY'
+import sys
+ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:])
+def ratio(a, b):
+    return "%.2f" % (a / b) if b > 0 else "n/a"
+print("%-30s %14s %14s %8s" % ("iperf3, MTU 1500", "nstack Gbit/s", "kernel Gbit/s", "ratio"))
+print("%-30s %14.2f %14.2f %8s" % ("send (ns -> kernel peer)", ns, ks, ratio(ns, ks)))
+print("%-30s %14.2f %14.2f %8s" % ("receive (kernel peer -> ns)", nr, kr, ratio(nr, kr)))
+PY
+[ "$n_send" -gt 0 ] && [ "$n_recv" -gt 0 ] && [ "$k_send" -gt 0 ] && [ "$k_recv" -gt 0 ]
