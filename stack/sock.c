@@ -159,7 +159,8 @@ static void sock_wake(struct sock *sk)
 	struct nstack *ns = sk->ns;
 
 	pthread_cond_broadcast(&sk->sk_wait);
-	if (sk->sk_socket && ns->hooks.sock_event)
+	/* A socket closed while a call is still inside is no longer the embedder's. */
+	if (sk->sk_socket && !sk->sk_socket->release_pending && ns->hooks.sock_event)
 		ns->hooks.sock_event(ns->hooks.ctx, sk->sk_socket);
 }
 

@@ -55,6 +55,20 @@ void sock_release(struct socket *sock)
 	ns->socket_live--;
 }
 
+/* A call that may sleep starts on sock: it must outlive a close() meanwhile. */
+static void sock_enter(struct socket *sock)
+{
+	sock->users++;
+}
+
+/* The call is over; the last one out of a closed socket releases it. */
+static void sock_leave(struct socket *sock)
+{
+	assert(sock->users > 0);
+	if (--sock->users == 0 && sock->release_pending)
+		sock_release(sock);
+}
+
 /*
  * Creates a socket as Linux's __sock_create(): -EAFNOSUPPORT for a family
  * nobody registered (the embedder then hands the call to the kernel),
@@ -125,13 +139,22 @@ void *nstack_sock_file(const struct socket *sock)
 	return sock->file;
 }
 
-/* close(2): releases the socket (a lingering TCP close may block here). */
+/*
+ * close(2): releases the socket (a lingering TCP close may block here). If
+ * another thread is inside a call on it, the release waits for that call
+ * to return, as Linux's file reference makes it; a blocked recv() is not
+ * woken (shutdown() does that).
+ */
 int nstack_close(struct socket *sock)
 {
 	struct nstack *ns = sock->ns;
 
 	nstack_lock(ns);
-	sock_release(sock);
+	sock->file = NULL;
+	if (sock->users)
+		sock->release_pending = true;
+	else
+		sock_release(sock);
 	nstack_unlock(ns);
 	return 0;
 }
@@ -154,15 +177,19 @@ int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len)
 /* connect(2); O_NONBLOCK of the socket decides whether it waits. */
 int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len)
 {
+	struct nstack *ns;
 	int err;
 
 	if (!addr || (int)len < 0)
 		return addr ? -EINVAL : -EFAULT;
 	if (len > sizeof(struct sockaddr_storage))
 		return -EINVAL;
-	nstack_lock(sock->ns);
+	ns = sock->ns;
+	nstack_lock(ns);
+	sock_enter(sock);
 	err = sock->ops->connect(sock, addr, len, sock->f_flags);
-	nstack_unlock(sock->ns);
+	sock_leave(sock);
+	nstack_unlock(ns);
 	return err;
 }
 
@@ -212,7 +239,9 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 	}
 	nsock->type = sock->type;
 	nsock->ops = sock->ops;
+	sock_enter(sock);
 	err = sock->ops->accept(sock, nsock, sock->f_flags);
+	sock_leave(sock);
 	if (err)
 		goto out_release;
 	if (addr) {
@@ -246,6 +275,7 @@ out:
  */
 ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 {
+	struct nstack *ns;
 	struct msghdr kmsg;
 	ssize_t ret;
 
@@ -265,9 +295,12 @@ ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 	if (sock->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
 	kmsg.msg_flags = flags;
-	nstack_lock(sock->ns);
+	ns = sock->ns;
+	nstack_lock(ns);
+	sock_enter(sock);
 	ret = sock->ops->sendmsg(sock, &kmsg, flags);
-	nstack_unlock(sock->ns);
+	sock_leave(sock);
+	nstack_unlock(ns);
 	return ret;
 }
 
@@ -278,6 +311,7 @@ ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
  */
 ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 {
+	struct nstack *ns;
 	struct sockaddr_storage ss;
 	struct msghdr kmsg;
 	ssize_t ret;
@@ -299,9 +333,12 @@ ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 	kmsg.msg_flags = flags & MSG_CMSG_CLOEXEC;
 	if (sock->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	nstack_lock(sock->ns);
+	ns = sock->ns;
+	nstack_lock(ns);
+	sock_enter(sock);
 	ret = sock->ops->recvmsg(sock, &kmsg, flags);
-	nstack_unlock(sock->ns);
+	sock_leave(sock);
+	nstack_unlock(ns);
 	if (ret < 0)
 		return ret;
 	if (msg->msg_name)

@@ -1122,6 +1122,46 @@ START_TEST(test_bound_to_device_still_receives)
 }
 END_TEST
 
+START_TEST(test_close_during_blocked_recv_deferred_until_it_returns)
+{
+	struct socket *s = udp_bound(5000);
+	struct timeval tv = {5, 0};
+	struct reader rd = {.s = s, .n = -999};
+	struct timespec nap = {0, 30 * 1000 * 1000};
+	pthread_t th;
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
+	nanosleep(&nap, NULL);
+	/* As on Linux, close() from another thread does not end the blocked call. */
+	ck_assert_int_eq(nstack_close(s), 0);
+	ck_assert_int_eq(T.ns->socket_live, 1);
+	t_inject(frame, peer_udp(4321, 5000, "late", 4));
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(rd.n, 4);
+	ck_assert_int_eq(T.ns->socket_live, 0);
+	ck_assert_int_eq(nstack_live_socks(T.ns), 0);
+}
+END_TEST
+
+START_TEST(test_shutdown_wakes_blocked_recv)
+{
+	struct socket *s = udp_bound(5000);
+	struct reader rd = {.s = s, .n = -999};
+	struct timespec nap = {0, 30 * 1000 * 1000};
+	struct timeval tv = {5, 0};
+	pthread_t th;
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
+	nanosleep(&nap, NULL);
+	ck_assert_int_eq(nstack_shutdown(s, SHUT_RD), -ENOTCONN);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(rd.n, 0);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -1164,6 +1204,8 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_timestampns_origdstaddr_and_peername);
 	tcase_add_test(tc, test_small_control_buffer_ctrunc);
 	tcase_add_test(tc, test_bound_to_device_still_receives);
+	tcase_add_test(tc, test_close_during_blocked_recv_deferred_until_it_returns);
+	tcase_add_test(tc, test_shutdown_wakes_blocked_recv);
 	tcase_add_test(tc, test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("arp");
