@@ -218,6 +218,40 @@ void ip_icmp_error(struct sock *sk, struct sk_buff *skb, int err, int type, int 
 		kfree_skb(c);
 }
 
+/*
+ * Queues an error found while sending (Linux's ip_local_error), such as
+ * EMSGSIZE with the path MTU in ee_info, for IP_RECVERR sockets: tracepath
+ * learns the MTU this way. The entry carries an IP header holding the
+ * destination, and no data.
+ */
+void ip_local_error(struct sock *sk, int err, uint32_t daddr, uint16_t port, uint32_t info)
+{
+	struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+	struct iphdr *iph;
+
+	if (!inet_sk(sk)->recverr)
+		return;
+	skb = alloc_skb(sk->ns, sizeof(*iph));
+	if (!skb)
+		return;
+	iph = (struct iphdr *)skb_put(skb, sizeof(*iph));
+	memset(iph, 0, sizeof(*iph));
+	iph->daddr = daddr;
+	skb_reset_network_header(skb);
+	skb->tstamp_us = ns_now(sk->ns);
+	serr = skb_exterr(skb);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_errno = (uint32_t)err;
+	serr->ee.ee_origin = SO_EE_ORIGIN_LOCAL;
+	serr->ee.ee_info = info;
+	serr->addr_offset = offsetof(struct iphdr, daddr);
+	serr->port = port;
+	skb_pull(skb, sizeof(*iph));
+	if (sock_queue_err_skb(sk, skb))
+		kfree_skb(skb);
+}
+
 /* The cmsg of MSG_ERRQUEUE: the extended error and the offender's address. */
 struct ip_errhdr {
 	struct sock_extended_err ee;
@@ -256,7 +290,9 @@ ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	if (err)
 		goto out;
 	sock_recv_timestamp(msg, sk, skb);
-	if (msg->msg_name && serr->ee.ee_origin == SO_EE_ORIGIN_ICMP) {
+	/* Linux's ipv4_datagram_support_addr(): local errors name the peer only with a port. */
+	if (msg->msg_name && (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP ||
+			      (serr->ee.ee_origin == SO_EE_ORIGIN_LOCAL && serr->port))) {
 		struct sockaddr_in sin;
 
 		memset(&sin, 0, sizeof(sin));

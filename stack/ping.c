@@ -202,13 +202,17 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 	err = ip_cmsg_send(sk, msg, &ipc);
 	if (err)
 		return err;
-	if (len > IP_MAXPACKET - IP_HLEN_MIN)
-		return -EMSGSIZE;
 	err = ip_route_output(ns, daddr, &rt);
 	if (err)
 		return err;
 	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
 		return -EACCES;
+	if (len > IP_MAXPACKET - IP_HLEN_MIN ||
+	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	     len + IP_HLEN_MIN > rt.rt_mtu)) {
+		ip_local_error(sk, EMSGSIZE, rt.rt_dst, 0, rt.rt_mtu);
+		return -EMSGSIZE;
+	}
 	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
 
 	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);

@@ -209,8 +209,10 @@ static ssize_t raw_send_hdrinc(struct sock *sk, const struct msghdr *msg, size_t
 	struct iphdr *iph;
 	int err;
 
-	if (len > rt->rt_mtu)
+	if (len > rt->rt_mtu) {
+		ip_local_error(sk, EMSGSIZE, rt->rt_dst, 0, rt->rt_mtu);
 		return -EMSGSIZE;
+	}
 	if (len < IP_HLEN_MIN)
 		return -EINVAL;
 	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
@@ -276,11 +278,12 @@ static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return -EACCES;
 	if (inet->hdrincl)
 		return raw_send_hdrinc(sk, msg, len, flags, &rt);
-	if (len > IP_MAXPACKET - IP_HLEN_MIN)
+	if (len > IP_MAXPACKET - IP_HLEN_MIN ||
+	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	     len + IP_HLEN_MIN > rt.rt_mtu)) {
+		ip_local_error(sk, EMSGSIZE, rt.rt_dst, 0, rt.rt_mtu);
 		return -EMSGSIZE;
-	if ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
-	    len + IP_HLEN_MIN > rt.rt_mtu)
-		return -EMSGSIZE;
+	}
 	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
 	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
 	if (!skb)

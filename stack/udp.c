@@ -471,16 +471,18 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	err = ip_cmsg_send(sk, msg, &ipc);
 	if (err)
 		return err;
-	if (len > UDP_MAX_PAYLOAD)
-		return -EMSGSIZE;
 	err = ip_route_output(ns, daddr, &rt);
 	if (err)
 		return err;
 	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
 		return -EACCES;
-	if ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
-	    len + UDP_HLEN + IP_HLEN_MIN > rt.rt_mtu)
+	/* Too big for IP, or for the path with DF forced (ip_append_data()). */
+	if (len > UDP_MAX_PAYLOAD ||
+	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	     len + UDP_HLEN + IP_HLEN_MIN > rt.rt_mtu)) {
+		ip_local_error(sk, EMSGSIZE, rt.rt_dst, sk->sk_dport, rt.rt_mtu);
 		return -EMSGSIZE;
+	}
 	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
 
 	if (corkreq) {

@@ -1162,6 +1162,47 @@ START_TEST(test_shutdown_wakes_blocked_recv)
 }
 END_TEST
 
+START_TEST(test_probe_pmtu_too_big_local_error_with_mtu)
+{
+	struct socket *s = udp_bound(5000);
+	static char big[1500];
+	int on = 1, probe = IP_PMTUDISC_PROBE;
+	struct sock_extended_err ee;
+	struct cmsghdr *c;
+	struct rx r;
+
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe)),
+			 0);
+	/* 1500 + 28 bytes of headers do not fit a 1500-byte MTU with DF. */
+	ck_assert_int_eq(send_to(s, big, sizeof(big), T_PEER_IP, 7), -EMSGSIZE);
+	ck_assert_int_eq(send_to(s, big, 1472, T_PEER_IP, 7), 1472);
+	t_recv(frame, sizeof(frame));
+	recv_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, 0);
+	/* Unconnected: no port, so no address (Linux's ipv4_datagram_support_addr). */
+	ck_assert_uint_eq(r.fromlen, 0);
+	c = find_cmsg(&r, IPPROTO_IP, IP_RECVERR);
+	ck_assert_ptr_nonnull(c);
+	memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+	ck_assert_uint_eq(ee.ee_errno, EMSGSIZE);
+	ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_LOCAL);
+	ck_assert_uint_eq(ee.ee_info, 1500);
+	/* A local error is not a pending socket error. */
+	recv_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	/* Connected, the entry names the peer. */
+	udp_connect(s, T_PEER_IP, 7);
+	ck_assert_int_eq(send_to(s, big, sizeof(big), 0, 0), -EMSGSIZE);
+	recv_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, 0);
+	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(r.from.sin_addr.s_addr, T_PEER_IP);
+	ck_assert_int_eq(ntohs(r.from.sin_port), 7);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp_wire_suite(void)
 {
 	Suite *s = suite_create("udp_wire");
@@ -1206,6 +1247,7 @@ static Suite *udp_wire_suite(void)
 	tcase_add_test(tc, test_bound_to_device_still_receives);
 	tcase_add_test(tc, test_close_during_blocked_recv_deferred_until_it_returns);
 	tcase_add_test(tc, test_shutdown_wakes_blocked_recv);
+	tcase_add_test(tc, test_probe_pmtu_too_big_local_error_with_mtu);
 	tcase_add_test(tc, test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("arp");
