@@ -328,7 +328,7 @@ START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 		inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 502, ack_opt, 12});
 	}
 	t_expect_no_tx();
-	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, 0), 0);
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
 	{
 		struct tcp_info_linux ti;
 		socklen_t tl = sizeof(ti);
@@ -815,7 +815,7 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, cookie + 1, TH_ACK, 65535});
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("TcpExtSyncookiesRecv"), 1);
-	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, 0), 0);
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
 	ck_assert_int_eq(usend(s, "ok", 2), 2);
 	expect(&(struct seg){SRV_PORT, PEER_PORT, cookie + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0, "ok", 2});
 	/* A forged cookie is refused with RST. */
@@ -946,6 +946,171 @@ START_TEST(test_established_close_with_unread_data_sends_rst)
 }
 END_TEST
 
+START_TEST(test_established_old_timestamp_rejected_by_paws)
+{
+	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0};
+	uint8_t o[12] = {1, 1, 8, 10}, synack_opt[16] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *l = listener(SRV_PORT, 8), *s = NULL;
+	uint32_t iss, tsval;
+	size_t len;
+	char b[8];
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, sizeof(syn_opt)});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	tsval = get32((const uint8_t *)(th + 1) + 8);
+	put32(synack_opt + 8, tsval);
+	put32(synack_opt + 12, 0x1000);
+	ck_assert_mem_eq((const uint8_t *)(th + 1), synack_opt, 16);
+	put32(o + 4, 0x1001);
+	put32(o + 8, tsval);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535, o, 12});
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
+	/* Data with TS.Val older than TS.Recent: dropped, answered with a duplicate ACK (RFC 7323 5.3). */
+	put32(o + 4, 0x0fff);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o, 12, "old", 3});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
+	ck_assert_uint_eq(get32((const uint8_t *)(th + 1) + 8), 0x1001); /* echoes TS.Recent */
+	ck_assert_uint_eq(t_stat("TcpExtPAWSEstabRejected"), 1);
+	ck_assert_int_eq(urecv(s, b, sizeof(b)), -EAGAIN);
+	/* A newer one is taken. */
+	put32(o + 4, 0x1002);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o, 12, "new", 3});
+	ck_assert_int_eq(urecv(s, b, sizeof(b)), 3);
+	ck_assert_mem_eq(b, "new", 3);
+	nstack_close(s);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+START_TEST(test_established_unanswered_rto_gives_up_after_retries2_etimedout)
+{
+	struct conn c = passive_plain();
+	uint64_t t0 = T.now;
+	int err = 0, n = 0;
+	socklen_t el = sizeof(err);
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+
+	ck_assert_int_eq(usend(c.s, "lost", 4), 4);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "lost", 4});
+	/*
+	 * tcp_retries2 = 15: Linux's model timeout from a 200 ms base is
+	 * (2^10 - 1) * 0.2 s + 6 * 120 s = 924.6 s; with RTO 201 ms the RTO that
+	 * expires at or after it (925.6 s) gives up instead of retransmitting.
+	 */
+	for (int i = 0; i < 100000; i++) {
+		uint64_t d = nstack_next_deadline(T.ns);
+
+		if (d == UINT64_MAX || d > t0 + 2000ull * 1000000)
+			break;
+		t_clock_set(d);
+		while (t_try_recv(f, sizeof(f), &len))
+			n++;
+		ck_assert_int_eq(nstack_getsockopt(c.s, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+		if (err)
+			break;
+	}
+	ck_assert_int_eq(err, ETIMEDOUT);
+	ck_assert_int_eq(n, 15);
+	ck_assert_uint_ge(T.now - t0, 924600000ull);
+	ck_assert_uint_lt(T.now - t0, 926000000ull);
+	ck_assert_uint_eq(t_stat("TcpExtTCPAbortOnTimeout"), 1);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_nagle_holds_second_small_segment_until_ack)
+{
+	struct conn c = passive_plain();
+
+	ck_assert_int_eq(usend(c.s, "a", 1), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "a", 1});
+	/* A small segment is unacknowledged: Nagle (RFC 896, Minshall) holds the next. */
+	ck_assert_int_eq(usend(c.s, "b", 1), 1);
+	ck_assert_int_eq(usend(c.s, "c", 1), 1);
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "bc", 2});
+	/* TCP_NODELAY sends at once. */
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	ck_assert_int_eq(usend(c.s, "d", 1), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 3, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "d", 1});
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_cork_holds_partial_until_uncorked)
+{
+	struct conn c = passive_plain();
+
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_CORK, 1), 0);
+	ck_assert_int_eq(usend(c.s, "head", 4), 4);
+	ck_assert_int_eq(usend(c.s, "er", 2), 2);
+	t_expect_no_tx();
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_CORK, 0), 0);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "header", 6});
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_time_wait_new_syn_with_higher_seq_reaches_listener)
+{
+	struct conn c = passive_plain();
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1, TH_ACK | TH_FIN, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1, c.rcv + 1, TH_ACK, 64240});
+	/* A SYN for the same pair, above the old sequence space: a new connection (RFC 6191). */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 100000, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	ck_assert_uint_eq(ntohl(th->ack_seq), c.rcv + 100001);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_listen_close_resets_unaccepted_children)
+{
+	struct socket *l = listener(SRV_PORT, 8);
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+	uint32_t iss;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	ck_assert_uint_eq(nstack_poll(l), POLLIN | POLLRDNORM);
+	nstack_close(l);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss + 1, PEER_ISN + 1, TH_ACK | TH_RST, 64240});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_live_socks(T.ns), 0);
+}
+END_TEST
+
+START_TEST(test_listen_ack_without_request_gets_rst)
+{
+	struct socket *l = listener(SRV_PORT, 8);
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, 1234, 5678, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, 5678, 0, TH_RST, 0});
+	nstack_close(l);
+}
+END_TEST
+
 static Suite *tcp_wire_suite(void)
 {
 	Suite *s = suite_create("tcp_wire");
@@ -976,6 +1141,13 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_peer_fin_close_wait_then_last_ack);
 	tcase_add_test(tc, test_established_simultaneous_close_closing_then_time_wait);
 	tcase_add_test(tc, test_established_close_with_unread_data_sends_rst);
+	tcase_add_test(tc, test_established_old_timestamp_rejected_by_paws);
+	tcase_add_test(tc, test_established_unanswered_rto_gives_up_after_retries2_etimedout);
+	tcase_add_test(tc, test_established_nagle_holds_second_small_segment_until_ack);
+	tcase_add_test(tc, test_established_cork_holds_partial_until_uncorked);
+	tcase_add_test(tc, test_time_wait_new_syn_with_higher_seq_reaches_listener);
+	tcase_add_test(tc, test_listen_close_resets_unaccepted_children);
+	tcase_add_test(tc, test_listen_ack_without_request_gets_rst);
 	suite_add_tcase(s, tc);
 	return s;
 }
