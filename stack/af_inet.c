@@ -209,8 +209,8 @@ out_release:
 }
 
 static const struct net_proto_family inet_family_ops = {
-	.family = AF_INET,
-	.create = inet_create,
+    .family = AF_INET,
+    .create = inet_create,
 };
 
 /*
@@ -482,8 +482,7 @@ int inet_setsockopt(struct socket *sock, int level, int optname, const void *opt
 }
 
 /* getsockopt() below SOL_SOCKET. */
-int inet_getsockopt(struct socket *sock, int level, int optname, void *optval,
-		    socklen_t *optlen)
+int inet_getsockopt(struct socket *sock, int level, int optname, void *optval, socklen_t *optlen)
 {
 	struct sock *sk = sock->sk;
 
@@ -498,62 +497,62 @@ static unsigned int inet_dgram_poll(struct socket *sock)
 }
 
 const struct proto_ops inet_dgram_ops = {
-	.family = AF_INET,
-	.release = inet_release,
-	.bind = inet_bind,
-	.connect = inet_dgram_connect,
-	.accept = sock_no_accept,
-	.getname = inet_getname,
-	.poll = inet_dgram_poll,
-	.ioctl = inet_ioctl,
-	.listen = sock_no_listen,
-	.shutdown = inet_shutdown,
-	.setsockopt = inet_setsockopt,
-	.getsockopt = inet_getsockopt,
-	.sendmsg = inet_sendmsg,
-	.recvmsg = inet_recvmsg,
+    .family = AF_INET,
+    .release = inet_release,
+    .bind = inet_bind,
+    .connect = inet_dgram_connect,
+    .accept = sock_no_accept,
+    .getname = inet_getname,
+    .poll = inet_dgram_poll,
+    .ioctl = inet_ioctl,
+    .listen = sock_no_listen,
+    .shutdown = inet_shutdown,
+    .setsockopt = inet_setsockopt,
+    .getsockopt = inet_getsockopt,
+    .sendmsg = inet_sendmsg,
+    .recvmsg = inet_recvmsg,
 };
 
 const struct proto_ops inet_sockraw_ops = {
-	.family = AF_INET,
-	.release = inet_release,
-	.bind = inet_bind,
-	.connect = inet_dgram_connect,
-	.accept = sock_no_accept,
-	.getname = inet_getname,
-	.poll = datagram_poll,
-	.ioctl = inet_ioctl,
-	.listen = sock_no_listen,
-	.shutdown = inet_shutdown,
-	.setsockopt = inet_setsockopt,
-	.getsockopt = inet_getsockopt,
-	.sendmsg = inet_sendmsg,
-	.recvmsg = inet_recvmsg,
+    .family = AF_INET,
+    .release = inet_release,
+    .bind = inet_bind,
+    .connect = inet_dgram_connect,
+    .accept = sock_no_accept,
+    .getname = inet_getname,
+    .poll = datagram_poll,
+    .ioctl = inet_ioctl,
+    .listen = sock_no_listen,
+    .shutdown = inet_shutdown,
+    .setsockopt = inet_setsockopt,
+    .getsockopt = inet_getsockopt,
+    .sendmsg = inet_sendmsg,
+    .recvmsg = inet_recvmsg,
 };
 
 /* The datagram entries of Linux's inetsw_array; TCP registers its own in tcp_init(). */
 static const struct inet_protosw inetsw_dgram[] = {
-	{
-		.type = SOCK_DGRAM,
-		.protocol = IPPROTO_UDP,
-		.prot = &udp_prot,
-		.ops = &inet_dgram_ops,
-		.flags = INET_PROTOSW_PERMANENT,
-	},
-	{
-		.type = SOCK_DGRAM,
-		.protocol = IPPROTO_ICMP,
-		.prot = &ping_prot,
-		.ops = &inet_dgram_ops,
-		.flags = INET_PROTOSW_REUSE,
-	},
-	{
-		.type = SOCK_RAW,
-		.protocol = IPPROTO_IP, /* wildcard */
-		.prot = &raw_prot,
-		.ops = &inet_sockraw_ops,
-		.flags = INET_PROTOSW_REUSE,
-	},
+    {
+	.type = SOCK_DGRAM,
+	.protocol = IPPROTO_UDP,
+	.prot = &udp_prot,
+	.ops = &inet_dgram_ops,
+	.flags = INET_PROTOSW_PERMANENT,
+    },
+    {
+	.type = SOCK_DGRAM,
+	.protocol = IPPROTO_ICMP,
+	.prot = &ping_prot,
+	.ops = &inet_dgram_ops,
+	.flags = INET_PROTOSW_REUSE,
+    },
+    {
+	.type = SOCK_RAW,
+	.protocol = IPPROTO_IP, /* wildcard */
+	.prot = &raw_prot,
+	.ops = &inet_sockraw_ops,
+	.flags = INET_PROTOSW_REUSE,
+    },
 };
 
 #define NINETSW (sizeof(inetsw_dgram) / sizeof(inetsw_dgram[0]))

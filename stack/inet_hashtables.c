@@ -31,8 +31,9 @@ static uint32_t port_offset(uint32_t secret)
  * in_use(ns, port, arg) says whether a port is taken for the caller.
  * Returns 0 with *port set, or -EADDRNOTAVAIL when the range is full.
  */
-int inet_pick_ephemeral(struct nstack *ns, int (*in_use)(struct nstack *ns, uint16_t port, void *arg),
-			void *arg, uint16_t *port)
+int inet_pick_ephemeral(struct nstack *ns,
+			int (*in_use)(struct nstack *ns, uint16_t port, void *arg), void *arg,
+			uint16_t *port)
 {
 	const uint32_t low = IP_LOCAL_PORT_LOW, num = IP_LOCAL_PORT_HIGH - IP_LOCAL_PORT_LOW + 1;
 	struct udp_table *t = ns->udp;

@@ -34,9 +34,10 @@ void ip_cmsg_recv_flags(struct msghdr *msg, const struct sk_buff *skb, unsigned 
 
 		memset(&info, 0, sizeof(info));
 		info.ipi_ifindex = inet_dev_index(ns);
-		/* Linux's fib_compute_spec_dst(): our address unless the packet was for another of ours. */
+		/* Linux's fib_compute_spec_dst(): our address unless the packet was for another of
+		 * ours. */
 		info.ipi_spec_dst.s_addr =
-			inet_addr_is_local(ns, iph->daddr) ? iph->daddr : ns->cfg.addr;
+		    inet_addr_is_local(ns, iph->daddr) ? iph->daddr : ns->cfg.addr;
 		info.ipi_addr.s_addr = iph->daddr;
 		put_cmsg(msg, IPPROTO_IP, IP_PKTINFO, sizeof(info), &info);
 	}
@@ -91,7 +92,8 @@ int ip_cmsg_send(struct sock *sk, const struct msghdr *msg, struct ipcm_cookie *
 		if (c->cmsg_len < sizeof(struct cmsghdr) || c->cmsg_len > room)
 			return -EINVAL;
 		if (c->cmsg_level == SOL_SOCKET) {
-			/* __sock_cmsg_send(): credentials and rights are ignored here, the rest unknown. */
+			/* __sock_cmsg_send(): credentials and rights are ignored here, the rest
+			 * unknown. */
 			if (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_CREDENTIALS)
 				continue;
 			return -EINVAL;
@@ -206,8 +208,8 @@ void ip_icmp_error(struct sock *sk, struct sk_buff *skb, int err, int type, int 
 	serr->ee.ee_type = (uint8_t)type;
 	serr->ee.ee_code = (uint8_t)code;
 	serr->ee.ee_info = info;
-	serr->addr_offset = (uint16_t)(skb->data + offsetof(struct iphdr, daddr) -
-				       skb_network_header(skb));
+	serr->addr_offset =
+	    (uint16_t)(skb->data + offsetof(struct iphdr, daddr) - skb_network_header(skb));
 	serr->port = port;
 	off = payload >= skb->data ? (unsigned int)(payload - skb->data) : 0;
 	if (off > c->len)

@@ -31,7 +31,8 @@ struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr)
 
 	if (!ns->ping)
 		return NULL;
-	LIST_FOREACH(sk, ping_slot(ns->ping, ident), sk_node) {
+	LIST_FOREACH(sk, ping_slot(ns->ping, ident), sk_node)
+	{
 		if (sk->sk_num != ident)
 			continue;
 		if (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr)
@@ -47,7 +48,8 @@ static bool ping_ident_conflict(struct ping_table *t, const struct sock *sk, uin
 {
 	struct sock *sk2;
 
-	LIST_FOREACH(sk2, ping_slot(t, ident), sk_node) {
+	LIST_FOREACH(sk2, ping_slot(t, ident), sk_node)
+	{
 		if (sk2 != sk && sk2->sk_num == ident && (!sk2->sk_reuse || !sk->sk_reuse))
 			return true;
 	}
@@ -74,7 +76,8 @@ static int ping_get_port(struct sock *sk, uint16_t ident)
 
 			if (!cand)
 				cand++;
-			LIST_FOREACH(sk2, ping_slot(t, cand), sk_node) {
+			LIST_FOREACH(sk2, ping_slot(t, cand), sk_node)
+			{
 				if (sk2->sk_num == cand) {
 					used = true;
 					break;
@@ -362,21 +365,21 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 }
 
 const struct proto ping_prot = {
-	.name = "PING",
-	.obj_size = sizeof(struct inet_sock),
-	.init = ping_init_sock,
-	.close = ip4_datagram_close,
-	.connect = ip4_datagram_connect,
-	.disconnect = ip4_datagram_disconnect,
-	.destroy = ping_destroy,
-	.setsockopt = ip_setsockopt,
-	.getsockopt = ip_getsockopt,
-	.sendmsg = ping_sendmsg,
-	.recvmsg = ping_recvmsg,
-	.bind = ping_bind,
-	.unhash = ping_unhash,
-	.get_port = ping_get_port,
-	.max_header = MAX_HEADER,
+    .name = "PING",
+    .obj_size = sizeof(struct inet_sock),
+    .init = ping_init_sock,
+    .close = ip4_datagram_close,
+    .connect = ip4_datagram_connect,
+    .disconnect = ip4_datagram_disconnect,
+    .destroy = ping_destroy,
+    .setsockopt = ip_setsockopt,
+    .getsockopt = ip_getsockopt,
+    .sendmsg = ping_sendmsg,
+    .recvmsg = ping_recvmsg,
+    .bind = ping_bind,
+    .unhash = ping_unhash,
+    .get_port = ping_get_port,
+    .max_header = MAX_HEADER,
 };
 
 /* Sets up the identifier table. */
@@ -402,7 +405,8 @@ void ping_exit(struct nstack *ns)
 
 	if (!t)
 		return;
-	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp) {
+	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp)
+	{
 		if (sk->sk_socket) {
 			sk->sk_socket->sk = NULL;
 			sk->sk_socket = NULL;

@@ -76,7 +76,8 @@ void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 
 	if (!ns->raw || skb->len < IP_HLEN_MIN)
 		return;
-	LIST_FOREACH(sk, &ns->raw->all, sk_node) {
+	LIST_FOREACH(sk, &ns->raw->all, sk_node)
+	{
 		struct sk_buff *c;
 
 		if (!raw_match(sk, protocol, iph->saddr, iph->daddr, dif))
@@ -109,7 +110,8 @@ void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, in
 
 	if (!ns->raw)
 		return;
-	LIST_FOREACH(sk, &ns->raw->all, sk_node) {
+	LIST_FOREACH(sk, &ns->raw->all, sk_node)
+	{
 		struct inet_sock *inet = inet_sk(sk);
 		bool harderr = false;
 		int err, fatal = 0;
@@ -143,7 +145,7 @@ void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, in
 		}
 		if (inet->recverr) {
 			const unsigned char *payload =
-				inet->hdrincl ? skb->data : skb->data + IP_IHL(iph) * 4u;
+			    inet->hdrincl ? skb->data : skb->data + IP_IHL(iph) * 4u;
 
 			ip_icmp_error(sk, skb, err, type, code, 0, info, payload);
 		}
@@ -364,8 +366,7 @@ static int raw_setsockopt(struct sock *sk, int level, int optname, const void *o
 	return 0;
 }
 
-static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
-			  socklen_t *optlen)
+static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
 	socklen_t len;
 
@@ -410,20 +411,20 @@ static int raw_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 }
 
 const struct proto raw_prot = {
-	.name = "RAW",
-	.obj_size = sizeof(struct raw_sock),
-	.close = ip4_datagram_close,
-	.connect = ip4_datagram_connect,
-	.disconnect = ip4_datagram_disconnect,
-	.ioctl = raw_ioctl,
-	.setsockopt = raw_setsockopt,
-	.getsockopt = raw_getsockopt,
-	.sendmsg = raw_sendmsg,
-	.recvmsg = raw_recvmsg,
-	.bind = raw_bind,
-	.hash = raw_hash,
-	.unhash = raw_unhash,
-	.max_header = MAX_HEADER,
+    .name = "RAW",
+    .obj_size = sizeof(struct raw_sock),
+    .close = ip4_datagram_close,
+    .connect = ip4_datagram_connect,
+    .disconnect = ip4_datagram_disconnect,
+    .ioctl = raw_ioctl,
+    .setsockopt = raw_setsockopt,
+    .getsockopt = raw_getsockopt,
+    .sendmsg = raw_sendmsg,
+    .recvmsg = raw_recvmsg,
+    .bind = raw_bind,
+    .hash = raw_hash,
+    .unhash = raw_unhash,
+    .max_header = MAX_HEADER,
 };
 
 /* Sets up the raw socket list. */
@@ -446,7 +447,8 @@ void raw_exit(struct nstack *ns)
 
 	if (!t)
 		return;
-	LIST_FOREACH_SAFE(sk, &t->all, sk_node, tmp) {
+	LIST_FOREACH_SAFE(sk, &t->all, sk_node, tmp)
+	{
 		if (sk->sk_socket) {
 			sk->sk_socket->sk = NULL;
 			sk->sk_socket = NULL;

@@ -27,11 +27,11 @@
 #define SO_SNDTIMEO_NEW 67
 #endif
 #ifndef SO_TIMESTAMP_OLD
-#define SO_TIMESTAMP_OLD 29
+#define SO_TIMESTAMP_OLD   29
 #define SO_TIMESTAMPNS_OLD 35
 #endif
 #ifndef SO_TIMESTAMP_NEW
-#define SO_TIMESTAMP_NEW 63
+#define SO_TIMESTAMP_NEW   63
 #define SO_TIMESTAMPNS_NEW 64
 #endif
 
@@ -217,8 +217,8 @@ int sk_wait(struct sock *sk, int64_t *timeo)
 	}
 	rc = pthread_cond_timedwait(&sk->sk_wait, &ns->lock, &dl);
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	slept = (int64_t)(end.tv_sec - start.tv_sec) * 1000000 +
-		(end.tv_nsec - start.tv_nsec) / 1000;
+	slept =
+	    (int64_t)(end.tv_sec - start.tv_sec) * 1000000 + (end.tv_nsec - start.tv_nsec) / 1000;
 	if (rc == ETIMEDOUT || slept >= *timeo) {
 		*timeo = 0;
 		return rc == ETIMEDOUT ? -EAGAIN : 0;
@@ -432,8 +432,7 @@ size_t msg_data_len(const struct msghdr *msg)
  * Walks the iovecs of msg from byte offset for len bytes, copying to or
  * from buf. -EFAULT when the iovecs are too short or a base is NULL.
  */
-static int msg_iov_copy(const struct msghdr *msg, size_t offset, void *buf, size_t len,
-			bool to_msg)
+static int msg_iov_copy(const struct msghdr *msg, size_t offset, void *buf, size_t len, bool to_msg)
 {
 	unsigned char *p = buf;
 
@@ -536,7 +535,8 @@ void sock_recv_timestamp(struct msghdr *msg, const struct sock *sk, const struct
 	clock_gettime(CLOCK_REALTIME, &now);
 	ns_wall = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - age * 1000;
 	if (tsns) {
-		struct timespec t = {.tv_sec = ns_wall / 1000000000, .tv_nsec = ns_wall % 1000000000};
+		struct timespec t = {.tv_sec = ns_wall / 1000000000,
+				     .tv_nsec = ns_wall % 1000000000};
 
 		put_cmsg(msg, SOL_SOCKET,
 			 sock_flag(sk, SOCK_TSTAMP_NEW) ? SO_TIMESTAMPNS_NEW : SO_TIMESTAMPNS_OLD,
@@ -661,13 +661,15 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 		return 0;
 	case SO_SNDBUF:
 		/* Linux compares as u32, so a negative value means wmem_max. */
-		sock_set_sndbuf(sk, (unsigned int)val > SK_WMEM_MAX ? SK_WMEM_MAX : (unsigned int)val);
+		sock_set_sndbuf(sk,
+				(unsigned int)val > SK_WMEM_MAX ? SK_WMEM_MAX : (unsigned int)val);
 		return 0;
 	case SO_SNDBUFFORCE:
 		sock_set_sndbuf(sk, val < 0 ? 0 : (unsigned int)val);
 		return 0;
 	case SO_RCVBUF:
-		sock_set_rcvbuf(sk, (unsigned int)val > SK_RMEM_MAX ? SK_RMEM_MAX : (unsigned int)val);
+		sock_set_rcvbuf(sk,
+				(unsigned int)val > SK_RMEM_MAX ? SK_RMEM_MAX : (unsigned int)val);
 		return 0;
 	case SO_RCVBUFFORCE:
 		sock_set_rcvbuf(sk, val < 0 ? 0 : (unsigned int)val);
@@ -709,12 +711,15 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 	case SO_TIMESTAMP_NEW:
 	case SO_TIMESTAMPNS_OLD:
 	case SO_TIMESTAMPNS_NEW:
-		/* As Linux's sock_set_timestamp(): the last choice of layout and resolution wins. */
+		/* As Linux's sock_set_timestamp(): the last choice of layout and resolution wins.
+		 */
 		if (valbool) {
 			sock_valbool_flag(sk, SOCK_TSTAMP_NEW,
-					  optname == SO_TIMESTAMP_NEW || optname == SO_TIMESTAMPNS_NEW);
+					  optname == SO_TIMESTAMP_NEW ||
+					      optname == SO_TIMESTAMPNS_NEW);
 			sock_valbool_flag(sk, SOCK_RCVTSTAMPNS,
-					  optname == SO_TIMESTAMPNS_OLD || optname == SO_TIMESTAMPNS_NEW);
+					  optname == SO_TIMESTAMPNS_OLD ||
+					      optname == SO_TIMESTAMPNS_NEW);
 			sock_set_flag(sk, SOCK_RCVTSTAMP);
 		} else {
 			sock_reset_flag(sk, SOCK_RCVTSTAMP);
@@ -766,8 +771,7 @@ static void timeo_to_tv(int64_t timeo, struct sock_timeval64 *tv)
 }
 
 /* getsockopt(SOL_SOCKET), as Linux's sk_getsockopt(). */
-int sock_getsockopt(struct socket *sock, int level, int optname, void *optval,
-		    socklen_t *optlen)
+int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, socklen_t *optlen)
 {
 	struct sock *sk = sock->sk;
 	int v = 0;

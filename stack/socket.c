@@ -200,14 +200,16 @@ int nstack_listen(struct socket *sock, int backlog)
 	int err;
 
 	nstack_lock(ns);
-	if ((unsigned int)backlog > (unsigned int)ns->cfg.tcp.somaxconn && ns->cfg.tcp.somaxconn > 0)
+	if ((unsigned int)backlog > (unsigned int)ns->cfg.tcp.somaxconn &&
+	    ns->cfg.tcp.somaxconn > 0)
 		backlog = ns->cfg.tcp.somaxconn;
 	err = sock->ops->listen(sock, backlog);
 	nstack_unlock(ns);
 	return err;
 }
 
-/* Copies a kernel-side address out as Linux's move_addr_to_user(): truncated, full length reported. */
+/* Copies a kernel-side address out as Linux's move_addr_to_user(): truncated, full length reported.
+ */
 static void move_addr_out(const struct sockaddr_storage *ss, socklen_t klen, struct sockaddr *addr,
 			  socklen_t *len)
 {

@@ -48,7 +48,8 @@ static bool udp_port_conflict(struct nstack *ns, const struct sock *sk, uint16_t
 {
 	struct sock *sk2;
 
-	LIST_FOREACH(sk2, udp_slot(ns->udp, port), sk_node) {
+	LIST_FOREACH(sk2, udp_slot(ns->udp, port), sk_node)
+	{
 		if (sk2 == sk || sk2->sk_num != port)
 			continue;
 		if (sk2->sk_reuse && sk->sk_reuse)
@@ -163,7 +164,8 @@ struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, 
 	hash ^= hash >> 13;
 	hash *= 0x5bd1e995u;
 	hash ^= hash >> 15;
-	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node) {
+	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node)
+	{
 		int score = udp_score(sk, saddr, sport, daddr, hnum, dif);
 
 		if (score < 0 || score < best_score)
@@ -217,7 +219,8 @@ static void udp_mcast_deliver(struct nstack *ns, struct sk_buff *skb, uint32_t s
 	struct sock *sk, *last = NULL;
 	int dif = inet_dev_index(ns);
 
-	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node) {
+	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node)
+	{
 		if (sk->sk_num != hnum || (sk->sk_daddr && sk->sk_daddr != saddr) ||
 		    (sk->sk_dport && sk->sk_dport != sport) ||
 		    (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr) ||
@@ -263,9 +266,8 @@ int udp_rcv(struct sk_buff *skb)
 	if (ulen > skb->len || ulen < UDP_HLEN)
 		goto drop;
 	skb_trim(skb, ulen);
-	if (uh->check &&
-	    csum_tcpudp_magic(iph->saddr, iph->daddr, ulen, IPPROTO_UDP,
-			      csum_partial(skb->data, ulen, 0)) != 0) {
+	if (uh->check && csum_tcpudp_magic(iph->saddr, iph->daddr, ulen, IPPROTO_UDP,
+					   csum_partial(skb->data, ulen, 0)) != 0) {
 		NS_INC_STATS(ns, UdpInCsumErrors);
 		goto drop;
 	}
@@ -377,8 +379,8 @@ static int udp_send_skb(struct sock *sk, struct sk_buff *skb, uint32_t saddr, ui
 	uh->len = htons(ulen);
 	uh->check = 0;
 	if (!udp_sk(sk)->no_check_tx) {
-		uint16_t csum = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
-						  csum_partial(uh, ulen, 0));
+		uint16_t csum =
+		    csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP, csum_partial(uh, ulen, 0));
 
 		uh->check = csum ? csum : 0xffff;
 	}
@@ -416,7 +418,7 @@ static int udp_push_pending(struct sock *sk)
 	}
 	skb_set_owner_w(skb, sk);
 	skb_queue_walk(&sk->sk_write_queue, part)
-		memcpy(skb_put(skb, part->len), part->data, part->len);
+	    memcpy(skb_put(skb, part->len), part->data, part->len);
 	udp_flush_pending(sk);
 	return udp_send_skb(sk, skb, up->cork_saddr, up->cork_daddr, up->cork_dport, &ipc, &rt);
 out:
@@ -628,8 +630,7 @@ static int udp_setsockopt(struct sock *sk, int level, int optname, const void *o
 	}
 }
 
-static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval,
-			  socklen_t *optlen)
+static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
 	socklen_t len;
 	int val;
@@ -652,26 +653,26 @@ static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 }
 
 const struct proto udp_prot = {
-	.name = "UDP",
-	.obj_size = sizeof(struct udp_sock),
-	.init = udp_init_sock,
-	.close = ip4_datagram_close,
-	.connect = ip4_datagram_connect,
-	.disconnect = ip4_datagram_disconnect,
-	.ioctl = udp_ioctl,
-	.destroy = udp_destroy,
-	.setsockopt = udp_setsockopt,
-	.getsockopt = udp_getsockopt,
-	.sendmsg = udp_sendmsg,
-	.recvmsg = udp_recvmsg,
-	.unhash = udp_unhash,
-	.get_port = udp_get_port,
-	.max_header = MAX_HEADER,
+    .name = "UDP",
+    .obj_size = sizeof(struct udp_sock),
+    .init = udp_init_sock,
+    .close = ip4_datagram_close,
+    .connect = ip4_datagram_connect,
+    .disconnect = ip4_datagram_disconnect,
+    .ioctl = udp_ioctl,
+    .destroy = udp_destroy,
+    .setsockopt = udp_setsockopt,
+    .getsockopt = udp_getsockopt,
+    .sendmsg = udp_sendmsg,
+    .recvmsg = udp_recvmsg,
+    .unhash = udp_unhash,
+    .get_port = udp_get_port,
+    .max_header = MAX_HEADER,
 };
 
 static const struct inet_protocol udp_protocol = {
-	.handler = udp_rcv,
-	.err_handler = udp_err,
+    .handler = udp_rcv,
+    .err_handler = udp_err,
 };
 
 /* Sets up the port table and the receive handler. */
@@ -709,7 +710,8 @@ void udp_exit(struct nstack *ns)
 	if (!t)
 		return;
 	inet_del_protocol(ns, IPPROTO_UDP);
-	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp) {
+	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp)
+	{
 		if (sk->sk_socket) {
 			nstack_log(ns, NSTACK_LOG_WARN, "udp: socket on port %u still open at exit",
 				   sk->sk_num);

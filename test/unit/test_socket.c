@@ -131,31 +131,31 @@ START_TEST(test_inet_exact_and_wildcard_matches)
 END_TEST
 
 static const struct inet_protosw sw_udp200 = {
-	.type = SOCK_DGRAM,
-	.protocol = 200,
-	.prot = &udp_prot,
-	.ops = &inet_dgram_ops,
+    .type = SOCK_DGRAM,
+    .protocol = 200,
+    .prot = &udp_prot,
+    .ops = &inet_dgram_ops,
 };
 
 static const struct inet_protosw sw_udp_override = {
-	.type = SOCK_DGRAM,
-	.protocol = IPPROTO_UDP,
-	.prot = &udp_prot,
-	.ops = &inet_dgram_ops,
+    .type = SOCK_DGRAM,
+    .protocol = IPPROTO_UDP,
+    .prot = &udp_prot,
+    .ops = &inet_dgram_ops,
 };
 
 static const struct inet_protosw sw_bad_type = {
-	.type = NSTACK_SOCK_MAX,
-	.protocol = 1,
-	.prot = &udp_prot,
-	.ops = &inet_dgram_ops,
+    .type = NSTACK_SOCK_MAX,
+    .protocol = 1,
+    .prot = &udp_prot,
+    .ops = &inet_dgram_ops,
 };
 
 static const struct inet_protosw sw_stream = {
-	.type = SOCK_STREAM,
-	.protocol = 199,
-	.prot = &udp_prot,
-	.ops = &inet_dgram_ops,
+    .type = SOCK_STREAM,
+    .protocol = 199,
+    .prot = &udp_prot,
+    .ops = &inet_dgram_ops,
 };
 
 START_TEST(test_protosw_register_order_and_permanence)
@@ -257,8 +257,8 @@ START_TEST(test_socket_flags_nonblock_and_live_counts)
 	struct socket *s = NULL;
 	long socks = nstack_live_socks(T.ns);
 
-	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, &s),
-			 0);
+	ck_assert_int_eq(
+	    nstack_socket(T.ns, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, &s), 0);
 	ck_assert(nstack_get_nonblock(s));
 	ck_assert_int_eq(T.ns->socket_live, 1);
 	ck_assert_int_eq(nstack_live_socks(T.ns), socks + 1);
@@ -318,7 +318,8 @@ START_TEST(test_sockopt_errors_as_linux)
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, 9999, &v, &len), -ENOPROTOOPT);
 	/* Short option values. */
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &sv, sizeof(sv)), -EINVAL);
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, (socklen_t)-1), -EINVAL);
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, (socklen_t)-1),
+			 -EINVAL);
 	{
 		struct linger l = {1, 5};
 
@@ -341,8 +342,8 @@ END_TEST
 START_TEST(test_sockopt_flags_roundtrip)
 {
 	struct socket *s = t_sock(SOCK_DGRAM, 0);
-	static const int flags[] = {SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST,
-				    SO_OOBINLINE, SO_DEBUG, SO_DONTROUTE, SO_PASSCRED,
+	static const int flags[] = {SO_REUSEADDR, SO_REUSEPORT,	  SO_KEEPALIVE, SO_BROADCAST,
+				    SO_OOBINLINE, SO_DEBUG,	  SO_DONTROUTE, SO_PASSCRED,
 				    SO_TIMESTAMP, SO_TIMESTAMPNS, SO_NO_CHECK};
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -416,9 +417,9 @@ START_TEST(test_sockopt_bindtodevice_our_ifname_only)
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, name, &len), 0);
 	ck_assert_uint_eq(len, 0);
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, "nosuch0", 8), -ENODEV);
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-					   (socklen_t)strlen(ifname)),
-			 0);
+	ck_assert_int_eq(
+	    nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)),
+	    0);
 	ck_assert_int_ne(s->sk->sk_bound_dev_if, 0);
 	len = sizeof(name);
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, name, &len), 0);
@@ -491,11 +492,11 @@ START_TEST(test_open_sockets_at_destroy_are_freed)
 {
 	struct socket *u = t_sock(SOCK_DGRAM, 0), *p = t_sock(SOCK_DGRAM, IPPROTO_ICMP);
 	struct socket *r = t_sock(SOCK_RAW, IPPROTO_ICMP), *c = t_sock(SOCK_DGRAM, 0);
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7),
-				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in to = {
+	    .sin_family = AF_INET, .sin_port = htons(7), .sin_addr.s_addr = T_PEER_IP};
 	struct iovec iov = {"x", 1};
-	struct msghdr m = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
-			   .msg_iovlen = 1};
+	struct msghdr m = {
+	    .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov, .msg_iovlen = 1};
 
 	/* Corked data holds send-buffer references when the stack goes away. */
 	ck_assert_int_eq(nstack_sendmsg(c, &m, MSG_MORE), 1);

@@ -69,8 +69,10 @@ static ssize_t t_sendto(struct socket *s, const void *buf, size_t len, const str
 			int flags)
 {
 	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_name = (void *)to, .msg_namelen = to ? sizeof(*to) : 0,
-			   .msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr m = {.msg_name = (void *)to,
+			   .msg_namelen = to ? sizeof(*to) : 0,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
 
 	return nstack_sendmsg(s, &m, flags);
 }
@@ -341,8 +343,10 @@ START_TEST(test_unconnected_send_errnos)
 	ck_assert_int_eq(t_sendto(s, "x", 1, &to, MSG_OOB), -EOPNOTSUPP);
 	{
 		struct iovec iov = {"x", 1};
-		struct msghdr m = {.msg_name = &to, .msg_namelen = sizeof(to) - 2,
-				   .msg_iov = &iov, .msg_iovlen = 1};
+		struct msghdr m = {.msg_name = &to,
+				   .msg_namelen = sizeof(to) - 2,
+				   .msg_iov = &iov,
+				   .msg_iovlen = 1};
 
 		ck_assert_int_eq(nstack_sendmsg(s, &m, 0), -EINVAL);
 	}

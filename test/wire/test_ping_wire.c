@@ -59,8 +59,10 @@ static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t a
 static ssize_t recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from)
 {
 	struct iovec iov = {buf, len};
-	struct msghdr m = {.msg_name = from, .msg_namelen = from ? sizeof(*from) : 0,
-			   .msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr m = {.msg_name = from,
+			   .msg_namelen = from ? sizeof(*from) : 0,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
 
 	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
 }
@@ -261,8 +263,12 @@ START_TEST(test_recverr_unreachable_in_error_queue)
 	struct icmphdr *ih = (struct icmphdr *)l4;
 	struct sockaddr_in from;
 	struct iovec iov = {buf, sizeof(buf)};
-	struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
-			   .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {.msg_name = &from,
+			   .msg_namelen = sizeof(from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
 	struct sock_extended_err ee;
 	struct cmsghdr *c;
 	size_t qlen;

@@ -18,9 +18,9 @@
 #include "proto/icmp.h"
 #include "proto/ip.h"
 
-#define SOL_RAW_LEVEL 255
+#define SOL_RAW_LEVEL	255
 #define ICMP_FILTER_OPT 1
-#define TEST_PROTO 253
+#define TEST_PROTO	253
 
 static unsigned char frame[T_FRAME_MAX];
 static unsigned char want[T_FRAME_MAX];
@@ -39,8 +39,8 @@ static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t a
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = addr};
 	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
-			   .msg_iovlen = 1};
+	struct msghdr m = {
+	    .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov, .msg_iovlen = 1};
 
 	return nstack_sendmsg(s, &m, 0);
 }
@@ -48,8 +48,10 @@ static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t a
 static ssize_t recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from)
 {
 	struct iovec iov = {buf, len};
-	struct msghdr m = {.msg_name = from, .msg_namelen = from ? sizeof(*from) : 0,
-			   .msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr m = {.msg_name = from,
+			   .msg_namelen = from ? sizeof(*from) : 0,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
 
 	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
 }
@@ -116,7 +118,8 @@ START_TEST(test_icmp_filter_only_on_icmp_sockets)
 
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_RAW_LEVEL, ICMP_FILTER_OPT, &filt, sizeof(filt)),
 			 -EOPNOTSUPP);
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_RAW_LEVEL, 99, &filt, sizeof(filt)), -ENOPROTOOPT);
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_RAW_LEVEL, 99, &filt, sizeof(filt)),
+			 -ENOPROTOOPT);
 	nstack_close(s);
 }
 END_TEST

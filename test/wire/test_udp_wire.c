@@ -92,8 +92,12 @@ struct rx {
 static void recv_msg(struct socket *s, struct rx *r, size_t cap, int flags)
 {
 	struct iovec iov = {r->data, cap};
-	struct msghdr m = {.msg_name = &r->from, .msg_namelen = sizeof(r->from), .msg_iov = &iov,
-			   .msg_iovlen = 1, .msg_control = r->ctl, .msg_controllen = sizeof(r->ctl)};
+	struct msghdr m = {.msg_name = &r->from,
+			   .msg_namelen = sizeof(r->from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = r->ctl,
+			   .msg_controllen = sizeof(r->ctl)};
 
 	memset(r->data, 0, sizeof(r->data));
 	r->n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
@@ -729,8 +733,12 @@ START_TEST(test_pktinfo_source_on_send)
 	unsigned char ctl[CMSG_SPACE(sizeof(struct in_pktinfo))];
 	struct sockaddr_in to = sin_of(T_PEER_IP, 7);
 	struct iovec iov = {"z", 1};
-	struct msghdr m = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
-			   .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {.msg_name = &to,
+			   .msg_namelen = sizeof(to),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c = (struct cmsghdr *)ctl;
 	struct in_pktinfo pi = {0};
 	size_t n;
@@ -1052,8 +1060,8 @@ START_TEST(test_small_control_buffer_ctrunc)
 	_Alignas(struct cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(int))];
 	char buf[8];
 	struct iovec iov = {buf, sizeof(buf)};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			   .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)), 0);
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on)), 0);
@@ -1112,9 +1120,9 @@ START_TEST(test_bound_to_device_still_receives)
 	const char *ifname = T.ns->dev->name[0] ? T.ns->dev->name : nstack_config(T.ns)->ifname;
 	struct rx r;
 
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-					   (socklen_t)strlen(ifname)),
-			 0);
+	ck_assert_int_eq(
+	    nstack_setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)),
+	    0);
 	t_inject(frame, peer_udp(4321, 5000, "dev", 3));
 	recv_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 3);
