@@ -418,6 +418,117 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)(x >> 56) ^ (uint8_t)i;
 }
 
+START_TEST(test_established_receiver_not_reading_window_closes_then_reopens)
+{
+	struct socket *l = p_listener(5006, 8), *c, *n;
+	static uint8_t buf[1 << 20];
+	uint64_t sent = 0, got = 0;
+	int inq = 0, sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+	ssize_t r;
+
+	p_connect(l, 5006, &c, &n);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern(i);
+	/* Fill until the sender's buffer is full and the wire is quiet. */
+	for (int round = 0; round < 2000; round++) {
+		r = p_send(c, buf + sent % sizeof(buf), sizeof(buf) - sent % sizeof(buf), 0);
+		if (r > 0)
+			sent += (uint64_t)r;
+		P.now += 100;
+		p_run();
+	}
+	p_settle(P.now + 5000000);
+	ck_assert_int_eq(p_send(c, buf, 1, 0), -EAGAIN);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, 0);
+	ck_assert_int_eq(nstack_ioctl(n, FIONREAD, &inq), 0);
+	ck_assert_int_gt(inq, 0);
+	ck_assert_uint_lt(inq, sent);
+	/* The sender probes the closed window and backs off (tcpi_backoff grows). */
+	ck_assert_uint_gt(p_info(c).tcpi_backoff, 0);
+	ck_assert_uint_eq(p_info(c).tcpi_snd_wnd, 0);
+	ck_assert_int_eq(nstack_getsockopt(c, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len), 0);
+	ck_assert_int_gt(sndbuf, 16384); /* grew from tcp_wmem[1] with the window */
+	/* Reading reopens the window; everything arrives in order. */
+	for (int round = 0; round < 200000 && got < sent; round++) {
+		static uint8_t in[65536];
+
+		while ((r = p_recv(n, in, sizeof(in), 0)) > 0) {
+			for (ssize_t i = 0; i < r; i++)
+				if (in[i] != pattern((got + (uint64_t)i) % sizeof(buf)))
+					ck_abort_msg("byte %lu differs", (unsigned long)(got + (uint64_t)i));
+			got += (uint64_t)r;
+		}
+		P.now += 100;
+		p_run();
+		if (!wire_pending(P.w, 0) && !wire_pending(P.w, 1) && got < sent) {
+			uint64_t d = nstack_next_deadline(P.a);
+
+			if (d != UINT64_MAX && d > P.now && d - P.now > 1000 && round % 64 == 63)
+				P.now = d;
+		}
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, POLLOUT);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 300ull * 1000000);
+}
+END_TEST
+
+START_TEST(test_established_msg_waitall_peek_and_readv)
+{
+	struct socket *l = p_listener(5007, 8), *c, *n;
+	char a[4] = {0}, b[8] = {0};
+	struct iovec iov[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+
+	p_connect(l, 5007, &c, &n);
+	ck_assert_int_eq(p_send(c, "0123456789", 10, 0), 10);
+	p_settle(P.now + 1000000);
+	/* Scatter over two iovecs. */
+	ck_assert_int_eq(nstack_recvmsg(n, &m, MSG_PEEK), 10);
+	ck_assert_mem_eq(a, "0123", 4);
+	ck_assert_mem_eq(b, "456789", 6);
+	ck_assert_int_eq(nstack_recvmsg(n, &m, 0), 10);
+	/* MSG_WAITALL with MSG_DONTWAIT and too little data returns what is there (Linux). */
+	ck_assert_int_eq(p_send(c, "xy", 2, 0), 2);
+	p_settle(P.now + 1000000);
+	ck_assert_int_eq(p_recv(n, b, sizeof(b), MSG_WAITALL | MSG_DONTWAIT), 2);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 300ull * 1000000);
+}
+END_TEST
+
+START_TEST(test_bound_port_in_use_eaddrinuse_and_reuseaddr_rules)
+{
+	struct socket *l = p_listener(5008, 8), *x = p_socket(P.b), *c, *n;
+	struct sockaddr_in sa = sin_of(0, 5008);
+	int one = 1;
+
+	/* Without SO_REUSEADDR, a listener's port is taken. */
+	ck_assert_int_eq(nstack_bind(x, (struct sockaddr *)&sa, sizeof(sa)), -EADDRINUSE);
+	/* With it, still taken: the other socket listens (Linux). */
+	ck_assert_int_eq(nstack_setsockopt(x, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_bind(x, (struct sockaddr *)&sa, sizeof(sa)), -EADDRINUSE);
+	p_connect(l, 5008, &c, &n);
+	/* The server closes first: its side of the connection waits in TIME_WAIT. */
+	nstack_close(n);
+	p_settle(P.now + 1000000);
+	nstack_close(c);
+	p_settle(P.now + 1000000);
+	nstack_close(l);
+	/* A restarted server with SO_REUSEADDR binds over the TIME_WAIT socket. */
+	ck_assert_int_eq(nstack_bind(x, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(nstack_listen(x, 8), 0);
+	nstack_close(x);
+	p_settle(P.now + 300ull * 1000000);
+}
+END_TEST
+
 /* Moves n bytes from a to b, checking every byte; returns loop rounds used. */
 static long p_bulk(struct socket *tx, struct socket *rx, uint64_t n)
 {
@@ -543,6 +654,9 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_zero_linger_close_resets_peer);
 	tcase_add_test(tc, test_sockopts_tcp_level_values);
 	tcase_add_test(tc, test_listen_backlog_full_second_connect_waits);
+	tcase_add_test(tc, test_established_receiver_not_reading_window_closes_then_reopens);
+	tcase_add_test(tc, test_established_msg_waitall_peek_and_readv);
+	tcase_add_test(tc, test_bound_port_in_use_eaddrinuse_and_reuseaddr_rules);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(bulk, 300);
 	tcase_add_test(bulk, test_established_bulk_clean_link_byte_exact);
