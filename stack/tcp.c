@@ -88,6 +88,8 @@ int tcp_init_sock(struct sock *sk)
 	const struct tcp_config *c = &ns->cfg.tcp;
 
 	skb_queue_head_init(&tp->out_of_order_queue);
+	LIST_INSERT_HEAD(&ns->tcp->all, tp, all_link);
+	tp->in_all = true;
 	LIST_INIT(&tp->syn_queue);
 	TAILQ_INIT(&tp->accept_queue);
 	tcp_init_xmit_timers(sk);
@@ -359,6 +361,10 @@ static void tcp_v4_destroy_sock(struct sock *sk)
 	if (sk->sk_state == TCP_LISTEN)
 		tcp_listen_purge(sk);
 	tcp_put_port(sk);
+	if (tp->in_all) {
+		LIST_REMOVE(tp, all_link);
+		tp->in_all = false;
+	}
 }
 
 /* Copies len bytes to the user's iovecs at offset off. */

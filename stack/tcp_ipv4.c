@@ -485,30 +485,52 @@ static const struct inet_protosw tcp_protosw = {
 	.flags = INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK,
 };
 
-/* Frees every TCP socket still alive (stack teardown). */
+/*
+ * Frees every TCP socket still alive at stack teardown: connections
+ * closing on their own, TIME_WAIT, and sockets the embedder never closed
+ * (detached from their struct socket, as udp_exit does).
+ */
 static void tcp_purge_all(struct nstack *ns)
 {
 	struct tcp_state *st = ns->tcp;
-	unsigned int i;
-	struct sock *sk;
+	struct tcp_sock *tp;
 
 	st->exiting = true;
-	for (i = 0; i < TCP_LHASH_SIZE; i++) {
-		while ((sk = LIST_FIRST(&st->lhash[i]))) {
-			sock_hold(sk);
+	while ((tp = LIST_FIRST(&st->all))) {
+		struct sock *sk = tp_sk(tp);
+		bool user_ref = false;
+
+		sock_hold(sk);
+		if (sk->sk_socket) {
+			ns_warn(ns, "tcp: socket on port %u still open at exit", sk->sk_num);
+			sk->sk_socket->sk = NULL;
+			sk->sk_socket = NULL;
+			user_ref = true;
+		}
+		if (tp->parent) {
+			/* Never accepted: the accept queue held the reference. */
+			struct tcp_sock *lp = tcp_sk(tp->parent);
+
+			TAILQ_REMOVE(&lp->accept_queue, tp, accept_link);
+			tp->parent->sk_ack_backlog--;
+			tp->parent = NULL;
+			user_ref = true;
+		}
+		sock_set_flag(sk, SOCK_DEAD);
+		if (sk->sk_state == TCP_LISTEN)
 			tcp_listen_purge(sk);
-			tcp_set_state(sk, TCP_CLOSE);
-			tcp_v4_unhash(sk);
-			sock_put(sk);
-		}
-	}
-	for (i = 0; i < TCP_EHASH_SIZE; i++) {
-		while ((sk = LIST_FIRST(&st->ehash[i]))) {
-			sock_hold(sk);
+		if (sk->sk_state != TCP_CLOSE)
 			tcp_done(sk);
-			tcp_v4_unhash(sk);
-			sock_put(sk);
+		tcp_v4_unhash(sk);
+		tcp_put_port(sk);
+		tcp_clear_xmit_timers(sk);
+		if (tp->in_all) {
+			LIST_REMOVE(tp, all_link);
+			tp->in_all = false;
 		}
+		if (user_ref)
+			sock_put(sk);
+		sock_put(sk);
 	}
 }
 
@@ -522,6 +544,7 @@ int tcp_init(struct nstack *ns)
 	if (!st)
 		return -ENOMEM;
 	ns->tcp = st;
+	LIST_INIT(&st->all);
 	st->hash_secret = ns_random32(ns);
 	for (i = 0; i < 4; i++)
 		st->cookie_secret[i] = ns_random32(ns);

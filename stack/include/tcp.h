@@ -59,6 +59,7 @@ extern const char *const tcp_state_names[TCP_MAX_STATES];
 #define TCP_CONGESTION 13
 #define TCP_USER_TIMEOUT 18
 #define TCP_NOTSENT_LOWAT 25
+#define TCP_INQ 36
 
 #define TCP_CA_NAME_MAX 16
 
@@ -376,6 +377,9 @@ struct tcp_sock {
 	struct tcp_accept_queue accept_queue;
 	TAILQ_ENTRY(tcp_sock) accept_link;
 	struct sock *parent; /* the listener, while in its accept queue */
+	LIST_ENTRY(tcp_sock) all_link; /* every TCP sock of the stack, for teardown */
+	bool in_all;
+	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
 
 	/* RFC 5961 challenge ACK rate limit. */
 	uint64_t last_oow_ack_time;
@@ -417,6 +421,7 @@ struct tcp_state {
 	struct tcp_sock_list lhash[TCP_LHASH_SIZE]; /* sk_node: listeners */
 	struct tcp_sock_list bhash[TCP_BHASH_SIZE]; /* sk_bind_node: bound ports */
 	LIST_HEAD(, tcp_congestion_ops) cong_list;
+	LIST_HEAD(, tcp_sock) all;
 	const struct tcp_congestion_ops *default_ca;
 	uint32_t hash_secret;
 	uint32_t cookie_secret[4];

@@ -640,6 +640,43 @@ START_TEST(test_established_bulk_lossy_link_byte_exact)
 }
 END_TEST
 
+/*
+ * Connections still alive below closed sockets (TIME_WAIT, orphans waiting
+ * for ACKs with timers armed, a listener's unaccepted child) are freed by
+ * nstack_destroy: leaks or use-after-free show under ASan/LSan.
+ */
+START_TEST(test_destroy_with_orphans_and_time_wait_frees_everything)
+{
+	struct socket *l, *c, *n, *c2, *c3, *n3;
+	struct sockaddr_in to = sin_of(IP_B, 7000);
+
+	p_setup();
+	l = p_listener(7000, 8);
+	/* A TIME_WAIT on A. */
+	p_connect(l, 7000, &c, &n);
+	nstack_close(c);
+	p_settle(P.now + 1000000);
+	nstack_close(n);
+	p_settle(P.now + 1000000);
+	/* An orphan in FIN_WAIT1 with unacknowledged data on A: B is gone below. */
+	p_connect(l, 7000, &c3, &n3);
+	/* A child nobody accepted. */
+	c2 = p_socket(P.a);
+	ck_assert_int_eq(nstack_connect(c2, (struct sockaddr *)&to, sizeof(to)), -EINPROGRESS);
+	p_settle(P.now + 1000000);
+	nstack_close(l);
+	nstack_close(c2);
+	nstack_close(n3);
+	ck_assert_int_eq(p_send(c3, "pending", 7, 0), 7);
+	nstack_close(c3);
+	ck_assert_int_gt(nstack_live_socks(P.a), 0);
+	nstack_destroy(P.a);
+	nstack_destroy(P.b);
+	wire_destroy(P.w);
+	P.a = P.b = NULL;
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("tcp");
@@ -658,6 +695,12 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_msg_waitall_peek_and_readv);
 	tcase_add_test(tc, test_bound_port_in_use_eaddrinuse_and_reuseaddr_rules);
 	suite_add_tcase(s, tc);
+	{
+		TCase *td = tcase_create("teardown");
+
+		tcase_add_test(td, test_destroy_with_orphans_and_time_wait_frees_everything);
+		suite_add_tcase(s, td);
+	}
 	tcase_set_timeout(bulk, 300);
 	tcase_add_test(bulk, test_established_bulk_clean_link_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_lossy_link_byte_exact);
