@@ -598,6 +598,23 @@ START_TEST(test_ping_socket_to_own_address_answered_by_loopback)
 }
 END_TEST
 
+START_TEST(test_unknown_protocol_taken_by_raw_socket_no_error)
+{
+	unsigned char buf[64];
+	struct socket *s;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_RAW, UNKNOWN_PROTO, &s), 0);
+	t_inject(frame, t_build_peer_ip(frame, UNKNOWN_PROTO, 0x321, "0123456789", 10));
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("IpInUnknownProtos"), 0);
+	ck_assert_uint_eq(t_stat("IpInDelivers"), 1);
+	/* The raw socket reads the datagram from its IP header on. */
+	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), IP_HLEN_MIN + 10);
+	ck_assert_mem_eq(buf + IP_HLEN_MIN, "0123456789", 10);
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
 static Suite *icmp_wire_suite(void)
 {
 	Suite *s = suite_create("icmp_wire");
@@ -623,6 +640,7 @@ static Suite *icmp_wire_suite(void)
 	tcase_add_test(tc, test_error_quoting_too_little_dropped_and_counted);
 	tcase_add_test(tc, test_echo_reply_counted_not_answered);
 	tcase_add_test(tc, test_ping_socket_gets_echo_reply);
+	tcase_add_test(tc, test_unknown_protocol_taken_by_raw_socket_no_error);
 	tcase_add_test(tc, test_ping_socket_to_own_address_answered_by_loopback);
 	tcase_add_test(tc, test_udp_connected_gets_port_unreachable_as_econnrefused);
 	suite_add_tcase(s, tc);
