@@ -140,7 +140,7 @@ static bool tcp_stream_writeable(const struct sock *sk)
 {
 	int wspace = sk->sk_sndbuf - sk->sk_wmem_queued;
 
-	return wspace >= sk->sk_wmem_queued / 2 && wspace > 0;
+	return wspace >= sk->sk_wmem_queued / 2 && wspace > 0 && tcp_stream_memory_free(sk);
 }
 
 /* poll(): readiness as Linux's tcp_poll reports it. */

@@ -470,6 +470,16 @@ out:
 	return err;
 }
 
+/* Room to queue more (sk_stream_memory_free with tcp_stream_memory_free). */
+bool tcp_stream_memory_free(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	if (sk->sk_wmem_queued >= sk->sk_sndbuf)
+		return false;
+	return !tp->notsent_lowat || tp->write_seq - tp->snd_nxt < tp->notsent_lowat;
+}
+
 /* Waits until the connection is usable for sending (sk_stream_wait_connect). */
 static int tcp_wait_connect(struct sock *sk, int64_t *timeo)
 {
@@ -515,7 +525,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		}
 		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
 		    (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
-			if (sk->sk_wmem_queued >= sk->sk_sndbuf) {
+			if (!tcp_stream_memory_free(sk)) {
 				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
 				if (!timeo) {
 					err = -EAGAIN;
@@ -596,6 +606,10 @@ static int tcp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 			return -EINVAL;
 		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE)) ? 0
 			: (int)(tp->write_seq - tp->snd_nxt);
+		break;
+	case SIOCATMARK:
+		/* Urgent data is never queued apart, so never at the mark. */
+		v = 0;
 		break;
 	default:
 		return -ENOTTY;
@@ -738,6 +752,10 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 			return -EINVAL;
 		tp->user_timeout_ms = (uint32_t)val;
 		return 0;
+	case TCP_NOTSENT_LOWAT:
+		tp->notsent_lowat = (uint32_t)val;
+		sk->sk_write_space(sk);
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -801,6 +819,16 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_reordering = tp->reordering;
 	info->tcpi_rcv_space = tp->rcvq_space;
 	info->tcpi_total_retrans = tp->total_retrans;
+	/* Linux's tcp_update_pacing_rate(): 200% of cwnd/srtt in slow start, else 120%. */
+	info->tcpi_max_pacing_rate = UINT64_MAX;
+	if (tp->srtt_us) {
+		uint64_t rate = (uint64_t)tp->mss_cache * ((1000000u / 100) << 3);
+		uint32_t w = tp->snd_cwnd > tp->packets_out ? tp->snd_cwnd : tp->packets_out;
+
+		rate *= tp->snd_cwnd < tp->snd_ssthresh / 2 ? 200 : 120;
+		rate *= w;
+		info->tcpi_pacing_rate = rate / tp->srtt_us;
+	}
 	info->tcpi_bytes_acked = tp->bytes_acked;
 	info->tcpi_bytes_received = tp->bytes_received;
 	info->tcpi_segs_out = tp->segs_out;
@@ -866,6 +894,9 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		break;
 	case TCP_USER_TIMEOUT:
 		v = (int)tp->user_timeout_ms;
+		break;
+	case TCP_NOTSENT_LOWAT:
+		v = (int)tp->notsent_lowat;
 		break;
 	case TCP_INFO: {
 		struct tcp_info_linux info;

@@ -548,6 +548,10 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 			tcp_rearm_rto(sk);
 		sent++;
 	}
+	/* TCP_NOTSENT_LOWAT: writers wait for unsent bytes to drain below it. */
+	if (sent && tp->notsent_lowat && sk->sk_socket &&
+	    tp->write_seq - tp->snd_nxt < tp->notsent_lowat)
+		sk->sk_write_space(sk);
 	if (!sent && tp->send_head && !tp->packets_out) {
 		tcp_check_probe_timer(sk);
 		return true;

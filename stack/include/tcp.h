@@ -442,6 +442,7 @@ int tcp_disconnect(struct sock *sk, int flags);
 void tcp_rcv_space_adjust(struct sock *sk);
 void tcp_sndbuf_expand(struct sock *sk);
 uint32_t tcp_inq(const struct sock *sk);
+bool tcp_stream_memory_free(const struct sock *sk);
 void tcp_get_info(struct sock *sk, struct tcp_info_linux *info);
 int tcp_init(struct nstack *ns);
 void tcp_exit(struct nstack *ns);

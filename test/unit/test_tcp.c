@@ -529,6 +529,37 @@ START_TEST(test_bound_port_in_use_eaddrinuse_and_reuseaddr_rules)
 }
 END_TEST
 
+START_TEST(test_established_notsent_lowat_gates_pollout_and_send)
+{
+	struct socket *l = p_listener(5009, 8), *c, *n;
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	p_connect(l, 5009, &c, &n);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &(int){4}, sizeof(int)), 0);
+	ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), 0);
+	ck_assert_int_eq(v, 4);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &(int){1}, sizeof(int)), 0);
+	ck_assert_int_eq(p_send(c, "abc", 3, 0), 3);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, POLLOUT); /* 3 unsent < 4 */
+	ck_assert_int_eq(p_send(c, "d", 1, 0), 1);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, 0); /* 4 unsent */
+	/* As Linux, bytes that fit the unsent tail segment are still taken. */
+	ck_assert_int_eq(p_send(c, "e", 1, 0), 1);
+	ck_assert_int_eq(nstack_ioctl(c, SIOCOUTQNSD, &v), 0);
+	ck_assert_int_eq(v, 5);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &(int){0}, sizeof(int)), 0);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, POLLOUT);
+	ck_assert_int_eq(nstack_ioctl(c, SIOCATMARK, &v), 0);
+	ck_assert_int_eq(v, 0);
+	p_settle(P.now + 1000000);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 300ull * 1000000);
+}
+END_TEST
+
 /* Moves n bytes from a to b, checking every byte; returns loop rounds used. */
 static long p_bulk(struct socket *tx, struct socket *rx, uint64_t n)
 {
@@ -694,6 +725,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_receiver_not_reading_window_closes_then_reopens);
 	tcase_add_test(tc, test_established_msg_waitall_peek_and_readv);
 	tcase_add_test(tc, test_bound_port_in_use_eaddrinuse_and_reuseaddr_rules);
+	tcase_add_test(tc, test_established_notsent_lowat_gates_pollout_and_send);
 	suite_add_tcase(s, tc);
 	{
 		TCase *td = tcase_create("teardown");
