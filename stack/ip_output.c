@@ -195,12 +195,19 @@ int ip_finish_output(struct nstack *ns, struct sk_buff *skb, const struct rtable
 	return ip_output_link(ns, skb, rt);
 }
 
-/* Makes sure skb has room for an IP and an Ethernet header in front of data. */
-static struct sk_buff *ip_ensure_headroom(struct nstack *ns, struct sk_buff *skb, unsigned int need)
+/*
+ * Makes sure skb has need bytes of headroom, and with private_data that
+ * its data may be written, copying it otherwise. The headroom of a clone
+ * belongs to whoever holds the clone: TCP sends a clone of its queued
+ * segment and never has two in flight (Linux's skb_header_release()
+ * convention), so headers are pushed into it without a copy.
+ */
+static struct sk_buff *ip_ensure_headroom(struct nstack *ns, struct sk_buff *skb, unsigned int need,
+					  bool private_data)
 {
 	struct sk_buff *n;
 
-	if (skb_headroom(skb) >= need && !skb_cloned(skb))
+	if (skb_headroom(skb) >= need && !(private_data && skb_cloned(skb)))
 		return skb;
 	n = alloc_skb_hdr(ns, skb->len);
 	if (!n) {
@@ -249,7 +256,7 @@ int ip_build_and_send(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, ui
 		err = -EMSGSIZE;
 		goto drop;
 	}
-	skb = ip_ensure_headroom(ns, skb, IP_HLEN_MIN + ETH_HLEN);
+	skb = ip_ensure_headroom(ns, skb, IP_HLEN_MIN + ETH_HLEN, false);
 	if (!skb) {
 		NS_INC_STATS(ns, IpOutDiscards);
 		return -ENOBUFS;
@@ -311,7 +318,7 @@ int ip_send_raw(struct nstack *ns, struct sk_buff *skb)
 		goto drop;
 	}
 	if (skb_headroom(skb) < ETH_HLEN || skb_cloned(skb)) {
-		skb = ip_ensure_headroom(ns, skb, ETH_HLEN);
+		skb = ip_ensure_headroom(ns, skb, ETH_HLEN, true);
 		if (!skb) {
 			NS_INC_STATS(ns, IpOutDiscards);
 			return -ENOBUFS;
