@@ -662,6 +662,16 @@ NSP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	return send_result(f, rc, 0);
 }
 
+/*
+ * sendfile64: what programs built with _FILE_OFFSET_BITS=64 call (nginx).
+ * On LP64 off64_t is off_t and both symbols are the same system call.
+ */
+_Static_assert(sizeof(off64_t) == sizeof(off_t), "sendfile64 assumes LP64");
+NSP_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
+{
+	return sendfile(out_fd, in_fd, (off_t *)offset, count);
+}
+
 /* close_range(2): private fds in the range are closed (or marked) one by one first. */
 NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
