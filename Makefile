@@ -15,8 +15,9 @@ CC ?= gcc
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Istack/include -Ipcap_io -Ipreload -Itest
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN)
+OPT ?= -O2 -g
+SAN ?=
+override CFLAGS += $(OPT) $(SAN) -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN)
 LDLIBS_CORE := -lpcap -lbsd -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -64,9 +65,9 @@ unit-test: $(BUILD)/nstack_tests
 	$(BUILD)/nstack_tests
 
 asan-test:
-	$(MAKE) BUILD=$(BUILD)-asan CFLAGS="-O1 -g $(SAN_FLAGS)" $(BUILD)-asan/nstack_tests
+	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/nstack_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(BUILD)-asan/nstack_tests
+		NSTACK_TCP_BULK_MIB=$${NSTACK_TCP_BULK_MIB:-8} $(BUILD)-asan/nstack_tests
 
 integration-test: all $(BUILD)/nstack-relay
 	test/integration/run.sh $(BUILD)
