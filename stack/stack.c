@@ -305,7 +305,7 @@ static void *stack_thread(void *arg)
 		 * arming one needs no kick (mod_timer kicks only for a deadline
 		 * before this). UINT64_MAX here made every RTO re-arm on an ACK
 		 * write to our own eventfd: one syscall and a spurious wake-up
-		 * per ACK, 40% of the sender's CPU in iperf3.
+		 * per ACK, a quarter of the sender's CPU in iperf3.
 		 */
 		ns->thread_sleep_until = 0;
 	}
