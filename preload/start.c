@@ -277,8 +277,22 @@ static void flush_on_signal(int sig)
 	unsigned char b = (unsigned char)sig;
 
 	signal(sig, SIG_DFL); /* a second one ends the process at once */
-	if (syscall(SYS_write, flush_pipe[1], &b, 1) < 0)
+	if (syscall(SYS_write, flush_pipe[1], &b, 1) < 0) {
 		raise(sig);
+		return;
+	}
+	/*
+	 * Returning would hand the program an EINTR it never asked for (nc
+	 * reports "polling error"), so wait here until the flush thread
+	 * re-raises the signal, which SA_NODEFER lets end us at once. Bounded:
+	 * if this thread was interrupted inside the stack holding its lock, the
+	 * flush can only finish once we return.
+	 */
+	for (long i = 0; i < (exit_linger_ms + 2000) / 10; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		syscall(SYS_nanosleep, &ts, NULL);
+	}
 }
 
 static void *flush_thread(void *arg)
@@ -318,7 +332,7 @@ static void install_flush_signals(void)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = flush_on_signal;
 		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = SA_RESTART;
+		sa.sa_flags = SA_RESTART | SA_NODEFER;
 		sigaction(flush_signals[i], &sa, NULL);
 	}
 }
