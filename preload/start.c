@@ -20,6 +20,7 @@
 #include <net/if_arp.h>
 #include <linux/sockios.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <sys/ioctl.h>
 
 #include "config.h"
@@ -38,6 +39,7 @@ static struct nstack *the_stack;
 static struct pcap_dumpfile *the_dump;
 static struct netdev_ops guarded_ops;
 static unsigned int exit_linger_ms;
+static pid_t stack_pid; /* the process that started the stack */
 /* nstack's interface as it presents it (SIOCGIF* answers). */
 static struct {
 	char name[IF_NAMESIZE];
@@ -261,6 +263,47 @@ static void exit_flush(void)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
 }
 
+static void *exit_flush_main(void *arg)
+{
+	exit_flush();
+	sem_post(arg);
+	return NULL;
+}
+
+/*
+ * _exit(2) and _Exit(3) skip atexit handlers, yet the kernel would still
+ * deliver what the program wrote (Python's os._exit right after sendall).
+ * So they flush too, on a helper thread waited for at most the linger limit
+ * plus 2 s: _exit may be called from a signal handler that interrupted this
+ * very thread inside the stack, with the stack lock held. Only the process
+ * that started the stack flushes: a vfork child shares our memory and must
+ * not close the parent's sockets (a fork child has nsp_forked set).
+ */
+NSP_EXPORT void _exit(int status)
+{
+	if (the_stack && !nsp_forked && !nsp_inside && exit_linger_ms && getpid() == stack_pid) {
+		sem_t done;
+		pthread_t t;
+
+		sem_init(&done, 0, 0);
+		if (pthread_create(&t, NULL, exit_flush_main, &done) == 0) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += (exit_linger_ms + 2000) / 1000;
+			while (sem_timedwait(&done, &until) != 0 && errno == EINTR)
+				;
+		}
+	}
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+NSP_EXPORT void _Exit(int status)
+{
+	_exit(status);
+}
+
 /*
  * A terminating signal with the default action would end the process before
  * the stack sent what the program wrote. For SIGTERM, SIGINT and SIGHUP left
@@ -410,6 +453,7 @@ static int start_locked(void)
 	nsp_policy.nbypass = c.nbypass;
 	memcpy(nsp_policy.bypass_net, c.bypass_net, sizeof(c.bypass_net));
 	memcpy(nsp_policy.bypass_mask, c.bypass_mask, sizeof(c.bypass_mask));
+	stack_pid = getpid();
 	the_stack = ns;
 	atexit(exit_flush);
 	if (exit_linger_ms)
