@@ -1,0 +1,353 @@
+/*
+ * Targeted checks for the program matrix (case_matrix.sh), run under nstack
+ * against kernel servers in the peer namespace (mx_srv.py):
+ *
+ *   mx_fdops refused    ADDR PORT   non-blocking connect to a closed port:
+ *                                   EINPROGRESS, POLLOUT|POLLERR, SO_ERROR
+ *                                   ECONNREFUSED once, then 0
+ *   mx_fdops dup2       ADDR PORT   dup2 of a private socket to a new number
+ *                                   and of a file over a private socket
+ *   mx_fdops closerange ADDR PORT   close_range over private fds (and the
+ *                                   CLOSE_RANGE_CLOEXEC flag)
+ *   mx_fdops threads    ADDR PORT   8 threads x 100 connections, each reply
+ *                                   checked
+ *
+ * dup2/closerange talk to mx_srv.py's "ctl" mode: the first connection is a
+ * control channel on which the server reports "eof ID BYTES" when one of the
+ * later connections (which announce "id ID\n") reaches end of file. So the
+ * program sees from the far side that a private socket really closed when
+ * it should, not merely at exit. Exit 0 when every check held; the first
+ * failed check is printed.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static struct sockaddr_in peer;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "mx_fdops: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (errno %d: %s)\n", errno, strerror(errno));
+	va_end(ap);
+	exit(1);
+}
+
+#define CHECK(cond, ...)                  \
+	do {                              \
+		if (!(cond))              \
+			die(__VA_ARGS__); \
+	} while (0)
+
+static int tcp_connect(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(s >= 0, "socket");
+	CHECK(connect(s, (struct sockaddr *)&peer, sizeof(peer)) == 0, "connect");
+	return s;
+}
+
+static void send_all(int s, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(s, buf, len, MSG_NOSIGNAL);
+
+		CHECK(n > 0, "send on %d", s);
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void sendf(int s, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	send_all(s, buf, (size_t)n);
+}
+
+/* Reads one line (bounded by 10 s) from the control channel. */
+static void read_line(int s, char *line, size_t cap)
+{
+	size_t n = 0;
+
+	while (n + 1 < cap) {
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		ssize_t r;
+
+		CHECK(poll(&p, 1, 10000) == 1, "control channel: no line in 10 s (got '%.*s')",
+		      (int)n, line);
+		r = recv(s, line + n, 1, 0);
+		CHECK(r == 1, "control channel recv");
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+}
+
+/* Waits for the server to report end of file on connection ID after BYTES. */
+static void expect_eof(int ctl, int id, long bytes)
+{
+	char line[128], want[64];
+
+	read_line(ctl, line, sizeof(line));
+	snprintf(want, sizeof(want), "eof %d %ld", id, bytes);
+	CHECK(strcmp(line, want) == 0, "control channel: want '%s', got '%s'", want, line);
+}
+
+/* A connection that says who it is, so the server can report on it. */
+static int open_conn(int id)
+{
+	int s = tcp_connect();
+
+	sendf(s, "id %d\n", id);
+	return s;
+}
+
+static int cmd_refused(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd p;
+	int err = -1;
+	socklen_t len = sizeof(err);
+	int rc;
+
+	CHECK(s >= 0, "socket");
+	rc = connect(s, (struct sockaddr *)&peer, sizeof(peer));
+	CHECK(rc == -1 && errno == EINPROGRESS, "non-blocking connect: want EINPROGRESS");
+	p = (struct pollfd){.fd = s, .events = POLLOUT};
+	CHECK(poll(&p, 1, 5000) == 1, "poll: connect did not complete in 5 s");
+	/* Linux: a refused connect is POLLOUT|POLLERR|POLLHUP. */
+	CHECK((p.revents & (POLLOUT | POLLERR)) == (POLLOUT | POLLERR),
+	      "poll revents %#x: want POLLOUT|POLLERR", p.revents);
+	CHECK(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0, "getsockopt SO_ERROR");
+	CHECK(err == ECONNREFUSED, "SO_ERROR %d: want ECONNREFUSED", err);
+	/* Reading SO_ERROR clears it. */
+	CHECK(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0,
+	      "second SO_ERROR %d: want 0", err);
+	close(s);
+
+	/* The blocking form fails at once with the same errno. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(s >= 0, "socket");
+	rc = connect(s, (struct sockaddr *)&peer, sizeof(peer));
+	CHECK(rc == -1 && errno == ECONNREFUSED, "blocking connect: want ECONNREFUSED");
+	close(s);
+	printf("refused: ok\n");
+	return 0;
+}
+
+static int cmd_dup2(void)
+{
+	int ctl = tcp_connect();
+	int a, b, f, hi = 200, type;
+	socklen_t len = sizeof(type);
+	char buf[8];
+
+	sendf(ctl, "ctl\n");
+	/* A private socket duplicated to a high number outlives its original. */
+	a = open_conn(1);
+	CHECK(dup2(a, hi) == hi, "dup2(%d, %d)", a, hi);
+	CHECK(close(a) == 0, "close original");
+	sendf(hi, "12345");
+	CHECK(getsockopt(hi, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM,
+	      "SO_TYPE on the duplicate");
+	CHECK(close(hi) == 0, "close duplicate");
+	expect_eof(ctl, 1, 5);
+
+	/* dup2 of a file over a private socket closes the socket (its last
+	 * reference) and the number now names the file. */
+	b = open_conn(2);
+	sendf(b, "abc");
+	f = open("/dev/zero", O_RDONLY);
+	CHECK(f >= 0, "open /dev/zero");
+	CHECK(dup2(f, b) == b, "dup2(file, private %d)", b);
+	expect_eof(ctl, 2, 3);
+	CHECK(read(b, buf, sizeof(buf)) == (ssize_t)sizeof(buf) && buf[0] == 0,
+	      "read /dev/zero through the reused number");
+	errno = 0;
+	CHECK(getsockopt(b, SOL_SOCKET, SO_TYPE, &type, &len) == -1 && errno == ENOTSOCK,
+	      "getsockopt on the file: want ENOTSOCK");
+	close(b);
+	close(f);
+
+	/* dup2 of a private socket over another private socket. */
+	a = open_conn(3);
+	b = open_conn(4);
+	sendf(a, "xy");
+	CHECK(dup2(a, b) == b, "dup2(private, private)");
+	expect_eof(ctl, 4, 0);
+	sendf(b, "z"); /* reaches connection 3 */
+	close(a);
+	close(b);
+	expect_eof(ctl, 3, 3);
+
+	/* dup2 onto itself is a no-op that checks the fd. */
+	a = open_conn(5);
+	CHECK(dup2(a, a) == a, "dup2(fd, fd)");
+	sendf(a, "q");
+	close(a);
+	expect_eof(ctl, 5, 1);
+	close(ctl);
+	printf("dup2: ok\n");
+	return 0;
+}
+
+static int cmd_closerange(void)
+{
+	enum { N = 6 };
+	int ctl = tcp_connect();
+	int fds[N], i, lo = 1 << 30, hi = -1, s;
+	char line[128];
+
+	sendf(ctl, "ctl\n");
+	for (i = 0; i < N; i++) {
+		fds[i] = open_conn(10 + i);
+		sendf(fds[i], "%d", i);
+		lo = fds[i] < lo ? fds[i] : lo;
+		hi = fds[i] > hi ? fds[i] : hi;
+	}
+	CHECK(lo > ctl, "control fd %d must be below the range %d..%d", ctl, lo, hi);
+
+	/* CLOSE_RANGE_CLOEXEC marks and keeps them. */
+	CHECK(close_range((unsigned)lo, (unsigned)hi, CLOSE_RANGE_CLOEXEC) == 0,
+	      "close_range CLOEXEC");
+	for (i = 0; i < N; i++)
+		CHECK(fcntl(fds[i], F_GETFD) == FD_CLOEXEC, "fd %d: want FD_CLOEXEC", fds[i]);
+
+	/* Close everything from the first socket up: all of them end. */
+	CHECK(close_range((unsigned)lo, ~0U, 0) == 0, "close_range");
+	for (i = 0; i < N; i++) {
+		errno = 0;
+		CHECK(fcntl(fds[i], F_GETFD) == -1 && errno == EBADF, "fd %d still open", fds[i]);
+	}
+	/* The reports come in any order; each connection exactly once. */
+	{
+		int seen[N] = {0};
+
+		for (i = 0; i < N; i++) {
+			int id;
+			long bytes;
+
+			read_line(ctl, line, sizeof(line));
+			CHECK(sscanf(line, "eof %d %ld", &id, &bytes) == 2 && id >= 10 &&
+				      id < 10 + N && !seen[id - 10] && bytes == 1,
+			      "unexpected report '%s'", line);
+			seen[id - 10] = 1;
+		}
+	}
+	/* The numbers are free again and a new private socket works. */
+	s = open_conn(99);
+	CHECK(s <= hi, "new socket got %d, want a reused number <= %d", s, hi);
+	sendf(s, "ok");
+	close(s);
+	expect_eof(ctl, 99, 2);
+	close(ctl);
+	printf("closerange: ok\n");
+	return 0;
+}
+
+enum { THREADS = 8, CONNS = 100 };
+static int thread_fail;
+
+static void *client_thread(void *arg)
+{
+	long t = (long)arg;
+	int c;
+
+	for (c = 0; c < CONNS; c++) {
+		char msg[128], got[128];
+		int s = socket(AF_INET, SOCK_STREAM, 0), n, off = 0;
+
+		if (s < 0 || connect(s, (struct sockaddr *)&peer, sizeof(peer)) != 0) {
+			fprintf(stderr, "thread %ld conn %d: connect: %s\n", t, c, strerror(errno));
+			goto fail;
+		}
+		n = snprintf(msg, sizeof(msg), "echo thread %ld connection %d %08x\n", t, c,
+			     (unsigned)rand_r(&(unsigned){(unsigned)(t * 1000 + c)}));
+		send_all(s, msg, (size_t)n);
+		while (off < n) {
+			ssize_t r = recv(s, got + off, (size_t)(n - off), 0);
+
+			if (r <= 0) {
+				fprintf(stderr, "thread %ld conn %d: recv %zd: %s\n", t, c, r,
+					strerror(errno));
+				goto fail;
+			}
+			off += (int)r;
+		}
+		if (memcmp(msg, got, (size_t)n) != 0) {
+			fprintf(stderr, "thread %ld conn %d: reply differs\n", t, c);
+			goto fail;
+		}
+		close(s);
+		continue;
+fail:
+		__atomic_store_n(&thread_fail, 1, __ATOMIC_SEQ_CST);
+		if (s >= 0)
+			close(s);
+		return NULL;
+	}
+	return NULL;
+}
+
+static int cmd_threads(void)
+{
+	pthread_t th[THREADS];
+	long t;
+
+	for (t = 0; t < THREADS; t++)
+		CHECK(pthread_create(&th[t], NULL, client_thread, (void *)t) == 0, "pthread_create");
+	for (t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	CHECK(!thread_fail, "a client thread failed");
+	printf("threads: %d connections ok\n", THREADS * CONNS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: mx_fdops refused|dup2|closerange|threads ADDR PORT\n");
+		return 2;
+	}
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons((unsigned short)atoi(argv[3]));
+	if (inet_pton(AF_INET, argv[2], &peer.sin_addr) != 1)
+		return 2;
+	if (!strcmp(argv[1], "refused"))
+		return cmd_refused();
+	if (!strcmp(argv[1], "dup2"))
+		return cmd_dup2();
+	if (!strcmp(argv[1], "closerange"))
+		return cmd_closerange();
+	if (!strcmp(argv[1], "threads"))
+		return cmd_threads();
+	return 2;
+}
