@@ -78,7 +78,7 @@ mx_redis_benchmark() {
 		-t set,get,incr,lpush,lrange_100 >bench.log 2>&1 || { cat bench.log; return 1; }
 	tr '\r' '\n' <bench.log | grep 'requests per second' | tee bench.txt
 	for t in SET GET INCR LPUSH LRANGE_100; do
-		grep -q "^$t: .*requests per second" bench.txt || { echo "no $t result"; return 1; }
+		grep -q "^$t[ :].*requests per second" bench.txt || { echo "no $t result"; return 1; }
 	done
 	! grep -qi error bench.log
 }
