@@ -3,8 +3,20 @@
 # status; every program is bounded by its own timeout below the runner's.
 # shellcheck shell=bash
 
-# Seeded-free random payloads: a new one per run, compared by hash.
+# Random payloads: a new one per run, compared by hash.
 tcp_mkfile() { head -c "$2" /dev/urandom >"$1"; }
+
+# Waits (bounded) until a kernel TCP socket listens on PORT in namespace $2
+# (default: the peer), so a loaded machine cannot make a client too early.
+tcp_wait_listen() {
+	local i
+	for i in $(seq 1 50); do
+		[ -n "$(ip netns exec "${2:-$PEER}" ss -Htln "sport = :$1")" ] && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on TCP port $1 in ${2:-$PEER}" >&2
+	return 1
+}
 
 # Fails unless iperf3's JSON report ($1) shows a finished test that moved
 # bytes in the direction measured.
@@ -34,7 +46,7 @@ case_tcp_curl_100mib_download() {
 case_tcp_nc_upload_nstack_client() {
 	tcp_mkfile in 4M
 	in_peer timeout 40 nc -l "$PEER_ADDR" 9100 </dev/null >out &
-	sleep 0.3
+	tcp_wait_listen 9100 || return 1
 	on_nstack timeout 30 nc -N "$PEER_ADDR" 9100 <in || return 1
 	wait $! || return 1
 	[ "$(sha in)" = "$(sha out)" ]
@@ -44,7 +56,7 @@ case_tcp_nc_upload_nstack_client() {
 case_tcp_nc_download_nstack_client() {
 	tcp_mkfile in 4M
 	in_peer timeout 40 nc -N -l "$PEER_ADDR" 9101 <in &
-	sleep 0.3
+	tcp_wait_listen 9101 || return 1
 	on_nstack timeout 30 nc "$PEER_ADDR" 9101 </dev/null >out || return 1
 	wait $! || return 1
 	[ "$(sha in)" = "$(sha out)" ]
@@ -78,7 +90,7 @@ case_tcp_nc_download_nstack_server() {
 case_tcp_half_close_nstack_client() {
 	tcp_mkfile in 3M
 	in_peer timeout 40 socat TCP4-LISTEN:9104,bind="$PEER_ADDR",reuseaddr SYSTEM:sha256sum &
-	sleep 0.3
+	tcp_wait_listen 9104 || return 1
 	on_nstack timeout 30 nc -N "$PEER_ADDR" 9104 <in >reply || return 1
 	wait $! || return 1
 	cat reply
@@ -102,7 +114,7 @@ case_tcp_half_close_nstack_server() {
 case_tcp_socat_upload_nstack_client() {
 	tcp_mkfile in 4M
 	in_peer timeout 40 socat -u TCP4-LISTEN:9106,bind="$PEER_ADDR",reuseaddr CREATE:out &
-	sleep 0.3
+	tcp_wait_listen 9106 || return 1
 	on_nstack timeout 30 socat -u OPEN:in TCP4:"$PEER_ADDR":9106 || return 1
 	wait $! || return 1
 	[ "$(sha in)" = "$(sha out)" ]
@@ -112,7 +124,7 @@ case_tcp_socat_upload_nstack_client() {
 case_tcp_socat_download_nstack_client() {
 	tcp_mkfile in 4M
 	in_peer timeout 40 socat -u OPEN:in TCP4-LISTEN:9107,bind="$PEER_ADDR",reuseaddr &
-	sleep 0.3
+	tcp_wait_listen 9107 || return 1
 	on_nstack timeout 30 socat -u TCP4:"$PEER_ADDR":9107 CREATE:out || return 1
 	wait $! || return 1
 	[ "$(sha in)" = "$(sha out)" ]
@@ -164,7 +176,7 @@ case_tcp_python_echo_nstack_server() {
 # iperf3 -c under nstack against a kernel iperf3 -s, both data directions.
 case_tcp_iperf3_nstack_client() {
 	in_peer timeout 40 iperf3 -s -B "$PEER_ADDR" -p 5201 >srv.log 2>&1 &
-	sleep 0.5
+	tcp_wait_listen 5201 || return 1
 	on_nstack timeout 20 iperf3 -c "$PEER_ADDR" -p 5201 -t 3 -J >up.json || { cat up.json; return 1; }
 	tcp_iperf_ok up.json || return 1
 	on_nstack timeout 20 iperf3 -c "$PEER_ADDR" -p 5201 -t 3 -R -J >down.json ||
@@ -186,4 +198,4 @@ case_tcp_iperf3_nstack_server() {
 }
 
 # run.sh exports only the case_* functions; cases run in their own shells.
-export -f tcp_mkfile tcp_iperf_ok
+export -f tcp_mkfile tcp_iperf_ok tcp_wait_listen
