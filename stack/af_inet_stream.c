@@ -135,14 +135,6 @@ int inet_accept(struct socket *sock, struct socket *newsock, int flags)
 	return 0;
 }
 
-/* Whether the send buffer has room to report POLLOUT (sk_stream_is_writeable). */
-static bool tcp_stream_writeable(const struct sock *sk)
-{
-	int wspace = sk->sk_sndbuf - sk->sk_wmem_queued;
-
-	return wspace >= sk->sk_wmem_queued / 2 && wspace > 0 && tcp_stream_memory_free(sk);
-}
-
 /* poll(): readiness as Linux's tcp_poll reports it. */
 unsigned int tcp_poll(struct socket *sock)
 {
@@ -164,8 +156,10 @@ unsigned int tcp_poll(struct socket *sock)
 		else if (inq && (sk->sk_shutdown & RCV_SHUTDOWN))
 			mask |= POLLIN | POLLRDNORM;
 		if (!(sk->sk_shutdown & SEND_SHUTDOWN)) {
-			if (tcp_stream_writeable(sk))
+			if (tcp_stream_is_writeable(sk))
 				mask |= POLLOUT | POLLWRNORM;
+			else
+				tcp_sk(sk)->nospace = true; /* wake the poller when space returns */
 		} else {
 			mask |= POLLOUT | POLLWRNORM;
 		}

@@ -148,8 +148,30 @@ void tcp_sndbuf_expand(struct sock *sk)
 		want = (uint64_t)max;
 	if ((int)want > sk->sk_sndbuf) {
 		sk->sk_sndbuf = (int)want;
-		if (sk->sk_socket)
-			sk->sk_write_space(sk);
+		tcp_check_space(sk);
+	}
+}
+
+/* POLLOUT for a stream: a third of the buffer free (sk_stream_is_writeable). */
+bool tcp_stream_is_writeable(const struct sock *sk)
+{
+	int wspace = sk->sk_sndbuf - sk->sk_wmem_queued;
+
+	return wspace >= sk->sk_wmem_queued / 2 && wspace > 0 && tcp_stream_memory_free(sk);
+}
+
+/*
+ * Wakes writers once space is back, but only if someone found none
+ * (Linux's SOCK_NOSPACE and tcp_check_space): one wake-up per refill, not
+ * one per ACK.
+ */
+void tcp_check_space(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (tp->nospace && sk->sk_socket && tcp_stream_is_writeable(sk)) {
+		tp->nospace = false;
+		sk->sk_write_space(sk);
 	}
 }
 
@@ -526,6 +548,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
 		    (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
 			if (!tcp_stream_memory_free(sk)) {
+				tp->nospace = true;
 				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
 				if (!timeo) {
 					err = -EAGAIN;
@@ -578,6 +601,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			tp->pushed_seq = tp->write_seq;
 		}
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
+		if (!tcp_stream_is_writeable(sk))
+			tp->nospace = true;
 		return (ssize_t)copied;
 	}
 	return err;
@@ -754,7 +779,8 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		return 0;
 	case TCP_NOTSENT_LOWAT:
 		tp->notsent_lowat = (uint32_t)val;
-		sk->sk_write_space(sk);
+		tp->nospace = true;
+		tcp_check_space(sk);
 		return 0;
 	default:
 		return -ENOPROTOOPT;

@@ -163,7 +163,7 @@ bool tcp_challenge_ack_allowed(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct tcp_state *st = sk->ns->tcp;
-	uint64_t now = ns_now(sk->ns), sec = now / 1000000u;
+	uint64_t now = tcp_now(sk), sec = now / 1000000u;
 
 	if (tp->last_oow_ack_time && now - tp->last_oow_ack_time < TCP_INVALID_RATELIMIT_US)
 		return false;
@@ -191,7 +191,7 @@ static void tcp_send_dupack(struct sock *sk, const struct sk_buff *skb)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
-	uint64_t now = ns_now(sk->ns);
+	uint64_t now = tcp_now(sk);
 
 	if (cb->end_seq != cb->seq && before(cb->seq, tp->rcv_nxt)) {
 		/* A retransmission of data we have: ACK at once. */
@@ -252,7 +252,7 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
-	uint64_t now = ns_now(sk->ns);
+	uint64_t now = tcp_now(sk);
 	uint64_t first_clean_tx = 0;
 	bool retrans_acked = false;
 	uint32_t acked = 0;
@@ -283,7 +283,7 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 	if (first_clean_tx && !retrans_acked) {
 		*rtt_us = (int64_t)(now - first_clean_tx);
 	} else if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr && acked) {
-		uint32_t d = tcp_ts_now(sk->ns) + tp->tsoffset - tp->rx_opt.rcv_tsecr;
+		uint32_t d = (uint32_t)(tcp_now(sk) / 1000u) + tp->tsoffset - tp->rx_opt.rcv_tsecr;
 
 		if (d < 0x7fffffff)
 			*rtt_us = (int64_t)d * 1000;
@@ -559,7 +559,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	if (before(ack, prior_una))
 		return 0; /* old duplicate: ignore the ACK, keep the data */
 
-	tp->last_ack_recv = ns_now(sk->ns);
+	tp->last_ack_recv = tcp_now(sk);
 	tp->probes_out = 0;
 	if (tcp_may_update_window(tp, ack, cb->seq, nwin)) {
 		tp->snd_wnd = nwin;
@@ -599,9 +599,8 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_clear_retrans_timer(sk);
 		tp->backoff = 0;
 	}
-	if (acked && sk->sk_socket &&
-	    (int64_t)sk->sk_wmem_queued * 3 / 2 <= (int64_t)sk->sk_sndbuf)
-		sk->sk_write_space(sk);
+	if (acked)
+		tcp_check_space(sk);
 	return fin_acked ? 1 : 0;
 }
 
@@ -612,11 +611,22 @@ static void tcp_ack_snd_check(struct sock *sk)
 
 	if (!tp->ack_pending)
 		return;
-	if (tp->ack_now || (tp->rcv_nxt - tp->rcv_wup) > tp->rcv_mss ||
-	    (tp->quick && !tp->pingpong) || !skb_queue_empty(&tp->out_of_order_queue)) {
+	if (tp->ack_now || (tp->quick && !tp->pingpong) ||
+	    !skb_queue_empty(&tp->out_of_order_queue)) {
 		if (tp->quick)
 			tp->quick--;
 		tcp_send_ack(sk);
+		return;
+	}
+	if ((tp->rcv_nxt - tp->rcv_wup) > tp->rcv_mss) {
+		/*
+		 * More than one full segment unacknowledged: ACK, but at the end
+		 * of this receive batch, so segments arriving together get one
+		 * ACK as Linux's GRO gives them (timers run after each batch).
+		 */
+		tp->ack_batch = true;
+		if (!timer_pending(&tp->delack_timer) || tp->delack_timer.expires > tcp_now(sk))
+			mod_timer(sk->ns, &tp->delack_timer, tcp_now(sk));
 		return;
 	}
 	tcp_send_delayed_ack(sk);
@@ -639,7 +649,7 @@ static void tcp_incr_quickack(struct tcp_sock *tp)
 static void tcp_event_data_recv(struct sock *sk, unsigned int len)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t now = ns_now(sk->ns);
+	uint64_t now = tcp_now(sk);
 
 	tp->ack_pending = true;
 	if (len > tp->rcv_mss)
@@ -890,9 +900,9 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 			return;
 		}
 	}
-	skb = skb_clone(in);
-	if (!skb)
-		return;
+	/* Keep the segment itself: tcp_v4_rcv learns it must not free it. */
+	skb = in;
+	sk->ns->tcp->rx_stolen = true;
 	if (before(cb->seq, tp->rcv_nxt)) {
 		/* Partly old: keep only the new part. */
 		uint32_t d = tp->rcv_nxt - cb->seq;
@@ -905,7 +915,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 
 		tp->rcv_nxt = TCP_SKB_CB(skb)->end_seq;
 		tp->bytes_received += len;
-		tp->last_data_recv = ns_now(sk->ns);
+		tp->last_data_recv = tcp_now(sk);
 		if (len) {
 			tcp_rmem_charge(sk, skb);
 			skb_queue_tail(&sk->sk_receive_queue, skb);
@@ -969,7 +979,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
 		if (tp->tstamp_ok) {
 			tp->ts_recent = o->rcv_tsval;
-			tp->ts_recent_stamp = ns_now(sk->ns);
+			tp->ts_recent_stamp = tcp_now(sk);
 		}
 		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
 		tcp_sync_mss(sk, 0);
@@ -999,7 +1009,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
 		if (tp->tstamp_ok) {
 			tp->ts_recent = o->rcv_tsval;
-			tp->ts_recent_stamp = ns_now(sk->ns);
+			tp->ts_recent_stamp = tcp_now(sk);
 		}
 		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
 		tcp_sync_mss(sk, 0);
@@ -1030,7 +1040,7 @@ static bool tcp_paws_reject(const struct sock *sk, const struct sk_buff *skb)
 		return false;
 	if ((int32_t)(o->rcv_tsval - tp->ts_recent) >= -TCP_PAWS_WINDOW)
 		return false;
-	if (ns_now(sk->ns) - tp->ts_recent_stamp > (uint64_t)TCP_PAWS_24DAYS_S * 1000000u)
+	if (tcp_now(sk) - tp->ts_recent_stamp > (uint64_t)TCP_PAWS_24DAYS_S * 1000000u)
 		return false;
 	/* An RST is not subject to PAWS (Linux: tcp_disordered_ack aside). */
 	return !(TCP_SKB_CB(skb)->tcp_flags & TH_RST);
@@ -1081,7 +1091,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		if (child) {
 			sock_hold(child);
 			ret = tcp_rcv_state_process(child, skb);
-			if (ret < 0)
+			if (ret < 0 && !sk->ns->tcp->rx_stolen)
 				tcp_v4_send_reset(sk->ns, skb);
 			sock_put(child);
 			return 0;
@@ -1134,7 +1144,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	/* RFC 7323 4.3: remember the timestamp to echo. */
 	if (tp->rx_opt.saw_tstamp && !after(cb->seq, tp->rcv_wup)) {
 		tp->ts_recent = tp->rx_opt.rcv_tsval;
-		tp->ts_recent_stamp = ns_now(sk->ns);
+		tp->ts_recent_stamp = tcp_now(sk);
 	}
 	/* Fourth check: SYN in a synchronized state (RFC 5961 4.2). */
 	if (flags & TH_SYN) {

@@ -20,6 +20,14 @@ uint32_t tcp_ts_now(const struct nstack *ns)
 	return (uint32_t)(ns_now(ns) / 1000u);
 }
 
+/* See tcp.h. */
+uint64_t tcp_now(const struct sock *sk)
+{
+	uint64_t t = sk->ns->tcp->rx_now;
+
+	return t ? t : ns_now(sk->ns);
+}
+
 /* An initial sequence number (RFC 6528: unpredictable). */
 uint32_t tcp_v4_init_seq(struct nstack *ns)
 {
@@ -379,6 +387,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	}
 	th = (const struct tcphdr *)skb->data;
 
+	ns->tcp->rx_now = skb->tstamp_us ? skb->tstamp_us : ns_now(ns);
 	sk = tcp_v4_lookup_established(ns, iph->saddr, th->source, iph->daddr, th->dest);
 	if (sk && sk->sk_state == TCP_TIME_WAIT) {
 		sock_hold(sk);
@@ -399,18 +408,27 @@ int tcp_v4_rcv(struct sk_buff *skb)
 		goto no_socket;
 
 	sock_hold(sk);
+	ns->tcp->rx_stolen = false;
 	err = tcp_rcv_state_process(sk, skb);
+	if (ns->tcp->rx_stolen) {
+		/* Queued as received data (or already freed as a duplicate). */
+		sock_put(sk);
+		ns->tcp->rx_now = 0;
+		return 0;
+	}
 	if (err < 0) {
 		/* The state machine asked for a reset (RFC 9293 3.10.7.2). */
 		tcp_v4_send_reset(ns, skb);
 	}
 	sock_put(sk);
+	ns->tcp->rx_now = 0;
 	kfree_skb(skb);
 	return 0;
 
 no_socket:
 	tcp_v4_send_reset(ns, skb);
 discard:
+	ns->tcp->rx_now = 0;
 	kfree_skb(skb);
 	return 0;
 }

@@ -355,7 +355,7 @@ static void tcp_established_options(struct sock *sk, struct tcp_out_options *o)
 	memset(o, 0, sizeof(*o));
 	if (tp->tstamp_ok) {
 		o->options |= OPTION_TS;
-		o->tsval = tcp_ts_now(sk->ns) + tp->tsoffset;
+		o->tsval = (uint32_t)(tcp_now(sk) / 1000u) + tp->tsoffset;
 		o->tsecr = tp->ts_recent;
 	}
 	if (tp->sack_ok && tp->num_sacks) {
@@ -376,7 +376,7 @@ static void tcp_syn_options(struct sock *sk, struct tcp_out_options *o)
 	o->mss = tp->advmss;
 	if (c->timestamps) {
 		o->options |= OPTION_TS;
-		o->tsval = tcp_ts_now(sk->ns) + tp->tsoffset;
+		o->tsval = (uint32_t)(tcp_now(sk) / 1000u) + tp->tsoffset;
 		o->tsecr = 0;
 	}
 	if (c->window_scaling) {
@@ -404,6 +404,7 @@ static void tcp_event_ack_sent(struct sock *sk)
 
 	tp->ack_pending = false;
 	tp->ack_now = false;
+	tp->ack_batch = false;
 	del_timer(sk->ns, &tp->delack_timer);
 }
 
@@ -420,7 +421,7 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 	struct sk_buff *out = skb;
 	uint16_t window;
 	uint8_t flags = cb->tcp_flags;
-	uint64_t now = ns_now(sk->ns);
+	uint64_t now = tcp_now(sk);
 
 	if (clone) {
 		/* A clone still in flight below shares our headroom: copy instead. */
@@ -497,7 +498,7 @@ void tcp_check_probe_timer(struct sock *sk)
 		uint64_t when = tp->rto > sk->ns->cfg.tcp.rto_min_us ? tp->rto
 								       : sk->ns->cfg.tcp.rto_min_us;
 
-		tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, ns_now(sk->ns) + when);
+		tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_now(sk) + when);
 	}
 }
 
@@ -549,9 +550,8 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		sent++;
 	}
 	/* TCP_NOTSENT_LOWAT: writers wait for unsent bytes to drain below it. */
-	if (sent && tp->notsent_lowat && sk->sk_socket &&
-	    tp->write_seq - tp->snd_nxt < tp->notsent_lowat)
-		sk->sk_write_space(sk);
+	if (sent && tp->notsent_lowat)
+		tcp_check_space(sk);
 	if (!sent && tp->send_head && !tp->packets_out) {
 		tcp_check_probe_timer(sk);
 		return true;
@@ -599,7 +599,7 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 	tp->bytes_retrans += skb->len;
 	NS_INC_STATS(sk->ns, TcpRetransSegs);
 	if (!tp->retrans_stamp)
-		tp->retrans_stamp = cb->first_tx ? cb->first_tx : ns_now(sk->ns);
+		tp->retrans_stamp = cb->first_tx ? cb->first_tx : tcp_now(sk);
 	return 0;
 }
 
@@ -647,11 +647,12 @@ void tcp_send_ack(struct sock *sk)
 void tcp_send_delayed_ack(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	uint64_t when = ns_now(sk->ns) + tp->ato;
+	uint64_t when = tcp_now(sk) + tp->ato;
 
 	tp->ack_pending = true;
 	if (timer_pending(&tp->delack_timer) && tp->delack_timer.expires <= when)
 		return;
+	tp->ack_batch = false;
 	mod_timer(sk->ns, &tp->delack_timer, when);
 }
 
@@ -767,10 +768,10 @@ int tcp_connect(struct sock *sk)
 	tp->send_head = NULL;
 	tp->snd_nxt = tp->write_seq;
 	tp->packets_out++;
-	tp->retrans_stamp = ns_now(sk->ns);
+	tp->retrans_stamp = tcp_now(sk);
 	tp->rto_base_us = tp->rto;
 	tcp_transmit_skb(sk, skb, true);
-	tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, ns_now(sk->ns) + tp->rto);
+	tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, tcp_now(sk) + tp->rto);
 	return 0;
 }
 
@@ -886,5 +887,5 @@ void tcp_send_probe0(struct sock *sk)
 	when = base << tp->backoff;
 	if (when > c->rto_max_us)
 		when = c->rto_max_us;
-	tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, ns_now(sk->ns) + when);
+	tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_now(sk) + when);
 }

@@ -194,6 +194,12 @@ static void tcp_delack_timer(struct timer_list *t)
 	if (!tp->ack_pending || sk->sk_state == TCP_CLOSE || sk->sk_state == TCP_LISTEN)
 		return;
 	sock_hold(sk);
+	if (tp->ack_batch) {
+		/* The end of a receive batch, not a delayed ACK. */
+		tcp_send_ack(sk);
+		sock_put(sk);
+		return;
+	}
 	if (!tp->pingpong) {
 		/* Delayed ACK missed: the peer is slow, wait longer next time. */
 		tp->ato <<= 1;

@@ -340,6 +340,7 @@ struct tcp_sock {
 	/* Delayed ACK (Linux icsk_ack). */
 	bool ack_pending;
 	bool ack_now;
+	bool ack_batch; /* the delack timer is the end-of-batch ACK */
 	bool pingpong; /* interactive: piggyback ACKs, do not quick-ack */
 	uint8_t quick; /* segments still ACKed at once */
 	uint32_t ato;
@@ -380,6 +381,7 @@ struct tcp_sock {
 	LIST_ENTRY(tcp_sock) all_link; /* every TCP sock of the stack, for teardown */
 	bool in_all;
 	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
+	bool nospace; /* Linux's SOCK_NOSPACE: someone found the socket not writable */
 
 	/* RFC 5961 challenge ACK rate limit. */
 	uint64_t last_oow_ack_time;
@@ -430,7 +432,17 @@ struct tcp_state {
 	unsigned int orphans;
 	long live_socks;
 	bool exiting;
+	/* The segment tcp_v4_rcv is handling was queued by TCP (no copy): do not free it. */
+	bool rx_stolen;
+	/* Clock of the segment being handled (its receive time), 0 outside input. */
+	uint64_t rx_now;
 };
+
+/*
+ * The stack clock for TCP: the current segment's receive time while input
+ * runs (one clock read per frame instead of one per use), else the clock.
+ */
+uint64_t tcp_now(const struct sock *sk);
 
 /* tcp.c */
 extern const struct proto tcp_prot;
@@ -443,6 +455,8 @@ void tcp_rcv_space_adjust(struct sock *sk);
 void tcp_sndbuf_expand(struct sock *sk);
 uint32_t tcp_inq(const struct sock *sk);
 bool tcp_stream_memory_free(const struct sock *sk);
+bool tcp_stream_is_writeable(const struct sock *sk);
+void tcp_check_space(struct sock *sk);
 void tcp_get_info(struct sock *sk, struct tcp_info_linux *info);
 int tcp_init(struct nstack *ns);
 void tcp_exit(struct nstack *ns);

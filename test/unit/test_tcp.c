@@ -439,7 +439,10 @@ START_TEST(test_established_receiver_not_reading_window_closes_then_reopens)
 		p_run();
 	}
 	p_settle(P.now + 5000000);
-	ck_assert_int_eq(p_send(c, buf, 1, 0), -EAGAIN);
+	/* Bytes that fit the unsent tail segment are still taken (Linux); then EAGAIN. */
+	for (int i = 0; i < 2000 && (r = p_send(c, buf + sent % sizeof(buf), 1, 0)) == 1; i++)
+		sent++;
+	ck_assert_int_eq(r, -EAGAIN);
 	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, 0);
 	ck_assert_int_eq(nstack_ioctl(n, FIONREAD, &inq), 0);
 	ck_assert_int_gt(inq, 0);
