@@ -130,15 +130,29 @@ static void reg_free(struct ep_set *s, struct ep_reg *r)
 
 static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, struct nsp_file *f)
 {
-	struct epoll_event kev = {.events = EPOLLIN, .data.u64 = EP_TAG | (uint64_t)fd};
+	/*
+	 * Edge-triggered on an eventfd nobody drains: every signal from the
+	 * stack is a new edge for each set that watches the socket, and no
+	 * reader (another set, another thread) can consume it for the others.
+	 */
+	struct epoll_event kev = {.events = EPOLLIN | EPOLLET, .data.u64 = EP_TAG | (uint64_t)fd};
 	struct ep_set *s;
 	struct ep_reg *r;
 	int rc;
 
 	if (op != EPOLL_CTL_DEL && !ev)
 		return -EFAULT;
-	if (op == EPOLL_CTL_MOD && (ev->events & EPOLLEXCLUSIVE))
-		return -EINVAL;
+	if (op != EPOLL_CTL_DEL && (ev->events & EPOLLEXCLUSIVE)) {
+		/* As ep_ctl: not on MOD, and only with these bits (no RDHUP, no ONESHOT). */
+		const uint32_t ok = EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLOUT | EPOLLWRNORM |
+				    EPOLLWRBAND | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
+				    EPOLLEXCLUSIVE;
+
+		if (op == EPOLL_CTL_MOD || (ev->events & ~ok))
+			return -EINVAL;
+		/* Only one of the sets waiting on the socket is woken per event. */
+		kev.events |= EPOLLEXCLUSIVE;
+	}
 	/* The kernel checks epfd, EEXIST and ENOENT for us. */
 	if (REAL(epoll_ctl)(epfd, op, fd, &kev) < 0)
 		return -errno;
@@ -296,14 +310,9 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				int fd = (int)(tag & 0xffffffffu);
 				struct ep_reg *r = fd < s->nbyfd ? s->byfd[fd] : NULL;
 
-				if (r) {
-					uint64_t v;
-
-					if (r->file->evfd >= 0 &&
-					    syscall(SYS_read, r->file->evfd, &v, sizeof(v)) < 0) {
-					}
+				/* Not drained: see ep_ctl_private. */
+				if (r)
 					ready_add(s, r);
-				}
 				continue;
 			}
 			events[out++] = events[i];

@@ -167,7 +167,7 @@ NSP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		fdt_put(f);
 		return rc > 0 ? REAL(connect)(fd, addr, len) : (int)nsp_ret(rc);
 	}
-	return (int)put_ret(f, nstack_connect(f->sock, addr, len));
+	return (int)put_ret(f, NSP_RESTARTING(f->ns, nstack_connect(f->sock, addr, len)));
 }
 
 NSP_EXPORT int listen(int fd, int backlog)
@@ -183,7 +183,7 @@ static int do_accept(struct nsp_file *f, struct sockaddr *addr, socklen_t *len, 
 
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return (int)put_ret(f, -EINVAL);
-	rc = nstack_accept(f->sock, &ns, addr, len, flags & SOCK_NONBLOCK);
+	rc = NSP_RESTARTING(f->ns, nstack_accept(f->sock, &ns, addr, len, flags & SOCK_NONBLOCK));
 	if (rc)
 		return (int)put_ret(f, rc);
 	fd = nsp_file_create(f->ns, ns, flags & SOCK_CLOEXEC, f->type, f->protocol);
@@ -212,7 +212,7 @@ static ssize_t do_send(struct nsp_file *f, const void *buf, size_t len, int flag
 		.msg_name = (void *)to, .msg_namelen = to ? tolen : 0, .msg_iov = &iov, .msg_iovlen = 1,
 	};
 
-	return send_result(f, nstack_sendmsg(f->sock, &msg, flags), flags);
+	return send_result(f, NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &msg, flags)), flags);
 }
 
 static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
@@ -227,7 +227,7 @@ static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
 
 	if (!fromlen)
 		msg.msg_name = NULL;
-	rc = nstack_recvmsg(f->sock, &msg, flags);
+	rc = NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, &msg, flags));
 	if (rc >= 0 && msg.msg_name && fromlen)
 		*fromlen = msg.msg_namelen;
 	return put_ret(f, rc);
@@ -263,7 +263,7 @@ NSP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		fdt_put(f);
 		return rc > 0 ? REAL(sendmsg)(fd, msg, flags) : nsp_ret(rc);
 	}
-	return send_result(f, nstack_sendmsg(f->sock, msg, flags), flags);
+	return send_result(f, NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, msg, flags)), flags);
 }
 
 NSP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
@@ -282,7 +282,7 @@ NSP_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 NSP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	LOOKUP_OR(fd, REAL(recvmsg)(fd, msg, flags));
-	return put_ret(f, nstack_recvmsg(f->sock, msg, flags));
+	return put_ret(f, NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, msg, flags)));
 }
 
 NSP_EXPORT ssize_t read(int fd, void *buf, size_t len)
@@ -304,7 +304,7 @@ NSP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	LOOKUP_OR(fd, REAL(readv)(fd, iov, iovcnt));
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return put_ret(f, -EINVAL);
-	return put_ret(f, nstack_recvmsg(f->sock, &msg, 0));
+	return put_ret(f, NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, &msg, 0)));
 }
 
 NSP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -314,7 +314,7 @@ NSP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	LOOKUP_OR(fd, REAL(writev)(fd, iov, iovcnt));
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return put_ret(f, -EINVAL);
-	return send_result(f, nstack_sendmsg(f->sock, &msg, 0), 0);
+	return send_result(f, NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &msg, 0)), 0);
 }
 
 NSP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
@@ -573,7 +573,9 @@ NSP_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 		vlen = UIO_MAXIOV;
 	/* As Linux: stop at the first error, which is reported only if nothing was sent. */
 	for (i = 0; i < vlen; i++) {
-		rc = nstack_sendmsg(f->sock, &vec[i].msg_hdr, flags);
+		/* Linux restarts only a call that sent nothing yet. */
+		rc = i ? nstack_sendmsg(f->sock, &vec[i].msg_hdr, flags)
+		       : NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &vec[i].msg_hdr, flags));
 		if (rc < 0)
 			break;
 		vec[i].msg_len = (unsigned int)rc;
@@ -605,7 +607,8 @@ NSP_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 			fl |= MSG_DONTWAIT;
 		else if (i > 0 && timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
 			fl |= MSG_DONTWAIT;
-		rc = nstack_recvmsg(f->sock, &vec[i].msg_hdr, fl);
+		rc = i ? nstack_recvmsg(f->sock, &vec[i].msg_hdr, fl)
+		       : NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, &vec[i].msg_hdr, fl));
 		if (rc < 0)
 			break;
 		vec[i].msg_len = (unsigned int)rc;
@@ -644,7 +647,8 @@ NSP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 		if (got == 0)
 			break;
 		iov.iov_len = (size_t)got;
-		rc = nstack_sendmsg(f->sock, &msg, done ? MSG_DONTWAIT : 0);
+		rc = done ? nstack_sendmsg(f->sock, &msg, MSG_DONTWAIT)
+			  : NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &msg, 0));
 		if (rc < 0)
 			break;
 		done += (size_t)rc;

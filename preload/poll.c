@@ -1,13 +1,14 @@
 /*
  * poll, ppoll, select, pselect over private and kernel fds together.
  *
- * A private fd is an eventfd the readiness hook signals while someone is
- * waiting. A waiter registers as a sleeper on each private file, reads the
- * private sockets' readiness from the stack, and, if nothing is ready,
- * sleeps in the real ppoll() on the kernel fds plus the private eventfds.
- * The eventfd is drained only by the last sleeper to leave, so a waiter that
- * registered before an event always finds the signal: no lost wake-ups and
- * no busy loop.
+ * A waiter registers its thread's wait token on every private socket of the
+ * set while reading their readiness (nstack_poll_wait: atomic with the
+ * read, so an event after it signals the token), then, if nothing is ready,
+ * sleeps in the real ppoll() on the kernel fds plus the token's eventfd.
+ * Only this thread drains its token, so a poll and an epoll_wait (or two
+ * polls) in other threads on the same socket cannot take its wake-up. A
+ * signal handler interrupts the real ppoll(): EINTR, never restarted, as
+ * Linux's poll and select.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,40 +30,40 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void sleeper_enter(struct nsp_file *f)
-{
-	pthread_mutex_lock(&f->wait_lock);
-	atomic_fetch_add(&f->sleepers, 1);
-	pthread_mutex_unlock(&f->wait_lock);
-}
-
-static void sleeper_leave(struct nsp_file *f)
-{
-	pthread_mutex_lock(&f->wait_lock);
-	if (atomic_fetch_sub(&f->sleepers, 1) == 1 && f->evfd >= 0) {
-		uint64_t v;
-
-		/* Non-blocking eventfd: EAGAIN when there was no signal. */
-		if (syscall(SYS_read, f->evfd, &v, sizeof(v)) < 0) {
-		}
-	}
-	pthread_mutex_unlock(&f->wait_lock);
-}
-
-/* Fills revents of the private entries; returns how many are ready. */
-static int eval_private(struct pollfd *fds, nfds_t nfds, struct nsp_file **files)
+/*
+ * Fills revents of the private entries; returns how many are ready. With
+ * ws, also registers the token on each (ws[i] for entry i).
+ */
+static int eval_private(struct pollfd *fds, nfds_t nfds, struct nsp_file **files,
+			struct nstack_waiter *ws, void *token)
 {
 	int ready = 0;
 
 	for (nfds_t i = 0; i < nfds; i++) {
+		unsigned int mask;
+
 		if (!files[i])
 			continue;
-		fds[i].revents = (short)(nstack_poll(files[i]->sock) &
-					 ((unsigned int)fds[i].events | POLLERR | POLLHUP));
+		if (ws) {
+			ws[i].token = token;
+			mask = nstack_poll_wait(files[i]->sock, &ws[i]);
+		} else {
+			mask = nstack_poll(files[i]->sock);
+		}
+		fds[i].revents =
+		    (short)(mask & ((unsigned int)fds[i].events | POLLERR | POLLHUP | POLLNVAL));
 		if (fds[i].revents)
 			ready++;
 	}
 	return ready;
+}
+
+static void end_waits(nfds_t nfds, struct nsp_file **files, struct nstack_waiter *ws)
+{
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (files[i])
+			nstack_poll_end(&ws[i]);
+	}
 }
 
 /*
@@ -73,17 +74,21 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	      const sigset_t *sigmask, bool use_ppoll)
 {
 	struct nsp_file *files_small[SMALL_SET], **files = files_small;
-	struct pollfd pfd_small[SMALL_SET], *pfd = pfd_small;
+	struct pollfd pfd_small[SMALL_SET + 1], *pfd = pfd_small;
+	struct nstack_waiter ws_small[SMALL_SET], *ws = ws_small;
 	uint64_t deadline = 0;
-	int nprivate = 0, result = 0, saved;
+	int result = 0, saved;
+	void *token = NULL;
 
 	(void)use_ppoll;
 	if (nfds > SMALL_SET) {
 		files = calloc(nfds, sizeof(*files));
-		pfd = calloc(nfds, sizeof(*pfd));
-		if (!files || !pfd) {
+		pfd = calloc(nfds + 1, sizeof(*pfd));
+		ws = calloc(nfds, sizeof(*ws));
+		if (!files || !pfd || !ws) {
 			free(files);
 			free(pfd);
+			free(ws);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -95,7 +100,23 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			fdt_put(files[i]);
 			files[i] = NULL;
 		}
-		nprivate += files[i] != NULL;
+		if (files[i]) {
+			nsp_wait_attach(files[i]->ns);
+			if (!token)
+				token = nsp_thread_token();
+		}
+	}
+	if (!token) {
+		/* No private fd after all (closed meanwhile), or no eventfd left. */
+		bool any = false;
+
+		for (nfds_t i = 0; i < nfds; i++)
+			any |= files[i] != NULL;
+		if (any) {
+			result = -1;
+			errno = ENOMEM;
+			goto out;
+		}
 	}
 	if (timeout) {
 		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000) {
@@ -109,17 +130,21 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 
 	for (;;) {
 		struct timespec left, *tp = NULL;
+		nfds_t np = nfds;
 		int n, ready;
 
+		ready = eval_private(fds, nfds, files, ws, token);
 		for (nfds_t i = 0; i < nfds; i++) {
-			if (files[i])
-				sleeper_enter(files[i]);
-		}
-		ready = eval_private(fds, nfds, files);
-		for (nfds_t i = 0; i < nfds; i++) {
-			pfd[i].fd = fds[i].fd;
-			pfd[i].events = files[i] ? POLLIN : fds[i].events;
+			/* A negative fd is ignored by ppoll: private entries are ours. */
+			pfd[i].fd = files[i] ? -1 : fds[i].fd;
+			pfd[i].events = fds[i].events;
 			pfd[i].revents = 0;
+		}
+		if (token) {
+			pfd[np].fd = nsp_thread_efd();
+			pfd[np].events = POLLIN;
+			pfd[np].revents = 0;
+			np++;
 		}
 		if (ready) {
 			left = (struct timespec){0, 0};
@@ -132,12 +157,11 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			left.tv_nsec = (long)(rem % 1000000000u);
 			tp = &left;
 		}
-		n = REAL(ppoll)(pfd, nfds, tp, sigmask);
+		n = REAL(ppoll)(pfd, np, tp, sigmask);
 		saved = errno;
-		for (nfds_t i = 0; i < nfds; i++) {
-			if (files[i])
-				sleeper_leave(files[i]);
-		}
+		end_waits(nfds, files, ws);
+		if (token && n > 0 && pfd[nfds].revents)
+			nsp_token_drain(token);
 		if (n < 0) {
 			result = -1;
 			errno = saved;
@@ -152,7 +176,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		}
 		/* Private readiness may have changed while we slept: look again. */
 		if (n > 0 || ready)
-			result += eval_private(fds, nfds, files);
+			result += eval_private(fds, nfds, files, NULL, NULL);
 		if (result > 0 || (timeout && mono_ns() >= deadline))
 			break;
 	}
@@ -164,8 +188,8 @@ out:
 	if (files != files_small) {
 		free(files);
 		free(pfd);
+		free(ws);
 	}
-	(void)nprivate;
 	return result;
 }
 

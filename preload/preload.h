@@ -212,6 +212,31 @@ int nsp_epoll_detach(int fd, struct nsp_file *f, struct nsp_epoll_saved *out, in
 int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	      const sigset_t *sigmask, bool use_ppoll);
 
+/* wait.c: per-thread wait tokens, the stack's sleep/wake ops, signals. */
+/* Installs the sleep/wake operations on ns once (idempotent, cheap). */
+void nsp_wait_attach(struct nstack *ns);
+/* This thread's token (NULL if no eventfd could be made) and its eventfd. */
+void *nsp_thread_token(void);
+int nsp_thread_efd(void);
+void nsp_token_drain(void *token);
+/*
+ * After a private call returned -EINTR: whether Linux would have restarted
+ * it (-ERESTARTSYS: SA_RESTART handler, no socket timeout). Clears the note.
+ */
+bool nsp_take_restart(void);
+int nsp_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* Runs a blocking private call, again when a signal interrupted it and Linux restarts. */
+#define NSP_RESTARTING(ns, expr)                                                                   \
+	({                                                                                         \
+		__typeof__(expr) __r;                                                              \
+		nsp_wait_attach(ns);                                                               \
+		do                                                                                 \
+			__r = (expr);                                                              \
+		while (__r == -EINTR && nsp_take_restart());                                      \
+		__r;                                                                               \
+	})
+
 static inline long nsp_ret(long r)
 {
 	extern int *__errno_location(void);

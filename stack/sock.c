@@ -82,6 +82,8 @@ struct sock *sk_alloc(struct nstack *ns, int family, const struct proto *prot)
 	return sk;
 }
 
+static void waiter_unlink(struct nstack_waiter *w);
+
 static void sk_free(struct sock *sk)
 {
 	struct nstack *ns = sk->ns;
@@ -89,6 +91,9 @@ static void sk_free(struct sock *sk)
 	skb_queue_purge(&sk->sk_receive_queue);
 	skb_queue_purge(&sk->sk_error_queue);
 	skb_queue_purge(&sk->sk_write_queue);
+	/* A poller still registered (it holds a reference on the file, not on sk). */
+	while (sk->sk_waiters)
+		waiter_unlink(sk->sk_waiters);
 	pthread_cond_destroy(&sk->sk_wait);
 	ns_free(ns, sk);
 	ns->sock_live--;
@@ -159,6 +164,12 @@ static void sock_wake(struct sock *sk)
 	struct nstack *ns = sk->ns;
 
 	pthread_cond_broadcast(&sk->sk_wait);
+	/*
+	 * Tokens first and regardless of release_pending: a thread blocked in
+	 * a call on a socket another thread closed must still see its events.
+	 */
+	for (struct nstack_waiter *w = sk->sk_waiters; w; w = w->next)
+		ns->wait_ops.wake(ns->wait_ops.ctx, w->token);
 	/* A socket closed while a call is still inside is no longer the embedder's. */
 	if (sk->sk_socket && !sk->sk_socket->release_pending && ns->hooks.sock_event)
 		ns->hooks.sock_event(ns->hooks.ctx, sk->sk_socket);
@@ -195,15 +206,75 @@ void sock_def_error_report(struct sock *sk)
  * would never advance while we sleep, and a condition variable can only
  * time out against a system clock (CLOCK_MONOTONIC, set in sk_alloc).
  */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void waiter_link(struct sock *sk, struct nstack_waiter *w)
+{
+	w->sk = sk;
+	w->ns = sk->ns;
+	w->next = sk->sk_waiters;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &sk->sk_waiters;
+	sk->sk_waiters = w;
+}
+
+static void waiter_unlink(struct nstack_waiter *w)
+{
+	if (!w->pprev)
+		return;
+	*w->pprev = w->next;
+	if (w->next)
+		w->next->pprev = w->pprev;
+	w->next = NULL;
+	w->pprev = NULL;
+	w->sk = NULL;
+}
+
+/*
+ * sk_wait() through the embedder's wait ops: the token is linked before the
+ * lock is dropped, so an event between the caller's check and the sleep
+ * still wakes it (the token remembers it: no lost wake-up).
+ */
+static int sk_wait_ops(struct sock *sk, void *token, int64_t *timeo)
+{
+	struct nstack *ns = sk->ns;
+	struct nstack_waiter w = {.token = token};
+	int64_t start = mono_us(), slept;
+	int rc;
+
+	waiter_link(sk, &w);
+	pthread_mutex_unlock(&ns->lock);
+	rc = ns->wait_ops.sleep(ns->wait_ops.ctx, token, *timeo);
+	pthread_mutex_lock(&ns->lock);
+	waiter_unlink(&w);
+	if (*timeo != SK_TIMEO_INFINITE) {
+		slept = mono_us() - start;
+		*timeo = slept >= *timeo ? 0 : *timeo - (slept > 0 ? slept : 0);
+		if (!rc && !*timeo)
+			return -EAGAIN;
+	}
+	return rc == -EINTR ? -EINTR : 0;
+}
+
 int sk_wait(struct sock *sk, int64_t *timeo)
 {
 	struct nstack *ns = sk->ns;
 	struct timespec start, end, dl;
 	int64_t slept;
+	void *token;
 	int rc;
 
 	if (*timeo <= 0)
 		return -EAGAIN;
+	if (ns->wait_ops.token && (token = ns->wait_ops.token(ns->wait_ops.ctx)))
+		return sk_wait_ops(sk, token, timeo);
 	if (*timeo == SK_TIMEO_INFINITE) {
 		pthread_cond_wait(&sk->sk_wait, &ns->lock);
 		return 0;
@@ -952,4 +1023,42 @@ int sock_no_shutdown(struct socket *sock, int how)
 int sock_no_ioctl(struct socket *sock, unsigned long cmd, void *arg)
 {
 	return -ENOTTY;
+}
+
+/* Sets or clears the embedder's sleep/wake operations (see nstack.h). */
+void nstack_set_wait_ops(struct nstack *ns, const struct nstack_wait_ops *ops)
+{
+	nstack_lock(ns);
+	if (ops && ops->token && ops->sleep && ops->wake)
+		ns->wait_ops = *ops;
+	else
+		memset(&ns->wait_ops, 0, sizeof(ns->wait_ops));
+	nstack_unlock(ns);
+}
+
+/* Readiness now, with w registered for the changes after it (see nstack.h). */
+unsigned int nstack_poll_wait(struct socket *sock, struct nstack_waiter *w)
+{
+	struct nstack *ns = sock->ns;
+	unsigned int mask;
+
+	w->next = NULL;
+	w->pprev = NULL;
+	w->sk = NULL;
+	w->ns = ns;
+	nstack_lock(ns);
+	mask = sock->ops && sock->sk ? sock->ops->poll(sock) : POLLNVAL;
+	if (sock->sk && ns->wait_ops.wake)
+		waiter_link(sock->sk, w);
+	nstack_unlock(ns);
+	return mask;
+}
+
+void nstack_poll_end(struct nstack_waiter *w)
+{
+	if (!w->ns)
+		return;
+	nstack_lock(w->ns);
+	waiter_unlink(w);
+	nstack_unlock(w->ns);
 }

@@ -49,6 +49,36 @@ struct nstack_hooks {
 	void *ctx;
 };
 
+/*
+ * How a blocking call sleeps, when the embedder wants to choose (optional,
+ * set with nstack_set_wait_ops()). Without it, calls sleep on the socket's
+ * condition variable, which no signal interrupts. With it, a call that
+ * must wait registers the calling thread's token on the socket (token()
+ * with the stack lock held; NULL means "use the condition variable"),
+ * releases the lock and calls sleep(); every readiness change of a socket
+ * calls wake() for each token registered on it, with the lock held.
+ * sleep() returns 0 (woken, timed out or spurious: the caller looks again)
+ * or -EINTR (a signal handler ran: the call gives up with EINTR unless it
+ * made progress). timeo_us is INT64_MAX for "no timeout".
+ */
+struct nstack_wait_ops {
+	void *(*token)(void *ctx);
+	int (*sleep)(void *ctx, void *token, int64_t timeo_us);
+	void (*wake)(void *ctx, void *token);
+	void *ctx;
+};
+
+/*
+ * A poller's registration on one socket (poll/select over several sockets):
+ * the caller sets token; the rest is the stack's.
+ */
+struct nstack_waiter {
+	void *token;
+	struct nstack_waiter *next, **pprev;
+	struct sock *sk;
+	struct nstack *ns;
+};
+
 /* CLOCK_MONOTONIC and arc4random. */
 extern const struct nstack_env nstack_env_default;
 
@@ -104,6 +134,19 @@ int nstack_getsockopt(struct socket *sock, int level, int name, void *val, sockl
 int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg);
 /* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP/POLLPRI readiness now. */
 unsigned int nstack_poll(struct socket *sock);
+/*
+ * Installs (ops) or removes (NULL) the sleep/wake operations; ops is copied.
+ * Safe while threads sleep: those on the condition variable are still woken.
+ */
+void nstack_set_wait_ops(struct nstack *ns, const struct nstack_wait_ops *ops);
+/*
+ * nstack_poll() and, atomically with it, registers w (w->token set) so that
+ * any later change of sock's readiness calls wait_ops.wake(w->token) until
+ * nstack_poll_end(w). A socket without a sock (released) only reports.
+ */
+unsigned int nstack_poll_wait(struct socket *sock, struct nstack_waiter *w);
+/* Unregisters w (no-op when nstack_poll_wait() did not register it). */
+void nstack_poll_end(struct nstack_waiter *w);
 /* O_NONBLOCK as set by fcntl(F_SETFL)/FIONBIO. */
 void nstack_set_nonblock(struct socket *sock, bool on);
 bool nstack_get_nonblock(const struct socket *sock);

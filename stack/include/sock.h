@@ -177,6 +177,7 @@ struct sock {
 	struct sk_buff_head sk_error_queue; /* IP_RECVERR */
 	struct sk_buff_head sk_write_queue;
 	pthread_cond_t sk_wait; /* waiters sleep here with the stack lock */
+	struct nstack_waiter *sk_waiters; /* tokens woken on every event (nstack_wait_ops) */
 	unsigned int sk_refcnt;
 	void (*sk_state_change)(struct sock *sk);
 	void (*sk_data_ready)(struct sock *sk);

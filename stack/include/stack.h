@@ -33,6 +33,7 @@ struct nstack {
 	uint32_t netmask; /* from cfg.prefixlen, network order */
 	struct nstack_env env;
 	struct nstack_hooks hooks;
+	struct nstack_wait_ops wait_ops; /* nstack_set_wait_ops(); token NULL = condvar */
 	struct net_device *dev;
 	struct timer_wheel timers;
 	struct nstack_mib mib;

@@ -122,6 +122,52 @@ int nstack_ioctl(struct socket *s, unsigned long c, void *a)
 	return -ENOTTY;
 }
 unsigned int nstack_poll(struct socket *s) { return atomic_load(&s->mask); }
+
+/* Wait tokens as the real stack keeps them: one list, lock held. */
+static struct nstack_wait_ops mock_wait;
+static struct nstack_waiter *mock_waiters;
+void nstack_set_wait_ops(struct nstack *ns, const struct nstack_wait_ops *ops)
+{
+	pthread_mutex_lock(&ns->lock);
+	mock_wait = *ops;
+	pthread_mutex_unlock(&ns->lock);
+}
+unsigned int nstack_poll_wait(struct socket *s, struct nstack_waiter *w)
+{
+	unsigned int mask;
+
+	pthread_mutex_lock(&mock_ns.lock);
+	mask = atomic_load(&s->mask);
+	w->sk = (struct sock *)s;
+	w->ns = &mock_ns;
+	w->next = mock_waiters;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &mock_waiters;
+	mock_waiters = w;
+	pthread_mutex_unlock(&mock_ns.lock);
+	return mask;
+}
+void nstack_poll_end(struct nstack_waiter *w)
+{
+	pthread_mutex_lock(&mock_ns.lock);
+	if (w->pprev) {
+		*w->pprev = w->next;
+		if (w->next)
+			w->next->pprev = w->pprev;
+		w->pprev = NULL;
+	}
+	pthread_mutex_unlock(&mock_ns.lock);
+}
+/* Readiness of s changed (lock held): wake its pollers, tell the embedder. */
+static void mock_event(struct socket *s)
+{
+	for (struct nstack_waiter *w = mock_waiters; w; w = w->next) {
+		if (w->sk == (struct sock *)s)
+			mock_wait.wake(mock_wait.ctx, w->token);
+	}
+	mock_hooks.sock_event(mock_hooks.ctx, s);
+}
 void nstack_set_nonblock(struct socket *s, bool on) { s->nonblock = on; }
 bool nstack_get_nonblock(const struct socket *s) { return s->nonblock; }
 int nstack_sock_type(const struct socket *s) { return s->type; }
@@ -131,7 +177,7 @@ static void mock_set(struct socket *s, unsigned int mask)
 {
 	pthread_mutex_lock(&mock_ns.lock);
 	atomic_store(&s->mask, mask);
-	mock_hooks.sock_event(mock_hooks.ctx, s);
+	mock_event(s);
 	pthread_mutex_unlock(&mock_ns.lock);
 }
 
@@ -444,7 +490,7 @@ static void check_no_lost_wakeups(void)
 		pthread_mutex_lock(&mock_ns.lock);
 		atomic_store(&race_round, i + 1);
 		atomic_store(&s->mask, POLLIN);
-		mock_hooks.sock_event(mock_hooks.ctx, s);
+		mock_event(s);
 		pthread_mutex_unlock(&mock_ns.lock);
 		while ((a.got < i + 1 || b.got < i + 1) && now_s() - t0 < 30)
 			nanosleep(&ts, NULL);

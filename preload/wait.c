@@ -1,0 +1,292 @@
+/*
+ * How a thread sleeps on private sockets, and what a signal does to it.
+ *
+ * Every thread that blocks on a private socket gets its own eventfd (its
+ * wait token). The stack links the token to each socket it waits on and
+ * signals it on every event (nstack_wait_ops); the thread sleeps in the real
+ * ppoll() on it, alone (a blocking call) or with the kernel fds of a
+ * poll/select. Nobody else ever drains a thread's eventfd, so two threads
+ * waiting on one socket cannot steal each other's wake-up, and a signal
+ * interrupts the sleep as it would interrupt the kernel's.
+ *
+ * signal(7): a blocking socket call interrupted by a handler fails with
+ * EINTR, or restarts when the handler was installed with SA_RESTART, except
+ * when the socket has a send/receive timeout (SO_SNDTIMEO/SO_RCVTIMEO): then
+ * EINTR always. poll/select/epoll never restart. To know which signal
+ * interrupted a sleep, handlers the program installs run through a
+ * trampoline that notes the signal number in a thread-local variable; the
+ * sleep then asks the kernel for that signal's SA_RESTART flag.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+struct nsp_thread_wait {
+	int efd;
+	bool restart; /* the last interrupted sleep may restart its call */
+};
+
+static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {.efd = -1};
+static __thread volatile sig_atomic_t last_signal
+	__attribute__((tls_model("initial-exec")));
+static pthread_key_t tw_key;
+static pthread_once_t tw_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: the token's eventfd goes with the thread. */
+static void tw_destroy(void *p)
+{
+	struct nsp_thread_wait *t = p;
+
+	if (t && t->efd >= 0) {
+		syscall(SYS_close, t->efd);
+		t->efd = -1;
+	}
+}
+
+static void tw_key_init(void)
+{
+	pthread_key_create(&tw_key, tw_destroy);
+}
+
+int nsp_thread_efd(void)
+{
+	if (tw.efd < 0) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0)
+			return -1;
+		pthread_once(&tw_once, tw_key_init);
+		pthread_setspecific(tw_key, &tw);
+		tw.efd = fd;
+	}
+	return tw.efd;
+}
+
+void *nsp_thread_token(void)
+{
+	return nsp_thread_efd() < 0 ? NULL : &tw;
+}
+
+void nsp_token_drain(void *token)
+{
+	struct nsp_thread_wait *t = token;
+	uint64_t v;
+
+	if (syscall(SYS_read, t->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to drain. */
+	}
+}
+
+/* wait_ops.token: NULL (the condition variable) for nstack's own threads. */
+static void *op_token(void *ctx)
+{
+	(void)ctx;
+	if (nsp_inside)
+		return NULL;
+	return nsp_thread_token();
+}
+
+/* wait_ops.wake, stack lock held. */
+static void op_wake(void *ctx, void *token)
+{
+	struct nsp_thread_wait *t = token;
+	uint64_t one = 1;
+
+	(void)ctx;
+	if (syscall(SYS_write, t->efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the sleeper wakes anyway. */
+	}
+}
+
+static bool signal_restarts(int sig)
+{
+	struct sigaction sa;
+
+	if (sig <= 0 || sig >= NSIG || nsp_real_sigaction(sig, NULL, &sa) != 0)
+		return false;
+	return (sa.sa_flags & SA_RESTART) != 0;
+}
+
+/* wait_ops.sleep, without the stack lock. */
+static int op_sleep(void *ctx, void *token, int64_t timeo_us)
+{
+	struct nsp_thread_wait *t = token;
+	struct pollfd p = {.fd = t->efd, .events = POLLIN};
+	struct timespec ts, *tsp = NULL;
+	int n;
+
+	(void)ctx;
+	if (timeo_us != INT64_MAX) {
+		ts.tv_sec = (time_t)(timeo_us / 1000000);
+		ts.tv_nsec = (long)(timeo_us % 1000000) * 1000;
+		tsp = &ts;
+	}
+	t->restart = false;
+	last_signal = 0;
+	n = REAL(ppoll)(&p, 1, tsp, NULL);
+	if (n > 0) {
+		nsp_token_drain(t);
+		return 0;
+	}
+	if (n < 0 && errno == EINTR) {
+		/* -ERESTARTSYS in Linux only without a timeout (sock_intr_errno). */
+		t->restart = timeo_us == INT64_MAX && signal_restarts(last_signal);
+		return -EINTR;
+	}
+	return 0;
+}
+
+bool nsp_take_restart(void)
+{
+	bool r = tw.restart;
+
+	tw.restart = false;
+	return r;
+}
+
+static const struct nstack_wait_ops wait_ops = {
+	.token = op_token,
+	.sleep = op_sleep,
+	.wake = op_wake,
+};
+
+void nsp_wait_attach(struct nstack *ns)
+{
+	static atomic_int done;
+
+	if (atomic_load_explicit(&done, memory_order_acquire))
+		return;
+	if (atomic_exchange(&done, 1))
+		return;
+	nstack_set_wait_ops(ns, &wait_ops);
+}
+
+/* ---- signal handlers through a trampoline ---- */
+
+struct prog_handler {
+	_Atomic(void *) fn; /* the program's sa_handler / sa_sigaction */
+	atomic_int flags;   /* the program's sa_flags */
+};
+static struct prog_handler prog[NSIG];
+
+int nsp_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*real)(int, const struct sigaction *, struct sigaction *);
+
+	if (!real)
+		real = (int (*)(int, const struct sigaction *, struct sigaction *))nsp_dlsym(
+		    "sigaction");
+	return real(sig, act, old);
+}
+
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	void *fn;
+	int flags;
+
+	last_signal = sig;
+	if (sig <= 0 || sig >= NSIG)
+		return;
+	fn = atomic_load(&prog[sig].fn);
+	flags = atomic_load(&prog[sig].flags);
+	if (flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))fn)(sig, si, uc);
+	else if (fn != (void *)SIG_DFL && fn != (void *)SIG_IGN && fn)
+		((void (*)(int))fn)(sig);
+}
+
+/*
+ * sigaction(2) with a handler installs the trampoline in its place (same
+ * mask and flags, plus SA_SIGINFO to pass everything on); reading the
+ * disposition back shows the program's own handler and flags.
+ * Async-signal-safe, like sigaction: atomics only, no lock.
+ */
+NSP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction k, kold;
+	void *pfn = NULL;
+	int pflags = 0, rc;
+
+	if (sig <= 0 || sig >= NSIG)
+		return nsp_real_sigaction(sig, act, old);
+	pfn = atomic_load(&prog[sig].fn);
+	pflags = atomic_load(&prog[sig].flags);
+	if (act && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN) {
+		k = *act;
+		atomic_store(&prog[sig].flags, act->sa_flags);
+		atomic_store(&prog[sig].fn, (act->sa_flags & SA_SIGINFO) ? (void *)act->sa_sigaction
+									  : (void *)act->sa_handler);
+		k.sa_sigaction = trampoline;
+		k.sa_flags |= SA_SIGINFO;
+		rc = nsp_real_sigaction(sig, &k, &kold);
+		if (rc != 0) {
+			atomic_store(&prog[sig].fn, pfn);
+			atomic_store(&prog[sig].flags, pflags);
+		}
+	} else {
+		rc = nsp_real_sigaction(sig, act, &kold);
+	}
+	if (rc == 0 && old) {
+		*old = kold;
+		if ((kold.sa_flags & SA_SIGINFO) && kold.sa_sigaction == trampoline) {
+			old->sa_flags = pflags;
+			if (pflags & SA_SIGINFO)
+				old->sa_sigaction = (void (*)(int, siginfo_t *, void *))pfn;
+			else
+				old->sa_handler = (void (*)(int))pfn;
+		}
+	}
+	return rc;
+}
+
+NSP_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return sigaction(sig, act, old);
+}
+
+/* glibc's signal() and bsd_signal(): BSD semantics, SA_RESTART, handler kept. */
+static sighandler_t signal_flags(int sig, sighandler_t h, int flags)
+{
+	struct sigaction sa, old;
+
+	if (h == SIG_ERR || sig <= 0 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = h;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	if (!(flags & SA_NODEFER))
+		sigaddset(&sa.sa_mask, sig);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+NSP_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	return signal_flags(sig, h, SA_RESTART);
+}
+
+NSP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+	return signal_flags(sig, h, SA_RESTART);
+}
+
+/* System V semantics: one-shot, no restart, no mask. */
+NSP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	return signal_flags(sig, h, SA_RESETHAND | SA_NODEFER);
+}
+
+NSP_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
+{
+	return sysv_signal(sig, h);
+}
