@@ -14,6 +14,7 @@
 
 #define TCP_INFINITE_SSTHRESH 0x7fffffffu
 #define TCP_INVALID_RATELIMIT_US 500000u
+#define TCP_GRO_MAX_BYTES 65536u
 
 /* Parses the options of a received segment (RFC 9293 3.1, RFC 7323, RFC 2018). */
 void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
@@ -612,7 +613,8 @@ static void tcp_ack_snd_check(struct sock *sk)
 	if (!tp->ack_pending)
 		return;
 	if (tp->ack_now || (tp->quick && !tp->pingpong) ||
-	    !skb_queue_empty(&tp->out_of_order_queue)) {
+	    !skb_queue_empty(&tp->out_of_order_queue) ||
+	    tp->rcv_nxt - tp->rcv_wup >= TCP_GRO_MAX_BYTES) {
 		if (tp->quick)
 			tp->quick--;
 		tcp_send_ack(sk);
@@ -622,7 +624,8 @@ static void tcp_ack_snd_check(struct sock *sk)
 		/*
 		 * More than one full segment unacknowledged: ACK, but at the end
 		 * of this receive batch, so segments arriving together get one
-		 * ACK as Linux's GRO gives them (timers run after each batch).
+		 * ACK as Linux's GRO gives them (timers run after each batch),
+		 * and at the latest every 64 KiB, GRO's largest packet.
 		 */
 		tp->ack_batch = true;
 		if (!timer_pending(&tp->delack_timer) || tp->delack_timer.expires > tcp_now(sk))
