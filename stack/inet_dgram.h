@@ -103,6 +103,20 @@ ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
 void ip_dgram_tx_params(struct sock *sk, const struct ipcm_cookie *ipc, const struct rtable *rt,
 			size_t iplen, struct ip_tx_params *p);
 
+/* datagram.c: the receive side UDP, ping and raw share. */
+/* ip_dgram_recvmsg() options: */
+#define IP_DGRAM_OOB_EOPNOTSUPP 0x1 /* MSG_OOB fails (ping, raw); UDP ignores it, as Linux */
+#define IP_DGRAM_NAME_PORT 0x2	    /* msg_name carries the UDP source port */
+ssize_t ip_dgram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+			 unsigned int opts);
+/* Copies skb's data to msg cut to len (MSG_TRUNC), then the timestamp cmsg; *copied set. */
+int ip_dgram_copy_msg(struct sock *sk, const struct sk_buff *skb, struct msghdr *msg, size_t len,
+		      size_t *copied);
+/* Fills msg_name, if given, with an AF_INET address and port (network order). */
+void ip_dgram_put_name(struct msghdr *msg, uint32_t addr, uint16_t port);
+/* SIOCINQ/SIOCOUTQ for datagram sockets. */
+int ip_dgram_ioctl(struct sock *sk, unsigned long cmd, void *arg);
+
 /* af_inet.c: connect() for datagram sockets (Linux's ip4_datagram_connect). */
 int ip4_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len);
 /* Clears the peer of a datagram socket (connect(AF_UNSPEC)). */

@@ -283,26 +283,16 @@ ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	else if (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP)
 		sk->sk_err = 0;
 
-	copied = skb->len;
-	if (copied > len) {
-		msg->msg_flags |= MSG_TRUNC;
-		copied = len;
-	}
-	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
 	if (err)
 		goto out;
-	sock_recv_timestamp(msg, sk, skb);
 	/* Linux's ipv4_datagram_support_addr(): local errors name the peer only with a port. */
-	if (msg->msg_name && (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP ||
-			      (serr->ee.ee_origin == SO_EE_ORIGIN_LOCAL && serr->port))) {
-		struct sockaddr_in sin;
+	if (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP ||
+	    (serr->ee.ee_origin == SO_EE_ORIGIN_LOCAL && serr->port)) {
+		uint32_t addr;
 
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		memcpy(&sin.sin_addr.s_addr, skb_network_header(skb) + serr->addr_offset, 4);
-		sin.sin_port = serr->port;
-		memcpy(msg->msg_name, &sin, sizeof(sin));
-		msg->msg_namelen = sizeof(sin);
+		memcpy(&addr, skb_network_header(skb) + serr->addr_offset, 4);
+		ip_dgram_put_name(msg, addr, serr->port);
 	}
 	memset(&errhdr, 0, sizeof(errhdr));
 	errhdr.ee = serr->ee;

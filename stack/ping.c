@@ -243,42 +243,7 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 /* recvmsg(): the whole echo reply, ICMP header first, and who sent it. */
 static ssize_t ping_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
-	const struct iphdr *iph;
-	struct sk_buff *skb;
-	size_t copied;
-	int err;
-
-	if (flags & MSG_OOB)
-		return -EOPNOTSUPP;
-	if (flags & MSG_ERRQUEUE)
-		return ip_recv_error(sk, msg, len);
-	skb = skb_recv_datagram(sk, flags, &err);
-	if (!skb)
-		return err;
-	copied = skb->len;
-	if (copied > len) {
-		msg->msg_flags |= MSG_TRUNC;
-		copied = len;
-	}
-	err = skb_copy_datagram_msg(skb, 0, msg, copied);
-	if (err)
-		goto out;
-	sock_recv_timestamp(msg, sk, skb);
-	iph = (const struct iphdr *)skb_network_header(skb);
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_addr.s_addr = iph->saddr;
-		memcpy(msg->msg_name, &sin, sizeof(sin));
-		msg->msg_namelen = sizeof(sin);
-	}
-	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
-	err = (int)((flags & MSG_TRUNC) ? skb->len : copied);
-out:
-	kfree_skb(skb);
-	return err;
+	return ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_OOB_EOPNOTSUPP);
 }
 
 /* See ping.h. Does not consume skb: the socket gets a clone. */

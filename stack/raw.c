@@ -6,10 +6,8 @@
  * can filter message types with ICMP_FILTER.
  */
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "checksum.h"
 #include "icmp.h"
@@ -309,42 +307,7 @@ static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 /* recvmsg(): the whole IP packet and its source address. */
 static ssize_t raw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
-	const struct iphdr *iph;
-	struct sk_buff *skb;
-	size_t copied;
-	int err;
-
-	if (flags & MSG_OOB)
-		return -EOPNOTSUPP;
-	if (flags & MSG_ERRQUEUE)
-		return ip_recv_error(sk, msg, len);
-	skb = skb_recv_datagram(sk, flags, &err);
-	if (!skb)
-		return err;
-	copied = skb->len;
-	if (len < copied) {
-		msg->msg_flags |= MSG_TRUNC;
-		copied = len;
-	}
-	err = skb_copy_datagram_msg(skb, 0, msg, copied);
-	if (err)
-		goto out;
-	sock_recv_timestamp(msg, sk, skb);
-	iph = (const struct iphdr *)skb->data;
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_addr.s_addr = iph->saddr;
-		memcpy(msg->msg_name, &sin, sizeof(sin));
-		msg->msg_namelen = sizeof(sin);
-	}
-	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
-	err = (int)((flags & MSG_TRUNC) ? skb->len : copied);
-out:
-	kfree_skb(skb);
-	return err;
+	return ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_OOB_EOPNOTSUPP);
 }
 
 /* SOL_RAW/ICMP_FILTER for ICMP sockets, else the IP level. */
@@ -386,37 +349,13 @@ static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
 	return 0;
 }
 
-/* SIOCINQ: the size of the next packet (IP header included); SIOCOUTQ: bytes in flight. */
-static int raw_ioctl(struct sock *sk, unsigned long cmd, void *arg)
-{
-	int v;
-
-	switch (cmd) {
-	case SIOCOUTQ:
-		v = (int)sk->sk_wmem_alloc;
-		break;
-	case SIOCINQ: {
-		const struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
-
-		v = skb ? (int)skb->len : 0;
-		break;
-	}
-	default:
-		return -ENOTTY;
-	}
-	if (!arg)
-		return -EFAULT;
-	memcpy(arg, &v, sizeof(v));
-	return 0;
-}
-
 const struct proto raw_prot = {
     .name = "RAW",
     .obj_size = sizeof(struct raw_sock),
     .close = ip4_datagram_close,
     .connect = ip4_datagram_connect,
     .disconnect = ip4_datagram_disconnect,
-    .ioctl = raw_ioctl,
+    .ioctl = ip_dgram_ioctl, /* SIOCINQ counts the IP header */
     .setsockopt = raw_setsockopt,
     .getsockopt = raw_getsockopt,
     .sendmsg = raw_sendmsg,

@@ -5,10 +5,8 @@
  * ICMP errors, FIONREAD/SIOCOUTQ.
  */
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "checksum.h"
 #include "icmp.h"
@@ -542,71 +540,11 @@ append:
  */
 static ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
-	struct nstack *ns = sk->ns;
-	const struct iphdr *iph;
-	const struct udphdr *uh;
-	struct sk_buff *skb;
-	size_t ulen, copied;
-	int err;
+	ssize_t ret = ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_NAME_PORT);
 
-	if (flags & MSG_ERRQUEUE)
-		return ip_recv_error(sk, msg, len);
-	skb = skb_recv_datagram(sk, flags, &err);
-	if (!skb)
-		return err;
-	ulen = skb->len;
-	copied = len;
-	if (copied > ulen)
-		copied = ulen;
-	else if (copied < ulen)
-		msg->msg_flags |= MSG_TRUNC;
-	err = skb_copy_datagram_msg(skb, 0, msg, copied);
-	if (err) {
-		kfree_skb(skb);
-		return err;
-	}
-	if (!(flags & MSG_PEEK))
-		NS_INC_STATS(ns, UdpInDatagrams);
-	sock_recv_timestamp(msg, sk, skb);
-	iph = (const struct iphdr *)skb_network_header(skb);
-	uh = (const struct udphdr *)skb_transport_header(skb);
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = uh->source;
-		sin.sin_addr.s_addr = iph->saddr;
-		memcpy(msg->msg_name, &sin, sizeof(sin));
-		msg->msg_namelen = sizeof(sin);
-	}
-	ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
-	kfree_skb(skb);
-	return (ssize_t)((flags & MSG_TRUNC) ? ulen : copied);
-}
-
-/* SIOCINQ/FIONREAD: the size of the next datagram; SIOCOUTQ: bytes not yet sent. */
-static int udp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
-{
-	int v;
-
-	switch (cmd) {
-	case SIOCOUTQ:
-		v = (int)sk->sk_wmem_alloc;
-		break;
-	case SIOCINQ: {
-		const struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
-
-		v = skb ? (int)skb->len : 0;
-		break;
-	}
-	default:
-		return -ENOTTY;
-	}
-	if (!arg)
-		return -EFAULT;
-	memcpy(arg, &v, sizeof(v));
-	return 0;
+	if (ret >= 0 && !(flags & (MSG_ERRQUEUE | MSG_PEEK)))
+		NS_INC_STATS(sk->ns, UdpInDatagrams);
+	return ret;
 }
 
 /* setsockopt(SOL_UDP): UDP_CORK; the GSO/GRO/encapsulation options are not supported. */
@@ -659,7 +597,7 @@ const struct proto udp_prot = {
     .close = ip4_datagram_close,
     .connect = ip4_datagram_connect,
     .disconnect = ip4_datagram_disconnect,
-    .ioctl = udp_ioctl,
+    .ioctl = ip_dgram_ioctl,
     .destroy = udp_destroy,
     .setsockopt = udp_setsockopt,
     .getsockopt = udp_getsockopt,
