@@ -433,6 +433,33 @@ discard:
 	return 0;
 }
 
+/*
+ * The path MTU shrank (RFC 1191): segments in flight that no longer fit are
+ * lost; resend them at the new size (Linux's tcp_simple_retransmit).
+ */
+static void tcp_simple_retransmit(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	unsigned int mss = tcp_current_mss(sk);
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+		if (skb == tp->send_head)
+			break;
+		if (skb->len > mss && !(cb->sacked & (TCPCB_SACKED_ACKED | TCPCB_LOST))) {
+			if (cb->sacked & TCPCB_SACKED_RETRANS) {
+				cb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
+				tp->retrans_out--;
+			}
+			cb->sacked |= TCPCB_LOST;
+			tp->lost_out++;
+		}
+	}
+	tcp_xmit_retransmit_queue(sk);
+}
+
 /* ICMP errors about a segment we sent (RFC 1122 4.2.3.9, RFC 5927). */
 void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 {
@@ -463,9 +490,9 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
 		unsigned int mtu = info & 0xffff;
 
-		if (mtu >= 68 && mtu < 65536) {
+		if (mtu >= 68 && mtu < 65536 && mtu < tcp_sk(sk)->pmtu) {
 			tcp_sync_mss(sk, mtu);
-			tcp_xmit_retransmit_queue(sk);
+			tcp_simple_retransmit(sk);
 		}
 		return;
 	}

@@ -82,6 +82,12 @@ static int tcp_cookie_decode(struct nstack *ns, uint32_t cookie, uint32_t saddr,
 	return (int)mssind;
 }
 
+/* Linux's sk_acceptq_is_full(): backlog N holds N + 1 connections. */
+static bool tcp_acceptq_is_full(const struct sock *sk)
+{
+	return sk->sk_ack_backlog > sk->sk_max_ack_backlog;
+}
+
 /* Finds the request for a peer in the listener's SYN queue. */
 struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t rport,
 				      uint32_t laddr)
@@ -159,7 +165,7 @@ int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 	struct tcp_request_sock *req, tmp;
 	bool want_cookie = c->syncookies == 2;
 
-	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+	if (tcp_acceptq_is_full(sk)) {
 		/* The accept queue is full: drop the SYN (Linux). */
 		NS_INC_STATS(ns, TcpExtListenOverflows);
 		NS_INC_STATS(ns, TcpExtListenDrops);
@@ -354,7 +360,7 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 	if (tcp_sk(sk)->defer_accept_s && cb->end_seq == req->rcv_isn + 1 &&
 	    req->num_retrans < tcp_sk(sk)->defer_accept_s)
 		return NULL;
-	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+	if (tcp_acceptq_is_full(sk)) {
 		NS_INC_STATS(ns, TcpExtListenOverflows);
 		NS_INC_STATS(ns, TcpExtListenDrops);
 		return NULL;
@@ -383,7 +389,7 @@ struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
 		NS_INC_STATS(ns, TcpExtSyncookiesFailed);
 		return NULL;
 	}
-	if (sk->sk_ack_backlog >= sk->sk_max_ack_backlog) {
+	if (tcp_acceptq_is_full(sk)) {
 		NS_INC_STATS(ns, TcpExtListenOverflows);
 		return NULL;
 	}

@@ -607,9 +607,10 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 void tcp_xmit_retransmit_queue(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	struct sk_buff *skb, *tmp;
+	struct sk_buff *skb;
 
-	skb_queue_walk_safe(&sk->sk_write_queue, skb, tmp) {
+	/* Not the _safe walk: a retransmission may split skb and insert its tail next. */
+	skb_queue_walk(&sk->sk_write_queue, skb) {
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 		if (skb == tp->send_head)

@@ -17,6 +17,7 @@
 #include "checksum.h"
 #include "harness.h"
 #include "proto/ether.h"
+#include "proto/icmp.h"
 #include "proto/ip.h"
 #include "stack.h"
 #include "tcp.h"
@@ -1111,6 +1112,47 @@ START_TEST(test_listen_ack_without_request_gets_rst)
 }
 END_TEST
 
+START_TEST(test_established_icmp_frag_needed_resends_at_smaller_mss)
+{
+	struct conn c = passive_plain();
+	static char data[2 * 1460];
+	unsigned char f[T_FRAME_MAX], icmp[8 + 60], frame[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len, n;
+	uint32_t s0 = c.snd;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('0' + i % 10);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(len, 1514);
+	ck_assert_uint_eq(ntohl(th->seq), s0);
+	/* A router reports MTU 1000, quoting the first segment's IP header and 8 bytes of TCP. */
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = ICMP_DEST_UNREACH;
+	icmp[1] = ICMP_FRAG_NEEDED;
+	icmp[6] = 1000 >> 8;
+	icmp[7] = 1000 & 0xff;
+	memcpy(icmp + 8, f + ETH_HLEN, 28);
+	{
+		uint16_t ck = csum_fold(csum_partial(icmp, 36, 0));
+
+		memcpy(icmp + 2, &ck, 2);
+	}
+	while (t_try_recv(f, sizeof(f), &len))
+		;
+	n = t_build_peer_ip(frame, IPPROTO_ICMP, 9, icmp, 36);
+	t_inject(frame, n);
+	/* Both segments go again, cut to 960 bytes (1000 - 40). */
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0, c.rcv, TH_ACK, 64240, NULL, 0, data, 960});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 960, c.rcv, TH_ACK, 64240, NULL, 0, data + 960, 500});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0, data + 1460, 960});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2420, c.rcv, TH_ACK, 64240, NULL, 0, data + 2420, 500});
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
 static Suite *tcp_wire_suite(void)
 {
 	Suite *s = suite_create("tcp_wire");
@@ -1148,6 +1190,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_time_wait_new_syn_with_higher_seq_reaches_listener);
 	tcase_add_test(tc, test_listen_close_resets_unaccepted_children);
 	tcase_add_test(tc, test_listen_ack_without_request_gets_rst);
+	tcase_add_test(tc, test_established_icmp_frag_needed_resends_at_smaller_mss);
 	suite_add_tcase(s, tc);
 	return s;
 }
