@@ -110,14 +110,10 @@ int ip_local_deliver(struct sk_buff *skb)
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
 	const struct inet_protocol *prot;
 	uint8_t protocol = iph->protocol;
-	uint64_t raw_before = ns->mib.RawInDatagrams;
 	bool raw_took;
 
 	skb_reset_network_header(skb);
-	raw_local_deliver(ns, skb, protocol);
-	/* raw_local_deliver() reports nothing; a raw socket taking a copy
-	 * shows in its counter. */
-	raw_took = ns->mib.RawInDatagrams != raw_before;
+	raw_took = raw_local_deliver(ns, skb, protocol);
 	if (!skb_pull(skb, IP_IHL(iph) * 4u)) {
 		NS_INC_STATS(ns, IpInHdrErrors);
 		kfree_skb(skb);

@@ -65,21 +65,27 @@ static bool raw_icmp_filtered(const struct sock *sk, const struct sk_buff *skb)
 	return type < 32 && ((1u << type) & raw_sk(sk)->icmp_filter);
 }
 
-/* See raw.h: each matching socket queues a clone, IP header first. */
-void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
+/*
+ * See raw.h: each matching socket queues a clone, IP header first. A match
+ * counts as delivered even when the socket filters the packet or its
+ * buffer is full, as Linux's raw_v4_input() reports it.
+ */
+bool raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
 	int dif = inet_dev_index(ns);
+	bool delivered = false;
 	struct sock *sk;
 
 	if (!ns->raw || skb->len < IP_HLEN_MIN)
-		return;
+		return false;
 	LIST_FOREACH(sk, &ns->raw->all, sk_node)
 	{
 		struct sk_buff *c;
 
 		if (!raw_match(sk, protocol, iph->saddr, iph->daddr, dif))
 			continue;
+		delivered = true;
 		if (protocol == IPPROTO_ICMP && raw_icmp_filtered(sk, skb))
 			continue;
 		c = skb_clone(skb);
@@ -93,6 +99,7 @@ void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 		}
 		NS_INC_STATS(ns, RawInDatagrams);
 	}
+	return delivered;
 }
 
 /*

@@ -2,6 +2,7 @@
 #ifndef NSTACK_RAW_H
 #define NSTACK_RAW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sk_buff;
@@ -11,9 +12,11 @@ extern const struct proto raw_prot;
 
 /*
  * Gives every matching raw socket a clone of skb (skb->data at the IP
- * header) before the protocol handler runs; does not consume skb.
+ * header) before the protocol handler runs; does not consume skb. True
+ * when a raw socket matched, which spares an unhandled protocol its ICMP
+ * protocol unreachable.
  */
-void raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol);
+bool raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol);
 /* Offers an ICMP error to raw sockets of the quoted protocol. */
 void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, int type, int code,
 		    uint32_t info);

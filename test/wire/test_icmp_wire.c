@@ -615,6 +615,26 @@ START_TEST(test_unknown_protocol_taken_by_raw_socket_no_error)
 }
 END_TEST
 
+START_TEST(test_unknown_protocol_raw_socket_full_no_error)
+{
+	struct socket *s;
+	int small = 1;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_RAW, UNKNOWN_PROTO, &s), 0);
+	/* The minimum buffer (2304 bytes) holds only a few datagrams. */
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < 20; i++)
+		t_inject(frame, t_build_peer_ip(frame, UNKNOWN_PROTO, (uint16_t)(0x400 + i),
+						"0123456789", 10));
+	/* A matching raw socket is a taker even when it drops (Linux's raw_v4_input). */
+	ck_assert_uint_lt(t_stat("RawInDatagrams"), 20);
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("IpInUnknownProtos"), 0);
+	ck_assert_uint_eq(t_stat("IpInDelivers"), 20);
+	ck_assert_int_eq(nstack_close(s), 0);
+}
+END_TEST
+
 static Suite *icmp_wire_suite(void)
 {
 	Suite *s = suite_create("icmp_wire");
@@ -641,6 +661,7 @@ static Suite *icmp_wire_suite(void)
 	tcase_add_test(tc, test_echo_reply_counted_not_answered);
 	tcase_add_test(tc, test_ping_socket_gets_echo_reply);
 	tcase_add_test(tc, test_unknown_protocol_taken_by_raw_socket_no_error);
+	tcase_add_test(tc, test_unknown_protocol_raw_socket_full_no_error);
 	tcase_add_test(tc, test_ping_socket_to_own_address_answered_by_loopback);
 	tcase_add_test(tc, test_udp_connected_gets_port_unreachable_as_econnrefused);
 	suite_add_tcase(s, tc);
