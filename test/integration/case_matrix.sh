@@ -328,3 +328,40 @@ case_matrix_handover_loopback_tcp() {
 	wait $rcv || return 1
 	[ "$(sha srv/f)" = "$(sha out2)" ]
 }
+
+# Signals and threads around a blocked recv on a private socket: EINTR
+# without SA_RESTART, restart with it (another thread sends meanwhile),
+# SO_RCVTIMEO's EAGAIN and its EINTR despite SA_RESTART, shutdown from
+# another thread waking the caller.
+case_matrix_signals_blocked_recv() {
+	mx_fdops_build || return 1
+	mx_srv_peer 9337 || return 1
+	on_nstack timeout 30 "$TMP/mx_fdops" signals "$PEER_ADDR" 9337
+}
+
+# epoll on private TCP sockets and a kernel pipe in one set: listener
+# readable, EPOLLET, EPOLLRDHUP on half-close, EPOLLONESHOT, EPOLLEXCLUSIVE,
+# a closed fd leaving the set, non-blocking connect completion, level
+# triggering.
+case_matrix_epoll_tcp_semantics() {
+	mx_srv_peer 9338 || return 1
+	on_nstack timeout 40 python3 -u "$IT/mx_epoll.py" 9339 "$PEER_ADDR" 9338 >ep.log 2>&1 &
+	local prog=$!
+	wait_file ep.log listening || { cat ep.log; return 1; }
+	wait_nstack_up || return 1
+	in_peer timeout 20 python3 - "$ADDR" 9339 <<'PY' || { cat ep.log; return 1; }
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"hello")
+buf = b""
+while buf != b"bye":
+    b = s.recv(10)
+    assert b, buf
+    buf += b
+s.shutdown(socket.SHUT_WR)
+while s.recv(100):
+    pass
+PY
+	wait $prog || { cat ep.log; return 1; }
+	cat ep.log
+}

@@ -11,6 +11,12 @@
  *                                   CLOSE_RANGE_CLOEXEC flag)
  *   mx_fdops threads    ADDR PORT   8 threads x 100 connections, each reply
  *                                   checked
+ *   mx_fdops signals    ADDR PORT   a blocked recv and signals: EINTR without
+ *                                   SA_RESTART, restarted with it (another
+ *                                   thread sends meanwhile), EINTR with
+ *                                   SO_RCVTIMEO even with SA_RESTART, EAGAIN
+ *                                   at SO_RCVTIMEO, shutdown from another
+ *                                   thread wakes the blocked recv
  *
  * dup2/closerange talk to mx_srv.py's "ctl" mode: the first connection is a
  * control channel on which the server reports "eof ID BYTES" when one of the
@@ -31,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,10 +339,121 @@ static int cmd_threads(void)
 	return 0;
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void arm_alarm(int restart, long ms)
+{
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+	struct itimerval it = {.it_value = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000}};
+
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0, "sigaction");
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0, "setitimer");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct delayed {
+	int fd, ms, shut;
+};
+
+/* After ms, sends "late\n" on fd (the echo server returns it) or shuts it down. */
+static void *delayed_main(void *arg)
+{
+	struct delayed *d = arg;
+
+	nanosleep(&(struct timespec){d->ms / 1000, (d->ms % 1000) * 1000000L}, NULL);
+	if (d->shut)
+		CHECK(shutdown(d->fd, SHUT_RDWR) == 0, "shutdown from another thread");
+	else
+		sendf(d->fd, "late\n");
+	return NULL;
+}
+
+static int cmd_signals(void)
+{
+	int s = tcp_connect();
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 300000};
+	struct delayed d = {.fd = s, .ms = 500};
+	pthread_t t;
+	char buf[64];
+	ssize_t n;
+	double t0;
+
+	/* The server echoes: prime it so later lines are echoed line by line. */
+	sendf(s, "first\n");
+	CHECK(recv(s, buf, 6, MSG_WAITALL) == 6 && !memcmp(buf, "first\n", 6), "first echo");
+
+	fprintf(stderr, "step: EINTR without SA_RESTART\n");
+	/* No SA_RESTART: the blocked recv fails with EINTR. */
+	alarms = 0;
+	arm_alarm(0, 200);
+	errno = 0;
+	n = recv(s, buf, sizeof(buf), 0);
+	CHECK(n == -1 && errno == EINTR && alarms == 1, "recv without SA_RESTART: %zd, want EINTR",
+	      n);
+
+	fprintf(stderr, "step: SA_RESTART\n");
+	/* SA_RESTART: the handler runs, recv goes on and gets the line another
+	 * thread sends on the same socket meanwhile. */
+	alarms = 0;
+	arm_alarm(1, 200);
+	CHECK(pthread_create(&t, NULL, delayed_main, &d) == 0, "pthread_create");
+	n = recv(s, buf, sizeof(buf), 0);
+	pthread_join(t, NULL);
+	CHECK(n == 5 && !memcmp(buf, "late\n", 5) && alarms == 1,
+	      "recv with SA_RESTART: %zd (alarms %d), want the echoed line", n, (int)alarms);
+
+	fprintf(stderr, "step: SO_RCVTIMEO\n");
+	/* SO_RCVTIMEO: EAGAIN after the timeout. */
+	CHECK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "SO_RCVTIMEO");
+	t0 = now_s();
+	errno = 0;
+	n = recv(s, buf, sizeof(buf), 0);
+	CHECK(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK), "recv with SO_RCVTIMEO: %zd", n);
+	CHECK(now_s() - t0 >= 0.25 && now_s() - t0 < 3, "SO_RCVTIMEO waited %.3f s", now_s() - t0);
+
+	fprintf(stderr, "step: SO_RCVTIMEO and SA_RESTART\n");
+	/* With a timeout set, even SA_RESTART gives EINTR (socket(7)). */
+	tv.tv_sec = 5;
+	CHECK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "SO_RCVTIMEO");
+	alarms = 0;
+	arm_alarm(1, 200);
+	errno = 0;
+	n = recv(s, buf, sizeof(buf), 0);
+	CHECK(n == -1 && errno == EINTR && alarms == 1,
+	      "recv with SO_RCVTIMEO and SA_RESTART: %zd, want EINTR", n);
+
+	fprintf(stderr, "step: shutdown from another thread\n");
+	/* shutdown from another thread wakes the blocked recv with end of file. */
+	d.shut = 1;
+	d.ms = 300;
+	CHECK(pthread_create(&t, NULL, delayed_main, &d) == 0, "pthread_create");
+	t0 = now_s();
+	n = recv(s, buf, sizeof(buf), 0);
+	pthread_join(t, NULL);
+	CHECK(n == 0 && now_s() - t0 < 3, "recv after shutdown from another thread: %zd", n);
+	close(s);
+	printf("signals: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: mx_fdops refused|dup2|closerange|threads ADDR PORT\n");
+		fprintf(stderr, "usage: mx_fdops refused|dup2|closerange|threads|signals ADDR PORT\n");
 		return 2;
 	}
 	peer.sin_family = AF_INET;
@@ -349,5 +468,7 @@ int main(int argc, char **argv)
 		return cmd_closerange();
 	if (!strcmp(argv[1], "threads"))
 		return cmd_threads();
+	if (!strcmp(argv[1], "signals"))
+		return cmd_signals();
 	return 2;
 }
