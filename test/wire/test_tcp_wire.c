@@ -1153,6 +1153,59 @@ START_TEST(test_established_icmp_frag_needed_resends_at_smaller_mss)
 }
 END_TEST
 
+static uint32_t fuzz_rng = 0x9e3779b9u;
+
+static uint32_t fuzz32(void)
+{
+	fuzz_rng ^= fuzz_rng << 13;
+	fuzz_rng ^= fuzz_rng >> 17;
+	fuzz_rng ^= fuzz_rng << 5;
+	return fuzz_rng;
+}
+
+/* Random headers, options and lengths at a listener and a connection: no crash, no leak. */
+START_TEST(test_any_state_random_segments_never_crash)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	unsigned char seg[200], frame[T_FRAME_MAX], f[T_FRAME_MAX];
+	size_t len;
+	char buf[256];
+
+	for (int i = 0; i < 3000; i++) {
+		struct tcphdr *th = (struct tcphdr *)seg;
+		size_t n = 20 + fuzz32() % 160, doff;
+
+		for (size_t j = 0; j < n; j++)
+			seg[j] = (unsigned char)fuzz32();
+		th->source = htons(fuzz32() % 4 ? PEER_PORT : (uint16_t)fuzz32());
+		th->dest = htons(fuzz32() % 8 ? SRV_PORT : (uint16_t)fuzz32());
+		if (fuzz32() % 2) {
+			/* Near the real sequence space, so some get past the window checks. */
+			th->seq = htonl(c.rcv + fuzz32() % 70000 - 5000);
+			th->ack_seq = htonl(c.snd + fuzz32() % 3 - 1);
+		}
+		doff = 5 + fuzz32() % 11;
+		th->doff_res = (uint8_t)(doff << 4);
+		th->check = 0;
+		if (fuzz32() % 8) {
+			uint16_t ck = csum_tcpudp_magic(T_PEER_IP, T_LOCAL_IP, (uint32_t)n, IPPROTO_TCP,
+							csum_partial(seg, n, 0));
+
+			memcpy(&th->check, &ck, 2);
+		}
+		len = t_build_peer_ip(frame, IPPROTO_TCP, (uint16_t)i, seg, n);
+		t_inject(frame, len);
+		while (t_try_recv(f, sizeof(f), &len))
+			;
+		if (i % 100 == 0) {
+			t_clock_advance(fuzz32() % 3000000);
+			urecv(c.s, buf, sizeof(buf));
+		}
+	}
+	conn_close(&c);
+}
+END_TEST
+
 static Suite *tcp_wire_suite(void)
 {
 	Suite *s = suite_create("tcp_wire");
@@ -1191,6 +1244,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_listen_close_resets_unaccepted_children);
 	tcase_add_test(tc, test_listen_ack_without_request_gets_rst);
 	tcase_add_test(tc, test_established_icmp_frag_needed_resends_at_smaller_mss);
+	tcase_add_test(tc, test_any_state_random_segments_never_crash);
 	suite_add_tcase(s, tc);
 	return s;
 }
