@@ -6,8 +6,9 @@
  * with EPOLLIN and a tag in the data, and the program's mask and data are
  * kept here, per epoll fd. While a private socket is watched by an epoll set,
  * the stack's readiness hook signals its eventfd on every change, so the
- * kernel epoll wakes; epoll_wait then drains the eventfd, asks the stack for
- * the socket's readiness and reports it with the program's data.
+ * kernel epoll wakes (edge-triggered: the eventfd is never drained, so no
+ * set or thread can consume another's signal); epoll_wait then asks the
+ * stack for the socket's readiness and reports it with the program's data.
  *
  * Level-triggered registrations that were reported stay on a ready list and
  * are looked at again on the next wait (as Linux's ep_send_events re-queues
@@ -144,9 +145,8 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 		return -EFAULT;
 	if (op != EPOLL_CTL_DEL && (ev->events & EPOLLEXCLUSIVE)) {
 		/* As ep_ctl: not on MOD, and only with these bits (no RDHUP, no ONESHOT). */
-		const uint32_t ok = EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLOUT | EPOLLWRNORM |
-				    EPOLLWRBAND | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
-				    EPOLLEXCLUSIVE;
+		const uint32_t ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP |
+				    EPOLLET | EPOLLEXCLUSIVE;
 
 		if (op == EPOLL_CTL_MOD || (ev->events & ~ok))
 			return -EINVAL;
@@ -395,10 +395,19 @@ void nsp_epoll_close(int fd, struct nsp_file *f)
 			free(s);
 			return;
 		}
-		if (f && atomic_load(&f->watchers) > 0) {
+		if (f && atomic_load(&f->watchers) > 0 && fdt_find_other(f, fd) < 0) {
+			/*
+			 * Linux drops a registration when its file is released, not
+			 * when one fd of it closes: with a dup() still open, events
+			 * keep coming (the kernel keeps the eventfd's entry too). The
+			 * last fd going: every registration of the file, under any
+			 * fd number it had, leaves the set.
+			 */
 			pthread_mutex_lock(&s->lock);
-			if (fd < s->nbyfd && s->byfd[fd] && s->byfd[fd]->file == f)
-				reg_free(s, s->byfd[fd]);
+			for (int j = 0; j < s->nbyfd; j++) {
+				if (s->byfd[j] && s->byfd[j]->file == f)
+					reg_free(s, s->byfd[j]);
+			}
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
