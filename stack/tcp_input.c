@@ -1079,13 +1079,13 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		struct tcp_request_sock *req;
 		struct sock *child = NULL;
 
-		if (flags & TH_RST)
-			return 0;
 		req = tcp_find_req(sk, iph->saddr, th->source, iph->daddr);
 		if (req) {
 			child = tcp_check_req(sk, skb, req);
 			if (!child)
 				return 0;
+		} else if (flags & TH_RST) {
+			return 0;
 		} else if ((flags & TH_ACK) && !(flags & TH_SYN)) {
 			child = tcp_cookie_check(sk, skb);
 			if (!child)

@@ -1153,6 +1153,58 @@ START_TEST(test_established_icmp_frag_needed_resends_at_smaller_mss)
 }
 END_TEST
 
+START_TEST(test_listen_peer_mss_536_and_window_scale_applied)
+{
+	/* MSS 536 and window scale 2: our segments are cut to 536, its window counts x4. */
+	static const uint8_t syn_opt[] = {2, 4, 0x02, 0x18, 1, 3, 3, 2};
+	static const uint8_t synack_opt[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7};
+	struct conn c = passive(syn_opt, sizeof(syn_opt), 64240, synack_opt, sizeof(synack_opt));
+	static char data[1000];
+	struct tcp_info_linux ti;
+	socklen_t tl = sizeof(ti);
+
+	/* The ACK of the handshake said 65535 << 2. */
+	ck_assert_int_eq(nstack_getsockopt(c.s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+	ck_assert_uint_eq(ti.tcpi_snd_mss, 536);
+	ck_assert_uint_eq(ti.tcpi_snd_wnd, 65535u << 2);
+	ck_assert_uint_eq(ti.tcpi_snd_wscale, 2);
+	ck_assert_uint_eq(ti.tcpi_rcv_wscale, 7);
+	memset(data, 'm', sizeof(data));
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	/* Our window field is scaled by 7: 64240 rounded up to 128 is 502 << 7. */
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 502, NULL, 0, data, 536});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 536, c.rcv, TH_ACK | TH_PSH, 502, NULL, 0,
+			      data + 536, 464});
+	/* A window of 100 << 2 = 400 bytes lets exactly that much out. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1000, TH_ACK, 100});
+	ck_assert_int_eq(usend(c.s, data, 536), 536);
+	t_expect_no_tx(); /* 400 < MSS and < half the largest window: sender SWS avoidance */
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_synrecv_rst_from_peer_drops_request)
+{
+	struct socket *l = listener(SRV_PORT, 8), *s = NULL;
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+	uint32_t iss;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, 0, TH_RST, 0});
+	t_expect_no_tx();
+	/* The request is gone: its ACK now meets no request and the cookie check fails. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss + 1, 0, TH_RST, 0});
+	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), -EAGAIN);
+	run_for(10ull * 1000000);
+	nstack_close(l);
+}
+END_TEST
+
 static uint32_t fuzz_rng = 0x9e3779b9u;
 
 static uint32_t fuzz32(void)
@@ -1245,6 +1297,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_listen_ack_without_request_gets_rst);
 	tcase_add_test(tc, test_established_icmp_frag_needed_resends_at_smaller_mss);
 	tcase_add_test(tc, test_any_state_random_segments_never_crash);
+	tcase_add_test(tc, test_listen_peer_mss_536_and_window_scale_applied);
+	tcase_add_test(tc, test_synrecv_rst_from_peer_drops_request);
 	suite_add_tcase(s, tc);
 	return s;
 }
