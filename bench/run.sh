@@ -7,7 +7,10 @@
 #
 # Environment: BENCH_SECONDS (default 5) per measurement, BENCH_REPEAT
 # (default 1; the best of N runs is reported for each row), BENCH_OFFLOADS=1
-# to leave GSO/TSO/GRO on nstack0 as the lab sets them (see below).
+# to leave GSO/TSO/GRO on nstack0 as the lab sets them (see below), BENCH_CC
+# (default cubic) the congestion control of every sender, set with iperf3 -C
+# so both stacks run the same algorithm (Debian hosts may default to bbr,
+# which nstack does not have).
 #
 # "send" is data leaving the nstack namespace (iperf3 -c there), "receive"
 # is data entering it (iperf3 -c -R). For the kernel rows the veth end in
@@ -21,6 +24,7 @@ root=$(cd "$here/.." && pwd)
 BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
 SECS=${BENCH_SECONDS:-5}
+CC=${BENCH_CC:-cubic}
 REPEAT=${BENCH_REPEAT:-1}
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (network namespaces)" >&2; exit 1; }
@@ -68,7 +72,7 @@ run() {
 	local name=$1 best=0 i bps
 	shift
 	for i in $(seq 1 "$REPEAT"); do
-		timeout $((SECS + 30)) "$@" -t "$SECS" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
+		timeout $((SECS + 30)) "$@" -t "$SECS" -C "$CC" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
 		bps=$(python3 -c '
 import json, sys
 try:
@@ -83,7 +87,7 @@ except Exception:
 	echo "$best"
 }
 
-echo "bench: iperf3 ${SECS}s x $REPEAT per row, MTU $(ip netns exec "$NS" cat /sys/class/net/nstack0/mtu)," \
+echo "bench: iperf3 ${SECS}s x $REPEAT per row, $CC, MTU $(ip netns exec "$NS" cat /sys/class/net/nstack0/mtu)," \
 	"tx-checksumming $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^tx-checksumming/{print $2}')" \
 	"(nstack0) / $(ip netns exec "$PEER" ethtool -k peer0 | awk '/^tx-checksumming/{print $2}') (peer0)," \
 	"nstack0 gso $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-segmentation-offload/{print $2}')" \
