@@ -43,12 +43,13 @@ ep.register(lst, IN)
 # EPOLLEXCLUSIVE is accepted on a second set (Linux allows it only with ADD).
 ep2 = select.epoll()
 ep2.register(lst, IN | select.EPOLLEXCLUSIVE)
-print("listening", flush=True)
 
-# Nothing ready: the wait times out instead of spinning or returning early.
+# Nothing ready: the wait times out instead of spinning or returning early
+# (before "listening": the client connects only after that).
 t = time.monotonic()
 ev = events(ep, 0.3)
 check(ev == [] and time.monotonic() - t >= 0.25, "idle set returned %r" % ev)
+print("listening", flush=True)
 
 # A queued connection makes the listener readable (in both sets).
 ev = events(ep, 10)
