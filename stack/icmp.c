@@ -111,7 +111,11 @@ static bool icmp_xrlim_allow(struct nstack *ns, int type, int code, uint32_t dad
 	return false;
 }
 
-static void icmp_out_count(struct nstack *ns, int type)
+/*
+ * Counts an ICMP message sent, by type (Linux's ICMP_MIB_OUTMSGS and
+ * icmp_out_count()): the stack's own and those raw sockets send.
+ */
+void icmp_out_count(struct nstack *ns, int type)
 {
 	NS_INC_STATS(ns, IcmpOutMsgs);
 	switch (type) {

@@ -235,8 +235,7 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 	err = ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_ICMP, &p);
 	if (err)
 		return err;
-	NS_INC_STATS(ns, IcmpOutMsgs);
-	NS_INC_STATS(ns, IcmpOutEchos);
+	icmp_out_count(ns, ICMP_ECHO);
 	return (ssize_t)len;
 }
 

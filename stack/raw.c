@@ -182,27 +182,6 @@ static int raw_bind(struct sock *sk, const struct sockaddr *uaddr, socklen_t len
 	return 0;
 }
 
-static void icmp_out_count_type(struct nstack *ns, uint8_t type)
-{
-	NS_INC_STATS(ns, IcmpOutMsgs);
-	switch (type) {
-	case ICMP_ECHO:
-		NS_INC_STATS(ns, IcmpOutEchos);
-		break;
-	case ICMP_ECHOREPLY:
-		NS_INC_STATS(ns, IcmpOutEchoReps);
-		break;
-	case ICMP_DEST_UNREACH:
-		NS_INC_STATS(ns, IcmpOutDestUnreachs);
-		break;
-	case ICMP_TIME_EXCEEDED:
-		NS_INC_STATS(ns, IcmpOutTimeExcds);
-		break;
-	default:
-		break;
-	}
-}
-
 /*
  * IP_HDRINCL (Linux's raw_send_hdrinc): the application's header goes out
  * as written, except that the stack fills the total length, the checksum,
@@ -235,7 +214,7 @@ static ssize_t raw_send_hdrinc(struct sock *sk, const struct msghdr *msg, size_t
 		return -EINVAL;
 	}
 	if (iph->protocol == IPPROTO_ICMP && len >= IP_IHL(iph) * 4u + ICMP_HLEN)
-		icmp_out_count_type(ns, skb->data[IP_IHL(iph) * 4u]);
+		icmp_out_count(ns, skb->data[IP_IHL(iph) * 4u]);
 	skb->tstamp_us = ns_now(ns);
 	err = ip_send_raw(ns, skb);
 	if (err)
@@ -300,7 +279,7 @@ static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return -EFAULT;
 	}
 	if (sk->sk_num == IPPROTO_ICMP && len >= 1)
-		icmp_out_count_type(ns, skb->data[0]);
+		icmp_out_count(ns, skb->data[0]);
 	skb_reset_transport_header(skb);
 	skb->tstamp_us = ns_now(ns);
 	ip_dgram_tx_params(sk, &ipc, &rt, len + IP_HLEN_MIN, &p);

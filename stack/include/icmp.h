@@ -21,6 +21,9 @@ int icmp_rcv(struct sk_buff *skb);
 /* Maps an ICMP error to the errno a socket reports; *fatal for hard errors. */
 int icmp_err_convert(int type, int code, int *fatal);
 
+/* Counts one ICMP message sent, by type, in the Icmp* MIB counters. */
+void icmp_out_count(struct nstack *ns, int type);
+
 /* Linux's net.ipv4.icmp_ratelimit (ms) and icmp_ratemask defaults. */
 #define ICMP_RATELIMIT_US (1000ull * 1000)
 #define ICMP_RATEMASK 0x1818
