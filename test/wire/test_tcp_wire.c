@@ -349,8 +349,17 @@ START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 }
 END_TEST
 
+static void active_syn_on(struct socket *sp, uint32_t *iss, uint16_t *port, uint32_t *tsval);
+
 /* Connects to the peer; returns the SYN's sequence number and source port. */
 static void active_syn(struct socket **sp, uint32_t *iss, uint16_t *port, uint32_t *tsval)
+{
+	*sp = tcp_socket();
+	active_syn_on(*sp, iss, port, tsval);
+}
+
+/* active_syn() for a socket the caller prepared. */
+static void active_syn_on(struct socket *sp, uint32_t *iss, uint16_t *port, uint32_t *tsval)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
 				 .sin_addr.s_addr = T_PEER_IP};
@@ -359,8 +368,7 @@ static void active_syn(struct socket **sp, uint32_t *iss, uint16_t *port, uint32
 	const struct tcphdr *th;
 	size_t len;
 
-	*sp = tcp_socket();
-	ck_assert_int_eq(nstack_connect(*sp, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	ck_assert_int_eq(nstack_connect(sp, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
 	th = recv_tcp(f, &len);
 	*iss = ntohl(th->seq);
 	*port = ntohs(th->source);
@@ -1205,6 +1213,86 @@ START_TEST(test_synrecv_rst_from_peer_drops_request)
 }
 END_TEST
 
+START_TEST(test_closed_small_so_rcvbuf_syn_window_and_scale_zero)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
+				 .sin_addr.s_addr = T_PEER_IP};
+	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 0};
+	struct socket *s = tcp_socket();
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	/* SO_RCVBUF 8192 (doubled to 16384): window from half of it, no scaling needed (Linux). */
+	ck_assert_int_eq(sockopt(s, SOL_SOCKET, SO_RCVBUF, 8192), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	th = recv_tcp(f, &len);
+	put32(want_opt + 8, get32((const uint8_t *)(th + 1) + 8));
+	ck_assert_uint_eq(ntohs(th->window), 7300); /* 8192 rounded down to 5 x 1460 */
+	ck_assert_mem_eq((const uint8_t *)(th + 1), want_opt, 20);
+	nstack_close(s);
+	run_for(300ull * 1000000);
+}
+END_TEST
+
+static void tw_reuse_on(struct nstack_config *cfg)
+{
+	cfg->tcp.tw_reuse = 1;
+}
+
+/* Linux's tcp_tw_reuse = 1: connect() may take over its own TIME_WAIT pair after 1 s. */
+START_TEST(test_time_wait_connect_reuses_pair_after_one_second)
+{
+	struct t_opts o = {.tweak = tw_reuse_on};
+	struct socket *s, *s2;
+	uint32_t iss, tsval, tw_nxt;
+	uint16_t port;
+	uint8_t synack_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+	uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0x10, 1};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
+				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in me = {.sin_family = AF_INET};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	t_teardown();
+	t_setup_opts(&o);
+	s = tcp_socket();
+	ck_assert_int_eq(sockopt(s, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	active_syn_on(s, &iss, &port, &tsval);
+	put32(synack_opt + 12, tsval);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt, 20});
+	th = recv_tcp(f, &len); /* the ACK */
+	nstack_close(s);
+	th = recv_tcp(f, &len); /* our FIN */
+	ck_assert_uint_eq(th->flags, TH_ACK | TH_FIN);
+	tw_nxt = ntohl(th->seq) + 1;
+	put32(ts + 8, get32((const uint8_t *)(th + 1) + 4));
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN + 1, tw_nxt, TH_ACK | TH_FIN, 502, ts, 12});
+	th = recv_tcp(f, &len); /* ACK of its FIN: TIME_WAIT */
+	/* Within a second the pair is not reusable. */
+	s2 = tcp_socket();
+	ck_assert_int_eq(sockopt(s2, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	me.sin_port = htons(port);
+	ck_assert_int_eq(nstack_bind(s2, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(nstack_connect(s2, (struct sockaddr *)&sa, sizeof(sa)), -EADDRNOTAVAIL);
+	nstack_close(s2);
+	t_clock_advance(1000001);
+	s2 = tcp_socket();
+	ck_assert_int_eq(sockopt(s2, SOL_SOCKET, SO_REUSEADDR, 1), 0);
+	ck_assert_int_eq(nstack_bind(s2, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(nstack_connect(s2, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN);
+	ck_assert_uint_eq(ntohs(th->source), port);
+	/* The new ISN starts past the old connection's space (tw_snd_nxt + 65535 + 2). */
+	ck_assert_uint_eq(ntohl(th->seq), tw_nxt + 65535 + 2);
+	nstack_close(s2);
+	run_for(300ull * 1000000);
+}
+END_TEST
+
 static uint32_t fuzz_rng = 0x9e3779b9u;
 
 static uint32_t fuzz32(void)
@@ -1299,6 +1387,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_any_state_random_segments_never_crash);
 	tcase_add_test(tc, test_listen_peer_mss_536_and_window_scale_applied);
 	tcase_add_test(tc, test_synrecv_rst_from_peer_drops_request);
+	tcase_add_test(tc, test_closed_small_so_rcvbuf_syn_window_and_scale_zero);
+	tcase_add_test(tc, test_time_wait_connect_reuses_pair_after_one_second);
 	suite_add_tcase(s, tc);
 	return s;
 }
