@@ -503,6 +503,62 @@ static void check_no_lost_wakeups(void)
 	close(fd);
 }
 
+/* The same with one poll thread and one epoll (edge-triggered) thread on the socket. */
+static int race_ep;
+static void *ep_racer_fn(void *arg)
+{
+	struct racer *r = arg;
+
+	for (int i = 0; i < 200; i++) {
+		struct epoll_event ev;
+		int want = i + 1;
+
+		while (atomic_load(&race_round) < want) {
+			if (epoll_wait(race_ep, &ev, 1, 2000) == 0)
+				return NULL;
+		}
+		r->got++;
+	}
+	return NULL;
+}
+
+static void check_poll_and_epoll_no_lost_wakeups(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct socket *s = last_sock(fd);
+	struct racer a = {fd, 0}, b = {fd, 0};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+	pthread_t ta, tb;
+	double t0 = now_s();
+
+	race_ep = epoll_create1(0);
+	epoll_ctl(race_ep, EPOLL_CTL_ADD, fd, &ev);
+	atomic_store(&race_round, 0);
+	mock_set(s, 0);
+	pthread_create(&ta, NULL, racer_fn, &a);
+	pthread_create(&tb, NULL, ep_racer_fn, &b);
+	for (int i = 0; i < 200; i++) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&mock_ns.lock);
+		atomic_store(&race_round, i + 1);
+		atomic_store(&s->mask, POLLIN);
+		mock_event(s);
+		pthread_mutex_unlock(&mock_ns.lock);
+		while ((a.got < i + 1 || b.got < i + 1) && now_s() - t0 < 30)
+			nanosleep(&ts, NULL);
+		mock_set(s, 0);
+	}
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(a.got == 200 && b.got == 200,
+	      "poll and epoll threads on one socket saw all 200 events (%d, %d) in %.2f s", a.got,
+	      b.got, now_s() - t0);
+	close(race_ep);
+	close(fd);
+}
+
 int main(void)
 {
 	setenv("NSTACK_IFACE", "lo", 0);
@@ -511,6 +567,7 @@ int main(void)
 	check_poll();
 	check_epoll();
 	check_no_lost_wakeups();
+	check_poll_and_epoll_no_lost_wakeups();
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }
