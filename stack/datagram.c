@@ -117,3 +117,36 @@ int ip_dgram_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 	memcpy(arg, &v, sizeof(v));
 	return 0;
 }
+
+/*
+ * At stack teardown, closes the sockets on a table's list of all its
+ * sockets (linked by sk_bind_node) that the embedder left open, logging
+ * each when proto is given. One still referenced by a packet in flight is
+ * unlinked here and freed when that packet is.
+ */
+void ip4_datagram_close_all(struct nstack *ns, struct sock_list *all, const char *proto)
+{
+	struct sock *sk, *tmp;
+
+	LIST_FOREACH_SAFE(sk, all, sk_bind_node, tmp)
+	{
+		if (sk->sk_socket) {
+			if (proto)
+				nstack_log(ns, NSTACK_LOG_WARN, "%s: socket on port %u still open at exit",
+					   proto, sk->sk_num);
+			sk->sk_socket->sk = NULL;
+			sk->sk_socket = NULL;
+		}
+		if (!sock_flag(sk, SOCK_DEAD)) {
+			sock_hold(sk);
+			ip4_datagram_close(sk, 0);
+			if (sk->sk_refcnt == 1) {
+				/* The last reference: destroy unlinks it from the list. */
+				sock_put(sk);
+				continue;
+			}
+			sock_put(sk);
+		}
+		LIST_REMOVE(sk, sk_bind_node);
+	}
+}

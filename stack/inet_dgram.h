@@ -116,6 +116,8 @@ int ip_dgram_copy_msg(struct sock *sk, const struct sk_buff *skb, struct msghdr 
 void ip_dgram_put_name(struct msghdr *msg, uint32_t addr, uint16_t port);
 /* SIOCINQ/SIOCOUTQ for datagram sockets. */
 int ip_dgram_ioctl(struct sock *sk, unsigned long cmd, void *arg);
+/* Teardown: closes the sockets left on a table's all-list (sk_bind_node); logs when proto. */
+void ip4_datagram_close_all(struct nstack *ns, struct sock_list *all, const char *proto);
 
 /* af_inet.c: connect() for datagram sockets (Linux's ip4_datagram_connect). */
 int ip4_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len);

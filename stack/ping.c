@@ -365,27 +365,10 @@ int ping_init(struct nstack *ns)
 void ping_exit(struct nstack *ns)
 {
 	struct ping_table *t = ns->ping;
-	struct sock *sk, *tmp;
 
 	if (!t)
 		return;
-	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp)
-	{
-		if (sk->sk_socket) {
-			sk->sk_socket->sk = NULL;
-			sk->sk_socket = NULL;
-		}
-		if (!sock_flag(sk, SOCK_DEAD)) {
-			sock_hold(sk);
-			ip4_datagram_close(sk, 0);
-			if (sk->sk_refcnt == 1) {
-				sock_put(sk);
-				continue;
-			}
-			sock_put(sk);
-		}
-		LIST_REMOVE(sk, sk_bind_node);
-	}
+	ip4_datagram_close_all(ns, &t->all, NULL);
 	ns->ping = NULL;
 	ns_free(ns, t);
 }

@@ -643,30 +643,11 @@ int udp_init(struct nstack *ns)
 void udp_exit(struct nstack *ns)
 {
 	struct udp_table *t = ns->udp;
-	struct sock *sk, *tmp;
 
 	if (!t)
 		return;
 	inet_del_protocol(ns, IPPROTO_UDP);
-	LIST_FOREACH_SAFE(sk, &t->all, sk_bind_node, tmp)
-	{
-		if (sk->sk_socket) {
-			nstack_log(ns, NSTACK_LOG_WARN, "udp: socket on port %u still open at exit",
-				   sk->sk_num);
-			sk->sk_socket->sk = NULL;
-			sk->sk_socket = NULL;
-		}
-		if (!sock_flag(sk, SOCK_DEAD)) {
-			sock_hold(sk);
-			ip4_datagram_close(sk, 0);
-			if (sk->sk_refcnt == 1) {
-				sock_put(sk);
-				continue;
-			}
-			sock_put(sk);
-		}
-		LIST_REMOVE(sk, sk_bind_node);
-	}
+	ip4_datagram_close_all(ns, &t->all, "udp");
 	LIST_INIT(&t->all);
 	ns->udp = NULL;
 	ns_free(ns, t);
