@@ -1,9 +1,11 @@
 /*
- * The receive side the IPv4 datagram protocols share (UDP, ping, raw and
- * the IP_RECVERR error queue), as Linux's net/core/datagram.c and the
- * common part of udp_recvmsg(), ping_recvmsg() and raw_recvmsg(): one
- * queued packet per call, cut to the caller's buffer, its source in
- * msg_name, the IP_* control messages; and the SIOCINQ/SIOCOUTQ ioctls.
+ * What the IPv4 datagram protocols (UDP, ping, raw) share, as Linux's
+ * net/core/datagram.c and the common parts of udp_sendmsg/recvmsg,
+ * ping_v4_sendmsg/ping_recvmsg and raw_sendmsg/recvmsg. Sending: the
+ * destination, its route and the size check. Receiving (also the IP_RECVERR
+ * error queue): one queued packet per call, cut to the caller's buffer, its
+ * source in msg_name, the IP_* control messages. The SIOCINQ/SIOCOUTQ
+ * ioctls, and closing what is left at teardown.
  */
 #include <errno.h>
 #include <linux/sockios.h>
@@ -16,6 +18,75 @@
 #include "ip.h"
 #include "sock.h"
 #include "udp.h"
+
+/*
+ * The destination of a datagram sendmsg(): msg_name, whose family must be
+ * AF_INET (or AF_UNSPEC where unspec_ok, which Linux allows UDP and raw
+ * for old programs), else the connected peer. Addresses in network order.
+ */
+int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_ok,
+		   uint32_t *daddr, uint16_t *dport)
+{
+	if (msg->msg_name) {
+		struct sockaddr_in sin;
+
+		if (msg->msg_namelen < sizeof(sin))
+			return -EINVAL;
+		memcpy(&sin, msg->msg_name, sizeof(sin));
+		if (sin.sin_family != AF_INET && !(unspec_ok && sin.sin_family == AF_UNSPEC))
+			return -EAFNOSUPPORT;
+		*daddr = sin.sin_addr.s_addr;
+		*dport = sin.sin_port;
+		return 0;
+	}
+	if (sk->sk_state != SK_ST_ESTABLISHED)
+		return -EDESTADDRREQ;
+	*daddr = sk->sk_daddr;
+	*dport = sk->sk_dport;
+	return 0;
+}
+
+/*
+ * The rest of a datagram sendmsg()'s preparation: control messages into
+ * *ipc, the route to daddr (broadcast only with SO_BROADCAST, else
+ * -EACCES), and the source address: IP_PKTINFO's, the bound one, or the
+ * route's.
+ */
+int ip_dgram_route(struct sock *sk, const struct msghdr *msg, uint32_t daddr,
+		   struct ipcm_cookie *ipc, struct rtable *rt, uint32_t *saddr)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	int err;
+
+	err = ip_cmsg_send(sk, msg, ipc);
+	if (err)
+		return err;
+	err = ip_route_output(sk->ns, daddr, rt);
+	if (err)
+		return err;
+	if (rt->rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
+		return -EACCES;
+	*saddr = ipc->addr ? ipc->addr : inet->inet_saddr ? inet->inet_saddr : rt->rt_src;
+	return 0;
+}
+
+/*
+ * -EMSGSIZE, with an IP_RECVERR entry for port, when tlen bytes after the
+ * IP header are too many for one IPv4 datagram, or for the path when DF is
+ * forced (IP_PMTUDISC_DO/PROBE; Linux's ip_append_data()); else 0.
+ */
+int ip_dgram_check_size(struct sock *sk, const struct rtable *rt, size_t tlen, uint16_t port)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	if (tlen > IP_MAXPACKET - IP_HLEN_MIN ||
+	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
+	     tlen + IP_HLEN_MIN > rt->rt_mtu)) {
+		ip_local_error(sk, EMSGSIZE, rt->rt_dst, port, rt->rt_mtu);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
 
 /*
  * Copies the first len bytes of skb's data to msg, setting MSG_TRUNC when

@@ -176,6 +176,7 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 	struct sk_buff *skb;
 	struct icmphdr *ih;
 	uint32_t daddr, saddr;
+	uint16_t dport;
 	int err;
 
 	if (len > 0xffff)
@@ -188,35 +189,15 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 		return -EFAULT;
 	if (user.type != ICMP_ECHO || user.code != 0)
 		return -EINVAL;
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		if (msg->msg_namelen < sizeof(sin))
-			return -EINVAL;
-		memcpy(&sin, msg->msg_name, sizeof(sin));
-		if (sin.sin_family != AF_INET)
-			return -EAFNOSUPPORT;
-		daddr = sin.sin_addr.s_addr;
-	} else {
-		if (sk->sk_state != SK_ST_ESTABLISHED)
-			return -EDESTADDRREQ;
-		daddr = sk->sk_daddr;
-	}
-	err = ip_cmsg_send(sk, msg, &ipc);
+	err = ip_dgram_daddr(sk, msg, false, &daddr, &dport);
 	if (err)
 		return err;
-	err = ip_route_output(ns, daddr, &rt);
+	err = ip_dgram_route(sk, msg, daddr, &ipc, &rt, &saddr);
 	if (err)
 		return err;
-	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
-		return -EACCES;
-	if (len > IP_MAXPACKET - IP_HLEN_MIN ||
-	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
-	     len + IP_HLEN_MIN > rt.rt_mtu)) {
-		ip_local_error(sk, EMSGSIZE, rt.rt_dst, 0, rt.rt_mtu);
-		return -EMSGSIZE;
-	}
-	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+	err = ip_dgram_check_size(sk, &rt, len, 0);
+	if (err)
+		return err;
 
 	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
 	if (!skb)

@@ -227,50 +227,29 @@ static ssize_t raw_send_hdrinc(struct sock *sk, const struct msghdr *msg, size_t
 static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
-	struct inet_sock *inet = inet_sk(sk);
 	struct ipcm_cookie ipc;
 	struct ip_tx_params p;
 	struct rtable rt;
 	struct sk_buff *skb;
 	uint32_t daddr, saddr;
+	uint16_t dport;
 	int err;
 
 	if (len > 0xffff)
 		return -EMSGSIZE;
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		if (msg->msg_namelen < sizeof(sin))
-			return -EINVAL;
-		memcpy(&sin, msg->msg_name, sizeof(sin));
-		/* Linux accepts AF_UNSPEC here for old programs. */
-		if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC)
-			return -EAFNOSUPPORT;
-		daddr = sin.sin_addr.s_addr;
-	} else {
-		if (sk->sk_state != SK_ST_ESTABLISHED)
-			return -EDESTADDRREQ;
-		daddr = sk->sk_daddr;
-	}
-	err = ip_cmsg_send(sk, msg, &ipc);
+	err = ip_dgram_daddr(sk, msg, true, &daddr, &dport);
 	if (err)
 		return err;
-	err = ip_route_output(ns, daddr, &rt);
+	err = ip_dgram_route(sk, msg, daddr, &ipc, &rt, &saddr);
 	if (err)
 		return err;
-	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
-		return -EACCES;
-	if (inet->hdrincl)
+	if (inet_sk(sk)->hdrincl)
 		return raw_send_hdrinc(sk, msg, len, flags, &rt);
-	if (len > IP_MAXPACKET - IP_HLEN_MIN ||
-	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
-	     len + IP_HLEN_MIN > rt.rt_mtu)) {
-		ip_local_error(sk, EMSGSIZE, rt.rt_dst, 0, rt.rt_mtu);
-		return -EMSGSIZE;
-	}
-	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+	err = ip_dgram_check_size(sk, &rt, len, 0);
+	if (err)
+		return err;
 	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
 	if (!skb)
 		return err;

@@ -434,7 +434,6 @@ out:
 static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
-	struct inet_sock *inet = inet_sk(sk);
 	struct udp_sock *up = udp_sk(sk);
 	bool corkreq = up->corkflag || (flags & MSG_MORE);
 	struct ipcm_cookie ipc;
@@ -450,40 +449,18 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return -EOPNOTSUPP;
 	if (up->pending)
 		goto append;
-	if (msg->msg_name) {
-		struct sockaddr_in sin;
-
-		if (msg->msg_namelen < sizeof(sin))
-			return -EINVAL;
-		memcpy(&sin, msg->msg_name, sizeof(sin));
-		if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC)
-			return -EAFNOSUPPORT;
-		daddr = sin.sin_addr.s_addr;
-		dport = sin.sin_port;
-		if (!dport)
-			return -EINVAL;
-	} else {
-		if (sk->sk_state != SK_ST_ESTABLISHED)
-			return -EDESTADDRREQ;
-		daddr = sk->sk_daddr;
-		dport = sk->sk_dport;
-	}
-	err = ip_cmsg_send(sk, msg, &ipc);
+	err = ip_dgram_daddr(sk, msg, true, &daddr, &dport);
 	if (err)
 		return err;
-	err = ip_route_output(ns, daddr, &rt);
+	if (msg->msg_name && !dport)
+		return -EINVAL;
+	err = ip_dgram_route(sk, msg, daddr, &ipc, &rt, &saddr);
 	if (err)
 		return err;
-	if (rt.rt_type == RTN_BROADCAST && !sock_flag(sk, SOCK_BROADCAST))
-		return -EACCES;
-	/* Too big for IP, or for the path with DF forced (ip_append_data()). */
-	if (len > UDP_MAX_PAYLOAD ||
-	    ((inet->pmtudisc == IP_PMTUDISC_DO || inet->pmtudisc == IP_PMTUDISC_PROBE) &&
-	     len + UDP_HLEN + IP_HLEN_MIN > rt.rt_mtu)) {
-		ip_local_error(sk, EMSGSIZE, rt.rt_dst, sk->sk_dport, rt.rt_mtu);
-		return -EMSGSIZE;
-	}
-	saddr = ipc.addr ? ipc.addr : inet->inet_saddr ? inet->inet_saddr : rt.rt_src;
+	/* Too big for IP, or for the path with DF forced. */
+	err = ip_dgram_check_size(sk, &rt, UDP_HLEN + len, sk->sk_dport);
+	if (err)
+		return err;
 
 	if (corkreq) {
 		up->pending = true;
