@@ -1059,6 +1059,82 @@ static bool tcp_sequence_ok(const struct tcp_sock *tp, uint32_t seq, uint32_t en
 	return !before(end_seq, tp->rcv_wup) && !after(seq, tp->rcv_nxt + wnd);
 }
 
+/*
+ * A segment for a listener (RFC 9293 3.10.7.2): it completes a request of
+ * the SYN queue or a SYN cookie (then the new child handles it), or it is
+ * a new SYN. Returns -1 when it deserves a reset.
+ */
+static int tcp_listen_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	const struct tcphdr *th = (const struct tcphdr *)skb->data;
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	uint8_t flags = TCP_SKB_CB(skb)->tcp_flags;
+	struct tcp_request_sock *req;
+	struct sock *child = NULL;
+
+	req = tcp_find_req(sk, iph->saddr, th->source, iph->daddr);
+	if (req) {
+		child = tcp_check_req(sk, skb, req);
+		if (!child)
+			return 0;
+	} else if (flags & TH_RST) {
+		return 0;
+	} else if ((flags & TH_ACK) && !(flags & TH_SYN)) {
+		child = tcp_cookie_check(sk, skb);
+		if (!child)
+			return -1;
+	}
+	if (child) {
+		int ret;
+
+		sock_hold(child);
+		ret = tcp_rcv_state_process(child, skb);
+		if (ret < 0 && !sk->ns->tcp->rx_stolen)
+			tcp_v4_send_reset(sk->ns, skb);
+		sock_put(child);
+		return 0;
+	}
+	if (flags & TH_ACK)
+		return -1;
+	if (flags & TH_SYN)
+		tcp_v4_conn_request(sk, skb);
+	return 0;
+}
+
+/*
+ * Our FIN is acknowledged (RFC 9293 3.10.7.4 fifth check, FIN-WAIT-1,
+ * CLOSING, LAST-ACK). Returns true when the segment needs no more work.
+ */
+static bool tcp_fin_acked(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	switch (sk->sk_state) {
+	case TCP_FIN_WAIT1: {
+		int tmo_s = tp->linger2_s ? tp->linger2_s : sk->ns->cfg.tcp.fin_timeout_s;
+
+		tcp_set_state(sk, TCP_FIN_WAIT2);
+		sk->sk_shutdown |= SEND_SHUTDOWN;
+		if (sock_flag(sk, SOCK_DEAD)) {
+			if (tp->linger2_s < 0) {
+				tcp_done(sk);
+				return true;
+			}
+			tcp_reset_keepalive_timer(sk, (uint64_t)tmo_s * 1000000u);
+		}
+		return false;
+	}
+	case TCP_CLOSING:
+		tcp_time_wait(sk, TCP_TIME_WAIT, 0);
+		return true;
+	case TCP_LAST_ACK:
+		tcp_done(sk);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The state machine for every state but LISTEN's SYN handling and TIME_WAIT; see tcp.h. */
 int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 {
@@ -1073,38 +1149,8 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	case TCP_CLOSE:
 		return -1;
 
-	case TCP_LISTEN: {
-		/* RFC 9293 3.10.7.2. */
-		const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
-		struct tcp_request_sock *req;
-		struct sock *child = NULL;
-
-		req = tcp_find_req(sk, iph->saddr, th->source, iph->daddr);
-		if (req) {
-			child = tcp_check_req(sk, skb, req);
-			if (!child)
-				return 0;
-		} else if (flags & TH_RST) {
-			return 0;
-		} else if ((flags & TH_ACK) && !(flags & TH_SYN)) {
-			child = tcp_cookie_check(sk, skb);
-			if (!child)
-				return -1;
-		}
-		if (child) {
-			sock_hold(child);
-			ret = tcp_rcv_state_process(child, skb);
-			if (ret < 0 && !sk->ns->tcp->rx_stolen)
-				tcp_v4_send_reset(sk->ns, skb);
-			sock_put(child);
-			return 0;
-		}
-		if (flags & TH_ACK)
-			return -1;
-		if (flags & TH_SYN)
-			tcp_v4_conn_request(sk, skb);
-		return 0;
-	}
+	case TCP_LISTEN:
+		return tcp_listen_rcv(sk, skb);
 
 	case TCP_SYN_SENT:
 		tp->segs_in++;
@@ -1172,33 +1218,8 @@ syn_challenge:
 	ret = tcp_ack(sk, skb, th);
 	if (ret < 0)
 		return 0;
-	if (ret > 0) {
-		/* Our FIN is acknowledged. */
-		switch (sk->sk_state) {
-		case TCP_FIN_WAIT1: {
-			int tmo_s = tp->linger2_s ? tp->linger2_s : sk->ns->cfg.tcp.fin_timeout_s;
-
-			tcp_set_state(sk, TCP_FIN_WAIT2);
-			sk->sk_shutdown |= SEND_SHUTDOWN;
-			if (sock_flag(sk, SOCK_DEAD)) {
-				if (tp->linger2_s < 0) {
-					tcp_done(sk);
-					return 0;
-				}
-				tcp_reset_keepalive_timer(sk, (uint64_t)tmo_s * 1000000u);
-			}
-			break;
-		}
-		case TCP_CLOSING:
-			tcp_time_wait(sk, TCP_TIME_WAIT, 0);
-			return 0;
-		case TCP_LAST_ACK:
-			tcp_done(sk);
-			return 0;
-		default:
-			break;
-		}
-	}
+	if (ret > 0 && tcp_fin_acked(sk))
+		return 0;
 
 	/* Seventh check: data (sixth, URG, is not supported: the urgent pointer is ignored). */
 	switch (sk->sk_state) {
