@@ -178,7 +178,8 @@ PY
 # --- redis ------------------------------------------------------------------
 
 # redis-server under nstack; kernel redis-cli loads 10 000 keys (--pipe),
-# reads each back, redis-benchmark runs, and SHUTDOWN ends the server with 0.
+# reads each back, redis-benchmark runs, BGSAVE forks a child that must not
+# disturb the parent, and SHUTDOWN ends the server with 0.
 case_matrix_redis_nstack_server() {
 	mx_redis_data || return 1
 	on_nstack timeout 80 redis-server --port 9310 --bind 0.0.0.0 --protected-mode no \
@@ -188,6 +189,20 @@ case_matrix_redis_nstack_server() {
 	wait_nstack_up || return 1
 	mx_redis_roundtrip in_peer "$ADDR" 9310 || return 1
 	mx_redis_benchmark in_peer "$ADDR" 9310 || return 1
+	# BGSAVE forks: the child writes the dump and exits; the parent's
+	# connections and data must not notice.
+	in_peer timeout 10 redis-cli -h "$ADDR" -p 9310 BGSAVE | grep -q 'Background saving started' ||
+		return 1
+	local i
+	for i in $(seq 1 50); do
+		in_peer timeout 10 redis-cli -h "$ADDR" -p 9310 INFO persistence >persist.txt || return 1
+		grep -q 'rdb_bgsave_in_progress:0' persist.txt && break
+		sleep 0.1
+	done
+	grep -q 'rdb_last_bgsave_status:ok' persist.txt && [ -s "$TMP/dump.rdb" ] ||
+		{ cat persist.txt; return 1; }
+	in_peer timeout 30 redis-cli -h "$ADDR" -p 9310 <gets.txt >got2.txt || return 1
+	cmp got2.txt want.txt || return 1
 	in_peer timeout 10 redis-cli -h "$ADDR" -p 9310 SHUTDOWN NOSAVE
 	wait $srv || { tail redis.log; return 1; }
 }
@@ -206,7 +221,8 @@ case_matrix_redis_nstack_client() {
 
 # nginx under nstack (no master, epoll edge-triggered, sendfile, keep-alive):
 # kernel curl fetches 100 MiB and three files on one kept-alive connection,
-# kernel wrk makes 10 000 small requests; SIGQUIT ends nginx with 0.
+# kernel wrk makes 10 000 small requests, then opens 200 connections at once
+# (no SYN may need a retransmission); SIGQUIT ends nginx with 0.
 case_matrix_nginx_nstack_server() {
 	mkdir -p www
 	mx_mkfile www/big 100M
@@ -226,6 +242,22 @@ case_matrix_nginx_nstack_server() {
 	in_peer timeout 20 wrk -t2 -c20 -d8s -s "$IT/mx_wrk.lua" "http://$ADDR:9320/small" \
 		-- 5000 1024 >wrk.log 2>&1 || { cat wrk.log; return 1; }
 	mx_wrk_ok wrk.log 10000 || return 1
+	# 200 connections at once: every SYN answered the first time (a lost
+	# one shows as a second SYN from the same port, 1 s later).
+	in_peer timeout 20 tcpdump -i peer0 -n -l 'tcp[tcpflags] == tcp-syn and dst port 9320' \
+		>syn.txt 2>/dev/null &
+	local dump=$!
+	sleep 0.5
+	in_peer timeout 20 wrk -t2 -c200 -d2s "http://$ADDR:9320/small" >wrk200.log 2>&1 ||
+		{ cat wrk200.log; return 1; }
+	sleep 0.3
+	kill $dump
+	cat wrk200.log
+	! grep -q -e 'Socket errors' -e 'Non-2xx' wrk200.log || return 1
+	# 201: wrk tries the address once before its 200 connections.
+	echo "SYNs: $(wc -l <syn.txt), retransmitted: $(awk '{print $3}' syn.txt | sort | uniq -d | wc -l)"
+	[ "$(wc -l <syn.txt)" -ge 200 ] && [ -z "$(awk '{print $3}' syn.txt | sort | uniq -d)" ] ||
+		return 1
 	kill -QUIT "$(cat "$TMP/nginx/nginx.pid")" || return 1
 	wait $srv || { cat nginx.out; tail "$TMP/nginx/error.log"; return 1; }
 }
