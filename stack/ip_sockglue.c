@@ -497,13 +497,7 @@ static int put_int_opt(int val, void *optval, socklen_t *optlen)
 		*optlen = 1;
 		return 0;
 	}
-	if (len > sizeof(int))
-		len = sizeof(int);
-	if (len && !optval)
-		return -EFAULT;
-	memcpy(optval, &val, len);
-	*optlen = len;
-	return 0;
+	return sock_put_opt(optval, optlen, &val, sizeof(val));
 }
 
 /* getsockopt(IPPROTO_IP). */
@@ -575,15 +569,8 @@ int ip_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen
 	case IP_MULTICAST_LOOP:
 		val = inet->mc_loop;
 		break;
-	case IP_MULTICAST_IF: {
-		socklen_t len = *optlen < sizeof(struct in_addr) ? *optlen : sizeof(struct in_addr);
-
-		if (len && !optval)
-			return -EFAULT;
-		memcpy(optval, &inet->mc_addr, len);
-		*optlen = len;
-		return 0;
-	}
+	case IP_MULTICAST_IF:
+		return sock_put_opt(optval, optlen, &inet->mc_addr, sizeof(struct in_addr));
 	default:
 		return -ENOPROTOOPT;
 	}

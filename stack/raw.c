@@ -296,8 +296,6 @@ static int raw_setsockopt(struct sock *sk, int level, int optname, const void *o
 
 static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
-	socklen_t len;
-
 	if (level != SOL_RAW)
 		return ip_getsockopt(sk, level, optname, optval, optlen);
 	if (optname != ICMP_FILTER)
@@ -306,12 +304,7 @@ static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		return -EOPNOTSUPP;
 	if ((int)*optlen < 0)
 		return -EINVAL;
-	len = *optlen > sizeof(uint32_t) ? sizeof(uint32_t) : *optlen;
-	if (len && !optval)
-		return -EFAULT;
-	memcpy(optval, &raw_sk(sk)->icmp_filter, len);
-	*optlen = len;
-	return 0;
+	return sock_put_opt(optval, optlen, &raw_sk(sk)->icmp_filter, sizeof(uint32_t));
 }
 
 const struct proto raw_prot = {

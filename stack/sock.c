@@ -816,8 +816,12 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 	}
 }
 
-/* Copies an int option out as Linux does: truncated to the caller's length. */
-static int put_opt(void *optval, socklen_t *optlen, const void *v, size_t lv)
+/*
+ * Copies an option value of lv bytes out as Linux does: truncated to the
+ * caller's length, which becomes the length copied; -EFAULT without a
+ * buffer.
+ */
+int sock_put_opt(void *optval, socklen_t *optlen, const void *v, size_t lv)
 {
 	size_t len = *optlen;
 
@@ -910,7 +914,7 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		struct linger l = {.l_onoff = sock_flag(sk, SOCK_LINGER),
 				   .l_linger = sk->sk_lingertime};
 
-		return put_opt(optval, optlen, &l, sizeof(l));
+		return sock_put_opt(optval, optlen, &l, sizeof(l));
 	}
 	case SO_TIMESTAMP_OLD:
 		v = sock_flag(sk, SOCK_RCVTSTAMP) && !sock_flag(sk, SOCK_TSTAMP_NEW) &&
@@ -934,7 +938,7 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		bool rcv = optname == SO_RCVTIMEO_OLD || optname == SO_RCVTIMEO_NEW;
 
 		timeo_to_tv(rcv ? sk->sk_rcvtimeo : sk->sk_sndtimeo, &tv);
-		return put_opt(optval, optlen, &tv, sizeof(tv));
+		return sock_put_opt(optval, optlen, &tv, sizeof(tv));
 	}
 	case SO_RCVLOWAT:
 		v = sk->sk_rcvlowat;
@@ -981,12 +985,12 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		/* Linux refuses a buffer longer than the address, and copies optlen bytes. */
 		if (lv < *optlen)
 			return -EINVAL;
-		return put_opt(optval, optlen, &ss, *optlen);
+		return sock_put_opt(optval, optlen, &ss, *optlen);
 	}
 	default:
 		return -ENOPROTOOPT;
 	}
-	return put_opt(optval, optlen, &v, sizeof(v));
+	return sock_put_opt(optval, optlen, &v, sizeof(v));
 }
 
 /* proto_ops slot for families without bind(). */

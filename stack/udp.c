@@ -547,7 +547,6 @@ static int udp_setsockopt(struct sock *sk, int level, int optname, const void *o
 
 static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
-	socklen_t len;
 	int val;
 
 	if (level != SOL_UDP)
@@ -561,10 +560,7 @@ static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 	default:
 		return -ENOPROTOOPT;
 	}
-	len = *optlen < sizeof(int) ? *optlen : sizeof(int);
-	memcpy(optval, &val, len);
-	*optlen = len;
-	return 0;
+	return sock_put_opt(optval, optlen, &val, sizeof(val));
 }
 
 const struct proto udp_prot = {

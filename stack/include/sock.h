@@ -313,6 +313,8 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 		    socklen_t optlen);
 int sock_getsockopt(struct socket *sock, int level, int optname, void *optval,
 		    socklen_t *optlen);
+/* Copies lv bytes of an option value out, cut to *optlen, which is set to what was copied. */
+int sock_put_opt(void *optval, socklen_t *optlen, const void *v, size_t lv);
 
 /* proto_ops slots a family does not support. */
 int sock_no_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
