@@ -281,6 +281,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		   int timeout, const sigset_t *sigmask)
 {
 	uint64_t deadline = timeout > 0 ? mono_ms() + (uint64_t)timeout : 0;
+	long mark = nsp_signal_mark();
 
 	if (maxevents <= 0 || !events) {
 		errno = EINVAL;
@@ -297,6 +298,11 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			uint64_t now = mono_ms();
 
 			wait_ms = now < deadline ? (int)(deadline - now) : 0;
+		}
+		if (wait_ms != 0 && nsp_signal_since(mark)) {
+			/* A handler ran between our sleeps: Linux's epoll_wait would be asleep. */
+			errno = EINTR;
+			return -1;
 		}
 		k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms, sigmask);
 		if (k < 0)

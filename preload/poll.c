@@ -79,6 +79,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	uint64_t deadline = 0;
 	int result = 0, saved;
 	void *token = NULL;
+	long mark;
 
 	(void)use_ppoll;
 	if (nfds > SMALL_SET) {
@@ -128,6 +129,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			   (uint64_t)timeout->tv_nsec;
 	}
 
+	mark = nsp_signal_mark();
 	for (;;) {
 		struct timespec left, *tp = NULL;
 		nfds_t np = nfds;
@@ -157,7 +159,13 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			left.tv_nsec = (long)(rem % 1000000000u);
 			tp = &left;
 		}
-		n = REAL(ppoll)(pfd, np, tp, sigmask);
+		if (!ready && nsp_signal_since(mark)) {
+			/* A handler ran while we were between sleeps: Linux's poll would be asleep. */
+			n = -1;
+			errno = EINTR;
+		} else {
+			n = REAL(ppoll)(pfd, np, tp, sigmask);
+		}
 		saved = errno;
 		end_waits(nfds, files, ws);
 		if (token && n > 0 && pfd[nfds].revents)

@@ -226,14 +226,26 @@ void nsp_token_drain(void *token);
 bool nsp_take_restart(void);
 int nsp_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
+/*
+ * Brackets an interposed call: a signal handled on this thread after
+ * nsp_call_begin() makes the call's next sleep fail with EINTR at once.
+ */
+void nsp_call_begin(void);
+void nsp_call_end(void);
+/* Handler count of this thread, and whether one ran since a mark. */
+long nsp_signal_mark(void);
+bool nsp_signal_since(long mark);
+
 /* Runs a blocking private call, again when a signal interrupted it and Linux restarts. */
 #define NSP_RESTARTING(ns, expr)                                                                   \
 	({                                                                                         \
 		__typeof__(expr) __r;                                                              \
 		nsp_wait_attach(ns);                                                               \
-		do                                                                                 \
+		do {                                                                               \
+			nsp_call_begin();                                                          \
 			__r = (expr);                                                              \
-		while (__r == -EINTR && nsp_take_restart());                                      \
+			nsp_call_end();                                                            \
+		} while (__r == -EINTR && nsp_take_restart());                                    \
 		__r;                                                                               \
 	})
 

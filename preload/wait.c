@@ -35,6 +35,11 @@ struct nsp_thread_wait {
 static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {.efd = -1};
 static __thread volatile sig_atomic_t last_signal
 	__attribute__((tls_model("initial-exec")));
+/* Handlers run on this thread (the trampoline counts them). */
+static __thread volatile sig_atomic_t signal_count
+	__attribute__((tls_model("initial-exec")));
+/* The count when the current interposed call (attempt) began; -1: none. */
+static __thread long call_mark __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t tw_key;
 static pthread_once_t tw_once = PTHREAD_ONCE_INIT;
 
@@ -128,8 +133,17 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		tsp = &ts;
 	}
 	t->restart = false;
-	last_signal = 0;
-	n = REAL(ppoll)(&p, 1, tsp, NULL);
+	if (call_mark >= 0 && signal_count != call_mark) {
+		/*
+		 * A handler ran during this call before it came to sleep: Linux
+		 * would have seen the signal pending and not slept.
+		 */
+		n = -1;
+		errno = EINTR;
+	} else {
+		last_signal = 0;
+		n = REAL(ppoll)(&p, 1, tsp, NULL);
+	}
 	if (n > 0) {
 		nsp_token_drain(t);
 		return 0;
@@ -140,6 +154,26 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		return -EINTR;
 	}
 	return 0;
+}
+
+void nsp_call_begin(void)
+{
+	call_mark = signal_count;
+}
+
+void nsp_call_end(void)
+{
+	call_mark = -1;
+}
+
+bool nsp_signal_since(long mark)
+{
+	return signal_count != mark;
+}
+
+long nsp_signal_mark(void)
+{
+	return signal_count;
 }
 
 bool nsp_take_restart(void)
@@ -191,6 +225,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	int flags;
 
 	last_signal = sig;
+	signal_count = signal_count + 1;
 	if (sig <= 0 || sig >= NSIG)
 		return;
 	fn = atomic_load(&prog[sig].fn);
