@@ -59,6 +59,18 @@ static struct socket *udp_bound(uint16_t port)
 	return s;
 }
 
+/* A socket bound to port with SO_REUSEADDR, so that several can share it. */
+static struct socket *udp_bound_reuse(uint16_t port)
+{
+	struct socket *s = udp_sock();
+	struct sockaddr_in sin = sin_of(htonl(INADDR_ANY), port);
+	int on = 1;
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return s;
+}
+
 static void udp_connect(struct socket *s, uint32_t addr, uint16_t port)
 {
 	struct sockaddr_in sin = sin_of(addr, port);
@@ -77,6 +89,13 @@ static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t a
 		m.msg_namelen = sizeof(sin);
 	}
 	return nstack_sendmsg(s, &m, 0);
+}
+
+/* Sends "hi" to addr:port (0, 0: the connected peer) and takes the frame into sent[128]. */
+static void send_hi_capture(struct socket *s, uint32_t addr, uint16_t port, unsigned char *sent)
+{
+	ck_assert_int_eq(send_to(s, "hi", 2, addr, port), 2);
+	t_recv(sent, 128);
 }
 
 struct rx {
@@ -133,6 +152,16 @@ static size_t peer_udp(uint16_t sport, uint16_t dport, const void *payload, size
 	size_t n = t_build_udp(l4, T_PEER_IP, T_LOCAL_IP, sport, dport, payload, plen);
 
 	return t_build_peer_ip(frame, IPPROTO_UDP, 0x1111, l4, n);
+}
+
+/* A datagram from peer:sport to 255.255.255.255:dport, Ethernet broadcast, IP ID id. */
+static size_t peer_udp_bcast(uint16_t sport, uint16_t dport, const void *payload, size_t plen,
+			     uint16_t id)
+{
+	size_t n = t_build_udp(l4, T_PEER_IP, htonl(INADDR_BROADCAST), sport, dport, payload, plen);
+
+	n = t_build_ipv4(ipb, T_PEER_IP, htonl(INADDR_BROADCAST), IPPROTO_UDP, id, 0, 64, l4, n);
+	return t_build_eth(frame, t_bcast_mac, t_peer_mac, ETH_P_IP, ipb, n);
 }
 
 static uint16_t frame_ip_id(const unsigned char *f)
@@ -378,8 +407,7 @@ START_TEST(test_connected_port_unreachable_econnrefused_on_next_recv)
 	struct rx r;
 
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	recv_msg(s, &r, sizeof(r.data), 0);
@@ -398,13 +426,11 @@ START_TEST(test_connected_port_unreachable_econnrefused_on_next_send)
 	unsigned char sent[128];
 
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), -ECONNREFUSED);
 	t_expect_no_tx();
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	nstack_close(s);
 }
 END_TEST
@@ -417,8 +443,7 @@ START_TEST(test_connected_port_unreachable_so_error_once)
 	socklen_t len = sizeof(v);
 
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_ERROR, &v, &len), 0);
 	ck_assert_int_eq(v, ECONNREFUSED);
@@ -435,8 +460,7 @@ START_TEST(test_connected_host_unreachable_soft_filtered_hard)
 	struct rx r;
 
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	/* Host unreachable is a soft error (Linux's icmp_err_convert): not reported. */
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH));
 	recv_msg(s, &r, sizeof(r.data), 0);
@@ -455,8 +479,7 @@ START_TEST(test_unconnected_port_unreachable_not_reported)
 	unsigned char sent[128];
 	struct rx r;
 
-	ck_assert_int_eq(send_to(s, "hi", 2, T_PEER_IP, 7), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, T_PEER_IP, 7, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	recv_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
@@ -476,8 +499,7 @@ START_TEST(test_recverr_port_unreachable_error_queue_entry)
 	int on = 1;
 
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(send_to(s, "hi", 2, T_PEER_IP, 7), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, T_PEER_IP, 7, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	recv_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
@@ -637,20 +659,10 @@ END_TEST
 
 START_TEST(test_broadcast_in_delivered_to_every_socket)
 {
-	struct socket *a = udp_sock(), *b = udp_sock(), *c = udp_bound(5001);
-	struct sockaddr_in any = sin_of(htonl(INADDR_ANY), 5000);
-	int on = 1;
-	size_t n;
+	struct socket *a = udp_bound_reuse(5000), *b = udp_bound_reuse(5000), *c = udp_bound(5001);
 	struct rx r;
 
-	ck_assert_int_eq(nstack_setsockopt(a, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(nstack_setsockopt(b, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(nstack_bind(a, (struct sockaddr *)&any, sizeof(any)), 0);
-	ck_assert_int_eq(nstack_bind(b, (struct sockaddr *)&any, sizeof(any)), 0);
-	n = t_build_udp(l4, T_PEER_IP, htonl(INADDR_BROADCAST), 68, 5000, "all", 3);
-	n = t_build_ipv4(ipb, T_PEER_IP, htonl(INADDR_BROADCAST), IPPROTO_UDP, 1, 0, 64, l4, n);
-	n = t_build_eth(frame, t_bcast_mac, t_peer_mac, ETH_P_IP, ipb, n);
-	t_inject(frame, n);
+	t_inject(frame, peer_udp_bcast(68, 5000, "all", 3, 1));
 	recv_msg(a, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 3);
 	recv_msg(b, &r, sizeof(r.data), 0);
@@ -658,10 +670,7 @@ START_TEST(test_broadcast_in_delivered_to_every_socket)
 	recv_msg(c, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	/* Nobody on the port: dropped quietly, no ICMP about a broadcast. */
-	n = t_build_udp(l4, T_PEER_IP, htonl(INADDR_BROADCAST), 68, 5999, "all", 3);
-	n = t_build_ipv4(ipb, T_PEER_IP, htonl(INADDR_BROADCAST), IPPROTO_UDP, 2, 0, 64, l4, n);
-	n = t_build_eth(frame, t_bcast_mac, t_peer_mac, ETH_P_IP, ipb, n);
-	t_inject(frame, n);
+	t_inject(frame, peer_udp_bcast(68, 5999, "all", 3, 2));
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("UdpNoPorts"), 0);
 	ck_assert_uint_eq(t_stat("UdpIgnoredMulti"), 1);
@@ -673,15 +682,9 @@ END_TEST
 
 START_TEST(test_demux_connected_socket_preferred)
 {
-	struct socket *wild = udp_sock(), *conn = udp_sock();
-	struct sockaddr_in any = sin_of(htonl(INADDR_ANY), 5000);
-	int on = 1;
+	struct socket *wild = udp_bound_reuse(5000), *conn = udp_bound_reuse(5000);
 	struct rx r;
 
-	ck_assert_int_eq(nstack_setsockopt(wild, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(nstack_setsockopt(conn, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(nstack_bind(wild, (struct sockaddr *)&any, sizeof(any)), 0);
-	ck_assert_int_eq(nstack_bind(conn, (struct sockaddr *)&any, sizeof(any)), 0);
 	udp_connect(conn, T_PEER_IP, 7);
 	t_inject(frame, peer_udp(7, 5000, "c", 1));
 	t_inject(frame, peer_udp(8, 5000, "w", 1));
@@ -776,18 +779,29 @@ static void *blocking_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * Starts a thread blocked in recvmsg() on s and gives it time to block. The
+ * 5 s SO_RCVTIMEO only bounds a broken test.
+ */
+static void start_blocked_reader(struct socket *s, struct reader *rd, pthread_t *th)
+{
+	struct timeval tv = {5, 0};
+	struct timespec nap = {0, 30 * 1000 * 1000};
+
+	rd->s = s;
+	rd->n = -999;
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(pthread_create(th, NULL, blocking_reader, rd), 0);
+	nanosleep(&nap, NULL);
+}
+
 START_TEST(test_blocked_reader_woken_by_datagram)
 {
 	struct socket *s = udp_bound(5000);
-	struct timeval tv = {5, 0};
-	struct reader rd = {.s = s, .n = -999};
-	struct timespec nap = {0, 30 * 1000 * 1000};
+	struct reader rd;
 	pthread_t th;
 
-	/* The timeout only bounds a broken test; the datagram must wake the reader. */
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
-	nanosleep(&nap, NULL);
+	start_blocked_reader(s, &rd, &th);
 	t_inject(frame, peer_udp(4321, 5000, "wake", 4));
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(rd.n, 4);
@@ -817,8 +831,7 @@ START_TEST(test_data_and_error_call_sock_event_hook)
 	t_inject(frame, peer_udp(4321, 5000, "e", 1));
 	ck_assert_int_eq(events, 1);
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), 2);
-	t_recv(sent, sizeof(sent));
+	send_hi_capture(s, 0, 0, sent);
 	events = 0;
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_int_eq(events, 1);
@@ -1133,14 +1146,10 @@ END_TEST
 START_TEST(test_close_during_blocked_recv_deferred_until_it_returns)
 {
 	struct socket *s = udp_bound(5000);
-	struct timeval tv = {5, 0};
-	struct reader rd = {.s = s, .n = -999};
-	struct timespec nap = {0, 30 * 1000 * 1000};
+	struct reader rd;
 	pthread_t th;
 
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
-	nanosleep(&nap, NULL);
+	start_blocked_reader(s, &rd, &th);
 	/* As on Linux, close() from another thread does not end the blocked call. */
 	ck_assert_int_eq(nstack_close(s), 0);
 	ck_assert_int_eq(T.ns->socket_live, 1);
@@ -1155,14 +1164,10 @@ END_TEST
 START_TEST(test_shutdown_wakes_blocked_recv)
 {
 	struct socket *s = udp_bound(5000);
-	struct reader rd = {.s = s, .n = -999};
-	struct timespec nap = {0, 30 * 1000 * 1000};
-	struct timeval tv = {5, 0};
+	struct reader rd;
 	pthread_t th;
 
-	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, blocking_reader, &rd), 0);
-	nanosleep(&nap, NULL);
+	start_blocked_reader(s, &rd, &th);
 	ck_assert_int_eq(nstack_shutdown(s, SHUT_RD), -ENOTCONN);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(rd.n, 0);
