@@ -35,3 +35,17 @@ case_threads_preload_mock_tsan() {
 	grep -A30 'WARNING: ThreadSanitizer' "$TMP/out" | head -60
 	[ $rc -eq 0 ] && ! grep -q 'WARNING: ThreadSanitizer' "$TMP/out"
 }
+
+# The same probe on the kernel's own stack (in the peer namespace, over its
+# loopback): the expectations in thr_probe.c are Linux's, checked on Linux.
+case_threads_signals_probe_kernel_reference() {
+	cc -D_GNU_SOURCE -O2 -g -std=gnu11 -pthread -Wall -Wextra -Werror \
+		-o "$TMP/thr_probe" "$IT/thr_probe.c" || return 1
+	in_peer timeout 80 python3 -u "$IT/thr_peer.py" "$PEER_ADDR" "$PEER_ADDR" >"$TMP/peer.log" 2>&1 &
+	wait_file "$TMP/peer.log" ready || return 1
+	in_peer timeout 70 "$TMP/thr_probe" "$PEER_ADDR" "$PEER_ADDR" >"$TMP/out" 2>&1
+	local rc=$?
+	cat "$TMP/out"
+	kill_ns_procs
+	[ $rc -eq 0 ] && grep -q '^PASS' "$TMP/out"
+}

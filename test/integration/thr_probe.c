@@ -166,6 +166,13 @@ static void fill(int fd)
 
 /* ---- signals ---- */
 
+static void *shut_rd_later(void *arg)
+{
+	sleep_ms(200);
+	shutdown(*(int *)arg, SHUT_RD);
+	return NULL;
+}
+
 static void *shut_later(void *arg)
 {
 	sleep_ms(700);
@@ -248,6 +255,45 @@ static void t_signals(void)
 	      r, strerror(e), now_s() - t0);
 	close(fd);
 
+	set_handler(true);
+	fd = conn(7002);
+	fill(fd);
+	tv = (struct timeval){5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	k = kick_after(200);
+	t0 = now_s();
+	r = send(fd, big, sizeof(big), MSG_NOSIGNAL);
+	e = errno;
+	kick_join(k);
+	CHECK(r == -1 && e == EINTR && now_s() - t0 < 2,
+	      "send with SO_SNDTIMEO, SA_RESTART: EINTR all the same (r=%zd %s)", r, strerror(e));
+	close(fd);
+
+	/* signal() has BSD semantics in glibc: SA_RESTART. */
+	signal(SIGUSR1, on_sig);
+	atomic_store(&handler_runs, 0);
+	struct sigaction cur;
+	sigaction(SIGUSR1, NULL, &cur);
+	CHECK(cur.sa_handler == on_sig && (cur.sa_flags & SA_RESTART) && !(cur.sa_flags & SA_SIGINFO),
+	      "sigaction() reads back the program's own handler and flags (%#x)",
+	      (unsigned)cur.sa_flags);
+	fd = conn(7004);
+	k = kick_after(200);
+	r = recv(fd, buf, sizeof(buf), 0);
+	e = errno;
+	kick_join(k);
+	CHECK(r == 4 && handler_runs == 1, "recv, handler from signal(): restarted (r=%zd %s)", r,
+	      r < 0 ? strerror(e) : "");
+	close(fd);
+
+	/* SA_RESETHAND: one delivery, then the default disposition is what reads back. */
+	struct sigaction once = {.sa_handler = on_sig, .sa_flags = SA_RESETHAND};
+	sigemptyset(&once.sa_mask);
+	sigaction(SIGUSR2, &once, NULL);
+	raise(SIGUSR2);
+	sigaction(SIGUSR2, NULL, &cur);
+	CHECK(cur.sa_handler == SIG_DFL, "SA_RESETHAND: SIG_DFL after one delivery");
+
 	/* accept */
 	struct sockaddr_in me = sin_of(self, 0);
 	socklen_t ml = sizeof(me);
@@ -283,6 +329,18 @@ static void t_signals(void)
 		CHECK(false, "accept blocked, SA_RESTART: restarted (got %s)", strerror(e));
 	}
 	close(fd);
+
+	/* shutdown() of the listener from another thread wakes a blocked accept: EINVAL. */
+	set_handler(false);
+	pthread_create(&t, NULL, shut_rd_later, &ls);
+	t0 = now_s();
+	r = accept(ls, NULL, NULL);
+	e = errno;
+	pthread_join(t, NULL);
+	CHECK(r == -1 && e == EINVAL && now_s() - t0 < 2,
+	      "shutdown(SHUT_RD) of the listener from another thread: blocked accept gets "
+	      "EINVAL (r=%zd %s)",
+	      r, strerror(e));
 	close(ls);
 
 	/* connect to an address nobody answers (no ARP reply): blocks in SYN_SENT */
