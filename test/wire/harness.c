@@ -6,6 +6,7 @@
 #include "arp.h"
 #include "checksum.h"
 #include "harness.h"
+#include "inet.h"
 #include "netdevice.h"
 #include "proto/arp.h"
 #include "proto/ether.h"
@@ -261,4 +262,29 @@ void t_hexdump(const char *title, const void *p, size_t len)
 			fprintf(stderr, " %02x", b[j]);
 		fprintf(stderr, "\n");
 	}
+}
+
+/* Registers prot as the handler of IP protocol proto on the test stack. */
+void t_add_protocol(const struct inet_protocol *prot, uint8_t proto)
+{
+	nstack_lock(T.ns);
+	ck_assert_int_eq(inet_add_protocol(T.ns, prot, proto), 0);
+	nstack_unlock(T.ns);
+}
+
+/* Unregisters IP protocol proto, if the test stack still exists. */
+void t_del_protocol(uint8_t proto)
+{
+	if (!T.ns)
+		return;
+	nstack_lock(T.ns);
+	inet_del_protocol(T.ns, proto);
+	nstack_unlock(T.ns);
+}
+
+/* An inet_protocol handler that drops every packet. */
+int t_proto_drop(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+	return 0;
 }

@@ -80,6 +80,17 @@ size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
 /* Ethernet(peer -> local) + IPv4(peer -> local) + payload, in one go. */
 size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payload, size_t plen);
 
+/*
+ * A test transport: prot handles IP protocol proto on the test stack until
+ * t_del_protocol() (call it before t_teardown(); nothing once the stack is
+ * gone). t_proto_drop() is a handler that frees what it gets.
+ */
+struct inet_protocol;
+struct sk_buff;
+void t_add_protocol(const struct inet_protocol *prot, uint8_t proto);
+void t_del_protocol(uint8_t proto);
+int t_proto_drop(struct sk_buff *skb);
+
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);
 void t_hexdump(const char *title, const void *p, size_t len);

@@ -38,12 +38,6 @@ static struct {
 
 static int send_ip_locked(uint32_t daddr, uint16_t id);
 
-static int test_proto_rcv(struct sk_buff *skb)
-{
-	kfree_skb(skb);
-	return 0;
-}
-
 static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t info)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
@@ -62,7 +56,7 @@ static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t inf
 }
 
 static const struct inet_protocol test_proto = {
-    .handler = test_proto_rcv,
+    .handler = t_proto_drop,
     .err_handler = test_proto_err,
 };
 
@@ -70,18 +64,12 @@ static void setup(void)
 {
 	t_setup();
 	memset(&errs, 0, sizeof(errs));
-	nstack_lock(T.ns);
-	ck_assert_int_eq(inet_add_protocol(T.ns, &test_proto, TEST_PROTO), 0);
-	nstack_unlock(T.ns);
+	t_add_protocol(&test_proto, TEST_PROTO);
 }
 
 static void teardown(void)
 {
-	if (T.ns) {
-		nstack_lock(T.ns);
-		inet_del_protocol(T.ns, TEST_PROTO);
-		nstack_unlock(T.ns);
-	}
+	t_del_protocol(TEST_PROTO);
 	t_teardown();
 }
 
@@ -613,9 +601,7 @@ START_TEST(test_off_link_destination_resolves_gateway)
 
 	teardown();
 	t_setup_opts(&o);
-	nstack_lock(T.ns);
-	ck_assert_int_eq(inet_add_protocol(T.ns, &test_proto, TEST_PROTO), 0);
-	nstack_unlock(T.ns);
+	t_add_protocol(&test_proto, TEST_PROTO);
 	ck_assert_int_eq(send_ip(T_OTHER_IP, 9), 0);
 	expect_request(T_PEER_IP);
 	n = arp_frame(want, t_local_mac, t_peer_mac, ARPOP_REPLY, t_peer_mac, T_PEER_IP,

@@ -35,12 +35,6 @@ static struct {
 	unsigned int len;
 } errs;
 
-static int test_proto_rcv(struct sk_buff *skb)
-{
-	kfree_skb(skb);
-	return 0;
-}
-
 static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t info)
 {
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
@@ -54,7 +48,7 @@ static void test_proto_err(struct sk_buff *skb, int type, int code, uint32_t inf
 }
 
 static const struct inet_protocol test_proto = {
-    .handler = test_proto_rcv,
+    .handler = t_proto_drop,
     .err_handler = test_proto_err,
 };
 
@@ -62,18 +56,12 @@ static void setup(void)
 {
 	t_setup();
 	memset(&errs, 0, sizeof(errs));
-	nstack_lock(T.ns);
-	ck_assert_int_eq(inet_add_protocol(T.ns, &test_proto, TEST_PROTO), 0);
-	nstack_unlock(T.ns);
+	t_add_protocol(&test_proto, TEST_PROTO);
 }
 
 static void teardown(void)
 {
-	if (T.ns) {
-		nstack_lock(T.ns);
-		inet_del_protocol(T.ns, TEST_PROTO);
-		nstack_unlock(T.ns);
-	}
+	t_del_protocol(TEST_PROTO);
 	t_teardown();
 }
 

@@ -46,27 +46,16 @@ static int test_proto_rcv(struct sk_buff *skb)
 
 static const struct inet_protocol test_proto = {.handler = test_proto_rcv};
 
-static void register_proto(void)
-{
-	nstack_lock(T.ns);
-	ck_assert_int_eq(inet_add_protocol(T.ns, &test_proto, TEST_PROTO), 0);
-	nstack_unlock(T.ns);
-}
-
 static void setup(void)
 {
 	t_setup();
 	memset(&rx, 0, sizeof(rx));
-	register_proto();
+	t_add_protocol(&test_proto, TEST_PROTO);
 }
 
 static void teardown(void)
 {
-	if (T.ns) {
-		nstack_lock(T.ns);
-		inet_del_protocol(T.ns, TEST_PROTO);
-		nstack_unlock(T.ns);
-	}
+	t_del_protocol(TEST_PROTO);
 	t_teardown();
 }
 
@@ -395,7 +384,7 @@ START_TEST(test_no_gateway_off_link_fails_enetunreach)
 
 	teardown();
 	t_setup_opts(&o);
-	register_proto();
+	t_add_protocol(&test_proto, TEST_PROTO);
 	ck_assert_int_eq(send_ip(T_OTHER_IP, "x", 1, NULL), -ENETUNREACH);
 	ck_assert_int_eq(send_ip(T_IP(127, 0, 0, 1), "x", 1, NULL), -ENETUNREACH);
 	t_expect_no_tx();
