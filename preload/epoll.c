@@ -48,6 +48,12 @@ struct ep_set {
 	int nready, capready;
 	int nregs;
 	unsigned long wait_seq; /* numbers epoll_wait calls: one report per call */
+	/*
+	 * The table's reference plus one per call using the set: close(epfd)
+	 * while another thread waits in it must not free it under that thread
+	 * (Linux's waiter holds the file; its wait goes on).
+	 */
+	atomic_int refs;
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -55,6 +61,9 @@ static struct ep_set **ep_sets;
 static int ep_nsets, ep_capsets;
 static atomic_int ep_any; /* sets exist: close() must look */
 
+static void reg_free(struct ep_set *s, struct ep_reg *r);
+
+/* The set of epfd with a reference taken (ep_put), created if asked; NULL if none. */
 static struct ep_set *ep_find(int epfd, bool create)
 {
 	struct ep_set *s = NULL;
@@ -80,13 +89,31 @@ static struct ep_set *ep_find(int epfd, bool create)
 		if (!s)
 			goto out;
 		s->epfd = epfd;
+		atomic_init(&s->refs, 1);
 		pthread_mutex_init(&s->lock, NULL);
 		ep_sets[ep_nsets++] = s;
 		atomic_store(&ep_any, 1);
 	}
 out:
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
 	pthread_mutex_unlock(&ep_sets_lock);
 	return s;
+}
+
+/* Drops a reference from ep_find(); the last one frees the set. */
+static void ep_put(struct ep_set *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (int j = 0; j < s->nbyfd; j++) {
+		if (s->byfd[j])
+			reg_free(s, s->byfd[j]);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s->byfd);
+	free(s->ready);
+	free(s);
 }
 
 static void ready_add(struct ep_set *s, struct ep_reg *r)
@@ -209,10 +236,12 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 		break;
 	}
 	pthread_mutex_unlock(&s->lock);
+	ep_put(s);
 	return 0;
 
 out_undo:
 	pthread_mutex_unlock(&s->lock);
+	ep_put(s);
 	REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
 	return rc;
 }
@@ -337,32 +366,39 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 NSP_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
 {
 	struct ep_set *s;
+	int rc;
 
 	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
 		return REAL(epoll_wait)(epfd, events, maxevents, timeout);
-	return ep_wait(s, epfd, events, maxevents, timeout, NULL);
+	rc = ep_wait(s, epfd, events, maxevents, timeout, NULL);
+	ep_put(s);
+	return rc;
 }
 
 NSP_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
 			   const sigset_t *sigmask)
 {
 	struct ep_set *s;
+	int rc;
 
 	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
 		return REAL(epoll_pwait)(epfd, events, maxevents, timeout, sigmask);
-	return ep_wait(s, epfd, events, maxevents, timeout, sigmask);
+	rc = ep_wait(s, epfd, events, maxevents, timeout, sigmask);
+	ep_put(s);
+	return rc;
 }
 
 NSP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
 			    const struct timespec *ts, const sigset_t *sigmask)
 {
 	struct ep_set *s;
-	int ms = -1;
+	int ms = -1, rc;
 
 	if (nsp_inside || !atomic_load(&ep_any) || !(s = ep_find(epfd, false)))
 		return REAL(epoll_pwait2)(epfd, events, maxevents, ts, sigmask);
 	if (ts) {
 		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+			ep_put(s);
 			errno = EINVAL;
 			return -1;
 		}
@@ -371,7 +407,9 @@ NSP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
 			     ? INT32_MAX
 			     : (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
 	}
-	return ep_wait(s, epfd, events, maxevents, ms, sigmask);
+	rc = ep_wait(s, epfd, events, maxevents, ms, sigmask);
+	ep_put(s);
+	return rc;
 }
 
 /*
@@ -389,16 +427,18 @@ void nsp_epoll_close(int fd, struct nsp_file *f)
 		if (!f && s->epfd == fd) {
 			ep_sets[i] = ep_sets[--ep_nsets];
 			pthread_mutex_unlock(&ep_sets_lock);
+			/*
+			 * Registrations go now (their sockets' references with
+			 * them); a thread still waiting in the set keeps the
+			 * set itself until it returns.
+			 */
 			pthread_mutex_lock(&s->lock);
 			for (int j = 0; j < s->nbyfd; j++) {
 				if (s->byfd[j])
 					reg_free(s, s->byfd[j]);
 			}
 			pthread_mutex_unlock(&s->lock);
-			pthread_mutex_destroy(&s->lock);
-			free(s->byfd);
-			free(s->ready);
-			free(s);
+			ep_put(s);
 			return;
 		}
 		if (f && atomic_load(&f->watchers) > 0 && fdt_find_other(f, fd) < 0) {

@@ -18,22 +18,28 @@ case_threads_signals_probe() {
 	[ $rc -eq 0 ] && grep -q '^PASS' "$TMP/out"
 }
 
-# The preload's machinery against the mock stack, built with ThreadSanitizer:
-# pollers, epoll waiters and the readiness hook race on purpose there.
-case_threads_preload_mock_tsan() {
-	cc -fsanitize=thread -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" \
-		-I"$ROOT/preload" -O1 -g -std=gnu11 -pthread -Wall -Wextra -Werror \
-		-Wno-unused-parameter -o "$TMP/preload_mock_tsan" "$IT/preload_mock.c" \
-		"$ROOT"/preload/config.c "$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c \
-		"$ROOT"/preload/poll.c "$ROOT"/preload/start.c "$ROOT"/preload/epoll.c \
-		"$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/pcap_io/pcap_live.c \
-		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
-	NSTACK_IFACE=lo TSAN_OPTIONS=halt_on_error=1:exitcode=66 "$TMP/preload_mock_tsan" \
-		>"$TMP/out" 2>&1
-	local rc=$?
-	tail -5 "$TMP/out"
-	grep -A30 'WARNING: ThreadSanitizer' "$TMP/out" | head -60
-	[ $rc -eq 0 ] && ! grep -q 'WARNING: ThreadSanitizer' "$TMP/out"
+# The preload's machinery against the mock stack, built with ThreadSanitizer
+# and then AddressSanitizer: pollers, epoll waiters, the readiness hook and
+# close(epfd) during a wait race on purpose there.
+case_threads_preload_mock_tsan_asan() {
+	local san out rc=0
+	for san in thread address; do
+		cc -fsanitize=$san -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" \
+			-I"$ROOT/preload" -O1 -g -std=gnu11 -pthread -Wall -Wextra -Werror \
+			-Wno-unused-parameter -o "$TMP/mock_$san" "$IT/preload_mock.c" \
+			"$ROOT"/preload/config.c "$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c \
+			"$ROOT"/preload/poll.c "$ROOT"/preload/start.c "$ROOT"/preload/epoll.c \
+			"$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/pcap_io/pcap_live.c \
+			"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
+		out="$TMP/out_$san"
+		NSTACK_IFACE=lo TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$TMP/mock_$san" >"$out" 2>&1 || rc=1
+		echo "== $san"
+		tail -3 "$out"
+		grep -A30 -E 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer' "$out" | head -60
+		grep -q -E 'WARNING: ThreadSanitizer|ERROR: AddressSanitizer' "$out" && rc=1
+	done
+	return $rc
 }
 
 # The same probe on the kernel's own stack (in the peer namespace, over its

@@ -559,6 +559,36 @@ static void check_poll_and_epoll_no_lost_wakeups(void)
 	close(fd);
 }
 
+/* close(epfd) while another thread waits in it: the wait goes on (Linux holds the file). */
+static void *ep_closed_waiter(void *arg)
+{
+	struct epoll_event ev;
+	int *ep = arg;
+
+	ep[1] = epoll_wait(ep[0], &ev, 1, 500);
+	return NULL;
+}
+
+static void check_epoll_closed_while_waiting(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int ep[2] = {epoll_create1(0), -2};
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct timespec ts = {0, 100 * 1000000};
+	pthread_t t;
+	double t0 = now_s();
+
+	mock_set(last_sock(fd), 0);
+	epoll_ctl(ep[0], EPOLL_CTL_ADD, fd, &ev);
+	pthread_create(&t, NULL, ep_closed_waiter, ep);
+	nanosleep(&ts, NULL);
+	close(ep[0]);
+	pthread_join(t, NULL);
+	CHECK(ep[1] == 0 && now_s() - t0 > 0.45,
+	      "close(epfd) while a thread waits in it: the wait times out normally (%d)", ep[1]);
+	close(fd);
+}
+
 int main(void)
 {
 	setenv("NSTACK_IFACE", "lo", 0);
@@ -568,6 +598,7 @@ int main(void)
 	check_epoll();
 	check_no_lost_wakeups();
 	check_poll_and_epoll_no_lost_wakeups();
+	check_epoll_closed_while_waiting();
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }
