@@ -10,6 +10,7 @@
 #include "netdevice.h"
 #include "proto/arp.h"
 #include "proto/ether.h"
+#include "proto/icmp.h"
 #include "proto/ip.h"
 #include "proto/udp.h"
 #include "stack.h"
@@ -239,6 +240,29 @@ size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payloa
 	size_t n = t_build_ipv4(ip, T_PEER_IP, T_LOCAL_IP, proto, id, 0, 64, payload, plen);
 
 	return t_build_eth(buf, t_local_mac, t_peer_mac, ETH_P_IP, ip, n);
+}
+
+/*
+ * An ICMP error from the peer about a packet the stack sent: sent is the
+ * whole frame, qlen how much of its IP packet to quote (0: all of it, as
+ * Linux quotes short packets).
+ */
+size_t t_build_peer_icmp_error(void *buf, const void *sent, uint8_t type, uint8_t code, size_t qlen,
+			       uint16_t id)
+{
+	static unsigned char msg[T_FRAME_MAX];
+	const unsigned char *sip = (const unsigned char *)sent + ETH_HLEN;
+	struct icmphdr *ih = (struct icmphdr *)msg;
+
+	if (!qlen)
+		qlen = ntohs(((const struct iphdr *)sip)->tot_len);
+	ck_assert_uint_le(ICMP_HLEN + qlen, sizeof(msg));
+	memset(ih, 0, ICMP_HLEN);
+	ih->type = type;
+	ih->code = code;
+	memcpy(msg + ICMP_HLEN, sip, qlen);
+	ih->checksum = csum_fold(csum_partial(msg, ICMP_HLEN + qlen, 0));
+	return t_build_peer_ip(buf, IPPROTO_ICMP, id, msg, ICMP_HLEN + qlen);
 }
 
 /* A counter by name. */

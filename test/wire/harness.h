@@ -79,6 +79,10 @@ size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
 		   const uint8_t tha[6], uint32_t tip);
 /* Ethernet(peer -> local) + IPv4(peer -> local) + payload, in one go. */
 size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payload, size_t plen);
+/* Ethernet + IPv4 from the peer: ICMP type/code quoting qlen bytes (0: all) of the IP packet
+ * in the frame sent. */
+size_t t_build_peer_icmp_error(void *buf, const void *sent, uint8_t type, uint8_t code, size_t qlen,
+			       uint16_t id);
 
 /*
  * A test transport: prot handles IP protocol proto on the test stack until

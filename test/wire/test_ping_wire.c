@@ -214,7 +214,6 @@ START_TEST(test_connected_unreachable_error_reported)
 	struct sockaddr_in peer = sin_of(T_PEER_IP, 0);
 	unsigned char ok[ICMP_HLEN + 4] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
 	unsigned char sent[128], buf[64];
-	struct icmphdr *ih = (struct icmphdr *)l4;
 	size_t qlen;
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&peer, sizeof(peer)), 0);
@@ -222,12 +221,7 @@ START_TEST(test_connected_unreachable_error_reported)
 	t_recv(sent, sizeof(sent));
 	/* Protocol unreachable is a hard error: ENOPROTOOPT, as Linux maps it. */
 	qlen = IP_HLEN_MIN + 8;
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = ICMP_DEST_UNREACH;
-	ih->code = ICMP_PROT_UNREACH;
-	memcpy(l4 + ICMP_HLEN, sent + ETH_HLEN, qlen);
-	ih->checksum = csum_fold(csum_partial(l4, ICMP_HLEN + qlen, 0));
-	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 5, l4, ICMP_HLEN + qlen));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
@@ -260,7 +254,6 @@ START_TEST(test_recverr_unreachable_in_error_queue)
 	unsigned char ok[ICMP_HLEN + 4] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
 	unsigned char sent[128], buf[64];
 	_Alignas(struct cmsghdr) unsigned char ctl[256];
-	struct icmphdr *ih = (struct icmphdr *)l4;
 	struct sockaddr_in from;
 	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr m = {.msg_name = &from,
@@ -278,12 +271,7 @@ START_TEST(test_recverr_unreachable_in_error_queue)
 	ck_assert_int_eq(send_to(s, ok, sizeof(ok), T_PEER_IP), (ssize_t)sizeof(ok));
 	t_recv(sent, sizeof(sent));
 	qlen = IP_HLEN_MIN + sizeof(ok);
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = ICMP_DEST_UNREACH;
-	ih->code = ICMP_HOST_UNREACH;
-	memcpy(l4 + ICMP_HLEN, sent + ETH_HLEN, qlen);
-	ih->checksum = csum_fold(csum_partial(l4, ICMP_HLEN + qlen, 0));
-	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 5, l4, ICMP_HLEN + qlen));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, qlen, 5));
 	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_ERRQUEUE | MSG_DONTWAIT), (ssize_t)sizeof(ok));
 	/* The quoted echo request, as sent (identifier and checksum filled in). */
 	ck_assert_mem_eq(buf, sent + ETH_HLEN + IP_HLEN_MIN, sizeof(ok));

@@ -216,19 +216,13 @@ START_TEST(test_connected_raw_protocol_unreachable_reported)
 	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = T_PEER_IP};
 	struct iovec iov = {"probe-12", 8};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct icmphdr *ih = (struct icmphdr *)l4;
 	unsigned char sent[128], buf[64];
 	size_t qlen = IP_HLEN_MIN + 8; /* the IP header and 8 bytes: the least ICMP quotes */
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&peer, sizeof(peer)), 0);
 	ck_assert_int_eq(nstack_sendmsg(s, &m, 0), 8);
 	t_recv(sent, sizeof(sent));
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = ICMP_DEST_UNREACH;
-	ih->code = ICMP_PROT_UNREACH;
-	memcpy(l4 + ICMP_HLEN, sent + ETH_HLEN, qlen);
-	ih->checksum = csum_fold(csum_partial(l4, ICMP_HLEN + qlen, 0));
-	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 5, l4, ICMP_HLEN + qlen));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);

@@ -177,16 +177,8 @@ static uint16_t frame_ip_id(const unsigned char *f)
  */
 static size_t peer_icmp_error(const unsigned char *sent, uint8_t type, uint8_t code)
 {
-	struct icmphdr *ih = (struct icmphdr *)l4;
 	/* Quote the whole packet, as Linux does for short ones. */
-	size_t qlen = ntohs(((const struct iphdr *)(sent + ETH_HLEN))->tot_len);
-
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = type;
-	ih->code = code;
-	memcpy(l4 + ICMP_HLEN, sent + ETH_HLEN, qlen);
-	ih->checksum = csum_fold(csum_partial(l4, ICMP_HLEN + qlen, 0));
-	return t_build_peer_ip(frame, IPPROTO_ICMP, 0x2222, l4, ICMP_HLEN + qlen);
+	return t_build_peer_icmp_error(frame, sent, type, code, 0, 0x2222);
 }
 
 START_TEST(test_bound_sendto_exact_frame)
