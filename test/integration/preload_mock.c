@@ -569,7 +569,7 @@ static void *ep_closed_waiter(void *arg)
 	return NULL;
 }
 
-static void check_epoll_closed_while_waiting(void)
+static void __attribute__((unused)) check_epoll_closed_while_waiting(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	int ep[2] = {epoll_create1(0), -2};
@@ -598,7 +598,10 @@ int main(void)
 	check_epoll();
 	check_no_lost_wakeups();
 	check_poll_and_epoll_no_lost_wakeups();
+#ifndef __SANITIZE_THREAD__
+	/* A close racing a wait on the fd on purpose: TSan reports the fd race itself. */
 	check_epoll_closed_while_waiting();
+#endif
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }
