@@ -34,6 +34,18 @@ static uint64_t mono_ns(void)
  * Fills revents of the private entries; returns how many are ready. With
  * ws, also registers the token on each (ws[i] for entry i).
  */
+
+/*
+ * In a fork child the parent's private sockets are invalid: poll reports
+ * POLLNVAL at once (select turns that into EBADF) instead of sleeping on the
+ * eventfd standing in for them, which never becomes ready (socat's fork
+ * child hung in select).
+ */
+static bool forked_nval(const struct pollfd *p)
+{
+	return nsp_forked && p->fd >= 0 && fdt_maybe_private(p->fd);
+}
+
 static int eval_private(struct pollfd *fds, nfds_t nfds, struct nsp_file **files,
 			struct nstack_waiter *ws, void *token)
 {
@@ -97,8 +109,8 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	for (nfds_t i = 0; i < nfds; i++) {
 		files[i] = fds[i].fd >= 0 ? fdt_get(fds[i].fd) : NULL;
 		if (files[i] && nsp_forked) {
-			/* The parent's socket: the child sees it as invalid. */
-			fdt_put(files[i]);
+			/* The parent's socket: the child sees it as invalid (one log line). */
+			nsp_forked_ebadf(files[i]);
 			files[i] = NULL;
 		}
 		if (files[i]) {
@@ -138,7 +150,8 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		ready = eval_private(fds, nfds, files, ws, token);
 		for (nfds_t i = 0; i < nfds; i++) {
 			/* A negative fd is ignored by ppoll: private entries are ours. */
-			pfd[i].fd = files[i] ? -1 : fds[i].fd;
+			pfd[i].fd = files[i] || forked_nval(&fds[i]) ? -1 : fds[i].fd;
+			ready += forked_nval(&fds[i]);
 			pfd[i].events = fds[i].events;
 			pfd[i].revents = 0;
 		}
@@ -178,8 +191,8 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		result = 0;
 		for (nfds_t i = 0; i < nfds; i++) {
 			if (!files[i]) {
-				fds[i].revents = pfd[i].revents;
-				result += pfd[i].revents != 0;
+				fds[i].revents = forked_nval(&fds[i]) ? POLLNVAL : pfd[i].revents;
+				result += fds[i].revents != 0;
 			}
 		}
 		/* Private readiness may have changed while we slept: look again. */
