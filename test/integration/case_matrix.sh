@@ -397,3 +397,19 @@ PY
 	wait $prog || { cat ep.log; return 1; }
 	cat ep.log
 }
+
+# socat's fork server under nstack: the child cannot use the inherited
+# private socket (sharing is a later issue); it must fail at once with EBADF
+# and one log line, and the parent must keep serving (accepting again).
+case_matrix_socat_fork_child_fails_cleanly() {
+	on_nstack timeout 20 socat TCP4-LISTEN:9340,reuseaddr,fork SYSTEM:cat >socat.log 2>&1 &
+	wait_nstack_up || return 1
+	local i
+	for i in 1 2; do
+		echo hello | in_peer timeout 5 nc -N "$ADDR" 9340 >out$i || { cat socat.log; return 1; }
+	done
+	sleep 0.3
+	cat socat.log
+	[ "$(grep -c 'inherited through fork' socat.log)" -ge 1 ] &&
+		[ "$(grep -c 'Bad file descriptor' socat.log)" -eq 2 ]
+}
