@@ -23,25 +23,6 @@
 
 #define UDP_CORK_OPT 1 /* UDP_CORK: netinet/udp.h clashes with proto/udp.h */
 
-static struct socket *t_udp(void)
-{
-	struct socket *s = NULL;
-
-	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, 0, &s), 0);
-	return s;
-}
-
-static struct sockaddr_in t_sin(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = addr;
-	sin.sin_port = htons(port);
-	return sin;
-}
-
 static int t_bind(struct socket *s, uint32_t addr, uint16_t port)
 {
 	struct sockaddr_in sin = t_sin(addr, port);
@@ -101,7 +82,8 @@ static void drain_tx(void)
 
 START_TEST(test_unbound_bind_any_our_and_broadcast_addresses)
 {
-	struct socket *a = t_udp(), *b = t_udp(), *c = t_udp(), *d = t_udp();
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0),
+		      *c = t_socket(SOCK_DGRAM, 0), *d = t_socket(SOCK_DGRAM, 0);
 
 	ck_assert_int_eq(t_bind(a, htonl(INADDR_ANY), 5000), 0);
 	ck_assert_int_eq(t_local_port(a), 5000);
@@ -117,7 +99,7 @@ END_TEST
 
 START_TEST(test_unbound_bind_bad_arguments_errnos)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	struct sockaddr_in sin = t_sin(T_LOCAL_IP, 5000);
 
 	ck_assert_int_eq(t_bind(s, T_IP(198, 18, 0, 99), 5000), -EADDRNOTAVAIL);
@@ -138,7 +120,8 @@ END_TEST
 
 START_TEST(test_bound_port_second_bind_eaddrinuse)
 {
-	struct socket *a = t_udp(), *b = t_udp(), *c = t_udp();
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0),
+		      *c = t_socket(SOCK_DGRAM, 0);
 
 	ck_assert_int_eq(t_bind(a, htonl(INADDR_ANY), 6000), 0);
 	ck_assert_int_eq(t_bind(b, htonl(INADDR_ANY), 6000), -EADDRINUSE);
@@ -153,7 +136,7 @@ START_TEST(test_bound_port_second_bind_eaddrinuse)
 	nstack_close(b);
 	nstack_close(c);
 	/* Closing releases the port. */
-	a = t_udp();
+	a = t_socket(SOCK_DGRAM, 0);
 	ck_assert_int_eq(t_bind(a, htonl(INADDR_ANY), 6000), 0);
 	nstack_close(a);
 }
@@ -161,7 +144,8 @@ END_TEST
 
 START_TEST(test_reuseaddr_needed_on_both)
 {
-	struct socket *a = t_udp(), *b = t_udp(), *c = t_udp();
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0),
+		      *c = t_socket(SOCK_DGRAM, 0);
 
 	ck_assert_int_eq(t_setint(a, SOL_SOCKET, SO_REUSEADDR, 1), 0);
 	ck_assert_int_eq(t_bind(a, htonl(INADDR_ANY), 6100), 0);
@@ -178,7 +162,8 @@ END_TEST
 
 START_TEST(test_reuseport_needed_on_both)
 {
-	struct socket *a = t_udp(), *b = t_udp(), *c = t_udp();
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0),
+		      *c = t_socket(SOCK_DGRAM, 0);
 
 	ck_assert_int_eq(t_setint(a, SOL_SOCKET, SO_REUSEPORT, 1), 0);
 	ck_assert_int_eq(t_setint(b, SOL_SOCKET, SO_REUSEPORT, 1), 0);
@@ -198,7 +183,7 @@ START_TEST(test_bind_port_zero_picks_ephemeral_in_range)
 	for (int i = 0; i < 8; i++) {
 		uint16_t p;
 
-		s[i] = t_udp();
+		s[i] = t_socket(SOCK_DGRAM, 0);
 		ck_assert_int_eq(t_bind(s[i], htonl(INADDR_ANY), 0), 0);
 		p = t_local_port(s[i]);
 		ck_assert_int_ge(p, IP_LOCAL_PORT_LOW);
@@ -265,7 +250,7 @@ END_TEST
 
 START_TEST(test_unbound_sendto_autobinds)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	struct sockaddr_in to = t_sin(T_PEER_IP, 9);
 
 	ck_assert_int_eq(t_local_port(s), 0);
@@ -278,7 +263,7 @@ END_TEST
 
 START_TEST(test_connected_disconnect_forgets_peer_and_autobound_port)
 {
-	struct socket *s = t_udp(), *b = t_udp(), *c;
+	struct socket *s = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0), *c;
 	struct sockaddr_in sin, unspec = {.sin_family = AF_UNSPEC};
 	uint16_t port;
 	socklen_t len = sizeof(sin);
@@ -300,7 +285,7 @@ START_TEST(test_connected_disconnect_forgets_peer_and_autobound_port)
 	ck_assert_int_eq(sin.sin_addr.s_addr, 0);
 	ck_assert_int_eq(sin.sin_port, 0);
 	/* The automatically bound port is free again. */
-	c = t_udp();
+	c = t_socket(SOCK_DGRAM, 0);
 	ck_assert_int_eq(t_bind(c, htonl(INADDR_ANY), port), 0);
 	nstack_close(c);
 
@@ -316,7 +301,7 @@ END_TEST
 
 START_TEST(test_connect_bad_arguments_errnos)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	struct sockaddr_in sin = t_sin(T_PEER_IP, 53);
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sin, sizeof(sin) - 1), -EINVAL);
@@ -331,7 +316,7 @@ END_TEST
 
 START_TEST(test_unconnected_send_errnos)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	static char big[65508];
 	struct sockaddr_in to = t_sin(T_PEER_IP, 9), zero = t_sin(T_PEER_IP, 0);
 	struct sockaddr_in6 six = {.sin6_family = AF_INET6};
@@ -357,7 +342,7 @@ END_TEST
 
 START_TEST(test_empty_recv_dontwait_eagain)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	char buf[8];
 	int n = -1;
 
@@ -376,7 +361,7 @@ END_TEST
 
 START_TEST(test_empty_recv_rcvtimeo_eagain_after_timeout)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	struct timeval tv = {0, 20000};
 	struct timespec a, b;
 	char buf[8];
@@ -396,7 +381,7 @@ END_TEST
 
 START_TEST(test_udp_sockopts_cork_and_ip_level)
 {
-	struct socket *s = t_udp();
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
 	int v = -1;
 	unsigned char c = 0;
 	socklen_t len = sizeof(v);

@@ -265,6 +265,27 @@ size_t t_build_peer_icmp_error(void *buf, const void *sent, uint8_t type, uint8_
 	return t_build_peer_ip(buf, IPPROTO_ICMP, id, msg, ICMP_HLEN + qlen);
 }
 
+/* An AF_INET socket of type and protocol on the test stack. */
+struct socket *t_socket(int type, int protocol)
+{
+	struct socket *s = NULL;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, type, protocol, &s), 0);
+	return s;
+}
+
+/* An AF_INET address; port in host order. */
+struct sockaddr_in t_sin(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = addr;
+	sin.sin_port = htons(port);
+	return sin;
+}
+
 /* A counter by name. */
 uint64_t t_stat(const char *name)
 {

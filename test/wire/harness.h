@@ -12,6 +12,7 @@
 #define NSTACK_TEST_HARNESS_H
 
 #include <check.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,11 @@ struct sk_buff;
 void t_add_protocol(const struct inet_protocol *prot, uint8_t proto);
 void t_del_protocol(uint8_t proto);
 int t_proto_drop(struct sk_buff *skb);
+
+/* An AF_INET socket of type and protocol on the test stack; fails the test on error. */
+struct socket *t_socket(int type, int protocol);
+/* An AF_INET address (addr in network order, port in host order). */
+struct sockaddr_in t_sin(uint32_t addr, uint16_t port);
 
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);

@@ -24,28 +24,9 @@ static unsigned char want[T_FRAME_MAX];
 static unsigned char ipb[T_FRAME_MAX];
 static unsigned char l4[T_FRAME_MAX];
 
-static struct socket *ping_sock(void)
-{
-	struct socket *s = NULL;
-
-	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, IPPROTO_ICMP, &s), 0);
-	return s;
-}
-
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = addr;
-	sin.sin_port = htons(port);
-	return sin;
-}
-
 static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr)
 {
-	struct sockaddr_in sin = sin_of(addr, 0);
+	struct sockaddr_in sin = t_sin(addr, 0);
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
@@ -93,7 +74,7 @@ static size_t echo_msg(unsigned char *buf, uint8_t type, uint16_t id, uint16_t s
 
 START_TEST(test_unbound_send_echo_request_exact_frame)
 {
-	struct socket *s = ping_sock();
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char user[ICMP_HLEN + 4];
 	struct icmphdr *uh = (struct icmphdr *)user;
 	uint16_t ident;
@@ -120,8 +101,8 @@ END_TEST
 
 START_TEST(test_bound_ident_echo_reply_returned_whole)
 {
-	struct socket *s = ping_sock();
-	struct sockaddr_in me = sin_of(htonl(INADDR_ANY), 0x4242), from;
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
+	struct sockaddr_in me = t_sin(htonl(INADDR_ANY), 0x4242), from;
 	unsigned char buf[64];
 	size_t n;
 	ssize_t got;
@@ -143,8 +124,8 @@ END_TEST
 
 START_TEST(test_bound_ident_other_reply_not_delivered)
 {
-	struct socket *s = ping_sock();
-	struct sockaddr_in me = sin_of(htonl(INADDR_ANY), 0x4242);
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
+	struct sockaddr_in me = t_sin(htonl(INADDR_ANY), 0x4242);
 	unsigned char buf[64];
 	size_t n;
 
@@ -158,7 +139,7 @@ END_TEST
 
 START_TEST(test_send_roundtrip_reply_to_sender)
 {
-	struct socket *s = ping_sock();
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char user[ICMP_HLEN + 3] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 9, 'x', 'y', 'z'};
 	unsigned char buf[64];
 	size_t n;
@@ -178,7 +159,7 @@ END_TEST
 
 START_TEST(test_send_bad_arguments_errnos)
 {
-	struct socket *s = ping_sock();
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char reply[ICMP_HLEN] = {ICMP_ECHOREPLY};
 	unsigned char code1[ICMP_HLEN] = {ICMP_ECHO, 1};
 	unsigned char ok[ICMP_HLEN] = {ICMP_ECHO};
@@ -195,7 +176,8 @@ END_TEST
 
 START_TEST(test_two_sockets_distinct_idents)
 {
-	struct socket *a = ping_sock(), *b = ping_sock();
+	struct socket *a = t_socket(SOCK_DGRAM, IPPROTO_ICMP),
+		      *b = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char ok[ICMP_HLEN] = {ICMP_ECHO};
 
 	ck_assert_int_eq(send_to(a, ok, sizeof(ok), T_PEER_IP), ICMP_HLEN);
@@ -210,8 +192,8 @@ END_TEST
 
 START_TEST(test_connected_unreachable_error_reported)
 {
-	struct socket *s = ping_sock();
-	struct sockaddr_in peer = sin_of(T_PEER_IP, 0);
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
+	struct sockaddr_in peer = t_sin(T_PEER_IP, 0);
 	unsigned char ok[ICMP_HLEN + 4] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
 	unsigned char sent[128], buf[64];
 	size_t qlen;
@@ -221,7 +203,8 @@ START_TEST(test_connected_unreachable_error_reported)
 	t_recv(sent, sizeof(sent));
 	/* Protocol unreachable is a hard error: ENOPROTOOPT, as Linux maps it. */
 	qlen = IP_HLEN_MIN + 8;
-	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, qlen, 5));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH,
+						qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
@@ -231,10 +214,11 @@ END_TEST
 
 START_TEST(test_bind_errnos)
 {
-	struct socket *a = ping_sock(), *b = ping_sock();
-	struct sockaddr_in me = sin_of(T_LOCAL_IP, 77);
-	struct sockaddr_in bad = sin_of(T_IP(198, 18, 0, 99), 77);
-	struct sockaddr_in bc = sin_of(htonl(INADDR_BROADCAST), 77);
+	struct socket *a = t_socket(SOCK_DGRAM, IPPROTO_ICMP),
+		      *b = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
+	struct sockaddr_in me = t_sin(T_LOCAL_IP, 77);
+	struct sockaddr_in bad = t_sin(T_IP(198, 18, 0, 99), 77);
+	struct sockaddr_in bc = t_sin(htonl(INADDR_BROADCAST), 77);
 
 	ck_assert_int_eq(nstack_bind(a, (struct sockaddr *)&bad, sizeof(bad)), -EADDRNOTAVAIL);
 	ck_assert_int_eq(nstack_bind(a, (struct sockaddr *)&bc, sizeof(bc)), -EADDRNOTAVAIL);
@@ -250,7 +234,7 @@ END_TEST
 
 START_TEST(test_recverr_unreachable_in_error_queue)
 {
-	struct socket *s = ping_sock();
+	struct socket *s = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char ok[ICMP_HLEN + 4] = {ICMP_ECHO, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
 	unsigned char sent[128], buf[64];
 	_Alignas(struct cmsghdr) unsigned char ctl[256];
@@ -271,7 +255,8 @@ START_TEST(test_recverr_unreachable_in_error_queue)
 	ck_assert_int_eq(send_to(s, ok, sizeof(ok), T_PEER_IP), (ssize_t)sizeof(ok));
 	t_recv(sent, sizeof(sent));
 	qlen = IP_HLEN_MIN + sizeof(ok);
-	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, qlen, 5));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH,
+						qlen, 5));
 	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_ERRQUEUE | MSG_DONTWAIT), (ssize_t)sizeof(ok));
 	/* The quoted echo request, as sent (identifier and checksum filled in). */
 	ck_assert_mem_eq(buf, sent + ETH_HLEN + IP_HLEN_MIN, sizeof(ok));

@@ -27,14 +27,6 @@ static unsigned char want[T_FRAME_MAX];
 static unsigned char ipb[T_FRAME_MAX];
 static unsigned char l4[T_FRAME_MAX];
 
-static struct socket *raw_sock(int protocol)
-{
-	struct socket *s = NULL;
-
-	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_RAW, protocol, &s), 0);
-	return s;
-}
-
 static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = addr};
@@ -71,7 +63,7 @@ static size_t echo_msg(unsigned char *buf, uint8_t type, uint16_t id, uint16_t s
 
 START_TEST(test_icmp_raw_sees_echo_request_with_ip_header)
 {
-	struct socket *s = raw_sock(IPPROTO_ICMP);
+	struct socket *s = t_socket(SOCK_RAW, IPPROTO_ICMP);
 	struct sockaddr_in from;
 	unsigned char buf[256];
 	size_t n = echo_msg(l4, ICMP_ECHO, 1, 1);
@@ -90,7 +82,7 @@ END_TEST
 
 START_TEST(test_icmp_filter_drops_filtered_types)
 {
-	struct socket *s = raw_sock(IPPROTO_ICMP);
+	struct socket *s = t_socket(SOCK_RAW, IPPROTO_ICMP);
 	uint32_t filt = 1u << ICMP_ECHO, got = 0;
 	socklen_t len = sizeof(got);
 	unsigned char buf[256];
@@ -113,7 +105,7 @@ END_TEST
 
 START_TEST(test_icmp_filter_only_on_icmp_sockets)
 {
-	struct socket *s = raw_sock(TEST_PROTO);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	uint32_t filt = 1;
 
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_RAW_LEVEL, ICMP_FILTER_OPT, &filt, sizeof(filt)),
@@ -126,7 +118,7 @@ END_TEST
 
 START_TEST(test_proto_raw_receives_only_its_protocol)
 {
-	struct socket *s = raw_sock(TEST_PROTO), *udp = raw_sock(IPPROTO_UDP);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO), *udp = t_socket(SOCK_RAW, IPPROTO_UDP);
 	unsigned char buf[256];
 
 	t_inject(frame, t_build_peer_ip(frame, TEST_PROTO, 9, "hello", 5));
@@ -142,7 +134,7 @@ END_TEST
 
 START_TEST(test_raw_send_stack_builds_header)
 {
-	struct socket *s = raw_sock(TEST_PROTO);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	size_t n;
 
 	ck_assert_int_eq(send_to(s, "payload", 7, T_PEER_IP), 7);
@@ -156,7 +148,7 @@ END_TEST
 
 START_TEST(test_hdrincl_send_fills_len_checksum_and_source)
 {
-	struct socket *s = raw_sock(IPPROTO_RAW);
+	struct socket *s = t_socket(SOCK_RAW, IPPROTO_RAW);
 	unsigned char pkt[IP_HLEN_MIN + 4];
 	struct iphdr *iph = (struct iphdr *)pkt;
 	size_t n;
@@ -181,7 +173,7 @@ END_TEST
 
 START_TEST(test_raw_errnos)
 {
-	struct socket *s = raw_sock(TEST_PROTO);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	struct iovec iov = {"x", 1};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
@@ -195,7 +187,7 @@ END_TEST
 
 START_TEST(test_connected_raw_filters_by_peer)
 {
-	struct socket *s = raw_sock(TEST_PROTO);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	struct sockaddr_in other = {.sin_family = AF_INET, .sin_addr.s_addr = T_OTHER_IP};
 	unsigned char buf[64];
 
@@ -212,7 +204,7 @@ END_TEST
 
 START_TEST(test_connected_raw_protocol_unreachable_reported)
 {
-	struct socket *s = raw_sock(TEST_PROTO);
+	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = T_PEER_IP};
 	struct iovec iov = {"probe-12", 8};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -222,7 +214,8 @@ START_TEST(test_connected_raw_protocol_unreachable_reported)
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&peer, sizeof(peer)), 0);
 	ck_assert_int_eq(nstack_sendmsg(s, &m, 0), 8);
 	t_recv(sent, sizeof(sent));
-	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, qlen, 5));
+	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH,
+						qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
 	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);

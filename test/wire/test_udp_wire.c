@@ -31,29 +31,10 @@ static unsigned char want[T_FRAME_MAX];
 static unsigned char ipb[T_FRAME_MAX];
 static unsigned char l4[T_FRAME_MAX];
 
-static struct socket *udp_sock(void)
-{
-	struct socket *s = NULL;
-
-	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_DGRAM, 0, &s), 0);
-	return s;
-}
-
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = addr;
-	sin.sin_port = htons(port);
-	return sin;
-}
-
 static struct socket *udp_bound(uint16_t port)
 {
-	struct socket *s = udp_sock();
-	struct sockaddr_in sin = sin_of(htonl(INADDR_ANY), port);
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
+	struct sockaddr_in sin = t_sin(htonl(INADDR_ANY), port);
 
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return s;
@@ -62,8 +43,8 @@ static struct socket *udp_bound(uint16_t port)
 /* A socket bound to port with SO_REUSEADDR, so that several can share it. */
 static struct socket *udp_bound_reuse(uint16_t port)
 {
-	struct socket *s = udp_sock();
-	struct sockaddr_in sin = sin_of(htonl(INADDR_ANY), port);
+	struct socket *s = t_socket(SOCK_DGRAM, 0);
+	struct sockaddr_in sin = t_sin(htonl(INADDR_ANY), port);
 	int on = 1;
 
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
@@ -73,14 +54,14 @@ static struct socket *udp_bound_reuse(uint16_t port)
 
 static void udp_connect(struct socket *s, uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in sin = sin_of(addr, port);
+	struct sockaddr_in sin = t_sin(addr, port);
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
 }
 
 static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in sin = sin_of(addr, port);
+	struct sockaddr_in sin = t_sin(addr, port);
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
@@ -726,7 +707,7 @@ START_TEST(test_pktinfo_source_on_send)
 {
 	struct socket *s = udp_bound(5000);
 	unsigned char ctl[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	struct sockaddr_in to = sin_of(T_PEER_IP, 7);
+	struct sockaddr_in to = t_sin(T_PEER_IP, 7);
 	struct iovec iov = {"z", 1};
 	struct msghdr m = {.msg_name = &to,
 			   .msg_namelen = sizeof(to),
@@ -853,7 +834,7 @@ END_TEST
 static ssize_t send_flags(struct socket *s, const void *buf, size_t len, uint32_t addr,
 			  uint16_t port, int flags)
 {
-	struct sockaddr_in sin = sin_of(addr, port);
+	struct sockaddr_in sin = t_sin(addr, port);
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
@@ -929,7 +910,7 @@ END_TEST
 
 START_TEST(test_connect_any_address_means_ourselves)
 {
-	struct socket *a = udp_bound(5000), *b = udp_sock();
+	struct socket *a = udp_bound(5000), *b = t_socket(SOCK_DGRAM, 0);
 	struct sockaddr_in peer;
 	socklen_t len = sizeof(peer);
 	struct rx r;
@@ -1081,8 +1062,8 @@ END_TEST
 
 START_TEST(test_reuseport_group_spreads_flows_and_keeps_each_on_one_socket)
 {
-	struct socket *a = udp_sock(), *b = udp_sock();
-	struct sockaddr_in any = sin_of(htonl(INADDR_ANY), 5000);
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = t_socket(SOCK_DGRAM, 0);
+	struct sockaddr_in any = t_sin(htonl(INADDR_ANY), 5000);
 	int on = 1, got_a = 0, got_b = 0;
 	struct rx r;
 
