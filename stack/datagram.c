@@ -24,8 +24,8 @@
  * AF_INET (or AF_UNSPEC where unspec_ok, which Linux allows UDP and raw
  * for old programs), else the connected peer. Addresses in network order.
  */
-int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_ok,
-		   uint32_t *daddr, uint16_t *dport)
+int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_ok, uint32_t *daddr,
+		   uint16_t *dport)
 {
 	if (msg->msg_name) {
 		struct sockaddr_in sin;
@@ -203,8 +203,9 @@ void ip4_datagram_close_all(struct nstack *ns, struct sock_list *all, const char
 	{
 		if (sk->sk_socket) {
 			if (proto)
-				nstack_log(ns, NSTACK_LOG_WARN, "%s: socket on port %u still open at exit",
-					   proto, sk->sk_num);
+				nstack_log(ns, NSTACK_LOG_WARN,
+					   "%s: socket on port %u still open at exit", proto,
+					   sk->sk_num);
 			sk->sk_socket->sk = NULL;
 			sk->sk_socket = NULL;
 		}
