@@ -442,6 +442,7 @@ void tcp_enter_loss(struct sock *sk)
 		}
 	}
 	tp->high_seq = tp->snd_nxt;
+	tp->tlp_high_seq = 0;
 	tcp_set_ca_state(sk, TCP_CA_Loss);
 }
 
@@ -592,8 +593,21 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tp->ca_ops->cong_avoid(tp, ack, acked);
 		tcp_sndbuf_expand(sk);
 	}
-	if (acked || tp->pending == ICSK_TIME_RETRANS)
+	/* A tail loss probe's episode ends with its ACK (RFC 8985 7.4). */
+	if (tp->tlp_high_seq && !before(ack, tp->tlp_high_seq)) {
+		if (tp->tlp_retrans && tp->ca_state == TCP_CA_Open) {
+			/* The probe repaired a loss: reduce as for one (Linux's CWR). */
+			tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+			if (tp->snd_cwnd > tp->snd_ssthresh)
+				tp->snd_cwnd = tp->snd_ssthresh;
+			NS_INC_STATS(sk->ns, TcpExtTCPLossProbeRecovery);
+		}
+		tp->tlp_high_seq = 0;
+	}
+	if (acked || tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE) {
 		tcp_rearm_rto(sk);
+		tcp_schedule_loss_probe(sk);
+	}
 	if (tp->pending == ICSK_TIME_PROBE0 && (tp->packets_out || !tp->send_head ||
 						 after(tp->snd_una + tp->snd_wnd,
 						       TCP_SKB_CB(tp->send_head)->seq))) {

@@ -549,6 +549,9 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 			tcp_rearm_rto(sk);
 		sent++;
 	}
+	/* New data went out: the tail loss probe moves behind it (tcp_write_xmit). */
+	if (sent && tp->pending != ICSK_TIME_PROBE0)
+		tcp_schedule_loss_probe(sk);
 	/* TCP_NOTSENT_LOWAT: writers wait for unsent bytes to drain below it. */
 	if (sent && tp->notsent_lowat)
 		tcp_check_space(sk);

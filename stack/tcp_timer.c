@@ -50,7 +50,7 @@ void tcp_rearm_rto(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	if (!tp->packets_out) {
-		if (tp->pending == ICSK_TIME_RETRANS)
+		if (tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE)
 			tcp_clear_retrans_timer(sk);
 		return;
 	}
@@ -168,6 +168,78 @@ static void tcp_probe_timer(struct sock *sk)
 	tcp_send_probe0(sk);
 }
 
+/*
+ * Arms the tail loss probe instead of the RTO (RFC 8985 7.2, Linux's
+ * tcp_schedule_loss_probe): PTO = 2 SRTT, plus 200 ms for a lone segment
+ * (its ACK may be delayed) or 2 ms otherwise, never later than the RTO.
+ * Only with SACK and outside recovery, one probe per episode.
+ */
+bool tcp_schedule_loss_probe(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *head = skb_peek(&sk->sk_write_queue);
+	uint64_t now = tcp_now(sk), timeout, rto_at;
+
+	if (!tp->sack_ok || !tp->packets_out || !head || tp->tlp_high_seq ||
+	    (tp->ca_state != TCP_CA_Open && tp->ca_state != TCP_CA_CWR))
+		return false;
+	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 |
+				      TCPF_CLOSING | TCPF_LAST_ACK)))
+		return false;
+	if (tp->srtt_us) {
+		timeout = tp->srtt_us >> 2;
+		timeout += tp->packets_out == 1 ? sk->ns->cfg.tcp.rto_min_us : 2000u;
+		timeout = (timeout + 999) / 1000 * 1000; /* jiffies, as Linux */
+	} else {
+		timeout = TCP_TIMEOUT_INIT_US;
+	}
+	rto_at = TCP_SKB_CB(head)->when + tcp_rto_backed_off(sk);
+	if (rto_at > now && rto_at - now < timeout)
+		timeout = rto_at - now;
+	tcp_reset_xmit_timer(sk, ICSK_TIME_LOSS_PROBE, now + timeout);
+	return true;
+}
+
+/* The PTO fired: new data if allowed, else the last segment again (RFC 8985 7.3). */
+static void tcp_send_loss_probe(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *last;
+	unsigned int mss = tcp_current_mss(sk);
+
+	if (tp->tlp_high_seq)
+		goto rearm;
+	if (tp->send_head && before(TCP_SKB_CB(tp->send_head)->seq, tp->snd_una + tp->snd_wnd)) {
+		uint32_t before_out = tp->packets_out;
+
+		/* One segment past the congestion window, as Linux's push_one = 2. */
+		tp->snd_cwnd++;
+		tcp_write_xmit(sk, TCP_NAGLE_OFF | TCP_NAGLE_PUSH);
+		tp->snd_cwnd--;
+		if (tp->packets_out > before_out) {
+			tp->tlp_retrans = false;
+			goto probe_sent;
+		}
+	}
+	last = tp->send_head ? TAILQ_PREV(tp->send_head, sk_buff_list, list)
+			     : skb_peek_tail(&sk->sk_write_queue);
+	if (!last || (TCP_SKB_CB(last)->tcp_flags & TH_SYN))
+		goto rearm;
+	if (last->len > mss) {
+		if (tcp_fragment(sk, last, last->len - mss))
+			goto rearm;
+		last = TAILQ_NEXT(last, list);
+	}
+	if (tcp_retransmit_skb(sk, last))
+		goto rearm;
+	tp->tlp_retrans = true;
+probe_sent:
+	tp->tlp_high_seq = tp->snd_nxt;
+	NS_INC_STATS(sk->ns, TcpExtTCPLossProbes);
+rearm:
+	tcp_rearm_rto(sk);
+}
+
 static void tcp_write_timer(struct timer_list *t)
 {
 	struct tcp_sock *tp = container_of(t, struct tcp_sock, retransmit_timer);
@@ -182,6 +254,8 @@ static void tcp_write_timer(struct timer_list *t)
 		tcp_probe_timer(sk);
 	else if (what == ICSK_TIME_RETRANS)
 		tcp_retransmit_timer(sk);
+	else if (what == ICSK_TIME_LOSS_PROBE)
+		tcp_send_loss_probe(sk);
 	sock_put(sk);
 }
 

@@ -93,7 +93,9 @@
 	X(TcpExtTCPAbortOnTimeout)                                                                 \
 	X(TcpExtTCPAbortOnData)                                                                    \
 	X(TcpExtTCPAbortOnClose)                                                                   \
-	X(TcpExtTCPAbortOnLinger)
+	X(TcpExtTCPAbortOnLinger)                                                                  \
+	X(TcpExtTCPLossProbes)                                                                     \
+	X(TcpExtTCPLossProbeRecovery)
 
 struct nstack_mib {
 #define NSTACK_MIB_FIELD(name) uint64_t name;

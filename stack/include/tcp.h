@@ -311,6 +311,8 @@ struct tcp_sock {
 	uint32_t prior_ssthresh;
 	uint32_t prior_cwnd;
 	uint32_t high_seq; /* snd_nxt when recovery began (RFC 6582 "recover") */
+	uint32_t tlp_high_seq; /* snd_nxt after a tail loss probe, 0 = none out */
+	bool tlp_retrans;      /* that probe was a retransmission */
 	uint8_t ca_state;
 	uint32_t packets_out;
 	uint32_t sacked_out;
@@ -400,6 +402,7 @@ struct tcp_sock {
 #define ICSK_TIME_RETRANS 1
 #define ICSK_TIME_PROBE0 2
 #define ICSK_TIME_SYN 3
+#define ICSK_TIME_LOSS_PROBE 4
 
 static inline struct tcp_sock *tcp_sk(const struct sock *sk)
 {
@@ -561,6 +564,7 @@ void tcp_reset_xmit_timer(struct sock *sk, int what, uint64_t when_us);
 void tcp_clear_retrans_timer(struct sock *sk);
 void tcp_rearm_rto(struct sock *sk);
 void tcp_reset_keepalive_timer(struct sock *sk, uint64_t delay_us);
+bool tcp_schedule_loss_probe(struct sock *sk);
 void tcp_set_keepalive(struct sock *sk, bool on);
 uint64_t tcp_rto_backed_off(const struct sock *sk);
 int tcp_keepalive_time_s(const struct tcp_sock *tp);

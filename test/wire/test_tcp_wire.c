@@ -1293,6 +1293,38 @@ START_TEST(test_time_wait_connect_reuses_pair_after_one_second)
 }
 END_TEST
 
+START_TEST(test_established_tail_loss_probe_resends_last_segment_at_pto)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	static char data[3 * 1460];
+	uint32_t s0 = c.snd;
+	uint64_t t0;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('k' + i % 7);
+	t0 = T.now;
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 3; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240, NULL, 0,
+				      data + 1460 * i, 1460});
+	/* PTO = 2 SRTT + 2 ms, in whole ms (RFC 8985 7.2; Linux: 3 jiffies here). */
+	t_clock_set(t0 + 3000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 3000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			      data + 2 * 1460, 1460});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtTCPLossProbes"), 1);
+	/* One probe per episode: next comes the RTO, 201 ms after the probe. */
+	t_clock_set(t0 + 3000 + 201000 - 1);
+	t_expect_no_tx();
+	t_clock_set(t0 + 3000 + 201000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0, c.rcv, TH_ACK, 64240, NULL, 0, data, 1460});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + sizeof(data), TH_ACK, 65535});
+	conn_close(&c);
+}
+END_TEST
+
 static uint32_t fuzz_rng = 0x9e3779b9u;
 
 static uint32_t fuzz32(void)
@@ -1389,6 +1421,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synrecv_rst_from_peer_drops_request);
 	tcase_add_test(tc, test_closed_small_so_rcvbuf_syn_window_and_scale_zero);
 	tcase_add_test(tc, test_time_wait_connect_reuses_pair_after_one_second);
+	tcase_add_test(tc, test_established_tail_loss_probe_resends_last_segment_at_pto);
 	suite_add_tcase(s, tc);
 	return s;
 }
