@@ -19,7 +19,7 @@ struct pcap_live_opts {
 	unsigned int mtu;     /* IP MTU; 0 = the interface's */
 	uint32_t addr;	      /* our IPv4 address, network order (the filter) */
 	unsigned int prefixlen; /* for the subnet broadcast address */
-	size_t buffer_size;   /* kernel capture buffer; 0 = 8 MiB */
+	size_t buffer_size;   /* kernel capture buffer; 0 = 32 MiB */
 };
 
 /*
