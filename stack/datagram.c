@@ -190,6 +190,26 @@ int ip_dgram_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 }
 
 /*
+ * Reports an ICMP error about a datagram sk sent, as Linux's datagram
+ * protocols do: with IP_RECVERR it is queued on the error queue (payload
+ * points at the quoted transport header in skb) and always becomes sk_err;
+ * without, only a hard error on a connected socket does (RFC 1122 4.1.3.3
+ * leaves it to the application).
+ */
+void ip_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool harderr, int type,
+			  int code, uint16_t port, uint32_t info, const unsigned char *payload)
+{
+	if (!inet_sk(sk)->recverr) {
+		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
+			return;
+	} else {
+		ip_icmp_error(sk, skb, err, type, code, port, info, payload);
+	}
+	sk->sk_err = err;
+	sk->sk_error_report(sk);
+}
+
+/*
  * At stack teardown, closes the sockets on a table's list of all its
  * sockets (linked by sk_bind_node) that the embedder left open, logging
  * each when proto is given. One still referenced by a packet in flight is

@@ -124,6 +124,10 @@ int ip_dgram_copy_msg(struct sock *sk, const struct sk_buff *skb, struct msghdr 
 void ip_dgram_put_name(struct msghdr *msg, uint32_t addr, uint16_t port);
 /* SIOCINQ/SIOCOUTQ for datagram sockets. */
 int ip_dgram_ioctl(struct sock *sk, unsigned long cmd, void *arg);
+/* Queues (IP_RECVERR) and reports an ICMP error as sk_err; without IP_RECVERR only hard
+ * errors on connected sockets. */
+void ip_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool harderr, int type,
+			  int code, uint16_t port, uint32_t info, const unsigned char *payload);
 /* Teardown: closes the sockets left on a table's all-list (sk_bind_node); logs when proto. */
 void ip4_datagram_close_all(struct nstack *ns, struct sock_list *all, const char *proto);
 

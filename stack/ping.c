@@ -262,7 +262,6 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	const struct iphdr *oiph = (const struct iphdr *)skb_network_header(skb);
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
 	const struct icmphdr *qih = (const struct icmphdr *)(skb->data + IP_IHL(iph) * 4u);
-	struct inet_sock *inet;
 	struct sock *sk;
 	bool harderr = false;
 	int err, fatal = 0;
@@ -272,41 +271,28 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	sk = ping_lookup(ns, ntohs(qih->un.echo.id), oiph->daddr);
 	if (!sk)
 		return;
-	inet = inet_sk(sk);
 	switch (type) {
 	case ICMP_SOURCE_QUENCH:
 	case ICMP_REDIRECT:
 		/* Not errors, but ping wants to see them (Linux reports EREMOTEIO). */
 		err = EREMOTEIO;
 		break;
-	case ICMP_PARAMETERPROB:
-		err = EPROTO;
-		harderr = true;
-		break;
 	case ICMP_DEST_UNREACH:
 		if (code == ICMP_FRAG_NEEDED) {
-			if (inet->pmtudisc == IP_PMTUDISC_DONT)
+			if (inet_sk(sk)->pmtudisc == IP_PMTUDISC_DONT)
 				return;
 			err = EMSGSIZE;
 			harderr = true;
 			break;
 		}
+		/* fall through */
+	default:
 		err = icmp_err_convert(type, code, &fatal);
 		harderr = fatal;
 		break;
-	case ICMP_TIME_EXCEEDED:
-	default:
-		err = EHOSTUNREACH;
-		break;
 	}
-	if (!inet->recverr) {
-		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
-			return;
-	} else {
-		ip_icmp_error(sk, skb, err, type, code, 0, info, (const unsigned char *)qih);
-	}
-	sk->sk_err = err;
-	sk->sk_error_report(sk);
+	ip_dgram_icmp_report(sk, skb, err, harderr, type, code, 0, info,
+			     (const unsigned char *)qih);
 }
 
 const struct proto ping_prot = {

@@ -123,41 +123,19 @@ void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, in
 
 		if (!raw_match(sk, protocol, iph->daddr, iph->saddr, dif))
 			continue;
-		if (type == ICMP_REDIRECT)
+		if (type == ICMP_REDIRECT || type == ICMP_SOURCE_QUENCH)
 			continue;
-		if (!inet->recverr && sk->sk_state != SK_ST_ESTABLISHED)
-			continue;
-		switch (type) {
-		case ICMP_SOURCE_QUENCH:
-			continue;
-		case ICMP_PARAMETERPROB:
-			err = EPROTO;
-			harderr = true;
-			break;
-		case ICMP_DEST_UNREACH:
-			if (code == ICMP_FRAG_NEEDED) {
-				harderr = inet->pmtudisc != IP_PMTUDISC_DONT;
-				err = EMSGSIZE;
-			} else {
-				err = icmp_err_convert(type, code, &fatal);
-				harderr = fatal;
-			}
-			break;
-		case ICMP_TIME_EXCEEDED:
-		default:
-			err = EHOSTUNREACH;
-			break;
+		if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+			/* Unlike UDP: a soft error with IP_PMTUDISC_DONT (raw_err()). */
+			harderr = inet->pmtudisc != IP_PMTUDISC_DONT;
+			err = EMSGSIZE;
+		} else {
+			err = icmp_err_convert(type, code, &fatal);
+			harderr = fatal;
 		}
-		if (inet->recverr) {
-			const unsigned char *payload =
-			    inet->hdrincl ? skb->data : skb->data + IP_IHL(iph) * 4u;
-
-			ip_icmp_error(sk, skb, err, type, code, 0, info, payload);
-		}
-		if (inet->recverr || harderr) {
-			sk->sk_err = err;
-			sk->sk_error_report(sk);
-		}
+		/* With IP_HDRINCL the application sees the quoted IP header too. */
+		ip_dgram_icmp_report(sk, skb, err, harderr, type, code, 0, info,
+				     inet->hdrincl ? skb->data : skb->data + IP_IHL(iph) * 4u);
 	}
 }
 

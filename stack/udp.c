@@ -310,15 +310,9 @@ void udp_err(struct sk_buff *skb, int type, int code, uint32_t info)
 		return;
 	}
 	switch (type) {
-	case ICMP_TIME_EXCEEDED:
-		err = EHOSTUNREACH;
-		break;
 	case ICMP_SOURCE_QUENCH:
+	case ICMP_REDIRECT:
 		return;
-	case ICMP_PARAMETERPROB:
-		err = EPROTO;
-		harderr = true;
-		break;
 	case ICMP_DEST_UNREACH:
 		if (code == ICMP_FRAG_NEEDED) {
 			if (inet_sk(sk)->pmtudisc == IP_PMTUDISC_DONT)
@@ -327,24 +321,14 @@ void udp_err(struct sk_buff *skb, int type, int code, uint32_t info)
 			harderr = true;
 			break;
 		}
+		/* fall through */
+	default:
 		err = icmp_err_convert(type, code, &fatal);
 		harderr = fatal;
 		break;
-	case ICMP_REDIRECT:
-		return;
-	default:
-		err = EHOSTUNREACH;
-		break;
 	}
-	if (!inet_sk(sk)->recverr) {
-		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
-			return;
-	} else {
-		ip_icmp_error(sk, skb, err, type, code, uh->dest, info,
-			      (const unsigned char *)(uh + 1));
-	}
-	sk->sk_err = err;
-	sk->sk_error_report(sk);
+	ip_dgram_icmp_report(sk, skb, err, harderr, type, code, uh->dest, info,
+			     (const unsigned char *)(uh + 1));
 }
 
 /* Drops a datagram being assembled (Linux's udp_flush_pending_frames). */
