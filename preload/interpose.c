@@ -363,6 +363,11 @@ NSP_EXPORT int close(int fd)
 
 	if (nsp_inside)
 		return REAL(close)(fd);
+	if (nsp_is_internal_fd(fd)) {
+		/* Not the program's: as far as it knows, fd is not open. */
+		errno = EBADF;
+		return -1;
+	}
 	if (!fdt_maybe_private(fd) || !(f = unmap_fd(fd))) {
 		nsp_epoll_close(fd, NULL);
 		return REAL(close)(fd);
@@ -690,6 +695,22 @@ NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 			else if (!(flags & CLOSE_RANGE_UNSHARE))
 				close((int)fd);
 		}
+	}
+	if (nsp_inside)
+		return REAL(close_range)(first, last, flags);
+	/* The range minus nstack's own fds, in pieces. */
+	while (first <= last) {
+		int in = nsp_next_internal_fd((int)(first > INT32_MAX ? INT32_MAX : first),
+					      (int)(last > INT32_MAX ? INT32_MAX : last));
+		int rc;
+
+		if (in < 0)
+			return REAL(close_range)(first, last, flags);
+		if ((unsigned int)in > first && (rc = REAL(close_range)(first, (unsigned int)in - 1, flags)))
+			return rc;
+		if ((unsigned int)in == last)
+			return 0;
+		first = (unsigned int)in + 1;
 	}
 	return REAL(close_range)(first, last, flags);
 }

@@ -213,6 +213,14 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	      const sigset_t *sigmask, bool use_ppoll);
 
 /* wait.c: per-thread wait tokens, the stack's sleep/wake ops, signals. */
+/*
+ * fds nstack keeps for itself (thread wait tokens): the program's close()
+ * gets EBADF for them (it never opened them) and close_range() skips them.
+ */
+void nsp_internal_fd(int fd, bool on);
+bool nsp_is_internal_fd(int fd);
+/* The first internal fd in [from, to], or -1. */
+int nsp_next_internal_fd(int from, int to);
 /* Installs the sleep/wake operations on ns once (idempotent, cheap). */
 void nsp_wait_attach(struct nstack *ns);
 /* This thread's token (NULL if no eventfd could be made) and its eventfd. */

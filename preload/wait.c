@@ -43,12 +43,41 @@ static __thread long call_mark __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t tw_key;
 static pthread_once_t tw_once = PTHREAD_ONCE_INIT;
 
+/*
+ * fds nstack opened for itself that the program does not know about: its
+ * close()/close_range() must not take them (a daemon closing every fd, say),
+ * or a wake-up would later be written into whatever file reuses the number.
+ */
+#define NSP_INTERNAL_FDS 65536
+static atomic_uchar internal_fd[NSP_INTERNAL_FDS];
+
+void nsp_internal_fd(int fd, bool on)
+{
+	if (fd >= 0 && fd < NSP_INTERNAL_FDS)
+		atomic_store(&internal_fd[fd], on);
+}
+
+bool nsp_is_internal_fd(int fd)
+{
+	return fd >= 0 && fd < NSP_INTERNAL_FDS && atomic_load(&internal_fd[fd]);
+}
+
+int nsp_next_internal_fd(int from, int to)
+{
+	for (int fd = from < 0 ? 0 : from; fd <= to && fd < NSP_INTERNAL_FDS; fd++) {
+		if (atomic_load(&internal_fd[fd]))
+			return fd;
+	}
+	return -1;
+}
+
 /* Thread exit: the token's eventfd goes with the thread. */
 static void tw_destroy(void *p)
 {
 	struct nsp_thread_wait *t = p;
 
 	if (t && t->efd >= 0) {
+		nsp_internal_fd(t->efd, false);
 		syscall(SYS_close, t->efd);
 		t->efd = -1;
 	}
@@ -68,6 +97,7 @@ int nsp_thread_efd(void)
 			return -1;
 		pthread_once(&tw_once, tw_key_init);
 		pthread_setspecific(tw_key, &tw);
+		nsp_internal_fd(fd, true);
 		tw.efd = fd;
 	}
 	return tw.efd;

@@ -699,6 +699,30 @@ static void t_nbconnect(void)
 	close(fd);
 }
 
+/*
+ * A program closing every fd it does not know of (a daemon's start, say):
+ * the private socket it kept still works, blocking and in poll().
+ */
+static void t_close_all(void)
+{
+	char buf[16];
+	int fd = conn(7004), bad = 0;
+
+	for (int i = 3; i < 1024; i++) {
+		if (i != fd)
+			close(i);
+	}
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int pr = poll(&p, 1, 3000);
+	ssize_t r = recv(fd, buf, sizeof(buf), 0);
+	CHECK(pr == 1 && r == 4, "after closing every other fd: poll and recv on the kept socket "
+				 "work (%d, %zd)",
+	      pr, r);
+	r = send(fd, "x", 1, MSG_NOSIGNAL);
+	bad += r != 1;
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -713,6 +737,7 @@ int main(int argc, char **argv)
 	t_epoll();
 	t_poll_epoll();
 	t_nbconnect();
+	t_close_all();
 	printf("%s: %d failure(s)\n", fails ? "FAIL" : "PASS", fails);
 	return fails ? 1 : 0;
 }
