@@ -286,6 +286,47 @@ struct sockaddr_in t_sin(uint32_t addr, uint16_t port)
 	return sin;
 }
 
+/* sendmsg() to addr:port, or to the connected peer when both are 0. */
+ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin = t_sin(addr, port);
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (addr || port) {
+		m.msg_name = &sin;
+		m.msg_namelen = sizeof(sin);
+	}
+	return nstack_sendmsg(s, &m, 0);
+}
+
+/* Non-blocking recvmsg() with the source address. */
+ssize_t t_recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from)
+{
+	struct iovec iov = {buf, len};
+	struct msghdr m = {.msg_name = from,
+			   .msg_namelen = from ? sizeof(*from) : 0,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
+
+	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
+}
+
+/* An ICMP echo message (header and payload) with a correct checksum. */
+size_t t_build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, const void *payload,
+		    size_t plen)
+{
+	struct icmphdr *ih = (struct icmphdr *)buf;
+
+	memset(ih, 0, ICMP_HLEN);
+	ih->type = type;
+	ih->un.echo.id = htons(id);
+	ih->un.echo.sequence = htons(seq);
+	memcpy((unsigned char *)buf + ICMP_HLEN, payload, plen);
+	ih->checksum = csum_fold(csum_partial(buf, ICMP_HLEN + plen, 0));
+	return ICMP_HLEN + plen;
+}
+
 /* A counter by name. */
 uint64_t t_stat(const char *name)
 {

@@ -101,6 +101,14 @@ struct socket *t_socket(int type, int protocol);
 /* An AF_INET address (addr in network order, port in host order). */
 struct sockaddr_in t_sin(uint32_t addr, uint16_t port);
 
+/* sendmsg() of buf to addr:port (port in host order); no msg_name when both are 0. */
+ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port);
+/* Non-blocking recvmsg() into buf; the source into *from when from is given. */
+ssize_t t_recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from);
+/* An ICMP echo or echo reply (id and seq in host order) with payload, checksum computed. */
+size_t t_build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, const void *payload,
+		    size_t plen);
+
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);
 void t_hexdump(const char *title, const void *p, size_t len);

@@ -112,16 +112,6 @@ static size_t build_icmp(void *buf, uint8_t type, uint8_t code, uint32_t rest, c
 	return ICMP_HLEN + dlen;
 }
 
-static size_t build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, const void *data,
-			 size_t dlen)
-{
-	uint32_t rest;
-	uint16_t w[2] = {htons(id), htons(seq)};
-
-	memcpy(&rest, w, 4);
-	return build_icmp(buf, type, 0, rest, data, dlen);
-}
-
 /* Ethernet + IPv4 (any addresses, fragment fields) around payload. */
 static size_t build_frame(void *buf, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
 			  uint16_t frag_off, const void *payload, size_t plen)
@@ -142,10 +132,10 @@ START_TEST(test_idle_echo_request_sends_exact_reply)
 
 	for (unsigned int i = 0; i < sizeof(data); i++)
 		data[i] = (unsigned char)(0x10 + i);
-	n = build_echo(req, ICMP_ECHO, 0x1234, 1, data, sizeof(data));
+	n = t_build_echo(req, ICMP_ECHO, 0x1234, 1, data, sizeof(data));
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 0x4242, req, n));
 
-	n = build_echo(rep, ICMP_ECHOREPLY, 0x1234, 1, data, sizeof(data));
+	n = t_build_echo(rep, ICMP_ECHOREPLY, 0x1234, 1, data, sizeof(data));
 	n = t_build_ipv4(ipbuf, T_LOCAL_IP, T_PEER_IP, IPPROTO_ICMP, 0, 0, 64, rep, n);
 	n = t_build_eth(frame, t_peer_mac, t_local_mac, ETH_P_IP, ipbuf, n);
 	expect_ip_frame(frame, n);
@@ -159,13 +149,13 @@ END_TEST
 START_TEST(test_idle_echo_in_padded_frame_reply_ignores_padding)
 {
 	unsigned char req[32], rep[32];
-	size_t n = build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
+	size_t n = t_build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
 
 	n = t_build_peer_ip(frame, IPPROTO_ICMP, 1, req, n);
 	ck_assert_uint_eq(n, 60);
 	frame[n - 1] = 0xee; /* garbage in the padding */
 	t_inject(frame, n);
-	n = build_echo(rep, ICMP_ECHOREPLY, 7, 9, "ping", 4);
+	n = t_build_echo(rep, ICMP_ECHOREPLY, 7, 9, "ping", 4);
 	n = t_build_ipv4(ipbuf, T_LOCAL_IP, T_PEER_IP, IPPROTO_ICMP, 0, 0, 64, rep, n);
 	n = t_build_eth(frame, t_peer_mac, t_local_mac, ETH_P_IP, ipbuf, n);
 	expect_ip_frame(frame, n);
@@ -176,13 +166,13 @@ END_TEST
 START_TEST(test_idle_echo_keeps_tos_and_answers_from_address_asked)
 {
 	unsigned char req[32], rep[32];
-	size_t n = build_echo(req, ICMP_ECHO, 7, 9, "tos!", 4);
+	size_t n = t_build_echo(req, ICMP_ECHO, 7, 9, "tos!", 4);
 	size_t m;
 
 	n = t_build_ipv4(ipbuf, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 5, 0, 64, req, n);
 	set_tos(ipbuf, 0x10);
 	t_inject(frame, t_build_eth(frame, t_local_mac, t_peer_mac, ETH_P_IP, ipbuf, n));
-	m = build_echo(rep, ICMP_ECHOREPLY, 7, 9, "tos!", 4);
+	m = t_build_echo(rep, ICMP_ECHOREPLY, 7, 9, "tos!", 4);
 	m = t_build_ipv4(ipbuf, T_LOCAL_IP, T_PEER_IP, IPPROTO_ICMP, 0, 0, 64, rep, m);
 	set_tos(ipbuf, 0x10);
 	expect_ip_frame(frame, t_build_eth(frame, t_peer_mac, t_local_mac, ETH_P_IP, ipbuf, m));
@@ -192,7 +182,7 @@ END_TEST
 START_TEST(test_idle_echo_bad_checksum_dropped_and_counted)
 {
 	unsigned char req[32];
-	size_t n = build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
+	size_t n = t_build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
 
 	req[2] ^= 0x40;
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, req, n));
@@ -217,7 +207,7 @@ END_TEST
 START_TEST(test_idle_broadcast_echo_ignored)
 {
 	unsigned char req[32];
-	size_t n = build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
+	size_t n = t_build_echo(req, ICMP_ECHO, 7, 9, "ping", 4);
 
 	t_inject(frame, build_frame(frame, T_PEER_IP, T_IP(255, 255, 255, 255), IPPROTO_ICMP, 1, 0,
 				    req, n));
@@ -239,8 +229,8 @@ START_TEST(test_idle_fragmented_8000_byte_echo_answered_in_fragments)
 
 	for (unsigned int i = 0; i < sizeof(data); i++)
 		data[i] = (unsigned char)(i * 7 + 3);
-	n = build_echo(req, ICMP_ECHO, 0xbeef, 42, data, sizeof(data));
-	m = build_echo(rep, ICMP_ECHOREPLY, 0xbeef, 42, data, sizeof(data));
+	n = t_build_echo(req, ICMP_ECHO, 0xbeef, 42, data, sizeof(data));
+	m = t_build_echo(rep, ICMP_ECHOREPLY, 0xbeef, 42, data, sizeof(data));
 	ck_assert_uint_eq(n, 8008);
 	for (unsigned int k = 0; k < 6; k++) {
 		unsigned int i = (unsigned int)order[k];
@@ -292,7 +282,7 @@ static size_t error_frame(void *buf, uint8_t type, uint8_t code, uint32_t rest, 
 START_TEST(test_fragment_reassembly_timeout_sends_time_exceeded)
 {
 	unsigned char req[64], orig[64], want[256];
-	size_t n = build_echo(req, ICMP_ECHO, 1, 1, "0123456789abcdef0123456789abcdef", 32);
+	size_t n = t_build_echo(req, ICMP_ECHO, 1, 1, "0123456789abcdef0123456789abcdef", 32);
 	size_t olen;
 
 	/* First 24 bytes, then the last 16 of a 40-byte echo; the middle never comes. */
@@ -318,7 +308,7 @@ END_TEST
 START_TEST(test_fragment_timeout_without_first_fragment_sends_nothing)
 {
 	unsigned char req[64];
-	size_t n = build_echo(req, ICMP_ECHO, 1, 1, "0123456789abcdef0123456789abcdef", 32);
+	size_t n = t_build_echo(req, ICMP_ECHO, 1, 1, "0123456789abcdef0123456789abcdef", 32);
 
 	t_inject(frame, build_frame(frame, T_PEER_IP, T_LOCAL_IP, IPPROTO_ICMP, 0x99, 4, req + 32,
 				    n - 32));
@@ -417,7 +407,7 @@ START_TEST(test_errors_rate_limited_per_destination)
 	/* Echo replies are not limited. */
 	for (int i = 0; i < 10; i++) {
 		unsigned char req[32];
-		size_t n = build_echo(req, ICMP_ECHO, 7, (uint16_t)i, "ping", 4);
+		size_t n = t_build_echo(req, ICMP_ECHO, 7, (uint16_t)i, "ping", 4);
 
 		t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, req, n));
 		t_recv(buf, sizeof(buf));
@@ -483,7 +473,7 @@ END_TEST
 START_TEST(test_echo_reply_counted_not_answered)
 {
 	unsigned char rep[32];
-	size_t n = build_echo(rep, ICMP_ECHOREPLY, 7, 9, "pong", 4);
+	size_t n = t_build_echo(rep, ICMP_ECHOREPLY, 7, 9, "pong", 4);
 
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, rep, n));
 	t_expect_no_tx();
@@ -530,7 +520,7 @@ START_TEST(test_ping_socket_gets_echo_reply)
 	ck_assert_uint_eq(n, 60);
 	ck_assert_uint_eq(sent->type, ICMP_ECHO);
 	/* The peer answers with the identifier the ping socket chose. */
-	n = build_echo(rep, ICMP_ECHOREPLY, ntohs(sent->un.echo.id), 1, "hello", 5);
+	n = t_build_echo(rep, ICMP_ECHOREPLY, ntohs(sent->un.echo.id), 1, "hello", 5);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, rep, n));
 	ck_assert_int_eq(sock_recv(s, buf, sizeof(buf)), (ssize_t)n);
 	ck_assert_uint_eq(ih->type, ICMP_ECHOREPLY);

@@ -24,30 +24,6 @@ static unsigned char want[T_FRAME_MAX];
 static unsigned char ipb[T_FRAME_MAX];
 static unsigned char l4[T_FRAME_MAX];
 
-static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr)
-{
-	struct sockaddr_in sin = t_sin(addr, 0);
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (addr) {
-		m.msg_name = &sin;
-		m.msg_namelen = sizeof(sin);
-	}
-	return nstack_sendmsg(s, &m, 0);
-}
-
-static ssize_t recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from)
-{
-	struct iovec iov = {buf, len};
-	struct msghdr m = {.msg_name = from,
-			   .msg_namelen = from ? sizeof(*from) : 0,
-			   .msg_iov = &iov,
-			   .msg_iovlen = 1};
-
-	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
-}
-
 static uint16_t sock_ident(struct socket *s)
 {
 	struct sockaddr_in sin;
@@ -55,21 +31,6 @@ static uint16_t sock_ident(struct socket *s)
 
 	ck_assert_int_eq(nstack_getsockname(s, (struct sockaddr *)&sin, &len), 0);
 	return ntohs(sin.sin_port);
-}
-
-/* An echo message (header + payload) with a correct checksum, in buf. */
-static size_t echo_msg(unsigned char *buf, uint8_t type, uint16_t id, uint16_t seq,
-		       const void *payload, size_t plen)
-{
-	struct icmphdr *ih = (struct icmphdr *)buf;
-
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = type;
-	ih->un.echo.id = htons(id);
-	ih->un.echo.sequence = htons(seq);
-	memcpy(buf + ICMP_HLEN, payload, plen);
-	ih->checksum = csum_fold(csum_partial(buf, ICMP_HLEN + plen, 0));
-	return ICMP_HLEN + plen;
 }
 
 START_TEST(test_unbound_send_echo_request_exact_frame)
@@ -85,11 +46,11 @@ START_TEST(test_unbound_send_echo_request_exact_frame)
 	uh->un.echo.id = htons(0xdead); /* the stack overwrites it */
 	uh->un.echo.sequence = htons(1);
 	memcpy(user + ICMP_HLEN, "abcd", 4);
-	ck_assert_int_eq(send_to(s, user, sizeof(user), T_PEER_IP), (ssize_t)sizeof(user));
+	ck_assert_int_eq(t_send_to(s, user, sizeof(user), T_PEER_IP, 0), (ssize_t)sizeof(user));
 	ident = sock_ident(s);
 	ck_assert_int_ne(ident, 0);
 	ck_assert_int_ne(ident, 0xdead);
-	n = echo_msg(l4, ICMP_ECHO, ident, 1, "abcd", 4);
+	n = t_build_echo(l4, ICMP_ECHO, ident, 1, "abcd", 4);
 	n = t_build_ipv4(ipb, T_LOCAL_IP, T_PEER_IP, IPPROTO_ICMP, 0, IP_DF, 64, l4, n);
 	n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ipb, n);
 	t_expect_frame(want, n);
@@ -109,11 +70,11 @@ START_TEST(test_bound_ident_echo_reply_returned_whole)
 
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&me, sizeof(me)), 0);
 	ck_assert_int_eq(sock_ident(s), 0x4242);
-	n = echo_msg(l4, ICMP_ECHOREPLY, 0x4242, 7, "pong", 4);
+	n = t_build_echo(l4, ICMP_ECHOREPLY, 0x4242, 7, "pong", 4);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 3, l4, n));
 	t_expect_no_tx();
 	ck_assert_uint_eq(nstack_poll(s) & POLLIN, POLLIN);
-	got = recv_from(s, buf, sizeof(buf), &from);
+	got = t_recv_from(s, buf, sizeof(buf), &from);
 	ck_assert_int_eq(got, (ssize_t)n);
 	ck_assert_mem_eq(buf, l4, n);
 	ck_assert_int_eq(from.sin_addr.s_addr, T_PEER_IP);
@@ -130,9 +91,9 @@ START_TEST(test_bound_ident_other_reply_not_delivered)
 	size_t n;
 
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&me, sizeof(me)), 0);
-	n = echo_msg(l4, ICMP_ECHOREPLY, 0x4243, 7, "pong", 4);
+	n = t_build_echo(l4, ICMP_ECHOREPLY, 0x4243, 7, "pong", 4);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 3, l4, n));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
 	nstack_close(s);
 }
 END_TEST
@@ -144,15 +105,15 @@ START_TEST(test_send_roundtrip_reply_to_sender)
 	unsigned char buf[64];
 	size_t n;
 
-	ck_assert_int_eq(send_to(s, user, sizeof(user), T_PEER_IP), (ssize_t)sizeof(user));
+	ck_assert_int_eq(t_send_to(s, user, sizeof(user), T_PEER_IP, 0), (ssize_t)sizeof(user));
 	t_recv(frame, sizeof(frame));
-	n = echo_msg(l4, ICMP_ECHOREPLY, sock_ident(s), 9, "xyz", 3);
+	n = t_build_echo(l4, ICMP_ECHOREPLY, sock_ident(s), 9, "xyz", 3);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 3, l4, n));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), (ssize_t)n);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), (ssize_t)n);
 	ck_assert_mem_eq(buf, l4, n);
 	/* A shorter buffer truncates. */
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 4, l4, n));
-	ck_assert_int_eq(recv_from(s, buf, 4, NULL), 4);
+	ck_assert_int_eq(t_recv_from(s, buf, 4, NULL), 4);
 	nstack_close(s);
 }
 END_TEST
@@ -164,11 +125,11 @@ START_TEST(test_send_bad_arguments_errnos)
 	unsigned char code1[ICMP_HLEN] = {ICMP_ECHO, 1};
 	unsigned char ok[ICMP_HLEN] = {ICMP_ECHO};
 
-	ck_assert_int_eq(send_to(s, reply, sizeof(reply), T_PEER_IP), -EINVAL);
-	ck_assert_int_eq(send_to(s, code1, sizeof(code1), T_PEER_IP), -EINVAL);
-	ck_assert_int_eq(send_to(s, ok, 7, T_PEER_IP), -EINVAL);
-	ck_assert_int_eq(send_to(s, ok, sizeof(ok), 0), -EDESTADDRREQ);
-	ck_assert_int_eq(send_to(s, ok, sizeof(ok), htonl(INADDR_BROADCAST)), -EACCES);
+	ck_assert_int_eq(t_send_to(s, reply, sizeof(reply), T_PEER_IP, 0), -EINVAL);
+	ck_assert_int_eq(t_send_to(s, code1, sizeof(code1), T_PEER_IP, 0), -EINVAL);
+	ck_assert_int_eq(t_send_to(s, ok, 7, T_PEER_IP, 0), -EINVAL);
+	ck_assert_int_eq(t_send_to(s, ok, sizeof(ok), 0, 0), -EDESTADDRREQ);
+	ck_assert_int_eq(t_send_to(s, ok, sizeof(ok), htonl(INADDR_BROADCAST), 0), -EACCES);
 	t_expect_no_tx();
 	nstack_close(s);
 }
@@ -180,8 +141,8 @@ START_TEST(test_two_sockets_distinct_idents)
 		      *b = t_socket(SOCK_DGRAM, IPPROTO_ICMP);
 	unsigned char ok[ICMP_HLEN] = {ICMP_ECHO};
 
-	ck_assert_int_eq(send_to(a, ok, sizeof(ok), T_PEER_IP), ICMP_HLEN);
-	ck_assert_int_eq(send_to(b, ok, sizeof(ok), T_PEER_IP), ICMP_HLEN);
+	ck_assert_int_eq(t_send_to(a, ok, sizeof(ok), T_PEER_IP, 0), ICMP_HLEN);
+	ck_assert_int_eq(t_send_to(b, ok, sizeof(ok), T_PEER_IP, 0), ICMP_HLEN);
 	ck_assert_int_ne(sock_ident(a), sock_ident(b));
 	t_recv(frame, sizeof(frame));
 	t_recv(frame, sizeof(frame));
@@ -199,15 +160,15 @@ START_TEST(test_connected_unreachable_error_reported)
 	size_t qlen;
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&peer, sizeof(peer)), 0);
-	ck_assert_int_eq(send_to(s, ok, sizeof(ok), 0), (ssize_t)sizeof(ok));
+	ck_assert_int_eq(t_send_to(s, ok, sizeof(ok), 0, 0), (ssize_t)sizeof(ok));
 	t_recv(sent, sizeof(sent));
 	/* Protocol unreachable is a hard error: ENOPROTOOPT, as Linux maps it. */
 	qlen = IP_HLEN_MIN + 8;
 	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH,
 						qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
 	nstack_close(s);
 }
 END_TEST
@@ -252,7 +213,7 @@ START_TEST(test_recverr_unreachable_in_error_queue)
 	int on = 1;
 
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)), 0);
-	ck_assert_int_eq(send_to(s, ok, sizeof(ok), T_PEER_IP), (ssize_t)sizeof(ok));
+	ck_assert_int_eq(t_send_to(s, ok, sizeof(ok), T_PEER_IP, 0), (ssize_t)sizeof(ok));
 	t_recv(sent, sizeof(sent));
 	qlen = IP_HLEN_MIN + sizeof(ok);
 	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH,

@@ -27,55 +27,21 @@ static unsigned char want[T_FRAME_MAX];
 static unsigned char ipb[T_FRAME_MAX];
 static unsigned char l4[T_FRAME_MAX];
 
-static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = addr};
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {
-	    .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov, .msg_iovlen = 1};
-
-	return nstack_sendmsg(s, &m, 0);
-}
-
-static ssize_t recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from)
-{
-	struct iovec iov = {buf, len};
-	struct msghdr m = {.msg_name = from,
-			   .msg_namelen = from ? sizeof(*from) : 0,
-			   .msg_iov = &iov,
-			   .msg_iovlen = 1};
-
-	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
-}
-
-static size_t echo_msg(unsigned char *buf, uint8_t type, uint16_t id, uint16_t seq)
-{
-	struct icmphdr *ih = (struct icmphdr *)buf;
-
-	memset(ih, 0, ICMP_HLEN);
-	ih->type = type;
-	ih->un.echo.id = htons(id);
-	ih->un.echo.sequence = htons(seq);
-	memcpy(buf + ICMP_HLEN, "data", 4);
-	ih->checksum = csum_fold(csum_partial(buf, ICMP_HLEN + 4, 0));
-	return ICMP_HLEN + 4;
-}
-
 START_TEST(test_icmp_raw_sees_echo_request_with_ip_header)
 {
 	struct socket *s = t_socket(SOCK_RAW, IPPROTO_ICMP);
 	struct sockaddr_in from;
 	unsigned char buf[256];
-	size_t n = echo_msg(l4, ICMP_ECHO, 1, 1);
+	size_t n = t_build_echo(l4, ICMP_ECHO, 1, 1, "data", 4);
 
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 0x3333, l4, n));
 	/* The stack still answers the echo itself. */
 	t_recv(want, sizeof(want));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), &from), (ssize_t)(IP_HLEN_MIN + n));
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), &from), (ssize_t)(IP_HLEN_MIN + n));
 	ck_assert_mem_eq(buf, frame + ETH_HLEN, IP_HLEN_MIN + n);
 	ck_assert_int_eq(from.sin_addr.s_addr, T_PEER_IP);
 	ck_assert_uint_eq(t_stat("RawInDatagrams"), 1);
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
 	nstack_close(s);
 }
 END_TEST
@@ -92,13 +58,13 @@ START_TEST(test_icmp_filter_drops_filtered_types)
 			 0);
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_RAW_LEVEL, ICMP_FILTER_OPT, &got, &len), 0);
 	ck_assert_uint_eq(got, filt);
-	n = echo_msg(l4, ICMP_ECHO, 1, 1);
+	n = t_build_echo(l4, ICMP_ECHO, 1, 1, "data", 4);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 1, l4, n));
 	t_recv(want, sizeof(want));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
-	n = echo_msg(l4, ICMP_ECHOREPLY, 1, 1);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	n = t_build_echo(l4, ICMP_ECHOREPLY, 1, 1, "data", 4);
 	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 2, l4, n));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), (ssize_t)(IP_HLEN_MIN + n));
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), (ssize_t)(IP_HLEN_MIN + n));
 	nstack_close(s);
 }
 END_TEST
@@ -124,9 +90,9 @@ START_TEST(test_proto_raw_receives_only_its_protocol)
 	t_inject(frame, t_build_peer_ip(frame, TEST_PROTO, 9, "hello", 5));
 	/* A raw socket took it: no protocol unreachable. */
 	t_expect_no_tx();
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), IP_HLEN_MIN + 5);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), IP_HLEN_MIN + 5);
 	ck_assert_mem_eq(buf + IP_HLEN_MIN, "hello", 5);
-	ck_assert_int_eq(recv_from(udp, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(udp, buf, sizeof(buf), NULL), -EAGAIN);
 	nstack_close(s);
 	nstack_close(udp);
 }
@@ -137,7 +103,7 @@ START_TEST(test_raw_send_stack_builds_header)
 	struct socket *s = t_socket(SOCK_RAW, TEST_PROTO);
 	size_t n;
 
-	ck_assert_int_eq(send_to(s, "payload", 7, T_PEER_IP), 7);
+	ck_assert_int_eq(t_send_to(s, "payload", 7, T_PEER_IP, 0), 7);
 	n = t_build_ipv4(ipb, T_LOCAL_IP, T_PEER_IP, TEST_PROTO, 0, IP_DF, 64, "payload", 7);
 	n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ipb, n);
 	t_expect_frame(want, n);
@@ -160,12 +126,12 @@ START_TEST(test_hdrincl_send_fills_len_checksum_and_source)
 	iph->protocol = TEST_PROTO;
 	iph->daddr = T_PEER_IP;
 	memcpy(pkt + IP_HLEN_MIN, "abcd", 4);
-	ck_assert_int_eq(send_to(s, pkt, sizeof(pkt), T_PEER_IP), (ssize_t)sizeof(pkt));
+	ck_assert_int_eq(t_send_to(s, pkt, sizeof(pkt), T_PEER_IP, 0), (ssize_t)sizeof(pkt));
 	n = t_build_ipv4(ipb, T_LOCAL_IP, T_PEER_IP, TEST_PROTO, 0x1234, 0, 33, "abcd", 4);
 	n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ipb, n);
 	t_expect_frame(want, n);
 	/* Too short for an IP header. */
-	ck_assert_int_eq(send_to(s, pkt, 10, T_PEER_IP), -EINVAL);
+	ck_assert_int_eq(t_send_to(s, pkt, 10, T_PEER_IP, 0), -EINVAL);
 	t_expect_no_tx();
 	nstack_close(s);
 }
@@ -178,7 +144,7 @@ START_TEST(test_raw_errnos)
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	ck_assert_int_eq(nstack_sendmsg(s, &m, 0), -EDESTADDRREQ);
-	ck_assert_int_eq(send_to(s, "x", 1, htonl(INADDR_BROADCAST)), -EACCES);
+	ck_assert_int_eq(t_send_to(s, "x", 1, htonl(INADDR_BROADCAST), 0), -EACCES);
 	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_OOB), -EOPNOTSUPP);
 	t_expect_no_tx();
 	nstack_close(s);
@@ -193,7 +159,7 @@ START_TEST(test_connected_raw_filters_by_peer)
 
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&other, sizeof(other)), 0);
 	t_inject(frame, t_build_peer_ip(frame, TEST_PROTO, 9, "hello", 5));
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
 	/* No raw socket took it: the IP layer answers protocol unreachable. */
 	t_recv(want, sizeof(want));
 	ck_assert_int_eq(want[ETH_HLEN + IP_HLEN_MIN], ICMP_DEST_UNREACH);
@@ -217,8 +183,8 @@ START_TEST(test_connected_raw_protocol_unreachable_reported)
 	t_inject(frame, t_build_peer_icmp_error(frame, sent, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH,
 						qlen, 5));
 	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
-	ck_assert_int_eq(recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -ENOPROTOOPT);
+	ck_assert_int_eq(t_recv_from(s, buf, sizeof(buf), NULL), -EAGAIN);
 	nstack_close(s);
 }
 END_TEST

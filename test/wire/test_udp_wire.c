@@ -59,23 +59,10 @@ static void udp_connect(struct socket *s, uint32_t addr, uint16_t port)
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
 }
 
-static ssize_t send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin = t_sin(addr, port);
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (addr || port) {
-		m.msg_name = &sin;
-		m.msg_namelen = sizeof(sin);
-	}
-	return nstack_sendmsg(s, &m, 0);
-}
-
 /* Sends "hi" to addr:port (0, 0: the connected peer) and takes the frame into sent[128]. */
 static void send_hi_capture(struct socket *s, uint32_t addr, uint16_t port, unsigned char *sent)
 {
-	ck_assert_int_eq(send_to(s, "hi", 2, addr, port), 2);
+	ck_assert_int_eq(t_send_to(s, "hi", 2, addr, port), 2);
 	t_recv(sent, 128);
 }
 
@@ -167,7 +154,7 @@ START_TEST(test_bound_sendto_exact_frame)
 	struct socket *s = udp_bound(5000);
 	size_t n;
 
-	ck_assert_int_eq(send_to(s, "hello", 5, T_PEER_IP, 7), 5);
+	ck_assert_int_eq(t_send_to(s, "hello", 5, T_PEER_IP, 7), 5);
 	/* Linux: an unconnected socket's DF datagram carries IP ID 0. */
 	n = want_udp_frame(5000, 7, "hello", 5, 0, IP_DF, 64);
 	t_expect_frame(want, n);
@@ -185,7 +172,7 @@ START_TEST(test_bound_sendto_with_ttl_and_tos_options)
 
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)), 0);
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)), 0);
-	ck_assert_int_eq(send_to(s, "ab", 2, T_PEER_IP, 7), 2);
+	ck_assert_int_eq(t_send_to(s, "ab", 2, T_PEER_IP, 7), 2);
 	n = want_udp_frame(5000, 7, "ab", 2, 0, IP_DF, 9);
 	((struct iphdr *)(want + ETH_HLEN))->tos = 0x10;
 	((struct iphdr *)(want + ETH_HLEN))->check = 0;
@@ -204,12 +191,12 @@ START_TEST(test_connected_send_ip_id_from_socket_counter)
 	size_t n;
 
 	udp_connect(s, T_PEER_IP, 53);
-	ck_assert_int_eq(send_to(s, "q1", 2, 0, 0), 2);
+	ck_assert_int_eq(t_send_to(s, "q1", 2, 0, 0), 2);
 	n = t_recv(frame, sizeof(frame));
 	id = frame_ip_id(frame);
 	ck_assert_uint_eq(n, want_udp_frame(5000, 53, "q1", 2, id, IP_DF, 64));
 	ck_assert_int_eq(memcmp(frame, want, n), 0);
-	ck_assert_int_eq(send_to(s, "q2", 2, 0, 0), 2);
+	ck_assert_int_eq(t_send_to(s, "q2", 2, 0, 0), 2);
 	n = want_udp_frame(5000, 53, "q2", 2, (uint16_t)(id + 1), IP_DF, 64);
 	t_expect_frame(want, n);
 	nstack_close(s);
@@ -241,7 +228,7 @@ START_TEST(test_checksum_zero_goes_out_as_ffff)
 	ck_assert_uint_lt(x, 65536);
 	payload[0] = (unsigned char)(x >> 8);
 	payload[1] = (unsigned char)x;
-	ck_assert_int_eq(send_to(s, payload, 2, T_PEER_IP, 7), 2);
+	ck_assert_int_eq(t_send_to(s, payload, 2, T_PEER_IP, 7), 2);
 	t_recv(frame, sizeof(frame));
 	uh = (const struct udphdr *)(frame + ETH_HLEN + IP_HLEN_MIN);
 	ck_assert_uint_eq(uh->check, 0xffff);
@@ -401,7 +388,7 @@ START_TEST(test_connected_port_unreachable_econnrefused_on_next_send)
 	udp_connect(s, T_PEER_IP, 7);
 	send_hi_capture(s, 0, 0, sent);
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
-	ck_assert_int_eq(send_to(s, "hi", 2, 0, 0), -ECONNREFUSED);
+	ck_assert_int_eq(t_send_to(s, "hi", 2, 0, 0), -ECONNREFUSED);
 	t_expect_no_tx();
 	send_hi_capture(s, 0, 0, sent);
 	nstack_close(s);
@@ -615,11 +602,11 @@ START_TEST(test_broadcast_send_needs_so_broadcast)
 	size_t n;
 	const struct iphdr *iph;
 
-	ck_assert_int_eq(send_to(s, "b", 1, htonl(INADDR_BROADCAST), 67), -EACCES);
-	ck_assert_int_eq(send_to(s, "b", 1, T_IP(198, 18, 0, 255), 67), -EACCES);
+	ck_assert_int_eq(t_send_to(s, "b", 1, htonl(INADDR_BROADCAST), 67), -EACCES);
+	ck_assert_int_eq(t_send_to(s, "b", 1, T_IP(198, 18, 0, 255), 67), -EACCES);
 	t_expect_no_tx();
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)), 0);
-	ck_assert_int_eq(send_to(s, "b", 1, htonl(INADDR_BROADCAST), 67), 1);
+	ck_assert_int_eq(t_send_to(s, "b", 1, htonl(INADDR_BROADCAST), 67), 1);
 	n = t_recv(frame, sizeof(frame));
 	ck_assert_uint_ge(n, ETH_HLEN + IP_HLEN_MIN + UDP_HLEN + 1);
 	ck_assert_mem_eq(frame, t_bcast_mac, 6);
@@ -818,7 +805,7 @@ START_TEST(test_send_to_own_address_looped_back)
 	struct socket *a = udp_bound(5000), *b = udp_bound(5001);
 	struct rx r;
 
-	ck_assert_int_eq(send_to(b, "loop", 4, T_LOCAL_IP, 5000), 4);
+	ck_assert_int_eq(t_send_to(b, "loop", 4, T_LOCAL_IP, 5000), 4);
 	nstack_process(T.ns);
 	t_expect_no_tx();
 	recv_msg(a, &r, sizeof(r.data), 0);
@@ -852,9 +839,9 @@ START_TEST(test_corked_sends_collected_into_one_datagram)
 	size_t n;
 
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_UDP, 1 /* UDP_CORK */, &on, sizeof(on)), 0);
-	ck_assert_int_eq(send_to(s, "ab", 2, T_PEER_IP, 7), 2);
+	ck_assert_int_eq(t_send_to(s, "ab", 2, T_PEER_IP, 7), 2);
 	/* Later parts go to the first part's destination, whatever they name. */
-	ck_assert_int_eq(send_to(s, "cd", 2, T_PEER_IP, 9), 2);
+	ck_assert_int_eq(t_send_to(s, "cd", 2, T_PEER_IP, 9), 2);
 	t_expect_no_tx();
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_UDP, 1, &off, sizeof(off)), 0);
 	n = want_udp_frame(5000, 7, "abcd", 4, 0, IP_DF, 64);
@@ -902,7 +889,7 @@ START_TEST(test_shutdown_write_then_send_epipe)
 
 	udp_connect(s, T_PEER_IP, 7);
 	ck_assert_int_eq(nstack_shutdown(s, SHUT_WR), 0);
-	ck_assert_int_eq(send_to(s, "x", 1, 0, 0), -EPIPE);
+	ck_assert_int_eq(t_send_to(s, "x", 1, 0, 0), -EPIPE);
 	t_expect_no_tx();
 	nstack_close(s);
 }
@@ -918,7 +905,7 @@ START_TEST(test_connect_any_address_means_ourselves)
 	udp_connect(b, htonl(INADDR_ANY), 5000);
 	ck_assert_int_eq(nstack_getpeername(b, (struct sockaddr *)&peer, &len), 0);
 	ck_assert_int_eq(peer.sin_addr.s_addr, T_LOCAL_IP);
-	ck_assert_int_eq(send_to(b, "me", 2, 0, 0), 2);
+	ck_assert_int_eq(t_send_to(b, "me", 2, 0, 0), 2);
 	nstack_process(T.ns);
 	t_expect_no_tx();
 	recv_msg(a, &r, sizeof(r.data), 0);
@@ -964,7 +951,7 @@ START_TEST(test_unresolved_neighbour_send_buffer_fills_then_drains)
 	nstack_set_nonblock(s, true);
 	/* Datagrams wait for ARP and stay charged to the 4608-byte send buffer. */
 	for (int i = 0; i < 20; i++) {
-		rc = send_to(s, payload, sizeof(payload), T_PEER_IP, 7);
+		rc = t_send_to(s, payload, sizeof(payload), T_PEER_IP, 7);
 		if (rc < 0)
 			break;
 		sent++;
@@ -994,7 +981,7 @@ START_TEST(test_closed_with_datagrams_waiting_for_arp)
 {
 	struct socket *s = udp_bound(5000);
 
-	ck_assert_int_eq(send_to(s, "late", 4, T_PEER_IP, 7), 4);
+	ck_assert_int_eq(t_send_to(s, "late", 4, T_PEER_IP, 7), 4);
 	nstack_close(s);
 	/* The sock lives on while its datagram waits for the neighbour. */
 	ck_assert_int_eq(nstack_live_socks(T.ns), 1);
@@ -1161,8 +1148,8 @@ START_TEST(test_probe_pmtu_too_big_local_error_with_mtu)
 	ck_assert_int_eq(nstack_setsockopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe)),
 			 0);
 	/* 1500 + 28 bytes of headers do not fit a 1500-byte MTU with DF. */
-	ck_assert_int_eq(send_to(s, big, sizeof(big), T_PEER_IP, 7), -EMSGSIZE);
-	ck_assert_int_eq(send_to(s, big, 1472, T_PEER_IP, 7), 1472);
+	ck_assert_int_eq(t_send_to(s, big, sizeof(big), T_PEER_IP, 7), -EMSGSIZE);
+	ck_assert_int_eq(t_send_to(s, big, 1472, T_PEER_IP, 7), 1472);
 	t_recv(frame, sizeof(frame));
 	recv_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
 	ck_assert_int_eq(r.n, 0);
@@ -1179,7 +1166,7 @@ START_TEST(test_probe_pmtu_too_big_local_error_with_mtu)
 	ck_assert_int_eq(r.n, -EAGAIN);
 	/* Connected, the entry names the peer. */
 	udp_connect(s, T_PEER_IP, 7);
-	ck_assert_int_eq(send_to(s, big, sizeof(big), 0, 0), -EMSGSIZE);
+	ck_assert_int_eq(t_send_to(s, big, sizeof(big), 0, 0), -EMSGSIZE);
 	recv_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
 	ck_assert_int_eq(r.n, 0);
 	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in));
