@@ -286,8 +286,9 @@ struct sockaddr_in t_sin(uint32_t addr, uint16_t port)
 	return sin;
 }
 
-/* sendmsg() to addr:port, or to the connected peer when both are 0. */
-ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port)
+/* sendmsg(flags) to addr:port, or to the connected peer when both are 0. */
+ssize_t t_send_flags(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port,
+		     int flags)
 {
 	struct sockaddr_in sin = t_sin(addr, port);
 	struct iovec iov = {(void *)buf, len};
@@ -297,7 +298,13 @@ ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, 
 		m.msg_name = &sin;
 		m.msg_namelen = sizeof(sin);
 	}
-	return nstack_sendmsg(s, &m, 0);
+	return nstack_sendmsg(s, &m, flags);
+}
+
+/* sendmsg() to addr:port, or to the connected peer when both are 0. */
+ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port)
+{
+	return t_send_flags(s, buf, len, addr, port, 0);
 }
 
 /* Non-blocking recvmsg() with the source address. */

@@ -103,6 +103,9 @@ struct sockaddr_in t_sin(uint32_t addr, uint16_t port);
 
 /* sendmsg() of buf to addr:port (port in host order); no msg_name when both are 0. */
 ssize_t t_send_to(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port);
+/* The same with sendmsg() flags. */
+ssize_t t_send_flags(struct socket *s, const void *buf, size_t len, uint32_t addr, uint16_t port,
+		     int flags);
 /* Non-blocking recvmsg() into buf; the source into *from when from is given. */
 ssize_t t_recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in *from);
 /* An ICMP echo or echo reply (id and seq in host order) with payload, checksum computed. */

@@ -818,20 +818,6 @@ START_TEST(test_send_to_own_address_looped_back)
 }
 END_TEST
 
-static ssize_t send_flags(struct socket *s, const void *buf, size_t len, uint32_t addr,
-			  uint16_t port, int flags)
-{
-	struct sockaddr_in sin = t_sin(addr, port);
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (addr || port) {
-		m.msg_name = &sin;
-		m.msg_namelen = sizeof(sin);
-	}
-	return nstack_sendmsg(s, &m, flags);
-}
-
 START_TEST(test_corked_sends_collected_into_one_datagram)
 {
 	struct socket *s = udp_bound(5000);
@@ -858,17 +844,17 @@ START_TEST(test_msg_more_then_last_part_sends_one_datagram)
 	static char big[65000];
 	size_t n;
 
-	ck_assert_int_eq(send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
-	ck_assert_int_eq(send_flags(s, "34", 2, 0, 0, MSG_MORE), 2);
+	ck_assert_int_eq(t_send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
+	ck_assert_int_eq(t_send_flags(s, "34", 2, 0, 0, MSG_MORE), 2);
 	t_expect_no_tx();
-	ck_assert_int_eq(send_flags(s, "5", 1, 0, 0, 0), 1);
+	ck_assert_int_eq(t_send_flags(s, "5", 1, 0, 0, 0), 1);
 	n = want_udp_frame(5000, 7, "12345", 5, 0, IP_DF, 64);
 	t_expect_frame(want, n);
 	/* Too much in total: the whole datagram is dropped with EMSGSIZE. */
-	ck_assert_int_eq(send_flags(s, big, 1000, T_PEER_IP, 7, MSG_MORE), 1000);
-	ck_assert_int_eq(send_flags(s, big, sizeof(big), 0, 0, 0), -EMSGSIZE);
+	ck_assert_int_eq(t_send_flags(s, big, 1000, T_PEER_IP, 7, MSG_MORE), 1000);
+	ck_assert_int_eq(t_send_flags(s, big, sizeof(big), 0, 0, 0), -EMSGSIZE);
 	t_expect_no_tx();
-	ck_assert_int_eq(send_flags(s, "x", 1, 0, 0, 0), -EDESTADDRREQ);
+	ck_assert_int_eq(t_send_flags(s, "x", 1, 0, 0, 0), -EDESTADDRREQ);
 	nstack_close(s);
 }
 END_TEST
@@ -877,7 +863,7 @@ START_TEST(test_corked_data_dropped_at_close)
 {
 	struct socket *s = udp_bound(5000);
 
-	ck_assert_int_eq(send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
+	ck_assert_int_eq(t_send_flags(s, "12", 2, T_PEER_IP, 7, MSG_MORE), 2);
 	nstack_close(s);
 	t_expect_no_tx();
 }
