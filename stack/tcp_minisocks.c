@@ -178,6 +178,14 @@ int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 		}
 		want_cookie = true;
 	}
+	/*
+	 * Without cookies, keep the last quarter of tcp_max_syn_backlog for
+	 * peers already proven (Linux; we know none, so that quarter stays free).
+	 */
+	if (!c->syncookies && c->max_syn_backlog - lp->syn_qlen < (c->max_syn_backlog >> 2)) {
+		NS_INC_STATS(ns, TcpExtListenDrops);
+		return 0;
+	}
 	memset(&o, 0, sizeof(o));
 	tcp_parse_options(skb, th, &o, true);
 

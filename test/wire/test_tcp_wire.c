@@ -1325,6 +1325,34 @@ START_TEST(test_established_tail_loss_probe_resends_last_segment_at_pto)
 }
 END_TEST
 
+static void cookies_off(struct nstack_config *cfg)
+{
+	cfg->tcp.syncookies = 0;
+}
+
+/* tcp_syncookies = 0: once the SYN queue holds backlog requests, SYNs are dropped. */
+START_TEST(test_listen_syn_queue_full_without_cookies_drops_syn)
+{
+	struct t_opts o = {.tweak = cookies_off};
+	struct socket *l;
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+
+	t_teardown();
+	t_setup_opts(&o);
+	l = listener(SRV_PORT, 2);
+	for (int i = 0; i < 2; i++) {
+		inject(&(struct seg){(uint16_t)(2000 + i), SRV_PORT, 100u * i, 0, TH_SYN, 65535, opt_mss, 4});
+		ck_assert_uint_eq(recv_tcp(f, &len)->flags, TH_SYN | TH_ACK);
+	}
+	inject(&(struct seg){2002, SRV_PORT, 300, 0, TH_SYN, 65535, opt_mss, 4});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpExtListenDrops"), 1);
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesSent"), 0);
+	nstack_close(l);
+}
+END_TEST
+
 static uint32_t fuzz_rng = 0x9e3779b9u;
 
 static uint32_t fuzz32(void)
@@ -1422,6 +1450,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_closed_small_so_rcvbuf_syn_window_and_scale_zero);
 	tcase_add_test(tc, test_time_wait_connect_reuses_pair_after_one_second);
 	tcase_add_test(tc, test_established_tail_loss_probe_resends_last_segment_at_pto);
+	tcase_add_test(tc, test_listen_syn_queue_full_without_cookies_drops_syn);
 	suite_add_tcase(s, tc);
 	return s;
 }
