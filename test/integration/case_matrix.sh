@@ -423,3 +423,52 @@ case_matrix_socat_fork_child_fails_cleanly() {
 	[ "$(grep -c 'inherited through fork' socat.log)" -ge 1 ] &&
 		[ "$(grep -c 'Bad file descriptor' socat.log)" -eq 2 ]
 }
+
+# TLS over nstack: openssl s_server -WWW under nstack serves 8 MiB to kernel
+# curl over HTTPS, then curl under nstack fetches it over HTTPS from a kernel
+# s_server.
+case_matrix_tls_openssl_curl_both_roles() {
+	mx_mkfile f 8M
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 \
+		-subj /CN=nstack >/dev/null 2>&1 || return 1
+	# -4: s_server's default socket is IPv6, which nstack leaves to the kernel.
+	on_nstack timeout 30 openssl s_server -4 -accept 9341 -cert cert.pem -key key.pem -WWW \
+		-quiet >ssl.log 2>&1 &
+	local srv=$!
+	wait_nstack_up || { cat ssl.log; return 1; }
+	in_peer timeout 20 curl -sS --fail -k -o out1 "https://$ADDR:9341/f" || { cat ssl.log; return 1; }
+	[ "$(sha out1)" = "$(sha f)" ] || return 1
+	# One nstack process per address: end the server before the next one
+	# (kill_ns_procs reaches openssl itself, below timeout).
+	kill_ns_procs
+	wait $srv
+	in_peer timeout 30 openssl s_server -4 -accept 9342 -cert cert.pem -key key.pem -WWW \
+		-quiet >ssl2.log 2>&1 &
+	sleep 0.5
+	on_nstack timeout 20 curl -sS --fail -k -o out2 "https://$PEER_ADDR:9342/f" ||
+		{ cat ssl2.log; return 1; }
+	[ "$(sha out2)" = "$(sha f)" ]
+}
+
+# More clients under nstack against kernel servers: git clone over git://
+# (a kernel git daemon), and a Perl IO::Socket::INET HTTP/1.0 fetch.
+case_matrix_git_clone_and_perl_nstack_client() {
+	mx_mkfile f 4M
+	mkdir -p repo
+	(cd repo && git init -q && cp ../f . && git add f &&
+		git -c user.email=t@nstack -c user.name=t commit -qm data) || return 1
+	in_peer timeout 30 git daemon --base-path="$TMP" --export-all --listen="$PEER_ADDR" \
+		--port=9343 --reuseaddr >gd.log 2>&1 &
+	in_peer timeout 30 python3 -u -m http.server --bind "$PEER_ADDR" 9344 >http.log 2>&1 &
+	wait_file http.log "Serving HTTP" || return 1
+	on_nstack timeout 20 git clone -q "git://$PEER_ADDR:9343/repo" clone || { cat gd.log; return 1; }
+	[ "$(sha clone/f)" = "$(sha f)" ] || return 1
+	on_nstack timeout 20 perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(PeerAddr => $ARGV[0]) or die "connect: $!";
+		print $s "GET /f HTTP/1.0\r\n\r\n";
+		local $/;
+		my $d = <$s>;
+		$d =~ s/^.*?\r\n\r\n//s or die "no header";
+		print $d;' "$PEER_ADDR:9344" >out || return 1
+	[ "$(sha out)" = "$(sha f)" ]
+}
