@@ -89,6 +89,27 @@ int ip_dgram_check_size(struct sock *sk, const struct rtable *rt, size_t tlen, u
 }
 
 /*
+ * A send buffer for a datagram sendmsg(): room for extra + len bytes
+ * (sock_alloc_send_skb(), charged to sk), the len bytes of msg copied in.
+ * NULL with *err set when the buffer could not be had or the copy faulted.
+ */
+struct sk_buff *ip_dgram_skb_from_msg(struct sock *sk, const struct msghdr *msg, size_t len,
+				      size_t extra, int flags, int *err)
+{
+	struct sk_buff *skb;
+
+	skb = sock_alloc_send_skb(sk, (unsigned int)(extra + len), flags & MSG_DONTWAIT, err);
+	if (!skb)
+		return NULL;
+	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
+		kfree_skb(skb);
+		*err = -EFAULT;
+		return NULL;
+	}
+	return skb;
+}
+
+/*
  * Copies the first len bytes of skb's data to msg, setting MSG_TRUNC when
  * the packet is longer, then the timestamp control message. Returns 0 and
  * the bytes copied in *copied, or -errno when the copy failed.

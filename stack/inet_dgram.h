@@ -110,6 +110,9 @@ int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_
 /* sendmsg()'s control messages, route (SO_BROADCAST check) and source address. */
 int ip_dgram_route(struct sock *sk, const struct msghdr *msg, uint32_t daddr,
 		   struct ipcm_cookie *ipc, struct rtable *rt, uint32_t *saddr);
+/* A send skb with len bytes of msg in it (room for extra more); NULL with *err. */
+struct sk_buff *ip_dgram_skb_from_msg(struct sock *sk, const struct msghdr *msg, size_t len,
+				      size_t extra, int flags, int *err);
 /* -EMSGSIZE (and an IP_RECVERR entry) when tlen bytes past the IP header cannot go out. */
 int ip_dgram_check_size(struct sock *sk, const struct rtable *rt, size_t tlen, uint16_t port);
 /* ip_dgram_recvmsg() options: */

@@ -199,14 +199,10 @@ static ssize_t ping_sendmsg(struct sock *sk, const struct msghdr *msg, size_t le
 	if (err)
 		return err;
 
-	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
-	ih = (struct icmphdr *)skb_put(skb, (unsigned int)len);
-	if (memcpy_from_msg(ih, msg, 0, len)) {
-		kfree_skb(skb);
-		return -EFAULT;
-	}
+	ih = (struct icmphdr *)skb->data;
 	ih->un.echo.id = inet->inet_sport;
 	ih->checksum = 0;
 	ih->checksum = csum_fold(csum_partial(ih, len, 0));

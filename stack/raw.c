@@ -179,14 +179,10 @@ static ssize_t raw_send_hdrinc(struct sock *sk, const struct msghdr *msg, size_t
 	}
 	if (len < IP_HLEN_MIN)
 		return -EINVAL;
-	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
-	iph = (struct iphdr *)skb_put(skb, (unsigned int)len);
-	if (memcpy_from_msg(iph, msg, 0, len)) {
-		kfree_skb(skb);
-		return -EFAULT;
-	}
+	iph = (struct iphdr *)skb->data;
 	if (IP_IHL(iph) * 4u > len || IP_IHL(iph) < 5) {
 		kfree_skb(skb);
 		return -EINVAL;
@@ -228,13 +224,9 @@ static ssize_t raw_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	err = ip_dgram_check_size(sk, &rt, len, 0);
 	if (err)
 		return err;
-	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
-	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
-		kfree_skb(skb);
-		return -EFAULT;
-	}
 	if (sk->sk_num == IPPROTO_ICMP && len >= 1)
 		icmp_out_count(ns, skb->data[0]);
 	skb_reset_transport_header(skb);

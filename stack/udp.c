@@ -456,15 +456,11 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		up->cork_len = 0;
 		goto append;
 	}
-	skb = sock_alloc_send_skb(sk, (unsigned int)(UDP_HLEN + len), flags & MSG_DONTWAIT, &err);
+	skb = ip_dgram_skb_from_msg(sk, msg, len, UDP_HLEN, flags, &err);
 	if (!skb) {
 		if (err == -ENOBUFS || err == -EAGAIN)
 			NS_INC_STATS(ns, UdpSndbufErrors);
 		return err;
-	}
-	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
-		kfree_skb(skb);
-		return -EFAULT;
 	}
 	err = udp_send_skb(sk, skb, saddr, daddr, dport, &ipc, &rt);
 	return err ? err : (ssize_t)len;
@@ -474,15 +470,10 @@ append:
 		udp_flush_pending(sk);
 		return -EMSGSIZE;
 	}
-	skb = sock_alloc_send_skb(sk, (unsigned int)len, flags & MSG_DONTWAIT, &err);
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb) {
 		udp_flush_pending(sk);
 		return err;
-	}
-	if (memcpy_from_msg(skb_put(skb, (unsigned int)len), msg, 0, len)) {
-		kfree_skb(skb);
-		udp_flush_pending(sk);
-		return -EFAULT;
 	}
 	skb_queue_tail(&sk->sk_write_queue, skb);
 	up->cork_len += len;
