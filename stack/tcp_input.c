@@ -13,6 +13,8 @@
 #include "tcp.h"
 
 #define TCP_INFINITE_SSTHRESH 0x7fffffffu
+
+static void tcp_dsack_set(struct sock *sk, uint32_t seq, uint32_t end_seq);
 #define TCP_INVALID_RATELIMIT_US 500000u
 #define TCP_GRO_MAX_BYTES 65536u
 
@@ -195,7 +197,8 @@ static void tcp_send_dupack(struct sock *sk, const struct sk_buff *skb)
 	uint64_t now = tcp_now(sk);
 
 	if (cb->end_seq != cb->seq && before(cb->seq, tp->rcv_nxt)) {
-		/* A retransmission of data we have: ACK at once. */
+		/* A retransmission of data we have: ACK at once, with D-SACK. */
+		tcp_dsack_set(sk, cb->seq, after(cb->end_seq, tp->rcv_nxt) ? tp->rcv_nxt : cb->end_seq);
 		tcp_send_ack(sk);
 		return;
 	}
@@ -772,6 +775,18 @@ static void tcp_update_sack_blocks(struct sock *sk, uint32_t newest)
 	tp->num_sacks = tp->sack_ok ? out : 0;
 }
 
+/* Remembers a duplicate to report as D-SACK (RFC 2883, Linux's tcp_dsack_set). */
+static void tcp_dsack_set(struct sock *sk, uint32_t seq, uint32_t end_seq)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->sack_ok || !after(end_seq, seq))
+		return;
+	tp->duplicate_sack.start_seq = seq;
+	tp->duplicate_sack.end_seq = end_seq;
+	tp->dsack = true;
+}
+
 /* Inserts an out-of-order segment, trimming overlaps (tcp_data_queue_ofo). */
 static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 {
@@ -793,6 +808,7 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 		uint32_t pend = TCP_SKB_CB(prev)->seq + prev->len;
 
 		if (!after(end, pend)) {
+			tcp_dsack_set(sk, seq, end);
 			kfree_skb(skb); /* fully covered: a duplicate */
 			goto out;
 		}
@@ -894,6 +910,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 		tp->data_segs_in++;
 	if (!after(cb->end_seq, tp->rcv_nxt)) {
 		/* All old: a retransmission. ACK at once (Linux enters quick-ACK). */
+		tcp_dsack_set(sk, cb->seq, cb->seq + in->len);
 		tp->ack_now = true;
 		tp->ack_pending = true;
 		return;
@@ -921,8 +938,11 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 	skb = in;
 	sk->ns->tcp->rx_stolen = true;
 	if (before(cb->seq, tp->rcv_nxt)) {
-		/* Partly old: keep only the new part. */
+		/* Partly old: keep only the new part, report the old one. */
 		uint32_t d = tp->rcv_nxt - cb->seq;
+
+		tcp_dsack_set(sk, cb->seq, tp->rcv_nxt);
+		tp->ack_now = true;
 
 		skb_pull(skb, d);
 		TCP_SKB_CB(skb)->seq = tp->rcv_nxt;

@@ -46,8 +46,12 @@ unsigned int tcp_current_mss(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	unsigned int mss = tp->mss_cache;
 
-	if (tp->num_sacks)
-		mss -= TCPOLEN_SACK_BASE + 2 + tp->num_sacks * TCPOLEN_SACK_PERBLOCK;
+	int n = tp->num_sacks + tp->dsack;
+
+	if (n > (tp->tstamp_ok ? 3 : TCP_MAX_SACKS))
+		n = tp->tstamp_ok ? 3 : TCP_MAX_SACKS;
+	if (n)
+		mss -= TCPOLEN_SACK_BASE + 2 + n * TCPOLEN_SACK_PERBLOCK;
 	return mss;
 }
 
@@ -358,10 +362,17 @@ static void tcp_established_options(struct sock *sk, struct tcp_out_options *o)
 		o->tsval = (uint32_t)(tcp_now(sk) / 1000u) + tp->tsoffset;
 		o->tsecr = tp->ts_recent;
 	}
-	if (tp->sack_ok && tp->num_sacks) {
+	if (tp->sack_ok && (tp->num_sacks || tp->dsack)) {
+		int max = tp->tstamp_ok ? 3 : TCP_MAX_SACKS, n = 0, i;
+
+		/* RFC 2883: the D-SACK block first, then the SACK blocks. */
+		if (tp->dsack)
+			tp->opt_sacks[n++] = tp->duplicate_sack;
+		for (i = 0; i < tp->num_sacks && n < max; i++)
+			tp->opt_sacks[n++] = tp->selective_acks[i];
 		o->options |= OPTION_SACK;
-		o->num_sacks = tp->num_sacks;
-		o->sacks = tp->selective_acks;
+		o->num_sacks = n;
+		o->sacks = tp->opt_sacks;
 	}
 }
 
@@ -405,6 +416,7 @@ static void tcp_event_ack_sent(struct sock *sk)
 	tp->ack_pending = false;
 	tp->ack_now = false;
 	tp->ack_batch = false;
+	tp->dsack = false;
 	del_timer(sk->ns, &tp->delack_timer);
 }
 

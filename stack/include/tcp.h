@@ -302,6 +302,10 @@ struct tcp_sock {
 	/* SACK blocks we report (RFC 2018), most recent first. */
 	struct tcp_sack_block selective_acks[TCP_MAX_SACKS];
 	int num_sacks;
+	/* A duplicate we received, reported first in the next ACK (D-SACK, RFC 2883). */
+	struct tcp_sack_block duplicate_sack;
+	bool dsack;
+	struct tcp_sack_block opt_sacks[TCP_MAX_SACKS]; /* what the next segment carries */
 
 	/* Congestion control and loss recovery. */
 	uint32_t snd_cwnd;

@@ -664,16 +664,28 @@ START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
 			      sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
 	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), -EAGAIN);
-	/* An overlapping duplicate of part of it changes nothing. */
+	/* A duplicate of part of it: reported as D-SACK before the SACK block (RFC 2883). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 12, c.snd, TH_ACK, 65535, NULL, 0, "mnop", 4});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
-			      sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
+	{
+		uint8_t o2[20] = {1, 1, 5, 18};
+
+		put32(o2 + 4, c.rcv + 12);
+		put32(o2 + 8, c.rcv + 16);
+		put32(o2 + 12, c.rcv + 10);
+		put32(o2 + 16, c.rcv + 20);
+		expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240, o2, 20});
+	}
 	/* The hole filled: everything is ACKed at once. */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcdefghij", 10});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240});
 	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 20);
 	ck_assert_mem_eq(buf, "abcdefghijklmnopqrst", 20);
 	ck_assert_uint_eq(t_stat("TcpExtTCPOFOQueue"), 2);
+	/* An old segment again: ACKed at once with its D-SACK block. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcde", 5});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240,
+			      sack_opt(o, c.rcv, c.rcv + 5), 12});
+	t_expect_no_tx();
 	conn_close(&c);
 }
 END_TEST
