@@ -120,7 +120,8 @@ static struct tcp_congestion_ops tcp_reno = {
 /*
  * CUBIC (RFC 9438). W(t) = C (t - K)^3 + W_max with C = 0.4 and
  * beta_cubic = 0.7, fast convergence (4.7), the Reno-friendly region (4.3)
- * and the target clamped to [cwnd, 1.5 cwnd] (4.2).
+ * and the target clamped to [cwnd, 1.5 cwnd] (4.2); slow start ends early
+ * on HyStart's delay signal, as Linux's cubic does by default.
  */
 #define CUBIC_C 0.4
 #define CUBIC_BETA 0.7
@@ -132,8 +133,18 @@ struct cubic_priv {
 	double w_est;	     /* Reno-friendly estimate, segments */
 	double cwnd_epoch;
 	uint64_t epoch_start; /* us, 0 = no epoch */
-	uint32_t min_rtt_us;
+	uint32_t min_rtt_us;  /* delay_min: the smallest RTT seen */
+	/* HyStart, delay detection (Linux's HYSTART_DELAY). */
+	uint32_t end_seq;     /* the current round ends when this is acked */
+	uint32_t curr_rtt;    /* smallest RTT of the round's first samples */
+	uint8_t sample_cnt;
+	bool found;
 };
+
+#define HYSTART_LOW_WINDOW 16
+#define HYSTART_MIN_SAMPLES 8
+#define HYSTART_DELAY_MIN_US 4000u
+#define HYSTART_DELAY_MAX_US 16000u
 
 _Static_assert(sizeof(struct cubic_priv) <= TCP_CA_PRIV_SIZE, "cubic priv");
 
@@ -165,16 +176,22 @@ static double cubic_cbrt(double x)
 	return neg ? -r : r;
 }
 
-static void cubic_init(struct tcp_sock *tp)
-{
-	memset(cubic(tp), 0, sizeof(struct cubic_priv));
-}
 
 static void cubic_reset(struct tcp_sock *tp)
 {
 	struct cubic_priv *c = cubic(tp);
 
 	c->epoch_start = 0;
+	c->found = false;
+	c->end_seq = tp->snd_nxt;
+	c->curr_rtt = ~0u;
+	c->sample_cnt = 0;
+}
+
+static void cubic_init(struct tcp_sock *tp)
+{
+	memset(cubic(tp), 0, sizeof(struct cubic_priv));
+	cubic_reset(tp);
 }
 
 /* RFC 9438 4.6 and 4.7: the window after a congestion event. */
@@ -254,13 +271,50 @@ static void cubic_set_state(struct tcp_sock *tp, uint8_t state)
 		cubic_reset(tp);
 }
 
+/*
+ * HyStart's delay signal (Linux's hystart_update with HYSTART_DELAY, as
+ * RFC 9406 describes): in slow start, once per round take the smallest of
+ * the first 8 RTT samples; if it exceeds the smallest RTT ever by an eighth
+ * (4 to 16 ms), queues are building: leave slow start here.
+ */
+static void cubic_hystart_update(struct tcp_sock *tp, uint32_t delay)
+{
+	struct cubic_priv *c = cubic(tp);
+	uint32_t thresh = c->min_rtt_us >> 3;
+
+	if (after(tp->snd_una, c->end_seq)) {
+		/* A new round. */
+		c->end_seq = tp->snd_nxt;
+		c->curr_rtt = ~0u;
+		c->sample_cnt = 0;
+	}
+	if (c->curr_rtt > delay)
+		c->curr_rtt = delay;
+	if (c->sample_cnt < HYSTART_MIN_SAMPLES) {
+		c->sample_cnt++;
+		return;
+	}
+	if (thresh < HYSTART_DELAY_MIN_US)
+		thresh = HYSTART_DELAY_MIN_US;
+	if (thresh > HYSTART_DELAY_MAX_US)
+		thresh = HYSTART_DELAY_MAX_US;
+	if (c->curr_rtt > c->min_rtt_us + thresh) {
+		c->found = true;
+		tp->snd_ssthresh = tp->snd_cwnd;
+	}
+}
+
 static void cubic_pkts_acked(struct tcp_sock *tp, uint32_t acked, int64_t rtt_us)
 {
 	struct cubic_priv *c = cubic(tp);
 
 	(void)acked;
-	if (rtt_us > 0 && (!c->min_rtt_us || rtt_us < c->min_rtt_us))
+	if (rtt_us <= 0)
+		return;
+	if (!c->min_rtt_us || rtt_us < c->min_rtt_us)
 		c->min_rtt_us = (uint32_t)rtt_us;
+	if (!c->found && tp->snd_cwnd < tp->snd_ssthresh && tp->snd_cwnd >= HYSTART_LOW_WINDOW)
+		cubic_hystart_update(tp, (uint32_t)rtt_us);
 }
 
 static struct tcp_congestion_ops tcp_cubic = {

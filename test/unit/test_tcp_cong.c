@@ -141,6 +141,38 @@ START_TEST(test_cubic_window_concave_to_w_max_at_k_then_convex)
 }
 END_TEST
 
+START_TEST(test_cubic_hystart_leaves_slow_start_when_rtt_grows)
+{
+	struct tcp_sock *tp = cong_sock(NULL);
+
+	nstack_lock(T.ns);
+	tp->snd_cwnd = 20;
+	tp->snd_ssthresh = 0x7fffffff;
+	tp->snd_una = 1000;
+	tp->snd_nxt = 1000 + 20 * 1448;
+	/* Round 1: 10 ms RTTs set delay_min; nothing happens. */
+	for (int i = 0; i < 12; i++)
+		tp->ca_ops->pkts_acked(tp, 1, 10000);
+	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
+	/* Round 2: RTT 13.9 ms is below 10 + max(10/8, 4) = 14 ms. */
+	tp->snd_una = tp->snd_nxt + 1;
+	tp->snd_nxt += 40 * 1448;
+	for (int i = 0; i < 12; i++)
+		tp->ca_ops->pkts_acked(tp, 1, 13900);
+	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
+	/* Round 3: 14.1 ms after 8 samples: slow start ends at the current window. */
+	tp->snd_una = tp->snd_nxt + 1;
+	tp->snd_nxt += 40 * 1448;
+	tp->snd_cwnd = 60;
+	for (int i = 0; i < 8; i++)
+		tp->ca_ops->pkts_acked(tp, 1, 14100);
+	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
+	tp->ca_ops->pkts_acked(tp, 1, 14100);
+	ck_assert_uint_eq(tp->snd_ssthresh, 60);
+	nstack_unlock(T.ns);
+}
+END_TEST
+
 static Suite *tcp_cong_suite(void)
 {
 	Suite *s = suite_create("tcp_cong");
@@ -151,6 +183,7 @@ static Suite *tcp_cong_suite(void)
 	tcase_add_test(tc, test_reno_halves_then_grows_one_segment_per_window);
 	tcase_add_test(tc, test_cubic_beta_and_fast_convergence);
 	tcase_add_test(tc, test_cubic_window_concave_to_w_max_at_k_then_convex);
+	tcase_add_test(tc, test_cubic_hystart_leaves_slow_start_when_rtt_grows);
 	suite_add_tcase(s, tc);
 	return s;
 }
