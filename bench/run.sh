@@ -65,6 +65,7 @@ fi
 ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
 	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &
 srv=$!
+disown "$srv" 2>/dev/null
 sleep 0.5
 
 # run NAME CMD...: one iperf3 client run; prints its receive rate in bit/s.
