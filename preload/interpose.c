@@ -532,6 +532,8 @@ static int do_dup3(int oldfd, int newfd, int flags, bool is_dup2)
 	struct nsp_file *f, *old;
 	int rc;
 
+	if (!nsp_inside && oldfd != newfd && nsp_is_internal_fd(newfd))
+		nsp_internal_fd_evict(newfd);
 	if (nsp_inside || (!fdt_maybe_private(oldfd) && !fdt_maybe_private(newfd)))
 		return is_dup2 ? REAL(dup2)(oldfd, newfd) : REAL(dup3)(oldfd, newfd, flags);
 	if (oldfd == newfd) {

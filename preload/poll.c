@@ -181,7 +181,9 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		}
 		saved = errno;
 		end_waits(nfds, files, ws);
-		if (token && n > 0 && pfd[nfds].revents)
+		if (token && n > 0 && (pfd[nfds].revents & POLLNVAL))
+			nsp_token_lost(token);
+		else if (token && n > 0 && pfd[nfds].revents)
 			nsp_token_drain(token);
 		if (n < 0) {
 			result = -1;

@@ -217,8 +217,14 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
  * fds nstack keeps for itself (thread wait tokens): the program's close()
  * gets EBADF for them (it never opened them) and close_range() skips them.
  */
-void nsp_internal_fd(int fd, bool on);
 bool nsp_is_internal_fd(int fd);
+/* Registers / unregisters another fd nstack keeps for itself (pcap, pipes). */
+void nsp_internal_fd_add(int fd);
+void nsp_internal_fd_del(int fd);
+/* Moves our fd out of the way of the program's dup2()/dup3() onto fd. */
+void nsp_internal_fd_evict(int fd);
+/* A token whose fd reported POLLNVAL: made again on the next use. */
+void nsp_token_lost(void *token);
 /* The first internal fd in [from, to], or -1. */
 int nsp_next_internal_fd(int from, int to);
 /* Installs the sleep/wake operations on ns once (idempotent, cheap). */

@@ -18,6 +18,7 @@
  * sleep then asks the kernel for that signal's SA_RESTART flag.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,12 @@
 #include "preload.h"
 
 struct nsp_thread_wait {
-	int efd;
-	bool restart; /* the last interrupted sleep may restart its call */
+	atomic_int efd; /* moves if the program dup2()s over its number */
+	bool restart;	/* the last interrupted sleep may restart its call */
 };
 
-static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {.efd = -1};
+static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {
+	.efd = -1};
 static __thread volatile sig_atomic_t last_signal
 	__attribute__((tls_model("initial-exec")));
 /* Handlers run on this thread (the trampoline counts them). */
@@ -49,17 +51,30 @@ static pthread_once_t tw_once = PTHREAD_ONCE_INIT;
  * or a wake-up would later be written into whatever file reuses the number.
  */
 #define NSP_INTERNAL_FDS 65536
-static atomic_uchar internal_fd[NSP_INTERNAL_FDS];
+static _Atomic(struct nsp_thread_wait *) internal_fd[NSP_INTERNAL_FDS];
 
-void nsp_internal_fd(int fd, bool on)
+static void internal_set(int fd, struct nsp_thread_wait *t)
 {
 	if (fd >= 0 && fd < NSP_INTERNAL_FDS)
-		atomic_store(&internal_fd[fd], on);
+		atomic_store(&internal_fd[fd], t);
+}
+
+/* Any other fd nstack keeps for itself: protected, never moved. */
+static struct nsp_thread_wait not_a_token;
+
+void nsp_internal_fd_add(int fd)
+{
+	internal_set(fd, &not_a_token);
+}
+
+void nsp_internal_fd_del(int fd)
+{
+	internal_set(fd, NULL);
 }
 
 bool nsp_is_internal_fd(int fd)
 {
-	return fd >= 0 && fd < NSP_INTERNAL_FDS && atomic_load(&internal_fd[fd]);
+	return fd >= 0 && fd < NSP_INTERNAL_FDS && atomic_load(&internal_fd[fd]) != NULL;
 }
 
 int nsp_next_internal_fd(int from, int to)
@@ -71,15 +86,36 @@ int nsp_next_internal_fd(int from, int to)
 	return -1;
 }
 
+/*
+ * The program is about to dup2() onto our fd: move the token to another
+ * number first. The copy is the same eventfd, so a sleep already under way
+ * on the old number is still woken through the new one.
+ */
+void nsp_internal_fd_evict(int fd)
+{
+	struct nsp_thread_wait *t;
+	int nfd;
+
+	if (fd < 0 || fd >= NSP_INTERNAL_FDS || !(t = atomic_load(&internal_fd[fd])) ||
+	    t == &not_a_token || !atomic_compare_exchange_strong(&internal_fd[fd], &t, NULL))
+		return;
+	nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 64);
+	if (nfd < 0)
+		return; /* the token dies with the number; the next sleep makes a new one */
+	internal_set(nfd, t);
+	atomic_store(&t->efd, nfd);
+}
+
 /* Thread exit: the token's eventfd goes with the thread. */
 static void tw_destroy(void *p)
 {
 	struct nsp_thread_wait *t = p;
 
-	if (t && t->efd >= 0) {
-		nsp_internal_fd(t->efd, false);
-		syscall(SYS_close, t->efd);
-		t->efd = -1;
+	int fd = t ? atomic_exchange(&t->efd, -1) : -1;
+
+	if (fd >= 0) {
+		internal_set(fd, NULL);
+		syscall(SYS_close, fd);
 	}
 }
 
@@ -90,17 +126,32 @@ static void tw_key_init(void)
 
 int nsp_thread_efd(void)
 {
-	if (tw.efd < 0) {
-		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = atomic_load(&tw.efd);
 
+	if (fd < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (fd < 0)
 			return -1;
 		pthread_once(&tw_once, tw_key_init);
 		pthread_setspecific(tw_key, &tw);
-		nsp_internal_fd(fd, true);
-		tw.efd = fd;
+		internal_set(fd, &tw);
+		atomic_store(&tw.efd, fd);
 	}
-	return tw.efd;
+	return fd;
+}
+
+/*
+ * The token's fd is gone (closed by a raw system call we could not see):
+ * forget it, so that the next sleep makes a new one instead of spinning on
+ * POLLNVAL.
+ */
+void nsp_token_lost(void *token)
+{
+	struct nsp_thread_wait *t = token;
+	int fd = atomic_exchange(&t->efd, -1);
+
+	if (fd >= 0 && fd < NSP_INTERNAL_FDS)
+		atomic_compare_exchange_strong(&internal_fd[fd], &t, NULL);
 }
 
 void *nsp_thread_token(void)
@@ -113,7 +164,7 @@ void nsp_token_drain(void *token)
 	struct nsp_thread_wait *t = token;
 	uint64_t v;
 
-	if (syscall(SYS_read, t->efd, &v, sizeof(v)) < 0) {
+	if (syscall(SYS_read, atomic_load(&t->efd), &v, sizeof(v)) < 0) {
 		/* EAGAIN: nothing to drain. */
 	}
 }
@@ -134,7 +185,7 @@ static void op_wake(void *ctx, void *token)
 	uint64_t one = 1;
 
 	(void)ctx;
-	if (syscall(SYS_write, t->efd, &one, sizeof(one)) < 0) {
+	if (syscall(SYS_write, atomic_load(&t->efd), &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, the sleeper wakes anyway. */
 	}
 }
@@ -152,7 +203,7 @@ static bool signal_restarts(int sig)
 static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 {
 	struct nsp_thread_wait *t = token;
-	struct pollfd p = {.fd = t->efd, .events = POLLIN};
+	struct pollfd p = {.fd = nsp_thread_efd(), .events = POLLIN};
 	struct timespec ts, *tsp = NULL;
 	int n;
 
@@ -175,7 +226,10 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		n = REAL(ppoll)(&p, 1, tsp, NULL);
 	}
 	if (n > 0) {
-		nsp_token_drain(t);
+		if (p.revents & POLLNVAL)
+			nsp_token_lost(t);
+		else
+			nsp_token_drain(t);
 		return 0;
 	}
 	if (n < 0 && errno == EINTR) {
