@@ -181,7 +181,7 @@ void tcp_rcv_space_adjust(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_config *c = &sk->ns->cfg.tcp;
 	uint64_t now = ns_now(sk->ns);
-	uint64_t rtt = tp->srtt_us >> 3;
+	uint64_t rtt = tp->rcv_rtt_us ? tp->rcv_rtt_us : tp->srtt_us >> 3;
 	uint32_t copied;
 
 	if (rtt < 1000)
@@ -844,6 +844,7 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_advmss = tp->advmss;
 	info->tcpi_reordering = tp->reordering;
 	info->tcpi_rcv_space = tp->rcvq_space;
+	info->tcpi_rcv_rtt = tp->rcv_rtt_us;
 	info->tcpi_total_retrans = tp->total_retrans;
 	/* Linux's tcp_update_pacing_rate(): 200% of cwnd/srtt in slow start, else 120%. */
 	info->tcpi_max_pacing_rate = UINT64_MAX;

@@ -692,6 +692,20 @@ static void tcp_event_data_recv(struct sock *sk, unsigned int len)
 	}
 	tp->lrcvtime = now;
 	/*
+	 * The receiver's RTT from the timestamp our data carried out and the
+	 * peer echoed (Linux's tcp_rcv_rtt_measure_ts): a 7/8 moving average.
+	 */
+	if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr) {
+		uint32_t delta = (uint32_t)(now / 1000u) + tp->tsoffset - tp->rx_opt.rcv_tsecr;
+
+		if (delta > 0 && delta < 0x7fffffff) {
+			uint32_t m = delta * 1000u;
+
+			tp->rcv_rtt_us = tp->rcv_rtt_us ? tp->rcv_rtt_us - (tp->rcv_rtt_us >> 3) + (m >> 3)
+							: m;
+		}
+	}
+	/*
 	 * Open the window as the stream proves itself (tcp_grow_window): only
 	 * for segments that use their buffer well, as Linux's truesize test.
 	 */

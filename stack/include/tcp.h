@@ -373,7 +373,8 @@ struct tcp_sock {
 	struct sk_buff *send_head;
 	struct sk_buff_head out_of_order_queue;
 
-	/* Receive buffer auto-tuning (Linux's rcvq_space). */
+	/* Receive buffer auto-tuning (Linux's rcvq_space, rcv_rtt_est). */
+	uint32_t rcv_rtt_us; /* receiver's RTT estimate from echoed timestamps, 0 = none */
 	uint32_t rcvq_space;
 	uint32_t rcvq_seq;
 	uint64_t rcvq_time;
