@@ -43,6 +43,21 @@ tcp_impaired_down() {
 	cat "$TMP/$XPREFIX-relay.log" 2>/dev/null
 }
 
+# Stops the relay and fails unless it really lost, duplicated, reordered and
+# corrupted frames during the case (a transfer through a relay that did
+# nothing would prove nothing).
+tcp_impaired_check() {
+	local log="$TMP/$XPREFIX-relay.log" k
+	"$IT/tcp_impaired_lab.sh" down "$XPREFIX" >/dev/null 2>&1
+	for k in lost dup reordered corrupted; do
+		grep -Eq "$k [1-9]" "$log" || {
+			echo "the relay did not impair ($k):"
+			cat "$log"
+			return 1
+		}
+	done
+}
+
 x_nstack() { ip netns exec "$XNS" "$NSTACK" -- "$@"; }
 x_peer() { ip netns exec "$XPEER" "$@"; }
 
@@ -66,7 +81,7 @@ case_tcp_impaired_curl_20mib_download() {
 		>http.log 2>&1 &
 	wait_file http.log "Serving HTTP" || return 1
 	x_nstack timeout 55 curl -sS --fail -o out "http://$PEER_ADDR:8080/f" || return 1
-	[ "$(sha srv/f)" = "$(sha out)" ]
+	[ "$(sha srv/f)" = "$(sha out)" ] && tcp_impaired_check
 }
 
 # nc under nstack uploads 2 MiB (nstack sends through the loss).
@@ -77,7 +92,7 @@ case_tcp_impaired_nc_upload_nstack_client() {
 	tcp_wait_listen 9100 "$XPEER" || return 1
 	x_nstack timeout 55 nc -N "$PEER_ADDR" 9100 <in || return 1
 	wait $! || return 1
-	[ "$(sha in)" = "$(sha out)" ]
+	[ "$(sha in)" = "$(sha out)" ] && tcp_impaired_check
 }
 
 # nc under nstack downloads 4 MiB from a kernel nc.
@@ -88,7 +103,7 @@ case_tcp_impaired_nc_download_nstack_client() {
 	tcp_wait_listen 9101 "$XPEER" || return 1
 	x_nstack timeout 55 nc "$PEER_ADDR" 9101 </dev/null >out || return 1
 	wait $! || return 1
-	[ "$(sha in)" = "$(sha out)" ]
+	[ "$(sha in)" = "$(sha out)" ] && tcp_impaired_check
 }
 
 # nc -l under nstack receives 4 MiB from a kernel nc.
@@ -100,7 +115,7 @@ case_tcp_impaired_nc_upload_nstack_server() {
 	x_wait_nstack_up || return 1
 	x_peer timeout 55 nc -N "$ADDR" 9102 <in || return 1
 	wait $srv || return 1
-	[ "$(sha in)" = "$(sha out)" ]
+	[ "$(sha in)" = "$(sha out)" ] && tcp_impaired_check
 }
 
 # nc -l -N under nstack serves 2 MiB to a kernel nc (nstack sends).
@@ -112,7 +127,7 @@ case_tcp_impaired_nc_download_nstack_server() {
 	x_wait_nstack_up || return 1
 	x_peer timeout 55 nc "$ADDR" 9103 </dev/null >out || return 1
 	wait $srv || return 1
-	[ "$(sha in)" = "$(sha out)" ]
+	[ "$(sha in)" = "$(sha out)" ] && tcp_impaired_check
 }
 
 # Python echo, 2 MiB full duplex, nstack as client: both directions lossy at once.
@@ -123,7 +138,7 @@ case_tcp_impaired_python_echo_nstack_client() {
 	wait_file srv.log ready || return 1
 	x_nstack timeout 55 python3 "$IT/tcp_echo.py" client "$PEER_ADDR" 9110 2097152 || return 1
 	wait $srv || { cat srv.log; return 1; }
-	grep -q 'done 2097152' srv.log
+	grep -q 'done 2097152' srv.log && tcp_impaired_check
 }
 
 # Python echo server under nstack, 2 MiB full duplex from a kernel client.
@@ -135,20 +150,20 @@ case_tcp_impaired_python_echo_nstack_server() {
 	x_wait_nstack_up || return 1
 	x_peer timeout 55 python3 "$IT/tcp_echo.py" client "$ADDR" 9111 2097152 || return 1
 	wait $srv || { cat srv.log; return 1; }
-	grep -q 'done 2097152' srv.log
+	grep -q 'done 2097152' srv.log && tcp_impaired_check
 }
 
-# Half-close through the impaired link: nc -N under nstack sends 1 MiB and
+# Half-close through the impaired link: nc -N under nstack sends 2 MiB and
 # shuts down; the kernel's answer (its SHA-256) must still come back.
 case_tcp_impaired_half_close_nstack_client() {
 	tcp_impaired_up h 19 || return 1
-	tcp_mkfile in 1M
+	tcp_mkfile in 2M
 	x_peer timeout 60 socat TCP4-LISTEN:9104,bind="$PEER_ADDR",reuseaddr SYSTEM:sha256sum &
 	tcp_wait_listen 9104 "$XPEER" || return 1
 	x_nstack timeout 55 nc -N "$PEER_ADDR" 9104 <in >reply || return 1
 	wait $! || return 1
 	cat reply
-	[ "$(cut -d' ' -f1 reply)" = "$(sha in)" ]
+	[ "$(cut -d' ' -f1 reply)" = "$(sha in)" ] && tcp_impaired_check
 }
 
 # iperf3 -c under nstack for 3 s through the impaired link, nstack sending.
@@ -157,8 +172,8 @@ case_tcp_impaired_iperf3_nstack_client() {
 	x_peer timeout 40 iperf3 -s -B "$PEER_ADDR" -p 5201 >srv.log 2>&1 &
 	tcp_wait_listen 5201 "$XPEER" || return 1
 	x_nstack timeout 30 iperf3 -c "$PEER_ADDR" -p 5201 -t 3 -J >up.json || { cat up.json; return 1; }
-	tcp_iperf_ok up.json
+	tcp_iperf_ok up.json && tcp_impaired_check
 }
 
-export -f tcp_impaired_up tcp_impaired_sweep tcp_impaired_down x_nstack x_peer x_wait_nstack_up
+export -f tcp_impaired_up tcp_impaired_sweep tcp_impaired_down tcp_impaired_check x_nstack x_peer x_wait_nstack_up
 export TCP_IMPAIR_OPTS

@@ -36,7 +36,13 @@ have_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
 down() {
 	local n p
 	if [ -f "$pidf" ]; then
-		kill "$(cat "$pidf")" 2>/dev/null || true
+		p=$(cat "$pidf")
+		kill "$p" 2>/dev/null || true
+		# Let it write its report (it stops within 100 ms of SIGTERM).
+		for _ in $(seq 1 30); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
 		rm -f "$pidf"
 	fi
 	for n in "$ns" "$mid" "$peer"; do
