@@ -92,9 +92,7 @@ int inet_listen(struct socket *sock, int backlog)
 		uint16_t port = sk->sk_num;
 
 		tcp_put_port(sk);
-		sk->sk_state = TCP_LISTEN;
 		err = tcp_v4_get_port(sk, port);
-		sk->sk_state = TCP_CLOSE;
 		if (err) {
 			tcp_inherit_port(sk, port);
 			return -EADDRINUSE;
