@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 /* Kernel-side data for a private fd's eventfd: far above any user pointer. */
 #define EP_TAG (0xa5a5ull << 48)
 #define EP_TAG_MASK (0xffffull << 48)
+#define EP_BELL 0xffffffffu /* the set's bell, not an fd */
 
 struct ep_reg {
 	int fd;
@@ -54,6 +56,15 @@ struct ep_set {
 	 * (Linux's waiter holds the file; its wait goes on).
 	 */
 	atomic_int refs;
+	/*
+	 * Several threads in one set: level-triggered registrations left on the
+	 * ready list after a wait returns must wake another waiting thread, as
+	 * Linux wakes the next waiter while its ready list is not empty. The
+	 * bell (an eventfd in the kernel set, edge-triggered, never drained) is
+	 * rung for that; sleepers counts the threads that may be asleep.
+	 */
+	int bell;
+	int sleepers;
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,6 +100,7 @@ static struct ep_set *ep_find(int epfd, bool create)
 		if (!s)
 			goto out;
 		s->epfd = epfd;
+		s->bell = -1;
 		atomic_init(&s->refs, 1);
 		pthread_mutex_init(&s->lock, NULL);
 		ep_sets[ep_nsets++] = s;
@@ -109,6 +121,10 @@ static void ep_put(struct ep_set *s)
 	for (int j = 0; j < s->nbyfd; j++) {
 		if (s->byfd[j])
 			reg_free(s, s->byfd[j]);
+	}
+	if (s->bell >= 0) {
+		nsp_internal_fd_del(s->bell);
+		syscall(SYS_close, s->bell);
 	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->byfd);
@@ -220,6 +236,18 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 		r->data = ev->data;
 		s->byfd[fd] = r;
 		s->nregs++;
+		if (s->bell < 0) {
+			struct epoll_event bev = {.events = EPOLLIN | EPOLLET,
+						  .data.u64 = EP_TAG | EP_BELL};
+			int b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+			if (b >= 0 && REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, b, &bev) == 0) {
+				nsp_internal_fd_add(b);
+				s->bell = b;
+			} else if (b >= 0) {
+				syscall(SYS_close, b); /* no bell: only the cross-thread wake is lost */
+			}
+		}
 		ready_add(s, r); /* already ready: reported at once, as Linux does */
 		break;
 	case EPOLL_CTL_MOD:
@@ -311,6 +339,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 {
 	uint64_t deadline = timeout > 0 ? mono_ms() + (uint64_t)timeout : 0;
 	long mark = nsp_signal_mark();
+	int saved;
 
 	if (maxevents <= 0 || !events) {
 		errno = EINVAL;
@@ -322,7 +351,6 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 
 		pthread_mutex_lock(&s->lock);
 		wait_ms = s->nready ? 0 : timeout;
-		pthread_mutex_unlock(&s->lock);
 		if (wait_ms > 0) {
 			uint64_t now = mono_ms();
 
@@ -330,20 +358,29 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		}
 		if (wait_ms != 0 && nsp_signal_since(mark)) {
 			/* A handler ran between our sleeps: Linux's epoll_wait would be asleep. */
+			pthread_mutex_unlock(&s->lock);
 			errno = EINTR;
 			return -1;
 		}
+		s->sleepers += wait_ms != 0;
+		pthread_mutex_unlock(&s->lock);
 		k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms, sigmask);
-		if (k < 0)
-			return -1;
+		saved = errno;
 		pthread_mutex_lock(&s->lock);
+		s->sleepers -= wait_ms != 0;
+		if (k < 0) {
+			pthread_mutex_unlock(&s->lock);
+			errno = saved;
+			return -1;
+		}
 		/* Kernel events pass through; tagged ones wake private registrations. */
 		for (int i = 0; i < k; i++) {
 			uint64_t tag = events[i].data.u64;
 
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
 				int fd = (int)(tag & 0xffffffffu);
-				struct ep_reg *r = fd < s->nbyfd ? s->byfd[fd] : NULL;
+				struct ep_reg *r =
+				    fd >= 0 && fd < s->nbyfd ? s->byfd[fd] : NULL;
 
 				/* Not drained: see ep_ctl_private. */
 				if (r)
@@ -355,6 +392,13 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		seq = ++s->wait_seq;
 		if (out < maxevents)
 			out += ep_collect(s, events + out, maxevents - out, seq);
+		if (s->nready && s->sleepers && s->bell >= 0) {
+			uint64_t one = 1;
+
+			if (syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
+				/* saturated: the sleepers wake anyway */
+			}
+		}
 		pthread_mutex_unlock(&s->lock);
 		if (out > 0)
 			return out;

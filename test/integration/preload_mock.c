@@ -559,6 +559,46 @@ static void check_poll_and_epoll_no_lost_wakeups(void)
 	close(fd);
 }
 
+/*
+ * Level-triggered, two threads in one set: a socket that stays ready is
+ * reported to the second waiter too (Linux wakes the next waiter while the
+ * ready list is not empty).
+ */
+static int lt_ep;
+static atomic_int lt_got;
+static void *lt_waiter(void *arg)
+{
+	struct epoll_event ev;
+
+	(void)arg;
+	if (epoll_wait(lt_ep, &ev, 1, 1500) == 1)
+		atomic_fetch_add(&lt_got, 1);
+	return NULL;
+}
+
+static void check_epoll_lt_wakes_second_thread(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct socket *s = last_sock(fd);
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct timespec ts = {0, 100 * 1000000};
+	pthread_t a, b;
+
+	lt_ep = epoll_create1(0);
+	mock_set(s, 0);
+	epoll_ctl(lt_ep, EPOLL_CTL_ADD, fd, &ev);
+	pthread_create(&a, NULL, lt_waiter, NULL);
+	pthread_create(&b, NULL, lt_waiter, NULL);
+	nanosleep(&ts, NULL);
+	mock_set(s, POLLIN);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	CHECK(atomic_load(&lt_got) == 2,
+	      "level-triggered socket left ready: both waiting threads get it (%d)", lt_got);
+	close(lt_ep);
+	close(fd);
+}
+
 /* close(epfd) while another thread waits in it: the wait goes on (Linux holds the file). */
 static void *ep_closed_waiter(void *arg)
 {
@@ -598,6 +638,7 @@ int main(void)
 	check_epoll();
 	check_no_lost_wakeups();
 	check_poll_and_epoll_no_lost_wakeups();
+	check_epoll_lt_wakes_second_thread();
 #ifndef __SANITIZE_THREAD__
 	/* A close racing a wait on the fd on purpose: TSan reports the fd race itself. */
 	check_epoll_closed_while_waiting();
