@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -380,6 +381,22 @@ static void install_flush_signals(void)
 	}
 }
 
+/*
+ * Every segment is a malloc'd buffer, allocated by one thread and freed by
+ * another once acknowledged or read. With glibc's default trim threshold the
+ * heap top is handed back to the kernel and faulted in again, one page fault
+ * per two or three segments: a fifth of a bulk sender's CPU. Keep up to
+ * 64 MiB of freed memory instead, unless the user tuned trimming already.
+ */
+static void tune_malloc(void)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_TRIM_THRESHOLD_") || (t && strstr(t, "trim_threshold")))
+		return;
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 static int start_locked(void)
 {
 	static const struct nstack_hooks hooks = {
@@ -396,6 +413,7 @@ static int start_locked(void)
 	rc = nsp_config_load(&c, env_get, NULL, "/proc/sys/net", err, sizeof(err));
 	if (rc)
 		goto fail;
+	tune_malloc();
 	o.ifname = c.cfg.ifname;
 	o.mac = c.have_mac ? c.mac : NULL;
 	o.mtu = c.cfg.mtu;
