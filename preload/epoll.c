@@ -356,15 +356,24 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 
 			wait_ms = now < deadline ? (int)(deadline - now) : 0;
 		}
-		if (wait_ms != 0 && nsp_signal_since(mark)) {
-			/* A handler ran between our sleeps: Linux's epoll_wait would be asleep. */
-			pthread_mutex_unlock(&s->lock);
-			errno = EINTR;
-			return -1;
-		}
 		s->sleepers += wait_ms != 0;
 		pthread_mutex_unlock(&s->lock);
-		k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms, sigmask);
+		if (wait_ms != 0) {
+			struct nsp_sleep_mask m;
+
+			nsp_sleep_begin(&m);
+			if (nsp_signal_since(mark)) {
+				/* A handler ran between our sleeps: Linux's epoll_wait would be asleep. */
+				k = -1;
+				errno = EINTR;
+			} else {
+				k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms,
+						      sigmask ? sigmask : &m.old);
+			}
+			nsp_sleep_end(&m);
+		} else {
+			k = REAL(epoll_pwait)(epfd, events, maxevents, 0, sigmask);
+		}
 		saved = errno;
 		pthread_mutex_lock(&s->lock);
 		s->sleepers -= wait_ms != 0;

@@ -172,12 +172,20 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			left.tv_nsec = (long)(rem % 1000000000u);
 			tp = &left;
 		}
-		if (!ready && nsp_signal_since(mark)) {
-			/* A handler ran while we were between sleeps: Linux's poll would be asleep. */
-			n = -1;
-			errno = EINTR;
-		} else {
+		if (ready) {
 			n = REAL(ppoll)(pfd, np, tp, sigmask);
+		} else {
+			struct nsp_sleep_mask m;
+
+			nsp_sleep_begin(&m);
+			if (nsp_signal_since(mark)) {
+				/* A handler ran between our sleeps: Linux's poll would be asleep. */
+				n = -1;
+				errno = EINTR;
+			} else {
+				n = REAL(ppoll)(pfd, np, tp, sigmask ? sigmask : &m.old);
+			}
+			nsp_sleep_end(&m);
 		}
 		saved = errno;
 		end_waits(nfds, files, ws);

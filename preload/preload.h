@@ -246,6 +246,12 @@ int nsp_real_sigaction(int sig, const struct sigaction *act, struct sigaction *o
  */
 void nsp_call_begin(void);
 void nsp_call_end(void);
+/* Signals blocked between the last check and a sleep (see wait.c). */
+struct nsp_sleep_mask {
+	sigset_t old; /* the thread's mask: what the sleep runs with */
+};
+void nsp_sleep_begin(struct nsp_sleep_mask *m);
+void nsp_sleep_end(const struct nsp_sleep_mask *m);
 /* Handler count of this thread, and whether one ran since a mark. */
 long nsp_signal_mark(void);
 bool nsp_signal_since(long mark);

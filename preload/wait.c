@@ -205,6 +205,7 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 	struct nsp_thread_wait *t = token;
 	struct pollfd p = {.fd = nsp_thread_efd(), .events = POLLIN};
 	struct timespec ts, *tsp = NULL;
+	struct nsp_sleep_mask mask;
 	int n;
 
 	(void)ctx;
@@ -214,6 +215,7 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		tsp = &ts;
 	}
 	t->restart = false;
+	nsp_sleep_begin(&mask);
 	if (call_mark >= 0 && signal_count != call_mark) {
 		/*
 		 * A handler ran during this call before it came to sleep: Linux
@@ -223,8 +225,9 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		errno = EINTR;
 	} else {
 		last_signal = 0;
-		n = REAL(ppoll)(&p, 1, tsp, NULL);
+		n = REAL(ppoll)(&p, 1, tsp, &mask.old);
 	}
+	nsp_sleep_end(&mask);
 	if (n > 0) {
 		if (p.revents & POLLNVAL)
 			nsp_token_lost(t);
@@ -238,6 +241,28 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		return -EINTR;
 	}
 	return 0;
+}
+
+/*
+ * Every signal blocked from here until the sleep, which unblocks them
+ * atomically (the mask given to ppoll/epoll_pwait): a signal that comes
+ * after the "did a handler run?" check stays pending and interrupts the
+ * sleep instead of slipping in before it. errno is kept across the end.
+ */
+void nsp_sleep_begin(struct nsp_sleep_mask *m)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &m->old);
+}
+
+void nsp_sleep_end(const struct nsp_sleep_mask *m)
+{
+	int e = errno;
+
+	pthread_sigmask(SIG_SETMASK, &m->old, NULL);
+	errno = e;
 }
 
 void nsp_call_begin(void)

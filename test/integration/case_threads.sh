@@ -2,6 +2,18 @@
 # against thr_peer.py on the kernel side. See thr_probe.c for the checks.
 # shellcheck shell=bash
 
+# The peer prints "ready" once listening (bounded: 15 s, a loaded machine).
+thr_wait_peer() {
+	local i
+	for i in $(seq 1 150); do
+		grep -q ready "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "thr_peer.py did not start"
+	cat "$1"
+	return 1
+}
+
 # Signals (EINTR or restart per SA_RESTART and SO_RCVTIMEO/SO_SNDTIMEO, as
 # signal(7)), blocked calls woken from other threads, shared epoll sets,
 # EPOLLEXCLUSIVE, EPOLLRDHUP, closed fds leaving epoll sets, poll + epoll
@@ -10,7 +22,7 @@ case_threads_signals_probe() {
 	cc -D_GNU_SOURCE -O2 -g -std=gnu11 -pthread -Wall -Wextra -Werror \
 		-o "$TMP/thr_probe" "$IT/thr_probe.c" || return 1
 	in_peer timeout 80 python3 -u "$IT/thr_peer.py" "$PEER_ADDR" "$ADDR" >"$TMP/peer.log" 2>&1 &
-	wait_file "$TMP/peer.log" ready || return 1
+	thr_wait_peer "$TMP/peer.log" || return 1
 	on_nstack timeout 70 "$TMP/thr_probe" "$PEER_ADDR" "$ADDR" >"$TMP/out" 2>&1
 	local rc=$?
 	cat "$TMP/out"
@@ -48,7 +60,7 @@ case_threads_signals_probe_kernel_reference() {
 	cc -D_GNU_SOURCE -O2 -g -std=gnu11 -pthread -Wall -Wextra -Werror \
 		-o "$TMP/thr_probe" "$IT/thr_probe.c" || return 1
 	in_peer timeout 80 python3 -u "$IT/thr_peer.py" "$PEER_ADDR" "$PEER_ADDR" >"$TMP/peer.log" 2>&1 &
-	wait_file "$TMP/peer.log" ready || return 1
+	thr_wait_peer "$TMP/peer.log" || return 1
 	in_peer timeout 70 "$TMP/thr_probe" "$PEER_ADDR" "$PEER_ADDR" >"$TMP/out" 2>&1
 	local rc=$?
 	cat "$TMP/out"
