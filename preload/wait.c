@@ -302,12 +302,17 @@ static const struct nstack_wait_ops wait_ops = {
 void nsp_wait_attach(struct nstack *ns)
 {
 	static atomic_int done;
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
 
 	if (atomic_load_explicit(&done, memory_order_acquire))
 		return;
-	if (atomic_exchange(&done, 1))
-		return;
-	nstack_set_wait_ops(ns, &wait_ops);
+	/* Nobody may go on before the ops are in: a poller would not be linked. */
+	pthread_mutex_lock(&once);
+	if (!atomic_load_explicit(&done, memory_order_relaxed)) {
+		nstack_set_wait_ops(ns, &wait_ops);
+		atomic_store_explicit(&done, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&once);
 }
 
 /* ---- signal handlers through a trampoline ---- */
