@@ -168,7 +168,7 @@ static void sock_wake(struct sock *sk)
 	 * Tokens first and regardless of release_pending: a thread blocked in
 	 * a call on a socket another thread closed must still see its events.
 	 */
-	for (struct nstack_waiter *w = sk->sk_waiters; w; w = w->next)
+	for (struct nstack_waiter *w = sk->sk_waiters; w && ns->wait_ops.wake; w = w->next)
 		ns->wait_ops.wake(ns->wait_ops.ctx, w->token);
 	/* A socket closed while a call is still inside is no longer the embedder's. */
 	if (sk->sk_socket && !sk->sk_socket->release_pending && ns->hooks.sock_event)
