@@ -249,9 +249,11 @@ static int sk_wait_ops(struct sock *sk, void *token, int64_t *timeo)
 	int64_t start = mono_us(), slept;
 	int rc;
 
+	struct nstack_wait_ops ops = ns->wait_ops; /* read under the lock */
+
 	waiter_link(sk, &w);
 	pthread_mutex_unlock(&ns->lock);
-	rc = ns->wait_ops.sleep(ns->wait_ops.ctx, token, *timeo);
+	rc = ops.sleep(ops.ctx, token, *timeo);
 	pthread_mutex_lock(&ns->lock);
 	waiter_unlink(&w);
 	if (*timeo != SK_TIMEO_INFINITE) {
