@@ -3,8 +3,13 @@
 # Every transfer is checked byte for byte (SHA-256) and by exit status; every
 # program is bounded by its own timeout below the runner's. No throughput
 # thresholds. Helper files: mx_upload.py (HTTP upload sink), mx_srv.py
-# (kernel server for mx_fdops.c), mx_fdops.c (targeted fd/connect checks),
-# mx_nginx.conf (nginx template), mx_wrk.lua (wrk response checker).
+# (kernel server for mx_fdops.c), mx_fdops.c (targeted fd/connect/signal
+# checks), mx_epoll.py (epoll semantics), mx_nginx.conf (nginx template),
+# mx_wrk.lua (wrk response checker).
+#
+# Only one nstack process may own the lab address at a time: a second one
+# sees the first one's segments and answers them with resets. Cases that run
+# two nstack programs end the first (kill_ns_procs) before starting the next.
 # shellcheck shell=bash
 
 mx_mkfile() { head -c "$2" /dev/urandom >"$1"; }
