@@ -275,6 +275,8 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 			tp->retrans_out--;
 		if (cb->sacked & TCPCB_SACKED_ACKED)
 			tp->sacked_out--;
+		else
+			tp->delivered++;
 		if (cb->sacked & TCPCB_LOST)
 			tp->lost_out--;
 		if (cb->tcp_flags & TH_FIN)
@@ -335,6 +337,7 @@ static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack)
 			}
 			cb->sacked |= TCPCB_SACKED_ACKED;
 			tp->sacked_out++;
+			tp->delivered++;
 		}
 	}
 }
@@ -394,7 +397,10 @@ static void tcp_set_ca_state(struct sock *sk, uint8_t state)
 	tp->ca_state = state;
 }
 
-/* Enters fast recovery (RFC 6675 5 step 4.2, RFC 6582 3.2 step 2). */
+/*
+ * Enters fast recovery (RFC 6675 5 step 4.2, RFC 6582 3.2 step 2); the
+ * window then comes down by Proportional Rate Reduction (RFC 6937).
+ */
 static void tcp_enter_recovery(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -407,8 +413,9 @@ static void tcp_enter_recovery(struct sock *sk)
 	tp->prior_ssthresh = tp->snd_ssthresh;
 	tp->prior_cwnd = tp->snd_cwnd;
 	tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
-	tp->snd_cwnd = tp->snd_ssthresh;
 	tp->snd_cwnd_cnt = 0;
+	tp->prr_delivered = 0;
+	tp->prr_out = 0;
 	tp->high_seq = tp->snd_nxt;
 	tcp_set_ca_state(sk, TCP_CA_Recovery);
 }
@@ -450,12 +457,46 @@ void tcp_enter_loss(struct sock *sk)
 }
 
 /*
+ * Proportional Rate Reduction (RFC 6937, Linux's tcp_cwnd_reduction): while
+ * the pipe is above ssthresh send in proportion to what was delivered
+ * (ssthresh / prior_cwnd of it); below, grow back by slow start (PRR-SSRB);
+ * the first ACK of the recovery always lets the fast retransmission out.
+ */
+static void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, bool newly_lost,
+			       bool una_advanced)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	int64_t delta = (int64_t)tp->snd_ssthresh - tcp_packets_in_flight(tp);
+	int64_t sndcnt;
+
+	if (!newly_acked_sacked || !tp->prior_cwnd)
+		return;
+	tp->prr_delivered += newly_acked_sacked;
+	if (delta < 0) {
+		uint64_t dividend = (uint64_t)tp->snd_ssthresh * tp->prr_delivered + tp->prior_cwnd - 1;
+
+		sndcnt = (int64_t)(dividend / tp->prior_cwnd) - tp->prr_out;
+	} else {
+		sndcnt = (int64_t)tp->prr_delivered - tp->prr_out;
+		if (sndcnt < newly_acked_sacked)
+			sndcnt = newly_acked_sacked;
+		if (una_advanced && !newly_lost && sndcnt > delta)
+			sndcnt = delta;
+	}
+	if (sndcnt < (tp->prr_out ? 0 : 1))
+		sndcnt = tp->prr_out ? 0 : 1;
+	tp->snd_cwnd = tcp_packets_in_flight(tp) + (uint32_t)(sndcnt > 0 ? sndcnt : 0);
+}
+
+/*
  * Loss detection and recovery on an incoming ACK (Linux's
  * tcp_fastretrans_alert, reduced to RFC 6675 and RFC 6582).
  */
-static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new)
+static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new,
+				  uint32_t prior_delivered)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t prior_lost = tp->lost_out;
 
 	if (!tp->packets_out) {
 		if (tp->ca_state != TCP_CA_Open)
@@ -468,8 +509,8 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 	case TCP_CA_Recovery:
 	case TCP_CA_Loss:
 		if (!before(tp->snd_una, tp->high_seq)) {
-			/* The recovery point is acknowledged (RFC 6582 3.2 step 3). */
-			if (tp->ca_state == TCP_CA_Recovery && tp->snd_cwnd > tp->snd_ssthresh)
+			/* The recovery point is acknowledged (RFC 6582 3.2 step 3; RFC 6937). */
+			if (tp->ca_state == TCP_CA_Recovery)
 				tp->snd_cwnd = tp->snd_ssthresh;
 			tp->dup_acks = 0;
 			if (!tp->sack_ok)
@@ -492,7 +533,11 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			tcp_mark_head_lost(sk);
 		} else if (is_dupack && tp->sacked_out + 1 < tp->packets_out) {
 			tp->sacked_out++;
+			tp->delivered++;
 		}
+		if (tp->ca_state == TCP_CA_Recovery)
+			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered,
+					   tp->lost_out > prior_lost, acked_new);
 		tcp_xmit_retransmit_queue(sk);
 		return;
 	default:
@@ -505,6 +550,7 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			if (!tp->lost_out)
 				tcp_mark_head_lost(sk);
 			tcp_enter_recovery(sk);
+			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered, true, acked_new);
 			tcp_xmit_retransmit_queue(sk);
 			return;
 		}
@@ -520,9 +566,11 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 		/* Count duplicate ACKs as SACKed segments for the pipe (tcp_add_reno_sack). */
 		if (tp->sacked_out + 1 < tp->packets_out)
 			tp->sacked_out++;
+		tp->delivered++;
 		if (tp->dup_acks >= TCP_FASTRETRANS_THRESH) {
 			tcp_mark_head_lost(sk);
 			tcp_enter_recovery(sk);
+			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered, true, acked_new);
 			tcp_xmit_retransmit_queue(sk);
 			return;
 		}
@@ -550,6 +598,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	uint32_t nwin = (uint32_t)ntohs(th->window) << tp->snd_wscale;
 	uint32_t prior_in_flight = tcp_packets_in_flight(tp);
 	uint32_t prior_wnd = tp->snd_wnd;
+	uint32_t prior_delivered = tp->delivered;
 	bool fin_acked = false, is_dupack;
 	uint32_t acked = 0;
 	int64_t rtt = -1;
@@ -582,12 +631,11 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_ack_update_rtt(sk, rtt);
 		if (tp->ca_ops->pkts_acked)
 			tp->ca_ops->pkts_acked(tp, acked, rtt);
-		tp->delivered += acked;
 	}
 	is_dupack = ack == prior_una && !(cb->end_seq != cb->seq) && nwin == prior_wnd &&
 		    tp->packets_out > 0 && !after(ack, prior_una);
 	tcp_fastretrans_alert(sk, is_dupack || (tp->sack_ok && tp->rx_opt.num_sacks && !acked),
-			      acked > 0);
+			      acked > 0, prior_delivered);
 
 	/* Congestion avoidance only while the window limits us and no recovery runs. */
 	if (acked && tp->ca_state == TCP_CA_Open &&

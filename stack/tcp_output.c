@@ -457,6 +457,8 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 		cb->first_tx = now;
 	tp->segs_out++;
 	if (out->len) {
+		if (tp->ca_state == TCP_CA_Recovery)
+			tp->prr_out++;
 		tp->data_segs_out++;
 		tp->bytes_sent += out->len;
 		tp->last_data_sent = now;

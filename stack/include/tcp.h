@@ -315,6 +315,8 @@ struct tcp_sock {
 	uint32_t prior_ssthresh;
 	uint32_t prior_cwnd;
 	uint32_t high_seq; /* snd_nxt when recovery began (RFC 6582 "recover") */
+	uint32_t prr_delivered; /* PRR (RFC 6937): segments delivered in this recovery */
+	uint32_t prr_out;       /* segments sent in this recovery */
 	uint32_t tlp_high_seq; /* snd_nxt after a tail loss probe, 0 = none out */
 	bool tlp_retrans;      /* that probe was a retransmission */
 	uint8_t ca_state;
