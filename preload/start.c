@@ -362,6 +362,8 @@ static void install_flush_signals(void)
 
 	if (pipe2(flush_pipe, O_CLOEXEC) < 0)
 		return;
+	nsp_internal_fd_add(flush_pipe[0]);
+	nsp_internal_fd_add(flush_pipe[1]);
 	/* The helper thread must never be the one the signal lands on. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -460,6 +462,10 @@ static int start_locked(void)
 			c.cfg.ifname, a, c.cfg.prefixlen, m[0], m[1], m[2], m[3], m[4], m[5],
 			dev->mtu, c.pcap_path[0] ? ", dump " : "", c.pcap_path);
 	}
+	/* A program that closes fds it does not know must not close the stack's. */
+	nsp_internal_fd_add(nstack_wake_fd(ns));
+	if (backend_ops->get_fd)
+		nsp_internal_fd_add(backend_ops->get_fd(dev));
 	pthread_atfork(NULL, NULL, atfork_child);
 	exit_linger_ms = c.exit_linger_ms;
 	snprintf(the_if.name, sizeof(the_if.name), "%s", c.cfg.ifname);

@@ -334,6 +334,12 @@ int nstack_start(struct nstack *ns)
 	return 0;
 }
 
+/* The stack thread's wake-up eventfd, or -1. */
+int nstack_wake_fd(const struct nstack *ns)
+{
+	return ns->wake_fd;
+}
+
 /* The stack clock now, in microseconds. */
 uint64_t nstack_now(const struct nstack *ns)
 {

@@ -94,6 +94,8 @@ int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 void nstack_destroy(struct nstack *ns);
 /* Starts the stack thread (RX batches and timers). */
 int nstack_start(struct nstack *ns);
+/* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
+int nstack_wake_fd(const struct nstack *ns);
 /* Without a thread: handles pending frames, then due timers. */
 void nstack_process(struct nstack *ns);
 uint64_t nstack_now(const struct nstack *ns);
