@@ -512,8 +512,11 @@ static int tcp_wait_connect(struct sock *sk, int64_t *timeo)
 			return -EPIPE;
 		if (!*timeo)
 			return -EAGAIN;
-		if (sk_wait(sk, timeo))
-			return -EAGAIN;
+		int rc = sk_wait(sk, timeo);
+
+		/* -EAGAIN when the timeout ran out, -EINTR for a signal (signal(7)). */
+		if (rc)
+			return rc;
 		if ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
 			return 0;
 	}
