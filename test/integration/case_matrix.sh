@@ -229,7 +229,7 @@ case_matrix_redis_nstack_client() {
 
 # nginx under nstack (no master, epoll edge-triggered, sendfile, keep-alive):
 # kernel curl fetches 100 MiB and three files on one kept-alive connection,
-# kernel wrk makes 10 000 small requests, then opens 200 connections at once
+# PUTs 100 MiB (WebDAV), kernel wrk makes 10 000 small requests, then opens 200 connections at once
 # (no SYN may need a retransmission); SIGQUIT ends nginx with 0.
 case_matrix_nginx_nstack_server() {
 	mkdir -p www
@@ -247,6 +247,10 @@ case_matrix_nginx_nstack_server() {
 	grep -c 'Re-using existing connection' curl.err | grep -qx 2 || { cat curl.err; return 1; }
 	for f in k1 k2; do [ "$(sha $f)" = "$(sha www/small)" ] || return 1; done
 	[ "$(sha k3)" = "$(sha www/big)" ] || return 1
+	# Upload: kernel curl PUTs 100 MiB, nginx writes it under its root.
+	mx_mkfile up 100M
+	in_peer timeout 60 curl -sS --fail -T up -o /dev/null "http://$ADDR:9320/in/up" || return 1
+	[ "$(sha www/in/up)" = "$(sha up)" ] || return 1
 	in_peer timeout 20 wrk -t2 -c20 -d8s -s "$IT/mx_wrk.lua" "http://$ADDR:9320/small" \
 		-- 5000 1024 >wrk.log 2>&1 || { cat wrk.log; return 1; }
 	mx_wrk_ok wrk.log 10000 || return 1
