@@ -105,7 +105,7 @@ case_matrix_wget_100mib_download_nstack_client() {
 }
 
 # curl under nstack uploads 100 MiB (PUT, Content-Length) and 8 MiB from a
-# pipe (PUT, chunked); wget under nstack POSTs 8 MiB; all to a kernel sink.
+# pipe (PUT, chunked); wget under nstack POSTs 100 MiB; all to a kernel sink.
 case_matrix_curl_wget_upload_nstack_client() {
 	mx_mkfile big 100M
 	mx_mkfile small 8M
@@ -115,13 +115,13 @@ case_matrix_curl_wget_upload_nstack_client() {
 	on_nstack timeout 30 curl -sS --fail -T - -o r2 "http://$PEER_ADDR:9301/chunked" <small ||
 		return 1
 	mx_upload_ok r2 up/chunked small || return 1
-	on_nstack timeout 30 wget -q --post-file=small -O r3 "http://$PEER_ADDR:9301/wget" || return 1
-	mx_upload_ok r3 up/wget small || return 1
+	on_nstack timeout 60 wget -q --post-file=big -O r3 "http://$PEER_ADDR:9301/wget" || return 1
+	mx_upload_ok r3 up/wget big || return 1
 	wait $! || { cat up.log; return 1; }
 }
 
 # python3 -m http.server (a ThreadingHTTPServer) under nstack: kernel curl
-# fetches 100 MiB, kernel wget 8 MiB, then 8 parallel curl transfers.
+# fetches 100 MiB, kernel wget too, then 8 parallel curl transfers of 8 MiB.
 case_matrix_python_http_server_nstack_server() {
 	mkdir -p srv
 	mx_mkfile srv/f 100M
@@ -133,8 +133,8 @@ case_matrix_python_http_server_nstack_server() {
 	wait_nstack_up || return 1
 	in_peer timeout 60 curl -sS --fail -o out "http://$ADDR:9302/f" || return 1
 	[ "$(sha srv/f)" = "$(sha out)" ] || return 1
-	in_peer timeout 30 wget -q -O out2 "http://$ADDR:9302/s" || return 1
-	[ "$(sha srv/s)" = "$(sha out2)" ] || return 1
+	in_peer timeout 60 wget -q -O out2 "http://$ADDR:9302/f" || return 1
+	[ "$(sha srv/f)" = "$(sha out2)" ] || return 1
 	local i args=()
 	for i in 1 2 3 4 5 6 7 8; do args+=(-o "p$i" "http://$ADDR:9302/s"); done
 	in_peer timeout 30 curl -sS --fail -Z --parallel-max 8 "${args[@]}" || return 1
@@ -144,17 +144,16 @@ case_matrix_python_http_server_nstack_server() {
 }
 
 # The upload sink under nstack: kernel curl PUTs 100 MiB, kernel wget POSTs
-# 8 MiB.
+# 100 MiB.
 case_matrix_curl_wget_upload_nstack_server() {
 	mx_mkfile big 100M
-	mx_mkfile small 8M
 	mx_upload on_nstack 0.0.0.0 9303 2 || return 1
 	local srv=$!
 	wait_nstack_up || return 1
 	in_peer timeout 60 curl -sS --fail -T big -o r1 "http://$ADDR:9303/big" || return 1
 	mx_upload_ok r1 up/big big || return 1
-	in_peer timeout 30 wget -q --post-file=small -O r2 "http://$ADDR:9303/wget" || return 1
-	mx_upload_ok r2 up/wget small || return 1
+	in_peer timeout 60 wget -q --post-file=big -O r2 "http://$ADDR:9303/wget" || return 1
+	mx_upload_ok r2 up/wget big || return 1
 	wait $srv || { cat up.log; return 1; }
 }
 
