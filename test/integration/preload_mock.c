@@ -63,6 +63,7 @@ int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 }
 void nstack_destroy(struct nstack *ns) {}
 int nstack_start(struct nstack *ns) { return 0; }
+int nstack_wake_fd(const struct nstack *ns) { (void)ns; return -1; }
 void nstack_lock(struct nstack *ns) { pthread_mutex_lock(&ns->lock); }
 void nstack_unlock(struct nstack *ns) { pthread_mutex_unlock(&ns->lock); }
 long nstack_live_socks(struct nstack *ns) { return 0; }
