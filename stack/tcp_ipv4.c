@@ -34,6 +34,50 @@ uint32_t tcp_v4_init_seq(struct nstack *ns)
 	return ns_random32(ns);
 }
 
+static uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * The timestamp offset of our connections from saddr to daddr: a keyed hash
+ * of the two addresses, as Linux's secure_tcp_ts_off() (RFC 7323, appendix
+ * A: per host pair, not per connection). A random offset per connection
+ * made our TSval to a peer jump backwards between connections; a peer still
+ * holding the previous connection on the same ports in TIME_WAIT then
+ * rejects our SYN by PAWS and answers with an ACK of the old connection
+ * (Linux's tcp_timewait_state_process); we reset it and the SYN is retried
+ * only after the 1 s initial RTO. wrk under nstack with "Connection: close"
+ * against a kernel nginx stalled that way every few hundred connections.
+ */
+static uint32_t tcp_v4_ts_off(const struct nstack *ns, uint32_t saddr, uint32_t daddr)
+{
+	const struct tcp_state *st = ns->tcp;
+
+	return mix32(mix32(st->open_secret[0] ^ saddr) ^ daddr) + st->open_secret[0];
+}
+
+/*
+ * The ISN of an active open, RFC 6528: a 4 us clock plus a keyed hash of the
+ * 4-tuple, as Linux's secure_tcp_seq(). A new connection on the same ports
+ * then starts above the old one's sequence space, which a peer holding the
+ * old one in TIME_WAIT checks when both TSvals fall in the same millisecond.
+ */
+static uint32_t tcp_v4_connect_isn(struct nstack *ns, uint32_t saddr, uint16_t sport,
+				   uint32_t daddr, uint16_t dport)
+{
+	const struct tcp_state *st = ns->tcp;
+	uint32_t f = mix32(mix32(mix32(st->open_secret[1] ^ saddr) ^ daddr) ^
+			   ((uint32_t)sport << 16 | dport)) + st->open_secret[1];
+
+	return f + (uint32_t)(ns_now(ns) / 4u);
+}
+
 static unsigned int tcp_ehashfn(const struct nstack *ns, uint32_t laddr, uint16_t lport,
 				uint32_t faddr, uint16_t fport)
 {
@@ -261,9 +305,14 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 			goto failure;
 		}
 	}
+	if (!ns->tcp->open_secret[0] && !ns->tcp->open_secret[1]) {
+		ns->tcp->open_secret[0] = ns_random32(ns);
+		ns->tcp->open_secret[1] = ns_random32(ns);
+	}
 	if (!tp->write_seq)
-		tp->write_seq = tcp_v4_init_seq(ns);
-	tp->tsoffset = ns_random32(ns);
+		tp->write_seq = tcp_v4_connect_isn(ns, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport,
+						   sk->sk_daddr, sk->sk_dport);
+	tp->tsoffset = tcp_v4_ts_off(ns, sk->sk_rcv_saddr, sk->sk_daddr);
 	tcp_sync_mss(sk, rt.rt_mtu);
 	tcp_set_state(sk, TCP_SYN_SENT);
 	tcp_ehash_insert(sk);

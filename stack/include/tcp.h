@@ -437,6 +437,7 @@ struct tcp_state {
 	const struct tcp_congestion_ops *default_ca;
 	uint32_t hash_secret;
 	uint32_t cookie_secret[4];
+	uint32_t open_secret[2]; /* active opens: TS offset, ISN (drawn at the first) */
 	uint64_t challenge_stamp; /* second of the current challenge-ACK budget */
 	unsigned int challenge_count;
 	unsigned int orphans;
