@@ -480,3 +480,39 @@ case_matrix_git_clone_and_perl_nstack_client() {
 		print $d;' "$PEER_ADDR:9344" >out || return 1
 	[ "$(sha out)" = "$(sha f)" ]
 }
+
+# Reconnecting from the same port while the kernel peer (which closed first)
+# still holds the previous connection in TIME_WAIT: Linux accepts the new SYN
+# when its timestamp (and ISN) move forward, which needs nstack's TS offset
+# per host pair and RFC 6528 ISNs. 20 connections from port 40000, each SYN
+# answered by a SYN-ACK the first time (no RST from nstack, no second SYN).
+case_matrix_reconnect_same_port_peer_time_wait() {
+	in_peer timeout 30 python3 -u -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9345)); s.listen(8); print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"x"); c.close()' "$PEER_ADDR" >srv.log 2>&1 &
+	wait_file srv.log ready || return 1
+	in_peer timeout 30 tcpdump -i peer0 -n -l 'tcp port 40000' >dump.txt 2>/dev/null &
+	local dump=$!
+	sleep 0.5
+	on_nstack timeout 20 python3 - "$PEER_ADDR" <<'PY' || return 1
+import socket, sys, time
+for i in range(20):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 40000))
+    s.settimeout(5)
+    s.connect((sys.argv[1], 9345))
+    assert s.recv(10) == b"x"
+    assert s.recv(10) == b""
+    s.close()
+    time.sleep(0.02)
+print("20 connections from port 40000")
+PY
+	sleep 0.3
+	kill $dump
+	echo "SYNs: $(grep -c 'Flags \[S\],' dump.txt), resets: $(grep -c 'Flags \[R' dump.txt)"
+	[ "$(grep -c '40000 > .*Flags \[S\],' dump.txt)" -eq 20 ] && ! grep -q 'Flags \[R' dump.txt
+}
