@@ -7,7 +7,7 @@ pkgs=(
 	build-essential pkg-config libpcap-dev libbsd-dev check
 	iproute2 ethtool iputils-ping tcpdump nftables mandoc
 	socat netcat-openbsd python3 curl wget iperf3
-	nginx redis-server redis-tools wrk
+	nginx redis-server redis-tools wrk openssl git
 )
 
 missing=()
