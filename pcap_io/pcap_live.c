@@ -35,8 +35,8 @@
 
 /* From <linux/ethtool.h>, which clashes with our own Ethernet header. */
 #define ETHTOOL_GFLAGS_CMD 0x00000025u
-#define ETHTOOL_GGRO_CMD 0x0000002bu
-#define ETH_FLAG_LRO_BIT (1u << 15)
+#define ETHTOOL_GGRO_CMD   0x0000002bu
+#define ETH_FLAG_LRO_BIT   (1u << 15)
 struct ethtool_val {
 	uint32_t cmd;
 	uint32_t data;
@@ -80,8 +80,7 @@ int pcap_live_read_mac(const char *ifname, uint8_t mac[6])
 	err = sysfs_read(ifname, "address", buf, sizeof(buf));
 	if (err)
 		return err;
-	if (sscanf(buf, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) !=
-	    6)
+	if (sscanf(buf, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		if (b[i] > 0xff)
@@ -196,10 +195,10 @@ static void pcap_live_close(struct net_device *dev)
 }
 
 static const struct netdev_ops pcap_live_ops = {
-	.xmit = pcap_live_xmit,
-	.poll = pcap_live_poll,
-	.get_fd = pcap_live_get_fd,
-	.close = pcap_live_close,
+    .xmit = pcap_live_xmit,
+    .poll = pcap_live_poll,
+    .get_fd = pcap_live_get_fd,
+    .close = pcap_live_close,
 };
 
 /* Maps a pcap_activate() result to an errno and a message naming the fix. */
@@ -217,8 +216,7 @@ static int activate_error(pcap_t *p, int rc, const char *ifname, char *err, size
 			 ifname);
 		return -EPERM;
 	case PCAP_ERROR_IFACE_NOT_UP:
-		snprintf(err, errlen, "interface '%s' is down (ip link set %s up)", ifname,
-			 ifname);
+		snprintf(err, errlen, "interface '%s' is down (ip link set %s up)", ifname, ifname);
 		return -ENETDOWN;
 	default:
 		snprintf(err, errlen, "cannot capture on '%s': %s", ifname, pcap_geterr(p));

@@ -15,11 +15,11 @@ struct net_device;
 
 struct pcap_live_opts {
 	const char *ifname;
-	const uint8_t *mac;   /* our MAC; NULL = the interface's own */
-	unsigned int mtu;     /* IP MTU; 0 = the interface's */
-	uint32_t addr;	      /* our IPv4 address, network order (the filter) */
+	const uint8_t *mac;	/* our MAC; NULL = the interface's own */
+	unsigned int mtu;	/* IP MTU; 0 = the interface's */
+	uint32_t addr;		/* our IPv4 address, network order (the filter) */
 	unsigned int prefixlen; /* for the subnet broadcast address */
-	size_t buffer_size;   /* kernel capture buffer; 0 = 32 MiB */
+	size_t buffer_size;	/* kernel capture buffer; 0 = 32 MiB */
 };
 
 /*

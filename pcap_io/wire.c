@@ -204,10 +204,10 @@ static void wire_close(struct net_device *dev)
 }
 
 static const struct netdev_ops wire_netdev_ops = {
-	.xmit = wire_xmit,
-	.poll = wire_poll,
-	.get_fd = wire_get_fd,
-	.close = wire_close,
+    .xmit = wire_xmit,
+    .poll = wire_poll,
+    .get_fd = wire_get_fd,
+    .close = wire_close,
 };
 
 /* The netdev of endpoint end, for a stack to own. */

@@ -113,34 +113,37 @@ struct tcp_knob {
 	size_t off;
 };
 
-#define KNOB(sys, env, kind, field) {sys, "NSTACK_TCP_" env, kind, offsetof(struct tcp_config, field)}
+#define KNOB(sys, env, kind, field)                                                                \
+	{                                                                                          \
+		sys, "NSTACK_TCP_" env, kind, offsetof(struct tcp_config, field)                   \
+	}
 static const struct tcp_knob tcp_knobs[] = {
-	KNOB("ipv4/tcp_rmem", "RMEM", K_INT3, rmem),
-	KNOB("ipv4/tcp_wmem", "WMEM", K_INT3, wmem),
-	KNOB("ipv4/tcp_sack", "SACK", K_BOOL, sack),
-	KNOB("ipv4/tcp_timestamps", "TIMESTAMPS", K_BOOL, timestamps),
-	KNOB("ipv4/tcp_window_scaling", "WINDOW_SCALING", K_BOOL, window_scaling),
-	KNOB("ipv4/tcp_syncookies", "SYNCOOKIES", K_INT, syncookies),
-	KNOB("ipv4/tcp_congestion_control", "CONGESTION_CONTROL", K_STR, congestion_control),
-	KNOB("ipv4/tcp_syn_retries", "SYN_RETRIES", K_INT, syn_retries),
-	KNOB("ipv4/tcp_synack_retries", "SYNACK_RETRIES", K_INT, synack_retries),
-	KNOB("ipv4/tcp_retries1", "RETRIES1", K_INT, retries1),
-	KNOB("ipv4/tcp_retries2", "RETRIES2", K_INT, retries2),
-	KNOB("ipv4/tcp_orphan_retries", "ORPHAN_RETRIES", K_INT, orphan_retries),
-	KNOB("ipv4/tcp_fin_timeout", "FIN_TIMEOUT", K_INT, fin_timeout_s),
-	KNOB("ipv4/tcp_keepalive_time", "KEEPALIVE_TIME", K_INT, keepalive_time_s),
-	KNOB("ipv4/tcp_keepalive_intvl", "KEEPALIVE_INTVL", K_INT, keepalive_intvl_s),
-	KNOB("ipv4/tcp_keepalive_probes", "KEEPALIVE_PROBES", K_INT, keepalive_probes),
-	KNOB("ipv4/tcp_max_syn_backlog", "MAX_SYN_BACKLOG", K_INT, max_syn_backlog),
-	KNOB("core/somaxconn", "SOMAXCONN", K_INT, somaxconn),
-	KNOB("ipv4/tcp_tw_reuse", "TW_REUSE", K_INT, tw_reuse),
-	KNOB("ipv4/tcp_challenge_ack_limit", "CHALLENGE_ACK_LIMIT", K_INT, challenge_ack_limit),
-	KNOB("ipv4/tcp_no_metrics_save", "NO_METRICS_SAVE", K_BOOL, no_metrics_save),
-	KNOB(NULL, "MSL_MS", K_MS, msl_us),
-	KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),
-	KNOB(NULL, "RTO_MAX_MS", K_MS, rto_max_us),
-	KNOB(NULL, "RTO_INIT_MS", K_MS, rto_init_us),
-	KNOB(NULL, "INITIAL_CWND", K_INT, initial_cwnd),
+    KNOB("ipv4/tcp_rmem", "RMEM", K_INT3, rmem),
+    KNOB("ipv4/tcp_wmem", "WMEM", K_INT3, wmem),
+    KNOB("ipv4/tcp_sack", "SACK", K_BOOL, sack),
+    KNOB("ipv4/tcp_timestamps", "TIMESTAMPS", K_BOOL, timestamps),
+    KNOB("ipv4/tcp_window_scaling", "WINDOW_SCALING", K_BOOL, window_scaling),
+    KNOB("ipv4/tcp_syncookies", "SYNCOOKIES", K_INT, syncookies),
+    KNOB("ipv4/tcp_congestion_control", "CONGESTION_CONTROL", K_STR, congestion_control),
+    KNOB("ipv4/tcp_syn_retries", "SYN_RETRIES", K_INT, syn_retries),
+    KNOB("ipv4/tcp_synack_retries", "SYNACK_RETRIES", K_INT, synack_retries),
+    KNOB("ipv4/tcp_retries1", "RETRIES1", K_INT, retries1),
+    KNOB("ipv4/tcp_retries2", "RETRIES2", K_INT, retries2),
+    KNOB("ipv4/tcp_orphan_retries", "ORPHAN_RETRIES", K_INT, orphan_retries),
+    KNOB("ipv4/tcp_fin_timeout", "FIN_TIMEOUT", K_INT, fin_timeout_s),
+    KNOB("ipv4/tcp_keepalive_time", "KEEPALIVE_TIME", K_INT, keepalive_time_s),
+    KNOB("ipv4/tcp_keepalive_intvl", "KEEPALIVE_INTVL", K_INT, keepalive_intvl_s),
+    KNOB("ipv4/tcp_keepalive_probes", "KEEPALIVE_PROBES", K_INT, keepalive_probes),
+    KNOB("ipv4/tcp_max_syn_backlog", "MAX_SYN_BACKLOG", K_INT, max_syn_backlog),
+    KNOB("core/somaxconn", "SOMAXCONN", K_INT, somaxconn),
+    KNOB("ipv4/tcp_tw_reuse", "TW_REUSE", K_INT, tw_reuse),
+    KNOB("ipv4/tcp_challenge_ack_limit", "CHALLENGE_ACK_LIMIT", K_INT, challenge_ack_limit),
+    KNOB("ipv4/tcp_no_metrics_save", "NO_METRICS_SAVE", K_BOOL, no_metrics_save),
+    KNOB(NULL, "MSL_MS", K_MS, msl_us),
+    KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),
+    KNOB(NULL, "RTO_MAX_MS", K_MS, rto_max_us),
+    KNOB(NULL, "RTO_INIT_MS", K_MS, rto_init_us),
+    KNOB(NULL, "INITIAL_CWND", K_INT, initial_cwnd),
 };
 
 static int parse_int(const char *s, long long max, long long *v)
@@ -240,8 +243,7 @@ void nsp_tcp_from_proc(struct tcp_config *t, const char *procdir)
 }
 
 /* NSTACK_TCP_* overrides. */
-int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *err,
-		     size_t errlen)
+int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sizeof(tcp_knobs) / sizeof(tcp_knobs[0]); i++) {
 		const struct tcp_knob *k = &tcp_knobs[i];
@@ -282,32 +284,31 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 	}
 	if ((v = get(ctx, "NSTACK_ADDR")) != NULL &&
 	    nsp_parse_cidr(v, &cfg->addr, &cfg->prefixlen)) {
-		snprintf(err, errlen, "bad NSTACK_ADDR='%s' (expected ADDR/LEN, e.g. 198.18.0.2/24)",
-			 v);
+		snprintf(err, errlen,
+			 "bad NSTACK_ADDR='%s' (expected ADDR/LEN, e.g. 198.18.0.2/24)", v);
 		return -EINVAL;
 	}
 	mask = htonl(~0u << (32 - cfg->prefixlen));
 	if (cfg->addr == 0 || (ntohl(cfg->addr) >> 24) == 127 || (ntohl(cfg->addr) >> 28) >= 14 ||
-	    (cfg->prefixlen < 31 &&
-	     ((cfg->addr & ~mask) == 0 || (cfg->addr & ~mask) == ~mask))) {
-		snprintf(err, errlen,
-			 "bad NSTACK_ADDR='%s' (not a usable host address)", v ? v : "");
+	    (cfg->prefixlen < 31 && ((cfg->addr & ~mask) == 0 || (cfg->addr & ~mask) == ~mask))) {
+		snprintf(err, errlen, "bad NSTACK_ADDR='%s' (not a usable host address)",
+			 v ? v : "");
 		return -EINVAL;
 	}
 	if ((v = get(ctx, "NSTACK_GW")) != NULL) {
 		if (!v[0] || !strcmp(v, "none")) {
 			cfg->gateway = 0;
 		} else if (nsp_parse_ipv4(v, &cfg->gateway)) {
-			snprintf(err, errlen, "bad NSTACK_GW='%s' (expected an IPv4 address or none)",
-				 v);
+			snprintf(err, errlen,
+				 "bad NSTACK_GW='%s' (expected an IPv4 address or none)", v);
 			return -EINVAL;
 		}
 	} else if ((cfg->gateway & mask) != (cfg->addr & mask)) {
 		/* The default gateway only fits the default subnet. */
 		cfg->gateway = 0;
 	}
-	if (cfg->gateway && ((cfg->gateway & mask) != (cfg->addr & mask) ||
-			     cfg->gateway == cfg->addr)) {
+	if (cfg->gateway &&
+	    ((cfg->gateway & mask) != (cfg->addr & mask) || cfg->gateway == cfg->addr)) {
 		snprintf(err, errlen,
 			 "bad NSTACK_GW='%s' (must be another address inside NSTACK_ADDR's subnet)",
 			 v ? v : "");
@@ -359,7 +360,8 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 				continue;
 			}
 			if (n >= sizeof(one) || c->nbypass == 16) {
-				snprintf(err, errlen, "bad NSTACK_BYPASS='%s' (at most 16 CIDRs)", v);
+				snprintf(err, errlen, "bad NSTACK_BYPASS='%s' (at most 16 CIDRs)",
+					 v);
 				return -EINVAL;
 			}
 			memcpy(one, p, n);

@@ -17,7 +17,7 @@ struct nsp_config {
 	struct nstack_config cfg;
 	bool have_mac; /* NSTACK_MAC given; otherwise the interface's */
 	uint8_t mac[6];
-	char pcap_path[PATH_MAX]; /* NSTACK_PCAP; empty = no dump */
+	char pcap_path[PATH_MAX];    /* NSTACK_PCAP; empty = no dump */
 	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
 	bool handover_loopback;	     /* NSTACK_HANDOVER */
 	int nbypass;		     /* NSTACK_BYPASS: CIDRs always served by the kernel */
@@ -42,8 +42,7 @@ int nsp_parse_log(const char *s, enum nstack_log_level *level);
  */
 void nsp_tcp_from_proc(struct tcp_config *t, const char *procdir);
 /* Applies NSTACK_TCP_* overrides; 0 or -EINVAL with err naming the variable. */
-int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *err,
-		     size_t errlen);
+int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *err, size_t errlen);
 
 /*
  * The whole configuration: defaults, then procdir (NULL to skip), then the

@@ -27,9 +27,9 @@
 #include "preload.h"
 
 /* Kernel-side data for a private fd's eventfd: far above any user pointer. */
-#define EP_TAG (0xa5a5ull << 48)
+#define EP_TAG	    (0xa5a5ull << 48)
 #define EP_TAG_MASK (0xffffull << 48)
-#define EP_BELL 0xffffffffu /* the set's bell, not an fd */
+#define EP_BELL	    0xffffffffu /* the set's bell, not an fd */
 
 struct ep_reg {
 	int fd;
@@ -37,7 +37,7 @@ struct ep_reg {
 	uint32_t events;       /* the program's mask, EPOLLET/EPOLLONESHOT included */
 	epoll_data_t data;
 	bool on_ready;
-	bool disabled; /* EPOLLONESHOT fired */
+	bool disabled;		/* EPOLLONESHOT fired */
 	unsigned long reported; /* the wait call that last reported it */
 };
 
@@ -245,7 +245,8 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 				nsp_internal_fd_add(b);
 				s->bell = b;
 			} else if (b >= 0) {
-				syscall(SYS_close, b); /* no bell: only the cross-thread wake is lost */
+				syscall(SYS_close,
+					b); /* no bell: only the cross-thread wake is lost */
 			}
 		}
 		ready_add(s, r); /* already ready: reported at once, as Linux does */
@@ -363,7 +364,8 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 
 			nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
-				/* A handler ran between our sleeps: Linux's epoll_wait would be asleep. */
+				/* A handler ran between our sleeps: Linux's epoll_wait would be
+				 * asleep. */
 				k = -1;
 				errno = EINTR;
 			} else {
@@ -388,8 +390,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
 				int fd = (int)(tag & 0xffffffffu);
-				struct ep_reg *r =
-				    fd >= 0 && fd < s->nbyfd ? s->byfd[fd] : NULL;
+				struct ep_reg *r = fd >= 0 && fd < s->nbyfd ? s->byfd[fd] : NULL;
 
 				/* Not drained: see ep_ctl_private. */
 				if (r)
@@ -457,8 +458,8 @@ NSP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
 		}
 		/* Rounded up to whole milliseconds: never return before the time. */
 		ms = ts->tv_sec > INT32_MAX / 1000 - 1
-			     ? INT32_MAX
-			     : (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
+			 ? INT32_MAX
+			 : (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
 	}
 	rc = ep_wait(s, epfd, events, maxevents, ms, sigmask);
 	ep_put(s);

@@ -15,9 +15,9 @@
 #include "preload.h"
 
 #define FDT_CHUNK_SHIFT 10
-#define FDT_CHUNK (1 << FDT_CHUNK_SHIFT)
-#define FDT_CHUNKS 4096 /* 4 Mi fds, above any RLIMIT_NOFILE Debian allows */
-#define FDT_STRIPES 64
+#define FDT_CHUNK	(1 << FDT_CHUNK_SHIFT)
+#define FDT_CHUNKS	4096 /* 4 Mi fds, above any RLIMIT_NOFILE Debian allows */
+#define FDT_STRIPES	64
 
 struct fdt_ent {
 	_Atomic(struct nsp_file *) file;
@@ -27,7 +27,7 @@ struct fdt_ent {
 static _Atomic(struct fdt_ent *) fdt_chunks[FDT_CHUNKS];
 static pthread_mutex_t fdt_grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t fdt_stripe[FDT_STRIPES] = {
-	[0 ... FDT_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
+    [0 ... FDT_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static struct fdt_ent *fdt_slot(int fd, bool create)

@@ -209,19 +209,24 @@ static ssize_t do_send(struct nsp_file *f, const void *buf, size_t len, int flag
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {
-		.msg_name = (void *)to, .msg_namelen = to ? tolen : 0, .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_name = (void *)to,
+	    .msg_namelen = to ? tolen : 0,
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
 	};
 
 	return send_result(f, NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &msg, flags)), flags);
 }
 
-static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
-		       struct sockaddr *from, socklen_t *fromlen)
+static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags, struct sockaddr *from,
+		       socklen_t *fromlen)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
-		.msg_name = from, .msg_namelen = from && fromlen ? *fromlen : 0, .msg_iov = &iov,
-		.msg_iovlen = 1,
+	    .msg_name = from,
+	    .msg_namelen = from && fromlen ? *fromlen : 0,
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
 	};
 	ssize_t rc;
 
@@ -233,8 +238,8 @@ static ssize_t do_recv(struct nsp_file *f, void *buf, size_t len, int flags,
 	return put_ret(f, rc);
 }
 
-NSP_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
-			  const struct sockaddr *to, socklen_t tolen)
+NSP_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+			  socklen_t tolen)
 {
 	int rc;
 
@@ -708,7 +713,8 @@ NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 		if (in < 0)
 			return REAL(close_range)(first, last, flags);
-		if ((unsigned int)in > first && (rc = REAL(close_range)(first, (unsigned int)in - 1, flags)))
+		if ((unsigned int)in > first &&
+		    (rc = REAL(close_range)(first, (unsigned int)in - 1, flags)))
 			return rc;
 		if ((unsigned int)in == last)
 			return 0;

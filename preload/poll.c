@@ -179,7 +179,8 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 
 			nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
-				/* A handler ran between our sleeps: Linux's poll would be asleep. */
+				/* A handler ran between our sleeps: Linux's poll would be asleep.
+				 */
 				n = -1;
 				errno = EINTR;
 			} else {

@@ -59,8 +59,7 @@ struct nsp_real {
 	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
 		       const sigset_t *);
 	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
-	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
-				  socklen_t *);
+	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 	ssize_t (*__read_chk)(int, void *, size_t, size_t);
 	int (*__poll_chk)(struct pollfd *, nfds_t, int, size_t);
 	int (*__ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *,
@@ -83,10 +82,10 @@ void *nsp_dlsym(const char *name);
 /* The real libc function, looked up on first use. */
 #define REAL(fn)                                                                                   \
 	(__builtin_expect(__atomic_load_n(&nsp_real.fn, __ATOMIC_RELAXED) != NULL, 1)              \
-		 ? nsp_real.fn                                                                     \
-		 : (__atomic_store_n(&nsp_real.fn, (__typeof__(nsp_real.fn))nsp_dlsym(#fn),        \
-				     __ATOMIC_RELAXED),                                            \
-		    nsp_real.fn))
+	     ? nsp_real.fn                                                                         \
+	     : (__atomic_store_n(&nsp_real.fn, (__typeof__(nsp_real.fn))nsp_dlsym(#fn),            \
+				 __ATOMIC_RELAXED),                                                \
+		nsp_real.fn))
 
 /*
  * Non-zero while this thread runs nstack or libpcap code (start-up, the
@@ -104,15 +103,15 @@ struct nsp_file {
 	 * changed only with the stack lock held.
 	 */
 	int evfd;
-	atomic_int refs;	/* fd numbers + calls in progress */
-	atomic_int sleepers;	/* pollers that want a signal */
-	atomic_int watchers;	/* epoll registrations: signal every change */
+	atomic_int refs;	   /* fd numbers + calls in progress */
+	atomic_int sleepers;	   /* pollers that want a signal */
+	atomic_int watchers;	   /* epoll registrations: signal every change */
 	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain; guards opts */
 	/* What a handover to the kernel needs to rebuild the socket there. */
 	int type, protocol;
-	bool bound;			/* the program called bind() */
+	bool bound; /* the program called bind() */
 	struct sockaddr_in bound_addr;
-	struct nsp_sockopt *opts;	/* setsockopt() calls that succeeded, last value each */
+	struct nsp_sockopt *opts; /* setsockopt() calls that succeeded, last value each */
 	int nopts;
 };
 
@@ -181,7 +180,7 @@ int nsp_forked_ebadf(struct nsp_file *f);
 	if (nsp_inside || !(f = fdt_get(fd)))                                                      \
 		return passthru;                                                                   \
 	if (nsp_forked)                                                                            \
-		return nsp_forked_ebadf(f)
+	return nsp_forked_ebadf(f)
 
 /*
  * start.c: answers SIOCGIF{ADDR,NETMASK,BRDADDR,HWADDR,MTU,FLAGS} for
@@ -199,8 +198,7 @@ bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len);
  */
 int nsp_handover(int fd, struct nsp_file *f, const struct sockaddr *why);
 /* Remembers a successful setsockopt() for a later handover. */
-void nsp_record_sockopt(struct nsp_file *f, int level, int name, const void *val,
-			socklen_t len);
+void nsp_record_sockopt(struct nsp_file *f, int level, int name, const void *val, socklen_t len);
 /* epoll.c: takes fd's registrations out of every set before a handover. */
 struct nsp_epoll_saved {
 	int epfd;
@@ -265,7 +263,7 @@ bool nsp_signal_since(long mark);
 			nsp_call_begin();                                                          \
 			__r = (expr);                                                              \
 			nsp_call_end();                                                            \
-		} while (__r == -EINTR && nsp_take_restart());                                    \
+		} while (__r == -EINTR && nsp_take_restart());                                     \
 		__r;                                                                               \
 	})
 

@@ -153,8 +153,7 @@ static void hook_sock_event(void *ctx, struct socket *sock)
 
 	(void)ctx;
 	/* Only waiters need the kernel object signalled; saves a syscall per packet. */
-	if (!f || f->evfd < 0 ||
-	    (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
+	if (!f || f->evfd < 0 || (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
 		return;
 	if (syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, pollers wake anyway. */
@@ -402,8 +401,8 @@ static void tune_malloc(void)
 static int start_locked(void)
 {
 	static const struct nstack_hooks hooks = {
-		.sock_event = hook_sock_event,
-		.log = hook_log,
+	    .sock_event = hook_sock_event,
+	    .log = hook_log,
 	};
 	struct pcap_live_opts o = {0};
 	struct net_device *dev;
@@ -426,10 +425,10 @@ static int start_locked(void)
 		goto fail;
 	backend_ops = dev->ops;
 	guarded_ops = (struct netdev_ops){
-		.xmit = guarded_xmit,
-		.poll = guarded_poll,
-		.get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
-		.close = guarded_close,
+	    .xmit = guarded_xmit,
+	    .poll = guarded_poll,
+	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
+	    .close = guarded_close,
 	};
 	dev->ops = &guarded_ops;
 	if (c.pcap_path[0]) {

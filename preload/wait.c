@@ -33,13 +33,10 @@ struct nsp_thread_wait {
 	bool restart;	/* the last interrupted sleep may restart its call */
 };
 
-static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {
-	.efd = -1};
-static __thread volatile sig_atomic_t last_signal
-	__attribute__((tls_model("initial-exec")));
+static __thread struct nsp_thread_wait tw __attribute__((tls_model("initial-exec"))) = {.efd = -1};
+static __thread volatile sig_atomic_t last_signal __attribute__((tls_model("initial-exec")));
 /* Handlers run on this thread (the trampoline counts them). */
-static __thread volatile sig_atomic_t signal_count
-	__attribute__((tls_model("initial-exec")));
+static __thread volatile sig_atomic_t signal_count __attribute__((tls_model("initial-exec")));
 /* The count when the current interposed call (attempt) began; -1: none. */
 static __thread long call_mark __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t tw_key;
@@ -294,9 +291,9 @@ bool nsp_take_restart(void)
 }
 
 static const struct nstack_wait_ops wait_ops = {
-	.token = op_token,
-	.sleep = op_sleep,
-	.wake = op_wake,
+    .token = op_token,
+    .sleep = op_sleep,
+    .wake = op_wake,
 };
 
 void nsp_wait_attach(struct nstack *ns)
@@ -370,7 +367,7 @@ NSP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
 		k = *act;
 		atomic_store(&prog[sig].flags, act->sa_flags);
 		atomic_store(&prog[sig].fn, (act->sa_flags & SA_SIGINFO) ? (void *)act->sa_sigaction
-									  : (void *)act->sa_handler);
+									 : (void *)act->sa_handler);
 		k.sa_sigaction = trampoline;
 		k.sa_flags |= SA_SIGINFO;
 		rc = nsp_real_sigaction(sig, &k, &kold);

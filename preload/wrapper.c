@@ -28,18 +28,17 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] "
-		"[--] PROGRAM [ARGS...]\n"
-		"Runs PROGRAM with its IPv4 sockets on nstack's private TCP/IP stack.\n"
-		"  -i IFACE      interface to use (NSTACK_IFACE, default nstack0)\n"
-		"  -a ADDR/LEN   nstack's address (NSTACK_ADDR, default 198.18.0.2/24)\n"
-		"  -g GW         default gateway, or none (NSTACK_GW, default 198.18.0.1)\n"
-		"  -m MAC        source MAC (NSTACK_MAC, default the interface's)\n"
-		"  -w FILE.pcap  write every frame to FILE.pcap (NSTACK_PCAP)\n"
-		"  -v            more log output; twice for debug (NSTACK_LOG)\n"
-		"  -h            this help\n"
-		"See nstack(1) and nstack(7).\n");
+	fprintf(out, "usage: nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] "
+		     "[--] PROGRAM [ARGS...]\n"
+		     "Runs PROGRAM with its IPv4 sockets on nstack's private TCP/IP stack.\n"
+		     "  -i IFACE      interface to use (NSTACK_IFACE, default nstack0)\n"
+		     "  -a ADDR/LEN   nstack's address (NSTACK_ADDR, default 198.18.0.2/24)\n"
+		     "  -g GW         default gateway, or none (NSTACK_GW, default 198.18.0.1)\n"
+		     "  -m MAC        source MAC (NSTACK_MAC, default the interface's)\n"
+		     "  -w FILE.pcap  write every frame to FILE.pcap (NSTACK_PCAP)\n"
+		     "  -v            more log output; twice for debug (NSTACK_LOG)\n"
+		     "  -h            this help\n"
+		     "See nstack(1) and nstack(7).\n");
 }
 
 static int readable(const char *path)
@@ -66,8 +65,7 @@ static int find_library(char *out, size_t len)
 		}
 	}
 	dir = getenv("NSTACK_LIBDIR");
-	if (dir && dir[0] && snprintf(out, len, "%s/%s", dir, LIBNAME) < (int)len &&
-	    readable(out))
+	if (dir && dir[0] && snprintf(out, len, "%s/%s", dir, LIBNAME) < (int)len && readable(out))
 		return 0;
 	if (snprintf(out, len, "%s/%s", NSTACK_LIBDIR, LIBNAME) < (int)len && readable(out))
 		return 0;
@@ -132,8 +130,9 @@ static void warn_unpreloadable(const char *prog)
 	if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(buf, ELFMAG, SELFMAG) != 0)
 		return; /* a script: its interpreter gets the library */
 	if (buf[EI_CLASS] != ELFCLASS64) {
-		fprintf(stderr, "nstack: warning: %s is not a 64-bit program: it cannot load "
-				"libnstack.so\n",
+		fprintf(stderr,
+			"nstack: warning: %s is not a 64-bit program: it cannot load "
+			"libnstack.so\n",
 			path);
 		return;
 	}

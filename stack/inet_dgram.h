@@ -105,8 +105,8 @@ void ip_dgram_tx_params(struct sock *sk, const struct ipcm_cookie *ipc, const st
 
 /* datagram.c: what UDP, ping and raw share. */
 /* sendmsg()'s destination: msg_name (AF_UNSPEC too when unspec_ok) or the connected peer. */
-int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_ok,
-		   uint32_t *daddr, uint16_t *dport);
+int ip_dgram_daddr(const struct sock *sk, const struct msghdr *msg, bool unspec_ok, uint32_t *daddr,
+		   uint16_t *dport);
 /* sendmsg()'s control messages, route (SO_BROADCAST check) and source address. */
 int ip_dgram_route(struct sock *sk, const struct msghdr *msg, uint32_t daddr,
 		   struct ipcm_cookie *ipc, struct rtable *rt, uint32_t *saddr);
@@ -117,7 +117,7 @@ struct sk_buff *ip_dgram_skb_from_msg(struct sock *sk, const struct msghdr *msg,
 int ip_dgram_check_size(struct sock *sk, const struct rtable *rt, size_t tlen, uint16_t port);
 /* ip_dgram_recvmsg() options: */
 #define IP_DGRAM_OOB_EOPNOTSUPP 0x1 /* MSG_OOB fails (ping, raw); UDP ignores it, as Linux */
-#define IP_DGRAM_NAME_PORT 0x2	    /* msg_name carries the UDP source port */
+#define IP_DGRAM_NAME_PORT	0x2 /* msg_name carries the UDP source port */
 ssize_t ip_dgram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			 unsigned int opts);
 /* Copies skb's data to msg cut to len (MSG_TRUNC), then the timestamp cmsg; *copied set. */

@@ -33,12 +33,9 @@ struct nstack_module {
 
 /* Bottom to top; torn down in reverse. */
 static const struct nstack_module modules[] = {
-	{"arp", arp_init, arp_exit},
-	{"ip", ip_init, ip_exit},
-	{"ipfrag", ipfrag_init, ipfrag_exit},
-	{"icmp", icmp_init, icmp_exit},
-	{"inet", inet_init, inet_exit},
-	{"tcp", tcp_init, tcp_exit},
+    {"arp", arp_init, arp_exit},	  {"ip", ip_init, ip_exit},
+    {"ipfrag", ipfrag_init, ipfrag_exit}, {"icmp", icmp_init, icmp_exit},
+    {"inet", inet_init, inet_exit},	  {"tcp", tcp_init, tcp_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
@@ -59,9 +56,9 @@ static uint32_t default_random32(void *ctx)
 }
 
 const struct nstack_env nstack_env_default = {
-	.now_us = default_now_us,
-	.random32 = default_random32,
-	.ctx = NULL,
+    .now_us = default_now_us,
+    .random32 = default_random32,
+    .ctx = NULL,
 };
 
 /* Fills cfg with nstack's documented defaults (198.18.0.2/24 via 198.18.0.1 on nstack0). */
@@ -253,8 +250,7 @@ void nstack_process(struct nstack *ns)
 	pthread_mutex_lock(&ns->lock);
 	process_locked(ns);
 	/* Loopback and timers armed in the past may have produced more work. */
-	for (int i = 0; i < 16 && (!skb_queue_empty(&ns->backlog) ||
-				   timers_next(ns) <= ns_now(ns));
+	for (int i = 0; i < 16 && (!skb_queue_empty(&ns->backlog) || timers_next(ns) <= ns_now(ns));
 	     i++)
 		process_locked(ns);
 	pthread_mutex_unlock(&ns->lock);
@@ -386,7 +382,7 @@ static const struct {
 	size_t off;
 } mib_names[] = {
 #define NSTACK_MIB_NAME(n) {#n, offsetof(struct nstack_mib, n)},
-	NSTACK_MIB_LIST(NSTACK_MIB_NAME)
+    NSTACK_MIB_LIST(NSTACK_MIB_NAME)
 #undef NSTACK_MIB_NAME
 };
 

@@ -14,26 +14,26 @@
 #include "tcp.h"
 
 const char *const tcp_state_names[TCP_MAX_STATES] = {
-	[0] = "UNKNOWN",
-	[TCP_ESTABLISHED] = "ESTABLISHED",
-	[TCP_SYN_SENT] = "SYN_SENT",
-	[TCP_SYN_RECV] = "SYN_RECV",
-	[TCP_FIN_WAIT1] = "FIN_WAIT1",
-	[TCP_FIN_WAIT2] = "FIN_WAIT2",
-	[TCP_TIME_WAIT] = "TIME_WAIT",
-	[TCP_CLOSE] = "CLOSE",
-	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	[TCP_LAST_ACK] = "LAST_ACK",
-	[TCP_LISTEN] = "LISTEN",
-	[TCP_CLOSING] = "CLOSING",
+    [0] = "UNKNOWN",
+    [TCP_ESTABLISHED] = "ESTABLISHED",
+    [TCP_SYN_SENT] = "SYN_SENT",
+    [TCP_SYN_RECV] = "SYN_RECV",
+    [TCP_FIN_WAIT1] = "FIN_WAIT1",
+    [TCP_FIN_WAIT2] = "FIN_WAIT2",
+    [TCP_TIME_WAIT] = "TIME_WAIT",
+    [TCP_CLOSE] = "CLOSE",
+    [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+    [TCP_LAST_ACK] = "LAST_ACK",
+    [TCP_LISTEN] = "LISTEN",
+    [TCP_CLOSING] = "CLOSING",
 };
 
 _Static_assert(TCP_ESTABLISHED == SK_ST_ESTABLISHED && TCP_CLOSE == SK_ST_CLOSE &&
-		       TCP_LISTEN == SK_ST_LISTEN && TCP_SYN_SENT == SK_ST_SYN_SENT,
+		   TCP_LISTEN == SK_ST_LISTEN && TCP_SYN_SENT == SK_ST_SYN_SENT,
 	       "sock.h state numbers");
 
 #define TCP_FIN_TIMEOUT_MAX_S 120
-#define MAX_TCP_SYNCNT 127
+#define MAX_TCP_SYNCNT	      127
 
 /*
  * The one place sk_state changes: traces old -> new, keeps the tables and
@@ -45,8 +45,8 @@ void tcp_set_state(struct sock *sk, int state)
 
 	if (old == state)
 		return;
-	ns_dbg(sk->ns, "tcp %p: %s -> %s", (void *)sk, tcp_state_names[old < TCP_MAX_STATES ? old : 0],
-	       tcp_state_names[state]);
+	ns_dbg(sk->ns, "tcp %p: %s -> %s", (void *)sk,
+	       tcp_state_names[old < TCP_MAX_STATES ? old : 0], tcp_state_names[state]);
 	if (state == TCP_CLOSE) {
 		if (old == TCP_SYN_SENT || old == TCP_SYN_RECV)
 			NS_INC_STATS(sk->ns, TcpAttemptFails);
@@ -223,12 +223,12 @@ uint32_t tcp_inq(const struct sock *sk)
 static bool tcp_close_state(struct sock *sk)
 {
 	static const uint8_t next[TCP_MAX_STATES] = {
-		[TCP_ESTABLISHED] = TCP_FIN_WAIT1, [TCP_SYN_SENT] = TCP_CLOSE,
-		[TCP_SYN_RECV] = TCP_FIN_WAIT1,	   [TCP_FIN_WAIT1] = TCP_FIN_WAIT1,
-		[TCP_FIN_WAIT2] = TCP_FIN_WAIT2,   [TCP_TIME_WAIT] = TCP_CLOSE,
-		[TCP_CLOSE] = TCP_CLOSE,	   [TCP_CLOSE_WAIT] = TCP_LAST_ACK,
-		[TCP_LAST_ACK] = TCP_LAST_ACK,	   [TCP_LISTEN] = TCP_CLOSE,
-		[TCP_CLOSING] = TCP_CLOSING,
+	    [TCP_ESTABLISHED] = TCP_FIN_WAIT1, [TCP_SYN_SENT] = TCP_CLOSE,
+	    [TCP_SYN_RECV] = TCP_FIN_WAIT1,    [TCP_FIN_WAIT1] = TCP_FIN_WAIT1,
+	    [TCP_FIN_WAIT2] = TCP_FIN_WAIT2,   [TCP_TIME_WAIT] = TCP_CLOSE,
+	    [TCP_CLOSE] = TCP_CLOSE,	       [TCP_CLOSE_WAIT] = TCP_LAST_ACK,
+	    [TCP_LAST_ACK] = TCP_LAST_ACK,     [TCP_LISTEN] = TCP_CLOSE,
+	    [TCP_CLOSING] = TCP_CLOSING,
 	};
 	int ns_ = next[sk->sk_state];
 	bool fin = (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV ||
@@ -365,8 +365,8 @@ adjudge:
 	}
 	if (sk->sk_state == TCP_CLOSE)
 		tcp_clear_xmit_timers(sk);
-	sock_put(sk);	/* ours */
-	sock_put(sk);	/* the application's */
+	sock_put(sk); /* ours */
+	sock_put(sk); /* the application's */
 }
 
 /* proto->destroy: the last reference is gone (tcp_v4_destroy_sock). */
@@ -419,7 +419,8 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 		struct sk_buff *skb, *tmp;
 		bool progress = false;
 
-		skb_queue_walk_safe(&sk->sk_receive_queue, skb, tmp) {
+		skb_queue_walk_safe(&sk->sk_receive_queue, skb, tmp)
+		{
 			uint32_t off = *seq - TCP_SKB_CB(skb)->seq;
 			size_t used;
 
@@ -626,13 +627,15 @@ static int tcp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 	case SIOCOUTQ:
 		if (sk->sk_state == TCP_LISTEN)
 			return -EINVAL;
-		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE)) ? 0
+		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE))
+			? 0
 			: (int)(tp->write_seq - tp->snd_una);
 		break;
 	case SIOCOUTQNSD:
 		if (sk->sk_state == TCP_LISTEN)
 			return -EINVAL;
-		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE)) ? 0
+		v = ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE))
+			? 0
 			: (int)(tp->write_seq - tp->snd_nxt);
 		break;
 	case SIOCATMARK:
@@ -761,8 +764,8 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 				return -EINVAL;
 			tp->window_clamp = 0;
 		} else {
-			tp->window_clamp = (uint32_t)(val < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2
-										: val);
+			tp->window_clamp =
+			    (uint32_t)(val < SOCK_MIN_RCVBUF / 2 ? SOCK_MIN_RCVBUF / 2 : val);
 		}
 		return 0;
 	case TCP_QUICKACK:
@@ -875,8 +878,7 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 }
 
 /* proto->getsockopt for IPPROTO_TCP (do_tcp_getsockopt). */
-static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
-			  socklen_t *optlen)
+static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_config *c = &sk->ns->cfg.tcp;
@@ -967,22 +969,22 @@ static void tcp_keepalive_hook(struct sock *sk, bool on)
 }
 
 const struct proto tcp_prot = {
-	.name = "TCP",
-	.obj_size = sizeof(struct tcp_sock),
-	.init = tcp_init_sock_proto,
-	.close = tcp_close,
-	.connect = tcp_v4_connect,
-	.disconnect = tcp_disconnect,
-	.ioctl = tcp_ioctl,
-	.destroy = tcp_v4_destroy_sock,
-	.shutdown = tcp_shutdown,
-	.setsockopt = tcp_setsockopt,
-	.getsockopt = tcp_getsockopt,
-	.sendmsg = tcp_sendmsg,
-	.recvmsg = tcp_recvmsg,
-	.hash = tcp_v4_hash,
-	.unhash = tcp_v4_unhash,
-	.get_port = tcp_v4_get_port,
-	.keepalive = tcp_keepalive_hook,
-	.max_header = MAX_HEADER,
+    .name = "TCP",
+    .obj_size = sizeof(struct tcp_sock),
+    .init = tcp_init_sock_proto,
+    .close = tcp_close,
+    .connect = tcp_v4_connect,
+    .disconnect = tcp_disconnect,
+    .ioctl = tcp_ioctl,
+    .destroy = tcp_v4_destroy_sock,
+    .shutdown = tcp_shutdown,
+    .setsockopt = tcp_setsockopt,
+    .getsockopt = tcp_getsockopt,
+    .sendmsg = tcp_sendmsg,
+    .recvmsg = tcp_recvmsg,
+    .hash = tcp_v4_hash,
+    .unhash = tcp_v4_unhash,
+    .get_port = tcp_v4_get_port,
+    .keepalive = tcp_keepalive_hook,
+    .max_header = MAX_HEADER,
 };

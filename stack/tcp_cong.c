@@ -24,8 +24,8 @@ const struct tcp_congestion_ops *tcp_ca_find(struct nstack *ns, const char *name
 	const struct tcp_congestion_ops *ca;
 
 	LIST_FOREACH(ca, &ns->tcp->cong_list, list)
-		if (strcmp(ca->name, name) == 0)
-			return ca;
+	if (strcmp(ca->name, name) == 0)
+		return ca;
 	return NULL;
 }
 
@@ -111,10 +111,10 @@ static uint32_t tcp_reno_undo_cwnd(struct tcp_sock *tp)
 }
 
 static struct tcp_congestion_ops tcp_reno = {
-	.name = "reno",
-	.ssthresh = tcp_reno_ssthresh,
-	.cong_avoid = tcp_reno_cong_avoid,
-	.undo_cwnd = tcp_reno_undo_cwnd,
+    .name = "reno",
+    .ssthresh = tcp_reno_ssthresh,
+    .cong_avoid = tcp_reno_cong_avoid,
+    .undo_cwnd = tcp_reno_undo_cwnd,
 };
 
 /*
@@ -123,26 +123,26 @@ static struct tcp_congestion_ops tcp_reno = {
  * and the target clamped to [cwnd, 1.5 cwnd] (4.2); slow start ends early
  * on HyStart's delay signal, as Linux's cubic does by default.
  */
-#define CUBIC_C 0.4
+#define CUBIC_C	   0.4
 #define CUBIC_BETA 0.7
 
 struct cubic_priv {
-	double w_max;	     /* segments */
+	double w_max; /* segments */
 	double w_last_max;
-	double k;	     /* seconds */
-	double w_est;	     /* Reno-friendly estimate, segments */
+	double k;     /* seconds */
+	double w_est; /* Reno-friendly estimate, segments */
 	double cwnd_epoch;
 	uint64_t epoch_start; /* us, 0 = no epoch */
 	uint32_t min_rtt_us;  /* delay_min: the smallest RTT seen */
 	/* HyStart, delay detection (Linux's HYSTART_DELAY). */
-	uint32_t end_seq;     /* the current round ends when this is acked */
-	uint32_t curr_rtt;    /* smallest RTT of the round's first samples */
+	uint32_t end_seq;  /* the current round ends when this is acked */
+	uint32_t curr_rtt; /* smallest RTT of the round's first samples */
 	uint8_t sample_cnt;
 	bool found;
 };
 
-#define HYSTART_LOW_WINDOW 16
-#define HYSTART_MIN_SAMPLES 8
+#define HYSTART_LOW_WINDOW   16
+#define HYSTART_MIN_SAMPLES  8
 #define HYSTART_DELAY_MIN_US 4000u
 #define HYSTART_DELAY_MAX_US 16000u
 
@@ -175,7 +175,6 @@ static double cubic_cbrt(double x)
 	}
 	return neg ? -r : r;
 }
-
 
 static void cubic_reset(struct tcp_sock *tp)
 {
@@ -318,13 +317,13 @@ static void cubic_pkts_acked(struct tcp_sock *tp, uint32_t acked, int64_t rtt_us
 }
 
 static struct tcp_congestion_ops tcp_cubic = {
-	.name = "cubic",
-	.init = cubic_init,
-	.ssthresh = cubic_ssthresh,
-	.cong_avoid = cubic_cong_avoid,
-	.set_state = cubic_set_state,
-	.pkts_acked = cubic_pkts_acked,
-	.undo_cwnd = cubic_undo_cwnd,
+    .name = "cubic",
+    .init = cubic_init,
+    .ssthresh = cubic_ssthresh,
+    .cong_avoid = cubic_cong_avoid,
+    .set_state = cubic_set_state,
+    .pkts_acked = cubic_pkts_acked,
+    .undo_cwnd = cubic_undo_cwnd,
 };
 
 /* Registers reno and cubic and picks the default from tcp_congestion_control. */

@@ -16,7 +16,7 @@
 
 static void tcp_dsack_set(struct sock *sk, uint32_t seq, uint32_t end_seq);
 #define TCP_INVALID_RATELIMIT_US 500000u
-#define TCP_GRO_MAX_BYTES 65536u
+#define TCP_GRO_MAX_BYTES	 65536u
 
 /* Parses the options of a received segment (RFC 9293 3.1, RFC 7323, RFC 2018). */
 void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
@@ -65,8 +65,10 @@ void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
 		case TCPOPT_TIMESTAMP:
 			if (olen == 10) {
 				opt->saw_tstamp = true;
-				opt->rcv_tsval = (uint32_t)p[2] << 24 | p[3] << 16 | p[4] << 8 | p[5];
-				opt->rcv_tsecr = (uint32_t)p[6] << 24 | p[7] << 16 | p[8] << 8 | p[9];
+				opt->rcv_tsval =
+				    (uint32_t)p[2] << 24 | p[3] << 16 | p[4] << 8 | p[5];
+				opt->rcv_tsecr =
+				    (uint32_t)p[6] << 24 | p[7] << 16 | p[8] << 8 | p[9];
 			}
 			break;
 		case TCPOPT_SACK:
@@ -79,9 +81,9 @@ void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
 					const unsigned char *b = p + 2 + i * 8;
 
 					opt->sacks[i].start_seq =
-						(uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+					    (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
 					opt->sacks[i].end_seq =
-						(uint32_t)b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7];
+					    (uint32_t)b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7];
 				}
 				opt->num_sacks = n;
 			}
@@ -198,7 +200,8 @@ static void tcp_send_dupack(struct sock *sk, const struct sk_buff *skb)
 
 	if (cb->end_seq != cb->seq && before(cb->seq, tp->rcv_nxt)) {
 		/* A retransmission of data we have: ACK at once, with D-SACK. */
-		tcp_dsack_set(sk, cb->seq, after(cb->end_seq, tp->rcv_nxt) ? tp->rcv_nxt : cb->end_seq);
+		tcp_dsack_set(sk, cb->seq,
+			      after(cb->end_seq, tp->rcv_nxt) ? tp->rcv_nxt : cb->end_seq);
 		tcp_send_ack(sk);
 		return;
 	}
@@ -251,8 +254,7 @@ void tcp_finish_connect(struct sock *sk, struct sk_buff *skb)
 }
 
 /* Frees acknowledged segments, samples the RTT, returns packets acked (tcp_clean_rtx_queue). */
-static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_us,
-				    bool *fin_acked)
+static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_us, bool *fin_acked)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
@@ -314,7 +316,8 @@ static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack)
 		if (!after(e, s) || !after(e, ack) || after(e, tp->snd_nxt) ||
 		    before(s, tp->snd_una))
 			continue;
-		skb_queue_walk(&sk->sk_write_queue, skb) {
+		skb_queue_walk(&sk->sk_write_queue, skb)
+		{
 			struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 			if (skb == tp->send_head)
@@ -352,7 +355,8 @@ static uint32_t tcp_mark_lost_sack(struct sock *sk)
 	struct sk_buff *skb;
 	uint32_t sacked_above = tp->sacked_out, marked = 0;
 
-	skb_queue_walk(&sk->sk_write_queue, skb) {
+	skb_queue_walk(&sk->sk_write_queue, skb)
+	{
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 		if (skb == tp->send_head || sacked_above < tp->reordering)
@@ -438,7 +442,8 @@ void tcp_enter_loss(struct sock *sk)
 	tp->dup_acks = 0;
 	if (!tp->sack_ok)
 		tp->sacked_out = 0;
-	skb_queue_walk(&sk->sk_write_queue, skb) {
+	skb_queue_walk(&sk->sk_write_queue, skb)
+	{
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 		if (skb == tp->send_head)
@@ -473,7 +478,8 @@ static void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, boo
 		return;
 	tp->prr_delivered += newly_acked_sacked;
 	if (delta < 0) {
-		uint64_t dividend = (uint64_t)tp->snd_ssthresh * tp->prr_delivered + tp->prior_cwnd - 1;
+		uint64_t dividend =
+		    (uint64_t)tp->snd_ssthresh * tp->prr_delivered + tp->prior_cwnd - 1;
 
 		sndcnt = (int64_t)(dividend / tp->prior_cwnd) - tp->prr_out;
 	} else {
@@ -659,9 +665,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_rearm_rto(sk);
 		tcp_schedule_loss_probe(sk);
 	}
-	if (tp->pending == ICSK_TIME_PROBE0 && (tp->packets_out || !tp->send_head ||
-						 after(tp->snd_una + tp->snd_wnd,
-						       TCP_SKB_CB(tp->send_head)->seq))) {
+	if (tp->pending == ICSK_TIME_PROBE0 &&
+	    (tp->packets_out || !tp->send_head ||
+	     after(tp->snd_una + tp->snd_wnd, TCP_SKB_CB(tp->send_head)->seq))) {
 		tcp_clear_retrans_timer(sk);
 		tp->backoff = 0;
 	}
@@ -749,8 +755,8 @@ static void tcp_event_data_recv(struct sock *sk, unsigned int len)
 		if (delta > 0 && delta < 0x7fffffff) {
 			uint32_t m = delta * 1000u;
 
-			tp->rcv_rtt_us = tp->rcv_rtt_us ? tp->rcv_rtt_us - (tp->rcv_rtt_us >> 3) + (m >> 3)
-							: m;
+			tp->rcv_rtt_us =
+			    tp->rcv_rtt_us ? tp->rcv_rtt_us - (tp->rcv_rtt_us >> 3) + (m >> 3) : m;
 		}
 	}
 	/*
@@ -812,7 +818,8 @@ static void tcp_update_sack_blocks(struct sock *sk, uint32_t newest)
 	int n = 0, i, max = tp->tstamp_ok ? 3 : 4, out = 0;
 	struct sk_buff *skb;
 
-	skb_queue_walk(&tp->out_of_order_queue, skb) {
+	skb_queue_walk(&tp->out_of_order_queue, skb)
+	{
 		uint32_t s = TCP_SKB_CB(skb)->seq, e = s + skb->len;
 
 		if (n && blocks[n - 1].end_seq == s) {
@@ -861,7 +868,8 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 	tp->rcv_ooopack++;
 	tp->ack_now = true;
 	tp->ack_pending = true;
-	skb_queue_walk(q, cur) {
+	skb_queue_walk(q, cur)
+	{
 		if (after(TCP_SKB_CB(cur)->seq, seq))
 			break;
 		prev = cur;
@@ -1082,7 +1090,8 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		}
 		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
 		tcp_sync_mss(sk, 0);
-		tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
+		tp->rcv_mss =
+		    (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
 		tcp_ack(sk, skb, th);
 		tcp_finish_connect(sk, skb);
 		tcp_send_ack(sk);
@@ -1293,7 +1302,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	}
 	/* Fourth check: SYN in a synchronized state (RFC 5961 4.2). */
 	if (flags & TH_SYN) {
-syn_challenge:
+	syn_challenge:
 		tcp_send_challenge_ack(sk);
 		return 0;
 	}

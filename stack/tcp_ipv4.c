@@ -73,7 +73,8 @@ static uint32_t tcp_v4_connect_isn(struct nstack *ns, uint32_t saddr, uint16_t s
 {
 	const struct tcp_state *st = ns->tcp;
 	uint32_t f = mix32(mix32(mix32(st->open_secret[1] ^ saddr) ^ daddr) ^
-			   ((uint32_t)sport << 16 | dport)) + st->open_secret[1];
+			   ((uint32_t)sport << 16 | dport)) +
+		     st->open_secret[1];
 
 	return f + (uint32_t)(ns_now(ns) / 4u);
 }
@@ -104,7 +105,8 @@ struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16
 	unsigned int h = tcp_ehashfn(ns, daddr, dport, saddr, sport);
 	struct sock *sk;
 
-	LIST_FOREACH(sk, &ns->tcp->ehash[h], sk_node) {
+	LIST_FOREACH(sk, &ns->tcp->ehash[h], sk_node)
+	{
 		if (sk->sk_daddr == saddr && sk->sk_dport == sport && sk->sk_rcv_saddr == daddr &&
 		    inet_sk(sk)->inet_sport == dport)
 			return sk;
@@ -118,7 +120,8 @@ static struct sock *tcp_v4_lookup_listener(struct nstack *ns, uint32_t daddr, ui
 	uint16_t port = ntohs(dport);
 	struct sock *sk, *wild = NULL;
 
-	LIST_FOREACH(sk, &ns->tcp->lhash[port % TCP_LHASH_SIZE], sk_node) {
+	LIST_FOREACH(sk, &ns->tcp->lhash[port % TCP_LHASH_SIZE], sk_node)
+	{
 		if (sk->sk_num != port)
 			continue;
 		if (sk->sk_rcv_saddr == daddr)
@@ -182,7 +185,8 @@ static bool tcp_bind_conflict(const struct sock *sk, uint16_t port)
 	struct nstack *ns = sk->ns;
 	const struct sock *sk2;
 
-	LIST_FOREACH(sk2, &ns->tcp->bhash[port % TCP_BHASH_SIZE], sk_bind_node) {
+	LIST_FOREACH(sk2, &ns->tcp->bhash[port % TCP_BHASH_SIZE], sk_bind_node)
+	{
 		if (sk2 == sk || sk2->sk_num != port)
 			continue;
 		if (sk->sk_rcv_saddr && sk2->sk_rcv_saddr && sk->sk_rcv_saddr != sk2->sk_rcv_saddr)
@@ -201,8 +205,8 @@ static bool tcp_port_used(struct nstack *ns, uint16_t port)
 	const struct sock *sk2;
 
 	LIST_FOREACH(sk2, &ns->tcp->bhash[port % TCP_BHASH_SIZE], sk_bind_node)
-		if (sk2->sk_num == port)
-			return true;
+	if (sk2->sk_num == port)
+		return true;
 	return false;
 }
 
@@ -296,9 +300,8 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 			goto failure;
 		autobound = true;
 	} else {
-		struct sock *old = tcp_v4_lookup_established(ns, sk->sk_daddr, sk->sk_dport,
-							     sk->sk_rcv_saddr,
-							     inet_sk(sk)->inet_sport);
+		struct sock *old = tcp_v4_lookup_established(
+		    ns, sk->sk_daddr, sk->sk_dport, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport);
 
 		if (old && !(old->sk_state == TCP_TIME_WAIT && tcp_twsk_unique(sk, old))) {
 			err = -EADDRNOTAVAIL;
@@ -492,7 +495,8 @@ static void tcp_simple_retransmit(struct sock *sk)
 	unsigned int mss = tcp_current_mss(sk);
 	struct sk_buff *skb;
 
-	skb_queue_walk(&sk->sk_write_queue, skb) {
+	skb_queue_walk(&sk->sk_write_queue, skb)
+	{
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 		if (skb == tp->send_head)
@@ -567,16 +571,16 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 }
 
 static const struct inet_protocol tcp_protocol = {
-	.handler = tcp_v4_rcv,
-	.err_handler = tcp_v4_err,
+    .handler = tcp_v4_rcv,
+    .err_handler = tcp_v4_err,
 };
 
 static const struct inet_protosw tcp_protosw = {
-	.type = SOCK_STREAM,
-	.protocol = IPPROTO_TCP,
-	.prot = &tcp_prot,
-	.ops = &inet_stream_ops,
-	.flags = INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK,
+    .type = SOCK_STREAM,
+    .protocol = IPPROTO_TCP,
+    .prot = &tcp_prot,
+    .ops = &inet_stream_ops,
+    .flags = INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK,
 };
 
 /*

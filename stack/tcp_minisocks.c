@@ -14,13 +14,13 @@
 
 /* Linux's syncookie MSS table (net/ipv4/syncookies.c). */
 static const uint16_t tcp_cookie_msstab[] = {536, 1300, 1440, 1460};
-#define COOKIEBITS 24
-#define COOKIEMASK ((1u << COOKIEBITS) - 1)
-#define MAX_SYNCOOKIE_AGE 2
-#define TSBITS 6
-#define TSMASK ((1u << TSBITS) - 1)
+#define COOKIEBITS	   24
+#define COOKIEMASK	   ((1u << COOKIEBITS) - 1)
+#define MAX_SYNCOOKIE_AGE  2
+#define TSBITS		   6
+#define TSMASK		   ((1u << TSBITS) - 1)
 #define TS_OPT_WSCALE_MASK 0xf
-#define TS_OPT_SACK 0x10
+#define TS_OPT_SACK	   0x10
 
 static uint32_t mix32(uint32_t h)
 {
@@ -75,8 +75,8 @@ static int tcp_cookie_decode(struct nstack *ns, uint32_t cookie, uint32_t saddr,
 	diff = (count - (cookie >> COOKIEBITS)) & (0xffffffffu >> COOKIEBITS);
 	if (diff >= MAX_SYNCOOKIE_AGE)
 		return -1;
-	mssind = (cookie - cookie_hash(ns, saddr, daddr, sport, dport, count - diff, 1)) &
-		 COOKIEMASK;
+	mssind =
+	    (cookie - cookie_hash(ns, saddr, daddr, sport, dport, count - diff, 1)) & COOKIEMASK;
 	if (mssind >= sizeof(tcp_cookie_msstab) / sizeof(tcp_cookie_msstab[0]))
 		return -1;
 	return (int)mssind;
@@ -95,8 +95,8 @@ struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t
 	struct tcp_request_sock *req;
 
 	LIST_FOREACH(req, &tcp_sk(lsk)->syn_queue, link)
-		if (req->rmt_addr == raddr && req->rmt_port == rport && req->loc_addr == laddr)
-			return req;
+	if (req->rmt_addr == raddr && req->rmt_port == rport && req->loc_addr == laddr)
+		return req;
 	return NULL;
 }
 
@@ -424,8 +424,8 @@ struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
 		if (req.wscale_ok) {
 			uint32_t wnd, clamp = tcp_sk(sk)->window_clamp;
 
-			tcp_select_initial_window(ns, sk->sk_rcvbuf - (sk->sk_rcvbuf >> 1),
-						  req.mss, &wnd, &clamp, true, &req.rcv_wscale);
+			tcp_select_initial_window(ns, sk->sk_rcvbuf - (sk->sk_rcvbuf >> 1), req.mss,
+						  &wnd, &clamp, true, &req.rcv_wscale);
 		}
 	}
 	return tcp_create_openreq_child(sk, &req, true);

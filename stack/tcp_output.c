@@ -335,7 +335,7 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	*ncb = *cb;
 	ncb->seq = cb->seq + len;
 	cb->end_seq = ncb->seq;
-	cb->tcp_flags &= (uint8_t)~(TH_FIN | TH_PSH);
+	cb->tcp_flags &= (uint8_t) ~(TH_FIN | TH_PSH);
 	skb_trim(skb, len);
 	sk->sk_write_queue.bytes -= rest; /* skb shrank inside the queue */
 	skb_insert_after(&sk->sk_write_queue, skb, nskb);
@@ -482,8 +482,8 @@ static void tcp_advance_send_head(struct sock *sk, struct sk_buff *skb)
 }
 
 /* Linux's tcp_nagle_test() with Minshall's variant of Nagle (RFC 896). */
-static bool tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb,
-			   unsigned int mss, int nonagle)
+static bool tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb, unsigned int mss,
+			   int nonagle)
 {
 	bool partial = skb->len < mss;
 
@@ -509,8 +509,8 @@ void tcp_check_probe_timer(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	if (!tp->packets_out && tp->send_head && !timer_pending(&tp->retransmit_timer)) {
-		uint64_t when = tp->rto > sk->ns->cfg.tcp.rto_min_us ? tp->rto
-								       : sk->ns->cfg.tcp.rto_min_us;
+		uint64_t when =
+		    tp->rto > sk->ns->cfg.tcp.rto_min_us ? tp->rto : sk->ns->cfg.tcp.rto_min_us;
 
 		tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_now(sk) + when);
 	}
@@ -627,7 +627,8 @@ void tcp_xmit_retransmit_queue(struct sock *sk)
 	struct sk_buff *skb;
 
 	/* Not the _safe walk: a retransmission may split skb and insert its tail next. */
-	skb_queue_walk(&sk->sk_write_queue, skb) {
+	skb_queue_walk(&sk->sk_write_queue, skb)
+	{
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 
 		if (skb == tp->send_head)

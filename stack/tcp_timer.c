@@ -183,8 +183,8 @@ bool tcp_schedule_loss_probe(struct sock *sk)
 	if (!tp->sack_ok || !tp->packets_out || !head || tp->tlp_high_seq ||
 	    (tp->ca_state != TCP_CA_Open && tp->ca_state != TCP_CA_CWR))
 		return false;
-	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 |
-				      TCPF_CLOSING | TCPF_LAST_ACK)))
+	if (!((1u << sk->sk_state) &
+	      (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 | TCPF_CLOSING | TCPF_LAST_ACK)))
 		return false;
 	if (tp->srtt_us) {
 		timeout = tp->srtt_us >> 2;

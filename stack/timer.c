@@ -66,9 +66,9 @@ static bool run_one(struct nstack *ns, struct timer_slot *slot, uint64_t now)
 
 	/* Earliest first, so timers of one millisecond fire in expiry order. */
 	LIST_FOREACH(t, slot, entry)
-		if (t->expires <= now && t->gen != ns->timers.run_gen &&
-		    (!due || t->expires < due->expires))
-			due = t;
+	if (t->expires <= now && t->gen != ns->timers.run_gen &&
+	    (!due || t->expires < due->expires))
+		due = t;
 	if (!due)
 		return false;
 	timer_detach(&ns->timers, due);
@@ -119,7 +119,8 @@ uint64_t timers_next(struct nstack *ns)
 		struct timer_list *t;
 		uint64_t ms = w->clk_ms + k;
 
-		LIST_FOREACH(t, &w->slots[ms & SLOT_MASK], entry) {
+		LIST_FOREACH(t, &w->slots[ms & SLOT_MASK], entry)
+		{
 			/* Overdue timers sit in the current slot; later rounds are skipped. */
 			if (t->expires / 1000 <= ms && t->expires < best)
 				best = t->expires;

@@ -24,13 +24,13 @@ enum neigh_state {
 };
 
 /* Linux's defaults (net.ipv4.neigh.default.*). */
-#define NEIGH_RETRANS_US (1000ull * 1000)	  /* retrans_time_ms */
+#define NEIGH_RETRANS_US	(1000ull * 1000)  /* retrans_time_ms */
 #define NEIGH_BASE_REACHABLE_US (30000ull * 1000) /* base_reachable_time_ms */
-#define NEIGH_DELAY_PROBE_US (5000ull * 1000)	  /* delay_first_probe_time */
-#define NEIGH_GC_STALE_US (60000ull * 1000)	  /* gc_stale_time */
-#define NEIGH_MCAST_PROBES 3
-#define NEIGH_UCAST_PROBES 3
-#define NEIGH_UNRES_QLEN 101 /* packets held while resolving */
+#define NEIGH_DELAY_PROBE_US	(5000ull * 1000)  /* delay_first_probe_time */
+#define NEIGH_GC_STALE_US	(60000ull * 1000) /* gc_stale_time */
+#define NEIGH_MCAST_PROBES	3
+#define NEIGH_UCAST_PROBES	3
+#define NEIGH_UNRES_QLEN	101 /* packets held while resolving */
 
 /*
  * Sends skb (skb->data at the IP header) to the on-link next hop, filling

@@ -26,8 +26,8 @@ void icmp_out_count(struct nstack *ns, int type);
 
 /* Linux's net.ipv4.icmp_ratelimit (ms) and icmp_ratemask defaults. */
 #define ICMP_RATELIMIT_US (1000ull * 1000)
-#define ICMP_RATEMASK 0x1818
-#define ICMP_RATE_BURST 6
+#define ICMP_RATEMASK	  0x1818
+#define ICMP_RATE_BURST	  6
 
 int icmp_init(struct nstack *ns);
 void icmp_exit(struct nstack *ns);

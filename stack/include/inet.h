@@ -26,9 +26,9 @@ struct inet_protosw {
 	unsigned int flags;
 };
 
-#define INET_PROTOSW_REUSE 0x01
+#define INET_PROTOSW_REUSE     0x01
 #define INET_PROTOSW_PERMANENT 0x02
-#define INET_PROTOSW_ICSK 0x04
+#define INET_PROTOSW_ICSK      0x04
 
 /* Transport receive handlers, indexed by the IP protocol number. */
 struct inet_protocol {
@@ -62,10 +62,10 @@ struct inet_sock {
 	uint32_t mc_addr;	 /* IP_MULTICAST_IF */
 };
 
-#define IP_CMSG_PKTINFO 0x01
-#define IP_CMSG_TTL 0x02
-#define IP_CMSG_TOS 0x04
-#define IP_CMSG_RECVOPTS 0x08
+#define IP_CMSG_PKTINFO	    0x01
+#define IP_CMSG_TTL	    0x02
+#define IP_CMSG_TOS	    0x04
+#define IP_CMSG_RECVOPTS    0x08
 #define IP_CMSG_ORIGDSTADDR 0x10
 
 static inline struct inet_sock *inet_sk(const struct sock *sk)
@@ -97,8 +97,7 @@ ssize_t inet_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
 ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, int flags);
 int inet_setsockopt(struct socket *sock, int level, int optname, const void *optval,
 		    socklen_t optlen);
-int inet_getsockopt(struct socket *sock, int level, int optname, void *optval,
-		    socklen_t *optlen);
+int inet_getsockopt(struct socket *sock, int level, int optname, void *optval, socklen_t *optlen);
 /* IPPROTO_IP level options shared by UDP, raw, ping and TCP (ip_sockglue). */
 int ip_setsockopt(struct sock *sk, int level, int optname, const void *optval, socklen_t optlen);
 int ip_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen);

@@ -72,8 +72,8 @@ int ip_local_deliver(struct sk_buff *skb);
 struct sk_buff *ip_defrag(struct nstack *ns, struct sk_buff *skb);
 /* Limits, as net.ipv4.ipfrag_* */
 #define IPFRAG_HIGH_THRESH (4u << 20)
-#define IPFRAG_TIME_US (30ull * 1000 * 1000)
-#define IPFRAG_MAX_DIST 64
+#define IPFRAG_TIME_US	   (30ull * 1000 * 1000)
+#define IPFRAG_MAX_DIST	   64
 
 int ip_init(struct nstack *ns);
 void ip_exit(struct nstack *ns);

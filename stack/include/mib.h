@@ -103,7 +103,7 @@ struct nstack_mib {
 #undef NSTACK_MIB_FIELD
 };
 
-#define NS_INC_STATS(ns, field) ((ns)->mib.field++)
+#define NS_INC_STATS(ns, field)	   ((ns)->mib.field++)
 #define NS_ADD_STATS(ns, field, n) ((ns)->mib.field += (n))
 
 #endif

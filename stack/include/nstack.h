@@ -24,11 +24,11 @@ enum nstack_log_level { NSTACK_LOG_ERROR, NSTACK_LOG_WARN, NSTACK_LOG_INFO, NSTA
 
 struct nstack_config {
 	char ifname[IF_NAMESIZE];
-	uint32_t addr;	       /* our IPv4 address, network order */
+	uint32_t addr;		/* our IPv4 address, network order */
 	unsigned int prefixlen; /* subnet prefix length */
-	uint32_t gateway;      /* default gateway, network order; 0 = none */
-	unsigned int mtu;      /* 0 = the device's */
-	bool gratuitous_arp;   /* announce the address when the stack starts */
+	uint32_t gateway;	/* default gateway, network order; 0 = none */
+	unsigned int mtu;	/* 0 = the device's */
+	bool gratuitous_arp;	/* announce the address when the stack starts */
 	enum nstack_log_level log_level;
 	struct tcp_config tcp;
 };

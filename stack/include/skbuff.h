@@ -37,21 +37,21 @@ struct skb_shared {
 struct sk_buff {
 	TAILQ_ENTRY(sk_buff) list;
 	struct nstack *ns;
-	struct sock *sk;	/* owner for send/receive buffer accounting, or NULL */
+	struct sock *sk; /* owner for send/receive buffer accounting, or NULL */
 	struct skb_shared *shinfo;
 	unsigned char *head;
 	unsigned char *data;
 	unsigned char *tail;
 	unsigned char *end;
-	unsigned int len;	/* tail - data */
-	unsigned int truesize;	/* what this skb costs against a socket buffer */
-	uint16_t protocol;	/* EtherType, host order */
-	uint16_t mac_header;	/* offsets from head; 0xffff when unset */
+	unsigned int len;      /* tail - data */
+	unsigned int truesize; /* what this skb costs against a socket buffer */
+	uint16_t protocol;     /* EtherType, host order */
+	uint16_t mac_header;   /* offsets from head; 0xffff when unset */
 	uint16_t network_header;
 	uint16_t transport_header;
-	uint8_t pkt_type;	/* PACKET_HOST, PACKET_BROADCAST, ... */
-	uint8_t ip_summed;	/* CHECKSUM_* as in Linux; the stack uses NONE/UNNECESSARY */
-	uint64_t tstamp_us;	/* stack clock at receive or send */
+	uint8_t pkt_type;   /* PACKET_HOST, PACKET_BROADCAST, ... */
+	uint8_t ip_summed;  /* CHECKSUM_* as in Linux; the stack uses NONE/UNNECESSARY */
+	uint64_t tstamp_us; /* stack clock at receive or send */
 	void (*destructor)(struct sk_buff *skb);
 	/* Per-layer scratch space, owned by whichever layer holds the skb. */
 	_Alignas(8) unsigned char cb[48];
@@ -65,14 +65,14 @@ struct sk_buff_head {
 	unsigned int bytes; /* sum of skb->len */
 };
 
-#define PACKET_HOST 0
+#define PACKET_HOST	 0
 #define PACKET_BROADCAST 1
 #define PACKET_MULTICAST 2
 #define PACKET_OTHERHOST 3
-#define PACKET_OUTGOING 4
-#define PACKET_LOOPBACK 5
+#define PACKET_OUTGOING	 4
+#define PACKET_LOOPBACK	 5
 
-#define CHECKSUM_NONE 0
+#define CHECKSUM_NONE	     0
 #define CHECKSUM_UNNECESSARY 1
 
 #define SKB_HDR_UNSET 0xffff
@@ -207,7 +207,7 @@ static inline bool skb_queue_empty(const struct sk_buff_head *h)
 	return h->qlen == 0;
 }
 
-#define skb_queue_walk(h, skb) TAILQ_FOREACH(skb, &(h)->q, list)
+#define skb_queue_walk(h, skb)		 TAILQ_FOREACH(skb, &(h)->q, list)
 #define skb_queue_walk_safe(h, skb, tmp) TAILQ_FOREACH_SAFE(skb, &(h)->q, list, tmp)
 
 #endif

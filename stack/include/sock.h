@@ -75,8 +75,7 @@ struct proto {
 	void (*shutdown)(struct sock *sk, int how);
 	int (*setsockopt)(struct sock *sk, int level, int optname, const void *optval,
 			  socklen_t optlen);
-	int (*getsockopt)(struct sock *sk, int level, int optname, void *optval,
-			  socklen_t *optlen);
+	int (*getsockopt)(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen);
 	ssize_t (*sendmsg)(struct sock *sk, const struct msghdr *msg, size_t len, int flags);
 	/* flags include MSG_DONTWAIT when the file is non-blocking */
 	ssize_t (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len, int flags);
@@ -98,12 +97,12 @@ struct proto {
  * socket code (SO_ACCEPTCONN, getpeername) reads SK_ST_LISTEN/SK_ST_SYN_SENT.
  */
 #define SK_ST_ESTABLISHED 1
-#define SK_ST_SYN_SENT 2
-#define SK_ST_CLOSE 7
-#define SK_ST_LISTEN 10
+#define SK_ST_SYN_SENT	  2
+#define SK_ST_CLOSE	  7
+#define SK_ST_LISTEN	  10
 
 /* sk_shutdown bits */
-#define RCV_SHUTDOWN 1
+#define RCV_SHUTDOWN  1
 #define SEND_SHUTDOWN 2
 #define SHUTDOWN_MASK 3
 
@@ -127,8 +126,8 @@ enum sock_flags {
 /* Linux's default send and receive buffer sizes (net.core.[rw]mem_default). */
 #define SK_WMEM_DEFAULT 212992
 #define SK_RMEM_DEFAULT 212992
-#define SK_WMEM_MAX 212992
-#define SK_RMEM_MAX 212992
+#define SK_WMEM_MAX	212992
+#define SK_RMEM_MAX	212992
 #define SOCK_MIN_SNDBUF 4608
 #define SOCK_MIN_RCVBUF 2304
 
@@ -147,17 +146,17 @@ struct sock {
 	uint16_t sk_family;
 	uint16_t sk_type;
 	uint16_t sk_protocol;
-	uint8_t sk_state;    /* enum tcp_state values, UDP uses CLOSE/ESTABLISHED too */
-	uint8_t sk_shutdown; /* RCV_SHUTDOWN | SEND_SHUTDOWN */
-	bool sk_reuse;	     /* SO_REUSEADDR */
-	bool sk_reuseport;   /* SO_REUSEPORT */
+	uint8_t sk_state;      /* enum tcp_state values, UDP uses CLOSE/ESTABLISHED too */
+	uint8_t sk_shutdown;   /* RCV_SHUTDOWN | SEND_SHUTDOWN */
+	bool sk_reuse;	       /* SO_REUSEADDR */
+	bool sk_reuseport;     /* SO_REUSEPORT */
 	bool sk_userlocks_snd; /* SO_SNDBUF set by the user: no auto-tuning */
 	bool sk_userlocks_rcv;
 	bool sk_userlocks_bindaddr; /* bind() gave an address: keep it on disconnect */
 	bool sk_userlocks_bindport; /* bind() gave a port: keep it on disconnect */
-	unsigned long sk_flags; /* 1 << enum sock_flags */
-	int sk_err;		/* pending error reported once (SO_ERROR, next call) */
-	int sk_err_soft;	/* last soft error, reported when nothing better */
+	unsigned long sk_flags;	    /* 1 << enum sock_flags */
+	int sk_err;		    /* pending error reported once (SO_ERROR, next call) */
+	int sk_err_soft;	    /* last soft error, reported when nothing better */
 	int sk_rcvbuf;
 	int sk_sndbuf;
 	unsigned int sk_rmem_alloc; /* bytes charged to the receive side */
@@ -176,7 +175,7 @@ struct sock {
 	struct sk_buff_head sk_receive_queue;
 	struct sk_buff_head sk_error_queue; /* IP_RECVERR */
 	struct sk_buff_head sk_write_queue;
-	pthread_cond_t sk_wait; /* waiters sleep here with the stack lock */
+	pthread_cond_t sk_wait;		  /* waiters sleep here with the stack lock */
 	struct nstack_waiter *sk_waiters; /* tokens woken on every event (nstack_wait_ops) */
 	unsigned int sk_refcnt;
 	void (*sk_state_change)(struct sock *sk);
@@ -311,8 +310,7 @@ int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *da
 /* SOL_SOCKET options shared by every protocol. */
 int sock_setsockopt(struct socket *sock, int level, int optname, const void *optval,
 		    socklen_t optlen);
-int sock_getsockopt(struct socket *sock, int level, int optname, void *optval,
-		    socklen_t *optlen);
+int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, socklen_t *optlen);
 /* Copies lv bytes of an option value out, cut to *optlen, which is set to what was copied. */
 int sock_put_opt(void *optval, socklen_t *optlen, const void *v, size_t lv);
 

@@ -60,7 +60,7 @@ struct nstack {
 	pthread_t thread;
 	bool thread_running;
 	volatile bool thread_stop;
-	int wake_fd;		/* eventfd that interrupts the thread's wait */
+	int wake_fd;		     /* eventfd that interrupts the thread's wait */
 	uint64_t thread_sleep_until; /* the deadline the thread sleeps towards */
 
 	/* Live objects, for leak checks. */
@@ -84,8 +84,8 @@ void *ns_zalloc(struct nstack *ns, size_t size);
 void ns_free(struct nstack *ns, void *p);
 
 void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-#define ns_err(ns, ...) nstack_log((ns), NSTACK_LOG_ERROR, __VA_ARGS__)
+    __attribute__((format(printf, 3, 4)));
+#define ns_err(ns, ...)	 nstack_log((ns), NSTACK_LOG_ERROR, __VA_ARGS__)
 #define ns_warn(ns, ...) nstack_log((ns), NSTACK_LOG_WARN, __VA_ARGS__)
 #define ns_info(ns, ...) nstack_log((ns), NSTACK_LOG_INFO, __VA_ARGS__)
 #define ns_dbg(ns, ...)                                                                            \

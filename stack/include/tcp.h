@@ -44,22 +44,22 @@ enum tcp_conn_state {
 extern const char *const tcp_state_names[TCP_MAX_STATES];
 
 /* Linux's IPPROTO_TCP socket options. */
-#define TCP_NODELAY 1
-#define TCP_MAXSEG 2
-#define TCP_CORK 3
-#define TCP_KEEPIDLE 4
-#define TCP_KEEPINTVL 5
-#define TCP_KEEPCNT 6
-#define TCP_SYNCNT 7
-#define TCP_LINGER2 8
-#define TCP_DEFER_ACCEPT 9
-#define TCP_WINDOW_CLAMP 10
-#define TCP_INFO 11
-#define TCP_QUICKACK 12
-#define TCP_CONGESTION 13
-#define TCP_USER_TIMEOUT 18
+#define TCP_NODELAY	  1
+#define TCP_MAXSEG	  2
+#define TCP_CORK	  3
+#define TCP_KEEPIDLE	  4
+#define TCP_KEEPINTVL	  5
+#define TCP_KEEPCNT	  6
+#define TCP_SYNCNT	  7
+#define TCP_LINGER2	  8
+#define TCP_DEFER_ACCEPT  9
+#define TCP_WINDOW_CLAMP  10
+#define TCP_INFO	  11
+#define TCP_QUICKACK	  12
+#define TCP_CONGESTION	  13
+#define TCP_USER_TIMEOUT  18
 #define TCP_NOTSENT_LOWAT 25
-#define TCP_INQ 36
+#define TCP_INQ		  36
 
 #define TCP_CA_NAME_MAX 16
 
@@ -68,8 +68,8 @@ enum tcp_ca_state { TCP_CA_Open, TCP_CA_Disorder, TCP_CA_CWR, TCP_CA_Recovery, T
 
 /* tcpi_options bits. */
 #define TCPI_OPT_TIMESTAMPS 1
-#define TCPI_OPT_SACK 2
-#define TCPI_OPT_WSCALE 4
+#define TCPI_OPT_SACK	    2
+#define TCPI_OPT_WSCALE	    4
 
 /* Linux's struct tcp_info (include/uapi/linux/tcp.h), byte for byte. */
 struct tcp_info_linux {
@@ -141,51 +141,51 @@ static inline bool between(uint32_t x, uint32_t lo, uint32_t hi)
 }
 
 /* Constants in Linux's units converted to microseconds. */
-#define TCP_DELACK_MIN_US 40000u  /* TCP_ATO_MIN / TCP_DELACK_MIN */
-#define TCP_DELACK_MAX_US 200000u
-#define TCP_TIMEOUT_INIT_US 1000000u
-#define TCP_RESOURCE_PROBE_US 500000u
-#define TCP_MAX_QUICKACKS 16
-#define TCP_MSS_DEFAULT 536
-#define TCP_MIN_MSS 88
-#define TCP_MAX_WSCALE 14
-#define TCP_MAX_WINDOW 65535u
-#define TCP_FASTRETRANS_THRESH 3
-#define TCP_MAX_SACKS 4
+#define TCP_DELACK_MIN_US	40000u /* TCP_ATO_MIN / TCP_DELACK_MIN */
+#define TCP_DELACK_MAX_US	200000u
+#define TCP_TIMEOUT_INIT_US	1000000u
+#define TCP_RESOURCE_PROBE_US	500000u
+#define TCP_MAX_QUICKACKS	16
+#define TCP_MSS_DEFAULT		536
+#define TCP_MIN_MSS		88
+#define TCP_MAX_WSCALE		14
+#define TCP_MAX_WINDOW		65535u
+#define TCP_FASTRETRANS_THRESH	3
+#define TCP_MAX_SACKS		4
 #define TCP_TIMEWAIT_LEN_US(ns) (2 * (ns)->cfg.tcp.msl_us)
-#define TCP_PAWS_24DAYS_S (60 * 60 * 24 * 24)
-#define TCP_PAWS_MSL_S 60
-#define TCP_PAWS_WINDOW 1
-#define TCP_KEEPALIVE_MAX_S (32767)
-#define TCP_MAX_KEEPCNT 127
-#define TCP_HEADER_MAX 60 /* largest header we build: 20 + 40 option bytes */
-#define TCP_INIT_CWND_MAX 10
+#define TCP_PAWS_24DAYS_S	(60 * 60 * 24 * 24)
+#define TCP_PAWS_MSL_S		60
+#define TCP_PAWS_WINDOW		1
+#define TCP_KEEPALIVE_MAX_S	(32767)
+#define TCP_MAX_KEEPCNT		127
+#define TCP_HEADER_MAX		60 /* largest header we build: 20 + 40 option bytes */
+#define TCP_INIT_CWND_MAX	10
 
 /* Option lengths, as they appear in the header. */
-#define TCPOLEN_MSS 4
-#define TCPOLEN_WINDOW 3
-#define TCPOLEN_SACK_PERM 2
-#define TCPOLEN_TIMESTAMP 10
+#define TCPOLEN_MSS	       4
+#define TCPOLEN_WINDOW	       3
+#define TCPOLEN_SACK_PERM      2
+#define TCPOLEN_TIMESTAMP      10
 #define TCPOLEN_TSTAMP_ALIGNED 12
-#define TCPOLEN_SACK_BASE 2
-#define TCPOLEN_SACK_PERBLOCK 8
+#define TCPOLEN_SACK_BASE      2
+#define TCPOLEN_SACK_PERBLOCK  8
 
 /* Per-skb control block (skb->cb), for segments in and out. */
 struct tcp_skb_cb {
-	uint32_t seq;	  /* first sequence number */
-	uint32_t end_seq; /* seq + SYN + FIN + data length */
-	uint32_t ack_seq; /* input: the acknowledgement field */
-	uint64_t when;	  /* output: time of last transmission (us) */
+	uint32_t seq;	   /* first sequence number */
+	uint32_t end_seq;  /* seq + SYN + FIN + data length */
+	uint32_t ack_seq;  /* input: the acknowledgement field */
+	uint64_t when;	   /* output: time of last transmission (us) */
 	uint64_t first_tx; /* output: time of first transmission (us) */
 	uint8_t tcp_flags;
-	uint8_t sacked;	  /* TCPCB_* scoreboard bits */
-	uint8_t retrans;  /* how many times it was retransmitted */
+	uint8_t sacked;	 /* TCPCB_* scoreboard bits */
+	uint8_t retrans; /* how many times it was retransmitted */
 };
 
-#define TCPCB_SACKED_ACKED 0x01 /* covered by a SACK block */
+#define TCPCB_SACKED_ACKED   0x01 /* covered by a SACK block */
 #define TCPCB_SACKED_RETRANS 0x02 /* retransmitted and not yet acked */
-#define TCPCB_LOST 0x04		/* considered lost (RFC 6675 IsLost) */
-#define TCPCB_EVER_RETRANS 0x08
+#define TCPCB_LOST	     0x04 /* considered lost (RFC 6675 IsLost) */
+#define TCPCB_EVER_RETRANS   0x08
 
 #define TCP_SKB_CB(skb) ((struct tcp_skb_cb *)(void *)(skb)->cb)
 _Static_assert(sizeof(struct tcp_skb_cb) <= sizeof(((struct sk_buff *)0)->cb), "tcp cb");
@@ -241,7 +241,7 @@ struct tcp_request_sock {
 	uint32_t snt_isn;
 	uint32_t ts_recent;
 	uint32_t ts_off;
-	uint16_t mss;	   /* the peer's MSS option */
+	uint16_t mss; /* the peer's MSS option */
 	uint8_t snd_wscale;
 	uint8_t rcv_wscale;
 	bool wscale_ok;
@@ -255,7 +255,7 @@ LIST_HEAD(tcp_request_list, tcp_request_sock);
 TAILQ_HEAD(tcp_accept_queue, tcp_sock);
 
 /* tp->nonagle bits */
-#define TCP_NAGLE_OFF 1	 /* TCP_NODELAY */
+#define TCP_NAGLE_OFF  1 /* TCP_NODELAY */
 #define TCP_NAGLE_CORK 2 /* TCP_CORK */
 #define TCP_NAGLE_PUSH 4 /* flush once, even a partial segment */
 
@@ -265,8 +265,8 @@ struct tcp_sock {
 	/* Send sequence space (RFC 9293 3.3.1). */
 	uint32_t snd_una;
 	uint32_t snd_nxt;
-	uint32_t snd_wl1;   /* seq of the segment that last updated snd_wnd */
-	uint32_t snd_wnd;   /* the peer's window, scaled */
+	uint32_t snd_wl1; /* seq of the segment that last updated snd_wnd */
+	uint32_t snd_wnd; /* the peer's window, scaled */
 	uint32_t max_window;
 	uint32_t write_seq; /* end of the data the user queued */
 	uint32_t snd_sml;   /* end of the last small segment sent (Minshall) */
@@ -275,26 +275,26 @@ struct tcp_sock {
 
 	/* Receive sequence space. */
 	uint32_t rcv_nxt;
-	uint32_t rcv_wnd;     /* window we advertised, bytes */
-	uint32_t rcv_wup;     /* rcv_nxt when rcv_wnd was advertised */
-	uint32_t copied_seq;  /* next byte the user reads */
+	uint32_t rcv_wnd;    /* window we advertised, bytes */
+	uint32_t rcv_wup;    /* rcv_nxt when rcv_wnd was advertised */
+	uint32_t copied_seq; /* next byte the user reads */
 	uint32_t window_clamp;
 	uint32_t rcv_ssthresh;
 	uint32_t irs;
 
 	/* Options. */
-	uint16_t mss_cache;  /* current sending MSS (data bytes) */
-	uint16_t advmss;     /* MSS we advertise */
-	uint16_t mss_clamp;  /* the peer's MSS option */
-	uint16_t user_mss;   /* TCP_MAXSEG */
-	uint16_t rcv_mss;    /* estimate of the peer's segment size */
-	unsigned int pmtu;   /* path MTU the MSS was computed from */
+	uint16_t mss_cache; /* current sending MSS (data bytes) */
+	uint16_t advmss;    /* MSS we advertise */
+	uint16_t mss_clamp; /* the peer's MSS option */
+	uint16_t user_mss;  /* TCP_MAXSEG */
+	uint16_t rcv_mss;   /* estimate of the peer's segment size */
+	unsigned int pmtu;  /* path MTU the MSS was computed from */
 	uint8_t snd_wscale;
 	uint8_t rcv_wscale;
 	bool wscale_ok;
 	bool sack_ok;
 	bool tstamp_ok;
-	uint32_t ts_recent;	 /* RFC 7323 TS.Recent */
+	uint32_t ts_recent;	  /* RFC 7323 TS.Recent */
 	uint64_t ts_recent_stamp; /* when ts_recent was stored, us */
 	uint32_t tsoffset;
 	struct tcp_options_received rx_opt;
@@ -314,11 +314,11 @@ struct tcp_sock {
 	uint32_t snd_ssthresh;
 	uint32_t prior_ssthresh;
 	uint32_t prior_cwnd;
-	uint32_t high_seq; /* snd_nxt when recovery began (RFC 6582 "recover") */
+	uint32_t high_seq;	/* snd_nxt when recovery began (RFC 6582 "recover") */
 	uint32_t prr_delivered; /* PRR (RFC 6937): segments delivered in this recovery */
-	uint32_t prr_out;       /* segments sent in this recovery */
-	uint32_t tlp_high_seq; /* snd_nxt after a tail loss probe, 0 = none out */
-	bool tlp_retrans;      /* that probe was a retransmission */
+	uint32_t prr_out;	/* segments sent in this recovery */
+	uint32_t tlp_high_seq;	/* snd_nxt after a tail loss probe, 0 = none out */
+	bool tlp_retrans;	/* that probe was a retransmission */
 	uint8_t ca_state;
 	uint32_t packets_out;
 	uint32_t sacked_out;
@@ -337,10 +337,10 @@ struct tcp_sock {
 	uint32_t rttvar_us;
 	uint32_t rtt_seq;
 	uint32_t min_rtt_us;
-	uint32_t rto;	      /* current RTO, us, without backoff */
-	uint8_t retransmits;  /* RTO firings since the last forward progress */
-	uint8_t backoff;      /* exponent of the RTO backoff */
-	uint8_t probes_out;   /* unanswered zero-window or keepalive probes */
+	uint32_t rto;	     /* current RTO, us, without backoff */
+	uint8_t retransmits; /* RTO firings since the last forward progress */
+	uint8_t backoff;     /* exponent of the RTO backoff */
+	uint8_t probes_out;  /* unanswered zero-window or keepalive probes */
 	uint32_t total_retrans;
 	uint64_t retrans_stamp; /* first transmission of the oldest retransmitted data */
 	uint64_t rto_base_us;	/* for the give-up computation */
@@ -349,8 +349,8 @@ struct tcp_sock {
 	bool ack_pending;
 	bool ack_now;
 	bool ack_batch; /* the delack timer is the end-of-batch ACK */
-	bool pingpong; /* interactive: piggyback ACKs, do not quick-ack */
-	uint8_t quick; /* segments still ACKed at once */
+	bool pingpong;	/* interactive: piggyback ACKs, do not quick-ack */
+	uint8_t quick;	/* segments still ACKed at once */
 	uint32_t ato;
 	uint64_t lrcvtime; /* last data received */
 
@@ -369,7 +369,7 @@ struct tcp_sock {
 	struct timer_list retransmit_timer; /* RTO, SYN, zero-window probe */
 	struct timer_list delack_timer;
 	struct timer_list keepalive_timer; /* keepalive, FIN_WAIT2, TIME_WAIT */
-	uint8_t pending;		    /* which use of retransmit_timer */
+	uint8_t pending;		   /* which use of retransmit_timer */
 
 	/* Queues: sk_write_queue holds everything from snd_una; send_head is the first unsent. */
 	struct sk_buff *send_head;
@@ -386,11 +386,11 @@ struct tcp_sock {
 	int syn_qlen;
 	struct tcp_accept_queue accept_queue;
 	TAILQ_ENTRY(tcp_sock) accept_link;
-	struct sock *parent; /* the listener, while in its accept queue */
+	struct sock *parent;	       /* the listener, while in its accept queue */
 	LIST_ENTRY(tcp_sock) all_link; /* every TCP sock of the stack, for teardown */
 	bool in_all;
 	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
-	bool nospace; /* Linux's SOCK_NOSPACE: someone found the socket not writable */
+	bool nospace;		/* Linux's SOCK_NOSPACE: someone found the socket not writable */
 
 	/* RFC 5961 challenge ACK rate limit. */
 	uint64_t last_oow_ack_time;
@@ -406,9 +406,9 @@ struct tcp_sock {
 	uint32_t delivered;
 };
 
-#define ICSK_TIME_RETRANS 1
-#define ICSK_TIME_PROBE0 2
-#define ICSK_TIME_SYN 3
+#define ICSK_TIME_RETRANS    1
+#define ICSK_TIME_PROBE0     2
+#define ICSK_TIME_SYN	     3
 #define ICSK_TIME_LOSS_PROBE 4
 
 static inline struct tcp_sock *tcp_sk(const struct sock *sk)
@@ -437,7 +437,7 @@ struct tcp_state {
 	const struct tcp_congestion_ops *default_ca;
 	uint32_t hash_secret;
 	uint32_t cookie_secret[4];
-	uint32_t open_secret[2]; /* active opens: TS offset, ISN (drawn at the first) */
+	uint32_t open_secret[2];  /* active opens: TS offset, ISN (drawn at the first) */
 	uint64_t challenge_stamp; /* second of the current challenge-ACK budget */
 	unsigned int challenge_count;
 	unsigned int orphans;
@@ -511,11 +511,11 @@ void tcp_reset(struct sock *sk);
 bool tcp_challenge_ack_allowed(struct sock *sk);
 
 /* tcp_output.c */
-#define OPTION_MSS 0x01
+#define OPTION_MSS	 0x01
 #define OPTION_SACK_PERM 0x02
-#define OPTION_TS 0x04
-#define OPTION_WSCALE 0x08
-#define OPTION_SACK 0x10
+#define OPTION_TS	 0x04
+#define OPTION_WSCALE	 0x08
+#define OPTION_SACK	 0x10
 
 /* Options of one outgoing segment, written in Linux's order. */
 struct tcp_out_options {
@@ -536,7 +536,8 @@ unsigned int tcp_options_size(const struct tcp_out_options *o);
  */
 int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
 		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-		     uint16_t window, const struct tcp_out_options *o, const struct ip_tx_params *p);
+		     uint16_t window, const struct tcp_out_options *o,
+		     const struct ip_tx_params *p);
 void tcp_connect_init(struct sock *sk);
 int tcp_connect(struct sock *sk);
 void tcp_send_ack(struct sock *sk);
@@ -603,16 +604,16 @@ uint32_t tcp_cookie_make(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint
 			 uint16_t dport, uint32_t sseq, uint16_t mss, uint16_t *mss_out);
 
 #define TCP_STATE_MASK(s) (1u << (s))
-#define TCPF_ESTABLISHED TCP_STATE_MASK(TCP_ESTABLISHED)
-#define TCPF_SYN_SENT TCP_STATE_MASK(TCP_SYN_SENT)
-#define TCPF_SYN_RECV TCP_STATE_MASK(TCP_SYN_RECV)
-#define TCPF_FIN_WAIT1 TCP_STATE_MASK(TCP_FIN_WAIT1)
-#define TCPF_FIN_WAIT2 TCP_STATE_MASK(TCP_FIN_WAIT2)
-#define TCPF_TIME_WAIT TCP_STATE_MASK(TCP_TIME_WAIT)
-#define TCPF_CLOSE TCP_STATE_MASK(TCP_CLOSE)
-#define TCPF_CLOSE_WAIT TCP_STATE_MASK(TCP_CLOSE_WAIT)
-#define TCPF_LAST_ACK TCP_STATE_MASK(TCP_LAST_ACK)
-#define TCPF_LISTEN TCP_STATE_MASK(TCP_LISTEN)
-#define TCPF_CLOSING TCP_STATE_MASK(TCP_CLOSING)
+#define TCPF_ESTABLISHED  TCP_STATE_MASK(TCP_ESTABLISHED)
+#define TCPF_SYN_SENT	  TCP_STATE_MASK(TCP_SYN_SENT)
+#define TCPF_SYN_RECV	  TCP_STATE_MASK(TCP_SYN_RECV)
+#define TCPF_FIN_WAIT1	  TCP_STATE_MASK(TCP_FIN_WAIT1)
+#define TCPF_FIN_WAIT2	  TCP_STATE_MASK(TCP_FIN_WAIT2)
+#define TCPF_TIME_WAIT	  TCP_STATE_MASK(TCP_TIME_WAIT)
+#define TCPF_CLOSE	  TCP_STATE_MASK(TCP_CLOSE)
+#define TCPF_CLOSE_WAIT	  TCP_STATE_MASK(TCP_CLOSE_WAIT)
+#define TCPF_LAST_ACK	  TCP_STATE_MASK(TCP_LAST_ACK)
+#define TCPF_LISTEN	  TCP_STATE_MASK(TCP_LISTEN)
+#define TCPF_CLOSING	  TCP_STATE_MASK(TCP_CLOSING)
 
 #endif

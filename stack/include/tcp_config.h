@@ -27,12 +27,12 @@ struct tcp_config {
 	int keepalive_probes;
 	int max_syn_backlog;
 	int somaxconn;
-	uint64_t msl_us;	/* TIME_WAIT lasts 2 * msl_us (Linux: 60 s in all) */
-	uint64_t rto_min_us;	/* 200 ms */
-	uint64_t rto_max_us;	/* 120 s */
-	uint64_t rto_init_us;	/* 1 s (RFC 6298) */
-	int initial_cwnd;	/* 10 segments (RFC 6928) */
-	int tw_reuse;		/* tcp_tw_reuse */
+	uint64_t msl_us;	 /* TIME_WAIT lasts 2 * msl_us (Linux: 60 s in all) */
+	uint64_t rto_min_us;	 /* 200 ms */
+	uint64_t rto_max_us;	 /* 120 s */
+	uint64_t rto_init_us;	 /* 1 s (RFC 6298) */
+	int initial_cwnd;	 /* 10 segments (RFC 6928) */
+	int tw_reuse;		 /* tcp_tw_reuse */
 	int challenge_ack_limit; /* tcp_challenge_ack_limit per second */
 	bool no_metrics_save;
 };

@@ -27,10 +27,11 @@ void udp_err(struct sk_buff *skb, int type, int code, uint32_t info);
  * Picks an ephemeral port as RFC 6056 algorithm 3 describes, using the
  * stack's random source, within the range of ip_local_port_range.
  */
-int inet_pick_ephemeral(struct nstack *ns, int (*in_use)(struct nstack *ns, uint16_t port, void *arg),
-			void *arg, uint16_t *port);
+int inet_pick_ephemeral(struct nstack *ns,
+			int (*in_use)(struct nstack *ns, uint16_t port, void *arg), void *arg,
+			uint16_t *port);
 
-#define IP_LOCAL_PORT_LOW 32768
+#define IP_LOCAL_PORT_LOW  32768
 #define IP_LOCAL_PORT_HIGH 60999
 
 int udp_init(struct nstack *ns);

@@ -61,10 +61,10 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-#define CHECK(cond, ...)                  \
-	do {                              \
-		if (!(cond))              \
-			die(__VA_ARGS__); \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			die(__VA_ARGS__);                                                          \
 	} while (0)
 
 static int tcp_connect(void)
@@ -265,7 +265,7 @@ static int cmd_closerange(void)
 
 			read_line(ctl, line, sizeof(line));
 			CHECK(sscanf(line, "eof %d %ld", &id, &bytes) == 2 && id >= 10 &&
-				      id < 10 + N && !seen[id - 10] && bytes == 1,
+				  id < 10 + N && !seen[id - 10] && bytes == 1,
 			      "unexpected report '%s'", line);
 			seen[id - 10] = 1;
 		}
@@ -316,7 +316,7 @@ static void *client_thread(void *arg)
 		}
 		close(s);
 		continue;
-fail:
+	fail:
 		__atomic_store_n(&thread_fail, 1, __ATOMIC_SEQ_CST);
 		if (s >= 0)
 			close(s);
@@ -331,7 +331,8 @@ static int cmd_threads(void)
 	long t;
 
 	for (t = 0; t < THREADS; t++)
-		CHECK(pthread_create(&th[t], NULL, client_thread, (void *)t) == 0, "pthread_create");
+		CHECK(pthread_create(&th[t], NULL, client_thread, (void *)t) == 0,
+		      "pthread_create");
 	for (t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
 	CHECK(!thread_fail, "a client thread failed");
@@ -422,7 +423,8 @@ static int cmd_signals(void)
 	t0 = now_s();
 	errno = 0;
 	n = recv(s, buf, sizeof(buf), 0);
-	CHECK(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK), "recv with SO_RCVTIMEO: %zd", n);
+	CHECK(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK), "recv with SO_RCVTIMEO: %zd",
+	      n);
 	CHECK(now_s() - t0 >= 0.25 && now_s() - t0 < 3, "SO_RCVTIMEO waited %.3f s", now_s() - t0);
 
 	fprintf(stderr, "step: SO_RCVTIMEO and SA_RESTART\n");
@@ -453,7 +455,8 @@ static int cmd_signals(void)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: mx_fdops refused|dup2|closerange|threads|signals ADDR PORT\n");
+		fprintf(stderr,
+			"usage: mx_fdops refused|dup2|closerange|threads|signals ADDR PORT\n");
 		return 2;
 	}
 	peer.sin_family = AF_INET;

@@ -53,21 +53,45 @@ void nstack_config_defaults(struct nstack_config *cfg)
 	cfg->prefixlen = 24;
 	cfg->gateway = htonl(0xc6120001);
 }
-void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len) {}
+void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
+{
+}
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
-		  const struct nstack_env *env, const struct nstack_hooks *hooks, struct nstack **res)
+		  const struct nstack_env *env, const struct nstack_hooks *hooks,
+		  struct nstack **res)
 {
 	mock_hooks = *hooks;
 	*res = &mock_ns;
 	return 0;
 }
-void nstack_destroy(struct nstack *ns) {}
-int nstack_start(struct nstack *ns) { return 0; }
-int nstack_wake_fd(const struct nstack *ns) { (void)ns; return -1; }
-void nstack_lock(struct nstack *ns) { pthread_mutex_lock(&ns->lock); }
-void nstack_unlock(struct nstack *ns) { pthread_mutex_unlock(&ns->lock); }
-long nstack_live_socks(struct nstack *ns) { return 0; }
-long nstack_live_skbs(struct nstack *ns) { return 0; }
+void nstack_destroy(struct nstack *ns)
+{
+}
+int nstack_start(struct nstack *ns)
+{
+	return 0;
+}
+int nstack_wake_fd(const struct nstack *ns)
+{
+	(void)ns;
+	return -1;
+}
+void nstack_lock(struct nstack *ns)
+{
+	pthread_mutex_lock(&ns->lock);
+}
+void nstack_unlock(struct nstack *ns)
+{
+	pthread_mutex_unlock(&ns->lock);
+}
+long nstack_live_socks(struct nstack *ns)
+{
+	return 0;
+}
+long nstack_live_skbs(struct nstack *ns)
+{
+	return 0;
+}
 int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res)
 {
 	struct socket *s;
@@ -81,8 +105,14 @@ int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct 
 	*res = s;
 	return 0;
 }
-void nstack_sock_set_file(struct socket *sock, void *file) { sock->file = file; }
-void *nstack_sock_file(const struct socket *sock) { return sock->file; }
+void nstack_sock_set_file(struct socket *sock, void *file)
+{
+	sock->file = file;
+}
+void *nstack_sock_file(const struct socket *sock)
+{
+	return sock->file;
+}
 int nstack_close(struct socket *sock)
 {
 	atomic_fetch_add(&mock_closed, 1);
@@ -90,9 +120,18 @@ int nstack_close(struct socket *sock)
 	free(sock);
 	return 0;
 }
-int nstack_bind(struct socket *s, const struct sockaddr *a, socklen_t l) { return 0; }
-int nstack_connect(struct socket *s, const struct sockaddr *a, socklen_t l) { return 0; }
-int nstack_listen(struct socket *s, int b) { return -EOPNOTSUPP; }
+int nstack_bind(struct socket *s, const struct sockaddr *a, socklen_t l)
+{
+	return 0;
+}
+int nstack_connect(struct socket *s, const struct sockaddr *a, socklen_t l)
+{
+	return 0;
+}
+int nstack_listen(struct socket *s, int b)
+{
+	return -EOPNOTSUPP;
+}
 int nstack_accept(struct socket *s, struct socket **n, struct sockaddr *a, socklen_t *l, int f)
 {
 	return -EOPNOTSUPP;
@@ -109,11 +148,26 @@ ssize_t nstack_recvmsg(struct socket *s, struct msghdr *m, int f)
 	memcpy(m->msg_iov[0].iov_base, "mock", 4);
 	return 4;
 }
-int nstack_shutdown(struct socket *s, int h) { return 0; }
-int nstack_getsockname(struct socket *s, struct sockaddr *a, socklen_t *l) { return -EINVAL; }
-int nstack_getpeername(struct socket *s, struct sockaddr *a, socklen_t *l) { return -ENOTCONN; }
-int nstack_setsockopt(struct socket *s, int lv, int n, const void *v, socklen_t l) { return 0; }
-int nstack_getsockopt(struct socket *s, int lv, int n, void *v, socklen_t *l) { return -ENOPROTOOPT; }
+int nstack_shutdown(struct socket *s, int h)
+{
+	return 0;
+}
+int nstack_getsockname(struct socket *s, struct sockaddr *a, socklen_t *l)
+{
+	return -EINVAL;
+}
+int nstack_getpeername(struct socket *s, struct sockaddr *a, socklen_t *l)
+{
+	return -ENOTCONN;
+}
+int nstack_setsockopt(struct socket *s, int lv, int n, const void *v, socklen_t l)
+{
+	return 0;
+}
+int nstack_getsockopt(struct socket *s, int lv, int n, void *v, socklen_t *l)
+{
+	return -ENOPROTOOPT;
+}
 int nstack_ioctl(struct socket *s, unsigned long c, void *a)
 {
 	if (c == FIONREAD) {
@@ -122,7 +176,10 @@ int nstack_ioctl(struct socket *s, unsigned long c, void *a)
 	}
 	return -ENOTTY;
 }
-unsigned int nstack_poll(struct socket *s) { return atomic_load(&s->mask); }
+unsigned int nstack_poll(struct socket *s)
+{
+	return atomic_load(&s->mask);
+}
 
 /* Wait tokens as the real stack keeps them: one list, lock held. */
 static struct nstack_wait_ops mock_wait;
@@ -169,9 +226,18 @@ static void mock_event(struct socket *s)
 	}
 	mock_hooks.sock_event(mock_hooks.ctx, s);
 }
-void nstack_set_nonblock(struct socket *s, bool on) { s->nonblock = on; }
-bool nstack_get_nonblock(const struct socket *s) { return s->nonblock; }
-int nstack_sock_type(const struct socket *s) { return s->type; }
+void nstack_set_nonblock(struct socket *s, bool on)
+{
+	s->nonblock = on;
+}
+bool nstack_get_nonblock(const struct socket *s)
+{
+	return s->nonblock;
+}
+int nstack_sock_type(const struct socket *s)
+{
+	return s->type;
+}
 
 /* The test's side: change readiness and tell the embedder, lock held. */
 static void mock_set(struct socket *s, unsigned int mask)
@@ -343,7 +409,7 @@ static void check_poll(void)
 	t0 = now_s();
 	n = select((fd > p[0] ? fd : p[0]) + 1, &r, NULL, NULL, &tv);
 	CHECK(n == 1 && FD_ISSET(fd, &r) && !FD_ISSET(p[0], &r) && now_s() - t0 < 1 &&
-		      tv.tv_sec < 3,
+		  tv.tv_sec < 3,
 	      "select: private readable wakes it, time left written back");
 	pthread_join(t, NULL);
 

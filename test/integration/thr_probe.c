@@ -205,8 +205,8 @@ static void t_signals(void)
 	e = errno;
 	kick_join(k);
 	CHECK(r == -1 && e == EINTR && handler_runs == 1 && now_s() - t0 < 2,
-	      "recv blocked, handler without SA_RESTART: EINTR (r=%zd %s, %d runs)", r,
-	      strerror(e), handler_runs);
+	      "recv blocked, handler without SA_RESTART: EINTR (r=%zd %s, %d runs)", r, strerror(e),
+	      handler_runs);
 	close(fd);
 
 	set_handler(true);
@@ -286,7 +286,8 @@ static void t_signals(void)
 	atomic_store(&handler_runs, 0);
 	struct sigaction cur;
 	sigaction(SIGUSR1, NULL, &cur);
-	CHECK(cur.sa_handler == on_sig && (cur.sa_flags & SA_RESTART) && !(cur.sa_flags & SA_SIGINFO),
+	CHECK(cur.sa_handler == on_sig && (cur.sa_flags & SA_RESTART) &&
+		  !(cur.sa_flags & SA_SIGINFO),
 	      "sigaction() reads back the program's own handler and flags (%#x)",
 	      (unsigned)cur.sa_flags);
 	fd = conn(7004);
@@ -484,8 +485,8 @@ static void *ep_worker(void *arg)
 		struct epoll_event ev;
 		char c;
 
-		if (epoll_wait(shared_ep, &ev, 1, 100) == 1 && recv(shared_fd[ev.data.u32], &c, 1,
-								   MSG_DONTWAIT) == 1) {
+		if (epoll_wait(shared_ep, &ev, 1, 100) == 1 &&
+		    recv(shared_fd[ev.data.u32], &c, 1, MSG_DONTWAIT) == 1) {
 			atomic_fetch_add(&shared_per[ev.data.u32], 1);
 			atomic_fetch_add(&shared_total, 1);
 		}
@@ -653,8 +654,9 @@ static void t_poll_epoll(void)
 	atomic_store(&round_no, 1000);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	CHECK(r == 101, "poll and epoll (ET) on one socket in two threads: 100 rounds, no lost "
-			"wake-up (%d rounds, %.2f s)",
+	CHECK(r == 101,
+	      "poll and epoll (ET) on one socket in two threads: 100 rounds, no lost "
+	      "wake-up (%d rounds, %.2f s)",
 	      r - 1, now_s() - t0);
 	close(pe_fd);
 	close(pe_ep);

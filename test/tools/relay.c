@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FRAME 65536
-#define MAX_QUEUED 65536
+#define MAX_FRAME	 65536
+#define MAX_QUEUED	 65536
 #define REORDER_EXTRA_US 3000
 
 struct pending {
@@ -169,18 +169,37 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "a:b:l:d:r:D:c:s:t:")) != -1) {
 		switch (opt) {
-		case 'a': ifa = optarg; break;
-		case 'b': ifb = optarg; break;
-		case 'l': loss = atof(optarg); break;
-		case 'd': dup = atof(optarg); break;
-		case 'r': reorder = atof(optarg); break;
-		case 'D': delay_us = (uint64_t)(atof(optarg) * 1000); break;
-		case 'c': corrupt = atof(optarg); break;
-		case 's': rng = strtoull(optarg, NULL, 0) | 1; break;
-		case 't': max_s = atoi(optarg); break;
+		case 'a':
+			ifa = optarg;
+			break;
+		case 'b':
+			ifb = optarg;
+			break;
+		case 'l':
+			loss = atof(optarg);
+			break;
+		case 'd':
+			dup = atof(optarg);
+			break;
+		case 'r':
+			reorder = atof(optarg);
+			break;
+		case 'D':
+			delay_us = (uint64_t)(atof(optarg) * 1000);
+			break;
+		case 'c':
+			corrupt = atof(optarg);
+			break;
+		case 's':
+			rng = strtoull(optarg, NULL, 0) | 1;
+			break;
+		case 't':
+			max_s = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: nstack-relay -a IF -b IF [-l loss] [-d dup] "
-					"[-r reorder] [-D delay_ms] [-c corrupt] [-s seed] [-t secs]\n");
+			fprintf(stderr,
+				"usage: nstack-relay -a IF -b IF [-l loss] [-d dup] "
+				"[-r reorder] [-D delay_ms] [-c corrupt] [-s seed] [-t secs]\n");
 			return 2;
 		}
 	}
@@ -231,7 +250,9 @@ int main(int argc, char **argv)
 					continue;
 				}
 				if (corrupt > 0 && len > 14 && rnd() < corrupt) {
-					size_t bit = 14 * 8 + (size_t)(rnd() * (double)((size_t)(len - 14) * 8));
+					size_t bit =
+					    14 * 8 +
+					    (size_t)(rnd() * (double)((size_t)(len - 14) * 8));
 
 					frame[bit / 8] ^= (unsigned char)(1u << (bit % 8));
 					st.corrupted++;

@@ -112,13 +112,13 @@ START_TEST(test_bad_values_rejected_naming_variable)
 	expect_bad("NSTACK_ADDR", "198.18.0.2/33");
 	expect_bad("NSTACK_ADDR", "198.18.0.2/0");
 	expect_bad("NSTACK_ADDR", "198.18.0.2/24x");
-	expect_bad("NSTACK_ADDR", "198.18.0.0/24");	 /* network address */
+	expect_bad("NSTACK_ADDR", "198.18.0.0/24");   /* network address */
 	expect_bad("NSTACK_ADDR", "198.18.0.255/24"); /* broadcast address */
 	expect_bad("NSTACK_ADDR", "127.0.0.5/8");
 	expect_bad("NSTACK_ADDR", "224.0.0.5/24");
 	expect_bad("NSTACK_GW", "1.2.3");
-	expect_bad("NSTACK_GW", "198.19.0.1"); /* outside 198.18.0.0/24 */
-	expect_bad("NSTACK_GW", "198.18.0.2"); /* ourselves */
+	expect_bad("NSTACK_GW", "198.19.0.1");	       /* outside 198.18.0.0/24 */
+	expect_bad("NSTACK_GW", "198.18.0.2");	       /* ourselves */
 	expect_bad("NSTACK_MAC", "01:00:5e:00:00:01"); /* multicast */
 	expect_bad("NSTACK_MAC", "00:00:00:00:00:00");
 	expect_bad("NSTACK_MAC", "02:00:00:00:00");
@@ -229,7 +229,7 @@ START_TEST(test_proc_sysctls_read_then_env_overrides)
 	ck_assert_int_eq(c.cfg.tcp.wmem[1], 32768);
 	ck_assert_int_eq(c.cfg.tcp.wmem[2], 8388608);
 	ck_assert(c.cfg.tcp.timestamps);
-	ck_assert_int_eq(c.cfg.tcp.syn_retries, 2);	     /* env wins over proc */
+	ck_assert_int_eq(c.cfg.tcp.syn_retries, 2);	    /* env wins over proc */
 	ck_assert_int_eq(c.cfg.tcp.keepalive_time_s, 7200); /* junk keeps the default */
 	ck_assert_int_eq(c.cfg.tcp.somaxconn, 128);
 	snprintf(sub, sizeof(sub), "rm -rf '%s'", dir);

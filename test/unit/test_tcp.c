@@ -70,8 +70,8 @@ static uint32_t p_rand_b(void *ctx)
 static const struct nstack_env env_a = {.now_us = p_now, .random32 = p_rand_a};
 static const struct nstack_env env_b = {.now_us = p_now, .random32 = p_rand_b};
 
-static struct nstack *p_stack(int end, const uint8_t *mac, uint32_t addr, const struct nstack_env *env,
-			      uint32_t peer, const uint8_t *peer_mac)
+static struct nstack *p_stack(int end, const uint8_t *mac, uint32_t addr,
+			      const struct nstack_env *env, uint32_t peer, const uint8_t *peer_mac)
 {
 	struct nstack_config cfg;
 	struct nstack *ns;
@@ -459,7 +459,8 @@ START_TEST(test_established_receiver_not_reading_window_closes_then_reopens)
 		while ((r = p_recv(n, in, sizeof(in), 0)) > 0) {
 			for (ssize_t i = 0; i < r; i++)
 				if (in[i] != pattern((got + (uint64_t)i) % sizeof(buf)))
-					ck_abort_msg("byte %lu differs", (unsigned long)(got + (uint64_t)i));
+					ck_abort_msg("byte %lu differs",
+						     (unsigned long)(got + (uint64_t)i));
 			got += (uint64_t)r;
 		}
 		P.now += 100;
@@ -539,7 +540,8 @@ START_TEST(test_established_notsent_lowat_gates_pollout_and_send)
 	socklen_t len = sizeof(v);
 
 	p_connect(l, 5009, &c, &n);
-	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &(int){4}, sizeof(int)), 0);
+	ck_assert_int_eq(
+	    nstack_setsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &(int){4}, sizeof(int)), 0);
 	ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), 0);
 	ck_assert_int_eq(v, 4);
 	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &(int){1}, sizeof(int)), 0);
@@ -603,7 +605,8 @@ static long p_bulk(struct socket *tx, struct socket *rx, uint64_t n)
 				ck_abort_msg("recv: %zd at %lu", r, (unsigned long)got);
 			for (ssize_t i = 0; i < r; i++)
 				if (in[i] != pattern(got + (uint64_t)i))
-					ck_abort_msg("byte %lu differs", (unsigned long)(got + (uint64_t)i));
+					ck_abort_msg("byte %lu differs",
+						     (unsigned long)(got + (uint64_t)i));
 			got += (uint64_t)r;
 		}
 		/* 20 us per round: the link runs at a few Gbit/s of simulated time. */
@@ -642,12 +645,13 @@ static void bulk_case(const struct wire_opts *o, uint64_t n)
 		double secs = (double)(P.now - t0) / 1e6;
 
 		/* One line for the notes: simulated goodput and recovery work. */
-		fprintf(stderr,
-			"tcp bulk: %lu MiB loss %.2f dup %.2f reorder %.2f: %.3f s simulated "
-			"(%.0f Mbit/s), %ld rounds, %u retransmitted segments, cwnd %u, rto %u us\n",
-			(unsigned long)(n >> 20), o->loss, o->dup, o->reorder, secs,
-			secs > 0 ? (double)n * 8 / secs / 1e6 : 0.0, rounds, ti.tcpi_total_retrans,
-			ti.tcpi_snd_cwnd, ti.tcpi_rto);
+		fprintf(
+		    stderr,
+		    "tcp bulk: %lu MiB loss %.2f dup %.2f reorder %.2f: %.3f s simulated "
+		    "(%.0f Mbit/s), %ld rounds, %u retransmitted segments, cwnd %u, rto %u us\n",
+		    (unsigned long)(n >> 20), o->loss, o->dup, o->reorder, secs,
+		    secs > 0 ? (double)n * 8 / secs / 1e6 : 0.0, rounds, ti.tcpi_total_retrans,
+		    ti.tcpi_snd_cwnd, ti.tcpi_rto);
 	}
 	/* Then the other way, on the same connection. */
 	p_bulk(n2, c, n / 8);

@@ -20,7 +20,8 @@ static struct tcp_sock *cong_sock(const char *ca)
 {
 	ck_assert_int_eq(nstack_socket(T.ns, AF_INET, SOCK_STREAM, 0, &S), 0);
 	if (ca)
-		ck_assert_int_eq(nstack_setsockopt(S, IPPROTO_TCP, TCP_CONGESTION, ca, strlen(ca)), 0);
+		ck_assert_int_eq(nstack_setsockopt(S, IPPROTO_TCP, TCP_CONGESTION, ca, strlen(ca)),
+				 0);
 	nstack_lock(T.ns);
 	tcp_init_congestion_control(S->sk);
 	nstack_unlock(T.ns);

@@ -216,8 +216,8 @@ size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16
 }
 
 /* Writes an ARP packet for IPv4 over Ethernet. */
-size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
-		   const uint8_t tha[6], uint32_t tip)
+size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip, const uint8_t tha[6],
+		   uint32_t tip)
 {
 	struct arphdr_eth *a = buf;
 

@@ -21,21 +21,21 @@
 #include "wire.h"
 
 #define T_IP(a, b, c, d) ((uint32_t)htonl(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
-#define T_LOCAL_IP T_IP(198, 18, 0, 2)
-#define T_PEER_IP T_IP(198, 18, 0, 1)
-#define T_OTHER_IP T_IP(198, 18, 1, 7) /* off-link: routed via the gateway */
-#define T_CLOCK_START 1000000ull	/* the manual clock starts at 1 s */
-#define T_FRAME_MAX 65600
+#define T_LOCAL_IP	 T_IP(198, 18, 0, 2)
+#define T_PEER_IP	 T_IP(198, 18, 0, 1)
+#define T_OTHER_IP	 T_IP(198, 18, 1, 7) /* off-link: routed via the gateway */
+#define T_CLOCK_START	 1000000ull	     /* the manual clock starts at 1 s */
+#define T_FRAME_MAX	 65600
 
 extern const uint8_t t_local_mac[6];
 extern const uint8_t t_peer_mac[6];
 extern const uint8_t t_bcast_mac[6];
 
 struct t_opts {
-	unsigned int mtu;	 /* 0 = 1500 */
-	bool gratuitous_arp;	 /* default false in tests */
-	bool no_peer_neigh;	 /* by default the peer's MAC is a permanent neighbour */
-	uint32_t seed;		 /* random source seed; 0 = fixed default */
+	unsigned int mtu;    /* 0 = 1500 */
+	bool gratuitous_arp; /* default false in tests */
+	bool no_peer_neigh;  /* by default the peer's MAC is a permanent neighbour */
+	uint32_t seed;	     /* random source seed; 0 = fixed default */
 	void (*tweak)(struct nstack_config *cfg); /* last word on the config */
 };
 
@@ -76,8 +76,8 @@ size_t t_build_ipv4(void *buf, uint32_t src, uint32_t dst, uint8_t proto, uint16
 /* UDP header with a correct checksum followed by payload. */
 size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 		   const void *payload, size_t plen);
-size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
-		   const uint8_t tha[6], uint32_t tip);
+size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip, const uint8_t tha[6],
+		   uint32_t tip);
 /* Ethernet(peer -> local) + IPv4(peer -> local) + payload, in one go. */
 size_t t_build_peer_ip(void *buf, uint8_t proto, uint16_t id, const void *payload, size_t plen);
 /* Ethernet + IPv4 from the peer: ICMP type/code quoting qlen bytes (0: all) of the IP packet

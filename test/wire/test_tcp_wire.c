@@ -26,8 +26,8 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #define PEER_PORT 40000
-#define SRV_PORT 80
-#define PEER_ISN 0xfffffff0u /* wraps past 2^32 after 16 bytes */
+#define SRV_PORT  80
+#define PEER_ISN  0xfffffff0u /* wraps past 2^32 after 16 bytes */
 
 /* One TCP segment, as sent or expected. */
 struct seg {
@@ -89,8 +89,7 @@ static const struct tcphdr *recv_tcp(unsigned char *frame, size_t *len)
 /* Asserts the next frame is exactly s from the stack (whole frame compared). */
 static void expect(const struct seg *s)
 {
-	static unsigned char got[T_FRAME_MAX], tcp[T_FRAME_MAX], ip[T_FRAME_MAX],
-		want[T_FRAME_MAX];
+	static unsigned char got[T_FRAME_MAX], tcp[T_FRAME_MAX], ip[T_FRAME_MAX], want[T_FRAME_MAX];
 	size_t glen, n;
 	const struct iphdr *gip;
 
@@ -216,8 +215,8 @@ static struct conn passive(const uint8_t *opt, size_t optlen, uint16_t synack_wi
 	c.iss = ntohl(th->seq);
 	/* Put the frame back in shape for an exact comparison. */
 	{
-		struct seg want = {SRV_PORT, PEER_PORT, c.iss, PEER_ISN + 1, TH_SYN | TH_ACK, synack_win,
-				   synack_opt, synack_optlen};
+		struct seg want = {SRV_PORT,	    PEER_PORT,	c.iss,	    PEER_ISN + 1,
+				   TH_SYN | TH_ACK, synack_win, synack_opt, synack_optlen};
 		static unsigned char tcp[T_FRAME_MAX];
 		size_t n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, &want);
 
@@ -294,16 +293,18 @@ END_TEST
 
 START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 {
-	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 100, 0, 0, 0, 0,
-					  1, 3, 3, 7};
-	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 100, 1, 3, 3, 7};
+	static const uint8_t syn_opt[] = {2, 4,	  0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					  0, 100, 0,	0,    0, 0, 1, 3,  3, 7};
+	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2,	  8, 10, 0, 0,
+				0, 0, 0,    0,	  0, 100, 1, 3,	 3, 7};
 	unsigned char f[T_FRAME_MAX];
 	const struct tcphdr *th;
 	struct socket *l = listener(SRV_PORT, 8), *s = NULL;
 	size_t len;
 	uint32_t iss, tsval;
 
-	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, sizeof(syn_opt)});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt,
+			     sizeof(syn_opt)});
 	th = recv_tcp(f, &len);
 	iss = ntohl(th->seq);
 	tsval = get32((const uint8_t *)(th + 1) + 8);
@@ -311,11 +312,13 @@ START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 	/* Rebuild the whole frame with those two values and compare it byte for byte. */
 	{
 		static unsigned char tcp[T_FRAME_MAX], ip[T_FRAME_MAX], want[T_FRAME_MAX];
-		struct seg w = {SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 65160, want_opt, 20};
+		struct seg w = {SRV_PORT,	 PEER_PORT, iss,      PEER_ISN + 1,
+				TH_SYN | TH_ACK, 65160,	    want_opt, 20};
 		size_t n = build_tcp(tcp, T_LOCAL_IP, T_PEER_IP, &w);
 
 		n = t_build_ipv4(ip, T_LOCAL_IP, T_PEER_IP, IPPROTO_TCP,
-				 ntohs(((const struct iphdr *)(f + ETH_HLEN))->id), IP_DF, 64, tcp, n);
+				 ntohs(((const struct iphdr *)(f + ETH_HLEN))->id), IP_DF, 64, tcp,
+				 n);
 		n = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IP, ip, n);
 		ck_assert_uint_eq(n, len);
 		ck_assert_mem_eq(f, want, n);
@@ -326,7 +329,8 @@ START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 		uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 101};
 
 		put32(ack_opt + 8, tsval);
-		inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 502, ack_opt, 12});
+		inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 502,
+				     ack_opt, 12});
 	}
 	t_expect_no_tx();
 	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
@@ -336,7 +340,8 @@ START_TEST(test_listen_syn_with_all_options_synack_in_linux_order)
 
 		ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
 		ck_assert_uint_eq(ti.tcpi_state, TCP_ESTABLISHED);
-		ck_assert_uint_eq(ti.tcpi_options, TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
+		ck_assert_uint_eq(ti.tcpi_options,
+				  TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
 		ck_assert_uint_eq(ti.tcpi_snd_wscale, 7);
 		ck_assert_uint_eq(ti.tcpi_rcv_wscale, 7);
 		ck_assert_uint_eq(ti.tcpi_snd_wnd, 502u << 7);
@@ -361,8 +366,8 @@ static void active_syn(struct socket **sp, uint32_t *iss, uint16_t *port, uint32
 /* active_syn() for a socket the caller prepared. */
 static void active_syn_on(struct socket *sp, uint32_t *iss, uint16_t *port, uint32_t *tsval)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
-				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
 	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7};
 	unsigned char f[T_FRAME_MAX];
 	const struct tcphdr *th;
@@ -391,20 +396,26 @@ START_TEST(test_synsent_connect_sends_syn_in_linux_option_order_then_ack)
 	struct socket *s;
 	uint32_t iss, tsval;
 	uint16_t port;
-	uint8_t synack_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+	uint8_t synack_opt[20] = {2,	4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+				  0x10, 0, 0,	 0,    0, 0, 1, 3,  3, 7};
 	uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0x10, 0};
 
 	active_syn(&s, &iss, &port, &tsval);
 	t_expect_no_tx();
 	put32(synack_opt + 12, tsval);
-	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt, 20});
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt,
+			     20});
 	/* Our window is 64240 rounded up to the scale, sent as 64256 >> 7 = 502. */
 	put32(ack_opt + 4, tsval);
 	expect(&(struct seg){port, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK, 502, ack_opt, 12});
 	t_expect_no_tx();
-	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
-				.sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP},
-				sizeof(struct sockaddr_in)), 0);
+	ck_assert_int_eq(
+	    nstack_connect(s,
+			   (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
+								    .sin_port = htons(SRV_PORT),
+								    .sin_addr.s_addr = T_PEER_IP},
+			   sizeof(struct sockaddr_in)),
+	    0);
 	ck_assert_uint_eq(nstack_poll(s), POLLOUT | POLLWRNORM);
 	nstack_close(s);
 	run_for(600ull * 1000000);
@@ -454,8 +465,8 @@ START_TEST(test_synsent_rst_ack_refuses_connection)
 	struct socket *s;
 	uint32_t iss, tsval;
 	uint16_t port;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
-				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
 
 	active_syn(&s, &iss, &port, &tsval);
 	/* An RST whose ACK does not cover the SYN is ignored (RFC 9293 3.10.7.3). */
@@ -486,7 +497,8 @@ START_TEST(test_synsent_syn_simultaneous_open_synack_then_established)
 		uint8_t o[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 0};
 
 		put32(o + 8, tsval);
-		expect(&(struct seg){port, SRV_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, o, 20});
+		expect(&(struct seg){port, SRV_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, o,
+				     20});
 	}
 	t_expect_no_tx();
 	/* Its SYN-ACK for ours completes it. */
@@ -501,7 +513,8 @@ START_TEST(test_synsent_syn_simultaneous_open_synack_then_established)
 		ck_assert_uint_eq(ti.tcpi_options, 0);
 	}
 	ck_assert_int_eq(usend(s, "hi", 2), 2);
-	expect(&(struct seg){port, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0, "hi", 2});
+	expect(&(struct seg){port, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "hi", 2});
 	nstack_close(s);
 	run_for(600ull * 1000000);
 }
@@ -515,7 +528,8 @@ START_TEST(test_established_data_both_ways_acked)
 	char buf[32];
 
 	ck_assert_int_eq(usend(c.s, "abcdef", 6), 6);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "abcdef", 6});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "abcdef", 6});
 	c.snd += 6;
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
 	t_expect_no_tx();
@@ -534,7 +548,8 @@ END_TEST
 START_TEST(test_established_unacked_data_retransmits_at_rto_with_backoff)
 {
 	struct conn c = passive_plain();
-	const struct seg want = {SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "abcdef", 6};
+	const struct seg want = {SRV_PORT, PEER_PORT, c.snd, c.rcv,    TH_ACK | TH_PSH,
+				 64240,	   NULL,      0,     "abcdef", 6};
 	uint64_t t0;
 	/* The handshake's RTT sample was 0: RTO = max(200 ms) + 1 us, in whole ms (Linux: 201). */
 	const uint64_t rto = 201000;
@@ -579,8 +594,8 @@ START_TEST(test_established_three_dupacks_fast_retransmit_newreno)
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 5; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
-				      TH_ACK, 64240, NULL, 0, data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
+				     NULL, 0, data + 1460 * i, 1460});
 	t_expect_no_tx();
 	/* The first segment is lost: three duplicate ACKs for s0. */
 	for (int i = 0; i < 2; i++) {
@@ -594,7 +609,7 @@ START_TEST(test_established_three_dupacks_fast_retransmit_newreno)
 	/* A partial ACK (the third one was lost too) retransmits the next hole (RFC 6582). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 2 * 1460, TH_ACK, 65535});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
-			      data + 2 * 1460, 1460});
+			     data + 2 * 1460, 1460});
 	t_expect_no_tx();
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 5 * 1460, TH_ACK, 65535});
 	t_expect_no_tx();
@@ -626,8 +641,8 @@ START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 6; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
-				      TH_ACK, 64240, NULL, 0, data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
+				     NULL, 0, data + 1460 * i, 1460});
 	/* Segments 2 and 4 are lost; SACKs report 3, then 3 and 5-6 (RFC 6675 IsLost). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
 			     sack_opt(o, s0 + 2 * 1460, s0 + 3 * 1460), 12});
@@ -639,14 +654,14 @@ START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 			     sack_opt(o, s0 + 4 * 1460, s0 + 6 * 1460), 12});
 	/* Three segments SACKed above the hole at 1: it is lost, retransmit it. */
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0,
-			      data + 1460, 1460});
+			     data + 1460, 1460});
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("TcpExtTCPSackRecovery"), 1);
 	/* A partial ACK to 3: the new first hole (segment 3) is lost too (RFC 6582 3.2 step 4). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 3 * 1460, TH_ACK, 65535,
 			     sack_opt(o, s0 + 4 * 1460, s0 + 6 * 1460), 12});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 3 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
-			      data + 3 * 1460, 1460});
+			     data + 3 * 1460, 1460});
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 6 * 1460, TH_ACK, 65535});
 	t_expect_no_tx();
 	conn_close(&c);
@@ -660,12 +675,14 @@ START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
 	char buf[64];
 
 	/* The second half first: an immediate duplicate ACK with its SACK block. */
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK, 65535, NULL, 0, "klmnopqrst", 10});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK, 65535, NULL, 0,
+			     "klmnopqrst", 10});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
-			      sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
+			     sack_opt(o, c.rcv + 10, c.rcv + 20), 12});
 	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), -EAGAIN);
 	/* A duplicate of part of it: reported as D-SACK before the SACK block (RFC 2883). */
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 12, c.snd, TH_ACK, 65535, NULL, 0, "mnop", 4});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 12, c.snd, TH_ACK, 65535, NULL, 0, "mnop",
+			     4});
 	{
 		uint8_t o2[20] = {1, 1, 5, 18};
 
@@ -676,15 +693,17 @@ START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
 		expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240, o2, 20});
 	}
 	/* The hole filled: everything is ACKed at once. */
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcdefghij", 10});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0,
+			     "abcdefghij", 10});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240});
 	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 20);
 	ck_assert_mem_eq(buf, "abcdefghijklmnopqrst", 20);
 	ck_assert_uint_eq(t_stat("TcpExtTCPOFOQueue"), 2);
 	/* An old segment again: ACKed at once with its D-SACK block. */
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcde", 5});
+	inject(
+	    &(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "abcde", 5});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240,
-			      sack_opt(o, c.rcv, c.rcv + 5), 12});
+			     sack_opt(o, c.rcv, c.rcv + 5), 12});
 	t_expect_no_tx();
 	conn_close(&c);
 }
@@ -713,7 +732,8 @@ START_TEST(test_established_zero_window_probed_with_backoff)
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd - 1, c.rcv, TH_ACK, 64240});
 	/* The window opens: the data goes. */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 1000});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "data", 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "data", 4});
 	t_expect_no_tx();
 	conn_close(&c);
 }
@@ -759,7 +779,8 @@ START_TEST(test_established_delayed_ack_after_40ms_in_interactive_mode)
 	uint64_t t0;
 
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_QUICKACK, 0), 0);
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "x", 1});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0,
+			     "x", 1});
 	t0 = T.now;
 	c.rcv++;
 	t_expect_no_tx();
@@ -777,7 +798,8 @@ START_TEST(test_established_quickack_first_segments_acked_at_once)
 	struct conn c = passive_plain();
 
 	for (int i = 0; i < 3; i++) {
-		inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "y", 1});
+		inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535,
+				     NULL, 0, "y", 1});
 		c.rcv++;
 		expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240});
 	}
@@ -823,7 +845,8 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 
 	/* The flood fills the SYN queue (4), then every SYN is answered with a cookie. */
 	for (int i = 0; i < 50; i++) {
-		inject(&(struct seg){(uint16_t)(1000 + i), SRV_PORT, 777u * i, 0, TH_SYN, 65535, opt_mss, 4});
+		inject(&(struct seg){(uint16_t)(1000 + i), SRV_PORT, 777u * i, 0, TH_SYN, 65535,
+				     opt_mss, 4});
 		th = recv_tcp(f, &len);
 		ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
 	}
@@ -838,7 +861,8 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 	ck_assert_uint_eq(t_stat("TcpExtSyncookiesRecv"), 1);
 	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
 	ck_assert_int_eq(usend(s, "ok", 2), 2);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, cookie + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240, NULL, 0, "ok", 2});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, cookie + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64240,
+			     NULL, 0, "ok", 2});
 	/* A forged cookie is refused with RST. */
 	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, 5, 0xdeadbeef, TH_ACK, 65535});
 	expect(&(struct seg){SRV_PORT, PEER_PORT + 1, 0xdeadbeef, 0, TH_RST, 0});
@@ -866,11 +890,13 @@ START_TEST(test_listen_synack_retransmitted_at_1s_then_2s)
 	t_clock_set(t0 + 1000000 - 1);
 	t_expect_no_tx();
 	t_clock_set(t0 + 1000000);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, opt_mss, 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240,
+			     opt_mss, 4});
 	t_clock_set(t0 + 3000000 - 1);
 	t_expect_no_tx();
 	t_clock_set(t0 + 3000000);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240, opt_mss, 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, 64240,
+			     opt_mss, 4});
 	nstack_close(l);
 }
 END_TEST
@@ -919,7 +945,8 @@ START_TEST(test_established_peer_fin_close_wait_then_last_ack)
 	ck_assert_int_eq(urecv(c.s, &b, 1), 0);
 	/* Half-closed: we may still send. */
 	ck_assert_int_eq(usend(c.s, "z", 1), 1);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "z", 1});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "z", 1});
 	c.snd++;
 	nstack_close(c.s);
 	c.s = NULL;
@@ -957,7 +984,8 @@ START_TEST(test_established_close_with_unread_data_sends_rst)
 {
 	struct conn c = passive_plain();
 
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0, "unread", 6});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0,
+			     "unread", 6});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK, 64240});
 	nstack_close(c.s);
 	c.s = NULL;
@@ -978,7 +1006,8 @@ START_TEST(test_established_old_timestamp_rejected_by_paws)
 	size_t len;
 	char b[8];
 
-	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, sizeof(syn_opt)});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt,
+			     sizeof(syn_opt)});
 	th = recv_tcp(f, &len);
 	iss = ntohl(th->seq);
 	tsval = get32((const uint8_t *)(th + 1) + 8);
@@ -989,9 +1018,11 @@ START_TEST(test_established_old_timestamp_rejected_by_paws)
 	put32(o + 8, tsval);
 	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535, o, 12});
 	ck_assert_int_eq(nstack_accept(l, &s, NULL, NULL, SOCK_NONBLOCK), 0);
-	/* Data with TS.Val older than TS.Recent: dropped, answered with a duplicate ACK (RFC 7323 5.3). */
+	/* Data with TS.Val older than TS.Recent: dropped, answered with a duplicate ACK (RFC
+	 * 7323 5.3). */
 	put32(o + 4, 0x0fff);
-	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o, 12, "old", 3});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o,
+			     12, "old", 3});
 	th = recv_tcp(f, &len);
 	ck_assert_uint_eq(th->flags, TH_ACK);
 	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
@@ -1000,7 +1031,8 @@ START_TEST(test_established_old_timestamp_rejected_by_paws)
 	ck_assert_int_eq(urecv(s, b, sizeof(b)), -EAGAIN);
 	/* A newer one is taken. */
 	put32(o + 4, 0x1002);
-	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o, 12, "new", 3});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535, o,
+			     12, "new", 3});
 	ck_assert_int_eq(urecv(s, b, sizeof(b)), 3);
 	ck_assert_mem_eq(b, "new", 3);
 	nstack_close(s);
@@ -1019,7 +1051,8 @@ START_TEST(test_established_unanswered_rto_gives_up_after_retries2_etimedout)
 	size_t len;
 
 	ck_assert_int_eq(usend(c.s, "lost", 4), 4);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "lost", 4});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "lost", 4});
 	/*
 	 * tcp_retries2 = 15: Linux's model timeout from a 200 ms base is
 	 * (2^10 - 1) * 0.2 s + 6 * 120 s = 924.6 s; with RTO 201 ms the RTO that
@@ -1051,17 +1084,20 @@ START_TEST(test_established_nagle_holds_second_small_segment_until_ack)
 	struct conn c = passive_plain();
 
 	ck_assert_int_eq(usend(c.s, "a", 1), 1);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "a", 1});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "a", 1});
 	/* A small segment is unacknowledged: Nagle (RFC 896, Minshall) holds the next. */
 	ck_assert_int_eq(usend(c.s, "b", 1), 1);
 	ck_assert_int_eq(usend(c.s, "c", 1), 1);
 	t_expect_no_tx();
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1, TH_ACK, 65535});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "bc", 2});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "bc", 2});
 	/* TCP_NODELAY sends at once. */
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, "d", 1), 1);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 3, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "d", 1});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 3, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "d", 1});
 	conn_close(&c);
 }
 END_TEST
@@ -1075,7 +1111,8 @@ START_TEST(test_established_cork_holds_partial_until_uncorked)
 	ck_assert_int_eq(usend(c.s, "er", 2), 2);
 	t_expect_no_tx();
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_CORK, 0), 0);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0, "header", 6});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "header", 6});
 	t_expect_no_tx();
 	conn_close(&c);
 }
@@ -1165,9 +1202,12 @@ START_TEST(test_established_icmp_frag_needed_resends_at_smaller_mss)
 	t_inject(frame, n);
 	/* Both segments go again, cut to 960 bytes (1000 - 40). */
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0, c.rcv, TH_ACK, 64240, NULL, 0, data, 960});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 960, c.rcv, TH_ACK, 64240, NULL, 0, data + 960, 500});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0, data + 1460, 960});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2420, c.rcv, TH_ACK, 64240, NULL, 0, data + 2420, 500});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 960, c.rcv, TH_ACK, 64240, NULL, 0,
+			     data + 960, 500});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			     data + 1460, 960});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2420, c.rcv, TH_ACK, 64240, NULL, 0,
+			     data + 2420, 500});
 	t_expect_no_tx();
 	conn_close(&c);
 }
@@ -1194,7 +1234,7 @@ START_TEST(test_listen_peer_mss_536_and_window_scale_applied)
 	/* Our window field is scaled by 7: 64240 rounded up to 128 is 502 << 7. */
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 502, NULL, 0, data, 536});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 536, c.rcv, TH_ACK | TH_PSH, 502, NULL, 0,
-			      data + 536, 464});
+			     data + 536, 464});
 	/* A window of 100 << 2 = 400 bytes lets exactly that much out. */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd + 1000, TH_ACK, 100});
 	ck_assert_int_eq(usend(c.s, data, 536), 536);
@@ -1227,8 +1267,8 @@ END_TEST
 
 START_TEST(test_closed_small_so_rcvbuf_syn_window_and_scale_zero)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
-				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
 	uint8_t want_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 0};
 	struct socket *s = tcp_socket();
 	unsigned char f[T_FRAME_MAX];
@@ -1259,10 +1299,11 @@ START_TEST(test_time_wait_connect_reuses_pair_after_one_second)
 	struct socket *s, *s2;
 	uint32_t iss, tsval, tw_nxt;
 	uint16_t port;
-	uint8_t synack_opt[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 3, 3, 7};
+	uint8_t synack_opt[20] = {2,	4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+				  0x10, 0, 0,	 0,    0, 0, 1, 3,  3, 7};
 	uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0x10, 1};
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT),
-				 .sin_addr.s_addr = T_PEER_IP};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
 	struct sockaddr_in me = {.sin_family = AF_INET};
 	unsigned char f[T_FRAME_MAX];
 	const struct tcphdr *th;
@@ -1274,7 +1315,8 @@ START_TEST(test_time_wait_connect_reuses_pair_after_one_second)
 	ck_assert_int_eq(sockopt(s, SOL_SOCKET, SO_REUSEADDR, 1), 0);
 	active_syn_on(s, &iss, &port, &tsval);
 	put32(synack_opt + 12, tsval);
-	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt, 20});
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65160, synack_opt,
+			     20});
 	th = recv_tcp(f, &len); /* the ACK */
 	nstack_close(s);
 	th = recv_tcp(f, &len); /* our FIN */
@@ -1317,14 +1359,14 @@ START_TEST(test_established_tail_loss_probe_resends_last_segment_at_pto)
 	t0 = T.now;
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 3; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240, NULL, 0,
-				      data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
+				     NULL, 0, data + 1460 * i, 1460});
 	/* PTO = 2 SRTT + 2 ms, in whole ms (RFC 8985 7.2; Linux: 3 jiffies here). */
 	t_clock_set(t0 + 3000 - 1);
 	t_expect_no_tx();
 	t_clock_set(t0 + 3000);
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
-			      data + 2 * 1460, 1460});
+			     data + 2 * 1460, 1460});
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("TcpExtTCPLossProbes"), 1);
 	/* One probe per episode: next comes the RTO, 201 ms after the probe. */
@@ -1354,7 +1396,8 @@ START_TEST(test_listen_syn_queue_full_without_cookies_drops_syn)
 	t_setup_opts(&o);
 	l = listener(SRV_PORT, 2);
 	for (int i = 0; i < 2; i++) {
-		inject(&(struct seg){(uint16_t)(2000 + i), SRV_PORT, 100u * i, 0, TH_SYN, 65535, opt_mss, 4});
+		inject(&(struct seg){(uint16_t)(2000 + i), SRV_PORT, 100u * i, 0, TH_SYN, 65535,
+				     opt_mss, 4});
 		ck_assert_uint_eq(recv_tcp(f, &len)->flags, TH_SYN | TH_ACK);
 	}
 	inject(&(struct seg){2002, SRV_PORT, 300, 0, TH_SYN, 65535, opt_mss, 4});
@@ -1400,8 +1443,8 @@ START_TEST(test_any_state_random_segments_never_crash)
 		th->doff_res = (uint8_t)(doff << 4);
 		th->check = 0;
 		if (fuzz32() % 8) {
-			uint16_t ck = csum_tcpudp_magic(T_PEER_IP, T_LOCAL_IP, (uint32_t)n, IPPROTO_TCP,
-							csum_partial(seg, n, 0));
+			uint16_t ck = csum_tcpudp_magic(T_PEER_IP, T_LOCAL_IP, (uint32_t)n,
+							IPPROTO_TCP, csum_partial(seg, n, 0));
 
 			memcpy(&th->check, &ck, 2);
 		}

@@ -19,11 +19,11 @@ static unsigned char frame[256], l4[128];
 
 static struct fake {
 	int token_calls, sleeps, wakes;
-	int sleep_rc;		/* what sleep() returns */
-	bool inject_on_sleep;	/* a datagram arrives while the caller sleeps */
+	int sleep_rc;	      /* what sleep() returns */
+	bool inject_on_sleep; /* a datagram arrives while the caller sleeps */
 	bool null_token;
 	int64_t last_timeo;
-	bool sleep_real;	/* really sleep for the timeout */
+	bool sleep_real; /* really sleep for the timeout */
 } F;
 static int the_token;
 
@@ -53,7 +53,8 @@ static int f_sleep(void *ctx, void *token, int64_t timeo_us)
 		t_inject(frame, peer_udp(4321, 5000, "z", 1));
 	}
 	if (F.sleep_real && timeo_us != INT64_MAX) {
-		struct timespec ts = {(time_t)(timeo_us / 1000000), (long)(timeo_us % 1000000) * 1000};
+		struct timespec ts = {(time_t)(timeo_us / 1000000),
+				      (long)(timeo_us % 1000000) * 1000};
 
 		nanosleep(&ts, NULL);
 	}

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-#define ARPHRD_ETHER 1
+#define ARPHRD_ETHER  1
 #define ARPOP_REQUEST 1
-#define ARPOP_REPLY 2
+#define ARPOP_REPLY   2
 
 struct arphdr_eth {
 	uint16_t ar_hrd;

@@ -4,14 +4,14 @@
 
 #include <stdint.h>
 
-#define ETH_ALEN 6
-#define ETH_HLEN 14
-#define ETH_ZLEN 60		/* minimum frame without FCS */
-#define ETH_DATA_LEN 1500
-#define ETH_FRAME_MAX 65550	/* largest frame the stack accepts from a backend */
+#define ETH_ALEN      6
+#define ETH_HLEN      14
+#define ETH_ZLEN      60 /* minimum frame without FCS */
+#define ETH_DATA_LEN  1500
+#define ETH_FRAME_MAX 65550 /* largest frame the stack accepts from a backend */
 
-#define ETH_P_IP 0x0800
-#define ETH_P_ARP 0x0806
+#define ETH_P_IP   0x0800
+#define ETH_P_ARP  0x0806
 #define ETH_P_IPV6 0x86dd
 
 struct ethhdr {

@@ -4,22 +4,22 @@
 
 #include <stdint.h>
 
-#define ICMP_ECHOREPLY 0
-#define ICMP_DEST_UNREACH 3
+#define ICMP_ECHOREPLY	   0
+#define ICMP_DEST_UNREACH  3
 #define ICMP_SOURCE_QUENCH 4
-#define ICMP_REDIRECT 5
-#define ICMP_ECHO 8
+#define ICMP_REDIRECT	   5
+#define ICMP_ECHO	   8
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
 
 /* Codes for ICMP_DEST_UNREACH. */
-#define ICMP_NET_UNREACH 0
+#define ICMP_NET_UNREACH  0
 #define ICMP_HOST_UNREACH 1
 #define ICMP_PROT_UNREACH 2
 #define ICMP_PORT_UNREACH 3
-#define ICMP_FRAG_NEEDED 4
+#define ICMP_FRAG_NEEDED  4
 /* Codes for ICMP_TIME_EXCEEDED. */
-#define ICMP_EXC_TTL 0
+#define ICMP_EXC_TTL	  0
 #define ICMP_EXC_FRAGTIME 1
 
 struct icmphdr {

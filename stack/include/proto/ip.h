@@ -17,15 +17,15 @@ struct iphdr {
 	uint32_t daddr;
 } __attribute__((packed));
 
-#define IP_HLEN_MIN 20
-#define IP_HLEN_MAX 60
+#define IP_HLEN_MIN  20
+#define IP_HLEN_MAX  60
 #define IP_MAXPACKET 65535
-#define IP_CE 0x8000 /* reserved, must be zero */
-#define IP_DF 0x4000
-#define IP_MF 0x2000
-#define IP_OFFMASK 0x1fff
+#define IP_CE	     0x8000 /* reserved, must be zero */
+#define IP_DF	     0x4000
+#define IP_MF	     0x2000
+#define IP_OFFMASK   0x1fff
 
 #define IP_VERSION(iph) ((iph)->ver_ihl >> 4)
-#define IP_IHL(iph) ((iph)->ver_ihl & 0x0f)
+#define IP_IHL(iph)	((iph)->ver_ihl & 0x0f)
 
 #endif

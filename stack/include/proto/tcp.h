@@ -29,12 +29,12 @@ struct tcphdr {
 #define TH_ECE 0x40
 #define TH_CWR 0x80
 
-#define TCPOPT_EOL 0
-#define TCPOPT_NOP 1
-#define TCPOPT_MSS 2
-#define TCPOPT_WINDOW 3
+#define TCPOPT_EOL	 0
+#define TCPOPT_NOP	 1
+#define TCPOPT_MSS	 2
+#define TCPOPT_WINDOW	 3
 #define TCPOPT_SACK_PERM 4
-#define TCPOPT_SACK 5
+#define TCPOPT_SACK	 5
 #define TCPOPT_TIMESTAMP 8
 
 #endif
