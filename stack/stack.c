@@ -175,6 +175,7 @@ out_modules:
 	while (up-- > 0)
 		modules[up].exit(ns);
 	skb_queue_purge(&ns->backlog);
+	skb_cache_purge(ns);
 	pthread_mutex_unlock(&ns->lock);
 	pthread_mutex_destroy(&ns->lock);
 out_free:
@@ -204,6 +205,7 @@ void nstack_destroy(struct nstack *ns)
 	while (i-- > 0)
 		modules[i].exit(ns);
 	skb_queue_purge(&ns->backlog);
+	skb_cache_purge(ns);
 	pthread_mutex_unlock(&ns->lock);
 	if (ns->dev && ns->dev->ops->close)
 		ns->dev->ops->close(ns->dev);

@@ -81,6 +81,8 @@ struct sk_buff *alloc_skb(struct nstack *ns, unsigned int size);
 /* alloc_skb() plus MAX_HEADER bytes of headroom already reserved. */
 struct sk_buff *alloc_skb_hdr(struct nstack *ns, unsigned int payload);
 void kfree_skb(struct sk_buff *skb);
+/* Frees the stack's cached skb headers and data areas (nstack_destroy). */
+void skb_cache_purge(struct nstack *ns);
 struct sk_buff *skb_clone(struct sk_buff *skb);
 struct sk_buff *skb_copy(const struct sk_buff *skb);
 /* Make the data private (copy if cloned) so it may be written. */

@@ -63,6 +63,12 @@ struct nstack {
 	int wake_fd;		     /* eventfd that interrupts the thread's wait */
 	uint64_t thread_sleep_until; /* the deadline the thread sleeps towards */
 
+	/* skbuff.c's free lists of skb headers and data areas (lock held). */
+	void *skb_cache;
+	void *skb_data_cache;
+	unsigned int skb_cache_n;
+	unsigned int skb_data_cache_n;
+
 	/* Live objects, for leak checks. */
 	long skb_live;
 	long sock_live;
