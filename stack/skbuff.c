@@ -20,7 +20,7 @@
  * still caught.
  */
 #define SKB_CACHE_DATA 2048u
-#define SKB_CACHE_MAX  512u
+#define SKB_CACHE_MAX  4096u
 #if defined(__SANITIZE_ADDRESS__)
 #define SKB_CACHE_ON 0
 #elif defined(__has_feature)

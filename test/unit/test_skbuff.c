@@ -17,6 +17,7 @@ static void setup(void)
 static void teardown(void)
 {
 	ck_assert_int_eq(ns->skb_live, 0);
+	skb_cache_purge(ns);
 	free(ns);
 }
 
@@ -126,6 +127,35 @@ START_TEST(test_queue_fifo_order_lengths_and_purge)
 }
 END_TEST
 
+START_TEST(test_freed_large_area_reused_keeps_requested_size)
+{
+	struct sk_buff *skb = alloc_skb(ns, 2000);
+	struct sk_buff *c;
+	unsigned int fresh_truesize;
+
+	ck_assert_ptr_nonnull(skb);
+	kfree_skb(skb);
+	/* A recycled area (2048 bytes of room) still shows only what was asked. */
+	skb = alloc_skb(ns, 100);
+	ck_assert_ptr_nonnull(skb);
+	ck_assert_uint_eq(skb_tailroom(skb), 100);
+	ck_assert_uint_eq(skb->len, 0);
+	ck_assert_uint_eq(skb->shinfo->dataref, 1);
+	ck_assert_ptr_null(skb->sk);
+	ck_assert_ptr_null(skb->destructor);
+	fresh_truesize = skb->truesize;
+	memset(skb_put(skb, 100), 0xab, 100);
+	c = skb_clone(skb);
+	ck_assert_ptr_nonnull(c);
+	kfree_skb(skb);
+	kfree_skb(c);
+	skb = alloc_skb(ns, 100);
+	ck_assert_uint_eq(skb->truesize, fresh_truesize);
+	ck_assert_uint_eq(skb_tailroom(skb), 100);
+	kfree_skb(skb);
+}
+END_TEST
+
 static Suite *skbuff_suite(void)
 {
 	Suite *s = suite_create("skbuff");
@@ -136,6 +166,7 @@ static Suite *skbuff_suite(void)
 	tcase_add_test(tc, test_clone_shares_data_until_unshared);
 	tcase_add_test(tc, test_copy_keeps_offsets_and_contents);
 	tcase_add_test(tc, test_queue_fifo_order_lengths_and_purge);
+	tcase_add_test(tc, test_freed_large_area_reused_keeps_requested_size);
 	suite_add_tcase(s, tc);
 	return s;
 }
