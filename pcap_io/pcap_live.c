@@ -4,10 +4,7 @@
  * libpcap's Linux capture uses a TPACKET_V3 memory-mapped ring: with
  * immediate mode every frame is visible as soon as it arrives, and a large
  * ring (32 MiB) absorbs bursts while the stack thread is busy. TX goes
- * through pcap_inject(), which on Linux is a send() on the capture's packet
- * socket; batches (TCP bursts, a stack-thread round) use one sendmmsg() on
- * that same socket, because libpcap has no batch inject and a syscall per
- * 1500-byte frame is the largest cost of sending.
+ * through pcap_inject(), a send() on the same packet socket.
  */
 #include <errno.h>
 #include <fcntl.h>
