@@ -161,28 +161,6 @@ static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
 	return 0;
 }
 
-/* Several frames with one sendmmsg() on the capture's packet socket. */
-static int pcap_live_xmit_many(struct net_device *dev, const struct iovec *frames, unsigned int n)
-{
-	struct pcap_live *pl = dev->priv;
-	struct mmsghdr m[NETDEV_TX_BATCH];
-	int rc;
-
-	if (n > NETDEV_TX_BATCH)
-		n = NETDEV_TX_BATCH;
-	memset(m, 0, sizeof(m[0]) * n);
-	for (unsigned int i = 0; i < n; i++) {
-		m[i].msg_hdr.msg_iov = (struct iovec *)&frames[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	do
-		rc = sendmmsg(pcap_fileno(pl->p), m, n, 0);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -ENOBUFS : -errno;
-	return rc;
-}
-
 static int pcap_live_poll(struct net_device *dev, int budget)
 {
 	struct pcap_live *pl = dev->priv;
@@ -221,7 +199,6 @@ static const struct netdev_ops pcap_live_ops = {
     .poll = pcap_live_poll,
     .get_fd = pcap_live_get_fd,
     .close = pcap_live_close,
-    .xmit_many = pcap_live_xmit_many,
 };
 
 /* Maps a pcap_activate() result to an errno and a message naming the fix. */

@@ -181,16 +181,6 @@ static int guarded_xmit(struct net_device *dev, const void *frame, size_t len)
 	return rc;
 }
 
-static int guarded_xmit_many(struct net_device *dev, const struct iovec *frames, unsigned int n)
-{
-	int rc;
-
-	nsp_inside++;
-	rc = backend_ops->xmit_many(dev, frames, n);
-	nsp_inside--;
-	return rc;
-}
-
 static int guarded_poll(struct net_device *dev, int budget)
 {
 	int rc;
@@ -439,7 +429,6 @@ static int start_locked(void)
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
 	    .close = guarded_close,
-	    .xmit_many = backend_ops->xmit_many ? guarded_xmit_many : NULL,
 	};
 	dev->ops = &guarded_ops;
 	if (c.pcap_path[0]) {

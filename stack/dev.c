@@ -163,18 +163,6 @@ int dev_queue_xmit(struct sk_buff *skb)
 	}
 	if (dev->tap.frame)
 		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
-	if (dev->tx_batch && dev->ops->xmit_many) {
-		/*
-		 * Held for one system call per batch: a frame per send() cost
-		 * a bulk sender most of its time in syscall entry and in waking
-		 * the receiver once per frame. A frame the backend then fails
-		 * to send is lost as on the wire; TCP recovers it.
-		 */
-		dev->txq[dev->txq_len++] = skb;
-		if (dev->txq_len == NETDEV_TX_BATCH)
-			dev_tx_flush(ns);
-		return 0;
-	}
 	err = dev->ops->xmit(dev, skb->data, skb->len);
 	if (err) {
 		dev->stats.tx_errors++;
@@ -186,58 +174,6 @@ int dev_queue_xmit(struct sk_buff *skb)
 	}
 	kfree_skb(skb);
 	return err;
-}
-
-/* Sends the frames dev_queue_xmit() holds, in order, and frees them. */
-void dev_tx_flush(struct nstack *ns)
-{
-	struct net_device *dev = ns->dev;
-	struct iovec iov[NETDEV_TX_BATCH];
-	unsigned int n, sent = 0;
-
-	if (!dev || !dev->txq_len)
-		return;
-	n = dev->txq_len;
-	dev->txq_len = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		iov[i].iov_base = dev->txq[i]->data;
-		iov[i].iov_len = dev->txq[i]->len;
-	}
-	while (sent < n) {
-		int rc = dev->ops->xmit_many(dev, iov + sent, n - sent);
-
-		if (rc <= 0) {
-			/* The frame at sent failed: count it and go on. */
-			dev->stats.tx_errors++;
-			NS_INC_STATS(ns, EthOutErrors);
-			sent++;
-			continue;
-		}
-		for (int i = 0; i < rc; i++) {
-			dev->stats.tx_packets++;
-			dev->stats.tx_bytes += iov[sent + (unsigned int)i].iov_len;
-			NS_INC_STATS(ns, EthOutFrames);
-		}
-		sent += (unsigned int)rc;
-	}
-	for (unsigned int i = 0; i < n; i++)
-		kfree_skb(dev->txq[i]);
-}
-
-/* Starts (or nests) a transmit batch. */
-void dev_tx_begin(struct nstack *ns)
-{
-	if (ns->dev)
-		ns->dev->tx_batch++;
-}
-
-/* Ends a transmit batch; the outermost end sends what is held. */
-void dev_tx_end(struct nstack *ns)
-{
-	if (!ns->dev || !ns->dev->tx_batch)
-		return;
-	if (--ns->dev->tx_batch == 0)
-		dev_tx_flush(ns);
 }
 
 /* Queues a looped-back frame for the next RX round. */

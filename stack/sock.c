@@ -275,8 +275,6 @@ int sk_wait(struct sock *sk, int64_t *timeo)
 
 	if (*timeo <= 0)
 		return -EAGAIN;
-	/* Frames held in a transmit batch leave before the lock does. */
-	dev_tx_flush(ns);
 	if (ns->wait_ops.token && (token = ns->wait_ops.token(ns->wait_ops.ctx)))
 		return sk_wait_ops(sk, token, timeo);
 	if (*timeo == SK_TIMEO_INFINITE) {

@@ -231,8 +231,6 @@ static void process_locked(struct nstack *ns)
 	struct sk_buff_head looped;
 	struct sk_buff *skb;
 
-	/* What the ACKs of this round release goes out in batches. */
-	dev_tx_begin(ns);
 	for (int round = 0; round < RX_ROUNDS; round++) {
 		int n = ns->dev->ops->poll(ns->dev, RX_BUDGET);
 
@@ -246,7 +244,6 @@ static void process_locked(struct nstack *ns)
 	while ((skb = skb_dequeue(&looped)) != NULL)
 		netif_receive_skb(skb);
 	timers_run(ns);
-	dev_tx_end(ns);
 }
 
 /* Handles pending frames and due timers once (tests, manual clock). */

@@ -524,7 +524,7 @@ static int tcp_wait_connect(struct sock *sk, int64_t *timeo)
 }
 
 /* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
-static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
@@ -610,17 +610,6 @@ static ssize_t tcp_sendmsg_locked(struct sock *sk, const struct msghdr *msg, siz
 		return (ssize_t)copied;
 	}
 	return err;
-}
-
-/* tcp_sendmsg_locked() with its segments sent in batches (dev_tx_begin). */
-static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
-{
-	ssize_t rc;
-
-	dev_tx_begin(sk->ns);
-	rc = tcp_sendmsg_locked(sk, msg, len, flags);
-	dev_tx_end(sk->ns);
-	return rc;
 }
 
 /* proto->ioctl: SIOCINQ/FIONREAD, SIOCOUTQ, SIOCOUTQNSD (tcp_ioctl). */

@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "proto/ether.h"
 
@@ -19,9 +18,6 @@ struct sk_buff;
 
 /* Frames handed to or taken from a backend, for taps such as a pcap dump. */
 enum netdev_dir { NETDEV_RX, NETDEV_TX };
-
-/* Frames dev_queue_xmit() holds at most inside dev_tx_begin/end. */
-#define NETDEV_TX_BATCH 32
 
 struct netdev_ops {
 	/* Transmit one complete Ethernet frame; 0 or -errno (-ENOBUFS when full). */
@@ -34,12 +30,6 @@ struct netdev_ops {
 	/* A file descriptor that polls readable when frames wait, or -1. */
 	int (*get_fd)(struct net_device *dev);
 	void (*close)(struct net_device *dev);
-	/*
-	 * Optional: transmit n complete frames in order with as few system
-	 * calls as the backend can; returns how many were sent (the rest
-	 * failed) or -errno when none was. Used inside dev_tx_begin/end.
-	 */
-	int (*xmit_many)(struct net_device *dev, const struct iovec *frames, unsigned int n);
 };
 
 struct netdev_tap {
@@ -69,10 +59,6 @@ struct net_device {
 	struct nstack *ns;
 	struct netdev_tap tap;
 	struct netdev_stats stats;
-	/* dev.c's transmit batch (see dev_tx_begin); zero when idle. */
-	unsigned int tx_batch;
-	unsigned int txq_len;
-	struct sk_buff *txq[NETDEV_TX_BATCH];
 };
 
 struct packet_type {
@@ -94,14 +80,5 @@ int netif_receive_skb(struct sk_buff *skb);
 int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t type);
 /* Sends a complete frame (skb->data at the Ethernet header); consumes skb. */
 int dev_queue_xmit(struct sk_buff *skb);
-/*
- * Transmit batching (lock held): between dev_tx_begin() and the matching
- * dev_tx_end(), frames for a backend with xmit_many are held (up to
- * NETDEV_TX_BATCH) and sent together; dev_tx_flush() sends what is held
- * and must run before the stack lock is released (sk_wait does).
- */
-void dev_tx_begin(struct nstack *ns);
-void dev_tx_flush(struct nstack *ns);
-void dev_tx_end(struct nstack *ns);
 
 #endif
