@@ -1044,6 +1044,28 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 	tcp_data_queue_ofo(sk, skb);
 }
 
+/*
+ * What a SYN from the peer settles for the whole connection, in SYN-SENT
+ * (its SYN-ACK or a simultaneous open): its window, SACK and timestamps
+ * where we offer them too, and the MSS it announced (RFC 9293 3.7.1).
+ */
+static void tcp_adopt_syn_options(struct sock *sk, const struct tcphdr *th,
+				  const struct tcp_options_received *o)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	tp->snd_wnd = ntohs(th->window);
+	tp->max_window = tp->snd_wnd;
+	tp->sack_ok = o->sack_ok && sk->ns->cfg.tcp.sack;
+	tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
+	if (tp->tstamp_ok) {
+		tp->ts_recent = o->rcv_tsval;
+		tp->ts_recent_stamp = tcp_now(sk);
+	}
+	tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
+	tcp_sync_mss(sk, 0);
+}
+
 /* Initial state of an active open after the SYN-ACK (RFC 9293 3.10.7.3). */
 static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 					 const struct tcphdr *th)
@@ -1080,16 +1102,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 			if (tp->window_clamp > 65535)
 				tp->window_clamp = 65535;
 		}
-		tp->snd_wnd = ntohs(th->window);
-		tp->max_window = tp->snd_wnd;
-		tp->sack_ok = o->sack_ok && sk->ns->cfg.tcp.sack;
-		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
-		if (tp->tstamp_ok) {
-			tp->ts_recent = o->rcv_tsval;
-			tp->ts_recent_stamp = tcp_now(sk);
-		}
-		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
-		tcp_sync_mss(sk, 0);
+		tcp_adopt_syn_options(sk, th, o);
 		tp->rcv_mss =
 		    (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
 		tcp_ack(sk, skb, th);
@@ -1111,16 +1124,7 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		tp->snd_wscale = tp->wscale_ok ? o->snd_wscale : 0;
 		if (!tp->wscale_ok)
 			tp->rcv_wscale = 0;
-		tp->snd_wnd = ntohs(th->window);
-		tp->max_window = tp->snd_wnd;
-		tp->sack_ok = o->sack_ok && sk->ns->cfg.tcp.sack;
-		tp->tstamp_ok = o->saw_tstamp && sk->ns->cfg.tcp.timestamps;
-		if (tp->tstamp_ok) {
-			tp->ts_recent = o->rcv_tsval;
-			tp->ts_recent_stamp = tcp_now(sk);
-		}
-		tp->mss_clamp = o->mss_clamp ? o->mss_clamp : TCP_MSS_DEFAULT;
-		tcp_sync_mss(sk, 0);
+		tcp_adopt_syn_options(sk, th, o);
 		tcp_set_state(sk, TCP_SYN_RECV);
 		{
 			struct sk_buff *syn = skb_peek(&sk->sk_write_queue);
