@@ -73,7 +73,94 @@ void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
 	skb_reserve(skb, NET_IP_ALIGN);
 	memcpy(skb_put(skb, (unsigned int)len), frame, len);
 	skb->tstamp_us = ns_now(ns);
-	netif_receive_skb(skb);
+	if (!dev->rx_batching) {
+		netif_receive_skb(skb);
+		return;
+	}
+	if (dev->rx_batch_n == NETDEV_RX_BATCH_MAX) {
+		dev_rx_batch_end(dev);
+		dev->rx_batching = true;
+	}
+	dev->rx_batch[dev->rx_batch_n++] = skb;
+}
+
+void dev_rx_batch_begin(struct net_device *dev)
+{
+	dev->rx_batching = (dev->flags & NETDEV_F_RX_ORDER) != 0;
+}
+
+/* The key of a held frame, or false when its place in the batch is fixed. */
+static bool rx_frame_key(struct nstack *ns, const struct sk_buff *skb, struct rx_order_key *key)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)skb->data;
+	uint16_t type;
+
+	if (skb->len < ETH_HLEN)
+		return false;
+	type = ntohs(eth->h_proto);
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
+		const struct packet_type *pt = ns->ptypes[i];
+
+		if (pt && pt->type == type)
+			return pt->rx_order_key &&
+			       pt->rx_order_key(ns, skb->data + ETH_HLEN, skb->len - ETH_HLEN, key);
+	}
+	return false;
+}
+
+static bool same_flow(const struct rx_order_key *a, const struct rx_order_key *b)
+{
+	return a->saddr == b->saddr && a->daddr == b->daddr && a->ports == b->ports &&
+	       a->proto == b->proto;
+}
+
+/*
+ * Delivers the held frames. A veth peer transmits one flow from several
+ * CPUs (the sending process and the softirq that handles our ACKs), each
+ * feeding its own backlog, so a packet socket sees a few segments swapped;
+ * each swap made us send duplicate ACKs and the Linux sender retransmit
+ * needlessly, halving throughput. Within one poll batch a data segment is
+ * therefore moved before the segments of its flow that carry later
+ * sequence numbers, as if the link had kept them in order. Anything else
+ * (pure ACKs, SYN, FIN, RST, other protocols) keeps its place and nothing
+ * moves across it.
+ */
+void dev_rx_batch_end(struct net_device *dev)
+{
+	struct nstack *ns = dev->ns;
+	struct rx_order_key keys[NETDEV_RX_BATCH_MAX];
+	bool keyed[NETDEV_RX_BATCH_MAX];
+	struct sk_buff *out[NETDEV_RX_BATCH_MAX];
+	unsigned int n = dev->rx_batch_n;
+
+	dev->rx_batching = false;
+	dev->rx_batch_n = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct rx_order_key k = {0};
+		bool has = rx_frame_key(ns, dev->rx_batch[i], &k);
+		unsigned int pos = i;
+
+		for (unsigned int j = i; has && j-- > 0;) {
+			if (!keyed[j])
+				break;
+			if (!same_flow(&keys[j], &k))
+				continue;
+			if ((int32_t)(keys[j].seq - k.seq) <= 0)
+				break;
+			pos = j;
+		}
+		if (pos < i) {
+			NS_INC_STATS(ns, EthInReordered);
+			memmove(&out[pos + 1], &out[pos], (i - pos) * sizeof(out[0]));
+			memmove(&keys[pos + 1], &keys[pos], (i - pos) * sizeof(keys[0]));
+			memmove(&keyed[pos + 1], &keyed[pos], (i - pos) * sizeof(keyed[0]));
+		}
+		out[pos] = dev->rx_batch[i];
+		keys[pos] = k;
+		keyed[pos] = has;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		netif_receive_skb(out[i]);
 }
 
 /* Classifies skb (data at the Ethernet header) and gives it to its packet_type. */

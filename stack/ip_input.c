@@ -213,9 +213,32 @@ drop:
 	return -EINVAL;
 }
 
+/* A whole, option-free datagram's flow and sequence, from its transport protocol. */
+static bool ip_rx_order_key(struct nstack *ns, const uint8_t *nh, size_t len,
+			    struct rx_order_key *key)
+{
+	const struct iphdr *iph = (const struct iphdr *)nh;
+	const struct inet_protocol *ipprot;
+	size_t tot;
+
+	if (len < sizeof(*iph) || iph->ver_ihl != 0x45)
+		return false;
+	tot = ntohs(iph->tot_len);
+	if (tot < sizeof(*iph) || tot > len || (iph->frag_off & htons(IP_MF | IP_OFFMASK)))
+		return false;
+	ipprot = ns->inet_protos[iph->protocol];
+	if (!ipprot || !ipprot->rx_order_key)
+		return false;
+	key->saddr = iph->saddr;
+	key->daddr = iph->daddr;
+	key->proto = iph->protocol;
+	return ipprot->rx_order_key(nh + sizeof(*iph), tot - sizeof(*iph), key);
+}
+
 static const struct packet_type ip_packet_type = {
     .type = ETH_P_IP,
     .func = ip_rcv,
+    .rx_order_key = ip_rx_order_key,
 };
 
 /* Creates the IPv4 state (ID counter seeded at random) and registers ETH_P_IP. */

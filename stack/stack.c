@@ -232,7 +232,11 @@ static void process_locked(struct nstack *ns)
 	struct sk_buff *skb;
 
 	for (int round = 0; round < RX_ROUNDS; round++) {
-		int n = ns->dev->ops->poll(ns->dev, RX_BUDGET);
+		int n;
+
+		dev_rx_batch_begin(ns->dev);
+		n = ns->dev->ops->poll(ns->dev, RX_BUDGET);
+		dev_rx_batch_end(ns->dev);
 
 		if (n < RX_BUDGET)
 			break;

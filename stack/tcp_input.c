@@ -820,7 +820,7 @@ static void tcp_update_sack_blocks(struct sock *sk, uint32_t newest)
 
 	skb_queue_walk(&tp->out_of_order_queue, skb)
 	{
-		uint32_t s = TCP_SKB_CB(skb)->seq, e = s + skb->len;
+		uint32_t s = TCP_SKB_CB(skb)->seq, e = TCP_SKB_CB(skb)->end_seq;
 
 		if (n && blocks[n - 1].end_seq == s) {
 			blocks[n - 1].end_seq = e;

@@ -570,9 +570,27 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	sock_put(sk);
 }
 
+/* Only plain data segments (ACK, maybe PSH) may be delivered out of arrival order. */
+static bool tcp_v4_rx_order_key(const uint8_t *th, size_t len, struct rx_order_key *key)
+{
+	const struct tcphdr *t = (const struct tcphdr *)th;
+	size_t doff;
+
+	if (len < sizeof(*t))
+		return false;
+	doff = (size_t)TCP_DOFF(t) * 4;
+	if (doff < TCP_HLEN_MIN || doff >= len || (t->flags & ~(TH_ACK | TH_PSH)) != 0 ||
+	    !(t->flags & TH_ACK))
+		return false;
+	key->ports = (uint32_t)t->source << 16 | t->dest;
+	key->seq = ntohl(t->seq);
+	return true;
+}
+
 static const struct inet_protocol tcp_protocol = {
     .handler = tcp_v4_rcv,
     .err_handler = tcp_v4_err,
+    .rx_order_key = tcp_v4_rx_order_key,
 };
 
 static const struct inet_protosw tcp_protosw = {

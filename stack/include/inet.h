@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "netdevice.h"
 #include "sock.h"
 
 struct nstack;
@@ -40,6 +41,12 @@ struct inet_protocol {
 	 * (next-hop MTU for FRAG_NEEDED). Does not consume skb.
 	 */
 	void (*err_handler)(struct sk_buff *skb, int type, int code, uint32_t info);
+	/*
+	 * Optional (see packet_type.rx_order_key): th points at the transport
+	 * header, len bytes up to the end of the IP payload; fills key->ports
+	 * and key->seq of a data segment whose delivery order may change.
+	 */
+	bool (*rx_order_key)(const uint8_t *th, size_t len, struct rx_order_key *key);
 };
 
 /* Fields of every AF_INET socket. */

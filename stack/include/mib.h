@@ -13,6 +13,7 @@
 	X(EthInRunts)                                                                              \
 	X(EthInUnknownProtos)                                                                      \
 	X(EthInOtherHost)                                                                          \
+	X(EthInReordered)                                                                          \
 	X(EthOutFrames)                                                                            \
 	X(EthOutErrors)                                                                            \
 	X(ArpInRequests)                                                                           \

@@ -48,6 +48,21 @@ struct netdev_stats {
 	uint64_t tx_errors;
 };
 
+/*
+ * What identifies a received segment for batch ordering: the flow (protocol
+ * and both endpoints) and the sequence number of its first byte.
+ */
+struct rx_order_key {
+	uint32_t saddr, daddr, ports;
+	uint8_t proto;
+	uint32_t seq;
+};
+
+/* Device flags. */
+#define NETDEV_F_RX_ORDER 0x1u /* the link may reorder within a flow: order each poll batch */
+
+#define NETDEV_RX_BATCH_MAX 64
+
 struct net_device {
 	char name[16];
 	uint8_t dev_addr[ETH_ALEN];
@@ -59,12 +74,24 @@ struct net_device {
 	struct nstack *ns;
 	struct netdev_tap tap;
 	struct netdev_stats stats;
+	unsigned int flags; /* NETDEV_F_* */
+	/* Frames of one poll() call while NETDEV_F_RX_ORDER holds them. */
+	bool rx_batching;
+	unsigned int rx_batch_n;
+	struct sk_buff *rx_batch[NETDEV_RX_BATCH_MAX];
 };
 
 struct packet_type {
 	uint16_t type; /* EtherType, host order */
 	/* Consumes skb; skb->data is at the network header. */
 	int (*func)(struct sk_buff *skb, struct net_device *dev);
+	/*
+	 * Optional, for NETDEV_F_RX_ORDER: fills key for a data segment that may
+	 * be delivered before earlier arrivals of its flow; false for anything
+	 * whose order must be kept. nh points at the network header, len bytes.
+	 */
+	bool (*rx_order_key)(struct nstack *ns, const uint8_t *nh, size_t len,
+			     struct rx_order_key *key);
 };
 
 #define NSTACK_MAX_PTYPES 8
@@ -74,6 +101,13 @@ int dev_add_pack(struct nstack *ns, const struct packet_type *pt);
 void dev_remove_pack(struct nstack *ns, const struct packet_type *pt);
 /* Called by backends for each received frame; copies it into an skb. */
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len);
+/*
+ * The stack brackets each poll() with these: with NETDEV_F_RX_ORDER the frames
+ * in between are held and delivered at dev_rx_batch_end(), data segments of
+ * a flow in sequence order (see dev.c).
+ */
+void dev_rx_batch_begin(struct net_device *dev);
+void dev_rx_batch_end(struct net_device *dev);
 /* Classifies and dispatches a received frame; consumes skb. */
 int netif_receive_skb(struct sk_buff *skb);
 /* Pushes an Ethernet header (source: the device's MAC) in front of skb->data. */

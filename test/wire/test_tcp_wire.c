@@ -709,6 +709,59 @@ START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
 }
 END_TEST
 
+/* Peer -> wire only: several frames then reach the stack in one poll batch. */
+static void queue_seg(const struct seg *s)
+{
+	static unsigned char tcp[T_FRAME_MAX], frame[T_FRAME_MAX];
+	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, s);
+
+	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
+	ck_assert_int_eq(wire_send(T.wire, 1, frame, n), 0);
+}
+
+START_TEST(test_established_swapped_pair_in_one_batch_delivered_in_order)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	char buf[64];
+
+	/* A link that reorders within a flow (a veth fed by two CPUs). */
+	T.ns->dev->flags |= NETDEV_F_RX_ORDER;
+	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK, 65535, NULL, 0,
+				"klmnopqrst", 10});
+	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0,
+				"abcdefghij", 10});
+	nstack_process(T.ns);
+	/* In order, as if the link had kept it: no duplicate ACK, no SACK block. */
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 10, TH_ACK, 64240});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 20, TH_ACK, 64240});
+	t_expect_no_tx();
+	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 20);
+	ck_assert_mem_eq(buf, "abcdefghijklmnopqrst", 20);
+	ck_assert_uint_eq(t_stat("TcpExtTCPOFOQueue"), 0);
+	ck_assert_uint_eq(t_stat("EthInReordered"), 1);
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_established_fin_keeps_its_place_in_a_batch)
+{
+	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	uint8_t o[12];
+
+	T.ns->dev->flags |= NETDEV_F_RX_ORDER;
+	/* Data after a FIN-carrying segment does not move across it. */
+	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK | TH_FIN, 65535,
+				NULL, 0, "klmnopqrst", 10});
+	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0,
+				"abcdefghij", 10});
+	nstack_process(T.ns);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240,
+			     sack_opt(o, c.rcv + 10, c.rcv + 21), 12});
+	ck_assert_uint_eq(t_stat("EthInReordered"), 0);
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_established_zero_window_probed_with_backoff)
 {
 	struct conn c = passive_plain();
@@ -1480,6 +1533,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
 	tcase_add_test(tc, test_established_out_of_order_segment_sack_then_reassembled);
+	tcase_add_test(tc, test_established_swapped_pair_in_one_batch_delivered_in_order);
+	tcase_add_test(tc, test_established_fin_keeps_its_place_in_a_batch);
 	tcase_add_test(tc, test_established_zero_window_probed_with_backoff);
 	tcase_add_test(tc, test_established_idle_keepalive_probes_then_reset);
 	tcase_add_test(tc, test_established_delayed_ack_after_40ms_in_interactive_mode);
