@@ -20,6 +20,7 @@ struct pcap_live_opts {
 	uint32_t addr;		/* our IPv4 address, network order (the filter) */
 	unsigned int prefixlen; /* for the subnet broadcast address */
 	size_t buffer_size;	/* kernel capture buffer; 0 = 32 MiB */
+	bool no_gso;		/* send every segment as its own frame (NSTACK_GSO=0) */
 };
 
 /*
@@ -38,6 +39,14 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu);
  */
 int pcap_live_open(const struct pcap_live_opts *opts, struct net_device **res, char *err,
 		   size_t errlen);
+
+/*
+ * To be called with every AF_PACKET socket the process creates (the
+ * preload's socket() does): during pcap_live_open() it turns on
+ * PACKET_VNET_HDR on libpcap's socket, which enables TCP segmentation
+ * offload. Elsewhere it does nothing.
+ */
+void pcap_live_socket_created(int fd);
 
 /* The BPF program text pcap_live_open() installs (exposed for tests). */
 int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,

@@ -32,6 +32,11 @@ struct net_device *wire_netdev(struct wire *w, int end, const uint8_t mac[6], un
 int wire_send(struct wire *w, int end, const void *frame, size_t len);
 /* Takes the next frame that arrived at endpoint end; -EAGAIN when none. */
 ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap);
+/*
+ * Super-frames the wire refused: a netdev of the wire segments TCP like a
+ * packet socket with virtio_net_hdr once a test sets NETDEV_F_TX_GSO on it.
+ */
+unsigned long wire_gso_errors(const struct wire *w);
 /* Frames waiting for endpoint end. */
 unsigned int wire_pending(const struct wire *w, int end);
 

@@ -263,6 +263,25 @@ int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *e
 }
 
 /* Defaults, then the host's sysctls, then the environment. */
+/* A 0/1 (off/on, no/yes) variable into *flag, which keeps its default when unset. */
+static int parse_flag(nsp_getenv_fn get, void *ctx, const char *name, bool *flag, char *err,
+		      size_t errlen)
+{
+	const char *v = get(ctx, name);
+
+	if (!v || !v[0])
+		return 0;
+	if (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no"))
+		*flag = false;
+	else if (!strcmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes"))
+		*flag = true;
+	else {
+		snprintf(err, errlen, "bad %s='%s' (0 or 1)", name, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const char *procdir,
 		    char *err, size_t errlen)
 {
@@ -339,14 +358,11 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		strcpy(c->pcap_path, v);
 	}
 	c->handover_loopback = true;
-	if ((v = get(ctx, "NSTACK_HANDOVER")) != NULL && v[0]) {
-		if (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no"))
-			c->handover_loopback = false;
-		else if (strcmp(v, "1") && strcasecmp(v, "on") && strcasecmp(v, "yes")) {
-			snprintf(err, errlen, "bad NSTACK_HANDOVER='%s' (0 or 1)", v);
-			return -EINVAL;
-		}
-	}
+	c->gso = true;
+	if (parse_flag(get, ctx, "NSTACK_HANDOVER", &c->handover_loopback, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_GSO", &c->gso, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_STATS", &c->stats, err, errlen))
+		return -EINVAL;
 	if ((v = get(ctx, "NSTACK_BYPASS")) != NULL && v[0]) {
 		const char *p = v;
 

@@ -20,6 +20,8 @@ struct nsp_config {
 	char pcap_path[PATH_MAX];    /* NSTACK_PCAP; empty = no dump */
 	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
 	bool handover_loopback;	     /* NSTACK_HANDOVER */
+	bool gso;		     /* NSTACK_GSO: TCP segmentation by the kernel (default on) */
+	bool stats;		     /* NSTACK_STATS: print the counters at exit */
 	int nbypass;		     /* NSTACK_BYPASS: CIDRs always served by the kernel */
 	uint32_t bypass_net[16], bypass_mask[16];
 };

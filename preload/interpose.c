@@ -19,6 +19,7 @@
 #include <linux/sockios.h>
 
 #include "config.h"
+#include "pcap_live.h"
 #include "preload.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -97,6 +98,14 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	struct nstack *ns;
 	int rc, fd;
 
+	if (domain == AF_PACKET) {
+		fd = REAL(socket)(domain, type, protocol);
+		if (fd >= 0)
+			pcap_live_socket_created(fd);
+		if (!nsp_inside)
+			note_kernel_socket(domain, type, protocol);
+		return fd;
+	}
 	if (nsp_inside)
 		return REAL(socket)(domain, type, protocol);
 	if (domain != AF_INET) {

@@ -40,7 +40,8 @@ static struct nstack *the_stack;
 static struct pcap_dumpfile *the_dump;
 static struct netdev_ops guarded_ops;
 static unsigned int exit_linger_ms;
-static pid_t stack_pid; /* the process that started the stack */
+static bool print_stats; /* NSTACK_STATS */
+static pid_t stack_pid;	 /* the process that started the stack */
 /* nstack's interface as it presents it (SIOCGIF* answers). */
 static struct {
 	char name[IF_NAMESIZE];
@@ -181,6 +182,17 @@ static int guarded_xmit(struct net_device *dev, const void *frame, size_t len)
 	return rc;
 }
 
+static int guarded_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
+			    const struct netdev_gso *gso)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->xmit_gso(dev, iov, iovcnt, gso);
+	nsp_inside--;
+	return rc;
+}
+
 static int guarded_poll(struct net_device *dev, int budget)
 {
 	int rc;
@@ -237,6 +249,12 @@ static uint64_t mono_ms(void)
  * socket in TIME_WAIT holds none, so nobody waits for TIME_WAIT, as with the
  * kernel).
  */
+static void print_stat(void *arg, const char *name, uint64_t v)
+{
+	(void)arg;
+	nsp_log("stat %s %llu", name, (unsigned long long)v);
+}
+
 static void exit_flush(void)
 {
 	struct nstack *ns = the_stack;
@@ -261,6 +279,11 @@ static void exit_flush(void)
 	deadline = mono_ms() + exit_linger_ms;
 	while (nstack_live_skbs(ns) > 0 && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+	if (print_stats) {
+		nstack_lock(ns);
+		nstack_stats_foreach(ns, print_stat, NULL);
+		nstack_unlock(ns);
+	}
 }
 
 static void *exit_flush_main(void *arg)
@@ -420,12 +443,15 @@ static int start_locked(void)
 	o.mtu = c.cfg.mtu;
 	o.addr = c.cfg.addr;
 	o.prefixlen = c.cfg.prefixlen;
+	o.no_gso = !c.gso;
+	print_stats = c.stats;
 	rc = pcap_live_open(&o, &dev, err, sizeof(err));
 	if (rc)
 		goto fail;
 	backend_ops = dev->ops;
 	guarded_ops = (struct netdev_ops){
 	    .xmit = guarded_xmit,
+	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
 	    .close = guarded_close,

@@ -159,8 +159,11 @@ void dev_rx_batch_end(struct net_device *dev)
 		keys[pos] = k;
 		keyed[pos] = has;
 	}
+	/* What the batch makes TCP send (ACK clocking) may leave as super-frames. */
+	dev_xmit_plug(ns);
 	for (unsigned int i = 0; i < n; i++)
 		netif_receive_skb(out[i]);
+	dev_xmit_unplug(ns);
 }
 
 /* Classifies skb (data at the Ethernet header) and gives it to its packet_type. */
@@ -223,7 +226,100 @@ int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t t
 	return 0;
 }
 
-/* Transmits skb (data at the Ethernet header) through the backend; consumes it. */
+static void dev_xmit_account(struct net_device *dev, int err, unsigned int frames, size_t bytes)
+{
+	struct nstack *ns = dev->ns;
+
+	if (err) {
+		dev->stats.tx_errors += frames;
+		NS_ADD_STATS(ns, EthOutErrors, frames);
+	} else {
+		dev->stats.tx_packets += frames;
+		dev->stats.tx_bytes += bytes;
+		NS_ADD_STATS(ns, EthOutFrames, frames);
+	}
+}
+
+/* Sends what dev_queue_xmit() held back: one super-frame, or one plain frame. */
+static void dev_tx_flush(struct net_device *dev)
+{
+	struct tcp_gso_run *r = &dev->tx_run;
+	unsigned int n = dev->tx_hold_n;
+	struct iovec iov[NETDEV_GSO_MAX_SEGS + 1];
+	uint8_t hdr[ETH_HLEN + 60 + 60];
+	struct netdev_gso g;
+	size_t bytes = 0;
+	int err;
+
+	if (!n)
+		return;
+	dev->tx_hold_n = 0;
+	if (n == 1) {
+		struct sk_buff *skb = dev->tx_hold[0];
+
+		err = dev->ops->xmit(dev, skb->data, skb->len);
+		dev_xmit_account(dev, err, 1, skb->len);
+		kfree_skb(skb);
+		memset(r, 0, sizeof(*r));
+		return;
+	}
+	tcp4_gso_build(r, dev->tx_hold[0]->data, dev->tx_hold[n - 1]->data, hdr, &g);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = r->hdr_len;
+	for (unsigned int i = 0; i < n; i++) {
+		struct sk_buff *skb = dev->tx_hold[i];
+
+		iov[i + 1].iov_base = skb->data + r->hdr_len;
+		iov[i + 1].iov_len = skb->len - r->hdr_len;
+		bytes += skb->len;
+	}
+	err = dev->ops->xmit_gso(dev, iov, (int)n + 1, &g);
+	dev_xmit_account(dev, err, n, bytes);
+	if (err)
+		NS_INC_STATS(dev->ns, EthOutGsoErrors);
+	else
+		NS_INC_STATS(dev->ns, EthOutGsoFrames);
+	for (unsigned int i = 0; i < n; i++)
+		kfree_skb(dev->tx_hold[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+void dev_xmit_plug(struct nstack *ns)
+{
+	ns->dev->tx_plug++;
+}
+
+void dev_xmit_unplug(struct nstack *ns)
+{
+	struct net_device *dev = ns->dev;
+
+	if (dev->tx_plug && --dev->tx_plug == 0)
+		dev_tx_flush(dev);
+}
+
+/*
+ * The stack lock is about to be released: a plug must not outlive it, or
+ * another thread's frames would queue behind it with nobody to send them.
+ * Plugs are paired within one locked section; this is the safety net.
+ */
+void dev_xmit_release(struct nstack *ns)
+{
+	struct net_device *dev = ns->dev;
+
+	if (!dev || (!dev->tx_plug && !dev->tx_hold_n))
+		return;
+	if (dev->tx_plug)
+		NS_INC_STATS(ns, EthOutPlugLeaks);
+	dev->tx_plug = 0;
+	dev_tx_flush(dev);
+}
+
+/*
+ * Transmits skb (data at the Ethernet header) through the backend; consumes
+ * it. Under a plug on a GSO device, TCP data segments are held to leave
+ * together (dev_tx_flush()); anything else first sends what is held, so
+ * frames never overtake each other.
+ */
 int dev_queue_xmit(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
@@ -250,15 +346,23 @@ int dev_queue_xmit(struct sk_buff *skb)
 	}
 	if (dev->tap.frame)
 		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
-	err = dev->ops->xmit(dev, skb->data, skb->len);
-	if (err) {
-		dev->stats.tx_errors++;
-		NS_INC_STATS(ns, EthOutErrors);
+	if (dev->tx_plug && (dev->flags & NETDEV_F_TX_GSO)) {
+		const uint8_t *first = dev->tx_hold_n ? dev->tx_hold[0]->data : NULL;
+
+		if (tcp4_gso_add(&dev->tx_run, first, skb->data, skb->len)) {
+			dev->tx_hold[dev->tx_hold_n++] = skb;
+			return 0;
+		}
+		dev_tx_flush(dev);
+		if (tcp4_gso_add(&dev->tx_run, NULL, skb->data, skb->len)) {
+			dev->tx_hold[dev->tx_hold_n++] = skb;
+			return 0;
+		}
 	} else {
-		dev->stats.tx_packets++;
-		dev->stats.tx_bytes += skb->len;
-		NS_INC_STATS(ns, EthOutFrames);
+		dev_tx_flush(dev);
 	}
+	err = dev->ops->xmit(dev, skb->data, skb->len);
+	dev_xmit_account(dev, err, 1, skb->len);
 	kfree_skb(skb);
 	return err;
 }

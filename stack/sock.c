@@ -15,6 +15,7 @@
 #include "inet.h"
 #include "inet_dgram.h"
 #include "sock.h"
+#include "netdevice.h"
 #include "stack.h"
 #include "udp.h"
 
@@ -275,6 +276,7 @@ int sk_wait(struct sock *sk, int64_t *timeo)
 
 	if (*timeo <= 0)
 		return -EAGAIN;
+	dev_xmit_release(ns);
 	if (ns->wait_ops.token && (token = ns->wait_ops.token(ns->wait_ops.ctx)))
 		return sk_wait_ops(sk, token, timeo);
 	if (*timeo == SK_TIMEO_INFINITE) {

@@ -293,6 +293,7 @@ static void *stack_thread(void *arg)
 		if (devfd < 0 && (timeout < 0 || timeout > 10))
 			timeout = 10; /* backends without a selectable fd are polled */
 		ns->thread_sleep_until = next;
+		dev_xmit_release(ns);
 		pthread_mutex_unlock(&ns->lock);
 		if (poll(pfd, (nfds_t)nfds, timeout) > 0 && (pfd[0].revents & POLLIN)) {
 			uint64_t v;
@@ -368,6 +369,7 @@ void nstack_lock(struct nstack *ns)
 /* Releases the stack lock. */
 void nstack_unlock(struct nstack *ns)
 {
+	dev_xmit_release(ns);
 	pthread_mutex_unlock(&ns->lock);
 }
 

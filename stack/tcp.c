@@ -10,6 +10,7 @@
 #include <linux/sockios.h>
 
 #include "ip.h"
+#include "netdevice.h"
 #include "stack.h"
 #include "tcp.h"
 
@@ -536,6 +537,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		if (err)
 			return err;
 	}
+	/* Segments pushed one by one below may leave as one super-frame (dev.c). */
+	dev_xmit_plug(sk->ns);
 	while (copied < len) {
 		unsigned int mss = tcp_current_mss(sk);
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
@@ -558,7 +561,10 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 					err = -EAGAIN;
 					break;
 				}
+				/* Nothing may stay held while we sleep. */
+				dev_xmit_unplug(sk->ns);
 				err = sk_wait(sk, &timeo);
+				dev_xmit_plug(sk->ns);
 				if (err)
 					break;
 				continue;
@@ -607,9 +613,9 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
 		if (!tcp_stream_is_writeable(sk))
 			tp->nospace = true;
-		return (ssize_t)copied;
 	}
-	return err;
+	dev_xmit_unplug(sk->ns);
+	return copied ? (ssize_t)copied : err;
 }
 
 /* proto->ioctl: SIOCINQ/FIONREAD, SIOCOUTQ, SIOCOUTQNSD (tcp_ioctl). */

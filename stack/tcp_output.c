@@ -9,6 +9,7 @@
 
 #include "checksum.h"
 #include "ip.h"
+#include "netdevice.h"
 #include "stack.h"
 #include "tcp.h"
 
@@ -527,6 +528,8 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 	unsigned int mss = tcp_current_mss(sk);
 	int sent = 0;
 
+	/* The burst may leave as one super-frame (dev.c); unplugged below. */
+	dev_xmit_plug(sk->ns);
 	while ((skb = tp->send_head)) {
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 		uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
@@ -563,6 +566,7 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 			tcp_rearm_rto(sk);
 		sent++;
 	}
+	dev_xmit_unplug(sk->ns);
 	/* New data went out: the tail loss probe moves behind it (tcp_write_xmit). */
 	if (sent && tp->pending != ICSK_TIME_PROBE0)
 		tcp_schedule_loss_probe(sk);

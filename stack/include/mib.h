@@ -16,6 +16,9 @@
 	X(EthInReordered)                                                                          \
 	X(EthOutFrames)                                                                            \
 	X(EthOutErrors)                                                                            \
+	X(EthOutGsoFrames)                                                                         \
+	X(EthOutGsoErrors)                                                                         \
+	X(EthOutPlugLeaks)                                                                         \
 	X(ArpInRequests)                                                                           \
 	X(ArpInReplies)                                                                            \
 	X(ArpInErrors)                                                                             \

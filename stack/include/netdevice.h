@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
+#include "gso.h"
 #include "proto/ether.h"
 
 struct nstack;
@@ -19,9 +21,26 @@ struct sk_buff;
 /* Frames handed to or taken from a backend, for taps such as a pcap dump. */
 enum netdev_dir { NETDEV_RX, NETDEV_TX };
 
+/*
+ * How the device is to cut a TCP/IPv4 super-frame into segments, as in a
+ * virtio_net_hdr: hdr_len bytes of Ethernet, IP and TCP headers are repeated
+ * in front of every size bytes of payload; the TCP checksum field (at
+ * csum_start + csum_offset) holds the pseudo-header sum, which the device
+ * completes per segment along with the IP total length, ID and checksum.
+ */
+struct netdev_gso {
+	uint16_t size, hdr_len, csum_start, csum_offset;
+};
+
 struct netdev_ops {
 	/* Transmit one complete Ethernet frame; 0 or -errno (-ENOBUFS when full). */
 	int (*xmit)(struct net_device *dev, const void *frame, size_t len);
+	/*
+	 * Optional (NETDEV_F_TX_GSO): transmit the frame gathered from iov as
+	 * the segments gso describes; 0 or -errno like xmit.
+	 */
+	int (*xmit_gso)(struct net_device *dev, const struct iovec *iov, int iovcnt,
+			const struct netdev_gso *gso);
 	/*
 	 * Hand up to budget pending frames to netdev_rx_frame() without
 	 * blocking; returns how many were delivered or -errno.
@@ -61,7 +80,11 @@ struct rx_order_key {
 /* Device flags. */
 #define NETDEV_F_RX_ORDER 0x1u /* the link may reorder within a flow: order each poll batch */
 
+#define NETDEV_F_TX_GSO 0x2u /* ops->xmit_gso segments TCP/IPv4 super-frames */
+
 #define NETDEV_RX_BATCH_MAX 64
+/* Segments one super-frame may hold: 64 KiB of IP packet at most anyway. */
+#define NETDEV_GSO_MAX_SEGS 64
 
 struct net_device {
 	char name[16];
@@ -79,6 +102,11 @@ struct net_device {
 	bool rx_batching;
 	unsigned int rx_batch_n;
 	struct sk_buff *rx_batch[NETDEV_RX_BATCH_MAX];
+	/* dev_xmit_plug() depth, and the TCP segments held for one super-frame. */
+	unsigned int tx_plug;
+	unsigned int tx_hold_n;
+	struct sk_buff *tx_hold[NETDEV_GSO_MAX_SEGS];
+	struct tcp_gso_run tx_run;
 };
 
 struct packet_type {
@@ -114,5 +142,15 @@ int netif_receive_skb(struct sk_buff *skb);
 int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t type);
 /* Sends a complete frame (skb->data at the Ethernet header); consumes skb. */
 int dev_queue_xmit(struct sk_buff *skb);
+/*
+ * Brackets a burst of transmissions (TCP's write loop): on a NETDEV_F_TX_GSO
+ * device, consecutive full-sized segments of one TCP flow sent in between
+ * leave as one super-frame at the latest when the outermost unplug returns,
+ * so a frame is never held past the call that plugged.
+ */
+void dev_xmit_plug(struct nstack *ns);
+void dev_xmit_unplug(struct nstack *ns);
+/* Sends anything held and drops any plug; called before the stack lock is released. */
+void dev_xmit_release(struct nstack *ns);
 
 #endif

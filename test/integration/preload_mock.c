@@ -92,6 +92,10 @@ long nstack_live_skbs(struct nstack *ns)
 {
 	return 0;
 }
+void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *name, uint64_t v),
+			  void *arg)
+{
+}
 int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res)
 {
 	struct socket *s;

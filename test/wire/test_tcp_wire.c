@@ -16,6 +16,8 @@
 #include "check_main.h"
 #include "checksum.h"
 #include "harness.h"
+#include "netdevice.h"
+#include "wire.h"
 #include "proto/ether.h"
 #include "proto/icmp.h"
 #include "proto/ip.h"
@@ -541,6 +543,42 @@ START_TEST(test_established_data_both_ways_acked)
 	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 19);
 	ck_assert_mem_eq(buf, "0123456789abcdefXYZ", 19);
 	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+/*
+ * On a device that segments TCP (NETDEV_F_TX_GSO), one write of three
+ * segments leaves as a single super-frame; the segments the device cuts
+ * from it are exactly those TCP would have sent one by one.
+ */
+START_TEST(test_established_burst_leaves_as_one_super_frame)
+{
+	struct conn c = passive_plain();
+	static char data[4000];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	T.ns->dev->flags |= NETDEV_F_TX_GSO;
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	expect(
+	    &(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240, NULL, 0, data, 1460});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1460, c.rcv, TH_ACK, 64240, NULL, 0,
+			     data + 1460, 1460});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 2920, c.rcv, TH_ACK | TH_PSH, 64240, NULL,
+			     0, data + 2920, 1080});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("EthOutGsoFrames"), 1);
+	ck_assert_uint_eq(t_stat("EthOutFrames"), 3 + 1); /* and the SYN-ACK */
+	ck_assert_uint_eq(wire_gso_errors(T.wire), 0);
+	c.snd += sizeof(data);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	/* A lone segment stays a plain frame. */
+	ck_assert_int_eq(usend(c.s, "xyz", 3), 3);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "xyz", 3});
+	ck_assert_uint_eq(t_stat("EthOutGsoFrames"), 1);
+	ck_assert_uint_eq(t_stat("EthOutPlugLeaks"), 0);
 	conn_close(&c);
 }
 END_TEST
@@ -1529,6 +1567,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_rst_ack_refuses_connection);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
+	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
 	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
