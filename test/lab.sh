@@ -10,6 +10,10 @@
 #                neither answers ARP/ICMP for nstack's address nor sends RSTs)
 #   PREFIX-peer  the kernel peer: veth end "peer0" with 198.18.0.1/24
 #
+# In PREFIX-ns an nftables ingress rule on nstack0 drops IPv4 packets for
+# nstack's address (198.18.0.2, or $NSTACK_LAB_NSTACK_ADDR) after nstack's
+# packet socket has seen them: the kernel has nothing to do with them.
+#
 # nstack's defaults (NSTACK_IFACE=nstack0, NSTACK_ADDR=198.18.0.2/24,
 # NSTACK_GW=198.18.0.1) match this lab. Addresses come only from
 # 198.18.0.0/15. TX checksum offload is off on both ends, or frames read
@@ -24,6 +28,7 @@ prefix=${2:-${NSTACK_LAB_PREFIX:-nstack}}
 ns="$prefix-ns"
 peer="$prefix-peer"
 peer_addr=${NSTACK_LAB_PEER_ADDR:-198.18.0.1/24}
+nstack_addr=${NSTACK_LAB_NSTACK_ADDR:-198.18.0.2}
 
 usage() {
 	echo "usage: $0 up|down|env [PREFIX]" >&2
@@ -55,6 +60,23 @@ up() {
 		ip -n "$n" link set "$dev" up
 	done
 	ip -n "$peer" addr replace "$peer_addr" dev peer0
+	# Packets for nstack's address are nstack's: the packet socket sees them
+	# before the kernel's ingress hook, where this drops them, so the kernel
+	# (which has no address there) does not look up a route for each one to
+	# discard it. That wasted ~7% of a CPU per Gbit/s on the sending peer's
+	# core, where veth runs the receive side (bench: receive 5.6 -> 9 Gbit/s).
+	if command -v nft >/dev/null 2>&1; then
+		ip netns exec "$ns" nft -f - <<-EOF || true
+			table netdev nstack
+			delete table netdev nstack
+			table netdev nstack {
+				chain ingress {
+					type filter hook ingress device nstack0 priority 0;
+					ip daddr ${nstack_addr%/*} drop
+				}
+			}
+		EOF
+	fi
 	# The kernel in the nstack namespace has no address on nstack0; make sure
 	# it also never answers ARP for addresses it holds on other interfaces.
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8 || true
