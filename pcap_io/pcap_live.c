@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,11 +67,30 @@ struct vnet_hdr {
 /* Room for the header and the largest super-frame. */
 #define PCAP_LIVE_TXBUF (sizeof(struct vnet_hdr) + ETH_HLEN + 65535 + 64)
 
+/* Frames the TX thread may have queued: 16 super-frames, 1 MiB. */
+#define PCAP_LIVE_TXQ_SLOTS 16
+
+struct tx_slot {
+	uint8_t *buf;
+	size_t len;
+};
+
 struct pcap_live {
 	pcap_t *p;
 	int fd;
 	bool vnet;	/* frames sent and received carry a struct vnet_hdr */
-	uint8_t *txbuf; /* vnet: header + frame, assembled for one send() */
+	uint8_t *txbuf; /* header + frame, assembled for one send() */
+
+	/* The TX queue (see tx_thread()), all under q_lock. */
+	bool q_thread_on;
+	pthread_t q_thread;
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_nonempty, q_space;
+	unsigned int q_head, q_count; /* slots queued, the first one being sent */
+	bool q_busy;		      /* a send() is under way (TX thread or caller) */
+	bool q_stop;
+	unsigned long q_errors; /* queued frames the kernel refused */
+	struct tx_slot slots[PCAP_LIVE_TXQ_SLOTS];
 };
 
 /* Set around pcap_activate(): the packet socket libpcap makes gets PACKET_VNET_HDR. */
@@ -190,14 +211,12 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 	netdev_rx_frame(dev, bytes, h->caplen);
 }
 
-static int pcap_live_inject(struct net_device *dev, const void *frame, size_t len)
+/* One send() on libpcap's socket; -errno. */
+static int inject_errno(struct pcap_live *pl, const void *frame, size_t len)
 {
-	struct pcap_live *pl = dev->priv;
-
 	if (pcap_inject(pl->p, frame, len) < 0) {
 		int e = errno;
 
-		dev->stats.tx_errors++;
 		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
 			return -ENOBUFS;
 		return e ? -e : -EIO;
@@ -205,18 +224,121 @@ static int pcap_live_inject(struct net_device *dev, const void *frame, size_t le
 	return 0;
 }
 
-static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
+/* Writes [vnet header] + the gathered frame into buf; its length or -EMSGSIZE. */
+static ssize_t tx_build(const struct pcap_live *pl, uint8_t *buf, const struct vnet_hdr *h,
+			const struct iovec *iov, int iovcnt)
+{
+	size_t len = 0;
+
+	if (pl->vnet) {
+		memcpy(buf, h, sizeof(*h));
+		len = sizeof(*h);
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > PCAP_LIVE_TXBUF - len)
+			return -EMSGSIZE;
+		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return (ssize_t)len;
+}
+
+/*
+ * The TX thread: sends queued super-frames in order. Each send() runs the
+ * kernel's segmentation and, on a veth, the receiving side's whole stack, so
+ * a bulk sender that also copied and built its segments would do all of it
+ * on one core; queued, the two halves run on two.
+ */
+static void *tx_thread(void *arg)
+{
+	struct pcap_live *pl = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&pl->q_lock);
+	for (;;) {
+		struct tx_slot *slot;
+		int err;
+
+		if (!pl->q_count || pl->q_busy) {
+			if (pl->q_stop && !pl->q_count)
+				break;
+			pthread_cond_wait(&pl->q_nonempty, &pl->q_lock);
+			continue;
+		}
+		/* The slot stays counted until sent: producers cannot reuse it. */
+		slot = &pl->slots[pl->q_head];
+		pl->q_busy = true;
+		pthread_mutex_unlock(&pl->q_lock);
+		err = inject_errno(pl, slot->buf, slot->len);
+		pthread_mutex_lock(&pl->q_lock);
+		if (err)
+			pl->q_errors++;
+		pl->q_head = (pl->q_head + 1) % PCAP_LIVE_TXQ_SLOTS;
+		pl->q_count--;
+		pl->q_busy = false;
+		pthread_cond_broadcast(&pl->q_space);
+	}
+	pthread_mutex_unlock(&pl->q_lock);
+	return NULL;
+}
+
+/*
+ * Sends a frame, or queues it for the TX thread: bulk frames (super-frames)
+ * always go to the queue, anything else only when the queue is not idle,
+ * so that frames leave in the order they were given. A lone small frame
+ * (an ACK, a request) is sent at once by the caller, with no hand-off.
+ */
+static int pcap_live_send(struct net_device *dev, const struct vnet_hdr *h, const struct iovec *iov,
+			  int iovcnt, bool bulk)
 {
 	struct pcap_live *pl = dev->priv;
+	ssize_t len;
+	int err;
 
-	if (!pl->vnet)
-		return pcap_live_inject(dev, frame, len);
-	if (len > PCAP_LIVE_TXBUF - sizeof(struct vnet_hdr))
-		return -EMSGSIZE;
+	if (!pl->q_thread_on && !pl->vnet && iovcnt == 1)
+		return inject_errno(pl, iov[0].iov_base, iov[0].iov_len);
+	if (!pl->q_thread_on) {
+		len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
+		return len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
+	}
+	pthread_mutex_lock(&pl->q_lock);
+	if (bulk || pl->q_count || pl->q_busy) {
+		struct tx_slot *slot;
+
+		/* Full: wait for the TX thread, which needs no lock of the stack's. */
+		while (pl->q_count == PCAP_LIVE_TXQ_SLOTS)
+			pthread_cond_wait(&pl->q_space, &pl->q_lock);
+		slot = &pl->slots[(pl->q_head + pl->q_count) % PCAP_LIVE_TXQ_SLOTS];
+		len = tx_build(pl, slot->buf, h, iov, iovcnt);
+		if (len >= 0) {
+			slot->len = (size_t)len;
+			if (pl->q_count++ == 0)
+				pthread_cond_signal(&pl->q_nonempty);
+		}
+		pthread_mutex_unlock(&pl->q_lock);
+		return len < 0 ? (int)len : 0;
+	}
+	pl->q_busy = true;
+	pthread_mutex_unlock(&pl->q_lock);
+	len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
+	err = len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
+	pthread_mutex_lock(&pl->q_lock);
+	pl->q_busy = false;
+	if (pl->q_count)
+		pthread_cond_signal(&pl->q_nonempty);
+	pthread_mutex_unlock(&pl->q_lock);
+	return err;
+}
+
+static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
+{
 	/* A zero header: a complete frame, checksums done. */
-	memset(pl->txbuf, 0, sizeof(struct vnet_hdr));
-	memcpy(pl->txbuf + sizeof(struct vnet_hdr), frame, len);
-	return pcap_live_inject(dev, pl->txbuf, sizeof(struct vnet_hdr) + len);
+	struct vnet_hdr h = {0};
+	struct iovec iov = {.iov_base = (void *)frame, .iov_len = len};
+
+	return pcap_live_send(dev, &h, &iov, 1, false);
 }
 
 static int pcap_live_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
@@ -231,16 +353,66 @@ static int pcap_live_xmit_gso(struct net_device *dev, const struct iovec *iov, i
 	    .csum_start = gso->csum_start,
 	    .csum_offset = gso->csum_offset,
 	};
-	size_t len = sizeof(h);
 
-	memcpy(pl->txbuf, &h, sizeof(h));
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > PCAP_LIVE_TXBUF - len)
-			return -EMSGSIZE;
-		memcpy(pl->txbuf + len, iov[i].iov_base, iov[i].iov_len);
-		len += iov[i].iov_len;
+	if (!pl->vnet)
+		return -EOPNOTSUPP;
+	return pcap_live_send(dev, &h, iov, iovcnt, true);
+}
+
+/* Frames queued or being sent by the TX thread. */
+static unsigned int pcap_live_tx_pending(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+	unsigned int n;
+
+	if (!pl->q_thread_on)
+		return 0;
+	pthread_mutex_lock(&pl->q_lock);
+	n = pl->q_count;
+	pthread_mutex_unlock(&pl->q_lock);
+	return n;
+}
+
+/* Starts the TX thread and its queue; false (and sends stay inline) on failure. */
+static bool tx_queue_start(struct pcap_live *pl)
+{
+	for (int i = 0; i < PCAP_LIVE_TXQ_SLOTS; i++) {
+		pl->slots[i].buf = malloc(PCAP_LIVE_TXBUF);
+		if (!pl->slots[i].buf)
+			return false;
 	}
-	return pcap_live_inject(dev, pl->txbuf, len);
+	if (pthread_mutex_init(&pl->q_lock, NULL))
+		return false;
+	pthread_cond_init(&pl->q_nonempty, NULL);
+	pthread_cond_init(&pl->q_space, NULL);
+	if (pthread_create(&pl->q_thread, NULL, tx_thread, pl)) {
+		pthread_cond_destroy(&pl->q_nonempty);
+		pthread_cond_destroy(&pl->q_space);
+		pthread_mutex_destroy(&pl->q_lock);
+		return false;
+	}
+	pl->q_thread_on = true;
+	return true;
+}
+
+/* Sends what is queued, then ends the TX thread. */
+static void tx_queue_stop(struct pcap_live *pl)
+{
+	if (pl->q_thread_on) {
+		pthread_mutex_lock(&pl->q_lock);
+		pl->q_stop = true;
+		pthread_cond_signal(&pl->q_nonempty);
+		pthread_mutex_unlock(&pl->q_lock);
+		pthread_join(pl->q_thread, NULL);
+		pthread_cond_destroy(&pl->q_nonempty);
+		pthread_cond_destroy(&pl->q_space);
+		pthread_mutex_destroy(&pl->q_lock);
+		pl->q_thread_on = false;
+	}
+	for (int i = 0; i < PCAP_LIVE_TXQ_SLOTS; i++) {
+		free(pl->slots[i].buf);
+		pl->slots[i].buf = NULL;
+	}
 }
 
 static int pcap_live_poll(struct net_device *dev, int budget)
@@ -270,6 +442,7 @@ static void pcap_live_close(struct net_device *dev)
 	struct pcap_live *pl = dev->priv;
 
 	if (pl) {
+		tx_queue_stop(pl);
 		pcap_close(pl->p);
 		free(pl->txbuf);
 		free(pl);
@@ -280,6 +453,7 @@ static void pcap_live_close(struct net_device *dev)
 static const struct netdev_ops pcap_live_ops = {
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
+    .tx_pending = pcap_live_tx_pending,
     .poll = pcap_live_poll,
     .get_fd = pcap_live_get_fd,
     .close = pcap_live_close,
@@ -436,11 +610,14 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		pl->vnet =
 		    getsockopt(pcap_fileno(p), SOL_PACKET, PACKET_VNET_HDR, &on, &olen) == 0 && on;
 	}
-	if (pl->vnet && !(pl->txbuf = malloc(PCAP_LIVE_TXBUF))) {
+	if (!(pl->txbuf = malloc(PCAP_LIVE_TXBUF))) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out_free;
 	}
+	/* Super-frames go through the TX thread; without one they are sent inline. */
+	if (pl->vnet && !o->no_tx_thread && !tx_queue_start(pl))
+		tx_queue_stop(pl);
 	snprintf(dev->name, sizeof(dev->name), "%s", o->ifname);
 	memcpy(dev->dev_addr, o->mac ? o->mac : ifmac, 6);
 	memset(dev->broadcast, 0xff, 6);
@@ -455,8 +632,10 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 
 out_free:
 	free(dev);
-	if (pl)
+	if (pl) {
+		tx_queue_stop(pl);
 		free(pl->txbuf);
+	}
 	free(pl);
 out_close:
 	pcap_close(p);

@@ -21,6 +21,7 @@ struct pcap_live_opts {
 	unsigned int prefixlen; /* for the subnet broadcast address */
 	size_t buffer_size;	/* kernel capture buffer; 0 = 32 MiB */
 	bool no_gso;		/* send every segment as its own frame (NSTACK_GSO=0) */
+	bool no_tx_thread;	/* super-frames sent by the caller (NSTACK_TX_THREAD=0) */
 };
 
 /*

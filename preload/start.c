@@ -193,6 +193,11 @@ static int guarded_xmit_gso(struct net_device *dev, const struct iovec *iov, int
 	return rc;
 }
 
+static unsigned int guarded_tx_pending(struct net_device *dev)
+{
+	return backend_ops->tx_pending(dev);
+}
+
 static int guarded_poll(struct net_device *dev, int budget)
 {
 	int rc;
@@ -277,7 +282,7 @@ static void exit_flush(void)
 		fdt_put(f);
 	}
 	deadline = mono_ms() + exit_linger_ms;
-	while (nstack_live_skbs(ns) > 0 && mono_ms() < deadline)
+	while ((nstack_live_skbs(ns) > 0 || nstack_tx_pending(ns) > 0) && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
 	if (print_stats) {
 		nstack_lock(ns);
@@ -444,6 +449,7 @@ static int start_locked(void)
 	o.addr = c.cfg.addr;
 	o.prefixlen = c.cfg.prefixlen;
 	o.no_gso = !c.gso;
+	o.no_tx_thread = !c.tx_thread;
 	print_stats = c.stats;
 	rc = pcap_live_open(&o, &dev, err, sizeof(err));
 	if (rc)
@@ -452,6 +458,7 @@ static int start_locked(void)
 	guarded_ops = (struct netdev_ops){
 	    .xmit = guarded_xmit,
 	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
+	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
 	    .close = guarded_close,

@@ -421,6 +421,13 @@ void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *n
 	}
 }
 
+unsigned int nstack_tx_pending(struct nstack *ns)
+{
+	struct net_device *dev = ns->dev;
+
+	return dev && dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0;
+}
+
 /* skbs allocated and not freed. */
 long nstack_live_skbs(struct nstack *ns)
 {

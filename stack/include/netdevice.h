@@ -42,6 +42,11 @@ struct netdev_ops {
 	int (*xmit_gso)(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			const struct netdev_gso *gso);
 	/*
+	 * Optional: frames accepted by xmit/xmit_gso but not yet handed to the
+	 * link (a backend's own TX queue); exit waits for it to reach zero.
+	 */
+	unsigned int (*tx_pending)(struct net_device *dev);
+	/*
 	 * Hand up to budget pending frames to netdev_rx_frame() without
 	 * blocking; returns how many were delivered or -errno.
 	 */

@@ -108,6 +108,8 @@ struct net_device *nstack_dev(const struct nstack *ns);
 
 /* Counters by their netstat name (e.g. "IpInHdrErrors"); -1 if unknown. */
 int64_t nstack_stat(struct nstack *ns, const char *name);
+/* Frames the device accepted but has not yet put on the link (its own TX queue). */
+unsigned int nstack_tx_pending(struct nstack *ns);
 /* Calls fn for each counter that is not zero. */
 void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *name, uint64_t v),
 			  void *arg);

@@ -92,6 +92,10 @@ long nstack_live_skbs(struct nstack *ns)
 {
 	return 0;
 }
+unsigned int nstack_tx_pending(struct nstack *ns)
+{
+	return 0;
+}
 void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *name, uint64_t v),
 			  void *arg)
 {
