@@ -62,6 +62,7 @@ struct vnet_hdr {
 } __attribute__((packed));
 
 #define VNET_HDR_F_NEEDS_CSUM 1
+#define VNET_HDR_F_DATA_VALID 2
 #define VNET_HDR_GSO_TCPV4    1
 
 /* Room for the header and the largest super-frame. */
@@ -200,6 +201,26 @@ int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixle
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/*
+ * With PACKET_VNET_HDR the kernel writes a virtio_net_hdr right before each
+ * frame in the ring slot. It says whether the kernel checked the frame's
+ * checksum (DATA_VALID), or holds it as a receive-offloaded (GRO) frame
+ * whose TCP checksum field is only the pseudo-header's (NEEDS_CSUM, with a
+ * gso_type): either way the payload was verified when the segments came
+ * in. Only plain IPv4 frames are looked at: for a VLAN frame libpcap moves
+ * the MAC header back over the slot to put the tag in, and what lies before
+ * it is then not the header.
+ */
+static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t len)
+{
+	struct vnet_hdr h;
+
+	if (!pl->vnet || len < ETH_HLEN || bytes[12] != 0x08 || bytes[13] != 0x00)
+		return false;
+	memcpy(&h, bytes - sizeof(h), sizeof(h));
+	return (h.flags & (VNET_HDR_F_NEEDS_CSUM | VNET_HDR_F_DATA_VALID)) != 0;
+}
+
 static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct net_device *dev = (struct net_device *)user;
@@ -209,7 +230,7 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 		dev->stats.rx_oversize++;
 		return;
 	}
-	netdev_rx_frame(dev, bytes, h->caplen);
+	netdev_rx_frame_csum(dev, bytes, h->caplen, rx_csum_ok(dev->priv, bytes, h->caplen));
 }
 
 /* One send() on libpcap's socket; -errno. */

@@ -46,6 +46,11 @@ static bool is_broadcast_ether(const uint8_t *a)
 /* Copies one received frame into an skb and hands it up. */
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
 {
+	netdev_rx_frame_csum(dev, frame, len, false);
+}
+
+void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
+{
 	struct nstack *ns = dev->ns;
 	struct sk_buff *skb;
 
@@ -73,6 +78,8 @@ void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
 	skb_reserve(skb, NET_IP_ALIGN);
 	memcpy(skb_put(skb, (unsigned int)len), frame, len);
 	skb->tstamp_us = ns_now(ns);
+	if (csum_ok)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	if (!dev->rx_batching) {
 		netif_receive_skb(skb);
 		return;

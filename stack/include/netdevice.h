@@ -135,6 +135,12 @@ void dev_remove_pack(struct nstack *ns, const struct packet_type *pt);
 /* Called by backends for each received frame; copies it into an skb. */
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len);
 /*
+ * The same for a frame whose transport checksum the link already verified
+ * (csum_ok): a receive-offloaded (GRO) frame holds many segments behind one
+ * header, whose checksum field no longer covers them.
+ */
+void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok);
+/*
  * The stack brackets each poll() with these: with NETDEV_F_RX_ORDER the frames
  * in between are held and delivered at dev_rx_batch_end(), data segments of
  * a flow in sequence order (see dev.c).
