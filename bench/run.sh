@@ -17,6 +17,15 @@
 # the nstack namespace gets a kernel address (198.18.0.3) for the duration
 # of those runs only, so both stacks use the very same link. Not a test:
 # prints one table and exits 0 unless something could not run.
+#
+# nstack runs with its defaults: TCP super-frames segmented by the kernel
+# (NSTACK_GSO) and sent by the backend's TX thread (NSTACK_TX_THREAD); pass
+# either as 0 in the environment to measure without. The lab (test/lab.sh)
+# drops packets for nstack's address at nstack0's ingress hook after the
+# packet socket saw them, so the kernel does not route each one to discard
+# it; the kernel rows use 198.18.0.3, which the rule does not touch.
+# BENCH_GRO=1 turns receive offload on for nstack0 (both stacks then get
+# merged frames, as on a NIC with GRO).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,6 +70,9 @@ trap 'exit 130' INT TERM
 # keeps the lab's defaults instead).
 if [ "${BENCH_OFFLOADS:-0}" != 1 ]; then
 	ip netns exec "$NS" ethtool -K nstack0 gso off tso off gro off >/dev/null 2>&1
+fi
+if [ "${BENCH_GRO:-0}" = 1 ]; then
+	ip netns exec "$NS" ethtool -K nstack0 gro on >/dev/null 2>&1
 fi
 ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
 	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &

@@ -56,6 +56,11 @@ void nstack_config_defaults(struct nstack_config *cfg)
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
 {
 }
+void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
+{
+	(void)csum_ok;
+	netdev_rx_frame(dev, frame, len);
+}
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 		  const struct nstack_env *env, const struct nstack_hooks *hooks,
 		  struct nstack **res)
