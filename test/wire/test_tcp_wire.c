@@ -1209,6 +1209,27 @@ START_TEST(test_established_cork_holds_partial_until_uncorked)
 }
 END_TEST
 
+/* Linux's 200 ms ceiling: corked data forgotten by the program leaves anyway. */
+START_TEST(test_established_cork_ceiling_sends_partial_after_200ms)
+{
+	struct conn c = passive_plain();
+
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_CORK, 1), 0);
+	ck_assert_int_eq(usend(c.s, "forgot", 6), 6);
+	t_clock_advance(199000);
+	t_expect_no_tx();
+	/* The persist timer (RTO, 200 ms at least) on the 1 ms wheel: due by 201 ms. */
+	t_clock_advance(2000);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "forgot", 6});
+	t_expect_no_tx();
+	c.snd += 6;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_time_wait_new_syn_with_higher_seq_reaches_listener)
 {
 	struct conn c = passive_plain();
@@ -1589,6 +1610,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_unanswered_rto_gives_up_after_retries2_etimedout);
 	tcase_add_test(tc, test_established_nagle_holds_second_small_segment_until_ack);
 	tcase_add_test(tc, test_established_cork_holds_partial_until_uncorked);
+	tcase_add_test(tc, test_established_cork_ceiling_sends_partial_after_200ms);
 	tcase_add_test(tc, test_time_wait_new_syn_with_higher_seq_reaches_listener);
 	tcase_add_test(tc, test_listen_close_resets_unaccepted_children);
 	tcase_add_test(tc, test_listen_ack_without_request_gets_rst);
