@@ -406,6 +406,16 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		c->exit_linger_ms = (unsigned int)ms;
 	}
+	if ((v = get(ctx, "NSTACK_BUSY_POLL")) != NULL && v[0]) {
+		long long us;
+
+		if (parse_int(v, 100000, &us)) {
+			snprintf(err, errlen, "bad NSTACK_BUSY_POLL='%s' (microseconds, 0..100000)",
+				 v);
+			return -EINVAL;
+		}
+		cfg->busy_poll_us = (unsigned int)us;
+	}
 	if ((v = get(ctx, "NSTACK_LOG")) != NULL && v[0] && nsp_parse_log(v, &cfg->log_level)) {
 		snprintf(err, errlen, "bad NSTACK_LOG='%s' (error, warn, info or debug)", v);
 		return -EINVAL;

@@ -30,6 +30,7 @@ struct nstack_config {
 	unsigned int mtu;	/* 0 = the device's */
 	bool gratuitous_arp;	/* announce the address when the stack starts */
 	enum nstack_log_level log_level;
+	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
 	struct tcp_config tcp;
 };
 

@@ -163,6 +163,7 @@ START_TEST(test_handover_bypass_linger_parsed)
 	struct t_env e = {{{"NSTACK_HANDOVER", "0"},
 			   {"NSTACK_BYPASS", "198.19.0.0/16, 198.18.7.7"},
 			   {"NSTACK_EXIT_LINGER", "250"},
+			   {"NSTACK_BUSY_POLL", "50"},
 			   {NULL}}};
 	struct nsp_config c;
 	char err[256] = "";
@@ -175,6 +176,9 @@ START_TEST(test_handover_bypass_linger_parsed)
 	ck_assert_uint_eq(c.bypass_net[1], ip("198.18.7.7"));
 	ck_assert_uint_eq(c.bypass_mask[1], ip("255.255.255.255"));
 	ck_assert_uint_eq(c.exit_linger_ms, 250);
+	ck_assert_uint_eq(c.cfg.busy_poll_us, 50);
+	expect_bad("NSTACK_BUSY_POLL", "-1");
+	expect_bad("NSTACK_BUSY_POLL", "100001");
 	expect_bad("NSTACK_HANDOVER", "maybe");
 	expect_bad("NSTACK_BYPASS", "198.19.0.0/40");
 	expect_bad("NSTACK_BYPASS", "198.19.0.1/24,nope");
@@ -192,6 +196,7 @@ START_TEST(test_defaults_handover_on_linger_5s)
 	ck_assert(c.handover_loopback);
 	ck_assert_int_eq(c.nbypass, 0);
 	ck_assert_uint_eq(c.exit_linger_ms, 5000);
+	ck_assert_uint_eq(c.cfg.busy_poll_us, 0);
 }
 END_TEST
 
