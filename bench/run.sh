@@ -25,7 +25,10 @@
 # packet socket saw them, so the kernel does not route each one to discard
 # it; the kernel rows use 198.18.0.3, which the rule does not touch.
 # BENCH_GRO=1 turns receive offload on for nstack0 (both stacks then get
-# merged frames, as on a NIC with GRO).
+# merged frames, as on a NIC with GRO). A last row gives the median round
+# trip of 100-byte TCP exchanges (bench/rr.py, BENCH_RR_N of them, best of
+# BENCH_REPEAT) through each stack; NSTACK_BUSY_POLL=50 in the environment
+# shows what polling buys there.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -78,6 +81,9 @@ ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
 	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &
 srv=$!
 disown "$srv" 2>/dev/null
+ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 180)) \
+	python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
+disown $! 2>/dev/null
 sleep 0.5
 
 # run NAME CMD...: one iperf3 client run; prints its receive rate in bit/s.
@@ -106,24 +112,44 @@ echo "bench: iperf3 ${SECS}s x $REPEAT per row, $CC, MTU $(ip netns exec "$NS" c
 	"nstack0 gso $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-segmentation-offload/{print $2}')" \
 	"gro $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-receive-offload/{print $2}')"
 
+# rr NAME CMD...: median round trip (us) of 100-byte exchanges, best of REPEAT.
+rr() {
+	local name=$1 best= i us
+	shift
+	for i in $(seq 1 "$REPEAT"); do
+		us=$(timeout 60 "$@" 2>"$work/$name.$i.err") || { echo "bench: $name failed:" >&2; tail -3 "$work/$name.$i.err" >&2; us=; }
+		if [ -n "$us" ] && { [ -z "$best" ] || python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$us" "$best"; }; then
+			best=$us
+		fi
+	done
+	echo "${best:-0}"
+}
+RR_N=${BENCH_RR_N:-3000}
+
 n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
+n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
 
 # The kernel on the same veth end, for these runs only.
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
 ip -n "$NS" addr add "$KADDR/24" dev nstack0
 k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+k_rr=$(rr kernel-rr ip netns exec "$NS" python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
 ip -n "$NS" addr del "$KADDR/24" dev nstack0
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
 
-python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" <<'PY'
+python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" <<'PY'
 import sys
-ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:])
+ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:5])
+nrr, krr = (float(x) for x in sys.argv[5:7])
 def ratio(a, b):
     return "%.2f" % (a / b) if b > 0 else "n/a"
 print("%-30s %14s %14s %8s" % ("iperf3, MTU 1500", "nstack Gbit/s", "kernel Gbit/s", "ratio"))
 print("%-30s %14.2f %14.2f %8s" % ("send (ns -> kernel peer)", ns, ks, ratio(ns, ks)))
 print("%-30s %14.2f %14.2f %8s" % ("receive (kernel peer -> ns)", nr, kr, ratio(nr, kr)))
+# Latency: the ratio is kernel / nstack, so that 1.0 is parity here too.
+print("%-30s %14s %14s %8s" % ("TCP 100 B request/response", "nstack us", "kernel us", "ratio"))
+print("%-30s %14.1f %14.1f %8s" % ("median round trip", nrr, krr, ratio(krr, nrr) if nrr > 0 else "n/a"))
 PY
 [ "$n_send" -gt 0 ] && [ "$n_recv" -gt 0 ] && [ "$k_send" -gt 0 ] && [ "$k_recv" -gt 0 ]
