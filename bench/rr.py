@@ -6,7 +6,7 @@
                                   N exchanges of SIZE bytes; prints the
                                   median round trip in microseconds
 
-Both ends set TCP_NODELAY. The client stops with an error if the server
+Both ends set TCP_NODELAY; the client's socket is blocking. The client stops with an error if the server
 closes early (a short read of zero bytes), so a dead server cannot spin it.
 """
 import socket
@@ -34,6 +34,9 @@ def client(addr, port, n, size, bind=None):
     c = socket.create_connection((addr, port), timeout=10,
                                  source_address=(bind, 0) if bind else None)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Blocking from here: Python waits for a socket with a timeout in
+    # poll(), without one in recv() itself, the common client pattern.
+    c.settimeout(None)
     msg = b"x" * size
     rtt = []
     for _ in range(n):
