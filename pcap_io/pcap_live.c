@@ -309,6 +309,34 @@ static void *tx_thread(void *arg)
 }
 
 /*
+ * Copies the frame into the next free slot for the TX thread; q_lock held,
+ * released on return. A full queue waits for the TX thread, which needs no
+ * lock of the stack's.
+ */
+static int tx_enqueue(struct pcap_live *pl, const struct vnet_hdr *h, const struct iovec *iov,
+		      int iovcnt)
+{
+	struct tx_slot *slot;
+	ssize_t len;
+
+	if (pl->q_count == PCAP_LIVE_TXQ_SLOTS) {
+		pl->q_waiters++;
+		while (pl->q_count > PCAP_LIVE_TXQ_SLOTS / 2)
+			pthread_cond_wait(&pl->q_space, &pl->q_lock);
+		pl->q_waiters--;
+	}
+	slot = &pl->slots[(pl->q_head + pl->q_count) % PCAP_LIVE_TXQ_SLOTS];
+	len = tx_build(pl, slot->buf, h, iov, iovcnt);
+	if (len >= 0) {
+		slot->len = (size_t)len;
+		if (pl->q_count++ == 0)
+			pthread_cond_signal(&pl->q_nonempty);
+	}
+	pthread_mutex_unlock(&pl->q_lock);
+	return len < 0 ? (int)len : 0;
+}
+
+/*
  * Sends a frame, or queues it for the TX thread: bulk frames (super-frames)
  * always go to the queue, anything else only when the queue is not idle,
  * so that frames leave in the order they were given. A lone small frame
@@ -324,42 +352,26 @@ static int pcap_live_send(struct net_device *dev, const struct vnet_hdr *h, cons
 	ssize_t len;
 	int err;
 
-	if (!pl->q_thread_on && !pl->vnet && iovcnt == 1)
-		return inject_errno(pl, iov[0].iov_base, iov[0].iov_len);
-	if (!pl->q_thread_on) {
-		len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
-		return len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
-	}
-	pthread_mutex_lock(&pl->q_lock);
-	if (bulk || pl->q_count || pl->q_busy) {
-		struct tx_slot *slot;
-
-		/* Full: wait for the TX thread, which needs no lock of the stack's. */
-		if (pl->q_count == PCAP_LIVE_TXQ_SLOTS) {
-			pl->q_waiters++;
-			while (pl->q_count > PCAP_LIVE_TXQ_SLOTS / 2)
-				pthread_cond_wait(&pl->q_space, &pl->q_lock);
-			pl->q_waiters--;
-		}
-		slot = &pl->slots[(pl->q_head + pl->q_count) % PCAP_LIVE_TXQ_SLOTS];
-		len = tx_build(pl, slot->buf, h, iov, iovcnt);
-		if (len >= 0) {
-			slot->len = (size_t)len;
-			if (pl->q_count++ == 0)
-				pthread_cond_signal(&pl->q_nonempty);
-		}
+	if (pl->q_thread_on) {
+		pthread_mutex_lock(&pl->q_lock);
+		if (bulk || pl->q_count || pl->q_busy)
+			return tx_enqueue(pl, h, iov, iovcnt); /* unlocks */
+		pl->q_busy = true;			       /* ours to send: the thread waits */
 		pthread_mutex_unlock(&pl->q_lock);
-		return len < 0 ? (int)len : 0;
 	}
-	pl->q_busy = true;
-	pthread_mutex_unlock(&pl->q_lock);
-	len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
-	err = len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
-	pthread_mutex_lock(&pl->q_lock);
-	pl->q_busy = false;
-	if (pl->q_count)
-		pthread_cond_signal(&pl->q_nonempty);
-	pthread_mutex_unlock(&pl->q_lock);
+	if (!pl->vnet && iovcnt == 1) {
+		err = inject_errno(pl, iov[0].iov_base, iov[0].iov_len);
+	} else {
+		len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
+		err = len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
+	}
+	if (pl->q_thread_on) {
+		pthread_mutex_lock(&pl->q_lock);
+		pl->q_busy = false;
+		if (pl->q_count)
+			pthread_cond_signal(&pl->q_nonempty);
+		pthread_mutex_unlock(&pl->q_lock);
+	}
 	return err;
 }
 

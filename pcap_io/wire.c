@@ -206,8 +206,7 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 		memcpy(f + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	pseudo = (uint16_t)~csum_tcpudp_magic(iph->saddr, iph->daddr, (uint32_t)(len - tcpoff),
-					      IPPROTO_TCP, 0);
+	pseudo = csum_tcpudp_partial(iph->saddr, iph->daddr, (uint32_t)(len - tcpoff), IPPROTO_TCP);
 	if (hl < tcpoff + TCP_HLEN_MIN || hl >= len || gso->size == 0 ||
 	    gso->csum_start != tcpoff || gso->csum_offset != 16 || iph->ver_ihl != 0x45 ||
 	    ntohs(iph->tot_len) != len - ipoff || hl != tcpoff + (size_t)TCP_DOFF(th) * 4 ||

@@ -262,7 +262,6 @@ int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *e
 	return 0;
 }
 
-/* Defaults, then the host's sysctls, then the environment. */
 /* A 0/1 (off/on, no/yes) variable into *flag, which keeps its default when unset. */
 static int parse_flag(nsp_getenv_fn get, void *ctx, const char *name, bool *flag, char *err,
 		      size_t errlen)
@@ -282,6 +281,7 @@ static int parse_flag(nsp_getenv_fn get, void *ctx, const char *name, bool *flag
 	return 0;
 }
 
+/* Defaults, then the host's sysctls, then the environment. */
 int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const char *procdir,
 		    char *err, size_t errlen)
 {

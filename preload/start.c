@@ -244,6 +244,13 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* NSTACK_STATS: one line per non-zero counter. */
+static void print_stat(void *arg, const char *name, uint64_t v)
+{
+	(void)arg;
+	nsp_log("stat %s %llu", name, (unsigned long long)v);
+}
+
 /*
  * At exit() (or return from main) the kernel would still deliver what the
  * program wrote, also on sockets it closed just before; our stack dies with
@@ -254,12 +261,6 @@ static uint64_t mono_ms(void)
  * socket in TIME_WAIT holds none, so nobody waits for TIME_WAIT, as with the
  * kernel).
  */
-static void print_stat(void *arg, const char *name, uint64_t v)
-{
-	(void)arg;
-	nsp_log("stat %s %llu", name, (unsigned long long)v);
-}
-
 static void exit_flush(void)
 {
 	struct nstack *ns = the_stack;
@@ -284,6 +285,7 @@ static void exit_flush(void)
 	deadline = mono_ms() + exit_linger_ms;
 	while ((nstack_live_skbs(ns) > 0 || nstack_tx_pending(ns) > 0) && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+	/* Also where the stack holds no more packets: the counters are final. */
 	if (print_stats) {
 		nstack_lock(ns);
 		nstack_stats_foreach(ns, print_stat, NULL);

@@ -10,12 +10,20 @@
 #include "skbuff.h"
 #include "stack.h"
 
+/* The packet_type registered for EtherType type (host order), or NULL. */
+static const struct packet_type *ptype_find(const struct nstack *ns, uint16_t type)
+{
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
+		if (ns->ptypes[i] && ns->ptypes[i]->type == type)
+			return ns->ptypes[i];
+	return NULL;
+}
+
 /* Registers pt for its EtherType; -EEXIST if taken, -ENOSPC if the table is full. */
 int dev_add_pack(struct nstack *ns, const struct packet_type *pt)
 {
-	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
-		if (ns->ptypes[i] && ns->ptypes[i]->type == pt->type)
-			return -EEXIST;
+	if (ptype_find(ns, pt->type))
+		return -EEXIST;
 	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
 		if (!ns->ptypes[i]) {
 			ns->ptypes[i] = pt;
@@ -100,19 +108,13 @@ void dev_rx_batch_begin(struct net_device *dev)
 static bool rx_frame_key(struct nstack *ns, const struct sk_buff *skb, struct rx_order_key *key)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)skb->data;
-	uint16_t type;
+	const struct packet_type *pt;
 
 	if (skb->len < ETH_HLEN)
 		return false;
-	type = ntohs(eth->h_proto);
-	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
-		const struct packet_type *pt = ns->ptypes[i];
-
-		if (pt && pt->type == type)
-			return pt->rx_order_key &&
-			       pt->rx_order_key(ns, skb->data + ETH_HLEN, skb->len - ETH_HLEN, key);
-	}
-	return false;
+	pt = ptype_find(ns, ntohs(eth->h_proto));
+	return pt && pt->rx_order_key &&
+	       pt->rx_order_key(ns, skb->data + ETH_HLEN, skb->len - ETH_HLEN, key);
 }
 
 static bool same_flow(const struct rx_order_key *a, const struct rx_order_key *b)
@@ -122,7 +124,7 @@ static bool same_flow(const struct rx_order_key *a, const struct rx_order_key *b
 }
 
 /*
- * Delivers the held frames. A veth peer transmits one flow from several
+ * Copies the n frames of in to out in delivery order. A veth peer transmits one flow from several
  * CPUs (the sending process and the softirq that handles our ACKs), each
  * feeding its own backlog, so a packet socket sees a few segments swapped;
  * each swap made us send duplicate ACKs and the Linux sender retransmit
@@ -132,24 +134,19 @@ static bool same_flow(const struct rx_order_key *a, const struct rx_order_key *b
  * (pure ACKs, SYN, FIN, RST, other protocols) keeps its place and nothing
  * moves across it.
  */
-void dev_rx_batch_end(struct net_device *dev)
+static void rx_batch_order(struct nstack *ns, struct sk_buff *const *in, unsigned int n,
+			   struct sk_buff **out)
 {
-	struct nstack *ns = dev->ns;
 	struct rx_order_key keys[NETDEV_RX_BATCH_MAX];
 	bool keyed[NETDEV_RX_BATCH_MAX];
-	struct sk_buff *out[NETDEV_RX_BATCH_MAX];
-	unsigned int n = dev->rx_batch_n;
 
-	dev->rx_batching = false;
-	dev->rx_batch_n = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		struct rx_order_key k = {0};
-		bool has = rx_frame_key(ns, dev->rx_batch[i], &k);
+		bool has = rx_frame_key(ns, in[i], &k);
 		unsigned int pos = i;
 
-		for (unsigned int j = i; has && j-- > 0;) {
-			if (!keyed[j])
-				break;
+		/* Back past other flows, before this flow's later sequence numbers. */
+		for (unsigned int j = i; has && j-- > 0 && keyed[j];) {
 			if (!same_flow(&keys[j], &k))
 				continue;
 			if ((int32_t)(keys[j].seq - k.seq) <= 0)
@@ -162,10 +159,28 @@ void dev_rx_batch_end(struct net_device *dev)
 			memmove(&keys[pos + 1], &keys[pos], (i - pos) * sizeof(keys[0]));
 			memmove(&keyed[pos + 1], &keyed[pos], (i - pos) * sizeof(keyed[0]));
 		}
-		out[pos] = dev->rx_batch[i];
+		out[pos] = in[i];
 		keys[pos] = k;
 		keyed[pos] = has;
 	}
+}
+
+/* Delivers the frames held since dev_rx_batch_begin(). */
+void dev_rx_batch_end(struct net_device *dev)
+{
+	struct nstack *ns = dev->ns;
+	struct sk_buff *out[NETDEV_RX_BATCH_MAX];
+	unsigned int n = dev->rx_batch_n;
+
+	dev->rx_batching = false;
+	dev->rx_batch_n = 0;
+	if (n == 0)
+		return;
+	/* One frame has no order to fix: spare it the header parsing. */
+	if (n == 1)
+		out[0] = dev->rx_batch[0];
+	else
+		rx_batch_order(ns, dev->rx_batch, n, out);
 	/* What the batch makes TCP send (ACK clocking) may leave as super-frames. */
 	dev_xmit_plug(ns);
 	for (unsigned int i = 0; i < n; i++)
@@ -178,6 +193,7 @@ int netif_receive_skb(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
 	struct net_device *dev = ns->dev;
+	const struct packet_type *pt;
 	const struct ethhdr *eth;
 	uint16_t type;
 
@@ -204,12 +220,9 @@ int netif_receive_skb(struct sk_buff *skb)
 	skb->protocol = type;
 	skb_pull(skb, ETH_HLEN);
 	skb_reset_network_header(skb);
-	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
-		const struct packet_type *pt = ns->ptypes[i];
-
-		if (pt && pt->type == type)
-			return pt->func(skb, dev);
-	}
+	pt = ptype_find(ns, type);
+	if (pt)
+		return pt->func(skb, dev);
 	NS_INC_STATS(ns, EthInUnknownProtos);
 	dev->stats.rx_nohandler++;
 drop:
@@ -247,6 +260,16 @@ static void dev_xmit_account(struct net_device *dev, int err, unsigned int frame
 	}
 }
 
+/* One plain frame through the backend, counted; consumes skb. */
+static int dev_xmit_one(struct net_device *dev, struct sk_buff *skb)
+{
+	int err = dev->ops->xmit(dev, skb->data, skb->len);
+
+	dev_xmit_account(dev, err, 1, skb->len);
+	kfree_skb(skb);
+	return err;
+}
+
 /* Sends what dev_queue_xmit() held back: one super-frame, or one plain frame. */
 static void dev_tx_flush(struct net_device *dev)
 {
@@ -262,11 +285,7 @@ static void dev_tx_flush(struct net_device *dev)
 		return;
 	dev->tx_hold_n = 0;
 	if (n == 1) {
-		struct sk_buff *skb = dev->tx_hold[0];
-
-		err = dev->ops->xmit(dev, skb->data, skb->len);
-		dev_xmit_account(dev, err, 1, skb->len);
-		kfree_skb(skb);
+		dev_xmit_one(dev, dev->tx_hold[0]);
 		memset(r, 0, sizeof(*r));
 		return;
 	}
@@ -289,6 +308,17 @@ static void dev_tx_flush(struct net_device *dev)
 	for (unsigned int i = 0; i < n; i++)
 		kfree_skb(dev->tx_hold[i]);
 	memset(r, 0, sizeof(*r));
+}
+
+/* Holds skb as the next segment of the super-frame being built, if it fits. */
+static bool dev_tx_hold(struct net_device *dev, struct sk_buff *skb)
+{
+	const uint8_t *first = dev->tx_hold_n ? dev->tx_hold[0]->data : NULL;
+
+	if (!tcp4_gso_add(&dev->tx_run, first, skb->data, skb->len))
+		return false;
+	dev->tx_hold[dev->tx_hold_n++] = skb;
+	return true;
 }
 
 void dev_xmit_plug(struct nstack *ns)
@@ -331,7 +361,6 @@ int dev_queue_xmit(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
 	struct net_device *dev = ns->dev;
-	int err;
 
 	/* Ethernet needs 60 bytes before the FCS; backends send what we give them. */
 	if (skb->len < ETH_ZLEN) {
@@ -354,24 +383,16 @@ int dev_queue_xmit(struct sk_buff *skb)
 	if (dev->tap.frame)
 		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
 	if (dev->tx_plug && (dev->flags & NETDEV_F_TX_GSO)) {
-		const uint8_t *first = dev->tx_hold_n ? dev->tx_hold[0]->data : NULL;
-
-		if (tcp4_gso_add(&dev->tx_run, first, skb->data, skb->len)) {
-			dev->tx_hold[dev->tx_hold_n++] = skb;
+		/* Joins the held run, or else starts a new one after sending it. */
+		if (dev_tx_hold(dev, skb))
 			return 0;
-		}
 		dev_tx_flush(dev);
-		if (tcp4_gso_add(&dev->tx_run, NULL, skb->data, skb->len)) {
-			dev->tx_hold[dev->tx_hold_n++] = skb;
+		if (dev_tx_hold(dev, skb))
 			return 0;
-		}
 	} else {
 		dev_tx_flush(dev);
 	}
-	err = dev->ops->xmit(dev, skb->data, skb->len);
-	dev_xmit_account(dev, err, 1, skb->len);
-	kfree_skb(skb);
-	return err;
+	return dev_xmit_one(dev, skb);
 }
 
 /* Queues a looped-back frame for the next RX round. */

@@ -221,10 +221,10 @@ static bool ip_rx_order_key(struct nstack *ns, const uint8_t *nh, size_t len,
 	const struct inet_protocol *ipprot;
 	size_t tot;
 
-	if (len < sizeof(*iph) || iph->ver_ihl != 0x45)
+	if (len < sizeof(*iph) || !IP_PLAIN_WHOLE(iph))
 		return false;
 	tot = ntohs(iph->tot_len);
-	if (tot < sizeof(*iph) || tot > len || (iph->frag_off & htons(IP_MF | IP_OFFMASK)))
+	if (tot < sizeof(*iph) || tot > len)
 		return false;
 	ipprot = ns->inet_protos[iph->protocol];
 	if (!ipprot || !ipprot->rx_order_key)

@@ -579,8 +579,7 @@ static bool tcp_v4_rx_order_key(const uint8_t *th, size_t len, struct rx_order_k
 	if (len < sizeof(*t))
 		return false;
 	doff = (size_t)TCP_DOFF(t) * 4;
-	if (doff < TCP_HLEN_MIN || doff >= len || (t->flags & ~(TH_ACK | TH_PSH)) != 0 ||
-	    !(t->flags & TH_ACK))
+	if (doff < TCP_HLEN_MIN || doff >= len || !TCP_FLAGS_PLAIN_DATA(t->flags))
 		return false;
 	key->ports = (uint32_t)t->source << 16 | t->dest;
 	key->seq = ntohl(t->seq);

@@ -25,12 +25,11 @@ static bool gso_parse(const uint8_t *frame, size_t len, unsigned int *hdr_len,
 	size_t hl;
 
 	if (len < ETH_HLEN + IP_HLEN_MIN + TCP_HLEN_MIN || eth->h_proto != htons(ETH_P_IP) ||
-	    iph->ver_ihl != 0x45 || iph->protocol != IPPROTO_TCP ||
-	    (iph->frag_off & htons(IP_MF | IP_OFFMASK)) || ntohs(iph->tot_len) != len - ETH_HLEN)
+	    !IP_PLAIN_WHOLE(iph) || iph->protocol != IPPROTO_TCP ||
+	    ntohs(iph->tot_len) != len - ETH_HLEN)
 		return false;
 	hl = ETH_HLEN + IP_HLEN_MIN + (size_t)TCP_DOFF(th) * 4;
-	if (TCP_DOFF(th) < 5 || hl >= len || (th->flags & ~(TH_ACK | TH_PSH)) ||
-	    !(th->flags & TH_ACK))
+	if (TCP_DOFF(th) < 5 || hl >= len || !TCP_FLAGS_PLAIN_DATA(th->flags))
 		return false;
 	*hdr_len = (unsigned int)hl;
 	*payload = (unsigned int)(len - hl);
@@ -91,7 +90,7 @@ void tcp4_gso_build(const struct tcp_gso_run *r, const uint8_t *first, const uin
 	iph->check = ip_fast_csum(iph, 5);
 	th->flags = (uint8_t)((th->flags & ~TH_PSH) | (lth->flags & TH_PSH));
 	/* The pseudo-header sum, as for CHECKSUM_PARTIAL: the device adds the rest. */
-	th->check = (uint16_t)~csum_tcpudp_magic(iph->saddr, iph->daddr, tcp_len, IPPROTO_TCP, 0);
+	th->check = csum_tcpudp_partial(iph->saddr, iph->daddr, tcp_len, IPPROTO_TCP);
 	g->size = (uint16_t)r->size;
 	g->hdr_len = (uint16_t)r->hdr_len;
 	g->csum_start = ETH_HLEN + IP_HLEN_MIN;

@@ -44,4 +44,14 @@ static inline uint16_t csum_tcpudp_magic(uint32_t saddr, uint32_t daddr, uint32_
 	return csum_fold(csum_tcpudp_nofold(saddr, daddr, len, proto, sum));
 }
 
+/*
+ * The pseudo-header sum alone, as a TCP/UDP checksum field holds it while
+ * the rest is left to a device (Linux's CHECKSUM_PARTIAL convention).
+ */
+static inline uint16_t csum_tcpudp_partial(uint32_t saddr, uint32_t daddr, uint32_t len,
+					   uint8_t proto)
+{
+	return (uint16_t)~csum_tcpudp_magic(saddr, daddr, len, proto, 0);
+}
+
 #endif

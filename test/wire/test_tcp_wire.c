@@ -66,14 +66,21 @@ static size_t build_tcp(unsigned char *buf, uint32_t src, uint32_t dst, const st
 	return n;
 }
 
-/* Peer -> stack. */
-static void inject(const struct seg *s)
+/* Peer -> wire only: several frames then reach the stack in one poll batch. */
+static void queue_seg(const struct seg *s)
 {
 	static unsigned char tcp[T_FRAME_MAX], frame[T_FRAME_MAX];
 	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, s);
 
 	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
-	t_inject(frame, n);
+	ck_assert_int_eq(wire_send(T.wire, 1, frame, n), 0);
+}
+
+/* Peer -> stack, handled at once. */
+static void inject(const struct seg *s)
+{
+	queue_seg(s);
+	nstack_process(T.ns);
 }
 
 /* The TCP header of the next frame the stack sent (stored in *got). */
@@ -746,16 +753,6 @@ START_TEST(test_established_out_of_order_segment_sack_then_reassembled)
 	conn_close(&c);
 }
 END_TEST
-
-/* Peer -> wire only: several frames then reach the stack in one poll batch. */
-static void queue_seg(const struct seg *s)
-{
-	static unsigned char tcp[T_FRAME_MAX], frame[T_FRAME_MAX];
-	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, s);
-
-	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
-	ck_assert_int_eq(wire_send(T.wire, 1, frame, n), 0);
-}
 
 START_TEST(test_established_swapped_pair_in_one_batch_delivered_in_order)
 {

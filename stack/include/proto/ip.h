@@ -2,6 +2,7 @@
 #ifndef NSTACK_PROTO_IP_H
 #define NSTACK_PROTO_IP_H
 
+#include <arpa/inet.h>
 #include <stdint.h>
 
 struct iphdr {
@@ -27,5 +28,9 @@ struct iphdr {
 
 #define IP_VERSION(iph) ((iph)->ver_ihl >> 4)
 #define IP_IHL(iph)	((iph)->ver_ihl & 0x0f)
+
+/* IPv4 without options and not a fragment: what GSO and batch ordering handle. */
+#define IP_PLAIN_WHOLE(iph)                                                                        \
+	((iph)->ver_ihl == 0x45 && !((iph)->frag_off & htons(IP_MF | IP_OFFMASK)))
 
 #endif

@@ -29,6 +29,9 @@ struct tcphdr {
 #define TH_ECE 0x40
 #define TH_CWR 0x80
 
+/* A plain data segment's flags: ACK, maybe PSH, nothing else (GSO, batch ordering). */
+#define TCP_FLAGS_PLAIN_DATA(f) (((f) & ~(TH_ACK | TH_PSH)) == 0 && ((f)&TH_ACK))
+
 #define TCPOPT_EOL	 0
 #define TCPOPT_NOP	 1
 #define TCPOPT_MSS	 2
