@@ -3,6 +3,7 @@
  * variables set from the options.
  *
  *   nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] -- PROGRAM ARGS...
+ *   nstack -h | --help | --version
  *
  * The library is looked for next to this executable (the build tree), then
  * in $NSTACK_LIBDIR, then in the compiled-in NSTACK_LIBDIR ($(PREFIX)/lib).
@@ -24,6 +25,11 @@
 #define NSTACK_LIBDIR "/usr/local/lib"
 #endif
 
+/* The build may pass -DNSTACK_VERSION='"…"'; otherwise this one. */
+#ifndef NSTACK_VERSION
+#define NSTACK_VERSION "0.1"
+#endif
+
 #define LIBNAME "libnstack.so"
 
 static void usage(FILE *out)
@@ -37,7 +43,8 @@ static void usage(FILE *out)
 		     "  -m MAC        source MAC (NSTACK_MAC, default the interface's)\n"
 		     "  -w FILE.pcap  write every frame to FILE.pcap (NSTACK_PCAP)\n"
 		     "  -v            more log output; twice for debug (NSTACK_LOG)\n"
-		     "  -h            this help\n"
+		     "  -h, --help    this help\n"
+		     "  --version     print nstack's version and exit\n"
 		     "See nstack(1) and nstack(7).\n");
 }
 
@@ -171,11 +178,19 @@ int main(int argc, char **argv)
 	char lib[PATH_MAX];
 	const char *old;
 	char *preload;
+	/* Long options as GNU programs take them; getopt_long also accepts
+	 * unambiguous prefixes (--he, --vers). */
+	enum { OPT_VERSION = 256 };
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
+	};
 	int verbose = 0;
 	int c;
 
 	/* '+': stop at the first non-option, so the program's own options pass. */
-	while ((c = getopt(argc, argv, "+i:a:g:m:w:vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "+i:a:g:m:w:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			set("NSTACK_IFACE", optarg);
@@ -197,7 +212,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+		case OPT_VERSION:
+			printf("nstack %s\n", NSTACK_VERSION);
+			return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 		default:
 			usage(stderr);
 			return 2;

@@ -31,6 +31,20 @@ case_wrapper_usage_and_bad_option() {
 		{ cat "$TMP/env"; return 1; }
 }
 
+# GNU long options: --help prints the usage on stdout with exit 0 (no
+# "invalid option" first), --version one line "nstack VERSION".
+case_wrapper_long_help_version() {
+	"$NSTACK" --help >"$TMP/out" 2>"$TMP/err" || { echo "--help: want exit 0"; return 1; }
+	head -n 1 "$TMP/out" | grep -q '^usage: nstack' && [ ! -s "$TMP/err" ] ||
+		{ cat "$TMP/out" "$TMP/err"; return 1; }
+	grep -q -- '--version' "$TMP/out" || return 1
+	"$NSTACK" --version >"$TMP/out" 2>"$TMP/err" || { echo "--version: want exit 0"; return 1; }
+	[ "$(wc -l <"$TMP/out")" -eq 1 ] && grep -Eq '^nstack [0-9A-Za-z.~+-]+$' "$TMP/out" &&
+		[ ! -s "$TMP/err" ] || { cat "$TMP/out" "$TMP/err"; return 1; }
+	"$NSTACK" --no-such-option true 2>"$TMP/err"
+	[ $? -eq 2 ] && grep -q usage "$TMP/err"
+}
+
 # Sockets nstack does not own (AF_UNIX, pipes, files) keep working untouched,
 # and the stack is not even started for them.
 case_kernel_fds_pass_through() {
