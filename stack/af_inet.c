@@ -26,17 +26,19 @@
  */
 int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p)
 {
-	const struct inet_protosw **sw;
+	nsref_t *sw;
 	int pos = 0, n = 0;
 
 	if (p->type >= NSTACK_SOCK_MAX)
 		return -EINVAL;
 	sw = ns->inetsw[p->type];
 	for (int i = 0; i < INETSW_PER_TYPE && sw[i]; i++, n++) {
-		if (sw[i] == p)
+		const struct inet_protosw *q = ns_unref(sw[i]);
+
+		if (q == p)
 			return -EEXIST;
-		if (sw[i]->flags & INET_PROTOSW_PERMANENT) {
-			if (sw[i]->protocol == p->protocol)
+		if (q->flags & INET_PROTOSW_PERMANENT) {
+			if (q->protocol == p->protocol)
 				return -EPERM;
 			pos = i + 1;
 		}
@@ -44,23 +46,23 @@ int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p)
 	if (n == INETSW_PER_TYPE)
 		return -ENOSPC;
 	memmove(&sw[pos + 1], &sw[pos], (size_t)(n - pos) * sizeof(sw[0]));
-	sw[pos] = p;
+	sw[pos] = ns_ref(p);
 	return 0;
 }
 
 /* Removes an entry; permanent ones stay, as in Linux. */
 void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p)
 {
-	const struct inet_protosw **sw;
+	nsref_t *sw;
 
 	if (p->type >= NSTACK_SOCK_MAX || (p->flags & INET_PROTOSW_PERMANENT))
 		return;
 	sw = ns->inetsw[p->type];
 	for (int i = 0; i < INETSW_PER_TYPE; i++) {
-		if (sw[i] != p)
+		if (sw[i] != ns_ref(p))
 			continue;
 		memmove(&sw[i], &sw[i + 1], (size_t)(INETSW_PER_TYPE - 1 - i) * sizeof(sw[0]));
-		sw[INETSW_PER_TYPE - 1] = NULL;
+		sw[INETSW_PER_TYPE - 1] = 0;
 		return;
 	}
 }
@@ -70,20 +72,20 @@ int inet_add_protocol(struct nstack *ns, const struct inet_protocol *prot, uint8
 {
 	if (ns->inet_protos[protocol])
 		return -EEXIST;
-	ns->inet_protos[protocol] = prot;
+	ns->inet_protos[protocol] = ns_ref(prot);
 	return 0;
 }
 
 /* Removes the receive handler for protocol. */
 void inet_del_protocol(struct nstack *ns, uint8_t protocol)
 {
-	ns->inet_protos[protocol] = NULL;
+	ns->inet_protos[protocol] = 0;
 }
 
 /* The receive handler for protocol, or NULL. */
 const struct inet_protocol *inet_protocol_get(const struct nstack *ns, uint8_t protocol)
 {
-	return ns->inet_protos[protocol];
+	return ns_unref(ns->inet_protos[protocol]);
 }
 
 /* True for 255.255.255.255 and our subnet's directed broadcast address. */
@@ -143,7 +145,7 @@ static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
 		return -EINVAL;
 	sock->state = SS_UNCONNECTED;
 	for (int i = 0; i < INETSW_PER_TYPE; i++) {
-		const struct inet_protosw *p = ns->inetsw[sock->type][i];
+		const struct inet_protosw *p = ns_unref(ns->inetsw[sock->type][i]);
 
 		if (!p)
 			break;
@@ -170,7 +172,7 @@ static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
 		return err ? err : -EPROTONOSUPPORT;
 
 	prot = answer->prot;
-	sock->ops = answer->ops;
+	sock_set_ops(sock, answer->ops);
 	sk = sk_alloc(ns, AF_INET, prot);
 	if (!sk)
 		return -ENOBUFS;
@@ -227,7 +229,7 @@ int inet_release(struct socket *sock)
 	if (sock_flag(sk, SOCK_LINGER))
 		timeout = (int64_t)sk->sk_lingertime * 1000000;
 	sock->sk = NULL;
-	sk->sk_prot->close(sk, timeout);
+	sk_prot(sk)->close(sk, timeout);
 	return 0;
 }
 
@@ -241,8 +243,8 @@ int inet_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 	bool bcast;
 	int err;
 
-	if (sk->sk_prot->bind)
-		return sk->sk_prot->bind(sk, uaddr, len);
+	if (sk_prot(sk)->bind)
+		return sk_prot(sk)->bind(sk, uaddr, len);
 	if (len < sizeof(sin))
 		return -EINVAL;
 	memcpy(&sin, uaddr, sizeof(sin));
@@ -259,7 +261,7 @@ int inet_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 		return -EINVAL;
 	sk->sk_rcv_saddr = sin.sin_addr.s_addr;
 	inet->inet_saddr = bcast ? 0 : sin.sin_addr.s_addr;
-	if ((snum || !inet->bind_address_no_port) && sk->sk_prot->get_port(sk, snum)) {
+	if ((snum || !inet->bind_address_no_port) && sk_prot(sk)->get_port(sk, snum)) {
 		sk->sk_rcv_saddr = 0;
 		inet->inet_saddr = 0;
 		return -EADDRINUSE;
@@ -278,7 +280,7 @@ int inet_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 static int inet_autobind(struct sock *sk)
 {
 	if (!sk->sk_num) {
-		if (!sk->sk_prot->get_port || sk->sk_prot->get_port(sk, 0))
+		if (!sk_prot(sk)->get_port || sk_prot(sk)->get_port(sk, 0))
 			return -EAGAIN;
 		inet_sk(sk)->inet_sport = htons(sk->sk_num);
 	}
@@ -340,8 +342,8 @@ int ip4_datagram_disconnect(struct sock *sk, int flags)
 	}
 	/* Raw sockets are keyed by protocol, not by a port they could lose. */
 	if (!sk->sk_userlocks_bindport && sk->sk_type != SOCK_RAW && sk->sk_num) {
-		if (sk->sk_prot->unhash)
-			sk->sk_prot->unhash(sk);
+		if (sk_prot(sk)->unhash)
+			sk_prot(sk)->unhash(sk);
 		inet->inet_sport = 0;
 	}
 	return 0;
@@ -350,8 +352,8 @@ int ip4_datagram_disconnect(struct sock *sk, int flags)
 /* close() for datagram protocols (Linux's sk_common_release). */
 void ip4_datagram_close(struct sock *sk, int64_t timeout_us)
 {
-	if (sk->sk_prot->unhash)
-		sk->sk_prot->unhash(sk);
+	if (sk_prot(sk)->unhash)
+		sk_prot(sk)->unhash(sk);
 	sock_orphan(sk);
 	skb_queue_purge(&sk->sk_receive_queue);
 	skb_queue_purge(&sk->sk_error_queue);
@@ -371,10 +373,10 @@ int inet_dgram_connect(struct socket *sock, const struct sockaddr *uaddr, sockle
 	if (len < sizeof(uaddr->sa_family))
 		return -EINVAL;
 	if (uaddr->sa_family == AF_UNSPEC)
-		return sk->sk_prot->disconnect(sk, flags);
+		return sk_prot(sk)->disconnect(sk, flags);
 	if (!sk->sk_num && inet_autobind(sk))
 		return -EAGAIN;
-	return sk->sk_prot->connect(sk, uaddr, len);
+	return sk_prot(sk)->connect(sk, uaddr, len);
 }
 
 /* getsockname()/getpeername() (peer 1; 2 for SO_PEERNAME, which ignores the state). */
@@ -406,8 +408,8 @@ int inet_ioctl(struct socket *sock, unsigned long cmd, void *arg)
 {
 	struct sock *sk = sock->sk;
 
-	if (sk->sk_prot->ioctl)
-		return sk->sk_prot->ioctl(sk, cmd, arg);
+	if (sk_prot(sk)->ioctl)
+		return sk_prot(sk)->ioctl(sk, cmd, arg);
 	return -ENOTTY;
 }
 
@@ -436,7 +438,7 @@ int inet_shutdown(struct socket *sock, int how)
 			break;
 		/* fallthrough */
 	case SK_ST_SYN_SENT:
-		err = sk->sk_prot->disconnect(sk, O_NONBLOCK);
+		err = sk_prot(sk)->disconnect(sk, O_NONBLOCK);
 		sock->state = err ? SS_DISCONNECTING : SS_UNCONNECTED;
 		break;
 	case SK_ST_CLOSE:
@@ -444,11 +446,11 @@ int inet_shutdown(struct socket *sock, int how)
 		/* fallthrough */
 	default:
 		sk->sk_shutdown |= (uint8_t)how;
-		if (sk->sk_prot->shutdown)
-			sk->sk_prot->shutdown(sk, how);
+		if (sk_prot(sk)->shutdown)
+			sk_prot(sk)->shutdown(sk, how);
 		break;
 	}
-	sk->sk_state_change(sk);
+	SK_CB(sk, sk_state_change)(sk);
 	return err;
 }
 
@@ -459,7 +461,7 @@ ssize_t inet_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 
 	if (sock->type != SOCK_STREAM && !sk->sk_num && inet_autobind(sk))
 		return -EAGAIN;
-	return sk->sk_prot->sendmsg(sk, msg, msg_data_len(msg), flags);
+	return sk_prot(sk)->sendmsg(sk, msg, msg_data_len(msg), flags);
 }
 
 /* recvmsg(). */
@@ -467,7 +469,7 @@ ssize_t inet_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 {
 	struct sock *sk = sock->sk;
 
-	return sk->sk_prot->recvmsg(sk, msg, msg_data_len(msg), flags);
+	return sk_prot(sk)->recvmsg(sk, msg, msg_data_len(msg), flags);
 }
 
 /* setsockopt() below SOL_SOCKET: the protocol's, else the IP level's. */
@@ -476,8 +478,8 @@ int inet_setsockopt(struct socket *sock, int level, int optname, const void *opt
 {
 	struct sock *sk = sock->sk;
 
-	if (sk->sk_prot->setsockopt)
-		return sk->sk_prot->setsockopt(sk, level, optname, optval, optlen);
+	if (sk_prot(sk)->setsockopt)
+		return sk_prot(sk)->setsockopt(sk, level, optname, optval, optlen);
 	return ip_setsockopt(sk, level, optname, optval, optlen);
 }
 
@@ -486,8 +488,8 @@ int inet_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 {
 	struct sock *sk = sock->sk;
 
-	if (sk->sk_prot->getsockopt)
-		return sk->sk_prot->getsockopt(sk, level, optname, optval, optlen);
+	if (sk_prot(sk)->getsockopt)
+		return sk_prot(sk)->getsockopt(sk, level, optname, optval, optlen);
 	return ip_getsockopt(sk, level, optname, optval, optlen);
 }
 
@@ -588,8 +590,8 @@ out_sw:
 	for (int t = 0; t < NSTACK_SOCK_MAX; t++)
 		for (int i = 0; i < INETSW_PER_TYPE; i++)
 			for (size_t j = 0; j < NINETSW; j++)
-				if (ns->inetsw[t][i] == &inetsw_dgram[j])
-					ns->inetsw[t][i] = NULL;
+				if (ns->inetsw[t][i] == ns_ref(&inetsw_dgram[j]))
+					ns->inetsw[t][i] = 0;
 	sock_unregister(ns, AF_INET);
 	return err;
 }
@@ -604,7 +606,7 @@ void inet_exit(struct nstack *ns)
 	for (int t = 0; t < NSTACK_SOCK_MAX; t++)
 		for (int i = 0; i < INETSW_PER_TYPE; i++)
 			for (size_t j = 0; j < NINETSW; j++)
-				if (ns->inetsw[t][i] == &inetsw_dgram[j])
-					ns->inetsw[t][i] = NULL;
+				if (ns->inetsw[t][i] == ns_ref(&inetsw_dgram[j]))
+					ns->inetsw[t][i] = 0;
 	sock_unregister(ns, AF_INET);
 }

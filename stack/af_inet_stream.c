@@ -24,7 +24,7 @@ int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, sockle
 	if (len < sizeof(addr->sa_family))
 		return -EINVAL;
 	if (addr->sa_family == AF_UNSPEC) {
-		err = sk->sk_prot->disconnect(sk, flags);
+		err = sk_prot(sk)->disconnect(sk, flags);
 		sock->state = err ? SS_DISCONNECTING : SS_UNCONNECTED;
 		return err;
 	}
@@ -37,7 +37,7 @@ int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, sockle
 	case SS_UNCONNECTED:
 		if (sk->sk_state != TCP_CLOSE)
 			return -EISCONN;
-		err = sk->sk_prot->connect(sk, addr, len);
+		err = sk_prot(sk)->connect(sk, addr, len);
 		if (err < 0)
 			return err;
 		sock->state = SS_CONNECTING;
@@ -102,7 +102,7 @@ int inet_listen(struct socket *sock, int backlog)
 		if (err)
 			return -EAGAIN;
 	}
-	tp->pmtu = sk->ns->dev ? sk->ns->dev->mtu : 1500;
+	tp->pmtu = ns_dev(sk->ns) ? ns_dev(sk->ns)->mtu : 1500;
 	tcp_set_state(sk, TCP_LISTEN);
 	tcp_v4_hash(sk);
 	return 0;
@@ -171,14 +171,14 @@ static ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg
 {
 	struct sock *sk = sock->sk;
 
-	return sk->sk_prot->sendmsg(sk, msg, msg_data_len(msg), flags);
+	return sk_prot(sk)->sendmsg(sk, msg, msg_data_len(msg), flags);
 }
 
 static ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 {
 	struct sock *sk = sock->sk;
 
-	return sk->sk_prot->recvmsg(sk, msg, msg_data_len(msg), flags);
+	return sk_prot(sk)->recvmsg(sk, msg, msg_data_len(msg), flags);
 }
 
 const struct proto_ops inet_stream_ops = {

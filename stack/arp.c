@@ -174,7 +174,7 @@ static struct neighbour *neigh_create(struct nstack *ns, uint32_t ip)
 static int arp_xmit(struct nstack *ns, uint16_t op, uint32_t dest_ip, uint32_t src_ip,
 		    const uint8_t *dest_hw, const uint8_t *target_hw)
 {
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 	struct sk_buff *skb = alloc_skb_hdr(ns, ARP_HLEN);
 	struct arphdr_eth *arp;
 	int err;

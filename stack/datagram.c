@@ -227,7 +227,7 @@ void ip_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool ha
 		ip_icmp_error(sk, skb, err, type, code, port, info, payload);
 	}
 	sk->sk_err = err;
-	sk->sk_error_report(sk);
+	SK_CB(sk, sk_error_report)(sk);
 }
 
 /*

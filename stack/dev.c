@@ -13,9 +13,12 @@
 /* The packet_type registered for EtherType type (host order), or NULL. */
 static const struct packet_type *ptype_find(const struct nstack *ns, uint16_t type)
 {
-	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
-		if (ns->ptypes[i] && ns->ptypes[i]->type == type)
-			return ns->ptypes[i];
+	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
+		const struct packet_type *pt = ns_unref(ns->ptypes[i]);
+
+		if (pt && pt->type == type)
+			return pt;
+	}
 	return NULL;
 }
 
@@ -26,7 +29,7 @@ int dev_add_pack(struct nstack *ns, const struct packet_type *pt)
 		return -EEXIST;
 	for (int i = 0; i < NSTACK_MAX_PTYPES; i++) {
 		if (!ns->ptypes[i]) {
-			ns->ptypes[i] = pt;
+			ns->ptypes[i] = ns_ref(pt);
 			return 0;
 		}
 	}
@@ -37,8 +40,8 @@ int dev_add_pack(struct nstack *ns, const struct packet_type *pt)
 void dev_remove_pack(struct nstack *ns, const struct packet_type *pt)
 {
 	for (int i = 0; i < NSTACK_MAX_PTYPES; i++)
-		if (ns->ptypes[i] == pt)
-			ns->ptypes[i] = NULL;
+		if (ns->ptypes[i] == ns_ref(pt))
+			ns->ptypes[i] = 0;
 }
 
 static bool is_multicast_ether(const uint8_t *a)
@@ -192,7 +195,7 @@ void dev_rx_batch_end(struct net_device *dev)
 int netif_receive_skb(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 	const struct packet_type *pt;
 	const struct ethhdr *eth;
 	uint16_t type;
@@ -240,7 +243,7 @@ int dev_hard_header(struct sk_buff *skb, const uint8_t dst[ETH_ALEN], uint16_t t
 		return -ENOBUFS;
 	eth = (struct ethhdr *)skb_push(skb, ETH_HLEN);
 	memcpy(eth->h_dest, dst, ETH_ALEN);
-	memcpy(eth->h_source, skb->ns->dev->dev_addr, ETH_ALEN);
+	memcpy(eth->h_source, ns_dev(skb->ns)->dev_addr, ETH_ALEN);
 	eth->h_proto = htons(type);
 	skb_reset_mac_header(skb);
 	return 0;
@@ -323,12 +326,12 @@ static bool dev_tx_hold(struct net_device *dev, struct sk_buff *skb)
 
 void dev_xmit_plug(struct nstack *ns)
 {
-	ns->dev->tx_plug++;
+	ns_dev(ns)->tx_plug++;
 }
 
 void dev_xmit_unplug(struct nstack *ns)
 {
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 
 	if (dev->tx_plug && --dev->tx_plug == 0)
 		dev_tx_flush(dev);
@@ -341,7 +344,7 @@ void dev_xmit_unplug(struct nstack *ns)
  */
 void dev_xmit_release(struct nstack *ns)
 {
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 
 	if (!dev || (!dev->tx_plug && !dev->tx_hold_n))
 		return;
@@ -360,7 +363,7 @@ void dev_xmit_release(struct nstack *ns)
 int dev_queue_xmit(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 
 	/* Ethernet needs 60 bytes before the FCS; backends send what we give them. */
 	if (skb->len < ETH_ZLEN) {

@@ -56,7 +56,7 @@ struct raw_sock {
  */
 static inline int inet_dev_index(const struct nstack *ns)
 {
-	return ns->dev && ns->dev->ifindex ? ns->dev->ifindex : 1;
+	return ns_dev(ns) && ns_dev(ns)->ifindex ? ns_dev(ns)->ifindex : 1;
 }
 
 /* Linux's SOL_RAW/ICMP_FILTER (linux/icmp.h, which clashes with proto/icmp.h). */

@@ -69,7 +69,7 @@ static bool ip_skb_is_loopback(const struct sk_buff *skb)
 	if (skb->mac_header == SKB_HDR_UNSET)
 		return false;
 	eth = (const struct ethhdr *)skb_mac_header(skb);
-	return memcmp(eth->h_source, skb->ns->dev->dev_addr, ETH_ALEN) == 0;
+	return memcmp(eth->h_source, ns_dev(skb->ns)->dev_addr, ETH_ALEN) == 0;
 }
 
 /*
@@ -226,7 +226,7 @@ static bool ip_rx_order_key(struct nstack *ns, const uint8_t *nh, size_t len,
 	tot = ntohs(iph->tot_len);
 	if (tot < sizeof(*iph) || tot > len)
 		return false;
-	ipprot = ns->inet_protos[iph->protocol];
+	ipprot = ns_unref(ns->inet_protos[iph->protocol]);
 	if (!ipprot || !ipprot->rx_order_key)
 		return false;
 	key->saddr = iph->saddr;

@@ -31,8 +31,8 @@ uint16_t ip_select_ident(struct nstack *ns)
 void ip_skb_orphan(struct sk_buff *skb)
 {
 	if (skb->destructor) {
-		skb->destructor(skb);
-		skb->destructor = NULL;
+		skb_run_destructor(skb);
+		skb->destructor = 0;
 	}
 	skb->sk = NULL;
 }
@@ -64,16 +64,16 @@ static int ip_output_link(struct nstack *ns, struct sk_buff *skb, const struct r
 		 * does. It leaves its socket's send accounting here.
 		 */
 		ip_skb_orphan(skb);
-		err = dev_hard_header(skb, ns->dev->dev_addr, ETH_P_IP);
+		err = dev_hard_header(skb, ns_dev(ns)->dev_addr, ETH_P_IP);
 		if (err) {
 			kfree_skb(skb);
 			return err;
 		}
-		memcpy(skb->data, ns->dev->dev_addr, ETH_ALEN);
+		memcpy(skb->data, ns_dev(ns)->dev_addr, ETH_ALEN);
 		netif_rx(skb);
 		return 0;
 	case RTN_BROADCAST:
-		return ip_output_mac(skb, ns->dev->broadcast);
+		return ip_output_mac(skb, ns_dev(ns)->broadcast);
 	case RTN_MULTICAST:
 		/* RFC 1112 6.4: 01:00:5e followed by the low 23 bits of the group. */
 		mac[0] = 0x01;

@@ -23,7 +23,7 @@ bool ip_addr_is_subnet_bcast(const struct nstack *ns, uint32_t addr)
 /* The MTU IP uses on the device: the configured one when smaller. */
 static unsigned int route_mtu(const struct nstack *ns)
 {
-	unsigned int mtu = ns->dev ? ns->dev->mtu : ETH_DATA_LEN;
+	unsigned int mtu = ns_dev(ns) ? ns_dev(ns)->mtu : ETH_DATA_LEN;
 
 	if (ns->cfg.mtu && ns->cfg.mtu < mtu)
 		mtu = ns->cfg.mtu;

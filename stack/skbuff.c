@@ -45,7 +45,7 @@ static struct sk_buff *skb_head_alloc(struct nstack *ns)
 		ns->skb_cache_n--;
 		return (struct sk_buff *)n;
 	}
-	return malloc(sizeof(struct sk_buff));
+	return ns_arena_alloc(ns->arena, sizeof(struct sk_buff));
 }
 
 static void skb_head_free(struct nstack *ns, struct sk_buff *skb)
@@ -58,7 +58,7 @@ static void skb_head_free(struct nstack *ns, struct sk_buff *skb)
 		ns->skb_cache_n++;
 		return;
 	}
-	free(skb);
+	ns_arena_free(ns->arena, skb);
 }
 
 /* A data area for size bytes with dataref 1. */
@@ -74,10 +74,10 @@ static struct skb_shared *skb_data_alloc(struct nstack *ns, unsigned int size)
 			ns->skb_data_cache_n--;
 			sh = (struct skb_shared *)n;
 		} else {
-			sh = malloc(sizeof(*sh) + SKB_CACHE_DATA);
+			sh = ns_arena_alloc(ns->arena, sizeof(*sh) + SKB_CACHE_DATA);
 		}
 	} else {
-		sh = malloc(sizeof(*sh) + size);
+		sh = ns_arena_alloc(ns->arena, sizeof(*sh) + size);
 	}
 	if (sh) {
 		sh->dataref = 1;
@@ -96,7 +96,7 @@ static void skb_data_free(struct nstack *ns, struct skb_shared *sh)
 		ns->skb_data_cache_n++;
 		return;
 	}
-	free(sh);
+	ns_arena_free(ns->arena, sh);
 }
 
 /* Frees the cached skb headers and data areas (stack teardown). */
@@ -106,11 +106,11 @@ void skb_cache_purge(struct nstack *ns)
 
 	while ((n = ns->skb_cache) != NULL) {
 		ns->skb_cache = n->next;
-		free(n);
+		ns_arena_free(ns->arena, n);
 	}
 	while ((n = ns->skb_data_cache) != NULL) {
 		ns->skb_data_cache = n->next;
-		free(n);
+		ns_arena_free(ns->arena, n);
 	}
 	ns->skb_cache_n = 0;
 	ns->skb_data_cache_n = 0;
@@ -168,7 +168,7 @@ void kfree_skb(struct sk_buff *skb)
 	if (!skb)
 		return;
 	if (skb->destructor)
-		skb->destructor(skb);
+		skb_run_destructor(skb);
 	if (--skb->shinfo->dataref == 0)
 		skb_data_free(skb->ns, skb->shinfo);
 	skb->ns->skb_live--;
@@ -185,7 +185,7 @@ struct sk_buff *skb_clone(struct sk_buff *skb)
 	memcpy(n, skb, sizeof(*n));
 	memset(&n->list, 0, sizeof(n->list));
 	n->sk = NULL;
-	n->destructor = NULL;
+	n->destructor = 0;
 	skb->shinfo->dataref++;
 	skb->ns->skb_live++;
 	return n;

@@ -73,7 +73,7 @@ struct sock *sk_alloc(struct nstack *ns, int family, const struct proto *prot)
 		return NULL;
 	}
 	sk->ns = ns;
-	sk->sk_prot = prot;
+	sk->sk_prot_ref = ns_ref(prot);
 	sk->sk_family = (uint16_t)family;
 	sk->sk_refcnt = 1;
 	skb_queue_head_init(&sk->sk_receive_queue);
@@ -83,7 +83,7 @@ struct sock *sk_alloc(struct nstack *ns, int family, const struct proto *prot)
 	return sk;
 }
 
-static void waiter_unlink(struct nstack_waiter *w);
+static void waiter_unlink(struct sk_waitent *w);
 
 static void sk_free(struct sock *sk)
 {
@@ -114,10 +114,10 @@ void sock_init_data(struct socket *sock, struct sock *sk)
 	sk->sk_sndlowat = 1;
 	sk->sk_rcvtimeo = SK_TIMEO_INFINITE;
 	sk->sk_sndtimeo = SK_TIMEO_INFINITE;
-	sk->sk_state_change = sock_def_wakeup;
-	sk->sk_data_ready = sock_def_readable;
-	sk->sk_write_space = sock_def_write_space;
-	sk->sk_error_report = sock_def_error_report;
+	sk->sk_state_change = ns_ref(sock_def_wakeup);
+	sk->sk_data_ready = ns_ref(sock_def_readable);
+	sk->sk_write_space = ns_ref(sock_def_write_space);
+	sk->sk_error_report = ns_ref(sock_def_error_report);
 	sock_set_flag(sk, SOCK_ZAPPED);
 	if (sock) {
 		sk->sk_type = (uint16_t)sock->type;
@@ -137,8 +137,8 @@ void sock_put(struct sock *sk)
 	assert(sk->sk_refcnt > 0);
 	if (--sk->sk_refcnt)
 		return;
-	if (sk->sk_prot->destroy)
-		sk->sk_prot->destroy(sk);
+	if (sk_prot(sk)->destroy)
+		sk_prot(sk)->destroy(sk);
 	sk_free(sk);
 }
 
@@ -163,17 +163,24 @@ void sock_graft(struct sock *sk, struct socket *parent)
 static void sock_wake(struct sock *sk)
 {
 	struct nstack *ns = sk->ns;
+	struct nstack_local *l = ns_local(ns);
 
 	pthread_cond_broadcast(&sk->sk_wait);
 	/*
 	 * Tokens first and regardless of release_pending: a thread blocked in
 	 * a call on a socket another thread closed must still see its events.
 	 */
-	for (struct nstack_waiter *w = sk->sk_waiters; w && ns->wait_ops.wake; w = w->next)
-		ns->wait_ops.wake(ns->wait_ops.ctx, w->token);
+	for (struct sk_waitent *w = sk->sk_waiters; w; w = w->next) {
+		if (w->slot == l->slot) {
+			if (l->wait_ops.wake)
+				l->wait_ops.wake(l->wait_ops.ctx, (void *)w->token);
+		} else {
+			ns_mail_post(ns, w->slot, NS_MAIL_WAKE, w->token);
+		}
+	}
 	/* A socket closed while a call is still inside is no longer the embedder's. */
-	if (sk->sk_socket && !sk->sk_socket->release_pending && ns->hooks.sock_event)
-		ns->hooks.sock_event(ns->hooks.ctx, sk->sk_socket);
+	if (sk->sk_socket && !sk->sk_socket->release_pending)
+		ns_sock_event(ns, sk->sk_socket);
 }
 
 /* State changed (connected, closed): wake everyone. */
@@ -215,20 +222,27 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void waiter_link(struct sock *sk, struct nstack_waiter *w)
+static struct sk_waitent *waiter_link(struct sock *sk, void *token)
 {
+	struct sk_waitent *w = ns_zalloc(sk->ns, sizeof(*w));
+
+	if (!w)
+		return NULL;
 	w->sk = sk;
-	w->ns = sk->ns;
+	w->token = (uintptr_t)token;
+	w->slot = ns_local(sk->ns)->slot;
 	w->next = sk->sk_waiters;
 	if (w->next)
 		w->next->pprev = &w->next;
 	w->pprev = &sk->sk_waiters;
 	sk->sk_waiters = w;
+	return w;
 }
 
-static void waiter_unlink(struct nstack_waiter *w)
+/* Takes w off its sock's list (it stays allocated: its owner frees it). */
+static void waiter_unlink(struct sk_waitent *w)
 {
-	if (!w->pprev)
+	if (!w || !w->pprev)
 		return;
 	*w->pprev = w->next;
 	if (w->next)
@@ -236,6 +250,20 @@ static void waiter_unlink(struct nstack_waiter *w)
 	w->next = NULL;
 	w->pprev = NULL;
 	w->sk = NULL;
+}
+
+/* Drops every registration of process slot (it died) from sk. */
+void sk_waiters_drop_slot(struct sock *sk, int slot)
+{
+	struct sk_waitent *w = sk->sk_waiters, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		if (w->slot == slot) {
+			waiter_unlink(w);
+			ns_free(sk->ns, w);
+		}
+	}
 }
 
 /*
@@ -246,17 +274,21 @@ static void waiter_unlink(struct nstack_waiter *w)
 static int sk_wait_ops(struct sock *sk, void *token, int64_t *timeo)
 {
 	struct nstack *ns = sk->ns;
-	struct nstack_waiter w = {.token = token};
+	struct sk_waitent *w;
 	int64_t start = mono_us(), slept;
 	int rc;
 
-	struct nstack_wait_ops ops = ns->wait_ops; /* read under the lock */
+	struct nstack_wait_ops ops = ns_local(ns)->wait_ops; /* read under the lock */
 
-	waiter_link(sk, &w);
+	w = waiter_link(sk, token);
+	if (!w)
+		return -ENOMEM;
 	pthread_mutex_unlock(&ns->lock);
 	rc = ops.sleep(ops.ctx, token, *timeo);
-	pthread_mutex_lock(&ns->lock);
-	waiter_unlink(&w);
+	ns_lock(ns);
+	/* sk outlives the sleep: the caller holds a reference on its socket. */
+	waiter_unlink(w);
+	ns_free(ns, w);
 	if (*timeo != SK_TIMEO_INFINITE) {
 		slept = mono_us() - start;
 		*timeo = slept >= *timeo ? 0 : *timeo - (slept > 0 ? slept : 0);
@@ -277,10 +309,12 @@ int sk_wait(struct sock *sk, int64_t *timeo)
 	if (*timeo <= 0)
 		return -EAGAIN;
 	dev_xmit_release(ns);
-	if (ns->wait_ops.token && (token = ns->wait_ops.token(ns->wait_ops.ctx)))
+	if (ns_local(ns)->wait_ops.token &&
+	    (token = ns_local(ns)->wait_ops.token(ns_local(ns)->wait_ops.ctx)))
 		return sk_wait_ops(sk, token, timeo);
 	if (*timeo == SK_TIMEO_INFINITE) {
-		pthread_cond_wait(&sk->sk_wait, &ns->lock);
+		if (pthread_cond_wait(&sk->sk_wait, &ns->lock) == EOWNERDEAD)
+			ns_lock_recovered(ns);
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -291,6 +325,10 @@ int sk_wait(struct sock *sk, int64_t *timeo)
 		dl.tv_nsec -= 1000000000L;
 	}
 	rc = pthread_cond_timedwait(&sk->sk_wait, &ns->lock, &dl);
+	if (rc == EOWNERDEAD) {
+		ns_lock_recovered(ns);
+		rc = 0;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	slept =
 	    (int64_t)(end.tv_sec - start.tv_sec) * 1000000 + (end.tv_nsec - start.tv_nsec) / 1000;
@@ -328,7 +366,7 @@ static void sock_wfree(struct sk_buff *skb)
 	assert(sk->sk_wmem_alloc >= skb->truesize);
 	sk->sk_wmem_alloc -= skb->truesize;
 	if (!sock_flag(sk, SOCK_DEAD))
-		sk->sk_write_space(sk);
+		SK_CB(sk, sk_write_space)(sk);
 	/* The send buffer holds a reference so a packet waiting for ARP outlives close(). */
 	sock_put(sk);
 }
@@ -338,7 +376,7 @@ void skb_set_owner_r(struct sk_buff *skb, struct sock *sk)
 {
 	assert(!skb->destructor);
 	skb->sk = sk;
-	skb->destructor = sock_rfree;
+	skb_set_destructor(skb, sock_rfree);
 	sk->sk_rmem_alloc += skb->truesize;
 }
 
@@ -348,7 +386,7 @@ void skb_set_owner_w(struct sk_buff *skb, struct sock *sk)
 	assert(!skb->destructor);
 	sock_hold(sk);
 	skb->sk = sk;
-	skb->destructor = sock_wfree;
+	skb_set_destructor(skb, sock_wfree);
 	sk->sk_wmem_alloc += skb->truesize;
 }
 
@@ -366,7 +404,7 @@ int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb)
 	skb_set_owner_r(skb, sk);
 	skb_queue_tail(&sk->sk_receive_queue, skb);
 	if (!sock_flag(sk, SOCK_DEAD))
-		sk->sk_data_ready(sk);
+		SK_CB(sk, sk_data_ready)(sk);
 	return 0;
 }
 
@@ -378,7 +416,7 @@ int sock_queue_err_skb(struct sock *sk, struct sk_buff *skb)
 	skb_set_owner_r(skb, sk);
 	skb_queue_tail(&sk->sk_error_queue, skb);
 	if (!sock_flag(sk, SOCK_DEAD))
-		sk->sk_error_report(sk);
+		SK_CB(sk, sk_error_report)(sk);
 	return 0;
 }
 
@@ -669,7 +707,8 @@ static int sock_setbindtodevice(struct sock *sk, const void *optval, socklen_t o
 		sk->sk_bound_dev_if = 0;
 		return 0;
 	}
-	if (strcmp(name, ns->cfg.ifname) != 0 && (!ns->dev || strcmp(name, ns->dev->name) != 0))
+	if (strcmp(name, ns->cfg.ifname) != 0 &&
+	    (!ns_dev(ns) || strcmp(name, ns_dev(ns)->name) != 0))
 		return -ENODEV;
 	sk->sk_bound_dev_if = inet_dev_index(ns);
 	return 0;
@@ -681,7 +720,7 @@ static void sock_set_sndbuf(struct sock *sk, unsigned int val)
 		val = INT_MAX / 2;
 	sk->sk_userlocks_snd = true;
 	sk->sk_sndbuf = (int)val * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : (int)val * 2;
-	sk->sk_write_space(sk);
+	SK_CB(sk, sk_write_space)(sk);
 }
 
 static void sock_set_rcvbuf(struct sock *sk, unsigned int val)
@@ -750,8 +789,8 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 		sock_set_rcvbuf(sk, val < 0 ? 0 : (unsigned int)val);
 		return 0;
 	case SO_KEEPALIVE:
-		if (sk->sk_prot->keepalive)
-			sk->sk_prot->keepalive(sk, valbool);
+		if (sk_prot(sk)->keepalive)
+			sk_prot(sk)->keepalive(sk, valbool);
 		sock_valbool_flag(sk, SOCK_KEEPOPEN, valbool);
 		return 0;
 	case SO_OOBINLINE:
@@ -803,7 +842,7 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 		return 0;
 	case SO_RCVLOWAT:
 		sk->sk_rcvlowat = val < 0 ? INT_MAX : (val ? val : 1);
-		sk->sk_data_ready(sk);
+		SK_CB(sk, sk_data_ready)(sk);
 		return 0;
 	case SO_RCVTIMEO_OLD:
 	case SO_RCVTIMEO_NEW:
@@ -960,7 +999,7 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		v = (int)sk->sk_mark;
 		break;
 	case SO_BINDTODEVICE: {
-		const char *name = sk->ns->dev ? sk->ns->dev->name : sk->ns->cfg.ifname;
+		const char *name = ns_dev(sk->ns) ? ns_dev(sk->ns)->name : sk->ns->cfg.ifname;
 		size_t n;
 
 		if (!sk->sk_bound_dev_if) {
@@ -983,7 +1022,7 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		int err;
 
 		memset(&ss, 0, sizeof(ss));
-		err = sock->ops->getname(sock, (struct sockaddr *)&ss, &lv, 2);
+		err = sock_ops(sock)->getname(sock, (struct sockaddr *)&ss, &lv, 2);
 		if (err)
 			return -ENOTCONN;
 		/* Linux refuses a buffer longer than the address, and copies optlen bytes. */
@@ -1038,9 +1077,9 @@ void nstack_set_wait_ops(struct nstack *ns, const struct nstack_wait_ops *ops)
 {
 	nstack_lock(ns);
 	if (ops && ops->token && ops->sleep && ops->wake)
-		ns->wait_ops = *ops;
+		ns_local(ns)->wait_ops = *ops;
 	else
-		memset(&ns->wait_ops, 0, sizeof(ns->wait_ops));
+		memset(&ns_local(ns)->wait_ops, 0, sizeof(ns_local(ns)->wait_ops));
 	nstack_unlock(ns);
 }
 
@@ -1050,23 +1089,24 @@ unsigned int nstack_poll_wait(struct socket *sock, struct nstack_waiter *w)
 	struct nstack *ns = sock->ns;
 	unsigned int mask;
 
-	w->next = NULL;
-	w->pprev = NULL;
-	w->sk = NULL;
+	w->ent = NULL;
 	w->ns = ns;
 	nstack_lock(ns);
-	mask = sock->ops && sock->sk ? sock->ops->poll(sock) : POLLNVAL;
-	if (sock->sk && ns->wait_ops.wake)
-		waiter_link(sock->sk, w);
+	mask = sock->ops_ref && sock->sk ? sock_ops(sock)->poll(sock) : POLLNVAL;
+	if (sock->sk && ns_local(ns)->wait_ops.wake)
+		w->ent = waiter_link(sock->sk, w->token);
 	nstack_unlock(ns);
 	return mask;
 }
 
 void nstack_poll_end(struct nstack_waiter *w)
 {
-	if (!w->ns)
+	if (!w->ns || !w->ent)
 		return;
 	nstack_lock(w->ns);
-	waiter_unlink(w);
+	/* The sock may have been freed since; sk_free() unlinked us then. */
+	waiter_unlink(w->ent);
+	ns_free(w->ns, w->ent);
+	w->ent = NULL;
 	nstack_unlock(w->ns);
 }

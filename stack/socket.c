@@ -5,6 +5,7 @@
  * socket's proto_ops and returns 0/count or -errno.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,7 +20,7 @@ int sock_register(struct nstack *ns, const struct net_proto_family *ops)
 		return -ENOBUFS;
 	if (ns->families[ops->family])
 		return -EEXIST;
-	ns->families[ops->family] = ops;
+	ns->families[ops->family] = ns_ref(ops);
 	return 0;
 }
 
@@ -27,7 +28,7 @@ int sock_register(struct nstack *ns, const struct net_proto_family *ops)
 void sock_unregister(struct nstack *ns, int family)
 {
 	if (family >= 0 && family < AF_MAX)
-		ns->families[family] = NULL;
+		ns->families[family] = 0;
 }
 
 /* A new, unconnected struct socket with no ops yet. */
@@ -39,6 +40,8 @@ struct socket *sock_alloc(struct nstack *ns)
 		return NULL;
 	sock->ns = ns;
 	sock->state = SS_UNCONNECTED;
+	sock->holders = 1ull << ns_local(ns)->slot;
+	LIST_INSERT_HEAD(&ns->sockets, sock, all);
 	ns->socket_live++;
 	return sock;
 }
@@ -48,9 +51,10 @@ void sock_release(struct socket *sock)
 {
 	struct nstack *ns = sock->ns;
 
-	if (sock->ops)
-		sock->ops->release(sock);
+	if (sock->ops_ref)
+		sock_ops(sock)->release(sock);
 	assert(!sock->sk);
+	LIST_REMOVE(sock, all);
 	ns_free(ns, sock);
 	ns->socket_live--;
 }
@@ -59,12 +63,14 @@ void sock_release(struct socket *sock)
 static void sock_enter(struct socket *sock)
 {
 	sock->users++;
+	sock->users_by_slot[ns_local(sock->ns)->slot]++;
 }
 
 /* The call is over; the last one out of a closed socket releases it. */
 static void sock_leave(struct socket *sock)
 {
 	assert(sock->users > 0);
+	sock->users_by_slot[ns_local(sock->ns)->slot]--;
 	if (--sock->users == 0 && sock->release_pending)
 		sock_release(sock);
 }
@@ -88,7 +94,7 @@ int sock_create(struct nstack *ns, int family, int type, int protocol, struct so
 	/* Linux turns the obsolete SOCK_PACKET on AF_INET into AF_PACKET. */
 	if (family == AF_INET && type == SOCK_PACKET)
 		family = AF_PACKET;
-	pf = ns->families[family];
+	pf = ns_unref(ns->families[family]);
 	if (!pf)
 		return -EAFNOSUPPORT;
 	sock = sock_alloc(ns);
@@ -98,7 +104,7 @@ int sock_create(struct nstack *ns, int family, int type, int protocol, struct so
 	err = pf->create(ns, sock, protocol);
 	if (err) {
 		/* create() failed: whatever it attached is released by its own error path. */
-		sock->ops = NULL;
+		sock->ops_ref = 0;
 		sock->sk = NULL;
 		sock_release(sock);
 		return err;
@@ -127,16 +133,137 @@ int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct 
 	return err;
 }
 
-/* Remembers the embedder's handle for sock. */
-void nstack_sock_set_file(struct socket *sock, void *file)
+/*
+ * The embedder's per-process handle of each socket (the preload's file):
+ * a socket is shared by every process that has it, and each of them has
+ * its own handle at its own address, so the map lives in the process's
+ * private state, not in the socket. Open addressing on the socket's
+ * address, under the stack lock; a fork child inherits a copy, which is
+ * right: it inherits the handles too.
+ */
+struct nstack_filemap {
+	size_t cap, n, tomb;
+	struct filemap_ent {
+		const struct socket *sock; /* NULL: free, FILEMAP_TOMB: deleted */
+		void *file;
+	} * e;
+};
+
+#define FILEMAP_TOMB ((const struct socket *)1)
+
+static size_t filemap_hash(const struct socket *sock, size_t cap)
 {
-	sock->file = file;
+	uint64_t h = (uint64_t)(uintptr_t)sock * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 20) & (cap - 1);
 }
 
-/* The embedder's handle set by nstack_sock_set_file(). */
+static struct filemap_ent *filemap_slot(struct nstack_filemap *m, const struct socket *sock,
+					bool insert)
+{
+	struct filemap_ent *tomb = NULL;
+
+	if (!m || !m->cap)
+		return NULL;
+	for (size_t i = filemap_hash(sock, m->cap), k = 0; k < m->cap;
+	     k++, i = (i + 1) & (m->cap - 1)) {
+		struct filemap_ent *e = &m->e[i];
+
+		if (e->sock == sock)
+			return e;
+		if (e->sock == FILEMAP_TOMB && !tomb)
+			tomb = e;
+		if (!e->sock)
+			return insert ? (tomb ? tomb : e) : NULL;
+	}
+	return insert ? tomb : NULL;
+}
+
+static void filemap_del(struct nstack_filemap *m, const struct socket *sock)
+{
+	struct filemap_ent *e = filemap_slot(m, sock, false);
+
+	if (e) {
+		e->sock = FILEMAP_TOMB;
+		e->file = NULL;
+		m->n--;
+		m->tomb++;
+	}
+}
+
+static int filemap_grow(struct nstack_filemap *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	struct filemap_ent *old = m->e;
+	size_t oldcap = m->cap;
+
+	if ((m->n + 1) * 2 < m->cap && (m->n + m->tomb + 1) * 4 < m->cap * 3)
+		return 0;
+	if ((m->n + 1) * 2 < m->cap)
+		cap = m->cap; /* only tombstones to sweep */
+	m->e = calloc(cap, sizeof(*m->e));
+	if (!m->e) {
+		m->e = old;
+		return -ENOMEM;
+	}
+	m->cap = cap;
+	m->n = 0;
+	m->tomb = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].sock && old[i].sock != FILEMAP_TOMB) {
+			struct filemap_ent *e = filemap_slot(m, old[i].sock, true);
+
+			*e = old[i];
+			m->n++;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+/* Remembers this process's handle for sock (NULL forgets it). */
+void nstack_sock_set_file(struct socket *sock, void *file)
+{
+	struct nstack *ns = sock->ns;
+	struct nstack_local *l = ns_local(ns);
+	struct filemap_ent *e;
+
+	ns_lock(ns);
+	if (!l->files)
+		l->files = calloc(1, sizeof(*l->files));
+	if (!file) {
+		filemap_del(l->files, sock);
+	} else if (l->files && filemap_grow(l->files) == 0) {
+		e = filemap_slot(l->files, sock, true);
+		if (e->sock != sock) {
+			if (e->sock == FILEMAP_TOMB)
+				l->files->tomb--;
+			l->files->n++;
+			e->sock = sock;
+		}
+		e->file = file;
+	}
+	pthread_mutex_unlock(&ns->lock);
+}
+
+/* This process's handle set by nstack_sock_set_file() (stack lock held). */
 void *nstack_sock_file(const struct socket *sock)
 {
-	return sock->file;
+	struct filemap_ent *e = filemap_slot(ns_local(sock->ns)->files, sock, false);
+
+	return e ? e->file : NULL;
+}
+
+/* Frees this process's handle map (stack teardown). */
+void nstack_filemap_free(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	if (l->files) {
+		free(l->files->e);
+		free(l->files);
+		l->files = NULL;
+	}
 }
 
 /*
@@ -150,11 +277,16 @@ int nstack_close(struct socket *sock)
 	struct nstack *ns = sock->ns;
 
 	nstack_lock(ns);
-	sock->file = NULL;
-	if (sock->users)
-		sock->release_pending = true;
-	else
-		sock_release(sock);
+	/* This process's handle goes now; the socket may outlive it elsewhere. */
+	filemap_del(ns_local(ns)->files, sock);
+	/* Other processes may still hold it (fork): only the last one closes. */
+	sock->holders &= ~(1ull << ns_local(ns)->slot);
+	if (!sock->holders) {
+		if (sock->users)
+			sock->release_pending = true;
+		else
+			sock_release(sock);
+	}
 	nstack_unlock(ns);
 	return 0;
 }
@@ -169,7 +301,7 @@ int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len)
 	if (len > sizeof(struct sockaddr_storage))
 		return -EINVAL;
 	nstack_lock(sock->ns);
-	err = sock->ops->bind(sock, addr, len);
+	err = sock_ops(sock)->bind(sock, addr, len);
 	nstack_unlock(sock->ns);
 	return err;
 }
@@ -187,7 +319,7 @@ int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t l
 	ns = sock->ns;
 	nstack_lock(ns);
 	sock_enter(sock);
-	err = sock->ops->connect(sock, addr, len, sock->f_flags);
+	err = sock_ops(sock)->connect(sock, addr, len, sock->f_flags);
 	sock_leave(sock);
 	nstack_unlock(ns);
 	return err;
@@ -203,7 +335,7 @@ int nstack_listen(struct socket *sock, int backlog)
 	if ((unsigned int)backlog > (unsigned int)ns->cfg.tcp.somaxconn &&
 	    ns->cfg.tcp.somaxconn > 0)
 		backlog = ns->cfg.tcp.somaxconn;
-	err = sock->ops->listen(sock, backlog);
+	err = sock_ops(sock)->listen(sock, backlog);
 	nstack_unlock(ns);
 	return err;
 }
@@ -240,9 +372,9 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 		goto out;
 	}
 	nsock->type = sock->type;
-	nsock->ops = sock->ops;
+	nsock->ops_ref = sock->ops_ref;
 	sock_enter(sock);
-	err = sock->ops->accept(sock, nsock, sock->f_flags);
+	err = sock_ops(sock)->accept(sock, nsock, sock->f_flags);
 	sock_leave(sock);
 	if (err)
 		goto out_release;
@@ -251,7 +383,7 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 		socklen_t klen = sizeof(ss);
 
 		memset(&ss, 0, sizeof(ss));
-		err = nsock->ops->getname(nsock, (struct sockaddr *)&ss, &klen, 1);
+		err = sock_ops(nsock)->getname(nsock, (struct sockaddr *)&ss, &klen, 1);
 		if (err) {
 			err = -ECONNABORTED;
 			goto out_release;
@@ -264,7 +396,7 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 	goto out;
 out_release:
 	if (!nsock->sk)
-		nsock->ops = NULL;
+		nsock->ops_ref = 0;
 	sock_release(nsock);
 out:
 	nstack_unlock(ns);
@@ -300,7 +432,7 @@ ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 	ns = sock->ns;
 	nstack_lock(ns);
 	sock_enter(sock);
-	ret = sock->ops->sendmsg(sock, &kmsg, flags);
+	ret = sock_ops(sock)->sendmsg(sock, &kmsg, flags);
 	sock_leave(sock);
 	nstack_unlock(ns);
 	return ret;
@@ -338,7 +470,7 @@ ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 	ns = sock->ns;
 	nstack_lock(ns);
 	sock_enter(sock);
-	ret = sock->ops->recvmsg(sock, &kmsg, flags);
+	ret = sock_ops(sock)->recvmsg(sock, &kmsg, flags);
 	sock_leave(sock);
 	nstack_unlock(ns);
 	if (ret < 0)
@@ -361,7 +493,7 @@ int nstack_shutdown(struct socket *sock, int how)
 	int err;
 
 	nstack_lock(sock->ns);
-	err = sock->ops->shutdown(sock, how);
+	err = sock_ops(sock)->shutdown(sock, how);
 	nstack_unlock(sock->ns);
 	return err;
 }
@@ -378,7 +510,7 @@ static int getname(struct socket *sock, struct sockaddr *addr, socklen_t *len, i
 		return -EINVAL;
 	memset(&ss, 0, sizeof(ss));
 	nstack_lock(sock->ns);
-	err = sock->ops->getname(sock, (struct sockaddr *)&ss, &klen, peer);
+	err = sock_ops(sock)->getname(sock, (struct sockaddr *)&ss, &klen, peer);
 	nstack_unlock(sock->ns);
 	if (err)
 		return err;
@@ -409,7 +541,7 @@ int nstack_setsockopt(struct socket *sock, int level, int name, const void *val,
 	if (level == SOL_SOCKET)
 		err = sock_setsockopt(sock, level, name, val, len);
 	else
-		err = sock->ops->setsockopt(sock, level, name, val, len);
+		err = sock_ops(sock)->setsockopt(sock, level, name, val, len);
 	nstack_unlock(sock->ns);
 	return err;
 }
@@ -425,7 +557,7 @@ int nstack_getsockopt(struct socket *sock, int level, int name, void *val, sockl
 	if (level == SOL_SOCKET)
 		err = sock_getsockopt(sock, level, name, val, len);
 	else
-		err = sock->ops->getsockopt(sock, level, name, val, len);
+		err = sock_ops(sock)->getsockopt(sock, level, name, val, len);
 	nstack_unlock(sock->ns);
 	return err;
 }
@@ -450,7 +582,7 @@ int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg)
 			err = 0;
 		}
 	} else {
-		err = sock->ops->ioctl(sock, cmd, arg);
+		err = sock_ops(sock)->ioctl(sock, cmd, arg);
 	}
 	nstack_unlock(sock->ns);
 	return err;
@@ -462,7 +594,7 @@ unsigned int nstack_poll(struct socket *sock)
 	unsigned int mask;
 
 	nstack_lock(sock->ns);
-	mask = sock->ops->poll(sock);
+	mask = sock_ops(sock)->poll(sock);
 	nstack_unlock(sock->ns);
 	return mask;
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "icmp.h"
 #include "inet.h"
 #include "ip.h"
+#include "sock.h"
 #include "stack.h"
 
 /* RX frames handled per round before timers get their turn. */
@@ -74,18 +77,32 @@ void nstack_config_defaults(struct nstack_config *cfg)
 	tcp_config_defaults(&cfg->tcp);
 }
 
-/* Zeroed memory for stack state; aborts never, returns NULL when out of memory. */
+/* Zeroed memory for stack state, from the arena; NULL when it is full. */
 void *ns_zalloc(struct nstack *ns, size_t size)
 {
-	(void)ns;
-	return calloc(1, size);
+	void *p = ns_arena_alloc(ns->arena, size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
 }
 
 /* Frees memory from ns_zalloc (NULL is fine). */
 void ns_free(struct nstack *ns, void *p)
 {
-	(void)ns;
-	free(p);
+	ns_arena_free(ns->arena, p);
+}
+
+/*
+ * A process died holding the stack lock. Its section was cut short; the
+ * stack's sections are short and mostly leave lists consistent between
+ * statements, so the state is taken as it is (with one line in the log)
+ * rather than leaving every other process deadlocked.
+ */
+void ns_lock_recovered(struct nstack *ns)
+{
+	pthread_mutex_consistent(&ns->lock);
+	ns_warn(ns, "a process died inside the stack; continuing with the state it left");
 }
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -101,8 +118,8 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (ns->hooks.log)
-		ns->hooks.log(ns->hooks.ctx, level, line);
+	if (ns_local(ns)->hooks.log)
+		ns_local(ns)->hooks.log(ns_local(ns)->hooks.ctx, level, line);
 	else
 		fprintf(stderr, "nstack: %s: %s\n", level_names[level], line);
 }
@@ -113,49 +130,96 @@ static int init_lock(pthread_mutex_t *m)
 	int rc;
 
 	pthread_mutexattr_init(&a);
-	/* Process-shared so the stack can one day live in a shared arena. */
+	/* Shared by every process that maps the arena; robust against their deaths. */
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	rc = pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
 	return -rc;
 }
 
-/* Builds a stack on dev; see nstack.h. */
+/* Default arena size for stacks created without one (tests, embedders). */
+#define NS_ARENA_DEFAULT (256u << 20)
+
+static void local_init(struct nstack_local *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->slot = -1;
+	l->wake_fd = -1;
+	l->doorbell_fd = -1;
+	l->map_fd = -1;
+	for (int i = 0; i < NS_MAX_PROCS; i++)
+		l->pidfd[i] = -1;
+}
+
+/* Builds a stack on dev in a fresh arena; see nstack.h. */
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 		  const struct nstack_env *env, const struct nstack_hooks *hooks,
 		  struct nstack **res)
 {
+	struct ns_arena_map map;
+	int fd, err;
+
+	if (!cfg || !dev || cfg->prefixlen > 32 || cfg->addr == 0)
+		return -EINVAL;
+	fd = memfd_create("nstack", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = ns_arena_create(fd, cfg->arena_size ? cfg->arena_size : NS_ARENA_DEFAULT, NULL, &map);
+	close(fd);
+	if (err)
+		return err;
+	err = nstack_create_in(&map, cfg, dev, env, hooks, res);
+	if (err) {
+		ns_arena_unmap(&map);
+		return err;
+	}
+	ns_local(*res)->owns_map = true;
+	return 0;
+}
+
+/* Builds a stack in an arena the caller mapped (ns_arena_create); see nstack.h. */
+int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config *cfg,
+		     struct net_device *dev, const struct nstack_env *env,
+		     const struct nstack_hooks *hooks, struct nstack **res)
+{
+	struct nstack_local *l = map->base;
 	struct nstack *ns;
 	size_t up = 0;
 	int err;
 
 	if (!cfg || !dev || cfg->prefixlen > 32 || cfg->addr == 0)
 		return -EINVAL;
-	ns = calloc(1, sizeof(*ns));
+	local_init(l);
+	l->map = *map;
+	ns = ns_arena_alloc(map->arena, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
+	memset(ns, 0, sizeof(*ns));
+	ns->arena = map->arena;
 	err = init_lock(&ns->lock);
 	if (err)
 		goto out_free;
 	ns->cfg = *cfg;
 	ns->netmask = cfg->prefixlen ? htonl(~0u << (32 - cfg->prefixlen)) : 0;
-	ns->env = env ? *env : nstack_env_default;
+	l->env = env ? *env : nstack_env_default;
 	if (hooks)
-		ns->hooks = *hooks;
-	ns->dev = dev;
+		l->hooks = *hooks;
+	l->dev = dev;
 	dev->ns = ns;
 	if (cfg->mtu)
 		dev->mtu = cfg->mtu;
 	if (dev->mtu < 68)
 		dev->mtu = ETH_DATA_LEN;
 	memset(dev->broadcast, 0xff, ETH_ALEN);
-	ns->wake_fd = -1;
 	ns->thread_sleep_until = UINT64_MAX;
+	LIST_INIT(&ns->sockets);
 	skb_queue_head_init(&ns->backlog);
 	timer_wheel_init(&ns->timers, ns_now(ns));
 
-	pthread_mutex_lock(&ns->lock);
-	for (up = 0; up < NMODULES; up++) {
+	ns_lock(ns);
+	err = ns_procs_init(ns);
+	for (up = 0; !err && up < NMODULES; up++) {
 		err = modules[up].init(ns);
 		if (err) {
 			ns_err(ns, "cannot initialise %s: %s", modules[up].name, strerror(-err));
@@ -167,52 +231,71 @@ int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 	pthread_mutex_unlock(&ns->lock);
 	if (err)
 		goto out_modules;
+	map->arena->root = ns;
 	*res = ns;
 	return 0;
 
 out_modules:
-	pthread_mutex_lock(&ns->lock);
+	ns_lock(ns);
 	while (up-- > 0)
 		modules[up].exit(ns);
 	skb_queue_purge(&ns->backlog);
 	skb_cache_purge(ns);
+	if (ns->procs)
+		ns_procs_exit(ns);
 	pthread_mutex_unlock(&ns->lock);
 	pthread_mutex_destroy(&ns->lock);
 out_free:
-	free(ns);
+	ns_arena_free(map->arena, ns);
 	return err;
 }
 
 static void stop_thread(struct nstack *ns)
 {
-	if (!ns->thread_running)
+	uint64_t one = 1;
+
+	if (!ns_local(ns)->thread_running)
 		return;
-	ns->thread_stop = true;
-	nstack_kick(ns);
-	pthread_join(ns->thread, NULL);
-	ns->thread_running = false;
+	ns_local(ns)->thread_stop = true;
+	if (write(ns_local(ns)->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: already signalled. */
+	}
+	pthread_join(ns_local(ns)->thread, NULL);
+	ns_local(ns)->thread_running = false;
 }
 
 /* Tears the stack down; see nstack.h. */
 void nstack_destroy(struct nstack *ns)
 {
 	size_t i = NMODULES;
+	struct nstack_local *l;
 
 	if (!ns)
 		return;
+	l = ns_local(ns);
 	stop_thread(ns);
-	pthread_mutex_lock(&ns->lock);
+	ns_lock(ns);
 	while (i-- > 0)
 		modules[i].exit(ns);
 	skb_queue_purge(&ns->backlog);
 	skb_cache_purge(ns);
+	ns_procs_exit(ns);
 	pthread_mutex_unlock(&ns->lock);
-	if (ns->dev && ns->dev->ops->close)
-		ns->dev->ops->close(ns->dev);
-	if (ns->wake_fd >= 0)
-		close(ns->wake_fd);
+	if (l->dev && l->dev->ops->close)
+		l->dev->ops->close(l->dev);
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	for (int p = 0; p < NS_MAX_PROCS; p++)
+		if (l->pidfd[p] >= 0)
+			close(l->pidfd[p]);
+	nstack_filemap_free(ns);
 	pthread_mutex_destroy(&ns->lock);
-	free(ns);
+	ns_arena_free(ns->arena, ns);
+	if (l->owns_map) {
+		struct ns_arena_map map = l->map;
+
+		ns_arena_unmap(&map);
+	}
 }
 
 /* Wakes the stack thread so it re-reads its deadline and queues. */
@@ -220,7 +303,12 @@ void nstack_kick(struct nstack *ns)
 {
 	uint64_t one = 1;
 
-	if (ns->wake_fd >= 0 && write(ns->wake_fd, &one, sizeof(one)) < 0) {
+	if (!ns_is_driver(ns)) {
+		/* The thread that sleeps on the timers is another process's. */
+		ns_mail_post(ns, ns->procs->driver, NS_MAIL_KICK, 0);
+		return;
+	}
+	if (ns_local(ns)->wake_fd >= 0 && write(ns_local(ns)->wake_fd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is already non-zero, the thread will wake. */
 	}
 }
@@ -234,9 +322,9 @@ static void process_locked(struct nstack *ns)
 	for (int round = 0; round < RX_ROUNDS; round++) {
 		int n;
 
-		dev_rx_batch_begin(ns->dev);
-		n = ns->dev->ops->poll(ns->dev, RX_BUDGET);
-		dev_rx_batch_end(ns->dev);
+		dev_rx_batch_begin(ns_dev(ns));
+		n = ns_dev(ns)->ops->poll(ns_dev(ns), RX_BUDGET);
+		dev_rx_batch_end(ns_dev(ns));
 
 		if (n < RX_BUDGET)
 			break;
@@ -253,7 +341,7 @@ static void process_locked(struct nstack *ns)
 /* Handles pending frames and due timers once (tests, manual clock). */
 void nstack_process(struct nstack *ns)
 {
-	pthread_mutex_lock(&ns->lock);
+	ns_lock(ns);
 	process_locked(ns);
 	/* Loopback and timers armed in the past may have produced more work. */
 	for (int i = 0; i < 16 && (!skb_queue_empty(&ns->backlog) || timers_next(ns) <= ns_now(ns));
@@ -282,48 +370,139 @@ static void busy_poll(struct nstack *ns, struct pollfd *pfd, nfds_t nfds)
 		;
 }
 
+/* A pidfd for process pid of slot, cached; -1 when it is gone (or pidfds are not there). */
+static int pidfd_of(struct nstack_local *l, int slot, int32_t pid)
+{
+	if (l->pidfd[slot] >= 0 && l->pidfd_pid[slot] == pid)
+		return l->pidfd[slot];
+	if (l->pidfd[slot] >= 0)
+		close(l->pidfd[slot]);
+	l->pidfd[slot] = (int)syscall(SYS_pidfd_open, pid, 0);
+	l->pidfd_pid[slot] = pid;
+	return l->pidfd[slot];
+}
+
+/*
+ * The processes this one keeps an eye on: the driver watches every other
+ * one (to reap those that die), the others watch the driver (to take its
+ * place). One already gone is reaped at once. Returns the pollfds added.
+ */
+static int watch_procs(struct nstack *ns, struct pollfd *pfd, int *slots)
+{
+	struct nstack_local *l = ns_local(ns);
+	bool driving = ns_is_driver(ns);
+	int n = 0;
+
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		struct ns_proc *p = &ns->procs->p[i];
+		int fd;
+
+		if (i == l->slot || p->state != NS_PROC_LIVE || p->pid <= 0 ||
+		    (!driving && i != ns->procs->driver)) {
+			if (l->pidfd[i] >= 0) {
+				close(l->pidfd[i]);
+				l->pidfd[i] = -1;
+			}
+			continue;
+		}
+		fd = pidfd_of(l, i, p->pid);
+		if (fd < 0) {
+			if (errno == ESRCH)
+				ns_proc_reap(ns, i);
+			continue;
+		}
+		pfd[n].fd = fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		slots[n++] = i;
+	}
+	return n;
+}
+
+/* Nobody drives the link: this process takes it, if its device can receive. */
+static void try_take_over(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	int err;
+
+	if (ns->procs->driver >= 0 || l->slot < 0)
+		return;
+	err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
+	if (err) {
+		ns_err(ns, "process %d cannot take over the link: %s", (int)getpid(),
+		       strerror(-err));
+		return;
+	}
+	ns->procs->driver = l->slot;
+	ns->thread_sleep_until = 0;
+	ns_info(ns, "process %d drives the link now", (int)getpid());
+}
+
+static void drain_fd(int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < 64; i++)
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			break;
+}
+
+#define MAX_POLLFDS (3 + NS_MAX_PROCS)
+
+/*
+ * Every process sharing the stack runs one of these. In the driver it is
+ * the "softirq": RX batches and timers. In the others it only drains the
+ * mailbox and watches the driver, ready to take its place.
+ */
 static void *stack_thread(void *arg)
 {
 	struct nstack *ns = arg;
-	struct pollfd pfd[2];
-	int nfds = 0;
-	int devfd = ns->dev->ops->get_fd ? ns->dev->ops->get_fd(ns->dev) : -1;
+	struct nstack_local *l = ns_local(ns);
+	struct pollfd pfd[MAX_POLLFDS];
+	int slots[MAX_POLLFDS];
 
-	pfd[nfds].fd = ns->wake_fd;
-	pfd[nfds++].events = POLLIN;
-	if (devfd >= 0) {
-		pfd[nfds].fd = devfd;
-		pfd[nfds++].events = POLLIN;
-	}
-	pthread_mutex_lock(&ns->lock);
-	while (!ns->thread_stop) {
-		uint64_t next, now;
-		int timeout;
+	ns_lock(ns);
+	while (!l->thread_stop) {
+		uint64_t next = UINT64_MAX, now;
+		int timeout = -1, nfds = 0, nbase, devfd = -1;
+		bool driving;
 
-		process_locked(ns);
-		next = timers_next(ns);
-		now = ns_now(ns);
-		if (!skb_queue_empty(&ns->backlog) || next <= now)
-			continue;
-		if (next == UINT64_MAX)
-			timeout = devfd >= 0 ? -1 : 10;
-		else
-			/* Round up: waking early only costs a loop; late is wrong. */
-			timeout = (int)((next - now + 999) / 1000);
-		if (devfd < 0 && (timeout < 0 || timeout > 10))
-			timeout = 10; /* backends without a selectable fd are polled */
-		ns->thread_sleep_until = next;
+		ns_mail_drain(ns);
+		try_take_over(ns);
+		driving = ns_is_driver(ns);
+		if (driving) {
+			process_locked(ns);
+			next = timers_next(ns);
+			now = ns_now(ns);
+			if (!skb_queue_empty(&ns->backlog) || next <= now)
+				continue;
+			devfd = l->dev->ops->get_fd ? l->dev->ops->get_fd(l->dev) : -1;
+			if (next != UINT64_MAX)
+				/* Round up: waking early only costs a loop; late is wrong. */
+				timeout = (int)((next - now + 999) / 1000);
+			if (devfd < 0 && (timeout < 0 || timeout > 10))
+				timeout = 10; /* backends without a selectable fd are polled */
+		}
+		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
+		if (l->doorbell_fd >= 0)
+			pfd[nfds++] = (struct pollfd){.fd = l->doorbell_fd, .events = POLLIN};
+		if (devfd >= 0)
+			pfd[nfds++] = (struct pollfd){.fd = devfd, .events = POLLIN};
+		nbase = nfds;
+		nfds += watch_procs(ns, pfd + nbase, slots + nbase);
+		if (driving)
+			ns->thread_sleep_until = next;
 		dev_xmit_release(ns);
 		pthread_mutex_unlock(&ns->lock);
-		busy_poll(ns, pfd, (nfds_t)nfds);
-		if (poll(pfd, (nfds_t)nfds, timeout) > 0 && (pfd[0].revents & POLLIN)) {
-			uint64_t v;
-
-			if (read(ns->wake_fd, &v, sizeof(v)) < 0) {
-				/* Spurious wake-up: nothing to drain. */
-			}
+		if (driving)
+			busy_poll(ns, pfd, (nfds_t)nbase);
+		if (poll(pfd, (nfds_t)nfds, timeout) > 0) {
+			if (pfd[0].revents & POLLIN)
+				drain_fd(l->wake_fd);
+			if (l->doorbell_fd >= 0 && (pfd[1].revents & POLLIN))
+				drain_fd(l->doorbell_fd);
 		}
-		pthread_mutex_lock(&ns->lock);
+		ns_lock(ns);
 		/*
 		 * Awake: the loop reads the timers again before it sleeps, so
 		 * arming one needs no kick (mod_timer kicks only for a deadline
@@ -331,7 +510,16 @@ static void *stack_thread(void *arg)
 		 * write to our own eventfd: one syscall and a spurious wake-up
 		 * per ACK, a quarter of the sender's CPU in iperf3.
 		 */
-		ns->thread_sleep_until = 0;
+		if (driving)
+			ns->thread_sleep_until = 0;
+		for (int i = nbase; i < nfds; i++) {
+			int slot = slots[i];
+
+			if ((pfd[i].revents & (POLLIN | POLLHUP)) &&
+			    ns->procs->p[slot].state == NS_PROC_LIVE &&
+			    ns->procs->p[slot].pid == l->pidfd_pid[slot])
+				ns_proc_reap(ns, slot);
+		}
 	}
 	pthread_mutex_unlock(&ns->lock);
 	return NULL;
@@ -342,26 +530,26 @@ int nstack_start(struct nstack *ns)
 {
 	int rc;
 
-	if (ns->thread_running)
+	if (ns_local(ns)->thread_running)
 		return -EALREADY;
-	ns->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ns->wake_fd < 0)
+	ns_local(ns)->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ns_local(ns)->wake_fd < 0)
 		return -errno;
-	ns->thread_stop = false;
-	rc = pthread_create(&ns->thread, NULL, stack_thread, ns);
+	ns_local(ns)->thread_stop = false;
+	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
 	if (rc) {
-		close(ns->wake_fd);
-		ns->wake_fd = -1;
+		close(ns_local(ns)->wake_fd);
+		ns_local(ns)->wake_fd = -1;
 		return -rc;
 	}
-	ns->thread_running = true;
+	ns_local(ns)->thread_running = true;
 	return 0;
 }
 
 /* The stack thread's wake-up eventfd, or -1. */
 int nstack_wake_fd(const struct nstack *ns)
 {
-	return ns->wake_fd;
+	return ns_local(ns)->wake_fd;
 }
 
 /* The stack clock now, in microseconds. */
@@ -375,7 +563,7 @@ uint64_t nstack_next_deadline(struct nstack *ns)
 {
 	uint64_t next;
 
-	pthread_mutex_lock(&ns->lock);
+	ns_lock(ns);
 	next = timers_next(ns);
 	pthread_mutex_unlock(&ns->lock);
 	return next;
@@ -384,7 +572,7 @@ uint64_t nstack_next_deadline(struct nstack *ns)
 /* Takes the stack lock. */
 void nstack_lock(struct nstack *ns)
 {
-	pthread_mutex_lock(&ns->lock);
+	ns_lock(ns);
 }
 
 /* Releases the stack lock. */
@@ -403,7 +591,7 @@ const struct nstack_config *nstack_config(const struct nstack *ns)
 /* The stack's device. */
 struct net_device *nstack_dev(const struct nstack *ns)
 {
-	return ns->dev;
+	return ns_dev(ns);
 }
 
 static const struct {
@@ -444,7 +632,7 @@ void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *n
 
 unsigned int nstack_tx_pending(struct nstack *ns)
 {
-	struct net_device *dev = ns->dev;
+	struct net_device *dev = ns_dev(ns);
 
 	return dev && dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0;
 }
@@ -459,4 +647,17 @@ long nstack_live_skbs(struct nstack *ns)
 long nstack_live_socks(struct nstack *ns)
 {
 	return ns->sock_live;
+}
+
+/* Replaces this process's device; see nstack.h. */
+void nstack_set_dev(struct nstack *ns, struct net_device *dev)
+{
+	ns_local(ns)->dev = dev;
+	dev->ns = ns;
+}
+
+/* The start of this process's mapping of the stack's arena. */
+void *nstack_arena_base(const struct nstack *ns)
+{
+	return ns_local(ns)->map.base;
 }

@@ -57,7 +57,7 @@ void tcp_set_state(struct sock *sk, int state)
 			tcp_put_port(sk);
 	}
 	sk->sk_state = (uint8_t)state;
-	sk->sk_state_change(sk);
+	SK_CB(sk, sk_state_change)(sk);
 }
 
 /* The connection is over: no timers, no queues to send, unhashed (tcp_done). */
@@ -77,7 +77,7 @@ void tcp_done(struct sock *sk)
 	skb_queue_purge(&tp->out_of_order_queue);
 	sk->sk_shutdown = SHUTDOWN_MASK;
 	if (!sock_flag(sk, SOCK_DEAD))
-		sk->sk_state_change(sk);
+		SK_CB(sk, sk_state_change)(sk);
 	sock_put(sk);
 }
 
@@ -101,8 +101,8 @@ int tcp_init_sock(struct sock *sk)
 	tp->snd_cwnd_clamp = ~0u;
 	tp->mss_cache = TCP_MSS_DEFAULT;
 	tp->reordering = TCP_FASTRETRANS_THRESH;
-	tp->ca_ops = ns->tcp->default_ca;
-	tp->pmtu = ns->dev ? ns->dev->mtu : 1500;
+	tp->ca_ops_ref = ns->tcp->default_ca;
+	tp->pmtu = ns_dev(ns) ? ns_dev(ns)->mtu : 1500;
 	sk->sk_state = TCP_CLOSE;
 	sk->sk_sndbuf = c->wmem[1];
 	sk->sk_rcvbuf = c->rmem[1];
@@ -172,7 +172,7 @@ void tcp_check_space(struct sock *sk)
 
 	if (tp->nospace && sk->sk_socket && tcp_stream_is_writeable(sk)) {
 		tp->nospace = false;
-		sk->sk_write_space(sk);
+		SK_CB(sk, sk_write_space)(sk);
 	}
 }
 
@@ -302,7 +302,7 @@ int tcp_disconnect(struct sock *sk, int flags)
 	tp->ts_recent_stamp = 0;
 	if (sk->sk_socket)
 		sk->sk_socket->state = SS_UNCONNECTED;
-	sk->sk_error_report(sk);
+	SK_CB(sk, sk_error_report)(sk);
 	return 0;
 }
 
@@ -953,7 +953,7 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 
 		if ((int)*optlen < 0)
 			return -EINVAL;
-		strncpy(name, tp->ca_ops->name, sizeof(name) - 1);
+		strncpy(name, tcp_ca(tp)->name, sizeof(name) - 1);
 		memcpy(optval, name, len);
 		*optlen = len;
 		return 0;

@@ -10,22 +10,28 @@
 #include "tcp.h"
 
 /* Registers ca by name; -EEXIST when the name is taken. */
-int tcp_register_congestion_control(struct nstack *ns, struct tcp_congestion_ops *ca)
+int tcp_register_congestion_control(struct nstack *ns, const struct tcp_congestion_ops *ca)
 {
 	if (tcp_ca_find(ns, ca->name))
 		return -EEXIST;
-	LIST_INSERT_HEAD(&ns->tcp->cong_list, ca, list);
-	return 0;
+	for (int i = 0; i < TCP_CA_MAX; i++) {
+		if (!ns->tcp->cong[i]) {
+			ns->tcp->cong[i] = ns_ref(ca);
+			return 0;
+		}
+	}
+	return -ENOSPC;
 }
 
 /* Finds a registered algorithm by name. */
 const struct tcp_congestion_ops *tcp_ca_find(struct nstack *ns, const char *name)
 {
-	const struct tcp_congestion_ops *ca;
+	for (int i = 0; i < TCP_CA_MAX; i++) {
+		const struct tcp_congestion_ops *ca = ns_unref(ns->tcp->cong[i]);
 
-	LIST_FOREACH(ca, &ns->tcp->cong_list, list)
-	if (strcmp(ca->name, name) == 0)
-		return ca;
+		if (ca && strcmp(ca->name, name) == 0)
+			return ca;
+	}
 	return NULL;
 }
 
@@ -35,8 +41,8 @@ void tcp_init_congestion_control(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	memset(tp->ca_priv, 0, sizeof(tp->ca_priv));
-	if (tp->ca_ops->init)
-		tp->ca_ops->init(tp);
+	if (tcp_ca(tp)->init)
+		tcp_ca(tp)->init(tp);
 }
 
 /* TCP_CONGESTION: -ENOENT for an unknown name, as Linux. */
@@ -47,7 +53,7 @@ int tcp_set_congestion_control(struct sock *sk, const char *name)
 
 	if (!ca)
 		return -ENOENT;
-	tp->ca_ops = ca;
+	tp->ca_ops_ref = ns_ref(ca);
 	tp->user_ca = true;
 	if (sk->sk_state != TCP_CLOSE && sk->sk_state != TCP_LISTEN)
 		tcp_init_congestion_control(sk);
@@ -110,7 +116,7 @@ static uint32_t tcp_reno_undo_cwnd(struct tcp_sock *tp)
 	return tp->snd_cwnd > tp->prior_cwnd ? tp->snd_cwnd : tp->prior_cwnd;
 }
 
-static struct tcp_congestion_ops tcp_reno = {
+static const struct tcp_congestion_ops tcp_reno = {
     .name = "reno",
     .ssthresh = tcp_reno_ssthresh,
     .cong_avoid = tcp_reno_cong_avoid,
@@ -316,7 +322,7 @@ static void cubic_pkts_acked(struct tcp_sock *tp, uint32_t acked, int64_t rtt_us
 		cubic_hystart_update(tp, (uint32_t)rtt_us);
 }
 
-static struct tcp_congestion_ops tcp_cubic = {
+static const struct tcp_congestion_ops tcp_cubic = {
     .name = "cubic",
     .init = cubic_init,
     .ssthresh = cubic_ssthresh,
@@ -331,35 +337,18 @@ int tcp_cong_init(struct nstack *ns)
 {
 	struct tcp_state *st = ns->tcp;
 
-	LIST_INIT(&st->cong_list);
-	/* The ops carry a list entry: each stack gets its own copies. */
-	{
-		struct tcp_congestion_ops *r = ns_zalloc(ns, sizeof(*r));
-		struct tcp_congestion_ops *cu = ns_zalloc(ns, sizeof(*cu));
+	const struct tcp_congestion_ops *def;
 
-		if (!r || !cu) {
-			ns_free(ns, r);
-			ns_free(ns, cu);
-			return -ENOMEM;
-		}
-		*r = tcp_reno;
-		*cu = tcp_cubic;
-		tcp_register_congestion_control(ns, r);
-		tcp_register_congestion_control(ns, cu);
-	}
-	st->default_ca = tcp_ca_find(ns, ns->cfg.tcp.congestion_control);
-	if (!st->default_ca)
-		st->default_ca = tcp_ca_find(ns, "cubic");
+	memset(st->cong, 0, sizeof(st->cong));
+	tcp_register_congestion_control(ns, &tcp_reno);
+	tcp_register_congestion_control(ns, &tcp_cubic);
+	def = tcp_ca_find(ns, ns->cfg.tcp.congestion_control);
+	st->default_ca = ns_ref(def ? def : &tcp_cubic);
 	return 0;
 }
 
 /* Frees the registry. */
 void tcp_cong_exit(struct nstack *ns)
 {
-	struct tcp_congestion_ops *ca;
-
-	while ((ca = LIST_FIRST(&ns->tcp->cong_list))) {
-		LIST_REMOVE(ca, list);
-		ns_free(ns, ca);
-	}
+	memset(ns->tcp->cong, 0, sizeof(ns->tcp->cong));
 }

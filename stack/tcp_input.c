@@ -226,7 +226,7 @@ void tcp_reset(struct sock *sk)
 	default:
 		sk->sk_err = ECONNRESET;
 	}
-	sk->sk_error_report(sk);
+	SK_CB(sk, sk_error_report)(sk);
 	tcp_done(sk);
 }
 
@@ -396,8 +396,8 @@ static void tcp_set_ca_state(struct sock *sk, uint8_t state)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 
-	if (tp->ca_ops && tp->ca_ops->set_state)
-		tp->ca_ops->set_state(tp, state);
+	if (tp->ca_ops_ref && tcp_ca(tp)->set_state)
+		tcp_ca(tp)->set_state(tp, state);
 	tp->ca_state = state;
 }
 
@@ -416,7 +416,7 @@ static void tcp_enter_recovery(struct sock *sk)
 		NS_INC_STATS(sk->ns, TcpExtTCPRenoRecovery);
 	tp->prior_ssthresh = tp->snd_ssthresh;
 	tp->prior_cwnd = tp->snd_cwnd;
-	tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+	tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
 	tp->snd_cwnd_cnt = 0;
 	tp->prr_delivered = 0;
 	tp->prr_out = 0;
@@ -433,7 +433,7 @@ void tcp_enter_loss(struct sock *sk)
 	if (tp->ca_state != TCP_CA_Loss || tp->retransmits == 0) {
 		tp->prior_ssthresh = tp->snd_ssthresh;
 		tp->prior_cwnd = tp->snd_cwnd;
-		tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+		tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
 	}
 	tp->snd_cwnd = 1;
 	tp->snd_cwnd_cnt = 0;
@@ -635,8 +635,8 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
 		tp->retransmits = 0;
 		tcp_ack_update_rtt(sk, rtt);
-		if (tp->ca_ops->pkts_acked)
-			tp->ca_ops->pkts_acked(tp, acked, rtt);
+		if (tcp_ca(tp)->pkts_acked)
+			tcp_ca(tp)->pkts_acked(tp, acked, rtt);
 	}
 	is_dupack = ack == prior_una && !(cb->end_seq != cb->seq) && nwin == prior_wnd &&
 		    tp->packets_out > 0 && !after(ack, prior_una);
@@ -647,14 +647,14 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	if (acked && tp->ca_state == TCP_CA_Open &&
 	    (prior_in_flight + 1 >= tp->snd_cwnd ||
 	     (tp->snd_cwnd < tp->snd_ssthresh && 2 * prior_in_flight >= tp->snd_cwnd))) {
-		tp->ca_ops->cong_avoid(tp, ack, acked);
+		tcp_ca(tp)->cong_avoid(tp, ack, acked);
 		tcp_sndbuf_expand(sk);
 	}
 	/* A tail loss probe's episode ends with its ACK (RFC 8985 7.4). */
 	if (tp->tlp_high_seq && !before(ack, tp->tlp_high_seq)) {
 		if (tp->tlp_retrans && tp->ca_state == TCP_CA_Open) {
 			/* The probe repaired a loss: reduce as for one (Linux's CWR). */
-			tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+			tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
 			if (tp->snd_cwnd > tp->snd_ssthresh)
 				tp->snd_cwnd = tp->snd_ssthresh;
 			NS_INC_STATS(sk->ns, TcpExtTCPLossProbeRecovery);
@@ -801,7 +801,7 @@ void tcp_fin_received(struct sock *sk)
 	skb_queue_purge(&tp->out_of_order_queue);
 	tp->num_sacks = 0;
 	if (!sock_flag(sk, SOCK_DEAD))
-		sk->sk_data_ready(sk);
+		SK_CB(sk, sk_data_ready)(sk);
 }
 
 static void tcp_rmem_charge(struct sock *sk, struct sk_buff *skb)
@@ -1038,7 +1038,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 			tp->ack_now = true;
 		}
 		if (len && !sock_flag(sk, SOCK_DEAD))
-			sk->sk_data_ready(sk);
+			SK_CB(sk, sk_data_ready)(sk);
 		return;
 	}
 	tcp_data_queue_ofo(sk, skb);
@@ -1322,7 +1322,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		tcp_set_state(sk, TCP_ESTABLISHED);
 		tcp_init_transfer(sk);
 		if (tp->parent)
-			tp->parent->sk_data_ready(tp->parent);
+			SK_CB(tp->parent, sk_data_ready)(tp->parent);
 	}
 	ret = tcp_ack(sk, skb, th);
 	if (ret < 0)

@@ -556,14 +556,14 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
 		if (fatal) {
 			sk->sk_err = err;
-			sk->sk_error_report(sk);
+			SK_CB(sk, sk_error_report)(sk);
 			tcp_done(sk);
 		} else {
 			sk->sk_err_soft = err;
 		}
 	} else if (inet_sk(sk)->recverr) {
 		sk->sk_err = err;
-		sk->sk_error_report(sk);
+		SK_CB(sk, sk_error_report)(sk);
 	} else {
 		sk->sk_err_soft = err;
 	}

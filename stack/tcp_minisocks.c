@@ -239,7 +239,7 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	struct sock *sk;
 	uint32_t rcv_wnd;
 
-	sk = sk_alloc(ns, AF_INET, lsk->sk_prot);
+	sk = sk_alloc(ns, AF_INET, sk_prot(lsk));
 	if (!sk)
 		return NULL;
 	sock_init_data(NULL, sk);
@@ -273,7 +273,7 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	tp->user_mss = lp->user_mss;
 	tp->window_clamp = lp->window_clamp;
 	if (lp->user_ca) {
-		tp->ca_ops = lp->ca_ops;
+		tp->ca_ops_ref = lp->ca_ops_ref;
 		tp->user_ca = true;
 	}
 
@@ -297,7 +297,7 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	tp->ts_recent_stamp = ns_now(ns);
 	tp->tsoffset = cookie ? 0 : req->ts_off;
 	tp->mss_clamp = req->mss;
-	tp->pmtu = lp->pmtu ? lp->pmtu : (ns->dev ? ns->dev->mtu : 1500);
+	tp->pmtu = lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500);
 	tp->advmss = tcp_mss_for_mtu(tp->pmtu);
 	if (tp->user_mss && tp->advmss > tp->user_mss)
 		tp->advmss = tp->user_mss;

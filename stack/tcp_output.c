@@ -808,7 +808,8 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie)
 	struct sk_buff *skb;
 	uint32_t rcv_wnd, clamp = lp->window_clamp;
 	uint8_t ws;
-	unsigned int mss = tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns->dev ? ns->dev->mtu : 1500));
+	unsigned int mss =
+	    tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500));
 
 	if (lp->user_mss && mss > lp->user_mss)
 		mss = lp->user_mss;

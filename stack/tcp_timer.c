@@ -90,7 +90,7 @@ static bool tcp_retransmits_timed_out(struct sock *sk, unsigned int boundary, ui
 static void tcp_write_err(struct sock *sk)
 {
 	sk->sk_err = sk->sk_err_soft ? sk->sk_err_soft : ETIMEDOUT;
-	sk->sk_error_report(sk);
+	SK_CB(sk, sk_error_report)(sk);
 	NS_INC_STATS(sk->ns, TcpExtTCPAbortOnTimeout);
 	tcp_done(sk);
 }

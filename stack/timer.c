@@ -18,7 +18,7 @@ void timer_wheel_init(struct timer_wheel *w, uint64_t now_us)
 /* Initialises a timer that calls fn when it fires. */
 void timer_setup(struct timer_list *t, void (*fn)(struct timer_list *t))
 {
-	t->function = fn;
+	t->function = ns_ref((const void *)fn);
 	t->pending = false;
 	t->expires = 0;
 }
@@ -79,7 +79,7 @@ static bool run_one(struct nstack *ns, struct timer_slot *slot, uint64_t now)
 	if (!due)
 		return false;
 	timer_detach(&ns->timers, due);
-	due->function(due);
+	NS_FN(void (*)(struct timer_list *), due->function)(due);
 	return true;
 }
 

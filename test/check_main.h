@@ -6,6 +6,10 @@
 
 void nstack_add_suite(Suite *(*fn)(void));
 
+struct nstack;
+struct ns_arena_map;
+struct nstack *t_bare_stack(struct ns_arena_map *map);
+
 #define NSTACK_SUITE(fn)                                                                           \
 	static void __attribute__((constructor)) nstack_register_##fn(void)                        \
 	{                                                                                          \

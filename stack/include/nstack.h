@@ -31,6 +31,7 @@ struct nstack_config {
 	bool gratuitous_arp;	/* announce the address when the stack starts */
 	enum nstack_log_level log_level;
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
+	size_t arena_size;	   /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
 };
 
@@ -47,6 +48,18 @@ struct nstack_hooks {
 	void (*sock_event)(void *ctx, struct socket *sock);
 	/* One formatted log line (no newline); NULL writes to stderr. */
 	void (*log)(void *ctx, enum nstack_log_level level, const char *line);
+	/*
+	 * Sharing between processes (all optional). ring: process `slot` of
+	 * stack `id` has mail; make its doorbell fd readable. wake_token: a
+	 * wait token of this process, posted by another one (it may be stale:
+	 * check it). wake_all: mail was lost; wake every sleeper. take_over:
+	 * the process that drove the link died; make this process's device
+	 * able to receive (nstack_set_dev) and return 0, or -errno.
+	 */
+	void (*ring)(void *ctx, int slot, uint64_t id);
+	void (*wake_token)(void *ctx, void *token);
+	void (*wake_all)(void *ctx);
+	int (*take_over)(void *ctx, struct nstack *ns);
 	void *ctx;
 };
 
@@ -75,8 +88,7 @@ struct nstack_wait_ops {
  */
 struct nstack_waiter {
 	void *token;
-	struct nstack_waiter *next, **pprev;
-	struct sock *sk;
+	struct sk_waitent *ent; /* the registration, in the stack's shared memory */
 	struct nstack *ns;
 };
 
@@ -91,6 +103,11 @@ void nstack_config_defaults(struct nstack_config *cfg);
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 		  const struct nstack_env *env, const struct nstack_hooks *hooks,
 		  struct nstack **res);
+struct ns_arena_map;
+/* The same in an arena the caller created and mapped (ns_arena_create, arena.h). */
+int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config *cfg,
+		     struct net_device *dev, const struct nstack_env *env,
+		     const struct nstack_hooks *hooks, struct nstack **res);
 /* Stops the thread if running, frees every socket and buffer, closes dev. */
 void nstack_destroy(struct nstack *ns);
 /* Starts the stack thread (RX batches and timers). */
@@ -114,6 +131,24 @@ unsigned int nstack_tx_pending(struct nstack *ns);
 /* Calls fn for each counter that is not zero. */
 void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *name, uint64_t v),
 			  void *arg);
+/*
+ * Sharing one stack between processes (shared.c). A fork: prepare() in the
+ * parent before the system call (returns the child's slot, holds the
+ * stack lock), then parent() with fork's result, or child() in the child,
+ * which then starts its own stack thread (nstack_start).
+ */
+int nstack_fork_prepare(struct nstack *ns);
+void nstack_fork_parent(struct nstack *ns, int slot, pid_t pid);
+void nstack_fork_child(struct nstack *ns, int slot);
+int nstack_proc_slot(const struct nstack *ns);
+int nstack_proc_count(struct nstack *ns);
+uint64_t nstack_shared_id(const struct nstack *ns);
+void nstack_set_doorbell_fd(struct nstack *ns, int fd);
+/* Replaces this process's device (the old one is the caller's to close). */
+void nstack_set_dev(struct nstack *ns, struct net_device *dev);
+/* Where the stack lives: the arena this process maps (for nstack stat and tests). */
+void *nstack_arena_base(const struct nstack *ns);
+
 /* Live object counts, for leak checks in tests. */
 long nstack_live_skbs(struct nstack *ns);
 long nstack_live_socks(struct nstack *ns);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nsref.h"
+
 struct nstack;
 struct sock;
 
@@ -52,7 +54,7 @@ struct sk_buff {
 	uint8_t pkt_type;   /* PACKET_HOST, PACKET_BROADCAST, ... */
 	uint8_t ip_summed;  /* CHECKSUM_* as in Linux; the stack uses NONE/UNNECESSARY */
 	uint64_t tstamp_us; /* stack clock at receive or send */
-	void (*destructor)(struct sk_buff *skb);
+	nsref_t destructor; /* void (*)(struct sk_buff *): skb_set_destructor() */
 	/* Per-layer scratch space, owned by whichever layer holds the skb. */
 	_Alignas(8) unsigned char cb[48];
 };
@@ -76,6 +78,16 @@ struct sk_buff_head {
 #define CHECKSUM_UNNECESSARY 1
 
 #define SKB_HDR_UNSET 0xffff
+
+static inline void skb_set_destructor(struct sk_buff *skb, void (*fn)(struct sk_buff *))
+{
+	skb->destructor = ns_ref((const void *)fn);
+}
+
+static inline void skb_run_destructor(struct sk_buff *skb)
+{
+	NS_FN(void (*)(struct sk_buff *), skb->destructor)(skb);
+}
 
 struct sk_buff *alloc_skb(struct nstack *ns, unsigned int size);
 /* alloc_skb() plus MAX_HEADER bytes of headroom already reserved. */

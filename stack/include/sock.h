@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "nsref.h"
+#include "shared.h"
 #include "skbuff.h"
 
 struct nstack;
@@ -137,7 +139,7 @@ enum sock_flags {
 struct sock {
 	struct nstack *ns;
 	struct socket *sk_socket;
-	const struct proto *sk_prot;
+	nsref_t sk_prot_ref; /* [I] const struct proto *: sk_prot(sk) */
 	/* The identity Linux keeps in sock_common; addresses and dport in network order. */
 	uint32_t sk_daddr;
 	uint32_t sk_rcv_saddr;
@@ -175,27 +177,40 @@ struct sock {
 	struct sk_buff_head sk_receive_queue;
 	struct sk_buff_head sk_error_queue; /* IP_RECVERR */
 	struct sk_buff_head sk_write_queue;
-	pthread_cond_t sk_wait;		  /* waiters sleep here with the stack lock */
-	struct nstack_waiter *sk_waiters; /* tokens woken on every event (nstack_wait_ops) */
+	pthread_cond_t sk_wait;	       /* waiters sleep here with the stack lock */
+	struct sk_waitent *sk_waiters; /* tokens woken on every event (nstack_wait_ops) */
 	unsigned int sk_refcnt;
-	void (*sk_state_change)(struct sock *sk);
-	void (*sk_data_ready)(struct sock *sk);
-	void (*sk_write_space)(struct sock *sk);
-	void (*sk_error_report)(struct sock *sk);
+	/* void (*)(struct sock *): called through SK_CB(sk, name)(sk) */
+	nsref_t sk_state_change;
+	nsref_t sk_data_ready;
+	nsref_t sk_write_space;
+	nsref_t sk_error_report;
 	/* Lookup-table linkage, owned by the protocol (UDP port hash, TCP tables). */
 	LIST_ENTRY(sock) sk_node;
 	LIST_ENTRY(sock) sk_bind_node;
 	void *sk_user_data;
 };
 
+/*
+ * A sleeper's registration on a sock: a thread of process `slot` waits with
+ * `token` (a value meaningful only in that process). Lives in the arena, so
+ * a wake-up from any process finds it; tokens of other processes go through
+ * their mailbox (shared.c).
+ */
+struct sk_waitent {
+	struct sk_waitent *next, **pprev; /* [S] */
+	struct sock *sk;		  /* [S] */
+	uintptr_t token;		  /* [I] */
+	int slot;			  /* [I] */
+};
+
 struct socket {
 	enum socket_state state;
 	short type;
-	int f_flags; /* the file's flags: O_NONBLOCK */
-	const struct proto_ops *ops;
+	int f_flags;	 /* the file's flags: O_NONBLOCK */
+	nsref_t ops_ref; /* [I] const struct proto_ops *: sock_ops(sock) */
 	struct sock *sk;
 	struct nstack *ns;
-	void *file; /* the embedder's handle for this socket (preload fd entry) */
 	/*
 	 * Calls in progress (a thread may sleep in one); close() while some
 	 * are only marks the socket, and the last call out releases it, as a
@@ -203,7 +218,33 @@ struct socket {
 	 */
 	unsigned int users;
 	bool release_pending;
+	/*
+	 * Sharing (shared.c): a socket is held, like an open file description,
+	 * by every process that has a descriptor for it; it is released when
+	 * the last one lets go (nstack_close) or dies.
+	 */
+	uint64_t holders;		      /* [S] bit per process slot */
+	uint16_t users_by_slot[NS_MAX_PROCS]; /* [S] the calls in `users` per process */
+	LIST_ENTRY(socket) all;		      /* [S] ns->sockets */
 };
+
+static inline const struct proto *sk_prot(const struct sock *sk)
+{
+	return ns_unref(sk->sk_prot_ref);
+}
+
+static inline const struct proto_ops *sock_ops(const struct socket *sock)
+{
+	return ns_unref(sock->ops_ref);
+}
+
+static inline void sock_set_ops(struct socket *sock, const struct proto_ops *ops)
+{
+	sock->ops_ref = ns_ref(ops);
+}
+
+/* A socket callback (sk_data_ready, ...) as a callable pointer. */
+#define SK_CB(sk, name) NS_FN(void (*)(struct sock *), (sk)->name)
 
 static inline bool sock_flag(const struct sock *sk, enum sock_flags f)
 {
@@ -251,6 +292,8 @@ void sock_def_error_report(struct sock *sk);
  * ran out, -EINTR when interrupted. *timeo is decreased by the time slept.
  */
 int sk_wait(struct sock *sk, int64_t *timeo);
+/* Drops the sleepers' registrations of process slot (it died) from sk. */
+void sk_waiters_drop_slot(struct sock *sk, int slot);
 
 /* Waits until cond holds; evaluates to 0 or the -errno from sk_wait(). */
 #define sk_wait_event(sk, timeo, cond)                                                             \

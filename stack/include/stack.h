@@ -6,15 +6,19 @@
 #ifndef NSTACK_STACK_H
 #define NSTACK_STACK_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "arena.h"
 #include "inet.h"
 #include "mib.h"
 #include "netdevice.h"
+#include "nsref.h"
+#include "shared.h"
 #include "nstack.h"
 #include "skbuff.h"
 #include "timer.h"
@@ -26,25 +30,55 @@ struct udp_table;
 struct ping_table;
 struct raw_table;
 struct tcp_state;
+struct nstack_filemap;
+struct ns_procs;
+
+/*
+ * Per-process state of a stack: what a process has of its own even when the
+ * stack is shared (arena.h): the embedder's clock, hooks and sleep
+ * operations (function pointers into this process's image), its device
+ * handle, its stack thread. It lives in the private page(s) before the
+ * arena, found from any shared pointer with ns_local(). A fork child
+ * inherits a copy, which nstack_after_fork_child() repairs.
+ */
+struct nstack_local {
+	struct nstack_env env;		 /* [P] */
+	struct nstack_hooks hooks;	 /* [P] */
+	struct nstack_wait_ops wait_ops; /* [P] nstack_set_wait_ops(); token NULL = condvar */
+	struct net_device *dev;		 /* [P] this process's handle on the link */
+	int slot; /* [P] this process's entry in the process table, -1 none */
+	/* The stack thread. */
+	pthread_t thread;
+	bool thread_running;
+	volatile bool thread_stop;
+	int wake_fd; /* eventfd that interrupts the thread's wait */
+	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
+	struct nstack_filemap *files;
+	struct ns_arena_map map; /* how this process maps the arena */
+	bool owns_map;		 /* nstack_destroy unmaps (anonymous arenas) */
+	int map_fd;		 /* the arena file, -1 when not kept */
+	int doorbell_fd;	 /* readable when another process posted to our mailbox, -1 */
+	/* pidfds of the processes this one watches (all others when driving). */
+	int pidfd[NS_MAX_PROCS];
+	int32_t pidfd_pid[NS_MAX_PROCS];
+};
 
 struct nstack {
-	pthread_mutex_t lock; /* the stack lock: process-shared, held for short sections */
-	struct nstack_config cfg;
-	uint32_t netmask; /* from cfg.prefixlen, network order */
-	struct nstack_env env;
-	struct nstack_hooks hooks;
-	struct nstack_wait_ops wait_ops; /* nstack_set_wait_ops(); token NULL = condvar */
-	struct net_device *dev;
-	struct timer_wheel timers;
-	struct nstack_mib mib;
+	pthread_mutex_t
+	    lock; /* [S] the stack lock: process-shared, robust, held for short sections */
+	struct ns_arena *arena;	   /* [I] where every object of this stack comes from */
+	struct nstack_config cfg;  /* [I] */
+	uint32_t netmask;	   /* [I] from cfg.prefixlen, network order */
+	struct timer_wheel timers; /* [S] */
+	struct nstack_mib mib;	   /* [S] */
 
-	/* Registries, as Linux's globals but per stack. */
-	const struct packet_type *ptypes[NSTACK_MAX_PTYPES];
-	const struct net_proto_family *families[AF_MAX];
-	const struct inet_protosw *inetsw[NSTACK_SOCK_MAX][INETSW_PER_TYPE];
-	const struct inet_protocol *inet_protos[256];
+	/* Registries, as Linux's globals but per stack; entries are nsref_t (nsref.h). [S] */
+	nsref_t ptypes[NSTACK_MAX_PTYPES];		  /* const struct packet_type * */
+	nsref_t families[AF_MAX];			  /* const struct net_proto_family * */
+	nsref_t inetsw[NSTACK_SOCK_MAX][INETSW_PER_TYPE]; /* const struct inet_protosw * */
+	nsref_t inet_protos[256];			  /* const struct inet_protocol * */
 
-	/* Module state. */
+	/* Module state. [S] */
 	struct arp_table *arp;
 	struct ipv4_state *ip;
 	struct icmp_state *icmp;
@@ -53,36 +87,59 @@ struct nstack {
 	struct raw_table *raw;
 	struct tcp_state *tcp;
 
-	/* Packets looped back to ourselves, handled in the next RX round. */
+	/* Packets looped back to ourselves, handled in the next RX round. [S] */
 	struct sk_buff_head backlog;
 
-	/* The stack thread. */
-	pthread_t thread;
-	bool thread_running;
-	volatile bool thread_stop;
-	int wake_fd;		     /* eventfd that interrupts the thread's wait */
-	uint64_t thread_sleep_until; /* the deadline the thread sleeps towards */
+	uint64_t thread_sleep_until; /* [S] the deadline the driving thread sleeps towards */
 
-	/* skbuff.c's free lists of skb headers and data areas (lock held). */
+	/* Processes sharing the stack (shared.c). */
+	struct ns_procs *procs;
+	LIST_HEAD(, socket) sockets; /* [S] every struct socket, for reaping */
+
+	/* skbuff.c's free lists of skb headers and data areas. [S] */
 	void *skb_cache;
 	void *skb_data_cache;
 	unsigned int skb_cache_n;
 	unsigned int skb_data_cache_n;
 
-	/* Live objects, for leak checks. */
+	/* Live objects, for leak checks. [S] */
 	long skb_live;
 	long sock_live;
 	long socket_live;
 };
 
+static inline struct nstack_local *ns_local(const struct nstack *ns)
+{
+	return (struct nstack_local *)((char *)ns->arena - NS_LOCAL_SIZE);
+}
+
+/* True when this process drives the link: it receives frames and runs the timers. */
+static inline bool ns_is_driver(const struct nstack *ns)
+{
+	return !ns->procs || ns->procs->driver == ns_local(ns)->slot;
+}
+
+/* Takes the stack lock; a holder that died is reported and its state taken as it is. */
+void ns_lock_recovered(struct nstack *ns);
+static inline void ns_lock(struct nstack *ns)
+{
+	if (__builtin_expect(pthread_mutex_lock(&ns->lock) == EOWNERDEAD, 0))
+		ns_lock_recovered(ns);
+}
+
+static inline struct net_device *ns_dev(const struct nstack *ns)
+{
+	return ns_local(ns)->dev;
+}
+
 static inline uint64_t ns_now(const struct nstack *ns)
 {
-	return ns->env.now_us(ns->env.ctx);
+	return ns_local(ns)->env.now_us(ns_local(ns)->env.ctx);
 }
 
 static inline uint32_t ns_random32(const struct nstack *ns)
 {
-	return ns->env.random32(ns->env.ctx);
+	return ns_local(ns)->env.random32(ns_local(ns)->env.ctx);
 }
 
 /* The stack's allocator: zeroed memory; the only place stack state comes from. */
@@ -99,6 +156,9 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 		if ((ns)->cfg.log_level >= NSTACK_LOG_DEBUG)                                       \
 			nstack_log((ns), NSTACK_LOG_DEBUG, __VA_ARGS__);                           \
 	} while (0)
+
+/* Frees this process's socket -> file map (socket.c). */
+void nstack_filemap_free(struct nstack *ns);
 
 /* Tells the stack thread to recompute its sleep (a timer moved earlier). */
 void nstack_kick(struct nstack *ns);

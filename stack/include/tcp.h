@@ -223,10 +223,10 @@ struct tcp_congestion_ops {
 	void (*pkts_acked)(struct tcp_sock *tp, uint32_t acked, int64_t rtt_us);
 	/* The window to restore when a reduction proves spurious. */
 	uint32_t (*undo_cwnd)(struct tcp_sock *tp);
-	LIST_ENTRY(tcp_congestion_ops) list;
 };
 
 #define TCP_CA_PRIV_SIZE 96
+#define TCP_CA_MAX	 8
 
 /* A connection request in the SYN queue (Linux's tcp_request_sock). */
 struct tcp_request_sock {
@@ -327,7 +327,7 @@ struct tcp_sock {
 	uint32_t dup_acks; /* duplicate ACKs without SACK (NewReno) */
 	uint32_t reordering;
 	uint64_t undo_marker_time;
-	const struct tcp_congestion_ops *ca_ops;
+	nsref_t ca_ops_ref; /* const struct tcp_congestion_ops *: tcp_ca(tp) */
 	_Alignas(8) unsigned char ca_priv[TCP_CA_PRIV_SIZE];
 
 	/* RTT and RTO (RFC 6298), in microseconds, Linux's fixed point. */
@@ -416,6 +416,12 @@ static inline struct tcp_sock *tcp_sk(const struct sock *sk)
 	return (struct tcp_sock *)sk;
 }
 
+/* The socket's congestion control algorithm. */
+static inline const struct tcp_congestion_ops *tcp_ca(const struct tcp_sock *tp)
+{
+	return ns_unref(tp->ca_ops_ref);
+}
+
 static inline struct sock *tp_sk(struct tcp_sock *tp)
 {
 	return &tp->inet.sk;
@@ -432,9 +438,9 @@ struct tcp_state {
 	struct tcp_sock_list ehash[TCP_EHASH_SIZE]; /* sk_node: connections */
 	struct tcp_sock_list lhash[TCP_LHASH_SIZE]; /* sk_node: listeners */
 	struct tcp_sock_list bhash[TCP_BHASH_SIZE]; /* sk_bind_node: bound ports */
-	LIST_HEAD(, tcp_congestion_ops) cong_list;
+	nsref_t cong[TCP_CA_MAX];		    /* const struct tcp_congestion_ops * */
 	LIST_HEAD(, tcp_sock) all;
-	const struct tcp_congestion_ops *default_ca;
+	nsref_t default_ca; /* const struct tcp_congestion_ops * */
 	uint32_t hash_secret;
 	uint32_t cookie_secret[4];
 	uint32_t open_secret[2];  /* active opens: TS offset, ISN (drawn at the first) */
@@ -579,7 +585,7 @@ uint64_t tcp_rto_backed_off(const struct sock *sk);
 int tcp_keepalive_time_s(const struct tcp_sock *tp);
 
 /* tcp_cong.c */
-int tcp_register_congestion_control(struct nstack *ns, struct tcp_congestion_ops *ca);
+int tcp_register_congestion_control(struct nstack *ns, const struct tcp_congestion_ops *ca);
 const struct tcp_congestion_ops *tcp_ca_find(struct nstack *ns, const char *name);
 int tcp_set_congestion_control(struct sock *sk, const char *name);
 void tcp_init_congestion_control(struct sock *sk);

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nsref.h"
+
 struct nstack;
 
 #define TIMER_WHEEL_SLOTS 4096 /* power of two, in milliseconds */
@@ -23,7 +25,7 @@ struct nstack;
 struct timer_list {
 	LIST_ENTRY(timer_list) entry;
 	uint64_t expires; /* microseconds on the stack clock */
-	void (*function)(struct timer_list *t);
+	nsref_t function; /* void (*)(struct timer_list *), see nsref.h */
 	bool pending;
 	uint32_t gen; /* the wheel's run_gen when armed */
 };

@@ -5,8 +5,13 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "arena.h"
 #include "check_main.h"
+#include "stack.h"
 
 #define MAX_SUITES 128
 
@@ -38,4 +43,22 @@ int main(void)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
+}
+
+/*
+ * A bare struct nstack with no modules, where the stack keeps it: in an
+ * arena of its own (unit tests of the timer wheel and sk_buffs).
+ */
+struct nstack *t_bare_stack(struct ns_arena_map *map)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC);
+	struct nstack *ns;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ns_arena_create(fd, 1 << 24, NULL, map), 0);
+	close(fd);
+	ns = ns_arena_alloc(map->arena, sizeof(*ns));
+	memset(ns, 0, sizeof(*ns));
+	ns->arena = map->arena;
+	return ns;
 }

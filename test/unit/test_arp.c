@@ -104,7 +104,7 @@ static int rcv(const void *arp, size_t len, uint8_t pkt_type)
 	skb->pkt_type = pkt_type;
 	skb->protocol = ETH_P_ARP;
 	skb_reset_network_header(skb);
-	return arp_rcv(skb, T.ns->dev);
+	return arp_rcv(skb, ns_dev(T.ns));
 }
 
 START_TEST(test_rcv_short_or_foreign_counted_as_errors)

@@ -4,21 +4,24 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "arena.h"
 #include "skbuff.h"
 #include "stack.h"
 
 static struct nstack *ns;
+static struct ns_arena_map map;
 
 static void setup(void)
 {
-	ns = calloc(1, sizeof(*ns));
+	ns = t_bare_stack(&map);
 }
 
 static void teardown(void)
 {
 	ck_assert_int_eq(ns->skb_live, 0);
 	skb_cache_purge(ns);
-	free(ns);
+	ck_assert_uint_eq(map.arena->chunks_in_use, 1); /* the struct nstack alone */
+	ns_arena_unmap(&map);
 }
 
 START_TEST(test_alloc_reserve_put_push_pull_track_pointers)
@@ -118,7 +121,7 @@ START_TEST(test_queue_fifo_order_lengths_and_purge)
 	ck_assert_ptr_eq(skb_dequeue(&q), a);
 	kfree_skb(a);
 	kfree_skb(b);
-	c->destructor = count_destructor;
+	skb_set_destructor(c, count_destructor);
 	destructed = 0;
 	skb_queue_purge(&q);
 	ck_assert_int_eq(destructed, 1);
@@ -142,7 +145,7 @@ START_TEST(test_freed_large_area_reused_keeps_requested_size)
 	ck_assert_uint_eq(skb->len, 0);
 	ck_assert_uint_eq(skb->shinfo->dataref, 1);
 	ck_assert_ptr_null(skb->sk);
-	ck_assert_ptr_null(skb->destructor);
+	ck_assert_int_eq(skb->destructor, 0);
 	fresh_truesize = skb->truesize;
 	memset(skb_put(skb, 100), 0xab, 100);
 	c = skb_clone(skb);

@@ -640,8 +640,8 @@ static void bulk_case(const struct wire_opts *o, uint64_t n)
 	struct socket *l, *c, *n2;
 
 	p_setup_opts(o);
-	P.a->dev->flags |= bulk_dev_flags;
-	P.b->dev->flags |= bulk_dev_flags;
+	ns_dev(P.a)->flags |= bulk_dev_flags;
+	ns_dev(P.b)->flags |= bulk_dev_flags;
 	l = p_listener(6000, 8);
 	p_connect(l, 6000, &c, &n2);
 	{

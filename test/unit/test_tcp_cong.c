@@ -45,17 +45,17 @@ static void cong_teardown(void)
 static void ack_segments(struct tcp_sock *tp, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		tp->ca_ops->cong_avoid(tp, 0, 1);
+		tcp_ca(tp)->cong_avoid(tp, 0, 1);
 }
 
 START_TEST(test_registry_default_cubic_and_reno_selectable)
 {
 	struct tcp_sock *tp = cong_sock(NULL);
 
-	ck_assert_str_eq(tp->ca_ops->name, "cubic");
+	ck_assert_str_eq(tcp_ca(tp)->name, "cubic");
 	nstack_close(S);
 	tp = cong_sock("reno");
-	ck_assert_str_eq(tp->ca_ops->name, "reno");
+	ck_assert_str_eq(tcp_ca(tp)->name, "reno");
 	nstack_lock(T.ns);
 	ck_assert_ptr_null(tcp_ca_find(T.ns, "vegas"));
 	ck_assert_ptr_nonnull(tcp_ca_find(T.ns, "cubic"));
@@ -68,7 +68,7 @@ START_TEST(test_reno_halves_then_grows_one_segment_per_window)
 	struct tcp_sock *tp = cong_sock("reno");
 
 	tp->snd_cwnd = 40;
-	tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+	tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
 	ck_assert_uint_eq(tp->snd_ssthresh, 20);
 	tp->snd_cwnd = 20;
 	/* Congestion avoidance: +1 segment per cwnd segments acknowledged (RFC 5681 3.1). */
@@ -92,12 +92,12 @@ START_TEST(test_cubic_beta_and_fast_convergence)
 
 	/* RFC 9438 4.6: ssthresh = cwnd * 0.7. */
 	tp->snd_cwnd = 100;
-	ck_assert_uint_eq(tp->ca_ops->ssthresh(tp), 70);
+	ck_assert_uint_eq(tcp_ca(tp)->ssthresh(tp), 70);
 	/* 4.7: a loss below the last W_max releases bandwidth: W_max = cwnd * (1 + 0.7) / 2. */
 	tp->snd_cwnd = 80;
-	ck_assert_uint_eq(tp->ca_ops->ssthresh(tp), 56);
+	ck_assert_uint_eq(tcp_ca(tp)->ssthresh(tp), 56);
 	tp->snd_cwnd = 2;
-	ck_assert_uint_eq(tp->ca_ops->ssthresh(tp), 2);
+	ck_assert_uint_eq(tcp_ca(tp)->ssthresh(tp), 2);
 }
 END_TEST
 
@@ -113,7 +113,7 @@ START_TEST(test_cubic_window_concave_to_w_max_at_k_then_convex)
 	 */
 	tp->srtt_us = 100000 << 3;
 	tp->snd_cwnd = 100;
-	tp->snd_ssthresh = tp->ca_ops->ssthresh(tp);
+	tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
 	tp->snd_cwnd = tp->snd_ssthresh;
 	/* Fast growth first (concave region): after 1 s well above 70 but below W_max. */
 	for (int ms = 0; ms < 1000; ms += 100) {
@@ -153,22 +153,22 @@ START_TEST(test_cubic_hystart_leaves_slow_start_when_rtt_grows)
 	tp->snd_nxt = 1000 + 20 * 1448;
 	/* Round 1: 10 ms RTTs set delay_min; nothing happens. */
 	for (int i = 0; i < 12; i++)
-		tp->ca_ops->pkts_acked(tp, 1, 10000);
+		tcp_ca(tp)->pkts_acked(tp, 1, 10000);
 	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
 	/* Round 2: RTT 13.9 ms is below 10 + max(10/8, 4) = 14 ms. */
 	tp->snd_una = tp->snd_nxt + 1;
 	tp->snd_nxt += 40 * 1448;
 	for (int i = 0; i < 12; i++)
-		tp->ca_ops->pkts_acked(tp, 1, 13900);
+		tcp_ca(tp)->pkts_acked(tp, 1, 13900);
 	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
 	/* Round 3: 14.1 ms after 8 samples: slow start ends at the current window. */
 	tp->snd_una = tp->snd_nxt + 1;
 	tp->snd_nxt += 40 * 1448;
 	tp->snd_cwnd = 60;
 	for (int i = 0; i < 8; i++)
-		tp->ca_ops->pkts_acked(tp, 1, 14100);
+		tcp_ca(tp)->pkts_acked(tp, 1, 14100);
 	ck_assert_uint_eq(tp->snd_ssthresh, 0x7fffffff);
-	tp->ca_ops->pkts_acked(tp, 1, 14100);
+	tcp_ca(tp)->pkts_acked(tp, 1, 14100);
 	ck_assert_uint_eq(tp->snd_ssthresh, 60);
 	nstack_unlock(T.ns);
 }

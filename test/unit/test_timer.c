@@ -1,8 +1,12 @@
 /* The timer wheel on a manual clock. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "check_main.h"
+#include "arena.h"
 #include "stack.h"
 #include "timer.h"
 
@@ -15,19 +19,21 @@ static uint64_t manual_now(void *ctx)
 	return now;
 }
 
+static struct ns_arena_map map;
+
 static void setup(void)
 {
-	ns = calloc(1, sizeof(*ns));
+	ns = t_bare_stack(&map);
 	now = 5000000;
-	ns->env.now_us = manual_now;
-	ns->wake_fd = -1;
+	ns_local(ns)->env.now_us = manual_now;
+	ns_local(ns)->wake_fd = -1;
 	ns->thread_sleep_until = UINT64_MAX;
 	timer_wheel_init(&ns->timers, now);
 }
 
 static void teardown(void)
 {
-	free(ns);
+	ns_arena_unmap(&map);
 }
 
 struct probe {

@@ -566,7 +566,7 @@ START_TEST(test_established_burst_leaves_as_one_super_frame)
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)('a' + i % 26);
-	T.ns->dev->flags |= NETDEV_F_TX_GSO;
+	ns_dev(T.ns)->flags |= NETDEV_F_TX_GSO;
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	expect(
 	    &(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK, 64240, NULL, 0, data, 1460});
@@ -760,7 +760,7 @@ START_TEST(test_established_swapped_pair_in_one_batch_delivered_in_order)
 	char buf[64];
 
 	/* A link that reorders within a flow (a veth fed by two CPUs). */
-	T.ns->dev->flags |= NETDEV_F_RX_ORDER;
+	ns_dev(T.ns)->flags |= NETDEV_F_RX_ORDER;
 	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK, 65535, NULL, 0,
 				"klmnopqrst", 10});
 	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0,
@@ -783,7 +783,7 @@ START_TEST(test_established_fin_keeps_its_place_in_a_batch)
 	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
 	uint8_t o[12];
 
-	T.ns->dev->flags |= NETDEV_F_RX_ORDER;
+	ns_dev(T.ns)->flags |= NETDEV_F_RX_ORDER;
 	/* Data after a FIN-carrying segment does not move across it. */
 	queue_seg(&(struct seg){PEER_PORT, SRV_PORT, c.rcv + 10, c.snd, TH_ACK | TH_FIN, 65535,
 				NULL, 0, "klmnopqrst", 10});

@@ -787,7 +787,7 @@ START_TEST(test_data_and_error_call_sock_event_hook)
 
 	events = 0;
 	event_sock = s;
-	T.ns->hooks.sock_event = count_event;
+	ns_local(T.ns)->hooks.sock_event = count_event;
 	t_inject(frame, peer_udp(4321, 5000, "e", 1));
 	ck_assert_int_eq(events, 1);
 	udp_connect(s, T_PEER_IP, 7);
@@ -795,7 +795,7 @@ START_TEST(test_data_and_error_call_sock_event_hook)
 	events = 0;
 	t_inject(frame, peer_icmp_error(sent, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH));
 	ck_assert_int_eq(events, 1);
-	T.ns->hooks.sock_event = NULL;
+	ns_local(T.ns)->hooks.sock_event = NULL;
 	nstack_close(s);
 }
 END_TEST
@@ -932,7 +932,7 @@ START_TEST(test_unresolved_neighbour_send_buffer_fills_then_drains)
 
 	events = 0;
 	event_sock = s;
-	T.ns->hooks.sock_event = count_event;
+	ns_local(T.ns)->hooks.sock_event = count_event;
 	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
 	nstack_set_nonblock(s, true);
 	/* Datagrams wait for ARP and stay charged to the 4608-byte send buffer. */
@@ -958,7 +958,7 @@ START_TEST(test_unresolved_neighbour_send_buffer_fills_then_drains)
 	ck_assert_int_eq(nstack_ioctl(s, SIOCOUTQ, &outq), 0);
 	ck_assert_int_eq(outq, 0);
 	drain();
-	T.ns->hooks.sock_event = NULL;
+	ns_local(T.ns)->hooks.sock_event = NULL;
 	nstack_close(s);
 }
 END_TEST
@@ -1076,7 +1076,7 @@ END_TEST
 START_TEST(test_bound_to_device_still_receives)
 {
 	struct socket *s = udp_bound(5000);
-	const char *ifname = T.ns->dev->name[0] ? T.ns->dev->name : nstack_config(T.ns)->ifname;
+	const char *ifname = ns_dev(T.ns)->name[0] ? ns_dev(T.ns)->name : nstack_config(T.ns)->ifname;
 	struct rx r;
 
 	ck_assert_int_eq(

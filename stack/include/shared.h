@@ -1,0 +1,58 @@
+/*
+ * Sharing one stack between processes: the process table, each process's
+ * mailbox, per-process references on sockets, who drives the link, and
+ * what happens when a process dies. See shared.c.
+ */
+#ifndef NSTACK_SHARED_H
+#define NSTACK_SHARED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nstack;
+struct socket;
+
+#define NS_MAX_PROCS 64	  /* processes attached to one stack at once */
+#define NS_MAILBOX   2048 /* pending cross-process notifications per process */
+
+enum ns_mail_kind {
+	NS_MAIL_WAKE = 1, /* arg: a wait token of the receiving process */
+	NS_MAIL_EVENT,	  /* arg: struct socket * whose readiness changed */
+	NS_MAIL_KICK,	  /* the driver must look at its timers and backlog again */
+};
+
+enum ns_proc_state { NS_PROC_FREE = 0, NS_PROC_LIVE, NS_PROC_FORKING };
+
+struct ns_mail {
+	uint32_t kind;
+	uintptr_t arg;
+};
+
+struct ns_proc {
+	int32_t pid;		       /* [S] */
+	uint32_t state;		       /* [S] enum ns_proc_state */
+	uint32_t mb_head;	       /* [S] next entry to take */
+	uint32_t mb_tail;	       /* [S] next entry to fill */
+	bool mb_overflow;	       /* [S] entries were lost: the process wakes everything */
+	struct ns_mail mb[NS_MAILBOX]; /* [S] */
+};
+
+struct ns_procs {
+	int driver;   /* [S] slot of the process that receives frames and runs timers, -1: none */
+	uint32_t gen; /* [S] bumped whenever a process attaches or goes */
+	uint64_t id;  /* [I] random: names this stack's doorbells */
+	struct ns_proc p[NS_MAX_PROCS];
+};
+
+int ns_procs_init(struct nstack *ns);
+void ns_procs_exit(struct nstack *ns);
+/* Queues a notification for process slot and rings its doorbell when the box was empty. */
+void ns_mail_post(struct nstack *ns, int slot, enum ns_mail_kind kind, uintptr_t arg);
+/* sock's readiness changed: tell every process that holds it. */
+void ns_sock_event(struct nstack *ns, struct socket *sock);
+/* Drops everything process slot held (it exited or died) and frees the slot. */
+void ns_proc_reap(struct nstack *ns, int slot);
+/* Handles this process's mailbox (stack lock held). */
+void ns_mail_drain(struct nstack *ns);
+
+#endif

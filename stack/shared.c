@@ -1,0 +1,266 @@
+/*
+ * One stack, several processes.
+ *
+ * Every process that uses the stack has a slot in the process table (in the
+ * arena). A slot carries a mailbox: notifications that only the owning
+ * process can act on, because they name things of its own (a sleeping
+ * thread's wait token, its file for a socket that became ready), or
+ * because it drives the link (a timer armed earlier than it planned to
+ * wake). Posting rings the process's doorbell through the embedder
+ * (hooks.ring); the process's stack thread wakes and drains the box.
+ *
+ * Sockets are held like open file descriptions: bit `slot` of
+ * socket->holders says process `slot` has descriptors for it. A fork child
+ * starts with its parent's holds; nstack_close() drops the caller's; the
+ * last one out releases the socket. When a process dies, whoever notices
+ * (the driver, watching every other process's pidfd; the others, watching
+ * the driver's) reaps its slot: its holds, its calls in progress and its
+ * sleepers' registrations go, so its connections close as the kernel
+ * closes a dead process's sockets.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "stack.h"
+
+/* Allocates the process table and enters the creating process as its first slot. */
+int ns_procs_init(struct nstack *ns)
+{
+	struct ns_procs *pt = ns_zalloc(ns, sizeof(*pt));
+	struct nstack_local *l = ns_local(ns);
+
+	if (!pt)
+		return -ENOMEM;
+	pt->id = ((uint64_t)ns_random32(ns) << 32) | ns_random32(ns);
+	pt->p[0].pid = getpid();
+	pt->p[0].state = NS_PROC_LIVE;
+	pt->driver = 0;
+	ns->procs = pt;
+	l->slot = 0;
+	return 0;
+}
+
+void ns_procs_exit(struct nstack *ns)
+{
+	ns_free(ns, ns->procs);
+	ns->procs = NULL;
+}
+
+/* Queues kind/arg for slot; see shared.h. */
+void ns_mail_post(struct nstack *ns, int slot, enum ns_mail_kind kind, uintptr_t arg)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_proc *p;
+	bool was_empty;
+
+	if (slot < 0 || slot >= NS_MAX_PROCS)
+		return;
+	p = &ns->procs->p[slot];
+	if (p->state != NS_PROC_LIVE)
+		return;
+	was_empty = p->mb_head == p->mb_tail && !p->mb_overflow;
+	if (p->mb_tail - p->mb_head >= NS_MAILBOX) {
+		p->mb_overflow = true; /* the process will wake every sleeper it has */
+	} else {
+		p->mb[p->mb_tail % NS_MAILBOX] = (struct ns_mail){.kind = kind, .arg = arg};
+		p->mb_tail++;
+	}
+	if (was_empty && l->hooks.ring)
+		l->hooks.ring(l->hooks.ctx, slot, ns->procs->id);
+}
+
+/* Readiness of sock changed: this process's file now, the other holders by mail. */
+void ns_sock_event(struct nstack *ns, struct socket *sock)
+{
+	struct nstack_local *l = ns_local(ns);
+	uint64_t others = sock->holders & ~(1ull << l->slot);
+
+	if (l->hooks.sock_event && (sock->holders & (1ull << l->slot)))
+		l->hooks.sock_event(l->hooks.ctx, sock);
+	while (others) {
+		int slot = __builtin_ctzll(others);
+
+		others &= others - 1;
+		ns_mail_post(ns, slot, NS_MAIL_EVENT, (uintptr_t)sock);
+	}
+}
+
+/* Takes what other processes posted to us; stack lock held. */
+void ns_mail_drain(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_proc *p;
+
+	if (l->slot < 0)
+		return;
+	p = &ns->procs->p[l->slot];
+	while (p->mb_head != p->mb_tail) {
+		struct ns_mail m = p->mb[p->mb_head % NS_MAILBOX];
+
+		p->mb_head++;
+		switch (m.kind) {
+		case NS_MAIL_WAKE:
+			if (l->hooks.wake_token)
+				l->hooks.wake_token(l->hooks.ctx, (void *)m.arg);
+			break;
+		case NS_MAIL_EVENT: {
+			struct socket *sock = (struct socket *)m.arg;
+
+			/* Only sockets this process still has a file for (it may be gone). */
+			if (l->hooks.sock_event && nstack_sock_file(sock))
+				l->hooks.sock_event(l->hooks.ctx, sock);
+			break;
+		}
+		case NS_MAIL_KICK:
+		default:
+			break;
+		}
+	}
+	p->mb_head = p->mb_tail = 0;
+	if (p->mb_overflow) {
+		p->mb_overflow = false;
+		if (l->hooks.wake_all)
+			l->hooks.wake_all(l->hooks.ctx);
+	}
+}
+
+/* Drops a hold or a call count; releases the socket when nobody has it any more. */
+static void sock_maybe_release(struct socket *sock)
+{
+	if (sock->holders)
+		return;
+	if (sock->users)
+		sock->release_pending = true;
+	else
+		sock_release(sock);
+}
+
+/* Everything slot held goes; see shared.h. */
+void ns_proc_reap(struct nstack *ns, int slot)
+{
+	struct ns_proc *p = &ns->procs->p[slot];
+	uint64_t bit = 1ull << slot;
+	struct socket *sock, *next;
+	int pid = p->pid;
+
+	if (p->state == NS_PROC_FREE)
+		return;
+	p->state = NS_PROC_FREE;
+	p->pid = 0;
+	p->mb_head = p->mb_tail = 0;
+	p->mb_overflow = false;
+	ns->procs->gen++;
+	if (ns->procs->driver == slot)
+		ns->procs->driver = -1;
+	for (sock = LIST_FIRST(&ns->sockets); sock; sock = next) {
+		next = LIST_NEXT(sock, all);
+		if (sock->sk)
+			sk_waiters_drop_slot(sock->sk, slot);
+		sock->users -= sock->users_by_slot[slot];
+		sock->users_by_slot[slot] = 0;
+		if (sock->holders & bit) {
+			sock->holders &= ~bit;
+			sock_maybe_release(sock);
+		} else if (!sock->holders && sock->release_pending && !sock->users) {
+			sock_release(sock);
+		}
+	}
+	ns_info(ns, "process %d left the stack", pid);
+}
+
+/*
+ * fork(), in the parent before the system call: reserves the child's slot
+ * and gives it every hold the parent has, with the stack lock held across
+ * the fork so nothing changes in between. Returns the slot, or -errno (lock
+ * not held then).
+ */
+int nstack_fork_prepare(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	uint64_t pbit = 1ull << l->slot;
+	struct socket *sock;
+	int slot;
+
+	ns_lock(ns);
+	for (slot = 0; slot < NS_MAX_PROCS; slot++)
+		if (ns->procs->p[slot].state == NS_PROC_FREE)
+			break;
+	if (slot == NS_MAX_PROCS) {
+		nstack_unlock(ns);
+		return -EMFILE;
+	}
+	ns->procs->p[slot] = (struct ns_proc){.state = NS_PROC_FORKING};
+	ns->procs->gen++;
+	LIST_FOREACH(sock, &ns->sockets, all)
+	if (sock->holders & pbit)
+		sock->holders |= 1ull << slot;
+	return slot;
+}
+
+/* fork() returned pid in the parent (-1: it failed and the holds go back). */
+void nstack_fork_parent(struct nstack *ns, int slot, pid_t pid)
+{
+	if (pid > 0) {
+		ns->procs->p[slot].pid = pid;
+		ns->procs->p[slot].state = NS_PROC_LIVE;
+	} else {
+		ns->procs->p[slot].state = NS_PROC_LIVE; /* so that reaping undoes it */
+		ns_proc_reap(ns, slot);
+	}
+	nstack_unlock(ns);
+}
+
+/*
+ * The child's side: it is process `slot` now. The lock is still the
+ * parent's (it releases it); nothing here takes it. The per-process state
+ * inherited from the parent is repaired: no stack thread, no wake-up fd,
+ * no pidfds (the embedder closes the inherited descriptors it knows).
+ */
+void nstack_fork_child(struct nstack *ns, int slot)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	__atomic_store_n(&ns->procs->p[slot].pid, getpid(), __ATOMIC_RELAXED);
+	l->slot = slot;
+	l->thread_running = false;
+	l->thread_stop = false;
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	l->wake_fd = -1;
+	l->doorbell_fd = -1;
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		if (l->pidfd[i] >= 0)
+			close(l->pidfd[i]);
+		l->pidfd[i] = -1;
+		l->pidfd_pid[i] = 0;
+	}
+}
+
+/* This process's slot in the process table. */
+int nstack_proc_slot(const struct nstack *ns)
+{
+	return ns_local(ns)->slot;
+}
+
+/* The random id of the stack (names its doorbells). */
+uint64_t nstack_shared_id(const struct nstack *ns)
+{
+	return ns->procs->id;
+}
+
+/* Sets the fd the stack thread watches for its mailbox's doorbell. */
+void nstack_set_doorbell_fd(struct nstack *ns, int fd)
+{
+	ns_local(ns)->doorbell_fd = fd;
+}
+
+/* Number of processes attached. */
+int nstack_proc_count(struct nstack *ns)
+{
+	int n = 0;
+
+	for (int i = 0; i < NS_MAX_PROCS; i++)
+		n += ns->procs->p[i].state != NS_PROC_FREE;
+	return n;
+}
