@@ -438,6 +438,27 @@ static bool tx_queue_start(struct pcap_live *pl)
 	return true;
 }
 
+/* See pcap_live.h. */
+void pcap_live_fork_child(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+
+	if (!pl || !pl->q_thread_on)
+		return;
+	/* The queue's lock and conditions may have been held by the parent's threads. */
+	pthread_mutex_init(&pl->q_lock, NULL);
+	pthread_cond_init(&pl->q_nonempty, NULL);
+	pthread_cond_init(&pl->q_space, NULL);
+	pl->q_thread_on = false;
+	pl->q_head = pl->q_count = 0;
+	pl->q_busy = pl->q_stop = false;
+	pl->q_waiters = 0;
+	for (int i = 0; i < PCAP_LIVE_TXQ_SLOTS; i++) {
+		free(pl->slots[i].buf);
+		pl->slots[i].buf = NULL;
+	}
+}
+
 /* Sends what is queued, then ends the TX thread. */
 static void tx_queue_stop(struct pcap_live *pl)
 {

@@ -48,6 +48,12 @@ int pcap_live_open(const struct pcap_live_opts *opts, struct net_device **res, c
  * offload. Elsewhere it does nothing.
  */
 void pcap_live_socket_created(int fd);
+/*
+ * In a child of fork(): the device sends inline (the TX thread was the
+ * parent's; frames it had queued are the parent's to send) and is never
+ * polled for input by this process.
+ */
+void pcap_live_fork_child(struct net_device *dev);
 
 /* The BPF program text pcap_live_open() installs (exposed for tests). */
 int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,

@@ -406,6 +406,16 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		c->exit_linger_ms = (unsigned int)ms;
 	}
+	cfg->arena_size = (size_t)1024 << 20;
+	if ((v = get(ctx, "NSTACK_ARENA_MB")) != NULL && v[0]) {
+		long long mb;
+
+		if (parse_int(v, 1 << 20, &mb) || mb < 16) {
+			snprintf(err, errlen, "bad NSTACK_ARENA_MB='%s' (MiB, 16..1048576)", v);
+			return -EINVAL;
+		}
+		cfg->arena_size = (size_t)mb << 20;
+	}
 	if ((v = get(ctx, "NSTACK_BUSY_POLL")) != NULL && v[0]) {
 		long long us;
 

@@ -173,3 +173,44 @@ int fdt_next_private(int from)
 	}
 	return -1;
 }
+
+/* fork(): no fd may change between the stack's count of holds and the fork. */
+void fdt_fork_lock(void)
+{
+	pthread_mutex_lock(&fdt_grow_lock);
+	for (int i = 0; i < FDT_STRIPES; i++)
+		pthread_mutex_lock(&fdt_stripe[i]);
+}
+
+void fdt_fork_unlock(void)
+{
+	for (int i = FDT_STRIPES - 1; i >= 0; i--)
+		pthread_mutex_unlock(&fdt_stripe[i]);
+	pthread_mutex_unlock(&fdt_grow_lock);
+}
+
+/*
+ * In the child of fork(): the locks are fresh again, and each file's
+ * reference count becomes the number of fds that map to it (the parent's
+ * calls in progress, counted in it, are not the child's). The child's
+ * threads are gone, so nobody sleeps on any file.
+ */
+void fdt_fork_child(void)
+{
+	pthread_mutex_init(&fdt_grow_lock, NULL);
+	for (int i = 0; i < FDT_STRIPES; i++)
+		pthread_mutex_init(&fdt_stripe[i], NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
+			struct nsp_file *f = atomic_load(&fdt_slot(fd, false)->file);
+
+			if (pass == 0) {
+				atomic_store(&f->refs, 0);
+				atomic_store(&f->sleepers, 0);
+				pthread_mutex_init(&f->wait_lock, NULL);
+			} else {
+				atomic_fetch_add(&f->refs, 1);
+			}
+		}
+	}
+}

@@ -69,6 +69,7 @@ struct nsp_real {
 	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
 	int (*close_range)(unsigned int, unsigned int, int);
+	pid_t (*fork)(void);
 	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
@@ -153,8 +154,13 @@ int fdt_capacity(void);
 /* The stack (start.c). */
 /* Starts the stack on first use; 0 with *res, or -errno (message printed once). */
 int nsp_stack(struct nstack **res);
-/* True in a child of fork(): private sockets belong to the parent. */
+/*
+ * True in a child made without our fork() (vfork, clone, posix_spawn,
+ * daemon(3)): it shares nothing with the stack, so its private fds are dead.
+ */
 extern bool nsp_forked;
+/* The stack if it runs in this process already (no start), else NULL. */
+struct nstack *nsp_stack_running(void);
 /* Makes a file for sock with a fresh eventfd; returns the fd or -errno. */
 int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int type, int protocol);
 /* Closes the socket of a file nobody references any more and frees it. */
@@ -164,6 +170,27 @@ void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, only at NSTACK_LOG=info or debug. */
 void nsp_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool nsp_explain(void);
+
+/* fdtable.c: fork() support (see fork.c). */
+void fdt_fork_lock(void);
+void fdt_fork_unlock(void);
+void fdt_fork_child(void);
+
+/* fork.c: sharing the stack with children. */
+/* This process's doorbell (stack mail from other processes); 0 or -errno. */
+int nsp_doorbell_open(struct nstack *ns);
+/* nstack_hooks: ring, wake_token, wake_all. */
+void nsp_hook_ring(void *ctx, int slot, uint64_t id);
+void nsp_hook_wake_token(void *ctx, void *token);
+void nsp_hook_wake_all(void *ctx);
+/* start.c: the child's device and bookkeeping after fork(). */
+void nsp_start_fork_child(struct nstack *ns);
+void nsp_fork_init(void);
+
+/* wait.c */
+void nsp_wake_remote(void *token);
+void nsp_wake_all_tokens(void);
+void nsp_wait_fork_child(void);
 
 /* epoll.c: drops epoll state for fd (f: the private file it was, or NULL). */
 void nsp_epoll_close(int fd, struct nsp_file *f);

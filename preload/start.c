@@ -23,7 +23,9 @@
 #include <poll.h>
 #include <semaphore.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
+#include "arena.h"
 #include "config.h"
 #include "netdevice.h"
 #include "pcap_dump.h"
@@ -226,14 +228,6 @@ static const char *env_get(void *ctx, const char *name)
 	return getenv(name);
 }
 
-static void atfork_child(void)
-{
-	/*
-	 * The stack thread does not exist here and the stack lock may have been
-	 * held at fork time: the child must never touch the parent's stack.
-	 */
-	nsp_forked = true;
-}
 
 /* Milliseconds on the monotonic clock. */
 static uint64_t mono_ms(void)
@@ -269,6 +263,7 @@ static void exit_flush(void)
 
 	if (!ns || nsp_forked)
 		return;
+	nsp_inside++;
 	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
 		struct nsp_file *f = fdt_remove(fd);
 
@@ -282,6 +277,13 @@ static void exit_flush(void)
 		REAL(close)(fd);
 		fdt_put(f);
 	}
+	nsp_inside--;
+	/*
+	 * Other processes still share the stack: they deliver what we wrote
+	 * (and reap us when we are gone), so nothing keeps us.
+	 */
+	if (nstack_proc_count(ns) > 1)
+		return;
 	deadline = mono_ms() + exit_linger_ms;
 	while ((nstack_live_skbs(ns) > 0 || nstack_tx_pending(ns) > 0) && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
@@ -428,13 +430,125 @@ static void tune_malloc(void)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
+/* The device options, kept for a process that has to open the link again. */
+static struct pcap_live_opts live_opts;
+static char live_ifname[IF_NAMESIZE];
+static uint8_t live_mac[6];
+
+/* Wraps a live device's ops so that libpcap's own socket calls reach libc. */
+static void guard_dev(struct net_device *dev)
+{
+	backend_ops = dev->ops;
+	guarded_ops = (struct netdev_ops){
+	    .xmit = guarded_xmit,
+	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
+	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
+	    .poll = guarded_poll,
+	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
+	    .close = guarded_close,
+	};
+	dev->ops = &guarded_ops;
+}
+
+/*
+ * nstack_hooks.take_over (stack lock held): the process that received the
+ * link's frames is gone and this one takes its place. The packet socket
+ * inherited through fork() cannot be used for that (libpcap's read position
+ * in its ring was the other process's), so the link is opened afresh; the
+ * old handle, used for sending until now, is closed.
+ */
+static int hook_take_over(void *ctx, struct nstack *ns)
+{
+	struct net_device *old = nstack_dev(ns), *dev;
+	char err[512] = "";
+	int rc;
+
+	(void)ctx;
+	nsp_inside++;
+	rc = pcap_live_open(&live_opts, &dev, err, sizeof(err));
+	if (rc == 0) {
+		guard_dev(dev);
+		nstack_set_dev(ns, dev);
+		if (backend_ops->get_fd)
+			nsp_internal_fd_add(backend_ops->get_fd(dev));
+		if (old) {
+			if (backend_ops->get_fd)
+				nsp_internal_fd_del(backend_ops->get_fd(old));
+			old->ops->close(old);
+		}
+	} else {
+		nsp_log("%s", err);
+	}
+	nsp_inside--;
+	return rc;
+}
+
+/* The stack, if this process has started it; never starts it. */
+struct nstack *nsp_stack_running(void)
+{
+	return __atomic_load_n(&start_state, __ATOMIC_ACQUIRE) == 1 ? the_stack : NULL;
+}
+
+/*
+ * The child's half of fork() (fork.c), after the stack's own repairs: the
+ * inherited device only transmits now, the child gets a doorbell and a
+ * stack thread of its own, and its exit flushes like its parent's.
+ */
+void nsp_start_fork_child(struct nstack *ns)
+{
+	struct net_device *dev = nstack_dev(ns);
+	int rc;
+
+	nsp_inside++;
+	if (dev)
+		pcap_live_fork_child(dev);
+	stack_pid = getpid();
+	nsp_doorbell_open(ns);
+	rc = nstack_start(ns);
+	if (rc)
+		nsp_log("fork: cannot start the child's stack thread: %s", strerror(-rc));
+	else
+		nsp_internal_fd_add(nstack_wake_fd(ns));
+	nsp_inside--;
+}
+
+/*
+ * The arena's address in every process: fixed, so that pointers inside it
+ * hold in programs exec'd or started later that map it too. Well away from
+ * where Linux puts heaps, libraries and stacks, and from ASan's shadow.
+ */
+#define NSP_ARENA_ADDR ((void *)0x6e5700000000ull)
+
+static int map_arena(size_t size, struct ns_arena_map *map, char *err, size_t errlen)
+{
+	int fd = memfd_create("nstack", MFD_CLOEXEC), rc;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create the stack's shared memory: %s", strerror(errno));
+		return -errno;
+	}
+	rc = ns_arena_create(fd, size, NSP_ARENA_ADDR, map);
+	if (rc == -EEXIST)
+		rc = ns_arena_create(fd, size, NULL, map);
+	close(fd);
+	if (rc)
+		snprintf(err, errlen, "cannot map %zu MiB of shared memory for the stack: %s",
+			 size >> 20, strerror(-rc));
+	return rc;
+}
+
 static int start_locked(void)
 {
 	static const struct nstack_hooks hooks = {
 	    .sock_event = hook_sock_event,
 	    .log = hook_log,
+	    .ring = nsp_hook_ring,
+	    .wake_token = nsp_hook_wake_token,
+	    .wake_all = nsp_hook_wake_all,
+	    .take_over = hook_take_over,
 	};
 	struct pcap_live_opts o = {0};
+	struct ns_arena_map map;
 	struct net_device *dev;
 	struct nsp_config c;
 	char err[512] = "";
@@ -453,19 +567,17 @@ static int start_locked(void)
 	o.no_gso = !c.gso;
 	o.no_tx_thread = !c.tx_thread;
 	print_stats = c.stats;
+	live_opts = o;
+	snprintf(live_ifname, sizeof(live_ifname), "%s", c.cfg.ifname);
+	live_opts.ifname = live_ifname;
+	if (o.mac) {
+		memcpy(live_mac, o.mac, 6);
+		live_opts.mac = live_mac;
+	}
 	rc = pcap_live_open(&o, &dev, err, sizeof(err));
 	if (rc)
 		goto fail;
-	backend_ops = dev->ops;
-	guarded_ops = (struct netdev_ops){
-	    .xmit = guarded_xmit,
-	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
-	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
-	    .poll = guarded_poll,
-	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
-	    .close = guarded_close,
-	};
-	dev->ops = &guarded_ops;
+	guard_dev(dev);
 	if (c.pcap_path[0]) {
 		rc = pcap_dump_create(c.pcap_path, &the_dump, err, sizeof(err));
 		if (rc) {
@@ -474,11 +586,17 @@ static int start_locked(void)
 		}
 		pcap_dump_attach(the_dump, dev);
 	}
-	rc = nstack_create(&c.cfg, dev, &nstack_env_default, &hooks, &ns);
+	rc = map_arena(c.cfg.arena_size, &map, err, sizeof(err));
+	if (rc) {
+		guarded_close(dev);
+		goto fail;
+	}
+	rc = nstack_create_in(&map, &c.cfg, dev, &nstack_env_default, &hooks, &ns);
 	if (rc) {
 		snprintf(err, sizeof(err), "cannot create the stack on %s: %s", c.cfg.ifname,
 			 strerror(-rc));
 		guarded_close(dev);
+		ns_arena_unmap(&map);
 		goto fail;
 	}
 	rc = nstack_start(ns);
@@ -500,7 +618,8 @@ static int start_locked(void)
 	nsp_internal_fd_add(nstack_wake_fd(ns));
 	if (backend_ops->get_fd)
 		nsp_internal_fd_add(backend_ops->get_fd(dev));
-	pthread_atfork(NULL, NULL, atfork_child);
+	nsp_fork_init();
+	nsp_doorbell_open(ns);
 	exit_linger_ms = c.exit_linger_ms;
 	snprintf(the_if.name, sizeof(the_if.name), "%s", c.cfg.ifname);
 	the_if.addr = c.cfg.addr;

@@ -103,11 +103,90 @@ void nsp_internal_fd_evict(int fd)
 	atomic_store(&t->efd, nfd);
 }
 
+/*
+ * Tokens alive in this process: a wake-up posted by another process
+ * (shared.c's mailbox) names a token that may have gone with its thread
+ * since, so it is looked up here before use.
+ */
+#define NSP_MAX_TOKENS 4096
+static struct nsp_thread_wait *live_tokens[NSP_MAX_TOKENS];
+static int nlive_tokens;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void token_live(struct nsp_thread_wait *t, bool on)
+{
+	pthread_mutex_lock(&live_lock);
+	for (int i = 0; i < nlive_tokens; i++) {
+		if (live_tokens[i] == t) {
+			if (!on)
+				live_tokens[i] = live_tokens[--nlive_tokens];
+			pthread_mutex_unlock(&live_lock);
+			return;
+		}
+	}
+	if (on && nlive_tokens < NSP_MAX_TOKENS)
+		live_tokens[nlive_tokens++] = t;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* A token of this process woken from another process: only if it still lives. */
+void nsp_wake_remote(void *token)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&live_lock);
+	for (int i = 0; i < nlive_tokens; i++) {
+		if (live_tokens[i] == token) {
+			if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
+				/* saturated: it wakes anyway */
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* Mail was lost: every sleeping thread of this process looks again. */
+void nsp_wake_all_tokens(void)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&live_lock);
+	for (int i = 0; i < nlive_tokens; i++)
+		if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
+			/* saturated: it wakes anyway */
+		}
+	pthread_mutex_unlock(&live_lock);
+}
+
+/*
+ * In a fork child: the parent's threads are not here, and their eventfds
+ * (inherited, the same kernel objects) must not be drained by the child, nor
+ * this thread's: each gets closed, and this thread makes a new token when it
+ * first sleeps.
+ */
+void nsp_wait_fork_child(void)
+{
+	pthread_mutex_init(&live_lock, NULL);
+	nlive_tokens = 0;
+	for (int fd = 0; fd < NSP_INTERNAL_FDS; fd++) {
+		struct nsp_thread_wait *t = atomic_load(&internal_fd[fd]);
+
+		if (t && t != &not_a_token) {
+			internal_set(fd, NULL);
+			syscall(SYS_close, fd);
+		}
+	}
+	atomic_store(&tw.efd, -1);
+}
+
 /* Thread exit: the token's eventfd goes with the thread. */
 static void tw_destroy(void *p)
 {
 	struct nsp_thread_wait *t = p;
 
+	if (t)
+		token_live(t, false);
 	int fd = t ? atomic_exchange(&t->efd, -1) : -1;
 
 	if (fd >= 0) {
@@ -133,6 +212,7 @@ int nsp_thread_efd(void)
 		pthread_setspecific(tw_key, &tw);
 		internal_set(fd, &tw);
 		atomic_store(&tw.efd, fd);
+		token_live(&tw, true);
 	}
 	return fd;
 }

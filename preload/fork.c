@@ -1,0 +1,178 @@
+/*
+ * fork(): parent and child share every private socket, as with the kernel.
+ *
+ * The stack lives in an arena both map (MAP_SHARED survives fork), so the
+ * child sees the same sockets at the same addresses. What fork copies
+ * instead of sharing is repaired here: the child gets its own slot in the
+ * stack's process table (holding every socket the parent holds, counted
+ * with the fd table and the stack locked across the system call, so no fd
+ * changes in between), its own stack thread and doorbell, fresh wait
+ * tokens, and a device that only transmits (the parent keeps receiving).
+ *
+ * Doorbells: each process binds an abstract unix datagram socket named
+ * after the stack and its slot; another process that posts mail for it
+ * (shared.c) sends one byte there, and the process's stack thread, which
+ * polls it, drains its mailbox.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "shared.h"
+
+static int doorbell_fd = -1; /* ours, bound to our slot's name */
+static int ring_fd = -1;     /* unbound: sends to other processes' doorbells */
+/* Set around the real fork() so the atfork child handler knows it is ours. */
+static __thread bool in_our_fork;
+
+static socklen_t doorbell_name(struct sockaddr_un *a, uint64_t id, int slot)
+{
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "nstack.%016llx.%d",
+		     (unsigned long long)id, slot);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* Binds this process's doorbell and gives it to the stack thread. */
+int nsp_doorbell_open(struct nstack *ns)
+{
+	struct sockaddr_un a;
+	socklen_t len = doorbell_name(&a, nstack_shared_id(ns), nstack_proc_slot(ns));
+	int fd;
+
+	nsp_inside++;
+	fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && REAL(bind)(fd, (struct sockaddr *)&a, len) < 0) {
+		int e = errno;
+
+		REAL(close)(fd);
+		fd = -1;
+		errno = e;
+	}
+	nsp_inside--;
+	if (fd < 0) {
+		nsp_log("cannot make this process's doorbell: %s", strerror(errno));
+		return -errno;
+	}
+	nsp_internal_fd_add(fd);
+	doorbell_fd = fd;
+	nstack_set_doorbell_fd(ns, fd);
+	return 0;
+}
+
+/* nstack_hooks.ring (stack lock held): one byte to process slot's doorbell. */
+void nsp_hook_ring(void *ctx, int slot, uint64_t id)
+{
+	struct sockaddr_un a;
+	socklen_t len = doorbell_name(&a, id, slot);
+
+	(void)ctx;
+	nsp_inside++;
+	if (ring_fd < 0) {
+		ring_fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (ring_fd >= 0)
+			nsp_internal_fd_add(ring_fd);
+	}
+	/* EAGAIN: its queue is full, so it is awake already; ECONNREFUSED: it is gone. */
+	if (ring_fd >= 0)
+		REAL(sendto)(ring_fd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&a, len);
+	nsp_inside--;
+}
+
+void nsp_hook_wake_token(void *ctx, void *token)
+{
+	(void)ctx;
+	nsp_wake_remote(token);
+}
+
+/* Mail was lost: every sleeper and every watched private fd of ours is signalled. */
+void nsp_hook_wake_all(void *ctx)
+{
+	uint64_t one = 1;
+
+	(void)ctx;
+	nsp_wake_all_tokens();
+	for (int fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
+		struct nsp_file *f = fdt_get(fd);
+
+		if (!f)
+			continue;
+		if (f->evfd >= 0 && REAL(write)(f->evfd, &one, sizeof(one)) < 0) {
+			/* saturated: it is readable anyway */
+		}
+		atomic_fetch_sub(&f->refs, 1); /* never the last: the fd holds one */
+	}
+}
+
+static void atfork_child(void)
+{
+	/*
+	 * A child made without our fork() (vfork+exec, posix_spawn,
+	 * daemon(3), raw clone) has no slot in the stack: its private fds are
+	 * dead (the stack lock may even have been held at that moment).
+	 */
+	if (!in_our_fork)
+		nsp_forked = true;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+/* Called once the stack runs: children made behind our back are recognised. */
+void nsp_fork_init(void)
+{
+	pthread_once(&atfork_once, atfork_register);
+}
+
+NSP_EXPORT pid_t fork(void)
+{
+	struct nstack *ns = nsp_inside || nsp_forked ? NULL : nsp_stack_running();
+	pid_t pid;
+	int slot;
+
+	if (!ns)
+		return REAL(fork)();
+	fdt_fork_lock();
+	slot = nstack_fork_prepare(ns);
+	if (slot < 0) {
+		fdt_fork_unlock();
+		nsp_log("fork: %d processes share the stack already; the child's private sockets "
+			"are not usable",
+			NS_MAX_PROCS);
+		return REAL(fork)();
+	}
+	in_our_fork = true;
+	pid = REAL(fork)();
+	in_our_fork = false;
+	if (pid != 0) {
+		int e = errno;
+
+		nstack_fork_parent(ns, slot, pid);
+		fdt_fork_unlock();
+		errno = e;
+		return pid;
+	}
+	/* The child. The stack lock is still the parent's until it returns from fork. */
+	fdt_fork_child();
+	nsp_wait_fork_child();
+	nstack_fork_child(ns, slot);
+	if (doorbell_fd >= 0) {
+		nsp_internal_fd_del(doorbell_fd);
+		REAL(close)(doorbell_fd);
+		doorbell_fd = -1;
+	}
+	nsp_start_fork_child(ns);
+	return 0;
+}
