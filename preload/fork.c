@@ -15,6 +15,7 @@
  * polls it, drains its mailbox.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,4 +176,126 @@ NSP_EXPORT pid_t fork(void)
 	}
 	nsp_start_fork_child(ns);
 	return 0;
+}
+
+/*
+ * exec(): the new image does not take the stack over (yet): the private
+ * sockets this process holds stay held until it exits (as the kernel keeps
+ * an inherited descriptor open), but no thread of ours may be inside the
+ * stack when exec ends them, and if we drove the link another process must
+ * take it. If exec fails, we carry on as before.
+ */
+static struct nstack *before_exec(void)
+{
+	struct nstack *ns = nsp_inside || nsp_forked ? NULL : nsp_stack_running();
+
+	if (ns) {
+		int wfd = nstack_wake_fd(ns);
+
+		nsp_inside++;
+		nstack_exec_prepare(ns);
+		nsp_inside--;
+		nsp_internal_fd_del(wfd);
+	}
+	return ns;
+}
+
+static void exec_failed(struct nstack *ns)
+{
+	int e = errno;
+
+	if (ns) {
+		nsp_inside++;
+		nstack_exec_failed(ns);
+		nsp_inside--;
+		nsp_internal_fd_add(nstack_wake_fd(ns));
+	}
+	errno = e;
+}
+
+NSP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	struct nstack *ns = before_exec();
+	int rc = REAL(execve)(path, argv, envp);
+
+	exec_failed(ns);
+	return rc;
+}
+
+NSP_EXPORT int execv(const char *path, char *const argv[])
+{
+	struct nstack *ns = before_exec();
+	int rc = REAL(execv)(path, argv);
+
+	exec_failed(ns);
+	return rc;
+}
+
+NSP_EXPORT int execvp(const char *file, char *const argv[])
+{
+	struct nstack *ns = before_exec();
+	int rc = REAL(execvp)(file, argv);
+
+	exec_failed(ns);
+	return rc;
+}
+
+NSP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	struct nstack *ns = before_exec();
+	int rc = REAL(execvpe)(file, argv, envp);
+
+	exec_failed(ns);
+	return rc;
+}
+
+NSP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	struct nstack *ns = before_exec();
+	int rc = REAL(fexecve)(fd, argv, envp);
+
+	exec_failed(ns);
+	return rc;
+}
+
+/* execl*(): the arguments as an array, as glibc does, then the v-form above. */
+#define NSP_EXECL_ARGV(first, ap, argv)                                                            \
+	size_t n_ = 1;                                                                             \
+	va_start(ap, first);                                                                       \
+	while (va_arg(ap, const char *))                                                           \
+		n_++;                                                                              \
+	va_end(ap);                                                                                \
+	char *argv[n_ + 1];                                                                        \
+	va_start(ap, first);                                                                       \
+	argv[0] = (char *)(first);                                                                 \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                                        \
+	argv[i_] = va_arg(ap, char *)
+
+NSP_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+
+	NSP_EXECL_ARGV(arg, ap, argv);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+NSP_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+
+	NSP_EXECL_ARGV(arg, ap, argv);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+NSP_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char *const *envp;
+
+	NSP_EXECL_ARGV(arg, ap, argv);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
 }

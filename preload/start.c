@@ -228,7 +228,6 @@ static const char *env_get(void *ctx, const char *name)
 	return getenv(name);
 }
 
-
 /* Milliseconds on the monotonic clock. */
 static uint64_t mono_ms(void)
 {
@@ -524,7 +523,8 @@ static int map_arena(size_t size, struct ns_arena_map *map, char *err, size_t er
 	int fd = memfd_create("nstack", MFD_CLOEXEC), rc;
 
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create the stack's shared memory: %s", strerror(errno));
+		snprintf(err, errlen, "cannot create the stack's shared memory: %s",
+			 strerror(errno));
 		return -errno;
 	}
 	rc = ns_arena_create(fd, size, NSP_ARENA_ADDR, map);

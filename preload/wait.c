@@ -137,7 +137,8 @@ void nsp_wake_remote(void *token)
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < nlive_tokens; i++) {
 		if (live_tokens[i] == token) {
-			if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
+			if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one,
+				    sizeof(one)) < 0) {
 				/* saturated: it wakes anyway */
 			}
 			break;

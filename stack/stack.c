@@ -262,6 +262,32 @@ static void stop_thread(struct nstack *ns)
 	}
 	pthread_join(ns_local(ns)->thread, NULL);
 	ns_local(ns)->thread_running = false;
+	close(ns_local(ns)->wake_fd);
+	ns_local(ns)->wake_fd = -1;
+}
+
+/* See nstack.h. */
+void nstack_exec_prepare(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	stop_thread(ns);
+	ns_lock(ns);
+	if (ns->procs->driver == l->slot) {
+		ns->procs->driver = -1;
+		/* The others sleep on our pidfd, which an exec does not signal. */
+		for (int i = 0; i < NS_MAX_PROCS; i++)
+			if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE)
+				ns_mail_post(ns, i, NS_MAIL_KICK, 0);
+	}
+	nstack_unlock(ns);
+}
+
+/* See nstack.h. */
+void nstack_exec_failed(struct nstack *ns)
+{
+	if (nstack_start(ns) != 0)
+		ns_err(ns, "exec failed and the stack thread could not be restarted");
 }
 
 /* Tears the stack down; see nstack.h. */

@@ -112,6 +112,13 @@ int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config 
 void nstack_destroy(struct nstack *ns);
 /* Starts the stack thread (RX batches and timers). */
 int nstack_start(struct nstack *ns);
+/*
+ * This process is about to exec(): its stack thread stops (so no thread of
+ * it holds the stack lock when exec ends them all) and, if it drove the
+ * link, another process takes over. nstack_exec_failed() undoes it.
+ */
+void nstack_exec_prepare(struct nstack *ns);
+void nstack_exec_failed(struct nstack *ns);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
 /* Without a thread: handles pending frames, then due timers. */

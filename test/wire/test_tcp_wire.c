@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "checksum.h"
@@ -21,6 +24,7 @@
 #include "proto/ether.h"
 #include "proto/icmp.h"
 #include "proto/ip.h"
+#include "shared.h"
 #include "stack.h"
 #include "tcp.h"
 
@@ -1083,6 +1087,114 @@ START_TEST(test_established_close_with_unread_data_sends_rst)
 }
 END_TEST
 
+/* --- one connection held by two processes (fork), shared.c --- */
+
+/* Forks a process that shares the stack and holds every socket we hold; it waits to be killed. */
+static pid_t fork_holder(int *slot)
+{
+	pid_t pid;
+
+	*slot = nstack_fork_prepare(T.ns);
+	ck_assert_int_ge(*slot, 1);
+	pid = fork();
+	if (pid == 0) {
+		nstack_fork_child(T.ns, *slot);
+		for (;;)
+			pause();
+	}
+	nstack_fork_parent(T.ns, *slot, pid);
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+/* What the driver does when the pidfd of a process it watches says it died. */
+static void reap(pid_t pid, int slot)
+{
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	nstack_lock(T.ns);
+	ns_proc_reap(T.ns, slot);
+	nstack_unlock(T.ns);
+	nstack_process(T.ns);
+}
+
+START_TEST(test_shared_parent_close_keeps_connection_child_death_sends_fin)
+{
+	struct conn c = passive_plain();
+	int slot;
+	pid_t pid = fork_holder(&slot);
+
+	ck_assert_int_eq(nstack_proc_count(T.ns), 2);
+	/* The child still has it: our close() is not the connection's. */
+	nstack_close(c.s);
+	c.s = NULL;
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_live_socks(T.ns), 2);
+	/* The child dies with the last reference: closed as the kernel closes it. */
+	reap(pid, slot);
+	ck_assert_int_eq(nstack_proc_count(T.ns), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_shared_child_death_with_unread_data_parent_still_reads)
+{
+	struct conn c = passive_plain();
+	char buf[8];
+	int slot;
+	pid_t pid = fork_holder(&slot);
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0,
+			     "unread", 6});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK, 64240});
+	c.rcv += 6;
+	/* The child goes while data waits: we hold the socket, so no RST. */
+	reap(pid, slot);
+	t_expect_no_tx();
+	ck_assert_int_eq(urecv(c.s, buf, sizeof(buf)), 6);
+	ck_assert_mem_eq(buf, "unread", 6);
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_shared_both_close_last_close_sends_rst_for_unread_data)
+{
+	struct conn c = passive_plain();
+	int slot;
+	pid_t pid = fork_holder(&slot);
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH, 65535, NULL, 0,
+			     "unread", 6});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK, 64240});
+	nstack_close(c.s);
+	c.s = NULL;
+	t_expect_no_tx();
+	/* Unread data at the last reference's end: RST, as Linux's tcp_close(). */
+	reap(pid, slot);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv + 6, TH_ACK | TH_RST, 64240});
+	conn_close(&c);
+}
+END_TEST
+
+START_TEST(test_shared_failed_fork_gives_the_holds_back)
+{
+	struct conn c = passive_plain();
+	int slot = nstack_fork_prepare(T.ns);
+
+	ck_assert_int_ge(slot, 1);
+	nstack_fork_parent(T.ns, slot, -1);
+	ck_assert_int_eq(nstack_proc_count(T.ns), 1);
+	nstack_close(c.s);
+	c.s = NULL;
+	expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd, c.rcv, TH_ACK | TH_FIN, 64240});
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_established_old_timestamp_rejected_by_paws)
 {
 	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0};
@@ -1603,6 +1715,10 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_peer_fin_close_wait_then_last_ack);
 	tcase_add_test(tc, test_established_simultaneous_close_closing_then_time_wait);
 	tcase_add_test(tc, test_established_close_with_unread_data_sends_rst);
+	tcase_add_test(tc, test_shared_parent_close_keeps_connection_child_death_sends_fin);
+	tcase_add_test(tc, test_shared_child_death_with_unread_data_parent_still_reads);
+	tcase_add_test(tc, test_shared_both_close_last_close_sends_rst_for_unread_data);
+	tcase_add_test(tc, test_shared_failed_fork_gives_the_holds_back);
 	tcase_add_test(tc, test_established_old_timestamp_rejected_by_paws);
 	tcase_add_test(tc, test_established_unanswered_rto_gives_up_after_retries2_etimedout);
 	tcase_add_test(tc, test_established_nagle_holds_second_small_segment_until_ack);

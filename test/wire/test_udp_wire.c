@@ -1076,7 +1076,8 @@ END_TEST
 START_TEST(test_bound_to_device_still_receives)
 {
 	struct socket *s = udp_bound(5000);
-	const char *ifname = ns_dev(T.ns)->name[0] ? ns_dev(T.ns)->name : nstack_config(T.ns)->ifname;
+	const char *ifname =
+	    ns_dev(T.ns)->name[0] ? ns_dev(T.ns)->name : nstack_config(T.ns)->ifname;
 	struct rx r;
 
 	ck_assert_int_eq(
