@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include "netdevice.h"
+#include "arena.h"
 #include "nstack.h"
 
 /* ---- the mock stack ---- */
@@ -68,6 +69,55 @@ int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 	mock_hooks = *hooks;
 	*res = &mock_ns;
 	return 0;
+}
+int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config *cfg,
+		     struct net_device *dev, const struct nstack_env *env,
+		     const struct nstack_hooks *hooks, struct nstack **res)
+{
+	return nstack_create(cfg, dev, env, hooks, res);
+}
+/* The mock keeps its state in process memory: one process, no arena, no fork sharing. */
+int ns_arena_create(int fd, size_t size, void *addr, struct ns_arena_map *map)
+{
+	memset(map, 0, sizeof(*map));
+	return 0;
+}
+void ns_arena_unmap(struct ns_arena_map *map)
+{
+}
+int nstack_fork_prepare(struct nstack *ns)
+{
+	return -EMFILE;
+}
+void nstack_fork_parent(struct nstack *ns, int slot, pid_t pid)
+{
+}
+void nstack_fork_child(struct nstack *ns, int slot)
+{
+}
+int nstack_proc_slot(const struct nstack *ns)
+{
+	return 0;
+}
+int nstack_proc_count(struct nstack *ns)
+{
+	return 1;
+}
+uint64_t nstack_shared_id(const struct nstack *ns)
+{
+	return (uint64_t)getpid();
+}
+void nstack_set_doorbell_fd(struct nstack *ns, int fd)
+{
+}
+void nstack_set_dev(struct nstack *ns, struct net_device *dev)
+{
+}
+void nstack_exec_prepare(struct nstack *ns)
+{
+}
+void nstack_exec_failed(struct nstack *ns)
+{
 }
 void nstack_destroy(struct nstack *ns)
 {
