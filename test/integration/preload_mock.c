@@ -116,6 +116,10 @@ void nstack_set_dev(struct nstack *ns, struct net_device *dev)
 void nstack_exec_prepare(struct nstack *ns)
 {
 }
+struct net_device *nstack_dev(const struct nstack *ns)
+{
+	return NULL;
+}
 void nstack_exec_failed(struct nstack *ns)
 {
 }
@@ -246,46 +250,59 @@ unsigned int nstack_poll(struct socket *s)
 
 /* Wait tokens as the real stack keeps them: one list, lock held. */
 static struct nstack_wait_ops mock_wait;
-static struct nstack_waiter *mock_waiters;
+struct sk_waitent;
+static struct sk_waitent *mock_waiters;
 void nstack_set_wait_ops(struct nstack *ns, const struct nstack_wait_ops *ops)
 {
 	pthread_mutex_lock(&ns->lock);
 	mock_wait = *ops;
 	pthread_mutex_unlock(&ns->lock);
 }
+/* The mock's own registration (the real stack keeps these in its arena). */
+struct sk_waitent {
+	struct sk_waitent *next, **pprev;
+	struct socket *sock;
+	void *token;
+};
 unsigned int nstack_poll_wait(struct socket *s, struct nstack_waiter *w)
 {
+	struct sk_waitent *e = calloc(1, sizeof(*e));
 	unsigned int mask;
 
 	pthread_mutex_lock(&mock_ns.lock);
 	mask = atomic_load(&s->mask);
-	w->sk = (struct sock *)s;
 	w->ns = &mock_ns;
-	w->next = mock_waiters;
-	if (w->next)
-		w->next->pprev = &w->next;
-	w->pprev = &mock_waiters;
-	mock_waiters = w;
+	w->ent = e;
+	e->sock = s;
+	e->token = w->token;
+	e->next = mock_waiters;
+	if (e->next)
+		e->next->pprev = &e->next;
+	e->pprev = &mock_waiters;
+	mock_waiters = e;
 	pthread_mutex_unlock(&mock_ns.lock);
 	return mask;
 }
 void nstack_poll_end(struct nstack_waiter *w)
 {
+	struct sk_waitent *e = w->ent;
+
+	if (!e)
+		return;
 	pthread_mutex_lock(&mock_ns.lock);
-	if (w->pprev) {
-		*w->pprev = w->next;
-		if (w->next)
-			w->next->pprev = w->pprev;
-		w->pprev = NULL;
-	}
+	*e->pprev = e->next;
+	if (e->next)
+		e->next->pprev = e->pprev;
+	w->ent = NULL;
 	pthread_mutex_unlock(&mock_ns.lock);
+	free(e);
 }
 /* Readiness of s changed (lock held): wake its pollers, tell the embedder. */
 static void mock_event(struct socket *s)
 {
-	for (struct nstack_waiter *w = mock_waiters; w; w = w->next) {
-		if (w->sk == (struct sock *)s)
-			mock_wait.wake(mock_wait.ctx, w->token);
+	for (struct sk_waitent *e = mock_waiters; e; e = e->next) {
+		if (e->sock == s)
+			mock_wait.wake(mock_wait.ctx, e->token);
 	}
 	mock_hooks.sock_event(mock_hooks.ctx, s);
 }
