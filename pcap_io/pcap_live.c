@@ -617,7 +617,9 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	pcap_set_snaplen(p,
 			 live_snaplen(o->ifname) + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, (int)(o->buffer_size ? o->buffer_size : PCAP_LIVE_BUFSIZE));
+	pcap_set_buffer_size(p, (int)(o->tx_only       ? 256 * 1024
+				      : o->buffer_size ? o->buffer_size
+						       : PCAP_LIVE_BUFSIZE));
 	/* Frames to a MAC other than the interface's need promiscuous mode. */
 	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
 	pcap_set_timeout(p, 1);
@@ -652,6 +654,9 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 			      o->mac ? o->mac : ifmac);
 	if (rc)
 		goto out_close;
+	if (o->tx_only)
+		/* Another process of the stack receives: this handle only sends. */
+		snprintf(filter, sizeof(filter), "less 0");
 	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
 		rc = -EINVAL;

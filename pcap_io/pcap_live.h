@@ -22,6 +22,7 @@ struct pcap_live_opts {
 	size_t buffer_size;	/* kernel capture buffer; 0 = 32 MiB */
 	bool no_gso;		/* send every segment as its own frame (NSTACK_GSO=0) */
 	bool no_tx_thread;	/* super-frames sent by the caller (NSTACK_TX_THREAD=0) */
+	bool tx_only;		/* only sends: the filter takes nothing in, the ring is small */
 };
 
 /*

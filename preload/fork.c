@@ -17,11 +17,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "preload.h"
 #include "shared.h"
@@ -179,83 +183,166 @@ NSP_EXPORT pid_t fork(void)
 }
 
 /*
- * exec(): the new image does not take the stack over (yet): the private
- * sockets this process holds stay held until it exits (as the kernel keeps
- * an inherited descriptor open), but no thread of ours may be inside the
- * stack when exec ends them, and if we drove the link another process must
- * take it. If exec fails, we carry on as before.
+ * vfork(): the child would share our memory, fd table and stack state, and
+ * every interposed call it makes before exec (dup2 of a private fd onto
+ * stdin, say, as Python's subprocess does) would change ours. POSIX allows
+ * vfork() to be fork(), so with a stack running it is.
  */
-static struct nstack *before_exec(void)
+NSP_EXPORT pid_t vfork(void)
 {
-	struct nstack *ns = nsp_inside || nsp_forked ? NULL : nsp_stack_running();
+	return fork();
+}
 
-	if (ns) {
-		int wfd = nstack_wake_fd(ns);
+/*
+ * exec(): no thread of ours may be inside the stack when exec ends them all,
+ * and if we drove the link another process takes it. The private fds that
+ * survive exec (not close-on-exec) are recorded in our slot, their
+ * eventfds made to survive too, and the new image is told (NSTACK_EXEC=1 in
+ * its environment) to map the stack at once and take them over, with their
+ * numbers, before its main() runs. If exec fails, we carry on as before.
+ */
+struct exec_state {
+	struct nstack *ns;
+	char **envp; /* ours to free: the program's, plus the marker */
+	int nfds;
+	int fds[256];
+};
+
+static void before_exec(struct exec_state *x, char *const envp[])
+{
+	struct socket *socks[256];
+	size_t n = 0, j = 0;
+
+	x->ns = nsp_inside || nsp_forked ? NULL : nsp_stack_running();
+	x->envp = NULL;
+	x->nfds = 0;
+	if (!x->ns)
+		return;
+	for (int fd = fdt_next_private(0); fd >= 0 && x->nfds < 256;
+	     fd = fdt_next_private(fd + 1)) {
+		struct nsp_file *f;
+
+		if (fdt_get_cloexec(fd) || !(f = fdt_get(fd)))
+			continue;
+		socks[x->nfds] = f->sock;
+		x->fds[x->nfds++] = fd;
+		atomic_fetch_sub(&f->refs, 1); /* the fd still holds one */
+		REAL(fcntl)(fd, F_SETFD, 0);
+	}
+	nsp_inside++;
+	nstack_exec_record(x->ns, x->fds, socks, x->nfds);
+	nsp_inside--;
+	if (x->nfds && envp) {
+		while (envp[n])
+			n++;
+		x->envp = malloc((n + 2) * sizeof(char *));
+		if (x->envp) {
+			for (size_t i = 0; i < n; i++)
+				if (strncmp(envp[i], "NSTACK_EXEC=", 12) != 0)
+					x->envp[j++] = envp[i];
+			x->envp[j++] = (char *)"NSTACK_EXEC=1";
+			x->envp[j] = NULL;
+		}
+	}
+	{
+		int wfd = nstack_wake_fd(x->ns);
 
 		nsp_inside++;
-		nstack_exec_prepare(ns);
+		nstack_exec_prepare(x->ns);
 		nsp_inside--;
 		nsp_internal_fd_del(wfd);
 	}
-	return ns;
 }
 
-static void exec_failed(struct nstack *ns)
+static char *const *exec_env(struct exec_state *x, char *const envp[])
+{
+	return x->envp ? x->envp : envp;
+}
+
+static void exec_failed(struct exec_state *x)
 {
 	int e = errno;
 
-	if (ns) {
+	if (x->ns) {
+		for (int i = 0; i < x->nfds; i++)
+			REAL(fcntl)(x->fds[i], F_SETFD, FD_CLOEXEC);
 		nsp_inside++;
-		nstack_exec_failed(ns);
+		nstack_exec_failed(x->ns);
 		nsp_inside--;
-		nsp_internal_fd_add(nstack_wake_fd(ns));
+		nsp_internal_fd_add(nstack_wake_fd(x->ns));
 	}
+	free(x->envp);
 	errno = e;
 }
 
 NSP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	struct nstack *ns = before_exec();
-	int rc = REAL(execve)(path, argv, envp);
+	struct exec_state x;
+	int rc;
 
-	exec_failed(ns);
+	before_exec(&x, envp);
+	rc = REAL(execve)(path, argv, exec_env(&x, envp));
+	exec_failed(&x);
 	return rc;
 }
 
 NSP_EXPORT int execv(const char *path, char *const argv[])
 {
-	struct nstack *ns = before_exec();
-	int rc = REAL(execv)(path, argv);
+	struct exec_state x;
+	int rc;
 
-	exec_failed(ns);
+	before_exec(&x, environ);
+	rc = REAL(execve)(path, argv, exec_env(&x, environ));
+	exec_failed(&x);
 	return rc;
 }
 
 NSP_EXPORT int execvp(const char *file, char *const argv[])
 {
-	struct nstack *ns = before_exec();
-	int rc = REAL(execvp)(file, argv);
+	struct exec_state x;
+	int rc;
 
-	exec_failed(ns);
+	before_exec(&x, environ);
+	rc = REAL(execvpe)(file, argv, exec_env(&x, environ));
+	exec_failed(&x);
 	return rc;
 }
 
 NSP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	struct nstack *ns = before_exec();
-	int rc = REAL(execvpe)(file, argv, envp);
+	struct exec_state x;
+	int rc;
 
-	exec_failed(ns);
+	before_exec(&x, envp);
+	rc = REAL(execvpe)(file, argv, exec_env(&x, envp));
+	exec_failed(&x);
 	return rc;
 }
 
 NSP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	struct nstack *ns = before_exec();
-	int rc = REAL(fexecve)(fd, argv, envp);
+	struct exec_state x;
+	int rc;
 
-	exec_failed(ns);
+	before_exec(&x, envp);
+	rc = REAL(fexecve)(fd, argv, exec_env(&x, envp));
+	exec_failed(&x);
 	return rc;
+}
+
+/*
+ * The new image after exec(): NSTACK_EXEC=1 says private fds were handed
+ * over; map the stack now, before main() touches them. The marker goes,
+ * so that the program's own children do not see it.
+ */
+__attribute__((constructor)) static void exec_attach(void)
+{
+	struct nstack *ns;
+
+	if (!getenv("NSTACK_EXEC"))
+		return;
+	unsetenv("NSTACK_EXEC");
+	nsp_stack(&ns);
 }
 
 /* execl*(): the arguments as an array, as glibc does, then the v-form above. */

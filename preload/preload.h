@@ -168,6 +168,8 @@ extern bool nsp_forked;
 struct nstack *nsp_stack_running(void);
 /* Makes a file for sock with a fresh eventfd; returns the fd or -errno. */
 int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int type, int protocol);
+/* After exec: fd (inherited) is sock's again; 0 or -errno. */
+int nsp_file_adopt(struct nstack *ns, struct socket *sock, int fd);
 /* Closes the socket of a file nobody references any more and frees it. */
 void nsp_file_release(struct nsp_file *f);
 /* Writes one line "nstack: ..." to stderr. */

@@ -23,7 +23,9 @@
 #include <poll.h>
 #include <semaphore.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "arena.h"
 #include "config.h"
@@ -244,6 +246,25 @@ static void print_stat(void *arg, const char *name, uint64_t v)
 	nsp_log("stat %s %llu", name, (unsigned long long)v);
 }
 
+static char shm_path[160];
+
+/*
+ * The last process of a stack is leaving: its file goes, so that the next
+ * program starts afresh instead of finding a stack about to die. Under the
+ * file's lock, so a program joining right now either got in first (and
+ * then we are not the last) or starts a new stack.
+ */
+static int stack_fd;
+static void forget_stack_file(struct nstack *ns)
+{
+	if (stack_fd < 0 || !shm_path[0])
+		return;
+	flock(stack_fd, LOCK_EX);
+	if (nstack_proc_count(ns) == 1)
+		unlink(shm_path);
+	flock(stack_fd, LOCK_UN);
+}
+
 /*
  * At exit() (or return from main) the kernel would still deliver what the
  * program wrote, also on sockets it closed just before; our stack dies with
@@ -286,6 +307,7 @@ static void exit_flush(void)
 	deadline = mono_ms() + exit_linger_ms;
 	while ((nstack_live_skbs(ns) > 0 || nstack_tx_pending(ns) > 0) && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+	forget_stack_file(ns);
 	/* Also where the stack holds no more packets: the counters are final. */
 	if (print_stats) {
 		nstack_lock(ns);
@@ -518,40 +540,197 @@ void nsp_start_fork_child(struct nstack *ns)
  */
 #define NSP_ARENA_ADDR ((void *)0x6e5700000000ull)
 
-static int map_arena(size_t size, struct ns_arena_map *map, char *err, size_t errlen)
+/*
+ * Where a stack is found: one per network namespace, interface and address,
+ * a file on /dev/shm (tmpfs, like a memfd, but with a name that programs
+ * started separately can find), mode 0600: only its user (and root) can map
+ * it or even open it.
+ */
+static void stack_path(const struct nsp_config *c, char *buf, size_t len)
 {
-	int fd = memfd_create("nstack", MFD_CLOEXEC), rc;
+	char a[INET_ADDRSTRLEN];
+	struct stat st;
 
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create the stack's shared memory: %s",
-			 strerror(errno));
-		return -errno;
-	}
-	rc = ns_arena_create(fd, size, NSP_ARENA_ADDR, map);
-	if (rc == -EEXIST)
-		rc = ns_arena_create(fd, size, NULL, map);
-	close(fd);
+	if (stat("/proc/self/ns/net", &st) < 0)
+		st.st_ino = 0;
+	inet_ntop(AF_INET, &c->cfg.addr, a, sizeof(a));
+	snprintf(buf, len, "/dev/shm/nstack.%lu.%s.%s", (unsigned long)st.st_ino, c->cfg.ifname, a);
+}
+
+static const struct nstack_hooks the_hooks = {
+    .sock_event = hook_sock_event,
+    .log = hook_log,
+    .ring = nsp_hook_ring,
+    .wake_token = nsp_hook_wake_token,
+    .wake_all = nsp_hook_wake_all,
+    .take_over = hook_take_over,
+};
+
+/* A new stack in the file fd: this process opens the link and drives it. */
+static int create_stack(int fd, struct nsp_config *c, struct pcap_live_opts *o, struct nstack **res,
+			char *err, size_t errlen)
+{
+	struct ns_arena_map map;
+	struct net_device *dev;
+	int rc;
+
+	rc = pcap_live_open(o, &dev, err, errlen);
 	if (rc)
-		snprintf(err, errlen, "cannot map %zu MiB of shared memory for the stack: %s",
-			 size >> 20, strerror(-rc));
+		return rc;
+	guard_dev(dev);
+	if (c->pcap_path[0]) {
+		rc = pcap_dump_create(c->pcap_path, &the_dump, err, errlen);
+		if (rc)
+			goto out_dev;
+		pcap_dump_attach(the_dump, dev);
+	}
+	rc = ns_arena_create(fd, c->cfg.arena_size, NSP_ARENA_ADDR, &map);
+	if (rc) {
+		snprintf(err, errlen, "cannot map %zu MiB of shared memory for the stack at %p: %s",
+			 c->cfg.arena_size >> 20, NSP_ARENA_ADDR, strerror(-rc));
+		goto out_dev;
+	}
+	rc = nstack_create_in(&map, &c->cfg, dev, &nstack_env_default, &the_hooks, res);
+	if (rc) {
+		snprintf(err, errlen, "cannot create the stack on %s: %s", c->cfg.ifname,
+			 strerror(-rc));
+		ns_arena_unmap(&map);
+		goto out_dev;
+	}
+	return 0;
+out_dev:
+	guarded_close(dev);
 	return rc;
+}
+
+/*
+ * Another program's stack (or ours, before exec) is running in map: this
+ * process joins it with a device that only sends; the driver receives.
+ */
+static int join_stack(struct ns_arena_map *map, struct pcap_live_opts *o, struct nstack **res,
+		      bool *after_exec, char *err, size_t errlen)
+{
+	struct pcap_live_opts tx = *o;
+	struct net_device *dev;
+	int rc;
+
+	tx.tx_only = true;
+	tx.no_tx_thread = true;
+	rc = pcap_live_open(&tx, &dev, err, errlen);
+	if (rc)
+		return rc;
+	guard_dev(dev);
+	rc = nstack_attach(map, dev, &nstack_env_default, &the_hooks, after_exec, res);
+	if (rc) {
+		snprintf(err, errlen, "cannot join the stack on %s: %s", o->ifname,
+			 rc == -EMFILE ? "too many processes share it" : strerror(-rc));
+		guarded_close(dev);
+	}
+	return rc;
+}
+
+/*
+ * The stack for this process: the one running on the interface and address
+ * (in this network namespace) if there is one, else a new one. The file's
+ * lock orders two programs starting at once.
+ */
+/*
+ * Whether some process uses the stack in the file: each one holds a read
+ * lock on its first byte for as long as it lives (an open-file-description
+ * lock: fork children share it, exec and death drop it), whatever build of
+ * nstack it runs.
+ */
+static bool stack_in_use(int fd)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+
+	return fcntl(fd, F_OFD_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+}
+
+/* The stack's file, kept open for its lock (and forget_stack_file). */
+static int stack_fd = -1;
+
+/*
+ * The stack for this process: the one running on the interface and address
+ * (in this network namespace) if there is one, else a new one. The file's
+ * flock orders two programs starting at once.
+ */
+static int open_stack(struct nsp_config *c, struct pcap_live_opts *o, struct nstack **res,
+		      bool *after_exec, bool *joined, char *err, size_t errlen)
+{
+	struct flock rd = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+	struct ns_arena_map map;
+	int fd, rc;
+
+	stack_path(c, shm_path, sizeof(shm_path));
+	fd = open(shm_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the stack's shared memory %s: %s%s", shm_path,
+			 strerror(errno),
+			 errno == EACCES ? " (a stack of another user runs on this interface)"
+					 : "");
+		return rc;
+	}
+	flock(fd, LOCK_EX);
+	*joined = false;
+	if (stack_in_use(fd)) {
+		rc = ns_arena_attach(fd, NSP_ARENA_ADDR, &map);
+		if (rc == -EPROTO)
+			snprintf(err, errlen,
+				 "the stack on %s is run by programs of another build of nstack; "
+				 "stop them or use another NSTACK_ADDR",
+				 c->cfg.ifname);
+		else if (rc)
+			snprintf(err, errlen, "cannot map the stack's shared memory %s: %s",
+				 shm_path, strerror(-rc));
+		if (rc)
+			goto out;
+		*joined = true;
+		rc = join_stack(&map, o, res, after_exec, err, errlen);
+		if (rc)
+			ns_arena_unmap(&map);
+	} else {
+		/* Nobody uses it (new, or left by processes that all died): start afresh. */
+		rc = create_stack(fd, c, o, res, err, errlen);
+	}
+	if (rc == 0 && fcntl(fd, F_OFD_SETLK, &rd) < 0)
+		nsp_log("cannot lock %s: %s", shm_path, strerror(errno));
+out:
+	flock(fd, LOCK_UN);
+	if (rc == 0) {
+		stack_fd = fd;
+		nsp_internal_fd_add(fd);
+	} else {
+		close(fd);
+	}
+	return rc;
+}
+
+/* Takes over the descriptors the image before exec() left us (sshd -R, bash's children). */
+static void adopt_exec_fds(struct nstack *ns)
+{
+	int fds[256];
+	struct socket *socks[256];
+	int n = nstack_exec_fds(ns, fds, socks, 256);
+
+	nsp_log_info("exec: %d private fd(s) handed over", n);
+
+	for (int i = 0; i < n; i++) {
+		int rc = nsp_file_adopt(ns, socks[i], fds[i]);
+
+		if (rc)
+			nsp_log("exec: cannot take over private fd %d: %s", fds[i], strerror(-rc));
+	}
 }
 
 static int start_locked(void)
 {
-	static const struct nstack_hooks hooks = {
-	    .sock_event = hook_sock_event,
-	    .log = hook_log,
-	    .ring = nsp_hook_ring,
-	    .wake_token = nsp_hook_wake_token,
-	    .wake_all = nsp_hook_wake_all,
-	    .take_over = hook_take_over,
-	};
 	struct pcap_live_opts o = {0};
-	struct ns_arena_map map;
-	struct net_device *dev;
 	struct nsp_config c;
 	char err[512] = "";
+	struct net_device *dev;
+	bool after_exec = false, joined = false;
 	struct nstack *ns;
 	int rc;
 
@@ -574,35 +753,15 @@ static int start_locked(void)
 		memcpy(live_mac, o.mac, 6);
 		live_opts.mac = live_mac;
 	}
-	rc = pcap_live_open(&o, &dev, err, sizeof(err));
+	rc = open_stack(&c, &o, &ns, &after_exec, &joined, err, sizeof(err));
 	if (rc)
 		goto fail;
-	guard_dev(dev);
-	if (c.pcap_path[0]) {
-		rc = pcap_dump_create(c.pcap_path, &the_dump, err, sizeof(err));
-		if (rc) {
-			guarded_close(dev);
-			goto fail;
-		}
-		pcap_dump_attach(the_dump, dev);
-	}
-	rc = map_arena(c.cfg.arena_size, &map, err, sizeof(err));
-	if (rc) {
-		guarded_close(dev);
-		goto fail;
-	}
-	rc = nstack_create_in(&map, &c.cfg, dev, &nstack_env_default, &hooks, &ns);
-	if (rc) {
-		snprintf(err, sizeof(err), "cannot create the stack on %s: %s", c.cfg.ifname,
-			 strerror(-rc));
-		guarded_close(dev);
-		ns_arena_unmap(&map);
-		goto fail;
-	}
+	dev = nstack_dev(ns);
 	rc = nstack_start(ns);
 	if (rc) {
 		snprintf(err, sizeof(err), "cannot start the stack thread: %s", strerror(-rc));
-		nstack_destroy(ns);
+		if (!joined)
+			nstack_destroy(ns);
 		goto fail;
 	}
 	if (c.cfg.log_level >= NSTACK_LOG_INFO) {
@@ -610,7 +769,10 @@ static int start_locked(void)
 		const uint8_t *m = dev->dev_addr;
 
 		inet_ntop(AF_INET, &c.cfg.addr, a, sizeof(a));
-		nsp_log("started on %s, %s/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s%s",
+		nsp_log("%s on %s, %s/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s%s",
+			after_exec ? "re-attached after exec"
+			: joined   ? "joined the stack"
+				   : "started",
 			c.cfg.ifname, a, c.cfg.prefixlen, m[0], m[1], m[2], m[3], m[4], m[5],
 			dev->mtu, c.pcap_path[0] ? ", dump " : "", c.pcap_path);
 	}
@@ -632,6 +794,8 @@ static int start_locked(void)
 	memcpy(nsp_policy.bypass_mask, c.bypass_mask, sizeof(c.bypass_mask));
 	stack_pid = getpid();
 	the_stack = ns;
+	if (after_exec)
+		adopt_exec_fds(ns);
 	atexit(exit_flush);
 	if (exit_linger_ms)
 		install_flush_signals();
@@ -750,4 +914,32 @@ int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int ty
 	}
 	nstack_sock_set_file(sock, f);
 	return fd;
+}
+
+/*
+ * After exec(): fd is an eventfd the old image kept for sock (not
+ * close-on-exec); it becomes this image's file for sock again. Several fds
+ * of one socket (dup2 onto 0 and 1, say) share one file, as before exec.
+ */
+int nsp_file_adopt(struct nstack *ns, struct socket *sock, int fd)
+{
+	struct nsp_file *f;
+	int rc;
+
+	nstack_lock(ns);
+	f = nstack_sock_file(sock);
+	nstack_unlock(ns);
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		f->sock = sock;
+		f->ns = ns;
+		f->type = nstack_sock_type(sock);
+		f->evfd = fd;
+		pthread_mutex_init(&f->wait_lock, NULL);
+		nstack_sock_set_file(sock, f);
+	}
+	rc = fdt_install(fd, f, false);
+	return rc;
 }

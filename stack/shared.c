@@ -146,6 +146,10 @@ void ns_proc_reap(struct nstack *ns, int slot)
 
 	if (p->state == NS_PROC_FREE)
 		return;
+	ns_free(ns, p->exec_fds);
+	p->exec_fds = NULL;
+	p->n_exec_fds = 0;
+	p->exec_pending = false;
 	p->state = NS_PROC_FREE;
 	p->pid = 0;
 	p->mb_head = p->mb_tail = 0;
@@ -262,5 +266,71 @@ int nstack_proc_count(struct nstack *ns)
 
 	for (int i = 0; i < NS_MAX_PROCS; i++)
 		n += ns->procs->p[i].state != NS_PROC_FREE;
+	return n;
+}
+
+/*
+ * exec(): the descriptors the new image inherits (non-close-on-exec private
+ * fds), for it to find when it maps the stack again. Replaces an earlier
+ * record. 0 or -ENOMEM.
+ */
+int nstack_exec_record(struct nstack *ns, const int *fds, struct socket *const *socks, int n)
+{
+	struct ns_proc *p;
+	struct ns_execfd *e = NULL;
+
+	ns_lock(ns);
+	p = &ns->procs->p[ns_local(ns)->slot];
+	if (n > 0 && !(e = ns_zalloc(ns, (size_t)n * sizeof(*e)))) {
+		nstack_unlock(ns);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		e[i] = (struct ns_execfd){.fd = fds[i], .sock = socks[i]};
+	ns_free(ns, p->exec_fds);
+	p->exec_fds = e;
+	p->n_exec_fds = (uint32_t)n;
+	p->exec_pending = true;
+	nstack_unlock(ns);
+	return 0;
+}
+
+/*
+ * The new image, attached to its slot: the descriptors it inherited, up to
+ * max. Sockets the old image held but did not pass on (close-on-exec ones,
+ * closed by exec) are let go now, as exec would have closed them.
+ */
+int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_proc *p;
+	struct socket *sock, *next;
+	uint64_t bit = 1ull << l->slot;
+	int n = 0;
+
+	ns_lock(ns);
+	p = &ns->procs->p[l->slot];
+	for (sock = LIST_FIRST(&ns->sockets); sock; sock = next) {
+		bool kept = false;
+
+		next = LIST_NEXT(sock, all);
+		if (!(sock->holders & bit))
+			continue;
+		for (uint32_t i = 0; i < p->n_exec_fds; i++)
+			kept |= p->exec_fds[i].sock == sock;
+		if (!kept) {
+			sock->holders &= ~bit;
+			sock_maybe_release(sock);
+		}
+	}
+	for (uint32_t i = 0; i < p->n_exec_fds && n < max; i++, n++) {
+		fds[n] = p->exec_fds[i].fd;
+		socks[n] = p->exec_fds[i].sock;
+	}
+	ns_free(ns, p->exec_fds);
+	p->exec_fds = NULL;
+	p->n_exec_fds = 0;
+	p->exec_pending = false;
+	nstack_unlock(ns);
 	return n;
 }

@@ -250,6 +250,56 @@ out_free:
 	return err;
 }
 
+/* Joins a running stack from an arena this process mapped; see nstack.h. */
+int nstack_attach(const struct ns_arena_map *map, struct net_device *dev,
+		  const struct nstack_env *env, const struct nstack_hooks *hooks, bool *after_exec,
+		  struct nstack **res)
+{
+	struct nstack_local *l = map->base;
+	struct nstack *ns = map->arena->root;
+	int32_t pid = getpid();
+	int slot = -1;
+
+	if (!ns || ns->arena != map->arena || !dev)
+		return -EINVAL;
+	local_init(l);
+	l->map = *map;
+	l->env = env ? *env : nstack_env_default;
+	if (hooks)
+		l->hooks = *hooks;
+	l->dev = dev;
+	dev->ns = ns;
+	if (ns->cfg.mtu)
+		dev->mtu = ns->cfg.mtu;
+	if (dev->mtu < 68)
+		dev->mtu = ETH_DATA_LEN;
+	memset(dev->broadcast, 0xff, ETH_ALEN);
+	*after_exec = false;
+	ns_lock(ns);
+	/* An exec'd image takes its old slot back (same pid, exec under way). */
+	for (int i = 0; i < NS_MAX_PROCS && slot < 0; i++) {
+		struct ns_proc *p = &ns->procs->p[i];
+
+		if (p->state == NS_PROC_LIVE && p->pid == pid && p->exec_pending) {
+			slot = i;
+			*after_exec = true;
+		}
+	}
+	for (int i = 0; i < NS_MAX_PROCS && slot < 0; i++) {
+		if (ns->procs->p[i].state == NS_PROC_FREE) {
+			slot = i;
+			ns->procs->p[i] = (struct ns_proc){.pid = pid, .state = NS_PROC_LIVE};
+			ns->procs->gen++;
+		}
+	}
+	l->slot = slot;
+	pthread_mutex_unlock(&ns->lock);
+	if (slot < 0)
+		return -EMFILE;
+	*res = ns;
+	return 0;
+}
+
 static void stop_thread(struct nstack *ns)
 {
 	uint64_t one = 1;
@@ -686,4 +736,10 @@ void nstack_set_dev(struct nstack *ns, struct net_device *dev)
 void *nstack_arena_base(const struct nstack *ns)
 {
 	return ns_local(ns)->map.base;
+}
+
+/* The stack in an arena, or NULL when none was built there. */
+struct nstack *nstack_from_arena(const struct ns_arena_map *map)
+{
+	return map->arena ? map->arena->root : NULL;
 }

@@ -108,6 +108,22 @@ struct ns_arena_map;
 int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config *cfg,
 		     struct net_device *dev, const struct nstack_env *env,
 		     const struct nstack_hooks *hooks, struct nstack **res);
+/*
+ * Joins the stack that lives in an arena this process mapped with
+ * ns_arena_attach() (another program runs it, or this process ran it before
+ * exec): a slot of its own in the process table, or, after exec, the slot
+ * the old image left (*after_exec; then nstack_exec_fds()). dev is this
+ * process's handle on the link (sending only, unless it takes over).
+ * Returns 0, -EMFILE (table full) or -EINVAL.
+ */
+int nstack_attach(const struct ns_arena_map *map, struct net_device *dev,
+		  const struct nstack_env *env, const struct nstack_hooks *hooks, bool *after_exec,
+		  struct nstack **res);
+/* exec(): see shared.c. */
+int nstack_exec_record(struct nstack *ns, const int *fds, struct socket *const *socks, int n);
+int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max);
+/* The stack an arena holds (its root), or NULL. */
+struct nstack *nstack_from_arena(const struct ns_arena_map *map);
 /* Stops the thread if running, frees every socket and buffer, closes dev. */
 void nstack_destroy(struct nstack *ns);
 /* Starts the stack thread (RX batches and timers). */

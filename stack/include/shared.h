@@ -28,8 +28,17 @@ struct ns_mail {
 	uintptr_t arg;
 };
 
+/* A private descriptor that survives exec(): its number and its socket. */
+struct ns_execfd {
+	int fd;
+	struct socket *sock;
+};
+
 struct ns_proc {
 	int32_t pid;		       /* [S] */
+	struct ns_execfd *exec_fds;    /* [S] set by exec(), taken by the new image */
+	uint32_t n_exec_fds;	       /* [S] */
+	bool exec_pending;	       /* [S] exec() under way: the new image may attach */
 	uint32_t state;		       /* [S] enum ns_proc_state */
 	uint32_t mb_head;	       /* [S] next entry to take */
 	uint32_t mb_tail;	       /* [S] next entry to fill */
