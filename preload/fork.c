@@ -79,7 +79,10 @@ void nsp_hook_ring(void *ctx, int slot, uint64_t id)
 	struct sockaddr_un a;
 	socklen_t len = doorbell_name(&a, id, slot);
 
-	(void)ctx;
+	if (nsp_sandboxed) {
+		nsp_defer_ring(nsp_stack_running(), slot, id);
+		return;
+	}
 	nsp_inside++;
 	if (ring_fd < 0) {
 		ring_fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -78,6 +78,35 @@ static void end_waits(nfds_t nfds, struct nsp_file **files, struct nstack_waiter
 	}
 }
 
+/* Moves the entries with an fd to the front; orig[k] says where entry k was. */
+static nfds_t compact(struct pollfd *pfd, nfds_t n, nfds_t *orig)
+{
+	nfds_t k = 0;
+
+	for (nfds_t i = 0; i < n; i++) {
+		if (pfd[i].fd < 0)
+			continue;
+		orig[k] = i;
+		pfd[k++] = pfd[i];
+	}
+	return k;
+}
+
+/* Undoes compact(): k entries back to their places among n, the others quiet. */
+static void expand(struct pollfd *pfd, nfds_t k, nfds_t n, const nfds_t *orig)
+{
+	for (nfds_t j = k; j-- > 0;) {
+		struct pollfd e = pfd[j];
+
+		pfd[j].fd = -1;
+		pfd[j].revents = 0;
+		pfd[orig[j]] = e;
+	}
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].fd < 0)
+			pfd[i].revents = 0;
+}
+
 /*
  * The common wait. timeout NULL = forever. Returns like ppoll(2). The
  * caller has checked that at least one fd may be private.
@@ -88,6 +117,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	struct nsp_file *files_small[SMALL_SET], **files = files_small;
 	struct pollfd pfd_small[SMALL_SET + 1], *pfd = pfd_small;
 	struct nstack_waiter ws_small[SMALL_SET], *ws = ws_small;
+	nfds_t orig_small[SMALL_SET + 1], *orig = orig_small;
 	uint64_t deadline = 0;
 	int result = 0, saved;
 	void *token = NULL;
@@ -98,10 +128,12 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		files = calloc(nfds, sizeof(*files));
 		pfd = calloc(nfds + 1, sizeof(*pfd));
 		ws = calloc(nfds, sizeof(*ws));
-		if (!files || !pfd || !ws) {
+		orig = calloc(nfds + 1, sizeof(*orig));
+		if (!files || !pfd || !ws || !orig) {
 			free(files);
 			free(pfd);
 			free(ws);
+			free(orig);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -172,6 +204,12 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			left.tv_nsec = (long)(rem % 1000000000u);
 			tp = &left;
 		}
+		/*
+		 * Only the kernel's entries and the token go to ppoll: it counts
+		 * ignored (negative) entries against RLIMIT_NOFILE too, and a
+		 * sandbox may have lowered that to 1 (sshd's pre-auth child).
+		 */
+		np = compact(pfd, np, orig);
 		if (ready) {
 			n = REAL(ppoll)(pfd, np, tp, sigmask);
 		} else {
@@ -189,6 +227,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			nsp_sleep_end(&m);
 		}
 		saved = errno;
+		expand(pfd, np, nfds + (token != NULL), orig);
 		end_waits(nfds, files, ws);
 		if (token && n > 0 && (pfd[nfds].revents & POLLNVAL))
 			nsp_token_lost(token);
@@ -221,6 +260,7 @@ out:
 		free(files);
 		free(pfd);
 		free(ws);
+		free(orig);
 	}
 	return result;
 }

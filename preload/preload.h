@@ -75,6 +75,7 @@ struct nsp_real {
 	int (*execvp)(const char *, char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
+	int (*prctl)(int, ...);
 	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
@@ -193,6 +194,14 @@ void nsp_hook_wake_all(void *ctx);
 /* start.c: the child's device and bookkeeping after fork(). */
 void nsp_start_fork_child(struct nstack *ns);
 void nsp_fork_init(void);
+
+/* sandbox.c: threads under a seccomp filter send through the stack thread. */
+extern __thread int nsp_sandboxed __attribute__((tls_model("initial-exec")));
+struct netdev_gso;
+int nsp_defer_xmit(struct nstack *ns, const struct iovec *iov, int iovcnt,
+		   const struct netdev_gso *gso);
+void nsp_defer_ring(struct nstack *ns, int slot, uint64_t id);
+void nsp_hook_thread_tick(void *ctx, struct nstack *ns);
 
 /* wait.c */
 void nsp_wake_remote(void *token);

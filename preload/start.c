@@ -180,6 +180,11 @@ static int guarded_xmit(struct net_device *dev, const void *frame, size_t len)
 {
 	int rc;
 
+	if (nsp_sandboxed) {
+		struct iovec iov = {(void *)frame, len};
+
+		return nsp_defer_xmit(dev->ns, &iov, 1, NULL);
+	}
 	nsp_inside++;
 	rc = backend_ops->xmit(dev, frame, len);
 	nsp_inside--;
@@ -191,6 +196,8 @@ static int guarded_xmit_gso(struct net_device *dev, const struct iovec *iov, int
 {
 	int rc;
 
+	if (nsp_sandboxed)
+		return nsp_defer_xmit(dev->ns, iov, iovcnt, gso);
 	nsp_inside++;
 	rc = backend_ops->xmit_gso(dev, iov, iovcnt, gso);
 	nsp_inside--;
@@ -525,6 +532,8 @@ void nsp_start_fork_child(struct nstack *ns)
 		pcap_live_fork_child(dev);
 	stack_pid = getpid();
 	nsp_doorbell_open(ns);
+	/* This thread's wait token now: a sandbox may forbid making fds later (sshd). */
+	nsp_thread_efd();
 	rc = nstack_start(ns);
 	if (rc)
 		nsp_log("fork: cannot start the child's stack thread: %s", strerror(-rc));
@@ -557,6 +566,16 @@ static void stack_path(const struct nsp_config *c, char *buf, size_t len)
 	snprintf(buf, len, "/dev/shm/nstack.%lu.%s.%s", (unsigned long)st.st_ino, c->cfg.ifname, a);
 }
 
+/* The stack's own fds (its eventfd, pidfds): the program's close() must not take them. */
+static void hook_own_fd(void *ctx, int fd, bool open)
+{
+	(void)ctx;
+	if (open)
+		nsp_internal_fd_add(fd);
+	else
+		nsp_internal_fd_del(fd);
+}
+
 static const struct nstack_hooks the_hooks = {
     .sock_event = hook_sock_event,
     .log = hook_log,
@@ -564,6 +583,8 @@ static const struct nstack_hooks the_hooks = {
     .wake_token = nsp_hook_wake_token,
     .wake_all = nsp_hook_wake_all,
     .take_over = hook_take_over,
+    .thread_tick = nsp_hook_thread_tick,
+    .own_fd = hook_own_fd,
 };
 
 /* A new stack in the file fd: this process opens the link and drives it. */
@@ -782,6 +803,7 @@ static int start_locked(void)
 		nsp_internal_fd_add(backend_ops->get_fd(dev));
 	nsp_fork_init();
 	nsp_doorbell_open(ns);
+	nsp_thread_efd();
 	exit_linger_ms = c.exit_linger_ms;
 	snprintf(the_if.name, sizeof(the_if.name), "%s", c.cfg.ifname);
 	the_if.addr = c.cfg.addr;

@@ -282,3 +282,52 @@ bool ns_arena_contains(const struct ns_arena *a, const void *p)
 {
 	return (const char *)p >= (const char *)a && (const char *)p < (const char *)a + a->size;
 }
+
+/*
+ * Maps an existing arena read-only, for a reader that must not disturb it
+ * (nstack stat); see arena.h.
+ */
+int ns_arena_map_ro(int fd, void *addr, struct ns_arena_map *map)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint8_t id[NS_BUILD_ID_MAX];
+	struct ns_arena hdr;
+	size_t idlen, total;
+	off_t end;
+	void *base, *p;
+	int err;
+
+	if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return -EINVAL;
+	if (hdr.magic != NS_ARENA_MAGIC || hdr.size < (1u << 20))
+		return -EINVAL;
+	idlen = ns_build_id(id, sizeof(id));
+	if (hdr.version != NS_ARENA_VERSION || hdr.build_id_len != idlen ||
+	    memcmp(hdr.build_id, id, idlen) != 0)
+		return -EPROTO;
+	/* Pages past the end of the file would fault (SIGBUS) when read. */
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0 || (uint64_t)end < hdr.size || hdr.size > SIZE_MAX - NS_LOCAL_SIZE)
+		return -EINVAL;
+	total = NS_LOCAL_SIZE + hdr.size;
+	if (addr)
+		flags |= MAP_FIXED_NOREPLACE;
+	/* The per-process part stays reserved and inaccessible: a reader has none. */
+	base = mmap(addr, total, PROT_NONE, flags, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	if (addr && base != addr) {
+		munmap(base, total);
+		return -EEXIST;
+	}
+	p = mmap((char *)base + NS_LOCAL_SIZE, hdr.size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		munmap(base, total);
+		return err;
+	}
+	map->base = base;
+	map->size = hdr.size;
+	map->arena = p;
+	return 0;
+}

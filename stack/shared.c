@@ -230,12 +230,15 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->thread_running = false;
 	l->thread_stop = false;
 	if (l->wake_fd >= 0)
-		close(l->wake_fd);
+		ns_close_own(ns, l->wake_fd);
 	l->wake_fd = -1;
 	l->doorbell_fd = -1;
+	if (l->epfd >= 0)
+		ns_close_own(ns, l->epfd);
+	l->epfd = -1;
 	for (int i = 0; i < NS_MAX_PROCS; i++) {
 		if (l->pidfd[i] >= 0)
-			close(l->pidfd[i]);
+			ns_close_own(ns, l->pidfd[i]);
 		l->pidfd[i] = -1;
 		l->pidfd_pid[i] = 0;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -148,6 +149,7 @@ static void local_init(struct nstack_local *l)
 	l->wake_fd = -1;
 	l->doorbell_fd = -1;
 	l->map_fd = -1;
+	l->epfd = -1;
 	for (int i = 0; i < NS_MAX_PROCS; i++)
 		l->pidfd[i] = -1;
 }
@@ -312,7 +314,7 @@ static void stop_thread(struct nstack *ns)
 	}
 	pthread_join(ns_local(ns)->thread, NULL);
 	ns_local(ns)->thread_running = false;
-	close(ns_local(ns)->wake_fd);
+	ns_close_own(ns, ns_local(ns)->wake_fd);
 	ns_local(ns)->wake_fd = -1;
 }
 
@@ -340,6 +342,35 @@ void nstack_exec_failed(struct nstack *ns)
 		ns_err(ns, "exec failed and the stack thread could not be restarted");
 }
 
+/* See nstack.h. */
+void nstack_wake_thread(struct nstack *ns)
+{
+	uint64_t one = 1;
+
+	if (ns_local(ns)->wake_fd >= 0 && write(ns_local(ns)->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: already signalled. */
+	}
+}
+
+/* An fd the stack opened for itself: the embedder keeps the program off it. */
+void ns_own_fd(struct nstack *ns, int fd)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	if (l->hooks.own_fd)
+		l->hooks.own_fd(l->hooks.ctx, fd, true);
+}
+
+/* Closes an fd of the stack's own. */
+void ns_close_own(struct nstack *ns, int fd)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	if (l->hooks.own_fd)
+		l->hooks.own_fd(l->hooks.ctx, fd, false);
+	close(fd);
+}
+
 /* Tears the stack down; see nstack.h. */
 void nstack_destroy(struct nstack *ns)
 {
@@ -360,10 +391,12 @@ void nstack_destroy(struct nstack *ns)
 	if (l->dev && l->dev->ops->close)
 		l->dev->ops->close(l->dev);
 	if (l->wake_fd >= 0)
-		close(l->wake_fd);
+		ns_close_own(ns, l->wake_fd);
+	if (l->epfd >= 0)
+		ns_close_own(ns, l->epfd);
 	for (int p = 0; p < NS_MAX_PROCS; p++)
 		if (l->pidfd[p] >= 0)
-			close(l->pidfd[p]);
+			ns_close_own(ns, l->pidfd[p]);
 	nstack_filemap_free(ns);
 	pthread_mutex_destroy(&ns->lock);
 	ns_arena_free(ns->arena, ns);
@@ -447,14 +480,18 @@ static void busy_poll(struct nstack *ns, struct pollfd *pfd, nfds_t nfds)
 }
 
 /* A pidfd for process pid of slot, cached; -1 when it is gone (or pidfds are not there). */
-static int pidfd_of(struct nstack_local *l, int slot, int32_t pid)
+static int pidfd_of(struct nstack *ns, int slot, int32_t pid)
 {
+	struct nstack_local *l = ns_local(ns);
+
 	if (l->pidfd[slot] >= 0 && l->pidfd_pid[slot] == pid)
 		return l->pidfd[slot];
 	if (l->pidfd[slot] >= 0)
-		close(l->pidfd[slot]);
+		ns_close_own(ns, l->pidfd[slot]);
 	l->pidfd[slot] = (int)syscall(SYS_pidfd_open, pid, 0);
 	l->pidfd_pid[slot] = pid;
+	if (l->pidfd[slot] >= 0)
+		ns_own_fd(ns, l->pidfd[slot]);
 	return l->pidfd[slot];
 }
 
@@ -476,12 +513,12 @@ static int watch_procs(struct nstack *ns, struct pollfd *pfd, int *slots)
 		if (i == l->slot || p->state != NS_PROC_LIVE || p->pid <= 0 ||
 		    (!driving && i != ns->procs->driver)) {
 			if (l->pidfd[i] >= 0) {
-				close(l->pidfd[i]);
+				ns_close_own(ns, l->pidfd[i]);
 				l->pidfd[i] = -1;
 			}
 			continue;
 		}
-		fd = pidfd_of(l, i, p->pid);
+		fd = pidfd_of(ns, i, p->pid);
 		if (fd < 0) {
 			if (errno == ESRCH)
 				ns_proc_reap(ns, i);
@@ -526,6 +563,39 @@ static void drain_fd(int fd)
 #define MAX_POLLFDS (3 + NS_MAX_PROCS)
 
 /*
+ * poll() refuses more fds than RLIMIT_NOFILE allows, and sandboxes lower it
+ * under what the thread watches (OpenSSH's pre-authentication child: 1).
+ * epoll_wait() has no such check, so then the same set goes through the
+ * epoll instance the thread made when it started.
+ */
+static int wait_fds(struct nstack_local *l, struct pollfd *pfd, int nfds, int timeout)
+{
+	struct epoll_event ev[MAX_POLLFDS];
+	int n;
+
+	n = poll(pfd, (nfds_t)nfds, timeout);
+	if (n >= 0 || errno != EINVAL)
+		return n;
+	if (l->epfd < 0) {
+		poll(NULL, 0, 10);
+		return 0;
+	}
+	for (int i = 0; i < nfds; i++) {
+		struct epoll_event e = {.events = (uint32_t)pfd[i].events, .data.u32 = (uint32_t)i};
+
+		pfd[i].revents = 0;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, pfd[i].fd, &e) < 0 && errno == EEXIST)
+			epoll_ctl(l->epfd, EPOLL_CTL_MOD, pfd[i].fd, &e);
+	}
+	n = epoll_wait(l->epfd, ev, nfds, timeout);
+	for (int i = 0; i < n; i++)
+		pfd[ev[i].data.u32].revents = (short)ev[i].events;
+	for (int i = 0; i < nfds; i++)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, pfd[i].fd, NULL);
+	return n;
+}
+
+/*
  * Every process sharing the stack runs one of these. In the driver it is
  * the "softirq": RX batches and timers. In the others it only drains the
  * mailbox and watches the driver, ready to take its place.
@@ -544,6 +614,8 @@ static void *stack_thread(void *arg)
 		bool driving;
 
 		ns_mail_drain(ns);
+		if (l->hooks.thread_tick)
+			l->hooks.thread_tick(l->hooks.ctx, ns);
 		try_take_over(ns);
 		driving = ns_is_driver(ns);
 		if (driving) {
@@ -572,7 +644,7 @@ static void *stack_thread(void *arg)
 		pthread_mutex_unlock(&ns->lock);
 		if (driving)
 			busy_poll(ns, pfd, (nfds_t)nbase);
-		if (poll(pfd, (nfds_t)nfds, timeout) > 0) {
+		if (wait_fds(l, pfd, nfds, timeout) > 0) {
 			if (pfd[0].revents & POLLIN)
 				drain_fd(l->wake_fd);
 			if (l->doorbell_fd >= 0 && (pfd[1].revents & POLLIN))
@@ -588,9 +660,18 @@ static void *stack_thread(void *arg)
 		 */
 		if (driving)
 			ns->thread_sleep_until = 0;
+		if (l->doorbell_fd >= 0 && (pfd[1].revents & POLLNVAL)) {
+			ns_err(ns, "process %d: its doorbell fd was closed behind our back",
+			       (int)getpid());
+			l->doorbell_fd = -1;
+		}
 		for (int i = nbase; i < nfds; i++) {
 			int slot = slots[i];
 
+			if (pfd[i].revents & POLLNVAL) {
+				l->pidfd[slot] = -1; /* closed behind our back: open it again */
+				continue;
+			}
 			if ((pfd[i].revents & (POLLIN | POLLHUP)) &&
 			    ns->procs->p[slot].state == NS_PROC_LIVE &&
 			    ns->procs->p[slot].pid == l->pidfd_pid[slot])
@@ -611,10 +692,16 @@ int nstack_start(struct nstack *ns)
 	ns_local(ns)->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ns_local(ns)->wake_fd < 0)
 		return -errno;
+	ns_own_fd(ns, ns_local(ns)->wake_fd);
+	if (ns_local(ns)->epfd < 0) {
+		ns_local(ns)->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (ns_local(ns)->epfd >= 0)
+			ns_own_fd(ns, ns_local(ns)->epfd);
+	}
 	ns_local(ns)->thread_stop = false;
 	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
 	if (rc) {
-		close(ns_local(ns)->wake_fd);
+		ns_close_own(ns, ns_local(ns)->wake_fd);
 		ns_local(ns)->wake_fd = -1;
 		return -rc;
 	}

@@ -85,4 +85,13 @@ void ns_arena_unlock(struct ns_arena *a);
 /* The running library's build id (ELF NT_GNU_BUILD_ID), or a fallback. */
 size_t ns_build_id(uint8_t *out, size_t max);
 
+/*
+ * Maps an existing arena from fd (which may be read-only) at addr, only to
+ * read it: the shared part PROT_READ and MAP_SHARED, the per-process part
+ * reserved but inaccessible (ns_local() must not be used). The same errors
+ * as ns_arena_attach, and -EINVAL when the file is shorter than the arena.
+ * Nothing in the arena is written or locked. Undone by ns_arena_unmap().
+ */
+int ns_arena_map_ro(int fd, void *addr, struct ns_arena_map *map);
+
 #endif

@@ -60,6 +60,10 @@ struct nstack_hooks {
 	void (*wake_token)(void *ctx, void *token);
 	void (*wake_all)(void *ctx);
 	int (*take_over)(void *ctx, struct nstack *ns);
+	/* The stack thread's every round (lock held): work others left it (nstack_wake_thread). */
+	void (*thread_tick)(void *ctx, struct nstack *ns);
+	/* fd is one the stack opened (open) or is about to close for itself. */
+	void (*own_fd)(void *ctx, int fd, bool open);
 	void *ctx;
 };
 
@@ -135,6 +139,8 @@ int nstack_start(struct nstack *ns);
  */
 void nstack_exec_prepare(struct nstack *ns);
 void nstack_exec_failed(struct nstack *ns);
+/* Wakes this process's stack thread (its hooks.thread_tick runs). */
+void nstack_wake_thread(struct nstack *ns);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
 /* Without a thread: handles pending frames, then due timers. */

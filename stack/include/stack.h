@@ -57,7 +57,8 @@ struct nstack_local {
 	struct ns_arena_map map; /* how this process maps the arena */
 	bool owns_map;		 /* nstack_destroy unmaps (anonymous arenas) */
 	int map_fd;		 /* the arena file, -1 when not kept */
-	int doorbell_fd;	 /* readable when another process posted to our mailbox, -1 */
+	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
+	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
 	/* pidfds of the processes this one watches (all others when driving). */
 	int pidfd[NS_MAX_PROCS];
 	int32_t pidfd_pid[NS_MAX_PROCS];
@@ -156,6 +157,10 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 		if ((ns)->cfg.log_level >= NSTACK_LOG_DEBUG)                                       \
 			nstack_log((ns), NSTACK_LOG_DEBUG, __VA_ARGS__);                           \
 	} while (0)
+
+/* fds the stack opens for itself (eventfd, pidfds), reported to the embedder. */
+void ns_own_fd(struct nstack *ns, int fd);
+void ns_close_own(struct nstack *ns, int fd);
 
 /* Frees this process's socket -> file map (socket.c). */
 void nstack_filemap_free(struct nstack *ns);

@@ -326,7 +326,7 @@ case_mp_psql_nstack_client() {
 # sshd -D under nstack (it forks per connection and re-executes itself, a
 # privilege-separated child, a session child): from the kernel peer ssh runs
 # a command, scp copies 100 MiB up and 100 MiB down.
-pending_mp_sshd_ssh_scp_100mib() {
+case_mp_sshd_ssh_scp_100mib() {
 	mp_lab || return 1
 	mp_open_tmp || return 1
 	mkdir -p ssh
