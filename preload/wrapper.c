@@ -3,11 +3,13 @@
  * variables set from the options.
  *
  *   nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] -- PROGRAM ARGS...
+ *   nstack stat [-p] [-s] [-c]
  *   nstack -h | --help | --version
  *
  * The library is looked for next to this executable (the build tree), then
  * in $NSTACK_LIBDIR, then in the compiled-in NSTACK_LIBDIR ($(PREFIX)/lib).
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +38,10 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: nstack [-i IFACE] [-a ADDR/LEN] [-g GW] [-m MAC] [-w FILE.pcap] [-v] "
 		     "[--] PROGRAM [ARGS...]\n"
+		     "       nstack stat [-p] [-s] [-c]\n"
 		     "Runs PROGRAM with its IPv4 sockets on nstack's private TCP/IP stack.\n"
+		     "nstack stat lists the running stacks: their processes (-p), sockets (-s)\n"
+		     "and counters (-c); a program named stat runs with nstack -- stat.\n"
 		     "  -i IFACE      interface to use (NSTACK_IFACE, default nstack0)\n"
 		     "  -a ADDR/LEN   nstack's address (NSTACK_ADDR, default 198.18.0.2/24)\n"
 		     "  -g GW         default gateway, or none (NSTACK_GW, default 198.18.0.1)\n"
@@ -164,6 +169,38 @@ static void warn_unpreloadable(const char *prog)
 			path);
 }
 
+/*
+ * nstack stat: the library knows the stacks' layout, so the dump is there
+ * (stat.c); loaded here, not preloaded, so nothing in this process is
+ * interposed, and no stack is started or joined.
+ */
+static int run_stat(int argc, char **argv)
+{
+	char lib[PATH_MAX];
+	int (*stat_main)(int, char **);
+	void *h;
+
+	if (find_library(lib, sizeof(lib))) {
+		fprintf(stderr,
+			"nstack: cannot find %s beside the nstack command, in $NSTACK_LIBDIR or in "
+			"%s\n",
+			LIBNAME, NSTACK_LIBDIR);
+		return 1;
+	}
+	unsetenv("NSTACK_EXEC"); /* the library's constructor must not attach to a stack */
+	h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "nstack: cannot load %s: %s\n", lib, dlerror());
+		return 1;
+	}
+	*(void **)&stat_main = dlsym(h, "nstack_stat_main");
+	if (!stat_main) {
+		fprintf(stderr, "nstack: %s has no nstack_stat_main (an older build?)\n", lib);
+		return 1;
+	}
+	return stat_main(argc, argv);
+}
+
 static void set(const char *name, const char *value)
 {
 	if (setenv(name, value, 1) != 0) {
@@ -189,6 +226,8 @@ int main(int argc, char **argv)
 	int verbose = 0;
 	int c;
 
+	if (argc > 1 && strcmp(argv[1], "stat") == 0)
+		return run_stat(argc - 1, argv + 1);
 	/* '+': stop at the first non-option, so the program's own options pass. */
 	while ((c = getopt_long(argc, argv, "+i:a:g:m:w:vh", longopts, NULL)) != -1) {
 		switch (c) {
