@@ -14,12 +14,11 @@ st_section() {
 }
 
 case_stat_lists_processes_sockets_counters() {
-	local ino file out srv i
+	local ino file i
 	ino=$(in_ns stat -L -c %i /proc/self/ns/net) || return 1
 	file="/dev/shm/nstack.$ino.nstack0.$ADDR"
 	on_nstack timeout 40 socat -d -d TCP4-LISTEN:9350,fork,reuseaddr SYSTEM:cat \
 		>socat.log 2>&1 &
-	srv=$!
 	wait_file socat.log 'listening on' || { cat socat.log; return 1; }
 	wait_nstack_up || return 1
 	# A client that stays connected: says hello, reads the echo, then waits
