@@ -203,6 +203,11 @@ int nsp_defer_xmit(struct nstack *ns, const struct iovec *iov, int iovcnt,
 void nsp_defer_ring(struct nstack *ns, int slot, uint64_t id);
 void nsp_hook_thread_tick(void *ctx, struct nstack *ns);
 
+/* keeper.c and start.c: the process that outlives the program's. */
+void nsp_keeper_spawn(void);
+void nsp_forget_stack_file(struct nstack *ns);
+unsigned int nsp_exit_linger_ms(void);
+
 /* wait.c */
 void nsp_wake_remote(void *token);
 void nsp_wake_all_tokens(void);

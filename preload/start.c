@@ -262,7 +262,7 @@ static char shm_path[160];
  * then we are not the last) or starts a new stack.
  */
 static int stack_fd;
-static void forget_stack_file(struct nstack *ns)
+void nsp_forget_stack_file(struct nstack *ns)
 {
 	if (stack_fd < 0 || !shm_path[0])
 		return;
@@ -306,15 +306,26 @@ static void exit_flush(void)
 	}
 	nsp_inside--;
 	/*
-	 * Other processes still share the stack: they deliver what we wrote
-	 * (and reap us when we are gone), so nothing keeps us.
+	 * Other processes still share the stack (the keeper at least): they
+	 * deliver what we wrote and reap us when we are gone, so nothing keeps
+	 * us, unless NSTACK_STATS wants the final counters.
 	 */
-	if (nstack_proc_count(ns) > 1)
-		return;
 	deadline = mono_ms() + exit_linger_ms;
+	if (nstack_proc_count(ns) > 1 && !print_stats) {
+		/* A successor takes the link while we still drive it (bounded: ~ its pcap open). */
+		uint64_t handoff = mono_ms() + 1000;
+
+		if (nstack_hand_over(ns))
+			while (nstack_is_driver(ns) && mono_ms() < handoff)
+				nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+		/* Only frames our own device still queues (its TX thread) are ours to wait for. */
+		while (nstack_tx_pending(ns) > 0 && mono_ms() < deadline)
+			nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+		return;
+	}
 	while ((nstack_live_skbs(ns) > 0 || nstack_tx_pending(ns) > 0) && mono_ms() < deadline)
 		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
-	forget_stack_file(ns);
+	nsp_forget_stack_file(ns);
 	/* Also where the stack holds no more packets: the counters are final. */
 	if (print_stats) {
 		nstack_lock(ns);
@@ -341,7 +352,9 @@ static void *exit_flush_main(void *arg)
  */
 NSP_EXPORT void _exit(int status)
 {
-	if (the_stack && !nsp_forked && !nsp_inside && exit_linger_ms && getpid() == stack_pid) {
+	/* A sandboxed thread may not make the flush thread: its process is reaped instead. */
+	if (the_stack && !nsp_forked && !nsp_inside && !nsp_sandboxed && exit_linger_ms &&
+	    getpid() == stack_pid) {
 		sem_t done;
 		pthread_t t;
 
@@ -668,7 +681,7 @@ static bool stack_in_use(int fd)
 	return fcntl(fd, F_OFD_GETLK, &l) == 0 && l.l_type != F_UNLCK;
 }
 
-/* The stack's file, kept open for its lock (and forget_stack_file). */
+/* The stack's file, kept open for its lock (and nsp_forget_stack_file). */
 static int stack_fd = -1;
 
 /*
@@ -818,6 +831,8 @@ static int start_locked(void)
 	the_stack = ns;
 	if (after_exec)
 		adopt_exec_fds(ns);
+	if (!joined)
+		nsp_keeper_spawn();
 	atexit(exit_flush);
 	if (exit_linger_ms)
 		install_flush_signals();
@@ -964,4 +979,10 @@ int nsp_file_adopt(struct nstack *ns, struct socket *sock, int fd)
 	}
 	rc = fdt_install(fd, f, false);
 	return rc;
+}
+
+/* NSTACK_EXIT_LINGER as configured (the keeper's bound too). */
+unsigned int nsp_exit_linger_ms(void)
+{
+	return exit_linger_ms;
 }

@@ -36,6 +36,7 @@ int ns_procs_init(struct nstack *ns)
 	pt->p[0].pid = getpid();
 	pt->p[0].state = NS_PROC_LIVE;
 	pt->driver = 0;
+	pt->handoff = -1;
 	ns->procs = pt;
 	l->slot = 0;
 	return 0;
@@ -157,6 +158,8 @@ void ns_proc_reap(struct nstack *ns, int slot)
 	ns->procs->gen++;
 	if (ns->procs->driver == slot)
 		ns->procs->driver = -1;
+	if (ns->procs->handoff == slot)
+		ns->procs->handoff = -1;
 	for (sock = LIST_FIRST(&ns->sockets); sock; sock = next) {
 		next = LIST_NEXT(sock, all);
 		if (sock->sk)
@@ -336,4 +339,37 @@ int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max)
 	p->exec_pending = false;
 	nstack_unlock(ns);
 	return n;
+}
+
+/*
+ * This process is leaving (exit): if it drives the link, another process
+ * is asked to take over while it still drives, so that no frame falls in
+ * between. Returns whether somebody was asked (then wait for
+ * nstack_is_driver() to turn false).
+ */
+bool nstack_hand_over(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	bool asked = false;
+
+	ns_lock(ns);
+	l->no_drive = true;
+	if (ns->procs->driver == l->slot) {
+		for (int i = 0; i < NS_MAX_PROCS; i++) {
+			if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE) {
+				ns_mail_post(ns, i, NS_MAIL_KICK, 0);
+				asked = true;
+			}
+		}
+		if (asked)
+			ns->procs->handoff = l->slot;
+	}
+	nstack_unlock(ns);
+	return asked;
+}
+
+/* Whether this process drives the link now. */
+bool nstack_is_driver(struct nstack *ns)
+{
+	return __atomic_load_n(&ns->procs->driver, __ATOMIC_ACQUIRE) == ns_local(ns)->slot;
 }

@@ -538,15 +538,22 @@ static void try_take_over(struct nstack *ns)
 	struct nstack_local *l = ns_local(ns);
 	int err;
 
-	if (ns->procs->driver >= 0 || l->slot < 0)
+	if (l->slot < 0 || l->no_drive)
+		return;
+	/* A driver that leaves asks for a successor while it still drives. */
+	if (ns->procs->driver >= 0 &&
+	    (ns->procs->handoff != ns->procs->driver || ns->procs->driver == l->slot))
 		return;
 	err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
 	if (err) {
-		ns_err(ns, "process %d cannot take over the link: %s", (int)getpid(),
-		       strerror(-err));
+		/* During a hand-over the driver still drives: another process may succeed. */
+		nstack_log(ns, ns->procs->driver >= 0 ? NSTACK_LOG_INFO : NSTACK_LOG_ERROR,
+			   "process %d cannot take over the link: %s", (int)getpid(),
+			   strerror(-err));
 		return;
 	}
 	ns->procs->driver = l->slot;
+	ns->procs->handoff = -1;
 	ns->thread_sleep_until = 0;
 	ns_info(ns, "process %d drives the link now", (int)getpid());
 }

@@ -139,6 +139,9 @@ int nstack_start(struct nstack *ns);
  */
 void nstack_exec_prepare(struct nstack *ns);
 void nstack_exec_failed(struct nstack *ns);
+/* Leaving: the link passes to another process (see shared.c). */
+bool nstack_hand_over(struct nstack *ns);
+bool nstack_is_driver(struct nstack *ns);
 /* Wakes this process's stack thread (its hooks.thread_tick runs). */
 void nstack_wake_thread(struct nstack *ns);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */

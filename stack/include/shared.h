@@ -47,7 +47,8 @@ struct ns_proc {
 };
 
 struct ns_procs {
-	int driver;   /* [S] slot of the process that receives frames and runs timers, -1: none */
+	int driver;  /* [S] slot of the process that receives frames and runs timers, -1: none */
+	int handoff; /* [S] the driver's slot while it asks another process to take over, else -1 */
 	uint32_t gen; /* [S] bumped whenever a process attaches or goes */
 	uint64_t id;  /* [I] random: names this stack's doorbells */
 	struct ns_proc p[NS_MAX_PROCS];

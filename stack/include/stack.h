@@ -57,6 +57,7 @@ struct nstack_local {
 	struct ns_arena_map map; /* how this process maps the arena */
 	bool owns_map;		 /* nstack_destroy unmaps (anonymous arenas) */
 	int map_fd;		 /* the arena file, -1 when not kept */
+	bool no_drive;		 /* [P] leaving: never take the link (nstack_hand_over) */
 	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
 	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
 	/* pidfds of the processes this one watches (all others when driving). */

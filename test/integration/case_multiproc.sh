@@ -21,13 +21,8 @@
 # www-data, postgres, dnsmasq) read the case's files: mp_open_tmp lets other
 # users traverse the runner's scratch directory (not list it).
 #
-# Functions named pending_mp_* are cases that do not pass yet (the runner only
-# runs case_*): they need exec re-attachment (sshd, a shell handing /dev/tcp
-# to exec'd children), programs started separately joining one stack (two
-# programs on one address), a keeper that closes a SIGKILLed last process's
-# connections, a last process whose exit does not wait for its queued data
-# (NSTACK_EXIT_LINGER), or are still flaky/undiagnosed (kill -9 of forked
-# children under load). Rename one to case_* when it passes.
+# Every case here runs; a case that cannot pass yet would be named
+# pending_mp_* (the runner only runs case_*) and listed here with the reason.
 # shellcheck shell=bash
 
 # The side under test: nstack, or the kernel with NSTACK_MP_KERNEL=1.
@@ -593,7 +588,7 @@ case_mp_client_to_server_of_another_program() {
 # client: the one with nothing unread ends with a FIN (recv returns 0), the
 # one with data the server never read with a RST (ECONNRESET), as Linux
 # closes them; both within 1 s of the kill.
-pending_mp_kill9_server_peer_sees_close() {
+case_mp_kill9_server_peer_sees_close() {
 	mp_lab || return 1
 	mp_on timeout 30 python3 -u - <<-'PY' >srv.log 2>&1 &
 		import os, socket, time
@@ -664,7 +659,7 @@ pending_mp_kill9_server_peer_sees_close() {
 # the data (< 1 s after sendall returned, as with the kernel), and the reader
 # still receives every byte. The line printed says how long the reader went
 # on after the exit.
-pending_mp_last_exit_10mib_queued() {
+case_mp_last_exit_10mib_queued() {
 	mp_lab || return 1
 	mx_mkfile in 10M
 	in_peer timeout 40 python3 -u - "$PEER_ADDR" 9413 <<-'PY' >rcv.log 2>&1 &
@@ -714,7 +709,7 @@ pending_mp_last_exit_10mib_queued() {
 # stream to all of them (each worker's echo checked, SHA-256); the victim is
 # SIGKILLed at 10 random moments (the parent forks a new one each time). The
 # workers' transfers complete and the parent ends with 0.
-pending_mp_kill9_child_others_carry_on() {
+case_mp_kill9_child_others_carry_on() {
 	mp_lab || return 1
 	mp_on timeout 50 python3 -u "$IT/mp_lockkill.py" 9414 9415 3 >lk.log 2>&1 &
 	local prog=$! i pids=() v last
