@@ -28,7 +28,10 @@
 # merged frames, as on a NIC with GRO). A last row gives the median round
 # trip of 100-byte TCP exchanges (bench/rr.py, BENCH_RR_N of them, best of
 # BENCH_REPEAT) through each stack; NSTACK_BUSY_POLL=50 in the environment
-# shows what polling buys there.
+# shows what polling buys there. The nginx row serves a 1 KiB file from
+# nginx with its master and 2 worker processes (all sharing one nstack stack)
+# to wrk in the peer namespace (2 threads, BENCH_WRK_CONNS connections,
+# default 50), against the same nginx configuration on the kernel.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -126,9 +129,58 @@ rr() {
 }
 RR_N=${BENCH_RR_N:-3000}
 
+# nginx, master + 2 workers, on ADDR:PORT (started with the command before it).
+mkdir -p "$work/www"
+chmod 711 "$work"
+head -c 1024 /dev/urandom >"$work/www/small"
+chmod -R a+rX "$work/www"
+nginx_conf() {
+	mkdir -p "$work/ng$1/logs"
+	cat >"$work/ng$1.conf" <<-EOF
+		worker_processes 2;
+		daemon off;
+		pid $work/ng$1/nginx.pid;
+		error_log $work/ng$1/error.log;
+		events { worker_connections 4096; }
+		http {
+		    access_log off;
+		    server { listen $2:$1; root $work/www; }
+		}
+	EOF
+}
+# nginx_rr NAME PORT ADDR CMD...: wrk requests/s, best of REPEAT; nginx runs under CMD.
+nginx_rr() {
+	local name=$1 port=$2 addr=$3 best=0 i rps pid
+	shift 3
+	nginx_conf "$port" "$addr"
+	timeout $((SECS * REPEAT * 3 + 60)) "$@" nginx -p "$work/ng$port" -c "$work/ng$port.conf" \
+		>"$work/$name.out" 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do
+		[ -s "$work/ng$port/nginx.pid" ] && ip netns exec "$PEER" timeout 2 \
+			python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
+			"$addr" "$port" 2>/dev/null && break
+		sleep 0.2
+	done
+	for i in $(seq 1 "$REPEAT"); do
+		ip netns exec "$PEER" timeout $((SECS + 20)) wrk -t2 -c"${BENCH_WRK_CONNS:-50}" -d"${SECS}s" \
+			"http://$addr:$port/small" >"$work/$name.$i.wrk" 2>&1
+		rps=$(awk '/^Requests\/sec/ { printf "%d", $2 }' "$work/$name.$i.wrk")
+		grep -q -e 'Socket errors' -e 'Non-2xx' "$work/$name.$i.wrk" &&
+			{ echo "bench: $name run $i had errors:" >&2; grep -e 'Socket errors' -e 'Non-2xx' "$work/$name.$i.wrk" >&2; }
+		[ "${rps:-0}" -gt "$best" ] && best=$rps
+	done
+	kill -QUIT "$(cat "$work/ng$port/nginx.pid" 2>/dev/null)" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "$best"
+}
+
 n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
 n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
+n_ng=0
+command -v nginx >/dev/null && command -v wrk >/dev/null &&
+	n_ng=$(nginx_rr nstack-nginx 8081 198.18.0.2 ip netns exec "$NS" "$BUILD/nstack" --)
 
 # The kernel on the same veth end, for these runs only.
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
@@ -136,13 +188,17 @@ ip -n "$NS" addr add "$KADDR/24" dev nstack0
 k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
 k_rr=$(rr kernel-rr ip netns exec "$NS" python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
+k_ng=0
+command -v nginx >/dev/null && command -v wrk >/dev/null &&
+	k_ng=$(nginx_rr kernel-nginx 8082 "$KADDR" ip netns exec "$NS")
 ip -n "$NS" addr del "$KADDR/24" dev nstack0
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
 
-python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" <<'PY'
+python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" "$n_ng" "$k_ng" <<'PY'
 import sys
 ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:5])
 nrr, krr = (float(x) for x in sys.argv[5:7])
+nng, kng = (int(x) for x in sys.argv[7:9])
 def ratio(a, b):
     return "%.2f" % (a / b) if b > 0 else "n/a"
 print("%-30s %14s %14s %8s" % ("iperf3, MTU 1500", "nstack Gbit/s", "kernel Gbit/s", "ratio"))
@@ -151,5 +207,7 @@ print("%-30s %14.2f %14.2f %8s" % ("receive (kernel peer -> ns)", nr, kr, ratio(
 # Latency: the ratio is kernel / nstack, so that 1.0 is parity here too.
 print("%-30s %14s %14s %8s" % ("TCP 100 B request/response", "nstack us", "kernel us", "ratio"))
 print("%-30s %14.1f %14.1f %8s" % ("median round trip", nrr, krr, ratio(krr, nrr) if nrr > 0 else "n/a"))
+print("%-30s %14s %14s %8s" % ("nginx 2 workers, wrk 1 KiB", "nstack req/s", "kernel req/s", "ratio"))
+print("%-30s %14d %14d %8s" % ("requests per second", nng, kng, ratio(nng, kng)))
 PY
 [ "$n_send" -gt 0 ] && [ "$n_recv" -gt 0 ] && [ "$k_send" -gt 0 ] && [ "$k_recv" -gt 0 ]

@@ -85,9 +85,13 @@ void nsp_hook_ring(void *ctx, int slot, uint64_t id)
 	}
 	nsp_inside++;
 	if (ring_fd < 0) {
-		ring_fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		/* Marked before the program's close_range() can see the number. */
+		nsp_own_lock();
+		ring_fd = nsp_own_fd_high(
+		    REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 		if (ring_fd >= 0)
 			nsp_internal_fd_add(ring_fd);
+		nsp_own_unlock();
 	}
 	/* EAGAIN: its queue is full, so it is awake already; ECONNREFUSED: it is gone. */
 	if (ring_fd >= 0)

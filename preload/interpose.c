@@ -377,15 +377,20 @@ NSP_EXPORT int close(int fd)
 
 	if (nsp_inside)
 		return REAL(close)(fd);
+	nsp_own_lock();
 	if (nsp_is_internal_fd(fd)) {
+		nsp_own_unlock();
 		/* Not the program's: as far as it knows, fd is not open. */
 		errno = EBADF;
 		return -1;
 	}
 	if (!fdt_maybe_private(fd) || !(f = unmap_fd(fd))) {
 		nsp_epoll_close(fd, NULL);
-		return REAL(close)(fd);
+		rc = REAL(close)(fd);
+		nsp_own_unlock();
+		return rc;
 	}
+	nsp_own_unlock();
 	nsp_epoll_close(fd, f);
 	rc = REAL(close)(fd);
 	fdt_put(f);
@@ -697,10 +702,13 @@ NSP_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t cou
 	return sendfile(out_fd, in_fd, (off_t *)offset, count);
 }
 
+static int close_range_outside(unsigned int first, unsigned int last, int flags);
+
 /* close_range(2): private fds in the range are closed (or marked) one by one first. */
 NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	unsigned int cap = (unsigned int)fdt_capacity();
+	int rc;
 
 	if (!nsp_inside && first <= last) {
 		for (unsigned int fd = first; fd <= last && fd < cap; fd++) {
@@ -714,7 +722,15 @@ NSP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	}
 	if (nsp_inside)
 		return REAL(close_range)(first, last, flags);
-	/* The range minus nstack's own fds, in pieces. */
+	nsp_own_lock();
+	rc = close_range_outside(first, last, flags);
+	nsp_own_unlock();
+	return rc;
+}
+
+/* The range minus nstack's own fds, in pieces (own_lock held). */
+static int close_range_outside(unsigned int first, unsigned int last, int flags)
+{
 	while (first <= last) {
 		int in = nsp_next_internal_fd((int)(first > INT32_MAX ? INT32_MAX : first),
 					      (int)(last > INT32_MAX ? INT32_MAX : last));

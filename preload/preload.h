@@ -264,6 +264,10 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
  * gets EBADF for them (it never opened them) and close_range() skips them.
  */
 bool nsp_is_internal_fd(int fd);
+/* Orders the stack's opening of its fds against the program's close()s. */
+void nsp_own_lock(void);
+void nsp_own_unlock(void);
+int nsp_own_fd_high(int fd);
 /* Registers / unregisters another fd nstack keeps for itself (pcap, pipes). */
 void nsp_internal_fd_add(int fd);
 void nsp_internal_fd_del(int fd);

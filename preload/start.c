@@ -563,10 +563,12 @@ void nsp_start_fork_child(struct nstack *ns)
 #define NSP_ARENA_ADDR ((void *)0x6e5700000000ull)
 
 /*
- * Where a stack is found: one per network namespace, interface and address,
- * a file on /dev/shm (tmpfs, like a memfd, but with a name that programs
- * started separately can find), mode 0600: only its user (and root) can map
- * it or even open it.
+ * Where a stack is found: one per network namespace, user, interface and
+ * address, a file on /dev/shm (tmpfs, like a memfd, but with a name that
+ * programs started separately can find), mode 0600: only its user (and
+ * root) can map it or even open it. The user is part of the name, so that a
+ * program of another user on the interface gets its own stack (and the
+ * errors of its own: no permission to capture) rather than EACCES here.
  */
 static void stack_path(const struct nsp_config *c, char *buf, size_t len)
 {
@@ -576,7 +578,8 @@ static void stack_path(const struct nsp_config *c, char *buf, size_t len)
 	if (stat("/proc/self/ns/net", &st) < 0)
 		st.st_ino = 0;
 	inet_ntop(AF_INET, &c->cfg.addr, a, sizeof(a));
-	snprintf(buf, len, "/dev/shm/nstack.%lu.%s.%s", (unsigned long)st.st_ino, c->cfg.ifname, a);
+	snprintf(buf, len, "/dev/shm/nstack.%lu.u%u.%s.%s", (unsigned long)st.st_ino,
+		 (unsigned int)geteuid(), c->cfg.ifname, a);
 }
 
 /* The stack's own fds (its eventfd, pidfds): the program's close() must not take them. */
@@ -589,6 +592,19 @@ static void hook_own_fd(void *ctx, int fd, bool open)
 		nsp_internal_fd_del(fd);
 }
 
+static int hook_own_fd_open(void *ctx, int (*open)(void *arg), void *arg)
+{
+	int fd;
+
+	(void)ctx;
+	nsp_own_lock();
+	fd = nsp_own_fd_high(open(arg));
+	if (fd >= 0)
+		nsp_internal_fd_add(fd);
+	nsp_own_unlock();
+	return fd;
+}
+
 static const struct nstack_hooks the_hooks = {
     .sock_event = hook_sock_event,
     .log = hook_log,
@@ -598,6 +614,7 @@ static const struct nstack_hooks the_hooks = {
     .take_over = hook_take_over,
     .thread_tick = nsp_hook_thread_tick,
     .own_fd = hook_own_fd,
+    .own_fd_open = hook_own_fd_open,
 };
 
 /* A new stack in the file fd: this process opens the link and drives it. */

@@ -360,9 +360,10 @@ static void collect(struct stat_snap *s, const struct ns_arena *a, size_t size)
 		     s->copy);
 }
 
-/* What a stack file's name says: nstack.<netns inode>.<interface>.<a.b.c.d>. */
+/* What a stack file's name says: nstack.<netns inode>.u<uid>.<interface>.<a.b.c.d>. */
 struct stat_name {
 	unsigned long netns;
+	unsigned long uid;
 	char ifname[64];
 	char addr[INET_ADDRSTRLEN];
 	bool ok;
@@ -376,6 +377,10 @@ static struct stat_name parse_name(const char *name)
 	int dots = 0;
 
 	n.netns = strtoul(p, &num_end, 10);
+	if (num_end == p || *num_end != '.' || num_end[1] != 'u')
+		return n;
+	p = num_end + 2;
+	n.uid = strtoul(p, &num_end, 10);
 	if (num_end == p || *num_end != '.')
 		return n;
 	p = num_end + 1;
@@ -622,8 +627,8 @@ static bool stat_one(const char *name, int what, bool first)
 		netns_label(n.netns, label, sizeof(label));
 	printf("stack %s: %s\n", path, live ? "live" : "stale (no process uses it)");
 	if (n.ok)
-		printf("  netns %lu%s, interface %s, address %s\n", n.netns, label, n.ifname,
-		       n.addr);
+		printf("  netns %lu%s, user %lu, interface %s, address %s\n", n.netns, label, n.uid,
+		       n.ifname, n.addr);
 	rc = ns_arena_map_ro(fd, STAT_ARENA_ADDR, &map);
 	close(fd);
 	if (rc) {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +55,49 @@ static void internal_set(int fd, struct nsp_thread_wait *t)
 {
 	if (fd >= 0 && fd < NSP_INTERNAL_FDS)
 		atomic_store(&internal_fd[fd], t);
+}
+
+/*
+ * Held while the stack opens an fd of its own until it is marked, and while
+ * the program's close()/close_range() decide which fds they may close: a
+ * number the stack just got must not be closed before it is marked.
+ */
+static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void nsp_own_lock(void)
+{
+	pthread_mutex_lock(&own_lock);
+}
+
+void nsp_own_unlock(void)
+{
+	pthread_mutex_unlock(&own_lock);
+}
+
+/*
+ * Moves an fd nstack opened for itself away from the low numbers the
+ * program gets (the lowest free one): opened by a background thread, it
+ * would otherwise take a number the program has just closed and expects
+ * free (or to be its next). Returns the fd to use (fd itself if it cannot
+ * move, say under a low RLIMIT_NOFILE). own_lock held.
+ */
+int nsp_own_fd_high(int fd)
+{
+	struct rlimit rl;
+	long base = 900;
+	int nfd;
+
+	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return fd;
+	if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur <= 1024)
+		base = (long)rl.rlim_cur / 2;
+	if (fd >= base)
+		return fd;
+	nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+	if (nfd < 0)
+		return fd;
+	syscall(SYS_close, fd);
+	return nfd;
 }
 
 /* Any other fd nstack keeps for itself: protected, never moved. */

@@ -361,6 +361,37 @@ void ns_own_fd(struct nstack *ns, int fd)
 		l->hooks.own_fd(l->hooks.ctx, fd, true);
 }
 
+/* Opens an fd of the stack's own (see nstack_hooks.own_fd_open); -1 with errno on failure. */
+int ns_open_own(struct nstack *ns, int (*open)(void *arg), void *arg)
+{
+	struct nstack_local *l = ns_local(ns);
+	int fd;
+
+	if (l->hooks.own_fd_open)
+		return l->hooks.own_fd_open(l->hooks.ctx, open, arg);
+	fd = open(arg);
+	if (fd >= 0)
+		ns_own_fd(ns, fd);
+	return fd;
+}
+
+static int open_pidfd(void *arg)
+{
+	return (int)syscall(SYS_pidfd_open, (pid_t)(intptr_t)arg, 0);
+}
+
+static int open_eventfd(void *arg)
+{
+	(void)arg;
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+static int open_epoll(void *arg)
+{
+	(void)arg;
+	return epoll_create1(EPOLL_CLOEXEC);
+}
+
 /* Closes an fd of the stack's own. */
 void ns_close_own(struct nstack *ns, int fd)
 {
@@ -488,10 +519,8 @@ static int pidfd_of(struct nstack *ns, int slot, int32_t pid)
 		return l->pidfd[slot];
 	if (l->pidfd[slot] >= 0)
 		ns_close_own(ns, l->pidfd[slot]);
-	l->pidfd[slot] = (int)syscall(SYS_pidfd_open, pid, 0);
+	l->pidfd[slot] = ns_open_own(ns, open_pidfd, (void *)(intptr_t)pid);
 	l->pidfd_pid[slot] = pid;
-	if (l->pidfd[slot] >= 0)
-		ns_own_fd(ns, l->pidfd[slot]);
 	return l->pidfd[slot];
 }
 
@@ -676,7 +705,10 @@ static void *stack_thread(void *arg)
 			int slot = slots[i];
 
 			if (pfd[i].revents & POLLNVAL) {
-				l->pidfd[slot] = -1; /* closed behind our back: open it again */
+				/* Closed behind our back: the number is not ours; open it again. */
+				if (l->hooks.own_fd)
+					l->hooks.own_fd(l->hooks.ctx, l->pidfd[slot], false);
+				l->pidfd[slot] = -1;
 				continue;
 			}
 			if ((pfd[i].revents & (POLLIN | POLLHUP)) &&
@@ -696,15 +728,11 @@ int nstack_start(struct nstack *ns)
 
 	if (ns_local(ns)->thread_running)
 		return -EALREADY;
-	ns_local(ns)->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ns_local(ns)->wake_fd = ns_open_own(ns, open_eventfd, NULL);
 	if (ns_local(ns)->wake_fd < 0)
 		return -errno;
-	ns_own_fd(ns, ns_local(ns)->wake_fd);
-	if (ns_local(ns)->epfd < 0) {
-		ns_local(ns)->epfd = epoll_create1(EPOLL_CLOEXEC);
-		if (ns_local(ns)->epfd >= 0)
-			ns_own_fd(ns, ns_local(ns)->epfd);
-	}
+	if (ns_local(ns)->epfd < 0)
+		ns_local(ns)->epfd = ns_open_own(ns, open_epoll, NULL);
 	ns_local(ns)->thread_stop = false;
 	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
 	if (rc) {

@@ -64,6 +64,12 @@ struct nstack_hooks {
 	void (*thread_tick)(void *ctx, struct nstack *ns);
 	/* fd is one the stack opened (open) or is about to close for itself. */
 	void (*own_fd)(void *ctx, int fd, bool open);
+	/*
+	 * Opens an fd of the stack's own: open(arg), with the program's
+	 * close()/close_range() kept out until own_fd() has marked it (they
+	 * could otherwise close it in between). NULL: open(arg) directly.
+	 */
+	int (*own_fd_open)(void *ctx, int (*open)(void *arg), void *arg);
 	void *ctx;
 };
 

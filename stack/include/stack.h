@@ -161,6 +161,7 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 
 /* fds the stack opens for itself (eventfd, pidfds), reported to the embedder. */
 void ns_own_fd(struct nstack *ns, int fd);
+int ns_open_own(struct nstack *ns, int (*open)(void *arg), void *arg);
 void ns_close_own(struct nstack *ns, int fd);
 
 /* Frees this process's socket -> file map (socket.c). */

@@ -16,7 +16,7 @@ st_section() {
 case_stat_lists_processes_sockets_counters() {
 	local ino file i
 	ino=$(in_ns stat -L -c %i /proc/self/ns/net) || return 1
-	file="/dev/shm/nstack.$ino.nstack0.$ADDR"
+	file="/dev/shm/nstack.$ino.u$(id -u).nstack0.$ADDR"
 	on_nstack timeout 40 socat -d -d TCP4-LISTEN:9350,fork,reuseaddr SYSTEM:cat \
 		>socat.log 2>&1 &
 	wait_file socat.log 'listening on' || { cat socat.log; return 1; }
