@@ -88,6 +88,7 @@ static void __attribute__((noreturn)) keeper_run(void)
 	uint64_t alone_since = 0;
 	unsigned int linger;
 
+	nsp_is_keeper = true;
 	if (nsp_stack(&ns) != 0)
 		syscall(SYS_exit_group, 1);
 	linger = nsp_exit_linger_ms();

@@ -713,8 +713,17 @@ static void *stack_thread(void *arg)
 			}
 			if ((pfd[i].revents & (POLLIN | POLLHUP)) &&
 			    ns->procs->p[slot].state == NS_PROC_LIVE &&
-			    ns->procs->p[slot].pid == l->pidfd_pid[slot])
+			    ns->procs->p[slot].pid == l->pidfd_pid[slot]) {
+				/*
+				 * The driver died: take the link first, so that
+				 * the FIN/RST of its connections go out.
+				 */
+				if (slot == ns->procs->driver) {
+					ns->procs->driver = -1;
+					try_take_over(ns);
+				}
 				ns_proc_reap(ns, slot);
+			}
 		}
 	}
 	pthread_mutex_unlock(&ns->lock);

@@ -62,11 +62,13 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	(void)csum_ok;
 	netdev_rx_frame(dev, frame, len);
 }
+static struct net_device *mock_dev;
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 		  const struct nstack_env *env, const struct nstack_hooks *hooks,
 		  struct nstack **res)
 {
 	mock_hooks = *hooks;
+	mock_dev = dev;
 	*res = &mock_ns;
 	return 0;
 }
@@ -116,9 +118,38 @@ void nstack_set_dev(struct nstack *ns, struct net_device *dev)
 void nstack_exec_prepare(struct nstack *ns)
 {
 }
+int ns_arena_attach(int fd, void *addr, struct ns_arena_map *map)
+{
+	return -EINVAL;
+}
+int nstack_attach(const struct ns_arena_map *map, struct net_device *dev,
+		  const struct nstack_env *env, const struct nstack_hooks *hooks, bool *after_exec,
+		  struct nstack **res)
+{
+	return -EINVAL;
+}
+int nstack_exec_record(struct nstack *ns, const int *fds, struct socket *const *socks, int n)
+{
+	return 0;
+}
+int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max)
+{
+	return 0;
+}
+bool nstack_hand_over(struct nstack *ns)
+{
+	return false;
+}
+bool nstack_is_driver(struct nstack *ns)
+{
+	return true;
+}
+void nstack_wake_thread(struct nstack *ns)
+{
+}
 struct net_device *nstack_dev(const struct nstack *ns)
 {
-	return NULL;
+	return mock_dev;
 }
 void nstack_exec_failed(struct nstack *ns)
 {
