@@ -91,7 +91,8 @@ size_t ns_build_id(uint8_t *out, size_t max)
 	return s.len;
 }
 
-static int init_robust(pthread_mutex_t *m)
+/* A process-shared, robust mutex (the arena's and the stack's locks); 0 or -errno. */
+int ns_mutex_init_robust(pthread_mutex_t *m)
 {
 	pthread_mutexattr_t a;
 	int rc;
@@ -156,7 +157,7 @@ int ns_arena_create(int fd, size_t size, void *addr, struct ns_arena_map *map)
 		return err;
 	a = map->arena;
 	memset(a, 0, sizeof(*a));
-	err = init_robust(&a->lock);
+	err = ns_mutex_init_robust(&a->lock);
 	if (err) {
 		ns_arena_unmap(map);
 		return err;
@@ -169,22 +170,32 @@ int ns_arena_create(int fd, size_t size, void *addr, struct ns_arena_map *map)
 	return 0;
 }
 
+/* Reads an arena's header from fd: -EINVAL if it is none, -EPROTO if another build laid it out. */
+static int read_header(int fd, struct ns_arena *hdr)
+{
+	uint8_t id[NS_BUILD_ID_MAX];
+	size_t idlen;
+
+	if (pread(fd, hdr, sizeof(*hdr), 0) != (ssize_t)sizeof(*hdr))
+		return -EINVAL;
+	if (hdr->magic != NS_ARENA_MAGIC || hdr->size < (1u << 20))
+		return -EINVAL;
+	idlen = ns_build_id(id, sizeof(id));
+	if (hdr->version != NS_ARENA_VERSION || hdr->build_id_len != idlen ||
+	    memcmp(hdr->build_id, id, idlen) != 0)
+		return -EPROTO;
+	return 0;
+}
+
 /* Maps an existing arena; see arena.h. */
 int ns_arena_attach(int fd, void *addr, struct ns_arena_map *map)
 {
 	struct ns_arena hdr;
-	uint8_t id[NS_BUILD_ID_MAX];
-	size_t idlen;
 	int err;
 
-	if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-		return -EINVAL;
-	if (hdr.magic != NS_ARENA_MAGIC || hdr.size < (1u << 20))
-		return -EINVAL;
-	idlen = ns_build_id(id, sizeof(id));
-	if (hdr.version != NS_ARENA_VERSION || hdr.build_id_len != idlen ||
-	    memcmp(hdr.build_id, id, idlen) != 0)
-		return -EPROTO;
+	err = read_header(fd, &hdr);
+	if (err)
+		return err;
 	err = map_parts(fd, hdr.size, addr, map);
 	if (err)
 		return err;
@@ -290,21 +301,15 @@ bool ns_arena_contains(const struct ns_arena *a, const void *p)
 int ns_arena_map_ro(int fd, void *addr, struct ns_arena_map *map)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	uint8_t id[NS_BUILD_ID_MAX];
 	struct ns_arena hdr;
-	size_t idlen, total;
+	size_t total;
 	off_t end;
 	void *base, *p;
 	int err;
 
-	if (pread(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-		return -EINVAL;
-	if (hdr.magic != NS_ARENA_MAGIC || hdr.size < (1u << 20))
-		return -EINVAL;
-	idlen = ns_build_id(id, sizeof(id));
-	if (hdr.version != NS_ARENA_VERSION || hdr.build_id_len != idlen ||
-	    memcmp(hdr.build_id, id, idlen) != 0)
-		return -EPROTO;
+	err = read_header(fd, &hdr);
+	if (err)
+		return err;
 	/* Pages past the end of the file would fault (SIGBUS) when read. */
 	end = lseek(fd, 0, SEEK_END);
 	if (end < 0 || (uint64_t)end < hdr.size || hdr.size > SIZE_MAX - NS_LOCAL_SIZE)

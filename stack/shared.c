@@ -126,17 +126,6 @@ void ns_mail_drain(struct nstack *ns)
 	}
 }
 
-/* Drops a hold or a call count; releases the socket when nobody has it any more. */
-static void sock_maybe_release(struct socket *sock)
-{
-	if (sock->holders)
-		return;
-	if (sock->users)
-		sock->release_pending = true;
-	else
-		sock_release(sock);
-}
-
 /* Everything slot held goes; see shared.h. */
 void ns_proc_reap(struct nstack *ns, int slot)
 {
@@ -168,7 +157,7 @@ void ns_proc_reap(struct nstack *ns, int slot)
 		sock->users_by_slot[slot] = 0;
 		if (sock->holders & bit) {
 			sock->holders &= ~bit;
-			sock_maybe_release(sock);
+			sock_release_unheld(sock);
 		} else if (!sock->holders && sock->release_pending && !sock->users) {
 			sock_release(sock);
 		}
@@ -326,7 +315,7 @@ int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max)
 			kept |= p->exec_fds[i].sock == sock;
 		if (!kept) {
 			sock->holders &= ~bit;
-			sock_maybe_release(sock);
+			sock_release_unheld(sock);
 		}
 	}
 	for (uint32_t i = 0; i < p->n_exec_fds && n < max; i++, n++) {

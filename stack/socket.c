@@ -59,6 +59,20 @@ void sock_release(struct socket *sock)
 	ns->socket_live--;
 }
 
+/*
+ * No process holds sock any more (its last close, or the death of its last
+ * holder): released now, or by the last call still inside it.
+ */
+void sock_release_unheld(struct socket *sock)
+{
+	if (sock->holders)
+		return;
+	if (sock->users)
+		sock->release_pending = true;
+	else
+		sock_release(sock);
+}
+
 /* A call that may sleep starts on sock: it must outlive a close() meanwhile. */
 static void sock_enter(struct socket *sock)
 {
@@ -281,12 +295,7 @@ int nstack_close(struct socket *sock)
 	filemap_del(ns_local(ns)->files, sock);
 	/* Other processes may still hold it (fork): only the last one closes. */
 	sock->holders &= ~(1ull << ns_local(ns)->slot);
-	if (!sock->holders) {
-		if (sock->users)
-			sock->release_pending = true;
-		else
-			sock_release(sock);
-	}
+	sock_release_unheld(sock);
 	nstack_unlock(ns);
 	return 0;
 }

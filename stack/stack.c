@@ -125,20 +125,6 @@ void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char
 		fprintf(stderr, "nstack: %s: %s\n", level_names[level], line);
 }
 
-static int init_lock(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int rc;
-
-	pthread_mutexattr_init(&a);
-	/* Shared by every process that maps the arena; robust against their deaths. */
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	rc = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -rc;
-}
-
 /* Default arena size for stacks created without one (tests, embedders). */
 #define NS_ARENA_DEFAULT (256u << 20)
 
@@ -199,7 +185,7 @@ int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config 
 		return -ENOMEM;
 	memset(ns, 0, sizeof(*ns));
 	ns->arena = map->arena;
-	err = init_lock(&ns->lock);
+	err = ns_mutex_init_robust(&ns->lock);
 	if (err)
 		goto out_free;
 	ns->cfg = *cfg;

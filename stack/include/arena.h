@@ -82,6 +82,9 @@ bool ns_arena_contains(const struct ns_arena *a, const void *p);
 void ns_arena_lock(struct ns_arena *a);
 void ns_arena_unlock(struct ns_arena *a);
 
+/* A process-shared, robust mutex; 0 or -errno. */
+int ns_mutex_init_robust(pthread_mutex_t *m);
+
 /* The running library's build id (ELF NT_GNU_BUILD_ID), or a fallback. */
 size_t ns_build_id(uint8_t *out, size_t max);
 

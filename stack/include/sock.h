@@ -372,5 +372,6 @@ void sock_unregister(struct nstack *ns, int family);
 int sock_create(struct nstack *ns, int family, int type, int protocol, struct socket **res);
 struct socket *sock_alloc(struct nstack *ns);
 void sock_release(struct socket *sock);
+void sock_release_unheld(struct socket *sock);
 
 #endif
