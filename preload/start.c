@@ -849,6 +849,15 @@ static int start_locked(void)
 	if (rc)
 		goto fail;
 	dev = nstack_dev(ns);
+	/*
+	 * The doorbell before the thread: the thread polls the doorbell fd it
+	 * sees when it goes to sleep, and its first loop drains what was
+	 * posted before the name was bound (a ring to an unbound name is
+	 * lost, and the next post into a non-empty box does not ring). The
+	 * other order left a process that joined a driven stack asleep
+	 * forever on its first wake-up mail (wrk's blocking connect).
+	 */
+	nsp_doorbell_open(ns);
 	rc = nstack_start(ns);
 	if (rc) {
 		snprintf(err, sizeof(err), "cannot start the stack thread: %s", strerror(-rc));
@@ -873,7 +882,6 @@ static int start_locked(void)
 	if (dev->ops == &guarded_ops && backend_ops->get_fd)
 		nsp_internal_fd_add(backend_ops->get_fd(dev));
 	nsp_fork_init();
-	nsp_doorbell_open(ns);
 	nsp_thread_efd();
 	exit_linger_ms = c.exit_linger_ms;
 	snprintf(the_if.name, sizeof(the_if.name), "%s", c.cfg.ifname);

@@ -632,7 +632,7 @@ static void *stack_thread(void *arg)
 	ns_lock(ns);
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
-		int timeout = -1, nfds = 0, nbase, devfd = -1;
+		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
 		bool driving;
 
 		ns_mail_drain(ns);
@@ -654,8 +654,10 @@ static void *stack_thread(void *arg)
 				timeout = 10; /* backends without a selectable fd are polled */
 		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
-		if (l->doorbell_fd >= 0)
+		if (l->doorbell_fd >= 0) {
+			bell = nfds;
 			pfd[nfds++] = (struct pollfd){.fd = l->doorbell_fd, .events = POLLIN};
+		}
 		if (devfd >= 0)
 			pfd[nfds++] = (struct pollfd){.fd = devfd, .events = POLLIN};
 		nbase = nfds;
@@ -669,8 +671,8 @@ static void *stack_thread(void *arg)
 		if (wait_fds(l, pfd, nfds, timeout) > 0) {
 			if (pfd[0].revents & POLLIN)
 				drain_fd(l->wake_fd);
-			if (l->doorbell_fd >= 0 && (pfd[1].revents & POLLIN))
-				drain_fd(l->doorbell_fd);
+			if (bell >= 0 && (pfd[bell].revents & POLLIN))
+				drain_fd(pfd[bell].fd);
 		}
 		ns_lock(ns);
 		/*
@@ -682,7 +684,7 @@ static void *stack_thread(void *arg)
 		 */
 		if (driving)
 			ns->thread_sleep_until = 0;
-		if (l->doorbell_fd >= 0 && (pfd[1].revents & POLLNVAL)) {
+		if (bell >= 0 && (pfd[bell].revents & POLLNVAL)) {
 			ns_err(ns, "process %d: its doorbell fd was closed behind our back",
 			       (int)getpid());
 			l->doorbell_fd = -1;

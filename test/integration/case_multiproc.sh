@@ -740,3 +740,43 @@ case_mp_kill9_child_others_carry_on() {
 	tail -n 5 lk.log
 	[ $rc -eq 0 ] && [ "$(grep -c 'ended -9' lk.log)" -ge 10 ]
 }
+
+# --- joining a stack another program drives ---------------------------------
+
+# 40 short programs, one after another, join a stack that a long-running
+# program drives and make blocking calls (connect, recv) whose wake-ups come
+# from the driver by mail; each must finish its echo within 5 s. A joining
+# process's stack thread once went to sleep before its doorbell existed and
+# never woke for its first mail (wrk hung in its blocking connect).
+case_mp_join_driven_stack_blocking_calls() {
+	mp_lab || return 1
+	in_peer timeout 60 socat "TCP-LISTEN:9415,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
+	mp_wait_peer_tcp 9415 || return 1
+	mp_on timeout 60 python3 -u -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9416))
+print("ready", flush=True)
+time.sleep(50)' >drv.log 2>&1 &
+	local drv=$!
+	wait_file drv.log ready || { cat drv.log; return 1; }
+	mp_up $drv || return 1
+	local i
+	for i in $(seq 1 40); do
+		mp_on timeout 5 python3 -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], 9415), timeout=None)
+msg = b"join %s " % sys.argv[2].encode() * 100
+c.sendall(msg)
+got = b""
+while len(got) < len(msg):
+    b = c.recv(65536)
+    if not b:
+        break
+    got += b
+assert got == msg, (len(got), len(msg))
+c.close()' "$PEER_ADDR" "$i" || { echo "program $i of 40 failed or hung (exit $?)"; return 1; }
+	done
+	echo "40 programs joined the driven stack and finished"
+	kill $drv
+}
