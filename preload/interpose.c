@@ -358,15 +358,20 @@ NSP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
  * number the readiness hook signals, the hook moves to another dup of the
  * file, under the stack lock so it never writes to a reused number.
  */
-static struct nsp_file *unmap_fd(int fd)
+static void unmap_evfd(struct nsp_file *f, int fd)
 {
-	struct nsp_file *f = fdt_remove(fd);
-
 	if (f && !nsp_forked && f->evfd == fd) {
 		nstack_lock(f->ns);
 		f->evfd = fdt_find_other(f, fd);
 		nstack_unlock(f->ns);
 	}
+}
+
+static struct nsp_file *unmap_fd(int fd)
+{
+	struct nsp_file *f = fdt_remove(fd);
+
+	unmap_evfd(f, fd);
 	return f;
 }
 
@@ -384,13 +389,21 @@ NSP_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
-	if (!fdt_maybe_private(fd) || !(f = unmap_fd(fd))) {
+	if (!fdt_maybe_private(fd) || !(f = fdt_remove(fd))) {
 		nsp_epoll_close(fd, NULL);
 		rc = REAL(close)(fd);
 		nsp_own_unlock();
 		return rc;
 	}
+	/*
+	 * own_lock is never held while the stack lock is taken: the stack
+	 * thread opens its fds (pidfds, the ring socket) under the stack lock
+	 * and then takes own_lock, so the other order deadlocked a forking
+	 * server (socat fork) in close(). fd stays open until REAL(close)
+	 * below, so no fd of the stack's can take its number meanwhile.
+	 */
 	nsp_own_unlock();
+	unmap_evfd(f, fd);
 	nsp_epoll_close(fd, f);
 	rc = REAL(close)(fd);
 	fdt_put(f);
