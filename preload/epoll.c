@@ -124,7 +124,7 @@ static void ep_put(struct ep_set *s)
 	}
 	if (s->bell >= 0) {
 		nsp_internal_fd_del(s->bell);
-		syscall(SYS_close, s->bell);
+		nsp_syscall(SYS_close, s->bell);
 	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->byfd);
@@ -245,7 +245,7 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 				nsp_internal_fd_add(b);
 				s->bell = b;
 			} else if (b >= 0) {
-				syscall(SYS_close,
+				nsp_syscall(SYS_close,
 					b); /* no bell: only the cross-thread wake is lost */
 			}
 		}
@@ -405,7 +405,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		if (s->nready && s->sleepers && s->bell >= 0) {
 			uint64_t one = 1;
 
-			if (syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
+			if (nsp_syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
 				/* saturated: the sleepers wake anyway */
 			}
 		}

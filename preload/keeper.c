@@ -90,7 +90,7 @@ static void __attribute__((noreturn)) keeper_run(void)
 
 	nsp_is_keeper = true;
 	if (nsp_stack(&ns) != 0)
-		syscall(SYS_exit_group, 1);
+		nsp_syscall(SYS_exit_group, 1);
 	linger = nsp_exit_linger_ms();
 	for (;;) {
 		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
@@ -106,7 +106,7 @@ static void __attribute__((noreturn)) keeper_run(void)
 	nsp_log_info("keeper: done (%ld buffers left)", nstack_live_skbs(ns));
 	nsp_forget_stack_file(ns);
 	/* Not _exit(): ours would run the exit flush, which has nothing left to do. */
-	syscall(SYS_exit_group, 0);
+	nsp_syscall(SYS_exit_group, 0);
 	__builtin_unreachable();
 }
 
@@ -121,7 +121,7 @@ __attribute__((constructor)) static void keeper_ctor(void)
 	unsetenv("LD_PRELOAD");
 	pid = fork();
 	if (pid != 0)
-		syscall(SYS_exit_group, pid < 0);
+		nsp_syscall(SYS_exit_group, pid < 0);
 	setsid();
 	/* Hold no terminal and no pipe of the program's: its readers see EOF when it ends. */
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);

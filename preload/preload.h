@@ -81,9 +81,12 @@ struct nsp_real {
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
 			    const sigset_t *);
+	long (*syscall)(long, ...);
 };
 
 extern struct nsp_real nsp_real;
+/* A system call that never goes through the interposers (syscall.c). */
+long nsp_syscall(long nr, ...);
 void *nsp_dlsym(const char *name);
 
 /* The real libc function, looked up on first use. */

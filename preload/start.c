@@ -95,7 +95,7 @@ void *nsp_dlsym(const char *name)
 	if (!p) {
 		static const char msg[] = "nstack: cannot find a libc symbol\n";
 
-		syscall(SYS_write, 2, msg, sizeof(msg) - 1);
+		nsp_syscall(SYS_write, 2, msg, sizeof(msg) - 1);
 		abort();
 	}
 	return p;
@@ -118,7 +118,7 @@ void nsp_log(const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	syscall(SYS_write, 2, line, (size_t)n);
+	nsp_syscall(SYS_write, 2, line, (size_t)n);
 }
 
 /* NSTACK_LOG at info or debug, read once. */
@@ -160,7 +160,7 @@ static void hook_sock_event(void *ctx, struct socket *sock)
 	/* Only waiters need the kernel object signalled; saves a syscall per packet. */
 	if (!f || f->evfd < 0 || (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
 		return;
-	if (syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
+	if (nsp_syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, pollers wake anyway. */
 	}
 }
@@ -368,7 +368,7 @@ NSP_EXPORT void _exit(int status)
 				;
 		}
 	}
-	syscall(SYS_exit_group, status);
+	nsp_syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }
 
@@ -393,7 +393,7 @@ static void flush_on_signal(int sig)
 	unsigned char b = (unsigned char)sig;
 
 	signal(sig, SIG_DFL); /* a second one ends the process at once */
-	if (syscall(SYS_write, flush_pipe[1], &b, 1) < 0) {
+	if (nsp_syscall(SYS_write, flush_pipe[1], &b, 1) < 0) {
 		raise(sig);
 		return;
 	}
@@ -407,7 +407,7 @@ static void flush_on_signal(int sig)
 	for (long i = 0; i < (exit_linger_ms + 2000) / 10; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 
-		syscall(SYS_nanosleep, &ts, NULL);
+		nsp_syscall(SYS_nanosleep, &ts, NULL);
 	}
 }
 
@@ -417,7 +417,7 @@ static void *flush_thread(void *arg)
 
 	(void)arg;
 	nsp_inside++;
-	while (syscall(SYS_read, flush_pipe[0], &sig, 1) != 1) {
+	while (nsp_syscall(SYS_read, flush_pipe[0], &sig, 1) != 1) {
 		if (errno != EINTR)
 			return NULL;
 	}

@@ -93,10 +93,10 @@ int nsp_own_fd_high(int fd)
 		base = (long)rl.rlim_cur / 2;
 	if (fd >= base)
 		return fd;
-	nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+	nfd = (int)nsp_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
 	if (nfd < 0)
 		return fd;
-	syscall(SYS_close, fd);
+	nsp_syscall(SYS_close, fd);
 	return nfd;
 }
 
@@ -140,7 +140,7 @@ void nsp_internal_fd_evict(int fd)
 	if (fd < 0 || fd >= NSP_INTERNAL_FDS || !(t = atomic_load(&internal_fd[fd])) ||
 	    t == &not_a_token || !atomic_compare_exchange_strong(&internal_fd[fd], &t, NULL))
 		return;
-	nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 64);
+	nfd = (int)nsp_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 64);
 	if (nfd < 0)
 		return; /* the token dies with the number; the next sleep makes a new one */
 	internal_set(nfd, t);
@@ -181,7 +181,7 @@ void nsp_wake_remote(void *token)
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < nlive_tokens; i++) {
 		if (live_tokens[i] == token) {
-			if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one,
+			if (nsp_syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one,
 				    sizeof(one)) < 0) {
 				/* saturated: it wakes anyway */
 			}
@@ -198,7 +198,7 @@ void nsp_wake_all_tokens(void)
 
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < nlive_tokens; i++)
-		if (syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
+		if (nsp_syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
 			/* saturated: it wakes anyway */
 		}
 	pthread_mutex_unlock(&live_lock);
@@ -219,7 +219,7 @@ void nsp_wait_fork_child(void)
 
 		if (t && t != &not_a_token) {
 			internal_set(fd, NULL);
-			syscall(SYS_close, fd);
+			nsp_syscall(SYS_close, fd);
 		}
 	}
 	atomic_store(&tw.efd, -1);
@@ -236,7 +236,7 @@ static void tw_destroy(void *p)
 
 	if (fd >= 0) {
 		internal_set(fd, NULL);
-		syscall(SYS_close, fd);
+		nsp_syscall(SYS_close, fd);
 	}
 }
 
@@ -286,7 +286,7 @@ void nsp_token_drain(void *token)
 	struct nsp_thread_wait *t = token;
 	uint64_t v;
 
-	if (syscall(SYS_read, atomic_load(&t->efd), &v, sizeof(v)) < 0) {
+	if (nsp_syscall(SYS_read, atomic_load(&t->efd), &v, sizeof(v)) < 0) {
 		/* EAGAIN: nothing to drain. */
 	}
 }
@@ -307,7 +307,7 @@ static void op_wake(void *ctx, void *token)
 	uint64_t one = 1;
 
 	(void)ctx;
-	if (syscall(SYS_write, atomic_load(&t->efd), &one, sizeof(one)) < 0) {
+	if (nsp_syscall(SYS_write, atomic_load(&t->efd), &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, the sleeper wakes anyway. */
 	}
 }
