@@ -514,3 +514,34 @@ PY
 	echo "SYNs: $(grep -c 'Flags \[S\],' dump.txt), resets: $(grep -c 'Flags \[R' dump.txt)"
 	[ "$(grep -c '40000 > .*Flags \[S\],' dump.txt)" -eq 20 ] && ! grep -q 'Flags \[R' dump.txt
 }
+
+# Socket calls made through syscall(2) on private fds, as libuv makes them
+# (sendmmsg/recvmmsg, ppoll with its raw sigset size) and plain ones (connect,
+# read, write, fcntl, close), against kernel UDP and TCP echoes.
+case_matrix_raw_syscall_socket_calls() {
+	mx_fdops_build || return 1
+	in_peer timeout 30 socat "UDP-RECVFROM:9341,bind=$PEER_ADDR,fork" PIPE &
+	in_peer timeout 30 socat "TCP-LISTEN:9341,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
+	wait_peer_udp 9341 || return 1
+	on_nstack timeout 20 "$TMP/mx_fdops" rawsys "$PEER_ADDR" 9341
+}
+
+# bind9's dig (libuv underneath, jemalloc as its allocator) under nstack
+# asks a kernel dnsmasq over UDP and over TCP; each answer is checked.
+case_matrix_dig_libuv_udp_tcp() {
+	in_peer timeout 40 dnsmasq --keep-in-foreground -C /dev/null --no-resolv --no-hosts \
+		--address=/lab.test/198.18.0.77 --port=9053 --listen-address="$PEER_ADDR" \
+		--bind-interfaces --pid-file="$TMP/dnsmasq.pid" --log-facility=- \
+		>dnsmasq.log 2>&1 &
+	wait_file dnsmasq.log 'started, version' || return 1
+	local d=(@"$PEER_ADDR" -p 9053 +time=2 +tries=2 +short) q
+	on_nstack timeout 10 dig "${d[@]}" udp.lab.test A >udp.out 2>&1 || { cat udp.out; return 1; }
+	[ "$(cat udp.out)" = 198.18.0.77 ] || { echo "UDP answer: $(cat udp.out)"; return 1; }
+	for q in a b; do
+		on_nstack timeout 10 dig "${d[@]}" +tcp "$q.lab.test" A >"tcp_$q.out" 2>&1 ||
+			{ cat "tcp_$q.out"; return 1; }
+		[ "$(cat "tcp_$q.out")" = 198.18.0.77 ] ||
+			{ echo "TCP answer for $q: $(cat "tcp_$q.out")"; return 1; }
+	done
+	kill -TERM "$(cat dnsmasq.pid)"
+}

@@ -17,6 +17,11 @@
  *                                   SO_RCVTIMEO even with SA_RESTART, EAGAIN
  *                                   at SO_RCVTIMEO, shutdown from another
  *                                   thread wakes the blocked recv
+ *   mx_fdops rawsys     ADDR PORT   the socket calls made through syscall(2),
+ *                                   as libuv makes them: UDP socket,
+ *                                   sendmmsg/recvmmsg and ppoll against a UDP
+ *                                   echo on PORT; TCP connect, write, read,
+ *                                   fcntl and close against a TCP echo on PORT
  *
  * dup2/closerange talk to mx_srv.py's "ctl" mode: the first connection is a
  * control channel on which the server reports "eof ID BYTES" when one of the
@@ -39,6 +44,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -452,11 +458,72 @@ static int cmd_signals(void)
 	return 0;
 }
 
+static int cmd_rawsys(void)
+{
+	char out[2][64], in[2][64];
+	struct iovec oiov[2], iiov[2];
+	struct mmsghdr om[2], im[2];
+	struct pollfd p;
+	struct timespec ts = {.tv_sec = 3};
+	int u, t, got = 0;
+	long n;
+
+	u = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(u >= 0, "syscall(SYS_socket, UDP)");
+	CHECK(syscall(SYS_connect, u, &peer, sizeof(peer)) == 0, "syscall(SYS_connect, UDP)");
+	/* libuv's probe: an empty sendmmsg on an unconnected-to-anything fd must not be ENOTSOCK. */
+	CHECK(syscall(SYS_sendmmsg, u, NULL, 0, 0) == 0, "syscall(SYS_sendmmsg, empty)");
+	memset(om, 0, sizeof(om));
+	for (int i = 0; i < 2; i++) {
+		snprintf(out[i], sizeof(out[i]), "rawsys datagram %d", i);
+		oiov[i] = (struct iovec){out[i], strlen(out[i])};
+		om[i].msg_hdr.msg_iov = &oiov[i];
+		om[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = syscall(SYS_sendmmsg, u, om, 2, 0);
+	CHECK(n == 2, "syscall(SYS_sendmmsg) sent %ld", n);
+	while (got < 2) {
+		p = (struct pollfd){.fd = u, .events = POLLIN};
+		n = syscall(SYS_ppoll, &p, 1, &ts, NULL, 8);
+		CHECK(n == 1 && (p.revents & POLLIN), "syscall(SYS_ppoll) for the echo: %ld", n);
+		memset(im, 0, sizeof(im));
+		for (int i = 0; i < 2; i++) {
+			iiov[i] = (struct iovec){in[i], sizeof(in[i])};
+			im[i].msg_hdr.msg_iov = &iiov[i];
+			im[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = syscall(SYS_recvmmsg, u, im, 2 - got, MSG_DONTWAIT, NULL);
+		CHECK(n >= 1, "syscall(SYS_recvmmsg): %ld", n);
+		for (int i = 0; i < n; i++)
+			CHECK(im[i].msg_len == strlen(out[got + i]) &&
+				  !memcmp(in[i], out[got + i], im[i].msg_len),
+			      "echo %d differs", got + i);
+		got += (int)n;
+	}
+	CHECK(syscall(SYS_close, u) == 0, "syscall(SYS_close, UDP)");
+
+	t = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(t >= 0, "syscall(SYS_socket, TCP)");
+	CHECK(syscall(SYS_connect, t, &peer, sizeof(peer)) == 0, "syscall(SYS_connect, TCP)");
+	CHECK(syscall(SYS_fcntl, t, F_GETFL, 0) >= 0, "syscall(SYS_fcntl)");
+	CHECK(syscall(SYS_write, t, "rawsys stream\n", 14) == 14, "syscall(SYS_write)");
+	for (got = 0; got < 14; got += (int)n) {
+		n = syscall(SYS_read, t, in[0] + got, 14 - got);
+		CHECK(n > 0, "syscall(SYS_read): %ld", n);
+	}
+	CHECK(!memcmp(in[0], "rawsys stream\n", 14), "stream echo differs");
+	CHECK(syscall(SYS_close, t) == 0, "syscall(SYS_close, TCP)");
+	/* The kernel never saw these sockets: closing again is EBADF, as for any closed fd. */
+	CHECK(syscall(SYS_close, t) == -1 && errno == EBADF, "second close");
+	printf("rawsys: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
 		fprintf(stderr,
-			"usage: mx_fdops refused|dup2|closerange|threads|signals ADDR PORT\n");
+			"usage: mx_fdops refused|dup2|closerange|threads|signals|rawsys ADDR PORT\n");
 		return 2;
 	}
 	peer.sin_family = AF_INET;
@@ -473,5 +540,7 @@ int main(int argc, char **argv)
 		return cmd_threads();
 	if (!strcmp(argv[1], "signals"))
 		return cmd_signals();
+	if (!strcmp(argv[1], "rawsys"))
+		return cmd_rawsys();
 	return 2;
 }
