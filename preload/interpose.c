@@ -382,6 +382,8 @@ NSP_EXPORT int close(int fd)
 
 	if (nsp_inside)
 		return REAL(close)(fd);
+	if (fd <= 2 && fdt_maybe_private(fd))
+		nsp_stdio_detach(fd);
 	nsp_own_lock();
 	if (nsp_is_internal_fd(fd)) {
 		nsp_own_unlock();
@@ -458,6 +460,8 @@ static int dup_install(struct nsp_file *f, int newfd, bool cloexec)
 		return (int)put_ret(f, rc);
 	}
 	fdt_put(f);
+	if (newfd <= 2)
+		nsp_stdio_attach(newfd);
 	return newfd;
 }
 
@@ -580,6 +584,8 @@ static int do_dup3(int oldfd, int newfd, int flags, bool is_dup2)
 		return -1; /* EBADF, and newfd stays as it was */
 	if (f && nsp_forked)
 		return nsp_forked_ebadf(f);
+	if (newfd <= 2 && fdt_maybe_private(newfd))
+		nsp_stdio_detach(newfd);
 	old = unmap_fd(newfd);
 	if (f)
 		rc = REAL(dup3)(oldfd, newfd, O_CLOEXEC);

@@ -85,6 +85,10 @@ struct nsp_real {
 };
 
 extern struct nsp_real nsp_real;
+/* stdio on private fds 0..2 (stdio.c). */
+void nsp_stdio_attach(int fd);
+void nsp_stdio_detach(int fd);
+void nsp_stdio_flush(void);
 /* A system call that never goes through the interposers (syscall.c). */
 long nsp_syscall(long nr, ...);
 void *nsp_dlsym(const char *name);

@@ -290,6 +290,8 @@ static void exit_flush(void)
 
 	if (!ns || nsp_forked)
 		return;
+	/* libc flushes stdio after this, when the private fds are gone. */
+	nsp_stdio_flush();
 	nsp_inside++;
 	for (fd = fdt_next_private(0); fd >= 0; fd = fdt_next_private(fd + 1)) {
 		struct nsp_file *f = fdt_remove(fd);
@@ -1016,6 +1018,8 @@ int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int ty
 		return rc;
 	}
 	nstack_sock_set_file(sock, f);
+	if (fd <= 2)
+		nsp_stdio_attach(fd);
 	return fd;
 }
 
@@ -1044,6 +1048,8 @@ int nsp_file_adopt(struct nstack *ns, struct socket *sock, int fd)
 		nstack_sock_set_file(sock, f);
 	}
 	rc = fdt_install(fd, f, false);
+	if (!rc && fd <= 2)
+		nsp_stdio_attach(fd);
 	return rc;
 }
 

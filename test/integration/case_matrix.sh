@@ -545,3 +545,39 @@ case_matrix_dig_libuv_udp_tcp() {
 	done
 	kill -TERM "$(cat dnsmasq.pid)"
 }
+
+# stdio on private sockets (libc's stdio writes through calls no preload
+# sees): fdopen streams, and stdout dup2()ed onto a socket and back.
+case_matrix_stdio_on_private_sockets() {
+	mx_fdops_build || return 1
+	in_peer timeout 30 socat "TCP-LISTEN:9342,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
+	local i
+	for i in $(seq 1 50); do
+		[ -n "$(in_peer ss -Htln "sport = :9342")" ] && break
+		sleep 0.1
+	done
+	on_nstack timeout 20 "$TMP/mx_fdops" stdio "$PEER_ADDR" 9342 >out.txt 2>&1 ||
+		{ cat out.txt; return 1; }
+	grep -q '^stdio: ok' out.txt || { cat out.txt; return 1; }
+}
+
+# bash's /dev/tcp with its printf and echo builtins (stdio underneath) and
+# its read builtin, against a kernel server that answers what it received.
+case_matrix_bash_dev_tcp_printf() {
+	in_peer timeout 30 socat "TCP-LISTEN:9343,bind=$PEER_ADDR,reuseaddr" \
+		SYSTEM:'head -n 3 >got.txt; echo "answer $(sha256sum <got.txt | cut -c1-16)"' &
+	local i
+	for i in $(seq 1 50); do
+		[ -n "$(in_peer ss -Htln "sport = :9343")" ] && break
+		sleep 0.1
+	done
+	on_nstack timeout 15 bash -c 'exec 3<>"/dev/tcp/$0/9343" || exit 1
+		printf "GET / HTTP/1.0\r\n" >&3 || exit 2
+		echo "second line" >&3 || exit 3
+		printf "%s %d\n" third 3 >&3 || exit 4
+		read -r reply <&3
+		echo "$reply"' "$PEER_ADDR" >reply.txt 2>&1 || { cat reply.txt; return 1; }
+	local want
+	want="answer $(printf 'GET / HTTP/1.0\r\nsecond line\nthird 3\n' | sha256sum | cut -c1-16)"
+	[ "$(cat reply.txt)" = "$want" ] || { echo "got '$(cat reply.txt)', want '$want'"; return 1; }
+}

@@ -780,3 +780,25 @@ c.close()' "$PEER_ADDR" "$i" || { echo "program $i of 40 failed or hung (exit $?
 	echo "40 programs joined the driven stack and finished"
 	kill $drv
 }
+
+# socat fork EXEC,nofork of programs that do their I/O with stdio on the
+# connection they inherit as stdin/stdout (sed, awk; without nofork socat
+# would relay through a socketpair): 1 MiB through each, byte for byte.
+case_mp_socat_fork_exec_stdio_filters() {
+	mp_lab || return 1
+	mp_on timeout 40 socat TCP4-LISTEN:9417,fork,reuseaddr EXEC:"sed s/^/s-/",nofork >sed.log 2>&1 &
+	local s1=$!
+	mp_on timeout 40 socat TCP4-LISTEN:9418,fork,reuseaddr EXEC:"awk '{print \"a-\" \$0}'",nofork \
+		>awk.log 2>&1 &
+	mp_up $s1 || { cat sed.log; return 1; }
+	seq 1 150000 >in.txt
+	sed 's/^/s-/' in.txt >want_sed.txt
+	sed 's/^/a-/' in.txt >want_awk.txt
+	local i
+	for i in 1 2; do
+		in_peer timeout 15 nc -N "$ADDR" 9417 <in.txt >sed_$i.txt || { tail sed.log; return 1; }
+		mp_same want_sed.txt sed_$i.txt || { tail sed.log; return 1; }
+	done
+	in_peer timeout 15 nc -N "$ADDR" 9418 <in.txt >awk.txt || { tail awk.log; return 1; }
+	mp_same want_awk.txt awk.txt || { tail awk.log; return 1; }
+}

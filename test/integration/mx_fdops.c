@@ -22,6 +22,10 @@
  *                                   sendmmsg/recvmmsg and ppoll against a UDP
  *                                   echo on PORT; TCP connect, write, read,
  *                                   fcntl and close against a TCP echo on PORT
+ *   mx_fdops stdio      ADDR PORT   stdio on private sockets (TCP echo on
+ *                                   PORT): fdopen + fprintf/fgets/fileno/
+ *                                   fclose; printf to stdout dup2()ed onto a
+ *                                   socket, then stdout put back
  *
  * dup2/closerange talk to mx_srv.py's "ctl" mode: the first connection is a
  * control channel on which the server reports "eof ID BYTES" when one of the
@@ -519,11 +523,43 @@ static int cmd_rawsys(void)
 	return 0;
 }
 
+static int cmd_stdio(void)
+{
+	char line[128];
+	FILE *w, *r;
+	int s, saved;
+
+	s = tcp_connect();
+	w = fdopen(s, "w");
+	CHECK(w != NULL, "fdopen(w)");
+	r = fdopen(dup(s), "r");
+	CHECK(r != NULL, "fdopen(r) of a dup");
+	CHECK(fileno(w) == s, "fileno of the fdopen stream: %d, want %d", fileno(w), s);
+	CHECK(fprintf(w, "stdio %d %s\n", 42, "fdopen") > 0 && fflush(w) == 0, "fprintf+fflush");
+	CHECK(fgets(line, sizeof(line), r) && !strcmp(line, "stdio 42 fdopen\n"), "fgets: '%s'", line);
+
+	/* bash's `printf ... >&3`: stdout moved onto the socket, written, moved back. */
+	fflush(stdout);
+	saved = dup(1);
+	CHECK(saved >= 0 && dup2(s, 1) == 1, "dup2 onto stdout");
+	printf("via stdout %d\n", 7);
+	fputs("second line\n", stdout);
+	CHECK(fflush(stdout) == 0 && !ferror(stdout), "fflush(stdout) on the socket");
+	CHECK(dup2(saved, 1) == 1, "dup2 stdout back");
+	close(saved);
+	CHECK(fgets(line, sizeof(line), r) && !strcmp(line, "via stdout 7\n"), "echo 1: '%s'", line);
+	CHECK(fgets(line, sizeof(line), r) && !strcmp(line, "second line\n"), "echo 2: '%s'", line);
+	CHECK(fclose(w) == 0, "fclose(w)");
+	CHECK(fclose(r) == 0, "fclose(r)");
+	printf("stdio: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
 		fprintf(stderr,
-			"usage: mx_fdops refused|dup2|closerange|threads|signals|rawsys ADDR PORT\n");
+			"usage: mx_fdops refused|dup2|closerange|threads|signals|rawsys|stdio ADDR PORT\n");
 		return 2;
 	}
 	peer.sin_family = AF_INET;
@@ -542,5 +578,7 @@ int main(int argc, char **argv)
 		return cmd_signals();
 	if (!strcmp(argv[1], "rawsys"))
 		return cmd_rawsys();
+	if (!strcmp(argv[1], "stdio"))
+		return cmd_stdio();
 	return 2;
 }
