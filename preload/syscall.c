@@ -85,14 +85,19 @@ static long raw(long nr, const long a[6])
  */
 #define SIX_ARGS __attribute__((no_sanitize_address))
 
+static SIX_ARGS void six_args(va_list ap, long a[6])
+{
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+}
+
 SIX_ARGS long nsp_syscall(long nr, ...)
 {
 	long a[6];
 	va_list ap;
 
 	va_start(ap, nr);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
+	six_args(ap, a);
 	va_end(ap);
 	return raw(nr, a);
 }
@@ -137,8 +142,7 @@ NSP_EXPORT SIX_ARGS long syscall(long nr, ...)
 	va_list ap;
 
 	va_start(ap, nr);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
+	six_args(ap, a);
 	va_end(ap);
 	if (nsp_inside)
 		return raw(nr, a);
