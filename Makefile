@@ -44,7 +44,7 @@ $(BUILD)/libnstack_core.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libnstack.so: $(CORE_OBJ) $(PRELOAD_OBJ)
-	$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete -o $@ $^ $(LDLIBS_CORE) -ldl
+	$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete -o $@ $^ $(LDLIBS_CORE) -lcares -ldl
 
 $(BUILD)/nstack: preload/wrapper.c
 	@mkdir -p $(dir $@)

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 pkgs=(
-	build-essential pkg-config libpcap-dev libbsd-dev check
+	build-essential pkg-config libpcap-dev libbsd-dev libc-ares-dev check
 	iproute2 ethtool iputils-ping tcpdump nftables mandoc
 	socat netcat-openbsd python3 curl wget iperf3
 	nginx redis-server redis-tools wrk openssl git

@@ -87,6 +87,8 @@ up() {
 }
 
 down() {
+	# Per-namespace resolver files (ip netns exec bind-mounts them), if a test made them.
+	rm -rf "/etc/netns/$ns" "/etc/netns/$peer"
 	have_ns "$ns" && ip netns del "$ns" || true
 	have_ns "$peer" && ip netns del "$peer" || true
 	echo "lab down: $prefix"
