@@ -426,16 +426,21 @@ static int hostent_r(const char *name, int af, struct hostent *ret, char *buf, s
 	return 0;
 }
 
-/* The non-reentrant forms' static result, as glibc's (one per thread here). */
-static __thread struct hostent tls_he;
-static __thread char tls_buf[4096];
+/*
+ * The non-reentrant forms' static result, one for the process as glibc's
+ * (MT-Unsafe there too). Not thread-local: 4 KiB of static TLS makes
+ * dlopen() of the library fail ("cannot allocate memory in static TLS
+ * block"), which is how the nstack wrapper loads it.
+ */
+static struct hostent static_he;
+static char static_buf[4096];
 
 static struct hostent *hostent_static(const char *name, int af)
 {
 	struct hostent *r;
 	int herr = 0;
 
-	if (hostent_r(name, af, &tls_he, tls_buf, sizeof(tls_buf), &r, &herr) || !r) {
+	if (hostent_r(name, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) || !r) {
 		h_errno = herr;
 		return NULL;
 	}
@@ -474,7 +479,7 @@ NSP_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	int herr = 0;
 
 	if (!ours(name)) {
-		if (real_ghbn2_r()(name, af, &tls_he, tls_buf, sizeof(tls_buf), &r, &herr) || !r) {
+		if (real_ghbn2_r()(name, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) || !r) {
 			h_errno = herr;
 			return NULL;
 		}
@@ -620,7 +625,7 @@ NSP_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int af
 	struct hostent *r;
 	int herr = 0;
 
-	if (gethostbyaddr_r(addr, len, af, &tls_he, tls_buf, sizeof(tls_buf), &r, &herr) || !r) {
+	if (gethostbyaddr_r(addr, len, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) || !r) {
 		h_errno = herr;
 		return NULL;
 	}

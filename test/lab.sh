@@ -4,6 +4,7 @@
 #   test/lab.sh up   [PREFIX]   create (idempotent)
 #   test/lab.sh down [PREFIX]   remove everything (idempotent)
 #   test/lab.sh env  [PREFIX]   print the names as shell variables
+#   test/lab.sh resolver [PREFIX]  (re)write the lab's resolver files
 #
 #   PREFIX-ns    the program under nstack runs here; its veth end is named
 #                nstack0, link up, with NO kernel IPv4 address (so the kernel
@@ -33,6 +34,21 @@ nstack_addr=${NSTACK_LAB_NSTACK_ADDR:-198.18.0.2}
 usage() {
 	echo "usage: $0 up|down|env [PREFIX]" >&2
 	exit 2
+}
+
+# Name lookups in the lab never leave it: each namespace gets a resolv.conf
+# (ip netns exec mounts /etc/netns/NS/* over /etc) naming only loopback,
+# where nothing listens, so a lookup that reaches DNS fails at once instead
+# of going out (through nstack's gateway, too) to the host's nameservers.
+# Cases that need DNS write their own files and call "resolver" after.
+lab_resolver() {
+	local n
+	for n in "$@"; do
+		mkdir -p "/etc/netns/$n"
+		rm -f "/etc/netns/$n/hosts" "/etc/netns/$n/nsswitch.conf"
+		printf '# nstack lab: no DNS server unless a case starts one\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n' \
+			>"/etc/netns/$n/resolv.conf"
+	done
 }
 
 have_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
@@ -82,6 +98,7 @@ up() {
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8 || true
 	# Let an unprivileged ping socket work for tests that drop privileges.
 	ip netns exec "$peer" sysctl -qw net.ipv4.ping_group_range="0 2147483647" || true
+	lab_resolver "$ns" "$peer"
 	echo "lab up: $ns (nstack0, no address) <-> $peer (peer0, $peer_addr)"
 	echo "try:    ip netns exec $ns nstack -- ping -c 3 ${peer_addr%/*}"
 }
@@ -97,6 +114,7 @@ down() {
 case "$cmd" in
 up) up ;;
 down) down ;;
+resolver) lab_resolver "$ns" "$peer" ;;
 env)
 	echo "LAB_NS=$ns"
 	echo "LAB_PEER=$peer"

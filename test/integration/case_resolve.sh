@@ -5,8 +5,8 @@
 # lookup that does not go through nstack fails.
 
 # Resolver files for $NS and a dnsmasq in the peer answering lab.test
-# (NXDOMAIN for other lab.test names: --local). Removed when the case's
-# shell exits (and by lab.sh down).
+# (NXDOMAIN for other lab.test names: --local). Put back to the lab's
+# (loopback only) when the case's shell exits.
 rs_lab() {
 	local d="/etc/netns/$NS"
 	mkdir -p "$d" || return 1
@@ -14,7 +14,7 @@ rs_lab() {
 		"$PEER_ADDR" >"$d/resolv.conf"
 	printf '127.0.0.1 localhost\n%s filehost.lab.test filehost\n' "$PEER_ADDR" >"$d/hosts"
 	printf 'hosts: files dns\n' >"$d/nsswitch.conf"
-	trap 'rm -rf "/etc/netns/$NS"' EXIT
+	trap '"$ROOT/test/lab.sh" resolver "${NS%-ns}" >/dev/null' EXIT
 	in_peer timeout 60 dnsmasq --keep-in-foreground -C /dev/null --no-resolv --no-hosts \
 		--listen-address="$PEER_ADDR" --bind-interfaces --local=/lab.test/ \
 		--host-record="www.lab.test,$PEER_ADDR" --host-record="sshhost.lab.test,$PEER_ADDR" \
@@ -106,4 +106,26 @@ case_resolve_res_query_and_hostent_calls() {
 	cc -O1 -Wall -Wextra -Werror -o rs_probe "$IT/rs_probe.c" -lresolv || return 1
 	on_nstack timeout 20 ./rs_probe "$PEER_ADDR" >probe.out 2>&1 || { cat probe.out; return 1; }
 	grep -q 'rs_probe: ok' probe.out || { cat probe.out; return 1; }
+}
+
+# A resolver the kernel reaches (a local stub on loopback, as
+# systemd-resolved's 127.0.0.53): c-ares's sockets to it are handed to the
+# kernel, the HTTP connection to the address it gives goes through nstack.
+case_resolve_via_kernel_loopback_server() {
+	local d="/etc/netns/$NS"
+	printf 'nameserver 127.0.0.53\noptions timeout:2 attempts:2\n' >"$d/resolv.conf"
+	trap '"$ROOT/test/lab.sh" resolver "${NS%-ns}" >/dev/null' EXIT
+	in_ns ip addr add 127.0.0.53/8 dev lo 2>/dev/null
+	in_ns timeout 60 dnsmasq --keep-in-foreground -C /dev/null --no-resolv --no-hosts \
+		--listen-address=127.0.0.53 --bind-interfaces --local=/lab.test/ \
+		--host-record="stub.lab.test,$PEER_ADDR" --pid-file="$TMP/dnsmasq.pid" \
+		--log-facility=- --log-queries >dnsmasq.log 2>&1 &
+	wait_file dnsmasq.log 'started, version' || return 1
+	mkdir -p www && head -c 1000000 /dev/urandom >www/f
+	in_peer timeout 60 python3 -m http.server --bind "$PEER_ADDR" --directory www 9432 \
+		>http.log 2>&1 &
+	wait_file http.log 'Serving HTTP' || return 1
+	on_nstack timeout 20 curl -sS --fail -o c1 "http://stub.lab.test:9432/f" || return 1
+	[ "$(sha www/f)" = "$(sha c1)" ] || { echo "c1 differs"; return 1; }
+	grep -q 'query\[A\] stub.lab.test' dnsmasq.log || { cat dnsmasq.log; return 1; }
 }

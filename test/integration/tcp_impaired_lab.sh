@@ -58,6 +58,7 @@ down() {
 			kill -9 "$p" 2>/dev/null || true
 		done
 		ip netns del "$n" 2>/dev/null || true
+		rm -rf "/etc/netns/$n"
 	done
 }
 
@@ -90,6 +91,8 @@ up() {
 	quiet_dev "$mid" rly-b
 	quiet_dev "$peer" peer0
 	ip -n "$peer" addr replace 198.18.0.1/24 dev peer0
+	# Lookups stay in the lab, as in test/lab.sh (same namespace names).
+	"$(dirname "$0")/../lab.sh" resolver "$prefix" >/dev/null
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8 || true
 	# The middle kernel must not answer or forward anything itself.
 	ip netns exec "$mid" sysctl -qw net.ipv4.ip_forward=0 || true
