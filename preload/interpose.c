@@ -115,6 +115,8 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	rc = nsp_stack(&ns);
 	if (rc)
 		return (int)nsp_ret(rc);
+	if ((type & 0xf) == SOCK_STREAM)
+		nsp_sysctl_refresh(ns);
 	rc = nstack_socket(ns, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, &sock);
 	if (rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT) {
 		note_kernel_socket(domain, type, protocol);

@@ -167,6 +167,8 @@ int fdt_capacity(void);
 /* The stack (start.c). */
 /* Starts the stack on first use; 0 with *res, or -errno (message printed once). */
 int nsp_stack(struct nstack **res);
+/* Applies TCP sysctls changed since the last read to sockets created from now on. */
+void nsp_sysctl_refresh(struct nstack *ns);
 /*
  * True in a child made without our fork() (vfork, clone, posix_spawn,
  * daemon(3)): it shares nothing with the stack, so its private fds are dead.

@@ -818,6 +818,17 @@ static void adopt_exec_fds(struct nstack *ns)
 	}
 }
 
+/* The coarse clock's tick when the TCP sysctls were last read. */
+static _Atomic uint64_t sysctl_read_tick;
+
+static uint64_t coarse_tick(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int start_locked(void)
 {
 	struct pcap_live_opts o = {0};
@@ -831,6 +842,7 @@ static int start_locked(void)
 	rc = nsp_config_load(&c, env_get, NULL, "/proc/sys/net", err, sizeof(err));
 	if (rc)
 		goto fail;
+	atomic_store(&sysctl_read_tick, coarse_tick());
 	tune_malloc();
 	o.ifname = c.cfg.ifname;
 	o.mac = c.have_mac ? c.mac : NULL;
@@ -909,6 +921,30 @@ static int start_locked(void)
 fail:
 	nsp_log("%s", err);
 	return rc < 0 ? rc : -EIO;
+}
+
+/*
+ * Linux applies net.ipv4.tcp_* to each socket created after a change
+ * (packetdrill's scripts set them just before socket()). /proc/sys files
+ * carry no change time, so they are read again, at most once per tick of
+ * the coarse clock (a few ms): a program opening thousands of sockets pays
+ * for one read per tick, not per socket. NSTACK_TCP_* still override.
+ */
+void nsp_sysctl_refresh(struct nstack *ns)
+{
+	uint64_t tick = coarse_tick(), last = atomic_load(&sysctl_read_tick);
+	struct tcp_config t;
+	char err[256];
+
+	if (tick == last || !atomic_compare_exchange_strong(&sysctl_read_tick, &last, tick))
+		return;
+	tcp_config_defaults(&t);
+	nsp_inside++;
+	nsp_tcp_from_proc(&t, "/proc/sys/net");
+	nsp_inside--;
+	if (nsp_tcp_from_env(&t, env_get, NULL, err, sizeof(err)))
+		return; /* reported when the stack started */
+	nstack_set_tcp_config(ns, &t);
 }
 
 /* The process's stack, started on first use. */

@@ -24,6 +24,7 @@
 #include "ip.h"
 #include "sock.h"
 #include "stack.h"
+#include "tcp.h"
 
 /* RX frames handled per round before timers get their turn. */
 #define RX_BUDGET 64
@@ -781,6 +782,20 @@ void nstack_unlock(struct nstack *ns)
 const struct nstack_config *nstack_config(const struct nstack *ns)
 {
 	return &ns->cfg;
+}
+
+void nstack_set_tcp_config(struct nstack *ns, const struct tcp_config *t)
+{
+	const struct tcp_congestion_ops *ca;
+
+	nstack_lock(ns);
+	if (memcmp(&ns->cfg.tcp, t, sizeof(*t))) {
+		if (strcmp(ns->cfg.tcp.congestion_control, t->congestion_control) &&
+		    (ca = tcp_ca_find(ns, t->congestion_control)) != NULL)
+			ns->tcp->default_ca = ns_ref(ca);
+		ns->cfg.tcp = *t;
+	}
+	nstack_unlock(ns);
 }
 
 /* The stack's device. */

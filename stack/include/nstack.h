@@ -160,6 +160,12 @@ uint64_t nstack_next_deadline(struct nstack *ns);
 void nstack_lock(struct nstack *ns);
 void nstack_unlock(struct nstack *ns);
 const struct nstack_config *nstack_config(const struct nstack *ns);
+/*
+ * New TCP settings (the host's sysctls changed): as Linux, they apply to
+ * sockets created from now on and to decisions made from now on (a new
+ * default congestion control, SACK/timestamps offered in the next SYN).
+ */
+void nstack_set_tcp_config(struct nstack *ns, const struct tcp_config *t);
 struct net_device *nstack_dev(const struct nstack *ns);
 
 /* Counters by their netstat name (e.g. "IpInHdrErrors"); -1 if unknown. */

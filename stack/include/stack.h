@@ -69,7 +69,7 @@ struct nstack {
 	pthread_mutex_t
 	    lock; /* [S] the stack lock: process-shared, robust, held for short sections */
 	struct ns_arena *arena;	   /* [I] where every object of this stack comes from */
-	struct nstack_config cfg;  /* [I] */
+	struct nstack_config cfg;  /* [I] but cfg.tcp: [S] (nstack_set_tcp_config) */
 	uint32_t netmask;	   /* [I] from cfg.prefixlen, network order */
 	struct timer_wheel timers; /* [S] */
 	struct nstack_mib mib;	   /* [S] */

@@ -263,3 +263,37 @@ case_tcp_gro_link_curl_download() {
 	cat stats.log
 	! grep -E "stat (TcpInCsumErrors|IpInCsumErrors)" stats.log
 }
+
+# Sysctls changed while a program runs under nstack apply to the sockets it
+# creates afterwards, as Linux's: after tcp_timestamps=0 and tcp_sack=0 in
+# the namespace, the next connection negotiates neither (TCP_INFO options).
+case_tcp_sysctl_change_applies_to_new_sockets() {
+	local p=/proc/sys/net/ipv4
+	in_ns sh -c "echo 1 >$p/tcp_timestamps; echo 1 >$p/tcp_sack" || return 1
+	in_peer timeout 30 python3 -c '
+import socket, sys
+l = socket.create_server((sys.argv[1], 9112))
+print("ready", flush=True)
+for _ in range(2):
+    c, _ = l.accept(); c.recv(10); c.close()
+' "$PEER_ADDR" >srv.log 2>&1 &
+	wait_file srv.log ready || return 1
+	on_nstack timeout 20 python3 -c '
+import socket, sys, time
+def opts():
+    s = socket.create_connection((sys.argv[1], 9112), timeout=5)
+    o = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[5]
+    s.send(b"x"); s.close()
+    return o
+a = opts()
+with open("/proc/sys/net/ipv4/tcp_timestamps", "w") as f: f.write("0")
+with open("/proc/sys/net/ipv4/tcp_sack", "w") as f: f.write("0")
+time.sleep(0.05)
+b = opts()
+print("options", a, b)
+assert a & 3 == 3 and b & 3 == 0, (a, b)
+' "$PEER_ADDR" >cli.log 2>&1
+	local rc=$?
+	in_ns sh -c "echo 1 >$p/tcp_timestamps; echo 1 >$p/tcp_sack"
+	[ $rc = 0 ] || { cat cli.log; return 1; }
+}

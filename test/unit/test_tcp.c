@@ -252,6 +252,37 @@ START_TEST(test_closed_connect_accept_established_both_ends)
 }
 END_TEST
 
+/*
+ * Sysctls changed while the stack runs (nstack_set_tcp_config) apply to the
+ * next connection, as Linux's: no SACK/timestamps offered, the window
+ * scale from the new tcp_rmem, the new default congestion control.
+ */
+START_TEST(test_closed_new_tcp_config_applies_to_next_connection)
+{
+	struct socket *l = p_listener(5002, 8), *c, *n;
+	struct tcp_config t = nstack_config(P.a)->tcp;
+	struct tcp_info_linux ti;
+	char ca[16] = "";
+	socklen_t len = sizeof(ca);
+
+	t.sack = false;
+	t.timestamps = false;
+	t.rmem[2] = 65535 * 4;
+	strcpy(t.congestion_control, "reno");
+	nstack_set_tcp_config(P.a, &t);
+	p_connect(l, 5002, &c, &n);
+	ti = p_info(c);
+	ck_assert_uint_eq(ti.tcpi_options, TCPI_OPT_WSCALE);
+	ck_assert_uint_eq(ti.tcpi_rcv_wscale, 2);
+	ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_CONGESTION, ca, &len), 0);
+	ck_assert_str_eq(ca, "reno");
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_established_data_both_ways_arrives_in_order)
 {
 	struct socket *l = p_listener(5002, 8), *c, *n;
@@ -762,6 +793,7 @@ static Suite *tcp_suite(void)
 
 	tcase_add_checked_fixture(tc, p_setup, p_teardown);
 	tcase_add_test(tc, test_closed_connect_accept_established_both_ends);
+	tcase_add_test(tc, test_closed_new_tcp_config_applies_to_next_connection);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
