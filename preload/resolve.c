@@ -479,7 +479,9 @@ NSP_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	int herr = 0;
 
 	if (!ours(name)) {
-		if (real_ghbn2_r()(name, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) || !r) {
+		if (real_ghbn2_r()(name, af, &static_he, static_buf, sizeof(static_buf), &r,
+				   &herr) ||
+		    !r) {
 			h_errno = herr;
 			return NULL;
 		}
@@ -625,7 +627,8 @@ NSP_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int af
 	struct hostent *r;
 	int herr = 0;
 
-	if (gethostbyaddr_r(addr, len, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) || !r) {
+	if (gethostbyaddr_r(addr, len, af, &static_he, static_buf, sizeof(static_buf), &r, &herr) ||
+	    !r) {
 		h_errno = herr;
 		return NULL;
 	}
