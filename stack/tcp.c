@@ -489,6 +489,14 @@ out:
 		tcp_rcv_space_adjust(sk);
 		tcp_send_window_update(sk);
 	}
+	if (tp->recvmsg_inq && (copied || !err)) {
+		/* Linux's tcp_inq_hint(): after a FIN, non-zero so the reader reads on to EOF. */
+		int inq = (int)(tp->rcv_nxt - tp->copied_seq);
+
+		if (inq == 0 && sock_flag(sk, SOCK_DONE))
+			inq = 1;
+		put_cmsg(msg, IPPROTO_TCP, TCP_CM_INQ, sizeof(inq), &inq);
+	}
 	if (copied)
 		return (ssize_t)copied;
 	return err;
@@ -553,7 +561,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			break;
 		}
 		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
-		    (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
+		    TCP_SKB_CB(skb)->eor || (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
 			if (!tcp_stream_memory_free(sk)) {
 				tp->nospace = true;
 				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
@@ -606,6 +614,9 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	if (copied) {
 		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
 
+		/* MSG_EOR: a record ends here; the next write starts a new segment. */
+		if (tail && (flags & MSG_EOR))
+			TCP_SKB_CB(tail)->eor = true;
 		if (tail && !(flags & MSG_MORE) && tp->send_head) {
 			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
 			tp->pushed_seq = tp->write_seq;
@@ -794,6 +805,11 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		tp->nospace = true;
 		tcp_check_space(sk);
 		return 0;
+	case TCP_INQ:
+		if (val < 0 || val > 1)
+			return -EINVAL;
+		tp->recvmsg_inq = val;
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -936,6 +952,15 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 	case TCP_NOTSENT_LOWAT:
 		v = (int)tp->notsent_lowat;
 		break;
+	case TCP_INQ:
+		v = tp->recvmsg_inq;
+		break;
+	case TCP_CC_INFO:
+		/* Reno and CUBIC export nothing here (no get_info in Linux either). */
+		if ((int)*optlen < 0)
+			return -EINVAL;
+		*optlen = 0;
+		return 0;
 	case TCP_INFO: {
 		struct tcp_info_linux info;
 		socklen_t len = *optlen < sizeof(info) ? *optlen : sizeof(info);

@@ -337,6 +337,7 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	ncb->seq = cb->seq + len;
 	cb->end_seq = ncb->seq;
 	cb->tcp_flags &= (uint8_t) ~(TH_FIN | TH_PSH);
+	cb->eor = false;
 	skb_trim(skb, len);
 	sk->sk_write_queue.bytes -= rest; /* skb shrank inside the queue */
 	skb_insert_after(&sk->sk_write_queue, skb, nskb);

@@ -59,7 +59,9 @@ extern const char *const tcp_state_names[TCP_MAX_STATES];
 #define TCP_CONGESTION	  13
 #define TCP_USER_TIMEOUT  18
 #define TCP_NOTSENT_LOWAT 25
+#define TCP_CC_INFO	  26
 #define TCP_INQ		  36
+#define TCP_CM_INQ	  TCP_INQ /* the control message TCP_INQ asks for */
 
 #define TCP_CA_NAME_MAX 16
 
@@ -180,6 +182,7 @@ struct tcp_skb_cb {
 	uint8_t tcp_flags;
 	uint8_t sacked;	 /* TCPCB_* scoreboard bits */
 	uint8_t retrans; /* how many times it was retransmitted */
+	bool eor;	 /* sent with MSG_EOR: later data never joins this segment */
 };
 
 #define TCPCB_SACKED_ACKED   0x01 /* covered by a SACK block */
@@ -390,6 +393,7 @@ struct tcp_sock {
 	LIST_ENTRY(tcp_sock) all_link; /* every TCP sock of the stack, for teardown */
 	bool in_all;
 	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
+	bool recvmsg_inq;	/* TCP_INQ: each read reports the bytes left (TCP_CM_INQ) */
 	bool nospace;		/* Linux's SOCK_NOSPACE: someone found the socket not writable */
 
 	/* RFC 5961 challenge ACK rate limit. */

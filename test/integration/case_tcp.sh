@@ -297,3 +297,46 @@ assert a & 3 == 3 and b & 3 == 0, (a, b)
 	in_ns sh -c "echo 1 >$p/tcp_timestamps; echo 1 >$p/tcp_sack"
 	[ $rc = 0 ] || { cat cli.log; return 1; }
 }
+
+# TCP_INQ through the preload: python's recvmsg gets TCP_CM_INQ with the
+# bytes still queued (then 1 at EOF); MSG_EOR sends are accepted and arrive.
+case_tcp_inq_cmsg_and_msg_eor_python() {
+	in_peer timeout 30 python3 -c '
+import socket, sys
+l = socket.create_server((sys.argv[1], 9113))
+print("ready", flush=True)
+c, _ = l.accept()
+c.sendall(bytes(range(256)) + bytes(44))
+got = b""
+while len(got) < 200:
+    d = c.recv(1000)
+    if not d: break
+    got += d
+print("peer got", len(got), flush=True)
+c.close()
+' "$PEER_ADDR" >srv.log 2>&1 &
+	local srv=$!
+	wait_file srv.log ready || return 1
+	on_nstack timeout 20 python3 -c '
+import socket, struct, sys, time
+s = socket.create_connection((sys.argv[1], 9113), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, 36, 1)
+assert s.getsockopt(socket.IPPROTO_TCP, 36) == 1
+time.sleep(0.3)
+def rd(n):
+    d, anc, fl, _ = s.recvmsg(n, socket.CMSG_SPACE(4))
+    inq = [struct.unpack("i", a[2])[0] for a in anc if a[0] == socket.IPPROTO_TCP and a[1] == 36]
+    return d, inq
+d, inq = rd(100)
+assert d == bytes(range(100)) and inq == [200], (len(d), inq)
+d, inq = rd(1000)
+assert len(d) == 200 and inq == [0], (len(d), inq)
+s.send(b"a" * 100, socket.MSG_EOR)
+s.send(b"b" * 100, socket.MSG_EOR)
+d, inq = rd(100)
+assert d == b"" and inq == [1], (d, inq)
+print("inq ok")
+' "$PEER_ADDR" >cli.log 2>&1 || { cat cli.log srv.log; return 1; }
+	wait $srv || { cat srv.log; return 1; }
+	grep -q 'peer got 200' srv.log || { cat srv.log; return 1; }
+}

@@ -283,6 +283,82 @@ START_TEST(test_closed_new_tcp_config_applies_to_next_connection)
 }
 END_TEST
 
+/* Reads up to len bytes with TCP_INQ on; *inq gets the TCP_CM_INQ value (-1: none). */
+static ssize_t p_recv_inq(struct socket *s, void *buf, size_t len, int *inq)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *c;
+	ssize_t n = nstack_recvmsg(s, &m, 0);
+
+	*inq = -1;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ)
+			memcpy(inq, CMSG_DATA(c), sizeof(*inq));
+	return n;
+}
+
+/* TCP_INQ: each read says how many bytes are left, and 1 once the FIN is in. */
+START_TEST(test_established_tcp_inq_cmsg_counts_bytes_left)
+{
+	struct socket *l = p_listener(5003, 8), *c, *n;
+	char buf[300] = {0};
+	int one = 1, v = 0, inq;
+	socklen_t len = sizeof(v);
+
+	p_connect(l, 5003, &c, &n);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_INQ, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_INQ, &v, &len), 0);
+	ck_assert_int_eq(v, 1);
+	v = 2;
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_INQ, &v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(p_send(n, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	p_settle(P.now);
+	ck_assert_int_eq(p_recv_inq(c, buf, 100, &inq), 100);
+	ck_assert_int_eq(inq, 200);
+	ck_assert_int_eq(p_recv_inq(c, buf, 200, &inq), 200);
+	ck_assert_int_eq(inq, 0);
+	nstack_close(n);
+	p_settle(P.now);
+	ck_assert_int_eq(p_recv_inq(c, buf, 100, &inq), 0);
+	ck_assert_int_eq(inq, 1);
+	nstack_close(c);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
+/* MSG_EOR ends a record: corked data after it leaves in a segment of its own. */
+START_TEST(test_established_msg_eor_keeps_records_apart)
+{
+	struct socket *l = p_listener(5004, 8), *c, *n;
+	char buf[100] = {0}, in[400];
+	int on = 1, off = 0;
+	uint32_t segs;
+
+	p_connect(l, 5004, &c, &n);
+	segs = p_info(c).tcpi_segs_out;
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), MSG_EOR), 100);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), 0), 100);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), 0), 100);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+	p_settle(P.now);
+	/* One segment of 100 bytes, one of 200: the second send did not join the first. */
+	ck_assert_uint_eq(p_info(c).tcpi_segs_out - segs, 2);
+	ck_assert_int_eq(p_recv(n, in, sizeof(in), 0), 300);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_established_data_both_ways_arrives_in_order)
 {
 	struct socket *l = p_listener(5002, 8), *c, *n;
@@ -794,6 +870,8 @@ static Suite *tcp_suite(void)
 	tcase_add_checked_fixture(tc, p_setup, p_teardown);
 	tcase_add_test(tc, test_closed_connect_accept_established_both_ends);
 	tcase_add_test(tc, test_closed_new_tcp_config_applies_to_next_connection);
+	tcase_add_test(tc, test_established_tcp_inq_cmsg_counts_bytes_left);
+	tcase_add_test(tc, test_established_msg_eor_keeps_records_apart);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
