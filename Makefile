@@ -33,6 +33,7 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 DEPS := $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all check unit-test asan-test integration-test demo install clean format deps lab-up lab-down bench
+.PHONY: conformance
 all: $(BUILD)/libnstack.so $(BUILD)/nstack
 
 $(BUILD)/obj/%.o: %.c
@@ -83,6 +84,12 @@ demo: deps all
 
 bench: deps all $(BUILD)/nstack-relay
 	bench/run.sh $(BUILD)
+
+# Linux's packetdrill TCP scripts in wire mode, on the kernel and on nstack
+# (not part of check): PACKETDRILL=binary and/or PACKETDRILL_SRC=tree,
+# CONF_SCRIPTS='gtests/net/tcp/mss/*' for a subset. See test/conformance/run.sh.
+conformance: all
+	test/conformance/run.sh $(BUILD) $(CONF_SCRIPTS)
 
 lab-up:
 	test/lab.sh up

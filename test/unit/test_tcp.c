@@ -291,8 +291,10 @@ static ssize_t p_recv_inq(struct socket *s, void *buf, size_t len, int *inq)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct msghdr m = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.buf,
+			   .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c;
 	ssize_t n = nstack_recvmsg(s, &m, 0);
 
