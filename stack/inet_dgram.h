@@ -97,8 +97,6 @@ void ip_icmp_error(struct sock *sk, struct sk_buff *skb, int err, int type, int 
 void ip_cmsg_recv_flags(struct msghdr *msg, const struct sk_buff *skb, unsigned int flags);
 /* Queues a send-side error (EMSGSIZE with the MTU) for IP_RECVERR sockets. */
 void ip_local_error(struct sock *sk, int err, uint32_t daddr, uint16_t port, uint32_t info);
-/* recvmsg(MSG_ERRQUEUE) for IPv4 sockets. */
-ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
 /* The ip_tx_params a datagram socket sends with (TTL, TOS, DF and IP ID as Linux chooses). */
 void ip_dgram_tx_params(struct sock *sk, const struct ipcm_cookie *ipc, const struct rtable *rt,
 			size_t iplen, struct ip_tx_params *p);

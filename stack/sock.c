@@ -420,6 +420,32 @@ int sock_queue_err_skb(struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
+void sock_zerocopy_notify(struct sock *sk, uint32_t lo, uint32_t len)
+{
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_error_queue), *skb;
+	struct sock_exterr_skb *serr;
+
+	if (tail && skb_exterr(tail)->ee.ee_origin == SO_EE_ORIGIN_ZEROCOPY) {
+		serr = skb_exterr(tail);
+		if (lo == serr->ee.ee_data + 1 &&
+		    (uint64_t)serr->ee.ee_data - serr->ee.ee_info + 1 + len < (1ull << 32)) {
+			serr->ee.ee_data += len;
+			return;
+		}
+	}
+	skb = alloc_skb(sk->ns, 0);
+	if (!skb)
+		return;
+	serr = skb_exterr(skb);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_origin = SO_EE_ORIGIN_ZEROCOPY;
+	serr->ee.ee_code = SO_EE_CODE_ZEROCOPY_COPIED;
+	serr->ee.ee_info = lo;
+	serr->ee.ee_data = lo + len - 1;
+	if (sock_queue_err_skb(sk, skb))
+		kfree_skb(skb); /* over the receive buffer: lost, as on Linux */
+}
+
 /* Writable while less than half the send buffer is in flight (Linux's sock_writeable). */
 bool sock_writeable(const struct sock *sk)
 {
@@ -853,6 +879,15 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 	case SO_MARK:
 		sk->sk_mark = (uint32_t)val;
 		return 0;
+	case SO_ZEROCOPY:
+		/* Linux's sk_setsockopt: TCP and UDP only, a boolean 0 or 1. */
+		if (!(sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) &&
+		    !(sk->sk_type == SOCK_DGRAM && sk->sk_protocol == IPPROTO_UDP))
+			return -EOPNOTSUPP;
+		if (val < 0 || val > 1)
+			return -EINVAL;
+		sock_valbool_flag(sk, SOCK_ZEROCOPY, val);
+		return 0;
 	default:
 		/* SO_SNDLOWAT is not changeable on Linux either (socket(7)). */
 		return -ENOPROTOOPT;
@@ -997,6 +1032,9 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		break;
 	case SO_MARK:
 		v = (int)sk->sk_mark;
+		break;
+	case SO_ZEROCOPY:
+		v = sock_flag(sk, SOCK_ZEROCOPY);
 		break;
 	case SO_BINDTODEVICE: {
 		const char *name = ns_dev(sk->ns) ? ns_dev(sk->ns)->name : sk->ns->cfg.ifname;

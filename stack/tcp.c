@@ -406,6 +406,8 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	size_t target, copied = 0;
 	int err = 0;
 
+	if (flags & MSG_ERRQUEUE)
+		return ip_recv_error(sk, msg, len);
 	if (flags & MSG_OOB)
 		return -EINVAL;
 	if (sk->sk_state == TCP_LISTEN)
@@ -537,6 +539,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	bool zc = (flags & MSG_ZEROCOPY) && len && sock_flag(sk, SOCK_ZEROCOPY);
+	struct sk_buff *zc_skb = NULL;
 	size_t copied = 0;
 	int err = 0;
 
@@ -544,6 +548,21 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		err = tcp_wait_connect(sk, &timeo);
 		if (err)
 			return err;
+	}
+	if (zc) {
+		/*
+		 * Linux's msg_zerocopy_realloc(): a send that lands in the same
+		 * unsent segment as the previous zerocopy send extends its
+		 * notification range; any other segment with a range is closed.
+		 */
+		zc_skb = tp->send_head ? skb_peek_tail(&sk->sk_write_queue) : NULL;
+		if (zc_skb &&
+		    (!TCP_SKB_CB(zc_skb)->zc_len ||
+		     TCP_SKB_CB(zc_skb)->zc_lo + TCP_SKB_CB(zc_skb)->zc_len != sk->sk_zckey)) {
+			if (TCP_SKB_CB(zc_skb)->zc_len)
+				TCP_SKB_CB(zc_skb)->eor = true;
+			zc_skb = NULL;
+		}
 	}
 	/* Segments pushed one by one below may leave as one super-frame (dev.c). */
 	dev_xmit_plug(sk->ns);
@@ -617,6 +636,23 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		/* MSG_EOR: a record ends here; the next write starts a new segment. */
 		if (tail && (flags & MSG_EOR))
 			TCP_SKB_CB(tail)->eor = true;
+		if (zc && tail) {
+			struct tcp_skb_cb *cb = TCP_SKB_CB(tail);
+
+			if (zc_skb) {
+				/* Extend the previous range; it now ends with this send. */
+				uint32_t lo = TCP_SKB_CB(zc_skb)->zc_lo,
+					 n = TCP_SKB_CB(zc_skb)->zc_len;
+
+				TCP_SKB_CB(zc_skb)->zc_len = 0;
+				cb->zc_lo = lo;
+				cb->zc_len = n + 1;
+			} else {
+				cb->zc_lo = sk->sk_zckey;
+				cb->zc_len = 1;
+			}
+			sk->sk_zckey++;
+		}
 		if (tail && !(flags & MSG_MORE) && tp->send_head) {
 			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
 			tp->pushed_seq = tp->write_seq;

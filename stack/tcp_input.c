@@ -285,6 +285,8 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 			*fin_acked = true;
 		tp->packets_out--;
 		acked++;
+		if (cb->zc_len)
+			sock_zerocopy_notify(sk, cb->zc_lo, cb->zc_len);
 		skb_unlink(&sk->sk_write_queue, skb);
 		tcp_free_skb(sk, skb);
 	}

@@ -338,6 +338,7 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	cb->end_seq = ncb->seq;
 	cb->tcp_flags &= (uint8_t) ~(TH_FIN | TH_PSH);
 	cb->eor = false;
+	cb->zc_len = 0;
 	skb_trim(skb, len);
 	sk->sk_write_queue.bytes -= rest; /* skb shrank inside the queue */
 	skb_insert_after(&sk->sk_write_queue, skb, nskb);

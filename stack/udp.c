@@ -415,6 +415,17 @@ out:
  * datagram, addressed by the first call, and sent when the cork is pulled
  * or a call comes without MSG_MORE.
  */
+/*
+ * A MSG_ZEROCOPY datagram was copied before sendmsg returned: its buffer is
+ * free at once, so its completion is queued at once (Linux's comes when the
+ * skb is freed after transmission).
+ */
+static void udp_zerocopy_done(struct sock *sk, size_t len, int flags)
+{
+	if ((flags & MSG_ZEROCOPY) && len && sock_flag(sk, SOCK_ZEROCOPY))
+		sock_zerocopy_notify(sk, sk->sk_zckey++, 1);
+}
+
 static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
@@ -463,7 +474,10 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return err;
 	}
 	err = udp_send_skb(sk, skb, saddr, daddr, dport, &ipc, &rt);
-	return err ? err : (ssize_t)len;
+	if (err)
+		return err;
+	udp_zerocopy_done(sk, len, flags);
+	return (ssize_t)len;
 
 append:
 	if (up->cork_len + len > UDP_MAX_PAYLOAD) {
@@ -482,6 +496,7 @@ append:
 		if (err)
 			return err;
 	}
+	udp_zerocopy_done(sk, len, flags);
 	return (ssize_t)len;
 }
 

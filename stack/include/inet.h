@@ -110,6 +110,8 @@ int ip_setsockopt(struct sock *sk, int level, int optname, const void *optval, s
 int ip_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen);
 /* Adds IP_PKTINFO/IP_TTL/IP_TOS control messages for a received skb. */
 void ip_cmsg_recv(struct msghdr *msg, struct sk_buff *skb);
+/* recvmsg(MSG_ERRQUEUE) for IPv4 sockets (TCP's zerocopy completions too). */
+ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
 
 /* Address checks against the stack's configuration (in route.c). */
 bool inet_addr_is_local(const struct nstack *ns, uint32_t addr);

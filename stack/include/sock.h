@@ -123,6 +123,7 @@ enum sock_flags {
 	SOCK_LOCALROUTE,  /* SO_DONTROUTE */
 	SOCK_RCVTSTAMPNS, /* SO_TIMESTAMPNS */
 	SOCK_TSTAMP_NEW,  /* SO_TIMESTAMP(NS)_NEW chose the 64-bit layout */
+	SOCK_ZEROCOPY,	  /* SO_ZEROCOPY: MSG_ZEROCOPY sends are reported when done */
 };
 
 /* Linux's default send and receive buffer sizes (net.core.[rw]mem_default). */
@@ -171,6 +172,7 @@ struct sock {
 	int sk_lingertime; /* seconds */
 	int sk_priority;
 	uint32_t sk_mark;
+	uint32_t sk_zckey; /* the next MSG_ZEROCOPY send's notification id */
 	int sk_bound_dev_if;
 	int sk_max_ack_backlog;
 	int sk_ack_backlog;
@@ -349,6 +351,13 @@ struct sk_buff *sock_alloc_send_skb(struct sock *sk, unsigned int size, bool nob
 size_t msg_data_len(const struct msghdr *msg);
 /* Appends a control message if it fits; sets MSG_CTRUNC otherwise. */
 int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *data);
+/*
+ * MSG_ZEROCOPY sends lo..lo+len-1 are done with the caller's buffer: queue
+ * the completion on the error queue, merged into the last one when the
+ * ranges meet (Linux's __msg_zerocopy_callback). nstack always copies, so
+ * the code is SO_EE_CODE_ZEROCOPY_COPIED, as Linux's when it had to copy.
+ */
+void sock_zerocopy_notify(struct sock *sk, uint32_t lo, uint32_t len);
 
 /* SOL_SOCKET options shared by every protocol. */
 int sock_setsockopt(struct socket *sock, int level, int optname, const void *optval,

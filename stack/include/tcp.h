@@ -183,6 +183,10 @@ struct tcp_skb_cb {
 	uint8_t sacked;	 /* TCPCB_* scoreboard bits */
 	uint8_t retrans; /* how many times it was retransmitted */
 	bool eor;	 /* sent with MSG_EOR: later data never joins this segment */
+	/* MSG_ZEROCOPY sends zc_lo..zc_lo+zc_len-1 end in this segment: notified when it is acked.
+	 */
+	uint32_t zc_lo;
+	uint32_t zc_len;
 };
 
 #define TCPCB_SACKED_ACKED   0x01 /* covered by a SACK block */

@@ -299,8 +299,9 @@ assert a & 3 == 3 and b & 3 == 0, (a, b)
 }
 
 # TCP_INQ through the preload: python's recvmsg gets TCP_CM_INQ with the
-# bytes still queued (then 1 at EOF); MSG_EOR sends are accepted and arrive.
-case_tcp_inq_cmsg_and_msg_eor_python() {
+# bytes still queued (then 1 at EOF); MSG_EOR sends are accepted and arrive;
+# SO_ZEROCOPY sends are completed on the error queue (one merged range).
+case_tcp_inq_eor_zerocopy_python() {
 	in_peer timeout 30 python3 -c '
 import socket, sys
 l = socket.create_server((sys.argv[1], 9113))
@@ -308,8 +309,8 @@ print("ready", flush=True)
 c, _ = l.accept()
 c.sendall(bytes(range(256)) + bytes(44))
 got = b""
-while len(got) < 200:
-    d = c.recv(1000)
+while True:
+    d = c.recv(65536)
     if not d: break
     got += d
 print("peer got", len(got), flush=True)
@@ -318,7 +319,7 @@ c.close()
 	local srv=$!
 	wait_file srv.log ready || return 1
 	on_nstack timeout 20 python3 -c '
-import socket, struct, sys, time
+import select, socket, struct, sys, time
 s = socket.create_connection((sys.argv[1], 9113), timeout=5)
 s.setsockopt(socket.IPPROTO_TCP, 36, 1)
 assert s.getsockopt(socket.IPPROTO_TCP, 36) == 1
@@ -333,10 +334,22 @@ d, inq = rd(1000)
 assert len(d) == 200 and inq == [0], (len(d), inq)
 s.send(b"a" * 100, socket.MSG_EOR)
 s.send(b"b" * 100, socket.MSG_EOR)
+SO_ZEROCOPY, MSG_ZEROCOPY = 60, 0x4000000
+s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+s.send(b"z" * 5000, MSG_ZEROCOPY)
+s.send(b"z" * 5000, MSG_ZEROCOPY)
+p = select.poll(); p.register(s, select.POLLIN)
+assert p.poll(3000)[0][1] & select.POLLERR
+time.sleep(0.3)
+_, anc, fl, _ = s.recvmsg(0, 256, socket.MSG_ERRQUEUE)
+assert fl & socket.MSG_ERRQUEUE and len(anc) == 1 and anc[0][:2] == (socket.IPPROTO_IP, 11), anc
+eerr, origin, typ, code, pad, info, data = struct.unpack("IBBBBII", anc[0][2][:16])
+assert (eerr, origin, code, info, data) == (0, 5, 1, 0, 1), (eerr, origin, code, info, data)
+s.shutdown(socket.SHUT_WR)
 d, inq = rd(100)
 assert d == b"" and inq == [1], (d, inq)
-print("inq ok")
+print("ok")
 ' "$PEER_ADDR" >cli.log 2>&1 || { cat cli.log srv.log; return 1; }
 	wait $srv || { cat srv.log; return 1; }
-	grep -q 'peer got 200' srv.log || { cat srv.log; return 1; }
+	grep -q 'peer got 10200' srv.log || { cat srv.log; return 1; }
 }

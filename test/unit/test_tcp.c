@@ -8,6 +8,7 @@
  * may lower it).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -354,6 +356,95 @@ START_TEST(test_established_msg_eor_keeps_records_apart)
 	/* One segment of 100 bytes, one of 200: the second send did not join the first. */
 	ck_assert_uint_eq(p_info(c).tcpi_segs_out - segs, 2);
 	ck_assert_int_eq(p_recv(n, in, sizeof(in), 0), 300);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
+/* Reads one zerocopy completion from the error queue: [*lo, *hi]; -EAGAIN when none. */
+static int p_zc_read(struct socket *s, uint32_t *lo, uint32_t *hi)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = {.msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+	struct sock_extended_err ee;
+	struct cmsghdr *c;
+	ssize_t n = nstack_recvmsg(s, &m, MSG_ERRQUEUE);
+
+	if (n < 0)
+		return (int)n;
+	ck_assert_int_eq(n, 0);
+	ck_assert(m.msg_flags & MSG_ERRQUEUE);
+	c = CMSG_FIRSTHDR(&m);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->cmsg_level, IPPROTO_IP);
+	ck_assert_int_eq(c->cmsg_type, IP_RECVERR);
+	memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+	ck_assert_uint_eq(ee.ee_errno, 0);
+	ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ZEROCOPY);
+	ck_assert_uint_eq(ee.ee_code, SO_EE_CODE_ZEROCOPY_COPIED);
+	*lo = ee.ee_info;
+	*hi = ee.ee_data;
+	return 0;
+}
+
+/*
+ * SO_ZEROCOPY + MSG_ZEROCOPY (packetdrill's zerocopy/basic, batch): each
+ * send's completion comes when its data is acked, ids count up, adjacent
+ * completions merge in the queue, and sends into one unsent segment share
+ * one range.
+ */
+START_TEST(test_established_msg_zerocopy_completions)
+{
+	struct socket *l = p_listener(5005, 8), *c, *n;
+	static char buf[4000], in[20000];
+	int one = 1, v = 0, off = 0;
+	socklen_t len = sizeof(v);
+	uint32_t lo, hi;
+
+	p_connect(l, 5005, &c, &n);
+	ck_assert_int_eq(nstack_setsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_getsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &v, &len), 0);
+	ck_assert_int_eq(v, 1);
+	v = 2;
+	ck_assert_int_eq(nstack_setsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &v, sizeof(v)), -EINVAL);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), -EAGAIN);
+
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), MSG_ZEROCOPY), 4000);
+	p_settle(P.now);
+	ck_assert_uint_eq(nstack_poll(c) & POLLERR, POLLERR);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), 0);
+	ck_assert_uint_eq(lo, 0);
+	ck_assert_uint_eq(hi, 0);
+	ck_assert_uint_eq(nstack_poll(c) & POLLERR, 0);
+
+	/* Two sends, each acked: one merged completion [1, 2]; a plain send takes no id. */
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), MSG_ZEROCOPY), 4000);
+	p_settle(P.now);
+	ck_assert_int_eq(p_send(c, buf, 10, 0), 10);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), MSG_ZEROCOPY), 4000);
+	p_settle(P.now);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), 0);
+	ck_assert_uint_eq(lo, 1);
+	ck_assert_uint_eq(hi, 2);
+
+	/* Corked: both sends sit in one unsent segment, one range [3, 4], only once acked. */
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)), 0);
+	ck_assert_int_eq(p_send(c, buf, 100, MSG_ZEROCOPY), 100);
+	ck_assert_int_eq(p_send(c, buf, 100, MSG_ZEROCOPY), 100);
+	p_settle(P.now);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), -EAGAIN);
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+	p_settle(P.now);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), 0);
+	ck_assert_uint_eq(lo, 3);
+	ck_assert_uint_eq(hi, 4);
+	ck_assert_int_eq(p_zc_read(c, &lo, &hi), -EAGAIN);
+	ck_assert_int_eq(p_recv(n, in, sizeof(in), 0), 4000 * 3 + 10 + 200);
 	nstack_close(c);
 	nstack_close(n);
 	nstack_close(l);
@@ -874,6 +965,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_closed_new_tcp_config_applies_to_next_connection);
 	tcase_add_test(tc, test_established_tcp_inq_cmsg_counts_bytes_left);
 	tcase_add_test(tc, test_established_msg_eor_keeps_records_apart);
+	tcase_add_test(tc, test_established_msg_zerocopy_completions);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
