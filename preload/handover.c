@@ -18,20 +18,40 @@
 
 struct nsp_policy nsp_policy = {.handover_loopback = true};
 
-/* Whether the kernel, not nstack, must serve traffic to or bound at sa. */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len)
+/* Whether the kernel must serve the IPv4 address a (network order). */
+static bool wants_kernel_v4(uint32_t a)
 {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-	uint32_t a;
-
-	if (!sa || len < sizeof(*sin) || sin->sin_family != AF_INET)
-		return false;
-	a = sin->sin_addr.s_addr;
 	for (int i = 0; i < nsp_policy.nbypass; i++) {
 		if ((a & nsp_policy.bypass_mask[i]) == nsp_policy.bypass_net[i])
 			return true;
 	}
 	return nsp_policy.handover_loopback && (ntohl(a) >> 24) == 127;
+}
+
+/*
+ * Whether the kernel, not nstack, must serve traffic to or bound at sa
+ * (to_bind: sa is a bind() address). nstack carries IPv4 only: an IPv6
+ * address proper is the kernel's ("::" too, except to bind(), where it is
+ * the dual-stack wildcard nstack serves); a v4-mapped one is judged as
+ * its IPv4 address.
+ */
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+	if (!sa || len < sizeof(sa_family_t))
+		return false;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return wants_kernel_v4(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	if (sa->sa_family != AF_INET6 || len < 24) /* shorter: the stack's -EINVAL */
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		uint32_t a;
+
+		memcpy(&a, &s6->sin6_addr.s6_addr[12], 4);
+		return wants_kernel_v4(a);
+	}
+	return !(to_bind && IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr));
 }
 
 /* Remembers the last value of each option, for replay on a kernel socket. */
@@ -68,7 +88,7 @@ void nsp_record_sockopt(struct nsp_file *f, int level, int name, const void *val
 /* Builds the kernel twin of f: same type, options, O_NONBLOCK and binding. */
 static int kernel_twin(struct nsp_file *f)
 {
-	int k = REAL(socket)(AF_INET, f->type | SOCK_CLOEXEC, f->protocol);
+	int k = REAL(socket)(nstack_sock_family(f->sock), f->type | SOCK_CLOEXEC, f->protocol);
 
 	if (k < 0)
 		return -errno;
@@ -83,12 +103,16 @@ static int kernel_twin(struct nsp_file *f)
 	if (nstack_get_nonblock(f->sock))
 		REAL(fcntl)(k, F_SETFL, O_RDWR | O_NONBLOCK);
 	if (f->bound) {
-		struct sockaddr_in b = f->bound_addr;
+		struct sockaddr_storage b = f->bound_addr;
 
 		/* nstack's own address means nothing to the kernel: keep the port. */
-		if (!nsp_wants_kernel((struct sockaddr *)&b, sizeof(b)))
-			b.sin_addr.s_addr = htonl(INADDR_ANY);
-		if (REAL(bind)(k, (struct sockaddr *)&b, sizeof(b)) < 0) {
+		if (!nsp_wants_kernel((struct sockaddr *)&b, f->bound_len, true)) {
+			if (b.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&b)->sin6_addr = in6addr_any;
+			else
+				((struct sockaddr_in *)&b)->sin_addr.s_addr = htonl(INADDR_ANY);
+		}
+		if (REAL(bind)(k, (struct sockaddr *)&b, f->bound_len) < 0) {
 			int e = errno;
 
 			REAL(close)(k);
@@ -132,10 +156,15 @@ int nsp_handover(int fd, struct nsp_file *f, const struct sockaddr *why)
 		(void)REAL(epoll_ctl)(saved[i].epfd, EPOLL_CTL_ADD, fd, &saved[i].ev);
 	if (mapped)
 		fdt_put(mapped);
-	if (why && why->sa_family == AF_INET) {
-		char a[INET_ADDRSTRLEN];
+	if (why && (why->sa_family == AF_INET || why->sa_family == AF_INET6)) {
+		char a[INET6_ADDRSTRLEN];
 
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)why)->sin_addr, a, sizeof(a));
+		if (why->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)why)->sin_addr, a,
+				  sizeof(a));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)why)->sin6_addr, a,
+				  sizeof(a));
 		nsp_log_info("fd %d handed over to the kernel (%s is the kernel's)", fd, a);
 	}
 	return 0;

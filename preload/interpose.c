@@ -108,7 +108,7 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	}
 	if (nsp_inside)
 		return REAL(socket)(domain, type, protocol);
-	if (domain != AF_INET) {
+	if (domain != AF_INET && domain != AF_INET6) {
 		note_kernel_socket(domain, type, protocol);
 		return REAL(socket)(domain, type, protocol);
 	}
@@ -140,11 +140,12 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
  * when it did (the caller then makes the libc call), 0 when fd stays ours,
  * or -errno.
  */
-static int maybe_handover(int fd, struct nsp_file *f, const struct sockaddr *addr, socklen_t len)
+static int maybe_handover(int fd, struct nsp_file *f, const struct sockaddr *addr, socklen_t len,
+			  bool to_bind)
 {
 	int rc;
 
-	if (!nsp_wants_kernel(addr, len))
+	if (!nsp_wants_kernel(addr, len, to_bind))
 		return 0;
 	rc = nsp_handover(fd, f, addr);
 	return rc ? rc : 1;
@@ -155,14 +156,15 @@ NSP_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	int rc;
 
 	LOOKUP_OR(fd, REAL(bind)(fd, addr, len));
-	rc = maybe_handover(fd, f, addr, len);
+	rc = maybe_handover(fd, f, addr, len, true);
 	if (rc) {
 		fdt_put(f);
 		return rc > 0 ? REAL(bind)(fd, addr, len) : (int)nsp_ret(rc);
 	}
 	rc = nstack_bind(f->sock, addr, len);
 	if (rc == 0 && len >= sizeof(struct sockaddr_in)) {
-		memcpy(&f->bound_addr, addr, sizeof(f->bound_addr));
+		f->bound_len = len < sizeof(f->bound_addr) ? len : sizeof(f->bound_addr);
+		memcpy(&f->bound_addr, addr, f->bound_len);
 		f->bound = true;
 	}
 	return (int)put_ret(f, rc);
@@ -173,7 +175,7 @@ NSP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int rc;
 
 	LOOKUP_OR(fd, REAL(connect)(fd, addr, len));
-	rc = maybe_handover(fd, f, addr, len);
+	rc = maybe_handover(fd, f, addr, len, false);
 	if (rc) {
 		fdt_put(f);
 		return rc > 0 ? REAL(connect)(fd, addr, len) : (int)nsp_ret(rc);
@@ -255,7 +257,7 @@ NSP_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const 
 	int rc;
 
 	LOOKUP_OR(fd, REAL(sendto)(fd, buf, len, flags, to, tolen));
-	rc = to ? maybe_handover(fd, f, to, tolen) : 0;
+	rc = to ? maybe_handover(fd, f, to, tolen, false) : 0;
 	if (rc) {
 		fdt_put(f);
 		return rc > 0 ? REAL(sendto)(fd, buf, len, flags, to, tolen) : nsp_ret(rc);
@@ -274,7 +276,8 @@ NSP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	int rc;
 
 	LOOKUP_OR(fd, REAL(sendmsg)(fd, msg, flags));
-	rc = msg && msg->msg_name ? maybe_handover(fd, f, msg->msg_name, msg->msg_namelen) : 0;
+	rc = msg && msg->msg_name ? maybe_handover(fd, f, msg->msg_name, msg->msg_namelen, false)
+				  : 0;
 	if (rc) {
 		fdt_put(f);
 		return rc > 0 ? REAL(sendmsg)(fd, msg, flags) : nsp_ret(rc);
@@ -437,6 +440,19 @@ NSP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_
 	int rc;
 
 	LOOKUP_OR(fd, REAL(setsockopt)(fd, level, name, val, len));
+	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && val && len >= sizeof(int) &&
+	    *(const int *)val && nstack_sock_family(f->sock) == AF_INET6) {
+		/* IPv6 only: nstack carries no IPv6 yet, the kernel does. */
+		rc = nsp_handover(fd, f, NULL);
+		if (rc == 0) {
+			nsp_log_info("fd %d is IPV6_V6ONLY: handed over to the kernel (nstack "
+				     "carries IPv4 only)",
+				     fd);
+			fdt_put(f);
+			return REAL(setsockopt)(fd, level, name, val, len);
+		}
+		return (int)put_ret(f, rc);
+	}
 	rc = nstack_setsockopt(f->sock, level, name, val, len);
 	if (rc == 0)
 		nsp_record_sockopt(f, level, name, val, len);

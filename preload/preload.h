@@ -124,7 +124,8 @@ struct nsp_file {
 	/* What a handover to the kernel needs to rebuild the socket there. */
 	int type, protocol;
 	bool bound; /* the program called bind() */
-	struct sockaddr_in bound_addr;
+	struct sockaddr_storage bound_addr;
+	socklen_t bound_len;
 	struct nsp_sockopt *opts; /* setsockopt() calls that succeeded, last value each */
 	int nopts;
 };
@@ -249,7 +250,7 @@ int nsp_ifreq_answer(unsigned long cmd, void *arg);
 
 /* handover.c */
 /* True when a socket sending to / binding to sa must become a kernel socket. */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len);
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind);
 /*
  * Turns private fd (file f, referenced by the caller) into a kernel socket
  * with the same number, options, binding and epoll registrations. 0 or -errno.

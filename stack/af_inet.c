@@ -24,14 +24,14 @@
  * overridden (-EPERM); a new entry goes after the last permanent one, so it
  * wins a wildcard lookup over older non-permanent ones.
  */
-int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p)
+int inet_protosw_add(nsref_t (*table)[INETSW_PER_TYPE], const struct inet_protosw *p)
 {
 	nsref_t *sw;
 	int pos = 0, n = 0;
 
 	if (p->type >= NSTACK_SOCK_MAX)
 		return -EINVAL;
-	sw = ns->inetsw[p->type];
+	sw = table[p->type];
 	for (int i = 0; i < INETSW_PER_TYPE && sw[i]; i++, n++) {
 		const struct inet_protosw *q = ns_unref(sw[i]);
 
@@ -50,14 +50,19 @@ int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p)
 	return 0;
 }
 
-/* Removes an entry; permanent ones stay, as in Linux. */
-void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p)
+int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p)
+{
+	return inet_protosw_add(ns->inetsw, p);
+}
+
+/* Removes an entry; permanent ones stay, as in Linux, unless force (the stack is going away). */
+void inet_protosw_del(nsref_t (*table)[INETSW_PER_TYPE], const struct inet_protosw *p, bool force)
 {
 	nsref_t *sw;
 
-	if (p->type >= NSTACK_SOCK_MAX || (p->flags & INET_PROTOSW_PERMANENT))
+	if (p->type >= NSTACK_SOCK_MAX || ((p->flags & INET_PROTOSW_PERMANENT) && !force))
 		return;
-	sw = ns->inetsw[p->type];
+	sw = table[p->type];
 	for (int i = 0; i < INETSW_PER_TYPE; i++) {
 		if (sw[i] != ns_ref(p))
 			continue;
@@ -65,6 +70,11 @@ void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p)
 		sw[INETSW_PER_TYPE - 1] = 0;
 		return;
 	}
+}
+
+void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p)
+{
+	inet_protosw_del(ns->inetsw, p, false);
 }
 
 /* Installs the receive handler for an IP protocol; -EEXIST when taken. */
@@ -133,7 +143,8 @@ int inet_bind_addr_check(struct sock *sk, uint32_t addr, bool *bcast)
  * protocol but not IPPROTO_IP itself. No entry for the type at all is
  * -ESOCKTNOSUPPORT, no matching protocol -EPROTONOSUPPORT.
  */
-static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
+int inet_create_from(struct nstack *ns, struct socket *sock, int protocol,
+		     nsref_t (*table)[INETSW_PER_TYPE], int family)
 {
 	const struct inet_protosw *answer = NULL;
 	const struct proto *prot;
@@ -145,7 +156,7 @@ static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
 		return -EINVAL;
 	sock->state = SS_UNCONNECTED;
 	for (int i = 0; i < INETSW_PER_TYPE; i++) {
-		const struct inet_protosw *p = ns_unref(ns->inetsw[sock->type][i]);
+		const struct inet_protosw *p = ns_unref(table[sock->type][i]);
 
 		if (!p)
 			break;
@@ -173,10 +184,13 @@ static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
 
 	prot = answer->prot;
 	sock_set_ops(sock, answer->ops);
-	sk = sk_alloc(ns, AF_INET, prot);
+	sk = sk_alloc(ns, family, prot);
 	if (!sk)
 		return -ENOBUFS;
 	inet = inet_sk(sk);
+	inet->v6.hop_limit = -1;
+	inet->v6.mcast_hops = -1;
+	inet->v6.mc_loop = true;
 	/* Raw and ping sockets may share their "port" (Linux's SK_CAN_REUSE). */
 	sk->sk_reuse = answer->flags & INET_PROTOSW_REUSE;
 	if (sock->type == SOCK_RAW) {
@@ -208,6 +222,11 @@ out_release:
 	sock_orphan(sk);
 	sock_put(sk);
 	return err;
+}
+
+static int inet_create(struct nstack *ns, struct socket *sock, int protocol)
+{
+	return inet_create_from(ns, sock, protocol, ns->inetsw, AF_INET);
 }
 
 static const struct net_proto_family inet_family_ops = {

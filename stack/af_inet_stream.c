@@ -167,14 +167,14 @@ unsigned int tcp_poll(struct socket *sock)
 	return mask;
 }
 
-static ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
+ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 {
 	struct sock *sk = sock->sk;
 
 	return sk_prot(sk)->sendmsg(sk, msg, msg_data_len(msg), flags);
 }
 
-static ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
+ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 {
 	struct sock *sk = sock->sk;
 

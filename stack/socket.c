@@ -630,3 +630,8 @@ int nstack_sock_type(const struct socket *sock)
 {
 	return sock->type;
 }
+
+int nstack_sock_family(const struct socket *sock)
+{
+	return sock_ops(sock)->family;
+}

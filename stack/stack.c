@@ -41,6 +41,7 @@ static const struct nstack_module modules[] = {
     {"arp", arp_init, arp_exit},	  {"ip", ip_init, ip_exit},
     {"ipfrag", ipfrag_init, ipfrag_exit}, {"icmp", icmp_init, icmp_exit},
     {"inet", inet_init, inet_exit},	  {"tcp", tcp_init, tcp_exit},
+    {"inet6", inet6_init, inet6_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

@@ -239,9 +239,11 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	struct sock *sk;
 	uint32_t rcv_wnd;
 
-	sk = sk_alloc(ns, AF_INET, sk_prot(lsk));
+	/* An AF_INET6 listener's children are AF_INET6 (v4-mapped) sockets too. */
+	sk = sk_alloc(ns, lsk->sk_family, sk_prot(lsk));
 	if (!sk)
 		return NULL;
+	inet_sk(sk)->v6 = inet_sk(lsk)->v6;
 	sock_init_data(NULL, sk);
 	sk->sk_type = SOCK_STREAM;
 	sk->sk_protocol = IPPROTO_TCP;

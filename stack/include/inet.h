@@ -50,6 +50,25 @@ struct inet_protocol {
 };
 
 /* Fields of every AF_INET socket. */
+/*
+ * What an AF_INET6 socket keeps of its own (Linux's ipv6_pinfo, in part).
+ * nstack carries IPv4 only so far: an AF_INET6 socket serves IPv4 through
+ * v4-mapped addresses (::ffff:a.b.c.d), and these options are stored and
+ * reported for the IPv6 traffic to come.
+ */
+struct inet6_opts {
+	bool ipv6only;	   /* IPV6_V6ONLY */
+	bool mc_loop;	   /* IPV6_MULTICAST_LOOP */
+	bool recverr;	   /* IPV6_RECVERR */
+	uint8_t pmtudisc;  /* IPV6_MTU_DISCOVER */
+	uint8_t rxopt;	   /* IPV6_RECVPKTINFO, _RECVHOPLIMIT, _RECVTCLASS bits */
+	int16_t hop_limit; /* IPV6_UNICAST_HOPS, -1 = default */
+	int16_t mcast_hops;
+	int16_t tclass; /* IPV6_TCLASS */
+	int mcast_oif;	/* IPV6_MULTICAST_IF */
+	int mtu;	/* IPV6_MTU, 0 = path's */
+};
+
 struct inet_sock {
 	struct sock sk;
 	uint32_t inet_saddr; /* source address used for sending, network order */
@@ -67,6 +86,7 @@ struct inet_sock {
 	bool bind_address_no_port;
 	unsigned int cmsg_flags; /* IP_CMSG_* for IP_PKTINFO, IP_RECVTTL, IP_RECVTOS */
 	uint32_t mc_addr;	 /* IP_MULTICAST_IF */
+	struct inet6_opts v6;	 /* AF_INET6 sockets: the IPPROTO_IPV6 options */
 };
 
 #define IP_CMSG_PKTINFO	    0x01
@@ -81,6 +101,12 @@ static inline struct inet_sock *inet_sk(const struct sock *sk)
 }
 
 int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p);
+/* The switch operations on a given table (inetsw or inetsw6). */
+int inet_protosw_add(nsref_t (*table)[INETSW_PER_TYPE], const struct inet_protosw *p);
+void inet_protosw_del(nsref_t (*table)[INETSW_PER_TYPE], const struct inet_protosw *p, bool force);
+/* socket() for a family whose switch is table (inet_create, inet6_create). */
+int inet_create_from(struct nstack *ns, struct socket *sock, int protocol,
+		     nsref_t (*table)[INETSW_PER_TYPE], int family);
 void inet_unregister_protosw(struct nstack *ns, const struct inet_protosw *p);
 int inet_add_protocol(struct nstack *ns, const struct inet_protocol *prot, uint8_t protocol);
 void inet_del_protocol(struct nstack *ns, uint8_t protocol);
@@ -119,5 +145,13 @@ bool inet_addr_is_local(const struct nstack *ns, uint32_t addr);
 extern const struct proto_ops inet_dgram_ops;
 extern const struct proto_ops inet_sockraw_ops;
 extern const struct proto_ops inet_stream_ops;
+
+/* AF_INET6 (af_inet6.c, ipv6_sockglue.c). */
+int inet6_init(struct nstack *ns);
+void inet6_exit(struct nstack *ns);
+int ipv6_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t optlen);
+int ipv6_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optlen);
+extern const struct proto_ops inet6_stream_ops;
+extern const struct proto_ops inet6_dgram_ops;
 
 #endif

@@ -235,5 +235,7 @@ void nstack_poll_end(struct nstack_waiter *w);
 void nstack_set_nonblock(struct socket *sock, bool on);
 bool nstack_get_nonblock(const struct socket *sock);
 int nstack_sock_type(const struct socket *sock);
+/* AF_INET or AF_INET6: the family the program created the socket with. */
+int nstack_sock_family(const struct socket *sock);
 
 #endif

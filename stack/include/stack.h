@@ -75,10 +75,11 @@ struct nstack {
 	struct nstack_mib mib;	   /* [S] */
 
 	/* Registries, as Linux's globals but per stack; entries are nsref_t (nsref.h). [S] */
-	nsref_t ptypes[NSTACK_MAX_PTYPES];		  /* const struct packet_type * */
-	nsref_t families[AF_MAX];			  /* const struct net_proto_family * */
-	nsref_t inetsw[NSTACK_SOCK_MAX][INETSW_PER_TYPE]; /* const struct inet_protosw * */
-	nsref_t inet_protos[256];			  /* const struct inet_protocol * */
+	nsref_t ptypes[NSTACK_MAX_PTYPES];		   /* const struct packet_type * */
+	nsref_t families[AF_MAX];			   /* const struct net_proto_family * */
+	nsref_t inetsw[NSTACK_SOCK_MAX][INETSW_PER_TYPE];  /* const struct inet_protosw * */
+	nsref_t inetsw6[NSTACK_SOCK_MAX][INETSW_PER_TYPE]; /* AF_INET6's (af_inet6.c) */
+	nsref_t inet_protos[256];			   /* const struct inet_protocol * */
 
 	/* Module state. [S] */
 	struct arp_table *arp;

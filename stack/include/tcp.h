@@ -491,6 +491,8 @@ unsigned int tcp_poll(struct socket *sock);
 int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
 int inet_listen(struct socket *sock, int backlog);
 int inet_accept(struct socket *sock, struct socket *newsock, int flags);
+ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
+ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, int flags);
 
 /* tcp_ipv4.c */
 int tcp_v4_rcv(struct sk_buff *skb);

@@ -163,10 +163,10 @@ case_mp_nginx_master_2_workers() {
 		nginx/error.log
 }
 
-# A minimal apache2 (Debian's binary and modules, no /etc/apache2): mp_apache_conf MPM PORT.
-# Children run as www-data; everything apache writes goes under $TMP/apache.
-# Listen 0.0.0.0:PORT: a bare port makes apache listen on an IPv6 socket
-# (v4-mapped), which is the kernel's, not nstack's.
+# A minimal apache2 (Debian's binary and modules, no /etc/apache2):
+# mp_apache_conf MPM PORT [LISTEN]. Children run as www-data; everything
+# apache writes goes under $TMP/apache. LISTEN defaults to 0.0.0.0:PORT; a
+# bare port makes apache listen on a dual-stack IPv6 socket (v4-mapped).
 mp_apache_conf() {
 	local m=/usr/lib/apache2/modules
 	cat <<-EOF
@@ -176,7 +176,7 @@ mp_apache_conf() {
 		LoadModule authz_core_module $m/mod_authz_core.so
 		LoadModule mime_module $m/mod_mime.so
 		LoadModule dir_module $m/mod_dir.so
-		Listen 0.0.0.0:$2
+		Listen ${3:-0.0.0.0:$2}
 		User www-data
 		Group www-data
 		PidFile $TMP/apache/httpd.pid
@@ -199,13 +199,13 @@ mp_apache_conf() {
 # nstack: kernel curl fetches 20 MiB, kernel wrk makes 2000 small requests;
 # SIGTERM ends it with 0 and no child died of a signal.
 mp_apache() {
-	local mpm=$1 port=$2
+	local mpm=$1 port=$2 listen=${3:-}
 	mp_lab || return 1
 	mp_open_tmp || return 1
 	mkdir -p www apache/run
 	mx_mkfile www/big 20M
 	mx_mkfile www/small 1024
-	mp_apache_conf "$mpm" "$port" >apache.conf
+	mp_apache_conf "$mpm" "$port" "$listen" >apache.conf
 	mp_on timeout 50 apache2 -f "$TMP/apache.conf" -DFOREGROUND >apache.out 2>&1 &
 	local srv=$!
 	mp_wait apache/error.log 'resuming normal operations' || { cat apache.out; return 1; }
@@ -227,6 +227,9 @@ mp_apache() {
 case_mp_apache2_prefork() { mp_apache prefork 9402; }
 
 case_mp_apache2_event() { mp_apache event 9403; }
+
+# "Listen PORT": apache's socket is AF_INET6 on "::", served by nstack over IPv4.
+case_mp_apache2_listen_bare_port_dual_stack() { mp_apache event 9404 9404; }
 
 # --- postgresql --------------------------------------------------------------
 

@@ -194,6 +194,8 @@ int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct 
 {
 	struct socket *s;
 
+	if (family != AF_INET)
+		return -EAFNOSUPPORT;
 	if (type != SOCK_DGRAM)
 		return -EPROTONOSUPPORT;
 	s = calloc(1, sizeof(*s));
@@ -348,6 +350,13 @@ bool nstack_get_nonblock(const struct socket *s)
 int nstack_sock_type(const struct socket *s)
 {
 	return s->type;
+}
+int nstack_sock_family(const struct socket *s)
+{
+	return AF_INET;
+}
+void nstack_set_tcp_config(struct nstack *ns, const struct tcp_config *t)
+{
 }
 
 /* The test's side: change readiness and tell the embedder, lock held. */

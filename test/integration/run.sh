@@ -180,7 +180,7 @@ for c in $cases; do
 		failed=$((failed + 1))
 		[ $rc -eq 124 ] && why=" (timed out after ${CASE_TIMEOUT}s)" || why=" (exit $rc)"
 		printf 'FAIL %-36s %5ss%s\n' "$name" "$secs" "$why"
-		sed 's/^/    | /' "$TMP/log" | tail -n 25
+		sed 's/^/    | /' "$TMP/log" | tail -n ${NSTACK_IT_TAIL:-25}
 	fi
 done
 [ "$flaky" -gt 0 ] && echo "flaky: $flaky case(s) passed only on retry (see FLAKY lines)"

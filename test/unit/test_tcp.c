@@ -452,6 +452,147 @@ START_TEST(test_established_msg_zerocopy_completions)
 }
 END_TEST
 
+static struct sockaddr_in6 sin6_mapped(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in6 s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin6_family = AF_INET6;
+	s.sin6_port = htons(port);
+	if (addr) {
+		s.sin6_addr.s6_addr[10] = 0xff;
+		s.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s.sin6_addr.s6_addr[12], &addr, 4);
+	}
+	return s;
+}
+
+static struct socket *p_socket6(struct nstack *ns, int type)
+{
+	struct socket *s = NULL;
+
+	ck_assert_int_eq(nstack_socket(ns, AF_INET6, type, 0, &s), 0);
+	nstack_set_nonblock(s, true);
+	return s;
+}
+
+/*
+ * Dual stack: an AF_INET6 listener on "::" takes IPv4 connections and
+ * names them ::ffff:a.b.c.d; an AF_INET6 client reaches ::ffff:a.b.c.d
+ * over IPv4; the port space is IPv4's; IPv6 proper has no route yet.
+ */
+START_TEST(test_closed_inet6_dual_stack_tcp_v4_mapped)
+{
+	struct socket *l = p_socket6(P.b, SOCK_STREAM), *c = p_socket6(P.a, SOCK_STREAM), *n = NULL;
+	struct socket *c4 = p_socket(P.b);
+	struct sockaddr_in6 any = sin6_mapped(0, 5006), dst = sin6_mapped(IP_B, 5006), got;
+	struct sockaddr_in6 v6 = sin6_mapped(0, 5006), want;
+	struct sockaddr_in b4 = sin_of(0, 5006);
+	socklen_t len = sizeof(got);
+	int v = 0, one = 1;
+	char buf[8];
+
+	v6.sin6_addr.s6_addr[0] = 0x20;
+	v6.sin6_addr.s6_addr[1] = 0x01;
+	v6.sin6_addr.s6_addr[3] = 0x02;
+	v6.sin6_addr.s6_addr[15] = 0x01;
+	ck_assert_int_eq(nstack_getsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(nstack_bind(l, (struct sockaddr *)&any, 23), -EINVAL);
+	ck_assert_int_eq(nstack_bind(l, (struct sockaddr *)&v6, sizeof(v6)), -EADDRNOTAVAIL);
+	ck_assert_int_eq(nstack_bind(l, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(nstack_setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)),
+			 -EINVAL);
+	/* One port space: 0.0.0.0 on the same port is taken. */
+	ck_assert_int_eq(nstack_bind(c4, (struct sockaddr *)&b4, sizeof(b4)), -EADDRINUSE);
+	nstack_close(c4);
+	len = sizeof(got);
+	ck_assert_int_eq(nstack_getsockname(l, (struct sockaddr *)&got, &len), 0);
+	ck_assert_uint_eq(len, sizeof(got));
+	want = sin6_mapped(0, 5006);
+	ck_assert_mem_eq(&got, &want, sizeof(got));
+	ck_assert_int_eq(nstack_listen(l, 8), 0);
+
+	ck_assert_int_eq(nstack_connect(c, (struct sockaddr *)&v6, sizeof(v6)), -ENETUNREACH);
+	ck_assert_int_eq(nstack_connect(c, (struct sockaddr *)&dst, sizeof(dst)), -EINPROGRESS);
+	p_settle(P.now);
+	ck_assert_int_eq(nstack_connect(c, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	len = sizeof(got);
+	ck_assert_int_eq(nstack_accept(l, &n, (struct sockaddr *)&got, &len, SOCK_NONBLOCK), 0);
+	ck_assert_uint_eq(len, sizeof(got));
+	ck_assert_int_eq(got.sin6_family, AF_INET6);
+	want = sin6_mapped(IP_A, 0);
+	ck_assert_mem_eq(&got.sin6_addr, &want.sin6_addr, 16);
+	len = sizeof(got);
+	ck_assert_int_eq(nstack_getsockname(n, (struct sockaddr *)&got, &len), 0);
+	want = sin6_mapped(IP_B, 5006);
+	ck_assert_mem_eq(&got, &want, sizeof(got));
+	len = sizeof(got);
+	ck_assert_int_eq(nstack_getpeername(c, (struct sockaddr *)&got, &len), 0);
+	ck_assert_mem_eq(&got, &dst, sizeof(got));
+	len = sizeof(v);
+	ck_assert_int_eq(nstack_getsockopt(n, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+	ck_assert_int_eq(v, AF_INET6);
+	ck_assert_int_eq(p_send(c, "hello", 5, 0), 5);
+	p_settle(P.now);
+	ck_assert_int_eq(p_recv(n, buf, sizeof(buf), 0), 5);
+	ck_assert_mem_eq(buf, "hello", 5);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
+/* A dual-stack UDP socket: sendto a mapped address (or AF_INET), recvfrom names the peer mapped. */
+START_TEST(test_closed_inet6_dual_stack_udp_v4_mapped)
+{
+	struct socket *u = p_socket6(P.b, SOCK_DGRAM), *a = p_socket6(P.a, SOCK_DGRAM);
+	struct sockaddr_in6 any = sin6_mapped(0, 5007), dst = sin6_mapped(IP_B, 5007), from, want;
+	struct sockaddr_in dst4 = sin_of(IP_B, 5007);
+	struct iovec iov;
+	struct msghdr m;
+	char buf[16];
+	int hops = 0;
+	socklen_t len = sizeof(hops);
+
+	ck_assert_int_eq(nstack_bind(u, (struct sockaddr *)&any, sizeof(any)), 0);
+	iov.iov_base = "ping";
+	iov.iov_len = 4;
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_name = &dst;
+	m.msg_namelen = sizeof(dst);
+	ck_assert_int_eq(nstack_sendmsg(a, &m, 0), 4);
+	m.msg_name = &dst4;
+	m.msg_namelen = sizeof(dst4);
+	ck_assert_int_eq(nstack_sendmsg(a, &m, 0), 4);
+	p_settle(P.now);
+	for (int i = 0; i < 2; i++) {
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		m.msg_name = &from;
+		m.msg_namelen = sizeof(from);
+		ck_assert_int_eq(nstack_recvmsg(u, &m, 0), 4);
+		ck_assert_uint_eq(m.msg_namelen, sizeof(from));
+		want = sin6_mapped(IP_A, 0);
+		ck_assert_int_eq(from.sin6_family, AF_INET6);
+		ck_assert_mem_eq(&from.sin6_addr, &want.sin6_addr, 16);
+	}
+	ck_assert_int_eq(nstack_getsockopt(u, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, &len), 0);
+	ck_assert_int_eq(hops, 64);
+	hops = 300;
+	ck_assert_int_eq(nstack_setsockopt(u, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)),
+			 -EINVAL);
+	ck_assert_int_eq(nstack_setsockopt(u, IPPROTO_IPV6, 9999, &hops, sizeof(hops)),
+			 -ENOPROTOOPT);
+	nstack_close(u);
+	nstack_close(a);
+	p_settle(P.now + 1000000);
+}
+END_TEST
+
 START_TEST(test_established_data_both_ways_arrives_in_order)
 {
 	struct socket *l = p_listener(5002, 8), *c, *n;
@@ -966,6 +1107,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_tcp_inq_cmsg_counts_bytes_left);
 	tcase_add_test(tc, test_established_msg_eor_keeps_records_apart);
 	tcase_add_test(tc, test_established_msg_zerocopy_completions);
+	tcase_add_test(tc, test_closed_inet6_dual_stack_tcp_v4_mapped);
+	tcase_add_test(tc, test_closed_inet6_dual_stack_udp_v4_mapped);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);

@@ -1,0 +1,307 @@
+/*
+ * AF_INET6 (Linux's net/ipv6/af_inet6.c, with the v4-mapped halves of
+ * tcp_ipv6.c and ipv6/udp.c): the family, its protocol switch inetsw6 and
+ * the proto_ops of its stream and datagram sockets.
+ *
+ * nstack carries IPv4 only so far. An AF_INET6 socket is an IPv4 sock of
+ * the same protocol underneath, whose addresses the program sees as
+ * v4-mapped (::ffff:a.b.c.d) and the wildcard as "::" — what Linux does
+ * for a dual-stack socket (IPV6_V6ONLY off, net.ipv6.bindv6only = 0) when
+ * the traffic is IPv4. It shares the IPv4 port space, as on Linux. An
+ * address that is IPv6 proper has no route here (-ENETUNREACH, or
+ * -EADDRNOTAVAIL to bind); the preload hands such sockets to the kernel
+ * before they get this far.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "inet.h"
+#include "sock.h"
+#include "stack.h"
+#include "tcp.h"
+#include "udp.h"
+
+/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
+#define SIN6_LEN_RFC2133 24
+
+static bool v6_is_any(const struct in6_addr *a)
+{
+	static const struct in6_addr any = IN6ADDR_ANY_INIT;
+
+	return !memcmp(a, &any, sizeof(any));
+}
+
+static bool v6_is_mapped(const struct in6_addr *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+static void v6_map(struct in6_addr *a, uint32_t v4)
+{
+	memset(a, 0, sizeof(*a));
+	a->s6_addr[10] = 0xff;
+	a->s6_addr[11] = 0xff;
+	memcpy(&a->s6_addr[12], &v4, 4);
+}
+
+/* An IPv4 sockaddr_in as this socket's program sees it. */
+static void sin_to_sin6(const struct sockaddr_in *sin, struct sockaddr_in6 *sin6, bool any_is_v6)
+{
+	memset(sin6, 0, sizeof(*sin6));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = sin->sin_port;
+	if (sin->sin_addr.s_addr || !any_is_v6)
+		v6_map(&sin6->sin6_addr, sin->sin_addr.s_addr);
+}
+
+/*
+ * The IPv4 address a program's sockaddr_in6 names on this socket:
+ * 0 when it is a v4-mapped (or, if any_ok, the wildcard) address; for an
+ * IPv6 address proper -ENETUNREACH, which callers turn into their errno.
+ * AF_INET is taken as well, as Linux's udpv6_sendmsg and
+ * ip6_datagram_connect do.
+ */
+static int sin6_to_sin(const struct sock *sk, const struct sockaddr *uaddr, socklen_t len,
+		       bool any_ok, struct sockaddr_in *sin)
+{
+	struct sockaddr_in6 sin6;
+
+	memset(sin, 0, sizeof(*sin));
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET) {
+		if (len < sizeof(*sin))
+			return -EINVAL;
+		if (inet_sk(sk)->v6.ipv6only)
+			return -ENETUNREACH;
+		memcpy(sin, uaddr, sizeof(*sin));
+		return 0;
+	}
+	if (len < SIN6_LEN_RFC2133)
+		return -EINVAL;
+	memset(&sin6, 0, sizeof(sin6));
+	memcpy(&sin6, uaddr, len < sizeof(sin6) ? len : sizeof(sin6));
+	if (sin6.sin6_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	sin->sin_family = AF_INET;
+	sin->sin_port = sin6.sin6_port;
+	if (v6_is_mapped(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only) {
+		memcpy(&sin->sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
+		return 0;
+	}
+	if (any_ok && v6_is_any(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only)
+		return 0;
+	return -ENETUNREACH;
+}
+
+/* bind() (Linux's inet6_bind): "::" and ::ffff:a.b.c.d are IPv4's wildcard and a.b.c.d. */
+static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET)
+		return -EAFNOSUPPORT; /* bind() is stricter than connect()/sendto() */
+	err = sin6_to_sin(sock->sk, uaddr, len, true, &sin);
+	if (err == -ENETUNREACH) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)uaddr;
+
+		/* A mapped address on a v6-only socket is a contradiction; anything else is not
+		 * ours. */
+		return v6_is_mapped(&s6->sin6_addr) ? -EINVAL : -EADDRNOTAVAIL;
+	}
+	if (err)
+		return err;
+	return inet_bind(sock, (const struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* getsockname()/getpeername(): the IPv4 names, mapped. */
+static int inet6_getname(struct socket *sock, struct sockaddr *uaddr, socklen_t *len, int peer)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	socklen_t l = sizeof(sin);
+	int err = inet_getname(sock, (struct sockaddr *)&sin, &l, peer);
+
+	if (err)
+		return err;
+	/* An unbound or wildcard-bound socket shows "::", as Linux's. */
+	sin_to_sin6(&sin, &sin6, !peer);
+	memcpy(uaddr, &sin6, sizeof(sin6));
+	*len = sizeof(sin6);
+	return 0;
+}
+
+/* Linux's tcp_v6_connect() for v4-mapped peers: "::" is loopback, not ours. */
+static int inet6_stream_connect(struct socket *sock, const struct sockaddr *uaddr, socklen_t len,
+				int flags)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_UNSPEC)
+		return inet_stream_connect(sock, uaddr, len, flags);
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET)
+		return -EAFNOSUPPORT; /* tcp_v6_connect() takes AF_INET6 only */
+	err = sin6_to_sin(sock->sk, uaddr, len, false, &sin);
+	if (err)
+		return err;
+	return inet_stream_connect(sock, (const struct sockaddr *)&sin, sizeof(sin), flags);
+}
+
+static int inet6_dgram_connect(struct socket *sock, const struct sockaddr *uaddr, socklen_t len,
+			       int flags)
+{
+	struct sockaddr_in sin;
+	int err;
+
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_UNSPEC)
+		return inet_dgram_connect(sock, uaddr, len, flags);
+	err = sin6_to_sin(sock->sk, uaddr, len, false, &sin);
+	if (err)
+		return err;
+	return inet_dgram_connect(sock, (const struct sockaddr *)&sin, sizeof(sin), flags);
+}
+
+/* sendto()/sendmsg() with a destination: the protocol sees its IPv4 form. */
+static ssize_t inet6_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
+{
+	struct sockaddr_in sin;
+	struct msghdr m;
+	int err;
+
+	if (!msg->msg_name || sock->type == SOCK_STREAM)
+		return sock->type == SOCK_STREAM ? inet_stream_sendmsg(sock, msg, flags)
+						 : inet_sendmsg(sock, msg, flags);
+	err = sin6_to_sin(sock->sk, msg->msg_name, msg->msg_namelen, false, &sin);
+	if (err)
+		return err;
+	m = *msg;
+	m.msg_name = &sin;
+	m.msg_namelen = sizeof(sin);
+	return inet_sendmsg(sock, &m, flags);
+}
+
+/* recvfrom()/recvmsg(): the sender's address, mapped (msg_name is the socket layer's buffer). */
+static ssize_t inet6_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
+{
+	ssize_t ret = sock->type == SOCK_STREAM ? inet_stream_recvmsg(sock, msg, flags)
+						: inet_recvmsg(sock, msg, flags);
+
+	if (ret >= 0 && msg->msg_name && msg->msg_namelen == sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+
+		memcpy(&sin, msg->msg_name, sizeof(sin));
+		if (sin.sin_family == AF_INET) {
+			sin_to_sin6(&sin, &sin6, false);
+			memcpy(msg->msg_name, &sin6, sizeof(sin6));
+			msg->msg_namelen = sizeof(sin6);
+		}
+	}
+	return ret;
+}
+
+static int inet6_setsockopt(struct socket *sock, int level, int optname, const void *optval,
+			    socklen_t optlen)
+{
+	if (level == IPPROTO_IPV6)
+		return ipv6_setsockopt(sock->sk, optname, optval, optlen);
+	return inet_setsockopt(sock, level, optname, optval, optlen);
+}
+
+static int inet6_getsockopt(struct socket *sock, int level, int optname, void *optval,
+			    socklen_t *optlen)
+{
+	if (level == IPPROTO_IPV6)
+		return ipv6_getsockopt(sock->sk, optname, optval, optlen);
+	return inet_getsockopt(sock, level, optname, optval, optlen);
+}
+
+const struct proto_ops inet6_stream_ops = {
+    .family = AF_INET6,
+    .release = inet_release,
+    .bind = inet6_bind,
+    .connect = inet6_stream_connect,
+    .accept = inet_accept,
+    .getname = inet6_getname,
+    .poll = tcp_poll,
+    .ioctl = inet_ioctl,
+    .listen = inet_listen,
+    .shutdown = inet_shutdown,
+    .setsockopt = inet6_setsockopt,
+    .getsockopt = inet6_getsockopt,
+    .sendmsg = inet6_sendmsg,
+    .recvmsg = inet6_recvmsg,
+};
+
+const struct proto_ops inet6_dgram_ops = {
+    .family = AF_INET6,
+    .release = inet_release,
+    .bind = inet6_bind,
+    .connect = inet6_dgram_connect,
+    .accept = sock_no_accept,
+    .getname = inet6_getname,
+    .poll = datagram_poll,
+    .ioctl = inet_ioctl,
+    .listen = sock_no_listen,
+    .shutdown = inet_shutdown,
+    .setsockopt = inet6_setsockopt,
+    .getsockopt = inet6_getsockopt,
+    .sendmsg = inet6_sendmsg,
+    .recvmsg = inet6_recvmsg,
+};
+
+/* Linux's tcpv6_protosw and udpv6_protosw; ping6 and raw6 wait for IPv6 itself. */
+static const struct inet_protosw inetsw6_array[] = {
+    {
+	.type = SOCK_STREAM,
+	.protocol = IPPROTO_TCP,
+	.prot = &tcp_prot,
+	.ops = &inet6_stream_ops,
+	.flags = INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK,
+    },
+    {
+	.type = SOCK_DGRAM,
+	.protocol = IPPROTO_UDP,
+	.prot = &udp_prot,
+	.ops = &inet6_dgram_ops,
+	.flags = INET_PROTOSW_PERMANENT,
+    },
+};
+
+#define NINETSW6 (sizeof(inetsw6_array) / sizeof(inetsw6_array[0]))
+
+static int inet6_create(struct nstack *ns, struct socket *sock, int protocol)
+{
+	return inet_create_from(ns, sock, protocol, ns->inetsw6, AF_INET6);
+}
+
+static const struct net_proto_family inet6_family_ops = {
+    .family = AF_INET6,
+    .create = inet6_create,
+};
+
+int inet6_init(struct nstack *ns)
+{
+	int err = sock_register(ns, &inet6_family_ops);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < NINETSW6; i++) {
+		err = inet_protosw_add(ns->inetsw6, &inetsw6_array[i]);
+		if (err) {
+			inet6_exit(ns);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void inet6_exit(struct nstack *ns)
+{
+	for (size_t i = 0; i < NINETSW6; i++)
+		inet_protosw_del(ns->inetsw6, &inetsw6_array[i], true);
+	sock_unregister(ns, AF_INET6);
+}
