@@ -69,23 +69,26 @@ static const char *family_name(int family)
 	}
 }
 
-/* Counts, and logs once per family (or AF_INET type), a socket left to the kernel. */
+/* Counts, and logs once per family (or AF_INET/AF_INET6 type), a socket left to the kernel. */
 static void note_kernel_socket(int domain, int type, int protocol)
 {
-	static atomic_ulong seen_family[64], seen_inet_type[16];
+	static atomic_ulong seen_family[64], seen_inet_type[2][16];
 	int t = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 	atomic_ulong *slot;
 
-	if (domain == AF_INET)
-		slot = &seen_inet_type[t & 15];
+	if (domain == AF_INET || domain == AF_INET6)
+		slot = &seen_inet_type[domain == AF_INET6][t & 15];
 	else
 		slot = &seen_family[domain & 63];
 	if (atomic_fetch_add(slot, 1) != 0 || !nsp_explain())
 		return;
-	if (domain == AF_INET)
-		nsp_log("AF_INET socket type %d protocol %d is not implemented by nstack: the "
+	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only))
+		nsp_log("AF_INET6 sockets are IPv6-only (net.ipv6.bindv6only=1), which nstack "
+			"does not carry: the kernel serves them");
+	else if (domain == AF_INET || domain == AF_INET6)
+		nsp_log("%s socket type %d protocol %d is not implemented by nstack: the "
 			"kernel serves it",
-			t, protocol);
+			family_name(domain), t, protocol);
 	else
 		nsp_log("%s (%d) sockets are not nstack's: the kernel serves them",
 			family_name(domain), domain);
@@ -115,8 +118,13 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	rc = nsp_stack(&ns);
 	if (rc)
 		return (int)nsp_ret(rc);
-	if ((type & 0xf) == SOCK_STREAM)
+	if ((type & 0xf) == SOCK_STREAM || domain == AF_INET6)
 		nsp_sysctl_refresh(ns);
+	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only)) {
+		/* net.ipv6.bindv6only=1: born IPv6-only, which only the kernel carries. */
+		note_kernel_socket(domain, type, protocol);
+		return REAL(socket)(domain, type, protocol);
+	}
 	rc = nstack_socket(ns, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol, &sock);
 	if (rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT) {
 		note_kernel_socket(domain, type, protocol);
@@ -183,9 +191,61 @@ NSP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return (int)put_ret(f, NSP_RESTARTING(f->ns, nstack_connect(f->sock, addr, len)));
 }
 
+/*
+ * A kernel socket listening on every address (0.0.0.0, or "::" IPv6-only)
+ * while the program runs under nstack: on nstack's interface the kernel
+ * has no address, so nobody reaching nstack's address gets to it. The user
+ * almost certainly expected nstack to serve it; say so once.
+ */
+static void warn_kernel_listener(int fd)
+{
+	static atomic_bool told;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[INET6_ADDRSTRLEN] = "";
+	const char *why;
+	unsigned int port;
+
+	if (nsp_inside || atomic_load(&told) || REAL(getsockname)(fd, (struct sockaddr *)&ss, &len))
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)&ss;
+
+		if (s->sin_addr.s_addr != htonl(INADDR_ANY))
+			return;
+		strcpy(a, "0.0.0.0");
+		port = ntohs(s->sin_port);
+		why = "a socket type nstack does not implement";
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&ss;
+
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+			return;
+		strcpy(a, "[::]");
+		port = ntohs(s->sin6_port);
+		why = "IPv6-only (IPV6_V6ONLY), and nstack carries IPv4 only";
+	} else {
+		return;
+	}
+	if (atomic_exchange(&told, true))
+		return;
+	nsp_log("fd %d listens on %s:%u through the kernel, not nstack (%s): clients of "
+		"nstack's address will not reach it",
+		fd, a, port, why);
+}
+
+static int kernel_listen(int fd, int backlog)
+{
+	int rc = REAL(listen)(fd, backlog);
+
+	if (rc == 0)
+		warn_kernel_listener(fd);
+	return rc;
+}
+
 NSP_EXPORT int listen(int fd, int backlog)
 {
-	LOOKUP_OR(fd, REAL(listen)(fd, backlog));
+	LOOKUP_OR(fd, kernel_listen(fd, backlog));
 	return (int)put_ret(f, nstack_listen(f->sock, backlog));
 }
 

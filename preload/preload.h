@@ -170,6 +170,7 @@ int fdt_capacity(void);
 int nsp_stack(struct nstack **res);
 /* Applies TCP sysctls changed since the last read to sockets created from now on. */
 void nsp_sysctl_refresh(struct nstack *ns);
+extern atomic_bool nsp_bindv6only;
 /*
  * True in a child made without our fork() (vfork, clone, posix_spawn,
  * daemon(3)): it shares nothing with the stack, so its private fds are dead.

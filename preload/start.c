@@ -818,6 +818,22 @@ static void adopt_exec_fds(struct nstack *ns)
 	}
 }
 
+/* net.ipv6.bindv6only: new AF_INET6 sockets are IPv6-only (then the kernel's). */
+atomic_bool nsp_bindv6only;
+
+static bool read_bindv6only(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/net/ipv6/bindv6only", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = '0';
+	close(fd);
+	return c == '1';
+}
+
 /* The coarse clock's tick when the TCP sysctls were last read. */
 static _Atomic uint64_t sysctl_read_tick;
 
@@ -843,6 +859,7 @@ static int start_locked(void)
 	if (rc)
 		goto fail;
 	atomic_store(&sysctl_read_tick, coarse_tick());
+	atomic_store(&nsp_bindv6only, read_bindv6only());
 	tune_malloc();
 	o.ifname = c.cfg.ifname;
 	o.mac = c.have_mac ? c.mac : NULL;
@@ -941,6 +958,7 @@ void nsp_sysctl_refresh(struct nstack *ns)
 	tcp_config_defaults(&t);
 	nsp_inside++;
 	nsp_tcp_from_proc(&t, "/proc/sys/net");
+	atomic_store(&nsp_bindv6only, read_bindv6only());
 	nsp_inside--;
 	if (nsp_tcp_from_env(&t, env_get, NULL, err, sizeof(err)))
 		return; /* reported when the stack started */

@@ -68,8 +68,22 @@ case_ipv6_dual_stack_clients_and_v6only_handover() {
 		assert v.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
 		v.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 		assert v.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+		v.bind(("::", 9606))
+		v.listen()
 		print("ok", flush=True)
 	PY
 	grep -q '^ok' cli.log || { cat cli.log; return 1; }
 	grep -q 'IPV6_V6ONLY: handed over to the kernel' cli.log || { cat cli.log; return 1; }
+	# ... and that IPv6-only listener earns one warning: nstack's clients cannot reach it.
+	grep -q 'listens on \[::\]:9606 through the kernel, not nstack' cli.log || { cat cli.log; return 1; }
+	# net.ipv6.bindv6only=1: AF_INET6 sockets are born IPv6-only, the kernel's.
+	in_ns sysctl -qw net.ipv6.bindv6only=1 || return 1
+	NSTACK_LOG=info on_nstack timeout 20 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+assert s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+print("v6only ok")' >b.log 2>&1
+	local rc=$?
+	in_ns sysctl -qw net.ipv6.bindv6only=0
+	[ $rc = 0 ] && grep -q 'v6only ok' b.log && grep -q 'bindv6only=1' b.log || { cat b.log; return 1; }
 }
