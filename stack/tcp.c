@@ -622,8 +622,17 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		sk->sk_wmem_queued += (int)copy;
 		copied += copy;
 		if (skb->len >= mss) {
-			/* Linux's forced_push(): a PSH at least every half window. */
-			if (after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1))) {
+			/*
+			 * The write's last byte, in a full segment that leaves now:
+			 * Linux's tcp_push() marks it PSH (its GSO-sized skb would
+			 * still be queued here; ours goes out at once, so mark it now).
+			 * Otherwise Linux's forced_push(): a PSH at least every half
+			 * window.
+			 */
+			if (copied == len && !(flags & MSG_MORE)) {
+				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
+				tp->pushed_seq = tp->write_seq;
+			} else if (after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1))) {
 				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
 				tp->pushed_seq = tp->write_seq;
 			}

@@ -637,14 +637,15 @@ START_TEST(test_established_three_dupacks_fast_retransmit_newreno)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)('a' + i % 26);
 	/*
-	 * Five full segments: each goes out as it fills, so none carries PSH
-	 * (Linux's tcp_push_one path; the final PSH mark finds nothing unsent).
+	 * Five full segments; the write's last carries PSH, as Linux's (its one
+	 * GSO skb is marked by tcp_push() and the mark goes to the last piece).
 	 */
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 5; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
-				     NULL, 0, data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i == 4 ? TH_PSH : 0)), 64240, NULL, 0,
+				     data + 1460 * i, 1460});
 	t_expect_no_tx();
 	/* The first segment is lost: three duplicate ACKs for s0. */
 	for (int i = 0; i < 2; i++) {
@@ -690,8 +691,9 @@ START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 6; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
-				     NULL, 0, data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i == 5 ? TH_PSH : 0)), 64240, NULL, 0,
+				     data + 1460 * i, 1460});
 	/* Segments 2 and 4 are lost; SACKs report 3, then 3 and 5-6 (RFC 6675 IsLost). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
 			     sack_opt(o, s0 + 2 * 1460, s0 + 3 * 1460), 12});
@@ -1427,7 +1429,8 @@ START_TEST(test_established_icmp_frag_needed_resends_at_smaller_mss)
 			     data + 960, 500});
 	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460, c.rcv, TH_ACK, 64240, NULL, 0,
 			     data + 1460, 960});
-	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2420, c.rcv, TH_ACK, 64240, NULL, 0,
+	/* The write's PSH stays on its last byte's piece. */
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2420, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
 			     data + 2420, 500});
 	t_expect_no_tx();
 	conn_close(&c);
@@ -1580,14 +1583,15 @@ START_TEST(test_established_tail_loss_probe_resends_last_segment_at_pto)
 	t0 = T.now;
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 3; i++)
-		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv, TH_ACK, 64240,
-				     NULL, 0, data + 1460 * i, 1460});
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i == 2 ? TH_PSH : 0)), 64240, NULL, 0,
+				     data + 1460 * i, 1460});
 	/* PTO = 2 SRTT + 2 ms, in whole ms (RFC 8985 7.2; Linux: 3 jiffies here). */
 	t_clock_set(t0 + 3000 - 1);
 	t_expect_no_tx();
 	t_clock_set(t0 + 3000);
-	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK, 64240, NULL, 0,
-			     data + 2 * 1460, 1460});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 2 * 1460, c.rcv, TH_ACK | TH_PSH, 64240,
+			     NULL, 0, data + 2 * 1460, 1460});
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("TcpExtTCPLossProbes"), 1);
 	/* One probe per episode: next comes the RTO, 201 ms after the probe. */
