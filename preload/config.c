@@ -103,7 +103,7 @@ int nsp_parse_log(const char *s, enum nstack_log_level *level)
 	return -EINVAL;
 }
 
-enum tcp_knob_kind { K_INT, K_INT3, K_BOOL, K_STR, K_MS };
+enum tcp_knob_kind { K_INT, K_INT3, K_BOOL, K_STR, K_MS, K_TFOKEY };
 
 /* One TCP knob: its sysctl under /proc/sys/net (NULL: none) and its variable. */
 struct tcp_knob {
@@ -139,6 +139,8 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_tw_reuse", "TW_REUSE", K_INT, tw_reuse),
     KNOB("ipv4/tcp_challenge_ack_limit", "CHALLENGE_ACK_LIMIT", K_INT, challenge_ack_limit),
     KNOB("ipv4/tcp_no_metrics_save", "NO_METRICS_SAVE", K_BOOL, no_metrics_save),
+    KNOB("ipv4/tcp_fastopen", "FASTOPEN", K_INT, fastopen),
+    KNOB("ipv4/tcp_fastopen_key", "FASTOPEN_KEY", K_TFOKEY, fastopen_key),
     KNOB(NULL, "MSL_MS", K_MS, msl_us),
     KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),
     KNOB(NULL, "RTO_MAX_MS", K_MS, rto_max_us),
@@ -204,6 +206,20 @@ static int knob_set(struct tcp_config *t, const struct tcp_knob *k, const char *
 			((int *)field)[i] = (int)v3[i];
 		return 0;
 	}
+	case K_TFOKEY: {
+		/* "%08x-%08x-%08x-%08x" (a backup key may follow after a comma), as Linux's
+		 * proc_tcp_fastopen_key; all zeros: none set, a random key is drawn. */
+		unsigned int k[4];
+		int n = 0;
+
+		if (sscanf(s, "%8x-%8x-%8x-%8x%n", &k[0], &k[1], &k[2], &k[3], &n) != 4 ||
+		    (s[n] && s[n] != ',' && !isspace((unsigned char)s[n])))
+			return -EINVAL;
+		t->fastopen_key[0] = (uint64_t)k[0] << 32 | k[1];
+		t->fastopen_key[1] = (uint64_t)k[2] << 32 | k[3];
+		t->fastopen_key_set = t->fastopen_key[0] || t->fastopen_key[1];
+		return 0;
+	}
 	case K_STR: {
 		size_t n = strcspn(s, " \t\n");
 
@@ -251,11 +267,12 @@ int nsp_tcp_from_env(struct tcp_config *t, nsp_getenv_fn get, void *ctx, char *e
 
 		if (v && knob_set(t, k, v)) {
 			snprintf(err, errlen, "bad %s='%s' (expected %s)", k->env, v,
-				 k->kind == K_INT3   ? "three integers MIN DEFAULT MAX"
-				 : k->kind == K_STR  ? "an algorithm name"
-				 : k->kind == K_BOOL ? "0 or 1"
-				 : k->kind == K_MS   ? "milliseconds"
-						     : "a non-negative integer");
+				 k->kind == K_INT3     ? "three integers MIN DEFAULT MAX"
+				 : k->kind == K_TFOKEY ? "a key xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx"
+				 : k->kind == K_STR    ? "an algorithm name"
+				 : k->kind == K_BOOL   ? "0 or 1"
+				 : k->kind == K_MS     ? "milliseconds"
+						       : "a non-negative integer");
 			return -EINVAL;
 		}
 	}

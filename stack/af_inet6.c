@@ -95,6 +95,13 @@ static int sin6_to_sin(const struct sock *sk, const struct sockaddr *uaddr, sock
 	return -ENETUNREACH;
 }
 
+/* A Fast Open sendto()'s destination on an AF_INET6 socket, as connect() takes it. */
+int inet6_addr_to_v4(const struct sock *sk, const struct sockaddr *uaddr, socklen_t len,
+		     struct sockaddr_in *sin)
+{
+	return sin6_to_sin(sk, uaddr, len, false, sin);
+}
+
 /* bind() (Linux's inet6_bind): "::" and ::ffff:a.b.c.d are IPv4's wildcard and a.b.c.d. */
 static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 {

@@ -17,22 +17,39 @@
  */
 int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags)
 {
+	return __inet_stream_connect(sock, addr, len, flags, false);
+}
+
+/*
+ * is_sendmsg: a Fast Open send (tcp_sendmsg_fastopen) connecting; on a
+ * deferred connect (TCP_FASTOPEN_CONNECT) it reports -EINPROGRESS where
+ * connect() would say -EISCONN.
+ */
+int __inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len,
+			  int flags, bool is_sendmsg)
+{
 	struct sock *sk = sock->sk;
 	int64_t timeo;
 	int err;
 
-	if (len < sizeof(addr->sa_family))
-		return -EINVAL;
-	if (addr->sa_family == AF_UNSPEC) {
-		err = sk_prot(sk)->disconnect(sk, flags);
-		sock->state = err ? SS_DISCONNECTING : SS_UNCONNECTED;
-		return err;
+	/* No address: a Fast Open send on a socket already connecting (or a bad call). */
+	if (addr || !is_sendmsg) {
+		if (len < sizeof(addr->sa_family))
+			return -EINVAL;
+		if (addr->sa_family == AF_UNSPEC) {
+			err = sk_prot(sk)->disconnect(sk, flags);
+			sock->state = err ? SS_DISCONNECTING : SS_UNCONNECTED;
+			return err;
+		}
 	}
 	switch (sock->state) {
 	case SS_CONNECTED:
 		return -EISCONN;
 	case SS_CONNECTING:
-		err = -EALREADY;
+		if (tcp_sk(sk)->defer_connect)
+			err = is_sendmsg ? -EINPROGRESS : -EISCONN;
+		else
+			err = -EALREADY;
 		break;
 	case SS_UNCONNECTED:
 		if (sk->sk_state != TCP_CLOSE)
@@ -41,6 +58,9 @@ int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, sockle
 		if (err < 0)
 			return err;
 		sock->state = SS_CONNECTING;
+		/* TCP_FASTOPEN_CONNECT with a cookie: the SYN waits for the first write. */
+		if (tcp_sk(sk)->defer_connect)
+			return 0;
 		err = -EINPROGRESS;
 		break;
 	default:
@@ -142,6 +162,9 @@ unsigned int tcp_poll(struct socket *sock)
 
 	if (state == TCP_LISTEN)
 		return TAILQ_EMPTY(&tcp_sk(sk)->accept_queue) ? 0 : POLLIN | POLLRDNORM;
+	/* A deferred Fast Open connect is writable: the write sends the SYN. */
+	if (state == TCP_SYN_SENT && tcp_sk(sk)->defer_connect)
+		return POLLOUT | POLLWRNORM;
 	if (sk->sk_shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
 		mask |= POLLHUP;
 	if (sk->sk_shutdown & RCV_SHUTDOWN)

@@ -96,6 +96,7 @@ int tcp_init_sock(struct sock *sk)
 	tcp_init_xmit_timers(sk);
 	tp->rto = (uint32_t)c->rto_init_us;
 	tp->mdev_us = (uint32_t)c->rto_init_us;
+	tp->fo.len = -1; /* no Fast Open option unless a Fast Open connect asks */
 	tp->snd_cwnd = (uint32_t)(c->initial_cwnd > 0 ? c->initial_cwnd : 10);
 	tp->snd_ssthresh = 0x7fffffffu;
 	tp->snd_cwnd_clamp = ~0u;
@@ -534,6 +535,57 @@ static int tcp_wait_connect(struct sock *sk, int64_t *timeo)
 	}
 }
 
+/*
+ * sendto()/sendmsg() with MSG_FASTOPEN, or the first write after a
+ * deferred connect (Linux's tcp_sendmsg_fastopen): connects with as much
+ * of the data in the SYN as the cookie and the MSS allow; *copied says how
+ * much. -EINPROGRESS while the handshake runs (non-blocking).
+ */
+static int tcp_sendmsg_fastopen(struct sock *sk, const struct msghdr *msg, size_t len, int flags,
+				size_t *copied)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct sockaddr *uaddr = msg->msg_name;
+	socklen_t alen = uaddr ? msg->msg_namelen : 0;
+	struct sockaddr_in sin;
+	int err;
+
+	if (!(sk->ns->cfg.tcp.fastopen & TFO_CLIENT_ENABLE) ||
+	    (uaddr && alen >= sizeof(sa_family_t) && uaddr->sa_family == AF_UNSPEC))
+		return -EOPNOTSUPP;
+	if (tp->fo_req)
+		return -EALREADY; /* another Fast Open is in progress */
+	if (!sk->sk_socket)
+		return -EPIPE;
+	if (uaddr && sk->sk_family == AF_INET6 && !tp->defer_connect) {
+		err = inet6_addr_to_v4(sk, uaddr, alen, &sin);
+		if (err)
+			return err;
+		uaddr = (const struct sockaddr *)&sin;
+		alen = sizeof(sin);
+	}
+	tp->fo_req = true;
+	tp->fo_msg = msg;
+	tp->fo_size = len;
+	tp->fo_copied = 0;
+	if (tp->defer_connect) {
+		err = tcp_connect(sk);
+		if (err) {
+			tcp_set_state(sk, TCP_CLOSE);
+			sk->sk_dport = 0;
+		} else {
+			NS_INC_STATS(sk->ns, TcpActiveOpens);
+		}
+	}
+	err = __inet_stream_connect(sk->sk_socket, uaddr, alen,
+				    (flags & MSG_DONTWAIT) ? O_NONBLOCK : 0, true);
+	*copied = tp->fo_copied;
+	tp->fo_req = false;
+	tp->fo_msg = NULL;
+	tp->defer_connect = false;
+	return err;
+}
+
 /* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
 static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
@@ -543,6 +595,16 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	struct sk_buff *zc_skb = NULL;
 	size_t copied = 0;
 	int err = 0;
+
+	/* MSG_FASTOPEN means nothing once the connection is under way (Linux's scripts). */
+	if (((flags & MSG_FASTOPEN) && ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT))) ||
+	    tp->defer_connect) {
+		err = tcp_sendmsg_fastopen(sk, msg, len, flags, &copied);
+		if (err == -EINPROGRESS && copied > 0)
+			return (ssize_t)copied;
+		if (err)
+			return err;
+	}
 
 	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
 		err = tcp_wait_connect(sk, &timeo);
@@ -855,6 +917,22 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 			return -EINVAL;
 		tp->recvmsg_inq = val;
 		return 0;
+	case TCP_FASTOPEN_CONNECT:
+		if (val < 0 || val > 1)
+			return -EINVAL;
+		if (!(sk->ns->cfg.tcp.fastopen & TFO_CLIENT_ENABLE))
+			return -EOPNOTSUPP;
+		if (sk->sk_state != TCP_CLOSE)
+			return -EINVAL;
+		tp->fastopen_connect = val;
+		return 0;
+	case TCP_FASTOPEN_NO_COOKIE:
+		if (val < 0 || val > 1)
+			return -EINVAL;
+		if (!((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)))
+			return -EINVAL;
+		tp->fastopen_no_cookie = val;
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -897,6 +975,8 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 		info->tcpi_snd_wscale = tp->snd_wscale & 0xf;
 		info->tcpi_rcv_wscale = tp->rcv_wscale & 0xf;
 	}
+	if (tp->syn_data_acked)
+		info->tcpi_options |= TCPI_OPT_SYN_DATA;
 	info->tcpi_rto = (uint32_t)tcp_rto_backed_off(sk);
 	info->tcpi_ato = tp->ato;
 	info->tcpi_snd_mss = tp->mss_cache;
@@ -999,6 +1079,12 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		break;
 	case TCP_INQ:
 		v = tp->recvmsg_inq;
+		break;
+	case TCP_FASTOPEN_CONNECT:
+		v = tp->fastopen_connect;
+		break;
+	case TCP_FASTOPEN_NO_COOKIE:
+		v = tp->fastopen_no_cookie;
 		break;
 	case TCP_CC_INFO:
 		/* Reno and CUBIC export nothing here (no get_info in Linux either). */

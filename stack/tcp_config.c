@@ -36,4 +36,5 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->initial_cwnd = 10;
 	c->tw_reuse = 2;
 	c->challenge_ack_limit = 1000;
+	c->fastopen = 1;
 }

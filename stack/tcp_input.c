@@ -19,6 +19,20 @@ static void tcp_dsack_set(struct sock *sk, uint32_t seq, uint32_t end_seq);
 #define TCP_GRO_MAX_BYTES	 65536u
 
 /* Parses the options of a received segment (RFC 9293 3.1, RFC 7323, RFC 2018). */
+/* A Fast Open option of a SYN or SYN-ACK (tcp_parse_fastopen_option): odd lengths are ignored. */
+static void tcp_parse_fastopen_option(int len, const unsigned char *cookie, bool syn,
+				      struct tcp_fastopen_cookie *fo, bool exp)
+{
+	if (!syn || len < 0 || (len & 1))
+		return;
+	if (len >= TCP_FASTOPEN_COOKIE_MIN && len <= TCP_FASTOPEN_COOKIE_MAX)
+		memcpy(fo->val, cookie, (size_t)len);
+	else if (len != 0)
+		len = -1;
+	fo->len = (int8_t)len;
+	fo->exp = exp;
+}
+
 void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
 		       struct tcp_options_received *opt, bool syn)
 {
@@ -28,6 +42,7 @@ void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
 	(void)skb;
 	opt->saw_tstamp = false;
 	opt->num_sacks = 0;
+	opt->fo.len = -1;
 	while (len > 0) {
 		int kind = *p, olen;
 
@@ -70,6 +85,17 @@ void tcp_parse_options(const struct sk_buff *skb, const struct tcphdr *th,
 				opt->rcv_tsecr =
 				    (uint32_t)p[6] << 24 | p[7] << 16 | p[8] << 8 | p[9];
 			}
+			break;
+		case TCPOPT_FASTOPEN:
+			tcp_parse_fastopen_option(olen - TCPOLEN_FASTOPEN_BASE, p + 2, syn,
+						  &opt->fo, false);
+			break;
+		case TCPOPT_EXP:
+			/* The experimental Fast Open option (RFC 6994 magic 0xF989). */
+			if (olen >= TCPOLEN_EXP_FASTOPEN_BASE &&
+			    (p[2] << 8 | p[3]) == TCPOPT_FASTOPEN_MAGIC)
+				tcp_parse_fastopen_option(olen - TCPOLEN_EXP_FASTOPEN_BASE, p + 4,
+							  syn, &opt->fo, true);
 			break;
 		case TCPOPT_SACK:
 			if (!syn && olen >= 10 && (olen - 2) % 8 == 0) {
@@ -1109,6 +1135,11 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		    (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
 		tcp_ack(sk, skb, th);
 		tcp_finish_connect(sk, skb);
+		/* SYN data not covered goes again at once, carrying the ACK. */
+		if ((tp->syn_fastopen || tp->syn_data) && tcp_rcv_fastopen_synack(sk, o)) {
+			tcp_push(sk, tp->nonagle);
+			return 0;
+		}
 		tcp_send_ack(sk);
 		tcp_push(sk, tp->nonagle);
 		return 0;

@@ -319,6 +319,8 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 	tcp_sync_mss(sk, rt.rt_mtu);
 	tcp_set_state(sk, TCP_SYN_SENT);
 	tcp_ehash_insert(sk);
+	if (tcp_fastopen_defer_connect(sk))
+		return 0;
 	err = tcp_connect(sk);
 	if (err)
 		goto failure_hashed;

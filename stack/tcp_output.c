@@ -71,6 +71,10 @@ unsigned int tcp_options_size(const struct tcp_out_options *o)
 		n += 4;
 	if ((o->options & OPTION_SACK) && o->num_sacks)
 		n += 4 + o->num_sacks * TCPOLEN_SACK_PERBLOCK;
+	if (o->options & OPTION_FAST_OPEN)
+		n += ((o->fo->exp ? TCPOLEN_EXP_FASTOPEN_BASE : TCPOLEN_FASTOPEN_BASE) +
+		      (unsigned int)o->fo->len + 3) &
+		     ~3u;
 	return n;
 }
 
@@ -128,6 +132,28 @@ static void tcp_options_write(unsigned char *p, const struct tcp_out_options *o)
 		for (i = 0; i < o->num_sacks; i++) {
 			p = put32(p, o->sacks[i].start_seq);
 			p = put32(p, o->sacks[i].end_seq);
+		}
+	}
+	if (o->options & OPTION_FAST_OPEN) {
+		/* Last, NOP-padded to 32 bits: "FO cookie,nop,nop" as Linux writes it. */
+		unsigned int len, n = (unsigned int)o->fo->len;
+
+		if (o->fo->exp) {
+			len = TCPOLEN_EXP_FASTOPEN_BASE + n;
+			*p++ = TCPOPT_EXP;
+			*p++ = (unsigned char)len;
+			*p++ = TCPOPT_FASTOPEN_MAGIC >> 8;
+			*p++ = TCPOPT_FASTOPEN_MAGIC & 0xff;
+		} else {
+			len = TCPOLEN_FASTOPEN_BASE + n;
+			*p++ = TCPOPT_FASTOPEN;
+			*p++ = (unsigned char)len;
+		}
+		memcpy(p, o->fo->val, n);
+		p += n;
+		if ((len & 3) == 2) {
+			*p++ = TCPOPT_NOP;
+			*p++ = TCPOPT_NOP;
 		}
 	}
 }
@@ -399,6 +425,16 @@ static void tcp_syn_options(struct sock *sk, struct tcp_out_options *o)
 	}
 	if (c->sack)
 		o->options |= OPTION_SACK_PERM;
+	/* A Fast Open cookie or cookie request, on the first SYN only. */
+	if (tp->fo.len >= 0 &&
+	    tcp_options_size(o) + (tp->fo.exp ? TCPOLEN_EXP_FASTOPEN_BASE : TCPOLEN_FASTOPEN_BASE) +
+		    (unsigned int)tp->fo.len <=
+		MAX_TCP_OPTION_SPACE) {
+		o->options |= OPTION_FAST_OPEN;
+		o->fo = &tp->fo;
+		tp->syn_fastopen = true;
+		tp->syn_fastopen_exp = tp->fo.exp;
+	}
 }
 
 static void tcp_ip_params(struct sock *sk, struct ip_tx_params *p)
@@ -795,9 +831,80 @@ int tcp_connect(struct sock *sk)
 	tp->packets_out++;
 	tp->retrans_stamp = tcp_now(sk);
 	tp->rto_base_us = tp->rto;
-	tcp_transmit_skb(sk, skb, true);
+	if (tp->fo_req)
+		tcp_send_syn_data(sk, skb);
+	else
+		tcp_transmit_skb(sk, skb, true);
+	tp->fo.len = -1; /* retransmitted SYNs carry no Fast Open option */
 	tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, tcp_now(sk) + tp->rto);
 	return 0;
+}
+
+/*
+ * The SYN of a Fast Open connect (Linux's tcp_send_syn_data). With a cookie
+ * (or none needed) it carries as much of the pending write as fits the
+ * server's cached MSS less 40 bytes of option room: on the wire one
+ * segment, SYN plus data; in the write queue the SYN and, after it, the
+ * data as a segment already sent, so that a SYN-ACK not covering the data
+ * makes it a plain retransmission. Without a cookie the SYN asks for one.
+ */
+int tcp_send_syn_data(struct sock *sk, struct sk_buff *syn)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *data, *wire;
+	uint16_t mss = tp->advmss;
+	unsigned int space, pmss;
+	int err;
+
+	if (!tcp_fastopen_cookie_check(sk, &mss, &tp->fo))
+		goto fallback;
+	pmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	if (pmss > mss)
+		pmss = mss;
+	if (tp->user_mss && pmss > tp->user_mss)
+		pmss = tp->user_mss;
+	space = pmss > MAX_TCP_OPTION_SPACE ? pmss - MAX_TCP_OPTION_SPACE : 0;
+	if (space > tp->fo_size)
+		space = (unsigned int)tp->fo_size;
+	if (!space)
+		return tcp_transmit_skb(sk, syn, true); /* nothing to send: the cookie alone */
+	data = tcp_stream_alloc_skb(sk, space);
+	wire = alloc_skb_hdr(sk->ns, space);
+	if (!data || !wire) {
+		kfree_skb(data);
+		kfree_skb(wire);
+		goto fallback;
+	}
+	if (memcpy_from_msg(skb_put(data, space), tp->fo_msg, 0, space)) {
+		kfree_skb(data);
+		kfree_skb(wire);
+		return -EFAULT;
+	}
+	memcpy(skb_put(wire, space), data->data, space);
+	*TCP_SKB_CB(wire) = *TCP_SKB_CB(syn);
+	err = tcp_transmit_skb(sk, wire, false);
+	if (err) {
+		kfree_skb(data);
+		goto fallback;
+	}
+	TCP_SKB_CB(data)->seq = TCP_SKB_CB(syn)->end_seq;
+	TCP_SKB_CB(data)->end_seq = TCP_SKB_CB(data)->seq + space;
+	TCP_SKB_CB(data)->tcp_flags = TH_ACK | TH_PSH;
+	TCP_SKB_CB(data)->when = TCP_SKB_CB(wire)->when;
+	TCP_SKB_CB(data)->first_tx = TCP_SKB_CB(data)->when;
+	tcp_queue_skb(sk, data);
+	tp->send_head = NULL;
+	tp->snd_nxt = tp->write_seq;
+	tp->pushed_seq = tp->write_seq;
+	tp->packets_out++;
+	tp->fo_copied = space;
+	tp->syn_data = true;
+	return 0;
+fallback:
+	/* A SYN with the cookie request (len 0), or with no option (len -1). */
+	if (tp->fo.len > 0)
+		tp->fo.len = 0;
+	return tcp_transmit_skb(sk, syn, true);
 }
 
 /* Our SYN-ACK answering a request (tcp_v4_send_synack). */

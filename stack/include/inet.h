@@ -150,6 +150,8 @@ extern const struct proto_ops inet_stream_ops;
 int inet6_init(struct nstack *ns);
 void inet6_exit(struct nstack *ns);
 int ipv6_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t optlen);
+int inet6_addr_to_v4(const struct sock *sk, const struct sockaddr *uaddr, socklen_t len,
+		     struct sockaddr_in *sin);
 int ipv6_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optlen);
 extern const struct proto_ops inet6_stream_ops;
 extern const struct proto_ops inet6_dgram_ops;

@@ -99,7 +99,13 @@
 	X(TcpExtTCPAbortOnClose)                                                                   \
 	X(TcpExtTCPAbortOnLinger)                                                                  \
 	X(TcpExtTCPLossProbes)                                                                     \
-	X(TcpExtTCPLossProbeRecovery)
+	X(TcpExtTCPLossProbeRecovery)                                                              \
+	X(TcpExtTCPFastOpenActive)                                                                 \
+	X(TcpExtTCPFastOpenActiveFail)                                                             \
+	X(TcpExtTCPFastOpenPassive)                                                                \
+	X(TcpExtTCPFastOpenPassiveFail)                                                            \
+	X(TcpExtTCPFastOpenCookieReqd)                                                             \
+	X(TcpExtTCPFastOpenListenOverflow)
 
 struct nstack_mib {
 #define NSTACK_MIB_FIELD(name) uint64_t name;

@@ -44,24 +44,28 @@ enum tcp_conn_state {
 extern const char *const tcp_state_names[TCP_MAX_STATES];
 
 /* Linux's IPPROTO_TCP socket options. */
-#define TCP_NODELAY	  1
-#define TCP_MAXSEG	  2
-#define TCP_CORK	  3
-#define TCP_KEEPIDLE	  4
-#define TCP_KEEPINTVL	  5
-#define TCP_KEEPCNT	  6
-#define TCP_SYNCNT	  7
-#define TCP_LINGER2	  8
-#define TCP_DEFER_ACCEPT  9
-#define TCP_WINDOW_CLAMP  10
-#define TCP_INFO	  11
-#define TCP_QUICKACK	  12
-#define TCP_CONGESTION	  13
-#define TCP_USER_TIMEOUT  18
-#define TCP_NOTSENT_LOWAT 25
-#define TCP_CC_INFO	  26
-#define TCP_INQ		  36
-#define TCP_CM_INQ	  TCP_INQ /* the control message TCP_INQ asks for */
+#define TCP_NODELAY	       1
+#define TCP_MAXSEG	       2
+#define TCP_CORK	       3
+#define TCP_KEEPIDLE	       4
+#define TCP_KEEPINTVL	       5
+#define TCP_KEEPCNT	       6
+#define TCP_SYNCNT	       7
+#define TCP_LINGER2	       8
+#define TCP_DEFER_ACCEPT       9
+#define TCP_WINDOW_CLAMP       10
+#define TCP_INFO	       11
+#define TCP_QUICKACK	       12
+#define TCP_CONGESTION	       13
+#define TCP_USER_TIMEOUT       18
+#define TCP_NOTSENT_LOWAT      25
+#define TCP_FASTOPEN	       23
+#define TCP_CC_INFO	       26
+#define TCP_FASTOPEN_CONNECT   30
+#define TCP_FASTOPEN_KEY       33
+#define TCP_FASTOPEN_NO_COOKIE 34
+#define TCP_INQ		       36
+#define TCP_CM_INQ	       TCP_INQ /* the control message TCP_INQ asks for */
 
 #define TCP_CA_NAME_MAX 16
 
@@ -72,6 +76,7 @@ enum tcp_ca_state { TCP_CA_Open, TCP_CA_Disorder, TCP_CA_CWR, TCP_CA_Recovery, T
 #define TCPI_OPT_TIMESTAMPS 1
 #define TCPI_OPT_SACK	    2
 #define TCPI_OPT_WSCALE	    4
+#define TCPI_OPT_SYN_DATA   32
 
 /* Linux's struct tcp_info (include/uapi/linux/tcp.h), byte for byte. */
 struct tcp_info_linux {
@@ -164,13 +169,33 @@ static inline bool between(uint32_t x, uint32_t lo, uint32_t hi)
 #define TCP_INIT_CWND_MAX	10
 
 /* Option lengths, as they appear in the header. */
-#define TCPOLEN_MSS	       4
-#define TCPOLEN_WINDOW	       3
-#define TCPOLEN_SACK_PERM      2
-#define TCPOLEN_TIMESTAMP      10
-#define TCPOLEN_TSTAMP_ALIGNED 12
-#define TCPOLEN_SACK_BASE      2
-#define TCPOLEN_SACK_PERBLOCK  8
+#define TCPOLEN_MSS		  4
+#define TCPOLEN_WINDOW		  3
+#define TCPOLEN_SACK_PERM	  2
+#define TCPOLEN_TIMESTAMP	  10
+#define TCPOLEN_TSTAMP_ALIGNED	  12
+#define TCPOLEN_SACK_BASE	  2
+#define TCPOLEN_SACK_PERBLOCK	  8
+#define TCPOLEN_FASTOPEN_BASE	  2
+#define TCPOLEN_EXP_FASTOPEN_BASE 4
+#define TCP_FASTOPEN_COOKIE_MIN	  4
+#define TCP_FASTOPEN_COOKIE_MAX	  16
+#define TCP_FASTOPEN_COOKIE_SIZE  8 /* what we hand out: a SipHash-2-4 value */
+#define MAX_TCP_OPTION_SPACE	  40
+
+/* net.ipv4.tcp_fastopen bits (Linux's TFO_*). */
+#define TFO_CLIENT_ENABLE	   0x1
+#define TFO_SERVER_ENABLE	   0x2
+#define TFO_CLIENT_NO_COOKIE	   0x4
+#define TFO_SERVER_COOKIE_NOT_REQD 0x200
+#define TFO_SERVER_WO_SOCKOPT1	   0x400
+
+/* A Fast Open cookie, as carried in an option (len -1: no option, 0: a request). */
+struct tcp_fastopen_cookie {
+	int8_t len;
+	bool exp; /* the experimental option (254, magic 0xF989) */
+	uint8_t val[TCP_FASTOPEN_COOKIE_MAX];
+};
 
 /* Per-skb control block (skb->cb), for segments in and out. */
 struct tcp_skb_cb {
@@ -208,7 +233,8 @@ struct tcp_options_received {
 	bool sack_ok;	/* SACK-permitted seen (SYN) */
 	bool wscale_ok; /* window scale seen (SYN) */
 	uint8_t snd_wscale;
-	uint16_t mss_clamp; /* the peer's MSS option, 0 if absent */
+	uint16_t mss_clamp;	       /* the peer's MSS option, 0 if absent */
+	struct tcp_fastopen_cookie fo; /* a SYN's or SYN-ACK's Fast Open option */
 	uint32_t rcv_tsval;
 	uint32_t rcv_tsecr;
 	int num_sacks;
@@ -398,7 +424,20 @@ struct tcp_sock {
 	bool in_all;
 	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
 	bool recvmsg_inq;	/* TCP_INQ: each read reports the bytes left (TCP_CM_INQ) */
-	bool nospace;		/* Linux's SOCK_NOSPACE: someone found the socket not writable */
+
+	/* TCP Fast Open, client side (RFC 7413; tcp_fastopen.c). */
+	const struct msghdr *fo_msg; /* the sendmsg whose data may ride on the SYN */
+	size_t fo_size, fo_copied;
+	bool fo_req;		       /* a Fast Open connect in progress (Linux's fastopen_req) */
+	struct tcp_fastopen_cookie fo; /* the option our next SYN carries */
+	bool fastopen_connect;	       /* TCP_FASTOPEN_CONNECT */
+	bool fastopen_no_cookie;       /* TCP_FASTOPEN_NO_COOKIE */
+	bool defer_connect;	       /* connect() returned, the SYN waits for data */
+	bool syn_fastopen;	       /* our SYN carried a Fast Open option */
+	bool syn_fastopen_exp;
+	bool syn_data;	     /* our SYN carried data */
+	bool syn_data_acked; /* ... and the SYN-ACK covered it */
+	bool nospace;	     /* Linux's SOCK_NOSPACE: someone found the socket not writable */
 
 	/* RFC 5961 challenge ACK rate limit. */
 	uint64_t last_oow_ack_time;
@@ -442,6 +481,17 @@ static inline struct sock *tp_sk(struct tcp_sock *tp)
 
 LIST_HEAD(tcp_sock_list, sock);
 
+/* What Linux's tcp_metrics keeps for Fast Open, per destination (tcp_fastopen.c). */
+struct tcp_fastopen_metrics {
+	uint32_t daddr; /* 0: free */
+	uint16_t mss;	/* the server's MSS option */
+	uint8_t try_exp;
+	struct tcp_fastopen_cookie cookie;
+	uint64_t used; /* for replacement, oldest first */
+};
+
+#define TCP_FASTOPEN_CACHE 32
+
 struct tcp_state {
 	struct tcp_sock_list ehash[TCP_EHASH_SIZE]; /* sk_node: connections */
 	struct tcp_sock_list lhash[TCP_LHASH_SIZE]; /* sk_node: listeners */
@@ -461,6 +511,7 @@ struct tcp_state {
 	bool rx_stolen;
 	/* Clock of the segment being handled (its receive time), 0 outside input. */
 	uint64_t rx_now;
+	struct tcp_fastopen_metrics fo_cache[TCP_FASTOPEN_CACHE];
 };
 
 /*
@@ -468,6 +519,18 @@ struct tcp_state {
  * runs (one clock read per frame instead of one per use), else the clock.
  */
 uint64_t tcp_now(const struct sock *sk);
+
+/* tcp_fastopen.c */
+void tcp_fastopen_cache_get(struct sock *sk, uint16_t *mss, struct tcp_fastopen_cookie *cookie);
+void tcp_fastopen_cache_set(struct sock *sk, uint16_t mss, const struct tcp_fastopen_cookie *cookie,
+			    uint8_t try_exp);
+bool tcp_fastopen_cookie_check(struct sock *sk, uint16_t *mss, struct tcp_fastopen_cookie *cookie);
+bool tcp_fastopen_defer_connect(struct sock *sk);
+/* The SYN-ACK of a Fast Open connect: caches its cookie; true when it resent SYN data not covered.
+ */
+bool tcp_rcv_fastopen_synack(struct sock *sk, const struct tcp_options_received *o);
+/* tcp_output.c: our SYN, with data when a cookie allows (Linux's tcp_send_syn_data). */
+int tcp_send_syn_data(struct sock *sk, struct sk_buff *syn);
 
 /* tcp.c */
 extern const struct proto tcp_prot;
@@ -489,6 +552,8 @@ void tcp_exit(struct nstack *ns);
 /* af_inet_stream.c */
 unsigned int tcp_poll(struct socket *sock);
 int inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len, int flags);
+int __inet_stream_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len,
+			  int flags, bool is_sendmsg);
 int inet_listen(struct socket *sock, int backlog);
 int inet_accept(struct socket *sock, struct socket *newsock, int flags);
 ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
@@ -532,6 +597,7 @@ bool tcp_challenge_ack_allowed(struct sock *sk);
 #define OPTION_TS	 0x04
 #define OPTION_WSCALE	 0x08
 #define OPTION_SACK	 0x10
+#define OPTION_FAST_OPEN 0x20
 
 /* Options of one outgoing segment, written in Linux's order. */
 struct tcp_out_options {
@@ -542,6 +608,7 @@ struct tcp_out_options {
 	uint32_t tsecr;
 	int num_sacks;
 	const struct tcp_sack_block *sacks;
+	const struct tcp_fastopen_cookie *fo;
 };
 
 struct ip_tx_params;

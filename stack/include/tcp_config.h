@@ -35,6 +35,9 @@ struct tcp_config {
 	int tw_reuse;		 /* tcp_tw_reuse */
 	int challenge_ack_limit; /* tcp_challenge_ack_limit per second */
 	bool no_metrics_save;
+	int fastopen;		  /* tcp_fastopen: TFO_* bits (default 1: client) */
+	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
+	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };
 
 /* Linux's defaults, for when /proc/sys is not readable. */

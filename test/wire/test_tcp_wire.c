@@ -435,6 +435,170 @@ START_TEST(test_synsent_connect_sends_syn_in_linux_option_order_then_ack)
 }
 END_TEST
 
+static ssize_t usend_fastopen(struct socket *s, const void *buf, size_t len)
+{
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr m = {
+	    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_sendmsg(s, &m, MSG_FASTOPEN);
+}
+
+/* Our SYN: its options must end with fo (the Fast Open option and padding); returns it. */
+static const struct tcphdr *fo_syn(unsigned char *f, const uint8_t *fo, size_t folen,
+				   size_t payload)
+{
+	const struct tcphdr *th;
+	size_t len;
+
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN);
+	ck_assert_uint_eq(TCP_DOFF(th) * 4u, TCP_HLEN_MIN + 20 + folen);
+	ck_assert_mem_eq((const uint8_t *)(th + 1) + 20, fo, folen);
+	ck_assert_uint_eq(len, frame_len(TCP_HLEN_MIN + 20 + folen + payload));
+	return th;
+}
+
+/*
+ * TCP Fast Open, client (RFC 7413; packetdrill's fastopen/client scripts):
+ * the first MSG_FASTOPEN asks for a cookie in a data-less SYN; with the
+ * cookie cached the next carries data in the SYN (up to the server's MSS
+ * less 40), and data the SYN-ACK does not cover goes again at once.
+ */
+START_TEST(test_synsent_fastopen_cookie_request_then_syn_data)
+{
+	static const uint8_t req[4] = {TCPOPT_FASTOPEN, 2, TCPOPT_NOP, TCPOPT_NOP};
+	static const uint8_t cookie[12] = {
+	    TCPOPT_FASTOPEN, 10,	0xab, 0xcd, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc,
+	    TCPOPT_NOP,	     TCPOPT_NOP};
+	uint8_t synack_opt[16] = {2, 4, 0x05, 0xb4};
+	static char data[3000];
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *s;
+	struct tcp_info_linux ti;
+	socklen_t tlen = sizeof(ti);
+	uint32_t iss;
+	uint16_t port;
+
+	memcpy(synack_opt + 4, cookie, sizeof(cookie));
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	/* No cookie yet: a cookie request, no data. */
+	s = tcp_socket();
+	ck_assert_int_eq(usend_fastopen(s, data, 1000), -EINPROGRESS);
+	th = fo_syn(f, req, sizeof(req), 0);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	t_expect_no_tx();
+	ck_assert_int_eq(usend_fastopen(s, data, 1000), -EALREADY);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65535, synack_opt,
+			     16});
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	ck_assert_uint_eq(ntohl(th->seq), iss + 1);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tlen), 0);
+	ck_assert_uint_eq(ti.tcpi_options & TCPI_OPT_SYN_DATA, 0);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+
+	/* The cookie is cached: 1000 bytes ride on the SYN, and the SYN-ACK covers them. */
+	s = tcp_socket();
+	ck_assert_int_eq(usend_fastopen(s, data, 1000), 1000);
+	th = fo_syn(f, cookie, sizeof(cookie), 1000);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	ck_assert_mem_eq((const uint8_t *)th + TCP_DOFF(th) * 4, data, 1000);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1001, TH_SYN | TH_ACK, 65535,
+			     synack_opt, 4});
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	ck_assert_uint_eq(ntohl(th->seq), iss + 1001);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tlen), 0);
+	ck_assert_uint_eq(ti.tcpi_options & TCPI_OPT_SYN_DATA, TCPI_OPT_SYN_DATA);
+	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenActive"), 1);
+	/* After the handshake MSG_FASTOPEN is an ordinary send. */
+	ck_assert_int_eq(usend_fastopen(s, data, 10), 10);
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(ntohl(th->seq), iss + 1001);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+
+	/* 3000 bytes: 1420 in the SYN (MSS 1460 - 40); the SYN-ACK covers none: resent at once. */
+	s = tcp_socket();
+	ck_assert_int_eq(usend_fastopen(s, data, sizeof(data)), 1420);
+	th = fo_syn(f, cookie, sizeof(cookie), 1420);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65535, synack_opt,
+			     4});
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(th->flags, TH_ACK | TH_PSH);
+	ck_assert_uint_eq(ntohl(th->seq), iss + 1);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
+	ck_assert_mem_eq((const uint8_t *)th + TCP_DOFF(th) * 4, data, 1420);
+	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenActiveFail"), 1);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+/* TCP_FASTOPEN_CONNECT with a cookie: connect() returns 0 at once, the write sends SYN+data. */
+START_TEST(test_synsent_fastopen_connect_deferred_until_write)
+{
+	static const uint8_t cookie[12] = {TCPOPT_FASTOPEN, 10,	       1, 2, 3, 4, 5, 6, 7, 8,
+					   TCPOPT_NOP,	    TCPOPT_NOP};
+	static const uint8_t req[4] = {TCPOPT_FASTOPEN, 2, TCPOPT_NOP, TCPOPT_NOP};
+	uint8_t synack_opt[16] = {2, 4, 0x05, 0xb4};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *s;
+	uint32_t iss;
+	uint16_t port;
+
+	memcpy(synack_opt + 4, cookie, sizeof(cookie));
+	/* No cookie: connect() sends a SYN asking for one. */
+	s = tcp_socket();
+	ck_assert_int_eq(sockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	th = fo_syn(f, req, sizeof(req), 0);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65535, synack_opt,
+			     16});
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+
+	s = tcp_socket();
+	ck_assert_int_eq(sockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	t_expect_no_tx();
+	ck_assert_uint_eq(nstack_poll(s), POLLOUT | POLLWRNORM);
+	ck_assert_int_eq(usend(s, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+	th = fo_syn(f, cookie, sizeof(cookie), 18);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 19, TH_SYN | TH_ACK, 65535, synack_opt,
+			     4});
+	th = recv_tcp(f, &(size_t){0});
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	ck_assert_uint_eq(ntohl(th->seq), iss + 19);
+	/* As for any non-blocking connect: 0 once it completed, then -EISCONN. */
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EISCONN);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_synsent_syn_retransmits_with_backoff_then_etimedout)
 {
 	struct socket *s;
@@ -1699,6 +1863,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_connect_sends_syn_in_linux_option_order_then_ack);
 	tcase_add_test(tc, test_synsent_syn_retransmits_with_backoff_then_etimedout);
 	tcase_add_test(tc, test_synsent_rst_ack_refuses_connection);
+	tcase_add_test(tc, test_synsent_fastopen_cookie_request_then_syn_data);
+	tcase_add_test(tc, test_synsent_fastopen_connect_deferred_until_write);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);

@@ -39,5 +39,8 @@ struct tcphdr {
 #define TCPOPT_SACK_PERM 4
 #define TCPOPT_SACK	 5
 #define TCPOPT_TIMESTAMP 8
+#define TCPOPT_FASTOPEN	 34  /* RFC 7413 */
+#define TCPOPT_EXP	 254 /* RFC 6994 experimental, with a 16-bit magic */
+#define TCPOPT_FASTOPEN_MAGIC 0xF989
 
 #endif
