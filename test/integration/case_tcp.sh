@@ -353,3 +353,27 @@ print("ok")
 	wait $srv || { cat srv.log; return 1; }
 	grep -q 'peer got 10200' srv.log || { cat srv.log; return 1; }
 }
+
+# TCP Fast Open, client under nstack: curl --tcp-fastopen (TCP_FASTOPEN_CONNECT)
+# fetches three times from a kernel server with Fast Open on; the first
+# connection asks for a cookie, the next two carry the request in the SYN
+# (the kernel counts TcpExtTCPFastOpenPassive 2). Byte for byte.
+case_tcp_fastopen_curl_client() {
+	in_peer sysctl -qw net.ipv4.tcp_fastopen=0x403 || return 1
+	trap 'in_peer sysctl -qw net.ipv4.tcp_fastopen=1' RETURN
+	mkdir -p www && head -c 300000 /dev/urandom >www/f
+	in_peer timeout 30 python3 -m http.server --bind "$PEER_ADDR" --directory www 9114 \
+		>http.log 2>&1 &
+	wait_file http.log 'Serving HTTP' || return 1
+	local before after
+	before=$(in_peer nstat -az TcpExtTCPFastOpenPassive | awk '/FastOpenPassive /{print $2}')
+	on_nstack timeout 20 curl -sS --fail --tcp-fastopen -H 'Connection: close' \
+		-o c1 -o c2 -o c3 "http://$PEER_ADDR:9114/f" "http://$PEER_ADDR:9114/f?2" \
+		"http://$PEER_ADDR:9114/f?3" || return 1
+	after=$(in_peer nstat -az TcpExtTCPFastOpenPassive | awk '/FastOpenPassive /{print $2}')
+	for f in c1 c2 c3; do
+		[ "$(sha www/f)" = "$(sha $f)" ] || { echo "$f differs"; return 1; }
+	done
+	echo "kernel TcpExtTCPFastOpenPassive: $before -> $after"
+	[ $((after - before)) -eq 2 ]
+}
