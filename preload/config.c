@@ -215,8 +215,9 @@ static int knob_set(struct tcp_config *t, const struct tcp_knob *k, const char *
 		if (sscanf(s, "%8x-%8x-%8x-%8x%n", &k[0], &k[1], &k[2], &k[3], &n) != 4 ||
 		    (s[n] && s[n] != ',' && !isspace((unsigned char)s[n])))
 			return -EINVAL;
-		t->fastopen_key[0] = (uint64_t)k[0] << 32 | k[1];
-		t->fastopen_key[1] = (uint64_t)k[2] << 32 | k[3];
+		/* Linux stores the four words little-endian, one after the other. */
+		t->fastopen_key[0] = (uint64_t)k[1] << 32 | k[0];
+		t->fastopen_key[1] = (uint64_t)k[3] << 32 | k[2];
 		t->fastopen_key_set = t->fastopen_key[0] || t->fastopen_key[1];
 		return 0;
 	}

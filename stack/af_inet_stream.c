@@ -105,6 +105,11 @@ int inet_listen(struct socket *sock, int backlog)
 	if ((unsigned int)backlog > (unsigned int)somaxconn)
 		backlog = somaxconn;
 	sk->sk_max_ack_backlog = backlog;
+	/* net.ipv4.tcp_fastopen 0x400|0x2: Fast Open on every listener, queue = backlog. */
+	if ((sk->ns->cfg.tcp.fastopen & (TFO_SERVER_WO_SOCKOPT1 | TFO_SERVER_ENABLE)) ==
+		(TFO_SERVER_WO_SOCKOPT1 | TFO_SERVER_ENABLE) &&
+	    !tp->fo_max_qlen)
+		tp->fo_max_qlen = backlog;
 	if (sk->sk_state == TCP_LISTEN)
 		return 0;
 	if (sk->sk_num) {
@@ -169,7 +174,7 @@ unsigned int tcp_poll(struct socket *sock)
 		mask |= POLLHUP;
 	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		mask |= POLLIN | POLLRDNORM | POLLRDHUP;
-	if (state != TCP_SYN_SENT && state != TCP_SYN_RECV) {
+	if (state != TCP_SYN_SENT && (state != TCP_SYN_RECV || tcp_sk(sk)->fastopen_child)) {
 		uint32_t inq = tcp_inq(sk);
 
 		if (inq && (int)inq >= (sk->sk_rcvlowat > 0 ? sk->sk_rcvlowat : 1))

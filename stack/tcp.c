@@ -606,7 +606,9 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			return err;
 	}
 
-	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+	/* A Fast Open child may send before the client's ACK (Linux's tcp_passive_fastopen). */
+	if (!((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) &&
+	    !(sk->sk_state == TCP_SYN_RECV && tp->fastopen_child)) {
 		err = tcp_wait_connect(sk, &timeo);
 		if (err)
 			return err;
@@ -822,6 +824,20 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		name[n] = 0;
 		return tcp_set_congestion_control(sk, name);
 	}
+	if (optname == TCP_FASTOPEN_KEY) {
+		/* 16 bytes (a backup key may follow: 32), read as two little-endian words. */
+		const uint8_t *k = optval;
+
+		if (optlen != 16 && optlen != 32)
+			return -EINVAL;
+		tp->fo_key[0] = tp->fo_key[1] = 0;
+		for (int i = 7; i >= 0; i--) {
+			tp->fo_key[0] = tp->fo_key[0] << 8 | k[i];
+			tp->fo_key[1] = tp->fo_key[1] << 8 | k[8 + i];
+		}
+		tp->fo_key_set = true;
+		return 0;
+	}
 	if (optlen < sizeof(int))
 		return -EINVAL;
 	memcpy(&val, optval, sizeof(val));
@@ -916,6 +932,12 @@ static int tcp_setsockopt(struct sock *sk, int level, int optname, const void *o
 		if (val < 0 || val > 1)
 			return -EINVAL;
 		tp->recvmsg_inq = val;
+		return 0;
+	case TCP_FASTOPEN:
+		/* A listener's queue of Fast Open children (Linux's fastopen_queue_tune). */
+		if (val < 0 || !((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN)))
+			return -EINVAL;
+		tp->fo_max_qlen = val < sk->ns->cfg.tcp.somaxconn ? val : sk->ns->cfg.tcp.somaxconn;
 		return 0;
 	case TCP_FASTOPEN_CONNECT:
 		if (val < 0 || val > 1)
@@ -1079,6 +1101,9 @@ static int tcp_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		break;
 	case TCP_INQ:
 		v = tp->recvmsg_inq;
+		break;
+	case TCP_FASTOPEN:
+		v = tp->fo_max_qlen;
 		break;
 	case TCP_FASTOPEN_CONNECT:
 		v = tp->fastopen_connect;

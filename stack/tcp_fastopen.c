@@ -141,3 +141,114 @@ bool tcp_rcv_fastopen_synack(struct sock *sk, const struct tcp_options_received 
 		NS_INC_STATS(sk->ns, TcpExtTCPFastOpenActive);
 	return false;
 }
+
+/* SipHash-2-4 (Aumasson and Bernstein), the PRF Linux's Fast Open cookies use. */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                                  \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = SIP_ROTL(v1, 13);                                                             \
+		v1 ^= v0;                                                                          \
+		v0 = SIP_ROTL(v0, 32);                                                             \
+		v2 += v3;                                                                          \
+		v3 = SIP_ROTL(v3, 16);                                                             \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = SIP_ROTL(v3, 21);                                                             \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = SIP_ROTL(v1, 17);                                                             \
+		v1 ^= v2;                                                                          \
+		v2 = SIP_ROTL(v2, 32);                                                             \
+	} while (0)
+
+static uint64_t siphash24(const uint8_t *in, size_t len, const uint64_t key[2])
+{
+	uint64_t v0 = 0x736f6d6570736575ull ^ key[0], v1 = 0x646f72616e646f6dull ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ull ^ key[0], v3 = 0x7465646279746573ull ^ key[1];
+	uint64_t m, last = (uint64_t)len << 56;
+	size_t i, whole = len & ~(size_t)7;
+
+	for (i = 0; i < whole; i += 8) {
+		m = 0;
+		for (int j = 7; j >= 0; j--)
+			m = m << 8 | in[i + (size_t)j];
+		v3 ^= m;
+		SIP_ROUND;
+		SIP_ROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < (len & 7); i++)
+		last |= (uint64_t)in[whole + i] << (8 * i);
+	v3 ^= last;
+	SIP_ROUND;
+	SIP_ROUND;
+	v0 ^= last;
+	v2 ^= 0xff;
+	SIP_ROUND;
+	SIP_ROUND;
+	SIP_ROUND;
+	SIP_ROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * Linux's __tcp_fastopen_cookie_gen_cipher() for IPv4: SipHash of the SYN's
+ * source and destination addresses, as they sit in the IP header, under
+ * the listener's TCP_FASTOPEN_KEY, else net.ipv4.tcp_fastopen_key, else a
+ * random key; the value little-endian. The same key gives the same cookie
+ * as a Linux server would.
+ */
+void tcp_fastopen_cookie_gen(struct sock *lsk, uint32_t saddr, uint32_t daddr,
+			     struct tcp_fastopen_cookie *foc)
+{
+	struct tcp_state *st = lsk->ns->tcp;
+	const struct tcp_config *c = &lsk->ns->cfg.tcp;
+	const uint64_t *key;
+	uint8_t in[8];
+	uint64_t h;
+
+	if (tcp_sk(lsk)->fo_key_set) {
+		key = tcp_sk(lsk)->fo_key;
+	} else if (c->fastopen_key_set) {
+		key = c->fastopen_key;
+	} else {
+		if (!st->fo_key_drawn) {
+			st->fo_key[0] = (uint64_t)ns_random32(lsk->ns) << 32 | ns_random32(lsk->ns);
+			st->fo_key[1] = (uint64_t)ns_random32(lsk->ns) << 32 | ns_random32(lsk->ns);
+			st->fo_key_drawn = true;
+		}
+		key = st->fo_key;
+	}
+	memcpy(in, &saddr, 4);
+	memcpy(in + 4, &daddr, 4);
+	h = siphash24(in, sizeof(in), key);
+	for (int i = 0; i < TCP_FASTOPEN_COOKIE_SIZE; i++)
+		foc->val[i] = (uint8_t)(h >> (8 * i));
+	foc->len = TCP_FASTOPEN_COOKIE_SIZE;
+	foc->exp = false;
+}
+
+/*
+ * Fast Open children still in SYN-RECEIVED are limited to the listener's
+ * TCP_FASTOPEN queue length. nstack counts those in the accept queue; one
+ * accepted before the client's ACK no longer counts (Linux's does).
+ */
+bool tcp_fastopen_queue_check(struct sock *sk)
+{
+	struct tcp_sock *lp = tcp_sk(sk), *child;
+	int n = 0;
+
+	if (lp->fo_max_qlen <= 0)
+		return false;
+	TAILQ_FOREACH(child, &lp->accept_queue, accept_link)
+	{
+		if (child->fastopen_child && tp_sk(child)->sk_state == TCP_SYN_RECV)
+			n++;
+	}
+	if (n >= lp->fo_max_qlen) {
+		NS_INC_STATS(sk->ns, TcpExtTCPFastOpenListenOverflow);
+		return false;
+	}
+	return true;
+}

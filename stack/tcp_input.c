@@ -1353,7 +1353,15 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		tp->max_window = tp->snd_wnd;
 		tp->snd_wl1 = cb->seq;
 		tcp_set_state(sk, TCP_ESTABLISHED);
-		tcp_init_transfer(sk);
+		/* A Fast Open child was set up for transfer when it was created. */
+		if (tp->fastopen_child) {
+			tp->fastopen_child = false;
+			tp->retrans_stamp = 0;
+			tp->retransmits = 0;
+			tp->backoff = 0;
+		} else {
+			tcp_init_transfer(sk);
+		}
 		if (tp->parent)
 			SK_CB(tp->parent, sk_data_ready)(tp->parent);
 	}

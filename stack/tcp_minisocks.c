@@ -124,7 +124,7 @@ static void tcp_reqsk_timer(struct timer_list *t)
 		return;
 	}
 	req->num_retrans++;
-	tcp_send_synack(lsk, req, false);
+	tcp_send_synack(lsk, req, false, NULL);
 	NS_INC_STATS(lsk->ns, TcpRetransSegs);
 	tmo = (uint64_t)TCP_TIMEOUT_INIT_US << req->num_retrans;
 	if (tmo > c->rto_max_us)
@@ -152,6 +152,109 @@ static void tcp_req_fill(struct sock *sk, struct sk_buff *skb, struct tcp_reques
 	req->tstamp_ok = o->saw_tstamp && c->timestamps;
 	req->ts_recent = req->tstamp_ok ? o->rcv_tsval : 0;
 	req->first_sent = ns_now(sk->ns);
+}
+
+static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_request_sock *req,
+					     bool cookie, bool fastopen);
+
+/*
+ * The full socket of a Fast Open SYN (tcp_fastopen_create_child): in
+ * SYN-RECEIVED, already in the accept queue, holding the SYN's data for
+ * the program to read and our SYN-ACK for the retransmission timer; it
+ * may send before the client's ACK arrives.
+ */
+static struct sock *tcp_fastopen_create_child(struct sock *sk, struct sk_buff *skb,
+					      struct tcp_request_sock *req, unsigned int datalen)
+{
+	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
+	struct nstack *ns = sk->ns;
+	struct sk_buff *data = NULL;
+	struct tcp_sock *tp;
+	struct sock *child;
+	uint32_t rcv_wnd;
+
+	if (datalen && !(data = alloc_skb(ns, datalen)))
+		return NULL;
+	tcp_synack_window(sk, req, &rcv_wnd);
+	child = tcp_create_openreq_child(sk, req, false, true);
+	if (!child) {
+		kfree_skb(data);
+		return NULL;
+	}
+	tp = tcp_sk(child);
+	tp->fastopen_child = true;
+	/* RFC 7323: the window of a SYN is never scaled. */
+	tp->snd_wnd = ntohs(th->window);
+	tp->max_window = tp->snd_wnd;
+	/*
+	 * As Linux's child, it starts after its SYN-ACK (snd_una = ISS + 1),
+	 * so neither Nagle nor the congestion window count the SYN-ACK; the
+	 * retransmission timer resends it until the client's ACK.
+	 */
+	tcp_init_transfer(child);
+	tcp_reset_xmit_timer(child, ICSK_TIME_RETRANS, ns_now(ns) + TCP_TIMEOUT_INIT_US);
+	if (data) {
+		memcpy(skb_put(data, datalen), (const uint8_t *)th + TCP_DOFF(th) * 4u, datalen);
+		TCP_SKB_CB(data)->seq = tp->rcv_nxt;
+		TCP_SKB_CB(data)->end_seq = tp->rcv_nxt + datalen;
+		skb_queue_tail(&child->sk_receive_queue, data);
+		child->sk_rmem_alloc += datalen;
+		tp->rcv_nxt += datalen;
+		tp->rcv_wup = tp->rcv_nxt;
+	}
+	return child;
+}
+
+/*
+ * A SYN asking for or offering a Fast Open cookie, or carrying data
+ * (Linux's tcp_try_fastopen). A valid cookie (or none needed) creates the
+ * child at once and foc becomes "no option"; otherwise foc becomes the
+ * cookie to offer in the SYN-ACK (or none) and NULL is returned.
+ */
+static struct sock *tcp_try_fastopen(struct sock *sk, struct sk_buff *skb,
+				     struct tcp_request_sock *req, struct tcp_fastopen_cookie *foc)
+{
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+	struct tcp_fastopen_cookie valid = {.len = -1};
+	int tfo = sk->ns->cfg.tcp.fastopen;
+	unsigned int datalen = cb->end_seq - cb->seq - 1 - !!(cb->tcp_flags & TH_FIN);
+	struct sock *child;
+
+	if (foc->len == 0)
+		NS_INC_STATS(sk->ns, TcpExtTCPFastOpenCookieReqd);
+	if (!((tfo & TFO_SERVER_ENABLE) && (datalen || foc->len >= 0) &&
+	      tcp_fastopen_queue_check(sk))) {
+		foc->len = -1;
+		return NULL;
+	}
+	if (!(tfo & TFO_SERVER_COOKIE_NOT_REQD) && !tcp_sk(sk)->fastopen_no_cookie) {
+		if (foc->len < 0)
+			goto no_child;
+		tcp_fastopen_cookie_gen(sk, iph->saddr, iph->daddr, &valid);
+		if (foc->len == 0)
+			goto no_child; /* a request: offer it */
+		if (foc->len != valid.len || memcmp(foc->val, valid.val, (size_t)valid.len)) {
+			NS_INC_STATS(sk->ns, TcpExtTCPFastOpenPassiveFail);
+			goto no_child;
+		}
+	}
+	/* Data in a FIN-carrying SYN stays unread: the FIN is left to a retransmission. */
+	if (cb->tcp_flags & TH_FIN)
+		datalen = 0;
+	req->syn_data_len = datalen;
+	child = tcp_fastopen_create_child(sk, skb, req, datalen);
+	if (child) {
+		foc->len = -1;
+		NS_INC_STATS(sk->ns, TcpExtTCPFastOpenPassive);
+		return child;
+	}
+	req->syn_data_len = 0;
+	NS_INC_STATS(sk->ns, TcpExtTCPFastOpenPassiveFail);
+no_child:
+	valid.exp = foc->exp;
+	*foc = valid;
+	return NULL;
 }
 
 /* A SYN for a listener (tcp_conn_request): queue a request or answer with a cookie. */
@@ -212,27 +315,40 @@ int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 			tmp.sack_ok = false;
 		}
 		NS_INC_STATS(ns, TcpExtSyncookiesSent);
-		tcp_send_synack(sk, &tmp, true);
+		tcp_send_synack(sk, &tmp, true, NULL);
 		return 0;
 	}
 
-	req = ns_zalloc(ns, sizeof(*req));
-	if (!req)
-		return 0;
-	tcp_req_fill(sk, skb, req, &o);
-	req->snt_isn = tcp_v4_init_seq(ns);
-	req->ts_off = ns_random32(ns);
-	timer_setup(&req->timer, tcp_reqsk_timer);
-	LIST_INSERT_HEAD(&lp->syn_queue, req, link);
-	lp->syn_qlen++;
-	tcp_send_synack(sk, req, false);
+	{
+		struct tcp_fastopen_cookie foc = o.fo;
+		struct sock *child;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tcp_req_fill(sk, skb, &tmp, &o);
+		tmp.snt_isn = tcp_v4_init_seq(ns);
+		tmp.ts_off = ns_random32(ns);
+		child = tcp_try_fastopen(sk, skb, &tmp, &foc);
+		if (child) {
+			tcp_send_synack(sk, &tmp, false, NULL);
+			SK_CB(sk, sk_data_ready)(sk);
+			return 0;
+		}
+		req = ns_zalloc(ns, sizeof(*req));
+		if (!req)
+			return 0;
+		*req = tmp;
+		timer_setup(&req->timer, tcp_reqsk_timer);
+		LIST_INSERT_HEAD(&lp->syn_queue, req, link);
+		lp->syn_qlen++;
+		tcp_send_synack(sk, req, false, &foc);
+	}
 	mod_timer(ns, &req->timer, ns_now(ns) + TCP_TIMEOUT_INIT_US);
 	return 0;
 }
 
 /* Builds the full socket for a completed handshake (tcp_create_openreq_child). */
 static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_request_sock *req,
-					     bool cookie)
+					     bool cookie, bool fastopen)
 {
 	struct nstack *ns = lsk->ns;
 	struct tcp_sock *lp = tcp_sk(lsk), *tp;
@@ -311,7 +427,7 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	tp->rcv_wnd = rcv_wnd;
 	tp->rcv_ssthresh = rcv_wnd;
 	tp->rcv_mss = (uint16_t)(tp->advmss < TCP_MSS_DEFAULT ? tp->advmss : TCP_MSS_DEFAULT);
-	if (!req->num_retrans && !cookie) {
+	if (!req->num_retrans && !cookie && !fastopen) {
 		tcp_rtt_estimator(sk, (int64_t)(ns_now(ns) - req->first_sent));
 		tcp_set_rto(sk);
 	}
@@ -342,7 +458,7 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 	tcp_parse_options(skb, th, &o, false);
 	if (cb->seq == req->rcv_isn && (flags & TH_SYN) && !(flags & TH_RST)) {
 		/* The peer retransmitted its SYN: so do we. */
-		tcp_send_synack(sk, req, false);
+		tcp_send_synack(sk, req, false, NULL);
 		return NULL;
 	}
 	if ((flags & TH_ACK) && cb->ack_seq != req->snt_isn + 1) {
@@ -375,7 +491,7 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 		NS_INC_STATS(ns, TcpExtListenDrops);
 		return NULL;
 	}
-	child = tcp_create_openreq_child(sk, req, false);
+	child = tcp_create_openreq_child(sk, req, false, false);
 	tcp_reqsk_free(req);
 	return child;
 }
@@ -430,7 +546,7 @@ struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
 						  &wnd, &clamp, true, &req.rcv_wscale);
 		}
 	}
-	return tcp_create_openreq_child(sk, &req, true);
+	return tcp_create_openreq_child(sk, &req, true, false);
 }
 
 /* Drops the SYN queue and resets children nobody accepted (inet_csk_listen_stop). */

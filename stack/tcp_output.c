@@ -411,19 +411,26 @@ static void tcp_syn_options(struct sock *sk, struct tcp_out_options *o)
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_config *c = &sk->ns->cfg.tcp;
 
+	/*
+	 * A Fast Open child's SYN-ACK sent again offers what was negotiated
+	 * (Linux resends it from the request); a simultaneous open's SYN-ACK
+	 * is our SYN again, with its options.
+	 */
+	bool synack = sk->sk_state == TCP_SYN_RECV && tp->fastopen_child;
+
 	memset(o, 0, sizeof(*o));
 	o->options = OPTION_MSS;
 	o->mss = tp->advmss;
-	if (c->timestamps) {
+	if (synack ? tp->tstamp_ok : c->timestamps) {
 		o->options |= OPTION_TS;
 		o->tsval = (uint32_t)(tcp_now(sk) / 1000u) + tp->tsoffset;
 		o->tsecr = 0;
 	}
-	if (c->window_scaling) {
+	if (synack ? tp->wscale_ok : c->window_scaling) {
 		o->options |= OPTION_WSCALE;
 		o->ws = tp->rcv_wscale;
 	}
-	if (c->sack)
+	if (synack ? tp->sack_ok : c->sack)
 		o->options |= OPTION_SACK_PERM;
 	/* A Fast Open cookie or cookie request, on the first SYN only. */
 	if (tp->fo.len >= 0 &&
@@ -621,7 +628,8 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 /* Pushes pending data (tcp_push_pending_frames). */
 void tcp_push(struct sock *sk, int nonagle)
 {
-	if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE | TCPF_LISTEN))
+	if ((1u << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE | TCPF_LISTEN) &&
+	    !(sk->sk_state == TCP_SYN_RECV && tcp_sk(sk)->fastopen_child))
 		return;
 	tcp_write_xmit(sk, nonagle);
 }
@@ -907,15 +915,28 @@ fallback:
 	return tcp_transmit_skb(sk, syn, true);
 }
 
-/* Our SYN-ACK answering a request (tcp_v4_send_synack). */
-int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie)
+/* A Fast Open child's SYN-ACK again: ISS, acking what it received, negotiated options. */
+void tcp_send_synack_again(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb = alloc_skb_hdr(sk->ns, 0);
+
+	if (!skb)
+		return;
+	TCP_SKB_CB(skb)->seq = tp->iss;
+	TCP_SKB_CB(skb)->end_seq = tp->iss + 1;
+	TCP_SKB_CB(skb)->tcp_flags = TH_SYN | TH_ACK;
+	tcp_transmit_skb(sk, skb, false);
+	tp->total_retrans++;
+	NS_INC_STATS(sk->ns, TcpRetransSegs);
+}
+
+/* The MSS and window our SYN-ACK offers for req; sets req->rcv_wscale. */
+unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, uint32_t *rcv_wnd)
 {
 	struct nstack *ns = sk->ns;
 	struct tcp_sock *lp = tcp_sk(sk);
-	struct tcp_out_options o = {0};
-	struct ip_tx_params p;
-	struct sk_buff *skb;
-	uint32_t rcv_wnd, clamp = lp->window_clamp;
+	uint32_t clamp = lp->window_clamp;
 	uint8_t ws;
 	unsigned int mss =
 	    tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500));
@@ -923,9 +944,23 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie)
 	if (lp->user_mss && mss > lp->user_mss)
 		mss = lp->user_mss;
 	tcp_select_initial_window(ns, tcp_win_from_space(sk->sk_rcvbuf),
-				  mss - (req->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0), &rcv_wnd,
+				  mss - (req->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0), rcv_wnd,
 				  &clamp, req->wscale_ok, &ws);
 	req->rcv_wscale = ws;
+	return mss;
+}
+
+/* Our SYN-ACK answering a request (tcp_v4_send_synack). */
+int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie,
+		    const struct tcp_fastopen_cookie *foc)
+{
+	struct nstack *ns = sk->ns;
+	struct tcp_out_options o = {0};
+	struct ip_tx_params p;
+	struct sk_buff *skb;
+	uint32_t rcv_wnd;
+	unsigned int mss = tcp_synack_window(sk, req, &rcv_wnd);
+	uint8_t ws = req->rcv_wscale;
 	o.options = OPTION_MSS;
 	o.mss = (uint16_t)mss;
 	if (req->tstamp_ok) {
@@ -939,12 +974,16 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie)
 		o.options |= OPTION_WSCALE;
 		o.ws = ws;
 	}
+	if (foc && foc->len >= 0) {
+		o.options |= OPTION_FAST_OPEN;
+		o.fo = foc;
+	}
 	skb = alloc_skb_hdr(ns, 0);
 	if (!skb)
 		return -ENOBUFS;
 	tcp_ip_params(sk, &p);
 	return tcp_transmit_raw(ns, skb, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
-				req->snt_isn, req->rcv_isn + 1, TH_SYN | TH_ACK,
+				req->snt_isn, req->rcv_isn + 1 + req->syn_data_len, TH_SYN | TH_ACK,
 				(uint16_t)(rcv_wnd > 65535 ? 65535 : rcv_wnd), &o, &p);
 }
 

@@ -119,12 +119,37 @@ static bool tcp_write_timeout(struct sock *sk)
 	return false;
 }
 
+/*
+ * A Fast Open child's SYN-ACK is not acknowledged yet (Linux's
+ * tcp_fastopen_synack_timer): send it again, 1 s doubling, up to
+ * tcp_synack_retries, then give the connection up.
+ */
+static void tcp_fastopen_synack_timer(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (tp->retransmits >= (unsigned int)sk->ns->cfg.tcp.synack_retries) {
+		tcp_write_err(sk);
+		return;
+	}
+	tcp_send_synack_again(sk);
+	tp->retransmits++;
+	if (tp->backoff < 63)
+		tp->backoff++;
+	tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS,
+			     ns_now(sk->ns) + (TCP_TIMEOUT_INIT_US << tp->retransmits));
+}
+
 /* RTO expiry (tcp_retransmit_timer, RFC 6298 5.4-5.6). */
 static void tcp_retransmit_timer(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *head = skb_peek(&sk->sk_write_queue);
 
+	if (sk->sk_state == TCP_SYN_RECV && tp->fastopen_child) {
+		tcp_fastopen_synack_timer(sk);
+		return;
+	}
 	if (!tp->packets_out || !head)
 		return;
 	if (tcp_write_timeout(sk))

@@ -282,6 +282,7 @@ struct tcp_request_sock {
 	bool tstamp_ok;
 	uint8_t num_retrans;
 	uint64_t first_sent;
+	uint32_t syn_data_len; /* Fast Open: data of the SYN our SYN-ACK acknowledges */
 };
 
 LIST_HEAD(tcp_request_list, tcp_request_sock);
@@ -437,7 +438,12 @@ struct tcp_sock {
 	bool syn_fastopen_exp;
 	bool syn_data;	     /* our SYN carried data */
 	bool syn_data_acked; /* ... and the SYN-ACK covered it */
-	bool nospace;	     /* Linux's SOCK_NOSPACE: someone found the socket not writable */
+	/* Server side. */
+	int fo_max_qlen;     /* TCP_FASTOPEN on a listener: Fast Open children allowed at once */
+	bool fastopen_child; /* accepted from a Fast Open SYN, in SYN-RECEIVED until acked */
+	bool fo_key_set;     /* TCP_FASTOPEN_KEY on a listener */
+	uint64_t fo_key[2];
+	bool nospace; /* Linux's SOCK_NOSPACE: someone found the socket not writable */
 
 	/* RFC 5961 challenge ACK rate limit. */
 	uint64_t last_oow_ack_time;
@@ -512,6 +518,8 @@ struct tcp_state {
 	/* Clock of the segment being handled (its receive time), 0 outside input. */
 	uint64_t rx_now;
 	struct tcp_fastopen_metrics fo_cache[TCP_FASTOPEN_CACHE];
+	uint64_t fo_key[2]; /* the server's cookie key when no sysctl key is set */
+	bool fo_key_drawn;
 };
 
 /*
@@ -526,6 +534,11 @@ void tcp_fastopen_cache_set(struct sock *sk, uint16_t mss, const struct tcp_fast
 			    uint8_t try_exp);
 bool tcp_fastopen_cookie_check(struct sock *sk, uint16_t *mss, struct tcp_fastopen_cookie *cookie);
 bool tcp_fastopen_defer_connect(struct sock *sk);
+/* The cookie a client at saddr gets from us at daddr (SipHash-2-4 of the two, 8 bytes). */
+void tcp_fastopen_cookie_gen(struct sock *lsk, uint32_t saddr, uint32_t daddr,
+			     struct tcp_fastopen_cookie *foc);
+/* Room for one more Fast Open child on listener sk (tcp_fastopen_queue_check). */
+bool tcp_fastopen_queue_check(struct sock *sk);
 /* The SYN-ACK of a Fast Open connect: caches its cookie; true when it resent SYN data not covered.
  */
 bool tcp_rcv_fastopen_synack(struct sock *sk, const struct tcp_options_received *o);
@@ -627,7 +640,10 @@ void tcp_send_ack(struct sock *sk);
 void tcp_send_delayed_ack(struct sock *sk);
 void tcp_send_fin(struct sock *sk);
 void tcp_send_active_reset(struct sock *sk);
-int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie);
+int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie,
+		    const struct tcp_fastopen_cookie *foc);
+unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, uint32_t *rcv_wnd);
+void tcp_send_synack_again(struct sock *sk);
 void tcp_push(struct sock *sk, int nonagle);
 bool tcp_write_xmit(struct sock *sk, int nonagle);
 int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);

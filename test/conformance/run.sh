@@ -32,7 +32,11 @@
 # Addresses only from 198.18.0.0/15: the scripts' 192.168.x.y (local) become
 # 198.18.x.y, 192.0.2.y (remote) 198.19.2.y, 10.248.0.y 198.19.248.y, in a
 # copy of the tree (BUILD/conformance/tree); a script in which any other IPv4
-# literal remains is skipped. Defaults (run_all.py's IPv4 ones, remapped):
+# literal remains is skipped. The TCP Fast Open cookies a server script
+# expects are derived from the addresses (siphash with defaults.sh's
+# tcp_fastopen_key), so the four literal cookies of the original address
+# pairs are replaced by the ones Linux computes for the remapped pairs (and
+# -D TFO_COOKIE likewise). Defaults (run_all.py's IPv4 ones, remapped):
 # local 198.18.0.1, netmask 255.255.0.0, remote 198.19.2.1, gateway
 # 198.18.0.2 (the server holds it; 198.18.0.1 when local is .2). They are
 # always passed on the command line, which wins over the script's options.
@@ -181,7 +185,11 @@ cp -a "$PD_TREE/gtests/net/tcp" "$OUT/tree/gtests/net/" || die "cannot copy the 
 find "$OUT/tree" -name '*.pkt' -print0 | xargs -0 perl -pi -e '
 	s/\b192\.168\.(\d+)\.(\d+)\b/198.18.$1.$2/g;
 	s/\b192\.0\.2\.(\d+)\b/198.19.2.$1/g;
-	s/\b10\.248\.0\.(\d+)\b/198.19.248.$1/g;'
+	s/\b10\.248\.0\.(\d+)\b/198.19.248.$1/g;
+	s/\b3021b9d889017eeb\b/a7802617229ef823/g;
+	s/\b00abaaabe8e954c2\b/28c77108ebaf7974/g;
+	s/\b1313a2da994a0951\b/5b9bd88767154758/g;
+	s/\b76d2c1c530f51f79\b/a82a6d9f845e1140/g;'
 
 # The "ip" the nstack run's client finds first: packetdrill's own
 # "ip addr add LOCAL/len dev tun0" must not give the kernel nstack's address.
@@ -306,7 +314,7 @@ run_one() {
 
 	local args=(--ip_version=ipv4 "--local_ip=$local_ip" "--remote_ip=$remote_ip"
 		"--gateway_ip=$gw" "--netmask_ip=$netmask"
-		-D TFO_COOKIE=3021b9d889017eeb -D CODE=host_unreachable
+		-D TFO_COOKIE=a7802617229ef823 -D CODE=host_unreachable
 		-D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR)
 
 	: >"$log"
@@ -333,7 +341,10 @@ run_one() {
 			cmd=$(first_command "$script")
 			if [ -n "$cmd" ]; then
 				echo "conformance: before the client starts, in $dir: $cmd" >>"$log"
-				(cd "$dir" && ip netns exec "$c" timeout 10 sh -c "$cmd") >>"$log" 2>&1
+				# (set_sysctls.py writes /tmp/sysctl_restore_$PACKETDRILL_PID.sh)
+				(cd "$dir" && ip netns exec "$c" env PACKETDRILL_PID="conformance$$-$idx" \
+					timeout 10 sh -c "$cmd") >>"$log" 2>&1
+				rm -f "/tmp/sysctl_restore_conformance$$-$idx.sh"
 				# defaults.sh adds a root qdisc on tun0; its second run must not find one.
 				ip netns exec "$c" tc qdisc del dev tun0 root >/dev/null 2>&1
 			fi
@@ -368,9 +379,10 @@ run_one() {
 	rm -f "$slog"
 }
 
-first_error() { # $1 log
+first_error() { # $1 log: packetdrill's own first error ("x.pkt:LINE: ...")
 	local l
-	l=$(grep -m1 -E 'error|Error|assert|fail|timed out' "$1" | grep -v '^conformance: before')
+	l=$(grep -m1 -E '^[^ ]+\.pkt(:[0-9]+)?: ' "$1")
+	[ -n "$l" ] || l=$(grep -m1 -E '^conformance: timed out|error|assert' "$1")
 	[ -n "$l" ] || l=$(grep -v '^conformance' "$1" | grep -m1 .)
 	echo "${l:-(no output)}"
 }
@@ -386,6 +398,15 @@ unmapped() { # IPv4 literals left outside 198.18.0.0/15 (0.0.0.0 and 127/8 stay 
 }
 
 # ---- run ----
+# The scripts set net.ipv4.tcp_congestion_control=cubic; outside the initial
+# namespace Linux only allows what the host's tcp_allowed_congestion_control
+# lists, so otherwise the namespaces keep the host's default and the kernel
+# fails the scripts that check cubic's cwnd. This runner does not change the host.
+if ! grep -qw cubic /proc/sys/net/ipv4/tcp_allowed_congestion_control 2>/dev/null; then
+	echo "conformance: note: cubic is not in the host's net.ipv4.tcp_allowed_congestion_control" \
+		"($(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control 2>/dev/null)): the namespaces run" \
+		"$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null), scripts checking cubic's cwnd fail on the kernel too"
+fi
 echo "conformance: packetdrill $PD_BIN"
 echo "conformance: scripts from $PD_TREE/gtests/net/tcp (${#scripts[@]} selected), modes: $MODES, timeout ${TIMEOUT}s, jobs $JOBS"
 echo "conformance: logs in $OUT/{kernel,nstack}/"

@@ -377,3 +377,29 @@ case_tcp_fastopen_curl_client() {
 	echo "kernel TcpExtTCPFastOpenPassive: $before -> $after"
 	[ $((after - before)) -eq 2 ]
 }
+
+# TCP Fast Open, server under nstack: nginx "listen ... fastopen=16" with
+# net.ipv4.tcp_fastopen=3 in its namespace; kernel curl --tcp-fastopen
+# fetches three times: a cookie request, then two requests carried in the
+# SYN and answered (the kernel counts TcpExtTCPFastOpenActive 2). Byte for byte.
+case_tcp_fastopen_nginx_server() {
+	in_ns sysctl -qw net.ipv4.tcp_fastopen=3 || return 1
+	trap 'in_ns sysctl -qw net.ipv4.tcp_fastopen=1' RETURN
+	mkdir -p www && head -c 300000 /dev/urandom >www/f
+	mx_nginx_conf "$ADDR:9115 fastopen=16" "$TMP/www" >nginx.conf
+	on_nstack timeout 40 nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx.conf" \
+		>nginx.out 2>&1 &
+	wait_file "$TMP/nginx/nginx.pid" . || { cat nginx.out; return 1; }
+	wait_nstack_up || return 1
+	local before after
+	before=$(in_peer nstat -az TcpExtTCPFastOpenActive | awk '/FastOpenActive /{print $2}')
+	in_peer timeout 20 curl -sS --fail --tcp-fastopen -H 'Connection: close' \
+		-o c1 -o c2 -o c3 "http://$ADDR:9115/f" "http://$ADDR:9115/f?2" \
+		"http://$ADDR:9115/f?3" || return 1
+	after=$(in_peer nstat -az TcpExtTCPFastOpenActive | awk '/FastOpenActive /{print $2}')
+	for f in c1 c2 c3; do
+		[ "$(sha www/f)" = "$(sha $f)" ] || { echo "$f differs"; return 1; }
+	done
+	echo "kernel TcpExtTCPFastOpenActive: $before -> $after"
+	[ $((after - before)) -eq 2 ]
+}

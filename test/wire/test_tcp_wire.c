@@ -599,6 +599,108 @@ START_TEST(test_synsent_fastopen_connect_deferred_until_write)
 }
 END_TEST
 
+static void fastopen_server_on(struct nstack_config *cfg)
+{
+	cfg->tcp.fastopen = TFO_CLIENT_ENABLE | TFO_SERVER_ENABLE;
+	/* packetdrill's defaults.sh key: a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4, words stored LE */
+	cfg->tcp.fastopen_key[0] = 0xb2b2b2b2a1a1a1a1ull;
+	cfg->tcp.fastopen_key[1] = 0xd4d4d4d4c3c3c3c3ull;
+	cfg->tcp.fastopen_key_set = true;
+}
+
+/*
+ * TCP Fast Open, server (packetdrill's fastopen/server scripts): a cookie
+ * request gets Linux's cookie for the address pair (the same SipHash value
+ * a Linux server computes under the same key); SYN data with that cookie is
+ * accepted at once (SYN-ACK acks it, accept() returns, read() gets it, the
+ * child may write before the client's ACK); a bad cookie gets the data
+ * refused and the right cookie offered.
+ */
+START_TEST(test_listen_fastopen_server_cookie_then_syn_data_accepted)
+{
+	static const uint8_t req_opt[8] = {2, 4, 0x05, 0xb4, TCPOPT_FASTOPEN, 2, 1, 1};
+	static const uint8_t linux_cookie[8] = {0xa7, 0x80, 0x26, 0x17, 0x22, 0x9e, 0xf8, 0x23};
+	struct t_opts o = {.tweak = fastopen_server_on};
+	struct tcp_fastopen_cookie foc;
+	uint8_t syn_opt[16] = {2, 4, 0x05, 0xb4, TCPOPT_FASTOPEN, 10};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *l, *c = NULL;
+	uint32_t iss;
+	size_t len;
+	char buf[64];
+	int v = 0;
+	socklen_t vl = sizeof(v);
+
+	t_teardown();
+	t_setup_opts(&o);
+	l = listener(SRV_PORT, 8);
+	ck_assert_int_eq(sockopt(l, IPPROTO_TCP, TCP_FASTOPEN, 5), 0);
+	ck_assert_int_eq(nstack_getsockopt(l, IPPROTO_TCP, TCP_FASTOPEN, &v, &vl), 0);
+	ck_assert_int_eq(v, 5);
+	/* Kernel-compatible: Linux computes this cookie for 198.19.2.1 -> 198.18.0.1. */
+	nstack_lock(T.ns);
+	tcp_fastopen_cookie_gen(l->sk, T_IP(198, 19, 2, 1), T_IP(198, 18, 0, 1), &foc);
+	nstack_unlock(T.ns);
+	ck_assert_int_eq(foc.len, 8);
+	ck_assert_mem_eq(foc.val, linux_cookie, 8);
+
+	/* A cookie request: the SYN-ACK carries our cookie for the peer. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, req_opt, 8});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
+	ck_assert_uint_eq(TCP_DOFF(th) * 4u, TCP_HLEN_MIN + 4 + 12);
+	ck_assert_uint_eq(((const uint8_t *)(th + 1))[4], TCPOPT_FASTOPEN);
+	ck_assert_uint_eq(((const uint8_t *)(th + 1))[5], 10);
+	memcpy(syn_opt + 6, (const uint8_t *)(th + 1) + 6, 8);
+	syn_opt[14] = syn_opt[15] = TCPOPT_NOP;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, ntohl(th->seq) + 1, TH_RST, 0});
+	run_for(10000);
+	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenCookieReqd"), 1);
+
+	/* The cookie and 10 bytes: a child at once, its SYN-ACK acks the data. */
+	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, 16,
+			     "0123456789", 10});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 11);
+	ck_assert_uint_eq(TCP_DOFF(th) * 4u, TCP_HLEN_MIN + 4); /* MSS only: no cookie */
+	iss = ntohl(th->seq);
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), 0);
+	ck_assert_uint_eq(nstack_poll(c) & (POLLIN | POLLOUT), POLLIN | POLLOUT);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 10);
+	ck_assert_mem_eq(buf, "0123456789", 10);
+	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenPassive"), 1);
+	/* It writes before the client's ACK arrived. */
+	ck_assert_int_eq(usend(c, "hello", 5), 5);
+	expect(&(struct seg){SRV_PORT, PEER_PORT + 1, iss + 1, PEER_ISN + 11, TH_ACK | TH_PSH,
+			     64240, NULL, 0, "hello", 5});
+	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, PEER_ISN + 11, iss + 6, TH_ACK, 65535});
+	t_expect_no_tx();
+	{
+		struct tcp_info_linux ti;
+		socklen_t tl = sizeof(ti);
+
+		ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		ck_assert_uint_eq(ti.tcpi_state, TCP_ESTABLISHED);
+	}
+
+	/* A wrong cookie: the data is not taken, the right cookie is offered. */
+	syn_opt[6] ^= 0xff;
+	inject(&(struct seg){PEER_PORT + 2, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, 16,
+			     "0123456789", 10});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
+	ck_assert_uint_eq(TCP_DOFF(th) * 4u, TCP_HLEN_MIN + 4 + 12);
+	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenPassiveFail"), 1);
+	nstack_close(c);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_synsent_syn_retransmits_with_backoff_then_etimedout)
 {
 	struct socket *s;
@@ -1865,6 +1967,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_rst_ack_refuses_connection);
 	tcase_add_test(tc, test_synsent_fastopen_cookie_request_then_syn_data);
 	tcase_add_test(tc, test_synsent_fastopen_connect_deferred_until_write);
+	tcase_add_test(tc, test_listen_fastopen_server_cookie_then_syn_data_accepted);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
