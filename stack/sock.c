@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
@@ -1053,6 +1054,19 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		((char *)optval)[n - 1] = '\0';
 		*optlen = (socklen_t)n;
 		return 0;
+	}
+	case SO_MEMINFO: {
+		/* Linux's sk_get_meminfo(): the SK_MEMINFO_* words, as much as fits. */
+		uint32_t mem[SK_MEMINFO_VARS] = {0};
+
+		if ((int)*optlen < 0)
+			return -EINVAL;
+		mem[SK_MEMINFO_RMEM_ALLOC] = sk->sk_rmem_alloc;
+		mem[SK_MEMINFO_RCVBUF] = (uint32_t)sk->sk_rcvbuf;
+		mem[SK_MEMINFO_WMEM_ALLOC] = sk->sk_wmem_alloc;
+		mem[SK_MEMINFO_SNDBUF] = (uint32_t)sk->sk_sndbuf;
+		mem[SK_MEMINFO_WMEM_QUEUED] = (uint32_t)sk->sk_wmem_queued;
+		return sock_put_opt(optval, optlen, mem, sizeof(mem));
 	}
 	case SO_PEERNAME: {
 		struct sockaddr_storage ss;

@@ -392,7 +392,8 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 		socklen_t klen = sizeof(ss);
 
 		memset(&ss, 0, sizeof(ss));
-		err = sock_ops(nsock)->getname(nsock, (struct sockaddr *)&ss, &klen, 1);
+		/* As Linux (peer 2): a connection reset before accept() still names its peer. */
+		err = sock_ops(nsock)->getname(nsock, (struct sockaddr *)&ss, &klen, 2);
 		if (err) {
 			err = -ECONNABORTED;
 			goto out_release;

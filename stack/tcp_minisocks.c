@@ -201,6 +201,7 @@ static struct sock *tcp_fastopen_create_child(struct sock *sk, struct sk_buff *s
 		child->sk_rmem_alloc += datalen;
 		tp->rcv_nxt += datalen;
 		tp->rcv_wup = tp->rcv_nxt;
+		tp->syn_data_acked = true; /* TCPI_OPT_SYN_DATA on the server side too */
 	}
 	return child;
 }

@@ -6,6 +6,7 @@
  * timestamp offset, ephemeral port — are taken from the frame first seen).
  */
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
@@ -670,6 +671,18 @@ START_TEST(test_listen_fastopen_server_cookie_then_syn_data_accepted)
 	t_expect_no_tx();
 	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), 0);
 	ck_assert_uint_eq(nstack_poll(c) & (POLLIN | POLLOUT), POLLIN | POLLOUT);
+	{
+		uint32_t mem[SK_MEMINFO_VARS];
+		socklen_t ml = sizeof(mem);
+		struct tcp_info_linux ti;
+		socklen_t tl = sizeof(ti);
+
+		ck_assert_int_eq(nstack_getsockopt(c, SOL_SOCKET, SO_MEMINFO, mem, &ml), 0);
+		ck_assert_uint_eq(ml, sizeof(mem));
+		ck_assert_uint_eq(mem[SK_MEMINFO_RMEM_ALLOC], 10);
+		ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		ck_assert_uint_eq(ti.tcpi_options & TCPI_OPT_SYN_DATA, TCPI_OPT_SYN_DATA);
+	}
 	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 10);
 	ck_assert_mem_eq(buf, "0123456789", 10);
 	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenPassive"), 1);
@@ -695,6 +708,21 @@ START_TEST(test_listen_fastopen_server_cookie_then_syn_data_accepted)
 	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 1);
 	ck_assert_uint_eq(TCP_DOFF(th) * 4u, TCP_HLEN_MIN + 4 + 12);
 	ck_assert_uint_eq(t_stat("TcpExtTCPFastOpenPassiveFail"), 1);
+	nstack_close(c);
+
+	/* Reset before accept(): accept() still returns it, the data reads, then ECONNRESET. */
+	syn_opt[6] ^= 0xff;
+	inject(&(struct seg){PEER_PORT + 3, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, 16,
+			     "abcdefghij", 10});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 11);
+	inject(&(struct seg){PEER_PORT + 3, SRV_PORT, PEER_ISN + 11, 0, TH_RST | TH_ACK, 257});
+	c = NULL;
+	ck_assert_int_eq(nstack_accept(l, &c, (struct sockaddr *)&(struct sockaddr_in){0},
+				       &(socklen_t){sizeof(struct sockaddr_in)}, SOCK_NONBLOCK),
+			 0);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 10);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), -ECONNRESET);
 	nstack_close(c);
 	nstack_close(l);
 	run_for(600ull * 1000000);
