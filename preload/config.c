@@ -140,6 +140,7 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_challenge_ack_limit", "CHALLENGE_ACK_LIMIT", K_INT, challenge_ack_limit),
     KNOB("ipv4/tcp_no_metrics_save", "NO_METRICS_SAVE", K_BOOL, no_metrics_save),
     KNOB("ipv4/tcp_fastopen", "FASTOPEN", K_INT, fastopen),
+    KNOB("ipv4/tcp_ecn", "ECN", K_INT, ecn),
     KNOB("ipv4/tcp_fastopen_key", "FASTOPEN_KEY", K_TFOKEY, fastopen_key),
     KNOB(NULL, "MSL_MS", K_MS, msl_us),
     KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),

@@ -37,4 +37,5 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->tw_reuse = 2;
 	c->challenge_ack_limit = 1000;
 	c->fastopen = 1;
+	c->ecn = 2;
 }

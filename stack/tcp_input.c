@@ -449,6 +449,8 @@ static void tcp_enter_recovery(struct sock *sk)
 	tp->prr_delivered = 0;
 	tp->prr_out = 0;
 	tp->high_seq = tp->snd_nxt;
+	if (tp->ecn_flags & TCP_ECN_OK)
+		tp->ecn_flags |= TCP_ECN_QUEUE_CWR;
 	tcp_set_ca_state(sk, TCP_CA_Recovery);
 }
 
@@ -523,14 +525,49 @@ static void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, boo
 }
 
 /*
+ * No loss to repair (Linux's tcp_try_to_open): an ECN echo starts one
+ * window reduction (CWR, by PRR as Linux's tcp_enter_cwr), which holds
+ * until data sent after it is acked; otherwise Open or Disorder.
+ */
+static void tcp_try_to_open(struct sock *sk, uint8_t state, bool ece, uint32_t newly_delivered,
+			    bool acked_new)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (ece && tp->ca_state < TCP_CA_CWR) {
+		tp->prior_ssthresh = 0;
+		tp->prior_cwnd = tp->snd_cwnd;
+		tp->snd_ssthresh = tcp_ca(tp)->ssthresh(tp);
+		tp->snd_cwnd_cnt = 0;
+		tp->prr_delivered = 0;
+		tp->prr_out = 0;
+		tp->high_seq = tp->snd_nxt;
+		tp->ecn_flags |= TCP_ECN_QUEUE_CWR;
+		tcp_set_ca_state(sk, TCP_CA_CWR);
+	}
+	if (tp->ca_state == TCP_CA_CWR) {
+		tcp_cwnd_reduction(sk, newly_delivered, false, acked_new);
+		return;
+	}
+	tcp_set_ca_state(sk, state);
+}
+
+/*
  * Loss detection and recovery on an incoming ACK (Linux's
  * tcp_fastretrans_alert, reduced to RFC 6675 and RFC 6582).
  */
 static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new,
-				  uint32_t prior_delivered)
+				  uint32_t prior_delivered, bool ece)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint32_t prior_lost = tp->lost_out;
+
+	/* CWR ends once data sent after the reduction is acknowledged (Linux: above high_seq). */
+	if (tp->ca_state == TCP_CA_CWR && after(tp->snd_una, tp->high_seq)) {
+		if (tp->snd_ssthresh < TCP_INFINITE_SSTHRESH)
+			tp->snd_cwnd = tp->snd_ssthresh;
+		tcp_set_ca_state(sk, TCP_CA_Open);
+	}
 
 	if (!tp->packets_out) {
 		if (tp->ca_state != TCP_CA_Open)
@@ -577,7 +614,7 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 	default:
 		break;
 	}
-	/* Open or Disorder. */
+	/* Open, Disorder or CWR. */
 	if (tp->sack_ok) {
 		tcp_mark_lost_sack(sk);
 		if (tp->lost_out || tp->sacked_out >= tp->reordering) {
@@ -588,7 +625,8 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			tcp_xmit_retransmit_queue(sk);
 			return;
 		}
-		tcp_set_ca_state(sk, tp->sacked_out ? TCP_CA_Disorder : TCP_CA_Open);
+		tcp_try_to_open(sk, tp->sacked_out ? TCP_CA_Disorder : TCP_CA_Open, ece,
+				tp->delivered - prior_delivered, acked_new);
 		return;
 	}
 	if (acked_new) {
@@ -609,7 +647,8 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			return;
 		}
 	}
-	tcp_set_ca_state(sk, tp->dup_acks ? TCP_CA_Disorder : TCP_CA_Open);
+	tcp_try_to_open(sk, tp->dup_acks ? TCP_CA_Disorder : TCP_CA_Open, ece,
+			tp->delivered - prior_delivered, acked_new);
 }
 
 /*
@@ -669,7 +708,8 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	is_dupack = ack == prior_una && !(cb->end_seq != cb->seq) && nwin == prior_wnd &&
 		    tp->packets_out > 0 && !after(ack, prior_una);
 	tcp_fastretrans_alert(sk, is_dupack || (tp->sack_ok && tp->rx_opt.num_sacks && !acked),
-			      acked > 0, prior_delivered);
+			      acked > 0, prior_delivered,
+			      (th->flags & TH_ECE) && (tp->ecn_flags & TCP_ECN_OK));
 
 	/* Congestion avoidance only while the window limits us and no recovery runs. */
 	if (acked && tp->ca_state == TCP_CA_Open &&
@@ -1002,6 +1042,22 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 	bool fin = cb->tcp_flags & TH_FIN;
 	struct sk_buff *skb;
 
+	if (tp->ecn_flags & TCP_ECN_OK) {
+		const struct iphdr *iph = (const struct iphdr *)skb_network_header(in);
+
+		/* The peer reduced its window: stop echoing (tcp_ecn_accept_cwr). */
+		if (cb->tcp_flags & TH_CWR) {
+			tp->ecn_flags &= (uint8_t)~TCP_ECN_DEMAND_CWR;
+			if (in->len)
+				tp->ack_now = true;
+		}
+		/* Congestion Experienced: echo ECE until its CWR, and ACK at once (RFC 3168 6.1.3).
+		 */
+		if (in->len && (iph->tos & INET_ECN_MASK) == INET_ECN_CE) {
+			tp->ecn_flags |= TCP_ECN_DEMAND_CWR;
+			tp->ack_now = true;
+		}
+	}
 	if (in->len == 0 && !fin)
 		return;
 	if (in->len)
@@ -1115,7 +1171,9 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 		}
 		if (!(flags & TH_SYN))
 			return 0;
-		/* SYN-ACK: the connection is established. */
+		/* SYN-ACK: the connection is established. ECN only if it says ECE, not CWR. */
+		if ((tp->ecn_flags & TCP_ECN_OK) && (!(flags & TH_ECE) || (flags & TH_CWR)))
+			tp->ecn_flags = 0;
 		tp->irs = cb->seq;
 		tp->rcv_nxt = cb->seq + 1;
 		tp->rcv_wup = tp->rcv_nxt;
@@ -1147,7 +1205,8 @@ static int tcp_rcv_synsent_state_process(struct sock *sk, struct sk_buff *skb,
 	if (flags & TH_RST)
 		return 0;
 	if (flags & TH_SYN) {
-		/* Simultaneous open (RFC 9293 3.10.7.3 fourth check, figure 8). */
+		/* Simultaneous open (RFC 9293 3.10.7.3 fourth check, figure 8); no ECN. */
+		tp->ecn_flags = 0;
 		tp->irs = cb->seq;
 		tp->rcv_nxt = cb->seq + 1;
 		tp->rcv_wup = tp->rcv_nxt;

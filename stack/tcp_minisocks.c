@@ -150,6 +150,9 @@ static void tcp_req_fill(struct sock *sk, struct sk_buff *skb, struct tcp_reques
 	req->snd_wscale = req->wscale_ok ? o->snd_wscale : 0;
 	req->sack_ok = o->sack_ok && c->sack;
 	req->tstamp_ok = o->saw_tstamp && c->timestamps;
+	/* RFC 3168 6.1.1: a SYN with ECE and CWR, itself not ECN-capable, and tcp_ecn on. */
+	req->ecn_ok = (TCP_SKB_CB(skb)->tcp_flags & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR) &&
+		      c->ecn && !(iph->tos & INET_ECN_MASK);
 	req->ts_recent = req->tstamp_ok ? o->rcv_tsval : 0;
 	req->first_sent = ns_now(sk->ns);
 }
@@ -315,6 +318,7 @@ int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 			tmp.wscale_ok = false;
 			tmp.sack_ok = false;
 		}
+		tmp.ecn_ok = false; /* the cookie cannot remember it */
 		NS_INC_STATS(ns, TcpExtSyncookiesSent);
 		tcp_send_synack(sk, &tmp, true, NULL);
 		return 0;
@@ -412,6 +416,7 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	tp->snd_wscale = req->snd_wscale;
 	tp->sack_ok = req->sack_ok;
 	tp->tstamp_ok = req->tstamp_ok;
+	tp->ecn_flags = req->ecn_ok ? TCP_ECN_OK : 0;
 	tp->ts_recent = req->ts_recent;
 	tp->ts_recent_stamp = ns_now(ns);
 	tp->tsoffset = cookie ? 0 : req->ts_off;

@@ -498,6 +498,20 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 	if (tp->rcv_wnd == 0 && !(flags & TH_SYN))
 		tp->pingpong = false;
 	tcp_ip_params(sk, &p);
+	p.tos &= (uint8_t)~INET_ECN_MASK; /* TCP owns the ECN field */
+	if ((tp->ecn_flags & TCP_ECN_OK) && !(flags & TH_SYN)) {
+		/* New data is ECN-capable (ECT(0)); the first after a reduction says CWR. */
+		if (out->len && !before(cb->seq, tp->snd_nxt)) {
+			p.tos |= INET_ECN_ECT_0;
+			if (tp->ecn_flags & TCP_ECN_QUEUE_CWR) {
+				tp->ecn_flags &= (uint8_t)~TCP_ECN_QUEUE_CWR;
+				flags |= TH_CWR;
+			}
+		}
+		/* Echo congestion until the peer's CWR (RFC 3168 6.1.3). */
+		if (tp->ecn_flags & TCP_ECN_DEMAND_CWR)
+			flags |= TH_ECE;
+	}
 	cb->when = now;
 	if (!cb->first_tx)
 		cb->first_tx = now;
@@ -655,6 +669,10 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 	}
 	if (skb->len > mss && tcp_fragment(sk, skb, mss))
 		return -ENOMEM;
+	/* A SYN sent again drops ECE/CWR: a middlebox may have eaten the first (RFC 3168 6.1.1.1).
+	 */
+	if ((cb->tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN)
+		cb->tcp_flags &= (uint8_t) ~(TH_ECE | TH_CWR);
 	err = tcp_transmit_skb(sk, skb, true);
 	if (err == -ENOBUFS)
 		return err;
@@ -833,6 +851,12 @@ int tcp_connect(struct sock *sk)
 	TCP_SKB_CB(skb)->seq = tp->write_seq;
 	TCP_SKB_CB(skb)->end_seq = tp->write_seq + 1;
 	TCP_SKB_CB(skb)->tcp_flags = TH_SYN;
+	/* net.ipv4.tcp_ecn=1: ask for ECN (RFC 3168 6.1.1), a SYN with ECE and CWR. */
+	tp->ecn_flags = 0;
+	if (sk->ns->cfg.tcp.ecn == 1) {
+		TCP_SKB_CB(skb)->tcp_flags |= TH_ECE | TH_CWR;
+		tp->ecn_flags = TCP_ECN_OK;
+	}
 	tcp_queue_skb(sk, skb);
 	tp->send_head = NULL;
 	tp->snd_nxt = tp->write_seq;
@@ -983,7 +1007,8 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie,
 		return -ENOBUFS;
 	tcp_ip_params(sk, &p);
 	return tcp_transmit_raw(ns, skb, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
-				req->snt_isn, req->rcv_isn + 1 + req->syn_data_len, TH_SYN | TH_ACK,
+				req->snt_isn, req->rcv_isn + 1 + req->syn_data_len,
+				(uint8_t)(TH_SYN | TH_ACK | (req->ecn_ok ? TH_ECE : 0)),
 				(uint16_t)(rcv_wnd > 65535 ? 65535 : rcv_wnd), &o, &p);
 }
 

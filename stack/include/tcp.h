@@ -283,6 +283,7 @@ struct tcp_request_sock {
 	uint8_t num_retrans;
 	uint64_t first_sent;
 	uint32_t syn_data_len; /* Fast Open: data of the SYN our SYN-ACK acknowledges */
+	bool ecn_ok;	       /* the SYN asked for ECN and we agree (RFC 3168 6.1.1) */
 };
 
 LIST_HEAD(tcp_request_list, tcp_request_sock);
@@ -425,6 +426,7 @@ struct tcp_sock {
 	bool in_all;
 	uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = off */
 	bool recvmsg_inq;	/* TCP_INQ: each read reports the bytes left (TCP_CM_INQ) */
+	uint8_t ecn_flags;	/* TCP_ECN_* (RFC 3168) */
 
 	/* TCP Fast Open, client side (RFC 7413; tcp_fastopen.c). */
 	const struct msghdr *fo_msg; /* the sendmsg whose data may ride on the SYN */
@@ -527,6 +529,16 @@ struct tcp_state {
  * runs (one clock read per frame instead of one per use), else the clock.
  */
 uint64_t tcp_now(const struct sock *sk);
+
+/* ECN state bits (Linux's TCP_ECN_*). */
+#define TCP_ECN_OK	   0x01 /* negotiated */
+#define TCP_ECN_QUEUE_CWR  0x02 /* our next new data segment carries CWR */
+#define TCP_ECN_DEMAND_CWR 0x04 /* we saw CE: ECE on everything until the peer's CWR */
+
+/* IP ECN field values (RFC 3168 5). */
+#define INET_ECN_MASK  3
+#define INET_ECN_ECT_0 2
+#define INET_ECN_CE    3
 
 /* tcp_fastopen.c */
 void tcp_fastopen_cache_get(struct sock *sk, uint16_t *mss, struct tcp_fastopen_cookie *cookie);

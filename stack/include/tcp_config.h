@@ -36,6 +36,7 @@ struct tcp_config {
 	int challenge_ack_limit; /* tcp_challenge_ack_limit per second */
 	bool no_metrics_save;
 	int fastopen;		  /* tcp_fastopen: TFO_* bits (default 1: client) */
+	int ecn;		  /* tcp_ecn: 0 off, 1 ask and accept, 2 accept (default) */
 	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
 	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };

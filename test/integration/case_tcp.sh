@@ -403,3 +403,30 @@ case_tcp_fastopen_nginx_server() {
 	echo "kernel TcpExtTCPFastOpenActive: $before -> $after"
 	[ $((after - before)) -eq 2 ]
 }
+
+# ECN (RFC 3168) with the kernel: the kernel client asks (its tcp_ecn=1),
+# nstack's server agrees (tcp_ecn=2, the default): its SYN-ACK carries ECE
+# and its data goes ECT(0), as the peer's capture shows; 5 MiB byte for byte.
+case_tcp_ecn_negotiated_with_kernel_client() {
+	in_peer sysctl -qw net.ipv4.tcp_ecn=1 || return 1
+	trap 'in_peer sysctl -qw net.ipv4.tcp_ecn=2' RETURN
+	mkdir -p www && head -c 5000000 /dev/urandom >www/f
+	on_nstack timeout 40 python3 -m http.server 9116 --bind "$ADDR" --directory www \
+		>http.log 2>&1 &
+	wait_file http.log 'Serving HTTP' || return 1
+	wait_nstack_up || return 1
+	in_peer timeout 20 tcpdump -i peer0 -nn -w cap.pcap "tcp port 9116 and src $ADDR" \
+		>/dev/null 2>&1 &
+	local cap=$!
+	sleep 1
+	in_peer timeout 20 curl -sS --fail -o c1 "http://$ADDR:9116/f" || return 1
+	sleep 0.5
+	kill $cap
+	wait $cap
+	[ "$(sha www/f)" = "$(sha c1)" ] || { echo "c1 differs"; return 1; }
+	local synack_ece ect0
+	synack_ece=$(tcpdump -nn -r cap.pcap 'tcp[13] & 0x52 == 0x52' 2>/dev/null | wc -l)
+	ect0=$(tcpdump -nn -r cap.pcap 'ip[1] & 3 == 2 and greater 1000' 2>/dev/null | wc -l)
+	echo "SYN-ACK with ECE: $synack_ece, data segments ECT(0): $ect0"
+	[ "$synack_ece" -ge 1 ] && [ "$ect0" -ge 100 ]
+}

@@ -729,6 +729,105 @@ START_TEST(test_listen_fastopen_server_cookie_then_syn_data_accepted)
 }
 END_TEST
 
+/* inject() with the IP ECN field set to ecn. */
+static void inject_ecn(const struct seg *s, uint8_t ecn)
+{
+	static unsigned char tcp[T_FRAME_MAX], frame[T_FRAME_MAX];
+	size_t n = build_tcp(tcp, T_PEER_IP, T_LOCAL_IP, s);
+	struct iphdr *ip = (struct iphdr *)(frame + ETH_HLEN);
+
+	n = t_build_peer_ip(frame, IPPROTO_TCP, 1, tcp, n);
+	ip->tos = (uint8_t)((ip->tos & ~3) | ecn);
+	ip->check = 0;
+	ip->check = ip_fast_csum(ip, 5);
+	ck_assert_int_eq(wire_send(T.wire, 1, frame, n), 0);
+	nstack_process(T.ns);
+}
+
+static void ecn_on(struct nstack_config *cfg)
+{
+	cfg->tcp.ecn = 1;
+}
+
+/*
+ * ECN (RFC 3168), net.ipv4.tcp_ecn=1: the SYN asks (ECE|CWR), a SYN-ACK with
+ * ECE agrees; new data goes ECT(0), pure ACKs and retransmissions not; a CE
+ * mark is echoed with ECE until the peer's CWR; an ECE from the peer cuts
+ * the window once (CWR state) and the next new data carries CWR.
+ */
+START_TEST(test_synsent_ecn_negotiated_ect0_ce_echo_and_cwr)
+{
+	struct t_opts o = {.tweak = ecn_on};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
+	static const uint8_t synack_opt[4] = {2, 4, 0x05, 0xb4};
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	const struct iphdr *ip = (const struct iphdr *)(f + ETH_HLEN);
+	struct tcp_info_linux ti;
+	socklen_t tl = sizeof(ti);
+	struct socket *s;
+	uint32_t iss;
+	uint16_t port;
+	size_t len;
+	static char data[4000];
+
+	t_teardown();
+	t_setup_opts(&o);
+	s = tcp_socket();
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ECE | TH_CWR);
+	ck_assert_uint_eq(ip->tos & 3, 0);
+	iss = ntohl(th->seq);
+	port = ntohs(th->source);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN, iss + 1, TH_SYN | TH_ACK | TH_ECE, 65535,
+			     synack_opt, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_ACK);
+	ck_assert_uint_eq(ip->tos & 3, 0); /* a pure ACK is not ECN-capable */
+	/* New data: ECT(0). */
+	ck_assert_int_eq(usend(s, data, 1000), 1000);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(ip->tos & 3, 2);
+	ck_assert_uint_eq(th->flags, TH_ACK | TH_PSH);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN + 1, iss + 1001, TH_ACK, 65535});
+	/* Data marked CE: our ACK echoes ECE at once, and keeps echoing. */
+	inject_ecn(
+	    &(struct seg){SRV_PORT, port, PEER_ISN + 1, iss + 1001, TH_ACK, 65535, NULL, 0, "x", 1},
+	    3);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_ACK | TH_ECE);
+	inject_ecn(
+	    &(struct seg){SRV_PORT, port, PEER_ISN + 2, iss + 1001, TH_ACK, 65535, NULL, 0, "y", 1},
+	    2);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags & TH_ECE, TH_ECE);
+	/* Its CWR ends the echo. */
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN + 3, iss + 1001, TH_ACK | TH_CWR, 65535, NULL,
+			     0, "z", 1});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags & TH_ECE, 0);
+	/* An ECE for our data: one reduction, CWR on the next new data. */
+	ck_assert_int_eq(usend(s, data, 2000), 2000);
+	th = recv_tcp(f, &len);
+	th = recv_tcp(f, &len);
+	inject(&(struct seg){SRV_PORT, port, PEER_ISN + 4, iss + 2001, TH_ACK | TH_ECE, 65535});
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+	ck_assert_uint_eq(ti.tcpi_ca_state, TCP_CA_CWR);
+	ck_assert_uint_lt(ti.tcpi_snd_ssthresh, 10);
+	while (t_try_recv(f, sizeof(f), &len))
+		;
+	ck_assert_int_eq(sockopt(s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	ck_assert_int_eq(usend(s, data, 100), 100);
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags & TH_CWR, TH_CWR);
+	ck_assert_uint_eq(ip->tos & 3, 2);
+	nstack_close(s);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_synsent_syn_retransmits_with_backoff_then_etimedout)
 {
 	struct socket *s;
@@ -1996,6 +2095,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_fastopen_cookie_request_then_syn_data);
 	tcase_add_test(tc, test_synsent_fastopen_connect_deferred_until_write);
 	tcase_add_test(tc, test_listen_fastopen_server_cookie_then_syn_data_accepted);
+	tcase_add_test(tc, test_synsent_ecn_negotiated_ect0_ce_echo_and_cwr);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
