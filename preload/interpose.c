@@ -14,6 +14,7 @@
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/sockios.h>
@@ -787,6 +788,105 @@ NSP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 		return (ssize_t)done;
 	}
 	return send_result(f, rc, 0);
+}
+
+static bool is_pipe(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/*
+ * splice(2) from a private socket into a pipe (Linux's tcp_splice_read):
+ * the bytes are peeked, written to the pipe, and only what the pipe took
+ * is consumed, so a full pipe loses nothing.
+ */
+static ssize_t splice_from_socket(struct nsp_file *f, int pipe_fd, size_t len, unsigned int flags)
+{
+	char buf[65536];
+	size_t want = len < sizeof(buf) ? len : sizeof(buf);
+	int nb = (flags & SPLICE_F_NONBLOCK) ? MSG_DONTWAIT : 0;
+	ssize_t got, put, rc;
+	struct iovec iov = {.iov_base = buf, .iov_len = want};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	got = NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, &msg, MSG_PEEK | nb));
+	if (got <= 0)
+		return got;
+	put = REAL(write)(pipe_fd, buf, (size_t)got);
+	if (put < 0)
+		return -errno;
+	iov.iov_len = (size_t)put;
+	rc = nstack_recvmsg(f->sock, &msg, MSG_DONTWAIT);
+	return rc < 0 ? rc : put;
+}
+
+/*
+ * splice(2) from a pipe into a private socket: the pipe's bytes are copied
+ * (tee(2) into a scratch pipe) and sent, and only what the socket took is
+ * drained from the pipe, so a full send buffer loses nothing.
+ */
+static ssize_t splice_to_socket(struct nsp_file *f, int pipe_fd, size_t len, unsigned int flags)
+{
+	char buf[65536];
+	size_t want = len < sizeof(buf) ? len : sizeof(buf);
+	int nb = (flags & SPLICE_F_NONBLOCK) ? MSG_DONTWAIT : 0, scratch[2];
+	struct iovec iov = {.iov_base = buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t got, sent, drained = 0;
+
+	if (pipe2(scratch, O_CLOEXEC) < 0)
+		return -errno;
+	/* tee() waits for data unless SPLICE_F_NONBLOCK, as splice() would. */
+	got = tee(pipe_fd, scratch[1], want, flags & SPLICE_F_NONBLOCK);
+	if (got > 0)
+		got = REAL(read)(scratch[0], buf, (size_t)got);
+	REAL(close)(scratch[0]);
+	REAL(close)(scratch[1]);
+	if (got <= 0)
+		return got < 0 ? -errno : 0;
+	iov.iov_len = (size_t)got;
+	sent = NSP_RESTARTING(f->ns, nstack_sendmsg(f->sock, &msg, nb));
+	while (sent > 0 && drained < sent) {
+		ssize_t n = REAL(read)(pipe_fd, buf, (size_t)(sent - drained));
+
+		if (n <= 0)
+			break;
+		drained += n;
+	}
+	return sent;
+}
+
+NSP_EXPORT ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
+			  unsigned int flags)
+{
+	struct nsp_file *f;
+	ssize_t rc;
+
+	if (nsp_inside)
+		return REAL(splice)(fd_in, off_in, fd_out, off_out, len, flags);
+	if ((f = fdt_get(fd_in)) != NULL) {
+		if (nsp_forked)
+			return nsp_forked_ebadf(f);
+		if (off_in)
+			return put_ret(f, -ESPIPE);
+		if (!is_pipe(fd_out))
+			return put_ret(f, -EINVAL);
+		rc = len ? splice_from_socket(f, fd_out, len, flags) : 0;
+		return put_ret(f, rc);
+	}
+	if ((f = fdt_get(fd_out)) != NULL) {
+		if (nsp_forked)
+			return nsp_forked_ebadf(f);
+		if (off_out)
+			return put_ret(f, -ESPIPE);
+		if (!is_pipe(fd_in))
+			return put_ret(f, -EINVAL);
+		rc = len ? splice_to_socket(f, fd_in, len, flags) : 0;
+		return send_result(f, rc, 0);
+	}
+	return REAL(splice)(fd_in, off_in, fd_out, off_out, len, flags);
 }
 
 /*

@@ -68,6 +68,7 @@ struct nsp_real {
 	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 	int (*close_range)(unsigned int, unsigned int, int);
 	pid_t (*fork)(void);
 	int (*execve)(const char *, char *const[], char *const[]);

@@ -430,3 +430,63 @@ case_tcp_ecn_negotiated_with_kernel_client() {
 	echo "SYN-ACK with ECE: $synack_ece, data segments ECT(0): $ect0"
 	[ "$synack_ece" -ge 1 ] && [ "$ect0" -ge 100 ]
 }
+
+# splice(2) between a private socket and a pipe, both ways (python's
+# os.splice under nstack): 2 MiB from a kernel server through socket ->
+# pipe, and 2 MiB back through pipe -> socket, byte for byte.
+case_tcp_splice_socket_pipe_python() {
+	head -c 2097152 /dev/urandom >in
+	in_peer timeout 30 python3 -c '
+import socket, sys, hashlib
+l = socket.create_server((sys.argv[1], 9117))
+print("ready", flush=True)
+c, _ = l.accept()
+c.sendall(open(sys.argv[2], "rb").read())
+c.shutdown(socket.SHUT_WR)
+h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    h.update(d); n += len(d)
+print("peer got", n, h.hexdigest(), flush=True)
+' "$PEER_ADDR" "$TMP/in" >srv.log 2>&1 &
+	local srv=$!
+	wait_file srv.log ready || return 1
+	on_nstack timeout 20 python3 -c '
+import os, socket, sys, threading, hashlib
+s = socket.create_connection((sys.argv[1], 9117), timeout=10)
+s.setblocking(True)
+r, w = os.pipe()
+h = hashlib.sha256(); got = [0]
+def drain():
+    while True:
+        d = os.read(r, 65536)
+        if not d: break
+        h.update(d); got[0] += len(d)
+t = threading.Thread(target=drain); t.start()
+while True:
+    n = os.splice(s.fileno(), w, 65536)
+    if n == 0: break
+os.close(w); t.join(); os.close(r)
+print("pulled", got[0], h.hexdigest(), flush=True)
+data = open(sys.argv[2], "rb").read()
+r, w = os.pipe()
+def fill():
+    os.write(w, data); os.close(w)
+t = threading.Thread(target=fill); t.start()
+sent = 0
+while sent < len(data):
+    n = os.splice(r, s.fileno(), 65536)
+    if n == 0: break
+    sent += n
+t.join(); os.close(r)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+print("pushed", sent, flush=True)
+' "$PEER_ADDR" "$TMP/in" >cli.log 2>&1 || { cat cli.log; return 1; }
+	wait $srv || { cat srv.log; return 1; }
+	local want
+	want=$(sha in)
+	grep -q "pulled 2097152 $want" cli.log || { cat cli.log; return 1; }
+	grep -q "peer got 2097152 $want" srv.log || { cat srv.log cli.log; return 1; }
+}
