@@ -303,6 +303,8 @@ ssize_t ip_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 		errhdr.offender.sin_addr.s_addr = iph->saddr;
 		ip_cmsg_recv_flags(msg, skb, inet_sk(sk)->cmsg_flags);
 	}
+	if (serr->ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING)
+		sock_put_tx_timestamp(msg, sk, skb);
 	put_cmsg(msg, IPPROTO_IP, IP_RECVERR, sizeof(errhdr), &errhdr);
 	msg->msg_flags |= MSG_ERRQUEUE;
 	err = (int)copied;

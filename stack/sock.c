@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/net_tstamp.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -18,6 +19,7 @@
 #include "sock.h"
 #include "netdevice.h"
 #include "stack.h"
+#include "tcp.h"
 #include "udp.h"
 
 #ifndef SO_RCVTIMEO_OLD
@@ -445,6 +447,54 @@ void sock_zerocopy_notify(struct sock *sk, uint32_t lo, uint32_t len)
 	serr->ee.ee_data = lo + len - 1;
 	if (sock_queue_err_skb(sk, skb))
 		kfree_skb(skb); /* over the receive buffer: lost, as on Linux */
+}
+
+/* Wall-clock time of a stack-clock instant (the stack clock is monotonic). */
+static struct timespec stack_to_wall(const struct nstack *ns, uint64_t at_us)
+{
+	struct timespec now, t;
+	int64_t age = at_us ? (int64_t)(ns_now(ns) - at_us) : 0, wall;
+
+	if (age < 0)
+		age = 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	wall = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - age * 1000;
+	t.tv_sec = wall / 1000000000;
+	t.tv_nsec = wall % 1000000000;
+	return t;
+}
+
+void sock_tx_timestamp(struct sock *sk, const struct sk_buff *data, int tstype, uint32_t key)
+{
+	bool tsonly = sk->sk_tsflags & SOF_TIMESTAMPING_OPT_TSONLY;
+	unsigned int len = data && !tsonly ? data->len : 0;
+	struct sock_exterr_skb *serr;
+	struct sk_buff *skb = alloc_skb(sk->ns, len);
+
+	if (!skb)
+		return;
+	if (len)
+		memcpy(skb_put(skb, len), data->data, len);
+	skb->tstamp_us = ns_now(sk->ns);
+	serr = skb_exterr(skb);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_errno = ENOMSG;
+	serr->ee.ee_origin = SO_EE_ORIGIN_TIMESTAMPING;
+	serr->ee.ee_info = (uint32_t)tstype;
+	if (sk->sk_tsflags & SOF_TIMESTAMPING_OPT_ID)
+		serr->ee.ee_data = key;
+	if (sock_queue_err_skb(sk, skb))
+		kfree_skb(skb);
+}
+
+void sock_put_tx_timestamp(struct msghdr *msg, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct timespec ts[3];
+
+	memset(ts, 0, sizeof(ts));
+	if (sk->sk_tsflags & SOF_TIMESTAMPING_SOFTWARE)
+		ts[0] = stack_to_wall(sk->ns, skb->tstamp_us);
+	put_cmsg(msg, SOL_SOCKET, SO_TIMESTAMPING_OLD, sizeof(ts), ts);
 }
 
 /* Writable while less than half the send buffer is in flight (Linux's sock_writeable). */
@@ -880,6 +930,25 @@ int sock_setsockopt(struct socket *sock, int level, int optname, const void *opt
 	case SO_MARK:
 		sk->sk_mark = (uint32_t)val;
 		return 0;
+	case SO_TIMESTAMPING_OLD:
+	case SO_TIMESTAMPING_NEW:
+		/* Software stamps only (no PHC); Linux's sock_set_timestamping() checks. */
+		if ((unsigned int)val & ~(unsigned int)SOF_TIMESTAMPING_MASK)
+			return -EINVAL;
+		if ((unsigned int)val & SOF_TIMESTAMPING_BIND_PHC)
+			return -EINVAL;
+		if ((val & SOF_TIMESTAMPING_OPT_ID) &&
+		    !(sk->sk_tsflags & SOF_TIMESTAMPING_OPT_ID)) {
+			if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) {
+				if ((1u << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN))
+					return -EINVAL;
+				sk->sk_tskey = tcp_sk(sk)->snd_una;
+			} else {
+				sk->sk_tskey = 0;
+			}
+		}
+		sk->sk_tsflags = (uint32_t)val;
+		return 0;
 	case SO_ZEROCOPY:
 		/* Linux's sk_setsockopt: TCP and UDP only, a boolean 0 or 1. */
 		if (!(sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) &&
@@ -1036,6 +1105,10 @@ int sock_getsockopt(struct socket *sock, int level, int optname, void *optval, s
 		break;
 	case SO_ZEROCOPY:
 		v = sock_flag(sk, SOCK_ZEROCOPY);
+		break;
+	case SO_TIMESTAMPING_OLD:
+	case SO_TIMESTAMPING_NEW:
+		v = (int)sk->sk_tsflags;
 		break;
 	case SO_BINDTODEVICE: {
 		const char *name = ns_dev(sk->ns) ? ns_dev(sk->ns)->name : sk->ns->cfg.ifname;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/net_tstamp.h>
 #include <linux/sockios.h>
 
 #include "ip.h"
@@ -586,6 +587,25 @@ static int tcp_sendmsg_fastopen(struct sock *sk, const struct msghdr *msg, size_
 	return err;
 }
 
+/* SO_TIMESTAMPING: the write's last byte is the last of skb (Linux's tcp_tx_timestamp). */
+static void tcp_tx_timestamp(struct sock *sk, struct sk_buff *skb)
+{
+	uint32_t f = sk->sk_tsflags;
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	uint8_t t = 0;
+
+	if (f & SOF_TIMESTAMPING_TX_SCHED)
+		t |= TCP_TXSTAMP_SCHED;
+	if (f & SOF_TIMESTAMPING_TX_SOFTWARE)
+		t |= TCP_TXSTAMP_SND;
+	if (f & SOF_TIMESTAMPING_TX_ACK)
+		t |= TCP_TXSTAMP_ACK;
+	if (!t || !skb->len)
+		return;
+	cb->txstamp = t;
+	cb->tskey = cb->seq + skb->len - 1;
+}
+
 /* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
 static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
@@ -693,6 +713,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			 * Otherwise Linux's forced_push(): a PSH at least every half
 			 * window.
 			 */
+			if (copied == len)
+				tcp_tx_timestamp(sk, skb);
 			if (copied == len && !(flags & MSG_MORE)) {
 				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
 				tp->pushed_seq = tp->write_seq;
@@ -706,6 +728,9 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	if (copied) {
 		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
 
+		/* Still unsent (send_head set), the tail holds the write's last byte. */
+		if (tail && tp->send_head)
+			tcp_tx_timestamp(sk, tail);
 		/* MSG_EOR: a record ends here; the next write starts a new segment. */
 		if (tail && (flags & MSG_EOR))
 			TCP_SKB_CB(tail)->eor = true;
@@ -719,7 +744,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 
 				TCP_SKB_CB(zc_skb)->zc_len = 0;
 				cb->zc_lo = lo;
-				cb->zc_len = n + 1;
+				cb->zc_len = (uint16_t)(n + 1);
 			} else {
 				cb->zc_lo = sk->sk_zckey;
 				cb->zc_len = 1;

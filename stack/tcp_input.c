@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <linux/errqueue.h>
 
 #include "ip.h"
 #include "stack.h"
@@ -313,6 +314,8 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 		acked++;
 		if (cb->zc_len)
 			sock_zerocopy_notify(sk, cb->zc_lo, cb->zc_len);
+		if (cb->txstamp & TCP_TXSTAMP_ACK)
+			sock_tx_timestamp(sk, skb, SCM_TSTAMP_ACK, cb->tskey - sk->sk_tskey);
 		skb_unlink(&sk->sk_write_queue, skb);
 		tcp_free_skb(sk, skb);
 	}

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <linux/errqueue.h>
 
 #include "checksum.h"
 #include "ip.h"
@@ -365,6 +366,11 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	cb->tcp_flags &= (uint8_t) ~(TH_FIN | TH_PSH);
 	cb->eor = false;
 	cb->zc_len = 0;
+	/* The timestamp key's byte decides which piece reports (tcp_fragment_tstamp). */
+	if (cb->txstamp && before(cb->tskey, ncb->seq))
+		ncb->txstamp = 0;
+	else
+		cb->txstamp = 0;
 	skb_trim(skb, len);
 	sk->sk_write_queue.bytes -= rest; /* skb shrank inside the queue */
 	skb_insert_after(&sk->sk_write_queue, skb, nskb);
@@ -528,6 +534,14 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 	}
 	if (flags & TH_ACK)
 		tcp_event_ack_sent(sk);
+	/* SO_TIMESTAMPING: scheduled and sent are one moment here (no qdisc). */
+	if (cb->txstamp & (TCP_TXSTAMP_SCHED | TCP_TXSTAMP_SND)) {
+		if (cb->txstamp & TCP_TXSTAMP_SCHED)
+			sock_tx_timestamp(sk, skb, SCM_TSTAMP_SCHED, cb->tskey - sk->sk_tskey);
+		if (cb->txstamp & TCP_TXSTAMP_SND)
+			sock_tx_timestamp(sk, skb, SCM_TSTAMP_SND, cb->tskey - sk->sk_tskey);
+		cb->txstamp &= (uint8_t) ~(TCP_TXSTAMP_SCHED | TCP_TXSTAMP_SND);
+	}
 	return tcp_transmit_raw(sk->ns, out, inet_sk(sk)->inet_saddr, sk->sk_daddr,
 				inet_sk(sk)->inet_sport, sk->sk_dport, cb->seq,
 				(flags & TH_ACK) ? tp->rcv_nxt : 0, flags, window, &o, &p);

@@ -172,7 +172,9 @@ struct sock {
 	int sk_lingertime; /* seconds */
 	int sk_priority;
 	uint32_t sk_mark;
-	uint32_t sk_zckey; /* the next MSG_ZEROCOPY send's notification id */
+	uint32_t sk_zckey;   /* the next MSG_ZEROCOPY send's notification id */
+	uint32_t sk_tsflags; /* SO_TIMESTAMPING: SOF_TIMESTAMPING_* */
+	uint32_t sk_tskey;   /* SOF_TIMESTAMPING_OPT_ID: where the ids count from */
 	int sk_bound_dev_if;
 	int sk_max_ack_backlog;
 	int sk_ack_backlog;
@@ -358,6 +360,15 @@ int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *da
  * the code is SO_EE_CODE_ZEROCOPY_COPIED, as Linux's when it had to copy.
  */
 void sock_zerocopy_notify(struct sock *sk, uint32_t lo, uint32_t len);
+/*
+ * SO_TIMESTAMPING, transmit side (Linux's __skb_tstamp_tx, software
+ * stamps): queues a SCM_TSTAMP_* report on the error queue, stamped now,
+ * with key (already relative to sk_tskey) when OPT_ID is on, carrying
+ * data's bytes unless OPT_TSONLY.
+ */
+void sock_tx_timestamp(struct sock *sk, const struct sk_buff *data, int tstype, uint32_t key);
+/* The SCM_TIMESTAMPING control message of an error-queue timestamp report. */
+void sock_put_tx_timestamp(struct msghdr *msg, const struct sock *sk, const struct sk_buff *skb);
 
 /* SOL_SOCKET options shared by every protocol. */
 int sock_setsockopt(struct socket *sock, int level, int optname, const void *optval,

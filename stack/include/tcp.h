@@ -211,8 +211,15 @@ struct tcp_skb_cb {
 	/* MSG_ZEROCOPY sends zc_lo..zc_lo+zc_len-1 end in this segment: notified when it is acked.
 	 */
 	uint32_t zc_lo;
-	uint32_t zc_len;
+	uint16_t zc_len;
+	/* SO_TIMESTAMPING: the write's last byte is here; report TCP_TXSTAMP_* with tskey. */
+	uint8_t txstamp;
+	uint32_t tskey;
 };
+
+#define TCP_TXSTAMP_SCHED 0x01
+#define TCP_TXSTAMP_SND	  0x02
+#define TCP_TXSTAMP_ACK	  0x04
 
 #define TCPCB_SACKED_ACKED   0x01 /* covered by a SACK block */
 #define TCPCB_SACKED_RETRANS 0x02 /* retransmitted and not yet acked */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -593,6 +594,89 @@ START_TEST(test_closed_inet6_dual_stack_udp_v4_mapped)
 }
 END_TEST
 
+/* One SO_TIMESTAMPING report from the error queue: its type and key; -EAGAIN when none. */
+static int p_ts_read(struct socket *s, uint32_t *type, uint32_t *key)
+{
+	union {
+		char buf[512];
+		struct cmsghdr align;
+	} ctl;
+	char data[64];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.buf,
+			   .msg_controllen = sizeof(ctl)};
+	struct sock_extended_err ee;
+	struct timespec ts[3];
+	struct cmsghdr *c;
+	bool have_ts = false, have_ee = false;
+	ssize_t n = nstack_recvmsg(s, &m, MSG_ERRQUEUE);
+
+	if (n < 0)
+		return (int)n;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING_OLD) {
+			memcpy(ts, CMSG_DATA(c), sizeof(ts));
+			ck_assert(ts[0].tv_sec > 0);
+			ck_assert(!have_ee); /* before IP_RECVERR, as Linux */
+			have_ts = true;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) {
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			have_ee = true;
+		}
+	}
+	ck_assert(have_ts && have_ee);
+	ck_assert_uint_eq(ee.ee_errno, ENOMSG);
+	ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_TIMESTAMPING);
+	*type = ee.ee_info;
+	*key = ee.ee_data;
+	return 0;
+}
+
+/*
+ * SO_TIMESTAMPING with software stamps and OPT_ID (packetdrill's
+ * timestamping/server): each write's last byte is reported when sent
+ * (SCHED, SND) and when acked (ACK), keyed by its offset in the stream.
+ */
+START_TEST(test_established_so_timestamping_tx_sched_snd_ack)
+{
+	struct socket *l = p_listener(5008, 8), *c, *n;
+	static char buf[2000], in[8000];
+	int f = SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_ACK |
+		SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID,
+	    v = 0;
+	static const uint32_t want[6][2] = {{SCM_TSTAMP_SCHED, 1999}, {SCM_TSTAMP_SND, 1999},
+					    {SCM_TSTAMP_SCHED, 3999}, {SCM_TSTAMP_SND, 3999},
+					    {SCM_TSTAMP_ACK, 1999},   {SCM_TSTAMP_ACK, 3999}};
+	socklen_t len = sizeof(v);
+	uint32_t type, key;
+
+	ck_assert_int_eq(nstack_setsockopt(l, SOL_SOCKET, SO_TIMESTAMPING_OLD, &f, sizeof(f)),
+			 -EINVAL); /* OPT_ID on a listener */
+	p_connect(l, 5008, &c, &n);
+	ck_assert_int_eq(nstack_setsockopt(c, SOL_SOCKET, SO_TIMESTAMPING_OLD, &f, sizeof(f)), 0);
+	v = 1;
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+	ck_assert_int_eq(nstack_getsockopt(c, SOL_SOCKET, SO_TIMESTAMPING_OLD, &v, &len), 0);
+	ck_assert_int_eq(v, f);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), 0), 2000);
+	ck_assert_int_eq(p_send(c, buf, sizeof(buf), 0), 2000);
+	p_settle(P.now);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(p_ts_read(c, &type, &key), 0);
+		ck_assert_uint_eq(type, want[i][0]);
+		ck_assert_uint_eq(key, want[i][1]);
+	}
+	ck_assert_int_eq(p_ts_read(c, &type, &key), -EAGAIN);
+	ck_assert_int_eq(p_recv(n, in, sizeof(in), 0), 4000);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_established_data_both_ways_arrives_in_order)
 {
 	struct socket *l = p_listener(5002, 8), *c, *n;
@@ -1109,6 +1193,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_msg_zerocopy_completions);
 	tcase_add_test(tc, test_closed_inet6_dual_stack_tcp_v4_mapped);
 	tcase_add_test(tc, test_closed_inet6_dual_stack_udp_v4_mapped);
+	tcase_add_test(tc, test_established_so_timestamping_tx_sched_snd_ack);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
