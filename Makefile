@@ -33,7 +33,7 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 DEPS := $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all check unit-test asan-test integration-test demo install clean format deps lab-up lab-down bench
-.PHONY: conformance
+.PHONY: conformance fuzz fuzz-check fuzz-build
 all: $(BUILD)/libnstack.so $(BUILD)/nstack
 
 $(BUILD)/obj/%.o: %.c
@@ -78,6 +78,7 @@ check: deps
 	$(MAKE) unit-test
 	$(MAKE) asan-test
 	$(MAKE) integration-test
+	$(MAKE) fuzz-check
 
 demo: deps all
 	test/demo.sh $(BUILD)
@@ -90,6 +91,39 @@ bench: deps all $(BUILD)/nstack-relay
 # CONF_SCRIPTS='gtests/net/tcp/mss/*' for a subset. See test/conformance/run.sh.
 conformance: all
 	test/conformance/run.sh $(BUILD) $(CONF_SCRIPTS)
+
+# libFuzzer targets (test/fuzz/): the stack built again with clang into
+# $(FUZZ_BUILD), ASan+UBSan, on the in-memory wire with a manual clock.
+# fuzz: each target for FUZZ_SECONDS on its corpus; fuzz-check: 20 s each.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_frames fuzz_conversation fuzz_config
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -pthread -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(STACK_SRC) pcap_io/wire.c \
+	test/fuzz/fuzz_common.c test/fuzz/fuzz_arena.c)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Itest/fuzz $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The timer wheel's slot scans are most of an execution's time and no input's business.
+$(FUZZ_BUILD)/obj/stack/timer.o: FUZZ_CFLAGS += -fno-sanitize-coverage=trace-cmp -O2
+
+$(FUZZ_BUILD)/fuzz_config: $(FUZZ_BUILD)/obj/preload/config.o
+$(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/test/fuzz/%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=ns_arena_alloc -Wl,--wrap=ns_arena_free \
+		-o $@ $^ -lbsd -lpthread
+
+.PRECIOUS: $(FUZZ_BUILD)/obj/%.o
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+fuzz: deps fuzz-build
+	test/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-check: fuzz-build
+	FUZZ_CHECK=1 test/fuzz/run.sh $(FUZZ_BUILD) 20 $(FUZZ_TARGETS)
 
 lab-up:
 	test/lab.sh up
@@ -107,6 +141,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(FUZZ_BUILD)
 
 -include $(DEPS)
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d)

@@ -17,6 +17,9 @@ pkgs=(
 	nginx redis-server redis-tools wrk openssl git
 	apache2-bin media-types postgresql postgresql-client openssh-server openssh-client
 	rsync dnsmasq-base bind9-dnsutils procps util-linux
+	# make fuzz / fuzz-check: clang, and libFuzzer with the sanitizer runtimes
+	# (clang-14 only recommends it, and recommends are not installed here).
+	clang libclang-rt-14-dev
 )
 # Packages that ship a service started on install, and the service's name.
 declare -A services=([openssh-server]=ssh [postgresql]=postgresql [nginx]=nginx [redis-server]=redis-server [rsync]=rsync)
