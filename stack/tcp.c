@@ -1069,6 +1069,7 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_bytes_retrans = tp->bytes_retrans;
 	info->tcpi_rcv_ooopack = tp->rcv_ooopack;
 	info->tcpi_snd_wnd = tp->snd_wnd;
+	info->tcpi_rcv_wnd = tp->rcv_wnd;
 }
 
 /* proto->getsockopt for IPPROTO_TCP (do_tcp_getsockopt). */

@@ -134,6 +134,20 @@ struct tcp_info_linux {
 	uint32_t tcpi_reord_seen;
 	uint32_t tcpi_rcv_ooopack;
 	uint32_t tcpi_snd_wnd;
+	/* Linux 6.x additions (packetdrill asks for the whole structure). */
+	uint32_t tcpi_rcv_wnd;
+	uint32_t tcpi_rehash;
+	uint16_t tcpi_total_rto;
+	uint16_t tcpi_total_rto_recoveries;
+	uint32_t tcpi_total_rto_time;
+	uint32_t tcpi_received_ce;
+	uint32_t tcpi_delivered_e1_bytes;
+	uint32_t tcpi_delivered_e0_bytes;
+	uint32_t tcpi_delivered_ce_bytes;
+	uint32_t tcpi_received_e1_bytes;
+	uint32_t tcpi_received_e0_bytes;
+	uint32_t tcpi_received_ce_bytes;
+	uint32_t tcpi_ecn_mode_opts; /* ecn_mode:2, accecn_opt_seen:2, accecn_fail_mode:4, options2:24 */
 };
 
 /* Sequence-space comparisons (RFC 9293 3.4), modulo 2^32. */
