@@ -103,7 +103,7 @@ int nsp_parse_log(const char *s, enum nstack_log_level *level)
 	return -EINVAL;
 }
 
-enum tcp_knob_kind { K_INT, K_INT3, K_BOOL, K_STR, K_MS, K_TFOKEY };
+enum tcp_knob_kind { K_INT, K_INT3, K_BOOL, K_STR, K_MS, K_TFOKEY, K_U32 };
 
 /* One TCP knob: its sysctl under /proc/sys/net (NULL: none) and its variable. */
 struct tcp_knob {
@@ -141,6 +141,7 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_no_metrics_save", "NO_METRICS_SAVE", K_BOOL, no_metrics_save),
     KNOB("ipv4/tcp_fastopen", "FASTOPEN", K_INT, fastopen),
     KNOB("ipv4/tcp_ecn", "ECN", K_INT, ecn),
+    KNOB("ipv4/tcp_notsent_lowat", "NOTSENT_LOWAT", K_U32, notsent_lowat),
     KNOB("ipv4/tcp_fastopen_key", "FASTOPEN_KEY", K_TFOKEY, fastopen_key),
     KNOB(NULL, "MSL_MS", K_MS, msl_us),
     KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),
@@ -182,6 +183,11 @@ static int knob_set(struct tcp_config *t, const struct tcp_knob *k, const char *
 		if (parse_int(s, INT32_MAX, &v))
 			return -EINVAL;
 		*(bool *)field = v != 0; /* Linux's tcp_timestamps=2 still means on */
+		return 0;
+	case K_U32:
+		if (parse_int(s, UINT32_MAX, &v))
+			return -EINVAL;
+		*(uint32_t *)field = (uint32_t)v;
 		return 0;
 	case K_MS:
 		if (parse_int(s, INT64_MAX / 1000, &v))

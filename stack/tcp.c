@@ -511,9 +511,11 @@ bool tcp_stream_memory_free(const struct sock *sk)
 {
 	const struct tcp_sock *tp = tcp_sk(sk);
 
+	uint32_t lowat = tcp_notsent_lowat(tp);
+
 	if (sk->sk_wmem_queued >= sk->sk_sndbuf)
 		return false;
-	return !tp->notsent_lowat || tp->write_seq - tp->snd_nxt < tp->notsent_lowat;
+	return lowat == UINT32_MAX || tp->write_seq - tp->snd_nxt < lowat;
 }
 
 /* Waits until the connection is usable for sending (sk_stream_wait_connect). */

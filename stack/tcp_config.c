@@ -1,4 +1,5 @@
 /* Linux's TCP defaults, used when the host's /proc/sys cannot be read. */
+#include <stdint.h>
 #include <string.h>
 
 #include "tcp_config.h"
@@ -38,4 +39,5 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->challenge_ack_limit = 1000;
 	c->fastopen = 1;
 	c->ecn = 2;
+	c->notsent_lowat = UINT32_MAX;
 }

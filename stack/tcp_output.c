@@ -644,7 +644,7 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 	if (sent && tp->pending != ICSK_TIME_PROBE0)
 		tcp_schedule_loss_probe(sk);
 	/* TCP_NOTSENT_LOWAT: writers wait for unsent bytes to drain below it. */
-	if (sent && tp->notsent_lowat)
+	if (sent && tcp_notsent_lowat(tp) != UINT32_MAX)
 		tcp_check_space(sk);
 	if (!sent && tp->send_head && !tp->packets_out) {
 		tcp_check_probe_timer(sk);

@@ -147,7 +147,8 @@ struct tcp_info_linux {
 	uint32_t tcpi_received_e1_bytes;
 	uint32_t tcpi_received_e0_bytes;
 	uint32_t tcpi_received_ce_bytes;
-	uint32_t tcpi_ecn_mode_opts; /* ecn_mode:2, accecn_opt_seen:2, accecn_fail_mode:4, options2:24 */
+	uint32_t
+	    tcpi_ecn_mode_opts; /* ecn_mode:2, accecn_opt_seen:2, accecn_fail_mode:4, options2:24 */
 };
 
 /* Sequence-space comparisons (RFC 9293 3.4), modulo 2^32. */
@@ -577,6 +578,12 @@ bool tcp_fastopen_queue_check(struct sock *sk);
 bool tcp_rcv_fastopen_synack(struct sock *sk, const struct tcp_options_received *o);
 /* tcp_output.c: our SYN, with data when a cookie allows (Linux's tcp_send_syn_data). */
 int tcp_send_syn_data(struct sock *sk, struct sk_buff *syn);
+
+/* TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat (UINT32_MAX: no limit). */
+static inline uint32_t tcp_notsent_lowat(const struct tcp_sock *tp)
+{
+	return tp->notsent_lowat ? tp->notsent_lowat : tp->inet.sk.ns->cfg.tcp.notsent_lowat;
+}
 
 /* tcp.c */
 extern const struct proto tcp_prot;

@@ -37,6 +37,7 @@ struct tcp_config {
 	bool no_metrics_save;
 	int fastopen;		  /* tcp_fastopen: TFO_* bits (default 1: client) */
 	int ecn;		  /* tcp_ecn: 0 off, 1 ask and accept, 2 accept (default) */
+	uint32_t notsent_lowat;	  /* tcp_notsent_lowat: UINT32_MAX (Linux's default) = off */
 	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
 	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };

@@ -677,6 +677,33 @@ START_TEST(test_established_so_timestamping_tx_sched_snd_ack)
 }
 END_TEST
 
+/* net.ipv4.tcp_notsent_lowat applies to sockets without TCP_NOTSENT_LOWAT, as Linux's. */
+START_TEST(test_established_notsent_lowat_sysctl_limits_unsent_bytes)
+{
+	struct socket *l = p_listener(5009, 8), *c, *n;
+	struct tcp_config t = nstack_config(P.a)->tcp;
+	static char buf[100000];
+	int v = -1;
+	socklen_t len = sizeof(v);
+	ssize_t r;
+
+	t.notsent_lowat = 3000;
+	nstack_set_tcp_config(P.a, &t);
+	p_connect(l, 5009, &c, &n);
+	ck_assert_int_eq(nstack_getsockopt(c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), 0);
+	ck_assert_int_eq(v, 0);
+	/* The initial window goes out, then at most lowat + one segment waits unsent. */
+	r = p_send(c, buf, sizeof(buf), 0);
+	ck_assert_int_gt(r, 0);
+	ck_assert_int_le(r, 10 * 1448 + 3000 + 1448);
+	ck_assert_uint_eq(nstack_poll(c) & POLLOUT, 0);
+	nstack_close(c);
+	nstack_close(n);
+	nstack_close(l);
+	p_settle(P.now + 200ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_established_data_both_ways_arrives_in_order)
 {
 	struct socket *l = p_listener(5002, 8), *c, *n;
@@ -1194,6 +1221,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_closed_inet6_dual_stack_tcp_v4_mapped);
 	tcase_add_test(tc, test_closed_inet6_dual_stack_udp_v4_mapped);
 	tcase_add_test(tc, test_established_so_timestamping_tx_sched_snd_ack);
+	tcase_add_test(tc, test_established_notsent_lowat_sysctl_limits_unsent_bytes);
 	tcase_add_test(tc, test_established_data_both_ways_arrives_in_order);
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
