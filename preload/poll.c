@@ -327,12 +327,44 @@ NSP_EXPORT long __fdelt_chk(long d)
 	return d / __NFDBITS;
 }
 
+/*
+ * A program's fd_set holds nfds bits rounded up to whole longs, no more
+ * (libevent allocates just that; Linux's core_sys_select touches no more):
+ * the sets are read and written with these, never with FD_ZERO/FD_SET, which
+ * assume FD_SETSIZE bits.
+ */
+static bool set_has(const fd_set *s, int fd)
+{
+	const unsigned long *w = (const unsigned long *)s;
+
+	return (w[fd / (8 * sizeof(long))] >> (fd % (8 * sizeof(long)))) & 1;
+}
+
+static void set_add(fd_set *s, int fd)
+{
+	((unsigned long *)s)[fd / (8 * sizeof(long))] |= 1ul << (fd % (8 * sizeof(long)));
+}
+
+static void set_clear(fd_set *s, int nfds)
+{
+	memset(s, 0, (size_t)(nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long));
+}
+
+/* Linux reads no further than the fd table reaches: nfds past the fd limit means the limit. */
+static int clamp_nfds(int nfds)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	return max > 0 && nfds > max ? (int)max : nfds;
+}
+
 static bool sets_have_private(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
 	if (nsp_inside)
 		return false;
-	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
-		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+	nfds = clamp_nfds(nfds);
+	for (int fd = 0; fd < nfds; fd++) {
+		if (((r && set_has(r, fd)) || (w && set_has(w, fd)) || (e && set_has(e, fd))) &&
 		    fdt_maybe_private(fd))
 			return true;
 	}
@@ -343,57 +375,79 @@ static bool sets_have_private(int nfds, fd_set *r, fd_set *w, fd_set *e)
 static int select_via_poll(int nfds, fd_set *r, fd_set *w, fd_set *e,
 			   const struct timespec *timeout, const sigset_t *sigmask)
 {
-	struct pollfd pfd[FD_SETSIZE];
-	nfds_t n = 0;
+	struct pollfd stack_pfd[256], *pfd = stack_pfd;
+	nfds_t n = 0, cap = sizeof(stack_pfd) / sizeof(stack_pfd[0]);
 	int rc, count = 0;
 
-	if (nfds < 0 || nfds > FD_SETSIZE) {
+	if (nfds < 0) {
 		errno = EINVAL;
 		return -1;
 	}
+	nfds = clamp_nfds(nfds);
 	for (int fd = 0; fd < nfds; fd++) {
 		short ev = 0;
 
-		if (r && FD_ISSET(fd, r))
+		if (r && set_has(r, fd))
 			ev |= POLLIN;
-		if (w && FD_ISSET(fd, w))
+		if (w && set_has(w, fd))
 			ev |= POLLOUT;
-		if (e && FD_ISSET(fd, e))
+		if (e && set_has(e, fd))
 			ev |= POLLPRI;
-		if (ev)
-			pfd[n++] = (struct pollfd){.fd = fd, .events = ev};
+		if (!ev)
+			continue;
+		if (n == cap) {
+			struct pollfd *g = malloc(2 * cap * sizeof(*g));
+
+			if (!g) {
+				if (pfd != stack_pfd)
+					free(pfd);
+				errno = ENOMEM;
+				return -1;
+			}
+			memcpy(g, pfd, n * sizeof(*g));
+			if (pfd != stack_pfd)
+				free(pfd);
+			pfd = g;
+			cap *= 2;
+		}
+		pfd[n++] = (struct pollfd){.fd = fd, .events = ev};
 	}
 	rc = nsp_ppoll(pfd, n, timeout, sigmask, true);
-	if (rc < 0)
-		return -1;
-	for (nfds_t i = 0; i < n; i++) {
+	for (nfds_t i = 0; rc >= 0 && i < n; i++) {
 		if (pfd[i].revents & POLLNVAL) {
 			errno = EBADF;
-			return -1;
+			rc = -1;
 		}
 	}
+	if (rc < 0) {
+		if (pfd != stack_pfd)
+			free(pfd);
+		return -1;
+	}
 	if (r)
-		FD_ZERO(r);
+		set_clear(r, nfds);
 	if (w)
-		FD_ZERO(w);
+		set_clear(w, nfds);
 	if (e)
-		FD_ZERO(e);
+		set_clear(e, nfds);
 	for (nfds_t i = 0; i < n; i++) {
 		short rev = pfd[i].revents;
 
 		if (r && (pfd[i].events & POLLIN) && (rev & (POLLIN | POLLHUP | POLLERR))) {
-			FD_SET(pfd[i].fd, r);
+			set_add(r, pfd[i].fd);
 			count++;
 		}
 		if (w && (pfd[i].events & POLLOUT) && (rev & (POLLOUT | POLLERR))) {
-			FD_SET(pfd[i].fd, w);
+			set_add(w, pfd[i].fd);
 			count++;
 		}
 		if (e && (pfd[i].events & POLLPRI) && (rev & POLLPRI)) {
-			FD_SET(pfd[i].fd, e);
+			set_add(e, pfd[i].fd);
 			count++;
 		}
 	}
+	if (pfd != stack_pfd)
+		free(pfd);
 	return count;
 }
 

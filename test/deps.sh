@@ -17,6 +17,9 @@ pkgs=(
 	nginx redis-server redis-tools wrk openssl git
 	apache2-bin media-types postgresql postgresql-client openssh-server openssh-client
 	rsync dnsmasq-base bind9-dnsutils procps util-linux
+	# case_evlibs.sh builds small programs on these event libraries
+	# (Boost.Asio is header-only: libboost-dev is enough).
+	libevent-dev libglib2.0-dev libboost-dev
 	# make fuzz / fuzz-check: clang, and libFuzzer with the sanitizer runtimes
 	# (clang-14 only recommends it, and recommends are not installed here).
 	clang libclang-rt-14-dev
