@@ -753,14 +753,17 @@ case_mp_kill9_child_others_carry_on() {
 # never woke for its first mail (wrk hung in its blocking connect).
 case_mp_join_driven_stack_blocking_calls() {
 	mp_lab || return 1
-	in_peer timeout 60 socat "TCP-LISTEN:9415,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
+	# Both live as long as the case may (CASE_TIMEOUT, 90 s): on a loaded machine
+	# 40 python starts take over a minute, and a listener gone early would
+	# refuse the last programs (ECONNREFUSED), which is not what this tests.
+	in_peer timeout 88 socat "TCP-LISTEN:9415,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
 	mp_wait_peer_tcp 9415 || return 1
-	mp_on timeout 60 python3 -u -c '
+	mp_on timeout 88 python3 -u -c '
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 9416))
 print("ready", flush=True)
-time.sleep(50)' >drv.log 2>&1 &
+time.sleep(86)' >drv.log 2>&1 &
 	local drv=$!
 	wait_file drv.log ready || { cat drv.log; return 1; }
 	mp_up $drv || return 1
