@@ -828,6 +828,40 @@ START_TEST(test_synsent_ecn_negotiated_ect0_ce_echo_and_cwr)
 }
 END_TEST
 
+/*
+ * A connection reset while in the accept queue (packetdrill's
+ * fastopen/server/reset-non-tfo-socket): accept() returns it, closed; the
+ * first write reports ECONNRESET, then the data that came before the reset
+ * reads, then EOF.
+ */
+START_TEST(test_listen_reset_before_accept_write_econnreset_then_data_then_eof)
+{
+	struct socket *l = listener(SRV_PORT, 8), *c = NULL;
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+	uint32_t iss;
+	char buf[64];
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	iss = ntohl(th->seq);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535, NULL, 0,
+			     "0123456789", 10});
+	while (t_try_recv(f, sizeof(f), &len))
+		;
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 11, 0, TH_RST | TH_ACK, 65535});
+	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), 0);
+	ck_assert_int_eq(usend(c, "x", 1), -ECONNRESET);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 10);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 0);
+	nstack_close(c);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
 START_TEST(test_synsent_syn_retransmits_with_backoff_then_etimedout)
 {
 	struct socket *s;
@@ -2096,6 +2130,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_fastopen_connect_deferred_until_write);
 	tcase_add_test(tc, test_listen_fastopen_server_cookie_then_syn_data_accepted);
 	tcase_add_test(tc, test_synsent_ecn_negotiated_ect0_ce_echo_and_cwr);
+	tcase_add_test(tc, test_listen_reset_before_accept_write_econnreset_then_data_then_eof);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
