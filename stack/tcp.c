@@ -506,6 +506,11 @@ out:
 	return err;
 }
 
+uint32_t tcp_notsent_lowat(const struct tcp_sock *tp)
+{
+	return tp->notsent_lowat ? tp->notsent_lowat : tp->inet.sk.ns->cfg.tcp.notsent_lowat;
+}
+
 /* Room to queue more (sk_stream_memory_free with tcp_stream_memory_free). */
 bool tcp_stream_memory_free(const struct sock *sk)
 {

@@ -580,10 +580,7 @@ bool tcp_rcv_fastopen_synack(struct sock *sk, const struct tcp_options_received 
 int tcp_send_syn_data(struct sock *sk, struct sk_buff *syn);
 
 /* TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat (UINT32_MAX: no limit). */
-static inline uint32_t tcp_notsent_lowat(const struct tcp_sock *tp)
-{
-	return tp->notsent_lowat ? tp->notsent_lowat : tp->inet.sk.ns->cfg.tcp.notsent_lowat;
-}
+uint32_t tcp_notsent_lowat(const struct tcp_sock *tp);
 
 /* tcp.c */
 extern const struct proto tcp_prot;
