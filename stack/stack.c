@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -723,6 +724,7 @@ static void *stack_thread(void *arg)
 /* Starts the stack thread. */
 int nstack_start(struct nstack *ns)
 {
+	sigset_t all, old;
 	int rc;
 
 	if (ns_local(ns)->thread_running)
@@ -733,7 +735,16 @@ int nstack_start(struct nstack *ns)
 	if (ns_local(ns)->epfd < 0)
 		ns_local(ns)->epfd = ns_open_own(ns, open_epoll, NULL);
 	ns_local(ns)->thread_stop = false;
+	/*
+	 * The program's signals are never delivered to the stack thread: one
+	 * that landed here would run the program's handler on our thread and
+	 * leave the thread that waits for it in sigsuspend() asleep (an nginx
+	 * master missed its workers' SIGCHLD and never exited).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		ns_close_own(ns, ns_local(ns)->wake_fd);
 		ns_local(ns)->wake_fd = -1;

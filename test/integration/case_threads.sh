@@ -67,3 +67,22 @@ case_threads_signals_probe_kernel_reference() {
 	kill_ns_procs
 	[ $rc -eq 0 ] && grep -q '^PASS' "$TMP/out"
 }
+
+# Signals go to the program's threads, never to nstack's: a main thread in
+# sigsuspend() (as an nginx master waits for SIGCHLD) wakes for each of 15
+# SIGUSR1 sent to the process, each while it has the signal blocked
+# (thr_sigsuspend.c). Before the
+# stack thread blocked all signals, some landed on it and the wait hung.
+case_threads_signals_reach_program_threads_only() {
+	cc -O1 -Wall -Wextra -Werror -o "$TMP/thr_sigsuspend" "$IT/thr_sigsuspend.c" || return 1
+	on_nstack timeout 30 "$TMP/thr_sigsuspend" 15 >sig.log 2>&1 &
+	local prog=$! pid i
+	wait_file sig.log ready || { cat sig.log; return 1; }
+	pid=$(pgrep -f -n "$TMP/thr_sigsuspend 15") || { echo "no process"; return 1; }
+	for i in $(seq 1 15); do
+		kill -USR1 "$pid" || return 1
+		wait_file sig.log "woke $i" || { echo "signal $i did not wake sigsuspend()"; cat sig.log; return 1; }
+	done
+	wait $prog || { cat sig.log; return 1; }
+	grep -q 'ok 15' sig.log
+}
