@@ -25,20 +25,6 @@
 /* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
 #define SIN6_LEN_RFC2133 24
 
-static bool v6_is_any(const struct in6_addr *a)
-{
-	static const struct in6_addr any = IN6ADDR_ANY_INIT;
-
-	return !memcmp(a, &any, sizeof(any));
-}
-
-static bool v6_is_mapped(const struct in6_addr *a)
-{
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	return !memcmp(a, prefix, sizeof(prefix));
-}
-
 static void v6_map(struct in6_addr *a, uint32_t v4)
 {
 	memset(a, 0, sizeof(*a));
@@ -86,11 +72,11 @@ static int sin6_to_sin(const struct sock *sk, const struct sockaddr *uaddr, sock
 		return -EAFNOSUPPORT;
 	sin->sin_family = AF_INET;
 	sin->sin_port = sin6.sin6_port;
-	if (v6_is_mapped(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only) {
+	if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only) {
 		memcpy(&sin->sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
 		return 0;
 	}
-	if (any_ok && v6_is_any(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only)
+	if (any_ok && IN6_IS_ADDR_UNSPECIFIED(&sin6.sin6_addr) && !inet_sk(sk)->v6.ipv6only)
 		return 0;
 	return -ENETUNREACH;
 }
@@ -116,7 +102,7 @@ static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen
 
 		/* A mapped address on a v6-only socket is a contradiction; anything else is not
 		 * ours. */
-		return v6_is_mapped(&s6->sin6_addr) ? -EINVAL : -EADDRNOTAVAIL;
+		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? -EINVAL : -EADDRNOTAVAIL;
 	}
 	if (err)
 		return err;

@@ -713,27 +713,18 @@ int put_cmsg(struct msghdr *msg, int level, int type, size_t len, const void *da
  */
 void sock_recv_timestamp(struct msghdr *msg, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct timespec now;
-	int64_t age, ns_wall;
 	bool ts = sock_flag(sk, SOCK_RCVTSTAMP), tsns = sock_flag(sk, SOCK_RCVTSTAMPNS);
+	struct timespec wall;
 
 	if (!ts && !tsns)
 		return;
-	age = (int64_t)(ns_now(sk->ns) - skb->tstamp_us);
-	if (age < 0 || !skb->tstamp_us)
-		age = 0;
-	clock_gettime(CLOCK_REALTIME, &now);
-	ns_wall = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - age * 1000;
+	wall = stack_to_wall(sk->ns, skb->tstamp_us);
 	if (tsns) {
-		struct timespec t = {.tv_sec = ns_wall / 1000000000,
-				     .tv_nsec = ns_wall % 1000000000};
-
 		put_cmsg(msg, SOL_SOCKET,
 			 sock_flag(sk, SOCK_TSTAMP_NEW) ? SO_TIMESTAMPNS_NEW : SO_TIMESTAMPNS_OLD,
-			 sizeof(t), &t);
+			 sizeof(wall), &wall);
 	} else {
-		struct timeval t = {.tv_sec = ns_wall / 1000000000,
-				    .tv_usec = (ns_wall % 1000000000) / 1000};
+		struct timeval t = {.tv_sec = wall.tv_sec, .tv_usec = wall.tv_nsec / 1000};
 
 		put_cmsg(msg, SOL_SOCKET,
 			 sock_flag(sk, SOCK_TSTAMP_NEW) ? SO_TIMESTAMP_NEW : SO_TIMESTAMP_OLD,
