@@ -34,7 +34,7 @@ DEPS := $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all check unit-test asan-test integration-test demo install clean format deps lab-up lab-down bench
 .PHONY: conformance fuzz fuzz-check fuzz-build
-all: $(BUILD)/libnstack.so $(BUILD)/nstack
+all: $(BUILD)/libnstack.so $(BUILD)/nstack $(BUILD)/nstack-opener
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,13 +51,32 @@ $(BUILD)/nstack: preload/wrapper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DNSTACK_LIBDIR='"$(PREFIX)/lib"' -o $@ $<
 
+# nstack-opener: opens the packet socket for programs without CAP_NET_RAW
+# (pcap_io/opener.h). make install gives it cap_net_raw; its policy file is
+# compiled in (OPENER_CONF), never taken from the caller.
+OPENER_DIR ?= $(PREFIX)/lib/nstack
+OPENER_CONF ?= /etc/nstack/opener.conf
+OPENER_SRC := pcap_io/opener/nstack_opener.c pcap_io/opener/policy.c pcap_io/pcap_filter.c
+OPENER_HDR := pcap_io/opener.h pcap_io/opener/policy.h pcap_io/pcap_filter.h
+$(BUILD)/obj/preload/config.o: CPPFLAGS += -DNSTACK_OPENER_PATH='"$(OPENER_DIR)/nstack-opener"'
+
+$(BUILD)/nstack-opener: $(OPENER_SRC) $(OPENER_HDR)
+	$(CC) $(CPPFLAGS) -DOPENER_CONF='"$(OPENER_CONF)"' $(CFLAGS) -o $@ $(OPENER_SRC) -lpcap
+
+# The lab's copy reads a policy the integration tests write into the build tree.
+$(BUILD)/test/nstack-opener-lab: $(OPENER_SRC) $(OPENER_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DOPENER_CONF='"$(abspath $(BUILD))/test/opener-lab.conf"' $(CFLAGS) \
+		-o $@ $(OPENER_SRC) -lpcap
+
 # Lab tools: the impairing bridge used by the integration tests and benchmarks.
 $(BUILD)/nstack-relay: test/tools/relay.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $<
 
-$(BUILD)/nstack_tests: $(TEST_OBJ) $(BUILD)/libnstack_core.a
-	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libnstack_core.a $(LDLIBS_CORE) $$(pkg-config --libs check)
+$(BUILD)/nstack_tests: $(TEST_OBJ) $(BUILD)/libnstack_core.a $(BUILD)/obj/pcap_io/opener/policy.o
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/obj/pcap_io/opener/policy.o \
+		$(BUILD)/libnstack_core.a $(LDLIBS_CORE) $$(pkg-config --libs check)
 
 deps:
 	@test/deps.sh
@@ -70,7 +89,7 @@ asan-test:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		NSTACK_TCP_BULK_MIB=$${NSTACK_TCP_BULK_MIB:-8} $(BUILD)-asan/nstack_tests
 
-integration-test: all $(BUILD)/nstack-relay
+integration-test: all $(BUILD)/nstack-relay $(BUILD)/test/nstack-opener-lab
 	test/integration/run.sh $(BUILD)
 
 check: deps
@@ -136,6 +155,12 @@ install: all
 	install -m 0755 $(BUILD)/nstack $(DESTDIR)$(PREFIX)/bin/nstack
 	install -m 0644 man/nstack.1 $(DESTDIR)$(PREFIX)/share/man/man1/nstack.1
 	install -m 0644 man/nstack.7 $(DESTDIR)$(PREFIX)/share/man/man7/nstack.7
+	install -d $(DESTDIR)$(OPENER_DIR) $(DESTDIR)$(dir $(OPENER_CONF))
+	install -m 0755 $(BUILD)/nstack-opener $(DESTDIR)$(OPENER_DIR)/nstack-opener
+	setcap cap_net_raw+ep $(DESTDIR)$(OPENER_DIR)/nstack-opener || \
+		echo "make install: cannot give nstack-opener cap_net_raw (run as root; setcap is in" \
+		"libcap2-bin): only programs with CAP_NET_RAW can then use nstack" >&2
+	test -e $(DESTDIR)$(OPENER_CONF) || install -m 0644 man/opener.conf $(DESTDIR)$(OPENER_CONF)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "netdevice.h"
+#include "opener.h"
 #include "pcap_live.h"
 
 #define PCAP_LIVE_SNAPLEN 65535
@@ -97,6 +98,19 @@ struct pcap_live {
 
 /* Set around pcap_activate(): the packet socket libpcap makes gets PACKET_VNET_HDR. */
 static __thread bool want_vnet;
+/* Set around pcap_activate(): nstack-opener's socket, for libpcap to use. */
+static __thread int handed_fd = -1;
+
+/* See pcap_live.h. */
+int pcap_live_socket_handed(int type)
+{
+	int fd = handed_fd;
+
+	if (fd < 0 || (type & 0xf) != SOCK_RAW)
+		return -1;
+	handed_fd = -1;
+	return fd;
+}
 
 /*
  * libpcap has no call for PACKET_VNET_HDR, and the kernel takes it only
@@ -175,30 +189,6 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu)
 	/* An IPv4 packet cannot exceed 65535 bytes, whatever the link allows (lo). */
 	*mtu = v > 65535 ? 65535 : (unsigned int)v;
 	return 0;
-}
-
-/*
- * Builds the capture filter: frames addressed to our MAC (or broadcast and
- * multicast), carrying ARP, or IPv4 for our address, the subnet and limited
- * broadcast, or all-hosts multicast. Anything else is the kernel's business
- * and must not cost the stack a wake-up.
- */
-int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
-		     const uint8_t mac[6])
-{
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	uint32_t mask = prefixlen ? htonl(~0u << (32 - (prefixlen > 32 ? 32 : prefixlen))) : 0;
-	uint32_t bcast = addr | ~mask;
-	int n;
-
-	inet_ntop(AF_INET, &addr, a, sizeof(a));
-	inet_ntop(AF_INET, &bcast, b, sizeof(b));
-	n = snprintf(buf, len,
-		     "(ether dst %02x:%02x:%02x:%02x:%02x:%02x or ether multicast) and "
-		     "(arp or (ip and (dst host %s or dst host %s or dst host 255.255.255.255 "
-		     "or dst host 224.0.0.1)))",
-		     mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], a, b);
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
 /*
@@ -578,15 +568,101 @@ static int live_snaplen(const char *ifname)
 	return ok && mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
 }
 
+/* The filter text for o, compiled and attached; 0 or -errno. */
+static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint8_t ifmac[6],
+			   char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	char filter[512];
+	int rc;
+
+	rc = pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
+			      o->mac ? o->mac : ifmac);
+	if (rc)
+		return rc;
+	if (o->tx_only)
+		/* Another process of the stack receives: this handle only sends. */
+		snprintf(filter, sizeof(filter), "%s", PCAP_FILTER_NOTHING);
+	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
+		return -EINVAL;
+	}
+	rc = pcap_setfilter(p, &prog);
+	pcap_freecode(&prog);
+	if (rc < 0) {
+		snprintf(err, errlen, "pcap_setfilter: %s", pcap_geterr(p));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Creates and activates the capture for o; handed >= 0 is a packet socket
+ * nstack-opener opened, which libpcap then takes instead of its own (see
+ * pcap_live_socket_handed()). The pcap_activate() result; *res is NULL only
+ * when the handle could not be created (err says why).
+ */
+static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6], int handed,
+			 pcap_t **res, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p;
+	int rc;
+
+	*res = p = pcap_create(o->ifname, ebuf);
+	if (!p) {
+		snprintf(err, errlen, "pcap_create(%s): %s", o->ifname, ebuf);
+		if (handed >= 0)
+			close(handed);
+		return PCAP_ERROR;
+	}
+	/* The kernel puts a virtio_net_hdr before each frame in the ring slot. */
+	pcap_set_snaplen(p,
+			 live_snaplen(o->ifname) + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
+	pcap_set_immediate_mode(p, 1);
+	pcap_set_buffer_size(p, (int)(o->tx_only       ? 256 * 1024
+				      : o->buffer_size ? o->buffer_size
+						       : PCAP_LIVE_BUFSIZE));
+	/* Frames to a MAC other than the interface's need promiscuous mode. */
+	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
+	pcap_set_timeout(p, 1);
+	want_vnet = !o->no_gso;
+	handed_fd = handed;
+	rc = pcap_activate(p);
+	want_vnet = false;
+	if (handed_fd >= 0) {
+		/* libpcap failed before it asked for a socket. */
+		close(handed_fd);
+		handed_fd = -1;
+	}
+	return rc;
+}
+
+/* Asks nstack-opener for a packet socket with o's filter locked on. */
+static int opener_ask(const struct pcap_live_opts *o, const uint8_t ifmac[6], int *fd, char *err,
+		      size_t errlen)
+{
+	struct opener_req req = {
+	    .magic = OPENER_MAGIC,
+	    .version = OPENER_VERSION,
+	    .addr = o->addr,
+	    .prefixlen = o->prefixlen,
+	    .tx_only = o->tx_only,
+	};
+
+	snprintf(req.ifname, sizeof(req.ifname), "%s", o->ifname);
+	memcpy(req.mac, o->mac ? o->mac : ifmac, 6);
+	return opener_open(o->opener, &req, fd, err, errlen);
+}
+
 /* Opens the interface with libpcap and wraps it in a net_device. */
 int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char *err,
 		   size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	char filter[512];
-	struct bpf_program prog;
 	struct net_device *dev = NULL;
 	struct pcap_live *pl = NULL;
+	bool locked = false;
 	uint8_t ifmac[6];
 	unsigned int mtu;
 	pcap_t *p;
@@ -608,25 +684,31 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		return -EINVAL;
 	}
 
-	p = pcap_create(o->ifname, ebuf);
-	if (!p) {
-		snprintf(err, errlen, "pcap_create(%s): %s", o->ifname, ebuf);
-		return -ENOMEM;
+	rc = live_activate(o, ifmac, -1, &p, err, errlen);
+	if (rc == PCAP_ERROR_PERM_DENIED && o->opener && o->opener[0]) {
+		/* No CAP_NET_RAW here: nstack-opener may open the socket for us. */
+		char oerr[256] = "";
+		int fd;
+
+		pcap_close(p);
+		rc = opener_ask(o, ifmac, &fd, oerr, sizeof(oerr));
+		if (rc == -ENOENT) {
+			snprintf(err, errlen,
+				 "no permission to capture on '%s': run as root, grant CAP_NET_RAW "
+				 "(setcap cap_net_raw+ep), or install nstack-opener (%s)",
+				 o->ifname, o->opener);
+			return -EPERM;
+		}
+		if (rc) {
+			snprintf(err, errlen, "%s", oerr);
+			return rc;
+		}
+		locked = true;
+		rc = live_activate(o, ifmac, fd, &p, err, errlen);
 	}
-	/* The kernel puts a virtio_net_hdr before each frame in the ring slot. */
-	pcap_set_snaplen(p,
-			 live_snaplen(o->ifname) + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
-	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, (int)(o->tx_only       ? 256 * 1024
-				      : o->buffer_size ? o->buffer_size
-						       : PCAP_LIVE_BUFSIZE));
-	/* Frames to a MAC other than the interface's need promiscuous mode. */
-	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
-	pcap_set_timeout(p, 1);
-	want_vnet = !o->no_gso;
-	rc = pcap_activate(p);
-	want_vnet = false;
 	if (rc < 0) {
+		if (!p)
+			return rc == PCAP_ERROR ? -ENOMEM : rc;
 		rc = activate_error(p, rc, o->ifname, err, errlen);
 		goto out_close;
 	}
@@ -650,25 +732,9 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		(void)setsockopt(pcap_fileno(p), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
 				 sizeof(one));
 	}
-	rc = pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
-			      o->mac ? o->mac : ifmac);
-	if (rc)
+	/* The opener locked this very filter on: another attach would fail. */
+	if (!locked && (rc = live_set_filter(p, o, ifmac, err, errlen)))
 		goto out_close;
-	if (o->tx_only)
-		/* Another process of the stack receives: this handle only sends. */
-		snprintf(filter, sizeof(filter), "less 0");
-	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
-		rc = -EINVAL;
-		goto out_close;
-	}
-	rc = pcap_setfilter(p, &prog);
-	pcap_freecode(&prog);
-	if (rc < 0) {
-		snprintf(err, errlen, "pcap_setfilter: %s", pcap_geterr(p));
-		rc = -EIO;
-		goto out_close;
-	}
 	if (pcap_setnonblock(p, 1, ebuf) < 0) {
 		snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
 		rc = -EIO;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pcap_filter.h"
+
 struct net_device;
 
 struct pcap_live_opts {
@@ -23,6 +25,7 @@ struct pcap_live_opts {
 	bool no_gso;		/* send every segment as its own frame (NSTACK_GSO=0) */
 	bool no_tx_thread;	/* super-frames sent by the caller (NSTACK_TX_THREAD=0) */
 	bool tx_only;		/* only sends: the filter takes nothing in, the ring is small */
+	const char *opener;	/* nstack-opener to ask without CAP_NET_RAW; NULL = none */
 };
 
 /*
@@ -50,14 +53,16 @@ int pcap_live_open(const struct pcap_live_opts *opts, struct net_device **res, c
  */
 void pcap_live_socket_created(int fd);
 /*
+ * To be called by the preload's socket() for AF_PACKET before it creates
+ * one: during pcap_live_open() with a socket from nstack-opener, returns
+ * that socket (once) for libpcap to use instead of a new one; else -1.
+ */
+int pcap_live_socket_handed(int type);
+/*
  * In a child of fork(): the device sends inline (the TX thread was the
  * parent's; frames it had queued are the parent's to send) and is never
  * polled for input by this process.
  */
 void pcap_live_fork_child(struct net_device *dev);
-
-/* The BPF program text pcap_live_open() installs (exposed for tests). */
-int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
-		     const uint8_t mac[6]);
 
 #endif

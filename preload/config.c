@@ -375,6 +375,17 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		cfg->mtu = (unsigned int)mtu;
 	}
+	snprintf(c->opener, sizeof(c->opener), "%s", NSTACK_OPENER_PATH);
+	if ((v = get(ctx, "NSTACK_OPENER")) != NULL) {
+		if (!v[0] || !strcmp(v, "0") || !strcasecmp(v, "off")) {
+			c->opener[0] = '\0';
+		} else if (v[0] != '/' || strlen(v) >= sizeof(c->opener)) {
+			snprintf(err, errlen, "bad NSTACK_OPENER='%s' (an absolute path, or 0)", v);
+			return -EINVAL;
+		} else {
+			strcpy(c->opener, v);
+		}
+	}
 	if ((v = get(ctx, "NSTACK_PCAP")) != NULL && v[0]) {
 		if (strlen(v) >= sizeof(c->pcap_path)) {
 			snprintf(err, errlen, "bad NSTACK_PCAP (path too long)");

@@ -13,11 +13,17 @@
 
 #include "nstack.h"
 
+/* Where make install puts nstack-opener (the Makefile says, from PREFIX). */
+#ifndef NSTACK_OPENER_PATH
+#define NSTACK_OPENER_PATH "/usr/local/lib/nstack/nstack-opener"
+#endif
+
 struct nsp_config {
 	struct nstack_config cfg;
 	bool have_mac; /* NSTACK_MAC given; otherwise the interface's */
 	uint8_t mac[6];
 	char pcap_path[PATH_MAX];    /* NSTACK_PCAP; empty = no dump */
+	char opener[PATH_MAX];	     /* NSTACK_OPENER; empty = none */
 	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
 	bool handover_loopback;	     /* NSTACK_HANDOVER */
 	bool gso;		     /* NSTACK_GSO: TCP segmentation by the kernel (default on) */

@@ -103,7 +103,9 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	int rc, fd;
 
 	if (domain == AF_PACKET) {
-		fd = REAL(socket)(domain, type, protocol);
+		fd = pcap_live_socket_handed(type);
+		if (fd < 0)
+			fd = REAL(socket)(domain, type, protocol);
 		if (fd >= 0)
 			pcap_live_socket_created(fd);
 		if (!nsp_inside)

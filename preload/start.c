@@ -477,6 +477,7 @@ static void tune_malloc(void)
 static struct pcap_live_opts live_opts;
 static char live_ifname[IF_NAMESIZE];
 static uint8_t live_mac[6];
+static char live_opener[PATH_MAX];
 
 /* Wraps a live device's ops so that libpcap's own socket calls reach libc. */
 static void guard_dev(struct net_device *dev)
@@ -868,10 +869,13 @@ static int start_locked(void)
 	o.prefixlen = c.cfg.prefixlen;
 	o.no_gso = !c.gso;
 	o.no_tx_thread = !c.tx_thread;
+	o.opener = c.opener[0] ? c.opener : NULL;
 	print_stats = c.stats;
 	live_opts = o;
 	snprintf(live_ifname, sizeof(live_ifname), "%s", c.cfg.ifname);
 	live_opts.ifname = live_ifname;
+	snprintf(live_opener, sizeof(live_opener), "%s", c.opener);
+	live_opts.opener = live_opener[0] ? live_opener : NULL;
 	if (o.mac) {
 		memcpy(live_mac, o.mac, 6);
 		live_opts.mac = live_mac;
