@@ -244,11 +244,13 @@ mp_pg_init() {
 }
 
 # mp_pg_start WHERE DIR LISTEN PORT: postgres as user postgres, keeping
-# CAP_NET_RAW (ambient) for nstack's packet socket; log in DIR.log.
+# CAP_NET_RAW (ambient) for nstack's packet socket (or the capabilities in
+# the caller's $mp_pg_caps); log in DIR.log.
 mp_pg_start() {
 	local where=$1 dir=$2 listen=$3 port=$4
+	# shellcheck disable=SC2086 # setpriv options, split on purpose
 	"$where" timeout 50 setpriv --reuid=postgres --regid=postgres --init-groups \
-		--inh-caps=+net_raw --ambient-caps=+net_raw "$(mp_pg_bin)/postgres" -D "$dir" \
+		${mp_pg_caps:---inh-caps=+net_raw --ambient-caps=+net_raw} "$(mp_pg_bin)/postgres" -D "$dir" \
 		-c listen_addresses="$listen" -p "$port" -c unix_socket_directories="$dir" \
 		-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
 		>"$dir.log" 2>&1 &

@@ -150,3 +150,28 @@ PY
 	[ $rc -eq 0 ] && [ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] &&
 		grep -q 'uid 65533) may not use 198.18.0.2 on nstack0' "$TMP/err"
 }
+
+# postgres, which refuses to run as root, as user postgres with no capability
+# at all: the postmaster and its backends (forked) share the stack the opener
+# gave the postmaster its socket for; kernel pgbench, 4 clients x 100
+# transactions, every one committed.
+priv_on() { in_ns env NSTACK_OPENER="$(priv_opener)" "$NSTACK" -- "$@"; }
+case_unprivileged_postgres_pgbench_via_opener() {
+	priv_setup "postgres nstack0 $ADDR/32" || return 1
+	local bin mp_pg_caps="--inh-caps=-all"
+	bin=$(mp_pg_bin)
+	mp_pg_init "$TMP/pg" || return 1
+	mp_pg_start priv_on "$TMP/pg" '*' 9405 || { cat "$TMP/pg.log"; return 1; }
+	mp_up "$mp_pg_pid" || return 1
+	local pg=(-h "$ADDR" -p 9405 -U postgres)
+	in_peer timeout 30 "$bin/pgbench" "${pg[@]}" -i -s 1 postgres >"$TMP/init.log" 2>&1 ||
+		{ cat "$TMP/init.log"; tail "$TMP/pg.log"; return 1; }
+	in_peer timeout 30 "$bin/pgbench" "${pg[@]}" -c 4 -j 2 -t 100 postgres >"$TMP/bench.log" 2>&1 ||
+		{ cat "$TMP/bench.log"; tail "$TMP/pg.log"; return 1; }
+	grep -q 'number of transactions actually processed: 400/400' "$TMP/bench.log" &&
+		grep -q 'number of failed transactions: 0 ' "$TMP/bench.log" || { cat "$TMP/bench.log"; return 1; }
+	# No capability: postgres's own packet socket attempt would have failed.
+	grep -q 'CapEff:.0000000000000000' "/proc/$(head -n 1 "$TMP/pg/postmaster.pid")/status" ||
+		{ grep Cap "/proc/$(head -n 1 "$TMP/pg/postmaster.pid")/status"; return 1; }
+	mp_pg_stop "$TMP/pg"
+}
