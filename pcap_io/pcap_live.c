@@ -91,8 +91,9 @@ struct pcap_live {
 	unsigned int q_head, q_count; /* slots queued, the first one being sent */
 	bool q_busy;		      /* a send() is under way (TX thread or caller) */
 	bool q_stop;
-	unsigned int q_waiters; /* producers waiting for room */
-	unsigned long q_errors; /* queued frames the kernel refused */
+	unsigned int q_waiters;	     /* producers waiting for room */
+	unsigned long q_errors;	     /* queued frames the kernel refused */
+	unsigned long q_errors_told; /* of which the stack was told (pcap_live_poll) */
 	struct tx_slot slots[PCAP_LIVE_TXQ_SLOTS];
 };
 
@@ -286,7 +287,7 @@ static void *tx_thread(void *arg)
 		err = inject_errno(pl, slot->buf, slot->len);
 		pthread_mutex_lock(&pl->q_lock);
 		if (err)
-			pl->q_errors++;
+			__atomic_add_fetch(&pl->q_errors, 1, __ATOMIC_RELAXED);
 		pl->q_head = (pl->q_head + 1) % PCAP_LIVE_TXQ_SLOTS;
 		pl->q_count--;
 		pl->q_busy = false;
@@ -476,12 +477,27 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 
 	if (budget <= 0)
 		return 0;
+	if (pl->q_thread_on) {
+		unsigned long e = __atomic_load_n(&pl->q_errors, __ATOMIC_RELAXED);
+
+		if (e != pl->q_errors_told) {
+			netdev_tx_errors(dev, (unsigned int)(e - pl->q_errors_told));
+			pl->q_errors_told = e;
+		}
+	}
 	n = pcap_dispatch(pl->p, budget, pcap_live_rx_one, (u_char *)dev);
 	if (n >= 0)
 		return n;
 	if (n == PCAP_ERROR_BREAK)
 		return 0;
-	return n == PCAP_ERROR_IFACE_NOT_UP ? -ENETDOWN : -EIO;
+	if (n == PCAP_ERROR_IFACE_NOT_UP)
+		return -ENETDOWN;
+	/* libpcap says "The interface disappeared" as a plain PCAP_ERROR. */
+	{
+		unsigned int mtu;
+
+		return pcap_live_read_mtu(dev->name, &mtu) == -ENODEV ? -ENODEV : -EIO;
+	}
 }
 
 static int pcap_live_get_fd(struct net_device *dev)
@@ -489,6 +505,17 @@ static int pcap_live_get_fd(struct net_device *dev)
 	struct pcap_live *pl = dev->priv;
 
 	return pl->fd;
+}
+
+/*
+ * After the interface went down libpcap must be called now and then to
+ * learn whether it came back or was deleted: the socket says nothing more.
+ */
+static bool pcap_live_needs_polling(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+
+	return pcap_get_required_select_timeout(pl->p) != NULL;
 }
 
 static void pcap_live_close(struct net_device *dev)
@@ -510,6 +537,7 @@ static const struct netdev_ops pcap_live_ops = {
     .tx_pending = pcap_live_tx_pending,
     .poll = pcap_live_poll,
     .get_fd = pcap_live_get_fd,
+    .needs_polling = pcap_live_needs_polling,
     .close = pcap_live_close,
 };
 

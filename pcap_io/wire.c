@@ -32,6 +32,7 @@ struct wire_end {
 	struct wire *wire;
 	int idx;
 	bool attached;
+	bool deleted; /* wire_delete_end(): the interface is gone */
 };
 
 struct wire {
@@ -175,8 +176,13 @@ unsigned int wire_pending(const struct wire *w, int end)
 static int wire_xmit(struct net_device *dev, const void *frame, size_t len)
 {
 	struct wire_end *e = dev->priv;
+	struct wire *w = e->wire;
 
-	return wire_send(e->wire, e->idx, frame, len);
+	if (e->deleted)
+		return -ENXIO; /* what send() on a deleted interface's packet socket says */
+	if (w->opts.enobufs > 0 && wire_rand(w) < w->opts.enobufs)
+		return -ENOBUFS;
+	return wire_send(w, e->idx, frame, len);
 }
 
 /*
@@ -241,6 +247,11 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 	return 0;
 }
 
+void wire_delete_end(struct wire *w, int end)
+{
+	w->end[end].deleted = true;
+}
+
 /* Super-frames refused by wire_xmit_gso(). */
 unsigned long wire_gso_errors(const struct wire *w)
 {
@@ -252,6 +263,8 @@ static int wire_poll(struct net_device *dev, int budget)
 	struct wire_end *e = dev->priv;
 	int n = 0;
 
+	if (e->deleted)
+		return -ENODEV;
 	while (n < budget) {
 		ssize_t len = wire_recv(e->wire, e->idx, e->wire->rxbuf, sizeof(e->wire->rxbuf));
 

@@ -21,6 +21,8 @@ struct wire_opts {
 	double reorder; /* probability a frame is held back behind the next one */
 	uint32_t seed;
 	unsigned int max_queue; /* frames per direction before tail drop; 0 = 65536 */
+	double enobufs;		/* probability a stack's send is refused (-ENOBUFS), as a full
+				 * packet socket refuses one: not sent, the stack must retry */
 };
 
 int wire_create(const struct wire_opts *opts, struct wire **res);
@@ -37,6 +39,8 @@ ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap);
  * packet socket with virtio_net_hdr once a test sets NETDEV_F_TX_GSO on it.
  */
 unsigned long wire_gso_errors(const struct wire *w);
+/* The interface of endpoint end is deleted: its poll says -ENODEV, sends -ENXIO. */
+void wire_delete_end(struct wire *w, int end);
 /* Frames waiting for endpoint end. */
 unsigned int wire_pending(const struct wire *w, int end);
 

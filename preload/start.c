@@ -224,6 +224,11 @@ static int guarded_get_fd(struct net_device *dev)
 	return backend_ops->get_fd(dev);
 }
 
+static bool guarded_needs_polling(struct net_device *dev)
+{
+	return backend_ops->needs_polling(dev);
+}
+
 static void guarded_close(struct net_device *dev)
 {
 	nsp_inside++;
@@ -489,6 +494,7 @@ static void guard_dev(struct net_device *dev)
 	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
+	    .needs_polling = backend_ops->needs_polling ? guarded_needs_polling : NULL,
 	    .close = guarded_close,
 	};
 	dev->ops = &guarded_ops;

@@ -264,6 +264,11 @@ static void dev_xmit_account(struct net_device *dev, int err, unsigned int frame
 }
 
 /* One plain frame through the backend, counted; consumes skb. */
+void netdev_tx_errors(struct net_device *dev, unsigned int n)
+{
+	dev_xmit_account(dev, -EIO, n, 0);
+}
+
 static int dev_xmit_one(struct net_device *dev, struct sk_buff *skb)
 {
 	int err = dev->ops->xmit(dev, skb->data, skb->len);

@@ -70,6 +70,8 @@ int ip_route_output(struct nstack *ns, uint32_t daddr, struct rtable *rt)
 		rt->rt_mtu = IP_MAXPACKET;
 		return 0;
 	}
+	if (ns->link_gone)
+		return -ENETDOWN; /* the interface was deleted (nstack_link_gone) */
 	if (ipv4_is_lbcast(daddr) || ip_addr_is_subnet_bcast(ns, daddr)) {
 		rt->rt_type = RTN_BROADCAST;
 		return 0;

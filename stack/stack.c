@@ -448,13 +448,15 @@ static void process_locked(struct nstack *ns)
 	struct sk_buff_head looped;
 	struct sk_buff *skb;
 
-	for (int round = 0; round < RX_ROUNDS; round++) {
+	for (int round = 0; round < RX_ROUNDS && !ns->link_gone; round++) {
 		int n;
 
 		dev_rx_batch_begin(ns_dev(ns));
 		n = ns_dev(ns)->ops->poll(ns_dev(ns), RX_BUDGET);
 		dev_rx_batch_end(ns_dev(ns));
 
+		if (n == -ENODEV)
+			nstack_link_gone(ns);
 		if (n < RX_BUDGET)
 			break;
 	}
@@ -465,6 +467,46 @@ static void process_locked(struct nstack *ns)
 	while ((skb = skb_dequeue(&looped)) != NULL)
 		netif_receive_skb(skb);
 	timers_run(ns);
+}
+
+/*
+ * The interface is gone for good (a later one of the same name is another
+ * device). Linux would leave connections to time out over 15 minutes of
+ * retransmissions into nothing; a program here cannot get its link back,
+ * so it hears now: each connection ends with ENETDOWN as a local abort
+ * (tcp_abort), and datagram sockets get it as a pending error.
+ */
+void nstack_link_gone(struct nstack *ns)
+{
+	unsigned int aborted = 0;
+	struct socket *sock;
+
+	if (ns->link_gone)
+		return;
+	ns->link_gone = true;
+	LIST_FOREACH(sock, &ns->sockets, all)
+	{
+		struct sock *sk = sock->sk;
+
+		if (!sk)
+			continue;
+		if (sk->sk_type == SOCK_STREAM &&
+		    (sk->sk_state == TCP_LISTEN || sk->sk_state == TCP_CLOSE)) {
+			continue; /* nothing will come; accept() keeps waiting, as on Linux */
+		} else if (sk->sk_type == SOCK_STREAM) {
+			sk->sk_err = ENETDOWN;
+			SK_CB(sk, sk_error_report)(sk);
+			tcp_done(sk);
+			aborted++;
+		} else {
+			sk->sk_err = ENETDOWN;
+			SK_CB(sk, sk_error_report)(sk);
+		}
+	}
+	ns_err(ns,
+	       "interface %s is gone: %u connection%s ended with ENETDOWN, and every call that "
+	       "needs the link fails so",
+	       ns_dev(ns)->name, aborted, aborted == 1 ? "" : "s");
 }
 
 /* Handles pending frames and due timers once (tests, manual clock). */
@@ -649,11 +691,16 @@ static void *stack_thread(void *arg)
 			now = ns_now(ns);
 			if (!skb_queue_empty(&ns->backlog) || next <= now)
 				continue;
-			devfd = l->dev->ops->get_fd ? l->dev->ops->get_fd(l->dev) : -1;
+			/* A deleted interface's socket has nothing more to say. */
+			devfd = l->dev->ops->get_fd && !ns->link_gone ? l->dev->ops->get_fd(l->dev)
+								      : -1;
+			if (devfd >= 0 && l->dev->ops->needs_polling &&
+			    l->dev->ops->needs_polling(l->dev))
+				devfd = -1; /* down: polled below until it is back or gone */
 			if (next != UINT64_MAX)
 				/* Round up: waking early only costs a loop; late is wrong. */
 				timeout = (int)((next - now + 999) / 1000);
-			if (devfd < 0 && (timeout < 0 || timeout > 10))
+			if (devfd < 0 && !ns->link_gone && (timeout < 0 || timeout > 10))
 				timeout = 10; /* backends without a selectable fd are polled */
 		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};

@@ -48,11 +48,14 @@ struct netdev_ops {
 	unsigned int (*tx_pending)(struct net_device *dev);
 	/*
 	 * Hand up to budget pending frames to netdev_rx_frame() without
-	 * blocking; returns how many were delivered or -errno.
+	 * blocking; returns how many were delivered or -errno (-ENODEV: the
+	 * interface is gone for good, see nstack_link_gone()).
 	 */
 	int (*poll)(struct net_device *dev, int budget);
 	/* A file descriptor that polls readable when frames wait, or -1. */
 	int (*get_fd)(struct net_device *dev);
+	/* Optional: true while get_fd's descriptor cannot be relied on to wake us. */
+	bool (*needs_polling)(struct net_device *dev);
 	void (*close)(struct net_device *dev);
 };
 
@@ -134,6 +137,12 @@ int dev_add_pack(struct nstack *ns, const struct packet_type *pt);
 void dev_remove_pack(struct nstack *ns, const struct packet_type *pt);
 /* Called by backends for each received frame; copies it into an skb. */
 void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len);
+/*
+ * A backend that sends on a thread of its own reports frames the link
+ * refused after the stack let go of them: counted as transmit errors
+ * (EthOutErrors); TCP recovers them as losses. Stack lock held.
+ */
+void netdev_tx_errors(struct net_device *dev, unsigned int n);
 /*
  * The same for a frame whose transport checksum the link already verified
  * (csum_ok): a receive-offloaded (GRO) frame holds many segments behind one

@@ -94,6 +94,7 @@ struct nstack {
 	struct sk_buff_head backlog;
 
 	uint64_t thread_sleep_until; /* [S] the deadline the driving thread sleeps towards */
+	bool link_gone;		     /* [S] the interface was deleted (nstack_link_gone) */
 
 	/* Processes sharing the stack (shared.c). */
 	struct ns_procs *procs;
@@ -151,6 +152,13 @@ void ns_free(struct nstack *ns, void *p);
 
 void nstack_log(const struct nstack *ns, enum nstack_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * The interface was deleted (the device's poll said -ENODEV): connections
+ * end with ENETDOWN, other sockets get it as an error, routes off the stack
+ * fail with ENETDOWN from now on; said once in the log.
+ */
+void nstack_link_gone(struct nstack *ns);
+
 #define ns_err(ns, ...)	 nstack_log((ns), NSTACK_LOG_ERROR, __VA_ARGS__)
 #define ns_warn(ns, ...) nstack_log((ns), NSTACK_LOG_WARN, __VA_ARGS__)
 #define ns_info(ns, ...) nstack_log((ns), NSTACK_LOG_INFO, __VA_ARGS__)

@@ -781,6 +781,51 @@ START_TEST(test_closed_port_connect_refused)
 }
 END_TEST
 
+/*
+ * The interface under stack A is deleted: its connection ends with
+ * ENETDOWN at once (not after 15 minutes of retransmissions), a UDP socket
+ * gets it as its error, and new connections and sends fail with it.
+ */
+START_TEST(test_established_interface_deleted_enetdown)
+{
+	struct socket *l = p_listener(5010, 8), *c, *n, *u, *c2;
+	struct sockaddr_in sa = sin_of(IP_B, 5010);
+	int err = 0;
+	socklen_t len = sizeof(err);
+	char buf[8];
+
+	p_connect(l, 5010, &c, &n);
+	ck_assert_int_eq(nstack_socket(P.a, AF_INET, SOCK_DGRAM, 0, &u), 0);
+	wire_delete_end(P.w, 0);
+	p_settle(P.now + 1000);
+	ck_assert_int_eq(p_recv(c, buf, sizeof(buf), MSG_DONTWAIT), -ENETDOWN);
+	ck_assert_uint_eq(nstack_poll(c) & (POLLERR | POLLHUP), POLLHUP);
+	ck_assert_int_eq(p_send(c, "x", 1, MSG_NOSIGNAL), -EPIPE);
+	ck_assert_int_eq(nstack_getsockopt(u, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	ck_assert_int_eq(err, ENETDOWN);
+	{
+		struct iovec iov = {.iov_base = "x", .iov_len = 1};
+		struct msghdr m = {
+		    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
+
+		ck_assert_int_eq(nstack_sendmsg(u, &m, 0), -ENETDOWN);
+	}
+	c2 = p_socket(P.a);
+	ck_assert_int_eq(nstack_connect(c2, (struct sockaddr *)&sa, sizeof(sa)), -ENETDOWN);
+	nstack_close(c2);
+	nstack_close(u);
+	nstack_close(c);
+	/* B never hears of it: its end is reset so that nothing lingers. */
+	{
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		ck_assert_int_eq(nstack_setsockopt(n, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	}
+	nstack_close(n);
+	nstack_close(l);
+}
+END_TEST
+
 START_TEST(test_established_zero_linger_close_resets_peer)
 {
 	struct socket *l = p_listener(5004, 8), *c, *n;
@@ -1121,6 +1166,11 @@ static void bulk_case(const struct wire_opts *o, uint64_t n)
 	}
 	ck_assert_int_eq(nstack_stat(P.a, "EthOutPlugLeaks"), 0);
 	ck_assert_int_eq(nstack_stat(P.b, "EthOutPlugLeaks"), 0);
+	if (o->enobufs > 0) {
+		/* Refused sends are counted, never taken for sent. */
+		ck_assert_int_gt(nstack_stat(P.a, "EthOutErrors"), 0);
+		ck_assert_int_gt(nstack_stat(P.b, "EthOutErrors"), 0);
+	}
 	nstack_close(c);
 	nstack_close(n2);
 	nstack_close(l);
@@ -1133,6 +1183,18 @@ START_TEST(test_established_bulk_clean_link_byte_exact)
 	struct wire_opts o = {.seed = 1};
 
 	bulk_case(&o, 8u << 20);
+}
+END_TEST
+
+/*
+ * The link refuses one send in ten (a packet socket's ENOBUFS): the refused
+ * segments are sent again, counted, and the stream arrives whole.
+ */
+START_TEST(test_established_bulk_link_refusing_sends_byte_exact)
+{
+	struct wire_opts o = {.enobufs = 0.10, .seed = 11};
+
+	bulk_case(&o, 2u << 20);
 }
 END_TEST
 
@@ -1226,6 +1288,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, test_established_shutdown_wr_half_close_peer_still_sends);
 	tcase_add_test(tc, test_closed_port_connect_refused);
 	tcase_add_test(tc, test_established_zero_linger_close_resets_peer);
+	tcase_add_test(tc, test_established_interface_deleted_enetdown);
 	tcase_add_test(tc, test_sockopts_tcp_level_values);
 	tcase_add_test(tc, test_listen_backlog_full_second_connect_waits);
 	tcase_add_test(tc, test_established_receiver_not_reading_window_closes_then_reopens);
@@ -1242,6 +1305,7 @@ static Suite *tcp_suite(void)
 	tcase_set_timeout(bulk, 300);
 	tcase_add_test(bulk, test_established_bulk_clean_link_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_lossy_link_byte_exact);
+	tcase_add_test(bulk, test_established_bulk_link_refusing_sends_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_offloads_lossy_link_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_offloads_clean_link_byte_exact);
 	suite_add_tcase(s, bulk);
