@@ -354,12 +354,93 @@ int sock_error(struct sock *sk)
 	return -err;
 }
 
+/*
+ * The pool sk's receive memory counts against, with its limits (tcp_mem or
+ * udp_mem, in pages), or NULL for the protocols Linux does not account.
+ */
+static struct proto_mem *sk_mem_pool(const struct sock *sk, const int **limits)
+{
+	struct nstack *ns = sk->ns;
+
+	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) {
+		*limits = ns->cfg.tcp.mem;
+		return &ns->tcp_mem;
+	}
+	if (sk->sk_type == SOCK_DGRAM && sk->sk_protocol == IPPROTO_UDP) {
+		*limits = ns->cfg.tcp.udp_mem;
+		return &ns->udp_mem;
+	}
+	return NULL;
+}
+
+static uint64_t sk_mem_pages(uint64_t bytes)
+{
+	return (bytes + SK_MEM_PAGE - 1) / SK_MEM_PAGE;
+}
+
+/* True while TCP is under memory pressure (tcp_under_memory_pressure). */
+bool sk_under_memory_pressure(const struct sock *sk)
+{
+	const int *lim;
+	const struct proto_mem *pool = sk_mem_pool(sk, &lim);
+
+	return pool && pool->pressure;
+}
+
+/*
+ * May sk take size more bytes of receive memory? Linux's
+ * __sk_mem_raise_allocated() for SK_MEM_RECV: always below the protocol's
+ * min; above max never; in between only a socket holding less than its
+ * minimum buffer (tcp_rmem[0], udp_rmem_min), or, for TCP, one not above its
+ * fair share while under pressure (or any while not yet under pressure).
+ * UDP has no pressure state, so above min it is held to its minimum.
+ */
+bool sk_rmem_schedule(struct sock *sk, unsigned int size)
+{
+	const int *lim;
+	struct proto_mem *pool = sk_mem_pool(sk, &lim);
+	bool tcp = pool == &sk->ns->tcp_mem;
+	uint64_t pages, rmem0;
+
+	if (!pool)
+		return true;
+	pages = sk_mem_pages(pool->allocated + size);
+	if (pages <= (uint64_t)lim[0]) {
+		pool->pressure = false;
+		return true;
+	}
+	if (tcp && pages > (uint64_t)lim[1] && !pool->pressure) {
+		pool->pressure = true;
+		NS_INC_STATS(sk->ns, TcpExtTCPMemoryPressures);
+	}
+	if (pages > (uint64_t)lim[2])
+		return false;
+	rmem0 = tcp ? (uint64_t)sk->ns->cfg.tcp.rmem[0] : SK_MEM_PAGE;
+	if (sk->sk_rmem_alloc < rmem0)
+		return true;
+	if (tcp) {
+		uint64_t mine = sk_mem_pages((uint64_t)sk->sk_rmem_alloc + size);
+
+		if (!pool->pressure || (uint64_t)lim[2] > pool->sockets * mine)
+			return true;
+	}
+	return false;
+}
+
 static void sock_rfree(struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;
+	const int *lim;
+	struct proto_mem *pool = sk_mem_pool(sk, &lim);
 
 	assert(sk->sk_rmem_alloc >= skb->truesize);
 	sk->sk_rmem_alloc -= skb->truesize;
+	if (pool) {
+		assert(pool->allocated >= skb->truesize);
+		pool->allocated -= skb->truesize;
+		if (pool->pressure && sk_mem_pages(pool->allocated) < (uint64_t)lim[0])
+			pool->pressure = false;
+	}
 }
 
 static void sock_wfree(struct sk_buff *skb)
@@ -377,10 +458,15 @@ static void sock_wfree(struct sk_buff *skb)
 /* Charges skb to sk's receive buffer until it is freed. */
 void skb_set_owner_r(struct sk_buff *skb, struct sock *sk)
 {
+	const int *lim;
+	struct proto_mem *pool;
+
 	assert(!skb->destructor);
 	skb->sk = sk;
 	skb_set_destructor(skb, sock_rfree);
 	sk->sk_rmem_alloc += skb->truesize;
+	if ((pool = sk_mem_pool(sk, &lim)))
+		pool->allocated += skb->truesize;
 }
 
 /* Charges skb to sk's send buffer until it is freed (holds a reference on sk). */
@@ -396,14 +482,16 @@ void skb_set_owner_w(struct sk_buff *skb, struct sock *sk)
 /*
  * Queues skb for the reader. As Linux's __udp_enqueue_schedule_skb, one
  * datagram is always let in while the buffer is not over its limit, so a
- * tiny SO_RCVBUF still receives; past the limit -ENOMEM (caller counts and
- * frees).
+ * tiny SO_RCVBUF still receives; past the limit -ENOMEM; refused by the
+ * protocol's global limit (udp_mem) -ENOBUFS (caller counts and frees).
  */
 int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb)
 {
 	if (sk->sk_rmem_alloc > (unsigned int)sk->sk_rcvbuf ||
 	    (sk->sk_rmem_alloc && sk->sk_rmem_alloc + skb->truesize > (unsigned int)sk->sk_rcvbuf))
 		return -ENOMEM;
+	if (!sk_rmem_schedule(sk, skb->truesize))
+		return -ENOBUFS;
 	skb_set_owner_r(skb, sk);
 	skb_queue_tail(&sk->sk_receive_queue, skb);
 	if (!sock_flag(sk, SOCK_DEAD))

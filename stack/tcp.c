@@ -92,6 +92,8 @@ int tcp_init_sock(struct sock *sk)
 	skb_queue_head_init(&tp->out_of_order_queue);
 	LIST_INSERT_HEAD(&ns->tcp->all, tp, all_link);
 	tp->in_all = true;
+	ns->tcp_mem.sockets++;
+	tp->scaling_ratio = TCP_DEFAULT_SCALING_RATIO;
 	LIST_INIT(&tp->syn_queue);
 	TAILQ_INIT(&tp->accept_queue);
 	tcp_init_xmit_timers(sk);
@@ -194,16 +196,24 @@ void tcp_rcv_space_adjust(struct sock *sk)
 	copied = tp->copied_seq - tp->rcvq_seq;
 	if (copied > tp->rcvq_space) {
 		tp->rcvq_space = copied;
-		if (!sk->sk_userlocks_rcv) {
+		/* Under memory pressure the buffer stops growing. */
+		if (!sk->sk_userlocks_rcv && !sk_under_memory_pressure(sk)) {
 			uint64_t rcvwin = 2ull * copied + 16ull * tp->advmss;
-			uint64_t rcvbuf = 2 * rcvwin;
+			uint64_t rcvbuf;
 
+			if (rcvwin > INT32_MAX)
+				rcvwin = INT32_MAX;
+			/* The buffer, in truesize, that holds that window. */
+			rcvbuf = (uint64_t)tcp_space_from_win(sk, (int)rcvwin);
 			if (rcvbuf > (uint64_t)c->rmem[2])
 				rcvbuf = (uint64_t)c->rmem[2];
 			if ((int)rcvbuf > sk->sk_rcvbuf) {
+				uint32_t clamp;
+
 				sk->sk_rcvbuf = (int)rcvbuf;
-				if (tp->window_clamp < rcvbuf / 2)
-					tp->window_clamp = (uint32_t)(rcvbuf / 2);
+				clamp = (uint32_t)tcp_win_from_space(sk, (int)rcvbuf);
+				if (tp->window_clamp < clamp)
+					tp->window_clamp = clamp;
 			}
 		}
 	}
@@ -279,8 +289,9 @@ int tcp_disconnect(struct sock *sk, int flags)
 	}
 	if (old != TCP_CLOSE)
 		tcp_done(sk);
+	skb_queue_purge(&tp->out_of_order_queue);
 	skb_queue_purge(&sk->sk_receive_queue);
-	sk->sk_rmem_alloc = 0;
+	tp->scaling_ratio = TCP_DEFAULT_SCALING_RATIO;
 	sk->sk_shutdown = 0;
 	sock_reset_flag(sk, SOCK_DONE);
 	sk->sk_dport = 0;
@@ -334,7 +345,6 @@ static void tcp_close(struct sock *sk, int64_t timeout)
 	}
 	while ((skb = skb_dequeue(&sk->sk_receive_queue))) {
 		unread += skb->len;
-		sk->sk_rmem_alloc -= skb->len;
 		kfree_skb(skb);
 	}
 	unread = tcp_inq(sk) ? unread : 0;
@@ -389,6 +399,7 @@ static void tcp_v4_destroy_sock(struct sock *sk)
 	if (tp->in_all) {
 		LIST_REMOVE(tp, all_link);
 		tp->in_all = false;
+		sk->ns->tcp_mem.sockets--;
 	}
 }
 
@@ -432,7 +443,6 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 			if (off >= skb->len) {
 				if (!peek && before(TCP_SKB_CB(skb)->seq + skb->len - 1, *seq)) {
 					skb_unlink(&sk->sk_receive_queue, skb);
-					sk->sk_rmem_alloc -= skb->len;
 					kfree_skb(skb);
 				}
 				continue;
@@ -451,7 +461,6 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 			progress = true;
 			if (!peek && off + used == skb->len) {
 				skb_unlink(&sk->sk_receive_queue, skb);
-				sk->sk_rmem_alloc -= skb->len;
 				kfree_skb(skb);
 			}
 			if (copied >= len)

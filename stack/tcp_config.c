@@ -14,6 +14,17 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->wmem[0] = 4096;
 	c->wmem[1] = 16384;
 	c->wmem[2] = 4194304;
+	/*
+	 * Linux sizes tcp_mem from RAM (a sixteenth of it as the pressure
+	 * point, udp_mem from an eighth); the stack's RAM is its arena, 256 MiB
+	 * by default: pressure at 64 MiB, max at 96 MiB for TCP; UDP twice.
+	 */
+	c->mem[0] = 12288;
+	c->mem[1] = 16384;
+	c->mem[2] = 24576;
+	c->udp_mem[0] = 24576;
+	c->udp_mem[1] = 32768;
+	c->udp_mem[2] = 49152;
 	c->sack = true;
 	c->timestamps = true;
 	c->window_scaling = true;

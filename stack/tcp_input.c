@@ -835,7 +835,7 @@ static void tcp_event_data_recv(struct sock *sk, unsigned int len)
 	 * for segments that use their buffer well, as Linux's truesize test.
 	 */
 	if (len >= tp->advmss / 2u && tp->rcv_ssthresh < tp->window_clamp &&
-	    tp->rcv_ssthresh < tcp_space(sk)) {
+	    tp->rcv_ssthresh < tcp_space(sk) && !sk_under_memory_pressure(sk)) {
 		uint32_t grow = tp->rcv_ssthresh + 2u * tp->advmss;
 
 		tp->rcv_ssthresh = grow < tp->window_clamp ? grow : tp->window_clamp;
@@ -875,10 +875,11 @@ void tcp_fin_received(struct sock *sk)
 		SK_CB(sk, sk_data_ready)(sk);
 }
 
+/* Charges a queued segment's truesize to sk and to tcp_mem until it is freed. */
 static void tcp_rmem_charge(struct sock *sk, struct sk_buff *skb)
 {
 	skb->sk = NULL;
-	sk->sk_rmem_alloc += skb->len;
+	skb_set_owner_r(skb, sk);
 }
 
 /* Rebuilds the SACK blocks from the out-of-order queue, the newest block first. */
@@ -969,7 +970,6 @@ static void tcp_data_queue_ofo(struct sock *sk, struct sk_buff *skb)
 			break;
 		if (!after(ce, end) && !(TCP_SKB_CB(cur)->tcp_flags & TH_FIN)) {
 			skb_unlink(q, cur);
-			sk->sk_rmem_alloc -= cur->len;
 			kfree_skb(cur);
 		} else {
 			skb_trim(skb, cs - seq);
@@ -1003,15 +1003,11 @@ static void tcp_ofo_queue(struct sock *sk)
 			break;
 		skb_unlink(&tp->out_of_order_queue, skb);
 		if (!after(cb->end_seq, tp->rcv_nxt)) {
-			sk->sk_rmem_alloc -= skb->len;
 			kfree_skb(skb);
 			continue;
 		}
 		if (before(cb->seq, tp->rcv_nxt)) {
-			uint32_t d = tp->rcv_nxt - cb->seq;
-
-			skb_pull(skb, d);
-			sk->sk_rmem_alloc -= d;
+			skb_pull(skb, tp->rcv_nxt - cb->seq);
 			cb->seq = tp->rcv_nxt;
 		}
 		tp->rcv_nxt = cb->end_seq;
@@ -1073,23 +1069,26 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 		return;
 	}
 	if (!before(cb->seq, tp->rcv_nxt + tcp_rcv_wnd_now(tp)) && in->len) {
+		if (!tcp_rcv_wnd_now(tp))
+			NS_INC_STATS(sk->ns, TcpExtTCPZeroWindowDrop);
 		tp->ack_now = true;
 		tp->ack_pending = true;
 		return;
 	}
-	if (sk->sk_rmem_alloc + in->len > (unsigned int)sk->sk_rcvbuf + 65536u) {
-		/* Out of receive memory: prune the out-of-order queue, then drop. */
-		while ((skb = skb_peek_tail(&tp->out_of_order_queue))) {
-			skb_unlink(&tp->out_of_order_queue, skb);
-			sk->sk_rmem_alloc -= skb->len;
-			kfree_skb(skb);
+	/*
+	 * Receive memory (Linux's tcp_data_queue): in-order data into an empty
+	 * receive queue is always taken, so the connection moves on; otherwise
+	 * the segment must fit in sk_rcvbuf and tcp_mem, after pruning.
+	 */
+	if (in->len && !after(cb->seq, tp->rcv_nxt)) {
+		if (!skb_queue_empty(&sk->sk_receive_queue) &&
+		    tcp_try_rmem_schedule(sk, in, in->truesize)) {
+			NS_INC_STATS(sk->ns, TcpExtTCPRcvQDrop);
+			goto drop_mem;
 		}
-		tp->num_sacks = 0;
-		if (sk->sk_rmem_alloc + in->len > (unsigned int)sk->sk_rcvbuf + 65536u) {
-			tp->ack_now = true;
-			tp->ack_pending = true;
-			return;
-		}
+	} else if (in->len && tcp_try_rmem_schedule(sk, in, in->truesize)) {
+		NS_INC_STATS(sk->ns, TcpExtTCPOFODrop);
+		goto drop_mem;
 	}
 	/* Keep the segment itself: tcp_v4_rcv learns it must not free it. */
 	skb = in;
@@ -1111,6 +1110,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 		tp->bytes_received += len;
 		tp->last_data_recv = tcp_now(sk);
 		if (len) {
+			tcp_measure_scaling_ratio(sk, skb);
 			tcp_rmem_charge(sk, skb);
 			skb_queue_tail(&sk->sk_receive_queue, skb);
 			tcp_event_data_recv(sk, len);
@@ -1129,6 +1129,14 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 		return;
 	}
 	tcp_data_queue_ofo(sk, skb);
+	return;
+
+drop_mem:
+	/* Dropped for memory: ACK what we have, and wake the reader to drain. */
+	tp->ack_now = true;
+	tp->ack_pending = true;
+	if (!sock_flag(sk, SOCK_DEAD))
+		SK_CB(sk, sk_data_ready)(sk);
 }
 
 /*

@@ -200,8 +200,8 @@ static struct sock *tcp_fastopen_create_child(struct sock *sk, struct sk_buff *s
 		memcpy(skb_put(data, datalen), (const uint8_t *)th + TCP_DOFF(th) * 4u, datalen);
 		TCP_SKB_CB(data)->seq = tp->rcv_nxt;
 		TCP_SKB_CB(data)->end_seq = tp->rcv_nxt + datalen;
+		skb_set_owner_r(data, child);
 		skb_queue_tail(&child->sk_receive_queue, data);
-		child->sk_rmem_alloc += datalen;
 		tp->rcv_nxt += datalen;
 		tp->rcv_wup = tp->rcv_nxt;
 		tp->syn_data_acked = true; /* TCPI_OPT_SYN_DATA on the server side too */

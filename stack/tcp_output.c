@@ -190,16 +190,30 @@ int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uin
 	return ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_TCP, p);
 }
 
-/* Linux's tcp_win_from_space(): half the buffer is payload, half overhead. */
-static int tcp_win_from_space(int space)
+/*
+ * The window a receive buffer of space bytes (in truesize) holds, Linux
+ * 6.x's tcp_win_from_space(): space times the payload/truesize ratio
+ * measured on the connection's full-sized segments, half until one came.
+ */
+int tcp_win_from_space(const struct sock *sk, int space)
 {
-	return space <= 0 ? 0 : space - (space >> 1);
+	if (space <= 0)
+		return 0;
+	return (int)(((int64_t)space * tcp_sk(sk)->scaling_ratio) >> TCP_RMEM_TO_WIN_SCALE);
+}
+
+/* The buffer (in truesize) a window of win bytes needs (tcp_space_from_win). */
+int tcp_space_from_win(const struct sock *sk, int win)
+{
+	int64_t v = ((int64_t)win << TCP_RMEM_TO_WIN_SCALE) / tcp_sk(sk)->scaling_ratio;
+
+	return v > INT32_MAX ? INT32_MAX : (int)v;
 }
 
 /* Free receive space, in window bytes. */
 uint32_t tcp_space(const struct sock *sk)
 {
-	return (uint32_t)tcp_win_from_space(sk->sk_rcvbuf - (int)sk->sk_rmem_alloc);
+	return (uint32_t)tcp_win_from_space(sk, sk->sk_rcvbuf - (int)sk->sk_rmem_alloc);
 }
 
 /* Linux's tcp_select_initial_window(): the SYN's window and our scale (RFC 7323 2.3). */
@@ -264,7 +278,7 @@ uint32_t tcp_select_window(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint32_t mss = tp->rcv_mss ? tp->rcv_mss : TCP_MSS_DEFAULT;
 	uint32_t free_space = tcp_space(sk);
-	uint32_t full_space = (uint32_t)tcp_win_from_space(sk->sk_rcvbuf);
+	uint32_t full_space = (uint32_t)tcp_win_from_space(sk, sk->sk_rcvbuf);
 	uint32_t cur_win = tcp_receive_window(tp);
 	uint32_t window;
 
@@ -274,6 +288,9 @@ uint32_t tcp_select_window(struct sock *sk)
 		mss = full_space ? full_space : 1;
 	if (free_space < full_space / 2) {
 		tp->quick = 0;
+		/* Under memory pressure the window stays small (tcp_adjust_rcv_ssthresh). */
+		if (sk_under_memory_pressure(sk) && tp->rcv_ssthresh > 4u * tp->advmss)
+			tp->rcv_ssthresh = 4u * tp->advmss;
 		if (free_space < mss) {
 			window = 0;
 			goto out;
@@ -833,9 +850,9 @@ void tcp_connect_init(struct sock *sk)
 		tp->advmss = tp->user_mss;
 	tcp_sync_mss(sk, 0);
 	if (!tp->window_clamp && sk->sk_userlocks_rcv)
-		tp->window_clamp = (uint32_t)tcp_win_from_space(sk->sk_rcvbuf);
-	tcp_select_initial_window(sk->ns, tcp_win_from_space(sk->sk_rcvbuf), tp->advmss, &rcv_wnd,
-				  &tp->window_clamp, c->window_scaling, &tp->rcv_wscale);
+		tp->window_clamp = (uint32_t)tcp_win_from_space(sk, sk->sk_rcvbuf);
+	tcp_select_initial_window(sk->ns, tcp_win_from_space(sk, sk->sk_rcvbuf), tp->advmss,
+				  &rcv_wnd, &tp->window_clamp, c->window_scaling, &tp->rcv_wscale);
 	tp->rcv_wnd = rcv_wnd;
 	tp->rcv_ssthresh = rcv_wnd;
 	tp->rcv_wup = 0;
@@ -981,7 +998,7 @@ unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, ui
 
 	if (lp->user_mss && mss > lp->user_mss)
 		mss = lp->user_mss;
-	tcp_select_initial_window(ns, tcp_win_from_space(sk->sk_rcvbuf),
+	tcp_select_initial_window(ns, tcp_win_from_space(sk, sk->sk_rcvbuf),
 				  mss - (req->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0), rcv_wnd,
 				  &clamp, req->wscale_ok, &ws);
 	req->rcv_wscale = ws;

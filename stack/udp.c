@@ -195,6 +195,8 @@ static void udp_queue_rcv(struct sock *sk, struct sk_buff *skb)
 	if (rc) {
 		if (rc == -ENOMEM)
 			NS_INC_STATS(ns, UdpRcvbufErrors);
+		else if (rc == -ENOBUFS)
+			NS_INC_STATS(ns, UdpMemErrors);
 		NS_INC_STATS(ns, UdpInErrors);
 		kfree_skb(skb);
 	}

@@ -64,6 +64,7 @@
 	X(UdpInErrors)                                                                             \
 	X(UdpInCsumErrors)                                                                         \
 	X(UdpRcvbufErrors)                                                                         \
+	X(UdpMemErrors)                                                                            \
 	X(UdpOutDatagrams)                                                                         \
 	X(UdpSndbufErrors)                                                                         \
 	X(UdpIgnoredMulti)                                                                         \
@@ -105,7 +106,15 @@
 	X(TcpExtTCPFastOpenPassive)                                                                \
 	X(TcpExtTCPFastOpenPassiveFail)                                                            \
 	X(TcpExtTCPFastOpenCookieReqd)                                                             \
-	X(TcpExtTCPFastOpenListenOverflow)
+	X(TcpExtTCPFastOpenListenOverflow)                                                         \
+	X(TcpExtPruneCalled)                                                                       \
+	X(TcpExtRcvPruned)                                                                         \
+	X(TcpExtOfoPruned)                                                                         \
+	X(TcpExtTCPRcvCollapsed)                                                                   \
+	X(TcpExtTCPRcvQDrop)                                                                       \
+	X(TcpExtTCPOFODrop)                                                                        \
+	X(TcpExtTCPZeroWindowDrop)                                                                 \
+	X(TcpExtTCPMemoryPressures)
 
 struct nstack_mib {
 #define NSTACK_MIB_FIELD(name) uint64_t name;

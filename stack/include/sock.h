@@ -326,6 +326,12 @@ int sock_error(struct sock *sk);
 
 /* Receive-side accounting and queueing (datagram protocols). */
 void skb_set_owner_r(struct sk_buff *skb, struct sock *sk);
+/* Linux's page: the unit of tcp_mem and udp_mem. */
+#define SK_MEM_PAGE 4096u
+/* May sk take size more bytes of receive memory under tcp_mem/udp_mem? */
+bool sk_rmem_schedule(struct sock *sk, unsigned int size);
+/* True while sk's protocol (TCP) is under memory pressure. */
+bool sk_under_memory_pressure(const struct sock *sk);
 void skb_set_owner_w(struct sk_buff *skb, struct sock *sk);
 /* Queues to sk_receive_queue if sk_rcvbuf allows (-ENOMEM otherwise), wakes readers. */
 int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb);

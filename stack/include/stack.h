@@ -65,6 +65,17 @@ struct nstack_local {
 	int32_t pidfd_pid[NS_MAX_PROCS];
 };
 
+/*
+ * What one protocol's sockets hold in receive buffers, across the stack
+ * (Linux's tcp_memory_allocated, tcp_sockets_allocated, tcp_memory_pressure),
+ * checked against tcp_mem or udp_mem by sk_rmem_schedule().
+ */
+struct proto_mem {
+	uint64_t allocated; /* [S] truesize bytes charged by skb_set_owner_r() */
+	uint32_t sockets;   /* [S] open sockets of the protocol */
+	bool pressure;	    /* [S] entered above the pressure mark, left below min */
+};
+
 struct nstack {
 	pthread_mutex_t
 	    lock; /* [S] the stack lock: process-shared, robust, held for short sections */
@@ -92,6 +103,9 @@ struct nstack {
 
 	/* Packets looped back to ourselves, handled in the next RX round. [S] */
 	struct sk_buff_head backlog;
+
+	struct proto_mem tcp_mem; /* [S] */
+	struct proto_mem udp_mem; /* [S] */
 
 	uint64_t thread_sleep_until; /* [S] the deadline the driving thread sleeps towards */
 	bool link_gone;		     /* [S] the interface was deleted (nstack_link_gone) */

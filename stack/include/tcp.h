@@ -337,6 +337,7 @@ struct tcp_sock {
 	uint32_t copied_seq; /* next byte the user reads */
 	uint32_t window_clamp;
 	uint32_t rcv_ssthresh;
+	uint8_t scaling_ratio; /* payload/truesize of full segments, x256 (Linux 6.x) */
 	uint32_t irs;
 
 	/* Options. */
@@ -693,6 +694,14 @@ unsigned int tcp_current_mss(struct sock *sk);
 void tcp_sync_mss(struct sock *sk, unsigned int pmtu);
 uint32_t tcp_select_window(struct sock *sk);
 uint32_t tcp_space(const struct sock *sk);
+/* Linux's TCP_RMEM_TO_WIN_SCALE and TCP_DEFAULT_SCALING_RATIO (half). */
+#define TCP_RMEM_TO_WIN_SCALE	  8
+#define TCP_DEFAULT_SCALING_RATIO (1u << (TCP_RMEM_TO_WIN_SCALE - 1))
+int tcp_win_from_space(const struct sock *sk, int space);
+int tcp_space_from_win(const struct sock *sk, int win);
+/* tcp_rmem.c: receive memory bounds (truesize, tcp_mem, collapse, pruning). */
+void tcp_measure_scaling_ratio(struct sock *sk, const struct sk_buff *skb);
+int tcp_try_rmem_schedule(struct sock *sk, const struct sk_buff *skb, unsigned int size);
 void tcp_select_initial_window(struct nstack *ns, int space, uint32_t mss, uint32_t *rcv_wnd,
 			       uint32_t *clamp, bool wscale_ok, uint8_t *rcv_wscale);
 struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size);

@@ -11,6 +11,15 @@
 struct tcp_config {
 	int rmem[3]; /* tcp_rmem: min default max */
 	int wmem[3]; /* tcp_wmem */
+	/*
+	 * tcp_mem and udp_mem: min, pressure, max, in pages of 4096 bytes,
+	 * over the receive memory (truesize) of all TCP (UDP) sockets of the
+	 * stack. Below min nothing is refused; above pressure TCP stops growing
+	 * windows and buffers; above max new data is dropped (Linux's
+	 * __sk_mem_raise_allocated).
+	 */
+	int mem[3];
+	int udp_mem[3];
 	bool sack;
 	bool timestamps;
 	bool window_scaling;

@@ -77,18 +77,22 @@ void t_setup_opts(const struct t_opts *o)
 void t_teardown(void)
 {
 	long skbs, socks;
+	uint64_t rmem;
 
 	if (!T.ns)
 		return;
 	/* Frames the test never read are not leaks of the stack. */
 	skbs = nstack_live_skbs(T.ns);
 	socks = nstack_live_socks(T.ns);
+	/* With every socket gone, nothing is charged to tcp_mem or udp_mem. */
+	rmem = socks ? 0 : T.ns->tcp_mem.allocated + T.ns->udp_mem.allocated;
 	nstack_destroy(T.ns);
 	T.ns = NULL;
 	wire_destroy(T.wire);
 	T.wire = NULL;
 	ck_assert_msg(socks == 0, "%ld socks still allocated at teardown", socks);
 	ck_assert_msg(skbs == 0, "%ld skbs still allocated at teardown", skbs);
+	ck_assert_msg(rmem == 0, "%lu bytes still charged to tcp_mem/udp_mem", (unsigned long)rmem);
 }
 
 /* Sets the manual clock and lets the stack run its due timers. */
