@@ -33,7 +33,7 @@ TEST_OBJ := $(call obj,$(TEST_SRC))
 DEPS := $(CORE_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all check unit-test asan-test integration-test demo install clean format deps lab-up lab-down bench
-.PHONY: conformance fuzz fuzz-check fuzz-build
+.PHONY: conformance fuzz fuzz-check fuzz-build asan-lab
 all: $(BUILD)/libnstack.so $(BUILD)/nstack $(BUILD)/nstack-opener
 
 $(BUILD)/obj/%.o: %.c
@@ -91,6 +91,14 @@ asan-test:
 
 integration-test: all $(BUILD)/nstack-relay $(BUILD)/test/nstack-opener-lab
 	test/integration/run.sh $(BUILD)
+
+# The lab's real programs on an ASan/UBSan libnstack.so (ASan's runtime
+# preloaded first); ASAN_CASES='name ...' for a subset. See asan_lab.sh.
+asan-lab:
+	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/libnstack.so \
+		$(BUILD)-asan/nstack $(BUILD)-asan/nstack-opener $(BUILD)-asan/test/nstack-opener-lab \
+		$(BUILD)-asan/nstack-relay
+	test/integration/asan_lab.sh $(BUILD)-asan $(ASAN_CASES)
 
 check: deps
 	$(MAKE) all $(BUILD)/nstack_tests

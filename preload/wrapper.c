@@ -58,6 +58,25 @@ static int readable(const char *path)
 	return access(path, R_OK) == 0;
 }
 
+/*
+ * The length of LD_PRELOAD's first entry when that is a sanitizer runtime
+ * (libasan, clang's asan/ubsan/tsan runtimes), else 0: such a runtime must
+ * load before any other library, so libnstack goes after it.
+ */
+static size_t sanitizer_prefix(const char *list)
+{
+	size_t n = strcspn(list, ": ");
+	const char *base = list;
+
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == '/')
+			base = list + i + 1;
+	if (!strncmp(base, "libasan", 7) || !strncmp(base, "libtsan", 7) ||
+	    !strncmp(base, "libubsan", 8) || !strncmp(base, "libclang_rt.", 12))
+		return n;
+	return 0;
+}
+
 /* Finds libnstack.so: beside us, $NSTACK_LIBDIR, the install prefix. */
 static int find_library(char *out, size_t len)
 {
@@ -277,13 +296,18 @@ int main(int argc, char **argv)
 	old = getenv("LD_PRELOAD");
 	if (old && old[0]) {
 		size_t len = strlen(lib) + strlen(old) + 2;
+		size_t san = sanitizer_prefix(old);
 
 		preload = malloc(len);
 		if (!preload) {
 			perror("nstack");
 			return 1;
 		}
-		snprintf(preload, len, "%s:%s", lib, old);
+		if (san)
+			/* A sanitizer runtime must stay first (an ASan build of libnstack). */
+			snprintf(preload, len, "%.*s:%s%s", (int)san, old, lib, old + san);
+		else
+			snprintf(preload, len, "%s:%s", lib, old);
 	} else {
 		preload = lib;
 	}

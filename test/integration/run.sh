@@ -55,7 +55,8 @@ fi
 
 prefix="nsi$$"
 export NS="$prefix-ns" PEER="$prefix-peer"
-export NSTACK="$BUILD/nstack" BUILD IT="$here" ROOT="$root"
+# NSTACK_WRAPPER: another command in place of $BUILD/nstack (asan_lab.sh).
+export NSTACK="${NSTACK_WRAPPER:-$BUILD/nstack}" BUILD IT="$here" ROOT="$root"
 export ADDR=198.18.0.2 PEER_ADDR=198.18.0.1
 work=$(mktemp -d /tmp/nstack-it.XXXXXX)
 
