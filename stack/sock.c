@@ -354,23 +354,35 @@ int sock_error(struct sock *sk)
 	return -err;
 }
 
-/*
- * The pool sk's receive memory counts against, with its limits (tcp_mem or
- * udp_mem, in pages), or NULL for the protocols Linux does not account.
- */
-static struct proto_mem *sk_mem_pool(const struct sock *sk, const int **limits)
+/* The pool sk's receive memory counts against, or NULL for the protocols Linux does not account. */
+static struct proto_mem *sk_mem_pool(const struct sock *sk)
 {
 	struct nstack *ns = sk->ns;
 
-	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) {
-		*limits = ns->cfg.tcp.mem;
+	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP)
 		return &ns->tcp_mem;
-	}
-	if (sk->sk_type == SOCK_DGRAM && sk->sk_protocol == IPPROTO_UDP) {
-		*limits = ns->cfg.tcp.udp_mem;
+	if (sk->sk_type == SOCK_DGRAM && sk->sk_protocol == IPPROTO_UDP)
 		return &ns->udp_mem;
-	}
 	return NULL;
+}
+
+/*
+ * The pool's limits in pages: tcp_mem or udp_mem, each mark at most 3/16,
+ * 1/4 and 3/8 of the arena. The host's sysctls are sized for its RAM; the
+ * stack's RAM is its arena, and a bound past it would never bind.
+ */
+static void sk_mem_limits(const struct sock *sk, const struct proto_mem *pool, uint64_t lim[3])
+{
+	const struct nstack *ns = sk->ns;
+	const int *cfg = pool == &ns->tcp_mem ? ns->cfg.tcp.mem : ns->cfg.tcp.udp_mem;
+	uint64_t arena = ns->arena->size / SK_MEM_PAGE;
+	const uint64_t cap[3] = {arena * 3 / 16, arena / 4, arena * 3 / 8};
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t v = cfg[i] > 0 ? (uint64_t)cfg[i] : 0;
+
+		lim[i] = v < cap[i] ? v : cap[i];
+	}
 }
 
 static uint64_t sk_mem_pages(uint64_t bytes)
@@ -378,11 +390,22 @@ static uint64_t sk_mem_pages(uint64_t bytes)
 	return (bytes + SK_MEM_PAGE - 1) / SK_MEM_PAGE;
 }
 
+/* True while sk's protocol holds less than its min mark (tcp_mem[0]). */
+bool sk_mem_under_min(const struct sock *sk)
+{
+	const struct proto_mem *pool = sk_mem_pool(sk);
+	uint64_t lim[3];
+
+	if (!pool)
+		return true;
+	sk_mem_limits(sk, pool, lim);
+	return pool->allocated < lim[0] * SK_MEM_PAGE;
+}
+
 /* True while TCP is under memory pressure (tcp_under_memory_pressure). */
 bool sk_under_memory_pressure(const struct sock *sk)
 {
-	const int *lim;
-	const struct proto_mem *pool = sk_mem_pool(sk, &lim);
+	const struct proto_mem *pool = sk_mem_pool(sk);
 
 	return pool && pool->pressure;
 }
@@ -397,23 +420,23 @@ bool sk_under_memory_pressure(const struct sock *sk)
  */
 bool sk_rmem_schedule(struct sock *sk, unsigned int size)
 {
-	const int *lim;
-	struct proto_mem *pool = sk_mem_pool(sk, &lim);
+	struct proto_mem *pool = sk_mem_pool(sk);
 	bool tcp = pool == &sk->ns->tcp_mem;
-	uint64_t pages, rmem0;
+	uint64_t pages, rmem0, lim[3];
 
 	if (!pool)
 		return true;
+	sk_mem_limits(sk, pool, lim);
 	pages = sk_mem_pages(pool->allocated + size);
-	if (pages <= (uint64_t)lim[0]) {
+	if (pages <= lim[0]) {
 		pool->pressure = false;
 		return true;
 	}
-	if (tcp && pages > (uint64_t)lim[1] && !pool->pressure) {
+	if (tcp && pages > lim[1] && !pool->pressure) {
 		pool->pressure = true;
 		NS_INC_STATS(sk->ns, TcpExtTCPMemoryPressures);
 	}
-	if (pages > (uint64_t)lim[2])
+	if (pages > lim[2])
 		return false;
 	rmem0 = tcp ? (uint64_t)sk->ns->cfg.tcp.rmem[0] : SK_MEM_PAGE;
 	if (sk->sk_rmem_alloc < rmem0)
@@ -421,7 +444,7 @@ bool sk_rmem_schedule(struct sock *sk, unsigned int size)
 	if (tcp) {
 		uint64_t mine = sk_mem_pages((uint64_t)sk->sk_rmem_alloc + size);
 
-		if (!pool->pressure || (uint64_t)lim[2] > pool->sockets * mine)
+		if (!pool->pressure || lim[2] > pool->sockets * mine)
 			return true;
 	}
 	return false;
@@ -430,16 +453,20 @@ bool sk_rmem_schedule(struct sock *sk, unsigned int size)
 static void sock_rfree(struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;
-	const int *lim;
-	struct proto_mem *pool = sk_mem_pool(sk, &lim);
+	struct proto_mem *pool = sk_mem_pool(sk);
 
 	assert(sk->sk_rmem_alloc >= skb->truesize);
 	sk->sk_rmem_alloc -= skb->truesize;
 	if (pool) {
 		assert(pool->allocated >= skb->truesize);
 		pool->allocated -= skb->truesize;
-		if (pool->pressure && sk_mem_pages(pool->allocated) < (uint64_t)lim[0])
-			pool->pressure = false;
+		if (pool->pressure) {
+			uint64_t lim[3];
+
+			sk_mem_limits(sk, pool, lim);
+			if (sk_mem_pages(pool->allocated) < lim[0])
+				pool->pressure = false;
+		}
 	}
 }
 
@@ -458,14 +485,13 @@ static void sock_wfree(struct sk_buff *skb)
 /* Charges skb to sk's receive buffer until it is freed. */
 void skb_set_owner_r(struct sk_buff *skb, struct sock *sk)
 {
-	const int *lim;
 	struct proto_mem *pool;
 
 	assert(!skb->destructor);
 	skb->sk = sk;
 	skb_set_destructor(skb, sock_rfree);
 	sk->sk_rmem_alloc += skb->truesize;
-	if ((pool = sk_mem_pool(sk, &lim)))
+	if ((pool = sk_mem_pool(sk)))
 		pool->allocated += skb->truesize;
 }
 

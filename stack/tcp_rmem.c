@@ -58,7 +58,7 @@ static void tcp_clamp_window(struct sock *sk)
 
 	tp->quick = 0;
 	if (sk->sk_rcvbuf < c->rmem[2] && !sk->sk_userlocks_rcv && !sk_under_memory_pressure(sk) &&
-	    sk->ns->tcp_mem.allocated < (uint64_t)c->mem[0] * SK_MEM_PAGE) {
+	    sk_mem_under_min(sk)) {
 		unsigned int want = sk->sk_rmem_alloc;
 
 		sk->sk_rcvbuf = want < (unsigned int)c->rmem[2] ? (int)want : c->rmem[2];

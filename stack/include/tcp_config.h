@@ -16,7 +16,8 @@ struct tcp_config {
 	 * over the receive memory (truesize) of all TCP (UDP) sockets of the
 	 * stack. Below min nothing is refused; above pressure TCP stops growing
 	 * windows and buffers; above max new data is dropped (Linux's
-	 * __sk_mem_raise_allocated).
+	 * __sk_mem_raise_allocated). Each mark is held to 3/16, 1/4, 3/8 of
+	 * the stack's arena, its RAM.
 	 */
 	int mem[3];
 	int udp_mem[3];
