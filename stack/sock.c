@@ -402,6 +402,18 @@ bool sk_mem_under_min(const struct sock *sk)
 	return pool->allocated < lim[0] * SK_MEM_PAGE;
 }
 
+/* True while sk's protocol holds more than its max mark (tcp_mem[2]). */
+bool sk_mem_over_max(const struct sock *sk)
+{
+	const struct proto_mem *pool = sk_mem_pool(sk);
+	uint64_t lim[3];
+
+	if (!pool)
+		return false;
+	sk_mem_limits(sk, pool, lim);
+	return sk_mem_pages(pool->allocated) > lim[2];
+}
+
 /* True while TCP is under memory pressure (tcp_under_memory_pressure). */
 bool sk_under_memory_pressure(const struct sock *sk)
 {

@@ -95,6 +95,24 @@ static void tcp_write_err(struct sock *sk)
 	tcp_done(sk);
 }
 
+/*
+ * An orphan still holding send data while TCP is under memory pressure and
+ * over tcp_mem's max is given up at its next timer, with a RST unless do_reset
+ * is false (Linux's tcp_out_of_resources and tcp_out_of_memory; the
+ * tcp_max_orphans half is not modelled). True when it was aborted.
+ */
+static bool tcp_out_of_resources(struct sock *sk, bool do_reset)
+{
+	if (!sock_flag(sk, SOCK_DEAD) || sk->sk_wmem_queued <= SOCK_MIN_SNDBUF ||
+	    !sk_under_memory_pressure(sk) || !sk_mem_over_max(sk))
+		return false;
+	if (do_reset)
+		tcp_send_active_reset(sk);
+	tcp_done(sk);
+	NS_INC_STATS(sk->ns, TcpExtTCPAbortOnMemory);
+	return true;
+}
+
 /* Returns true when the connection was aborted (tcp_write_timeout). */
 static bool tcp_write_timeout(struct sock *sk)
 {
@@ -108,9 +126,13 @@ static bool tcp_write_timeout(struct sock *sk)
 		base = TCP_TIMEOUT_INIT_US;
 	} else {
 		retry_until = (unsigned int)c->retries2;
-		if (sock_flag(sk, SOCK_DEAD))
-			retry_until = c->orphan_retries ? (unsigned int)c->orphan_retries : 8;
 		base = c->rto_min_us;
+		if (sock_flag(sk, SOCK_DEAD)) {
+			retry_until = c->orphan_retries ? (unsigned int)c->orphan_retries : 8;
+			if (tcp_out_of_resources(sk,
+						 !tcp_retransmits_timed_out(sk, retry_until, base)))
+				return true;
+		}
 	}
 	if (tcp_retransmits_timed_out(sk, retry_until, base)) {
 		tcp_write_err(sk);
@@ -179,8 +201,11 @@ static void tcp_probe_timer(struct sock *sk)
 		tp->probes_out = 0;
 		return;
 	}
-	if (sock_flag(sk, SOCK_DEAD))
+	if (sock_flag(sk, SOCK_DEAD)) {
 		max_probes = c->orphan_retries ? c->orphan_retries : 8;
+		if (tcp_out_of_resources(sk, true))
+			return;
+	}
 	if (tp->user_timeout_ms && tp->probes_out &&
 	    ns_now(sk->ns) - tp->last_ack_recv >= (uint64_t)tp->user_timeout_ms * 1000u) {
 		tcp_write_err(sk);

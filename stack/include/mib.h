@@ -99,6 +99,7 @@
 	X(TcpExtTCPAbortOnData)                                                                    \
 	X(TcpExtTCPAbortOnClose)                                                                   \
 	X(TcpExtTCPAbortOnLinger)                                                                  \
+	X(TcpExtTCPAbortOnMemory)                                                                  \
 	X(TcpExtTCPLossProbes)                                                                     \
 	X(TcpExtTCPLossProbeRecovery)                                                              \
 	X(TcpExtTCPFastOpenActive)                                                                 \

@@ -334,6 +334,8 @@ bool sk_rmem_schedule(struct sock *sk, unsigned int size);
 bool sk_under_memory_pressure(const struct sock *sk);
 /* True while sk's protocol holds less than its min mark (tcp_mem[0]). */
 bool sk_mem_under_min(const struct sock *sk);
+/* True while sk's protocol holds more than its max mark (tcp_mem[2]). */
+bool sk_mem_over_max(const struct sock *sk);
 void skb_set_owner_w(struct sk_buff *skb, struct sock *sk);
 /* Queues to sk_receive_queue if sk_rcvbuf allows (-ENOMEM otherwise), wakes readers. */
 int sock_queue_rcv_skb(struct sock *sk, struct sk_buff *skb);

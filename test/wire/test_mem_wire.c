@@ -381,6 +381,72 @@ START_TEST(test_tcp_mem_max_many_sockets_bounded_then_recovered)
 }
 END_TEST
 
+static void tiny_tcp_mem_abort(struct nstack_config *cfg)
+{
+	cfg->tcp.mem[0] = 2;
+	cfg->tcp.mem[1] = 3;
+	cfg->tcp.mem[2] = 4;
+}
+
+static void setup_tiny_tcp_mem_abort(void)
+{
+	t_setup_opts(&(struct t_opts){.tweak = tiny_tcp_mem_abort});
+}
+
+/*
+ * An orphan with unacknowledged data while TCP is under pressure and over
+ * tcp_mem's max: its retransmission timer gives it up with a RST and counts
+ * TCPAbortOnMemory (Linux's tcp_out_of_resources), instead of retrying
+ * tcp_orphan_retries times.
+ */
+START_TEST(test_orphan_over_tcp_mem_max_aborted_at_rto)
+{
+	static uint8_t data[20000], out[4096];
+	struct socket *l = tcp_listener();
+	struct conn o = open_conn(l, PEER_PORT + 100), c[NCONN];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+	bool rst = false;
+
+	ck_assert_int_eq(nstack_sendmsg(o.s, &m, 0), (ssize_t)sizeof(data));
+	drain();
+	nstack_close(o.s);
+	drain();
+	ck_assert_uint_eq(t_stat("TcpExtTCPAbortOnMemory"), 0);
+	/* Unread sockets take TCP over its max: one forced segment each, then a refused one. */
+	for (int i = 0; i < NCONN; i++) {
+		c[i] = open_conn(l, (uint16_t)(PEER_PORT + i));
+		for (uint32_t k = 0; k < 2; k++) {
+			fill(out, k * 1000, 1000);
+			tcp_in(c[i].port, c[i].rcv + k * 1000, c[i].snd, TH_ACK, out, 1000);
+		}
+		drain();
+	}
+	ck_assert(T.ns->tcp_mem.pressure);
+	ck_assert_uint_gt(T.ns->tcp_mem.allocated, 4u * 4096);
+	/* The orphan's RTO (initial 1 s): aborted, with a RST. */
+	for (int i = 0; i < 300 && !rst; i++) {
+		t_clock_advance(10000);
+		while (t_try_recv(f, sizeof(f), &len)) {
+			const struct iphdr *ip = (const struct iphdr *)(f + ETH_HLEN);
+			const struct tcphdr *th =
+			    (const struct tcphdr *)(f + ETH_HLEN + IP_IHL(ip) * 4);
+
+			if (ntohs(th->dest) == o.port && (th->flags & TH_RST))
+				rst = true;
+		}
+	}
+	ck_assert(rst);
+	ck_assert_uint_eq(t_stat("TcpExtTCPAbortOnMemory"), 1);
+	for (int i = 0; i < NCONN; i++)
+		nstack_close(c[i].s);
+	nstack_close(l);
+	finish();
+}
+END_TEST
+
 /* --- UDP --- */
 
 static struct socket *udp_bound(uint16_t port)
@@ -505,6 +571,10 @@ static Suite *mem_wire_suite(void)
 	tc = tcase_create("tcp_mem");
 	tcase_add_checked_fixture(tc, setup_tiny_tcp_mem, t_teardown);
 	tcase_add_test(tc, test_tcp_mem_max_many_sockets_bounded_then_recovered);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("abort");
+	tcase_add_checked_fixture(tc, setup_tiny_tcp_mem_abort, t_teardown);
+	tcase_add_test(tc, test_orphan_over_tcp_mem_max_aborted_at_rto);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("udp_mem");
 	tcase_add_checked_fixture(tc, setup_tiny_udp_mem, t_teardown);
