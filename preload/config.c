@@ -120,6 +120,8 @@ struct tcp_knob {
 static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_rmem", "RMEM", K_INT3, rmem),
     KNOB("ipv4/tcp_wmem", "WMEM", K_INT3, wmem),
+    KNOB("ipv4/tcp_mem", "MEM", K_INT3, mem),
+    KNOB("ipv4/udp_mem", "UDP_MEM", K_INT3, udp_mem),
     KNOB("ipv4/tcp_sack", "SACK", K_BOOL, sack),
     KNOB("ipv4/tcp_timestamps", "TIMESTAMPS", K_BOOL, timestamps),
     KNOB("ipv4/tcp_window_scaling", "WINDOW_SCALING", K_BOOL, window_scaling),
