@@ -23,6 +23,7 @@
 #include "icmp.h"
 #include "inet.h"
 #include "ip.h"
+#include "ipv6.h"
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
@@ -42,7 +43,7 @@ static const struct nstack_module modules[] = {
     {"arp", arp_init, arp_exit},	  {"ip", ip_init, ip_exit},
     {"ipfrag", ipfrag_init, ipfrag_exit}, {"icmp", icmp_init, icmp_exit},
     {"inet", inet_init, inet_exit},	  {"tcp", tcp_init, tcp_exit},
-    {"inet6", inet6_init, inet6_exit},
+    {"inet6", inet6_init, inet6_exit},	  {"ipv6", ipv6_init, ipv6_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

@@ -8,6 +8,52 @@
 
 #include <stdint.h>
 
+/* IPv6 and ICMPv6, as /proc/net/snmp6 names them. */
+#define NSTACK_MIB6_LIST(X)                                                                        \
+	X(Ip6InReceives)                                                                           \
+	X(Ip6InHdrErrors)                                                                          \
+	X(Ip6InTooBigErrors)                                                                       \
+	X(Ip6InNoRoutes)                                                                           \
+	X(Ip6InAddrErrors)                                                                         \
+	X(Ip6InUnknownProtos)                                                                      \
+	X(Ip6InTruncatedPkts)                                                                      \
+	X(Ip6InDiscards)                                                                           \
+	X(Ip6InDelivers)                                                                           \
+	X(Ip6OutRequests)                                                                          \
+	X(Ip6OutDiscards)                                                                          \
+	X(Ip6OutNoRoutes)                                                                          \
+	X(Ip6ReasmTimeout)                                                                         \
+	X(Ip6ReasmReqds)                                                                           \
+	X(Ip6ReasmOKs)                                                                             \
+	X(Ip6ReasmFails)                                                                           \
+	X(Ip6FragFails)                                                                            \
+	X(Ip6InMcastPkts)                                                                          \
+	X(Ip6OutMcastPkts)                                                                         \
+	X(Icmp6InMsgs)                                                                             \
+	X(Icmp6InErrors)                                                                           \
+	X(Icmp6OutMsgs)                                                                            \
+	X(Icmp6OutErrors)                                                                          \
+	X(Icmp6InCsumErrors)                                                                       \
+	X(Icmp6OutRateLimited)                                                                     \
+	X(Icmp6InDestUnreachs)                                                                     \
+	X(Icmp6InPktTooBigs)                                                                       \
+	X(Icmp6InTimeExcds)                                                                        \
+	X(Icmp6InParmProblems)                                                                     \
+	X(Icmp6InEchos)                                                                            \
+	X(Icmp6InEchoReplies)                                                                      \
+	X(Icmp6InRouterSolicits)                                                                   \
+	X(Icmp6InRouterAdvertisements)                                                             \
+	X(Icmp6InNeighborSolicits)                                                                 \
+	X(Icmp6InNeighborAdvertisements)                                                           \
+	X(Icmp6InRedirects)                                                                        \
+	X(Icmp6OutDestUnreachs)                                                                    \
+	X(Icmp6OutParmProblems)                                                                    \
+	X(Icmp6OutTimeExcds)                                                                       \
+	X(Icmp6OutEchoReplies)                                                                     \
+	X(Icmp6OutRouterSolicits)                                                                  \
+	X(Icmp6OutNeighborSolicits)                                                                \
+	X(Icmp6OutNeighborAdvertisements)
+
 #define NSTACK_MIB_LIST(X)                                                                         \
 	X(EthInFrames)                                                                             \
 	X(EthInRunts)                                                                              \
@@ -59,6 +105,7 @@
 	X(IcmpOutTimeExcds)                                                                        \
 	X(IcmpOutEchos)                                                                            \
 	X(IcmpOutEchoReps)                                                                         \
+	NSTACK_MIB6_LIST(X)                                                                        \
 	X(UdpInDatagrams)                                                                          \
 	X(UdpNoPorts)                                                                              \
 	X(UdpInErrors)                                                                             \

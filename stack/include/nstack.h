@@ -8,6 +8,7 @@
 #define NSTACK_NSTACK_H
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,11 @@ struct nstack_config {
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
 	size_t arena_size;	   /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
+	/* IPv6 (ipv6.h): off unless ipv6 is set or addr6 is given. */
+	bool ipv6;		  /* link-local address, router solicitation, SLAAC */
+	struct in6_addr addr6;	  /* static global address (NSTACK_ADDR6); :: = none */
+	unsigned int prefixlen6;  /* its prefix length, 1..128 */
+	struct in6_addr gateway6; /* default router (NSTACK_GW6); :: = from advertisements */
 };
 
 /* The clock and random source the stack uses; tests inject their own. */

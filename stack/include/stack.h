@@ -30,6 +30,7 @@ struct udp_table;
 struct ping_table;
 struct raw_table;
 struct tcp_state;
+struct ipv6_state;
 struct nstack_filemap;
 struct ns_procs;
 
@@ -100,6 +101,7 @@ struct nstack {
 	struct ping_table *ping;
 	struct raw_table *raw;
 	struct tcp_state *tcp;
+	struct ipv6_state *ip6;
 
 	/* Packets looped back to ourselves, handled in the next RX round. [S] */
 	struct sk_buff_head backlog;

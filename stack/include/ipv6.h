@@ -1,0 +1,224 @@
+/*
+ * IPv6 (RFC 8200) on the stack's one link: the per-stack state (ns->ip6),
+ * address helpers, input (ip6_input.c) and output (ip6_output.c).
+ * Neighbour discovery is ndisc.h, ICMPv6 icmpv6.h, addresses addrconf.h.
+ *
+ * IPv6 runs only when the configuration asks for it (cfg.ipv6, or a
+ * static address in cfg.addr6): then ns->ip6 is set, the stack has a
+ * link-local address and takes ETH_P_IPV6 frames. Otherwise ns->ip6 is
+ * NULL and IPv6 frames are unknown EtherTypes, as before.
+ */
+#ifndef NSTACK_IPV6_H
+#define NSTACK_IPV6_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nsref.h"
+#include "skbuff.h"
+#include "proto/ipv6.h"
+#include "timer.h"
+
+struct nstack;
+struct sk_buff;
+struct net_device;
+struct nd_table;
+struct icmpv6_state;
+
+/* An address's DAD state (RFC 4862 section 5.4). */
+enum ifa_state {
+	IFA_UNUSED = 0,
+	IFA_TENTATIVE, /* DAD under way: not usable, but its solicited-node group is joined */
+	IFA_PREFERRED, /* ours */
+	IFA_DUPLICATE, /* DAD found another owner: never used */
+};
+
+#define IPV6_MAX_ADDRS	  8
+#define IPV6_MAX_PREFIXES 8
+
+struct inet6_ifaddr {
+	struct in6_addr addr;	 /* [S] */
+	unsigned int prefixlen;	 /* [S] */
+	enum ifa_state state;	 /* [S] */
+	bool autoconf;		 /* [S] made by SLAAC from a router's prefix */
+	unsigned int dad_probes; /* [S] solicitations still to send */
+	uint64_t valid_until;	 /* [S] stack clock; UINT64_MAX: forever */
+	uint64_t prefered_until; /* [S] */
+	struct timer_list timer; /* [S] DAD */
+	struct nstack *ns;	 /* [I] */
+};
+
+/* An on-link prefix (RFC 4861 5.1, Prefix List). */
+struct ip6_prefix {
+	struct in6_addr prefix;
+	unsigned int plen;
+	uint64_t expires; /* UINT64_MAX: forever; 0: slot free */
+};
+
+/* A transport on IPv6 (Linux's struct inet6_protocol). */
+struct inet6_protocol {
+	/* Consumes skb; skb->data at the upper-layer header, network header set. */
+	int (*handler)(struct sk_buff *skb);
+};
+
+/* ns->ip6 */
+struct ipv6_state {
+	struct nstack *ns;			     /* [I] */
+	struct inet6_ifaddr addrs[IPV6_MAX_ADDRS];   /* [S] [0] is link-local */
+	struct ip6_prefix onlink[IPV6_MAX_PREFIXES]; /* [S] */
+	struct in6_addr defrtr;			     /* [S] default router, :: = none */
+	uint64_t defrtr_expires;		     /* [S] UINT64_MAX: static */
+	uint8_t hop_limit;			     /* [S] cur_hop_limit (RA) */
+	unsigned int mtu;			     /* [S] link MTU (RA MTU option) */
+	uint64_t base_reachable_us;		     /* [S] BaseReachableTime */
+	uint64_t retrans_us;			     /* [S] RetransTimer */
+	unsigned int rs_sent;			     /* [S] router solicitations sent */
+	struct timer_list rs_timer;		     /* [S] */
+	struct timer_list addr_timer;		     /* [S] lifetimes */
+	bool dad_logged;			     /* [S] said once */
+	nsref_t protos[256];			     /* [S] const struct inet6_protocol * */
+	struct nd_table *nd;			     /* [S] ndisc.c */
+	struct icmpv6_state *icmp;		     /* [S] icmpv6.c */
+};
+
+/*
+ * The skb->cb of an IPv6 packet on input: where the headers were found
+ * (offsets from the network header), as Linux's inet6_skb_parm.
+ */
+struct inet6_skb_parm {
+	uint16_t nhoff;	  /* offset of the next-header field naming the current header */
+	uint16_t srcrt;	  /* routing header, 0 = none */
+	uint16_t lastopt; /* end of the last extension header */
+	uint8_t nexthdr;  /* the upper-layer protocol */
+};
+
+#define IP6CB(skb) ((struct inet6_skb_parm *)(skb)->cb)
+
+/* The IPv6 header of a packet whose network header is set. */
+static inline struct ipv6hdr *ipv6_hdr(const struct sk_buff *skb)
+{
+	return (struct ipv6hdr *)skb_network_header(skb);
+}
+
+/* Address helpers (RFC 4291). */
+static inline bool ipv6_addr_equal(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static inline bool ipv6_addr_any(const struct in6_addr *a)
+{
+	static const struct in6_addr any;
+
+	return ipv6_addr_equal(a, &any);
+}
+
+static inline bool ipv6_addr_is_multicast(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xff;
+}
+
+static inline unsigned int ipv6_addr_mc_scope(const struct in6_addr *a)
+{
+	return a->s6_addr[1] & 0x0f;
+}
+
+static inline bool ipv6_addr_is_linklocal(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
+}
+
+static inline bool ipv6_addr_loopback(const struct in6_addr *a)
+{
+	static const struct in6_addr lo = {.s6_addr = {[15] = 1}};
+
+	return ipv6_addr_equal(a, &lo);
+}
+
+static inline bool ipv6_addr_v4mapped(const struct in6_addr *a)
+{
+	static const uint8_t pfx[12] = {[10] = 0xff, [11] = 0xff};
+
+	return memcmp(a->s6_addr, pfx, sizeof(pfx)) == 0;
+}
+
+/* ff02::1:ffXX:XXXX for addr (RFC 4291 2.7.1). */
+static inline void addrconf_addr_solict_mult(const struct in6_addr *addr, struct in6_addr *sol)
+{
+	memset(sol, 0, sizeof(*sol));
+	sol->s6_addr[0] = 0xff;
+	sol->s6_addr[1] = 0x02;
+	sol->s6_addr[11] = 0x01;
+	sol->s6_addr[12] = 0xff;
+	memcpy(&sol->s6_addr[13], &addr->s6_addr[13], 3);
+}
+
+static inline bool ipv6_addr_is_solict_mult(const struct in6_addr *a)
+{
+	static const uint8_t pfx[13] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+
+	return memcmp(a->s6_addr, pfx, sizeof(pfx)) == 0;
+}
+
+/* ff02::1 (all nodes) and ff02::2 (all routers). */
+extern const struct in6_addr in6addr_linklocal_allnodes_ns;
+extern const struct in6_addr in6addr_linklocal_allrouters_ns;
+
+static inline bool ipv6_addr_is_ll_all_nodes(const struct in6_addr *a)
+{
+	return ipv6_addr_equal(a, &in6addr_linklocal_allnodes_ns);
+}
+
+/* True when a and b agree in their first plen bits. */
+bool ipv6_prefix_equal(const struct in6_addr *a, const struct in6_addr *b, unsigned int plen);
+/* The Ethernet group address of an IPv6 multicast address (RFC 2464 section 7). */
+void ipv6_eth_mc_map(const struct in6_addr *addr, uint8_t mac[6]);
+
+/*
+ * Our address entry for addr in any state but unused, or NULL. Only a
+ * preferred address is ours to send from or to receive for.
+ */
+struct inet6_ifaddr *ipv6_get_ifaddr(struct nstack *ns, const struct in6_addr *addr);
+/* True when addr is one of our preferred unicast addresses. */
+bool ipv6_chk_addr(struct nstack *ns, const struct in6_addr *addr);
+/* True when we listen to multicast group addr: all-nodes, or a solicited-node group of ours. */
+bool ipv6_chk_mcast_addr(struct nstack *ns, const struct in6_addr *addr);
+/*
+ * The source address for daddr (RFC 6724, as far as a host with one
+ * link-local and a few global addresses needs it): 0, or -EADDRNOTAVAIL
+ * when no preferred address fits.
+ */
+int ipv6_dev_get_saddr(struct nstack *ns, const struct in6_addr *daddr, struct in6_addr *saddr);
+
+/* Registers a transport for next header value proto. */
+int inet6_add_protocol(struct nstack *ns, const struct inet6_protocol *prot, uint8_t proto);
+void inet6_del_protocol(struct nstack *ns, uint8_t proto);
+
+/* The packet_type handler for ETH_P_IPV6. */
+int ipv6_rcv(struct sk_buff *skb, struct net_device *dev);
+
+/*
+ * Sends skb (skb->data at the upper-layer header) from saddr to daddr with
+ * next header proto: builds the IPv6 header, picks the next hop (on-link
+ * prefix or default router) and resolves it through ndisc. hop_limit 0 is
+ * the link's default. Consumes skb. -EMSGSIZE above the link MTU (there is
+ * no fragmentation on output yet), -ENETUNREACH without a route.
+ */
+int ip6_output(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
+	       const struct in6_addr *daddr, uint8_t proto, uint8_t hop_limit);
+/* The same with a traffic class (DSCP and ECN bits). */
+int ip6_output_tclass(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
+		      const struct in6_addr *daddr, uint8_t proto, uint8_t hop_limit,
+		      uint8_t tclass);
+/* The next hop for daddr: daddr itself on-link, the default router, or -ENETUNREACH. */
+int ip6_route_nexthop(struct nstack *ns, const struct in6_addr *daddr, struct in6_addr *nexthop);
+
+/* The link MTU for IPv6. */
+unsigned int ip6_mtu(const struct nstack *ns);
+
+int ipv6_init(struct nstack *ns);
+void ipv6_exit(struct nstack *ns);
+
+#endif
