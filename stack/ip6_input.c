@@ -140,10 +140,11 @@ static int ip6_input_finish(struct sk_buff *skb, unsigned int off, unsigned int 
 		switch (nexthdr) {
 		case NEXTHDR_DEST:
 		case NEXTHDR_ROUTING: {
-			const struct ipv6_opt_hdr *oh;
+			const struct ipv6_opt_hdr *oh = (const void *)(skb->data + off);
 
-			if (skb->len < off + 8 ||
-			    skb->len < off + IPV6_OPTLEN((oh = (const void *)(skb->data + off)))) {
+			/* The first 8 bytes hold the length; then the whole header must be there.
+			 */
+			if (skb->len < off + 8 || skb->len < off + IPV6_OPTLEN(oh)) {
 				NS_INC_STATS(ns, Ip6InHdrErrors);
 				goto drop;
 			}
