@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define OPENER_MAGIC   0x6e736f70u /* "nsop" */
-#define OPENER_VERSION 1
+#define OPENER_VERSION 2
 #define OPENER_FD      3 /* the opener's end of the socketpair */
 
 struct opener_req {
@@ -28,7 +28,10 @@ struct opener_req {
 	uint32_t prefixlen; /* for its subnet broadcast */
 	uint8_t mac[6];	    /* destination MAC the filter admits */
 	uint8_t tx_only;    /* the filter admits nothing: a send-only handle */
-	uint8_t pad;
+	uint8_t ipv6;	    /* the filter admits IPv6 for us too (link-local, SLAAC) */
+	uint8_t has_addr6;  /* addr6 is our static IPv6 address */
+	uint8_t pad[3];
+	uint8_t addr6[16];
 };
 
 struct opener_reply {

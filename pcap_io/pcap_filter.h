@@ -15,6 +15,15 @@
 int pcap_live_filter(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
 		     const uint8_t mac[6]);
 
+/*
+ * With IPv6 as well: addr6 (the static address, or NULL), all-nodes, the
+ * solicited-node groups and every destination with our EUI-64 interface
+ * identifier (link-local, SLAAC). 0, -ENAMETOOLONG or -EINVAL.
+ */
+struct in6_addr;
+int pcap_live_filter6(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
+		      const uint8_t mac[6], const struct in6_addr *addr6);
+
 /* A filter that takes nothing in: for handles that only send. */
 #define PCAP_FILTER_NOTHING "less 0"
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <linux/if_packet.h>
@@ -601,11 +602,13 @@ static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint
 			   char *err, size_t errlen)
 {
 	struct bpf_program prog;
-	char filter[512];
+	char filter[1024];
 	int rc;
 
-	rc = pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
-			      o->mac ? o->mac : ifmac);
+	rc = o->ipv6 ? pcap_live_filter6(filter, sizeof(filter), o->addr, o->prefixlen,
+					 o->mac ? o->mac : ifmac, o->addr6)
+		     : pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
+					o->mac ? o->mac : ifmac);
 	if (rc)
 		return rc;
 	if (o->tx_only)
@@ -676,10 +679,15 @@ static int opener_ask(const struct pcap_live_opts *o, const uint8_t ifmac[6], in
 	    .addr = o->addr,
 	    .prefixlen = o->prefixlen,
 	    .tx_only = o->tx_only,
+	    .ipv6 = o->ipv6,
 	};
 
 	snprintf(req.ifname, sizeof(req.ifname), "%s", o->ifname);
 	memcpy(req.mac, o->mac ? o->mac : ifmac, 6);
+	if (o->addr6) {
+		req.has_addr6 = 1;
+		memcpy(req.addr6, o->addr6, 16);
+	}
 	return opener_open(o->opener, &req, fd, err, errlen);
 }
 

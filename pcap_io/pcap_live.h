@@ -26,6 +26,8 @@ struct pcap_live_opts {
 	bool no_tx_thread;	/* super-frames sent by the caller (NSTACK_TX_THREAD=0) */
 	bool tx_only;		/* only sends: the filter takes nothing in, the ring is small */
 	const char *opener;	/* nstack-opener to ask without CAP_NET_RAW; NULL = none */
+	bool ipv6;		/* the filter lets IPv6 for us in too */
+	const struct in6_addr *addr6; /* our static IPv6 address, or NULL */
 };
 
 /*

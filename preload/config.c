@@ -308,6 +308,71 @@ static int parse_flag(nsp_getenv_fn get, void *ctx, const char *name, bool *flag
 	return 0;
 }
 
+/* "addr/len" for IPv6; 0 or -EINVAL. */
+static int parse_cidr6(const char *s, struct in6_addr *a, unsigned int *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long l;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	errno = 0;
+	l = strtoul(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || l < 1 || l > 128 ||
+	    inet_pton(AF_INET6, buf, a) != 1)
+		return -EINVAL;
+	*len = (unsigned int)l;
+	return 0;
+}
+
+/* NSTACK_IPV6, NSTACK_ADDR6 and NSTACK_GW6 (IPv6 is on with either of the first two). */
+static int parse_ipv6(struct nsp_config *c, nsp_getenv_fn get, void *ctx, char *err, size_t errlen)
+{
+	struct nstack_config *cfg = &c->cfg;
+	const char *v;
+
+	if (parse_flag(get, ctx, "NSTACK_IPV6", &cfg->ipv6, err, errlen))
+		return -EINVAL;
+	if ((v = get(ctx, "NSTACK_ADDR6")) != NULL && v[0]) {
+		if (parse_cidr6(v, &cfg->addr6, &cfg->prefixlen6)) {
+			snprintf(err, errlen,
+				 "bad NSTACK_ADDR6='%s' (expected ADDR/LEN, e.g. 2001:2::2/64)", v);
+			return -EINVAL;
+		}
+		if (IN6_IS_ADDR_UNSPECIFIED(&cfg->addr6) || IN6_IS_ADDR_MULTICAST(&cfg->addr6) ||
+		    IN6_IS_ADDR_V4MAPPED(&cfg->addr6) || IN6_IS_ADDR_LOOPBACK(&cfg->addr6) ||
+		    IN6_IS_ADDR_LINKLOCAL(&cfg->addr6)) {
+			snprintf(err, errlen,
+				 "bad NSTACK_ADDR6='%s' (a global unicast address: the link-local "
+				 "one comes from the MAC)",
+				 v);
+			return -EINVAL;
+		}
+		cfg->ipv6 = true;
+	}
+	if ((v = get(ctx, "NSTACK_GW6")) != NULL && v[0]) {
+		if (inet_pton(AF_INET6, v, &cfg->gateway6) != 1 ||
+		    IN6_IS_ADDR_UNSPECIFIED(&cfg->gateway6) ||
+		    IN6_IS_ADDR_MULTICAST(&cfg->gateway6) || IN6_IS_ADDR_V4MAPPED(&cfg->gateway6)) {
+			snprintf(err, errlen,
+				 "bad NSTACK_GW6='%s' (a unicast IPv6 router address, usually "
+				 "link-local)",
+				 v);
+			return -EINVAL;
+		}
+		if (!cfg->ipv6) {
+			snprintf(err, errlen, "NSTACK_GW6 needs NSTACK_ADDR6 or NSTACK_IPV6=1");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Defaults, then the host's sysctls, then the environment. */
 int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const char *procdir,
 		    char *err, size_t errlen)
@@ -341,6 +406,8 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 			 v ? v : "");
 		return -EINVAL;
 	}
+	if (parse_ipv6(c, get, ctx, err, errlen))
+		return -EINVAL;
 	if ((v = get(ctx, "NSTACK_GW")) != NULL) {
 		if (!v[0] || !strcmp(v, "none")) {
 			cfg->gateway = 0;

@@ -483,6 +483,7 @@ static struct pcap_live_opts live_opts;
 static char live_ifname[IF_NAMESIZE];
 static uint8_t live_mac[6];
 static char live_opener[PATH_MAX];
+static struct in6_addr live_addr6;
 
 /* Wraps a live device's ops so that libpcap's own socket calls reach libc. */
 static void guard_dev(struct net_device *dev)
@@ -876,6 +877,9 @@ static int start_locked(void)
 	o.no_gso = !c.gso;
 	o.no_tx_thread = !c.tx_thread;
 	o.opener = c.opener[0] ? c.opener : NULL;
+	o.ipv6 = c.cfg.ipv6;
+	o.addr6 = IN6_IS_ADDR_UNSPECIFIED(&c.cfg.addr6) ? NULL : &live_addr6;
+	live_addr6 = c.cfg.addr6;
 	print_stats = c.stats;
 	live_opts = o;
 	snprintf(live_ifname, sizeof(live_ifname), "%s", c.cfg.ifname);

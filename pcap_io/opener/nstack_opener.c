@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
@@ -109,7 +110,7 @@ static int check_policy(const struct opener_req *req)
 {
 	static char text[POLICY_MAX_BYTES];
 	struct policy_who who;
-	char a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN + INET6_ADDRSTRLEN + 8];
 	unsigned int line = 0;
 	int rc;
 
@@ -120,7 +121,19 @@ static int check_policy(const struct opener_req *req)
 	if (rc)
 		return rc;
 	inet_ntop(AF_INET, &req->addr, a, sizeof(a));
-	rc = policy_check(text, &who, req->ifname, req->addr, &line);
+	if (req->ipv6) {
+		/* Without a static address, the link-local one stands for IPv6. */
+		static const uint8_t ll[16] = {0xfe, 0x80};
+		const uint8_t *a6 = req->has_addr6 ? req->addr6 : ll;
+		size_t n = strlen(a);
+
+		snprintf(a + n, sizeof(a) - n, " and ");
+		n = strlen(a);
+		inet_ntop(AF_INET6, a6, a + n, (socklen_t)(sizeof(a) - n));
+		rc = policy_check(text, &who, req->ifname, req->addr, a6, &line);
+	} else {
+		rc = policy_check(text, &who, req->ifname, req->addr, NULL, &line);
+	}
 	if (rc == -EINVAL)
 		return refuse(EPERM, "%s:%u: malformed line (WHO INTERFACE PREFIX[,PREFIX...])",
 			      OPENER_CONF, line);
@@ -139,7 +152,8 @@ static int check_request(const struct opener_req *req)
 	if (req->magic != OPENER_MAGIC || req->version != OPENER_VERSION)
 		return refuse(EPROTO, "request from a different nstack version");
 	if (!memchr(req->ifname, '\0', sizeof(req->ifname)) || !req->ifname[0] ||
-	    strchr(req->ifname, '/') || req->ifname[0] == '.' || req->prefixlen > 32)
+	    strchr(req->ifname, '/') || req->ifname[0] == '.' || req->prefixlen > 32 ||
+	    req->ipv6 > 1 || req->has_addr6 > 1 || (req->has_addr6 && !req->ipv6))
 		return refuse(EINVAL, "malformed request");
 	if (!if_nametoindex(req->ifname))
 		return refuse(ENODEV, "no such interface '%s'", req->ifname);
@@ -157,7 +171,7 @@ static int check_request(const struct opener_req *req)
 /* The packet socket with nstack's filter locked on; the fd or -errno. */
 static int open_locked(const struct opener_req *req)
 {
-	char text[512], self[256];
+	char text[1024], self[256];
 	struct bpf_program prog;
 	struct sock_fprog fp;
 	pcap_t *dead;
@@ -180,7 +194,11 @@ static int open_locked(const struct opener_req *req)
 	}
 	if (req->tx_only)
 		snprintf(text, sizeof(text), "%s", PCAP_FILTER_NOTHING);
-	else if (pcap_live_filter(text, sizeof(text), req->addr, req->prefixlen, req->mac))
+	else if (req->ipv6
+		     ? pcap_live_filter6(text, sizeof(text), req->addr, req->prefixlen, req->mac,
+					 req->has_addr6 ? (const struct in6_addr *)req->addr6
+							: NULL)
+		     : pcap_live_filter(text, sizeof(text), req->addr, req->prefixlen, req->mac))
 		goto fail_einval;
 	dead = pcap_open_dead(DLT_EN10MB, 262144);
 	if (!dead || pcap_compile(dead, &prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0) {

@@ -43,11 +43,17 @@ static bool who_matches(const char *f, const struct policy_who *w)
 	return w->user && !strcmp(f, w->user);
 }
 
-/* "a.b.c.d/len" to network and mask; false if malformed. */
-static bool parse_prefix(const char *s, uint32_t *net, uint32_t *mask)
+/* One prefix, IPv4 or IPv6 ("a.b.c.d/len", "x::/len"). */
+struct prefix {
+	int family;
+	uint8_t net[16];
+	unsigned int len;
+};
+
+/* false if malformed, or if host bits are set (probably not what was meant). */
+static bool parse_prefix(const char *s, struct prefix *p)
 {
-	char buf[32], *slash, *end;
-	struct in_addr a;
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	unsigned long len;
 
 	if (strlen(s) >= sizeof(buf))
@@ -59,31 +65,55 @@ static bool parse_prefix(const char *s, uint32_t *net, uint32_t *mask)
 	*slash = '\0';
 	errno = 0;
 	len = strtoul(slash + 1, &end, 10);
-	if (errno || end == slash + 1 || *end || len > 32 || inet_pton(AF_INET, buf, &a) != 1)
+	if (errno || end == slash + 1 || *end)
 		return false;
-	*mask = len ? htonl(~0u << (32 - len)) : 0;
-	*net = a.s_addr & *mask;
-	return a.s_addr == *net; /* host bits set: probably not what was meant */
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, buf, p->net) == 1 && len <= 32)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, p->net) == 1 && len <= 128)
+		p->family = AF_INET6;
+	else
+		return false;
+	p->len = (unsigned int)len;
+	for (unsigned int bit = p->len; bit < (p->family == AF_INET ? 32u : 128u); bit++)
+		if (p->net[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
 }
 
-/* A comma-separated prefix list; -1 malformed, else whether addr is in it. */
-static int addrs_match(char *list, uint32_t addr)
+static bool prefix_has(const struct prefix *p, int family, const uint8_t *a)
+{
+	if (p->family != family)
+		return false;
+	for (unsigned int bit = 0; bit < p->len; bit++)
+		if ((a[bit / 8] ^ p->net[bit / 8]) & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+/*
+ * A comma-separated prefix list: -1 malformed, else bit 0 when the IPv4
+ * address is in it, bit 1 when the IPv6 one is.
+ */
+static int addrs_match(char *list, uint32_t addr, const uint8_t *addr6)
 {
 	int hit = 0;
 
 	for (char *save, *one = strtok_r(list, ",", &save); one; one = strtok_r(NULL, ",", &save)) {
-		uint32_t net, mask;
+		struct prefix p;
 
-		if (!parse_prefix(one, &net, &mask))
+		if (!parse_prefix(one, &p))
 			return -1;
-		if ((addr & mask) == net)
-			hit = 1;
+		if (prefix_has(&p, AF_INET, (const uint8_t *)&addr))
+			hit |= 1;
+		if (addr6 && prefix_has(&p, AF_INET6, addr6))
+			hit |= 2;
 	}
 	return hit;
 }
 
 int policy_check(const char *text, const struct policy_who *who, const char *ifname, uint32_t addr,
-		 unsigned int *bad_line)
+		 const uint8_t *addr6, unsigned int *bad_line)
 {
 	unsigned int lineno = 0;
 	bool granted = false;
@@ -113,10 +143,11 @@ int policy_check(const char *text, const struct policy_who *who, const char *ifn
 		if (nf != 3 || (f[0][0] == '@' && !f[0][1]))
 			goto bad;
 		/* Every line is parsed, matching or not: a broken file grants nothing. */
-		hit = addrs_match(f[2], addr);
+		hit = addrs_match(f[2], addr, addr6);
 		if (hit < 0)
 			goto bad;
-		if (hit && who_matches(f[0], who) && (!strcmp(f[1], "*") || !strcmp(f[1], ifname)))
+		if ((hit & 1) && (!addr6 || (hit & 2)) && who_matches(f[0], who) &&
+		    (!strcmp(f[1], "*") || !strcmp(f[1], ifname)))
 			granted = true;
 	}
 	return granted ? 0 : -EPERM;

@@ -9,7 +9,9 @@
  *
  * WHO is a user name, a numeric uid, @group (name or gid: any of the
  * caller's groups) or * (anyone); INTERFACE a name or *; ADDRESSES a
- * comma-separated list of IPv4 prefixes the requested address must lie in.
+ * comma-separated list of IPv4 and IPv6 prefixes: the requested IPv4
+ * address must lie in one, and with IPv6 on the requested IPv6 address
+ * too (without a static one, its link-local address fe80::/64).
  * A request is granted when any line matches all three. Root needs no line.
  */
 #ifndef NSTACK_OPENER_POLICY_H
@@ -32,11 +34,11 @@ struct policy_who {
 
 /*
  * Checks text (the whole policy file) for who using ifname with addr
- * (network order). 0 when a line grants it, -EPERM when none does, -EINVAL
- * for a malformed line (its number in *bad_line; such a file grants
- * nothing, so that a typo cannot widen access).
+ * (network order) and, when not NULL, the IPv6 address addr6. 0 when a line grants it, -EPERM when
+ * none does, -EINVAL for a malformed line (its number in *bad_line; such a file grants nothing, so
+ * that a typo cannot widen access).
  */
 int policy_check(const char *text, const struct policy_who *who, const char *ifname, uint32_t addr,
-		 unsigned int *bad_line);
+		 const uint8_t *addr6, unsigned int *bad_line);
 
 #endif

@@ -70,3 +70,32 @@ ip6_nd_dad_conflict() {
 	[ "$(grep -c 'duplicate address' node.log)" = 1 ] || return 1
 	! grep -q '^Icmp6OutEchoReplies' node.log
 }
+
+# The same through the preload: a program under nstack with
+# NSTACK_ADDR6=2001:2::2/64 (the capture filter lets IPv6 for it in);
+# ping -6 from the kernel peer is answered 3/3 after DAD.
+case_ipv6_preload_ping6_from_peer() {
+	ip6_preload_ping6
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
+
+ip6_preload_ping6() {
+	ip6_peer_up || return 1
+	in_ns env NSTACK_ADDR6=2001:2::2/64 NSTACK_STATS=1 timeout 20 "$NSTACK" -- python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # starts the stack
+s.sendto(b"x", ("198.18.0.1", 9))
+print("ready", flush=True)
+time.sleep(float(sys.argv[1]))' 5 >node.log 2>&1 &
+	local node=$!
+	wait_file node.log ready || { cat node.log; return 1; }
+	sleep 2.5 # DAD: a random delay under 1 s, then RetransTimer (1 s)
+	in_peer ping -6 -c 3 -i 0.3 -W 2 2001:2::2 >ping.log 2>&1
+	local rc=$?
+	cat ping.log
+	wait $node
+	cat node.log
+	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'Icmp6OutEchoReplies' node.log
+}

@@ -15,6 +15,7 @@
 #include "../../preload/config.c"
 #include "check_main.h"
 #include "pcap_live.h"
+#include <pcap/pcap.h>
 
 struct t_env {
 	const char *kv[16][2];
@@ -132,6 +133,37 @@ START_TEST(test_bad_values_rejected_naming_variable)
 	expect_bad("NSTACK_TCP_RMEM", "1 2");
 	expect_bad("NSTACK_TCP_SYN_RETRIES", "-1");
 	expect_bad("NSTACK_TCP_CONGESTION_CONTROL", "a b");
+	expect_bad("NSTACK_ADDR6", "2001:2::2");
+	expect_bad("NSTACK_ADDR6", "2001:2::2/129");
+	expect_bad("NSTACK_ADDR6", "ff02::1/64");
+	expect_bad("NSTACK_ADDR6", "fe80::2/64"); /* link-local comes from the MAC */
+	expect_bad("NSTACK_ADDR6", "::ffff:198.18.0.2/96");
+	expect_bad("NSTACK_GW6", "fe80::1"); /* without IPv6 on */
+	expect_bad("NSTACK_IPV6", "yes please");
+}
+END_TEST
+
+START_TEST(test_ipv6_env_parsed)
+{
+	struct t_env e = {{{"NSTACK_ADDR6", "2001:2::2/64"}, {"NSTACK_GW6", "fe80::1"}}};
+	struct nsp_config c;
+	struct in6_addr want;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert(c.cfg.ipv6);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:2::2", &want), 1);
+	ck_assert_mem_eq(&c.cfg.addr6, &want, 16);
+	ck_assert_uint_eq(c.cfg.prefixlen6, 64);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fe80::1", &want), 1);
+	ck_assert_mem_eq(&c.cfg.gateway6, &want, 16);
+	/* IPv6 stays off unless asked for. */
+	{
+		struct t_env none = {{{NULL, NULL}}};
+
+		ck_assert_int_eq(nsp_config_load(&c, t_get, &none, NULL, err, sizeof(err)), 0);
+		ck_assert(!c.cfg.ipv6);
+	}
 }
 END_TEST
 
@@ -252,6 +284,37 @@ START_TEST(test_filter_text_names_our_address_and_mac)
 			      "(arp or (ip and (dst host 198.18.0.2 or dst host 198.18.0.255 or "
 			      "dst host 255.255.255.255 or dst host 224.0.0.1)))");
 	ck_assert_int_eq(pcap_live_filter(buf, 20, ip("198.18.0.2"), 24, mac), -ENAMETOOLONG);
+	{
+		struct in6_addr a6;
+
+		ck_assert_int_eq(inet_pton(AF_INET6, "2001:2::2", &a6), 1);
+		ck_assert_int_eq(
+		    pcap_live_filter6(buf, sizeof(buf), ip("198.18.0.2"), 24, mac, &a6), 0);
+		ck_assert_str_eq(
+		    buf,
+		    "(ether dst 02:00:00:00:00:42 or ether multicast) and "
+		    "(arp or (ip and (dst host 198.18.0.2 or dst host 198.18.0.255 or "
+		    "dst host 255.255.255.255 or dst host 224.0.0.1)) or (ip6 and (dst host "
+		    "2001:2::2 or dst host ff02::1:ff00:0002 or dst host ff02::1 or dst host "
+		    "ff02::1:ff00:0042 or (ip6[32:4] = 0x000000ff and ip6[36:4] = 0xfe000042))))");
+		/* libpcap takes it (nstack-opener compiles it the same way). */
+		{
+			pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+			struct bpf_program prog;
+
+			ck_assert_ptr_nonnull(dead);
+			ck_assert_int_eq(pcap_compile(dead, &prog, buf, 1, PCAP_NETMASK_UNKNOWN),
+					 0);
+			pcap_freecode(&prog);
+			ck_assert_int_eq(
+			    pcap_live_filter6(buf, sizeof(buf), ip("198.18.0.2"), 24, mac, NULL),
+			    0);
+			ck_assert_int_eq(pcap_compile(dead, &prog, buf, 1, PCAP_NETMASK_UNKNOWN),
+					 0);
+			pcap_freecode(&prog);
+			pcap_close(dead);
+		}
+	}
 }
 END_TEST
 
@@ -277,6 +340,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_full_env_parsed);
 	tcase_add_test(tc, test_bad_values_rejected_naming_variable);
 	tcase_add_test(tc, test_gw_none_and_log_numbers_accepted);
+	tcase_add_test(tc, test_ipv6_env_parsed);
 	tcase_add_test(tc, test_addr_outside_default_subnet_drops_default_gw);
 	tcase_add_test(tc, test_proc_sysctls_read_then_env_overrides);
 	tcase_add_test(tc, test_handover_bypass_linger_parsed);

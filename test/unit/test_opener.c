@@ -33,7 +33,7 @@ static int check(const char *text, const struct policy_who *w, const char *ifnam
 {
 	unsigned int line = 0;
 
-	return policy_check(text, w, ifname, ip(addr), &line);
+	return policy_check(text, w, ifname, ip(addr), NULL, &line);
 }
 
 START_TEST(test_user_interface_and_prefix_must_all_match)
@@ -72,7 +72,7 @@ START_TEST(test_malformed_file_grants_nothing_and_names_line)
 	/* The granting line comes first; the broken third still voids the file. */
 	const char *p = "alice * 198.18.0.0/15\n\nalice veth1\n";
 
-	ck_assert_int_eq(policy_check(p, &alice, "veth1", ip("198.18.0.2"), &line), -EINVAL);
+	ck_assert_int_eq(policy_check(p, &alice, "veth1", ip("198.18.0.2"), NULL, &line), -EINVAL);
 	ck_assert_uint_eq(line, 3);
 	ck_assert_int_eq(check("alice * 198.18.0.2\n", &alice, "a", "198.18.0.2"), -EINVAL);
 	ck_assert_int_eq(check("alice * 198.18.0.2/33\n", &alice, "a", "198.18.0.2"), -EINVAL);
@@ -83,6 +83,30 @@ START_TEST(test_malformed_file_grants_nothing_and_names_line)
 	ck_assert_int_eq(check("@ * 198.18.0.0/24\n", &alice, "a", "198.18.0.2"), -EINVAL);
 	ck_assert_int_eq(check("alice * 198.18.0.0/24,,\n", &alice, "a", "198.18.0.2"), 0);
 	ck_assert_int_eq(check("", &alice, "a", "198.18.0.2"), -EPERM);
+}
+END_TEST
+
+/* With IPv6 the same line must hold the IPv6 address (or fe80:: for link-local only). */
+START_TEST(test_ipv6_needs_an_ipv6_prefix_on_the_line)
+{
+	struct in6_addr g, ll;
+	unsigned int line = 0;
+	const char *v4only = "alice * 198.18.0.0/15\n";
+	const char *both = "alice * 198.18.0.0/15,2001:2::/48,fe80::/64\n";
+
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:2::2", &g), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fe80::", &ll), 1);
+	ck_assert_int_eq(policy_check(v4only, &alice, "a", ip("198.18.0.2"), g.s6_addr, &line),
+			 -EPERM);
+	ck_assert_int_eq(policy_check(both, &alice, "a", ip("198.18.0.2"), g.s6_addr, &line), 0);
+	ck_assert_int_eq(policy_check(both, &alice, "a", ip("198.18.0.2"), ll.s6_addr, &line), 0);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:3::2", &g), 1);
+	ck_assert_int_eq(policy_check(both, &alice, "a", ip("198.18.0.2"), g.s6_addr, &line),
+			 -EPERM);
+	/* Host bits in an IPv6 prefix are refused like IPv4's. */
+	ck_assert_int_eq(
+	    policy_check("alice * 2001:2::1/48\n", &alice, "a", ip("198.18.0.2"), NULL, &line),
+	    -EINVAL);
 }
 END_TEST
 
@@ -110,6 +134,7 @@ static Suite *opener_suite(void)
 	tcase_add_test(tc, test_user_interface_and_prefix_must_all_match);
 	tcase_add_test(tc, test_uid_group_gid_and_wildcards);
 	tcase_add_test(tc, test_malformed_file_grants_nothing_and_names_line);
+	tcase_add_test(tc, test_ipv6_needs_an_ipv6_prefix_on_the_line);
 	tcase_add_test(tc, test_client_without_opener);
 	suite_add_tcase(s, tc);
 	return s;
