@@ -45,7 +45,7 @@ $(BUILD)/libnstack_core.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libnstack.so: $(CORE_OBJ) $(PRELOAD_OBJ)
-	$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete $(SO_LDFLAGS) -o $@ $^ $(LDLIBS_CORE) -lcares -ldl
+	$(CC) $(CFLAGS) -shared -Wl,-z,defs -Wl,-z,nodelete -o $@ $^ $(LDLIBS_CORE) -lcares -ldl
 
 $(BUILD)/nstack: preload/wrapper.c
 	@mkdir -p $(dir $@)
@@ -94,18 +94,11 @@ integration-test: all $(BUILD)/nstack-relay $(BUILD)/test/nstack-opener-lab
 
 # The lab's real programs on an ASan/UBSan libnstack.so (ASan's runtime
 # preloaded first); ASAN_CASES='name ...' for a subset. See asan_lab.sh.
-# The library initialises first (-z initfirst), so that ASan is up before
-# any other constructor runs: libpcap's dependencies (libdbus, libsystemd,
-# libgcrypt) bring libgpg-error, whose constructor's bindtextdomain() made
-# the process's first malloc() under glibc's gettext lock; ASan initialising
-# there calls dlerror(), which takes that lock again, and every program that
-# later called textdomain() (bash, coreutils) hung at start.
 asan-lab:
-	rm -f $(BUILD)-asan/libnstack.so
-	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" SO_LDFLAGS=-Wl,-z,initfirst \
-		$(BUILD)-asan/libnstack.so \
+	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/libnstack.so \
 		$(BUILD)-asan/nstack $(BUILD)-asan/nstack-opener $(BUILD)-asan/test/nstack-opener-lab \
 		$(BUILD)-asan/nstack-relay
+	$(CC) -shared -fPIC -O1 $(WARN) -o $(BUILD)-asan/libasan_early.so test/tools/asan_early.c -ldl
 	test/integration/asan_lab.sh $(BUILD)-asan $(ASAN_CASES)
 
 check: deps

@@ -44,7 +44,8 @@ void nsp_keeper_spawn(void)
 	    !info.dli_fname || !strstr(info.dli_fname, ".so"))
 		return;
 	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", info.dli_fname);
-	while (environ[n])
+	/* NULL after clearenv(). */
+	while (environ && environ[n])
 		n++;
 	env = calloc(n + 3, sizeof(*env));
 	if (!env)

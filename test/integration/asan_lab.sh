@@ -5,7 +5,8 @@
 #
 # Programs from Debian are not built with ASan; they load its runtime first
 # through LD_PRELOAD (the nstack wrapper keeps a sanitizer runtime at the
-# head of LD_PRELOAD), then the instrumented libnstack.so. Only programs
+# head of LD_PRELOAD), then the instrumented libnstack.so, then
+# libasan_early.so (test/tools/asan_early.c: why). Only programs
 # started under nstack get the runtime. Every report goes to a log file;
 # at the end the reports are listed, and the run fails if any has a frame in
 # libnstack.so (reports about the programs themselves are listed as such).
@@ -16,6 +17,10 @@ BUILD=${1:?usage: asan_lab.sh ASAN_BUILD_DIR [CASE...]}
 shift
 BUILD=$(cd "$BUILD" && pwd)
 runtime=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+[ -f "$BUILD/libasan_early.so" ] || {
+	echo "asan_lab: $BUILD/libasan_early.so missing (make asan-lab builds it)" >&2
+	exit 1
+}
 [ -f "$runtime" ] || {
 	echo "asan_lab: no ASan runtime (gcc -print-file-name=libasan.so)" >&2
 	exit 1
@@ -25,7 +30,7 @@ chmod 1777 "$logs" # programs run as other users too
 wrapper="$logs/nstack"
 cat >"$wrapper" <<EOW
 #!/bin/sh
-LD_PRELOAD="$runtime\${LD_PRELOAD:+:\$LD_PRELOAD}" exec "$BUILD/nstack" "\$@"
+LD_PRELOAD="$runtime:$BUILD/libasan_early.so\${LD_PRELOAD:+:\$LD_PRELOAD}" exec "$BUILD/nstack" "\$@"
 EOW
 chmod 0755 "$wrapper"
 
