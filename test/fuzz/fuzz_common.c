@@ -8,6 +8,7 @@
 
 #include "arp.h"
 #include "checksum.h"
+#include "icmpv6.h"
 #include "fuzz_arena.h"
 #include "fuzz_common.h"
 #include "proto/arp.h"
@@ -114,6 +115,13 @@ static struct nstack *fz_stack(int end, const uint8_t *mac, uint32_t addr,
 	cfg.log_level = NSTACK_LOG_ERROR;
 	/* Small arenas: creating and tearing down stacks is most of an execution. */
 	cfg.arena_size = 32u << 20;
+	/* IPv6 on both ends: 2001:2::2/64 on A, 2001:2::1/64 on B. */
+	cfg.ipv6 = true;
+	cfg.prefixlen6 = 64;
+	cfg.addr6.s6_addr[0] = 0x20;
+	cfg.addr6.s6_addr[1] = 0x01;
+	cfg.addr6.s6_addr[3] = 0x02;
+	cfg.addr6.s6_addr[15] = end == 0 ? 2 : 1;
 	err = nstack_create(&cfg, wire_netdev(FZ.w, end, mac, 1500), env, &fz_hooks, &ns);
 	if (err)
 		fz_die("nstack_create: %d", err);
@@ -280,12 +288,50 @@ struct sockaddr_in fz_sin(uint32_t addr, uint16_t port)
 }
 
 /* Repairs checksums so mutated frames get past the first checks. */
+/*
+ * An IPv6 frame's ICMPv6 checksum, after the extension headers the stack
+ * walks (hop-by-hop, routing, destination options; not past a fragment).
+ */
+static void fz_fix_checksum6(uint8_t *frame, size_t len)
+{
+	uint8_t *ip6 = frame + ETH_HLEN, *p, nh;
+	size_t plen, off = 40;
+
+	if (len < ETH_HLEN + 40)
+		return;
+	plen = (size_t)ip6[4] << 8 | ip6[5];
+	if (ETH_HLEN + 40 + plen > len)
+		return;
+	nh = ip6[6];
+	while ((nh == 0 || nh == 43 || nh == 60) && off + 8 <= 40 + plen) {
+		nh = ip6[off];
+		off += ((size_t)ip6[off + 1] + 1) * 8;
+	}
+	if (nh != 58 || off + 4 > 40 + plen)
+		return;
+	p = ip6 + off;
+	p[2] = p[3] = 0;
+	{
+		struct in6_addr src, dst;
+		uint16_t c;
+
+		memcpy(&src, ip6 + 8, 16);
+		memcpy(&dst, ip6 + 24, 16);
+		c = csum_ipv6_magic(&src, &dst, (uint32_t)(40 + plen - off), 58, p);
+		memcpy(p + 2, &c, 2);
+	}
+}
+
 void fz_fix_checksums(uint8_t *frame, size_t len)
 {
 	struct iphdr *ip;
 	size_t hl, tot, l4len;
 	uint8_t *l4;
 
+	if (len >= ETH_HLEN && frame[12] == 0x86 && frame[13] == 0xdd) {
+		fz_fix_checksum6(frame, len);
+		return;
+	}
 	if (len < ETH_HLEN + IP_HLEN_MIN || frame[12] != 0x08 || frame[13] != 0x00)
 		return;
 	ip = (struct iphdr *)(frame + ETH_HLEN);

@@ -595,6 +595,114 @@ static void gen_seeds(const char *dir)
 	seed_write(dir, "ip-raw-opts");
 }
 
+/* An IPv6 frame from B's MAC; its ICMPv6 checksum is fixed by ctl bit 0. */
+static size_t build6(uint8_t *fr, const uint8_t dmac[6], uint8_t nh, uint8_t hop,
+		     const uint8_t src[16], const uint8_t dst[16], const void *pl, size_t plen)
+{
+	memcpy(fr, dmac, 6);
+	memcpy(fr + 6, fz_mac_b, 6);
+	fr[12] = 0x86;
+	fr[13] = 0xdd;
+	memset(fr + 14, 0, 40);
+	fr[14] = 0x60;
+	fr[18] = (uint8_t)(plen >> 8);
+	fr[19] = (uint8_t)plen;
+	fr[20] = nh;
+	fr[21] = hop;
+	memcpy(fr + 22, src, 16);
+	memcpy(fr + 38, dst, 16);
+	memcpy(fr + 54, pl, plen);
+	return 54 + plen;
+}
+
+static void gen_seeds6(const char *dir)
+{
+	static const uint8_t a[16] = {0x20, 0x01, 0, 2, [15] = 2};
+	static const uint8_t b[16] = {0x20, 0x01, 0, 2, [15] = 1};
+	static const uint8_t llb[16] = {0xfe, 0x80, [8] = 0, [11] = 0xff, [12] = 0xfe, [15] = 1};
+	static const uint8_t all[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t sol[16] = {0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 2};
+	static const uint8_t m_all[6] = {0x33, 0x33, 0, 0, 0, 1};
+	static const uint8_t m_sol[6] = {0x33, 0x33, 0xff, 0, 0, 2};
+	static uint8_t fr[2048];
+	uint8_t pl[256];
+
+	/* Echo request, then with hop-by-hop and destination options in front. */
+	build_fixture();
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 128;
+	memcpy(pl + 8, "ping6", 5);
+	seed_add(1, fr, build6(fr, fz_mac_a, 58, 64, b, a, pl, 13));
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 60; /* hop-by-hop: next is destination options; PadN */
+	pl[2] = 1;
+	pl[3] = 4;
+	pl[8] = 58; /* destination options: next is ICMPv6; PadN */
+	pl[10] = 1;
+	pl[11] = 4;
+	pl[16] = 128;
+	seed_add(1, fr, build6(fr, fz_mac_a, 0, 64, b, a, pl, 24));
+	seed_write(dir, "ip6-echo");
+
+	/* Neighbour solicitation for A's address; an unsolicited advertisement for B's. */
+	build_fixture();
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 135;
+	memcpy(pl + 8, a, 16);
+	pl[24] = 1; /* source link-layer address */
+	pl[25] = 1;
+	memcpy(pl + 26, fz_mac_b, 6);
+	seed_add(1, fr, build6(fr, m_sol, 58, 255, b, sol, pl, 32));
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 136;
+	pl[4] = 0x20; /* override */
+	memcpy(pl + 8, b, 16);
+	pl[24] = 2; /* target link-layer address */
+	pl[25] = 1;
+	memcpy(pl + 26, fz_mac_b, 6);
+	seed_add(1, fr, build6(fr, m_all, 58, 255, b, all, pl, 32));
+	seed_write(dir, "ip6-nd");
+
+	/* Router advertisement with a /64 for SLAAC, an MTU and a source link-layer option. */
+	build_fixture();
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 134;
+	pl[4] = 64;		    /* cur hop limit */
+	pl[6] = 0x07, pl[7] = 0x08; /* router lifetime 1800 s */
+	pl[16] = 3;		    /* prefix information */
+	pl[17] = 4;
+	pl[18] = 64;
+	pl[19] = 0xc0;				  /* on-link, autonomous */
+	pl[20] = 0, pl[21] = 0x27, pl[22] = 0x8d; /* valid lifetime 2592000 */
+	pl[24] = 0, pl[25] = 0x09, pl[26] = 0x3a, pl[27] = 0x80;
+	pl[32] = 0x20, pl[33] = 0x01, pl[35] = 2, pl[37] = 7;
+	pl[48] = 5; /* MTU 1400 */
+	pl[49] = 1;
+	pl[54] = 0x05, pl[55] = 0x78;
+	pl[56] = 1; /* source link-layer address */
+	pl[57] = 1;
+	memcpy(pl + 58, fz_mac_b, 6);
+	seed_add(1, fr, build6(fr, m_all, 58, 255, llb, all, pl, 64));
+	seed_write(dir, "ip6-ra");
+
+	/* An atomic fragment, and a routing header type 0 with segments left. */
+	build_fixture();
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 58;
+	pl[4] = 0x12, pl[5] = 0x34;
+	pl[8] = 128;
+	seed_add(1, fr, build6(fr, fz_mac_a, 44, 64, b, a, pl, 16));
+	memset(pl, 0, sizeof(pl));
+	pl[0] = 58;
+	pl[1] = 2;
+	pl[2] = 0; /* type 0 */
+	pl[3] = 1; /* segments left */
+	memcpy(pl + 8, b, 16);
+	pl[24] = 128;
+	seed_add(1, fr, build6(fr, fz_mac_a, 43, 64, b, a, pl, 32));
+	seed_write(dir, "ip6-ext");
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("NSTACK_FUZZ_GEN");
@@ -603,6 +711,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (dir && dir[0]) {
 		gen_seeds(dir);
+		gen_seeds6(dir);
 		exit(0);
 	}
 	return 0;

@@ -17,8 +17,12 @@ ip6_peer_down() {
 }
 
 ip6_node_build() {
+	local san=()
+	# The sanitizer lab's objects (asan_lab.sh) need their runtimes.
+	nm "$BUILD/obj/stack/udp.o" 2>/dev/null | grep -q __asan_ &&
+		san=(-fsanitize=address,undefined)
 	cc -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" \
-		-o ip6_node "$IT/ip6_node.c" "$BUILD"/obj/stack/*.o -lpcap -lbsd -lpthread
+		"${san[@]}" -o ip6_node "$IT/ip6_node.c" "$BUILD"/obj/stack/*.o -lpcap -lbsd -lpthread
 }
 
 # ping -6 from the kernel peer: 3 echo requests, 3 replies; the stack
