@@ -74,6 +74,30 @@ static atomic_int ep_any; /* sets exist: close() must look */
 
 static void reg_free(struct ep_set *s, struct ep_reg *r);
 
+/*
+ * In the child of fork(), after fdt_fork_child() counted one reference per
+ * fd: each registration holds one more on its file (taken at
+ * EPOLL_CTL_ADD), which that count left out, so the first close() of a
+ * watched socket in the child (redis's bgsave child closing its listeners)
+ * freed the file under the fd's own reference. The sets' locks may have
+ * been held by the parent's other threads, and calls in progress were
+ * theirs.
+ */
+void nsp_epoll_fork_child(void)
+{
+	pthread_mutex_init(&ep_sets_lock, NULL);
+	for (int i = 0; i < ep_nsets; i++) {
+		struct ep_set *s = ep_sets[i];
+
+		pthread_mutex_init(&s->lock, NULL);
+		atomic_store(&s->refs, 1);
+		s->sleepers = 0;
+		for (int fd = 0; fd < s->nbyfd; fd++)
+			if (s->byfd[fd])
+				atomic_fetch_add(&s->byfd[fd]->file->refs, 1);
+	}
+}
+
 /* The set of epfd with a reference taken (ep_put), created if asked; NULL if none. */
 static struct ep_set *ep_find(int epfd, bool create)
 {
@@ -246,7 +270,7 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 				s->bell = b;
 			} else if (b >= 0) {
 				nsp_syscall(SYS_close,
-					b); /* no bell: only the cross-thread wake is lost */
+					    b); /* no bell: only the cross-thread wake is lost */
 			}
 		}
 		ready_add(s, r); /* already ready: reported at once, as Linux does */

@@ -178,6 +178,7 @@ NSP_EXPORT pid_t fork(void)
 	}
 	/* The child. The stack lock is still the parent's until it returns from fork. */
 	fdt_fork_child();
+	nsp_epoll_fork_child();
 	nsp_wait_fork_child();
 	nstack_fork_child(ns, slot);
 	if (doorbell_fd >= 0) {

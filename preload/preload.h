@@ -228,6 +228,8 @@ void nsp_wait_fork_child(void);
 
 /* epoll.c: drops epoll state for fd (f: the private file it was, or NULL). */
 void nsp_epoll_close(int fd, struct nsp_file *f);
+/* In a fork() child: the sets' locks afresh, and their files' references counted. */
+void nsp_epoll_fork_child(void);
 
 /* Private sockets of the parent are unusable in a fork child (for now). */
 int nsp_forked_ebadf(struct nsp_file *f);

@@ -44,7 +44,8 @@ rc=$?
 ours=0 theirs=0
 for f in "$logs"/asan.* "$logs"/ubsan.*; do
 	[ -f "$f" ] || continue
-	if grep -q 'libnstack.so' "$f"; then
+	# Frames of ours show as libnstack.so, or (symbolized) as our sources.
+	if grep -qE 'libnstack\.so| (preload|stack|pcap_io)/[a-z0-9_/]+\.[ch]:[0-9]' "$f"; then
 		ours=$((ours + 1))
 		echo "=== $f (libnstack.so)"
 		head -n 40 "$f"

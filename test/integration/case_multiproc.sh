@@ -810,3 +810,45 @@ case_mp_socat_fork_exec_stdio_filters() {
 	in_peer timeout 15 nc -N "$ADDR" 9418 <in.txt >awk.txt || { tail awk.log; return 1; }
 	mp_same want_awk.txt awk.txt || { tail awk.log; return 1; }
 }
+
+# A child of fork() closes a listener its parent watches with epoll (redis's
+# bgsave child closes its listeners so): the socket stays the parent's, which
+# then accepts a kernel client. The child's close once freed the file under
+# the parent's epoll registration in the child's copy (found by make asan-lab).
+case_mp_fork_child_closes_epoll_watched_listener() {
+	on_nstack timeout 20 python3 - >"$TMP/out" 2>&1 <<'PY' &
+import os, select, socket
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.18.0.2", 9420))
+ls.listen(4)
+ep = select.epoll()
+ep.register(ls.fileno(), select.EPOLLIN)
+pid = os.fork()
+if pid == 0:
+    ls.close()
+    extra = [socket.socket() for _ in range(4)]  # reuse what a bad close freed
+    for s in extra:
+        s.close()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child", status, flush=True)
+print("ready", flush=True)
+assert ep.poll(15), "no event"
+c, _ = ls.accept()
+c.sendall(b"served by the parent\n")
+c.close()
+print("done", flush=True)
+PY
+	local srv=$!
+	wait_file "$TMP/out" ready || { cat "$TMP/out"; return 1; }
+	in_peer timeout 10 python3 -c '
+import socket
+s = socket.create_connection(("198.18.0.2", 9420), timeout=5)
+print(s.recv(100).decode().strip())' >"$TMP/got" 2>&1
+	wait $srv
+	local rc=$?
+	cat "$TMP/out" "$TMP/got"
+	[ $rc -eq 0 ] && grep -q '^child 0$' "$TMP/out" && grep -q '^done$' "$TMP/out" &&
+		grep -q 'served by the parent' "$TMP/got"
+}
