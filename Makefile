@@ -92,6 +92,12 @@ asan-test:
 integration-test: all $(BUILD)/nstack-relay $(BUILD)/test/nstack-opener-lab
 	test/integration/run.sh $(BUILD)
 
+# make check runs these on the ASan/UBSan library (the whole lab takes too long).
+ASAN_CHECK_CASES := mp_fork_child_closes_epoll_watched_listener matrix_redis_nstack_server \
+	mp_nginx_master_2_workers mp_postgres_server_pgbench unprivileged_server_and_client_via_opener \
+	linkfault_interface_deleted ipv6_preload_ping6_from_peer tcp_curl_100mib_download \
+	tcp_iperf3_nstack_server evlibs_libevent_tcp_server
+
 # The lab's real programs on an ASan/UBSan libnstack.so (ASan's runtime
 # preloaded first); ASAN_CASES='name ...' for a subset. See asan_lab.sh.
 asan-lab:
@@ -106,6 +112,7 @@ check: deps
 	$(MAKE) unit-test
 	$(MAKE) asan-test
 	$(MAKE) integration-test
+	$(MAKE) asan-lab ASAN_CASES="$(ASAN_CHECK_CASES)"
 	$(MAKE) fuzz-check
 
 demo: deps all

@@ -124,11 +124,17 @@ static void channel_run(ares_channel ch)
 		ares_socket_t s[ARES_GETSOCK_MAXNUM];
 		struct pollfd p[ARES_GETSOCK_MAXNUM];
 		struct timeval tv, *t;
-		int bits = ares_getsock(ch, s, ARES_GETSOCK_MAXNUM), n = 0, rc;
+		/*
+		 * Unsigned: c-ares's ARES_GETSOCK_WRITABLE shifts an int 1 by
+		 * up to 31 places, undefined behaviour (UBSan in make asan-lab).
+		 */
+		unsigned int bits = (unsigned int)ares_getsock(ch, s, ARES_GETSOCK_MAXNUM);
+		int n = 0, rc;
 
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-					   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			short ev =
+			    (short)(((bits >> i) & 1u ? POLLIN : 0) |
+				    ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u ? POLLOUT : 0));
 
 			if (ev)
 				p[n++] = (struct pollfd){.fd = s[i], .events = ev};
