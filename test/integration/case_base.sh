@@ -5,7 +5,8 @@
 # peer's reply back through the BPF filter and the non-blocking poll.
 case_pcap_backend_arp_roundtrip() {
 	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -Wall -Wextra -Werror \
-		-o "$TMP/pcap_probe" "$IT/pcap_probe.c" "$ROOT/pcap_io/pcap_live.c" -lpcap || return 1
+		-o "$TMP/pcap_probe" "$IT/pcap_probe.c" "$ROOT/pcap_io/pcap_live.c" \
+		"$ROOT/pcap_io/pcap_filter.c" "$ROOT/pcap_io/opener_client.c" -lpcap || return 1
 	in_ns "$TMP/pcap_probe" nstack0 "$ADDR/24" "$PEER_ADDR" || return 1
 	in_ns "$TMP/pcap_probe" nope0 "$ADDR/24" "$PEER_ADDR"
 	[ $? -eq 3 ] || { echo "missing interface: want exit 3 (ENODEV)"; return 1; }
@@ -135,6 +136,7 @@ case_preload_mechanics_mock_stack() {
 		-o "$TMP/preload_mock" "$IT/preload_mock.c" "$ROOT"/preload/config.c \
 		"$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c "$ROOT"/preload/poll.c \
 		"$ROOT"/preload/start.c "$ROOT"/preload/epoll.c "$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/preload/fork.c "$ROOT"/preload/sandbox.c "$ROOT"/preload/keeper.c "$ROOT"/preload/syscall.c "$ROOT"/preload/stdio.c "$ROOT"/pcap_io/pcap_live.c \
+		"$ROOT"/pcap_io/pcap_filter.c "$ROOT"/pcap_io/opener_client.c \
 		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
 	NSTACK_IFACE=lo "$TMP/preload_mock"
 }

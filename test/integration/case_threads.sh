@@ -42,6 +42,7 @@ case_threads_preload_mock_tsan_asan() {
 			"$ROOT"/preload/config.c "$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c \
 			"$ROOT"/preload/poll.c "$ROOT"/preload/start.c "$ROOT"/preload/epoll.c \
 			"$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/preload/fork.c "$ROOT"/preload/sandbox.c "$ROOT"/preload/keeper.c "$ROOT"/preload/syscall.c "$ROOT"/preload/stdio.c "$ROOT"/pcap_io/pcap_live.c \
+		"$ROOT"/pcap_io/pcap_filter.c "$ROOT"/pcap_io/opener_client.c \
 			"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
 		out="$TMP/out_$san"
 		NSTACK_IFACE=lo TSAN_OPTIONS=halt_on_error=1:exitcode=66 \

@@ -62,6 +62,12 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	(void)csum_ok;
 	netdev_rx_frame(dev, frame, len);
 }
+/* The stack's transmit-error count: nothing to count here. */
+void netdev_tx_errors(struct net_device *dev, unsigned int n)
+{
+	(void)dev;
+	(void)n;
+}
 static struct net_device *mock_dev;
 int nstack_create(const struct nstack_config *cfg, struct net_device *dev,
 		  const struct nstack_env *env, const struct nstack_hooks *hooks,
