@@ -998,10 +998,13 @@ static void tcp_ofo_queue(struct sock *sk)
 
 	while ((skb = skb_peek(&tp->out_of_order_queue))) {
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+		bool fin;
 
 		if (after(cb->seq, tp->rcv_nxt))
 			break;
 		skb_unlink(&tp->out_of_order_queue, skb);
+		/* Read before a FIN-only skb is freed below (found by fuzz_frames). */
+		fin = (cb->tcp_flags & TH_FIN) != 0;
 		if (!after(cb->end_seq, tp->rcv_nxt)) {
 			kfree_skb(skb);
 			continue;
@@ -1015,7 +1018,7 @@ static void tcp_ofo_queue(struct sock *sk)
 			skb_queue_tail(&sk->sk_receive_queue, skb);
 		else
 			kfree_skb(skb);
-		if (cb->tcp_flags & TH_FIN) {
+		if (fin) {
 			tcp_fin_received(sk);
 			break;
 		}
