@@ -74,3 +74,17 @@ int pcap_live_filter6(char *buf, size_t len, uint32_t addr, unsigned int prefixl
 		     mac[5]);
 	return n > 0 && (size_t)n < len - used + 1 ? 0 : -ENAMETOOLONG;
 }
+
+/* See pcap_filter.h. */
+int pcap_filter_text(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
+		     const uint8_t mac[6], bool ipv6, const struct in6_addr *addr6, bool tx_only)
+{
+	int n;
+
+	if (tx_only) {
+		n = snprintf(buf, len, "%s", PCAP_FILTER_NOTHING);
+		return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+	}
+	return ipv6 ? pcap_live_filter6(buf, len, addr, prefixlen, mac, addr6)
+		    : pcap_live_filter(buf, len, addr, prefixlen, mac);
+}

@@ -5,6 +5,7 @@
 #ifndef NSTACK_PCAP_FILTER_H
 #define NSTACK_PCAP_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,13 @@ int pcap_live_filter6(char *buf, size_t len, uint32_t addr, unsigned int prefixl
 
 /* A filter that takes nothing in: for handles that only send. */
 #define PCAP_FILTER_NOTHING "less 0"
+
+/*
+ * The filter a handle gets: nothing for a send-only one, else the above
+ * with or without IPv6. The stack installs it and nstack-opener locks it,
+ * from the same arguments. 0 or -errno.
+ */
+int pcap_filter_text(char *buf, size_t len, uint32_t addr, unsigned int prefixlen,
+		     const uint8_t mac[6], bool ipv6, const struct in6_addr *addr6, bool tx_only);
 
 #endif

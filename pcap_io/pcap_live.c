@@ -605,15 +605,11 @@ static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint
 	char filter[1024];
 	int rc;
 
-	rc = o->ipv6 ? pcap_live_filter6(filter, sizeof(filter), o->addr, o->prefixlen,
-					 o->mac ? o->mac : ifmac, o->addr6)
-		     : pcap_live_filter(filter, sizeof(filter), o->addr, o->prefixlen,
-					o->mac ? o->mac : ifmac);
+	/* A tx_only handle takes nothing in: another process of the stack receives. */
+	rc = pcap_filter_text(filter, sizeof(filter), o->addr, o->prefixlen,
+			      o->mac ? o->mac : ifmac, o->ipv6, o->addr6, o->tx_only);
 	if (rc)
 		return rc;
-	if (o->tx_only)
-		/* Another process of the stack receives: this handle only sends. */
-		snprintf(filter, sizeof(filter), "%s", PCAP_FILTER_NOTHING);
 	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
 		return -EINVAL;

@@ -192,13 +192,9 @@ static int open_locked(const struct opener_req *req)
 				      self, self);
 		return refuse(e, "socket(AF_PACKET): %s", strerror(e));
 	}
-	if (req->tx_only)
-		snprintf(text, sizeof(text), "%s", PCAP_FILTER_NOTHING);
-	else if (req->ipv6
-		     ? pcap_live_filter6(text, sizeof(text), req->addr, req->prefixlen, req->mac,
-					 req->has_addr6 ? (const struct in6_addr *)req->addr6
-							: NULL)
-		     : pcap_live_filter(text, sizeof(text), req->addr, req->prefixlen, req->mac))
+	if (pcap_filter_text(text, sizeof(text), req->addr, req->prefixlen, req->mac, req->ipv6,
+			     req->has_addr6 ? (const struct in6_addr *)req->addr6 : NULL,
+			     req->tx_only))
 		goto fail_einval;
 	dead = pcap_open_dead(DLT_EN10MB, 262144);
 	if (!dead || pcap_compile(dead, &prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0) {
