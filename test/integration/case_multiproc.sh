@@ -748,7 +748,7 @@ case_mp_kill9_child_others_carry_on() {
 
 # --- joining a stack another program drives ---------------------------------
 
-# 40 short programs, one after another, join a stack that a long-running
+# 20 short programs, one after another, join a stack that a long-running
 # program drives and make blocking calls (connect, recv) whose wake-ups come
 # from the driver by mail; each must finish its echo within 5 s. A joining
 # process's stack thread once went to sleep before its doorbell existed and
@@ -756,7 +756,7 @@ case_mp_kill9_child_others_carry_on() {
 case_mp_join_driven_stack_blocking_calls() {
 	mp_lab || return 1
 	# Both live as long as the case may (CASE_TIMEOUT, 90 s): on a loaded machine
-	# 40 python starts take over a minute, and a listener gone early would
+	# 20 python starts take over a minute, and a listener gone early would
 	# refuse the last programs (ECONNREFUSED), which is not what this tests.
 	in_peer timeout 88 socat "TCP-LISTEN:9415,bind=$PEER_ADDR,reuseaddr,fork" PIPE &
 	mp_wait_peer_tcp 9415 || return 1
@@ -770,7 +770,7 @@ time.sleep(86)' >drv.log 2>&1 &
 	wait_file drv.log ready || { cat drv.log; return 1; }
 	mp_up $drv || return 1
 	local i
-	for i in $(seq 1 40); do
+	for i in $(seq 1 20); do
 		mp_on timeout 5 python3 -c '
 import socket, sys
 c = socket.create_connection((sys.argv[1], 9415), timeout=None)
@@ -783,9 +783,9 @@ while len(got) < len(msg):
         break
     got += b
 assert got == msg, (len(got), len(msg))
-c.close()' "$PEER_ADDR" "$i" || { echo "program $i of 40 failed or hung (exit $?)"; return 1; }
+c.close()' "$PEER_ADDR" "$i" || { echo "program $i of 20 failed or hung (exit $?)"; return 1; }
 	done
-	echo "40 programs joined the driven stack and finished"
+	echo "20 programs joined the driven stack and finished"
 	kill $drv
 }
 
