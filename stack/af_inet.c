@@ -295,6 +295,22 @@ int inet_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 	return 0;
 }
 
+/* See inet.h. */
+bool inet_rcv_saddr_overlap(const struct sock *sk, const struct sock *sk2)
+{
+	if (sk_v4_ok(sk) && sk_v4_ok(sk2) &&
+	    (!sk->sk_rcv_saddr || !sk2->sk_rcv_saddr || sk->sk_rcv_saddr == sk2->sk_rcv_saddr))
+		return true;
+	if (sk_v6_ok(sk) && sk_v6_ok(sk2)) {
+		static const struct in6_addr any;
+		const struct in6_addr *a = &sk->sk_v6_rcv_saddr, *b = &sk2->sk_v6_rcv_saddr;
+
+		return !memcmp(a, &any, sizeof(any)) || !memcmp(b, &any, sizeof(any)) ||
+		       !memcmp(a, b, sizeof(*a));
+	}
+	return false;
+}
+
 /* Binds an ephemeral port (Linux's inet_autobind); -EAGAIN when none is free. */
 static int inet_autobind(struct sock *sk)
 {

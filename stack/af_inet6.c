@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "inet.h"
+#include "inet_dgram.h"
+#include "ipv6.h"
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
@@ -88,6 +90,51 @@ int inet6_addr_to_v4(const struct sock *sk, const struct sockaddr *uaddr, sockle
 	return sin6_to_sin(sk, uaddr, len, false, sin);
 }
 
+/* Whether a is an IPv6 address proper: not v4-mapped, not "::". */
+static bool sin6_is_v6(const struct sockaddr *uaddr, socklen_t len)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)uaddr;
+
+	return len >= SIN6_LEN_RFC2133 && uaddr->sa_family == AF_INET6 &&
+	       !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && !IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+}
+
+/*
+ * bind() to an IPv6 address proper (the rest of Linux's __inet6_bind): one
+ * of ours (or any with IP_FREEBIND/IP_TRANSPARENT, or a group for a
+ * datagram socket); a link-local one needs its link named.
+ */
+static int inet6_bind_v6(struct sock *sk, const struct sockaddr_in6 *s6)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	uint16_t snum = ntohs(s6->sin6_port);
+	bool mcast = IN6_IS_ADDR_MULTICAST(&s6->sin6_addr);
+
+	if (mcast && sk->sk_type != SOCK_DGRAM)
+		return -EINVAL;
+	if (!sk->ns->ip6 || (!mcast && !ipv6_chk_addr(sk->ns, &s6->sin6_addr) && !inet->freebind &&
+			     !inet->transparent))
+		return -EADDRNOTAVAIL;
+	if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && !s6->sin6_scope_id && !sk->sk_bound_dev_if)
+		return -EINVAL;
+	if (sk->sk_state != SK_ST_CLOSE || sk->sk_num)
+		return -EINVAL;
+	sk->sk_ipv6 = true;
+	sk->sk_v6_rcv_saddr = s6->sin6_addr;
+	if ((snum || !inet->bind_address_no_port) && sk_prot(sk)->get_port(sk, snum)) {
+		sk->sk_ipv6 = false;
+		sk->sk_v6_rcv_saddr = in6addr_any;
+		return -EADDRINUSE;
+	}
+	sk->sk_userlocks_bindaddr = true;
+	if (snum)
+		sk->sk_userlocks_bindport = true;
+	inet->inet_sport = htons(sk->sk_num);
+	sk->sk_v6_daddr = in6addr_any;
+	sk->sk_dport = 0;
+	return 0;
+}
+
 /* bind() (Linux's inet6_bind): "::" and ::ffff:a.b.c.d are IPv4's wildcard and a.b.c.d. */
 static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen_t len)
 {
@@ -100,23 +147,59 @@ static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen
 	if (err == -ENETUNREACH) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)uaddr;
 
-		/* A mapped address on a v6-only socket is a contradiction; anything else is not
-		 * ours. */
-		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? -EINVAL : -EADDRNOTAVAIL;
-	}
-	if (err)
+		/* A mapped address on a v6-only socket is a contradiction. */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			return -EINVAL;
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			return inet6_bind_v6(sock->sk, s6);
+		/* "::" on a v6-only socket: the wildcard, which sk_v4_ok() then refuses IPv4. */
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = s6->sin6_port;
+	} else if (err) {
 		return err;
+	}
 	return inet_bind(sock, (const struct sockaddr *)&sin, sizeof(sin));
 }
 
-/* getsockname()/getpeername(): the IPv4 names, mapped. */
+/* getsockname()/getpeername() of a socket with IPv6 addresses proper. */
+static int inet6_getname_v6(struct sock *sk, struct sockaddr_in6 *sin6, int peer)
+{
+	memset(sin6, 0, sizeof(*sin6));
+	sin6->sin6_family = AF_INET6;
+	if (peer) {
+		if (!sk->sk_dport ||
+		    ((sk->sk_state == SK_ST_CLOSE || sk->sk_state == SK_ST_SYN_SENT) && peer == 1))
+			return -ENOTCONN;
+		sin6->sin6_port = sk->sk_dport;
+		sin6->sin6_addr = sk->sk_v6_daddr;
+	} else {
+		sin6->sin6_port = inet_sk(sk)->inet_sport;
+		sin6->sin6_addr = sk->sk_v6_rcv_saddr;
+	}
+	/* A link-local address is only meaningful with its link. */
+	if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+		sin6->sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+	return 0;
+}
+
+/* getsockname()/getpeername(): IPv6 names, or the IPv4 names mapped. */
 static int inet6_getname(struct socket *sock, struct sockaddr *uaddr, socklen_t *len, int peer)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	socklen_t l = sizeof(sin);
-	int err = inet_getname(sock, (struct sockaddr *)&sin, &l, peer);
+	int err;
 
+	if (sock->sk->sk_ipv6) {
+		err = inet6_getname_v6(sock->sk, &sin6, peer);
+		if (err)
+			return err;
+		memcpy(uaddr, &sin6, sizeof(sin6));
+		*len = sizeof(sin6);
+		return 0;
+	}
+	err = inet_getname(sock, (struct sockaddr *)&sin, &l, peer);
 	if (err)
 		return err;
 	/* An unbound or wildcard-bound socket shows "::", as Linux's. */
@@ -137,6 +220,9 @@ static int inet6_stream_connect(struct socket *sock, const struct sockaddr *uadd
 		return inet_stream_connect(sock, uaddr, len, flags);
 	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET)
 		return -EAFNOSUPPORT; /* tcp_v6_connect() takes AF_INET6 only */
+	/* An IPv6 peer: tcp_v4_connect hands it to tcp_v6_connect. */
+	if (sin6_is_v6(uaddr, len))
+		return inet_stream_connect(sock, uaddr, len, flags);
 	err = sin6_to_sin(sock->sk, uaddr, len, false, &sin);
 	if (err)
 		return err;

@@ -44,6 +44,7 @@ static const struct nstack_module modules[] = {
     {"ipfrag", ipfrag_init, ipfrag_exit}, {"icmp", icmp_init, icmp_exit},
     {"inet", inet_init, inet_exit},	  {"tcp", tcp_init, tcp_exit},
     {"inet6", inet6_init, inet6_exit},	  {"ipv6", ipv6_init, ipv6_exit},
+    {"tcpv6", tcp_v6_init, tcp_v6_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

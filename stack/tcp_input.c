@@ -1045,7 +1045,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 	struct sk_buff *skb;
 
 	if (tp->ecn_flags & TCP_ECN_OK) {
-		const struct iphdr *iph = (const struct iphdr *)skb_network_header(in);
+		uint8_t dsfield = tcp_skb_dsfield(in);
 
 		/* The peer reduced its window: stop echoing (tcp_ecn_accept_cwr). */
 		if (cb->tcp_flags & TH_CWR) {
@@ -1055,7 +1055,7 @@ static void tcp_data_queue(struct sock *sk, struct sk_buff *in)
 		}
 		/* Congestion Experienced: echo ECE until its CWR, and ACK at once (RFC 3168 6.1.3).
 		 */
-		if (in->len && (iph->tos & INET_ECN_MASK) == INET_ECN_CE) {
+		if (in->len && (dsfield & INET_ECN_MASK) == INET_ECN_CE) {
 			tp->ecn_flags |= TCP_ECN_DEMAND_CWR;
 			tp->ack_now = true;
 		}
@@ -1282,12 +1282,13 @@ static bool tcp_sequence_ok(const struct tcp_sock *tp, uint32_t seq, uint32_t en
 static int tcp_listen_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	const struct tcphdr *th = (const struct tcphdr *)skb->data;
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	uint8_t flags = TCP_SKB_CB(skb)->tcp_flags;
 	struct tcp_request_sock *req;
 	struct sock *child = NULL;
+	struct tcp_addrs a;
 
-	req = tcp_find_req(sk, iph->saddr, th->source, iph->daddr);
+	tcp_skb_addrs(skb, &a);
+	req = tcp_find_req(sk, &a, th->source);
 	if (req) {
 		child = tcp_check_req(sk, skb, req);
 		if (!child)
@@ -1305,7 +1306,7 @@ static int tcp_listen_rcv(struct sock *sk, struct sk_buff *skb)
 		sock_hold(child);
 		ret = tcp_rcv_state_process(child, skb);
 		if (ret < 0 && !sk->ns->tcp->rx_stolen)
-			tcp_v4_send_reset(sk->ns, skb);
+			tcp_send_reset_reply(sk->ns, skb);
 		sock_put(child);
 		return 0;
 	}

@@ -9,6 +9,8 @@
 
 #include "checksum.h"
 #include "icmp.h"
+#include "icmpv6.h"
+#include "ipv6.h"
 #include "ip.h"
 #include "stack.h"
 #include "tcp.h"
@@ -98,7 +100,7 @@ static bool sk_hashed(const struct sock *sk)
 	return sk->sk_node.le_prev != NULL;
 }
 
-/* Finds the connection for a segment from saddr:sport to daddr:dport. */
+/* Finds the IPv4 connection for a segment from saddr:sport to daddr:dport. */
 struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16_t sport,
 				       uint32_t daddr, uint16_t dport)
 {
@@ -108,25 +110,67 @@ struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16
 	LIST_FOREACH(sk, &ns->tcp->ehash[h], sk_node)
 	{
 		if (sk->sk_daddr == saddr && sk->sk_dport == sport && sk->sk_rcv_saddr == daddr &&
-		    inet_sk(sk)->inet_sport == dport)
+		    inet_sk(sk)->inet_sport == dport && !sk->sk_ipv6)
 			return sk;
 	}
 	return NULL;
 }
 
-/* Finds the listener for daddr:dport, preferring an exact address over the wildcard. */
-static struct sock *tcp_v4_lookup_listener(struct nstack *ns, uint32_t daddr, uint16_t dport)
+/* The connection for a received segment with addresses a, either family. */
+struct sock *tcp_lookup_established(struct nstack *ns, const struct tcp_addrs *a, uint16_t sport,
+				    uint16_t dport)
+{
+	unsigned int h;
+	struct sock *sk;
+
+	if (!a->v6)
+		return tcp_v4_lookup_established(ns, a->saddr, sport, a->daddr, dport);
+	h = tcp_ehashfn(ns, a->daddr, dport, a->saddr, sport);
+	LIST_FOREACH(sk, &ns->tcp->ehash[h], sk_node)
+	{
+		if (sk->sk_ipv6 && sk->sk_dport == sport && inet_sk(sk)->inet_sport == dport &&
+		    ipv6_addr_equal(&sk->sk_v6_daddr, &a->saddr6) &&
+		    ipv6_addr_equal(&sk->sk_v6_rcv_saddr, &a->daddr6))
+			return sk;
+	}
+	return NULL;
+}
+
+/*
+ * Whether listener sk takes a segment to a->daddr: 2 for its exact
+ * address, 1 for the wildcard, 0 not at all. A dual-stack AF_INET6
+ * listener on "::" takes IPv4 too (Linux's compute_score, inet6 too).
+ */
+static int tcp_listener_score(const struct sock *sk, const struct tcp_addrs *a)
+{
+	if (!a->v6) {
+		if (!sk_v4_ok(sk))
+			return 0;
+		return sk->sk_rcv_saddr == a->daddr ? 2 : !sk->sk_rcv_saddr;
+	}
+	if (!sk_v6_ok(sk))
+		return 0;
+	if (ipv6_addr_equal(&sk->sk_v6_rcv_saddr, &a->daddr6))
+		return 2;
+	return ipv6_addr_any(&sk->sk_v6_rcv_saddr) && !sk->sk_ipv6;
+}
+
+/* Finds the listener for a->daddr:dport, preferring an exact address over the wildcard. */
+struct sock *tcp_lookup_listener(struct nstack *ns, const struct tcp_addrs *a, uint16_t dport)
 {
 	uint16_t port = ntohs(dport);
 	struct sock *sk, *wild = NULL;
 
 	LIST_FOREACH(sk, &ns->tcp->lhash[port % TCP_LHASH_SIZE], sk_node)
 	{
+		int score;
+
 		if (sk->sk_num != port)
 			continue;
-		if (sk->sk_rcv_saddr == daddr)
+		score = tcp_listener_score(sk, a);
+		if (score == 2)
 			return sk;
-		if (sk->sk_rcv_saddr == 0 && !wild)
+		if (score == 1 && !wild)
 			wild = sk;
 	}
 	return wild;
@@ -140,7 +184,12 @@ void tcp_ehash_insert(struct sock *sk)
 
 	if (sk_hashed(sk))
 		return;
-	h = tcp_ehashfn(ns, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport, sk->sk_daddr, sk->sk_dport);
+	if (sk->sk_ipv6)
+		h = tcp_ehashfn(ns, tcp_v6_fold(ns, &sk->sk_v6_rcv_saddr), inet_sk(sk)->inet_sport,
+				tcp_v6_fold(ns, &sk->sk_v6_daddr), sk->sk_dport);
+	else
+		h = tcp_ehashfn(ns, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport, sk->sk_daddr,
+				sk->sk_dport);
 	LIST_INSERT_HEAD(&ns->tcp->ehash[h], sk, sk_node);
 	sock_hold(sk);
 }
@@ -170,7 +219,7 @@ void tcp_v4_unhash(struct sock *sk)
 	sock_put(sk);
 }
 
-static bool sk_bound(const struct sock *sk)
+bool tcp_sk_bound(const struct sock *sk)
 {
 	return sk->sk_bind_node.le_prev != NULL;
 }
@@ -189,7 +238,7 @@ static bool tcp_bind_conflict(const struct sock *sk, uint16_t port)
 	{
 		if (sk2 == sk || sk2->sk_num != port)
 			continue;
-		if (sk->sk_rcv_saddr && sk2->sk_rcv_saddr && sk->sk_rcv_saddr != sk2->sk_rcv_saddr)
+		if (!inet_rcv_saddr_overlap(sk, sk2))
 			continue;
 		if (sk->sk_reuse && sk2->sk_reuse && sk2->sk_state != TCP_LISTEN)
 			continue;
@@ -226,7 +275,7 @@ int tcp_v4_get_port(struct sock *sk, uint16_t snum)
 {
 	struct nstack *ns = sk->ns;
 
-	if (sk_bound(sk))
+	if (tcp_sk_bound(sk))
 		return -EINVAL;
 	if (snum) {
 		if (tcp_bind_conflict(sk, snum))
@@ -253,7 +302,7 @@ int tcp_v4_get_port(struct sock *sk, uint16_t snum)
 /* Releases sk's port (close, or a failed connect of an autobound socket). */
 void tcp_put_port(struct sock *sk)
 {
-	if (!sk_bound(sk))
+	if (!tcp_sk_bound(sk))
 		return;
 	LIST_REMOVE(sk, sk_bind_node);
 	sk->sk_bind_node.le_prev = NULL;
@@ -273,12 +322,13 @@ void tcp_inherit_port(struct sock *child, uint16_t port)
 int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 {
 	const struct sockaddr_in *usin = (const struct sockaddr_in *)uaddr;
-	struct tcp_sock *tp = tcp_sk(sk);
 	struct nstack *ns = sk->ns;
 	struct rtable rt;
-	bool autobound = false;
 	int err;
 
+	/* An AF_INET6 socket's IPv6 peer (v4-mapped ones arrive as AF_INET). */
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET6 && sk->sk_family == AF_INET6)
+		return tcp_v6_connect(sk, uaddr, len);
 	if (len < sizeof(struct sockaddr_in))
 		return -EINVAL;
 	if (usin->sin_family != AF_INET)
@@ -293,15 +343,42 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 	inet_sk(sk)->inet_saddr = sk->sk_rcv_saddr;
 	sk->sk_daddr = usin->sin_addr.s_addr;
 	sk->sk_dport = usin->sin_port;
+	err = tcp_connect_finish(sk, rt.rt_mtu, sk->sk_rcv_saddr, sk->sk_daddr);
+	if (err) {
+		sk->sk_dport = 0;
+		sk->sk_daddr = 0;
+	}
+	return err;
+}
 
-	if (!sk_bound(sk)) {
+/*
+ * The rest of an active open once the addresses are set (both families):
+ * a port, the pair unique, the ISN and timestamp offset from the keyed
+ * hashes of the addresses given, the MSS for mtu, the SYN.
+ */
+int tcp_connect_finish(struct sock *sk, unsigned int mtu, uint32_t isn_saddr, uint32_t isn_daddr)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct nstack *ns = sk->ns;
+	bool autobound = false;
+	int err;
+
+	if (!tcp_sk_bound(sk)) {
 		err = tcp_v4_get_port(sk, 0);
 		if (err)
 			goto failure;
 		autobound = true;
 	} else {
-		struct sock *old = tcp_v4_lookup_established(
-		    ns, sk->sk_daddr, sk->sk_dport, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport);
+		struct tcp_addrs a;
+		struct sock *old;
+
+		/* The pair as a segment from the peer would name it. */
+		tcp_sk_addrs(sk, &a);
+		a.saddr6 = sk->sk_v6_daddr;
+		a.daddr6 = sk->sk_v6_rcv_saddr;
+		a.saddr = a.v6 ? tcp_v6_fold(ns, &a.saddr6) : sk->sk_daddr;
+		a.daddr = a.v6 ? tcp_v6_fold(ns, &a.daddr6) : sk->sk_rcv_saddr;
+		old = tcp_lookup_established(ns, &a, sk->sk_dport, inet_sk(sk)->inet_sport);
 
 		if (old && !(old->sk_state == TCP_TIME_WAIT && tcp_twsk_unique(sk, old))) {
 			err = -EADDRNOTAVAIL;
@@ -313,10 +390,10 @@ int tcp_v4_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
 		ns->tcp->open_secret[1] = ns_random32(ns);
 	}
 	if (!tp->write_seq)
-		tp->write_seq = tcp_v4_connect_isn(ns, sk->sk_rcv_saddr, inet_sk(sk)->inet_sport,
-						   sk->sk_daddr, sk->sk_dport);
-	tp->tsoffset = tcp_v4_ts_off(ns, sk->sk_rcv_saddr, sk->sk_daddr);
-	tcp_sync_mss(sk, rt.rt_mtu);
+		tp->write_seq = tcp_v4_connect_isn(ns, isn_saddr, inet_sk(sk)->inet_sport,
+						   isn_daddr, sk->sk_dport);
+	tp->tsoffset = tcp_v4_ts_off(ns, isn_saddr, isn_daddr);
+	tcp_sync_mss(sk, mtu);
 	tcp_set_state(sk, TCP_SYN_SENT);
 	tcp_ehash_insert(sk);
 	if (tcp_fastopen_defer_connect(sk))
@@ -333,17 +410,25 @@ failure_hashed:
 failure:
 	if (autobound)
 		tcp_put_port(sk);
-	sk->sk_dport = 0;
-	sk->sk_daddr = 0;
 	return err;
 }
 
+/* The reply direction of received addresses a. */
+static void tcp_addrs_reverse(const struct tcp_addrs *a, struct tcp_addrs *r)
+{
+	*r = *a;
+	r->saddr = a->daddr;
+	r->daddr = a->saddr;
+	r->saddr6 = a->daddr6;
+	r->daddr6 = a->saddr6;
+}
+
 /* Writes the RST that answers skb (RFC 9293 3.10.7.1 "If the state is CLOSED"). */
-void tcp_v4_send_reset(struct nstack *ns, const struct sk_buff *skb)
+void tcp_send_reset_reply(struct nstack *ns, const struct sk_buff *skb)
 {
 	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_addrs a, r;
 	struct tcp_out_options o = {0};
 	struct ip_tx_params p = {.df = true};
 	struct sk_buff *nskb;
@@ -362,14 +447,15 @@ void tcp_v4_send_reset(struct nstack *ns, const struct sk_buff *skb)
 	if (!nskb)
 		return;
 	NS_INC_STATS(ns, TcpOutRsts);
-	tcp_transmit_raw(ns, nskb, iph->daddr, iph->saddr, th->dest, th->source, seq, ack, flags, 0,
-			 &o, &p);
+	tcp_skb_addrs(skb, &a);
+	tcp_addrs_reverse(&a, &r);
+	tcp_transmit_raw(ns, nskb, &r, th->dest, th->source, seq, ack, flags, 0, &o, &p);
 }
 
 /* An ACK outside any full socket (TIME_WAIT, SYN_RECV, challenge). */
-void tcp_v4_send_ack(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
-		     uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
-		     uint32_t tsecr, bool ts, uint8_t flags)
+void tcp_send_ack_reply(struct nstack *ns, const struct tcp_addrs *a, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
+			uint32_t tsecr, bool ts, uint8_t flags)
 {
 	struct tcp_out_options o = {0};
 	struct ip_tx_params p = {.df = true};
@@ -384,14 +470,13 @@ void tcp_v4_send_ack(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t
 	}
 	if (flags & TH_RST)
 		NS_INC_STATS(ns, TcpOutRsts);
-	tcp_transmit_raw(ns, skb, saddr, daddr, sport, dport, seq, ack, flags | TH_ACK,
+	tcp_transmit_raw(ns, skb, a, sport, dport, seq, ack, flags | TH_ACK,
 			 (uint16_t)(win > 65535 ? 65535 : win), &o, &p);
 }
 
 /* Validates a segment's header and checksum and fills its control block. */
-static int tcp_v4_check(struct nstack *ns, struct sk_buff *skb)
+static int tcp_check(struct nstack *ns, struct sk_buff *skb, const struct tcp_addrs *a)
 {
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	struct tcphdr *th;
 	struct tcp_skb_cb *cb;
 	unsigned int doff;
@@ -403,8 +488,9 @@ static int tcp_v4_check(struct nstack *ns, struct sk_buff *skb)
 	if (doff < TCP_HLEN_MIN || doff > skb->len)
 		return -EINVAL;
 	if (skb->ip_summed != CHECKSUM_UNNECESSARY &&
-	    csum_tcpudp_magic(iph->saddr, iph->daddr, skb->len, IPPROTO_TCP,
-			      csum_partial(skb->data, skb->len, 0)) != 0) {
+	    (a->v6 ? csum_ipv6_magic(&a->saddr6, &a->daddr6, skb->len, IPPROTO_TCP, skb->data)
+		   : csum_tcpudp_magic(a->saddr, a->daddr, skb->len, IPPROTO_TCP,
+				       csum_partial(skb->data, skb->len, 0))) != 0) {
 		NS_INC_STATS(ns, TcpInCsumErrors);
 		return -EBADMSG;
 	}
@@ -425,8 +511,16 @@ static int tcp_v4_check(struct nstack *ns, struct sk_buff *skb)
  */
 int tcp_v4_rcv(struct sk_buff *skb)
 {
+	struct tcp_addrs a;
+
+	tcp_skb_addrs(skb, &a);
+	return tcp_rcv(skb, &a);
+}
+
+/* See tcp.h; a are skb's addresses. */
+int tcp_rcv(struct sk_buff *skb, const struct tcp_addrs *a)
+{
 	struct nstack *ns = skb->ns;
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	const struct tcphdr *th;
 	struct sock *sk;
 	int err;
@@ -434,7 +528,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	if (skb->pkt_type != PACKET_HOST && skb->pkt_type != PACKET_LOOPBACK)
 		goto discard;
 	NS_INC_STATS(ns, TcpInSegs);
-	err = tcp_v4_check(ns, skb);
+	err = tcp_check(ns, skb, a);
 	if (err) {
 		NS_INC_STATS(ns, TcpInErrs);
 		goto discard;
@@ -442,7 +536,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	th = (const struct tcphdr *)skb->data;
 
 	ns->tcp->rx_now = skb->tstamp_us ? skb->tstamp_us : ns_now(ns);
-	sk = tcp_v4_lookup_established(ns, iph->saddr, th->source, iph->daddr, th->dest);
+	sk = tcp_lookup_established(ns, a, th->source, th->dest);
 	if (sk && sk->sk_state == TCP_TIME_WAIT) {
 		sock_hold(sk);
 		err = tcp_timewait_state_process(sk, skb);
@@ -457,7 +551,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 		sk = NULL;
 	}
 	if (!sk)
-		sk = tcp_v4_lookup_listener(ns, iph->daddr, th->dest);
+		sk = tcp_lookup_listener(ns, a, th->dest);
 	if (!sk)
 		goto no_socket;
 
@@ -472,7 +566,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	}
 	if (err < 0) {
 		/* The state machine asked for a reset (RFC 9293 3.10.7.2). */
-		tcp_v4_send_reset(ns, skb);
+		tcp_send_reset_reply(ns, skb);
 	}
 	sock_put(sk);
 	ns->tcp->rx_now = 0;
@@ -480,7 +574,7 @@ int tcp_v4_rcv(struct sk_buff *skb)
 	return 0;
 
 no_socket:
-	tcp_v4_send_reset(ns, skb);
+	tcp_send_reset_reply(ns, skb);
 discard:
 	ns->tcp->rx_now = 0;
 	kfree_skb(skb);
@@ -491,7 +585,7 @@ discard:
  * The path MTU shrank (RFC 1191): segments in flight that no longer fit are
  * lost; resend them at the new size (Linux's tcp_simple_retransmit).
  */
-static void tcp_simple_retransmit(struct sock *sk)
+void tcp_simple_retransmit(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	unsigned int mss = tcp_current_mss(sk);
@@ -552,8 +646,16 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 		return;
 	}
 	err = icmp_err_convert(type, code, &fatal);
-	if (!err)
-		return;
+	if (err)
+		tcp_err_report(sk, err, fatal);
+}
+
+/*
+ * A believed ICMP or ICMPv6 error err about sk's traffic: fatal ones end a
+ * connection being opened; otherwise it is soft unless IP_RECVERR asks.
+ */
+void tcp_err_report(struct sock *sk, int err, bool fatal)
+{
 	sock_hold(sk);
 	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
 		if (fatal) {
@@ -563,7 +665,7 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 		} else {
 			sk->sk_err_soft = err;
 		}
-	} else if (inet_sk(sk)->recverr) {
+	} else if (sk->sk_ipv6 ? inet_sk(sk)->v6.recverr : inet_sk(sk)->recverr) {
 		sk->sk_err = err;
 		SK_CB(sk, sk_error_report)(sk);
 	} else {

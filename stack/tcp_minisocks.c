@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ip.h"
+#include "ipv6.h"
 #include "stack.h"
 #include "tcp.h"
 
@@ -89,14 +90,19 @@ static bool tcp_acceptq_is_full(const struct sock *sk)
 }
 
 /* Finds the request for a peer in the listener's SYN queue. */
-struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t rport,
-				      uint32_t laddr)
+struct tcp_request_sock *tcp_find_req(struct sock *lsk, const struct tcp_addrs *a, uint16_t rport)
 {
 	struct tcp_request_sock *req;
 
 	LIST_FOREACH(req, &tcp_sk(lsk)->syn_queue, link)
-	if (req->rmt_addr == raddr && req->rmt_port == rport && req->loc_addr == laddr)
-		return req;
+	{
+		if (req->rmt_addr != a->saddr || req->rmt_port != rport ||
+		    req->loc_addr != a->daddr || req->v6 != a->v6)
+			continue;
+		if (!a->v6 || (ipv6_addr_equal(&req->rmt6, &a->saddr6) &&
+			       ipv6_addr_equal(&req->loc6, &a->daddr6)))
+			return req;
+	}
 	return NULL;
 }
 
@@ -135,13 +141,19 @@ static void tcp_reqsk_timer(struct timer_list *t)
 static void tcp_req_fill(struct sock *sk, struct sk_buff *skb, struct tcp_request_sock *req,
 			 const struct tcp_options_received *o)
 {
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	const struct tcphdr *th = (const struct tcphdr *)skb_transport_header(skb);
 	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	struct tcp_addrs a;
 
+	tcp_skb_addrs(skb, &a);
 	req->listener = sk;
-	req->rmt_addr = iph->saddr;
-	req->loc_addr = iph->daddr;
+	req->v6 = a.v6;
+	req->rmt_addr = a.saddr;
+	req->loc_addr = a.daddr;
+	if (a.v6) {
+		req->rmt6 = a.saddr6;
+		req->loc6 = a.daddr6;
+	}
 	req->rmt_port = th->source;
 	req->loc_port = th->dest;
 	req->rcv_isn = TCP_SKB_CB(skb)->seq;
@@ -152,7 +164,7 @@ static void tcp_req_fill(struct sock *sk, struct sk_buff *skb, struct tcp_reques
 	req->tstamp_ok = o->saw_tstamp && c->timestamps;
 	/* RFC 3168 6.1.1: a SYN with ECE and CWR, itself not ECN-capable, and tcp_ecn on. */
 	req->ecn_ok = (TCP_SKB_CB(skb)->tcp_flags & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR) &&
-		      c->ecn && !(iph->tos & INET_ECN_MASK);
+		      c->ecn && !(a.dsfield & INET_ECN_MASK);
 	req->ts_recent = req->tstamp_ok ? o->rcv_tsval : 0;
 	req->first_sent = ns_now(sk->ns);
 }
@@ -219,8 +231,8 @@ static struct sock *tcp_try_fastopen(struct sock *sk, struct sk_buff *skb,
 				     struct tcp_request_sock *req, struct tcp_fastopen_cookie *foc)
 {
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	struct tcp_fastopen_cookie valid = {.len = -1};
+	struct tcp_addrs a;
 	int tfo = sk->ns->cfg.tcp.fastopen;
 	unsigned int datalen = cb->end_seq - cb->seq - 1 - !!(cb->tcp_flags & TH_FIN);
 	struct sock *child;
@@ -235,7 +247,9 @@ static struct sock *tcp_try_fastopen(struct sock *sk, struct sk_buff *skb,
 	if (!(tfo & TFO_SERVER_COOKIE_NOT_REQD) && !tcp_sk(sk)->fastopen_no_cookie) {
 		if (foc->len < 0)
 			goto no_child;
-		tcp_fastopen_cookie_gen(sk, iph->saddr, iph->daddr, &valid);
+		/* IPv6: the folded addresses (Linux hashes all 32 bytes). */
+		tcp_skb_addrs(skb, &a);
+		tcp_fastopen_cookie_gen(sk, a.saddr, a.daddr, &valid);
 		if (foc->len == 0)
 			goto no_child; /* a request: offer it */
 		if (foc->len != valid.len || memcmp(foc->val, valid.val, (size_t)valid.len)) {
@@ -400,9 +414,15 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 		tp->user_ca = true;
 	}
 
-	sk->sk_rcv_saddr = req->loc_addr;
-	inet_sk(sk)->inet_saddr = req->loc_addr;
-	sk->sk_daddr = req->rmt_addr;
+	if (req->v6) {
+		sk->sk_ipv6 = true;
+		sk->sk_v6_rcv_saddr = req->loc6;
+		sk->sk_v6_daddr = req->rmt6;
+	} else {
+		sk->sk_rcv_saddr = req->loc_addr;
+		inet_sk(sk)->inet_saddr = req->loc_addr;
+		sk->sk_daddr = req->rmt_addr;
+	}
 	sk->sk_dport = req->rmt_port;
 	tcp_inherit_port(sk, lsk->sk_num);
 
@@ -421,8 +441,11 @@ static struct sock *tcp_create_openreq_child(struct sock *lsk, struct tcp_reques
 	tp->ts_recent_stamp = ns_now(ns);
 	tp->tsoffset = cookie ? 0 : req->ts_off;
 	tp->mss_clamp = req->mss;
-	tp->pmtu = lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500);
-	tp->advmss = tcp_mss_for_mtu(tp->pmtu);
+	if (req->v6)
+		tp->pmtu = ip6_dst_mtu(ns, &req->rmt6);
+	else
+		tp->pmtu = lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500);
+	tp->advmss = tcp_mss_for_mtu(tp->pmtu, tcp_net_hdr_len(sk));
 	if (tp->user_mss && tp->advmss > tp->user_mss)
 		tp->advmss = tp->user_mss;
 	tcp_sync_mss(sk, 0);
@@ -468,7 +491,7 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 		return NULL;
 	}
 	if ((flags & TH_ACK) && cb->ack_seq != req->snt_isn + 1) {
-		tcp_v4_send_reset(ns, skb);
+		tcp_send_reset_reply(ns, skb);
 		return NULL;
 	}
 	if (flags & TH_RST) {
@@ -477,16 +500,19 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 		return NULL;
 	}
 	if (flags & TH_SYN) {
-		tcp_v4_send_reset(ns, skb);
+		tcp_send_reset_reply(ns, skb);
 		tcp_reqsk_free(req);
 		return NULL;
 	}
 	if (!(flags & TH_ACK))
 		return NULL;
 	if (cb->seq != req->rcv_isn + 1 && !after(cb->seq, req->rcv_isn + 1)) {
-		tcp_v4_send_ack(ns, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
-				req->snt_isn + 1, req->rcv_isn + 1, 0, tcp_ts_now(ns) + req->ts_off,
-				req->ts_recent, req->tstamp_ok, 0);
+		struct tcp_addrs a;
+
+		tcp_req_addrs(req, &a);
+		tcp_send_ack_reply(ns, &a, req->loc_port, req->rmt_port, req->snt_isn + 1,
+				   req->rcv_isn + 1, 0, tcp_ts_now(ns) + req->ts_off,
+				   req->ts_recent, req->tstamp_ok, 0);
 		return NULL;
 	}
 	if (tcp_sk(sk)->defer_accept_s && cb->end_seq == req->rcv_isn + 1 &&
@@ -506,17 +532,18 @@ struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_requ
 struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
 {
 	struct nstack *ns = sk->ns;
-	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	const struct tcphdr *th = (const struct tcphdr *)skb->data;
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	struct tcp_options_received o;
 	struct tcp_request_sock req;
+	struct tcp_addrs a;
 	int mssind;
 
 	if (!ns->cfg.tcp.syncookies || (cb->tcp_flags & (TH_RST | TH_SYN)))
 		return NULL;
-	mssind = tcp_cookie_decode(ns, cb->ack_seq - 1, iph->saddr, iph->daddr, th->source,
-				   th->dest, cb->seq - 1);
+	tcp_skb_addrs(skb, &a);
+	mssind = tcp_cookie_decode(ns, cb->ack_seq - 1, a.saddr, a.daddr, th->source, th->dest,
+				   cb->seq - 1);
 	if (mssind < 0) {
 		NS_INC_STATS(ns, TcpExtSyncookiesFailed);
 		return NULL;
@@ -530,8 +557,11 @@ struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb)
 	tcp_parse_options(skb, th, &o, false);
 	memset(&req, 0, sizeof(req));
 	req.listener = sk;
-	req.rmt_addr = iph->saddr;
-	req.loc_addr = iph->daddr;
+	req.v6 = a.v6;
+	req.rmt_addr = a.saddr;
+	req.loc_addr = a.daddr;
+	req.rmt6 = a.saddr6;
+	req.loc6 = a.daddr6;
 	req.rmt_port = th->source;
 	req.loc_port = th->dest;
 	req.rcv_isn = cb->seq - 1;

@@ -9,17 +9,21 @@
 #include <linux/errqueue.h>
 
 #include "checksum.h"
+#include "icmpv6.h"
 #include "ip.h"
+#include "ipv6.h"
 #include "netdevice.h"
 #include "stack.h"
 #include "tcp.h"
 
 /* Largest MSS for an MTU: IP and TCP headers without options (RFC 9293 3.7.1). */
-uint16_t tcp_mss_for_mtu(unsigned int mtu)
+uint16_t tcp_mss_for_mtu(unsigned int mtu, unsigned int nhlen)
 {
-	if (mtu < 40 + TCP_MIN_MSS)
+	unsigned int hdrs = nhlen + TCP_HLEN_MIN;
+
+	if (mtu < hdrs + TCP_MIN_MSS)
 		return TCP_MIN_MSS;
-	return (uint16_t)(mtu > 65535 ? 65535 - 40 : mtu - 40);
+	return (uint16_t)(mtu > 65535 ? 65535 - hdrs : mtu - hdrs);
 }
 
 /* Recomputes mss_cache (data bytes per segment) for a path MTU, as tcp_sync_mss(). */
@@ -30,7 +34,7 @@ void tcp_sync_mss(struct sock *sk, unsigned int pmtu)
 
 	if (pmtu)
 		tp->pmtu = pmtu;
-	mss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	mss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500, tcp_net_hdr_len(sk));
 	if (tp->mss_clamp && mss > tp->mss_clamp)
 		mss = tp->mss_clamp;
 	if (tp->user_mss && mss > tp->user_mss)
@@ -160,7 +164,7 @@ static void tcp_options_write(unsigned char *p, const struct tcp_out_options *o)
 }
 
 /* Pushes a header in front of the payload, checksums it and sends it; see tcp.h. */
-int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
+int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, const struct tcp_addrs *a,
 		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		     uint16_t window, const struct tcp_out_options *o, const struct ip_tx_params *p)
 {
@@ -168,7 +172,7 @@ int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uin
 	unsigned int hlen = TCP_HLEN_MIN + optlen;
 	struct tcphdr *th;
 
-	if (skb_headroom(skb) < hlen + 20 + 14) {
+	if (skb_headroom(skb) < hlen + (a->v6 ? IPV6_HLEN : IP_HLEN_MIN) + ETH_HLEN) {
 		kfree_skb(skb);
 		return -ENOBUFS;
 	}
@@ -184,10 +188,17 @@ int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uin
 	th->check = 0;
 	th->urg_ptr = 0;
 	tcp_options_write((unsigned char *)(th + 1), o);
-	th->check = csum_tcpudp_magic(saddr, daddr, skb->len, IPPROTO_TCP,
-				      csum_partial(skb->data, skb->len, 0));
 	NS_INC_STATS(ns, TcpOutSegs);
-	return ip_build_and_send(ns, skb, saddr, daddr, IPPROTO_TCP, p);
+	if (a->v6) {
+		th->check =
+		    csum_ipv6_magic(&a->saddr6, &a->daddr6, skb->len, IPPROTO_TCP, skb->data);
+		/* TCP sizes its segments to the path: never fragmented. */
+		return ip6_output_tclass(ns, skb, &a->saddr6, &a->daddr6, IPPROTO_TCP, p->ttl,
+					 p->tos);
+	}
+	th->check = csum_tcpudp_magic(a->saddr, a->daddr, skb->len, IPPROTO_TCP,
+				      csum_partial(skb->data, skb->len, 0));
+	return ip_build_and_send(ns, skb, a->saddr, a->daddr, IPPROTO_TCP, p);
 }
 
 /*
@@ -473,6 +484,12 @@ static void tcp_ip_params(struct sock *sk, struct ip_tx_params *p)
 
 	memset(p, 0, sizeof(*p));
 	p->df = true;
+	if (sk->sk_ipv6) {
+		/* IPV6_UNICAST_HOPS and IPV6_TCLASS in the IPv4 fields' place. */
+		p->ttl = inet->v6.hop_limit > 0 ? (uint8_t)inet->v6.hop_limit : 0;
+		p->tos = inet->v6.tclass > 0 ? (uint8_t)inet->v6.tclass : 0;
+		return;
+	}
 	p->ttl = inet->uc_ttl > 0 ? (uint8_t)inet->uc_ttl : 0;
 	p->tos = inet->tos;
 }
@@ -497,6 +514,7 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+	struct tcp_addrs a;
 	struct tcp_out_options o;
 	struct ip_tx_params p;
 	struct sk_buff *out = skb;
@@ -559,8 +577,8 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 			sock_tx_timestamp(sk, skb, SCM_TSTAMP_SND, cb->tskey - sk->sk_tskey);
 		cb->txstamp &= (uint8_t) ~(TCP_TXSTAMP_SCHED | TCP_TXSTAMP_SND);
 	}
-	return tcp_transmit_raw(sk->ns, out, inet_sk(sk)->inet_saddr, sk->sk_daddr,
-				inet_sk(sk)->inet_sport, sk->sk_dport, cb->seq,
+	tcp_sk_addrs(sk, &a);
+	return tcp_transmit_raw(sk->ns, out, &a, inet_sk(sk)->inet_sport, sk->sk_dport, cb->seq,
 				(flags & TH_ACK) ? tp->rcv_nxt : 0, flags, window, &o, &p);
 }
 
@@ -845,7 +863,7 @@ void tcp_connect_init(struct sock *sk)
 	const struct tcp_config *c = &sk->ns->cfg.tcp;
 	uint32_t rcv_wnd;
 
-	tp->advmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	tp->advmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500, tcp_net_hdr_len(sk));
 	if (tp->user_mss && tp->advmss > tp->user_mss)
 		tp->advmss = tp->user_mss;
 	tcp_sync_mss(sk, 0);
@@ -921,7 +939,7 @@ int tcp_send_syn_data(struct sock *sk, struct sk_buff *syn)
 
 	if (!tcp_fastopen_cookie_check(sk, &mss, &tp->fo))
 		goto fallback;
-	pmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500);
+	pmss = tcp_mss_for_mtu(tp->pmtu ? tp->pmtu : 1500, tcp_net_hdr_len(sk));
 	if (pmss > mss)
 		pmss = mss;
 	if (tp->user_mss && pmss > tp->user_mss)
@@ -994,7 +1012,9 @@ unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, ui
 	uint32_t clamp = lp->window_clamp;
 	uint8_t ws;
 	unsigned int mss =
-	    tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500));
+	    req->v6
+		? tcp_mss_for_mtu(ip6_dst_mtu(ns, &req->rmt6), 40)
+		: tcp_mss_for_mtu(lp->pmtu ? lp->pmtu : (ns_dev(ns) ? ns_dev(ns)->mtu : 1500), 20);
 
 	if (lp->user_mss && mss > lp->user_mss)
 		mss = lp->user_mss;
@@ -1012,6 +1032,7 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie,
 	struct nstack *ns = sk->ns;
 	struct tcp_out_options o = {0};
 	struct ip_tx_params p;
+	struct tcp_addrs a;
 	struct sk_buff *skb;
 	uint32_t rcv_wnd;
 	unsigned int mss = tcp_synack_window(sk, req, &rcv_wnd);
@@ -1037,8 +1058,13 @@ int tcp_send_synack(struct sock *sk, struct tcp_request_sock *req, bool cookie,
 	if (!skb)
 		return -ENOBUFS;
 	tcp_ip_params(sk, &p);
-	return tcp_transmit_raw(ns, skb, req->loc_addr, req->rmt_addr, req->loc_port, req->rmt_port,
-				req->snt_isn, req->rcv_isn + 1 + req->syn_data_len,
+	if (req->v6) {
+		p.ttl = inet_sk(sk)->v6.hop_limit > 0 ? (uint8_t)inet_sk(sk)->v6.hop_limit : 0;
+		p.tos = inet_sk(sk)->v6.tclass > 0 ? (uint8_t)inet_sk(sk)->v6.tclass : 0;
+	}
+	tcp_req_addrs(req, &a);
+	return tcp_transmit_raw(ns, skb, &a, req->loc_port, req->rmt_port, req->snt_isn,
+				req->rcv_isn + 1 + req->syn_data_len,
 				(uint8_t)(TH_SYN | TH_ACK | (req->ecn_ok ? TH_ECE : 0)),
 				(uint16_t)(rcv_wnd > 65535 ? 65535 : rcv_wnd), &o, &p);
 }

@@ -100,6 +100,29 @@ static inline struct inet_sock *inet_sk(const struct sock *sk)
 	return (struct inet_sock *)sk;
 }
 
+/*
+ * Whether sk may carry IPv4 traffic: an AF_INET socket, or an AF_INET6 one
+ * that is neither IPV6_V6ONLY nor bound to or connected with an IPv6
+ * address proper (then it serves IPv4 through v4-mapped addresses).
+ */
+static inline bool sk_v4_ok(const struct sock *sk)
+{
+	return !sk->sk_ipv6 && !(sk->sk_family == AF_INET6 && inet_sk(sk)->v6.ipv6only);
+}
+
+/* Whether sk may carry IPv6 traffic: AF_INET6, not bound or connected to an IPv4 address. */
+static inline bool sk_v6_ok(const struct sock *sk)
+{
+	return sk->sk_family == AF_INET6 && (sk->sk_ipv6 || (!sk->sk_rcv_saddr && !sk->sk_daddr));
+}
+
+/*
+ * Whether two sockets' local addresses overlap, so that they may not share
+ * a port without SO_REUSEADDR/SO_REUSEPORT (Linux's inet_rcv_saddr_equal
+ * with wildcards matching, for any mix of AF_INET and AF_INET6).
+ */
+bool inet_rcv_saddr_overlap(const struct sock *sk, const struct sock *sk2);
+
 int inet_register_protosw(struct nstack *ns, const struct inet_protosw *p);
 /* The switch operations on a given table (inetsw or inetsw6). */
 int inet_protosw_add(nsref_t (*table)[INETSW_PER_TYPE], const struct inet_protosw *p);

@@ -61,6 +61,14 @@ struct ip6_prefix {
 struct inet6_protocol {
 	/* Consumes skb; skb->data at the upper-layer header, network header set. */
 	int (*handler)(struct sk_buff *skb);
+	/*
+	 * An ICMPv6 error about a packet we sent: skb->data and the network
+	 * header at the quoted IPv6 header, offset from there to the quoted
+	 * upper-layer header (8 bytes of it present), info host order (MTU,
+	 * pointer). Does not consume skb. May be NULL.
+	 */
+	void (*err_handler)(struct sk_buff *skb, uint8_t type, uint8_t code, int offset,
+			    uint32_t info);
 };
 
 /* ns->ip6 */
@@ -217,6 +225,8 @@ int ip6_route_nexthop(struct nstack *ns, const struct in6_addr *daddr, struct in
 
 /* The link MTU for IPv6. */
 unsigned int ip6_mtu(const struct nstack *ns);
+/* The path MTU to daddr (RFC 8201). */
+unsigned int ip6_dst_mtu(struct nstack *ns, const struct in6_addr *daddr);
 
 int ipv6_init(struct nstack *ns);
 void ipv6_exit(struct nstack *ns);

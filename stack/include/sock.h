@@ -14,6 +14,7 @@
 #define NSTACK_SOCK_H
 
 #include <bsd/sys/queue.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -146,6 +147,14 @@ struct sock {
 	uint32_t sk_rcv_saddr;
 	uint16_t sk_dport;
 	uint16_t sk_num; /* local port, host order; 0 while unbound */
+	/*
+	 * AF_INET6 sockets whose traffic is IPv6 proper (sk_ipv6): the peer and
+	 * the local address, as Linux's sk_v6_daddr/sk_v6_rcv_saddr. IPv4
+	 * traffic of an AF_INET6 socket (v4-mapped) uses the fields above.
+	 */
+	struct in6_addr sk_v6_daddr;
+	struct in6_addr sk_v6_rcv_saddr;
+	bool sk_ipv6; /* bound to or connected with an IPv6 address proper */
 	uint16_t sk_family;
 	uint16_t sk_type;
 	uint16_t sk_protocol;

@@ -288,8 +288,11 @@ struct tcp_request_sock {
 	LIST_ENTRY(tcp_request_sock) link;
 	struct sock *listener;
 	struct timer_list timer; /* SYN-ACK retransmission */
-	uint32_t rmt_addr;	 /* network order */
+	uint32_t rmt_addr;	 /* network order; IPv6: tcp_v6_fold() of rmt6 */
 	uint32_t loc_addr;
+	struct in6_addr rmt6; /* v6 */
+	struct in6_addr loc6;
+	bool v6;	   /* the request came over IPv6 */
 	uint16_t rmt_port; /* network order */
 	uint16_t loc_port;
 	uint32_t rcv_isn;
@@ -610,8 +613,39 @@ int inet_accept(struct socket *sock, struct socket *newsock, int flags);
 ssize_t inet_stream_sendmsg(struct socket *sock, const struct msghdr *msg, int flags);
 ssize_t inet_stream_recvmsg(struct socket *sock, struct msghdr *msg, int flags);
 
+/*
+ * The addresses of a segment, either family: for a received one saddr is
+ * the peer's, for one we send it is ours. For IPv6, saddr/daddr hold
+ * tcp_v6_fold() of the addresses (hashes, cookies) and saddr6/daddr6 the
+ * addresses themselves.
+ */
+struct tcp_addrs {
+	bool v6;
+	uint8_t dsfield; /* received: the TOS / traffic class byte */
+	uint32_t saddr, daddr;
+	struct in6_addr saddr6, daddr6;
+};
+
+/* A keyed 32-bit digest of an IPv6 address, for hashes and cookies. */
+uint32_t tcp_v6_fold(const struct nstack *ns, const struct in6_addr *a);
+/* The addresses of received segment skb (network header set). */
+void tcp_skb_addrs(const struct sk_buff *skb, struct tcp_addrs *a);
+/* The TOS / traffic class byte of received segment skb. */
+uint8_t tcp_skb_dsfield(const struct sk_buff *skb);
+/* The addresses sk sends from and to. */
+void tcp_sk_addrs(const struct sock *sk, struct tcp_addrs *a);
+/* The addresses a SYN-ACK for req goes from and to. */
+void tcp_req_addrs(const struct tcp_request_sock *req, struct tcp_addrs *a);
+/* The IP header bytes in front of a segment of sk. */
+static inline unsigned int tcp_net_hdr_len(const struct sock *sk)
+{
+	return sk->sk_ipv6 ? 40u : 20u;
+}
+
 /* tcp_ipv4.c */
 int tcp_v4_rcv(struct sk_buff *skb);
+/* The common part of tcp_v4_rcv and tcp_v6_rcv: checks, demuxes, hands on. */
+int tcp_rcv(struct sk_buff *skb, const struct tcp_addrs *a);
 void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info);
 int tcp_v4_connect(struct sock *sk, const struct sockaddr *addr, socklen_t len);
 int tcp_v4_get_port(struct sock *sk, uint16_t snum);
@@ -620,13 +654,29 @@ void tcp_inherit_port(struct sock *child, uint16_t port);
 int tcp_v4_hash(struct sock *sk);
 void tcp_v4_unhash(struct sock *sk);
 void tcp_ehash_insert(struct sock *sk);
-void tcp_v4_send_reset(struct nstack *ns, const struct sk_buff *skb);
-void tcp_v4_send_ack(struct nstack *ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
-		     uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
-		     uint32_t tsecr, bool ts, uint8_t flags);
+/* The RST answering segment skb, either family (tcp_v4_send_reset, tcp_v6_send_reset). */
+void tcp_send_reset_reply(struct nstack *ns, const struct sk_buff *skb);
+/* An ACK outside a full socket from a->saddr to a->daddr (tcp_v4_send_ack). */
+void tcp_send_ack_reply(struct nstack *ns, const struct tcp_addrs *a, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack, uint32_t win, uint32_t tsval,
+			uint32_t tsecr, bool ts, uint8_t flags);
 struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16_t sport,
 				       uint32_t daddr, uint16_t dport);
+/* The connection or listener a segment with addresses a belongs to (established first). */
+struct sock *tcp_lookup_established(struct nstack *ns, const struct tcp_addrs *a, uint16_t sport,
+				    uint16_t dport);
+struct sock *tcp_lookup_listener(struct nstack *ns, const struct tcp_addrs *a, uint16_t dport);
 uint32_t tcp_v4_init_seq(struct nstack *ns);
+/* Active open, the parts both families share once addresses are chosen. */
+int tcp_connect_finish(struct sock *sk, unsigned int mtu, uint32_t isn_saddr, uint32_t isn_daddr);
+bool tcp_sk_bound(const struct sock *sk);
+void tcp_err_report(struct sock *sk, int err, bool fatal);
+void tcp_simple_retransmit(struct sock *sk);
+
+/* tcp_ipv6.c */
+int tcp_v6_connect(struct sock *sk, const struct sockaddr *addr, socklen_t len);
+int tcp_v6_init(struct nstack *ns);
+void tcp_v6_exit(struct nstack *ns);
 uint32_t tcp_ts_now(const struct nstack *ns); /* timestamp clock, ms */
 
 /* tcp_input.c */
@@ -668,7 +718,7 @@ unsigned int tcp_options_size(const struct tcp_out_options *o);
  * Pushes a TCP header with options in front of skb->data (the payload),
  * computes the checksum and hands the segment to IP. Consumes skb.
  */
-int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, uint32_t daddr,
+int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, const struct tcp_addrs *a,
 		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		     uint16_t window, const struct tcp_out_options *o,
 		     const struct ip_tx_params *p);
@@ -689,7 +739,8 @@ void tcp_xmit_retransmit_queue(struct sock *sk);
 void tcp_send_probe0(struct sock *sk);
 int tcp_write_wakeup(struct sock *sk);
 void tcp_send_window_update(struct sock *sk);
-uint16_t tcp_mss_for_mtu(unsigned int mtu);
+/* The MSS for a path MTU with a net header of nhlen bytes (tcp_net_hdr_len). */
+uint16_t tcp_mss_for_mtu(unsigned int mtu, unsigned int nhlen);
 unsigned int tcp_current_mss(struct sock *sk);
 void tcp_sync_mss(struct sock *sk, unsigned int pmtu);
 uint32_t tcp_select_window(struct sock *sk);
@@ -737,8 +788,7 @@ void tcp_cong_exit(struct nstack *ns);
 /* tcp_minisocks.c */
 int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb);
 struct sock *tcp_check_req(struct sock *sk, struct sk_buff *skb, struct tcp_request_sock *req);
-struct tcp_request_sock *tcp_find_req(struct sock *lsk, uint32_t raddr, uint16_t rport,
-				      uint32_t laddr);
+struct tcp_request_sock *tcp_find_req(struct sock *lsk, const struct tcp_addrs *a, uint16_t rport);
 struct sock *tcp_cookie_check(struct sock *sk, struct sk_buff *skb);
 void tcp_reqsk_free(struct tcp_request_sock *req);
 void tcp_listen_purge(struct sock *sk);

@@ -1,0 +1,396 @@
+/*
+ * Packet-level tests of TCP over IPv6: passive and active opens on AF_INET6
+ * sockets with the exact segments (MSS for a 40-byte header, the IPv6
+ * pseudo-header checksum), data both ways, a reset for a closed port,
+ * getsockname/getpeername, and the port space shared with IPv4 (Linux's
+ * bind conflicts between AF_INET, dual-stack and IPv6-only sockets).
+ *
+ * The stack is 2001:2::2/64 with the peer 2001:2::1 a permanent neighbour.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "checksum.h"
+#include "harness.h"
+#include "icmpv6.h"
+#include "ipv6.h"
+#include "ndisc.h"
+#include "proto/ether.h"
+#include "proto/ip.h"
+#include "proto/ipv6.h"
+#include "stack.h"
+#include "tcp.h"
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define PEER_PORT 40000
+#define SRV_PORT  80
+#define PEER_ISN  1000u
+
+static const struct in6_addr g_local = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x02}};
+static const struct in6_addr g_peer = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x01}};
+
+struct seg6 {
+	uint16_t sport, dport; /* host order */
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opt;
+	size_t optlen;
+	const void *data;
+	size_t len;
+};
+
+/* Ethernet + IPv6 + TCP, src -> dst, hop limit 64, checksum over the pseudo-header. */
+static size_t build_tcp6_frame(unsigned char *buf, const uint8_t dmac[6], const uint8_t smac[6],
+			       const struct in6_addr *src, const struct in6_addr *dst,
+			       const struct seg6 *s)
+{
+	static unsigned char pkt[T_FRAME_MAX];
+	struct ipv6hdr *h = (struct ipv6hdr *)pkt;
+	struct tcphdr *th = (struct tcphdr *)(pkt + IPV6_HLEN);
+	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
+
+	memset(h, 0, sizeof(*h));
+	h->vtc_flow = htonl(6u << 28);
+	h->payload_len = htons((uint16_t)n);
+	h->nexthdr = IPPROTO_TCP;
+	h->hop_limit = 64;
+	h->saddr = *src;
+	h->daddr = *dst;
+	memset(th, 0, sizeof(*th));
+	th->source = htons(s->sport);
+	th->dest = htons(s->dport);
+	th->seq = htonl(s->seq);
+	th->ack_seq = htonl(s->ack);
+	th->doff_res = (uint8_t)((hl / 4) << 4);
+	th->flags = s->flags;
+	th->window = htons(s->win);
+	memcpy((unsigned char *)(th + 1), s->opt, s->optlen);
+	memcpy((unsigned char *)th + hl, s->data, s->len);
+	th->check = csum_ipv6_magic(src, dst, (uint32_t)n, IPPROTO_TCP, th);
+	return t_build_eth(buf, dmac, smac, ETH_P_IPV6, pkt, IPV6_HLEN + n);
+}
+
+static void inject6(const struct seg6 *s)
+{
+	static unsigned char f[T_FRAME_MAX];
+
+	t_inject(f, build_tcp6_frame(f, t_local_mac, t_peer_mac, &g_peer, &g_local, s));
+}
+
+/* The next TCP-over-IPv6 frame sent (neighbour discovery and router solicitations skipped). */
+static size_t recv_tcp6(unsigned char *f)
+{
+	size_t n;
+
+	while (t_try_recv(f, T_FRAME_MAX, &n)) {
+		if (n >= ETH_HLEN + IPV6_HLEN + TCP_HLEN_MIN && f[12] == 0x86 && f[13] == 0xdd &&
+		    f[ETH_HLEN + 6] == IPPROTO_TCP)
+			return n;
+	}
+	ck_abort_msg("expected a TCP segment over IPv6, got none");
+	return 0;
+}
+
+static const struct tcphdr *tcp_of(const unsigned char *f)
+{
+	return (const struct tcphdr *)(f + ETH_HLEN + IPV6_HLEN);
+}
+
+/* Asserts the next segment is exactly s from us to the peer. */
+static void expect6(const struct seg6 *s)
+{
+	static unsigned char got[T_FRAME_MAX], want[T_FRAME_MAX];
+	size_t glen = recv_tcp6(got);
+	size_t n = build_tcp6_frame(want, t_peer_mac, t_local_mac, &g_local, &g_peer, s);
+
+	if (n != glen || memcmp(want, got, n) != 0) {
+		t_hexdump("expected", want, n);
+		t_hexdump("got", got, glen);
+		ck_abort_msg("segment mismatch");
+	}
+}
+
+static void tweak_v6(struct nstack_config *cfg)
+{
+	cfg->ipv6 = true;
+	cfg->addr6 = g_local;
+	cfg->prefixlen6 = 64;
+}
+
+static void setup_v6(void)
+{
+	struct t_opts o = {.tweak = tweak_v6};
+	unsigned char f[T_FRAME_MAX];
+	size_t n;
+
+	t_setup_opts(&o);
+	ck_assert_int_eq(ndisc_add_permanent(T.ns, &g_peer, t_peer_mac), 0);
+	/* DAD of our addresses (1 s each) runs out; what it sent is not under test. */
+	for (int i = 0; i < 3; i++) {
+		t_clock_advance(1000 * 1000);
+		while (t_try_recv(f, sizeof(f), &n))
+			;
+	}
+}
+
+static struct socket *sock6(int type)
+{
+	struct socket *s = NULL;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, type, 0, &s), 0);
+	return s;
+}
+
+static struct sockaddr_in6 sin6(const struct in6_addr *a, uint16_t port)
+{
+	struct sockaddr_in6 s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin6_family = AF_INET6;
+	s.sin6_addr = *a;
+	s.sin6_port = htons(port);
+	return s;
+}
+
+static int bind6(struct socket *s, const struct in6_addr *a, uint16_t port)
+{
+	struct sockaddr_in6 b = sin6(a, port);
+
+	return nstack_bind(s, (struct sockaddr *)&b, sizeof(b));
+}
+
+static int bind4(struct socket *s, uint32_t a, uint16_t port)
+{
+	struct sockaddr_in b = t_sin(a, port);
+
+	return nstack_bind(s, (struct sockaddr *)&b, sizeof(b));
+}
+
+/* MSS 1440 (1500 less 40 + 20), as a peer on this link offers it. */
+static const uint8_t opt_mss6[] = {2, 4, 0x05, 0xa0};
+
+/* close() with SO_LINGER 0: a reset, and the socket is gone at once. */
+static void abort_close(struct socket *s)
+{
+	struct linger lg = {1, 0};
+
+	ck_assert_int_eq(nstack_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	nstack_close(s);
+}
+
+static ssize_t usend(struct socket *s, const void *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_sendmsg(s, &m, MSG_DONTWAIT);
+}
+
+static ssize_t urecv(struct socket *s, void *buf, size_t len)
+{
+	struct iovec iov = {buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_recvmsg(s, &m, MSG_DONTWAIT);
+}
+
+/* A dual-stack listener on [::]:80 takes an IPv6 SYN: SYN-ACK with MSS 1440, then data. */
+START_TEST(test_passive_open_over_ipv6_exact_segments_and_data)
+{
+	struct socket *l = sock6(SOCK_STREAM), *c = NULL;
+	static unsigned char f[T_FRAME_MAX];
+	struct sockaddr_in6 peer;
+	socklen_t plen = sizeof(peer);
+	const struct tcphdr *th;
+	uint32_t iss;
+	uint16_t win;
+	char buf[16];
+
+	ck_assert_int_eq(bind6(l, &in6addr_any, SRV_PORT), 0);
+	ck_assert_int_eq(nstack_listen(l, 8), 0);
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss6, 4});
+	recv_tcp6(f);
+	th = tcp_of(f);
+	iss = ntohl(th->seq);
+	win = ntohs(th->window);
+	ck_assert_uint_gt(win, 0);
+	/* The peer repeats its SYN: the SYN-ACK again, checked whole (MSS 1440 offered back). */
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss6, 4});
+	expect6(&(struct seg6){SRV_PORT, PEER_PORT, iss, PEER_ISN + 1, TH_SYN | TH_ACK, win,
+			       opt_mss6, 4});
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	ck_assert_int_eq(nstack_accept(l, &c, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK), 0);
+	ck_assert_int_eq(peer.sin6_family, AF_INET6);
+	ck_assert_mem_eq(&peer.sin6_addr, &g_peer, 16);
+	ck_assert_uint_eq(ntohs(peer.sin6_port), PEER_PORT);
+	plen = sizeof(peer);
+	ck_assert_int_eq(nstack_getsockname(c, (struct sockaddr *)&peer, &plen), 0);
+	ck_assert_mem_eq(&peer.sin6_addr, &g_local, 16);
+	ck_assert_uint_eq(ntohs(peer.sin6_port), SRV_PORT);
+
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK | TH_PSH, 65535,
+			       NULL, 0, "ping", 4});
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	/* Quick-ACK mode after the handshake: the data is acknowledged at once. */
+	expect6(&(struct seg6){SRV_PORT, PEER_PORT, iss + 1, PEER_ISN + 5, TH_ACK, 64800});
+	ck_assert_int_eq(usend(c, "pong!", 5), 5);
+	recv_tcp6(f);
+	th = tcp_of(f);
+	ck_assert_uint_eq(ntohl(th->seq), iss + 1);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 5);
+	ck_assert_mem_eq((const unsigned char *)th + TCP_DOFF(th) * 4u, "pong!", 5);
+	/* The pseudo-header checksum of what we sent verifies. */
+	ck_assert_uint_eq(
+	    csum_ipv6_magic(&g_local, &g_peer, (uint32_t)(TCP_DOFF(th) * 4u + 5), IPPROTO_TCP, th),
+	    0);
+	ck_assert_uint_eq(t_stat("TcpPassiveOpens"), 1);
+	abort_close(c);
+	nstack_close(l);
+}
+END_TEST
+
+/* The same dual-stack listener still takes IPv4 clients, named v4-mapped. */
+START_TEST(test_dual_stack_listener_takes_ipv4_too)
+{
+	struct socket *l = sock6(SOCK_STREAM);
+	static unsigned char f[T_FRAME_MAX], tcp[64];
+	struct tcphdr *th = (struct tcphdr *)tcp;
+	size_t n;
+
+	ck_assert_int_eq(bind6(l, &in6addr_any, SRV_PORT), 0);
+	ck_assert_int_eq(nstack_listen(l, 8), 0);
+	memset(tcp, 0, sizeof(tcp));
+	th->source = htons(PEER_PORT);
+	th->dest = htons(SRV_PORT);
+	th->seq = htonl(PEER_ISN);
+	th->doff_res = 5 << 4;
+	th->flags = TH_SYN;
+	th->window = htons(65535);
+	th->check =
+	    csum_tcpudp_magic(T_PEER_IP, T_LOCAL_IP, 20, IPPROTO_TCP, csum_partial(tcp, 20, 0));
+	n = t_build_peer_ip(f, IPPROTO_TCP, 1, tcp, 20);
+	t_inject(f, n);
+	n = t_recv(f, sizeof(f));
+	ck_assert_uint_eq(f[12], 0x08); /* an IPv4 SYN-ACK */
+	ck_assert_uint_eq(f[ETH_HLEN + IP_HLEN_MIN + 13], TH_SYN | TH_ACK);
+	nstack_close(l);
+}
+END_TEST
+
+/* A SYN to a port nobody listens on earns the exact RST|ACK over IPv6. */
+START_TEST(test_closed_port_reset_over_ipv6)
+{
+	inject6(&(struct seg6){PEER_PORT, 81, PEER_ISN, 0, TH_SYN, 65535, opt_mss6, 4});
+	expect6(&(struct seg6){81, PEER_PORT, 0, PEER_ISN + 1, TH_RST | TH_ACK, 0});
+	ck_assert_uint_eq(t_stat("TcpOutRsts"), 1);
+}
+END_TEST
+
+/* connect() to [2001:2::1]:80: SYN from our global address, MSS 1440; getsockname after. */
+START_TEST(test_active_open_over_ipv6)
+{
+	struct socket *s = sock6(SOCK_STREAM);
+	struct sockaddr_in6 to = sin6(&g_peer, SRV_PORT), me;
+	socklen_t mlen = sizeof(me);
+	static unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	const struct ipv6hdr *h;
+	uint32_t iss;
+	uint16_t sport;
+
+	nstack_set_nonblock(s, true);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, sizeof(to)), -EINPROGRESS);
+	recv_tcp6(f);
+	h = (const struct ipv6hdr *)(f + ETH_HLEN);
+	ck_assert_mem_eq(&h->saddr, &g_local, 16);
+	ck_assert_mem_eq(&h->daddr, &g_peer, 16);
+	th = tcp_of(f);
+	ck_assert_uint_eq(th->flags, TH_SYN);
+	ck_assert_uint_eq(ntohs(th->dest), SRV_PORT);
+	/* MSS option first: 1440 for a 1500-byte link under IPv6. */
+	ck_assert_uint_eq(((const uint8_t *)(th + 1))[0], 2);
+	ck_assert_uint_eq(((const uint8_t *)(th + 1))[2] << 8 | ((const uint8_t *)(th + 1))[3],
+			  1440);
+	iss = ntohl(th->seq);
+	sport = ntohs(th->source);
+	inject6(&(struct seg6){SRV_PORT, sport, PEER_ISN, iss + 1, TH_SYN | TH_ACK, 65535, opt_mss6,
+			       4});
+	expect6(&(struct seg6){sport, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK, 64800});
+	ck_assert_int_eq(nstack_getsockname(s, (struct sockaddr *)&me, &mlen), 0);
+	ck_assert_int_eq(me.sin6_family, AF_INET6);
+	ck_assert_mem_eq(&me.sin6_addr, &g_local, 16);
+	ck_assert_uint_eq(ntohs(me.sin6_port), sport);
+	ck_assert_int_eq(usend(s, "GET", 3), 3);
+	expect6(&(struct seg6){sport, SRV_PORT, iss + 1, PEER_ISN + 1, TH_ACK | TH_PSH, 64800, NULL,
+			       0, "GET", 3});
+	abort_close(s);
+}
+END_TEST
+
+/* connect() to addresses nstack cannot reach over IPv6. */
+START_TEST(test_connect_errors_over_ipv6)
+{
+	struct socket *s = sock6(SOCK_STREAM);
+	struct in6_addr lo = IN6ADDR_LOOPBACK_INIT, ll = {.s6_addr = {0xfe, 0x80, [15] = 9}};
+	struct sockaddr_in6 to = sin6(&lo, SRV_PORT);
+
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, sizeof(to)), -ENETUNREACH);
+	to = sin6(&ll, SRV_PORT);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, sizeof(to)), -EINVAL);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, 20), -EINVAL);
+	nstack_close(s);
+}
+END_TEST
+
+/* One port space: Linux's conflicts between AF_INET, dual-stack and v6-only sockets. */
+START_TEST(test_bind_conflicts_shared_with_ipv4)
+{
+	struct socket *a = t_socket(SOCK_STREAM, 0), *b = sock6(SOCK_STREAM);
+	struct socket *c = sock6(SOCK_STREAM), *d = t_socket(SOCK_STREAM, 0);
+	struct socket *e = sock6(SOCK_STREAM), *f = t_socket(SOCK_STREAM, 0);
+	struct socket *g = sock6(SOCK_STREAM);
+	struct in6_addr other = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x77}};
+	int one = 1;
+
+	ck_assert_int_eq(bind4(a, 0, 8000), 0);
+	ck_assert_int_eq(bind6(b, &in6addr_any, 8000), -EADDRINUSE); /* dual stack overlaps */
+	ck_assert_int_eq(nstack_setsockopt(c, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind6(c, &in6addr_any, 8000), 0); /* v6-only does not */
+	ck_assert_int_eq(bind6(e, &g_local, 8001), 0);
+	ck_assert_int_eq(bind4(d, 0, 8001), 0); /* an IPv6 address leaves IPv4 free */
+	ck_assert_int_eq(bind6(g, &in6addr_any, 8001), -EADDRINUSE);
+	ck_assert_int_eq(bind6(g, &other, 8002), -EADDRNOTAVAIL); /* not ours */
+	ck_assert_int_eq(bind4(f, 0, 8002), 0);
+	nstack_close(a);
+	nstack_close(b);
+	nstack_close(c);
+	nstack_close(d);
+	nstack_close(e);
+	nstack_close(f);
+	nstack_close(g);
+}
+END_TEST
+
+static Suite *tcp6_wire_suite(void)
+{
+	Suite *s = suite_create("tcp6_wire");
+	TCase *tc = tcase_create("tcp6");
+
+	tcase_add_checked_fixture(tc, setup_v6, t_teardown);
+	tcase_add_test(tc, test_passive_open_over_ipv6_exact_segments_and_data);
+	tcase_add_test(tc, test_dual_stack_listener_takes_ipv4_too);
+	tcase_add_test(tc, test_closed_port_reset_over_ipv6);
+	tcase_add_test(tc, test_active_open_over_ipv6);
+	tcase_add_test(tc, test_connect_errors_over_ipv6);
+	tcase_add_test(tc, test_bind_conflicts_shared_with_ipv4);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NSTACK_SUITE(tcp6_wire_suite)
