@@ -489,6 +489,26 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 			}
 			memcpy(one, p, n);
 			one[n] = '\0';
+			if (strchr(one, ':')) {
+				/* An IPv6 prefix: ADDR/LEN or an address alone (/128). */
+				char *slash = strchr(one, '/');
+				long long l = 128;
+
+				if (slash)
+					*slash = '\0';
+				if (c->nbypass6 == 16 ||
+				    inet_pton(AF_INET6, one, &c->bypass6_net[c->nbypass6]) != 1 ||
+				    (slash && parse_int(slash + 1, 128, &l))) {
+					snprintf(
+					    err, errlen,
+					    "bad NSTACK_BYPASS entry '%s' (a list of ADDR/LEN)",
+					    one);
+					return -EINVAL;
+				}
+				c->bypass6_plen[c->nbypass6++] = (unsigned int)l;
+				p += n;
+				continue;
+			}
 			if (nsp_parse_cidr(one, &c->bypass_net[c->nbypass], &plen) &&
 			    (plen = 32, nsp_parse_ipv4(one, &c->bypass_net[c->nbypass]))) {
 				snprintf(err, errlen,

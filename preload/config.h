@@ -31,6 +31,9 @@ struct nsp_config {
 	bool stats;	/* NSTACK_STATS: print the counters at exit */
 	int nbypass;	/* NSTACK_BYPASS: CIDRs always served by the kernel */
 	uint32_t bypass_net[16], bypass_mask[16];
+	int nbypass6; /* the IPv6 ones among NSTACK_BYPASS */
+	struct in6_addr bypass6_net[16];
+	unsigned int bypass6_plen[16];
 };
 
 /* Looks a variable up (getenv, or a test's table); NULL when unset. */

@@ -28,14 +28,31 @@ static bool wants_kernel_v4(uint32_t a)
 	return nsp_policy.handover_loopback && (ntohl(a) >> 24) == 127;
 }
 
+/* Whether the kernel must serve the IPv6 address a: ::1, "::" as a peer, NSTACK_BYPASS. */
+static bool wants_kernel_v6(const struct in6_addr *a, bool to_bind, int type)
+{
+	if (IN6_IS_ADDR_UNSPECIFIED(a))
+		return !to_bind; /* connect("::") is the host's loopback */
+	if (!nsp_ipv6_served(type))
+		return true; /* the stack carries no IPv6 for this kind of socket */
+	for (int i = 0; i < nsp_policy.nbypass6; i++) {
+		unsigned int plen = nsp_policy.bypass6_plen[i], full = plen / 8, rest = plen % 8;
+		const uint8_t *n = nsp_policy.bypass6_net[i].s6_addr;
+
+		if (memcmp(a->s6_addr, n, full) == 0 &&
+		    (!rest || ((a->s6_addr[full] ^ n[full]) & (0xff00 >> rest)) == 0))
+			return true;
+	}
+	return nsp_policy.handover_loopback && IN6_IS_ADDR_LOOPBACK(a);
+}
+
 /*
  * Whether the kernel, not nstack, must serve traffic to or bound at sa
- * (to_bind: sa is a bind() address). nstack carries IPv4 only: an IPv6
- * address proper is the kernel's ("::" too, except to bind(), where it is
- * the dual-stack wildcard nstack serves); a v4-mapped one is judged as
- * its IPv4 address.
+ * (to_bind: sa is a bind() address) for a socket of the given type. A
+ * v4-mapped address is judged as its IPv4 address; an IPv6 one is nstack's
+ * when the stack carries IPv6 for that type.
  */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind)
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type)
 {
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
@@ -51,7 +68,7 @@ bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind)
 		memcpy(&a, &s6->sin6_addr.s6_addr[12], 4);
 		return wants_kernel_v4(a);
 	}
-	return !(to_bind && IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr));
+	return wants_kernel_v6(&s6->sin6_addr, to_bind, type);
 }
 
 /* Remembers the last value of each option, for replay on a kernel socket. */
@@ -106,7 +123,7 @@ static int kernel_twin(struct nsp_file *f)
 		struct sockaddr_storage b = f->bound_addr;
 
 		/* nstack's own address means nothing to the kernel: keep the port. */
-		if (!nsp_wants_kernel((struct sockaddr *)&b, f->bound_len, true)) {
+		if (!nsp_wants_kernel((struct sockaddr *)&b, f->bound_len, true, f->type)) {
 			if (b.ss_family == AF_INET6)
 				((struct sockaddr_in6 *)&b)->sin6_addr = in6addr_any;
 			else

@@ -123,8 +123,8 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 		return (int)nsp_ret(rc);
 	if ((type & 0xf) == SOCK_STREAM || domain == AF_INET6)
 		nsp_sysctl_refresh(ns);
-	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only)) {
-		/* net.ipv6.bindv6only=1: born IPv6-only, which only the kernel carries. */
+	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only) && !nsp_ipv6_served(type)) {
+		/* net.ipv6.bindv6only=1: born IPv6-only, which only the kernel carries here. */
 		note_kernel_socket(domain, type, protocol);
 		return REAL(socket)(domain, type, protocol);
 	}
@@ -135,6 +135,11 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 	}
 	if (rc)
 		return (int)nsp_ret(rc);
+	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only)) {
+		int one = 1; /* net.ipv6.bindv6only=1: born IPv6-only, as Linux's inet6_create */
+
+		(void)nstack_setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
 	if (flags & SOCK_NONBLOCK)
 		nstack_set_nonblock(sock, true);
 	fd = nsp_file_create(ns, sock, flags & SOCK_CLOEXEC, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
@@ -156,7 +161,7 @@ static int maybe_handover(int fd, struct nsp_file *f, const struct sockaddr *add
 {
 	int rc;
 
-	if (!nsp_wants_kernel(addr, len, to_bind))
+	if (!nsp_wants_kernel(addr, len, to_bind, f->type))
 		return 0;
 	rc = nsp_handover(fd, f, addr);
 	return rc ? rc : 1;
@@ -226,7 +231,10 @@ static void warn_kernel_listener(int fd)
 			return;
 		strcpy(a, "[::]");
 		port = ntohs(s->sin6_port);
-		why = "IPv6-only (IPV6_V6ONLY), and nstack carries IPv4 only";
+		why = nsp_policy.ipv6 ? "IPv6-only (IPV6_V6ONLY), a socket type nstack carries "
+					"over IPv4 only"
+				      : "IPv6-only (IPV6_V6ONLY), and nstack runs no IPv6: "
+					"see NSTACK_ADDR6";
 	} else {
 		return;
 	}
@@ -504,12 +512,13 @@ NSP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_
 
 	LOOKUP_OR(fd, REAL(setsockopt)(fd, level, name, val, len));
 	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && val && len >= sizeof(int) &&
-	    *(const int *)val && nstack_sock_family(f->sock) == AF_INET6) {
-		/* IPv6 only: nstack carries no IPv6 yet, the kernel does. */
+	    *(const int *)val && nstack_sock_family(f->sock) == AF_INET6 &&
+	    !nsp_ipv6_served(f->type)) {
+		/* IPv6 only: nstack carries no IPv6 for this socket, the kernel does. */
 		rc = nsp_handover(fd, f, NULL);
 		if (rc == 0) {
 			nsp_log_info("fd %d is IPV6_V6ONLY: handed over to the kernel (nstack "
-				     "carries IPv4 only)",
+				     "carries no IPv6 for it)",
 				     fd);
 			fdt_put(f);
 			return REAL(setsockopt)(fd, level, name, val, len);

@@ -143,6 +143,10 @@ struct nsp_policy {
 	bool handover_loopback;
 	int nbypass;
 	uint32_t bypass_net[NSP_MAX_BYPASS], bypass_mask[NSP_MAX_BYPASS]; /* network order */
+	int nbypass6;
+	struct in6_addr bypass6_net[NSP_MAX_BYPASS];
+	unsigned int bypass6_plen[NSP_MAX_BYPASS];
+	bool ipv6; /* the stack carries IPv6: IPv6 sockets are nstack's */
 };
 extern struct nsp_policy nsp_policy;
 
@@ -254,7 +258,12 @@ int nsp_ifreq_answer(unsigned long cmd, void *arg);
 
 /* handover.c */
 /* True when a socket sending to / binding to sa must become a kernel socket. */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind);
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type);
+/* Whether nstack carries IPv6 proper for sockets of this type (TCP only so far). */
+static inline bool nsp_ipv6_served(int type)
+{
+	return nsp_policy.ipv6 && (type & 0xf) == SOCK_STREAM;
+}
 /*
  * Turns private fd (file f, referenced by the caller) into a kernel socket
  * with the same number, options, binding and epoll registrations. 0 or -errno.

@@ -317,8 +317,9 @@ NSP_EXPORT int getaddrinfo(const char *node, const char *service, const struct a
 		h.ai_socktype = hints->ai_socktype;
 		h.ai_protocol = hints->ai_protocol;
 		h.ai_flags = hints->ai_flags & (AI_CANONNAME | AI_NUMERICSERV | AI_PASSIVE);
-		/* nstack's own addresses decide: it serves IPv4 only (so far). */
-		if ((hints->ai_flags & AI_ADDRCONFIG) && h.ai_family == AF_UNSPEC)
+		/* nstack's own addresses decide: IPv6 only when the stack carries it. */
+		if ((hints->ai_flags & AI_ADDRCONFIG) && h.ai_family == AF_UNSPEC &&
+		    !nsp_policy.ipv6)
 			h.ai_family = AF_INET;
 	}
 	h.ai_flags |= ARES_AI_NOSORT;

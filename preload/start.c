@@ -938,6 +938,10 @@ static int start_locked(void)
 	nsp_policy.nbypass = c.nbypass;
 	memcpy(nsp_policy.bypass_net, c.bypass_net, sizeof(c.bypass_net));
 	memcpy(nsp_policy.bypass_mask, c.bypass_mask, sizeof(c.bypass_mask));
+	nsp_policy.nbypass6 = c.nbypass6;
+	memcpy(nsp_policy.bypass6_net, c.bypass6_net, sizeof(c.bypass6_net));
+	memcpy(nsp_policy.bypass6_plen, c.bypass6_plen, sizeof(c.bypass6_plen));
+	nsp_policy.ipv6 = nstack_ipv6_enabled(ns);
 	stack_pid = getpid();
 	the_stack = ns;
 	if (after_exec)

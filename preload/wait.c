@@ -182,7 +182,7 @@ void nsp_wake_remote(void *token)
 	for (int i = 0; i < nlive_tokens; i++) {
 		if (live_tokens[i] == token) {
 			if (nsp_syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one,
-				    sizeof(one)) < 0) {
+					sizeof(one)) < 0) {
 				/* saturated: it wakes anyway */
 			}
 			break;
@@ -198,7 +198,8 @@ void nsp_wake_all_tokens(void)
 
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < nlive_tokens; i++)
-		if (nsp_syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) < 0) {
+		if (nsp_syscall(SYS_write, atomic_load(&live_tokens[i]->efd), &one, sizeof(one)) <
+		    0) {
 			/* saturated: it wakes anyway */
 		}
 	pthread_mutex_unlock(&live_lock);

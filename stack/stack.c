@@ -804,6 +804,11 @@ int nstack_start(struct nstack *ns)
 }
 
 /* The stack thread's wake-up eventfd, or -1. */
+bool nstack_ipv6_enabled(const struct nstack *ns)
+{
+	return ns->ip6 != NULL;
+}
+
 int nstack_wake_fd(const struct nstack *ns)
 {
 	return ns_local(ns)->wake_fd;

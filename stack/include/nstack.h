@@ -158,6 +158,8 @@ bool nstack_is_driver(struct nstack *ns);
 void nstack_wake_thread(struct nstack *ns);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
+/* True when the stack carries IPv6 (NSTACK_IPV6 on): AF_INET6 sockets then stay in it. */
+bool nstack_ipv6_enabled(const struct nstack *ns);
 /* Without a thread: handles pending frames, then due timers. */
 void nstack_process(struct nstack *ns);
 uint64_t nstack_now(const struct nstack *ns);
