@@ -338,6 +338,10 @@ static int parse_ipv6(struct nsp_config *c, nsp_getenv_fn get, void *ctx, char *
 
 	if (parse_flag(get, ctx, "NSTACK_IPV6", &cfg->ipv6, err, errlen))
 		return -EINVAL;
+	/* On unless turned off: the stack starts with the program that then connects at once. */
+	cfg->optimistic_dad = true;
+	if (parse_flag(get, ctx, "NSTACK_OPTIMISTIC_DAD", &cfg->optimistic_dad, err, errlen))
+		return -EINVAL;
 	if ((v = get(ctx, "NSTACK_ADDR6")) != NULL && v[0]) {
 		if (parse_cidr6(v, &cfg->addr6, &cfg->prefixlen6)) {
 			snprintf(err, errlen,

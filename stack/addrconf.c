@@ -58,12 +58,12 @@ struct inet6_ifaddr *ipv6_get_ifaddr(struct nstack *ns, const struct in6_addr *a
 	return NULL;
 }
 
-/* True when addr is one of our preferred addresses. */
+/* True when addr is one of our usable addresses (preferred or optimistic, as Linux's). */
 bool ipv6_chk_addr(struct nstack *ns, const struct in6_addr *addr)
 {
 	const struct inet6_ifaddr *ifa = ipv6_get_ifaddr(ns, addr);
 
-	return ifa && ifa->state == IFA_PREFERRED;
+	return ifa && ifa_state_usable(ifa->state);
 }
 
 /*
@@ -81,7 +81,7 @@ bool ipv6_chk_mcast_addr(struct nstack *ns, const struct in6_addr *addr)
 		const struct inet6_ifaddr *ifa = &ns->ip6->addrs[i];
 		struct in6_addr sol;
 
-		if (ifa->state != IFA_PREFERRED && ifa->state != IFA_TENTATIVE)
+		if (!ifa_state_usable(ifa->state) && !ifa_state_dad(ifa->state))
 			continue;
 		addrconf_addr_solict_mult(&ifa->addr, &sol);
 		if (ipv6_addr_equal(&sol, addr))
@@ -107,10 +107,10 @@ int ipv6_dev_get_saddr(struct nstack *ns, const struct in6_addr *daddr, struct i
 		const struct inet6_ifaddr *ifa = &ns->ip6->addrs[i];
 		unsigned int len = 0;
 
-		if (ifa->state != IFA_PREFERRED)
+		if (!ifa_state_usable(ifa->state))
 			continue;
 		if (ipv6_addr_is_linklocal(&ifa->addr)) {
-			if (!ll)
+			if (!ll || (ll->state == IFA_OPTIMISTIC && ifa->state == IFA_PREFERRED))
 				ll = ifa;
 			continue;
 		}
@@ -118,6 +118,14 @@ int ipv6_dev_get_saddr(struct nstack *ns, const struct in6_addr *daddr, struct i
 			continue;
 		while (len < 128 && ipv6_prefix_equal(&ifa->addr, daddr, len + 1))
 			len++;
+		/* Rule 3 (as Linux): a preferred address beats an optimistic one. */
+		if (best && best->state != ifa->state) {
+			if (ifa->state == IFA_PREFERRED) {
+				best = ifa;
+				best_len = len;
+			}
+			continue;
+		}
 		if (!best || len > best_len) {
 			best = ifa;
 			best_len = len;
@@ -183,7 +191,7 @@ static void addrconf_dad_timer(struct timer_list *t)
 	struct inet6_ifaddr *ifa = container_of(t, struct inet6_ifaddr, timer);
 	struct nstack *ns = ifa->ns;
 
-	if (ifa->state != IFA_TENTATIVE)
+	if (!ifa_state_dad(ifa->state))
 		return;
 	if (ifa->dad_probes == 0) {
 		addrconf_dad_completed(ns, ifa);
@@ -214,7 +222,7 @@ struct inet6_ifaddr *addrconf_add_ifaddr(struct nstack *ns, const struct in6_add
 	ifa->addr = *addr;
 	ifa->prefixlen = plen;
 	ifa->autoconf = autoconf;
-	ifa->state = IFA_TENTATIVE;
+	ifa->state = ns->cfg.optimistic_dad ? IFA_OPTIMISTIC : IFA_TENTATIVE;
 	ifa->valid_until = valid_us == UINT64_MAX ? UINT64_MAX : now + valid_us;
 	ifa->prefered_until = prefered_us == UINT64_MAX ? UINT64_MAX : now + prefered_us;
 	ifa->dad_probes = ADDRCONF_DAD_TRANSMITS;
@@ -234,7 +242,7 @@ void addrconf_dad_failure(struct nstack *ns, struct inet6_ifaddr *ifa)
 {
 	char buf[INET6_ADDRSTRLEN];
 
-	if (ifa->state != IFA_TENTATIVE)
+	if (!ifa_state_dad(ifa->state))
 		return;
 	ifa->state = IFA_DUPLICATE;
 	del_timer(ns, &ifa->timer);

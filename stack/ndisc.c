@@ -171,6 +171,13 @@ static void nd_put_lladdr(struct sk_buff *skb, uint8_t type)
 	memcpy(&opt[2], ns_dev(skb->ns)->dev_addr, ETH_ALEN);
 }
 
+static bool nd_addr_optimistic(struct nstack *ns, const struct in6_addr *addr)
+{
+	const struct inet6_ifaddr *ifa = ipv6_get_ifaddr(ns, addr);
+
+	return ifa && ifa->state == IFA_OPTIMISTIC;
+}
+
 /* Sends a neighbour solicitation (RFC 4861 4.3); see ndisc.h. */
 int ndisc_send_ns(struct nstack *ns, const struct in6_addr *target, const struct in6_addr *daddr,
 		  const struct in6_addr *saddr)
@@ -192,8 +199,13 @@ int ndisc_send_ns(struct nstack *ns, const struct in6_addr *target, const struct
 	memset(msg, 0, sizeof(*msg));
 	msg->icmph.icmp6_type = NDISC_NEIGHBOUR_SOLICITATION;
 	msg->target = *target;
-	/* 7.2.2: the source link-layer option, except from the unspecified address (DAD). */
-	if (!ipv6_addr_any(saddr))
+	/*
+	 * 7.2.2: the source link-layer option, except from the unspecified
+	 * address (DAD) and, RFC 4429 3.3, from an optimistic one: should
+	 * the address turn out to be another node's, our link-layer address
+	 * must not have replaced that node's in the target's cache.
+	 */
+	if (!ipv6_addr_any(saddr) && !nd_addr_optimistic(ns, saddr))
 		nd_put_lladdr(skb, ND_OPT_SOURCE_LL_ADDR);
 	return icmpv6_push_xmit(ns, skb, saddr, daddr, NDISC_HOP_LIMIT);
 }
@@ -542,15 +554,17 @@ static bool ndisc_recv_ns(struct sk_buff *skb)
 	ifa = ipv6_get_ifaddr(ns, &msg->target);
 	if (!ifa || ifa->state == IFA_DUPLICATE)
 		return true; /* not ours: nothing to say */
-	if (ifa->state == IFA_TENTATIVE) {
+	if (ifa_state_dad(ifa->state)) {
 		/*
 		 * RFC 4862 5.4.3: another node doing DAD for the same
 		 * address means neither may use it; any other solicitation
-		 * for a tentative address is ignored.
+		 * for a tentative address is ignored, but an optimistic one
+		 * is answered, without override (RFC 4429 3.3).
 		 */
 		if (dad && !nd_from_us(skb))
 			addrconf_dad_failure(ns, ifa);
-		return true;
+		if (dad || ifa->state == IFA_TENTATIVE)
+			return true;
 	}
 	if (dad) {
 		/* 7.2.4: the DAD asker has no address: answer all nodes, not solicited. */
@@ -564,7 +578,7 @@ static bool ndisc_recv_ns(struct sk_buff *skb)
 	 * without our link-layer address and without override; a multicast
 	 * one both.
 	 */
-	ndisc_send_na(ns, &hdr->saddr, &msg->target, true, inc, inc);
+	ndisc_send_na(ns, &hdr->saddr, &msg->target, true, inc && ifa->state == IFA_PREFERRED, inc);
 	return true;
 }
 
@@ -596,7 +610,7 @@ static bool ndisc_recv_na(struct sk_buff *skb)
 		/* Someone else has our address (RFC 4862 5.4.4). */
 		if (nd_from_us(skb))
 			return true;
-		if (ifa->state == IFA_TENTATIVE) {
+		if (ifa_state_dad(ifa->state)) {
 			addrconf_dad_failure(ns, ifa);
 		} else if (!ns->ip6->dad_logged) {
 			char buf[INET6_ADDRSTRLEN];

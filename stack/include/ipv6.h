@@ -30,10 +30,23 @@ struct icmpv6_state;
 /* An address's DAD state (RFC 4862 section 5.4). */
 enum ifa_state {
 	IFA_UNUSED = 0,
-	IFA_TENTATIVE, /* DAD under way: not usable, but its solicited-node group is joined */
-	IFA_PREFERRED, /* ours */
-	IFA_DUPLICATE, /* DAD found another owner: never used */
+	IFA_TENTATIVE,	/* DAD under way: not usable, but its solicited-node group is joined */
+	IFA_OPTIMISTIC, /* DAD under way, usable meanwhile under RFC 4429's rules */
+	IFA_PREFERRED,	/* ours */
+	IFA_DUPLICATE,	/* DAD found another owner: never used */
 };
+
+/* DAD is still running on an address in this state (Linux: IFA_F_TENTATIVE). */
+static inline bool ifa_state_dad(enum ifa_state st)
+{
+	return st == IFA_TENTATIVE || st == IFA_OPTIMISTIC;
+}
+
+/* An address in this state may be used as a source and receives traffic. */
+static inline bool ifa_state_usable(enum ifa_state st)
+{
+	return st == IFA_PREFERRED || st == IFA_OPTIMISTIC;
+}
 
 #define IPV6_MAX_ADDRS	  8
 #define IPV6_MAX_PREFIXES 8

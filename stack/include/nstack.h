@@ -39,6 +39,12 @@ struct nstack_config {
 	struct in6_addr addr6;	  /* static global address (NSTACK_ADDR6); :: = none */
 	unsigned int prefixlen6;  /* its prefix length, 1..128 */
 	struct in6_addr gateway6; /* default router (NSTACK_GW6); :: = from advertisements */
+	/*
+	 * Optimistic DAD (RFC 4429, Linux's optimistic_dad): new addresses are
+	 * usable while DAD runs, so a program that starts the stack can
+	 * connect at once instead of failing for the 1-2 s DAD takes.
+	 */
+	bool optimistic_dad;
 };
 
 /* The clock and random source the stack uses; tests inject their own. */

@@ -61,3 +61,47 @@ require("http").createServer((q, r) => {
 	# Served by nstack, not the kernel in $NS (which has IPv6 off on nstack0).
 	! in_ns ss -Hltn | grep -E ':(9611|9612|9613)\b'
 }
+
+# Clients under nstack to kernel servers at [2001:2::1], each the first
+# program on the stack (its address optimistic while DAD runs): curl -6
+# downloads 100 MiB and uploads 100 MiB (PUT), nc -6 uploads, socat
+# downloads; byte for byte.
+case_ipv6_tcp_clients_curl_nc_socat() {
+	ip6_tcp_clients
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
+
+ip6_tcp_clients() {
+	ip6_peer_up || return 1
+	mkdir -p srv up
+	head -c 100M /dev/urandom >srv/f
+	head -c 4M /dev/urandom >small
+	in_peer timeout 60 python3 -u -m http.server --bind "$PEER6" --directory srv 9621 \
+		>http.log 2>&1 &
+	in_peer timeout 60 python3 "$IT/mx_upload.py" "$PEER6" 9622 up 1 >upl.log 2>&1 &
+	in_peer timeout 60 nc -6 -l "$PEER6" 9623 </dev/null >nc.out &
+	local ncpid=$!
+	in_peer timeout 60 socat -u FILE:small "TCP6-LISTEN:9624,bind=[$PEER6]" &
+	local socatpid=$!
+	wait_file http.log "Serving HTTP" || return 1
+	wait_file upl.log ready || { cat upl.log; return 1; }
+	tcp_wait_listen 9623 && tcp_wait_listen 9624 || return 1
+	export NSTACK_ADDR6=$ADDR6/64
+	on_nstack timeout 40 curl -6 -sS --fail -o d.out "http://[$PEER6]:9621/f" || return 1
+	on_nstack timeout 40 curl -6 -sS --fail -T srv/f "http://[$PEER6]:9622/f" >put.out ||
+		return 1
+	on_nstack timeout 20 nc -6 -N "$PEER6" 9623 <small || return 1
+	on_nstack timeout 20 socat -u "TCP6:[$PEER6]:9624" CREATE:s.out || return 1
+	unset NSTACK_ADDR6
+	wait $ncpid $socatpid || return 1
+	[ "$(sha srv/f)" = "$(sha d.out)" ] || { echo "curl download: differs"; return 1; }
+	cat put.out
+	grep -q "^$(sha srv/f) 104857600" put.out || { echo "curl upload: differs"; return 1; }
+	[ "$(sha srv/f)" = "$(sha up/f)" ] || { echo "curl upload: stored file differs"; return 1; }
+	[ "$(sha small)" = "$(sha nc.out)" ] || { echo "nc upload: differs"; return 1; }
+	[ "$(sha small)" = "$(sha s.out)" ] || { echo "socat download: differs"; return 1; }
+	# From nstack's address (the kernel in $NS has IPv6 off on nstack0).
+	grep -q "connection from $ADDR6:" upl.log || { cat upl.log; return 1; }
+}

@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import os
 import shutil
+import socket
 import sys
 import threading
 
@@ -95,9 +96,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+
     def verify_request(self, request, client_address):
         # Every connection is logged: an unexpected one points at a stack bug.
-        sys.stderr.write("upload: connection from %s:%d\n" % client_address)
+        sys.stderr.write("upload: connection from %s:%d\n" % client_address[:2])
         return True
 
 

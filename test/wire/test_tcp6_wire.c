@@ -385,6 +385,125 @@ START_TEST(test_bind_conflicts_shared_with_ipv4)
 }
 END_TEST
 
+static void tweak_v6_optimistic(struct nstack_config *cfg)
+{
+	tweak_v6(cfg);
+	cfg->optimistic_dad = true;
+}
+
+/* The stack just started with optimistic DAD: nothing sent so far is under test. */
+static void setup_v6_optimistic(void)
+{
+	struct t_opts o = {.tweak = tweak_v6_optimistic};
+
+	t_setup_opts(&o);
+}
+
+/* The next ICMPv6 frame of the given type sent (others skipped); its length in *len. */
+static void recv_icmp6(unsigned char *f, uint8_t type, size_t *len)
+{
+	while (t_try_recv(f, T_FRAME_MAX, len)) {
+		if (*len >= ETH_HLEN + IPV6_HLEN + 4 && f[12] == 0x86 && f[13] == 0xdd &&
+		    f[ETH_HLEN + 6] == IPPROTO_ICMPV6 && f[ETH_HLEN + IPV6_HLEN] == type)
+			return;
+	}
+	ck_abort_msg("expected ICMPv6 type %u, got none", type);
+}
+
+/* An ICMPv6 neighbour message from the peer (src) to dst; opt: a link-layer option type or 0. */
+static void inject_nd(uint8_t type, uint32_t flags, const struct in6_addr *src,
+		      const struct in6_addr *dst, const uint8_t dmac[6],
+		      const struct in6_addr *target, uint8_t opt)
+{
+	static unsigned char f[T_FRAME_MAX];
+	_Alignas(8) unsigned char pkt[IPV6_HLEN + 32];
+	struct ipv6hdr *h = (struct ipv6hdr *)pkt;
+	unsigned char *m = pkt + IPV6_HLEN;
+	size_t n = 24 + (opt ? 8 : 0);
+	uint16_t ck;
+
+	memset(pkt, 0, sizeof(pkt));
+	h->vtc_flow = htonl(6u << 28);
+	h->payload_len = htons((uint16_t)n);
+	h->nexthdr = IPPROTO_ICMPV6;
+	h->hop_limit = 255;
+	h->saddr = *src;
+	h->daddr = *dst;
+	m[0] = type;
+	flags = htonl(flags);
+	memcpy(m + 4, &flags, 4);
+	memcpy(m + 8, target, 16);
+	if (opt) {
+		m[24] = opt;
+		m[25] = 1;
+		memcpy(m + 26, t_peer_mac, 6);
+	}
+	ck = csum_ipv6_magic(src, dst, (uint32_t)n, IPPROTO_ICMPV6, m);
+	memcpy(m + 2, &ck, 2);
+	t_inject(f, t_build_eth(f, dmac, t_peer_mac, ETH_P_IPV6, pkt, IPV6_HLEN + n));
+}
+
+/*
+ * RFC 4429: right after start the global address is optimistic, and
+ * connect() uses it at once. The solicitation for the peer comes from it
+ * without our link-layer address; the SYN follows the peer's answer.
+ */
+START_TEST(test_optimistic_address_connects_at_once)
+{
+	struct socket *s = sock6(SOCK_STREAM);
+	struct sockaddr_in6 to = sin6(&g_peer, SRV_PORT);
+	static unsigned char f[T_FRAME_MAX];
+	size_t n;
+
+	ck_assert_int_eq(ipv6_get_ifaddr(T.ns, &g_local)->state, IFA_OPTIMISTIC);
+	nstack_set_nonblock(s, true);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, sizeof(to)), -EINPROGRESS);
+	recv_icmp6(f, NDISC_NEIGHBOUR_SOLICITATION, &n);
+	ck_assert_mem_eq(f + ETH_HLEN + offsetof(struct ipv6hdr, saddr), &g_local, 16);
+	ck_assert_mem_eq(f + ETH_HLEN + IPV6_HLEN + 8, &g_peer, 16);
+	ck_assert_uint_eq(n, ETH_HLEN + IPV6_HLEN + 24); /* no source link-layer option */
+	inject_nd(NDISC_NEIGHBOUR_ADVERTISEMENT, ND_NA_FLAG_SOLICITED | ND_NA_FLAG_OVERRIDE,
+		  &g_peer, &g_local, t_local_mac, &g_peer, ND_OPT_TARGET_LL_ADDR);
+	n = recv_tcp6(f);
+	ck_assert_mem_eq(f + ETH_HLEN + offsetof(struct ipv6hdr, saddr), &g_local, 16);
+	ck_assert_uint_eq(tcp_of(f)->flags, TH_SYN);
+	/* DAD runs out meanwhile: the address is preferred. */
+	for (int i = 0; i < 3; i++)
+		t_clock_advance(1000 * 1000);
+	ck_assert_int_eq(ipv6_get_ifaddr(T.ns, &g_local)->state, IFA_PREFERRED);
+	abort_close(s);
+}
+END_TEST
+
+/* A solicitation for an optimistic address is answered, but without override (RFC 4429 3.3). */
+START_TEST(test_optimistic_address_answers_without_override)
+{
+	static const struct in6_addr sol = {
+	    .s6_addr = {0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 0x02}};
+	static unsigned char f[T_FRAME_MAX];
+	uint32_t flags;
+	size_t n;
+
+	while (t_try_recv(f, sizeof(f), &n))
+		;
+	inject_nd(NDISC_NEIGHBOUR_SOLICITATION, 0, &g_peer, &sol,
+		  (const uint8_t[6]){0x33, 0x33, 0xff, 0, 0, 0x02}, &g_local,
+		  ND_OPT_SOURCE_LL_ADDR);
+	recv_icmp6(f, NDISC_NEIGHBOUR_ADVERTISEMENT, &n);
+	memcpy(&flags, f + ETH_HLEN + IPV6_HLEN + 4, 4);
+	ck_assert_uint_eq(ntohl(flags), ND_NA_FLAG_SOLICITED);
+	ck_assert_mem_eq(f + ETH_HLEN + IPV6_HLEN + 8, &g_local, 16);
+	ck_assert_uint_eq(n, ETH_HLEN + IPV6_HLEN + 32); /* with our link-layer address */
+	/* Another node's DAD for it: the address is not ours after all. */
+	inject_nd(NDISC_NEIGHBOUR_SOLICITATION, 0, &in6addr_any, &sol,
+		  (const uint8_t[6]){0x33, 0x33, 0xff, 0, 0, 0x02}, &g_local, 0);
+	ck_assert_int_eq(ipv6_get_ifaddr(T.ns, &g_local)->state, IFA_DUPLICATE);
+	for (int i = 0; i < 3; i++)
+		t_clock_advance(1000 * 1000);
+	ck_assert_int_eq(ipv6_get_ifaddr(T.ns, &g_local)->state, IFA_DUPLICATE);
+}
+END_TEST
+
 static Suite *tcp6_wire_suite(void)
 {
 	Suite *s = suite_create("tcp6_wire");
@@ -397,6 +516,11 @@ static Suite *tcp6_wire_suite(void)
 	tcase_add_test(tc, test_active_open_over_ipv6);
 	tcase_add_test(tc, test_connect_errors_over_ipv6);
 	tcase_add_test(tc, test_bind_conflicts_shared_with_ipv4);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("optimistic_dad");
+	tcase_add_checked_fixture(tc, setup_v6_optimistic, t_teardown);
+	tcase_add_test(tc, test_optimistic_address_connects_at_once);
+	tcase_add_test(tc, test_optimistic_address_answers_without_override);
 	suite_add_tcase(s, tc);
 	return s;
 }
