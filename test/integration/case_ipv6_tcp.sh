@@ -105,3 +105,131 @@ ip6_tcp_clients() {
 	# From nstack's address (the kernel in $NS has IPv6 off on nstack0).
 	grep -q "connection from $ADDR6:" upl.log || { cat upl.log; return 1; }
 }
+
+# iperf3 over IPv6 both roles: a client under nstack against a kernel
+# iperf3 -s, then iperf3 -s under nstack (Debian's iperf3 listens on "::",
+# dual-stack) against a kernel client over IPv6 and IPv4; both directions.
+case_ipv6_tcp_iperf3_both_roles() {
+	ip6_iperf3
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
+
+ip6_iperf3() {
+	ip6_peer_up || return 1
+	export NSTACK_ADDR6=$ADDR6/64
+	in_peer timeout 40 iperf3 -s -B "$PEER6" -p 5211 >srv.log 2>&1 &
+	tcp_wait_listen 5211 || return 1
+	on_nstack timeout 20 iperf3 -6 -c "$PEER6" -p 5211 -t 2 -J >c_up.json ||
+		{ cat c_up.json; return 1; }
+	tcp_iperf_ok c_up.json || return 1
+	on_nstack timeout 20 iperf3 -6 -c "$PEER6" -p 5211 -t 2 -R -J >c_down.json ||
+		{ cat c_down.json; return 1; }
+	tcp_iperf_ok c_down.json || return 1
+	on_nstack timeout 40 iperf3 -s -p 5212 --forceflush >nsrv.log 2>&1 &
+	unset NSTACK_ADDR6
+	wait_file nsrv.log "Server listening" || { cat nsrv.log; return 1; }
+	wait_nstack_up6 || return 1
+	in_peer timeout 20 iperf3 -c "$ADDR6" -p 5212 -t 2 -J >s_up.json || { cat s_up.json; return 1; }
+	tcp_iperf_ok s_up.json || return 1
+	in_peer timeout 20 iperf3 -c "$ADDR6" -p 5212 -t 2 -R -J >s_down.json ||
+		{ cat s_down.json; return 1; }
+	tcp_iperf_ok s_down.json || return 1
+	in_peer timeout 20 iperf3 -c "$ADDR" -p 5212 -t 2 -J >s_v4.json || { cat s_v4.json; return 1; }
+	tcp_iperf_ok s_v4.json || return 1
+	grep -q '"remote_host":[[:space:]]*"2001:2::1"' s_up.json || grep -q "$ADDR6" s_up.json ||
+		{ grep -m3 host s_up.json; return 1; }
+	# Served by nstack, not the kernel in $NS.
+	! in_ns ss -Hltn | grep -E ':5212\b'
+}
+
+# sshd under nstack listening on "::" (AddressFamily any, its default):
+# from the kernel peer ssh -6 runs a command, scp -6 copies 20 MiB up and
+# down; ssh over IPv4 to the same listener works too.
+case_ipv6_tcp_sshd_ssh6_scp() {
+	ip6_sshd
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
+
+ip6_sshd() {
+	ip6_peer_up || return 1
+	mp_open_tmp || return 1
+	mkdir -p ssh
+	ssh-keygen -q -t ed25519 -N '' -f ssh/host_key || return 1
+	ssh-keygen -q -t ed25519 -N '' -f ssh/user_key || return 1
+	cp ssh/user_key.pub ssh/authorized_keys
+	[ -d /run/sshd ] || mkdir -m 755 /run/sshd
+	cat >sshd_config <<-EOF
+		Port 9631
+		HostKey $TMP/ssh/host_key
+		PidFile $TMP/ssh/sshd.pid
+		AuthorizedKeysFile $TMP/ssh/authorized_keys
+		UsePAM no
+		StrictModes no
+		PermitRootLogin prohibit-password
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		Subsystem sftp /usr/lib/openssh/sftp-server
+		LogLevel VERBOSE
+	EOF
+	NSTACK_ADDR6=$ADDR6/64 on_nstack timeout 50 /usr/sbin/sshd -D -e -f "$TMP/sshd_config" \
+		>sshd.log 2>&1 &
+	local srv=$!
+	mp_wait sshd.log 'Server listening on :: port 9631' || return 1
+	wait_nstack_up6 || return 1
+	local o=(-F /dev/null -i ssh/user_key -o StrictHostKeyChecking=no
+		-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
+	# shellcheck disable=SC2016
+	in_peer timeout 15 ssh -6 "${o[@]}" -p 9631 "root@$ADDR6" 'echo v6-$((6 * 7)) $SSH_CONNECTION' \
+		>cmd.out || { tail sshd.log; return 1; }
+	cat cmd.out
+	grep -q "^v6-42 $PEER6 [0-9]* $ADDR6 9631$" cmd.out || return 1
+	head -c 20M /dev/urandom >up
+	head -c 20M /dev/urandom >down
+	in_peer timeout 25 scp -6 -q "${o[@]}" -P 9631 up "root@[$ADDR6]:$TMP/got_up" ||
+		{ tail sshd.log; return 1; }
+	mp_same up got_up || return 1
+	in_peer timeout 25 scp -6 -q "${o[@]}" -P 9631 "root@[$ADDR6]:$TMP/down" got_down ||
+		{ tail sshd.log; return 1; }
+	mp_same down got_down || return 1
+	in_peer timeout 15 ssh -4 "${o[@]}" -p 9631 "root@$ADDR" 'echo v4-ok' >cmd4.out ||
+		{ tail sshd.log; return 1; }
+	grep -q '^v4-ok$' cmd4.out || return 1
+	kill -TERM "$(cat ssh/sshd.pid)"
+	wait $srv
+	return 0
+}
+
+# apache2 with "Listen PORT" (no address: it binds "::", dual-stack) under
+# nstack, master and children: kernel curl fetches 20 MiB over IPv6 and IPv4.
+case_ipv6_tcp_apache2_listen_port() {
+	ip6_apache
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
+
+ip6_apache() {
+	ip6_peer_up || return 1
+	mp_open_tmp || return 1
+	mkdir -p www apache/run
+	head -c 20M /dev/urandom >www/big
+	mp_apache_conf event 9641 9641 >apache.conf
+	NSTACK_ADDR6=$ADDR6/64 on_nstack timeout 50 apache2 -f "$TMP/apache.conf" -DFOREGROUND \
+		>apache.out 2>&1 &
+	local srv=$!
+	mp_wait apache/error.log 'resuming normal operations' || { cat apache.out; return 1; }
+	wait_nstack_up6 || return 1
+	in_peer timeout 20 curl -sS --fail -o o6 "http://[$ADDR6]:9641/big" ||
+		{ tail apache/error.log; return 1; }
+	in_peer timeout 20 curl -sS --fail -o o4 "http://$ADDR:9641/big" ||
+		{ tail apache/error.log; return 1; }
+	mp_same www/big o6 o4 || return 1
+	! in_ns ss -Hltn | grep -E ':9641\b' || return 1
+	kill -TERM $srv 2>/dev/null
+	wait $srv
+	return 0
+}
