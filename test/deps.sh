@@ -16,7 +16,7 @@ pkgs=(
 	socat netcat-openbsd python3 curl wget iperf3
 	nginx redis-server redis-tools wrk openssl git
 	apache2-bin media-types postgresql postgresql-client openssh-server openssh-client
-	rsync dnsmasq-base bind9-dnsutils procps util-linux
+	rsync dnsmasq-base bind9-dnsutils procps util-linux radvd
 	# case_evlibs.sh builds small programs on these event libraries
 	# (Boost.Asio is header-only: libboost-dev is enough).
 	libevent-dev libglib2.0-dev libboost-dev
@@ -25,7 +25,7 @@ pkgs=(
 	clang libclang-rt-14-dev
 )
 # Packages that ship a service started on install, and the service's name.
-declare -A services=([openssh-server]=ssh [postgresql]=postgresql [nginx]=nginx [redis-server]=redis-server [rsync]=rsync)
+declare -A services=([openssh-server]=ssh [postgresql]=postgresql [nginx]=nginx [redis-server]=redis-server [rsync]=rsync [radvd]=radvd)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -233,3 +233,63 @@ ip6_apache() {
 	wait $srv
 	return 0
 }
+
+# SLAAC from a kernel router: radvd in the peer namespace advertises
+# 2001:2:0:5::/64; nstack with NSTACK_IPV6=1 (no static address) forms
+# 2001:2:0:5:<EUI-64 of its MAC>, serves python's http.server on it, and a
+# second program joining the stack connects from it to the peer.
+case_ipv6_tcp_slaac_from_radvd() {
+	ip6_slaac
+	local rc=$?
+	[ -f radvd.pid ] && kill "$(cat radvd.pid)" 2>/dev/null
+	in_peer sysctl -qw net.ipv6.conf.all.forwarding=0
+	ip6_peer_down
+	return $rc
+}
+
+ip6_slaac() {
+	ip6_peer_up || return 1
+	in_peer sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	in_peer ip -6 addr replace 2001:2:0:5::1/64 dev peer0 nodad || return 1
+	cat >radvd.conf <<-EOF
+		interface peer0 {
+			AdvSendAdvert on;
+			MinRtrAdvInterval 3;
+			MaxRtrAdvInterval 4;
+			prefix 2001:2:0:5::/64 { AdvOnLink on; AdvAutonomous on; };
+		};
+	EOF
+	in_peer timeout 60 radvd -n -C "$TMP/radvd.conf" -p "$TMP/radvd.pid" -m stderr \
+		>radvd.log 2>&1 &
+	# nstack's address: the prefix and the modified EUI-64 of nstack0's MAC.
+	local mac a
+	mac=$(in_ns cat /sys/class/net/nstack0/address) || return 1
+	a=$(python3 -c '
+import ipaddress, sys
+m = bytes.fromhex(sys.argv[1].replace(":", ""))
+iid = bytes([m[0] ^ 2]) + m[1:3] + b"\xff\xfe" + m[3:]
+print(ipaddress.IPv6Address(bytes.fromhex("20010002000000050000000000000000")[:8] + iid))' "$mac")
+	echo "expecting $a"
+	mkdir -p www && head -c 5M /dev/urandom >www/f
+	NSTACK_IPV6=1 on_nstack timeout 40 python3 -m http.server 9651 --bind :: --directory www \
+		>py.log 2>&1 &
+	wait_file py.log 'Serving HTTP' || { cat py.log; return 1; }
+	local i
+	for i in $(seq 1 100); do
+		in_peer ping -6 -c 1 -W 1 "$a" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	in_peer timeout 10 curl -sS --fail -o o6 "http://[$a]:9651/f" || { cat radvd.log; return 1; }
+	[ "$(sha www/f)" = "$(sha o6)" ] || return 1
+	in_peer timeout 40 nc -6 -l 2001:2:0:5::1 9652 </dev/null >nc.out &
+	local nc=$!
+	tcp_wait_listen 9652 || return 1
+	NSTACK_IPV6=1 on_nstack timeout 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("2001:2:0:5::1", 9652), timeout=5)
+c.sendall(c.getsockname()[0].encode())
+c.close()' || return 1
+	wait $nc
+	cat nc.out; echo
+	[ "$(cat nc.out)" = "$a" ]
+}
