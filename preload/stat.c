@@ -85,7 +85,9 @@ struct stat_row {
 	uint8_t state;
 	bool datagram;
 	uint32_t rq, sq;
-	uint32_t laddr, raddr; /* network order */
+	/* IPv4 as v4-mapped; v6: show as ss does an AF_INET6 socket ([addr]:port) */
+	struct in6_addr laddr, raddr;
+	bool v6;
 	uint16_t lport, rport; /* host order */
 	uint64_t holders;
 	char *info; /* ss -i's line, or NULL */
@@ -202,6 +204,17 @@ static char *tcp_info_line(const struct tcp_sock *tp)
 	return strdup(buf[0] == ' ' ? buf + 1 : buf);
 }
 
+/* a as an IPv6 address: v4-mapped, except the wildcard of an AF_INET6 socket ("::"). */
+static void map_v4(struct in6_addr *out, uint32_t a, bool v6)
+{
+	memset(out, 0, sizeof(*out));
+	if (v6 && a == 0)
+		return;
+	out->s6_addr[10] = 0xff;
+	out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], &a, 4);
+}
+
 /*
  * One row from the copy sk (whose first bytes are a struct tcp_sock when
  * it is TCP and tcp_ok says the whole of it was copied).
@@ -213,9 +226,15 @@ static void add_sock(struct stat_snap *s, const struct sock *sk, bool tcp_ok, ui
 	if (!r)
 		return;
 	r->state = sk->sk_state;
-	r->laddr = sk->sk_rcv_saddr;
+	r->v6 = sk->sk_family == AF_INET6;
+	if (sk->sk_ipv6) {
+		r->laddr = sk->sk_v6_rcv_saddr;
+		r->raddr = sk->sk_v6_daddr;
+	} else {
+		map_v4(&r->laddr, sk->sk_rcv_saddr, r->v6);
+		map_v4(&r->raddr, sk->sk_daddr, r->v6);
+	}
 	r->lport = sk->sk_num;
-	r->raddr = sk->sk_daddr;
 	r->rport = ntohs(sk->sk_dport);
 	r->holders = holders;
 	if (sk->sk_type == SOCK_STREAM) {
@@ -476,15 +495,20 @@ static void print_counter(void *arg, const char *name, uint64_t v)
 	printf("    %-28s %" PRIu64 "\n", name, v);
 }
 
-static void fmt_addr(char *buf, size_t len, uint32_t addr, uint16_t port)
+static void fmt_addr(char *buf, size_t len, const struct in6_addr *addr, bool v6, uint16_t port)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN + 2], p[8] = "*";
 
-	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	if (v6) {
+		a[0] = '[';
+		inet_ntop(AF_INET6, addr, a + 1, INET6_ADDRSTRLEN);
+		strcat(a, "]");
+	} else {
+		inet_ntop(AF_INET, &addr->s6_addr[12], a, sizeof(a));
+	}
 	if (port)
-		snprintf(buf, len, "%s:%u", a, port);
-	else
-		snprintf(buf, len, "%s:*", a);
+		snprintf(p, sizeof(p), "%u", port);
+	snprintf(buf, len, "%s:%s", a, p);
 }
 
 /* ss's order: by protocol, listeners first, then by local and peer address and port. */
@@ -501,8 +525,12 @@ static int row_cmp(const void *x, const void *y)
 	if (a->f != b->f)                                                                          \
 		return a->f < b->f ? -1 : 1;
 	CMP(lport);
-	CMP(laddr);
-	CMP(raddr);
+	c = memcmp(&a->laddr, &b->laddr, sizeof(a->laddr));
+	if (c)
+		return c;
+	c = memcmp(&a->raddr, &b->raddr, sizeof(a->raddr));
+	if (c)
+		return c;
 	CMP(rport);
 #undef CMP
 	return 0;
@@ -512,7 +540,7 @@ static void print_sockets(struct stat_snap *s, const struct stat_proc_view *pv)
 {
 	int wl = (int)strlen("Local Address:Port"), wp = (int)strlen("Peer Address:Port");
 	int ws = (int)strlen("State");
-	char st[24], l[32], p[32];
+	char st[24], l[64], p[64];
 
 	if (s->n_rows > 1)
 		qsort(s->rows, s->n_rows, sizeof(s->rows[0]), row_cmp);
@@ -520,8 +548,8 @@ static void print_sockets(struct stat_snap *s, const struct stat_proc_view *pv)
 		const struct stat_row *r = &s->rows[i];
 		int n;
 
-		fmt_addr(l, sizeof(l), r->laddr, r->lport);
-		fmt_addr(p, sizeof(p), r->raddr, r->rport);
+		fmt_addr(l, sizeof(l), &r->laddr, r->v6, r->lport);
+		fmt_addr(p, sizeof(p), &r->raddr, r->v6, r->rport);
 		n = (int)strlen(l);
 		wl = n > wl ? n : wl;
 		n = (int)strlen(p);
@@ -542,8 +570,8 @@ static void print_sockets(struct stat_snap *s, const struct stat_proc_view *pv)
 		char line[4096];
 		size_t n;
 
-		fmt_addr(l, sizeof(l), r->laddr, r->lport);
-		fmt_addr(p, sizeof(p), r->raddr, r->rport);
+		fmt_addr(l, sizeof(l), &r->laddr, r->v6, r->lport);
+		fmt_addr(p, sizeof(p), &r->raddr, r->v6, r->rport);
 		n = (size_t)snprintf(line, sizeof(line), "    %-5s %-*s %6u %6u %-*s %-*s ",
 				     r->proto, ws, state_name(r, st, sizeof(st)), r->rq, r->sq, wl,
 				     l, wp, p);
@@ -683,6 +711,14 @@ static bool stat_one(const char *name, int what, bool first)
 		inet_ntop(AF_INET, &s->ns.cfg.gateway, gw, sizeof(gw));
 		printf("  stack on %s, %s/%u, gateway %s", s->ns.cfg.ifname, a, s->ns.cfg.prefixlen,
 		       s->ns.cfg.gateway ? gw : "none");
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s->ns.cfg.addr6)) {
+			char a6[INET6_ADDRSTRLEN];
+
+			inet_ntop(AF_INET6, &s->ns.cfg.addr6, a6, sizeof(a6));
+			printf(", %s/%u", a6, s->ns.cfg.prefixlen6);
+		} else if (s->ns.cfg.ipv6) {
+			printf(", IPv6 from router advertisements");
+		}
 		if (s->ns.cfg.mtu)
 			printf(", mtu %u", s->ns.cfg.mtu);
 		printf(", id %016" PRIx64 "\n", s->id);

@@ -55,6 +55,10 @@ require("http").createServer((q, r) => {
 	cat n6.out n4.out
 	grep -q "^peer $PEER6 family IPv6" n6.out || return 1
 	grep -q "^peer ::ffff:$PEER_ADDR family IPv6" n4.out || return 1
+	# nstack stat names the IPv6 listeners and address as ss would.
+	in_ns timeout 10 "$NSTACK" stat >stat.out 2>&1 || { cat stat.out; return 1; }
+	grep -Eq '^    tcp +LISTEN .*\[::\]:9611 ' stat.out || { cat stat.out; return 1; }
+	grep -q ", $ADDR6/64" stat.out || { cat stat.out; return 1; }
 	in_peer timeout 20 nc -6 -N "$ADDR6" 9613 <up || return 1
 	wait $ncpid || return 1
 	[ "$(sha up)" = "$(sha nc.out)" ] || { echo "nc upload: differs"; return 1; }
