@@ -31,7 +31,9 @@
 # shows what polling buys there. The nginx row serves a 1 KiB file from
 # nginx with its master and 2 worker processes (all sharing one nstack stack)
 # to wrk in the peer namespace (2 threads, BENCH_WRK_CONNS connections,
-# default 50), against the same nginx configuration on the kernel.
+# default 50), against the same nginx configuration on the kernel. The IPv6
+# rows repeat send and receive over IPv6 (2001:2::/64 on the same veth; the
+# ratio is to the kernel's IPv6).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -86,6 +88,14 @@ srv=$!
 disown "$srv" 2>/dev/null
 ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 180)) \
 	python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
+disown $! 2>/dev/null
+# IPv6 rows: the peer at 2001:2::1, nstack at 2001:2::2 (NSTACK_ADDR6), the
+# kernel at 2001:2::3 on the same veth end for its runs only.
+PEER6=2001:2::1 ADDR6=2001:2::2 KADDR6=2001:2::3
+ip netns exec "$PEER" sysctl -qw net.ipv6.conf.peer0.disable_ipv6=0
+ip -n "$PEER" -6 addr add "$PEER6/64" dev peer0 nodad
+ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
+	iperf3 -s -B "$PEER6" -p 5203 >"$work/srv6.log" 2>&1 &
 disown $! 2>/dev/null
 sleep 0.5
 
@@ -177,6 +187,8 @@ nginx_rr() {
 
 n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
+n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
+n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
 n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
 n_ng=0
 command -v nginx >/dev/null && command -v wrk >/dev/null &&
@@ -193,17 +205,26 @@ command -v nginx >/dev/null && command -v wrk >/dev/null &&
 	k_ng=$(nginx_rr kernel-nginx 8082 "$KADDR" ip netns exec "$NS")
 ip -n "$NS" addr del "$KADDR/24" dev nstack0
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=0
+ip -n "$NS" -6 addr add "$KADDR6/64" dev nstack0 nodad
+k6_send=$(run kernel6-send ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6")
+k6_recv=$(run kernel6-recv ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6" -R)
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=1
 
-python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" "$n_ng" "$k_ng" <<'PY'
+python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" "$n_ng" "$k_ng" \
+	"$n6_send" "$k6_send" "$n6_recv" "$k6_recv" <<'PY'
 import sys
 ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:5])
 nrr, krr = (float(x) for x in sys.argv[5:7])
 nng, kng = (int(x) for x in sys.argv[7:9])
+n6s, k6s, n6r, k6r = (int(x) / 1e9 for x in sys.argv[9:13])
 def ratio(a, b):
     return "%.2f" % (a / b) if b > 0 else "n/a"
 print("%-30s %14s %14s %8s" % ("iperf3, MTU 1500", "nstack Gbit/s", "kernel Gbit/s", "ratio"))
 print("%-30s %14.2f %14.2f %8s" % ("send (ns -> kernel peer)", ns, ks, ratio(ns, ks)))
 print("%-30s %14.2f %14.2f %8s" % ("receive (kernel peer -> ns)", nr, kr, ratio(nr, kr)))
+print("%-30s %14.2f %14.2f %8s" % ("IPv6 send", n6s, k6s, ratio(n6s, k6s)))
+print("%-30s %14.2f %14.2f %8s" % ("IPv6 receive", n6r, k6r, ratio(n6r, k6r)))
 # Latency: the ratio is kernel / nstack, so that 1.0 is parity here too.
 print("%-30s %14s %14s %8s" % ("TCP 100 B request/response", "nstack us", "kernel us", "ratio"))
 print("%-30s %14.1f %14.1f %8s" % ("median round trip", nrr, krr, ratio(krr, nrr) if nrr > 0 else "n/a"))

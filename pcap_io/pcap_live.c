@@ -66,6 +66,7 @@ struct vnet_hdr {
 #define VNET_HDR_F_NEEDS_CSUM 1
 #define VNET_HDR_F_DATA_VALID 2
 #define VNET_HDR_GSO_TCPV4    1
+#define VNET_HDR_GSO_TCPV6    4
 
 /* Room for the header and the largest super-frame. */
 #define PCAP_LIVE_TXBUF (sizeof(struct vnet_hdr) + ETH_HLEN + 65535 + 64)
@@ -382,7 +383,7 @@ static int pcap_live_xmit_gso(struct net_device *dev, const struct iovec *iov, i
 	struct pcap_live *pl = dev->priv;
 	struct vnet_hdr h = {
 	    .flags = VNET_HDR_F_NEEDS_CSUM,
-	    .gso_type = VNET_HDR_GSO_TCPV4,
+	    .gso_type = gso->tcpv6 ? VNET_HDR_GSO_TCPV6 : VNET_HDR_GSO_TCPV4,
 	    .hdr_len = gso->hdr_len,
 	    .gso_size = gso->size,
 	    .csum_start = gso->csum_start,

@@ -13,6 +13,7 @@
 #include "checksum.h"
 #include "netdevice.h"
 #include "proto/ip.h"
+#include "proto/ipv6.h"
 #include "proto/tcp.h"
 #include "wire.h"
 
@@ -186,13 +187,13 @@ static int wire_xmit(struct net_device *dev, const void *frame, size_t len)
 }
 
 /*
- * Cuts a TCP/IPv4 super-frame as the kernel's software GSO does for a packet
+ * Cuts a TCP super-frame as the kernel's software GSO does for a packet
  * socket with virtio_net_hdr: each piece gets the headers with its own IP
- * total length, ID (counting up), IP checksum, sequence number and a full
- * TCP checksum; PSH stays on the last piece only. A super-frame whose TCP
- * checksum field is not the pseudo-header sum of the whole, or whose
- * offsets are not the plain Ethernet/IPv4/TCP ones, is refused (-EINVAL),
- * as a device would drop it.
+ * length (IPv4: also its ID, counting up, and header checksum), sequence
+ * number and a full TCP checksum; PSH stays on the last piece only. A
+ * super-frame whose TCP checksum field is not the pseudo-header sum of the
+ * whole, or whose offsets are not the plain Ethernet/IPv4/TCP or
+ * Ethernet/IPv6/TCP ones, is refused (-EINVAL), as a device would drop it.
  */
 static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			 const struct netdev_gso *gso)
@@ -200,11 +201,13 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 	struct wire_end *e = dev->priv;
 	struct wire *w = e->wire;
 	unsigned char *f = w->gsobuf, piece[ETH_FRAME_MAX];
-	size_t len = 0, hl = gso->hdr_len, ipoff = ETH_HLEN, tcpoff = ETH_HLEN + IP_HLEN_MIN;
+	size_t len = 0, hl = gso->hdr_len, ipoff = ETH_HLEN;
+	size_t tcpoff = ETH_HLEN + (gso->tcpv6 ? IPV6_HLEN : IP_HLEN_MIN);
 	const struct iphdr *iph = (const struct iphdr *)(f + ipoff);
 	const struct tcphdr *th = (const struct tcphdr *)(f + tcpoff);
 	uint16_t id0, pseudo;
 	uint32_t seq0;
+	bool net_ok;
 
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len > sizeof(w->gsobuf) - len)
@@ -212,34 +215,62 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 		memcpy(f + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	pseudo = csum_tcpudp_partial(iph->saddr, iph->daddr, (uint32_t)(len - tcpoff), IPPROTO_TCP);
-	if (hl < tcpoff + TCP_HLEN_MIN || hl >= len || gso->size == 0 ||
-	    gso->csum_start != tcpoff || gso->csum_offset != 16 || iph->ver_ihl != 0x45 ||
-	    ntohs(iph->tot_len) != len - ipoff || hl != tcpoff + (size_t)TCP_DOFF(th) * 4 ||
-	    th->check != pseudo) {
+	if (len < tcpoff + TCP_HLEN_MIN) {
 		w->gso_bad++;
 		return -EINVAL;
 	}
-	id0 = ntohs(iph->id);
+	if (gso->tcpv6) {
+		pseudo = csum_ipv6_partial(f + ipoff + 8, f + ipoff + 24, (uint32_t)(len - tcpoff),
+					   IPPROTO_TCP);
+		net_ok = (f[ipoff] >> 4) == 6 && f[ipoff + 6] == IPPROTO_TCP &&
+			 (size_t)(f[ipoff + 4] << 8 | f[ipoff + 5]) == len - tcpoff;
+	} else {
+		pseudo = csum_tcpudp_partial(iph->saddr, iph->daddr, (uint32_t)(len - tcpoff),
+					     IPPROTO_TCP);
+		net_ok = iph->ver_ihl == 0x45 && ntohs(iph->tot_len) == len - ipoff;
+	}
+	if (!net_ok || hl < tcpoff + TCP_HLEN_MIN || hl >= len || gso->size == 0 ||
+	    gso->csum_start != tcpoff || gso->csum_offset != 16 ||
+	    hl != tcpoff + (size_t)TCP_DOFF(th) * 4 || th->check != pseudo) {
+		w->gso_bad++;
+		return -EINVAL;
+	}
+	id0 = gso->tcpv6 ? 0 : ntohs(iph->id);
 	seq0 = ntohl(th->seq);
 	for (size_t off = hl, i = 0; off < len; off += gso->size, i++) {
 		size_t n = len - off < gso->size ? len - off : gso->size;
-		struct iphdr *pip = (struct iphdr *)(piece + ipoff);
 		struct tcphdr *pth = (struct tcphdr *)(piece + tcpoff);
+		uint32_t sum;
 		int err;
 
 		memcpy(piece, f, hl);
 		memcpy(piece + hl, f + off, n);
-		pip->tot_len = htons((uint16_t)(hl - ipoff + n));
-		pip->id = htons((uint16_t)(id0 + i));
-		pip->check = 0;
-		pip->check = ip_fast_csum(pip, 5);
+		if (gso->tcpv6) {
+			piece[ipoff + 4] = (uint8_t)((hl - tcpoff + n) >> 8);
+			piece[ipoff + 5] = (uint8_t)(hl - tcpoff + n);
+		} else {
+			struct iphdr *pip = (struct iphdr *)(piece + ipoff);
+
+			pip->tot_len = htons((uint16_t)(hl - ipoff + n));
+			pip->id = htons((uint16_t)(id0 + i));
+			pip->check = 0;
+			pip->check = ip_fast_csum(pip, 5);
+		}
 		pth->seq = htonl(seq0 + (uint32_t)(off - hl));
 		if (off + n < len)
 			pth->flags &= (uint8_t) ~(TH_PSH | TH_FIN);
 		pth->check = 0;
-		pth->check = csum_tcpudp_magic(pip->saddr, pip->daddr, (uint32_t)(hl - tcpoff + n),
-					       IPPROTO_TCP, csum_partial(pth, hl - tcpoff + n, 0));
+		sum = csum_partial(pth, hl - tcpoff + n, 0);
+		if (gso->tcpv6) {
+			pth->check = csum_fold(
+			    csum_ipv6_nofold(piece + ipoff + 8, piece + ipoff + 24,
+					     (uint32_t)(hl - tcpoff + n), IPPROTO_TCP, sum));
+		} else {
+			const struct iphdr *pip = (const struct iphdr *)(piece + ipoff);
+
+			pth->check = csum_tcpudp_magic(
+			    pip->saddr, pip->daddr, (uint32_t)(hl - tcpoff + n), IPPROTO_TCP, sum);
+		}
 		err = wire_send(w, e->idx, piece, hl + n);
 		if (err)
 			return err;

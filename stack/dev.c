@@ -297,7 +297,7 @@ static void dev_tx_flush(struct net_device *dev)
 		memset(r, 0, sizeof(*r));
 		return;
 	}
-	tcp4_gso_build(r, dev->tx_hold[0]->data, dev->tx_hold[n - 1]->data, hdr, &g);
+	tcp_gso_build(r, dev->tx_hold[0]->data, dev->tx_hold[n - 1]->data, hdr, &g);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = r->hdr_len;
 	for (unsigned int i = 0; i < n; i++) {
@@ -323,7 +323,7 @@ static bool dev_tx_hold(struct net_device *dev, struct sk_buff *skb)
 {
 	const uint8_t *first = dev->tx_hold_n ? dev->tx_hold[0]->data : NULL;
 
-	if (!tcp4_gso_add(&dev->tx_run, first, skb->data, skb->len))
+	if (!tcp_gso_add(&dev->tx_run, first, skb->data, skb->len))
 		return false;
 	dev->tx_hold[dev->tx_hold_n++] = skb;
 	return true;

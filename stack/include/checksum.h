@@ -54,4 +54,22 @@ static inline uint16_t csum_tcpudp_partial(uint32_t saddr, uint32_t daddr, uint3
 	return (uint16_t)~csum_tcpudp_magic(saddr, daddr, len, proto, 0);
 }
 
+/* The IPv6 pseudo-header (RFC 8200 8.1) added to sum; saddr and daddr are 16 bytes each. */
+static inline uint32_t csum_ipv6_nofold(const void *saddr, const void *daddr, uint32_t len,
+					uint8_t proto, uint32_t sum)
+{
+	uint32_t be[2] = {htonl(len), htonl(proto)};
+
+	sum = csum_partial(saddr, 16, sum);
+	sum = csum_partial(daddr, 16, sum);
+	return csum_partial(be, sizeof(be), sum);
+}
+
+/* csum_tcpudp_partial() for IPv6. */
+static inline uint16_t csum_ipv6_partial(const void *saddr, const void *daddr, uint32_t len,
+					 uint8_t proto)
+{
+	return (uint16_t)~csum_fold(csum_ipv6_nofold(saddr, daddr, len, proto, 0));
+}
+
 #endif

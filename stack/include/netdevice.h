@@ -30,6 +30,7 @@ enum netdev_dir { NETDEV_RX, NETDEV_TX };
  */
 struct netdev_gso {
 	uint16_t size, hdr_len, csum_start, csum_offset;
+	bool tcpv6; /* TCP over IPv6 (else IPv4) */
 };
 
 struct netdev_ops {

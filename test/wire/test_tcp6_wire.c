@@ -18,11 +18,13 @@
 #include "icmpv6.h"
 #include "ipv6.h"
 #include "ndisc.h"
+#include "netdevice.h"
 #include "proto/ether.h"
 #include "proto/ip.h"
 #include "proto/ipv6.h"
 #include "stack.h"
 #include "tcp.h"
+#include "wire.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -385,6 +387,42 @@ START_TEST(test_bind_conflicts_shared_with_ipv4)
 }
 END_TEST
 
+/*
+ * On a device that segments TCP (NETDEV_F_TX_GSO), a write of three
+ * segments over IPv6 leaves as one super-frame, and the segments the
+ * device cuts from it are exactly those TCP would have sent one by one.
+ */
+START_TEST(test_burst_over_ipv6_leaves_as_one_super_frame)
+{
+	struct socket *l = sock6(SOCK_STREAM), *c = NULL;
+	static unsigned char f[T_FRAME_MAX];
+	static char data[3500];
+	uint32_t iss;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(bind6(l, &in6addr_any, SRV_PORT), 0);
+	ck_assert_int_eq(nstack_listen(l, 8), 0);
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss6, 4});
+	recv_tcp6(f);
+	iss = ntohl(tcp_of(f)->seq);
+	inject6(&(struct seg6){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), 0);
+	ns_dev(T.ns)->flags |= NETDEV_F_TX_GSO;
+	ck_assert_int_eq(usend(c, data, sizeof(data)), (ssize_t)sizeof(data));
+	expect6(&(struct seg6){SRV_PORT, PEER_PORT, iss + 1, PEER_ISN + 1, TH_ACK, 64800, NULL, 0,
+			       data, 1440});
+	expect6(&(struct seg6){SRV_PORT, PEER_PORT, iss + 1441, PEER_ISN + 1, TH_ACK, 64800, NULL,
+			       0, data + 1440, 1440});
+	expect6(&(struct seg6){SRV_PORT, PEER_PORT, iss + 2881, PEER_ISN + 1, TH_ACK | TH_PSH,
+			       64800, NULL, 0, data + 2880, 620});
+	ck_assert_uint_eq(t_stat("EthOutGsoFrames"), 1);
+	ck_assert_uint_eq(wire_gso_errors(T.wire), 0);
+	abort_close(c);
+	nstack_close(l);
+}
+END_TEST
+
 static void tweak_v6_optimistic(struct nstack_config *cfg)
 {
 	tweak_v6(cfg);
@@ -516,6 +554,7 @@ static Suite *tcp6_wire_suite(void)
 	tcase_add_test(tc, test_active_open_over_ipv6);
 	tcase_add_test(tc, test_connect_errors_over_ipv6);
 	tcase_add_test(tc, test_bind_conflicts_shared_with_ipv4);
+	tcase_add_test(tc, test_burst_over_ipv6_leaves_as_one_super_frame);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("optimistic_dad");
 	tcase_add_checked_fixture(tc, setup_v6_optimistic, t_teardown);
