@@ -36,16 +36,6 @@ uint32_t tcp_v4_init_seq(struct nstack *ns)
 	return ns_random32(ns);
 }
 
-static uint32_t mix32(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
 /*
  * The timestamp offset of our connections from saddr to daddr: a keyed hash
  * of the two addresses, as Linux's secure_tcp_ts_off() (RFC 7323, appendix
@@ -61,7 +51,7 @@ static uint32_t tcp_v4_ts_off(const struct nstack *ns, uint32_t saddr, uint32_t 
 {
 	const struct tcp_state *st = ns->tcp;
 
-	return mix32(mix32(st->open_secret[0] ^ saddr) ^ daddr) + st->open_secret[0];
+	return tcp_mix32(tcp_mix32(st->open_secret[0] ^ saddr) ^ daddr) + st->open_secret[0];
 }
 
 /*
@@ -74,8 +64,8 @@ static uint32_t tcp_v4_connect_isn(struct nstack *ns, uint32_t saddr, uint16_t s
 				   uint32_t daddr, uint16_t dport)
 {
 	const struct tcp_state *st = ns->tcp;
-	uint32_t f = mix32(mix32(mix32(st->open_secret[1] ^ saddr) ^ daddr) ^
-			   ((uint32_t)sport << 16 | dport)) +
+	uint32_t f = tcp_mix32(tcp_mix32(tcp_mix32(st->open_secret[1] ^ saddr) ^ daddr) ^
+			       ((uint32_t)sport << 16 | dport)) +
 		     st->open_secret[1];
 
 	return f + (uint32_t)(ns_now(ns) / 4u);

@@ -21,16 +21,6 @@
 /* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
 #define SIN6_LEN_RFC2133 24
 
-static uint32_t fold_mix(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
 /* See tcp.h: keyed by the stack's hash secret, so that peers cannot aim at one chain. */
 uint32_t tcp_v6_fold(const struct nstack *ns, const struct in6_addr *a)
 {
@@ -38,7 +28,7 @@ uint32_t tcp_v6_fold(const struct nstack *ns, const struct in6_addr *a)
 
 	memcpy(w, a->s6_addr, sizeof(w));
 	for (int i = 0; i < 4; i++)
-		h = fold_mix(h ^ w[i]);
+		h = tcp_mix32(h ^ w[i]);
 	return h;
 }
 

@@ -19,6 +19,17 @@
 #include "sock.h"
 #include "timer.h"
 
+/* A 32-bit mixer (MurmurHash3's finalizer) for keyed hashes. */
+static inline uint32_t tcp_mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
 struct nstack;
 struct sk_buff;
 

@@ -46,6 +46,19 @@ struct seg6 {
 	size_t len;
 };
 
+/* A plain IPv6 header: no traffic class or flow label. */
+static void ip6_hdr(struct ipv6hdr *h, const struct in6_addr *src, const struct in6_addr *dst,
+		    uint8_t nexthdr, uint8_t hops, size_t plen)
+{
+	memset(h, 0, sizeof(*h));
+	h->vtc_flow = htonl(6u << 28);
+	h->payload_len = htons((uint16_t)plen);
+	h->nexthdr = nexthdr;
+	h->hop_limit = hops;
+	h->saddr = *src;
+	h->daddr = *dst;
+}
+
 /* Ethernet + IPv6 + TCP, src -> dst, hop limit 64, checksum over the pseudo-header. */
 static size_t build_tcp6_frame(unsigned char *buf, const uint8_t dmac[6], const uint8_t smac[6],
 			       const struct in6_addr *src, const struct in6_addr *dst,
@@ -56,13 +69,7 @@ static size_t build_tcp6_frame(unsigned char *buf, const uint8_t dmac[6], const 
 	struct tcphdr *th = (struct tcphdr *)(pkt + IPV6_HLEN);
 	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
 
-	memset(h, 0, sizeof(*h));
-	h->vtc_flow = htonl(6u << 28);
-	h->payload_len = htons((uint16_t)n);
-	h->nexthdr = IPPROTO_TCP;
-	h->hop_limit = 64;
-	h->saddr = *src;
-	h->daddr = *dst;
+	ip6_hdr(h, src, dst, IPPROTO_TCP, 64, n);
 	memset(th, 0, sizeof(*th));
 	th->source = htons(s->sport);
 	th->dest = htons(s->dport);
@@ -461,12 +468,7 @@ static void inject_nd(uint8_t type, uint32_t flags, const struct in6_addr *src,
 	uint16_t ck;
 
 	memset(pkt, 0, sizeof(pkt));
-	h->vtc_flow = htonl(6u << 28);
-	h->payload_len = htons((uint16_t)n);
-	h->nexthdr = IPPROTO_ICMPV6;
-	h->hop_limit = 255;
-	h->saddr = *src;
-	h->daddr = *dst;
+	ip6_hdr(h, src, dst, IPPROTO_ICMPV6, 255, n);
 	m[0] = type;
 	flags = htonl(flags);
 	memcpy(m + 4, &flags, 4);
