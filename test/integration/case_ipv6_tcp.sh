@@ -161,24 +161,8 @@ case_ipv6_tcp_sshd_ssh6_scp() {
 ip6_sshd() {
 	ip6_peer_up || return 1
 	mp_open_tmp || return 1
-	mkdir -p ssh
-	ssh-keygen -q -t ed25519 -N '' -f ssh/host_key || return 1
-	ssh-keygen -q -t ed25519 -N '' -f ssh/user_key || return 1
-	cp ssh/user_key.pub ssh/authorized_keys
-	[ -d /run/sshd ] || mkdir -m 755 /run/sshd
-	cat >sshd_config <<-EOF
-		Port 9631
-		HostKey $TMP/ssh/host_key
-		PidFile $TMP/ssh/sshd.pid
-		AuthorizedKeysFile $TMP/ssh/authorized_keys
-		UsePAM no
-		StrictModes no
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-		Subsystem sftp /usr/lib/openssh/sftp-server
-		LogLevel VERBOSE
-	EOF
+	ssh_lab_setup 9631 "Subsystem sftp /usr/lib/openssh/sftp-server" "LogLevel VERBOSE" ||
+		return 1
 	NSTACK_ADDR6=$ADDR6/64 on_nstack timeout 50 /usr/sbin/sshd -D -e -f "$TMP/sshd_config" \
 		>sshd.log 2>&1 &
 	local srv=$!
@@ -297,3 +281,4 @@ c.close()' || return 1
 	cat nc.out; echo
 	[ "$(cat nc.out)" = "$a" ]
 }
+

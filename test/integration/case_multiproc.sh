@@ -323,33 +323,42 @@ case_mp_psql_nstack_client() {
 
 # --- sshd ----------------------------------------------------------------------
 
-# sshd -D under nstack (it forks per connection and re-executes itself, a
-# privilege-separated child, a session child): from the kernel peer ssh runs
-# a command, scp copies 100 MiB up and 100 MiB down.
-case_mp_sshd_ssh_scp_100mib() {
-	mp_lab || return 1
-	mp_open_tmp || return 1
+# ssh_lab_setup PORT [LINE...]: host and user keys in ssh/, and ./sshd_config
+# for an sshd on PORT with the lab's settings (key login as root only) and
+# the extra config LINEs.
+ssh_lab_setup() {
+	local port=$1 l
+	shift
 	mkdir -p ssh
 	ssh-keygen -q -t ed25519 -N '' -f ssh/host_key || return 1
 	ssh-keygen -q -t ed25519 -N '' -f ssh/user_key || return 1
 	cp ssh/user_key.pub ssh/authorized_keys
 	# The privilege-separation directory (Debian's service creates it).
 	[ -d /run/sshd ] || mkdir -m 755 /run/sshd
-	cat >sshd_config <<-EOF
-		Port 9422
-		AddressFamily inet
-		ListenAddress 0.0.0.0
-		HostKey $TMP/ssh/host_key
-		PidFile $TMP/ssh/sshd.pid
-		AuthorizedKeysFile $TMP/ssh/authorized_keys
-		UsePAM no
-		StrictModes no
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-		Subsystem sftp /usr/lib/openssh/sftp-server
-		LogLevel VERBOSE
-	EOF
+	{
+		echo "Port $port"
+		for l in "$@"; do echo "$l"; done
+		cat <<-EOF
+			HostKey $TMP/ssh/host_key
+			PidFile $TMP/ssh/sshd.pid
+			AuthorizedKeysFile $TMP/ssh/authorized_keys
+			UsePAM no
+			StrictModes no
+			PermitRootLogin prohibit-password
+			PasswordAuthentication no
+			KbdInteractiveAuthentication no
+		EOF
+	} >sshd_config
+}
+
+# sshd -D under nstack (it forks per connection and re-executes itself, a
+# privilege-separated child, a session child): from the kernel peer ssh runs
+# a command, scp copies 100 MiB up and 100 MiB down.
+case_mp_sshd_ssh_scp_100mib() {
+	mp_lab || return 1
+	mp_open_tmp || return 1
+	ssh_lab_setup 9422 "AddressFamily inet" "ListenAddress 0.0.0.0" \
+		"Subsystem sftp /usr/lib/openssh/sftp-server" "LogLevel VERBOSE" || return 1
 	mp_on timeout 50 /usr/sbin/sshd -D -e -f "$TMP/sshd_config" >sshd.log 2>&1 &
 	local srv=$!
 	mp_wait sshd.log 'Server listening on 0.0.0.0 port 9422' || return 1

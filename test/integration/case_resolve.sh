@@ -71,24 +71,8 @@ case_resolve_curl_wget_python_by_name() {
 # ssh under nstack to a kernel sshd in the peer, by host name.
 case_resolve_ssh_by_name() {
 	rs_lab || return 1
-	mkdir -p ssh
 	chmod 711 "$(dirname "$TMP")" && chmod 755 "$TMP"
-	ssh-keygen -q -t ed25519 -N '' -f ssh/host_key || return 1
-	ssh-keygen -q -t ed25519 -N '' -f ssh/user_key || return 1
-	cp ssh/user_key.pub ssh/authorized_keys
-	[ -d /run/sshd ] || mkdir -m 755 /run/sshd
-	cat >sshd_config <<-EOF
-		Port 9432
-		ListenAddress $PEER_ADDR
-		HostKey $TMP/ssh/host_key
-		PidFile $TMP/ssh/sshd.pid
-		AuthorizedKeysFile $TMP/ssh/authorized_keys
-		UsePAM no
-		StrictModes no
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-	EOF
+	ssh_lab_setup 9432 "ListenAddress $PEER_ADDR" || return 1
 	in_peer timeout 40 /usr/sbin/sshd -D -e -f "$TMP/sshd_config" >sshd.log 2>&1 &
 	wait_file sshd.log 'Server listening' || return 1
 	# shellcheck disable=SC2016

@@ -167,6 +167,12 @@ int nstack_start(struct nstack *ns)
 {
 	return 0;
 }
+bool nstack_ipv6_enabled(const struct nstack *ns)
+{
+	(void)ns;
+	return false;
+}
+
 int nstack_wake_fd(const struct nstack *ns)
 {
 	(void)ns;
