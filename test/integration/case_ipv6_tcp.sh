@@ -108,6 +108,19 @@ ip6_tcp_clients() {
 	[ "$(sha small)" = "$(sha s.out)" ] || { echo "socat download: differs"; return 1; }
 	# From nstack's address (the kernel in $NS has IPv6 off on nstack0).
 	grep -q "connection from $ADDR6:" upl.log || { cat upl.log; return 1; }
+	# NSTACK_BYPASS with an IPv6 prefix: the socket is the kernel's, which
+	# has no IPv6 route in $NS, so the connect fails there.
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_BYPASS=2001:2::/120 NSTACK_LOG=info on_nstack timeout 10 \
+		python3 -c '
+import socket
+try:
+    socket.create_connection(("2001:2::1", 9621), timeout=3)
+    print("connected")
+except OSError as e:
+    print("kernel said", e.errno)' >bypass.log 2>&1
+	cat bypass.log
+	grep -q "handed over to the kernel (2001:2::1 is the kernel's)" bypass.log &&
+		grep -q "^kernel said" bypass.log
 }
 
 # iperf3 over IPv6 both roles: a client under nstack against a kernel

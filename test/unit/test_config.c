@@ -157,6 +157,7 @@ START_TEST(test_ipv6_env_parsed)
 	ck_assert_uint_eq(c.cfg.prefixlen6, 64);
 	ck_assert_int_eq(inet_pton(AF_INET6, "fe80::1", &want), 1);
 	ck_assert_mem_eq(&c.cfg.gateway6, &want, 16);
+	ck_assert(c.cfg.optimistic_dad); /* on unless NSTACK_OPTIMISTIC_DAD=0 */
 	/* IPv6 stays off unless asked for. */
 	{
 		struct t_env none = {{{NULL, NULL}}};
@@ -164,6 +165,13 @@ START_TEST(test_ipv6_env_parsed)
 		ck_assert_int_eq(nsp_config_load(&c, t_get, &none, NULL, err, sizeof(err)), 0);
 		ck_assert(!c.cfg.ipv6);
 	}
+	{
+		struct t_env off = {{{"NSTACK_IPV6", "1"}, {"NSTACK_OPTIMISTIC_DAD", "0"}}};
+
+		ck_assert_int_eq(nsp_config_load(&c, t_get, &off, NULL, err, sizeof(err)), 0);
+		ck_assert(c.cfg.ipv6 && !c.cfg.optimistic_dad);
+	}
+	expect_bad("NSTACK_OPTIMISTIC_DAD", "sometimes");
 }
 END_TEST
 
@@ -207,6 +215,7 @@ START_TEST(test_handover_bypass_linger_parsed)
 	ck_assert_uint_eq(c.bypass_mask[0], ip("255.255.0.0"));
 	ck_assert_uint_eq(c.bypass_net[1], ip("198.18.7.7"));
 	ck_assert_uint_eq(c.bypass_mask[1], ip("255.255.255.255"));
+	ck_assert_int_eq(c.nbypass6, 0);
 	ck_assert_uint_eq(c.exit_linger_ms, 250);
 	ck_assert_uint_eq(c.cfg.busy_poll_us, 50);
 	expect_bad("NSTACK_BUSY_POLL", "-1");
@@ -214,7 +223,28 @@ START_TEST(test_handover_bypass_linger_parsed)
 	expect_bad("NSTACK_HANDOVER", "maybe");
 	expect_bad("NSTACK_BYPASS", "198.19.0.0/40");
 	expect_bad("NSTACK_BYPASS", "198.19.0.1/24,nope");
+	expect_bad("NSTACK_BYPASS", "2001:2::/129");
+	expect_bad("NSTACK_BYPASS", "2001:2::zz/64");
 	expect_bad("NSTACK_EXIT_LINGER", "-5");
+}
+END_TEST
+
+START_TEST(test_bypass_takes_ipv6_prefixes)
+{
+	struct t_env e = {{{"NSTACK_BYPASS", "198.19.0.0/16,2001:2:0:9::/64, 2001:2::7"}, {NULL}}};
+	struct nsp_config c;
+	struct in6_addr want;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.nbypass, 1);
+	ck_assert_int_eq(c.nbypass6, 2);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:2:0:9::", &want), 1);
+	ck_assert_mem_eq(&c.bypass6_net[0], &want, 16);
+	ck_assert_uint_eq(c.bypass6_plen[0], 64);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:2::7", &want), 1);
+	ck_assert_mem_eq(&c.bypass6_net[1], &want, 16);
+	ck_assert_uint_eq(c.bypass6_plen[1], 128);
 }
 END_TEST
 
@@ -344,6 +374,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_addr_outside_default_subnet_drops_default_gw);
 	tcase_add_test(tc, test_proc_sysctls_read_then_env_overrides);
 	tcase_add_test(tc, test_handover_bypass_linger_parsed);
+	tcase_add_test(tc, test_bypass_takes_ipv6_prefixes);
 	tcase_add_test(tc, test_defaults_handover_on_linger_5s);
 	tcase_add_test(tc, test_filter_text_names_our_address_and_mac);
 	tcase_add_test(tc, test_missing_interface_gives_enodev);
