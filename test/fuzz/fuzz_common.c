@@ -9,6 +9,7 @@
 #include "arp.h"
 #include "checksum.h"
 #include "icmpv6.h"
+#include "ndisc.h"
 #include "fuzz_arena.h"
 #include "fuzz_common.h"
 #include "proto/arp.h"
@@ -122,6 +123,8 @@ static struct nstack *fz_stack(int end, const uint8_t *mac, uint32_t addr,
 	cfg.addr6.s6_addr[1] = 0x01;
 	cfg.addr6.s6_addr[3] = 0x02;
 	cfg.addr6.s6_addr[15] = end == 0 ? 2 : 1;
+	/* Usable at once: the fixture opens TCP over IPv6 without waiting out DAD. */
+	cfg.optimistic_dad = true;
 	err = nstack_create(&cfg, wire_netdev(FZ.w, end, mac, 1500), env, &fz_hooks, &ns);
 	if (err)
 		fz_die("nstack_create: %d", err);
@@ -129,6 +132,13 @@ static struct nstack *fz_stack(int end, const uint8_t *mac, uint32_t addr,
 	nstack_lock(ns);
 	if (neigh_add_permanent(ns, peer, peer_mac))
 		fz_die("neigh_add_permanent");
+	{
+		struct in6_addr peer6 = cfg.addr6;
+
+		peer6.s6_addr[15] = end == 0 ? 1 : 2;
+		if (ndisc_add_permanent(ns, &peer6, peer_mac))
+			fz_die("ndisc_add_permanent");
+	}
 	nstack_unlock(ns);
 	return ns;
 }
@@ -289,13 +299,14 @@ struct sockaddr_in fz_sin(uint32_t addr, uint16_t port)
 
 /* Repairs checksums so mutated frames get past the first checks. */
 /*
- * An IPv6 frame's ICMPv6 checksum, after the extension headers the stack
- * walks (hop-by-hop, routing, destination options; not past a fragment).
+ * An IPv6 frame's ICMPv6, TCP or UDP checksum, after the extension headers
+ * the stack walks (hop-by-hop, routing, destination options; not past a
+ * fragment).
  */
 static void fz_fix_checksum6(uint8_t *frame, size_t len)
 {
 	uint8_t *ip6 = frame + ETH_HLEN, *p, nh;
-	size_t plen, off = 40;
+	size_t plen, off = 40, cko;
 
 	if (len < ETH_HLEN + 40)
 		return;
@@ -307,18 +318,22 @@ static void fz_fix_checksum6(uint8_t *frame, size_t len)
 		nh = ip6[off];
 		off += ((size_t)ip6[off + 1] + 1) * 8;
 	}
-	if (nh != 58 || off + 4 > 40 + plen)
+	/* Where each keeps its checksum. */
+	cko = nh == 58 ? 2 : nh == 6 ? 16 : nh == 17 ? 6 : 0;
+	if (!cko || off + cko + 2 > 40 + plen)
 		return;
 	p = ip6 + off;
-	p[2] = p[3] = 0;
+	p[cko] = p[cko + 1] = 0;
 	{
 		struct in6_addr src, dst;
 		uint16_t c;
 
 		memcpy(&src, ip6 + 8, 16);
 		memcpy(&dst, ip6 + 24, 16);
-		c = csum_ipv6_magic(&src, &dst, (uint32_t)(40 + plen - off), 58, p);
-		memcpy(p + 2, &c, 2);
+		c = csum_ipv6_magic(&src, &dst, (uint32_t)(40 + plen - off), nh, p);
+		if (nh == 17 && c == 0)
+			c = 0xffff; /* UDP's zero means "none", which IPv6 forbids */
+		memcpy(p + cko, &c, 2);
 	}
 }
 

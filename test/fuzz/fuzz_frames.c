@@ -138,7 +138,8 @@ static void note_conn(struct socket *s, const char *name)
 	socklen_t ml = sizeof(me), pl = sizeof(peer);
 	const struct tcp_sock *tp;
 
-	if (F.nconn == 24 || !s->sk || nstack_getsockname(s, (struct sockaddr *)&me, &ml) ||
+	if (F.nconn == 24 || !s->sk || s->sk->sk_family == AF_INET6 ||
+	    nstack_getsockname(s, (struct sockaddr *)&me, &ml) ||
 	    nstack_getpeername(s, (struct sockaddr *)&peer, &pl))
 		return;
 	tp = tcp_sk(s->sk);
@@ -307,6 +308,39 @@ static void build_fixture(void)
 	keep_a(fz_socket(FZ.a, SOCK_RAW, 253));
 	keep_a(fz_socket(FZ.a, SOCK_RAW, IPPROTO_UDP));
 	keep_a(fz_socket(FZ.a, SOCK_RAW, IPPROTO_RAW));
+
+	/* TCP over IPv6: B -> A's [2001:2::2]:82 (dual-stack listener), with unread data. */
+	{
+		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(82)};
+		struct socket *l82 = NULL, *c6 = NULL;
+		int err;
+
+		a6.sin6_addr.s6_addr[0] = 0x20;
+		a6.sin6_addr.s6_addr[1] = 0x01;
+		a6.sin6_addr.s6_addr[3] = 0x02;
+		if (nstack_socket(FZ.a, AF_INET6, SOCK_STREAM, 0, &l82) ||
+		    nstack_socket(FZ.b, AF_INET6, SOCK_STREAM, 0, &c6))
+			fz_die("nstack_socket(AF_INET6)");
+		keep_a(l82);
+		keep_b(c6);
+		nstack_set_nonblock(l82, true);
+		nstack_set_nonblock(c6, true);
+		{
+			struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons(82)};
+
+			if (nstack_bind(l82, (struct sockaddr *)&any, sizeof(any)))
+				fz_die("bind [::]:82");
+		}
+		nstack_listen(l82, 8);
+		a6.sin6_addr.s6_addr[15] = 2;
+		err = nstack_connect(c6, (struct sockaddr *)&a6, sizeof(a6));
+		if (err != -EINPROGRESS && err != 0)
+			fz_die("connect [2001:2::2]:82: %d", err);
+		fz_settle();
+		keep_a(accept_one(l82));
+		send_str(c6, "unread6", 0);
+		fz_settle();
+	}
 
 	/* ARP: an unresolved neighbour with a datagram queued, and a learnt one. */
 	c = keep_a(fz_socket(FZ.a, SOCK_DGRAM, 0));
@@ -701,6 +735,32 @@ static void gen_seeds6(const char *dir)
 	pl[24] = 128;
 	seed_add(1, fr, build6(fr, fz_mac_a, 43, 64, b, a, pl, 32));
 	seed_write(dir, "ip6-ext");
+
+	/*
+	 * TCP over IPv6 to the dual-stack listener A:82: a SYN with MSS,
+	 * window scale, SACK-permitted and timestamps; a stray ACK with data
+	 * (answered with a reset); a SYN to a closed port.
+	 */
+	build_fixture();
+	{
+		static const uint8_t syn[40] = {0x0f, 0xa1, 0,	  82,	0x10, 0,    0, 0,  0, 0,
+						0,    0,    0xa0, 0x02, 0xff, 0xff, 0, 0,  0, 0,
+						2,    4,    0x05, 0xa0, 4,    2,    8, 10, 0, 0,
+						0,    1,    0,	  0,	0,    0,    1, 3,  3, 7};
+
+		memcpy(pl, syn, sizeof(syn));
+		seed_add(1, fr, build6(fr, fz_mac_a, 6, 64, b, a, pl, sizeof(syn)));
+		memset(pl, 0, 28);
+		pl[0] = 0x0f, pl[1] = 0xa2, pl[3] = 82, pl[4] = 0x20, pl[11] = 1;
+		pl[12] = 0x50, pl[13] = 0x18, pl[14] = 0x10;
+		memcpy(pl + 20, "payload!", 8);
+		seed_add(3, fr, build6(fr, fz_mac_a, 6, 64, b, a, pl, 28));
+		memcpy(pl, syn, 20);
+		pl[3] = 83;
+		pl[12] = 0x50;
+		seed_add(1, fr, build6(fr, fz_mac_a, 6, 64, b, a, pl, 20));
+	}
+	seed_write(dir, "ip6-tcp");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
