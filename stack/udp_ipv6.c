@@ -399,6 +399,93 @@ out:
 	return err;
 }
 
+/* Per-call IPv6 parameters from control messages; unset: the socket's. */
+struct ipcm6_cookie {
+	struct in6_addr saddr; /* IPV6_PKTINFO's source, "::" = none */
+	int hlim;	       /* IPV6_HOPLIMIT, -1 = socket's */
+	int tclass;	       /* IPV6_TCLASS, -1 = socket's */
+};
+
+/* An int-valued IPV6_HOPLIMIT/IPV6_TCLASS control message in -1..255, else -EINVAL. */
+static int ip6_cmsg_int(const struct cmsghdr *c, int *val)
+{
+	int v;
+
+	if (c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EINVAL;
+	memcpy(&v, CMSG_DATA(c), sizeof(v));
+	if (v < -1 || v > 0xff)
+		return -EINVAL;
+	*val = v;
+	return 0;
+}
+
+/*
+ * The control messages of an IPv6 sendmsg() (Linux's
+ * ip6_datagram_send_ctl): IPV6_PKTINFO (a source address of ours; an
+ * interface index other than ours is -ENODEV), IPV6_HOPLIMIT,
+ * IPV6_TCLASS; other IPv6 ones and malformed ones -EINVAL. SOL_SOCKET
+ * credentials and rights are ignored, as ip_cmsg_send() does.
+ */
+static int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg,
+				 struct ipcm6_cookie *ipc6)
+{
+	struct msghdr *m = (struct msghdr *)msg;
+	struct cmsghdr *c;
+	int err;
+
+	ipc6->saddr = in6addr_any;
+	ipc6->hlim = -1;
+	ipc6->tclass = -1;
+	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+		return 0;
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		size_t room = (size_t)((char *)msg->msg_control + msg->msg_controllen - (char *)c);
+
+		if (c->cmsg_len < sizeof(struct cmsghdr) || c->cmsg_len > room)
+			return -EINVAL;
+		if (c->cmsg_level == SOL_SOCKET) {
+			if (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_CREDENTIALS)
+				continue;
+			return -EINVAL;
+		}
+		if (c->cmsg_level != IPPROTO_IPV6)
+			continue;
+		switch (c->cmsg_type) {
+		case IPV6_PKTINFO: {
+			struct in6_pktinfo pi;
+
+			if (c->cmsg_len != CMSG_LEN(sizeof(pi)))
+				return -EINVAL;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if (pi.ipi6_ifindex && (int)pi.ipi6_ifindex != inet_dev_index(sk->ns))
+				return -ENODEV;
+			if (!ipv6_addr_any(&pi.ipi6_addr)) {
+				if (!sk->ns->ip6 ||
+				    (!ipv6_chk_addr(sk->ns, &pi.ipi6_addr) &&
+				     !inet_sk(sk)->freebind && !inet_sk(sk)->transparent))
+					return -EINVAL;
+				ipc6->saddr = pi.ipi6_addr;
+			}
+			break;
+		}
+		case IPV6_HOPLIMIT:
+			err = ip6_cmsg_int(c, &ipc6->hlim);
+			if (err)
+				return err;
+			break;
+		case IPV6_TCLASS:
+			err = ip6_cmsg_int(c, &ipc6->tclass);
+			if (err)
+				return err;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /*
  * sendmsg() to an IPv4 destination (AF_INET, as af_inet6.c hands on a
  * v4-mapped one): udp_sendmsg's, unless sk carries IPv6 only (IPV6_V6ONLY,
@@ -442,9 +529,10 @@ static int udpv6_msg_name(const struct msghdr *msg, struct sockaddr_in6 *to)
 /*
  * sendmsg() of an AF_INET6 UDP socket (Linux's udpv6_sendmsg): IPv4
  * destinations through udp_sendmsg; an IPv6 one from msg_name or the
- * connected peer, from the bound or chosen source, with the socket's
- * hop limit (IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS for a group) and
- * traffic class (IPV6_TCLASS). UDP_CORK and MSG_MORE collect one datagram
+ * connected peer, from the source IPV6_PKTINFO names or the bound or
+ * chosen one, with the hop limit and traffic class of IPV6_HOPLIMIT and
+ * IPV6_TCLASS control messages or of the socket (IPV6_UNICAST_HOPS,
+ * IPV6_MULTICAST_HOPS for a group, IPV6_TCLASS). UDP_CORK and MSG_MORE collect one datagram
  * as for IPv4.
  */
 static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
@@ -455,8 +543,9 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	bool corkreq = up->corkflag || (flags & MSG_MORE);
 	struct sockaddr_in6 to;
 	struct in6_addr daddr, saddr;
+	struct ipcm6_cookie ipc6;
 	struct sk_buff *skb;
-	uint8_t hlim;
+	uint8_t hlim, tclass;
 	uint16_t dport;
 	int named, err;
 
@@ -485,16 +574,26 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	dport = to.sin6_port;
 	if (!dport)
 		return -EINVAL;
+	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	if (err)
+		return err;
 	err = udpv6_route(sk, &daddr);
 	if (err)
 		return err;
-	err = udpv6_saddr(sk, &daddr, &saddr);
-	if (err)
-		return err;
-	if (ipv6_addr_is_multicast(&daddr))
+	if (!ipv6_addr_any(&ipc6.saddr)) {
+		saddr = ipc6.saddr;
+	} else {
+		err = udpv6_saddr(sk, &daddr, &saddr);
+		if (err)
+			return err;
+	}
+	if (ipc6.hlim >= 0)
+		hlim = (uint8_t)ipc6.hlim;
+	else if (ipv6_addr_is_multicast(&daddr))
 		hlim = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
 	else
 		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
+	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
 
 	if (corkreq) {
 		up->pending = true;
@@ -503,7 +602,7 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 		up->cork_saddr6 = saddr;
 		up->cork_dport = dport;
 		up->cork_hlim = hlim;
-		up->cork_tclass = (uint8_t)o->tclass;
+		up->cork_tclass = tclass;
 		up->cork_len = 0;
 		goto append;
 	}
@@ -516,7 +615,7 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 			NS_INC_STATS(ns, Udp6SndbufErrors);
 		return err;
 	}
-	err = udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, (uint8_t)o->tclass);
+	err = udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, tclass);
 	if (err)
 		return err;
 	udp_zerocopy_done(sk, len, flags);

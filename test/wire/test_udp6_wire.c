@@ -817,6 +817,63 @@ START_TEST(test_recv_pktinfo_hoplimit_and_link_local_scope)
 }
 END_TEST
 
+/* IPV6_PKTINFO, IPV6_HOPLIMIT and IPV6_TCLASS control messages on sendmsg(). */
+START_TEST(test_sendmsg_ipv6_control_messages)
+{
+	struct socket *s = sock6();
+	struct sockaddr_in6 to = sin6(&g_peer, PEER_PORT);
+	struct in6_addr other = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x77}};
+	struct iovec iov = {"cm", 2};
+	_Alignas(struct cmsghdr) unsigned char
+	    ctl[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int))];
+	struct msghdr m = {.msg_name = &to,
+			   .msg_namelen = sizeof(to),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
+	struct in6_pktinfo pi;
+	struct cmsghdr *c;
+	int v;
+
+	ck_assert_int_eq(bind6(s, &in6addr_any, SRV_PORT), 0);
+	memset(ctl, 0, sizeof(ctl));
+	memset(&pi, 0, sizeof(pi));
+	pi.ipi6_addr = g_local_ll;
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	c = CMSG_NXTHDR(&m, c);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_HOPLIMIT;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	v = 5;
+	memcpy(CMSG_DATA(c), &v, sizeof(v));
+	c = CMSG_NXTHDR(&m, c);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_TCLASS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	v = 0x10;
+	memcpy(CMSG_DATA(c), &v, sizeof(v));
+	ck_assert_int_eq(nstack_sendmsg(s, &m, MSG_DONTWAIT), 2);
+	expect_frame6(want_udp6((struct dgram6){.src = &g_local_ll,
+						.sport = SRV_PORT,
+						.dport = PEER_PORT,
+						.data = "cm",
+						.len = 2,
+						.hlim = 5,
+						.tclass = 0x10}));
+	/* A source that is not ours. */
+	pi.ipi6_addr = other;
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &pi, sizeof(pi));
+	ck_assert_int_eq(nstack_sendmsg(s, &m, MSG_DONTWAIT), -EINVAL);
+	expect_no_tx6();
+	nstack_close(s);
+}
+END_TEST
+
 /* MSG_PEEK leaves the datagram; MSG_TRUNC reports its real length. */
 START_TEST(test_peek_and_trunc)
 {
@@ -947,6 +1004,7 @@ static Suite *udp6_wire_suite(void)
 	tcase_add_test(tc, test_ipv6_socket_refuses_v4_mapped_destination);
 	tcase_add_test(tc, test_oversize_emsgsize);
 	tcase_add_test(tc, test_recv_pktinfo_hoplimit_and_link_local_scope);
+	tcase_add_test(tc, test_sendmsg_ipv6_control_messages);
 	tcase_add_test(tc, test_peek_and_trunc);
 	tcase_add_test(tc, test_msg_more_corks_one_datagram);
 	tcase_add_test(tc, test_icmpv6_error_reported_to_connected_socket);
