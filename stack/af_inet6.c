@@ -3,14 +3,15 @@
  * tcp_ipv6.c and ipv6/udp.c): the family, its protocol switch inetsw6 and
  * the proto_ops of its stream and datagram sockets.
  *
- * nstack carries IPv4 only so far. An AF_INET6 socket is an IPv4 sock of
- * the same protocol underneath, whose addresses the program sees as
- * v4-mapped (::ffff:a.b.c.d) and the wildcard as "::" — what Linux does
+ * An AF_INET6 socket bound to or connected with an IPv6 address proper
+ * carries IPv6 (sk_ipv6; tcp_ipv6.c, udp_ipv6.c). Otherwise it is an IPv4
+ * sock of the same protocol underneath, whose addresses the program sees
+ * as v4-mapped (::ffff:a.b.c.d) and the wildcard as "::" — what Linux does
  * for a dual-stack socket (IPV6_V6ONLY off, net.ipv6.bindv6only = 0) when
- * the traffic is IPv4. It shares the IPv4 port space, as on Linux. An
- * address that is IPv6 proper has no route here (-ENETUNREACH, or
- * -EADDRNOTAVAIL to bind); the preload hands such sockets to the kernel
- * before they get this far.
+ * the traffic is IPv4; a dual-stack socket on "::" takes IPv6 as well. Both
+ * families share one port space, as on Linux. Without IPv6 in the stack an
+ * address that is IPv6 proper has no route (-ENETUNREACH, or
+ * -EADDRNOTAVAIL to bind).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -229,6 +230,10 @@ static int inet6_stream_connect(struct socket *sock, const struct sockaddr *uadd
 	return inet_stream_connect(sock, (const struct sockaddr *)&sin, sizeof(sin), flags);
 }
 
+/*
+ * connect() of a datagram socket: an IPv6 peer proper as given (udpv6_prot's
+ * connect takes it), a v4-mapped one as AF_INET.
+ */
 static int inet6_dgram_connect(struct socket *sock, const struct sockaddr *uaddr, socklen_t len,
 			       int flags)
 {
@@ -237,20 +242,27 @@ static int inet6_dgram_connect(struct socket *sock, const struct sockaddr *uaddr
 
 	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_UNSPEC)
 		return inet_dgram_connect(sock, uaddr, len, flags);
+	if (sin6_is_v6(uaddr, len))
+		return inet_dgram_connect(sock, uaddr, len, flags);
 	err = sin6_to_sin(sock->sk, uaddr, len, false, &sin);
 	if (err)
 		return err;
 	return inet_dgram_connect(sock, (const struct sockaddr *)&sin, sizeof(sin), flags);
 }
 
-/* sendto()/sendmsg() with a destination: the protocol sees its IPv4 form. */
+/*
+ * sendto()/sendmsg() with a destination: a datagram socket's protocol
+ * (udpv6_prot) takes an IPv6 address proper as given, and sees a
+ * v4-mapped one in its IPv4 form.
+ */
 static ssize_t inet6_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 {
 	struct sockaddr_in sin;
 	struct msghdr m;
 	int err;
 
-	if (!msg->msg_name || sock->type == SOCK_STREAM)
+	if (!msg->msg_name || sock->type == SOCK_STREAM ||
+	    sin6_is_v6(msg->msg_name, msg->msg_namelen))
 		return sock->type == SOCK_STREAM ? inet_stream_sendmsg(sock, msg, flags)
 						 : inet_sendmsg(sock, msg, flags);
 	err = sin6_to_sin(sock->sk, msg->msg_name, msg->msg_namelen, false, &sin);
@@ -344,7 +356,7 @@ static const struct inet_protosw inetsw6_array[] = {
     {
 	.type = SOCK_DGRAM,
 	.protocol = IPPROTO_UDP,
-	.prot = &udp_prot,
+	.prot = &udpv6_prot,
 	.ops = &inet6_dgram_ops,
 	.flags = INET_PROTOSW_PERMANENT,
     },

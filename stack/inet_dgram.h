@@ -1,8 +1,9 @@
 /*
  * Private to the socket layer and the datagram transports (af_inet.c,
- * ip_sockglue.c, udp.c, ping.c, raw.c, inet_hashtables.c): the per-stack
- * tables of UDP, ping and raw sockets and the helpers they share, as Linux's
- * net/ipv4/datagram.c and ip_sockglue.c provide them.
+ * af_inet6.c, ip_sockglue.c, udp.c, udp_ipv6.c, ping.c, raw.c,
+ * inet_hashtables.c): the per-stack tables of UDP, ping and raw sockets
+ * and the helpers they share, as Linux's net/ipv4/datagram.c and
+ * ip_sockglue.c provide them.
  */
 #ifndef NSTACK_INET_DGRAM_H
 #define NSTACK_INET_DGRAM_H
@@ -32,6 +33,12 @@ struct udp_table {
 	uint32_t port_secret;
 	uint32_t next_ephemeral;
 };
+
+/* The chain of UDP sockets on local port (host order), both families. */
+static inline struct sock_list *udp_hslot(struct udp_table *t, uint16_t port)
+{
+	return &t->hash[port & (UDP_HTABLE_SIZE - 1)];
+}
 
 /* Ping sockets by echo identifier (sk_num); ident_rover as Linux's ping_port_rover. */
 struct ping_table {
@@ -146,6 +153,9 @@ bool inet_addr_is_broadcast(const struct nstack *ns, uint32_t addr);
 /* udp.c: the socket lookup udp_err() and tests share. */
 struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, uint32_t daddr,
 			     uint16_t dport);
+/* udp_ipv6.c: the IPv6 socket lookup (ports in network order). */
+struct sock *udp6_lib_lookup(struct nstack *ns, const struct in6_addr *saddr, uint16_t sport,
+			     const struct in6_addr *daddr, uint16_t dport);
 /* ping.c */
 struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr);
 

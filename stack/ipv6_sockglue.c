@@ -1,22 +1,19 @@
 /*
  * IPPROTO_IPV6 socket options (Linux's net/ipv6/ipv6_sockglue.c), with
  * Linux's checks and errnos. They are kept per socket (struct inet6_opts)
- * and reported back; until nstack carries IPv6 they only describe traffic
- * to come, since an AF_INET6 socket here moves IPv4 (v4-mapped), which
- * the IPPROTO_IP options govern, as on Linux.
+ * and govern its IPv6 traffic proper (TCP and UDP over IPv6); the IPv4
+ * traffic of an AF_INET6 socket (v4-mapped) follows the IPPROTO_IP
+ * options, as on Linux.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "inet.h"
+#include "ipv6.h"
 #include "netdevice.h"
 #include "sock.h"
 #include "stack.h"
-
-#define IPV6_RXOPT_PKTINFO  0x01
-#define IPV6_RXOPT_HOPLIMIT 0x02
-#define IPV6_RXOPT_TCLASS   0x04
 
 /* net.ipv6.conf.default.hop_limit. */
 #define IPV6_DEFAULT_HOPLIMIT 64
@@ -143,10 +140,13 @@ int ipv6_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 		val = o->pmtudisc;
 		break;
 	case IPV6_MTU:
-		/* The path MTU of a connected socket (its IPv4 path here). */
+		/* The path MTU of a connected socket: its IPv6 path, or its IPv4 one. */
 		if (!sk->sk_dport || !ns_dev(sk->ns))
 			return -ENOTCONN;
-		val = (int)ns_dev(sk->ns)->mtu;
+		if (sk->sk_ipv6 && sk->ns->ip6)
+			val = (int)ip6_dst_mtu(sk->ns, &sk->sk_v6_daddr);
+		else
+			val = (int)ns_dev(sk->ns)->mtu;
 		break;
 	default:
 		return -ENOPROTOOPT;

@@ -27,6 +27,7 @@
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
+#include "udp.h"
 
 /* RX frames handled per round before timers get their turn. */
 #define RX_BUDGET 64
@@ -44,7 +45,7 @@ static const struct nstack_module modules[] = {
     {"ipfrag", ipfrag_init, ipfrag_exit}, {"icmp", icmp_init, icmp_exit},
     {"inet", inet_init, inet_exit},	  {"tcp", tcp_init, tcp_exit},
     {"inet6", inet6_init, inet6_exit},	  {"ipv6", ipv6_init, ipv6_exit},
-    {"tcpv6", tcp_v6_init, tcp_v6_exit},
+    {"tcpv6", tcp_v6_init, tcp_v6_exit},  {"udpv6", udpv6_init, udpv6_exit},
 };
 
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))

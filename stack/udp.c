@@ -34,13 +34,15 @@ static inline struct udp_sock *udp_sk(const struct sock *sk)
 
 static struct sock_list *udp_slot(struct udp_table *t, uint16_t port)
 {
-	return &t->hash[port & (UDP_HTABLE_SIZE - 1)];
+	return udp_hslot(t, port);
 }
 
 /*
  * Whether binding sk to port would clash (Linux's udp_lib_lport_inuse):
  * another socket on the port with an overlapping address and device,
- * unless both set SO_REUSEADDR or both set SO_REUSEPORT.
+ * unless both set SO_REUSEADDR or both set SO_REUSEPORT. Addresses overlap
+ * across the families as Linux's inet_rcv_saddr_equal() has it: 0.0.0.0
+ * and a dual-stack "::" do, an IPv6-only socket and any IPv4 one do not.
  */
 static bool udp_port_conflict(struct nstack *ns, const struct sock *sk, uint16_t port)
 {
@@ -55,7 +57,7 @@ static bool udp_port_conflict(struct nstack *ns, const struct sock *sk, uint16_t
 		if (sk2->sk_bound_dev_if && sk->sk_bound_dev_if &&
 		    sk2->sk_bound_dev_if != sk->sk_bound_dev_if)
 			continue;
-		if (sk2->sk_rcv_saddr && sk->sk_rcv_saddr && sk2->sk_rcv_saddr != sk->sk_rcv_saddr)
+		if (!inet_rcv_saddr_overlap(sk, sk2))
 			continue;
 		if (sk2->sk_reuseport && sk->sk_reuseport)
 			continue;
@@ -70,7 +72,7 @@ static int udp_port_in_use(struct nstack *ns, uint16_t port, void *arg)
 }
 
 /* Binds sk to port snum, or to an ephemeral port when snum is 0. */
-static int udp_get_port(struct sock *sk, uint16_t snum)
+int udp_get_port(struct sock *sk, uint16_t snum)
 {
 	struct nstack *ns = sk->ns;
 	int err;
@@ -88,7 +90,8 @@ static int udp_get_port(struct sock *sk, uint16_t snum)
 	return 0;
 }
 
-static void udp_unhash(struct sock *sk)
+/* Releases sk's port. */
+void udp_unhash(struct sock *sk)
 {
 	if (!sk->sk_num || sock_flag(sk, SOCK_ZAPPED))
 		return;
@@ -97,13 +100,15 @@ static void udp_unhash(struct sock *sk)
 	sock_set_flag(sk, SOCK_ZAPPED);
 }
 
-static int udp_init_sock(struct sock *sk)
+/* Links a new UDP sock (either family) into the list of all of them. */
+int udp_init_sock(struct sock *sk)
 {
 	LIST_INSERT_HEAD(&sk->ns->udp->all, sk, sk_bind_node);
 	return 0;
 }
 
-static void udp_destroy(struct sock *sk)
+/* Unlinks a UDP sock from the list of all of them, as its last reference goes. */
+void udp_destroy(struct sock *sk)
 {
 	/* After udp_exit() the table is gone and the sock was unlinked there. */
 	if (sk->ns->udp)
@@ -111,16 +116,18 @@ static void udp_destroy(struct sock *sk)
 }
 
 /*
- * How well sk matches a datagram (Linux's compute_score): every bound
- * field must match, and each one that does counts, so a connected socket
- * beats one bound to an address, which beats a wildcard one. -1: no match.
+ * How well sk matches an IPv4 datagram (Linux's compute_score): every
+ * bound field must match, and each one that does counts, so a connected
+ * socket beats one bound to an address, which beats a wildcard one; an
+ * AF_INET socket beats a dual-stack AF_INET6 one. Sockets that carry IPv6
+ * only never match. -1: no match.
  */
 static int udp_score(const struct sock *sk, uint32_t saddr, uint16_t sport, uint32_t daddr,
 		     uint16_t hnum, int dif)
 {
-	int score = 2;
+	int score = sk->sk_family == AF_INET ? 2 : 1;
 
-	if (sk->sk_num != hnum)
+	if (sk->sk_num != hnum || !sk_v4_ok(sk))
 		return -1;
 	if (sk->sk_rcv_saddr) {
 		if (sk->sk_rcv_saddr != daddr)
@@ -221,7 +228,8 @@ static void udp_mcast_deliver(struct nstack *ns, struct sk_buff *skb, uint32_t s
 
 	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node)
 	{
-		if (sk->sk_num != hnum || (sk->sk_daddr && sk->sk_daddr != saddr) ||
+		if (sk->sk_num != hnum || !sk_v4_ok(sk) ||
+		    (sk->sk_daddr && sk->sk_daddr != saddr) ||
 		    (sk->sk_dport && sk->sk_dport != sport) ||
 		    (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr) ||
 		    (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif))
@@ -333,13 +341,14 @@ void udp_err(struct sk_buff *skb, int type, int code, uint32_t info)
 			     (const unsigned char *)(uh + 1));
 }
 
-/* Drops a datagram being assembled (Linux's udp_flush_pending_frames). */
-static void udp_flush_pending(struct sock *sk)
+/* Drops a datagram being assembled, either family (Linux's udp_flush_pending_frames). */
+void udp_flush_pending_frames(struct sock *sk)
 {
 	struct udp_sock *up = udp_sk(sk);
 
 	skb_queue_purge(&sk->sk_write_queue);
 	up->pending = false;
+	up->cork_v6 = false;
 	up->cork_len = 0;
 }
 
@@ -392,6 +401,8 @@ static int udp_push_pending(struct sock *sk)
 
 	if (!up->pending)
 		return 0;
+	if (up->cork_v6)
+		return udpv6_push_pending_frames(sk);
 	err = ip_route_output(sk->ns, up->cork_daddr, &rt);
 	if (err)
 		goto out;
@@ -403,11 +414,22 @@ static int udp_push_pending(struct sock *sk)
 	skb_set_owner_w(skb, sk);
 	skb_queue_walk(&sk->sk_write_queue, part)
 	    memcpy(skb_put(skb, part->len), part->data, part->len);
-	udp_flush_pending(sk);
+	udp_flush_pending_frames(sk);
 	return udp_send_skb(sk, skb, up->cork_saddr, up->cork_daddr, up->cork_dport, &ipc, &rt);
 out:
-	udp_flush_pending(sk);
+	udp_flush_pending_frames(sk);
 	return err;
+}
+
+/*
+ * A MSG_ZEROCOPY datagram was copied before sendmsg returned: its buffer is
+ * free at once, so its completion is queued at once (Linux's comes when the
+ * skb is freed after transmission).
+ */
+void udp_zerocopy_done(struct sock *sk, size_t len, int flags)
+{
+	if ((flags & MSG_ZEROCOPY) && len && sock_flag(sk, SOCK_ZEROCOPY))
+		sock_zerocopy_notify(sk, sk->sk_zckey++, 1);
 }
 
 /*
@@ -417,18 +439,7 @@ out:
  * datagram, addressed by the first call, and sent when the cork is pulled
  * or a call comes without MSG_MORE.
  */
-/*
- * A MSG_ZEROCOPY datagram was copied before sendmsg returned: its buffer is
- * free at once, so its completion is queued at once (Linux's comes when the
- * skb is freed after transmission).
- */
-static void udp_zerocopy_done(struct sock *sk, size_t len, int flags)
-{
-	if ((flags & MSG_ZEROCOPY) && len && sock_flag(sk, SOCK_ZEROCOPY))
-		sock_zerocopy_notify(sk, sk->sk_zckey++, 1);
-}
-
-static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
 	struct udp_sock *up = udp_sk(sk);
@@ -444,8 +455,12 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		return -EMSGSIZE;
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
-	if (up->pending)
+	if (up->pending) {
+		/* An IPv6 datagram is being assembled: no IPv4 data into it (Linux: -EINVAL). */
+		if (up->cork_v6)
+			return -EINVAL;
 		goto append;
+	}
 	err = ip_dgram_daddr(sk, msg, true, &daddr, &dport);
 	if (err)
 		return err;
@@ -483,12 +498,12 @@ static ssize_t udp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 
 append:
 	if (up->cork_len + len > UDP_MAX_PAYLOAD) {
-		udp_flush_pending(sk);
+		udp_flush_pending_frames(sk);
 		return -EMSGSIZE;
 	}
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb) {
-		udp_flush_pending(sk);
+		udp_flush_pending_frames(sk);
 		return err;
 	}
 	skb_queue_tail(&sk->sk_write_queue, skb);
@@ -507,7 +522,7 @@ append:
  * buffer with MSG_TRUNC set (and its real length returned when the caller
  * passed MSG_TRUNC), its source in msg_name, IP_* control messages.
  */
-static ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
 	ssize_t ret = ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_NAME_PORT);
 
@@ -517,8 +532,7 @@ static ssize_t udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 }
 
 /* setsockopt(SOL_UDP): UDP_CORK; the GSO/GRO/encapsulation options are not supported. */
-static int udp_setsockopt(struct sock *sk, int level, int optname, const void *optval,
-			  socklen_t optlen)
+int udp_setsockopt(struct sock *sk, int level, int optname, const void *optval, socklen_t optlen)
 {
 	int val;
 
@@ -537,7 +551,8 @@ static int udp_setsockopt(struct sock *sk, int level, int optname, const void *o
 	}
 }
 
-static int udp_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
+/* getsockopt(SOL_UDP): UDP_CORK. */
+int udp_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
 {
 	int val;
 

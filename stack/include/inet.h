@@ -51,10 +51,9 @@ struct inet_protocol {
 
 /* Fields of every AF_INET socket. */
 /*
- * What an AF_INET6 socket keeps of its own (Linux's ipv6_pinfo, in part).
- * nstack carries IPv4 only so far: an AF_INET6 socket serves IPv4 through
- * v4-mapped addresses (::ffff:a.b.c.d), and these options are stored and
- * reported for the IPv6 traffic to come.
+ * What an AF_INET6 socket keeps of its own (Linux's ipv6_pinfo, in part):
+ * the IPPROTO_IPV6 options, which govern its IPv6 traffic proper (its IPv4
+ * traffic through v4-mapped addresses follows the IPPROTO_IP ones).
  */
 struct inet6_opts {
 	bool ipv6only;	   /* IPV6_V6ONLY */
@@ -88,6 +87,11 @@ struct inet_sock {
 	uint32_t mc_addr;	 /* IP_MULTICAST_IF */
 	struct inet6_opts v6;	 /* AF_INET6 sockets: the IPPROTO_IPV6 options */
 };
+
+/* inet6_opts.rxopt bits (Linux's ipv6_pinfo.rxopt). */
+#define IPV6_RXOPT_PKTINFO  0x01 /* IPV6_RECVPKTINFO */
+#define IPV6_RXOPT_HOPLIMIT 0x02 /* IPV6_RECVHOPLIMIT */
+#define IPV6_RXOPT_TCLASS   0x04 /* IPV6_RECVTCLASS */
 
 #define IP_CMSG_PKTINFO	    0x01
 #define IP_CMSG_TTL	    0x02

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-/* IPv6 and ICMPv6, as /proc/net/snmp6 names them. */
+/* IPv6, ICMPv6 and UDP over IPv6, as /proc/net/snmp6 names them. */
 #define NSTACK_MIB6_LIST(X)                                                                        \
 	X(Ip6InReceives)                                                                           \
 	X(Ip6InHdrErrors)                                                                          \
@@ -52,7 +52,16 @@
 	X(Icmp6OutEchoReplies)                                                                     \
 	X(Icmp6OutRouterSolicits)                                                                  \
 	X(Icmp6OutNeighborSolicits)                                                                \
-	X(Icmp6OutNeighborAdvertisements)
+	X(Icmp6OutNeighborAdvertisements)                                                          \
+	X(Udp6InDatagrams)                                                                         \
+	X(Udp6NoPorts)                                                                             \
+	X(Udp6InErrors)                                                                            \
+	X(Udp6OutDatagrams)                                                                        \
+	X(Udp6RcvbufErrors)                                                                        \
+	X(Udp6SndbufErrors)                                                                        \
+	X(Udp6InCsumErrors)                                                                        \
+	X(Udp6IgnoredMulti)                                                                        \
+	X(Udp6MemErrors)
 
 #define NSTACK_MIB_LIST(X)                                                                         \
 	X(EthInFrames)                                                                             \

@@ -1,0 +1,894 @@
+/*
+ * UDP over IPv6 (Linux's net/ipv6/udp.c, with the parts of
+ * net/ipv6/datagram.c it needs): the receive handler in the IPv6 demux,
+ * the IPv6 socket lookup over the one UDP port table, sendmsg/recvmsg and
+ * connect() of AF_INET6 UDP sockets, and ICMPv6 errors.
+ *
+ * An AF_INET6 UDP socket is one udp_sock whichever family it carries, as
+ * on Linux: once bound to or connected with an IPv6 address proper,
+ * sk->sk_ipv6 is set and its addresses are sk_v6_rcv_saddr/sk_v6_daddr.
+ * A dual-stack socket (not IPV6_V6ONLY, bound to "::") takes both
+ * families; its IPv4 traffic (v4-mapped addresses) goes through udp.c's
+ * functions, as Linux's udpv6_sendmsg hands v4-mapped destinations to
+ * udp_sendmsg.
+ *
+ * Checksums are mandatory over IPv6 (RFC 8200 8.1): none is sent as 0
+ * and a received 0 is an error.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "icmpv6.h"
+#include "inet.h"
+#include "inet_dgram.h"
+#include "ipv6.h"
+#include "sock.h"
+#include "stack.h"
+#include "udp.h"
+
+/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
+#define SIN6_LEN_RFC2133 24
+
+/* The largest UDP payload in one IPv6 packet without a jumbogram: 65535 - 8. */
+#define UDP6_MAX_PAYLOAD (IPV6_MAXPLEN - UDP_HLEN)
+
+static inline struct udp_sock *udp_sk(const struct sock *sk)
+{
+	return (struct udp_sock *)sk;
+}
+
+/* Whether a and b are the same address, or a is unset ("::"). */
+static bool v6_match_or_any(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return ipv6_addr_any(a) || ipv6_addr_equal(a, b);
+}
+
+/*
+ * How well sk matches an IPv6 datagram saddr:sport -> daddr:hnum (Linux's
+ * compute_score for IPv6): every bound field must match, and each one that
+ * does counts. Only sockets that may carry IPv6 take part: AF_INET6 ones
+ * not bound to or connected with an IPv4 address. -1: no match.
+ */
+static int udp6_score(const struct sock *sk, const struct in6_addr *saddr, uint16_t sport,
+		      const struct in6_addr *daddr, uint16_t hnum, int dif)
+{
+	int score = 1;
+
+	if (sk->sk_num != hnum || !sk_v6_ok(sk))
+		return -1;
+	if (!ipv6_addr_any(&sk->sk_v6_rcv_saddr)) {
+		if (!ipv6_addr_equal(&sk->sk_v6_rcv_saddr, daddr))
+			return -1;
+		score += 4;
+	}
+	if (!ipv6_addr_any(&sk->sk_v6_daddr)) {
+		if (!ipv6_addr_equal(&sk->sk_v6_daddr, saddr))
+			return -1;
+		score += 4;
+	}
+	if (sk->sk_dport) {
+		if (sk->sk_dport != sport)
+			return -1;
+		score += 4;
+	}
+	if (sk->sk_bound_dev_if) {
+		if (sk->sk_bound_dev_if != dif)
+			return -1;
+		score += 4;
+	}
+	return score;
+}
+
+/*
+ * The socket a unicast IPv6 datagram saddr:sport -> daddr:dport belongs to
+ * (ports in network order; Linux's __udp6_lib_lookup). Among equally good
+ * SO_REUSEPORT sockets one is chosen by a hash of the source, so that a
+ * flow sticks to one socket.
+ */
+struct sock *udp6_lib_lookup(struct nstack *ns, const struct in6_addr *saddr, uint16_t sport,
+			     const struct in6_addr *daddr, uint16_t dport)
+{
+	uint16_t hnum = ntohs(dport);
+	struct sock *sk, *best = NULL;
+	int best_score = -1, dif = inet_dev_index(ns);
+	unsigned int matches = 0;
+	uint32_t w[4], hash = ((uint32_t)sport << 16) ^ 0x5bd1e995u;
+
+	memcpy(w, saddr->s6_addr, sizeof(w));
+	hash ^= w[0] ^ w[1] ^ w[2] ^ w[3];
+	hash ^= hash >> 13;
+	hash *= 0x5bd1e995u;
+	hash ^= hash >> 15;
+	LIST_FOREACH(sk, udp_hslot(ns->udp, hnum), sk_node)
+	{
+		int score = udp6_score(sk, saddr, sport, daddr, hnum, dif);
+
+		if (score < 0 || score < best_score)
+			continue;
+		if (score > best_score) {
+			best = sk;
+			best_score = score;
+			matches = 1;
+		} else if (sk->sk_reuseport && best->sk_reuseport) {
+			matches++;
+			if ((hash % matches) == 0)
+				best = sk;
+		}
+	}
+	return best;
+}
+
+/* Queues an IPv6 datagram (skb->data at the UDP header) to sk; consumes skb. */
+static void udpv6_queue_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct nstack *ns = sk->ns;
+	int rc;
+
+	skb_pull(skb, UDP_HLEN);
+	if (!skb->tstamp_us)
+		skb->tstamp_us = ns_now(ns);
+	rc = sock_queue_rcv_skb(sk, skb);
+	if (rc) {
+		if (rc == -ENOMEM)
+			NS_INC_STATS(ns, Udp6RcvbufErrors);
+		else if (rc == -ENOBUFS)
+			NS_INC_STATS(ns, Udp6MemErrors);
+		NS_INC_STATS(ns, Udp6InErrors);
+		kfree_skb(skb);
+	}
+}
+
+/*
+ * A datagram to a multicast group goes to every socket that matches
+ * (Linux's __udp6_lib_mcast_deliver); nobody listening is no error and
+ * earns no ICMPv6 (RFC 4443 2.4(e.3)).
+ */
+static void udpv6_mcast_deliver(struct nstack *ns, struct sk_buff *skb,
+				const struct in6_addr *saddr, uint16_t sport,
+				const struct in6_addr *daddr, uint16_t dport)
+{
+	uint16_t hnum = ntohs(dport);
+	struct sock *sk, *last = NULL;
+	int dif = inet_dev_index(ns);
+
+	LIST_FOREACH(sk, udp_hslot(ns->udp, hnum), sk_node)
+	{
+		if (sk->sk_num != hnum || !sk_v6_ok(sk) ||
+		    !v6_match_or_any(&sk->sk_v6_daddr, saddr) ||
+		    (sk->sk_dport && sk->sk_dport != sport) ||
+		    !v6_match_or_any(&sk->sk_v6_rcv_saddr, daddr) ||
+		    (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif))
+			continue;
+		if (last) {
+			struct sk_buff *c = skb_clone(skb);
+
+			if (c)
+				udpv6_queue_rcv(last, c);
+			else
+				NS_INC_STATS(ns, Udp6InErrors);
+		}
+		last = sk;
+	}
+	if (last) {
+		udpv6_queue_rcv(last, skb);
+		return;
+	}
+	NS_INC_STATS(ns, Udp6IgnoredMulti);
+	kfree_skb(skb);
+}
+
+/*
+ * The UDP handler in the IPv6 demux (Linux's __udp6_lib_rcv); skb->data at
+ * the UDP header, network header set; consumes skb. The length field must
+ * cover the header and fit the IPv6 payload (anything after it is cut
+ * off). Linux reads a length of 0 as a jumbogram's "the rest of the
+ * packet" (RFC 2675); ipv6_rcv() refuses jumbograms, which Ethernet cannot
+ * carry, so here 0 is as short as any other length below 8. The checksum
+ * is mandatory (RFC 8200 8.1): 0 is counted as a checksum error, as
+ * Linux does for a socket without UDP_NO_CHECK6_RX. Then the datagram
+ * goes to its socket, or earns an ICMPv6 port unreachable.
+ */
+static int udpv6_rcv(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct udphdr uh;
+	unsigned int ulen;
+	struct sock *sk;
+
+	if (!pskb_may_pull(skb, UDP_HLEN))
+		goto drop;
+	memcpy(&uh, skb->data, sizeof(uh));
+	ulen = ntohs(uh.len);
+	if (ulen < UDP_HLEN || ulen > skb->len)
+		goto drop;
+	skb_trim(skb, ulen);
+	if (!uh.check)
+		goto csum_error;
+	if (skb->ip_summed != CHECKSUM_UNNECESSARY &&
+	    csum_ipv6_magic(&ip6h->saddr, &ip6h->daddr, ulen, IPPROTO_UDP, skb->data) != 0)
+		goto csum_error;
+	if (ipv6_addr_is_multicast(&ip6h->daddr)) {
+		udpv6_mcast_deliver(ns, skb, &ip6h->saddr, uh.source, &ip6h->daddr, uh.dest);
+		return 0;
+	}
+	sk = udp6_lib_lookup(ns, &ip6h->saddr, uh.source, &ip6h->daddr, uh.dest);
+	if (sk) {
+		udpv6_queue_rcv(sk, skb);
+		return 0;
+	}
+	NS_INC_STATS(ns, Udp6NoPorts);
+	icmpv6_send(skb, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0);
+	kfree_skb(skb);
+	return 0;
+csum_error:
+	NS_INC_STATS(ns, Udp6InCsumErrors);
+drop:
+	NS_INC_STATS(ns, Udp6InErrors);
+	kfree_skb(skb);
+	return 0;
+}
+
+/*
+ * An ICMPv6 error about a datagram we sent (Linux's __udp6_lib_err);
+ * skb->data at the quoted IPv6 header, the UDP header at offset. As for
+ * IPv4 (udp_err), without IPV6_RECVERR only hard errors on connected
+ * sockets become sk_err. Packet Too Big is hard unless
+ * IPV6_PMTUDISC_DONT, and ignored by sockets that use the interface MTU
+ * (IPV6_PMTUDISC_INTERFACE/OMIT); the path MTU itself was learnt by
+ * ICMPv6.
+ */
+static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offset, uint32_t info)
+{
+	struct nstack *ns = skb->ns;
+	struct ipv6hdr ip6h;
+	struct udphdr uh;
+	struct sock *sk;
+	const struct inet6_opts *o;
+	bool harderr;
+	int err;
+
+	(void)info;
+	if (offset < (int)sizeof(ip6h) || skb->len < (unsigned int)offset + UDP_HLEN)
+		return;
+	memcpy(&ip6h, skb->data, sizeof(ip6h));
+	memcpy(&uh, skb->data + offset, sizeof(uh));
+	/* The quoted datagram is ours: its destination is the peer. */
+	sk = udp6_lib_lookup(ns, &ip6h.daddr, uh.dest, &ip6h.saddr, uh.source);
+	if (!sk) {
+		NS_INC_STATS(ns, Icmp6InErrors);
+		return;
+	}
+	o = &inet_sk(sk)->v6;
+	harderr = icmpv6_err_convert(type, code, &err);
+	if (type == ICMPV6_PKT_TOOBIG) {
+		if (o->pmtudisc == IPV6_PMTUDISC_INTERFACE || o->pmtudisc == IPV6_PMTUDISC_OMIT)
+			return;
+		if (o->pmtudisc != IPV6_PMTUDISC_DONT)
+			harderr = true;
+	}
+	/*
+	 * IPV6_RECVERR: Linux also queues the error (ipv6_icmp_error) for
+	 * recvmsg(MSG_ERRQUEUE); nstack has no IPv6 error queue yet, so the
+	 * error is reported as sk_err only.
+	 */
+	if (!o->recverr && (!harderr || sk->sk_state != SK_ST_ESTABLISHED))
+		return;
+	sk->sk_err = err;
+	SK_CB(sk, sk_error_report)(sk);
+}
+
+/*
+ * The source address of a datagram from sk to daddr: the bound (or
+ * connected) one, else RFC 6724's choice; a group sk is bound to is no
+ * source.
+ */
+static int udpv6_saddr(struct sock *sk, const struct in6_addr *daddr, struct in6_addr *saddr)
+{
+	if (!ipv6_addr_any(&sk->sk_v6_rcv_saddr) && !ipv6_addr_is_multicast(&sk->sk_v6_rcv_saddr)) {
+		*saddr = sk->sk_v6_rcv_saddr;
+		return 0;
+	}
+	return ipv6_dev_get_saddr(sk->ns, daddr, saddr);
+}
+
+/*
+ * Whether IPv6 can carry a datagram from sk to daddr at all: "::" and ::1
+ * are the host's own (the kernel's loopback, not nstack's), and a
+ * destination needs a next hop (-ENETUNREACH). A socket bound to or
+ * connected with an IPv4 address (v4-mapped) sends no IPv6: Linux's
+ * ip6_dst_lookup_tail() refuses a v4-mapped source with -EAFNOSUPPORT.
+ */
+static int udpv6_route(struct sock *sk, const struct in6_addr *daddr)
+{
+	struct in6_addr nexthop;
+
+	if (!sk_v6_ok(sk))
+		return -EAFNOSUPPORT;
+	if (!sk->ns->ip6 || ipv6_addr_any(daddr) || ipv6_addr_loopback(daddr) ||
+	    ipv6_addr_v4mapped(daddr))
+		return -ENETUNREACH;
+	return ip6_route_nexthop(sk->ns, daddr, &nexthop);
+}
+
+/*
+ * -EMSGSIZE when len bytes of payload do not fit one packet on the path
+ * to daddr (its PMTU, or IPV6_MTU when smaller), or not in IPv6 at all.
+ */
+static int udpv6_check_size(struct sock *sk, const struct in6_addr *daddr, size_t len)
+{
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+	unsigned int mtu = ip6_dst_mtu(sk->ns, daddr);
+
+	if (len > UDP6_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (o->mtu > 0 && (unsigned int)o->mtu < mtu)
+		mtu = (unsigned int)o->mtu;
+	/*
+	 * Above the path MTU Linux fragments (ip6_append_data, RFC 8200 4.5)
+	 * unless IPV6_DONTFRAG. Fragmentation on output is not there yet:
+	 * this is where ip6_fragment() will be called instead of failing.
+	 */
+	if (IPV6_HLEN + UDP_HLEN + len > mtu)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Builds the UDP header in front of skb (skb->data at the payload) and
+ * hands the packet to IPv6 (Linux's udp_v6_send_skb): the checksum over
+ * the IPv6 pseudo-header, 0 sent as 0xffff (RFC 768, RFC 8200 8.1).
+ */
+static int udpv6_send_skb(struct sock *sk, struct sk_buff *skb, const struct in6_addr *saddr,
+			  const struct in6_addr *daddr, uint16_t dport, uint8_t hlim,
+			  uint8_t tclass)
+{
+	struct nstack *ns = sk->ns;
+	uint16_t ulen = (uint16_t)(UDP_HLEN + skb->len), csum;
+	struct udphdr *uh;
+	int err;
+
+	uh = (struct udphdr *)skb_push(skb, UDP_HLEN);
+	uh->source = inet_sk(sk)->inet_sport;
+	uh->dest = dport;
+	uh->len = htons(ulen);
+	uh->check = 0;
+	csum = csum_ipv6_magic(saddr, daddr, ulen, IPPROTO_UDP, uh);
+	uh->check = csum ? csum : 0xffff;
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	err = ip6_output_tclass(ns, skb, saddr, daddr, IPPROTO_UDP, hlim, tclass);
+	if (err) {
+		if (err == -ENOBUFS)
+			NS_INC_STATS(ns, Udp6SndbufErrors);
+		return err;
+	}
+	NS_INC_STATS(ns, Udp6OutDatagrams);
+	return 0;
+}
+
+/* Sends the corked IPv6 datagram as one; see udp.h. */
+int udpv6_push_pending_frames(struct sock *sk)
+{
+	struct udp_sock *up = udp_sk(sk);
+	struct in6_addr saddr = up->cork_saddr6, daddr = up->cork_daddr6;
+	uint16_t dport = up->cork_dport;
+	uint8_t hlim = up->cork_hlim, tclass = up->cork_tclass;
+	struct sk_buff *skb, *part;
+	int err;
+
+	if (!up->pending)
+		return 0;
+	err = udpv6_check_size(sk, &daddr, up->cork_len);
+	if (err)
+		goto out;
+	skb = alloc_skb_hdr(sk->ns, (unsigned int)up->cork_len);
+	if (!skb) {
+		NS_INC_STATS(sk->ns, Udp6SndbufErrors);
+		err = -ENOBUFS;
+		goto out;
+	}
+	skb_set_owner_w(skb, sk);
+	skb_queue_walk(&sk->sk_write_queue, part)
+	    memcpy(skb_put(skb, part->len), part->data, part->len);
+	udp_flush_pending_frames(sk);
+	return udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, tclass);
+out:
+	udp_flush_pending_frames(sk);
+	return err;
+}
+
+/* Per-call IPv6 parameters from control messages; unset: the socket's. */
+struct ipcm6_cookie {
+	struct in6_addr saddr; /* IPV6_PKTINFO's source, "::" = none */
+	int hlim;	       /* IPV6_HOPLIMIT, -1 = socket's */
+	int tclass;	       /* IPV6_TCLASS, -1 = socket's */
+};
+
+/* An int-valued IPV6_HOPLIMIT/IPV6_TCLASS control message in -1..255, else -EINVAL. */
+static int ip6_cmsg_int(const struct cmsghdr *c, int *val)
+{
+	int v;
+
+	if (c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EINVAL;
+	memcpy(&v, CMSG_DATA(c), sizeof(v));
+	if (v < -1 || v > 0xff)
+		return -EINVAL;
+	*val = v;
+	return 0;
+}
+
+/*
+ * The control messages of an IPv6 sendmsg() (Linux's
+ * ip6_datagram_send_ctl): IPV6_PKTINFO (a source address of ours; an
+ * interface index other than ours is -ENODEV), IPV6_HOPLIMIT,
+ * IPV6_TCLASS; other IPv6 ones and malformed ones -EINVAL. SOL_SOCKET
+ * credentials and rights are ignored, as ip_cmsg_send() does.
+ */
+static int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg,
+				 struct ipcm6_cookie *ipc6)
+{
+	struct msghdr *m = (struct msghdr *)msg;
+	struct cmsghdr *c;
+	int err;
+
+	ipc6->saddr = in6addr_any;
+	ipc6->hlim = -1;
+	ipc6->tclass = -1;
+	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+		return 0;
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		size_t room = (size_t)((char *)msg->msg_control + msg->msg_controllen - (char *)c);
+
+		if (c->cmsg_len < sizeof(struct cmsghdr) || c->cmsg_len > room)
+			return -EINVAL;
+		if (c->cmsg_level == SOL_SOCKET) {
+			if (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_CREDENTIALS)
+				continue;
+			return -EINVAL;
+		}
+		if (c->cmsg_level != IPPROTO_IPV6)
+			continue;
+		switch (c->cmsg_type) {
+		case IPV6_PKTINFO: {
+			struct in6_pktinfo pi;
+
+			if (c->cmsg_len != CMSG_LEN(sizeof(pi)))
+				return -EINVAL;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if (pi.ipi6_ifindex && (int)pi.ipi6_ifindex != inet_dev_index(sk->ns))
+				return -ENODEV;
+			if (!ipv6_addr_any(&pi.ipi6_addr)) {
+				if (!sk->ns->ip6 ||
+				    (!ipv6_chk_addr(sk->ns, &pi.ipi6_addr) &&
+				     !inet_sk(sk)->freebind && !inet_sk(sk)->transparent))
+					return -EINVAL;
+				ipc6->saddr = pi.ipi6_addr;
+			}
+			break;
+		}
+		case IPV6_HOPLIMIT:
+			err = ip6_cmsg_int(c, &ipc6->hlim);
+			if (err)
+				return err;
+			break;
+		case IPV6_TCLASS:
+			err = ip6_cmsg_int(c, &ipc6->tclass);
+			if (err)
+				return err;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * sendmsg() to an IPv4 destination (AF_INET, as af_inet6.c hands on a
+ * v4-mapped one): udp_sendmsg's, unless sk carries IPv6 only (IPV6_V6ONLY,
+ * or bound to or connected with an IPv6 address proper): -ENETUNREACH, as
+ * Linux's udpv6_sendmsg.
+ */
+static ssize_t udpv6_sendmsg_v4(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	if (!sk_v4_ok(sk))
+		return -ENETUNREACH;
+	return udp_sendmsg(sk, msg, len, flags);
+}
+
+/*
+ * The IPv6 destination of a sendmsg(): 1 when msg_name is AF_INET6 with an
+ * address that is IPv6 proper (*to filled in), 0 when it names IPv4 (AF_INET
+ * or v4-mapped) or is absent, -errno when it is malformed.
+ */
+static int udpv6_msg_name(const struct msghdr *msg, struct sockaddr_in6 *to)
+{
+	sa_family_t family;
+
+	if (!msg->msg_name)
+		return 0;
+	if (msg->msg_namelen < sizeof(family))
+		return -EINVAL;
+	memcpy(&family, msg->msg_name, sizeof(family));
+	if (family == AF_INET)
+		return 0;
+	if (family != AF_INET6)
+		return -EINVAL;
+	if (msg->msg_namelen < SIN6_LEN_RFC2133)
+		return -EINVAL;
+	memset(to, 0, sizeof(*to));
+	memcpy(to, msg->msg_name, msg->msg_namelen < sizeof(*to) ? msg->msg_namelen : sizeof(*to));
+	if (ipv6_addr_v4mapped(&to->sin6_addr))
+		return -ENETUNREACH; /* af_inet6.c hands these on as AF_INET */
+	return 1;
+}
+
+/*
+ * sendmsg() of an AF_INET6 UDP socket (Linux's udpv6_sendmsg): IPv4
+ * destinations through udp_sendmsg; an IPv6 one from msg_name or the
+ * connected peer, from the source IPV6_PKTINFO names or the bound or
+ * chosen one, with the hop limit and traffic class of IPV6_HOPLIMIT and
+ * IPV6_TCLASS control messages or of the socket (IPV6_UNICAST_HOPS,
+ * IPV6_MULTICAST_HOPS for a group, IPV6_TCLASS). UDP_CORK and MSG_MORE collect one datagram
+ * as for IPv4.
+ */
+static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	struct udp_sock *up = udp_sk(sk);
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+	bool corkreq = up->corkflag || (flags & MSG_MORE);
+	struct sockaddr_in6 to;
+	struct in6_addr daddr, saddr;
+	struct ipcm6_cookie ipc6;
+	struct sk_buff *skb;
+	uint8_t hlim, tclass;
+	uint16_t dport;
+	int named, err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	named = udpv6_msg_name(msg, &to);
+	if (named < 0)
+		return named;
+	if (!named && msg->msg_name)
+		return udpv6_sendmsg_v4(sk, msg, len, flags);
+	if (up->pending) {
+		if (!up->cork_v6)
+			return udp_sendmsg(sk, msg, len, flags);
+		goto append;
+	}
+	if (!named) {
+		/* Unaddressed: the connected peer, IPv6 or (udp_sendmsg) IPv4. */
+		if (!sk->sk_ipv6 || sk->sk_state != SK_ST_ESTABLISHED)
+			return udp_sendmsg(sk, msg, len, flags);
+		to.sin6_addr = sk->sk_v6_daddr;
+		to.sin6_port = sk->sk_dport;
+	}
+	if (len > UDP6_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	daddr = to.sin6_addr;
+	dport = to.sin6_port;
+	if (!dport)
+		return -EINVAL;
+	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	if (err)
+		return err;
+	err = udpv6_route(sk, &daddr);
+	if (err)
+		return err;
+	if (!ipv6_addr_any(&ipc6.saddr)) {
+		saddr = ipc6.saddr;
+	} else {
+		err = udpv6_saddr(sk, &daddr, &saddr);
+		if (err)
+			return err;
+	}
+	if (ipc6.hlim >= 0)
+		hlim = (uint8_t)ipc6.hlim;
+	else if (ipv6_addr_is_multicast(&daddr))
+		hlim = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
+	else
+		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
+	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
+
+	if (corkreq) {
+		up->pending = true;
+		up->cork_v6 = true;
+		up->cork_daddr6 = daddr;
+		up->cork_saddr6 = saddr;
+		up->cork_dport = dport;
+		up->cork_hlim = hlim;
+		up->cork_tclass = tclass;
+		up->cork_len = 0;
+		goto append;
+	}
+	err = udpv6_check_size(sk, &daddr, len);
+	if (err)
+		return err;
+	skb = ip_dgram_skb_from_msg(sk, msg, len, UDP_HLEN, flags, &err);
+	if (!skb) {
+		if (err == -ENOBUFS || err == -EAGAIN)
+			NS_INC_STATS(ns, Udp6SndbufErrors);
+		return err;
+	}
+	err = udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, tclass);
+	if (err)
+		return err;
+	udp_zerocopy_done(sk, len, flags);
+	return (ssize_t)len;
+
+append:
+	if (up->cork_len + len > UDP6_MAX_PAYLOAD) {
+		udp_flush_pending_frames(sk);
+		return -EMSGSIZE;
+	}
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
+	if (!skb) {
+		udp_flush_pending_frames(sk);
+		return err;
+	}
+	skb_queue_tail(&sk->sk_write_queue, skb);
+	up->cork_len += len;
+	if (!corkreq) {
+		err = udpv6_push_pending_frames(sk);
+		if (err)
+			return err;
+	}
+	udp_zerocopy_done(sk, len, flags);
+	return (ssize_t)len;
+}
+
+/*
+ * The control messages every packet may carry on an AF_INET6 socket
+ * (Linux's ip6_datagram_recv_common_ctl): IPV6_PKTINFO, the destination
+ * (v4-mapped for IPv4) and our interface's index.
+ */
+static void ip6_datagram_recv_common_ctl(struct sock *sk, struct msghdr *msg,
+					 const struct sk_buff *skb)
+{
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+
+	if (o->rxopt & IPV6_RXOPT_PKTINFO) {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		if (skb->protocol == ETH_P_IPV6) {
+			pi.ipi6_addr = ipv6_hdr(skb)->daddr;
+		} else {
+			const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+
+			pi.ipi6_addr.s6_addr[10] = 0xff;
+			pi.ipi6_addr.s6_addr[11] = 0xff;
+			memcpy(&pi.ipi6_addr.s6_addr[12], &iph->daddr, 4);
+		}
+		pi.ipi6_ifindex = (unsigned int)inet_dev_index(sk->ns);
+		put_cmsg(msg, IPPROTO_IPV6, IPV6_PKTINFO, sizeof(pi), &pi);
+	}
+}
+
+/*
+ * The control messages of an IPv6 packet proper (Linux's
+ * ip6_datagram_recv_specific_ctl): IPV6_HOPLIMIT and IPV6_TCLASS.
+ */
+static void ip6_datagram_recv_specific_ctl(struct sock *sk, struct msghdr *msg,
+					   const struct sk_buff *skb)
+{
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+	if (o->rxopt & IPV6_RXOPT_HOPLIMIT) {
+		int hlim = ip6h->hop_limit;
+
+		put_cmsg(msg, IPPROTO_IPV6, IPV6_HOPLIMIT, sizeof(hlim), &hlim);
+	}
+	if (o->rxopt & IPV6_RXOPT_TCLASS) {
+		int tclass = (int)((ntohl(ip6h->vtc_flow) >> 20) & 0xff);
+
+		put_cmsg(msg, IPPROTO_IPV6, IPV6_TCLASS, sizeof(tclass), &tclass);
+	}
+}
+
+/* Fills msg_name, if given, with the source of skb as an AF_INET6 address. */
+static void udpv6_put_name(struct sock *sk, struct msghdr *msg, const struct sk_buff *skb, bool v4)
+{
+	struct sockaddr_in6 sin6;
+	struct udphdr uh;
+
+	if (!msg->msg_name)
+		return;
+	memcpy(&uh, skb_transport_header(skb), sizeof(uh));
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = uh.source;
+	if (v4) {
+		const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
+
+		sin6.sin6_addr.s6_addr[10] = 0xff;
+		sin6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sin6.sin6_addr.s6_addr[12], &iph->saddr, 4);
+	} else {
+		sin6.sin6_addr = ipv6_hdr(skb)->saddr;
+		/* A link-local source is only meaningful with its link (RFC 4007 11.7). */
+		if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
+			sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+	}
+	memcpy(msg->msg_name, &sin6, sizeof(sin6));
+	msg->msg_namelen = sizeof(sin6);
+}
+
+/*
+ * recvmsg() of an AF_INET6 UDP socket (Linux's udpv6_recvmsg): one
+ * datagram of either family, cut to the buffer with MSG_TRUNC set (its real
+ * length returned when the caller passed MSG_TRUNC), its source as a
+ * sockaddr_in6 (v4-mapped for IPv4), IPV6_* control messages, and for
+ * IPv4 the IP_* ones too.
+ */
+static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct sk_buff *skb;
+	size_t copied;
+	ssize_t ret;
+	bool v4;
+	int err;
+
+	if (flags & MSG_ERRQUEUE)
+		return ip_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
+	if (err) {
+		ret = err;
+		goto out;
+	}
+	v4 = skb->protocol != ETH_P_IPV6;
+	udpv6_put_name(sk, msg, skb, v4);
+	if (inet->v6.rxopt)
+		ip6_datagram_recv_common_ctl(sk, msg, skb);
+	if (v4)
+		ip_cmsg_recv_flags(msg, skb, inet->cmsg_flags);
+	else if (inet->v6.rxopt)
+		ip6_datagram_recv_specific_ctl(sk, msg, skb);
+	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
+	if (!(flags & MSG_PEEK)) {
+		if (v4)
+			NS_INC_STATS(sk->ns, UdpInDatagrams);
+		else
+			NS_INC_STATS(sk->ns, Udp6InDatagrams);
+	}
+out:
+	kfree_skb(skb);
+	return ret;
+}
+
+/*
+ * connect() to an IPv6 address proper (Linux's __ip6_datagram_connect):
+ * the peer needs a next hop, a link-local one its link named; the source
+ * is the bound address or RFC 6724's choice. A socket bound to or
+ * connected with an IPv4 address cannot (-EAFNOSUPPORT, as Linux's route
+ * lookup refuses a v4-mapped source).
+ */
+static int ip6_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
+{
+	struct sockaddr_in6 usin;
+	struct in6_addr saddr;
+	int err;
+
+	if (len < SIN6_LEN_RFC2133)
+		return -EINVAL;
+	memset(&usin, 0, sizeof(usin));
+	memcpy(&usin, uaddr, len < sizeof(usin) ? len : sizeof(usin));
+	if (usin.sin6_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if ((ipv6_addr_is_linklocal(&usin.sin6_addr) ||
+	     (ipv6_addr_is_multicast(&usin.sin6_addr) &&
+	      ipv6_addr_mc_scope(&usin.sin6_addr) <= 2)) &&
+	    !usin.sin6_scope_id && !sk->sk_bound_dev_if)
+		return -EINVAL;
+	err = udpv6_route(sk, &usin.sin6_addr);
+	if (err)
+		return err;
+	err = udpv6_saddr(sk, &usin.sin6_addr, &saddr);
+	if (err)
+		return err;
+	sk->sk_ipv6 = true;
+	if (ipv6_addr_any(&sk->sk_v6_rcv_saddr))
+		sk->sk_v6_rcv_saddr = saddr;
+	sk->sk_v6_daddr = usin.sin6_addr;
+	sk->sk_dport = usin.sin6_port;
+	sk->sk_state = SK_ST_ESTABLISHED;
+	if (sk->sk_socket)
+		sk->sk_socket->state = SS_CONNECTED;
+	return 0;
+}
+
+/* Forgets an IPv6 peer, and the source it chose unless bind() gave it. */
+static void udpv6_forget_v6(struct sock *sk)
+{
+	sk->sk_v6_daddr = in6addr_any;
+	if (!sk->sk_userlocks_bindaddr) {
+		sk->sk_v6_rcv_saddr = in6addr_any;
+		sk->sk_ipv6 = false;
+	}
+}
+
+/*
+ * connect() of an AF_INET6 UDP socket (Linux's ip6_datagram_connect): an
+ * IPv4 peer (AF_INET, as af_inet6.c hands on a v4-mapped one) through
+ * ip4_datagram_connect, unless the socket carries IPv6 only (IPV6_V6ONLY,
+ * or bound to an IPv6 address: -ENETUNREACH); an IPv6 one here.
+ */
+static int udpv6_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
+{
+	if (len >= sizeof(sa_family_t) && uaddr->sa_family == AF_INET) {
+		struct in6_addr daddr6 = sk->sk_v6_daddr, saddr6 = sk->sk_v6_rcv_saddr;
+		bool was_v6 = sk->sk_ipv6;
+		int err;
+
+		if (inet_sk(sk)->v6.ipv6only || (sk->sk_ipv6 && sk->sk_userlocks_bindaddr))
+			return -ENETUNREACH;
+		/* Connected to an IPv6 peer before: that goes. */
+		udpv6_forget_v6(sk);
+		err = ip4_datagram_connect(sk, uaddr, len);
+		if (err) {
+			sk->sk_ipv6 = was_v6;
+			sk->sk_v6_daddr = daddr6;
+			sk->sk_v6_rcv_saddr = saddr6;
+		}
+		return err;
+	}
+	return ip6_datagram_connect(sk, uaddr, len);
+}
+
+/* connect(AF_UNSPEC): forgets the peer of either family (Linux's __udp_disconnect). */
+static int udpv6_disconnect(struct sock *sk, int flags)
+{
+	int err = ip4_datagram_disconnect(sk, flags);
+
+	udpv6_forget_v6(sk);
+	return err;
+}
+
+/* Linux's udpv6_prot: the port table, options and teardown are UDP's. */
+const struct proto udpv6_prot = {
+    .name = "UDPv6",
+    .obj_size = sizeof(struct udp_sock),
+    .init = udp_init_sock,
+    .close = ip4_datagram_close,
+    .connect = udpv6_connect,
+    .disconnect = udpv6_disconnect,
+    .ioctl = ip_dgram_ioctl,
+    .destroy = udp_destroy,
+    .setsockopt = udp_setsockopt,
+    .getsockopt = udp_getsockopt,
+    .sendmsg = udpv6_sendmsg,
+    .recvmsg = udpv6_recvmsg,
+    .unhash = udp_unhash,
+    .get_port = udp_get_port,
+    .max_header = MAX_HEADER,
+};
+
+static const struct inet6_protocol udpv6_protocol = {
+    .handler = udpv6_rcv,
+    .err_handler = udpv6_err,
+};
+
+/* Registers UDP in the IPv6 demux when the stack runs IPv6. */
+int udpv6_init(struct nstack *ns)
+{
+	if (!ns->ip6)
+		return 0;
+	return inet6_add_protocol(ns, &udpv6_protocol, IPPROTO_UDP);
+}
+
+/* Takes UDP out of the IPv6 demux; the sockets are udp_exit()'s. */
+void udpv6_exit(struct nstack *ns)
+{
+	if (ns->ip6)
+		inet6_del_protocol(ns, IPPROTO_UDP);
+}
