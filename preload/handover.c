@@ -29,11 +29,11 @@ static bool wants_kernel_v4(uint32_t a)
 }
 
 /* Whether the kernel must serve the IPv6 address a: ::1, "::" as a peer, NSTACK_BYPASS. */
-static bool wants_kernel_v6(const struct in6_addr *a, bool to_bind, int type)
+static bool wants_kernel_v6(const struct in6_addr *a, bool to_bind, int type, int protocol)
 {
 	if (IN6_IS_ADDR_UNSPECIFIED(a))
 		return !to_bind; /* connect("::") is the host's loopback */
-	if (!nsp_ipv6_served(type))
+	if (!nsp_ipv6_served(type, protocol))
 		return true; /* the stack carries no IPv6 for this kind of socket */
 	for (int i = 0; i < nsp_policy.nbypass6; i++) {
 		unsigned int plen = nsp_policy.bypass6_plen[i], full = plen / 8, rest = plen % 8;
@@ -52,7 +52,8 @@ static bool wants_kernel_v6(const struct in6_addr *a, bool to_bind, int type)
  * v4-mapped address is judged as its IPv4 address; an IPv6 one is nstack's
  * when the stack carries IPv6 for that type.
  */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type)
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type,
+		      int protocol)
 {
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
@@ -68,7 +69,7 @@ bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, in
 		memcpy(&a, &s6->sin6_addr.s6_addr[12], 4);
 		return wants_kernel_v4(a);
 	}
-	return wants_kernel_v6(&s6->sin6_addr, to_bind, type);
+	return wants_kernel_v6(&s6->sin6_addr, to_bind, type, protocol);
 }
 
 /* Remembers the last value of each option, for replay on a kernel socket. */
@@ -123,7 +124,8 @@ static int kernel_twin(struct nsp_file *f)
 		struct sockaddr_storage b = f->bound_addr;
 
 		/* nstack's own address means nothing to the kernel: keep the port. */
-		if (!nsp_wants_kernel((struct sockaddr *)&b, f->bound_len, true, f->type)) {
+		if (!nsp_wants_kernel((struct sockaddr *)&b, f->bound_len, true, f->type,
+				      f->protocol)) {
 			if (b.ss_family == AF_INET6)
 				((struct sockaddr_in6 *)&b)->sin6_addr = in6addr_any;
 			else

@@ -123,7 +123,8 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 		return (int)nsp_ret(rc);
 	if ((type & 0xf) == SOCK_STREAM || domain == AF_INET6)
 		nsp_sysctl_refresh(ns);
-	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only) && !nsp_ipv6_served(type)) {
+	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only) &&
+	    !nsp_ipv6_served(type, protocol)) {
 		/* net.ipv6.bindv6only=1: born IPv6-only, which only the kernel carries here. */
 		note_kernel_socket(domain, type, protocol);
 		return REAL(socket)(domain, type, protocol);
@@ -161,7 +162,7 @@ static int maybe_handover(int fd, struct nsp_file *f, const struct sockaddr *add
 {
 	int rc;
 
-	if (!nsp_wants_kernel(addr, len, to_bind, f->type))
+	if (!nsp_wants_kernel(addr, len, to_bind, f->type, f->protocol))
 		return 0;
 	rc = nsp_handover(fd, f, addr);
 	return rc ? rc : 1;
@@ -513,7 +514,7 @@ NSP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_
 	LOOKUP_OR(fd, REAL(setsockopt)(fd, level, name, val, len));
 	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && val && len >= sizeof(int) &&
 	    *(const int *)val && nstack_sock_family(f->sock) == AF_INET6 &&
-	    !nsp_ipv6_served(f->type)) {
+	    !nsp_ipv6_served(f->type, f->protocol)) {
 		/* IPv6 only: nstack carries no IPv6 for this socket, the kernel does. */
 		rc = nsp_handover(fd, f, NULL);
 		if (rc == 0) {

@@ -258,11 +258,18 @@ int nsp_ifreq_answer(unsigned long cmd, void *arg);
 
 /* handover.c */
 /* True when a socket sending to / binding to sa must become a kernel socket. */
-bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type);
-/* Whether nstack carries IPv6 proper for sockets of this type (TCP only so far). */
-static inline bool nsp_ipv6_served(int type)
+bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, int type,
+		      int protocol);
+/*
+ * Whether nstack carries IPv6 proper for sockets of this type and protocol:
+ * TCP and UDP so far (ICMPv6 ping and raw sockets are the kernel's).
+ */
+static inline bool nsp_ipv6_served(int type, int protocol)
 {
-	return nsp_policy.ipv6 && (type & 0xf) == SOCK_STREAM;
+	type &= 0xf;
+	return nsp_policy.ipv6 &&
+	       ((type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
+		(type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)));
 }
 /*
  * Turns private fd (file f, referenced by the caller) into a kernel socket

@@ -293,3 +293,46 @@ c.close()' || return 1
 	[ "$(cat nc.out)" = "$a" ]
 }
 
+
+# UDP over IPv6: an echo server on "::" under nstack (python, dual-stack)
+# echoes datagrams from a kernel client over IPv6 and over IPv4, then a
+# client under nstack echoes them off a kernel server at [2001:2::1]; byte
+# for byte. ip6_udp_echo SIZE: the datagram size.
+ip6_udp_echo() {
+	local size=$1
+	ip6_peer_up || return 1
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 30 python3 "$IT/udp_echo.py" 9661 3 :: \
+		>srv.log 2>&1 &
+	local srv=$!
+	wait_file srv.log ready || { cat srv.log; return 1; }
+	wait_nstack_up6 || return 1
+	local client='
+import os, socket, sys
+peer, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in peer else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+for i in range(20):
+    d = os.urandom(size)
+    s.sendto(d, (peer, port))
+    r, a = s.recvfrom(65535)
+    assert r == d and a[0] == peer, (i, len(r), a)
+print("echo ok", flush=True)'
+	in_peer timeout 20 python3 -c "$client" "$ADDR6" 9661 "$size" || return 1
+	in_peer timeout 20 python3 -c "$client" "$ADDR" 9661 "$size" || return 1
+	wait $srv
+	cat srv.log
+	grep -q '^echoed 40' srv.log || return 1
+	grep -Eq 'stat Udp6InDatagrams 20$' srv.log || return 1
+	in_peer timeout 30 python3 "$IT/udp_echo.py" 9662 3 "$PEER6" >ksrv.log 2>&1 &
+	wait_file ksrv.log ready || return 1
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 20 python3 -c "$client" "$PEER6" 9662 \
+		"$size" >cli.log 2>&1 || { cat cli.log; return 1; }
+	grep -q 'stat Udp6OutDatagrams 20$' cli.log || { cat cli.log; return 1; }
+}
+
+case_ipv6_udp_echo_1200_byte_datagrams() {
+	ip6_udp_echo 1200
+	local rc=$?
+	ip6_peer_down
+	return $rc
+}
