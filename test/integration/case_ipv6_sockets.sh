@@ -1,4 +1,4 @@
-# TCP over IPv6 through the preload: programs under nstack with
+# TCP and UDP over IPv6 through the preload: programs under nstack with
 # NSTACK_ADDR6=2001:2::2/64 against kernel programs at 2001:2::1 on the
 # peer (ip6_peer_up/ip6_peer_down in case_ipv6_nd.sh), data checked by
 # SHA-256.
