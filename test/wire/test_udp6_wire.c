@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -948,8 +949,8 @@ static void icmp6_error_to_udp(uint8_t type, uint8_t code, uint16_t sport, uint1
 
 /*
  * ICMPv6 port unreachable about a datagram of a connected socket: the next
- * call reports ECONNREFUSED. An unconnected socket is not told (no
- * IPV6_RECVERR), unless it asked with IPV6_RECVERR.
+ * call reports ECONNREFUSED. An unconnected socket is not told, unless it
+ * asked with IPV6_RECVERR: then also through recvmsg(MSG_ERRQUEUE).
  */
 START_TEST(test_icmpv6_error_reported_to_connected_socket)
 {
@@ -975,6 +976,26 @@ START_TEST(test_icmpv6_error_reported_to_connected_socket)
 	icmp6_error_to_udp(ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, SRV_PORT, 53);
 	recv6_msg(u, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -ECONNREFUSED);
+	/* And it is queued: the original destination and the extended error. */
+	recv6_msg(u, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, 0);
+	ck_assert(r.flags & MSG_ERRQUEUE);
+	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in6));
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+	ck_assert_uint_eq(ntohs(r.from.sin6_port), 53);
+	{
+		const struct cmsghdr *c = find_cmsg(&r, IPPROTO_IPV6, IPV6_RECVERR);
+		struct sock_extended_err ee;
+
+		ck_assert_ptr_nonnull(c);
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		ck_assert_uint_eq(ee.ee_errno, ECONNREFUSED);
+		ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ICMP6);
+		ck_assert_uint_eq(ee.ee_type, ICMPV6_DEST_UNREACH);
+		ck_assert_uint_eq(ee.ee_code, ICMPV6_PORT_UNREACH);
+	}
+	recv6_msg(u, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, -EAGAIN);
 	/* About a port nobody has: counted. */
 	icmp6_error_to_udp(ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 1, 53);
 	ck_assert_uint_eq(t_stat("Icmp6InErrors"), 1);
