@@ -635,6 +635,54 @@ START_TEST(test_dual_stack_takes_ipv4_v6only_does_not)
 }
 END_TEST
 
+/*
+ * An AF_INET socket and an IPv6-only one share a port: each family's
+ * datagrams go to its own. With SO_REUSEADDR an AF_INET socket and a
+ * dual-stack one share it too, and IPv4 prefers the AF_INET socket (Linux's
+ * compute_score).
+ */
+START_TEST(test_families_demuxed_on_a_shared_port)
+{
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = sock6();
+	struct socket *c = t_socket(SOCK_DGRAM, 0), *d = sock6();
+	static unsigned char l4[64];
+	struct rx6 r;
+	int one = 1;
+	size_t n;
+
+	ck_assert_int_eq(bind4(a, 0, 8100), 0);
+	ck_assert_int_eq(set_v6only(b), 0);
+	ck_assert_int_eq(bind6(b, &in6addr_any, 8100), 0);
+	n = t_build_udp(l4, T_PEER_IP, T_LOCAL_IP, PEER_PORT, 8100, "4", 1);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 1, l4, n));
+	inject_udp6((struct dgram6){.sport = PEER_PORT, .dport = 8100, .data = "66", .len = 2});
+	recv6_msg(a, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 1);
+	recv6_msg(b, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+
+	ck_assert_int_eq(nstack_setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_setsockopt(d, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind6(d, &in6addr_any, 8101), 0);
+	ck_assert_int_eq(bind4(c, 0, 8101), 0);
+	n = t_build_udp(l4, T_PEER_IP, T_LOCAL_IP, PEER_PORT, 8101, "4", 1);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 2, l4, n));
+	inject_udp6((struct dgram6){.sport = PEER_PORT, .dport = 8101, .data = "66", .len = 2});
+	recv6_msg(c, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 1);
+	recv6_msg(d, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 2);
+	recv6_msg(d, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	expect_no_tx6();
+	nstack_close(a);
+	nstack_close(b);
+	nstack_close(c);
+	nstack_close(d);
+}
+END_TEST
+
 /* One port space: Linux's conflicts between AF_INET, dual-stack and IPv6-only UDP sockets. */
 START_TEST(test_bind_conflicts_shared_with_ipv4)
 {
@@ -1019,6 +1067,7 @@ static Suite *udp6_wire_suite(void)
 	tcase_add_test(tc, test_closed_port_icmpv6_unreachable_exact_frame);
 	tcase_add_test(tc, test_wildcard_socket_takes_all_nodes_multicast);
 	tcase_add_test(tc, test_dual_stack_takes_ipv4_v6only_does_not);
+	tcase_add_test(tc, test_families_demuxed_on_a_shared_port);
 	tcase_add_test(tc, test_bind_conflicts_shared_with_ipv4);
 	tcase_add_test(tc, test_connect_send_getpeername_and_disconnect);
 	tcase_add_test(tc, test_connect_errors);
