@@ -79,6 +79,8 @@ struct sock_exterr_skb {
 	struct sock_extended_err ee;
 	uint16_t addr_offset; /* offset of the original destination from the network header */
 	uint16_t port;	      /* original destination port, network order */
+	/* SO_EE_ORIGIN_ICMP6: the node that sent the error ("::" when unknown). */
+	struct in6_addr offender6;
 };
 
 static inline struct sock_exterr_skb *skb_exterr(struct sk_buff *skb)

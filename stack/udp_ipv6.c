@@ -231,10 +231,110 @@ drop:
 }
 
 /*
+ * Queues an IPV6_RECVERR entry for an ICMPv6 error (Linux's
+ * ipv6_icmp_error): a clone of the error whose data is the payload of the
+ * datagram it quotes (payload points into skb, at the quoted UDP data),
+ * with the extended error in cb. skb->data is at the quoted IPv6 header.
+ * The offender is the source of the ICMPv6 packet when its network header
+ * is still the outer one, else unknown ("::").
+ */
+static void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type,
+			    uint8_t code, uint16_t port, uint32_t info,
+			    const unsigned char *payload)
+{
+	struct sock_exterr_skb *serr;
+	struct sk_buff *c;
+	unsigned int off;
+
+	c = skb_clone(skb);
+	if (!c)
+		return;
+	serr = skb_exterr(c);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_errno = (uint32_t)err;
+	serr->ee.ee_origin = SO_EE_ORIGIN_ICMP6;
+	serr->ee.ee_type = type;
+	serr->ee.ee_code = code;
+	serr->ee.ee_info = info;
+	serr->addr_offset =
+	    (uint16_t)(skb->data + offsetof(struct ipv6hdr, daddr) - skb_network_header(skb));
+	serr->port = port;
+	if (skb_network_header(skb) < skb->data)
+		memcpy(&serr->offender6, skb_network_header(skb) + offsetof(struct ipv6hdr, saddr),
+		       sizeof(serr->offender6));
+	off = payload >= skb->data ? (unsigned int)(payload - skb->data) : 0;
+	if (off > c->len)
+		off = c->len;
+	skb_pull(c, off);
+	skb_reset_transport_header(c);
+	if (sock_queue_err_skb(sk, c))
+		kfree_skb(c);
+}
+
+/* The control message of recvmsg(MSG_ERRQUEUE) on IPv6 (Linux's sock_extended_err + sin6). */
+struct ip6_errhdr {
+	struct sock_extended_err ee;
+	struct sockaddr_in6 offender;
+};
+
+/*
+ * recvmsg(MSG_ERRQUEUE) (Linux's ipv6_recv_error): an ICMPv6 error gives
+ * the quoted payload as data, the original destination as msg_name and an
+ * IPV6_RECVERR control message; the other entries (IPv4 errors of a
+ * dual-stack socket, timestamps, zerocopy) are ip_recv_error()'s, whose
+ * names af_inet6.c shows v4-mapped.
+ */
+static ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	struct sk_buff *skb = skb_peek(&sk->sk_error_queue), *next;
+	struct sock_exterr_skb *serr;
+	struct ip6_errhdr errhdr;
+	struct sockaddr_in6 sin6;
+	size_t copied;
+	int err;
+
+	if (!skb || skb_exterr(skb)->ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+		return ip_recv_error(sk, msg, len);
+	skb = skb_dequeue(&sk->sk_error_queue);
+	next = skb_peek(&sk->sk_error_queue);
+	serr = skb_exterr(skb);
+	if (next && (skb_exterr(next)->ee.ee_origin == SO_EE_ORIGIN_ICMP ||
+		     skb_exterr(next)->ee.ee_origin == SO_EE_ORIGIN_ICMP6))
+		sk->sk_err = (int)skb_exterr(next)->ee.ee_errno;
+	else
+		sk->sk_err = 0;
+	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
+	if (err)
+		goto out;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = serr->port;
+	memcpy(&sin6.sin6_addr, skb_network_header(skb) + serr->addr_offset,
+	       sizeof(sin6.sin6_addr));
+	if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
+		sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+	if (msg->msg_name) {
+		memcpy(msg->msg_name, &sin6, sizeof(sin6));
+		msg->msg_namelen = sizeof(sin6);
+	}
+	memset(&errhdr, 0, sizeof(errhdr));
+	errhdr.ee = serr->ee;
+	errhdr.offender.sin6_family = AF_INET6;
+	errhdr.offender.sin6_addr = serr->offender6;
+	put_cmsg(msg, IPPROTO_IPV6, IPV6_RECVERR, sizeof(errhdr), &errhdr);
+	msg->msg_flags |= MSG_ERRQUEUE;
+	err = (int)copied;
+out:
+	kfree_skb(skb);
+	return err;
+}
+
+/*
  * An ICMPv6 error about a datagram we sent (Linux's __udp6_lib_err);
  * skb->data at the quoted IPv6 header, the UDP header at offset. As for
  * IPv4 (udp_err), without IPV6_RECVERR only hard errors on connected
- * sockets become sk_err. Packet Too Big is hard unless
+ * sockets become sk_err; with it every error does, and is queued for
+ * recvmsg(MSG_ERRQUEUE). Packet Too Big is hard unless
  * IPV6_PMTUDISC_DONT, and ignored by sockets that use the interface MTU
  * (IPV6_PMTUDISC_INTERFACE/OMIT); the path MTU itself was learnt by
  * ICMPv6.
@@ -249,7 +349,6 @@ static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offse
 	bool harderr;
 	int err;
 
-	(void)info;
 	if (offset < (int)sizeof(ip6h) || skb->len < (unsigned int)offset + UDP_HLEN)
 		return;
 	memcpy(&ip6h, skb->data, sizeof(ip6h));
@@ -268,13 +367,13 @@ static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offse
 		if (o->pmtudisc != IPV6_PMTUDISC_DONT)
 			harderr = true;
 	}
-	/*
-	 * IPV6_RECVERR: Linux also queues the error (ipv6_icmp_error) for
-	 * recvmsg(MSG_ERRQUEUE); nstack has no IPv6 error queue yet, so the
-	 * error is reported as sk_err only.
-	 */
-	if (!o->recverr && (!harderr || sk->sk_state != SK_ST_ESTABLISHED))
-		return;
+	if (!o->recverr) {
+		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
+			return;
+	} else {
+		ipv6_icmp_error(sk, skb, err, type, code, uh.dest, info,
+				skb->data + offset + UDP_HLEN);
+	}
 	sk->sk_err = err;
 	SK_CB(sk, sk_error_report)(sk);
 }
@@ -737,7 +836,7 @@ static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, in
 	int err;
 
 	if (flags & MSG_ERRQUEUE)
-		return ip_recv_error(sk, msg, len);
+		return ipv6_recv_error(sk, msg, len);
 	skb = skb_recv_datagram(sk, flags, &err);
 	if (!skb)
 		return err;

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -634,6 +635,54 @@ START_TEST(test_dual_stack_takes_ipv4_v6only_does_not)
 }
 END_TEST
 
+/*
+ * An AF_INET socket and an IPv6-only one share a port: each family's
+ * datagrams go to its own. With SO_REUSEADDR an AF_INET socket and a
+ * dual-stack one share it too, and IPv4 prefers the AF_INET socket (Linux's
+ * compute_score).
+ */
+START_TEST(test_families_demuxed_on_a_shared_port)
+{
+	struct socket *a = t_socket(SOCK_DGRAM, 0), *b = sock6();
+	struct socket *c = t_socket(SOCK_DGRAM, 0), *d = sock6();
+	static unsigned char l4[64];
+	struct rx6 r;
+	int one = 1;
+	size_t n;
+
+	ck_assert_int_eq(bind4(a, 0, 8100), 0);
+	ck_assert_int_eq(set_v6only(b), 0);
+	ck_assert_int_eq(bind6(b, &in6addr_any, 8100), 0);
+	n = t_build_udp(l4, T_PEER_IP, T_LOCAL_IP, PEER_PORT, 8100, "4", 1);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 1, l4, n));
+	inject_udp6((struct dgram6){.sport = PEER_PORT, .dport = 8100, .data = "66", .len = 2});
+	recv6_msg(a, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 1);
+	recv6_msg(b, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+
+	ck_assert_int_eq(nstack_setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(nstack_setsockopt(d, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind6(d, &in6addr_any, 8101), 0);
+	ck_assert_int_eq(bind4(c, 0, 8101), 0);
+	n = t_build_udp(l4, T_PEER_IP, T_LOCAL_IP, PEER_PORT, 8101, "4", 1);
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_UDP, 2, l4, n));
+	inject_udp6((struct dgram6){.sport = PEER_PORT, .dport = 8101, .data = "66", .len = 2});
+	recv6_msg(c, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 1);
+	recv6_msg(d, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 2);
+	recv6_msg(d, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	expect_no_tx6();
+	nstack_close(a);
+	nstack_close(b);
+	nstack_close(c);
+	nstack_close(d);
+}
+END_TEST
+
 /* One port space: Linux's conflicts between AF_INET, dual-stack and IPv6-only UDP sockets. */
 START_TEST(test_bind_conflicts_shared_with_ipv4)
 {
@@ -948,8 +997,8 @@ static void icmp6_error_to_udp(uint8_t type, uint8_t code, uint16_t sport, uint1
 
 /*
  * ICMPv6 port unreachable about a datagram of a connected socket: the next
- * call reports ECONNREFUSED. An unconnected socket is not told (no
- * IPV6_RECVERR), unless it asked with IPV6_RECVERR.
+ * call reports ECONNREFUSED. An unconnected socket is not told, unless it
+ * asked with IPV6_RECVERR: then also through recvmsg(MSG_ERRQUEUE).
  */
 START_TEST(test_icmpv6_error_reported_to_connected_socket)
 {
@@ -975,6 +1024,26 @@ START_TEST(test_icmpv6_error_reported_to_connected_socket)
 	icmp6_error_to_udp(ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, SRV_PORT, 53);
 	recv6_msg(u, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -ECONNREFUSED);
+	/* And it is queued: the original destination and the extended error. */
+	recv6_msg(u, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, 0);
+	ck_assert(r.flags & MSG_ERRQUEUE);
+	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in6));
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+	ck_assert_uint_eq(ntohs(r.from.sin6_port), 53);
+	{
+		const struct cmsghdr *c = find_cmsg(&r, IPPROTO_IPV6, IPV6_RECVERR);
+		struct sock_extended_err ee;
+
+		ck_assert_ptr_nonnull(c);
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		ck_assert_uint_eq(ee.ee_errno, ECONNREFUSED);
+		ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ICMP6);
+		ck_assert_uint_eq(ee.ee_type, ICMPV6_DEST_UNREACH);
+		ck_assert_uint_eq(ee.ee_code, ICMPV6_PORT_UNREACH);
+	}
+	recv6_msg(u, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, -EAGAIN);
 	/* About a port nobody has: counted. */
 	icmp6_error_to_udp(ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 1, 53);
 	ck_assert_uint_eq(t_stat("Icmp6InErrors"), 1);
@@ -998,6 +1067,7 @@ static Suite *udp6_wire_suite(void)
 	tcase_add_test(tc, test_closed_port_icmpv6_unreachable_exact_frame);
 	tcase_add_test(tc, test_wildcard_socket_takes_all_nodes_multicast);
 	tcase_add_test(tc, test_dual_stack_takes_ipv4_v6only_does_not);
+	tcase_add_test(tc, test_families_demuxed_on_a_shared_port);
 	tcase_add_test(tc, test_bind_conflicts_shared_with_ipv4);
 	tcase_add_test(tc, test_connect_send_getpeername_and_disconnect);
 	tcase_add_test(tc, test_connect_errors);
