@@ -25,9 +25,6 @@
 #include "tcp.h"
 #include "udp.h"
 
-/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
-#define SIN6_LEN_RFC2133 24
-
 static void v6_map(struct in6_addr *a, uint32_t v4)
 {
 	memset(a, 0, sizeof(*a));

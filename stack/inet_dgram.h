@@ -161,4 +161,22 @@ struct sock *udp6_lib_lookup(struct nstack *ns, const struct in6_addr *saddr, ui
 /* ping.c */
 struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr);
 
+/* Per-call IPv6 parameters from control messages; unset: the socket's. */
+struct ipcm6_cookie {
+	struct in6_addr saddr; /* IPV6_PKTINFO's source, "::" = none */
+	int hlim;	       /* IPV6_HOPLIMIT, -1 = socket's */
+	int tclass;	       /* IPV6_TCLASS, -1 = socket's */
+};
+
+/* datagram_ipv6.c (Linux's net/ipv6/datagram.c), for udp_ipv6.c and ping.c. */
+int ip6_datagram_saddr(struct sock *sk, const struct in6_addr *daddr, struct in6_addr *saddr);
+int ip6_datagram_route(struct sock *sk, const struct in6_addr *daddr);
+int ip6_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len);
+int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg, struct ipcm6_cookie *ipc6);
+void ip6_datagram_recv_common_ctl(struct sock *sk, struct msghdr *msg, const struct sk_buff *skb);
+void ip6_datagram_recv_specific_ctl(struct sock *sk, struct msghdr *msg, const struct sk_buff *skb);
+void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type, uint8_t code,
+		     uint16_t port, uint32_t info, const unsigned char *payload);
+ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
+
 #endif

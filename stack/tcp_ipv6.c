@@ -18,9 +18,6 @@
 #include "stack.h"
 #include "tcp.h"
 
-/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
-#define SIN6_LEN_RFC2133 24
-
 /* See tcp.h: keyed by the stack's hash secret, so that peers cannot aim at one chain. */
 uint32_t tcp_v6_fold(const struct nstack *ns, const struct in6_addr *a)
 {

@@ -1,6 +1,6 @@
 /*
- * UDP over IPv6 (Linux's net/ipv6/udp.c, with the parts of
- * net/ipv6/datagram.c it needs): the receive handler in the IPv6 demux,
+ * UDP over IPv6 (Linux's net/ipv6/udp.c; the datagram helpers it shares
+ * with ping are in datagram_ipv6.c): the receive handler in the IPv6 demux,
  * the IPv6 socket lookup over the one UDP port table, sendmsg/recvmsg and
  * connect() of AF_INET6 UDP sockets, and ICMPv6 errors.
  *
@@ -26,9 +26,6 @@
 #include "sock.h"
 #include "stack.h"
 #include "udp.h"
-
-/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
-#define SIN6_LEN_RFC2133 24
 
 /* The largest UDP payload in one IPv6 packet without a jumbogram: 65535 - 8. */
 #define UDP6_MAX_PAYLOAD (IPV6_MAXPLEN - UDP_HLEN)
@@ -231,105 +228,6 @@ drop:
 }
 
 /*
- * Queues an IPV6_RECVERR entry for an ICMPv6 error (Linux's
- * ipv6_icmp_error): a clone of the error whose data is the payload of the
- * datagram it quotes (payload points into skb, at the quoted UDP data),
- * with the extended error in cb. skb->data is at the quoted IPv6 header.
- * The offender is the source of the ICMPv6 packet when its network header
- * is still the outer one, else unknown ("::").
- */
-static void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type,
-			    uint8_t code, uint16_t port, uint32_t info,
-			    const unsigned char *payload)
-{
-	struct sock_exterr_skb *serr;
-	struct sk_buff *c;
-	unsigned int off;
-
-	c = skb_clone(skb);
-	if (!c)
-		return;
-	serr = skb_exterr(c);
-	memset(serr, 0, sizeof(*serr));
-	serr->ee.ee_errno = (uint32_t)err;
-	serr->ee.ee_origin = SO_EE_ORIGIN_ICMP6;
-	serr->ee.ee_type = type;
-	serr->ee.ee_code = code;
-	serr->ee.ee_info = info;
-	serr->addr_offset =
-	    (uint16_t)(skb->data + offsetof(struct ipv6hdr, daddr) - skb_network_header(skb));
-	serr->port = port;
-	if (skb_network_header(skb) < skb->data)
-		memcpy(&serr->offender6, skb_network_header(skb) + offsetof(struct ipv6hdr, saddr),
-		       sizeof(serr->offender6));
-	off = payload >= skb->data ? (unsigned int)(payload - skb->data) : 0;
-	if (off > c->len)
-		off = c->len;
-	skb_pull(c, off);
-	skb_reset_transport_header(c);
-	if (sock_queue_err_skb(sk, c))
-		kfree_skb(c);
-}
-
-/* The control message of recvmsg(MSG_ERRQUEUE) on IPv6 (Linux's sock_extended_err + sin6). */
-struct ip6_errhdr {
-	struct sock_extended_err ee;
-	struct sockaddr_in6 offender;
-};
-
-/*
- * recvmsg(MSG_ERRQUEUE) (Linux's ipv6_recv_error): an ICMPv6 error gives
- * the quoted payload as data, the original destination as msg_name and an
- * IPV6_RECVERR control message; the other entries (IPv4 errors of a
- * dual-stack socket, timestamps, zerocopy) are ip_recv_error()'s, whose
- * names af_inet6.c shows v4-mapped.
- */
-static ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
-{
-	struct sk_buff *skb = skb_peek(&sk->sk_error_queue), *next;
-	struct sock_exterr_skb *serr;
-	struct ip6_errhdr errhdr;
-	struct sockaddr_in6 sin6;
-	size_t copied;
-	int err;
-
-	if (!skb || skb_exterr(skb)->ee.ee_origin != SO_EE_ORIGIN_ICMP6)
-		return ip_recv_error(sk, msg, len);
-	skb = skb_dequeue(&sk->sk_error_queue);
-	next = skb_peek(&sk->sk_error_queue);
-	serr = skb_exterr(skb);
-	if (next && (skb_exterr(next)->ee.ee_origin == SO_EE_ORIGIN_ICMP ||
-		     skb_exterr(next)->ee.ee_origin == SO_EE_ORIGIN_ICMP6))
-		sk->sk_err = (int)skb_exterr(next)->ee.ee_errno;
-	else
-		sk->sk_err = 0;
-	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
-	if (err)
-		goto out;
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = serr->port;
-	memcpy(&sin6.sin6_addr, skb_network_header(skb) + serr->addr_offset,
-	       sizeof(sin6.sin6_addr));
-	if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
-		sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
-	if (msg->msg_name) {
-		memcpy(msg->msg_name, &sin6, sizeof(sin6));
-		msg->msg_namelen = sizeof(sin6);
-	}
-	memset(&errhdr, 0, sizeof(errhdr));
-	errhdr.ee = serr->ee;
-	errhdr.offender.sin6_family = AF_INET6;
-	errhdr.offender.sin6_addr = serr->offender6;
-	put_cmsg(msg, IPPROTO_IPV6, IPV6_RECVERR, sizeof(errhdr), &errhdr);
-	msg->msg_flags |= MSG_ERRQUEUE;
-	err = (int)copied;
-out:
-	kfree_skb(skb);
-	return err;
-}
-
-/*
  * An ICMPv6 error about a datagram we sent (Linux's __udp6_lib_err);
  * skb->data at the quoted IPv6 header, the UDP header at offset. As for
  * IPv4 (udp_err), without IPV6_RECVERR only hard errors on connected
@@ -376,39 +274,6 @@ static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offse
 	}
 	sk->sk_err = err;
 	SK_CB(sk, sk_error_report)(sk);
-}
-
-/*
- * The source address of a datagram from sk to daddr: the bound (or
- * connected) one, else RFC 6724's choice; a group sk is bound to is no
- * source.
- */
-static int udpv6_saddr(struct sock *sk, const struct in6_addr *daddr, struct in6_addr *saddr)
-{
-	if (!ipv6_addr_any(&sk->sk_v6_rcv_saddr) && !ipv6_addr_is_multicast(&sk->sk_v6_rcv_saddr)) {
-		*saddr = sk->sk_v6_rcv_saddr;
-		return 0;
-	}
-	return ipv6_dev_get_saddr(sk->ns, daddr, saddr);
-}
-
-/*
- * Whether IPv6 can carry a datagram from sk to daddr at all: "::" and ::1
- * are the host's own (the kernel's loopback, not nstack's), and a
- * destination needs a next hop (-ENETUNREACH). A socket bound to or
- * connected with an IPv4 address (v4-mapped) sends no IPv6: Linux's
- * ip6_dst_lookup_tail() refuses a v4-mapped source with -EAFNOSUPPORT.
- */
-static int udpv6_route(struct sock *sk, const struct in6_addr *daddr)
-{
-	struct in6_addr nexthop;
-
-	if (!sk_v6_ok(sk))
-		return -EAFNOSUPPORT;
-	if (!sk->ns->ip6 || ipv6_addr_any(daddr) || ipv6_addr_loopback(daddr) ||
-	    ipv6_addr_v4mapped(daddr))
-		return -ENETUNREACH;
-	return ip6_route_nexthop(sk->ns, daddr, &nexthop);
 }
 
 /*
@@ -496,93 +361,6 @@ int udpv6_push_pending_frames(struct sock *sk)
 out:
 	udp_flush_pending_frames(sk);
 	return err;
-}
-
-/* Per-call IPv6 parameters from control messages; unset: the socket's. */
-struct ipcm6_cookie {
-	struct in6_addr saddr; /* IPV6_PKTINFO's source, "::" = none */
-	int hlim;	       /* IPV6_HOPLIMIT, -1 = socket's */
-	int tclass;	       /* IPV6_TCLASS, -1 = socket's */
-};
-
-/* An int-valued IPV6_HOPLIMIT/IPV6_TCLASS control message in -1..255, else -EINVAL. */
-static int ip6_cmsg_int(const struct cmsghdr *c, int *val)
-{
-	int v;
-
-	if (c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EINVAL;
-	memcpy(&v, CMSG_DATA(c), sizeof(v));
-	if (v < -1 || v > 0xff)
-		return -EINVAL;
-	*val = v;
-	return 0;
-}
-
-/*
- * The control messages of an IPv6 sendmsg() (Linux's
- * ip6_datagram_send_ctl): IPV6_PKTINFO (a source address of ours; an
- * interface index other than ours is -ENODEV), IPV6_HOPLIMIT,
- * IPV6_TCLASS; other IPv6 ones and malformed ones -EINVAL. SOL_SOCKET
- * credentials and rights are ignored, as ip_cmsg_send() does.
- */
-static int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg,
-				 struct ipcm6_cookie *ipc6)
-{
-	struct msghdr *m = (struct msghdr *)msg;
-	struct cmsghdr *c;
-	int err;
-
-	ipc6->saddr = in6addr_any;
-	ipc6->hlim = -1;
-	ipc6->tclass = -1;
-	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
-		return 0;
-	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		size_t room = (size_t)((char *)msg->msg_control + msg->msg_controllen - (char *)c);
-
-		if (c->cmsg_len < sizeof(struct cmsghdr) || c->cmsg_len > room)
-			return -EINVAL;
-		if (c->cmsg_level == SOL_SOCKET) {
-			if (c->cmsg_type == SCM_RIGHTS || c->cmsg_type == SCM_CREDENTIALS)
-				continue;
-			return -EINVAL;
-		}
-		if (c->cmsg_level != IPPROTO_IPV6)
-			continue;
-		switch (c->cmsg_type) {
-		case IPV6_PKTINFO: {
-			struct in6_pktinfo pi;
-
-			if (c->cmsg_len != CMSG_LEN(sizeof(pi)))
-				return -EINVAL;
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			if (pi.ipi6_ifindex && (int)pi.ipi6_ifindex != inet_dev_index(sk->ns))
-				return -ENODEV;
-			if (!ipv6_addr_any(&pi.ipi6_addr)) {
-				if (!sk->ns->ip6 ||
-				    (!ipv6_chk_addr(sk->ns, &pi.ipi6_addr) &&
-				     !inet_sk(sk)->freebind && !inet_sk(sk)->transparent))
-					return -EINVAL;
-				ipc6->saddr = pi.ipi6_addr;
-			}
-			break;
-		}
-		case IPV6_HOPLIMIT:
-			err = ip6_cmsg_int(c, &ipc6->hlim);
-			if (err)
-				return err;
-			break;
-		case IPV6_TCLASS:
-			err = ip6_cmsg_int(c, &ipc6->tclass);
-			if (err)
-				return err;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -676,13 +454,13 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
 	if (err)
 		return err;
-	err = udpv6_route(sk, &daddr);
+	err = ip6_datagram_route(sk, &daddr);
 	if (err)
 		return err;
 	if (!ipv6_addr_any(&ipc6.saddr)) {
 		saddr = ipc6.saddr;
 	} else {
-		err = udpv6_saddr(sk, &daddr, &saddr);
+		err = ip6_datagram_saddr(sk, &daddr, &saddr);
 		if (err)
 			return err;
 	}
@@ -739,56 +517,6 @@ append:
 	}
 	udp_zerocopy_done(sk, len, flags);
 	return (ssize_t)len;
-}
-
-/*
- * The control messages every packet may carry on an AF_INET6 socket
- * (Linux's ip6_datagram_recv_common_ctl): IPV6_PKTINFO, the destination
- * (v4-mapped for IPv4) and our interface's index.
- */
-static void ip6_datagram_recv_common_ctl(struct sock *sk, struct msghdr *msg,
-					 const struct sk_buff *skb)
-{
-	const struct inet6_opts *o = &inet_sk(sk)->v6;
-
-	if (o->rxopt & IPV6_RXOPT_PKTINFO) {
-		struct in6_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		if (skb->protocol == ETH_P_IPV6) {
-			pi.ipi6_addr = ipv6_hdr(skb)->daddr;
-		} else {
-			const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
-
-			pi.ipi6_addr.s6_addr[10] = 0xff;
-			pi.ipi6_addr.s6_addr[11] = 0xff;
-			memcpy(&pi.ipi6_addr.s6_addr[12], &iph->daddr, 4);
-		}
-		pi.ipi6_ifindex = (unsigned int)inet_dev_index(sk->ns);
-		put_cmsg(msg, IPPROTO_IPV6, IPV6_PKTINFO, sizeof(pi), &pi);
-	}
-}
-
-/*
- * The control messages of an IPv6 packet proper (Linux's
- * ip6_datagram_recv_specific_ctl): IPV6_HOPLIMIT and IPV6_TCLASS.
- */
-static void ip6_datagram_recv_specific_ctl(struct sock *sk, struct msghdr *msg,
-					   const struct sk_buff *skb)
-{
-	const struct inet6_opts *o = &inet_sk(sk)->v6;
-	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
-
-	if (o->rxopt & IPV6_RXOPT_HOPLIMIT) {
-		int hlim = ip6h->hop_limit;
-
-		put_cmsg(msg, IPPROTO_IPV6, IPV6_HOPLIMIT, sizeof(hlim), &hlim);
-	}
-	if (o->rxopt & IPV6_RXOPT_TCLASS) {
-		int tclass = (int)((ntohl(ip6h->vtc_flow) >> 20) & 0xff);
-
-		put_cmsg(msg, IPPROTO_IPV6, IPV6_TCLASS, sizeof(tclass), &tclass);
-	}
 }
 
 /* Fills msg_name, if given, with the source of skb as an AF_INET6 address. */
@@ -863,47 +591,6 @@ static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, in
 out:
 	kfree_skb(skb);
 	return ret;
-}
-
-/*
- * connect() to an IPv6 address proper (Linux's __ip6_datagram_connect):
- * the peer needs a next hop, a link-local one its link named; the source
- * is the bound address or RFC 6724's choice. A socket bound to or
- * connected with an IPv4 address cannot (-EAFNOSUPPORT, as Linux's route
- * lookup refuses a v4-mapped source).
- */
-static int ip6_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len)
-{
-	struct sockaddr_in6 usin;
-	struct in6_addr saddr;
-	int err;
-
-	if (len < SIN6_LEN_RFC2133)
-		return -EINVAL;
-	memset(&usin, 0, sizeof(usin));
-	memcpy(&usin, uaddr, len < sizeof(usin) ? len : sizeof(usin));
-	if (usin.sin6_family != AF_INET6)
-		return -EAFNOSUPPORT;
-	if ((ipv6_addr_is_linklocal(&usin.sin6_addr) ||
-	     (ipv6_addr_is_multicast(&usin.sin6_addr) &&
-	      ipv6_addr_mc_scope(&usin.sin6_addr) <= 2)) &&
-	    !usin.sin6_scope_id && !sk->sk_bound_dev_if)
-		return -EINVAL;
-	err = udpv6_route(sk, &usin.sin6_addr);
-	if (err)
-		return err;
-	err = udpv6_saddr(sk, &usin.sin6_addr, &saddr);
-	if (err)
-		return err;
-	sk->sk_ipv6 = true;
-	if (ipv6_addr_any(&sk->sk_v6_rcv_saddr))
-		sk->sk_v6_rcv_saddr = saddr;
-	sk->sk_v6_daddr = usin.sin6_addr;
-	sk->sk_dport = usin.sin6_port;
-	sk->sk_state = SK_ST_ESTABLISHED;
-	if (sk->sk_socket)
-		sk->sk_socket->state = SS_CONNECTED;
-	return 0;
 }
 
 /* Forgets an IPv6 peer, and the source it chose unless bind() gave it. */

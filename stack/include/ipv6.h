@@ -48,6 +48,9 @@ static inline bool ifa_state_usable(enum ifa_state st)
 	return st == IFA_PREFERRED || st == IFA_OPTIMISTIC;
 }
 
+/* RFC 2133's sockaddr_in6, without sin6_scope_id: the shortest Linux takes. */
+#define SIN6_LEN_RFC2133 24
+
 #define IPV6_MAX_ADDRS	  8
 #define IPV6_MAX_PREFIXES 8
 
