@@ -20,6 +20,7 @@
 #include "inet.h"
 #include "inet_dgram.h"
 #include "ipv6.h"
+#include "ping.h"
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
@@ -341,7 +342,7 @@ const struct proto_ops inet6_dgram_ops = {
     .recvmsg = inet6_recvmsg,
 };
 
-/* Linux's tcpv6_protosw and udpv6_protosw; ping6 and raw6 wait for IPv6 itself. */
+/* Linux's tcpv6_protosw, udpv6_protosw and pingv6_protosw; no raw IPv6 sockets yet. */
 static const struct inet_protosw inetsw6_array[] = {
     {
 	.type = SOCK_STREAM,
@@ -356,6 +357,13 @@ static const struct inet_protosw inetsw6_array[] = {
 	.prot = &udpv6_prot,
 	.ops = &inet6_dgram_ops,
 	.flags = INET_PROTOSW_PERMANENT,
+    },
+    {
+	.type = SOCK_DGRAM,
+	.protocol = IPPROTO_ICMPV6,
+	.prot = &pingv6_prot,
+	.ops = &inet6_dgram_ops,
+	.flags = 0,
     },
 };
 

@@ -8,6 +8,7 @@
 
 #include "checksum.h"
 #include "icmpv6.h"
+#include "ping.h"
 #include "ipv6.h"
 #include "ndisc.h"
 #include "stack.h"
@@ -334,6 +335,9 @@ static int icmpv6_rcv(struct sk_buff *skb)
 	switch (ih->icmp6_type) {
 	case ICMPV6_ECHO_REQUEST:
 		icmpv6_echo_reply(skb);
+		break;
+	case ICMPV6_ECHO_REPLY:
+		ping_rcv6(skb);
 		break;
 	case NDISC_ROUTER_SOLICITATION:
 	case NDISC_ROUTER_ADVERTISEMENT:

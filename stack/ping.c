@@ -14,6 +14,8 @@
 #include "inet.h"
 #include "inet_dgram.h"
 #include "ip.h"
+#include "icmpv6.h"
+#include "ipv6.h"
 #include "ping.h"
 #include "sock.h"
 #include "stack.h"
@@ -33,9 +35,32 @@ struct sock *ping_lookup(struct nstack *ns, uint16_t ident, uint32_t daddr)
 		return NULL;
 	LIST_FOREACH(sk, ping_slot(ns->ping, ident), sk_node)
 	{
-		if (sk->sk_num != ident)
+		if (sk->sk_num != ident || sk->sk_family != AF_INET)
 			continue;
 		if (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr)
+			continue;
+		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
+			continue;
+		return sk;
+	}
+	return NULL;
+}
+
+/* The same for an echo reply over IPv6: AF_INET6 ping sockets only (Linux's ping_lookup). */
+static struct sock *ping_lookup6(struct nstack *ns, uint16_t ident, const struct in6_addr *daddr)
+{
+	int dif = inet_dev_index(ns);
+	struct sock *sk;
+
+	if (!ns->ping)
+		return NULL;
+	LIST_FOREACH(sk, ping_slot(ns->ping, ident), sk_node)
+	{
+		if (sk->sk_num != ident || sk->sk_family != AF_INET6)
+			continue;
+		if (sk->sk_ipv6 ? !ipv6_addr_any(&sk->sk_v6_rcv_saddr) &&
+				      !ipv6_addr_equal(&sk->sk_v6_rcv_saddr, daddr)
+				: sk->sk_rcv_saddr != 0)
 			continue;
 		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
 			continue;
@@ -290,6 +315,194 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	ip_dgram_icmp_report(sk, skb, err, harderr, type, code, 0, info,
 			     (const unsigned char *)qih);
 }
+
+/*
+ * sendmsg() of an IPv6 ping socket (Linux's ping_v6_sendmsg): an echo
+ * request header (type 128, code 0) and payload to an IPv6 address
+ * proper (v4-mapped: -EINVAL), the identifier and checksum the stack's;
+ * hop limit, traffic class and source as for UDP over IPv6.
+ */
+static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
+{
+	struct nstack *ns = sk->ns;
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+	struct in6_addr daddr, saddr;
+	struct ipcm6_cookie ipc6;
+	struct icmp6hdr user, *ih;
+	struct sk_buff *skb;
+	uint8_t hlim, tclass;
+	int err;
+
+	if (len > IPV6_MAXPLEN)
+		return -EMSGSIZE;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (msg->msg_name) {
+		const struct sockaddr *sa = msg->msg_name;
+		struct sockaddr_in6 u;
+
+		/* af_inet6.c hands a v4-mapped destination on as AF_INET. */
+		if (msg->msg_namelen >= sizeof(sa_family_t) && sa->sa_family == AF_INET)
+			return -EINVAL;
+		if (msg->msg_namelen < SIN6_LEN_RFC2133)
+			return -EINVAL;
+		memset(&u, 0, sizeof(u));
+		memcpy(&u, sa, msg->msg_namelen < sizeof(u) ? msg->msg_namelen : sizeof(u));
+		if (u.sin6_family != AF_INET6)
+			return -EAFNOSUPPORT;
+		if (ipv6_addr_is_linklocal(&u.sin6_addr) && !u.sin6_scope_id &&
+		    !sk->sk_bound_dev_if)
+			return -EINVAL;
+		daddr = u.sin6_addr;
+	} else {
+		if (sk->sk_state != SK_ST_ESTABLISHED || !sk->sk_ipv6)
+			return -EDESTADDRREQ;
+		daddr = sk->sk_v6_daddr;
+	}
+	if (ipv6_addr_v4mapped(&daddr))
+		return -EINVAL;
+	if (len < ICMP6_HLEN)
+		return -EINVAL;
+	if (memcpy_from_msg(&user, msg, 0, sizeof(user)))
+		return -EFAULT;
+	if (user.icmp6_type != ICMPV6_ECHO_REQUEST || user.icmp6_code != 0)
+		return -EINVAL;
+	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	if (err)
+		return err;
+	err = ip6_datagram_route(sk, &daddr);
+	if (err)
+		return err;
+	if (!ipv6_addr_any(&ipc6.saddr))
+		saddr = ipc6.saddr;
+	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
+		return err;
+	if (ipc6.hlim >= 0)
+		hlim = (uint8_t)ipc6.hlim;
+	else if (ipv6_addr_is_multicast(&daddr))
+		hlim = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
+	else
+		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
+	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
+	/* Above the path MTU Linux fragments; IPv6 output here does not yet. */
+	if (IPV6_HLEN + len > ip6_dst_mtu(ns, &daddr))
+		return -EMSGSIZE;
+	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
+	if (!skb)
+		return err;
+	ih = (struct icmp6hdr *)skb->data;
+	ih->un.un_data16[0] = inet_sk(sk)->inet_sport;
+	ih->icmp6_cksum = 0;
+	ih->icmp6_cksum = csum_ipv6_magic(&saddr, &daddr, (uint32_t)len, NEXTHDR_ICMP, ih);
+	skb_reset_transport_header(skb);
+	skb->tstamp_us = ns_now(ns);
+	err = ip6_output_tclass(ns, skb, &saddr, &daddr, NEXTHDR_ICMP, hlim, tclass);
+	if (err)
+		return err;
+	NS_INC_STATS(ns, Icmp6OutMsgs);
+	NS_INC_STATS(ns, Icmp6OutEchos);
+	return (ssize_t)len;
+}
+
+/* recvmsg() of an IPv6 ping socket: the whole echo reply and its sender as a sockaddr_in6. */
+static ssize_t ping_v6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct sk_buff *skb;
+	size_t copied;
+	ssize_t ret;
+	int err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (flags & MSG_ERRQUEUE)
+		return ipv6_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
+	if (err) {
+		ret = err;
+		goto out;
+	}
+	if (msg->msg_name) {
+		struct sockaddr_in6 sin6;
+
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = ipv6_hdr(skb)->saddr;
+		if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
+			sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+		memcpy(msg->msg_name, &sin6, sizeof(sin6));
+		msg->msg_namelen = sizeof(sin6);
+	}
+	if (inet->v6.rxopt) {
+		ip6_datagram_recv_common_ctl(sk, msg, skb);
+		ip6_datagram_recv_specific_ctl(sk, msg, skb);
+	}
+	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
+out:
+	kfree_skb(skb);
+	return ret;
+}
+
+/* See ping.h. Does not consume skb: the socket gets a clone. */
+bool ping_rcv6(struct sk_buff *skb)
+{
+	struct nstack *ns = skb->ns;
+	struct icmp6hdr ih;
+	struct sk_buff *c;
+	struct sock *sk;
+
+	if (skb->len < ICMP6_HLEN)
+		return false;
+	memcpy(&ih, skb->data, sizeof(ih));
+	sk = ping_lookup6(ns, ntohs(ih.un.un_data16[0]), &ipv6_hdr(skb)->daddr);
+	if (!sk)
+		return false;
+	c = skb_clone(skb);
+	if (!c)
+		return false;
+	if (!c->tstamp_us)
+		c->tstamp_us = ns_now(ns);
+	if (sock_queue_rcv_skb(sk, c)) {
+		kfree_skb(c);
+		return false;
+	}
+	return true;
+}
+
+/* connect(AF_UNSPEC): forgets the peer of either family. */
+static int ping_v6_disconnect(struct sock *sk, int flags)
+{
+	int err = ip4_datagram_disconnect(sk, flags);
+
+	sk->sk_v6_daddr = in6addr_any;
+	if (!sk->sk_userlocks_bindaddr) {
+		sk->sk_v6_rcv_saddr = in6addr_any;
+		sk->sk_ipv6 = false;
+	}
+	return err;
+}
+
+/* Linux's pingv6_prot: the identifier table and teardown are ping's. */
+const struct proto pingv6_prot = {
+    .name = "PINGv6",
+    .obj_size = sizeof(struct inet_sock),
+    .init = ping_init_sock,
+    .close = ip4_datagram_close,
+    .connect = ip6_datagram_connect,
+    .disconnect = ping_v6_disconnect,
+    .destroy = ping_destroy,
+    .setsockopt = ip_setsockopt,
+    .getsockopt = ip_getsockopt,
+    .sendmsg = ping_v6_sendmsg,
+    .recvmsg = ping_v6_recvmsg,
+    .bind = ping_bind,
+    .unhash = ping_unhash,
+    .get_port = ping_get_port,
+    .max_header = MAX_HEADER,
+};
 
 const struct proto ping_prot = {
     .name = "PING",

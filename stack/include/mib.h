@@ -49,6 +49,7 @@
 	X(Icmp6OutDestUnreachs)                                                                    \
 	X(Icmp6OutParmProblems)                                                                    \
 	X(Icmp6OutTimeExcds)                                                                       \
+	X(Icmp6OutEchos)                                                                           \
 	X(Icmp6OutEchoReplies)                                                                     \
 	X(Icmp6OutRouterSolicits)                                                                  \
 	X(Icmp6OutNeighborSolicits)                                                                \

@@ -9,9 +9,12 @@ struct sk_buff;
 struct nstack;
 
 extern const struct proto ping_prot;
+extern const struct proto pingv6_prot; /* AF_INET6, IPPROTO_ICMPV6 */
 
 /* Offers an ICMP echo reply (skb->data at the ICMP header); true if a socket took it. */
 bool ping_rcv(struct sk_buff *skb);
+/* The same for an ICMPv6 echo reply. */
+bool ping_rcv6(struct sk_buff *skb);
 void ping_err(struct sk_buff *skb, int type, int code, uint32_t info);
 int ping_init(struct nstack *ns);
 void ping_exit(struct nstack *ns);

@@ -336,3 +336,16 @@ case_ipv6_udp_echo_1200_byte_datagrams() {
 	ip6_peer_down
 	return $rc
 }
+
+# ping -6 under nstack (an ICMPv6 datagram socket, pingv6_prot) to the
+# kernel peer: 3 requests, 3 replies. The peer's ping -6 to nstack is
+# case_ipv6_preload_ping6_from_peer.
+case_ipv6_ping6_nstack_to_peer() {
+	ip6_peer_up || return 1
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 15 ping -6 -c 3 -i 0.2 -W 4 "$PEER6" \
+		>ping.log 2>&1
+	local rc=$?
+	ip6_peer_down
+	cat ping.log
+	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'stat Icmp6OutEchos 3$' ping.log
+}

@@ -1052,6 +1052,113 @@ START_TEST(test_icmpv6_error_reported_to_connected_socket)
 }
 END_TEST
 
+/* --- ping over IPv6 (SOCK_DGRAM, IPPROTO_ICMPV6) --- */
+
+/* An ICMPv6 echo message (type, identifier, sequence, data) from src to dst, whole frame. */
+static size_t build_echo6(unsigned char *buf, const uint8_t dmac[6], const uint8_t smac[6],
+			  const struct in6_addr *src, const struct in6_addr *dst, uint8_t type,
+			  uint16_t id, uint16_t seq, const char *data, uint8_t hlim)
+{
+	struct ipv6hdr h;
+	size_t dl = strlen(data), n = ICMP6_HLEN + dl;
+	unsigned char *m = pkt + IPV6_HLEN;
+	uint16_t c;
+
+	memset(&h, 0, sizeof(h));
+	h.vtc_flow = htonl(6u << 28);
+	h.payload_len = htons((uint16_t)n);
+	h.nexthdr = NEXTHDR_ICMP;
+	h.hop_limit = hlim;
+	h.saddr = *src;
+	h.daddr = *dst;
+	memcpy(pkt, &h, sizeof(h));
+	memset(m, 0, ICMP6_HLEN);
+	m[0] = type;
+	m[4] = (uint8_t)(id >> 8), m[5] = (uint8_t)id;
+	m[6] = (uint8_t)(seq >> 8), m[7] = (uint8_t)seq;
+	memcpy(m + ICMP6_HLEN, data, dl);
+	c = csum_ipv6_magic(src, dst, (uint32_t)n, NEXTHDR_ICMP, m);
+	memcpy(m + 2, &c, 2);
+	return t_build_eth(buf, dmac, smac, ETH_P_IPV6, pkt, IPV6_HLEN + n);
+}
+
+/*
+ * ping -6: sendto() of an echo request gets the socket's identifier and
+ * the checksum (exact frame); the reply comes back whole with the sender
+ * as a sockaddr_in6; a reply for another identifier, or an IPv4 echo
+ * reply, is not this socket's.
+ */
+START_TEST(test_ping6_echo_exact_frame_and_reply)
+{
+	struct socket *s = NULL;
+	struct sockaddr_in6 me;
+	socklen_t ml = sizeof(me);
+	unsigned char req[ICMP6_HLEN + 4] = {
+	    ICMPV6_ECHO_REQUEST, 0, 0, 0, 0, 0, 0, 7, 'p', 'i', 'n', 'g'};
+	struct rx6 r;
+	uint16_t id;
+	size_t wl;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, &s), 0);
+	ck_assert_int_eq(sendto6(s, req, sizeof(req), &g_peer, 0, 0), (ssize_t)sizeof(req));
+	ck_assert_int_eq(nstack_getsockname(s, (struct sockaddr *)&me, &ml), 0);
+	ck_assert_int_eq(me.sin6_family, AF_INET6);
+	id = ntohs(me.sin6_port);
+	ck_assert_uint_ne(id, 0);
+	wl = build_echo6(want, t_peer_mac, t_local_mac, &g_local, &g_peer, ICMPV6_ECHO_REQUEST, id,
+			 7, "ping", 64);
+	{
+		size_t glen = recv6(frame, NEXTHDR_ICMP);
+
+		if (glen != wl || memcmp(frame, want, wl) != 0) {
+			t_hexdump("expected", want, wl);
+			t_hexdump("got", frame, glen);
+			ck_abort_msg("echo request mismatch");
+		}
+	}
+	ck_assert_uint_eq(t_stat("Icmp6OutEchos"), 1);
+	/* Someone else's reply first: not ours. */
+	t_inject(frame, build_echo6(frame, t_local_mac, t_peer_mac, &g_peer, &g_local,
+				    ICMPV6_ECHO_REPLY, (uint16_t)(id + 1), 7, "ping", 64));
+	recv6_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	t_inject(frame, build_echo6(frame, t_local_mac, t_peer_mac, &g_peer, &g_local,
+				    ICMPV6_ECHO_REPLY, id, 7, "ping", 64));
+	recv6_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, ICMP6_HLEN + 4);
+	ck_assert_uint_eq((uint8_t)r.data[0], ICMPV6_ECHO_REPLY);
+	ck_assert_mem_eq(r.data + ICMP6_HLEN, "ping", 4);
+	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in6));
+	ck_assert_int_eq(r.from.sin6_family, AF_INET6);
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+	ck_assert_uint_eq(t_stat("Icmp6InEchoReplies"), 2);
+	nstack_close(s);
+}
+END_TEST
+
+/* What ping6 refuses as Linux does: not an echo request, a v4-mapped destination, no destination.
+ */
+START_TEST(test_ping6_refusals)
+{
+	struct socket *s = NULL;
+	unsigned char req[ICMP6_HLEN] = {ICMPV6_ECHO_REQUEST};
+	unsigned char bad[ICMP6_HLEN] = {ICMPV6_ECHO_REPLY};
+	struct in6_addr m = mapped(T_PEER_IP);
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, &s), 0);
+	ck_assert_int_eq(sendto6(s, bad, sizeof(bad), &g_peer, 0, 0), -EINVAL);
+	ck_assert_int_eq(sendto6(s, req, 4, &g_peer, 0, 0), -EINVAL);
+	ck_assert_int_eq(sendto6(s, req, sizeof(req), &m, 0, 0), -EINVAL);
+	ck_assert_int_eq(sendto6(s, req, sizeof(req), NULL, 0, 0), -EDESTADDRREQ);
+	expect_no_tx6();
+	/* Connected, it needs no destination. */
+	ck_assert_int_eq(connect6(s, &g_peer, 0), 0);
+	ck_assert_int_eq(sendto6(s, req, sizeof(req), NULL, 0, 0), (ssize_t)sizeof(req));
+	ck_assert_uint_gt(recv6(frame, NEXTHDR_ICMP), 0);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp6_wire_suite(void)
 {
 	Suite *s = suite_create("udp6_wire");
@@ -1059,6 +1166,8 @@ static Suite *udp6_wire_suite(void)
 
 	tcase_add_checked_fixture(tc, setup_v6, t_teardown);
 	tcase_add_test(tc, test_dual_stack_wildcard_echo_exact_frames);
+	tcase_add_test(tc, test_ping6_echo_exact_frame_and_reply);
+	tcase_add_test(tc, test_ping6_refusals);
 	tcase_add_test(tc, test_global_address_echo_and_other_address_unreachable);
 	tcase_add_test(tc, test_unbound_sendto_exact_frame);
 	tcase_add_test(tc, test_hop_limit_and_tclass_from_socket);
