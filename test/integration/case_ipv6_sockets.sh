@@ -18,7 +18,7 @@ wait_nstack_up6() {
 }
 
 # Servers that listen on "::" under nstack (python3 -m http.server --bind ::,
-# node's listen(port), nc -6 -l): kernel curl reaches each
+# node's listen(port), nc -6 -l, nginx "listen [::]:PORT ipv6only=off"): kernel curl reaches each
 # over IPv6 and over IPv4, nc takes an upload over IPv6, byte for byte.
 case_ipv6_tcp_servers_on_any_both_families() {
 	ip6_tcp_servers
@@ -40,7 +40,11 @@ require("http").createServer((q, r) => {
 }).listen(9612, () => console.log("listening"));' >node.log 2>&1 &
 	on_nstack timeout 50 nc -6 -l 9613 </dev/null >nc.out &
 	local ncpid=$!
+	mx_nginx_conf "[::]:9614 ipv6only=off" "$TMP/www" >nginx.conf
+	on_nstack timeout 50 nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx.conf" \
+		>nginx.out 2>&1 &
 	unset NSTACK_ADDR6
+	wait_file "$TMP/nginx/nginx.pid" . || { cat nginx.out; return 1; }
 	wait_file py.log 'Serving HTTP on ::' || { cat py.log; return 1; }
 	wait_file node.log listening || { cat node.log; return 1; }
 	wait_nstack_up6 || return 1
@@ -50,6 +54,10 @@ require("http").createServer((q, r) => {
 	[ "$(sha www/f)" = "$(sha p4.out)" ] || { echo "python over IPv4: differs"; return 1; }
 	grep -q "\"GET /f HTTP/1.1\" 200" py.log || { cat py.log; return 1; }
 	grep -q "^$PEER6 " py.log || { cat py.log; return 1; }
+	in_peer timeout 20 curl -sS --fail -o g6.out "http://[$ADDR6]:9614/f" || return 1
+	in_peer timeout 20 curl -sS --fail -o g4.out "http://$ADDR:9614/f" || return 1
+	[ "$(sha www/f)" = "$(sha g6.out)" ] && [ "$(sha www/f)" = "$(sha g4.out)" ] ||
+		{ echo "nginx: differs"; return 1; }
 	in_peer timeout 10 curl -sS --fail "http://[$ADDR6]:9612/" >n6.out || return 1
 	in_peer timeout 10 curl -sS --fail "http://$ADDR:9612/" >n4.out || return 1
 	cat n6.out n4.out
@@ -63,7 +71,7 @@ require("http").createServer((q, r) => {
 	wait $ncpid || return 1
 	[ "$(sha up)" = "$(sha nc.out)" ] || { echo "nc upload: differs"; return 1; }
 	# Served by nstack, not the kernel in $NS (which has IPv6 off on nstack0).
-	! in_ns ss -Hltn | grep -E ':(9611|9612|9613)\b'
+	! in_ns ss -Hltn | grep -E ':(9611|9612|9613|9614)\b'
 }
 
 # Clients under nstack to kernel servers at [2001:2::1], each the first
