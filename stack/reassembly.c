@@ -23,8 +23,8 @@
 struct frag6_queue {
 	struct inet_frag_queue q; /* first: inet_frag_find() allocates the whole */
 	/* From the first fragment, once it came: */
-	uint16_t nhoffset; /* the next header field naming the fragment header */
-	uint16_t fhoff;	   /* the fragment header, i.e. the unfragmentable part's length */
+	unsigned int nhoffset; /* the next header field naming the fragment header */
+	unsigned int fhoff;    /* the fragment header, i.e. the unfragmentable part's length */
 	uint8_t
 	    nexthdr; /* the fragment header's next header (RFC 8200 4.5: only this one counts) */
 };
@@ -107,7 +107,7 @@ static struct sk_buff *frag6_reasm(struct frag6_queue *fq)
 	unsigned int hlen = fq->fhoff, plen = hlen - IPV6_HLEN + fq->q.len;
 	unsigned char *p;
 
-	if (!head || plen > IPV6_MAXPLEN) {
+	if (!head || plen > IPV6_MAXPLEN || fq->nhoffset >= hlen) {
 		ns_dbg(ns, "ip6frag: oversized reassembled packet dropped");
 		return NULL;
 	}
@@ -208,8 +208,8 @@ struct sk_buff *ipv6_frag_rcv(struct sk_buff *skb, unsigned int *off, unsigned i
 		break;
 	}
 	if (offset == 0) {
-		fq->nhoffset = (uint16_t)*nhoff;
-		fq->fhoff = (uint16_t)fhoff;
+		fq->nhoffset = *nhoff;
+		fq->fhoff = fhoff;
 		fq->nexthdr = fh.nexthdr;
 	}
 	if (fq->q.flags == (INET_FRAG_FIRST_IN | INET_FRAG_LAST_IN) && fq->q.meat == fq->q.len) {
