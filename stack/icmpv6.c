@@ -4,6 +4,7 @@
  * restrictions of RFC 4443 2.4 and Linux's per-destination rate limit.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "checksum.h"
@@ -193,31 +194,14 @@ static bool icmpv6_is_ineligible(const struct sk_buff *skb)
 {
 	const uint8_t *nh = skb_network_header(skb);
 	unsigned int len = (unsigned int)(skb->tail - nh);
-	unsigned int off = IPV6_HLEN;
 	uint8_t nexthdr = ((const struct ipv6hdr *)nh)->nexthdr;
+	uint16_t frag_off;
+	int off = ipv6_skip_exthdr(nh, len, IPV6_HLEN, &nexthdr, &frag_off);
 
-	while (nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_DEST || nexthdr == NEXTHDR_ROUTING ||
-	       nexthdr == NEXTHDR_FRAGMENT) {
-		if (len < off + 8)
-			return false;
-		if (nexthdr == NEXTHDR_FRAGMENT) {
-			const struct frag_hdr *fh = (const void *)(nh + off);
-
-			if (fh->frag_off & htons(IP6_OFFSET))
-				return false; /* not the first fragment: no upper header here */
-			nexthdr = fh->nexthdr;
-			off += 8;
-		} else {
-			const struct ipv6_opt_hdr *oh = (const void *)(nh + off);
-
-			nexthdr = oh->nexthdr;
-			off += IPV6_OPTLEN(oh);
-		}
-	}
-	if (nexthdr != NEXTHDR_ICMP)
+	if (off < 0 || nexthdr != NEXTHDR_ICMP)
 		return false;
-	if (len < off + 1)
-		return true; /* a truncated ICMPv6 header is not worth an answer */
+	if ((unsigned int)off >= len)
+		return frag_off == 0; /* a truncated ICMPv6 header is not worth an answer */
 	return nh[off] < 128;
 }
 
@@ -309,7 +293,45 @@ static void icmpv6_echo_reply(struct sk_buff *skb)
 	ih->icmp6_cksum = 0;
 	ih->icmp6_cksum = csum_ipv6_magic(&saddr, &daddr, rep->len, NEXTHDR_ICMP, ih);
 	icmpv6_out_count(ns, ICMPV6_ECHO_REPLY);
-	ip6_output_tclass(ns, rep, &saddr, &daddr, NEXTHDR_ICMP, 0, tclass);
+	/* A reply over the path MTU goes in fragments, as Linux's (ip6_append_data()). */
+	ip6_output_frag(ns, rep, &saddr, &daddr, NEXTHDR_ICMP,
+			&(const struct ip6_tx_params){.tclass = tclass});
+}
+
+/*
+ * An ICMPv6 error about a packet we sent (Linux's icmpv6_notify()): the
+ * quoted IPv6 header (RFC 4443 2.4(d): there must be one), its extension
+ * headers walked to the upper-layer header, of which 8 bytes must be
+ * there, then that transport's err_handler, with skb->data and the
+ * network header at the quoted IPv6 header (the contract in ipv6.h). A
+ * Packet Too Big about a packet from one of our addresses first updates
+ * the path MTU cache (RFC 8201 section 4), which the transports read.
+ * Returns false for a malformed error. Does not consume skb.
+ */
+static bool icmpv6_notify(struct sk_buff *skb, uint8_t type, uint8_t code, uint32_t info)
+{
+	struct nstack *ns = skb->ns;
+	const struct inet6_protocol *prot;
+	struct in6_addr qsaddr, qdaddr;
+	uint16_t frag_off;
+	uint8_t nexthdr;
+	int off;
+
+	if (!skb_pull(skb, ICMP6_HLEN) || skb->len < IPV6_HLEN)
+		return false;
+	skb_reset_network_header(skb);
+	memcpy(&qsaddr, skb->data + offsetof(struct ipv6hdr, saddr), sizeof(qsaddr));
+	memcpy(&qdaddr, skb->data + offsetof(struct ipv6hdr, daddr), sizeof(qdaddr));
+	if (type == ICMPV6_PKT_TOOBIG && ipv6_chk_addr(ns, &qsaddr))
+		ip6_pmtu_update(ns, &qdaddr, info);
+	nexthdr = skb->data[offsetof(struct ipv6hdr, nexthdr)];
+	off = ipv6_skip_exthdr(skb->data, skb->len, IPV6_HLEN, &nexthdr, &frag_off);
+	if (off < 0 || skb->len < (unsigned int)off + 8)
+		return false;
+	prot = ns_unref(ns->ip6->protos[nexthdr]);
+	if (prot && prot->err_handler)
+		prot->err_handler(skb, type, code, off, info);
+	return true;
 }
 
 /*
@@ -349,10 +371,8 @@ static int icmpv6_rcv(struct sk_buff *skb)
 	case ICMPV6_PKT_TOOBIG:
 	case ICMPV6_TIME_EXCEED:
 	case ICMPV6_PARAMPROB:
-		/* RFC 4443 2.4(d): errors must quote at least an IPv6 header. */
-		if (skb->len < ICMP6_HLEN + IPV6_HLEN)
+		if (!icmpv6_notify(skb, ih->icmp6_type, ih->icmp6_code, ntohl(ih->un.un_data32)))
 			goto error;
-		/* No IPv6 sockets yet to tell: counted only. */
 		break;
 	default:
 		/* Unknown informational messages are dropped (RFC 4443 2.4(b)). */
@@ -364,6 +384,39 @@ error:
 	NS_INC_STATS(ns, Icmp6InErrors);
 	kfree_skb(skb);
 	return -EINVAL;
+}
+
+/* The errno of an ICMPv6 error and whether it is fatal (Linux's icmpv6_err_convert()). */
+int icmpv6_err_convert(uint8_t type, uint8_t code, int *err)
+{
+	static const struct {
+		int err;
+		int fatal;
+	} unreach[] = {
+	    /* NOROUTE, ADM_PROHIBITED, BEYOND_SCOPE, ADDR_UNREACH, PORT_UNREACH, POLICY_FAIL,
+	       REJECT_ROUTE: Linux's tab_unreach */
+	    {EHOSTUNREACH, 0}, {EACCES, 1}, {EHOSTUNREACH, 0}, {EHOSTUNREACH, 1},
+	    {ECONNREFUSED, 1}, {EACCES, 1}, {EACCES, 1},
+	};
+
+	*err = EPROTO;
+	switch (type) {
+	case ICMPV6_DEST_UNREACH:
+		if (code < sizeof(unreach) / sizeof(unreach[0])) {
+			*err = unreach[code].err;
+			return unreach[code].fatal;
+		}
+		return 1;
+	case ICMPV6_PKT_TOOBIG:
+		*err = EMSGSIZE;
+		return 1;
+	case ICMPV6_PARAMPROB:
+		return 1;
+	case ICMPV6_TIME_EXCEED:
+		*err = EHOSTUNREACH;
+		return 0;
+	}
+	return 0;
 }
 
 static const struct inet6_protocol icmpv6_protocol = {

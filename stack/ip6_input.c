@@ -163,26 +163,13 @@ static int ip6_input_finish(struct sk_buff *skb, unsigned int off, unsigned int 
 			continue;
 		}
 		case NEXTHDR_FRAGMENT: {
-			const struct frag_hdr *fh;
+			struct inet6_skb_parm parm = *IP6CB(skb);
 
-			if (skb->len < off + sizeof(*fh)) {
-				NS_INC_STATS(ns, Ip6InHdrErrors);
-				goto drop;
-			}
-			fh = (const struct frag_hdr *)(skb->data + off);
-			/*
-			 * An atomic fragment (offset 0, no more fragments) is
-			 * the whole packet (RFC 6946 section 4). Reassembly
-			 * of real fragments is not there yet: counted and
-			 * dropped as a failed reassembly.
-			 */
-			if (fh->frag_off & htons(IP6_OFFSET | IP6_MF)) {
-				NS_INC_STATS(ns, Ip6ReasmReqds);
-				NS_INC_STATS(ns, Ip6ReasmFails);
-				goto drop;
-			}
-			nhoff = off;
-			off += sizeof(*fh);
+			skb = ipv6_frag_rcv(skb, &off, &nhoff);
+			if (!skb)
+				return 0;
+			*IP6CB(skb) = parm;
+			IP6CB(skb)->lastopt = (uint16_t)off;
 			continue;
 		}
 		default:
@@ -211,6 +198,51 @@ static int ip6_input_finish(struct sk_buff *skb, unsigned int off, unsigned int 
 drop:
 	kfree_skb(skb);
 	return 0;
+}
+
+/* Walks extension headers as Linux's ipv6_skip_exthdr(); see ipv6.h. */
+int ipv6_skip_exthdr(const uint8_t *nh, unsigned int len, unsigned int start, uint8_t *nexthdrp,
+		     uint16_t *frag_offp)
+{
+	uint8_t nexthdr = *nexthdrp;
+
+	*frag_offp = 0;
+	for (;;) {
+		unsigned int hdrlen;
+
+		switch (nexthdr) {
+		case NEXTHDR_HOP:
+		case NEXTHDR_ROUTING:
+		case NEXTHDR_DEST:
+		case NEXTHDR_FRAGMENT:
+		case NEXTHDR_AUTH:
+			break;
+		case NEXTHDR_NONE:
+			return -1;
+		default:
+			*nexthdrp = nexthdr;
+			return (int)start;
+		}
+		if (len < 2 || start > len - 2)
+			return -1;
+		if (nexthdr == NEXTHDR_FRAGMENT) {
+			if (len < 4 || start > len - 4)
+				return -1;
+			memcpy(frag_offp, nh + start + 2, sizeof(*frag_offp));
+			if (*frag_offp & htons(IP6_OFFSET)) {
+				/* Not the first fragment: nothing past this header. */
+				*nexthdrp = nexthdr;
+				return (int)start;
+			}
+			hdrlen = 8;
+		} else if (nexthdr == NEXTHDR_AUTH) {
+			hdrlen = (nh[start + 1] + 2u) * 4u; /* RFC 4302: in 4-octet units, less 2 */
+		} else {
+			hdrlen = (nh[start + 1] + 1u) * 8u;
+		}
+		nexthdr = nh[start];
+		start += hdrlen;
+	}
 }
 
 /*
@@ -293,7 +325,7 @@ static const struct packet_type ipv6_packet_type = {
 /*
  * Creates the IPv6 state when the configuration asks for IPv6 and
  * registers ETH_P_IPV6: addresses (and their DAD), neighbour discovery,
- * ICMPv6.
+ * ICMPv6, reassembly, the path MTU cache.
  */
 int ipv6_init(struct nstack *ns)
 {
@@ -323,11 +355,21 @@ int ipv6_init(struct nstack *ns)
 	err = dev_add_pack(ns, &ipv6_packet_type);
 	if (err)
 		goto out_ndisc;
-	err = addrconf_init(ns);
+	err = ipv6_frag_init(ns);
 	if (err)
 		goto out_pack;
+	err = ip6_route_init(ns);
+	if (err)
+		goto out_frag;
+	err = addrconf_init(ns);
+	if (err)
+		goto out_route;
 	return 0;
 
+out_route:
+	ip6_route_exit(ns);
+out_frag:
+	ipv6_frag_exit(ns);
 out_pack:
 	dev_remove_pack(ns, &ipv6_packet_type);
 out_ndisc:
@@ -347,6 +389,8 @@ void ipv6_exit(struct nstack *ns)
 		return;
 	dev_remove_pack(ns, &ipv6_packet_type);
 	addrconf_exit(ns);
+	ip6_route_exit(ns);
+	ipv6_frag_exit(ns);
 	ndisc_exit(ns);
 	icmpv6_exit(ns);
 	ns_free(ns, ns->ip6);

@@ -26,6 +26,8 @@ struct sk_buff;
 struct net_device;
 struct nd_table;
 struct icmpv6_state;
+struct inet_frags;
+struct rt6_pmtu_cache;
 
 /* An address's DAD state (RFC 4862 section 5.4). */
 enum ifa_state {
@@ -105,6 +107,8 @@ struct ipv6_state {
 	nsref_t protos[256];			     /* [S] const struct inet6_protocol * */
 	struct nd_table *nd;			     /* [S] ndisc.c */
 	struct icmpv6_state *icmp;		     /* [S] icmpv6.c */
+	struct inet_frags *frags;		     /* [S] reassembly queues (reassembly.c) */
+	struct rt6_pmtu_cache *pmtu;		     /* [S] path MTUs (route6.c) */
 };
 
 /*
@@ -222,13 +226,65 @@ void inet6_del_protocol(struct nstack *ns, uint8_t proto);
 
 /* The packet_type handler for ETH_P_IPV6. */
 int ipv6_rcv(struct sk_buff *skb, struct net_device *dev);
+/*
+ * Walks the extension headers of the IPv6 packet at nh (len bytes) from
+ * offset start, where a header of type *nexthdrp begins (Linux's
+ * ipv6_skip_exthdr()): returns the offset of the first header that is not
+ * an extension header, or of the fragment header of a fragment other than
+ * the first; its type in *nexthdrp; the last fragment offset field seen in
+ * *frag_offp (network order, 0 when none). -1 when a header does not fit
+ * in len or there is no next header. Only the headers' first bytes are
+ * checked to be present: the caller checks the length it needs past the
+ * offset returned.
+ */
+int ipv6_skip_exthdr(const uint8_t *nh, unsigned int len, unsigned int start, uint8_t *nexthdrp,
+		     uint16_t *frag_offp);
 
 /*
- * Sends skb (skb->data at the upper-layer header) from saddr to daddr with
- * next header proto: builds the IPv6 header, picks the next hop (on-link
- * prefix or default router) and resolves it through ndisc. hop_limit 0 is
- * the link's default. Consumes skb. -EMSGSIZE above the link MTU (there is
- * no fragmentation on output yet), -ENETUNREACH without a route.
+ * Reassembly (reassembly.c, RFC 8200 4.5 with Linux's rules). skb->data is
+ * at the IPv6 header, its fragment header at *off and the next header
+ * field naming it at offset *nhoff. Returns the packet to go on with: skb
+ * itself when it is an atomic fragment (RFC 6946: *off moved past the
+ * fragment header, *nhoff to it), the reassembled datagram (a new skb,
+ * data and network header at its IPv6 header, the fragment header taken
+ * out: *off and *nhoff are those of its first fragment, where the
+ * fragmentable part begins), or NULL when skb was queued or dropped
+ * (counted; ICMPv6 errors sent where RFC 8200 asks for them).
+ */
+struct sk_buff *ipv6_frag_rcv(struct sk_buff *skb, unsigned int *off, unsigned int *nhoff);
+/* Limits, as Linux's net.ipv6.ip6frag_high_thresh and ip6frag_time. */
+#define IP6FRAG_HIGH_THRESH (4u << 20)
+#define IP6FRAG_TIME_US	    (60ull * 1000 * 1000)
+int ipv6_frag_init(struct nstack *ns);
+void ipv6_frag_exit(struct nstack *ns);
+
+/* Per-packet parameters of ip6_output_frag(). */
+struct ip6_tx_params {
+	uint8_t hop_limit; /* 0: the link's (cur_hop_limit) */
+	uint8_t tclass;	   /* traffic class: DSCP and ECN bits */
+	bool dontfrag;	   /* IPV6_DONTFRAG, TCP: -EMSGSIZE above the path MTU, no fragments */
+};
+
+/*
+ * Sends a datagram from a local socket: skb->data at the upper-layer
+ * header (its checksum already computed over the whole datagram, next
+ * header proto), from saddr to daddr. When the packet is larger than
+ * ip6_dst_mtu(daddr) it is sent in fragments (RFC 8200 4.5: fragment
+ * header, pieces of multiples of 8 bytes, one random identification per
+ * datagram; Ip6FragOKs, Ip6FragCreates), unless p->dontfrag: then
+ * -EMSGSIZE (Ip6FragFails) and the caller reports the path MTU as it
+ * wishes. p NULL: default hop limit, traffic class 0, fragmenting allowed.
+ * Consumes skb, whatever happens. Returns 0 (sent, or queued for
+ * neighbour resolution), -EMSGSIZE (payload over 65535 bytes, or over the
+ * path MTU with dontfrag), -ENETUNREACH (no route or no IPv6), -ENOBUFS.
+ * skb needs MAX_HEADER of headroom (alloc_skb_hdr()).
+ */
+int ip6_output_frag(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
+		    const struct in6_addr *daddr, uint8_t proto, const struct ip6_tx_params *p);
+/*
+ * ip6_output_frag() that never fragments (TCP, neighbour discovery,
+ * ICMPv6 errors): -EMSGSIZE above the path MTU. hop_limit 0 is the link's
+ * default.
  */
 int ip6_output(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
 	       const struct in6_addr *daddr, uint8_t proto, uint8_t hop_limit);
@@ -241,8 +297,24 @@ int ip6_route_nexthop(struct nstack *ns, const struct in6_addr *daddr, struct in
 
 /* The link MTU for IPv6. */
 unsigned int ip6_mtu(const struct nstack *ns);
-/* The path MTU to daddr (RFC 8201). */
+
+/* Path MTU discovery (route6.c, RFC 8201). */
+#define IP6_PMTU_CACHE_SIZE   64		     /* destinations remembered */
+#define IP6_RT_MTU_EXPIRES_US (600ull * 1000 * 1000) /* net.ipv6.route.mtu_expires */
+/*
+ * The path MTU to daddr: the link MTU, or less when a Packet Too Big
+ * said so in the last IP6_RT_MTU_EXPIRES_US (never below 1280); 65575 for
+ * our own addresses (looped back inside the stack).
+ */
 unsigned int ip6_dst_mtu(struct nstack *ns, const struct in6_addr *daddr);
+/*
+ * A Packet Too Big said the path to daddr carries mtu bytes: remembers it
+ * (raised to IPV6_MIN_MTU) when that lowers ip6_dst_mtu(daddr). Returns
+ * whether it did.
+ */
+bool ip6_pmtu_update(struct nstack *ns, const struct in6_addr *daddr, uint32_t mtu);
+int ip6_route_init(struct nstack *ns);
+void ip6_route_exit(struct nstack *ns);
 
 int ipv6_init(struct nstack *ns);
 void ipv6_exit(struct nstack *ns);

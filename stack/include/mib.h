@@ -26,7 +26,10 @@
 	X(Ip6ReasmReqds)                                                                           \
 	X(Ip6ReasmOKs)                                                                             \
 	X(Ip6ReasmFails)                                                                           \
+	X(Ip6ReasmOverlaps)                                                                        \
+	X(Ip6FragOKs)                                                                              \
 	X(Ip6FragFails)                                                                            \
+	X(Ip6FragCreates)                                                                          \
 	X(Ip6InMcastPkts)                                                                          \
 	X(Ip6OutMcastPkts)                                                                         \
 	X(Icmp6InMsgs)                                                                             \

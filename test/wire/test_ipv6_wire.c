@@ -796,8 +796,15 @@ START_TEST(test_up_fragments_counted_atomic_fragment_accepted)
 	t_inject(frame, peer_ext(frame, NEXTHDR_FRAGMENT, atomic, sizeof(atomic)));
 	ck_assert_uint_eq(t_stat("Icmp6OutEchoReplies"), 1);
 	(void)recv6(want, &n);
-	inject_dropped(peer_ext(frame, NEXTHDR_FRAGMENT, first, sizeof(first)));
-	ck_assert_uint_eq(t_stat("Ip6ReasmFails"), 1);
+	ck_assert_uint_eq(t_stat("Ip6ReasmOKs"), 1);
+	/* A first fragment of 12 bytes: not a multiple of 8, a parameter problem at payload_len. */
+	n = peer_ext(frame, NEXTHDR_FRAGMENT, first, sizeof(first));
+	memcpy(pkt, frame + ETH_HLEN, n - ETH_HLEN);
+	t_inject(frame, n);
+	expect6(want, our_param_prob(want, ICMPV6_HDR_FIELD, 4, pkt, n - ETH_HLEN));
+	expect_no_tx6();
+	ck_assert_uint_eq(t_stat("Ip6InHdrErrors"), 1);
+	ck_assert_uint_eq(t_stat("Ip6ReasmReqds"), 2);
 }
 END_TEST
 

@@ -106,6 +106,7 @@ struct icmp6hdr {
 #define ICMPV6_HDR_FIELD   0
 #define ICMPV6_UNK_NEXTHDR 1
 #define ICMPV6_UNK_OPTION  2
+#define ICMPV6_HDR_INCOMP  3 /* first fragment without the whole header chain (RFC 8200 4.5) */
 
 /* Neighbour discovery (RFC 4861 section 4). */
 #define NDISC_ROUTER_SOLICITATION     133
