@@ -384,9 +384,6 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	else
 		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
 	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
-	/* Above the path MTU Linux fragments; IPv6 output here does not yet. */
-	if (IPV6_HLEN + len > ip6_dst_mtu(ns, &daddr))
-		return -EMSGSIZE;
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
@@ -396,7 +393,8 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	ih->icmp6_cksum = csum_ipv6_magic(&saddr, &daddr, (uint32_t)len, NEXTHDR_ICMP, ih);
 	skb_reset_transport_header(skb);
 	skb->tstamp_us = ns_now(ns);
-	err = ip6_output_tclass(ns, skb, &saddr, &daddr, NEXTHDR_ICMP, hlim, tclass);
+	err = ip6_output_frag(ns, skb, &saddr, &daddr, NEXTHDR_ICMP,
+			      &(struct ip6_tx_params){.hop_limit = hlim, .tclass = tclass});
 	if (err)
 		return err;
 	NS_INC_STATS(ns, Icmp6OutMsgs);

@@ -277,26 +277,15 @@ static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offse
 }
 
 /*
- * -EMSGSIZE when len bytes of payload do not fit one packet on the path
- * to daddr (its PMTU, or IPV6_MTU when smaller), or not in IPv6 at all.
+ * -EMSGSIZE when len bytes of payload do not fit an IPv6 datagram at all;
+ * above the path MTU ip6_output_frag() sends fragments (RFC 8200 4.5), as
+ * Linux's ip6_append_data does without IPV6_DONTFRAG.
  */
 static int udpv6_check_size(struct sock *sk, const struct in6_addr *daddr, size_t len)
 {
-	const struct inet6_opts *o = &inet_sk(sk)->v6;
-	unsigned int mtu = ip6_dst_mtu(sk->ns, daddr);
-
-	if (len > UDP6_MAX_PAYLOAD)
-		return -EMSGSIZE;
-	if (o->mtu > 0 && (unsigned int)o->mtu < mtu)
-		mtu = (unsigned int)o->mtu;
-	/*
-	 * Above the path MTU Linux fragments (ip6_append_data, RFC 8200 4.5)
-	 * unless IPV6_DONTFRAG. Fragmentation on output is not there yet:
-	 * this is where ip6_fragment() will be called instead of failing.
-	 */
-	if (IPV6_HLEN + UDP_HLEN + len > mtu)
-		return -EMSGSIZE;
-	return 0;
+	(void)sk;
+	(void)daddr;
+	return len > UDP6_MAX_PAYLOAD ? -EMSGSIZE : 0;
 }
 
 /*
@@ -322,7 +311,8 @@ static int udpv6_send_skb(struct sock *sk, struct sk_buff *skb, const struct in6
 	uh->check = csum ? csum : 0xffff;
 	skb_reset_transport_header(skb);
 	skb->tstamp_us = ns_now(ns);
-	err = ip6_output_tclass(ns, skb, saddr, daddr, IPPROTO_UDP, hlim, tclass);
+	err = ip6_output_frag(ns, skb, saddr, daddr, IPPROTO_UDP,
+			      &(struct ip6_tx_params){.hop_limit = hlim, .tclass = tclass});
 	if (err) {
 		if (err == -ENOBUFS)
 			NS_INC_STATS(ns, Udp6SndbufErrors);

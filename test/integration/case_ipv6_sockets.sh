@@ -353,7 +353,22 @@ case_ipv6_ping6_nstack_to_peer() {
 	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 15 ping -6 -c 3 -i 0.2 -W 4 "$PEER6" \
 		>ping.log 2>&1
 	local rc=$?
+	# 3000-byte echoes: fragmented both ways.
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 15 ping -6 -c 2 -i 0.2 -W 4 -s 3000 \
+		"$PEER6" >big.log 2>&1
+	local rc2=$?
 	ip6_peer_down
-	cat ping.log
-	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'stat Icmp6OutEchos 3$' ping.log
+	cat ping.log big.log
+	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'stat Icmp6OutEchos 3$' ping.log &&
+		[ $rc2 = 0 ] && grep -q '2 received' big.log && grep -Eq 'stat Ip6ReasmOKs 2$' big.log
+}
+
+# The same with 8000-byte datagrams: fragmented on the 1500-byte link, so
+# nstack reassembles what the kernel sends and fragments what it sends.
+case_ipv6_udp_echo_8000_byte_datagrams() {
+	ip6_udp_echo 8000
+	local rc=$?
+	ip6_peer_down
+	[ $rc = 0 ] || return $rc
+	grep -Eq 'stat Ip6ReasmOKs [1-9]' srv.log && grep -Eq 'stat Ip6FragCreates [1-9]' srv.log
 }
