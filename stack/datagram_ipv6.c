@@ -312,3 +312,42 @@ int ip6_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_
 		sk->sk_socket->state = SS_CONNECTED;
 	return 0;
 }
+
+/* Forgets an IPv6 peer, and the source it chose unless bind() gave it. */
+void ip6_datagram_forget(struct sock *sk)
+{
+	sk->sk_v6_daddr = in6addr_any;
+	if (!sk->sk_userlocks_bindaddr) {
+		sk->sk_v6_rcv_saddr = in6addr_any;
+		sk->sk_ipv6 = false;
+	}
+}
+
+/* connect(AF_UNSPEC): forgets the peer of either family (Linux's __udp_disconnect). */
+int ip6_datagram_disconnect(struct sock *sk, int flags)
+{
+	int err = ip4_datagram_disconnect(sk, flags);
+
+	ip6_datagram_forget(sk);
+	return err;
+}
+
+/*
+ * The hop limit and traffic class of a datagram to daddr: the control
+ * message's, else the socket's (IPV6_MULTICAST_HOPS for a group, 1 when
+ * unset; IPV6_UNICAST_HOPS otherwise, 0 = the link's default).
+ */
+void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
+			    const struct ipcm6_cookie *ipc6, struct ip6_tx_params *p)
+{
+	const struct inet6_opts *o = &inet_sk(sk)->v6;
+
+	memset(p, 0, sizeof(*p));
+	if (ipc6->hlim >= 0)
+		p->hop_limit = (uint8_t)ipc6->hlim;
+	else if (ipv6_addr_is_multicast(daddr))
+		p->hop_limit = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
+	else
+		p->hop_limit = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
+	p->tclass = ipc6->tclass >= 0 ? (uint8_t)ipc6->tclass : (uint8_t)o->tclass;
+}

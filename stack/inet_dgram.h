@@ -178,5 +178,10 @@ void ip6_datagram_recv_specific_ctl(struct sock *sk, struct msghdr *msg, const s
 void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type, uint8_t code,
 		     uint16_t port, uint32_t info, const unsigned char *payload);
 ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
+void ip6_datagram_forget(struct sock *sk);
+int ip6_datagram_disconnect(struct sock *sk, int flags);
+struct ip6_tx_params;
+void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
+			    const struct ipcm6_cookie *ipc6, struct ip6_tx_params *p);
 
 #endif

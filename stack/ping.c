@@ -247,13 +247,28 @@ static ssize_t ping_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int
 	return ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_OOB_EOPNOTSUPP);
 }
 
+/* Gives sk a clone of the echo reply skb, stamped; false when it could not take it. */
+static bool ping_queue_rcv(struct sock *sk, const struct sk_buff *skb)
+{
+	struct sk_buff *c = skb_clone((struct sk_buff *)skb);
+
+	if (!c)
+		return false;
+	if (!c->tstamp_us)
+		c->tstamp_us = ns_now(sk->ns);
+	if (sock_queue_rcv_skb(sk, c)) {
+		kfree_skb(c);
+		return false;
+	}
+	return true;
+}
+
 /* See ping.h. Does not consume skb: the socket gets a clone. */
 bool ping_rcv(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
 	const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 	const struct icmphdr *ih = (const struct icmphdr *)skb->data;
-	struct sk_buff *c;
 	struct sock *sk;
 
 	if (skb->len < ICMP_HLEN)
@@ -261,16 +276,7 @@ bool ping_rcv(struct sk_buff *skb)
 	sk = ping_lookup(ns, ntohs(ih->un.echo.id), iph->daddr);
 	if (!sk)
 		return false;
-	c = skb_clone(skb);
-	if (!c)
-		return false;
-	if (!c->tstamp_us)
-		c->tstamp_us = ns_now(ns);
-	if (sock_queue_rcv_skb(sk, c)) {
-		kfree_skb(c);
-		return false;
-	}
-	return true;
+	return ping_queue_rcv(sk, skb);
 }
 
 /*
@@ -325,12 +331,11 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct nstack *ns = sk->ns;
-	const struct inet6_opts *o = &inet_sk(sk)->v6;
 	struct in6_addr daddr, saddr;
 	struct ipcm6_cookie ipc6;
 	struct icmp6hdr user, *ih;
 	struct sk_buff *skb;
-	uint8_t hlim, tclass;
+	struct ip6_tx_params tp;
 	int err;
 
 	if (len > IPV6_MAXPLEN)
@@ -377,13 +382,7 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 		saddr = ipc6.saddr;
 	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
 		return err;
-	if (ipc6.hlim >= 0)
-		hlim = (uint8_t)ipc6.hlim;
-	else if (ipv6_addr_is_multicast(&daddr))
-		hlim = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
-	else
-		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
-	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
+	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
@@ -393,8 +392,7 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	ih->icmp6_cksum = csum_ipv6_magic(&saddr, &daddr, (uint32_t)len, NEXTHDR_ICMP, ih);
 	skb_reset_transport_header(skb);
 	skb->tstamp_us = ns_now(ns);
-	err = ip6_output_frag(ns, skb, &saddr, &daddr, NEXTHDR_ICMP,
-			      &(struct ip6_tx_params){.hop_limit = hlim, .tclass = tclass});
+	err = ip6_output_frag(ns, skb, &saddr, &daddr, NEXTHDR_ICMP, &tp);
 	if (err)
 		return err;
 	NS_INC_STATS(ns, Icmp6OutMsgs);
@@ -449,7 +447,6 @@ bool ping_rcv6(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
 	struct icmp6hdr ih;
-	struct sk_buff *c;
 	struct sock *sk;
 
 	if (skb->len < ICMP6_HLEN)
@@ -458,29 +455,7 @@ bool ping_rcv6(struct sk_buff *skb)
 	sk = ping_lookup6(ns, ntohs(ih.un.un_data16[0]), &ipv6_hdr(skb)->daddr);
 	if (!sk)
 		return false;
-	c = skb_clone(skb);
-	if (!c)
-		return false;
-	if (!c->tstamp_us)
-		c->tstamp_us = ns_now(ns);
-	if (sock_queue_rcv_skb(sk, c)) {
-		kfree_skb(c);
-		return false;
-	}
-	return true;
-}
-
-/* connect(AF_UNSPEC): forgets the peer of either family. */
-static int ping_v6_disconnect(struct sock *sk, int flags)
-{
-	int err = ip4_datagram_disconnect(sk, flags);
-
-	sk->sk_v6_daddr = in6addr_any;
-	if (!sk->sk_userlocks_bindaddr) {
-		sk->sk_v6_rcv_saddr = in6addr_any;
-		sk->sk_ipv6 = false;
-	}
-	return err;
+	return ping_queue_rcv(sk, skb);
 }
 
 /* Linux's pingv6_prot: the identifier table and teardown are ping's. */
@@ -490,7 +465,7 @@ const struct proto pingv6_prot = {
     .init = ping_init_sock,
     .close = ip4_datagram_close,
     .connect = ip6_datagram_connect,
-    .disconnect = ping_v6_disconnect,
+    .disconnect = ip6_datagram_disconnect,
     .destroy = ping_destroy,
     .setsockopt = ip_setsockopt,
     .getsockopt = ip_getsockopt,

@@ -21,7 +21,7 @@ static bool gso_net_header(const uint8_t *frame, size_t len, unsigned int *nh_le
 {
 	const struct ethhdr *eth = (const struct ethhdr *)frame;
 
-	if (len < ETH_HLEN + IPV6_HLEN + TCP_HLEN_MIN)
+	if (len < ETH_HLEN + IP_HLEN_MIN + TCP_HLEN_MIN)
 		return false;
 	if (eth->h_proto == htons(ETH_P_IP)) {
 		const struct iphdr *iph = (const struct iphdr *)(frame + ETH_HLEN);
@@ -37,7 +37,8 @@ static bool gso_net_header(const uint8_t *frame, size_t len, unsigned int *nh_le
 		*v6 = true;
 		*nh_len = IPV6_HLEN;
 		/* Version 6, next header TCP, payload length what follows the header. */
-		return (ip6[0] >> 4) == 6 && ip6[6] == IPPROTO_TCP &&
+		return len >= ETH_HLEN + IPV6_HLEN + TCP_HLEN_MIN && (ip6[0] >> 4) == 6 &&
+		       ip6[6] == IPPROTO_TCP &&
 		       (size_t)(ip6[4] << 8 | ip6[5]) == len - ETH_HLEN - IPV6_HLEN;
 	}
 	return false;

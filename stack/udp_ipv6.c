@@ -406,7 +406,7 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 {
 	struct nstack *ns = sk->ns;
 	struct udp_sock *up = udp_sk(sk);
-	const struct inet6_opts *o = &inet_sk(sk)->v6;
+	struct ip6_tx_params tp;
 	bool corkreq = up->corkflag || (flags & MSG_MORE);
 	struct sockaddr_in6 to;
 	struct in6_addr daddr, saddr;
@@ -454,13 +454,9 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 		if (err)
 			return err;
 	}
-	if (ipc6.hlim >= 0)
-		hlim = (uint8_t)ipc6.hlim;
-	else if (ipv6_addr_is_multicast(&daddr))
-		hlim = o->mcast_hops < 0 ? 1 : (uint8_t)o->mcast_hops;
-	else
-		hlim = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
-	tclass = ipc6.tclass >= 0 ? (uint8_t)ipc6.tclass : (uint8_t)o->tclass;
+	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
+	hlim = tp.hop_limit;
+	tclass = tp.tclass;
 
 	if (corkreq) {
 		up->pending = true;
@@ -583,16 +579,6 @@ out:
 	return ret;
 }
 
-/* Forgets an IPv6 peer, and the source it chose unless bind() gave it. */
-static void udpv6_forget_v6(struct sock *sk)
-{
-	sk->sk_v6_daddr = in6addr_any;
-	if (!sk->sk_userlocks_bindaddr) {
-		sk->sk_v6_rcv_saddr = in6addr_any;
-		sk->sk_ipv6 = false;
-	}
-}
-
 /*
  * connect() of an AF_INET6 UDP socket (Linux's ip6_datagram_connect): an
  * IPv4 peer (AF_INET, as af_inet6.c hands on a v4-mapped one) through
@@ -609,7 +595,7 @@ static int udpv6_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_
 		if (inet_sk(sk)->v6.ipv6only || (sk->sk_ipv6 && sk->sk_userlocks_bindaddr))
 			return -ENETUNREACH;
 		/* Connected to an IPv6 peer before: that goes. */
-		udpv6_forget_v6(sk);
+		ip6_datagram_forget(sk);
 		err = ip4_datagram_connect(sk, uaddr, len);
 		if (err) {
 			sk->sk_ipv6 = was_v6;
@@ -621,15 +607,6 @@ static int udpv6_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_
 	return ip6_datagram_connect(sk, uaddr, len);
 }
 
-/* connect(AF_UNSPEC): forgets the peer of either family (Linux's __udp_disconnect). */
-static int udpv6_disconnect(struct sock *sk, int flags)
-{
-	int err = ip4_datagram_disconnect(sk, flags);
-
-	udpv6_forget_v6(sk);
-	return err;
-}
-
 /* Linux's udpv6_prot: the port table, options and teardown are UDP's. */
 const struct proto udpv6_prot = {
     .name = "UDPv6",
@@ -637,7 +614,7 @@ const struct proto udpv6_prot = {
     .init = udp_init_sock,
     .close = ip4_datagram_close,
     .connect = udpv6_connect,
-    .disconnect = udpv6_disconnect,
+    .disconnect = ip6_datagram_disconnect,
     .ioctl = ip_dgram_ioctl,
     .destroy = udp_destroy,
     .setsockopt = udp_setsockopt,
