@@ -40,6 +40,8 @@ require("http").createServer((q, r) => {
 }).listen(9612, () => console.log("listening"));' >node.log 2>&1 &
 	on_nstack timeout 50 nc -6 -l 9613 </dev/null >nc.out &
 	local ncpid=$!
+	on_nstack timeout 50 socat -u TCP6-LISTEN:9615 CREATE:so.out &
+	local sopid=$!
 	mx_nginx_conf "[::]:9614 ipv6only=off" "$TMP/www" >nginx.conf
 	on_nstack timeout 50 nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx.conf" \
 		>nginx.out 2>&1 &
@@ -70,8 +72,11 @@ require("http").createServer((q, r) => {
 	in_peer timeout 20 nc -6 -N "$ADDR6" 9613 <up || return 1
 	wait $ncpid || return 1
 	[ "$(sha up)" = "$(sha nc.out)" ] || { echo "nc upload: differs"; return 1; }
+	in_peer timeout 20 socat -u FILE:up "TCP6:[$ADDR6]:9615" || return 1
+	wait $sopid || return 1
+	[ "$(sha up)" = "$(sha so.out)" ] || { echo "socat server upload: differs"; return 1; }
 	# Served by nstack, not the kernel in $NS (which has IPv6 off on nstack0).
-	! in_ns ss -Hltn | grep -E ':(9611|9612|9613|9614)\b'
+	! in_ns ss -Hltn | grep -E ':(9611|9612|9613|9614|9615)\b'
 }
 
 # Clients under nstack to kernel servers at [2001:2::1], each the first
@@ -92,7 +97,7 @@ ip6_tcp_clients() {
 	head -c 4M /dev/urandom >small
 	in_peer timeout 60 python3 -u -m http.server --bind "$PEER6" --directory srv 9621 \
 		>http.log 2>&1 &
-	in_peer timeout 60 python3 "$IT/mx_upload.py" "$PEER6" 9622 up 1 >upl.log 2>&1 &
+	in_peer timeout 60 python3 "$IT/mx_upload.py" "$PEER6" 9622 up 2 >upl.log 2>&1 &
 	in_peer timeout 60 nc -6 -l "$PEER6" 9623 </dev/null >nc.out &
 	local ncpid=$!
 	in_peer timeout 60 socat -u FILE:small "TCP6-LISTEN:9624,bind=[$PEER6]" &
@@ -104,6 +109,9 @@ ip6_tcp_clients() {
 	on_nstack timeout 40 curl -6 -sS --fail -o d.out "http://[$PEER6]:9621/f" || return 1
 	on_nstack timeout 40 curl -6 -sS --fail -T srv/f "http://[$PEER6]:9622/f" >put.out ||
 		return 1
+	on_nstack timeout 40 wget -6 -q -O w.out "http://[$PEER6]:9621/f" || return 1
+	on_nstack timeout 40 wget -6 -q -O wput.out --method=PUT --body-file=small \
+		"http://[$PEER6]:9622/w" || return 1
 	on_nstack timeout 20 nc -6 -N "$PEER6" 9623 <small || return 1
 	on_nstack timeout 20 socat -u "TCP6:[$PEER6]:9624" CREATE:s.out || return 1
 	unset NSTACK_ADDR6
@@ -112,6 +120,8 @@ ip6_tcp_clients() {
 	cat put.out
 	grep -q "^$(sha srv/f) 104857600" put.out || { echo "curl upload: differs"; return 1; }
 	[ "$(sha srv/f)" = "$(sha up/f)" ] || { echo "curl upload: stored file differs"; return 1; }
+	[ "$(sha srv/f)" = "$(sha w.out)" ] || { echo "wget download: differs"; return 1; }
+	[ "$(sha small)" = "$(sha up/w)" ] || { echo "wget upload: stored file differs"; return 1; }
 	[ "$(sha small)" = "$(sha nc.out)" ] || { echo "nc upload: differs"; return 1; }
 	[ "$(sha small)" = "$(sha s.out)" ] || { echo "socat download: differs"; return 1; }
 	# From nstack's address (the kernel in $NS has IPv6 off on nstack0).
