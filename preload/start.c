@@ -732,11 +732,6 @@ static int join_stack(struct ns_arena_map *map, struct pcap_live_opts *o, struct
 }
 
 /*
- * The stack for this process: the one running on the interface and address
- * (in this network namespace) if there is one, else a new one. The file's
- * lock orders two programs starting at once.
- */
-/*
  * Whether some process uses the stack in the file: each one holds a read
  * lock on its first byte for as long as it lives (an open-file-description
  * lock: fork children share it, exec and death drop it), whatever build of
@@ -751,6 +746,40 @@ static bool stack_in_use(int fd)
 
 /* The stack's file, kept open for its lock (and nsp_forget_stack_file). */
 static int stack_fd = -1;
+
+/*
+ * A joining process's settings that the running stack does not share are
+ * not applied: the stack is configured once, by the process that starts
+ * it, as a kernel's interface is. Say so once, or the program's traffic
+ * goes out with settings its user did not ask for (a default router given
+ * to the joiner, e.g., silently missing).
+ */
+static void warn_config_differs(const struct nstack_config *mine, const struct nstack_config *run)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	const char *what = NULL;
+
+	if (mine->gateway && mine->gateway != run->gateway)
+		what = "NSTACK_GW";
+	else if (mine->prefixlen != run->prefixlen)
+		what = "the NSTACK_ADDR prefix length";
+	else if ((mine->ipv6 || !IN6_IS_ADDR_UNSPECIFIED(&mine->addr6)) && !run->ipv6)
+		what = "IPv6 (NSTACK_ADDR6/NSTACK_IPV6)";
+	else if (!IN6_IS_ADDR_UNSPECIFIED(&mine->addr6) &&
+		 (!IN6_ARE_ADDR_EQUAL(&mine->addr6, &run->addr6) ||
+		  mine->prefixlen6 != run->prefixlen6))
+		what = "NSTACK_ADDR6";
+	else if (!IN6_IS_ADDR_UNSPECIFIED(&mine->gateway6) &&
+		 !IN6_ARE_ADDR_EQUAL(&mine->gateway6, &run->gateway6))
+		what = "NSTACK_GW6";
+	if (!what)
+		return;
+	inet_ntop(AF_INET6, &run->addr6, a, sizeof(a));
+	inet_ntop(AF_INET6, &run->gateway6, b, sizeof(b));
+	nsp_log("%s ignored: the stack already running on %s keeps its own settings (IPv6 %s, "
+		"address %s/%u, router %s); they change when all its programs have exited",
+		what, run->ifname, run->ipv6 ? "on" : "off", a, run->prefixlen6, b);
+}
 
 /*
  * The stack for this process: the one running on the interface and address
@@ -792,6 +821,8 @@ static int open_stack(struct nsp_config *c, struct pcap_live_opts *o, struct nst
 		rc = join_stack(&map, o, res, after_exec, err, errlen);
 		if (rc)
 			ns_arena_unmap(&map);
+		else if (!*after_exec)
+			warn_config_differs(&c->cfg, nstack_config(*res));
 	} else {
 		/* Nobody uses it (new, or left by processes that all died): start afresh. */
 		rc = create_stack(fd, c, o, res, err, errlen);

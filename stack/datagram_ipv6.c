@@ -19,8 +19,7 @@
  * ipv6_icmp_error): a clone of the error whose data is the payload of the
  * datagram it quotes (payload points into skb, past the quoted transport header),
  * with the extended error in cb. skb->data is at the quoted IPv6 header.
- * The offender is the source of the ICMPv6 packet when its network header
- * is still the outer one, else unknown ("::").
+ * The offender is the ICMPv6 packet's source (icmpv6_notify() keeps it).
  */
 void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type, uint8_t code,
 		     uint16_t port, uint32_t info, const unsigned char *payload)
@@ -42,9 +41,7 @@ void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type
 	serr->addr_offset =
 	    (uint16_t)(skb->data + offsetof(struct ipv6hdr, daddr) - skb_network_header(skb));
 	serr->port = port;
-	if (skb_network_header(skb) < skb->data)
-		memcpy(&serr->offender6, skb_network_header(skb) + offsetof(struct ipv6hdr, saddr),
-		       sizeof(serr->offender6));
+	serr->offender6 = IP6CB(skb)->icmp_src;
 	off = payload >= skb->data ? (unsigned int)(payload - skb->data) : 0;
 	if (off > c->len)
 		off = c->len;
@@ -52,6 +49,21 @@ void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type
 	skb_reset_transport_header(c);
 	if (sock_queue_err_skb(sk, c))
 		kfree_skb(c);
+}
+
+/* See inet_dgram.h. */
+void ip6_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool harderr,
+			   uint8_t type, uint8_t code, uint16_t port, uint32_t info,
+			   const unsigned char *payload)
+{
+	if (!inet_sk(sk)->v6.recverr) {
+		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
+			return;
+	} else {
+		ipv6_icmp_error(sk, skb, err, type, code, port, info, payload);
+	}
+	sk->sk_err = err;
+	SK_CB(sk, sk_error_report)(sk);
 }
 
 /* The control message of recvmsg(MSG_ERRQUEUE) on IPv6 (Linux's sock_extended_err + sin6). */

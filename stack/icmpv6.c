@@ -319,6 +319,8 @@ static bool icmpv6_notify(struct sk_buff *skb, uint8_t type, uint8_t code, uint3
 
 	if (!skb_pull(skb, ICMP6_HLEN) || skb->len < IPV6_HLEN)
 		return false;
+	memcpy(&IP6CB(skb)->icmp_src, skb_network_header(skb) + offsetof(struct ipv6hdr, saddr),
+	       sizeof(struct in6_addr));
 	skb_reset_network_header(skb);
 	memcpy(&qsaddr, skb->data + offsetof(struct ipv6hdr, saddr), sizeof(qsaddr));
 	memcpy(&qdaddr, skb->data + offsetof(struct ipv6hdr, daddr), sizeof(qdaddr));
@@ -419,8 +421,19 @@ int icmpv6_err_convert(uint8_t type, uint8_t code, int *err)
 	return 0;
 }
 
+/*
+ * An ICMPv6 error quoting an ICMPv6 packet we sent (Linux's icmpv6_err):
+ * only our echo requests have a socket to tell, a ping one.
+ */
+static void icmpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offset, uint32_t info)
+{
+	if (skb->data[offset] == ICMPV6_ECHO_REQUEST)
+		ping_err6(skb, type, code, offset, info);
+}
+
 static const struct inet6_protocol icmpv6_protocol = {
     .handler = icmpv6_rcv,
+    .err_handler = icmpv6_err,
 };
 
 /* Creates the rate-limit table and registers next header 58. */

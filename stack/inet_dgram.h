@@ -178,6 +178,14 @@ void ip6_datagram_recv_specific_ctl(struct sock *sk, struct msghdr *msg, const s
 void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type, uint8_t code,
 		     uint16_t port, uint32_t info, const unsigned char *payload);
 ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
+/*
+ * Tells sk of an ICMPv6 error as Linux's datagram sockets do: queued with
+ * IPV6_RECVERR, and then (or, without it, when hard and sk is connected)
+ * as sk_err.
+ */
+void ip6_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool harderr,
+			   uint8_t type, uint8_t code, uint16_t port, uint32_t info,
+			   const unsigned char *payload);
 void ip6_datagram_forget(struct sock *sk);
 int ip6_datagram_disconnect(struct sock *sk, int flags);
 struct ip6_tx_params;

@@ -322,6 +322,27 @@ void ping_err(struct sk_buff *skb, int type, int code, uint32_t info)
 			     (const unsigned char *)qih);
 }
 
+/* See ping.h (Linux's ping_err for AF_INET6). */
+void ping_err6(struct sk_buff *skb, uint8_t type, uint8_t code, int offset, uint32_t info)
+{
+	struct icmp6hdr qih;
+	struct in6_addr saddr;
+	struct sock *sk;
+	bool harderr;
+	int err;
+
+	memcpy(&qih, skb->data + offset, sizeof(qih));
+	if (qih.icmp6_code != 0)
+		return;
+	/* The echo request went from the address the socket is bound to. */
+	memcpy(&saddr, skb->data + offsetof(struct ipv6hdr, saddr), sizeof(saddr));
+	sk = ping_lookup6(skb->ns, ntohs(qih.un.un_data16[0]), &saddr);
+	if (!sk)
+		return;
+	harderr = icmpv6_err_convert(type, code, &err);
+	ip6_dgram_icmp_report(sk, skb, err, harderr, type, code, 0, info, skb->data + offset);
+}
+
 /*
  * sendmsg() of an IPv6 ping socket (Linux's ping_v6_sendmsg): an echo
  * request header (type 128, code 0) and payload to an IPv6 address

@@ -265,15 +265,8 @@ static void udpv6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offse
 		if (o->pmtudisc != IPV6_PMTUDISC_DONT)
 			harderr = true;
 	}
-	if (!o->recverr) {
-		if (!harderr || sk->sk_state != SK_ST_ESTABLISHED)
-			return;
-	} else {
-		ipv6_icmp_error(sk, skb, err, type, code, uh.dest, info,
-				skb->data + offset + UDP_HLEN);
-	}
-	sk->sk_err = err;
-	SK_CB(sk, sk_error_report)(sk);
+	ip6_dgram_icmp_report(sk, skb, err, harderr, type, code, uh.dest, info,
+			      skb->data + offset + UDP_HLEN);
 }
 
 /*

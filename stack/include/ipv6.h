@@ -120,6 +120,12 @@ struct inet6_skb_parm {
 	uint16_t srcrt;	  /* routing header, 0 = none */
 	uint16_t lastopt; /* end of the last extension header */
 	uint8_t nexthdr;  /* the upper-layer protocol */
+	/*
+	 * While icmpv6_notify() dispatches an ICMPv6 error: its sender, the
+	 * offender IPV6_RECVERR reports (the network header has moved to the
+	 * quoted packet by then).
+	 */
+	struct in6_addr icmp_src;
 };
 
 #define IP6CB(skb) ((struct inet6_skb_parm *)(skb)->cb)

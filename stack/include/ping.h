@@ -16,6 +16,11 @@ bool ping_rcv(struct sk_buff *skb);
 /* The same for an ICMPv6 echo reply. */
 bool ping_rcv6(struct sk_buff *skb);
 void ping_err(struct sk_buff *skb, int type, int code, uint32_t info);
+/*
+ * An ICMPv6 error quoting one of our echo requests: skb->data at the
+ * quoted IPv6 header, offset from there to the quoted ICMPv6 header.
+ */
+void ping_err6(struct sk_buff *skb, uint8_t type, uint8_t code, int offset, uint32_t info);
 int ping_init(struct nstack *ns);
 void ping_exit(struct nstack *ns);
 

@@ -1164,6 +1164,90 @@ START_TEST(test_ping6_refusals)
 }
 END_TEST
 
+/*
+ * An ICMPv6 error from a router quoting our echo request reaches the ping
+ * socket as Linux's ping_err: nothing for an unconnected socket without
+ * IPV6_RECVERR; with it, the error (EHOSTUNREACH for address unreachable)
+ * and an error-queue entry whose data is the quoted echo request, whose
+ * name is the original destination and whose offender is the router.
+ */
+START_TEST(test_ping6_icmpv6_error_reported)
+{
+	static const struct in6_addr router = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0xfe}};
+	unsigned char req[ICMP6_HLEN + 4] = {
+	    ICMPV6_ECHO_REQUEST, 0, 0, 0, 0, 0, 0, 9, 'e', 'r', 'r', '!'};
+	static unsigned char quoted[T_FRAME_MAX], icmp[T_FRAME_MAX];
+	struct socket *s = NULL;
+	struct ipv6hdr h;
+	struct rx6 r;
+	size_t qlen;
+	uint16_t c;
+	int one = 1, pass;
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, &s), 0);
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(sendto6(s, req, sizeof(req), &g_peer, 0, 0), (ssize_t)sizeof(req));
+		qlen = recv6(frame, NEXTHDR_ICMP);
+		ck_assert_uint_gt(qlen, ETH_HLEN + IPV6_HLEN);
+		qlen -= ETH_HLEN;
+		memcpy(quoted, frame + ETH_HLEN, qlen);
+		memset(icmp, 0, 8);
+		icmp[0] = ICMPV6_DEST_UNREACH;
+		icmp[1] = ICMPV6_ADDR_UNREACH;
+		memcpy(icmp + 8, quoted, qlen);
+		c = csum_ipv6_magic(&router, &g_local, (uint32_t)(8 + qlen), NEXTHDR_ICMP, icmp);
+		memcpy(icmp + 2, &c, 2);
+		memset(&h, 0, sizeof(h));
+		h.vtc_flow = htonl(6u << 28);
+		h.payload_len = htons((uint16_t)(8 + qlen));
+		h.nexthdr = NEXTHDR_ICMP;
+		h.hop_limit = 64;
+		h.saddr = router;
+		h.daddr = g_local;
+		memcpy(pkt, &h, sizeof(h));
+		memcpy(pkt + IPV6_HLEN, icmp, 8 + qlen);
+		t_inject(frame, t_build_eth(frame, t_local_mac, t_peer_mac, ETH_P_IPV6, pkt,
+					    IPV6_HLEN + 8 + qlen));
+		recv6_msg(s, &r, sizeof(r.data), 0);
+		if (pass == 0) {
+			/* Unconnected, no IPV6_RECVERR: not told (RFC 4443 leaves it to the
+			 * socket). */
+			ck_assert_int_eq(r.n, -EAGAIN);
+			ck_assert_int_eq(
+			    nstack_setsockopt(s, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)), 0);
+			continue;
+		}
+		ck_assert_int_eq(r.n, -EHOSTUNREACH);
+	}
+	recv6_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, (int)sizeof(req));
+	ck_assert(r.flags & MSG_ERRQUEUE);
+	ck_assert_uint_eq((uint8_t)r.data[0], ICMPV6_ECHO_REQUEST);
+	ck_assert_mem_eq(r.data + ICMP6_HLEN, "err!", 4);
+	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in6));
+	ck_assert_mem_eq(&r.from.sin6_addr, &g_peer, 16);
+	ck_assert_uint_eq(r.from.sin6_port, 0);
+	{
+		const struct cmsghdr *cm = find_cmsg(&r, IPPROTO_IPV6, IPV6_RECVERR);
+		struct sock_extended_err ee;
+		struct sockaddr_in6 off;
+
+		ck_assert_ptr_nonnull(cm);
+		memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+		memcpy(&off, CMSG_DATA(cm) + sizeof(ee), sizeof(off));
+		ck_assert_uint_eq(ee.ee_errno, EHOSTUNREACH);
+		ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ICMP6);
+		ck_assert_uint_eq(ee.ee_type, ICMPV6_DEST_UNREACH);
+		ck_assert_uint_eq(ee.ee_code, ICMPV6_ADDR_UNREACH);
+		ck_assert_int_eq(off.sin6_family, AF_INET6);
+		ck_assert_mem_eq(&off.sin6_addr, &router, 16);
+	}
+	recv6_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	nstack_close(s);
+}
+END_TEST
+
 static Suite *udp6_wire_suite(void)
 {
 	Suite *s = suite_create("udp6_wire");
@@ -1173,6 +1257,7 @@ static Suite *udp6_wire_suite(void)
 	tcase_add_test(tc, test_dual_stack_wildcard_echo_exact_frames);
 	tcase_add_test(tc, test_ping6_echo_exact_frame_and_reply);
 	tcase_add_test(tc, test_ping6_refusals);
+	tcase_add_test(tc, test_ping6_icmpv6_error_reported);
 	tcase_add_test(tc, test_global_address_echo_and_other_address_unreachable);
 	tcase_add_test(tc, test_unbound_sendto_exact_frame);
 	tcase_add_test(tc, test_hop_limit_and_tclass_from_socket);
