@@ -191,6 +191,7 @@ int inet_create_from(struct nstack *ns, struct socket *sock, int protocol,
 	inet->v6.hop_limit = -1;
 	inet->v6.mcast_hops = -1;
 	inet->v6.mc_loop = true;
+	inet->v6.pmtudisc = IPV6_PMTUDISC_WANT; /* Linux's inet6_create() */
 	/* Raw and ping sockets may share their "port" (Linux's SK_CAN_REUSE). */
 	sk->sk_reuse = answer->flags & INET_PROTOSW_REUSE;
 	if (sock->type == SOCK_RAW) {

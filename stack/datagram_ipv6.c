@@ -75,7 +75,8 @@ struct ip6_errhdr {
 /*
  * recvmsg(MSG_ERRQUEUE) (Linux's ipv6_recv_error): an ICMPv6 error gives
  * the quoted payload as data, the original destination as msg_name and an
- * IPV6_RECVERR control message; the other entries (IPv4 errors of a
+ * IPV6_RECVERR control message (a local IPv6 error the same, without data
+ * or offender); the other entries (IPv4 errors of a
  * dual-stack socket, timestamps, zerocopy) are ip_recv_error()'s, whose
  * names af_inet6.c shows v4-mapped.
  */
@@ -88,7 +89,9 @@ ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	size_t copied;
 	int err;
 
-	if (!skb || skb_exterr(skb)->ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+	if (!skb ||
+	    (skb_exterr(skb)->ee.ee_origin != SO_EE_ORIGIN_ICMP6 &&
+	     !(skb_exterr(skb)->ee.ee_origin == SO_EE_ORIGIN_LOCAL && skb->protocol == ETH_P_IPV6)))
 		return ip_recv_error(sk, msg, len);
 	skb = skb_dequeue(&sk->sk_error_queue);
 	next = skb_peek(&sk->sk_error_queue);
@@ -114,8 +117,10 @@ ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	}
 	memset(&errhdr, 0, sizeof(errhdr));
 	errhdr.ee = serr->ee;
-	errhdr.offender.sin6_family = AF_INET6;
-	errhdr.offender.sin6_addr = serr->offender6;
+	if (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
+		errhdr.offender.sin6_family = AF_INET6;
+		errhdr.offender.sin6_addr = serr->offender6;
+	}
 	put_cmsg(msg, IPPROTO_IPV6, IPV6_RECVERR, sizeof(errhdr), &errhdr);
 	msg->msg_flags |= MSG_ERRQUEUE;
 	err = (int)copied;
@@ -187,6 +192,7 @@ int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg, struct ipcm
 	ipc6->saddr = in6addr_any;
 	ipc6->hlim = -1;
 	ipc6->tclass = -1;
+	ipc6->dontfrag = -1;
 	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
 		return 0;
 	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
@@ -229,6 +235,15 @@ int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg, struct ipcm
 			if (err)
 				return err;
 			break;
+		case IPV6_DONTFRAG: {
+			int v;
+
+			if (c->cmsg_len != CMSG_LEN(sizeof(int)))
+				return -EINVAL;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			ipc6->dontfrag = v != 0;
+			break;
+		}
 		default:
 			return -EINVAL;
 		}
@@ -362,4 +377,90 @@ void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
 	else
 		p->hop_limit = o->hop_limit < 0 ? 0 : (uint8_t)o->hop_limit;
 	p->tclass = ipc6->tclass >= 0 ? (uint8_t)ipc6->tclass : (uint8_t)o->tclass;
+	p->dontfrag = ipc6->dontfrag >= 0 ? ipc6->dontfrag : o->dontfrag;
+	/*
+	 * Linux's ip6_setup_cork(): PROBE and the modes above it ignore the
+	 * learnt path MTU for the link's; IPV6_MTU lowers either.
+	 */
+	p->mtu = o->pmtudisc >= IPV6_PMTUDISC_PROBE ? ip6_mtu(sk->ns) : ip6_dst_mtu(sk->ns, daddr);
+	if (o->mtu > 0 && (unsigned int)o->mtu < p->mtu)
+		p->mtu = (unsigned int)o->mtu;
+}
+
+/* See inet_dgram.h. */
+int ip6_datagram_check_mtu(struct sock *sk, const struct in6_addr *daddr, uint16_t dport,
+			   const struct ip6_tx_params *p, size_t len)
+{
+	struct inet6_opts *o = &inet_sk(sk)->v6;
+	/* DONT and WANT let the source fragment, and OMIT ignores the path: Linux's
+	 * ip6_sk_ignore_df(). */
+	bool may_frag = o->pmtudisc < IPV6_PMTUDISC_DO || o->pmtudisc == IPV6_PMTUDISC_OMIT;
+
+	if (len + IPV6_HLEN <= p->mtu)
+		return 0;
+	if (may_frag) {
+		if (!p->dontfrag)
+			return 0;
+		if (o->rxpmtu) {
+			o->pmtu_pending = p->mtu;
+			o->pmtu_addr = *daddr;
+		}
+	}
+	ipv6_local_error(sk, EMSGSIZE, daddr, dport, p->mtu);
+	return -EMSGSIZE;
+}
+
+/* See inet_dgram.h. */
+void ipv6_local_error(struct sock *sk, int err, const struct in6_addr *daddr, uint16_t dport,
+		      uint32_t info)
+{
+	struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+	struct ipv6hdr *h;
+
+	if (!inet_sk(sk)->v6.recverr)
+		return;
+	/* An IPv6 header naming the destination, for ipv6_recv_error()'s msg_name; no data. */
+	skb = alloc_skb(sk->ns, IPV6_HLEN);
+	if (!skb)
+		return;
+	skb->protocol = ETH_P_IPV6;
+	skb_reset_network_header(skb);
+	h = (struct ipv6hdr *)skb_put(skb, IPV6_HLEN);
+	memset(h, 0, IPV6_HLEN);
+	memcpy(&h->daddr, daddr, sizeof(*daddr));
+	serr = skb_exterr(skb);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_errno = (uint32_t)err;
+	serr->ee.ee_origin = SO_EE_ORIGIN_LOCAL;
+	serr->ee.ee_info = info;
+	serr->addr_offset = offsetof(struct ipv6hdr, daddr);
+	serr->port = dport;
+	skb_pull(skb, IPV6_HLEN);
+	skb_reset_transport_header(skb);
+	if (sock_queue_err_skb(sk, skb))
+		kfree_skb(skb);
+}
+
+/* See inet_dgram.h. */
+ssize_t ipv6_recv_rxpmtu(struct sock *sk, struct msghdr *msg)
+{
+	struct inet6_opts *o = &inet_sk(sk)->v6;
+	struct ip6_mtuinfo mi;
+
+	if (!o->pmtu_pending)
+		return -EAGAIN;
+	memset(&mi, 0, sizeof(mi));
+	mi.ip6m_mtu = o->pmtu_pending;
+	mi.ip6m_addr.sin6_family = AF_INET6;
+	mi.ip6m_addr.sin6_addr = o->pmtu_addr;
+	if (ipv6_addr_is_linklocal(&o->pmtu_addr))
+		mi.ip6m_addr.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+	o->pmtu_pending = 0;
+	if (msg->msg_name) {
+		memcpy(msg->msg_name, &mi.ip6m_addr, sizeof(mi.ip6m_addr));
+		msg->msg_namelen = sizeof(mi.ip6m_addr);
+	}
+	put_cmsg(msg, IPPROTO_IPV6, IPV6_PATHMTU, sizeof(mi), &mi);
+	return 0;
 }

@@ -21,6 +21,7 @@
 
 struct nstack;
 struct sk_buff;
+struct ip6_tx_params;
 
 LIST_HEAD(sock_list, sock);
 
@@ -166,6 +167,7 @@ struct ipcm6_cookie {
 	struct in6_addr saddr; /* IPV6_PKTINFO's source, "::" = none */
 	int hlim;	       /* IPV6_HOPLIMIT, -1 = socket's */
 	int tclass;	       /* IPV6_TCLASS, -1 = socket's */
+	int dontfrag;	       /* IPV6_DONTFRAG, -1 = socket's */
 };
 
 /* datagram_ipv6.c (Linux's net/ipv6/datagram.c), for udp_ipv6.c and ping.c. */
@@ -179,6 +181,34 @@ void ipv6_icmp_error(struct sock *sk, struct sk_buff *skb, int err, uint8_t type
 		     uint16_t port, uint32_t info, const unsigned char *payload);
 ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len);
 /*
+ * -EMSGSIZE when len bytes of upper-layer packet to daddr would need
+ * fragments the socket forbids (Linux's checks in __ip6_append_data):
+ * IPV6_MTU_DISCOVER DO or PROBE, or IPV6_DONTFRAG (then the MTU is kept
+ * for IPV6_RECVPATHMTU); a local error is queued with IPV6_RECVERR. Else 0.
+ */
+int ip6_datagram_check_mtu(struct sock *sk, const struct in6_addr *daddr, uint16_t dport,
+			   const struct ip6_tx_params *p, size_t len);
+/*
+ * Queues a local error about a datagram to daddr/dport on an IPV6_RECVERR
+ * socket (Linux's ipv6_local_error): origin SO_EE_ORIGIN_LOCAL, info e.g.
+ * the MTU that refused it.
+ */
+void ipv6_local_error(struct sock *sk, int err, const struct in6_addr *daddr, uint16_t dport,
+		      uint32_t info);
+/* Whether recvmsg() has a path MTU to report first (ipv6_recv_rxpmtu()). */
+static inline bool ipv6_rxpmtu_pending(const struct sock *sk)
+{
+	const struct inet6_opts *o = &((const struct inet_sock *)sk)->v6;
+
+	return o->rxpmtu && o->pmtu_pending;
+}
+/*
+ * recvmsg() of the path MTU kept by ip6_datagram_check_mtu() (Linux's
+ * ipv6_recv_rxpmtu): no data, the destination as msg_name, an
+ * IPV6_PATHMTU control message with struct ip6_mtuinfo.
+ */
+ssize_t ipv6_recv_rxpmtu(struct sock *sk, struct msghdr *msg);
+/*
  * Tells sk of an ICMPv6 error as Linux's datagram sockets do: queued with
  * IPV6_RECVERR, and then (or, without it, when hard and sk is connected)
  * as sk_err.
@@ -188,7 +218,6 @@ void ip6_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool h
 			   const unsigned char *payload);
 void ip6_datagram_forget(struct sock *sk);
 int ip6_datagram_disconnect(struct sock *sk, int flags);
-struct ip6_tx_params;
 void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
 			    const struct ipcm6_cookie *ipc6, struct ip6_tx_params *p);
 

@@ -198,7 +198,7 @@ int ip6_output_frag(struct nstack *ns, struct sk_buff *skb, const struct in6_add
 		kfree_skb(skb);
 		return -EMSGSIZE;
 	}
-	mtu = ip6_dst_mtu(ns, daddr);
+	mtu = p->mtu ? p->mtu : ip6_dst_mtu(ns, daddr);
 	if (skb->len + IPV6_HLEN > mtu) {
 		if (!p->dontfrag)
 			return ip6_fragment(ns, skb, saddr, daddr, proto, p, mtu);

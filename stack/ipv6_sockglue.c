@@ -95,6 +95,12 @@ int ipv6_setsockopt(struct sock *sk, int optname, const void *optval, socklen_t 
 			return -EINVAL;
 		o->mtu = val;
 		return 0;
+	case IPV6_DONTFRAG:
+		o->dontfrag = val != 0;
+		return 0;
+	case IPV6_RECVPATHMTU:
+		o->rxpmtu = val != 0;
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -106,6 +112,24 @@ int ipv6_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optle
 	int val;
 
 	switch (optname) {
+	case IPV6_PATHMTU: {
+		/* A connected socket's path MTU, as Linux: the address is left zero. */
+		struct ip6_mtuinfo mi;
+
+		if (*optlen < sizeof(mi))
+			return -EINVAL;
+		if (!sk->sk_dport || !sk->sk_ipv6 || !sk->ns->ip6)
+			return -ENOTCONN;
+		memset(&mi, 0, sizeof(mi));
+		mi.ip6m_mtu = ip6_dst_mtu(sk->ns, &sk->sk_v6_daddr);
+		return sock_put_opt(optval, optlen, &mi, sizeof(mi));
+	}
+	case IPV6_DONTFRAG:
+		val = o->dontfrag;
+		break;
+	case IPV6_RECVPATHMTU:
+		val = o->rxpmtu;
+		break;
 	case IPV6_V6ONLY:
 		val = o->ipv6only;
 		break;

@@ -404,6 +404,9 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
 		return err;
 	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
+	err = ip6_datagram_check_mtu(sk, &daddr, 0, &tp, len);
+	if (err)
+		return err;
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
@@ -434,6 +437,8 @@ static ssize_t ping_v6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, 
 		return -EOPNOTSUPP;
 	if (flags & MSG_ERRQUEUE)
 		return ipv6_recv_error(sk, msg, len);
+	if (ipv6_rxpmtu_pending(sk))
+		return ipv6_recv_rxpmtu(sk, msg);
 	skb = skb_recv_datagram(sk, flags, &err);
 	if (!skb)
 		return err;

@@ -287,8 +287,8 @@ static int udpv6_check_size(struct sock *sk, const struct in6_addr *daddr, size_
  * the IPv6 pseudo-header, 0 sent as 0xffff (RFC 768, RFC 8200 8.1).
  */
 static int udpv6_send_skb(struct sock *sk, struct sk_buff *skb, const struct in6_addr *saddr,
-			  const struct in6_addr *daddr, uint16_t dport, uint8_t hlim,
-			  uint8_t tclass)
+			  const struct in6_addr *daddr, uint16_t dport,
+			  const struct ip6_tx_params *tp)
 {
 	struct nstack *ns = sk->ns;
 	uint16_t ulen = (uint16_t)(UDP_HLEN + skb->len), csum;
@@ -304,8 +304,7 @@ static int udpv6_send_skb(struct sock *sk, struct sk_buff *skb, const struct in6
 	uh->check = csum ? csum : 0xffff;
 	skb_reset_transport_header(skb);
 	skb->tstamp_us = ns_now(ns);
-	err = ip6_output_frag(ns, skb, saddr, daddr, IPPROTO_UDP,
-			      &(struct ip6_tx_params){.hop_limit = hlim, .tclass = tclass});
+	err = ip6_output_frag(ns, skb, saddr, daddr, IPPROTO_UDP, tp);
 	if (err) {
 		if (err == -ENOBUFS)
 			NS_INC_STATS(ns, Udp6SndbufErrors);
@@ -321,7 +320,10 @@ int udpv6_push_pending_frames(struct sock *sk)
 	struct udp_sock *up = udp_sk(sk);
 	struct in6_addr saddr = up->cork_saddr6, daddr = up->cork_daddr6;
 	uint16_t dport = up->cork_dport;
-	uint8_t hlim = up->cork_hlim, tclass = up->cork_tclass;
+	const struct ip6_tx_params tp = {.hop_limit = up->cork_hlim,
+					 .tclass = up->cork_tclass,
+					 .dontfrag = up->cork_dontfrag,
+					 .mtu = up->cork_mtu};
 	struct sk_buff *skb, *part;
 	int err;
 
@@ -340,7 +342,7 @@ int udpv6_push_pending_frames(struct sock *sk)
 	skb_queue_walk(&sk->sk_write_queue, part)
 	    memcpy(skb_put(skb, part->len), part->data, part->len);
 	udp_flush_pending_frames(sk);
-	return udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, tclass);
+	return udpv6_send_skb(sk, skb, &saddr, &daddr, dport, &tp);
 out:
 	udp_flush_pending_frames(sk);
 	return err;
@@ -405,7 +407,6 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	struct in6_addr daddr, saddr;
 	struct ipcm6_cookie ipc6;
 	struct sk_buff *skb;
-	uint8_t hlim, tclass;
 	uint16_t dport;
 	int named, err;
 
@@ -448,8 +449,6 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 			return err;
 	}
 	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
-	hlim = tp.hop_limit;
-	tclass = tp.tclass;
 
 	if (corkreq) {
 		up->pending = true;
@@ -457,12 +456,16 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 		up->cork_daddr6 = daddr;
 		up->cork_saddr6 = saddr;
 		up->cork_dport = dport;
-		up->cork_hlim = hlim;
-		up->cork_tclass = tclass;
+		up->cork_hlim = tp.hop_limit;
+		up->cork_tclass = tp.tclass;
+		up->cork_dontfrag = tp.dontfrag;
+		up->cork_mtu = tp.mtu;
 		up->cork_len = 0;
 		goto append;
 	}
 	err = udpv6_check_size(sk, &daddr, len);
+	if (!err)
+		err = ip6_datagram_check_mtu(sk, &daddr, dport, &tp, UDP_HLEN + len);
 	if (err)
 		return err;
 	skb = ip_dgram_skb_from_msg(sk, msg, len, UDP_HLEN, flags, &err);
@@ -471,7 +474,7 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 			NS_INC_STATS(ns, Udp6SndbufErrors);
 		return err;
 	}
-	err = udpv6_send_skb(sk, skb, &saddr, &daddr, dport, hlim, tclass);
+	err = udpv6_send_skb(sk, skb, &saddr, &daddr, dport, &tp);
 	if (err)
 		return err;
 	udp_zerocopy_done(sk, len, flags);
@@ -481,6 +484,13 @@ append:
 	if (up->cork_len + len > UDP6_MAX_PAYLOAD) {
 		udp_flush_pending_frames(sk);
 		return -EMSGSIZE;
+	}
+	tp = (struct ip6_tx_params){.dontfrag = up->cork_dontfrag, .mtu = up->cork_mtu};
+	err = ip6_datagram_check_mtu(sk, &up->cork_daddr6, up->cork_dport, &tp,
+				     UDP_HLEN + up->cork_len + len);
+	if (err) {
+		udp_flush_pending_frames(sk);
+		return err;
 	}
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb) {
@@ -544,6 +554,8 @@ static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, in
 
 	if (flags & MSG_ERRQUEUE)
 		return ipv6_recv_error(sk, msg, len);
+	if (ipv6_rxpmtu_pending(sk))
+		return ipv6_recv_rxpmtu(sk, msg);
 	skb = skb_recv_datagram(sk, flags, &err);
 	if (!skb)
 		return err;

@@ -66,6 +66,15 @@ struct inet6_opts {
 	int16_t tclass; /* IPV6_TCLASS */
 	int mcast_oif;	/* IPV6_MULTICAST_IF */
 	int mtu;	/* IPV6_MTU, 0 = path's */
+	bool dontfrag;	/* IPV6_DONTFRAG */
+	bool rxpmtu;	/* IPV6_RECVPATHMTU */
+	/*
+	 * The path MTU a send refused with IPV6_DONTFRAG, for the next
+	 * recvmsg() (IPV6_PATHMTU, RFC 3542 11.3); 0 = none. One slot: a
+	 * newer refusal replaces it, as Linux's np->rxpmtu.
+	 */
+	uint32_t pmtu_pending;
+	struct in6_addr pmtu_addr;
 };
 
 struct inet_sock {

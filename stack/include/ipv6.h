@@ -269,13 +269,14 @@ struct ip6_tx_params {
 	uint8_t hop_limit; /* 0: the link's (cur_hop_limit) */
 	uint8_t tclass;	   /* traffic class: DSCP and ECN bits */
 	bool dontfrag;	   /* IPV6_DONTFRAG, TCP: -EMSGSIZE above the path MTU, no fragments */
+	unsigned int mtu;  /* the MTU to cut at (IPV6_MTU, IPV6_PMTUDISC_PROBE); 0: the path's */
 };
 
 /*
  * Sends a datagram from a local socket: skb->data at the upper-layer
  * header (its checksum already computed over the whole datagram, next
  * header proto), from saddr to daddr. When the packet is larger than
- * ip6_dst_mtu(daddr) it is sent in fragments (RFC 8200 4.5: fragment
+ * p->mtu, or ip6_dst_mtu(daddr) without one, it is sent in fragments (RFC 8200 4.5: fragment
  * header, pieces of multiples of 8 bytes, one random identification per
  * datagram; Ip6FragOKs, Ip6FragCreates), unless p->dontfrag: then
  * -EMSGSIZE (Ip6FragFails) and the caller reports the path MTU as it

@@ -23,6 +23,8 @@ struct udp_sock {
 	/* An IPv6 pending datagram's addresses, hop limit (0 = link's) and traffic class. */
 	struct in6_addr cork_daddr6, cork_saddr6;
 	uint8_t cork_hlim, cork_tclass;
+	bool cork_dontfrag;    /* IPV6_DONTFRAG of the pending datagram */
+	unsigned int cork_mtu; /* and the MTU it is cut at */
 };
 
 extern const struct proto udp_prot;

@@ -360,6 +360,8 @@ case_ipv6_udp_echo_1200_byte_datagrams() {
 # case_ipv6_preload_ping6_from_peer.
 case_ipv6_ping6_nstack_to_peer() {
 	ip6_peer_up || return 1
+	# The peer routes (for the "no route" error below): set well before.
+	in_peer sysctl -qw net.ipv6.conf.all.forwarding=1
 	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 NSTACK_STATS=1 on_nstack timeout 15 ping -6 -c 3 -i 0.2 -W 4 "$PEER6" \
 		>ping.log 2>&1
 	local rc=$?
@@ -371,15 +373,20 @@ case_ipv6_ping6_nstack_to_peer() {
 	# "no route" error reaches ping's socket (IPV6_RECVERR), as on Linux.
 	# (Every run names the router: a run may join the stack the previous
 	# one left, whose settings it keeps.)
-	in_peer sysctl -qw net.ipv6.conf.all.forwarding=1
-	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 on_nstack timeout 15 ping -6 -c 1 -W 3 \
-		2001:2:0:99::1 >unreach.log 2>&1
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 NSTACK_STATS=1 on_nstack timeout 15 ping -6 -c 2 -i 0.5 \
+		-W 3 2001:2:0:99::1 >unreach.log 2>&1
+	# -M do: no fragments from the socket; the refusal is a local error
+	# that ping reads from its error queue (and so does the kernel's ping).
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 on_nstack timeout 15 ping -6 -c 1 -W 2 -M do \
+		-s 2000 "$PEER6" >mdo.log 2>&1
+	in_peer timeout 15 ping -6 -c 1 -W 2 -M do -s 2000 "$ADDR6" >kmdo.log 2>&1
 	in_peer sysctl -qw net.ipv6.conf.all.forwarding=0
 	ip6_peer_down
-	cat ping.log big.log unreach.log
+	cat ping.log big.log unreach.log mdo.log kmdo.log
 	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'stat Icmp6OutEchos 3$' ping.log &&
 		[ $rc2 = 0 ] && grep -q '2 received' big.log && grep -Eq 'stat Ip6ReasmOKs 2$' big.log &&
-		grep -q "From $PEER6 icmp_seq=1 Destination unreachable: No route" unreach.log
+		grep -Eq "From $PEER6 icmp_seq=[12] Destination unreachable: No route" unreach.log &&
+		grep -q "local error: message too long, mtu: 1500" mdo.log
 }
 
 # The same with 8000-byte datagrams: fragmented on the 1500-byte link, so

@@ -12,6 +12,8 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <linux/errqueue.h>
 
 #include "check_main.h"
 #include "harness.h"
@@ -392,6 +394,187 @@ START_TEST(test_dontfrag_over_path_mtu_emsgsize)
 }
 END_TEST
 
+/* sendmsg() of len bytes to [peer6]:9 on s; dontfrag >= 0 adds an IPV6_DONTFRAG cmsg. */
+static ssize_t udp6_send(struct socket *s, size_t len, int dontfrag)
+{
+	static unsigned char data[4000];
+	struct sockaddr_in6 to = {
+	    .sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_addr = peer6};
+	struct iovec iov = {data, len};
+	_Alignas(struct cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = {
+	    .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov, .msg_iovlen = 1};
+
+	if (dontfrag >= 0) {
+		struct cmsghdr *c;
+
+		memset(ctl, 0, sizeof(ctl));
+		m.msg_control = ctl;
+		m.msg_controllen = sizeof(ctl);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_DONTFRAG;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &dontfrag, sizeof(int));
+	}
+	return nstack_sendmsg(s, &m, MSG_DONTWAIT);
+}
+
+/* The lengths of the frames sent since the last call, into lens; their number. */
+static int sent_lengths(size_t *lens, int max)
+{
+	size_t n;
+	int k = 0;
+
+	while (k < max && t_try_recv(fr, sizeof(fr), &n))
+		lens[k++] = n;
+	return k;
+}
+
+static int set_int6(struct socket *s, int name, int val)
+{
+	return nstack_setsockopt(s, IPPROTO_IPV6, name, &val, sizeof(val));
+}
+
+/*
+ * RFC 3542 11: IPV6_DONTFRAG (socket option and control message) turns a
+ * datagram over the path MTU into -EMSGSIZE instead of fragments, and
+ * with IPV6_RECVPATHMTU the next recvmsg() reports that MTU (no data, the
+ * destination, an IPV6_PATHMTU message); IPV6_MTU cuts fragments smaller;
+ * IPV6_PMTUDISC_PROBE ignores a learnt path MTU; IPV6_PATHMTU reads a
+ * connected socket's. Linux's errnos and frame sizes throughout.
+ */
+START_TEST(test_udp_dontfrag_recvpathmtu_ipv6_mtu)
+{
+	static unsigned char q[IPV6_HLEN + 8];
+	struct socket *s = NULL;
+	_Alignas(struct cmsghdr) unsigned char ctl[256];
+	struct sockaddr_in6 from;
+	char buf[64];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr m;
+	struct ip6_mtuinfo mi;
+	socklen_t ml = sizeof(mi);
+	size_t lens[8];
+	int v = 0;
+	socklen_t vl = sizeof(v);
+
+	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, 0, &s), 0);
+	ck_assert_int_eq(set_int6(s, IPV6_DONTFRAG, 1), 0);
+	ck_assert_int_eq(set_int6(s, IPV6_RECVPATHMTU, 1), 0);
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_IPV6, IPV6_DONTFRAG, &v, &vl), 0);
+	ck_assert_int_eq(v, 1);
+	/* 1452 + 8 + 40 = 1500 fits; one byte more does not. */
+	ck_assert_int_eq(udp6_send(s, 1452, -1), 1452);
+	ck_assert_int_eq(sent_lengths(lens, 8), 1);
+	ck_assert_uint_eq(lens[0], ETH_HLEN + 1500);
+	ck_assert_int_eq(udp6_send(s, 1453, -1), -EMSGSIZE);
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("Ip6FragFails"), 0);
+	memset(&m, 0, sizeof(m));
+	m.msg_name = &from;
+	m.msg_namelen = sizeof(from);
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof(ctl);
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT), 0);
+	ck_assert_uint_eq(m.msg_namelen, sizeof(from));
+	ck_assert_mem_eq(&from.sin6_addr, &peer6, 16);
+	ck_assert_uint_eq(from.sin6_port, 0);
+	{
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		struct ip6_mtuinfo got;
+
+		ck_assert_ptr_nonnull(c);
+		ck_assert_int_eq(c->cmsg_level, IPPROTO_IPV6);
+		ck_assert_int_eq(c->cmsg_type, IPV6_PATHMTU);
+		ck_assert_uint_eq(c->cmsg_len, CMSG_LEN(sizeof(got)));
+		memcpy(&got, CMSG_DATA(c), sizeof(got));
+		ck_assert_uint_eq(got.ip6m_mtu, 1500);
+		ck_assert_int_eq(got.ip6m_addr.sin6_family, AF_INET6);
+		ck_assert_mem_eq(&got.ip6m_addr.sin6_addr, &peer6, 16);
+	}
+	m.msg_controllen = sizeof(ctl);
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT), -EAGAIN);
+	/* The control message overrides the socket: fragments (1448 + 5). */
+	ck_assert_int_eq(udp6_send(s, 1453, 0), 1453);
+	ck_assert_int_eq(sent_lengths(lens, 8), 2);
+	ck_assert_uint_eq(lens[0], ETH_HLEN + IPV6_HLEN + 8 + 1448);
+	ck_assert_uint_eq(lens[1], ETH_HLEN + IPV6_HLEN + 8 + 13);
+	/* IPV6_MTU 1280: fragments of 1232 bytes, whatever the path carries. */
+	ck_assert_int_eq(set_int6(s, IPV6_DONTFRAG, 0), 0);
+	ck_assert_int_eq(set_int6(s, IPV6_MTU, 1279), -EINVAL);
+	ck_assert_int_eq(set_int6(s, IPV6_MTU, 1280), 0);
+	ck_assert_int_eq(udp6_send(s, 1400, -1), 1400);
+	ck_assert_int_eq(sent_lengths(lens, 8), 2);
+	ck_assert_uint_eq(lens[0], ETH_HLEN + 1280);
+	ck_assert_uint_eq(lens[1], ETH_HLEN + IPV6_HLEN + 8 + 1408 - 1232);
+	ck_assert_int_eq(set_int6(s, IPV6_MTU, 0), 0);
+	/* A Packet Too Big of 1400 lowers the path; PROBE uses the link's 1500 anyway. */
+	put_ip6(q, &me6, &peer6, 253, 8);
+	inject_ptb(1400, q, sizeof(q));
+	ck_assert_int_eq(set_int6(s, IPV6_DONTFRAG, 1), 0);
+	ck_assert_int_eq(udp6_send(s, 1452, -1), -EMSGSIZE);
+	ck_assert_int_eq(set_int6(s, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE), 0);
+	ck_assert_int_eq(udp6_send(s, 1452, -1), 1452);
+	ck_assert_int_eq(sent_lengths(lens, 8), 1);
+	ck_assert_uint_eq(lens[0], ETH_HLEN + 1500);
+	/* The refusal above left 1400 to report. */
+	m.msg_controllen = sizeof(ctl);
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT), 0);
+	memcpy(&mi, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(mi));
+	ck_assert_uint_eq(mi.ip6m_mtu, 1400);
+	/*
+	 * IPV6_MTU_DISCOVER DO: no fragments from this socket even without
+	 * IPV6_DONTFRAG; with IPV6_RECVERR a local error (EMSGSIZE, the MTU as
+	 * info, the destination as name) is queued, as ping -M do shows.
+	 */
+	ck_assert_int_eq(set_int6(s, IPV6_DONTFRAG, 0), 0);
+	ck_assert_int_eq(set_int6(s, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO), 0);
+	ck_assert_int_eq(set_int6(s, IPV6_RECVERR, 1), 0);
+	ck_assert_int_eq(udp6_send(s, 1400, -1), -EMSGSIZE);
+	t_expect_no_tx();
+	m.msg_controllen = sizeof(ctl);
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT), -EAGAIN); /* no path MTU kept */
+	m.msg_controllen = sizeof(ctl);
+	m.msg_namelen = sizeof(from);
+	ck_assert_int_eq(nstack_recvmsg(s, &m, MSG_DONTWAIT | MSG_ERRQUEUE), 0);
+	ck_assert(m.msg_flags & MSG_ERRQUEUE);
+	ck_assert_mem_eq(&from.sin6_addr, &peer6, 16);
+	ck_assert_uint_eq(ntohs(from.sin6_port), 9);
+	{
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		struct sock_extended_err ee;
+
+		ck_assert_ptr_nonnull(c);
+		ck_assert_int_eq(c->cmsg_type, IPV6_RECVERR);
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		ck_assert_uint_eq(ee.ee_errno, EMSGSIZE);
+		ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_LOCAL);
+		ck_assert_uint_eq(ee.ee_info, 1400);
+	}
+	ck_assert_int_eq(set_int6(s, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_WANT), 0);
+	ck_assert_int_eq(udp6_send(s, 1400, -1), 1400);
+	ck_assert_int_eq(sent_lengths(lens, 8), 2);
+	/* IPV6_PATHMTU: a connected socket's path, else ENOTCONN. */
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_IPV6, IPV6_PATHMTU, &mi, &ml), -ENOTCONN);
+	{
+		struct sockaddr_in6 to = {
+		    .sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_addr = peer6};
+
+		ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&to, sizeof(to)), 0);
+	}
+	ml = sizeof(mi) - 1;
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_IPV6, IPV6_PATHMTU, &mi, &ml), -EINVAL);
+	ml = sizeof(mi);
+	ck_assert_int_eq(nstack_getsockopt(s, IPPROTO_IPV6, IPV6_PATHMTU, &mi, &ml), 0);
+	ck_assert_uint_eq(ml, sizeof(mi));
+	ck_assert_uint_eq(mi.ip6m_mtu, 1400);
+	nstack_close(s);
+}
+END_TEST
+
 /* TCP over IPv6 with the peer as client: returns the accepted socket; *iss our ISN. */
 static struct socket *tcp6_established(uint32_t *iss)
 {
@@ -489,6 +672,7 @@ static Suite *ipv6_frag_wire_suite(void)
 	tcase_add_test(tc, test_fragment_memory_bound_evicts_oldest);
 	tcase_add_test(tc, test_packet_too_big_lowers_path_mtu_min_1280_expires);
 	tcase_add_test(tc, test_dontfrag_over_path_mtu_emsgsize);
+	tcase_add_test(tc, test_udp_dontfrag_recvpathmtu_ipv6_mtu);
 	tcase_add_test(tc, test_packet_too_big_for_tcp_resends_smaller_segments);
 	suite_add_tcase(s, tc);
 	return s;
