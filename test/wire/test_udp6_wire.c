@@ -504,13 +504,42 @@ START_TEST(test_bad_length_dropped_short_length_trims)
 END_TEST
 
 /*
+ * An ICMPv6 error (type, code, a zero word) from src to dst quoting qlen
+ * bytes of packet q, as a whole frame from smac to dmac into buf.
+ */
+static size_t build_icmp6_err(unsigned char *buf, const uint8_t dmac[6], const uint8_t smac[6],
+			      const struct in6_addr *src, const struct in6_addr *dst, uint8_t type,
+			      uint8_t code, const unsigned char *q, size_t qlen)
+{
+	static unsigned char icmp[T_FRAME_MAX], ip[T_FRAME_MAX];
+	struct ipv6hdr h;
+	uint16_t c;
+
+	memset(icmp, 0, 8);
+	icmp[0] = type;
+	icmp[1] = code;
+	memmove(icmp + 8, q, qlen);
+	c = csum_ipv6_magic(src, dst, (uint32_t)(8 + qlen), NEXTHDR_ICMP, icmp);
+	memcpy(icmp + 2, &c, 2);
+	memset(&h, 0, sizeof(h));
+	h.vtc_flow = htonl(6u << 28);
+	h.payload_len = htons((uint16_t)(8 + qlen));
+	h.nexthdr = NEXTHDR_ICMP;
+	h.hop_limit = 64;
+	h.saddr = *src;
+	h.daddr = *dst;
+	memcpy(ip, &h, sizeof(h));
+	memcpy(ip + IPV6_HLEN, icmp, 8 + qlen);
+	return t_build_eth(buf, dmac, smac, ETH_P_IPV6, ip, IPV6_HLEN + 8 + qlen);
+}
+
+/*
  * Nobody on the port: the exact ICMPv6 destination unreachable (code 4,
  * port unreachable) from the address the datagram went to, quoting the
  * whole packet (RFC 4443 3.1). To a multicast group: nothing (2.4(e.3)).
  */
 START_TEST(test_closed_port_icmpv6_unreachable_exact_frame)
 {
-	static unsigned char icmp[T_FRAME_MAX];
 	struct dgram6 d = {.src = &g_peer,
 			   .dst = &g_local,
 			   .sport = PEER_PORT,
@@ -518,28 +547,12 @@ START_TEST(test_closed_port_icmpv6_unreachable_exact_frame)
 			   .data = "knock",
 			   .len = 5};
 	size_t qlen = IPV6_HLEN + UDP_HLEN + 5, n, wlen;
-	struct ipv6hdr h;
-	uint16_t c;
 
 	n = build_udp6(frame, t_local_mac, t_peer_mac, &d);
 	t_inject(frame, n);
 	/* The quoted packet is what was sent: pkt still holds its IPv6 packet. */
-	memset(icmp, 0, 8);
-	icmp[0] = ICMPV6_DEST_UNREACH;
-	icmp[1] = ICMPV6_PORT_UNREACH;
-	memcpy(icmp + 8, pkt, qlen);
-	c = csum_ipv6_magic(&g_local, &g_peer, (uint32_t)(8 + qlen), NEXTHDR_ICMP, icmp);
-	memcpy(icmp + 2, &c, 2);
-	memset(&h, 0, sizeof(h));
-	h.vtc_flow = htonl(6u << 28);
-	h.payload_len = htons((uint16_t)(8 + qlen));
-	h.nexthdr = NEXTHDR_ICMP;
-	h.hop_limit = 64;
-	h.saddr = g_local;
-	h.daddr = g_peer;
-	memcpy(pkt, &h, sizeof(h));
-	memcpy(pkt + IPV6_HLEN, icmp, 8 + qlen);
-	wlen = t_build_eth(want, t_peer_mac, t_local_mac, ETH_P_IPV6, pkt, IPV6_HLEN + 8 + qlen);
+	wlen = build_icmp6_err(want, t_peer_mac, t_local_mac, &g_local, &g_peer,
+			       ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, pkt, qlen);
 	n = recv6(frame, NEXTHDR_ICMP);
 	if (n != wlen || memcmp(frame, want, n) != 0) {
 		t_hexdump("expected", want, wlen);
@@ -1176,12 +1189,10 @@ START_TEST(test_ping6_icmpv6_error_reported)
 	static const struct in6_addr router = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0xfe}};
 	unsigned char req[ICMP6_HLEN + 4] = {
 	    ICMPV6_ECHO_REQUEST, 0, 0, 0, 0, 0, 0, 9, 'e', 'r', 'r', '!'};
-	static unsigned char quoted[T_FRAME_MAX], icmp[T_FRAME_MAX];
+	static unsigned char quoted[T_FRAME_MAX];
 	struct socket *s = NULL;
-	struct ipv6hdr h;
 	struct rx6 r;
 	size_t qlen;
-	uint16_t c;
 	int one = 1, pass;
 
 	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6, &s), 0);
@@ -1191,23 +1202,9 @@ START_TEST(test_ping6_icmpv6_error_reported)
 		ck_assert_uint_gt(qlen, ETH_HLEN + IPV6_HLEN);
 		qlen -= ETH_HLEN;
 		memcpy(quoted, frame + ETH_HLEN, qlen);
-		memset(icmp, 0, 8);
-		icmp[0] = ICMPV6_DEST_UNREACH;
-		icmp[1] = ICMPV6_ADDR_UNREACH;
-		memcpy(icmp + 8, quoted, qlen);
-		c = csum_ipv6_magic(&router, &g_local, (uint32_t)(8 + qlen), NEXTHDR_ICMP, icmp);
-		memcpy(icmp + 2, &c, 2);
-		memset(&h, 0, sizeof(h));
-		h.vtc_flow = htonl(6u << 28);
-		h.payload_len = htons((uint16_t)(8 + qlen));
-		h.nexthdr = NEXTHDR_ICMP;
-		h.hop_limit = 64;
-		h.saddr = router;
-		h.daddr = g_local;
-		memcpy(pkt, &h, sizeof(h));
-		memcpy(pkt + IPV6_HLEN, icmp, 8 + qlen);
-		t_inject(frame, t_build_eth(frame, t_local_mac, t_peer_mac, ETH_P_IPV6, pkt,
-					    IPV6_HLEN + 8 + qlen));
+		t_inject(frame,
+			 build_icmp6_err(frame, t_local_mac, t_peer_mac, &router, &g_local,
+					 ICMPV6_DEST_UNREACH, ICMPV6_ADDR_UNREACH, quoted, qlen));
 		recv6_msg(s, &r, sizeof(r.data), 0);
 		if (pass == 0) {
 			/* Unconnected, no IPV6_RECVERR: not told (RFC 4443 leaves it to the
