@@ -41,6 +41,37 @@ static inline struct sock_list *udp_hslot(struct udp_table *t, uint16_t port)
 	return &t->hash[port & (UDP_HTABLE_SIZE - 1)];
 }
 
+/*
+ * A received datagram's addresses and ports as the UDP lookups of both
+ * families see them (ports network order): saddr/daddr for IPv4,
+ * saddr6/daddr6 for IPv6.
+ */
+struct udp_flow {
+	bool v6;
+	uint32_t saddr, daddr;
+	const struct in6_addr *saddr6, *daddr6;
+	uint16_t sport, dport;
+};
+
+/* How well sk matches flow f arriving on interface dif; -1: not at all. */
+typedef int (*udp_score_fn)(const struct sock *sk, const struct udp_flow *f, int dif);
+
+/*
+ * The socket a unicast datagram belongs to: the best score on its port's
+ * chain; among equally good SO_REUSEPORT sockets one chosen by a hash of
+ * the source, so that a flow sticks to one socket.
+ */
+struct sock *udp_lookup_scored(struct nstack *ns, const struct udp_flow *f, udp_score_fn score);
+/*
+ * A multicast or broadcast datagram (skb->data at the UDP header) to every
+ * socket that matches (Linux's __udp4/6_lib_mcast_deliver); nobody
+ * listening is counted as UdpIgnoredMulti, never answered. Consumes skb.
+ */
+void udp_deliver_all(struct nstack *ns, struct sk_buff *skb, const struct udp_flow *f,
+		     udp_score_fn score);
+/* Queues a datagram (skb->data at the UDP header) to sk, counted by f's family; consumes skb. */
+void udp_queue_rcv(struct sock *sk, struct sk_buff *skb, bool v6);
+
 /* Ping sockets by echo identifier (sk_num); ident_rover as Linux's ping_port_rover. */
 struct ping_table {
 	struct sock_list hash[UDP_HTABLE_SIZE];

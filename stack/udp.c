@@ -122,25 +122,24 @@ void udp_destroy(struct sock *sk)
  * AF_INET socket beats a dual-stack AF_INET6 one. Sockets that carry IPv6
  * only never match. -1: no match.
  */
-static int udp_score(const struct sock *sk, uint32_t saddr, uint16_t sport, uint32_t daddr,
-		     uint16_t hnum, int dif)
+static int udp_score(const struct sock *sk, const struct udp_flow *f, int dif)
 {
 	int score = sk->sk_family == AF_INET ? 2 : 1;
 
-	if (sk->sk_num != hnum || !sk_v4_ok(sk))
+	if (sk->sk_num != ntohs(f->dport) || !sk_v4_ok(sk))
 		return -1;
 	if (sk->sk_rcv_saddr) {
-		if (sk->sk_rcv_saddr != daddr)
+		if (sk->sk_rcv_saddr != f->daddr)
 			return -1;
 		score += 4;
 	}
 	if (sk->sk_daddr) {
-		if (sk->sk_daddr != saddr)
+		if (sk->sk_daddr != f->saddr)
 			return -1;
 		score += 4;
 	}
 	if (sk->sk_dport) {
-		if (sk->sk_dport != sport)
+		if (sk->sk_dport != f->sport)
 			return -1;
 		score += 4;
 	}
@@ -152,32 +151,32 @@ static int udp_score(const struct sock *sk, uint32_t saddr, uint16_t sport, uint
 	return score;
 }
 
-/*
- * The socket a unicast datagram saddr:sport -> daddr:dport belongs to
- * (ports in network order). Among equally good SO_REUSEPORT sockets one is
- * chosen by a hash of the source, so a flow sticks to one socket.
- */
-struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, uint32_t daddr,
-			     uint16_t dport)
+/* See inet_dgram.h. */
+struct sock *udp_lookup_scored(struct nstack *ns, const struct udp_flow *f, udp_score_fn score)
 {
-	uint16_t hnum = ntohs(dport);
 	struct sock *sk, *best = NULL;
 	int best_score = -1, dif = inet_dev_index(ns);
 	unsigned int matches = 0;
-	uint32_t hash = saddr ^ ((uint32_t)sport << 16) ^ 0x5bd1e995u;
+	uint32_t hash = f->saddr ^ ((uint32_t)f->sport << 16) ^ 0x5bd1e995u;
 
+	if (f->v6) {
+		uint32_t w[4];
+
+		memcpy(w, f->saddr6->s6_addr, sizeof(w));
+		hash ^= w[0] ^ w[1] ^ w[2] ^ w[3];
+	}
 	hash ^= hash >> 13;
 	hash *= 0x5bd1e995u;
 	hash ^= hash >> 15;
-	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node)
+	LIST_FOREACH(sk, udp_slot(ns->udp, ntohs(f->dport)), sk_node)
 	{
-		int score = udp_score(sk, saddr, sport, daddr, hnum, dif);
+		int s = score(sk, f, dif);
 
-		if (score < 0 || score < best_score)
+		if (s < 0 || s < best_score)
 			continue;
-		if (score > best_score) {
+		if (s > best_score) {
 			best = sk;
-			best_score = score;
+			best_score = s;
 			matches = 1;
 		} else if (sk->sk_reuseport && best->sk_reuseport) {
 			/* Reservoir choice keyed by the flow hash: stable per source. */
@@ -189,8 +188,17 @@ struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, 
 	return best;
 }
 
-/* Queues a datagram (skb->data at the UDP header) to sk; consumes skb. */
-static void udp_queue_rcv(struct sock *sk, struct sk_buff *skb)
+/* See inet_dgram.h. */
+struct sock *udp4_lib_lookup(struct nstack *ns, uint32_t saddr, uint16_t sport, uint32_t daddr,
+			     uint16_t dport)
+{
+	const struct udp_flow f = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+
+	return udp_lookup_scored(ns, &f, udp_score);
+}
+
+/* See inet_dgram.h. */
+void udp_queue_rcv(struct sock *sk, struct sk_buff *skb, bool v6)
 {
 	struct nstack *ns = sk->ns;
 	int rc;
@@ -199,14 +207,22 @@ static void udp_queue_rcv(struct sock *sk, struct sk_buff *skb)
 	if (!skb->tstamp_us)
 		skb->tstamp_us = ns_now(ns);
 	rc = sock_queue_rcv_skb(sk, skb);
-	if (rc) {
+	if (!rc)
+		return;
+	if (v6) {
+		if (rc == -ENOMEM)
+			NS_INC_STATS(ns, Udp6RcvbufErrors);
+		else if (rc == -ENOBUFS)
+			NS_INC_STATS(ns, Udp6MemErrors);
+		NS_INC_STATS(ns, Udp6InErrors);
+	} else {
 		if (rc == -ENOMEM)
 			NS_INC_STATS(ns, UdpRcvbufErrors);
 		else if (rc == -ENOBUFS)
 			NS_INC_STATS(ns, UdpMemErrors);
 		NS_INC_STATS(ns, UdpInErrors);
-		kfree_skb(skb);
 	}
+	kfree_skb(skb);
 }
 
 static bool addr_is_multicast(uint32_t addr)
@@ -214,41 +230,37 @@ static bool addr_is_multicast(uint32_t addr)
 	return (ntohl(addr) & 0xf0000000u) == 0xe0000000u;
 }
 
-/*
- * Broadcast and multicast go to every socket that matches (Linux's
- * __udp4_lib_mcast_deliver); nobody listening is not an error and earns no
- * ICMP (RFC 1122 3.2.2: never about a broadcast).
- */
-static void udp_mcast_deliver(struct nstack *ns, struct sk_buff *skb, uint32_t saddr,
-			      uint16_t sport, uint32_t daddr, uint16_t dport)
+/* See inet_dgram.h (RFC 1122 3.2.2: never an ICMP error about a broadcast). */
+void udp_deliver_all(struct nstack *ns, struct sk_buff *skb, const struct udp_flow *f,
+		     udp_score_fn score)
 {
-	uint16_t hnum = ntohs(dport);
 	struct sock *sk, *last = NULL;
 	int dif = inet_dev_index(ns);
 
-	LIST_FOREACH(sk, udp_slot(ns->udp, hnum), sk_node)
+	LIST_FOREACH(sk, udp_slot(ns->udp, ntohs(f->dport)), sk_node)
 	{
-		if (sk->sk_num != hnum || !sk_v4_ok(sk) ||
-		    (sk->sk_daddr && sk->sk_daddr != saddr) ||
-		    (sk->sk_dport && sk->sk_dport != sport) ||
-		    (sk->sk_rcv_saddr && sk->sk_rcv_saddr != daddr) ||
-		    (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif))
+		if (score(sk, f, dif) < 0)
 			continue;
 		if (last) {
 			struct sk_buff *c = skb_clone(skb);
 
 			if (c)
-				udp_queue_rcv(last, c);
+				udp_queue_rcv(last, c, f->v6);
+			else if (f->v6)
+				NS_INC_STATS(ns, Udp6InErrors);
 			else
 				NS_INC_STATS(ns, UdpInErrors);
 		}
 		last = sk;
 	}
 	if (last) {
-		udp_queue_rcv(last, skb);
+		udp_queue_rcv(last, skb, f->v6);
 		return;
 	}
-	NS_INC_STATS(ns, UdpIgnoredMulti);
+	if (f->v6)
+		NS_INC_STATS(ns, Udp6IgnoredMulti);
+	else
+		NS_INC_STATS(ns, UdpIgnoredMulti);
 	kfree_skb(skb);
 }
 
@@ -281,12 +293,17 @@ int udp_rcv(struct sk_buff *skb)
 	}
 	if (skb->pkt_type == PACKET_BROADCAST || skb->pkt_type == PACKET_MULTICAST ||
 	    inet_addr_is_broadcast(ns, iph->daddr) || addr_is_multicast(iph->daddr)) {
-		udp_mcast_deliver(ns, skb, iph->saddr, uh->source, iph->daddr, uh->dest);
+		const struct udp_flow f = {.saddr = iph->saddr,
+					   .daddr = iph->daddr,
+					   .sport = uh->source,
+					   .dport = uh->dest};
+
+		udp_deliver_all(ns, skb, &f, udp_score);
 		return 0;
 	}
 	sk = udp4_lib_lookup(ns, iph->saddr, uh->source, iph->daddr, uh->dest);
 	if (sk) {
-		udp_queue_rcv(sk, skb);
+		udp_queue_rcv(sk, skb, false);
 		return 0;
 	}
 	NS_INC_STATS(ns, UdpNoPorts);

@@ -35,37 +35,30 @@ static inline struct udp_sock *udp_sk(const struct sock *sk)
 	return (struct udp_sock *)sk;
 }
 
-/* Whether a and b are the same address, or a is unset ("::"). */
-static bool v6_match_or_any(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return ipv6_addr_any(a) || ipv6_addr_equal(a, b);
-}
-
 /*
- * How well sk matches an IPv6 datagram saddr:sport -> daddr:hnum (Linux's
- * compute_score for IPv6): every bound field must match, and each one that
- * does counts. Only sockets that may carry IPv6 take part: AF_INET6 ones
- * not bound to or connected with an IPv4 address. -1: no match.
+ * How well sk matches an IPv6 datagram (Linux's compute_score for IPv6):
+ * every bound field must match, and each one that does counts. Only
+ * sockets that may carry IPv6 take part: AF_INET6 ones not bound to or
+ * connected with an IPv4 address. -1: no match.
  */
-static int udp6_score(const struct sock *sk, const struct in6_addr *saddr, uint16_t sport,
-		      const struct in6_addr *daddr, uint16_t hnum, int dif)
+static int udp6_score(const struct sock *sk, const struct udp_flow *f, int dif)
 {
 	int score = 1;
 
-	if (sk->sk_num != hnum || !sk_v6_ok(sk))
+	if (sk->sk_num != ntohs(f->dport) || !sk_v6_ok(sk))
 		return -1;
 	if (!ipv6_addr_any(&sk->sk_v6_rcv_saddr)) {
-		if (!ipv6_addr_equal(&sk->sk_v6_rcv_saddr, daddr))
+		if (!ipv6_addr_equal(&sk->sk_v6_rcv_saddr, f->daddr6))
 			return -1;
 		score += 4;
 	}
 	if (!ipv6_addr_any(&sk->sk_v6_daddr)) {
-		if (!ipv6_addr_equal(&sk->sk_v6_daddr, saddr))
+		if (!ipv6_addr_equal(&sk->sk_v6_daddr, f->saddr6))
 			return -1;
 		score += 4;
 	}
 	if (sk->sk_dport) {
-		if (sk->sk_dport != sport)
+		if (sk->sk_dport != f->sport)
 			return -1;
 		score += 4;
 	}
@@ -77,102 +70,14 @@ static int udp6_score(const struct sock *sk, const struct in6_addr *saddr, uint1
 	return score;
 }
 
-/*
- * The socket a unicast IPv6 datagram saddr:sport -> daddr:dport belongs to
- * (ports in network order; Linux's __udp6_lib_lookup). Among equally good
- * SO_REUSEPORT sockets one is chosen by a hash of the source, so that a
- * flow sticks to one socket.
- */
+/* The socket a unicast IPv6 datagram belongs to (Linux's __udp6_lib_lookup); see inet_dgram.h. */
 struct sock *udp6_lib_lookup(struct nstack *ns, const struct in6_addr *saddr, uint16_t sport,
 			     const struct in6_addr *daddr, uint16_t dport)
 {
-	uint16_t hnum = ntohs(dport);
-	struct sock *sk, *best = NULL;
-	int best_score = -1, dif = inet_dev_index(ns);
-	unsigned int matches = 0;
-	uint32_t w[4], hash = ((uint32_t)sport << 16) ^ 0x5bd1e995u;
+	const struct udp_flow f = {
+	    .v6 = true, .saddr6 = saddr, .daddr6 = daddr, .sport = sport, .dport = dport};
 
-	memcpy(w, saddr->s6_addr, sizeof(w));
-	hash ^= w[0] ^ w[1] ^ w[2] ^ w[3];
-	hash ^= hash >> 13;
-	hash *= 0x5bd1e995u;
-	hash ^= hash >> 15;
-	LIST_FOREACH(sk, udp_hslot(ns->udp, hnum), sk_node)
-	{
-		int score = udp6_score(sk, saddr, sport, daddr, hnum, dif);
-
-		if (score < 0 || score < best_score)
-			continue;
-		if (score > best_score) {
-			best = sk;
-			best_score = score;
-			matches = 1;
-		} else if (sk->sk_reuseport && best->sk_reuseport) {
-			matches++;
-			if ((hash % matches) == 0)
-				best = sk;
-		}
-	}
-	return best;
-}
-
-/* Queues an IPv6 datagram (skb->data at the UDP header) to sk; consumes skb. */
-static void udpv6_queue_rcv(struct sock *sk, struct sk_buff *skb)
-{
-	struct nstack *ns = sk->ns;
-	int rc;
-
-	skb_pull(skb, UDP_HLEN);
-	if (!skb->tstamp_us)
-		skb->tstamp_us = ns_now(ns);
-	rc = sock_queue_rcv_skb(sk, skb);
-	if (rc) {
-		if (rc == -ENOMEM)
-			NS_INC_STATS(ns, Udp6RcvbufErrors);
-		else if (rc == -ENOBUFS)
-			NS_INC_STATS(ns, Udp6MemErrors);
-		NS_INC_STATS(ns, Udp6InErrors);
-		kfree_skb(skb);
-	}
-}
-
-/*
- * A datagram to a multicast group goes to every socket that matches
- * (Linux's __udp6_lib_mcast_deliver); nobody listening is no error and
- * earns no ICMPv6 (RFC 4443 2.4(e.3)).
- */
-static void udpv6_mcast_deliver(struct nstack *ns, struct sk_buff *skb,
-				const struct in6_addr *saddr, uint16_t sport,
-				const struct in6_addr *daddr, uint16_t dport)
-{
-	uint16_t hnum = ntohs(dport);
-	struct sock *sk, *last = NULL;
-	int dif = inet_dev_index(ns);
-
-	LIST_FOREACH(sk, udp_hslot(ns->udp, hnum), sk_node)
-	{
-		if (sk->sk_num != hnum || !sk_v6_ok(sk) ||
-		    !v6_match_or_any(&sk->sk_v6_daddr, saddr) ||
-		    (sk->sk_dport && sk->sk_dport != sport) ||
-		    !v6_match_or_any(&sk->sk_v6_rcv_saddr, daddr) ||
-		    (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif))
-			continue;
-		if (last) {
-			struct sk_buff *c = skb_clone(skb);
-
-			if (c)
-				udpv6_queue_rcv(last, c);
-			else
-				NS_INC_STATS(ns, Udp6InErrors);
-		}
-		last = sk;
-	}
-	if (last) {
-		udpv6_queue_rcv(last, skb);
-		return;
-	}
-	NS_INC_STATS(ns, Udp6IgnoredMulti);
-	kfree_skb(skb);
+	return udp_lookup_scored(ns, &f, udp6_score);
 }
 
 /*
@@ -207,12 +112,18 @@ static int udpv6_rcv(struct sk_buff *skb)
 	    csum_ipv6_magic(&ip6h->saddr, &ip6h->daddr, ulen, IPPROTO_UDP, skb->data) != 0)
 		goto csum_error;
 	if (ipv6_addr_is_multicast(&ip6h->daddr)) {
-		udpv6_mcast_deliver(ns, skb, &ip6h->saddr, uh.source, &ip6h->daddr, uh.dest);
+		const struct udp_flow f = {.v6 = true,
+					   .saddr6 = &ip6h->saddr,
+					   .daddr6 = &ip6h->daddr,
+					   .sport = uh.source,
+					   .dport = uh.dest};
+
+		udp_deliver_all(ns, skb, &f, udp6_score);
 		return 0;
 	}
 	sk = udp6_lib_lookup(ns, &ip6h->saddr, uh.source, &ip6h->daddr, uh.dest);
 	if (sk) {
-		udpv6_queue_rcv(sk, skb);
+		udp_queue_rcv(sk, skb, true);
 		return 0;
 	}
 	NS_INC_STATS(ns, Udp6NoPorts);
