@@ -85,7 +85,7 @@ ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	struct sk_buff *skb = skb_peek(&sk->sk_error_queue), *next;
 	struct sock_exterr_skb *serr;
 	struct ip6_errhdr errhdr;
-	struct sockaddr_in6 sin6;
+	struct in6_addr addr;
 	size_t copied;
 	int err;
 
@@ -104,17 +104,8 @@ ssize_t ipv6_recv_error(struct sock *sk, struct msghdr *msg, size_t len)
 	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
 	if (err)
 		goto out;
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = serr->port;
-	memcpy(&sin6.sin6_addr, skb_network_header(skb) + serr->addr_offset,
-	       sizeof(sin6.sin6_addr));
-	if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
-		sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
-	if (msg->msg_name) {
-		memcpy(msg->msg_name, &sin6, sizeof(sin6));
-		msg->msg_namelen = sizeof(sin6);
-	}
+	memcpy(&addr, skb_network_header(skb) + serr->addr_offset, sizeof(addr));
+	ip6_dgram_put_name(sk, msg, &addr, serr->port);
 	memset(&errhdr, 0, sizeof(errhdr));
 	errhdr.ee = serr->ee;
 	if (serr->ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
@@ -443,6 +434,53 @@ void ipv6_local_error(struct sock *sk, int err, const struct in6_addr *daddr, ui
 }
 
 /* See inet_dgram.h. */
+void ip6_dgram_put_name(struct sock *sk, struct msghdr *msg, const struct in6_addr *addr,
+			uint16_t port)
+{
+	struct sockaddr_in6 sin6;
+
+	if (!msg->msg_name)
+		return;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = port;
+	memcpy(&sin6.sin6_addr, addr, sizeof(sin6.sin6_addr)); /* addr may sit in a packet */
+	if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
+		sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+	memcpy(msg->msg_name, &sin6, sizeof(sin6));
+	msg->msg_namelen = sizeof(sin6);
+}
+
+/* See inet_dgram.h. */
+struct sk_buff *ip6_dgram_recv_skb(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+				   size_t *copied, ssize_t *ret)
+{
+	struct sk_buff *skb;
+	int err;
+
+	if (flags & MSG_ERRQUEUE) {
+		*ret = ipv6_recv_error(sk, msg, len);
+		return NULL;
+	}
+	if (ipv6_rxpmtu_pending(sk)) {
+		*ret = ipv6_recv_rxpmtu(sk, msg);
+		return NULL;
+	}
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb) {
+		*ret = err;
+		return NULL;
+	}
+	err = ip_dgram_copy_msg(sk, skb, msg, len, copied);
+	if (err) {
+		kfree_skb(skb);
+		*ret = err;
+		return NULL;
+	}
+	return skb;
+}
+
+/* See inet_dgram.h. */
 ssize_t ipv6_recv_rxpmtu(struct sock *sk, struct msghdr *msg)
 {
 	struct inet6_opts *o = &inet_sk(sk)->v6;
@@ -457,10 +495,7 @@ ssize_t ipv6_recv_rxpmtu(struct sock *sk, struct msghdr *msg)
 	if (ipv6_addr_is_linklocal(&o->pmtu_addr))
 		mi.ip6m_addr.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
 	o->pmtu_pending = 0;
-	if (msg->msg_name) {
-		memcpy(msg->msg_name, &mi.ip6m_addr, sizeof(mi.ip6m_addr));
-		msg->msg_namelen = sizeof(mi.ip6m_addr);
-	}
+	ip6_dgram_put_name(sk, msg, &mi.ip6m_addr.sin6_addr, 0);
 	put_cmsg(msg, IPPROTO_IPV6, IPV6_PATHMTU, sizeof(mi), &mi);
 	return 0;
 }

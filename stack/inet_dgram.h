@@ -226,6 +226,22 @@ int ip6_datagram_check_mtu(struct sock *sk, const struct in6_addr *daddr, uint16
  */
 void ipv6_local_error(struct sock *sk, int err, const struct in6_addr *daddr, uint16_t dport,
 		      uint32_t info);
+/*
+ * Fills msg_name, if given, with addr/port (network order) as a
+ * sockaddr_in6, the interface as scope of a link-local address (RFC 4007
+ * 11.7: only meaningful with its link).
+ */
+void ip6_dgram_put_name(struct sock *sk, struct msghdr *msg, const struct in6_addr *addr,
+			uint16_t port);
+/*
+ * The common start of an AF_INET6 datagram recvmsg(): MSG_ERRQUEUE reads
+ * the error queue and a pending IPV6_RECVPATHMTU report comes first (both
+ * returned in *ret, NULL returned); else the next datagram, copied into
+ * msg (*copied bytes), which the caller names, annotates and frees; NULL
+ * with *ret = -errno when there is none.
+ */
+struct sk_buff *ip6_dgram_recv_skb(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+				   size_t *copied, ssize_t *ret);
 /* Whether recvmsg() has a path MTU to report first (ipv6_recv_rxpmtu()). */
 static inline bool ipv6_rxpmtu_pending(const struct sock *sk)
 {

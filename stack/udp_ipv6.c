@@ -419,32 +419,24 @@ append:
 	return (ssize_t)len;
 }
 
-/* Fills msg_name, if given, with the source of skb as an AF_INET6 address. */
+/* Fills msg_name, if given, with the source of skb as an AF_INET6 address (v4-mapped for IPv4). */
 static void udpv6_put_name(struct sock *sk, struct msghdr *msg, const struct sk_buff *skb, bool v4)
 {
-	struct sockaddr_in6 sin6;
+	struct in6_addr a;
 	struct udphdr uh;
 
-	if (!msg->msg_name)
-		return;
 	memcpy(&uh, skb_transport_header(skb), sizeof(uh));
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = uh.source;
 	if (v4) {
 		const struct iphdr *iph = (const struct iphdr *)skb_network_header(skb);
 
-		sin6.sin6_addr.s6_addr[10] = 0xff;
-		sin6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&sin6.sin6_addr.s6_addr[12], &iph->saddr, 4);
+		memset(&a, 0, sizeof(a));
+		a.s6_addr[10] = 0xff;
+		a.s6_addr[11] = 0xff;
+		memcpy(&a.s6_addr[12], &iph->saddr, 4);
 	} else {
-		sin6.sin6_addr = ipv6_hdr(skb)->saddr;
-		/* A link-local source is only meaningful with its link (RFC 4007 11.7). */
-		if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
-			sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+		memcpy(&a, &ipv6_hdr(skb)->saddr, sizeof(a));
 	}
-	memcpy(msg->msg_name, &sin6, sizeof(sin6));
-	msg->msg_namelen = sizeof(sin6);
+	ip6_dgram_put_name(sk, msg, &a, uh.source);
 }
 
 /*
@@ -461,20 +453,10 @@ static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, in
 	size_t copied;
 	ssize_t ret;
 	bool v4;
-	int err;
 
-	if (flags & MSG_ERRQUEUE)
-		return ipv6_recv_error(sk, msg, len);
-	if (ipv6_rxpmtu_pending(sk))
-		return ipv6_recv_rxpmtu(sk, msg);
-	skb = skb_recv_datagram(sk, flags, &err);
+	skb = ip6_dgram_recv_skb(sk, msg, len, flags, &copied, &ret);
 	if (!skb)
-		return err;
-	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
-	if (err) {
-		ret = err;
-		goto out;
-	}
+		return ret;
 	v4 = skb->protocol != ETH_P_IPV6;
 	udpv6_put_name(sk, msg, skb, v4);
 	if (inet->v6.rxopt)
@@ -490,7 +472,6 @@ static ssize_t udpv6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, in
 		else
 			NS_INC_STATS(sk->ns, Udp6InDatagrams);
 	}
-out:
 	kfree_skb(skb);
 	return ret;
 }
