@@ -34,6 +34,21 @@
 # default 50), against the same nginx configuration on the kernel. The IPv6
 # rows repeat send and receive over IPv6 (2001:2::/64 on the same veth; the
 # ratio is to the kernel's IPv6).
+#
+# Issue 11's rows: every iperf3 row gives the best and the median of
+# BENCH_REPEAT runs and the CPU seconds per GB moved (the whole machine's
+# busy time from /proc/stat over the run, both ends and both kernels,
+# divided by the bytes received; a busy machine inflates it); send and
+# receive again at MTU 9000 (both veth ends, BENCH_JUMBO=0 skips them);
+# nginx with 1 and with 2 worker processes; new connections per second
+# (wrk with "Connection: close", 2 workers); BENCH_IDLE_CONNS (default
+# 10000) idle connections held by a server (bench/idle.py) with the memory
+# they cost: the growth of the kernel's Slab (/proc/meminfo; both ends'
+# kernel sockets, so the client's share is in both columns) plus, for
+# nstack, the growth of its arena in use (nstack stat); and a SYN flood
+# (hping3 --flood at nginx's port for BENCH_FLOOD_SECONDS, default 8, from
+# the peer's address with changing source ports) during which a kernel
+# curl fetches the page every 0.1 s: fetches that succeed within 1 s.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +58,10 @@ case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
 SECS=${BENCH_SECONDS:-5}
 CC=${BENCH_CC:-cubic}
 REPEAT=${BENCH_REPEAT:-1}
+IDLE_N=${BENCH_IDLE_CONNS:-10000}
+FLOOD_SECS=${BENCH_FLOOD_SECONDS:-8}
+# Servers in the peer live for the whole bench (the cleanup kills them).
+LIFE=3600
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (network namespaces)" >&2; exit 1; }
 for tool in ip ethtool iperf3 python3 timeout; do
@@ -82,11 +101,11 @@ fi
 if [ "${BENCH_GRO:-0}" = 1 ]; then
 	ip netns exec "$NS" ethtool -K nstack0 gro on >/dev/null 2>&1
 fi
-ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
+ip netns exec "$PEER" timeout $LIFE \
 	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &
 srv=$!
 disown "$srv" 2>/dev/null
-ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 180)) \
+ip netns exec "$PEER" timeout $LIFE \
 	python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
 disown $! 2>/dev/null
 # IPv6 rows: the peer at 2001:2::1, nstack at 2001:2::2 (NSTACK_ADDR6), the
@@ -94,29 +113,49 @@ disown $! 2>/dev/null
 PEER6=2001:2::1 ADDR6=2001:2::2 KADDR6=2001:2::3
 ip netns exec "$PEER" sysctl -qw net.ipv6.conf.peer0.disable_ipv6=0
 ip -n "$PEER" -6 addr add "$PEER6/64" dev peer0 nodad
-ip netns exec "$PEER" timeout $((SECS * REPEAT * 4 + 120)) \
+ip netns exec "$PEER" timeout $LIFE \
 	iperf3 -s -B "$PEER6" -p 5203 >"$work/srv6.log" 2>&1 &
 disown $! 2>/dev/null
 sleep 0.5
 
-# run NAME CMD...: one iperf3 client run; prints its receive rate in bit/s.
+# The machine's busy CPU time so far, in clock ticks (USER_HZ), from /proc/stat.
+busy_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# run NAME CMD...: REPEAT iperf3 client runs; prints "BEST MEDIAN CPU" with
+# the receive rates in bit/s and the machine's CPU seconds per GB received
+# (the mean over the runs).
 run() {
-	local name=$1 best=0 i bps
+	local name=$1 i b0 b1
 	shift
 	for i in $(seq 1 "$REPEAT"); do
+		b0=$(busy_ticks)
 		timeout $((SECS + 30)) "$@" -t "$SECS" -C "$CC" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
-		bps=$(python3 -c '
-import json, sys
-try:
-    r = json.load(open(sys.argv[1]))
-    print(int(r["end"]["sum_received"]["bits_per_second"]) if "error" not in r else 0)
-except Exception:
-    print(0)' "$work/$name.$i.json")
-		[ "$bps" -gt "$best" ] && best=$bps
-		[ "$bps" -eq 0 ] && { echo "bench: $name run $i failed:" >&2; cat "$work/$name.$i.err" "$work/$name.$i.json" >&2 | tail -5; }
+		b1=$(busy_ticks)
+		echo "$((b1 - b0))" >"$work/$name.$i.ticks"
 		sleep 0.5
 	done
-	echo "$best"
+	python3 - "$work" "$name" "$REPEAT" "$(getconf CLK_TCK)" <<-'PY'
+		import json, statistics, sys
+		work, name, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+		rates, cpu = [], []
+		for i in range(1, n + 1):
+		    try:
+		        r = json.load(open("%s/%s.%d.json" % (work, name, i)))
+		        if "error" in r:
+		            raise ValueError(r["error"])
+		        s = r["end"]["sum_received"]
+		        rates.append(int(s["bits_per_second"]))
+		        ticks = int(open("%s/%s.%d.ticks" % (work, name, i)).read())
+		        if s["bytes"] > 0:
+		            cpu.append(ticks / hz / (s["bytes"] / 1e9))
+		    except Exception as e:
+		        rates.append(0)
+		        err = open("%s/%s.%d.err" % (work, name, i)).read()[-300:]
+		        print("bench: %s run %d failed: %s %s" % (name, i, e, err), file=sys.stderr)
+		print(max(rates), int(statistics.median(rates)), "%.2f" % (statistics.mean(cpu) if cpu else 0))
+	PY
 }
 
 echo "bench: iperf3 ${SECS}s x $REPEAT per row, $CC, MTU $(ip netns exec "$NS" cat /sys/class/net/nstack0/mtu)," \
@@ -139,7 +178,7 @@ rr() {
 }
 RR_N=${BENCH_RR_N:-3000}
 
-# nginx, master + 2 workers, on ADDR:PORT (started with the command before it).
+# nginx, a master and WORKERS worker processes, on ADDR:PORT.
 mkdir -p "$work/www"
 chmod 711 "$work"
 head -c 1024 /dev/urandom >"$work/www/small"
@@ -147,24 +186,62 @@ chmod -R a+rX "$work/www"
 nginx_conf() {
 	mkdir -p "$work/ng$1/logs"
 	cat >"$work/ng$1.conf" <<-EOF
-		worker_processes 2;
+		worker_processes $3;
 		daemon off;
 		pid $work/ng$1/nginx.pid;
 		error_log $work/ng$1/error.log;
 		events { worker_connections 4096; }
 		http {
 		    access_log off;
-		    server { listen $2:$1; root $work/www; }
+		    server { listen $2:$1 backlog=1024; root $work/www; }
 		}
 	EOF
 }
-# nginx_rr NAME PORT ADDR CMD...: wrk requests/s, best of REPEAT; nginx runs under CMD.
-nginx_rr() {
-	local name=$1 port=$2 addr=$3 best=0 i rps pid
-	shift 3
-	nginx_conf "$port" "$addr"
-	timeout $((SECS * REPEAT * 3 + 60)) "$@" nginx -p "$work/ng$port" -c "$work/ng$port.conf" \
-		>"$work/$name.out" 2>&1 &
+
+# wrk_best NAME URL [WRK ARGS...]: requests/s, best of REPEAT.
+wrk_best() {
+	local name=$1 url=$2 best=0 i rps
+	shift 2
+	for i in $(seq 1 "$REPEAT"); do
+		ip netns exec "$PEER" timeout $((SECS + 20)) wrk -t2 -c"${BENCH_WRK_CONNS:-50}" -d"${SECS}s" \
+			"$@" "$url" >"$work/$name.$i.wrk" 2>&1
+		rps=$(awk '/^Requests\/sec/ { printf "%d", $2 }' "$work/$name.$i.wrk")
+		grep -q -e 'Non-2xx' "$work/$name.$i.wrk" &&
+			{ echo "bench: $name run $i had errors:" >&2; grep -e 'Non-2xx' "$work/$name.$i.wrk" >&2; }
+		[ "${rps:-0}" -gt "$best" ] && best=$rps
+	done
+	echo "$best"
+}
+
+# flood_fetches ADDR PORT: "OK TRIED" kernel curl fetches of the page every
+# 0.1 s (1 s each at most) while hping3 floods ADDR:PORT with SYNs from the
+# peer's address for FLOOD_SECS.
+flood_fetches() {
+	local addr=$1 port=$2 ok=0 tried=0 hp end
+	command -v hping3 >/dev/null || { echo "0 0"; return; }
+	ip netns exec "$PEER" timeout "$FLOOD_SECS" hping3 -q -S -p "$port" --flood "$addr" \
+		>"$work/hping.$port.log" 2>&1 &
+	hp=$!
+	sleep 0.5
+	end=$(($(date +%s%N) + (FLOOD_SECS - 1) * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		tried=$((tried + 1))
+		ip netns exec "$PEER" curl -s -o /dev/null --max-time 1 "http://$addr:$port/small" &&
+			ok=$((ok + 1))
+		sleep 0.1
+	done
+	wait "$hp" 2>/dev/null
+	echo "$ok $tried"
+}
+
+# nginx_rows NAME PORT ADDR WORKERS CMD...: nginx runs under CMD with WORKERS
+# workers; prints "RPS" (keep-alive requests/s), then with 2 workers also
+# "CPS OK TRIED" (Connection: close requests/s and the SYN-flood fetches).
+nginx_rows() {
+	local name=$1 port=$2 addr=$3 workers=$4 pid i out
+	shift 4
+	nginx_conf "$port" "$addr" "$workers"
+	timeout $LIFE "$@" nginx -p "$work/ng$port" -c "$work/ng$port.conf" >"$work/$name.out" 2>&1 &
 	pid=$!
 	for i in $(seq 1 50); do
 		[ -s "$work/ng$port/nginx.pid" ] && ip netns exec "$PEER" timeout 2 \
@@ -172,27 +249,91 @@ nginx_rr() {
 			"$addr" "$port" 2>/dev/null && break
 		sleep 0.2
 	done
-	for i in $(seq 1 "$REPEAT"); do
-		ip netns exec "$PEER" timeout $((SECS + 20)) wrk -t2 -c"${BENCH_WRK_CONNS:-50}" -d"${SECS}s" \
-			"http://$addr:$port/small" >"$work/$name.$i.wrk" 2>&1
-		rps=$(awk '/^Requests\/sec/ { printf "%d", $2 }' "$work/$name.$i.wrk")
-		grep -q -e 'Socket errors' -e 'Non-2xx' "$work/$name.$i.wrk" &&
-			{ echo "bench: $name run $i had errors:" >&2; grep -e 'Socket errors' -e 'Non-2xx' "$work/$name.$i.wrk" >&2; }
-		[ "${rps:-0}" -gt "$best" ] && best=$rps
-	done
+	out=$(wrk_best "$name" "http://$addr:$port/small")
+	if [ "$workers" = 2 ]; then
+		out="$out $(wrk_best "$name-close" "http://$addr:$port/small" -H 'Connection: close')"
+		out="$out $(flood_fetches "$addr" "$port")"
+	fi
 	kill -QUIT "$(cat "$work/ng$port/nginx.pid" 2>/dev/null)" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	echo "$best"
+	rm -f "$work/ng$port/nginx.pid"
+	echo "$out"
 }
+
+# Slab of /proc/meminfo in KiB.
+slab_kib() {
+	awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
+
+# idle_mem NAME ADDR PORT NSTACK(0|1) CMD...: holds IDLE_N idle connections
+# to a bench/idle.py server run under CMD; prints "SLAB_BYTES_PER_CONN
+# ARENA_BYTES_PER_CONN" (arena 0 for the kernel).
+idle_mem() {
+	local name=$1 addr=$2 port=$3 nst=$4 pid s0 s1 a0=0 a1=0 cli
+	shift 4
+	timeout $LIFE "$@" python3 "$here/idle.py" server "$addr" "$port" >"$work/$name.srv" 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do grep -q ready "$work/$name.srv" 2>/dev/null && break; sleep 0.1; done
+	arena_kib() {
+		ip netns exec "$NS" "$BUILD/nstack" stat 2>/dev/null |
+			awk '/^stack .*198.18.0.2/ { s = 1 } s && /arena .* KiB in use/ { print $4; exit }'
+	}
+	sleep 0.5
+	s0=$(slab_kib)
+	[ "$nst" = 1 ] && a0=$(arena_kib)
+	ip netns exec "$PEER" timeout 200 python3 "$here/idle.py" client "$addr" "$port" "$IDLE_N" 6 \
+		>"$work/$name.cli" 2>&1 &
+	cli=$!
+	for i in $(seq 1 1200); do grep -q held "$work/$name.cli" 2>/dev/null && break; sleep 0.1; done
+	sleep 1
+	s1=$(slab_kib)
+	[ "$nst" = 1 ] && a1=$(arena_kib)
+	if ! grep -q held "$work/$name.cli"; then
+		echo "bench: $name: $(tail -2 "$work/$name.cli")" >&2
+		s1=$s0 a1=$a0
+	fi
+	wait "$cli" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "$(((s1 - s0) * 1024 / IDLE_N)) $(((${a1:-0} - ${a0:-0}) * 1024 / IDLE_N))"
+}
+
+# Until every nstack process in $NS (programs, keeper) has gone, so that
+# the next one starts a fresh stack (an MTU change needs one), at most 10 s.
+wait_stack_gone() {
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && return
+		sleep 0.1
+	done
+}
+
+set_mtu() {
+	ip -n "$NS" link set nstack0 mtu "$1"
+	ip -n "$PEER" link set peer0 mtu "$1"
+}
+JUMBO=${BENCH_JUMBO:-1}
 
 n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
 n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
 n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
 n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
-n_ng=0
-command -v nginx >/dev/null && command -v wrk >/dev/null &&
-	n_ng=$(nginx_rr nstack-nginx 8081 198.18.0.2 ip netns exec "$NS" "$BUILD/nstack" --)
+n_ng1=0 n_ng2="0 0 0 0"
+if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+	n_ng1=$(nginx_rows nstack-nginx1 8083 198.18.0.2 1 ip netns exec "$NS" "$BUILD/nstack" --)
+	n_ng2=$(nginx_rows nstack-nginx 8081 198.18.0.2 2 ip netns exec "$NS" "$BUILD/nstack" --)
+fi
+n_idle=$(idle_mem nstack-idle 198.18.0.2 9100 1 ip netns exec "$NS" "$BUILD/nstack" --)
+n_jsend="0 0 0" n_jrecv="0 0 0"
+if [ "$JUMBO" = 1 ]; then
+	wait_stack_gone
+	set_mtu 9000
+	n_jsend=$(run nstack-jsend ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
+	n_jrecv=$(run nstack-jrecv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
+	wait_stack_gone
+	set_mtu 1500
+fi
 
 # The kernel on the same veth end, for these runs only.
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
@@ -200,9 +341,19 @@ ip -n "$NS" addr add "$KADDR/24" dev nstack0
 k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
 k_rr=$(rr kernel-rr ip netns exec "$NS" python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
-k_ng=0
-command -v nginx >/dev/null && command -v wrk >/dev/null &&
-	k_ng=$(nginx_rr kernel-nginx 8082 "$KADDR" ip netns exec "$NS")
+k_ng1=0 k_ng2="0 0 0 0"
+if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
+	k_ng2=$(nginx_rows kernel-nginx 8082 "$KADDR" 2 ip netns exec "$NS")
+fi
+k_idle=$(idle_mem kernel-idle "$KADDR" 9101 0 ip netns exec "$NS")
+k_jsend="0 0 0" k_jrecv="0 0 0"
+if [ "$JUMBO" = 1 ]; then
+	set_mtu 9000
+	k_jsend=$(run kernel-jsend ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
+	k_jrecv=$(run kernel-jrecv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+	set_mtu 1500
+fi
 ip -n "$NS" addr del "$KADDR/24" dev nstack0
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=0
@@ -211,24 +362,41 @@ k6_send=$(run kernel6-send ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$K
 k6_recv=$(run kernel6-recv ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6" -R)
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=1
 
-python3 - "$n_send" "$k_send" "$n_recv" "$k_recv" "$n_rr" "$k_rr" "$n_ng" "$k_ng" \
-	"$n6_send" "$k6_send" "$n6_recv" "$k6_recv" <<'PY'
+python3 - "$REPEAT" "$IDLE_N" "$FLOOD_SECS" <<PY
 import sys
-ns, ks, nr, kr = (int(x) / 1e9 for x in sys.argv[1:5])
-nrr, krr = (float(x) for x in sys.argv[5:7])
-nng, kng = (int(x) for x in sys.argv[7:9])
-n6s, k6s, n6r, k6r = (int(x) / 1e9 for x in sys.argv[9:13])
+repeat, idle_n, flood = sys.argv[1:4]
+def tri(x):
+    b, m, c = x.split()
+    return int(b) / 1e9, int(m) / 1e9, float(c)
 def ratio(a, b):
     return "%.2f" % (a / b) if b > 0 else "n/a"
-print("%-30s %14s %14s %8s" % ("iperf3, MTU 1500", "nstack Gbit/s", "kernel Gbit/s", "ratio"))
-print("%-30s %14.2f %14.2f %8s" % ("send (ns -> kernel peer)", ns, ks, ratio(ns, ks)))
-print("%-30s %14.2f %14.2f %8s" % ("receive (kernel peer -> ns)", nr, kr, ratio(nr, kr)))
-print("%-30s %14.2f %14.2f %8s" % ("IPv6 send", n6s, k6s, ratio(n6s, k6s)))
-print("%-30s %14.2f %14.2f %8s" % ("IPv6 receive", n6r, k6r, ratio(n6r, k6r)))
-# Latency: the ratio is kernel / nstack, so that 1.0 is parity here too.
-print("%-30s %14s %14s %8s" % ("TCP 100 B request/response", "nstack us", "kernel us", "ratio"))
-print("%-30s %14.1f %14.1f %8s" % ("median round trip", nrr, krr, ratio(krr, nrr) if nrr > 0 else "n/a"))
-print("%-30s %14s %14s %8s" % ("nginx 2 workers, wrk 1 KiB", "nstack req/s", "kernel req/s", "ratio"))
-print("%-30s %14d %14d %8s" % ("requests per second", nng, kng, ratio(nng, kng)))
+rows = [("send, MTU 1500", "$n_send", "$k_send"), ("receive, MTU 1500", "$n_recv", "$k_recv"),
+        ("send, MTU 9000", "$n_jsend", "$k_jsend"), ("receive, MTU 9000", "$n_jrecv", "$k_jrecv"),
+        ("IPv6 send", "$n6_send", "$k6_send"), ("IPv6 receive", "$n6_recv", "$k6_recv")]
+print("iperf3 Gbit/s, best (median) of %s; CPU s/GB: the machine's busy CPU per GB received" % repeat)
+print("%-20s %17s %17s %6s %13s %13s" % ("", "nstack", "kernel", "ratio", "nstack CPU/GB", "kernel CPU/GB"))
+for name, n, k in rows:
+    nb, nm, nc = tri(n)
+    kb, km, kc = tri(k)
+    if nb == 0 and kb == 0:
+        continue
+    print("%-20s %8.2f (%6.2f) %8.2f (%6.2f) %6s %13.2f %13.2f" % (name, nb, nm, kb, km, ratio(nb, kb), nc, kc))
+nrr, krr = float("$n_rr"), float("$k_rr")
+print("%-20s %17.1f %17.1f %6s   (us; ratio kernel/nstack)" % ("TCP 100 B RR median", nrr, krr,
+      ratio(krr, nrr) if nrr > 0 else "n/a"))
+n1, k1 = int("$n_ng1"), int("$k_ng1")
+n2, nc, nok, ntr = (int(x) for x in "$n_ng2".split())
+k2, kc, kok, ktr = (int(x) for x in "$k_ng2".split())
+print("%-20s %17d %17d %6s   (req/s, wrk 1 KiB keep-alive)" % ("nginx 1 worker", n1, k1, ratio(n1, k1)))
+print("%-20s %17d %17d %6s" % ("nginx 2 workers", n2, k2, ratio(n2, k2)))
+print("%-20s %17d %17d %6s   (Connection: close, 2 workers)" % ("new connections/s", nc, kc, ratio(nc, kc)))
+print("%-20s %11d of %3d %11d of %3d %6s   (fetches OK during %s s of hping3 --flood)" % (
+      "SYN flood", nok, ntr, kok, ktr, ratio(nok / ntr if ntr else 0, kok / ktr if ktr else 0), flood))
+ns_slab, ns_arena = (int(x) for x in "$n_idle".split())
+k_slab, _ = (int(x) for x in "$k_idle".split())
+print("%-20s %17d %17d %6s   (bytes/conn for %s idle: kernel Slab + nstack arena;" % (
+      "idle connections", ns_slab + ns_arena, k_slab, ratio(ns_slab + ns_arena, k_slab), idle_n))
+print("%-20s %17s %17s %6s    nstack: %d Slab + %d arena; Slab counts both ends)" % ("", "", "", "", ns_slab, ns_arena))
 PY
-[ "$n_send" -gt 0 ] && [ "$n_recv" -gt 0 ] && [ "$k_send" -gt 0 ] && [ "$k_recv" -gt 0 ]
+n_best=${n_send%% *} r_best=${n_recv%% *} ks_best=${k_send%% *} kr_best=${k_recv%% *}
+[ "$n_best" -gt 0 ] && [ "$r_best" -gt 0 ] && [ "$ks_best" -gt 0 ] && [ "$kr_best" -gt 0 ]

@@ -14,7 +14,7 @@ pkgs=(
 	build-essential pkg-config libpcap-dev libbsd-dev libc-ares-dev check
 	iproute2 ethtool iputils-ping tcpdump nftables mandoc
 	socat netcat-openbsd python3 curl wget iperf3
-	nginx redis-server redis-tools wrk openssl git
+	nginx redis-server redis-tools wrk openssl git hping3
 	apache2-bin media-types postgresql postgresql-client openssh-server openssh-client
 	rsync dnsmasq-base bind9-dnsutils procps util-linux radvd
 	# case_evlibs.sh builds small programs on these event libraries
