@@ -220,7 +220,7 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 
 	if (h->caplen < h->len) {
 		/* Cut by the snap length: a partial frame is useless to the stack. */
-		dev->stats.rx_oversize++;
+		netdev_rx_truncated(dev, h->caplen, h->len);
 		return;
 	}
 	netdev_rx_frame_csum(dev, bytes, h->caplen, rx_csum_ok(dev->priv, bytes, h->caplen));
@@ -598,6 +598,22 @@ static int live_snaplen(const char *ifname)
 	return ok && mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
 }
 
+/*
+ * Whether a frame of an interface with this MTU still fits a slot of
+ * libpcap's receive ring when the kernel puts a virtio-net header before
+ * it. libpcap 1.10 sizes TPACKET_V2 slots for MTU + 18 bytes of frame
+ * behind its own estimate of the headers (a 68-byte offset, rounded to
+ * 16); the kernel's offset with a 10-byte virtio-net header is 80 bytes,
+ * so what is left is 16-byte rounding luck: 1520 bytes at MTU 1500 (a
+ * 1514-byte frame fits), 9008 at MTU 9000 (a 9014-byte frame does not).
+ */
+static bool vnet_frame_fits(unsigned int mtu)
+{
+	unsigned int slot = (68 + mtu + 18 + 15) & ~15u;
+
+	return slot - 80 >= mtu + ETH_HLEN;
+}
+
 /* The filter text for o, compiled and attached; 0 or -errno. */
 static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint8_t ifmac[6],
 			   char *err, size_t errlen)
@@ -698,6 +714,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	bool locked = false;
 	uint8_t ifmac[6];
 	unsigned int mtu;
+	struct pcap_live_opts noghdr;
 	pcap_t *p;
 	int rc;
 
@@ -715,6 +732,20 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	if (!mtu && pcap_live_read_mtu(o->ifname, &mtu)) {
 		snprintf(err, errlen, "cannot read the MTU of '%s' (set NSTACK_MTU)", o->ifname);
 		return -EINVAL;
+	}
+	if (!o->no_gso && !o->tx_only) {
+		unsigned int ifmtu = mtu;
+
+		/* The interface's own MTU sizes libpcap's slots, whatever NSTACK_MTU says. */
+		if (o->mtu)
+			(void)pcap_live_read_mtu(o->ifname, &ifmtu);
+		if (!vnet_frame_fits(ifmtu)) {
+			/* Full-size frames would be cut: receive them without the header (and send
+			 * without GSO). */
+			noghdr = *o;
+			noghdr.no_gso = true;
+			o = &noghdr;
+		}
 	}
 
 	rc = live_activate(o, ifmac, -1, &p, err, errlen);

@@ -60,6 +60,20 @@ void netdev_rx_frame(struct net_device *dev, const void *frame, size_t len)
 	netdev_rx_frame_csum(dev, frame, len, false);
 }
 
+void netdev_rx_truncated(struct net_device *dev, size_t caplen, size_t len)
+{
+	struct nstack *ns = dev->ns;
+
+	dev->stats.rx_oversize++;
+	dev->stats.rx_dropped++;
+	NS_INC_STATS(ns, EthInTruncated);
+	if (dev->stats.rx_oversize == 1)
+		nstack_log(ns, NSTACK_LOG_WARN,
+			   "%s: received frames are cut (%zu of %zu bytes) and dropped: the "
+			   "capture cannot hold frames of this size (MTU %u)",
+			   dev->name, caplen, len, dev->mtu);
+}
+
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
 {
 	struct nstack *ns = dev->ns;

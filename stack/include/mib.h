@@ -70,6 +70,7 @@
 #define NSTACK_MIB_LIST(X)                                                                         \
 	X(EthInFrames)                                                                             \
 	X(EthInRunts)                                                                              \
+	X(EthInTruncated)                                                                          \
 	X(EthInUnknownProtos)                                                                      \
 	X(EthInOtherHost)                                                                          \
 	X(EthInReordered)                                                                          \

@@ -151,6 +151,12 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n);
  */
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok);
 /*
+ * The backend got only caplen of a len-byte frame (its capture cut it):
+ * counted as EthInTruncated and dropped, and said once, since every such
+ * frame is lost to the stack.
+ */
+void netdev_rx_truncated(struct net_device *dev, size_t caplen, size_t len);
+/*
  * The stack brackets each poll() with these: with NETDEV_F_RX_ORDER the frames
  * in between are held and delivered at dev_rx_batch_end(), data segments of
  * a flow in sequence order (see dev.c).
