@@ -113,6 +113,54 @@ out:
 }
 
 /*
+ * recvmsg() of the IPv6 datagram sockets that queue the packet whole past
+ * its IPv6 header, ping and raw (Linux's rawv6_recvmsg, which ping_v6
+ * shares): the data cut to len (MSG_TRUNC returns the full length), the
+ * sender as a sockaddr_in6 with no port, the IPv6 control messages asked
+ * for; MSG_ERRQUEUE reads the error queue.
+ */
+ssize_t ip6_datagram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct sk_buff *skb;
+	size_t copied;
+	ssize_t ret;
+	int err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (flags & MSG_ERRQUEUE)
+		return ipv6_recv_error(sk, msg, len);
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
+	if (err) {
+		ret = err;
+		goto out;
+	}
+	if (msg->msg_name) {
+		struct sockaddr_in6 sin6;
+
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = ipv6_hdr(skb)->saddr;
+		if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
+			sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
+		memcpy(msg->msg_name, &sin6, sizeof(sin6));
+		msg->msg_namelen = sizeof(sin6);
+	}
+	if (inet->v6.rxopt) {
+		ip6_datagram_recv_common_ctl(sk, msg, skb);
+		ip6_datagram_recv_specific_ctl(sk, msg, skb);
+	}
+	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
+out:
+	kfree_skb(skb);
+	return ret;
+}
+
+/*
  * The source address of a datagram from sk to daddr: the bound (or
  * connected) one, else RFC 6724's choice; a group sk is bound to is no
  * source.

@@ -82,10 +82,14 @@ static void icmpv6_in_count(struct nstack *ns, uint8_t type)
 	}
 }
 
-static void icmpv6_out_count(struct nstack *ns, uint8_t type)
+/* Counts an ICMPv6 message going out; see icmpv6.h. */
+void icmpv6_out_count(struct nstack *ns, uint8_t type)
 {
 	NS_INC_STATS(ns, Icmp6OutMsgs);
 	switch (type) {
+	case ICMPV6_ECHO_REQUEST:
+		NS_INC_STATS(ns, Icmp6OutEchos);
+		break;
 	case ICMPV6_DEST_UNREACH:
 		NS_INC_STATS(ns, Icmp6OutDestUnreachs);
 		break;

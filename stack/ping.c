@@ -395,51 +395,8 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	err = ip6_output_frag(ns, skb, &saddr, &daddr, NEXTHDR_ICMP, &tp);
 	if (err)
 		return err;
-	NS_INC_STATS(ns, Icmp6OutMsgs);
-	NS_INC_STATS(ns, Icmp6OutEchos);
+	icmpv6_out_count(ns, ICMPV6_ECHO_REQUEST);
 	return (ssize_t)len;
-}
-
-/* recvmsg() of an IPv6 ping socket: the whole echo reply and its sender as a sockaddr_in6. */
-static ssize_t ping_v6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
-{
-	const struct inet_sock *inet = inet_sk(sk);
-	struct sk_buff *skb;
-	size_t copied;
-	ssize_t ret;
-	int err;
-
-	if (flags & MSG_OOB)
-		return -EOPNOTSUPP;
-	if (flags & MSG_ERRQUEUE)
-		return ipv6_recv_error(sk, msg, len);
-	skb = skb_recv_datagram(sk, flags, &err);
-	if (!skb)
-		return err;
-	err = ip_dgram_copy_msg(sk, skb, msg, len, &copied);
-	if (err) {
-		ret = err;
-		goto out;
-	}
-	if (msg->msg_name) {
-		struct sockaddr_in6 sin6;
-
-		memset(&sin6, 0, sizeof(sin6));
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_addr = ipv6_hdr(skb)->saddr;
-		if (ipv6_addr_is_linklocal(&sin6.sin6_addr))
-			sin6.sin6_scope_id = (uint32_t)inet_dev_index(sk->ns);
-		memcpy(msg->msg_name, &sin6, sizeof(sin6));
-		msg->msg_namelen = sizeof(sin6);
-	}
-	if (inet->v6.rxopt) {
-		ip6_datagram_recv_common_ctl(sk, msg, skb);
-		ip6_datagram_recv_specific_ctl(sk, msg, skb);
-	}
-	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
-out:
-	kfree_skb(skb);
-	return ret;
 }
 
 /* See ping.h. Does not consume skb: the socket gets a clone. */
@@ -470,7 +427,7 @@ const struct proto pingv6_prot = {
     .setsockopt = ip_setsockopt,
     .getsockopt = ip_getsockopt,
     .sendmsg = ping_v6_sendmsg,
-    .recvmsg = ping_v6_recvmsg,
+    .recvmsg = ip6_datagram_recvmsg,
     .bind = ping_bind,
     .unhash = ping_unhash,
     .get_port = ping_get_port,

@@ -27,14 +27,22 @@ static inline struct raw_sock *raw_sk(const struct sock *sk)
 	return (struct raw_sock *)sk;
 }
 
-static int raw_hash(struct sock *sk)
+/*
+ * Puts sk on the raw list of its family (Linux's raw_hash_sk, which
+ * rawv6_prot shares): IPv4 packets are offered to AF_INET sockets only,
+ * IPv6 packets to AF_INET6 ones.
+ */
+int raw_hash_sk(struct sock *sk)
 {
-	LIST_INSERT_HEAD(&sk->ns->raw->all, sk, sk_node);
+	struct raw_table *t = sk->ns->raw;
+
+	LIST_INSERT_HEAD(sk->sk_family == AF_INET6 ? &t->v6 : &t->all, sk, sk_node);
 	sock_reset_flag(sk, SOCK_ZAPPED);
 	return 0;
 }
 
-static void raw_unhash(struct sock *sk)
+/* Takes sk off its raw list (Linux's raw_unhash_sk). */
+void raw_unhash_sk(struct sock *sk)
 {
 	if (sock_flag(sk, SOCK_ZAPPED))
 		return;
@@ -289,8 +297,8 @@ const struct proto raw_prot = {
     .sendmsg = raw_sendmsg,
     .recvmsg = raw_recvmsg,
     .bind = raw_bind,
-    .hash = raw_hash,
-    .unhash = raw_unhash,
+    .hash = raw_hash_sk,
+    .unhash = raw_unhash_sk,
     .max_header = MAX_HEADER,
 };
 
@@ -302,19 +310,16 @@ int raw_init(struct nstack *ns)
 	if (!t)
 		return -ENOMEM;
 	LIST_INIT(&t->all);
+	LIST_INIT(&t->v6);
 	ns->raw = t;
 	return 0;
 }
 
-/* Closes what the embedder left open and frees the list. */
-void raw_exit(struct nstack *ns)
+static void raw_close_list(struct sock_list *l)
 {
-	struct raw_table *t = ns->raw;
 	struct sock *sk, *tmp;
 
-	if (!t)
-		return;
-	LIST_FOREACH_SAFE(sk, &t->all, sk_node, tmp)
+	LIST_FOREACH_SAFE(sk, l, sk_node, tmp)
 	{
 		if (sk->sk_socket) {
 			sk->sk_socket->sk = NULL;
@@ -323,6 +328,17 @@ void raw_exit(struct nstack *ns)
 		/* Unhashes it; a reference held by a packet in flight frees it later. */
 		ip4_datagram_close(sk, 0);
 	}
+}
+
+/* Closes what the embedder left open, of both families, and frees the lists. */
+void raw_exit(struct nstack *ns)
+{
+	struct raw_table *t = ns->raw;
+
+	if (!t)
+		return;
+	raw_close_list(&t->all);
+	raw_close_list(&t->v6);
 	ns->raw = NULL;
 	ns_free(ns, t);
 }

@@ -1,4 +1,4 @@
-/* Raw IPv4 sockets (SOCK_RAW), as Linux's raw_prot. */
+/* Raw IPv4 sockets (SOCK_RAW), as Linux's raw_prot; the socket lists of both families. */
 #ifndef NSTACK_RAW_H
 #define NSTACK_RAW_H
 
@@ -7,6 +7,7 @@
 
 struct sk_buff;
 struct nstack;
+struct sock;
 
 extern const struct proto raw_prot;
 
@@ -20,6 +21,9 @@ bool raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 /* Offers an ICMP error to raw sockets of the quoted protocol. */
 void raw_icmp_error(struct nstack *ns, struct sk_buff *skb, uint8_t protocol, int type, int code,
 		    uint32_t info);
+/* The raw socket lists, shared with rawv6_prot (Linux's raw_hash_sk/raw_unhash_sk). */
+int raw_hash_sk(struct sock *sk);
+void raw_unhash_sk(struct sock *sk);
 int raw_init(struct nstack *ns);
 void raw_exit(struct nstack *ns);
 
