@@ -11,6 +11,7 @@
 #include "icmpv6.h"
 #include "ping.h"
 #include "ipv6.h"
+#include "rawv6.h"
 #include "ndisc.h"
 #include "stack.h"
 
@@ -335,6 +336,7 @@ static bool icmpv6_notify(struct sk_buff *skb, uint8_t type, uint8_t code, uint3
 	prot = ns_unref(ns->ip6->protos[nexthdr]);
 	if (prot && prot->err_handler)
 		prot->err_handler(skb, type, code, off, info);
+	raw6_icmp_error(skb, nexthdr, type, code, off, info);
 	return true;
 }
 
