@@ -112,6 +112,20 @@ ssize_t t_recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in 
 size_t t_build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, const void *payload,
 		    size_t plen);
 
+/*
+ * IPv6: the fixture t_setup_v6() gives the stack 2001:2::2/64 (t_local6,
+ * link-local t_local6_ll from its MAC) with the peer t_peer6 (link-local
+ * t_peer6_ll) a permanent neighbour, duplicate address detection over.
+ */
+extern const struct in6_addr t_local6, t_peer6, t_local6_ll, t_peer6_ll;
+void t_setup_v6(void);
+struct sockaddr_in6 t_sin6(const struct in6_addr *a, uint16_t port);
+/* An IPv6 header (payload length plen) followed by payload (which may overlap buf + 40). */
+size_t t_build_ip6(void *buf, const struct in6_addr *src, const struct in6_addr *dst,
+		   uint8_t nexthdr, uint8_t hlim, uint8_t tclass, const void *payload, size_t plen);
+/* The next frame sent that is IPv6 with next header nexthdr (others skipped); fails when none. */
+size_t t_recv6(void *buf, uint8_t nexthdr);
+
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);
 void t_hexdump(const char *title, const void *p, size_t len);
