@@ -73,6 +73,18 @@ static bool raw_icmp_filtered(const struct sock *sk, const struct sk_buff *skb)
 	return type < 32 && ((1u << type) & raw_sk(sk)->icmp_filter);
 }
 
+/* Queues c on sk, stamped; see raw.h. */
+void raw_rcv_skb(struct sock *sk, struct sk_buff *c)
+{
+	if (!c->tstamp_us)
+		c->tstamp_us = ns_now(sk->ns);
+	if (sock_queue_rcv_skb(sk, c)) {
+		kfree_skb(c);
+		return;
+	}
+	NS_INC_STATS(sk->ns, RawInDatagrams);
+}
+
 /*
  * See raw.h: each matching socket queues a clone, IP header first. A match
  * counts as delivered even when the socket filters the packet or its
@@ -97,15 +109,8 @@ bool raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 		if (protocol == IPPROTO_ICMP && raw_icmp_filtered(sk, skb))
 			continue;
 		c = skb_clone(skb);
-		if (!c)
-			continue;
-		if (!c->tstamp_us)
-			c->tstamp_us = ns_now(ns);
-		if (sock_queue_rcv_skb(sk, c)) {
-			kfree_skb(c);
-			continue;
-		}
-		NS_INC_STATS(ns, RawInDatagrams);
+		if (c)
+			raw_rcv_skb(sk, c);
 	}
 	return delivered;
 }
@@ -253,6 +258,29 @@ static ssize_t raw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	return ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_OOB_EOPNOTSUPP);
 }
 
+/*
+ * Sets an ICMP_FILTER or ICMP6_FILTER of size bytes; see raw.h. Linux
+ * copies at most the filter and takes a shorter value, which sets its
+ * first bytes.
+ */
+int raw_set_filter(void *filter, size_t size, const void *optval, socklen_t optlen)
+{
+	if (optlen > size)
+		optlen = (socklen_t)size;
+	if (optlen && !optval)
+		return -EFAULT;
+	memcpy(filter, optval, optlen);
+	return 0;
+}
+
+/* Reads a filter back, cut to *optlen; see raw.h. */
+int raw_get_filter(const void *filter, size_t size, void *optval, socklen_t *optlen)
+{
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	return sock_put_opt(optval, optlen, filter, size);
+}
+
 /* SOL_RAW/ICMP_FILTER for ICMP sockets, else the IP level. */
 static int raw_setsockopt(struct sock *sk, int level, int optname, const void *optval,
 			  socklen_t optlen)
@@ -263,13 +291,7 @@ static int raw_setsockopt(struct sock *sk, int level, int optname, const void *o
 		return -ENOPROTOOPT;
 	if (sk->sk_num != IPPROTO_ICMP)
 		return -EOPNOTSUPP;
-	/* Linux copies at most the filter and accepts a shorter value. */
-	if (optlen > sizeof(uint32_t))
-		optlen = sizeof(uint32_t);
-	if (optlen && !optval)
-		return -EFAULT;
-	memcpy(&raw_sk(sk)->icmp_filter, optval, optlen);
-	return 0;
+	return raw_set_filter(&raw_sk(sk)->icmp_filter, sizeof(uint32_t), optval, optlen);
 }
 
 static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
@@ -280,9 +302,7 @@ static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		return -ENOPROTOOPT;
 	if (sk->sk_num != IPPROTO_ICMP)
 		return -EOPNOTSUPP;
-	if ((int)*optlen < 0)
-		return -EINVAL;
-	return sock_put_opt(optval, optlen, &raw_sk(sk)->icmp_filter, sizeof(uint32_t));
+	return raw_get_filter(&raw_sk(sk)->icmp_filter, sizeof(uint32_t), optval, optlen);
 }
 
 const struct proto raw_prot = {

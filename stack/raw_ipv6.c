@@ -148,13 +148,7 @@ bool raw6_local_deliver(struct sk_buff *skb, unsigned int off, uint8_t nexthdr)
 			kfree_skb(c);
 			continue;
 		}
-		if (!c->tstamp_us)
-			c->tstamp_us = ns_now(ns);
-		if (sock_queue_rcv_skb(sk, c)) {
-			kfree_skb(c);
-			continue;
-		}
-		NS_INC_STATS(ns, RawInDatagrams);
+		raw_rcv_skb(sk, c);
 	}
 	return delivered;
 }
@@ -441,12 +435,8 @@ static int rawv6_setsockopt(struct sock *sk, int level, int optname, const void 
 			return -EOPNOTSUPP;
 		if (optname != ICMPV6_FILTER)
 			return -ENOPROTOOPT;
-		if (optlen > sizeof(raw6_sk(sk)->icmp6_filter))
-			optlen = sizeof(raw6_sk(sk)->icmp6_filter);
-		if (optlen && !optval)
-			return -EFAULT;
-		memcpy(raw6_sk(sk)->icmp6_filter, optval, optlen);
-		return 0;
+		return raw_set_filter(raw6_sk(sk)->icmp6_filter, sizeof(raw6_sk(sk)->icmp6_filter),
+				      optval, optlen);
 	case IPPROTO_IPV6:
 		if (optname == IPV6_CHECKSUM || optname == IPV6_HDRINCL)
 			return rawv6_set_raw_opt(sk, level, optname, optval, optlen);
@@ -471,9 +461,7 @@ static int rawv6_getsockopt(struct sock *sk, int level, int optname, void *optva
 			return -EOPNOTSUPP;
 		if (optname != ICMPV6_FILTER)
 			return -ENOPROTOOPT;
-		if ((int)*optlen < 0)
-			return -EINVAL;
-		return sock_put_opt(optval, optlen, rp->icmp6_filter, sizeof(rp->icmp6_filter));
+		return raw_get_filter(rp->icmp6_filter, sizeof(rp->icmp6_filter), optval, optlen);
 	case IPPROTO_IPV6:
 		if (optname == IPV6_CHECKSUM || optname == IPV6_HDRINCL)
 			break;
