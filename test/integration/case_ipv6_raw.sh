@@ -49,8 +49,13 @@ ip6_raw_echo() {
 	EOF
 	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 20 python3 raw6.py "$PEER6" \
 		>py.log 2>&1 &
-	local pid=$!
-	wait_file py.log '^done' || { cat py.log; return 1; }
+	local pid=$! i
+	# Up to 15 s: python under the ASan lab (asan_lab.sh) starts slowly.
+	for i in $(seq 1 150); do
+		grep -q '^done' py.log 2>/dev/null || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^done' py.log || { cat py.log; return 1; }
 	in_ns timeout 10 "$NSTACK" stat >stat.out 2>&1
 	touch stat.done
 	wait $pid
