@@ -273,6 +273,34 @@ int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg, struct ipcm
 }
 
 /*
+ * The part of an IPv6 datagram's sendmsg() that UDP, ping and raw share
+ * (Linux's ip6_datagram_send_ctl, the route and source lookup of
+ * ip6_dst_lookup_flow, ip6_sk_dst_hoplimit): the control messages, a route
+ * to daddr, the source (IPV6_PKTINFO's, else the bound or chosen one), and
+ * the hop limit and traffic class to send with.
+ */
+int ip6_datagram_send_prepare(struct sock *sk, const struct msghdr *msg,
+			      const struct in6_addr *daddr, struct in6_addr *saddr,
+			      struct ip6_tx_params *tp)
+{
+	struct ipcm6_cookie ipc6;
+	int err;
+
+	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	if (err)
+		return err;
+	err = ip6_datagram_route(sk, daddr);
+	if (err)
+		return err;
+	if (!ipv6_addr_any(&ipc6.saddr))
+		*saddr = ipc6.saddr;
+	else if ((err = ip6_datagram_saddr(sk, daddr, saddr)) != 0)
+		return err;
+	ip6_datagram_tx_params(sk, daddr, &ipc6, tp);
+	return 0;
+}
+
+/*
  * The control messages every packet may carry on an AF_INET6 socket
  * (Linux's ip6_datagram_recv_common_ctl): IPV6_PKTINFO, the destination
  * (v4-mapped for IPv4) and our interface's index.

@@ -189,5 +189,8 @@ int ip6_datagram_disconnect(struct sock *sk, int flags);
 struct ip6_tx_params;
 void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
 			    const struct ipcm6_cookie *ipc6, struct ip6_tx_params *p);
+int ip6_datagram_send_prepare(struct sock *sk, const struct msghdr *msg,
+			      const struct in6_addr *daddr, struct in6_addr *saddr,
+			      struct ip6_tx_params *tp);
 
 #endif

@@ -332,7 +332,6 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 {
 	struct nstack *ns = sk->ns;
 	struct in6_addr daddr, saddr;
-	struct ipcm6_cookie ipc6;
 	struct icmp6hdr user, *ih;
 	struct sk_buff *skb;
 	struct ip6_tx_params tp;
@@ -372,17 +371,9 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 		return -EFAULT;
 	if (user.icmp6_type != ICMPV6_ECHO_REQUEST || user.icmp6_code != 0)
 		return -EINVAL;
-	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	err = ip6_datagram_send_prepare(sk, msg, &daddr, &saddr, &tp);
 	if (err)
 		return err;
-	err = ip6_datagram_route(sk, &daddr);
-	if (err)
-		return err;
-	if (!ipv6_addr_any(&ipc6.saddr))
-		saddr = ipc6.saddr;
-	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
-		return err;
-	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;

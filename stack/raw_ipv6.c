@@ -339,7 +339,6 @@ static ssize_t rawv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 {
 	struct nstack *ns = sk->ns;
 	struct in6_addr daddr, saddr;
-	struct ipcm6_cookie ipc6;
 	struct ip6_tx_params tp;
 	struct sk_buff *skb;
 	uint8_t proto;
@@ -350,21 +349,13 @@ static ssize_t rawv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	err = rawv6_daddr(sk, msg, &daddr, &proto);
 	if (err)
 		return err;
-	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
-	if (err)
-		return err;
-	err = ip6_datagram_route(sk, &daddr);
+	err = ip6_datagram_send_prepare(sk, msg, &daddr, &saddr, &tp);
 	if (err)
 		return err;
 	if (inet_sk(sk)->hdrincl)
 		return rawv6_send_hdrinc(sk, msg, len, flags, &daddr);
 	if (len > IPV6_MAXPLEN)
 		return -EMSGSIZE;
-	if (!ipv6_addr_any(&ipc6.saddr))
-		saddr = ipc6.saddr;
-	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
-		return err;
-	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
 	skb = ip_dgram_skb_from_msg(sk, msg, len, 0, flags, &err);
 	if (!skb)
 		return err;
