@@ -462,3 +462,34 @@ size_t t_recv6(void *buf, uint8_t nexthdr)
 	ck_abort_msg("expected an IPv6 packet with next header %u, got none", nexthdr);
 	return 0;
 }
+
+/* One non-blocking recvmsg(); see harness.h. */
+void t_recv6_msg(struct socket *s, struct t_rx6 *r, size_t cap, int flags)
+{
+	struct iovec iov = {r->data, cap < sizeof(r->data) ? cap : sizeof(r->data)};
+	struct msghdr m = {.msg_name = &r->from,
+			   .msg_namelen = sizeof(r->from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = r->ctl,
+			   .msg_controllen = sizeof(r->ctl)};
+
+	memset(r->ctl, 0, sizeof(r->ctl));
+	memset(&r->from, 0, sizeof(r->from));
+	r->n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
+	r->fromlen = m.msg_namelen;
+	r->ctllen = m.msg_controllen;
+	r->flags = m.msg_flags;
+}
+
+/* A control message of r by level and type; see harness.h. */
+const struct cmsghdr *t_find_cmsg(const struct t_rx6 *r, int level, int type)
+{
+	struct msghdr m = {.msg_control = (void *)r->ctl, .msg_controllen = r->ctllen};
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == level && c->cmsg_type == type)
+			return c;
+	return NULL;
+}

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "nstack.h"
 #include "wire.h"
@@ -125,6 +127,20 @@ size_t t_build_ip6(void *buf, const struct in6_addr *src, const struct in6_addr 
 		   uint8_t nexthdr, uint8_t hlim, uint8_t tclass, const void *payload, size_t plen);
 /* The next frame sent that is IPv6 with next header nexthdr (others skipped); fails when none. */
 size_t t_recv6(void *buf, uint8_t nexthdr);
+/* One recvmsg() of an IPv6 datagram socket: data, source, control messages, flags. */
+struct t_rx6 {
+	ssize_t n;
+	unsigned char data[4096];
+	struct sockaddr_in6 from;
+	socklen_t fromlen;
+	_Alignas(struct cmsghdr) unsigned char ctl[256];
+	size_t ctllen;
+	int flags;
+};
+/* Non-blocking recvmsg() of at most cap bytes into r (flags added to MSG_DONTWAIT). */
+void t_recv6_msg(struct socket *s, struct t_rx6 *r, size_t cap, int flags);
+/* The control message level/type that r carries, or NULL. */
+const struct cmsghdr *t_find_cmsg(const struct t_rx6 *r, int level, int type);
 
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);

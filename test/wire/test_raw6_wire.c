@@ -144,45 +144,6 @@ static ssize_t send_peer(struct socket *s, const void *buf, size_t len)
 	return sendto6(s, buf, len, &to, NULL, 0);
 }
 
-struct rx6 {
-	ssize_t n;
-	unsigned char data[4096];
-	struct sockaddr_in6 from;
-	socklen_t fromlen;
-	_Alignas(struct cmsghdr) unsigned char ctl[256];
-	size_t ctllen;
-	int flags;
-};
-
-static void recv6_msg(struct socket *s, struct rx6 *r, size_t cap, int flags)
-{
-	struct iovec iov = {r->data, cap};
-	struct msghdr m = {.msg_name = &r->from,
-			   .msg_namelen = sizeof(r->from),
-			   .msg_iov = &iov,
-			   .msg_iovlen = 1,
-			   .msg_control = r->ctl,
-			   .msg_controllen = sizeof(r->ctl)};
-
-	memset(r->ctl, 0, sizeof(r->ctl));
-	memset(&r->from, 0, sizeof(r->from));
-	r->n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
-	r->fromlen = m.msg_namelen;
-	r->ctllen = m.msg_controllen;
-	r->flags = m.msg_flags;
-}
-
-static const struct cmsghdr *find_cmsg(const struct rx6 *r, int level, int type)
-{
-	struct msghdr m = {.msg_control = (void *)r->ctl, .msg_controllen = r->ctllen};
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == level && c->cmsg_type == type)
-			return c;
-	return NULL;
-}
-
 static int setint(struct socket *s, int level, int name, int v)
 {
 	return nstack_setsockopt(s, level, name, &v, sizeof(v));
@@ -208,13 +169,13 @@ START_TEST(test_echo_request_answered_and_copied_without_ipv6_header)
 	struct socket *s = raw6(IPPROTO_ICMPV6);
 	size_t n = echo6(l4, ICMP6_ECHO, &t_peer6, &t_local6, 0x4242, "data", 4), w;
 	unsigned char reply[64];
-	struct rx6 r;
+	struct t_rx6 r;
 
 	inject6(NULL, NULL, IPPROTO_ICMPV6, l4, n);
 	echo6(reply, ICMP6_REPLY, &t_local6, &t_peer6, 0x4242, "data", 4);
 	w = want6(t_peer_mac, &t_local6, &t_peer6, IPPROTO_ICMPV6, 64, reply, n);
 	expect6(w, IPPROTO_ICMPV6);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, (ssize_t)n);
 	ck_assert_mem_eq(r.data, l4, n);
 	ck_assert_uint_eq(r.fromlen, sizeof(struct sockaddr_in6));
@@ -223,7 +184,7 @@ START_TEST(test_echo_request_answered_and_copied_without_ipv6_header)
 	ck_assert_uint_eq(r.from.sin6_port, 0);
 	ck_assert_uint_eq(r.from.sin6_scope_id, 0);
 	ck_assert_uint_eq(t_stat("RawInDatagrams"), 1);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	nstack_close(s);
 }
@@ -313,7 +274,7 @@ START_TEST(test_icmp6_filter_blocks_and_passes)
 	uint32_t filt[8], got[8];
 	socklen_t len = sizeof(got);
 	size_t n;
-	struct rx6 r;
+	struct t_rx6 r;
 
 	memset(filt, 0xff, sizeof(filt));
 	filt[ICMP6_REPLY >> 5] &= ~(1u << (ICMP6_REPLY & 31)); /* pass echo replies only */
@@ -327,11 +288,11 @@ START_TEST(test_icmp6_filter_blocks_and_passes)
 	n = echo6(l4, ICMP6_ECHO, &t_peer6, &t_local6, 1, "req", 3);
 	inject6(NULL, NULL, IPPROTO_ICMPV6, l4, n);
 	ck_assert_uint_gt(t_recv6(frame, IPPROTO_ICMPV6), 0); /* still answered */
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	n = echo6(l4, ICMP6_REPLY, &t_peer6, &t_local6, 1, "rep", 3);
 	inject6(NULL, NULL, IPPROTO_ICMPV6, l4, n);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, (ssize_t)n);
 	ck_assert_mem_eq(r.data, l4, n);
 	/* Only ICMPv6 sockets have the option; other names are unknown. */
@@ -349,12 +310,12 @@ START_TEST(test_icmp6_bad_checksum_not_delivered)
 {
 	struct socket *s = raw6(IPPROTO_ICMPV6);
 	size_t n = echo6(l4, ICMP6_ECHO, &t_peer6, &t_local6, 1, "req", 3);
-	struct rx6 r;
+	struct t_rx6 r;
 
 	l4[2] ^= 0x55;
 	inject6(NULL, NULL, IPPROTO_ICMPV6, l4, n);
 	expect_no_tx6();
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	nstack_close(s);
 }
@@ -372,7 +333,7 @@ START_TEST(test_ipv6_checksum_option_for_other_protocol)
 	unsigned char msg[8] = {'h', 'i', 0, 0, 'x', 'y', 'z', 'w'};
 	uint16_t c;
 	size_t w;
-	struct rx6 r;
+	struct t_rx6 r;
 
 	ck_assert_int_eq(getint(s, IPPROTO_IPV6, IPV6_CHECKSUM), -1);
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_CHECKSUM, 3), -EINVAL);
@@ -392,18 +353,18 @@ START_TEST(test_ipv6_checksum_option_for_other_protocol)
 	c = csum_ipv6_magic(&t_peer6, &t_local6, sizeof(msg), TEST_PROTO, msg);
 	memcpy(msg + 2, &c, 2);
 	inject6(NULL, NULL, TEST_PROTO, msg, sizeof(msg));
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, (ssize_t)sizeof(msg));
 	ck_assert_mem_eq(r.data, msg, sizeof(msg));
 	msg[7] ^= 1;
 	inject6(NULL, NULL, TEST_PROTO, msg, sizeof(msg));
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	expect_no_tx6();
 	/* Off again: anything is delivered. */
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_CHECKSUM, -1), 0);
 	inject6(NULL, NULL, TEST_PROTO, msg, sizeof(msg));
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, (ssize_t)sizeof(msg));
 	nstack_close(s);
 	/* With no raw socket the same packet is an unknown next header. */
@@ -419,10 +380,10 @@ START_TEST(test_copy_starts_after_extension_headers)
 {
 	struct socket *s = raw6(TEST_PROTO);
 	unsigned char msg[8 + 5] = {TEST_PROTO, 0, 1, 4, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
-	struct rx6 r;
+	struct t_rx6 r;
 
 	inject6(NULL, NULL, 60 /* destination options, PadN */, msg, sizeof(msg));
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 5);
 	ck_assert_mem_eq(r.data, "hello", 5);
 	expect_no_tx6();
@@ -437,7 +398,7 @@ START_TEST(test_bind_errors_and_local_address_match)
 	struct sockaddr_in6 a = t_sin6(&g_other, 0);
 	struct sockaddr_in v4 = t_sin(T_LOCAL_IP, 0);
 	struct in6_addr m;
-	struct rx6 r;
+	struct t_rx6 r;
 
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&a, sizeof(a)), -EADDRNOTAVAIL);
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&a, 20), -EINVAL);
@@ -456,10 +417,10 @@ START_TEST(test_bind_errors_and_local_address_match)
 	a = t_sin6(&t_local6, 0);
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	inject6(NULL, &t_local6_ll, TEST_PROTO, "ll", 2);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	inject6(NULL, &t_local6, TEST_PROTO, "gl", 2);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 2);
 	nstack_close(s);
 }
@@ -472,7 +433,7 @@ START_TEST(test_connect_filters_input_and_disconnect)
 	struct sockaddr_in6 c = t_sin6(&t_peer6, 0);
 	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
 	size_t w;
-	struct rx6 r;
+	struct t_rx6 r;
 
 	ck_assert_int_eq(sendto6(s, "x", 1, NULL, NULL, 0), -EDESTADDRREQ);
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&c, sizeof(c)), 0);
@@ -482,16 +443,16 @@ START_TEST(test_connect_filters_input_and_disconnect)
 	/* Not from the peer: no raw socket takes it, so it is an unknown next header. */
 	ck_assert_int_eq(ndisc_add_permanent(T.ns, &g_other, t_peer_mac), 0);
 	inject6(&g_other, NULL, TEST_PROTO, "no", 2);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	ck_assert_uint_gt(t_recv6(frame, IPPROTO_ICMPV6), 0);
 	ck_assert_uint_eq(frame[L4], 4);
 	inject6(NULL, NULL, TEST_PROTO, "ok", 2);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 2);
 	ck_assert_int_eq(nstack_connect(s, &unspec, sizeof(unspec)), 0);
 	inject6(&g_other, NULL, TEST_PROTO, "any", 3);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, 3);
 	c.sin6_family = AF_INET;
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&c, sizeof(c)), -EAFNOSUPPORT);
@@ -506,30 +467,30 @@ START_TEST(test_ancillary_data_peek_and_trunc)
 	struct socket *s = raw6(TEST_PROTO);
 	const struct cmsghdr *c;
 	struct in6_pktinfo pi;
-	struct rx6 r;
+	struct t_rx6 r;
 	int v;
 
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1), 0);
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1), 0);
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_RECVTCLASS, 1), 0);
 	inject6(NULL, NULL, TEST_PROTO, "0123456789", 10);
-	recv6_msg(s, &r, 4, MSG_PEEK);
+	t_recv6_msg(s, &r, 4, MSG_PEEK);
 	ck_assert_int_eq(r.n, 4);
 	ck_assert(r.flags & MSG_TRUNC);
-	recv6_msg(s, &r, 4, MSG_TRUNC);
+	t_recv6_msg(s, &r, 4, MSG_TRUNC);
 	ck_assert_int_eq(r.n, 10);
 	ck_assert_mem_eq(r.data, "0123", 4);
-	c = find_cmsg(&r, IPPROTO_IPV6, IPV6_PKTINFO);
+	c = t_find_cmsg(&r, IPPROTO_IPV6, IPV6_PKTINFO);
 	ck_assert_ptr_nonnull(c);
 	memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 	ck_assert_mem_eq(&pi.ipi6_addr, &t_local6, 16);
 	ck_assert_uint_eq(pi.ipi6_ifindex, IFINDEX);
-	c = find_cmsg(&r, IPPROTO_IPV6, IPV6_HOPLIMIT);
+	c = t_find_cmsg(&r, IPPROTO_IPV6, IPV6_HOPLIMIT);
 	ck_assert_ptr_nonnull(c);
 	memcpy(&v, CMSG_DATA(c), sizeof(v));
 	ck_assert_int_eq(v, 64);
-	ck_assert_ptr_nonnull(find_cmsg(&r, IPPROTO_IPV6, IPV6_TCLASS));
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_ptr_nonnull(t_find_cmsg(&r, IPPROTO_IPV6, IPV6_TCLASS));
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
 	nstack_close(s);
 }
@@ -617,7 +578,7 @@ START_TEST(test_icmpv6_error_queued_with_recverr)
 	socklen_t len = sizeof(int);
 	int soerr = 0;
 	uint16_t ck;
-	struct rx6 r;
+	struct t_rx6 r;
 
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_RECVERR, 1), 0);
 	ck_assert_int_eq(send_peer(s, req, n), (ssize_t)n);
@@ -632,16 +593,16 @@ START_TEST(test_icmpv6_error_queued_with_recverr)
 	/* The pending error comes first, as Linux's skb_recv_datagram() reports it. */
 	ck_assert_int_eq(nstack_getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len), 0);
 	ck_assert_int_eq(soerr, EHOSTUNREACH);
-	recv6_msg(s, &r, sizeof(r.data), 0);
+	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, (ssize_t)sizeof(err));
 	ck_assert_uint_eq(r.data[0], ICMP6_UNREAC);
 	/* Unlike UDP's, the quote starts at the upper-layer header the application wrote. */
-	recv6_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
+	t_recv6_msg(s, &r, sizeof(r.data), MSG_ERRQUEUE);
 	ck_assert_int_eq(r.n, (ssize_t)n);
 	ck_assert_mem_eq(r.data, req, n);
 	ck_assert(r.flags & MSG_ERRQUEUE);
 	ck_assert_mem_eq(&r.from.sin6_addr, &t_peer6, 16);
-	c = find_cmsg(&r, IPPROTO_IPV6, IPV6_RECVERR);
+	c = t_find_cmsg(&r, IPPROTO_IPV6, IPV6_RECVERR);
 	ck_assert_ptr_nonnull(c);
 	memcpy(&ee, CMSG_DATA(c), sizeof(ee));
 	ck_assert_uint_eq(ee.ee_origin, SO_EE_ORIGIN_ICMP6);
