@@ -397,6 +397,7 @@ START_TEST(test_bind_errors_and_local_address_match)
 	struct socket *s = raw6(TEST_PROTO);
 	struct sockaddr_in6 a = t_sin6(&g_other, 0);
 	struct sockaddr_in v4 = t_sin(T_LOCAL_IP, 0);
+	socklen_t alen;
 	struct in6_addr m;
 	struct t_rx6 r;
 
@@ -416,6 +417,13 @@ START_TEST(test_bind_errors_and_local_address_match)
 	s = raw6(TEST_PROTO);
 	a = t_sin6(&t_local6, 0);
 	ck_assert_int_eq(nstack_bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	/* getsockname(): the address, and the protocol as the port (Linux's inet_sport). */
+	memset(&a, 0, sizeof(a));
+	alen = sizeof(a);
+	ck_assert_int_eq(nstack_getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	ck_assert_uint_eq(alen, sizeof(a));
+	ck_assert_mem_eq(&a.sin6_addr, &t_local6, 16);
+	ck_assert_uint_eq(ntohs(a.sin6_port), TEST_PROTO);
 	inject6(NULL, &t_local6_ll, TEST_PROTO, "ll", 2);
 	t_recv6_msg(s, &r, sizeof(r.data), 0);
 	ck_assert_int_eq(r.n, -EAGAIN);
@@ -635,6 +643,34 @@ START_TEST(test_large_send_fragmented)
 }
 END_TEST
 
+/* Raw IPv4 and raw IPv6 sockets see their own family only, even for one protocol number. */
+START_TEST(test_families_do_not_mix)
+{
+	struct socket *v4 = t_socket(SOCK_RAW, IPPROTO_ICMP), *v6 = raw6(IPPROTO_ICMPV6);
+	struct socket *v6icmp4 = raw6(IPPROTO_ICMP);
+	unsigned char buf[256];
+	size_t n = t_build_echo(l4, 8 /* echo request */, 1, 1, "four", 4);
+	struct t_rx6 r;
+
+	t_inject(frame, t_build_peer_ip(frame, IPPROTO_ICMP, 0x77, l4, n));
+	ck_assert_uint_gt(t_recv(want, sizeof(want)), 0); /* answered */
+	ck_assert_int_eq(t_recv_from(v4, buf, sizeof(buf), NULL), (ssize_t)(20 + n));
+	t_recv6_msg(v6, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	t_recv6_msg(v6icmp4, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	n = echo6(l4, ICMP6_ECHO, &t_peer6, &t_local6, 1, "six", 3);
+	inject6(NULL, NULL, IPPROTO_ICMPV6, l4, n);
+	ck_assert_uint_gt(t_recv6(frame, IPPROTO_ICMPV6), 0);
+	t_recv6_msg(v6, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, (ssize_t)n);
+	ck_assert_int_eq(t_recv_from(v4, buf, sizeof(buf), NULL), -EAGAIN);
+	nstack_close(v4);
+	nstack_close(v6);
+	nstack_close(v6icmp4);
+}
+END_TEST
+
 static Suite *raw6_wire_suite(void)
 {
 	Suite *s = suite_create("raw6_wire");
@@ -656,6 +692,7 @@ static Suite *raw6_wire_suite(void)
 	tcase_add_test(tc, test_hdrincl_sends_packet_as_written);
 	tcase_add_test(tc, test_icmpv6_error_queued_with_recverr);
 	tcase_add_test(tc, test_large_send_fragmented);
+	tcase_add_test(tc, test_families_do_not_mix);
 	suite_add_tcase(s, tc);
 	return s;
 }
