@@ -833,7 +833,12 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	memcpy(dev->dev_addr, o->mac ? o->mac : ifmac, 6);
 	memset(dev->broadcast, 0xff, 6);
 	dev->mtu = mtu;
-	dev->ifindex = 0;
+	/*
+	 * The kernel's index of the interface: programs name our link by it
+	 * (sin6_scope_id, IPV6_MULTICAST_IF, IPV6_PKTINFO), as if_nametoindex()
+	 * tells them. 0 when unknown: the stack then says 1.
+	 */
+	dev->ifindex = (int)if_nametoindex(o->ifname);
 	dev->ops = &pcap_live_ops;
 	dev->priv = pl;
 	/* A veth peer feeds one flow from several CPUs' backlogs (see dev.c). */

@@ -123,9 +123,12 @@ NSP_EXPORT int socket(int domain, int type, int protocol)
 		return (int)nsp_ret(rc);
 	if ((type & 0xf) == SOCK_STREAM || domain == AF_INET6)
 		nsp_sysctl_refresh(ns);
-	if (domain == AF_INET6 && atomic_load(&nsp_bindv6only) &&
+	if (domain == AF_INET6 && (atomic_load(&nsp_bindv6only) || (type & 0xf) == SOCK_RAW) &&
 	    !nsp_ipv6_served(type, protocol)) {
-		/* net.ipv6.bindv6only=1: born IPv6-only, which only the kernel carries here. */
+		/*
+		 * Born IPv6-only (net.ipv6.bindv6only=1, or a raw IPv6 socket, which
+		 * never carries IPv4), which only the kernel carries here.
+		 */
 		note_kernel_socket(domain, type, protocol);
 		return REAL(socket)(domain, type, protocol);
 	}

@@ -262,7 +262,7 @@ bool nsp_wants_kernel(const struct sockaddr *sa, socklen_t len, bool to_bind, in
 		      int protocol);
 /*
  * Whether nstack carries IPv6 proper for sockets of this type and protocol:
- * TCP, UDP and ICMPv6 ping so far (raw IPv6 sockets are the kernel's).
+ * TCP, UDP, ICMPv6 ping and raw sockets of any protocol.
  */
 static inline bool nsp_ipv6_served(int type, int protocol)
 {
@@ -270,7 +270,8 @@ static inline bool nsp_ipv6_served(int type, int protocol)
 	return nsp_policy.ipv6 &&
 	       ((type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
 		(type == SOCK_DGRAM &&
-		 (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_ICMPV6)));
+		 (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_ICMPV6)) ||
+		type == SOCK_RAW);
 }
 /*
  * Turns private fd (file f, referenced by the caller) into a kernel socket

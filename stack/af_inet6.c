@@ -21,6 +21,7 @@
 #include "inet_dgram.h"
 #include "ipv6.h"
 #include "ping.h"
+#include "rawv6.h"
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
@@ -342,7 +343,28 @@ const struct proto_ops inet6_dgram_ops = {
     .recvmsg = inet6_recvmsg,
 };
 
-/* Linux's tcpv6_protosw, udpv6_protosw and pingv6_protosw; no raw IPv6 sockets yet. */
+/*
+ * Raw IPv6 sockets (Linux's inet6_sockraw_ops): IPv6 only, so addresses go
+ * to rawv6_prot as the program gave them, never turned into IPv4.
+ */
+const struct proto_ops inet6_sockraw_ops = {
+    .family = AF_INET6,
+    .release = inet_release,
+    .bind = inet_bind, /* rawv6_prot's bind */
+    .connect = inet_dgram_connect,
+    .accept = sock_no_accept,
+    .getname = inet6_getname,
+    .poll = datagram_poll,
+    .ioctl = inet_ioctl,
+    .listen = sock_no_listen,
+    .shutdown = inet_shutdown,
+    .setsockopt = inet_setsockopt, /* rawv6_prot sees every level, IPPROTO_IPV6 too */
+    .getsockopt = inet_getsockopt,
+    .sendmsg = inet_sendmsg,
+    .recvmsg = inet_recvmsg,
+};
+
+/* Linux's tcpv6_protosw, udpv6_protosw, pingv6_protosw and rawv6_protosw. */
 static const struct inet_protosw inetsw6_array[] = {
     {
 	.type = SOCK_STREAM,
@@ -364,6 +386,13 @@ static const struct inet_protosw inetsw6_array[] = {
 	.prot = &pingv6_prot,
 	.ops = &inet6_dgram_ops,
 	.flags = 0,
+    },
+    {
+	.type = SOCK_RAW,
+	.protocol = IPPROTO_IP, /* wildcard */
+	.prot = &rawv6_prot,
+	.ops = &inet6_sockraw_ops,
+	.flags = INET_PROTOSW_REUSE,
     },
 };
 

@@ -121,6 +121,34 @@ out:
 }
 
 /*
+ * recvmsg() of the IPv6 datagram sockets that queue the packet whole past
+ * its IPv6 header, ping and raw (Linux's rawv6_recvmsg, which ping_v6
+ * shares): the data cut to len (MSG_TRUNC returns the full length), the
+ * sender as a sockaddr_in6 with no port, the IPv6 control messages asked
+ * for; MSG_ERRQUEUE reads the error queue.
+ */
+ssize_t ip6_datagram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	struct sk_buff *skb;
+	size_t copied;
+	ssize_t ret;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	skb = ip6_dgram_recv_skb(sk, msg, len, flags, &copied, &ret);
+	if (!skb)
+		return ret;
+	ip6_dgram_put_name(sk, msg, &ipv6_hdr(skb)->saddr, 0);
+	if (inet_sk(sk)->v6.rxopt) {
+		ip6_datagram_recv_common_ctl(sk, msg, skb);
+		ip6_datagram_recv_specific_ctl(sk, msg, skb);
+	}
+	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
+	kfree_skb(skb);
+	return ret;
+}
+
+/*
  * The source address of a datagram from sk to daddr: the bound (or
  * connected) one, else RFC 6724's choice; a group sk is bound to is no
  * source.
@@ -239,6 +267,34 @@ int ip6_datagram_send_ctl(struct sock *sk, const struct msghdr *msg, struct ipcm
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The part of an IPv6 datagram's sendmsg() that UDP, ping and raw share
+ * (Linux's ip6_datagram_send_ctl, the route and source lookup of
+ * ip6_dst_lookup_flow, ip6_sk_dst_hoplimit): the control messages, a route
+ * to daddr, the source (IPV6_PKTINFO's, else the bound or chosen one), and
+ * the hop limit and traffic class to send with.
+ */
+int ip6_datagram_send_prepare(struct sock *sk, const struct msghdr *msg,
+			      const struct in6_addr *daddr, struct in6_addr *saddr,
+			      struct ip6_tx_params *tp)
+{
+	struct ipcm6_cookie ipc6;
+	int err;
+
+	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	if (err)
+		return err;
+	err = ip6_datagram_route(sk, daddr);
+	if (err)
+		return err;
+	if (!ipv6_addr_any(&ipc6.saddr))
+		*saddr = ipc6.saddr;
+	else if ((err = ip6_datagram_saddr(sk, daddr, saddr)) != 0)
+		return err;
+	ip6_datagram_tx_params(sk, daddr, &ipc6, tp);
 	return 0;
 }
 

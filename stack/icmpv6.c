@@ -11,6 +11,7 @@
 #include "icmpv6.h"
 #include "ping.h"
 #include "ipv6.h"
+#include "rawv6.h"
 #include "ndisc.h"
 #include "stack.h"
 
@@ -82,10 +83,14 @@ static void icmpv6_in_count(struct nstack *ns, uint8_t type)
 	}
 }
 
-static void icmpv6_out_count(struct nstack *ns, uint8_t type)
+/* Counts an ICMPv6 message going out; see icmpv6.h. */
+void icmpv6_out_count(struct nstack *ns, uint8_t type)
 {
 	NS_INC_STATS(ns, Icmp6OutMsgs);
 	switch (type) {
+	case ICMPV6_ECHO_REQUEST:
+		NS_INC_STATS(ns, Icmp6OutEchos);
+		break;
 	case ICMPV6_DEST_UNREACH:
 		NS_INC_STATS(ns, Icmp6OutDestUnreachs);
 		break;
@@ -333,6 +338,7 @@ static bool icmpv6_notify(struct sk_buff *skb, uint8_t type, uint8_t code, uint3
 	prot = ns_unref(ns->ip6->protos[nexthdr]);
 	if (prot && prot->err_handler)
 		prot->err_handler(skb, type, code, off, info);
+	raw6_icmp_error(skb, nexthdr, type, code, off, info);
 	return true;
 }
 

@@ -1,7 +1,7 @@
 /*
  * Private to the socket layer and the datagram transports (af_inet.c,
  * af_inet6.c, ip_sockglue.c, udp.c, udp_ipv6.c, ping.c, raw.c,
- * inet_hashtables.c): the per-stack tables of UDP, ping and raw sockets
+ * raw_ipv6.c, inet_hashtables.c): the per-stack tables of UDP, ping and raw sockets
  * and the helpers they share, as Linux's net/ipv4/datagram.c and
  * ip_sockglue.c provide them.
  */
@@ -79,14 +79,19 @@ struct ping_table {
 	uint16_t ident_rover;
 };
 
-/* Raw sockets, all of them (sk_node); matched by protocol on input. */
+/* Raw sockets (sk_node): AF_INET ones on all, AF_INET6 ones on v6; matched by protocol. */
 struct raw_table {
 	struct sock_list all;
+	struct sock_list v6;
 };
 
 struct raw_sock {
 	struct inet_sock inet;
 	uint32_t icmp_filter; /* ICMP_FILTER: bit n set drops ICMP type n */
+	/* AF_INET6 (raw_ipv6.c, Linux's raw6_sock): */
+	bool checksum;		  /* IPV6_CHECKSUM on: computed out, verified in */
+	int offset;		  /* IPV6_CHECKSUM: where the checksum field is */
+	uint32_t icmp6_filter[8]; /* ICMP6_FILTER: bit n set drops ICMPv6 type n */
 };
 
 /*
@@ -201,7 +206,7 @@ struct ipcm6_cookie {
 	int dontfrag;	       /* IPV6_DONTFRAG, -1 = socket's */
 };
 
-/* datagram_ipv6.c (Linux's net/ipv6/datagram.c), for udp_ipv6.c and ping.c. */
+/* datagram_ipv6.c (Linux's net/ipv6/datagram.c), for udp_ipv6.c, ping.c and raw_ipv6.c. */
 int ip6_datagram_saddr(struct sock *sk, const struct in6_addr *daddr, struct in6_addr *saddr);
 int ip6_datagram_route(struct sock *sk, const struct in6_addr *daddr);
 int ip6_datagram_connect(struct sock *sk, const struct sockaddr *uaddr, socklen_t len);
@@ -263,9 +268,13 @@ ssize_t ipv6_recv_rxpmtu(struct sock *sk, struct msghdr *msg);
 void ip6_dgram_icmp_report(struct sock *sk, struct sk_buff *skb, int err, bool harderr,
 			   uint8_t type, uint8_t code, uint16_t port, uint32_t info,
 			   const unsigned char *payload);
+ssize_t ip6_datagram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags);
 void ip6_datagram_forget(struct sock *sk);
 int ip6_datagram_disconnect(struct sock *sk, int flags);
 void ip6_datagram_tx_params(const struct sock *sk, const struct in6_addr *daddr,
 			    const struct ipcm6_cookie *ipc6, struct ip6_tx_params *p);
+int ip6_datagram_send_prepare(struct sock *sk, const struct msghdr *msg,
+			      const struct in6_addr *daddr, struct in6_addr *saddr,
+			      struct ip6_tx_params *tp);
 
 #endif

@@ -11,6 +11,7 @@
 #include "icmpv6.h"
 #include "ipv6.h"
 #include "ndisc.h"
+#include "rawv6.h"
 #include "stack.h"
 
 /* Linux's net.ipv6.max_{hbh,dst}_opts_number: non-padding options per header. */
@@ -134,6 +135,7 @@ static int ip6_input_finish(struct sk_buff *skb, unsigned int off, unsigned int 
 	struct nstack *ns = skb->ns;
 	const struct inet6_protocol *prot;
 	uint8_t nexthdr;
+	bool raw;
 
 	for (;;) {
 		nexthdr = skb->data[nhoff];
@@ -179,9 +181,16 @@ static int ip6_input_finish(struct sk_buff *skb, unsigned int off, unsigned int 
 	}
 	IP6CB(skb)->nhoff = (uint16_t)nhoff;
 	IP6CB(skb)->nexthdr = nexthdr;
+	/* Raw sockets get their copy first, whatever the transport then does. */
+	raw = raw6_local_deliver(skb, off, nexthdr);
 	prot = ns_unref(ns->ip6->protos[nexthdr]);
 	if (nexthdr == NEXTHDR_NONE) {
 		/* No next header: nothing to deliver (Linux's nodata handler). */
+		NS_INC_STATS(ns, Ip6InDelivers);
+		goto drop;
+	}
+	if ((!prot || !prot->handler) && raw) {
+		/* A raw socket took it: no parameter problem (Linux's ip6_protocol_deliver_rcu). */
 		NS_INC_STATS(ns, Ip6InDelivers);
 		goto drop;
 	}

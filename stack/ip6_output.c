@@ -216,6 +216,24 @@ int ip6_output_frag(struct nstack *ns, struct sk_buff *skb, const struct in6_add
 	return ip6_finish_output(ns, skb, daddr);
 }
 
+/* Sends a packet whose IPv6 header the caller wrote; see ipv6.h. */
+int ip6_send_raw(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *daddr)
+{
+	if (!ns->ip6) {
+		kfree_skb(skb);
+		return -ENETUNREACH;
+	}
+	if (skb_headroom(skb) < ETH_HLEN) {
+		NS_INC_STATS(ns, Ip6OutDiscards);
+		kfree_skb(skb);
+		return -ENOBUFS;
+	}
+	skb_reset_network_header(skb);
+	skb->protocol = ETH_P_IPV6;
+	NS_INC_STATS(ns, Ip6OutRequests);
+	return ip6_finish_output(ns, skb, daddr);
+}
+
 /* Builds the IPv6 header and sends skb on its way, never fragmenting; see ipv6.h. */
 int ip6_output(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
 	       const struct in6_addr *daddr, uint8_t proto, uint8_t hop_limit)

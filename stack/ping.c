@@ -353,7 +353,6 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 {
 	struct nstack *ns = sk->ns;
 	struct in6_addr daddr, saddr;
-	struct ipcm6_cookie ipc6;
 	struct icmp6hdr user, *ih;
 	struct sk_buff *skb;
 	struct ip6_tx_params tp;
@@ -393,17 +392,9 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 		return -EFAULT;
 	if (user.icmp6_type != ICMPV6_ECHO_REQUEST || user.icmp6_code != 0)
 		return -EINVAL;
-	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	err = ip6_datagram_send_prepare(sk, msg, &daddr, &saddr, &tp);
 	if (err)
 		return err;
-	err = ip6_datagram_route(sk, &daddr);
-	if (err)
-		return err;
-	if (!ipv6_addr_any(&ipc6.saddr))
-		saddr = ipc6.saddr;
-	else if ((err = ip6_datagram_saddr(sk, &daddr, &saddr)) != 0)
-		return err;
-	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
 	err = ip6_datagram_check_mtu(sk, &daddr, 0, &tp, len);
 	if (err)
 		return err;
@@ -419,31 +410,8 @@ static ssize_t ping_v6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t
 	err = ip6_output_frag(ns, skb, &saddr, &daddr, NEXTHDR_ICMP, &tp);
 	if (err)
 		return err;
-	NS_INC_STATS(ns, Icmp6OutMsgs);
-	NS_INC_STATS(ns, Icmp6OutEchos);
+	icmpv6_out_count(ns, ICMPV6_ECHO_REQUEST);
 	return (ssize_t)len;
-}
-
-/* recvmsg() of an IPv6 ping socket: the whole echo reply and its sender as a sockaddr_in6. */
-static ssize_t ping_v6_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
-{
-	struct sk_buff *skb;
-	size_t copied;
-	ssize_t ret;
-
-	if (flags & MSG_OOB)
-		return -EOPNOTSUPP;
-	skb = ip6_dgram_recv_skb(sk, msg, len, flags, &copied, &ret);
-	if (!skb)
-		return ret;
-	ip6_dgram_put_name(sk, msg, &ipv6_hdr(skb)->saddr, 0);
-	if (inet_sk(sk)->v6.rxopt) {
-		ip6_datagram_recv_common_ctl(sk, msg, skb);
-		ip6_datagram_recv_specific_ctl(sk, msg, skb);
-	}
-	ret = (ssize_t)((flags & MSG_TRUNC) ? skb->len : copied);
-	kfree_skb(skb);
-	return ret;
 }
 
 /* See ping.h. Does not consume skb: the socket gets a clone. */
@@ -474,7 +442,7 @@ const struct proto pingv6_prot = {
     .setsockopt = ip_setsockopt,
     .getsockopt = ip_getsockopt,
     .sendmsg = ping_v6_sendmsg,
-    .recvmsg = ping_v6_recvmsg,
+    .recvmsg = ip6_datagram_recvmsg,
     .bind = ping_bind,
     .unhash = ping_unhash,
     .get_port = ping_get_port,

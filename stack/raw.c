@@ -27,14 +27,22 @@ static inline struct raw_sock *raw_sk(const struct sock *sk)
 	return (struct raw_sock *)sk;
 }
 
-static int raw_hash(struct sock *sk)
+/*
+ * Puts sk on the raw list of its family (Linux's raw_hash_sk, which
+ * rawv6_prot shares): IPv4 packets are offered to AF_INET sockets only,
+ * IPv6 packets to AF_INET6 ones.
+ */
+int raw_hash_sk(struct sock *sk)
 {
-	LIST_INSERT_HEAD(&sk->ns->raw->all, sk, sk_node);
+	struct raw_table *t = sk->ns->raw;
+
+	LIST_INSERT_HEAD(sk->sk_family == AF_INET6 ? &t->v6 : &t->all, sk, sk_node);
 	sock_reset_flag(sk, SOCK_ZAPPED);
 	return 0;
 }
 
-static void raw_unhash(struct sock *sk)
+/* Takes sk off its raw list (Linux's raw_unhash_sk). */
+void raw_unhash_sk(struct sock *sk)
 {
 	if (sock_flag(sk, SOCK_ZAPPED))
 		return;
@@ -65,6 +73,18 @@ static bool raw_icmp_filtered(const struct sock *sk, const struct sk_buff *skb)
 	return type < 32 && ((1u << type) & raw_sk(sk)->icmp_filter);
 }
 
+/* Queues c on sk, stamped; see raw.h. */
+void raw_rcv_skb(struct sock *sk, struct sk_buff *c)
+{
+	if (!c->tstamp_us)
+		c->tstamp_us = ns_now(sk->ns);
+	if (sock_queue_rcv_skb(sk, c)) {
+		kfree_skb(c);
+		return;
+	}
+	NS_INC_STATS(sk->ns, RawInDatagrams);
+}
+
 /*
  * See raw.h: each matching socket queues a clone, IP header first. A match
  * counts as delivered even when the socket filters the packet or its
@@ -89,15 +109,8 @@ bool raw_local_deliver(struct nstack *ns, struct sk_buff *skb, uint8_t protocol)
 		if (protocol == IPPROTO_ICMP && raw_icmp_filtered(sk, skb))
 			continue;
 		c = skb_clone(skb);
-		if (!c)
-			continue;
-		if (!c->tstamp_us)
-			c->tstamp_us = ns_now(ns);
-		if (sock_queue_rcv_skb(sk, c)) {
-			kfree_skb(c);
-			continue;
-		}
-		NS_INC_STATS(ns, RawInDatagrams);
+		if (c)
+			raw_rcv_skb(sk, c);
 	}
 	return delivered;
 }
@@ -245,6 +258,29 @@ static ssize_t raw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	return ip_dgram_recvmsg(sk, msg, len, flags, IP_DGRAM_OOB_EOPNOTSUPP);
 }
 
+/*
+ * Sets an ICMP_FILTER or ICMP6_FILTER of size bytes; see raw.h. Linux
+ * copies at most the filter and takes a shorter value, which sets its
+ * first bytes.
+ */
+int raw_set_filter(void *filter, size_t size, const void *optval, socklen_t optlen)
+{
+	if (optlen > size)
+		optlen = (socklen_t)size;
+	if (optlen && !optval)
+		return -EFAULT;
+	memcpy(filter, optval, optlen);
+	return 0;
+}
+
+/* Reads a filter back, cut to *optlen; see raw.h. */
+int raw_get_filter(const void *filter, size_t size, void *optval, socklen_t *optlen)
+{
+	if ((int)*optlen < 0)
+		return -EINVAL;
+	return sock_put_opt(optval, optlen, filter, size);
+}
+
 /* SOL_RAW/ICMP_FILTER for ICMP sockets, else the IP level. */
 static int raw_setsockopt(struct sock *sk, int level, int optname, const void *optval,
 			  socklen_t optlen)
@@ -255,13 +291,7 @@ static int raw_setsockopt(struct sock *sk, int level, int optname, const void *o
 		return -ENOPROTOOPT;
 	if (sk->sk_num != IPPROTO_ICMP)
 		return -EOPNOTSUPP;
-	/* Linux copies at most the filter and accepts a shorter value. */
-	if (optlen > sizeof(uint32_t))
-		optlen = sizeof(uint32_t);
-	if (optlen && !optval)
-		return -EFAULT;
-	memcpy(&raw_sk(sk)->icmp_filter, optval, optlen);
-	return 0;
+	return raw_set_filter(&raw_sk(sk)->icmp_filter, sizeof(uint32_t), optval, optlen);
 }
 
 static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval, socklen_t *optlen)
@@ -272,9 +302,7 @@ static int raw_getsockopt(struct sock *sk, int level, int optname, void *optval,
 		return -ENOPROTOOPT;
 	if (sk->sk_num != IPPROTO_ICMP)
 		return -EOPNOTSUPP;
-	if ((int)*optlen < 0)
-		return -EINVAL;
-	return sock_put_opt(optval, optlen, &raw_sk(sk)->icmp_filter, sizeof(uint32_t));
+	return raw_get_filter(&raw_sk(sk)->icmp_filter, sizeof(uint32_t), optval, optlen);
 }
 
 const struct proto raw_prot = {
@@ -289,8 +317,8 @@ const struct proto raw_prot = {
     .sendmsg = raw_sendmsg,
     .recvmsg = raw_recvmsg,
     .bind = raw_bind,
-    .hash = raw_hash,
-    .unhash = raw_unhash,
+    .hash = raw_hash_sk,
+    .unhash = raw_unhash_sk,
     .max_header = MAX_HEADER,
 };
 
@@ -302,19 +330,16 @@ int raw_init(struct nstack *ns)
 	if (!t)
 		return -ENOMEM;
 	LIST_INIT(&t->all);
+	LIST_INIT(&t->v6);
 	ns->raw = t;
 	return 0;
 }
 
-/* Closes what the embedder left open and frees the list. */
-void raw_exit(struct nstack *ns)
+static void raw_close_list(struct sock_list *l)
 {
-	struct raw_table *t = ns->raw;
 	struct sock *sk, *tmp;
 
-	if (!t)
-		return;
-	LIST_FOREACH_SAFE(sk, &t->all, sk_node, tmp)
+	LIST_FOREACH_SAFE(sk, l, sk_node, tmp)
 	{
 		if (sk->sk_socket) {
 			sk->sk_socket->sk = NULL;
@@ -323,6 +348,17 @@ void raw_exit(struct nstack *ns)
 		/* Unhashes it; a reference held by a packet in flight frees it later. */
 		ip4_datagram_close(sk, 0);
 	}
+}
+
+/* Closes what the embedder left open, of both families, and frees the lists. */
+void raw_exit(struct nstack *ns)
+{
+	struct raw_table *t = ns->raw;
+
+	if (!t)
+		return;
+	raw_close_list(&t->all);
+	raw_close_list(&t->v6);
 	ns->raw = NULL;
 	ns_free(ns, t);
 }

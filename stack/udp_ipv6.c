@@ -316,7 +316,6 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	bool corkreq = up->corkflag || (flags & MSG_MORE);
 	struct sockaddr_in6 to;
 	struct in6_addr daddr, saddr;
-	struct ipcm6_cookie ipc6;
 	struct sk_buff *skb;
 	uint16_t dport;
 	int named, err;
@@ -346,20 +345,9 @@ static ssize_t udpv6_sendmsg(struct sock *sk, const struct msghdr *msg, size_t l
 	dport = to.sin6_port;
 	if (!dport)
 		return -EINVAL;
-	err = ip6_datagram_send_ctl(sk, msg, &ipc6);
+	err = ip6_datagram_send_prepare(sk, msg, &daddr, &saddr, &tp);
 	if (err)
 		return err;
-	err = ip6_datagram_route(sk, &daddr);
-	if (err)
-		return err;
-	if (!ipv6_addr_any(&ipc6.saddr)) {
-		saddr = ipc6.saddr;
-	} else {
-		err = ip6_datagram_saddr(sk, &daddr, &saddr);
-		if (err)
-			return err;
-	}
-	ip6_datagram_tx_params(sk, &daddr, &ipc6, &tp);
 
 	if (corkreq) {
 		up->pending = true;

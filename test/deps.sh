@@ -16,7 +16,7 @@ pkgs=(
 	socat netcat-openbsd python3 curl wget iperf3
 	nginx redis-server redis-tools wrk openssl git hping3
 	apache2-bin media-types postgresql postgresql-client openssh-server openssh-client
-	rsync dnsmasq-base bind9-dnsutils procps util-linux radvd
+	rsync dnsmasq-base bind9-dnsutils procps util-linux radvd ndisc6
 	# case_evlibs.sh builds small programs on these event libraries
 	# (Boost.Asio is header-only: libboost-dev is enough).
 	libevent-dev libglib2.0-dev libboost-dev

@@ -35,6 +35,9 @@ void icmpv6_param_prob(struct sk_buff *skb_in, uint8_t code, unsigned int pos);
 int icmpv6_push_xmit(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
 		     const struct in6_addr *daddr, uint8_t hop_limit);
 
+/* Counts an ICMPv6 message of type going out (Icmp6OutMsgs and the type's counter). */
+void icmpv6_out_count(struct nstack *ns, uint8_t type);
+
 /* The errno of an ICMPv6 error (Linux's tab_unreach); returns whether it is fatal. */
 int icmpv6_err_convert(uint8_t type, uint8_t code, int *err);
 

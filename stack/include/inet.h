@@ -191,5 +191,6 @@ int inet6_addr_to_v4(const struct sock *sk, const struct sockaddr *uaddr, sockle
 int ipv6_getsockopt(struct sock *sk, int optname, void *optval, socklen_t *optlen);
 extern const struct proto_ops inet6_stream_ops;
 extern const struct proto_ops inet6_dgram_ops;
+extern const struct proto_ops inet6_sockraw_ops;
 
 #endif

@@ -289,6 +289,12 @@ struct ip6_tx_params {
 int ip6_output_frag(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *saddr,
 		    const struct in6_addr *daddr, uint8_t proto, const struct ip6_tx_params *p);
 /*
+ * Sends skb (data at an IPv6 header the caller wrote whole, as
+ * IPV6_HDRINCL asks) to the next hop of daddr, which need not be the
+ * header's destination; nothing is filled in or fragmented. Consumes skb.
+ */
+int ip6_send_raw(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *daddr);
+/*
  * ip6_output_frag() that never fragments (TCP, neighbour discovery,
  * ICMPv6 errors): -EMSGSIZE above the path MTU. hop_limit 0 is the link's
  * default.

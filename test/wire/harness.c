@@ -7,6 +7,7 @@
 #include "checksum.h"
 #include "harness.h"
 #include "inet.h"
+#include "ndisc.h"
 #include "netdevice.h"
 #include "proto/arp.h"
 #include "proto/ether.h"
@@ -384,4 +385,111 @@ int t_proto_drop(struct sk_buff *skb)
 {
 	kfree_skb(skb);
 	return 0;
+}
+
+/* The IPv6 addresses of the IPv6 fixture; see harness.h. */
+const struct in6_addr t_local6 = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x02}};
+const struct in6_addr t_peer6 = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x01}};
+const struct in6_addr t_local6_ll = {
+    .s6_addr = {0xfe, 0x80, [11] = 0xff, [12] = 0xfe, [15] = 0x02}};
+const struct in6_addr t_peer6_ll = {.s6_addr = {0xfe, 0x80, [15] = 0x01}};
+
+static void t_tweak_v6(struct nstack_config *cfg)
+{
+	cfg->ipv6 = true;
+	cfg->addr6 = t_local6;
+	cfg->prefixlen6 = 64;
+}
+
+/* IPv6 fixture: 2001:2::2/64, the peer 2001:2::1 a permanent neighbour, DAD over. */
+void t_setup_v6(void)
+{
+	static unsigned char junk[T_FRAME_MAX];
+	struct t_opts o = {.tweak = t_tweak_v6};
+	size_t n;
+
+	t_setup_opts(&o);
+	ck_assert_int_eq(ndisc_add_permanent(T.ns, &t_peer6, t_peer_mac), 0);
+	/* DAD of our addresses (1 s each) runs out; what it sent is not under test. */
+	for (int i = 0; i < 3; i++) {
+		t_clock_advance(1000 * 1000);
+		while (t_try_recv(junk, sizeof(junk), &n))
+			;
+	}
+}
+
+/* An AF_INET6 address (port in host order). */
+struct sockaddr_in6 t_sin6(const struct in6_addr *a, uint16_t port)
+{
+	struct sockaddr_in6 s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin6_family = AF_INET6;
+	s.sin6_addr = *a;
+	s.sin6_port = htons(port);
+	return s;
+}
+
+/* An IPv6 header (version 6, no flow label) followed by payload; see harness.h. */
+size_t t_build_ip6(void *buf, const struct in6_addr *src, const struct in6_addr *dst,
+		   uint8_t nexthdr, uint8_t hlim, uint8_t tclass, const void *payload, size_t plen)
+{
+	unsigned char *p = buf;
+	uint32_t vtc = htonl(6u << 28 | (uint32_t)tclass << 20);
+	uint16_t pl = htons((uint16_t)plen);
+
+	memmove(p + 40, payload, plen);
+	memcpy(p, &vtc, 4);
+	memcpy(p + 4, &pl, 2);
+	p[6] = nexthdr;
+	p[7] = hlim;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	return 40 + plen;
+}
+
+/* The next frame sent that is IPv6 with next header nexthdr; see harness.h. */
+size_t t_recv6(void *buf, uint8_t nexthdr)
+{
+	unsigned char *f = buf;
+	size_t n;
+
+	while (t_try_recv(f, T_FRAME_MAX, &n)) {
+		if (n >= ETH_HLEN + 40 && f[12] == 0x86 && f[13] == 0xdd &&
+		    f[ETH_HLEN + 6] == nexthdr)
+			return n;
+	}
+	ck_abort_msg("expected an IPv6 packet with next header %u, got none", nexthdr);
+	return 0;
+}
+
+/* One non-blocking recvmsg(); see harness.h. */
+void t_recv6_msg(struct socket *s, struct t_rx6 *r, size_t cap, int flags)
+{
+	struct iovec iov = {r->data, cap < sizeof(r->data) ? cap : sizeof(r->data)};
+	struct msghdr m = {.msg_name = &r->from,
+			   .msg_namelen = sizeof(r->from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = r->ctl,
+			   .msg_controllen = sizeof(r->ctl)};
+
+	memset(r->ctl, 0, sizeof(r->ctl));
+	memset(&r->from, 0, sizeof(r->from));
+	r->n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
+	r->fromlen = m.msg_namelen;
+	r->ctllen = m.msg_controllen;
+	r->flags = m.msg_flags;
+}
+
+/* A control message of r by level and type; see harness.h. */
+const struct cmsghdr *t_find_cmsg(const struct t_rx6 *r, int level, int type)
+{
+	struct msghdr m = {.msg_control = (void *)r->ctl, .msg_controllen = r->ctllen};
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == level && c->cmsg_type == type)
+			return c;
+	return NULL;
 }

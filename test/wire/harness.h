@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "nstack.h"
 #include "wire.h"
@@ -111,6 +113,34 @@ ssize_t t_recv_from(struct socket *s, void *buf, size_t len, struct sockaddr_in 
 /* An ICMP echo or echo reply (id and seq in host order) with payload, checksum computed. */
 size_t t_build_echo(void *buf, uint8_t type, uint16_t id, uint16_t seq, const void *payload,
 		    size_t plen);
+
+/*
+ * IPv6: the fixture t_setup_v6() gives the stack 2001:2::2/64 (t_local6,
+ * link-local t_local6_ll from its MAC) with the peer t_peer6 (link-local
+ * t_peer6_ll) a permanent neighbour, duplicate address detection over.
+ */
+extern const struct in6_addr t_local6, t_peer6, t_local6_ll, t_peer6_ll;
+void t_setup_v6(void);
+struct sockaddr_in6 t_sin6(const struct in6_addr *a, uint16_t port);
+/* An IPv6 header (payload length plen) followed by payload (which may overlap buf + 40). */
+size_t t_build_ip6(void *buf, const struct in6_addr *src, const struct in6_addr *dst,
+		   uint8_t nexthdr, uint8_t hlim, uint8_t tclass, const void *payload, size_t plen);
+/* The next frame sent that is IPv6 with next header nexthdr (others skipped); fails when none. */
+size_t t_recv6(void *buf, uint8_t nexthdr);
+/* One recvmsg() of an IPv6 datagram socket: data, source, control messages, flags. */
+struct t_rx6 {
+	ssize_t n;
+	unsigned char data[4096];
+	struct sockaddr_in6 from;
+	socklen_t fromlen;
+	_Alignas(struct cmsghdr) unsigned char ctl[256];
+	size_t ctllen;
+	int flags;
+};
+/* Non-blocking recvmsg() of at most cap bytes into r (flags added to MSG_DONTWAIT). */
+void t_recv6_msg(struct socket *s, struct t_rx6 *r, size_t cap, int flags);
+/* The control message level/type that r carries, or NULL. */
+const struct cmsghdr *t_find_cmsg(const struct t_rx6 *r, int level, int type);
 
 /* A counter by name; fails the test for an unknown name. */
 uint64_t t_stat(const char *name);

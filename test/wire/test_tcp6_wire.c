@@ -32,6 +32,9 @@
 #define SRV_PORT  80
 #define PEER_ISN  1000u
 
+/* The harness's sockaddr_in6 builder, under this file's name. */
+#define sin6 t_sin6
+
 static const struct in6_addr g_local = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x02}};
 static const struct in6_addr g_peer = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x01}};
 
@@ -162,17 +165,6 @@ static struct socket *sock6(int type)
 	struct socket *s = NULL;
 
 	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, type, 0, &s), 0);
-	return s;
-}
-
-static struct sockaddr_in6 sin6(const struct in6_addr *a, uint16_t port)
-{
-	struct sockaddr_in6 s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin6_family = AF_INET6;
-	s.sin6_addr = *a;
-	s.sin6_port = htons(port);
 	return s;
 }
 

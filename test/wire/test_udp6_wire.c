@@ -38,6 +38,13 @@
 #define PEER_PORT 40000
 #define SRV_PORT  7000
 
+/* The harness's IPv6 fixture and helpers, under this file's names. */
+#define setup_v6  t_setup_v6
+#define sin6	  t_sin6
+#define rx6	  t_rx6
+#define recv6_msg t_recv6_msg
+#define find_cmsg t_find_cmsg
+
 static const struct in6_addr g_local = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x02}};
 static const struct in6_addr g_peer = {.s6_addr = {0x20, 0x01, 0x00, 0x02, [15] = 0x01}};
 /* Our link-local address: fe80::ff:fe00:2 from 02:00:00:00:00:02 (modified EUI-64). */
@@ -160,44 +167,11 @@ static void expect_frame6(size_t wlen)
 	}
 }
 
-static void tweak_v6(struct nstack_config *cfg)
-{
-	cfg->ipv6 = true;
-	cfg->addr6 = g_local;
-	cfg->prefixlen6 = 64;
-}
-
-static void setup_v6(void)
-{
-	struct t_opts o = {.tweak = tweak_v6};
-	size_t n;
-
-	t_setup_opts(&o);
-	ck_assert_int_eq(ndisc_add_permanent(T.ns, &g_peer, t_peer_mac), 0);
-	/* DAD of our addresses (1 s each) runs out; what it sent is not under test. */
-	for (int i = 0; i < 3; i++) {
-		t_clock_advance(1000 * 1000);
-		while (t_try_recv(frame, sizeof(frame), &n))
-			;
-	}
-}
-
 static struct socket *sock6(void)
 {
 	struct socket *s = NULL;
 
 	ck_assert_int_eq(nstack_socket(T.ns, AF_INET6, SOCK_DGRAM, 0, &s), 0);
-	return s;
-}
-
-static struct sockaddr_in6 sin6(const struct in6_addr *a, uint16_t port)
-{
-	struct sockaddr_in6 s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin6_family = AF_INET6;
-	s.sin6_addr = *a;
-	s.sin6_port = htons(port);
 	return s;
 }
 
@@ -253,48 +227,6 @@ static ssize_t sendto6(struct socket *s, const void *buf, size_t len, const stru
 		m.msg_namelen = sizeof(to);
 	}
 	return nstack_sendmsg(s, &m, flags | MSG_DONTWAIT);
-}
-
-struct rx6 {
-	ssize_t n;
-	char data[2048];
-	struct sockaddr_in6 from;
-	socklen_t fromlen;
-	_Alignas(struct cmsghdr) unsigned char ctl[256];
-	size_t ctllen;
-	int flags;
-};
-
-static void recv6_msg(struct socket *s, struct rx6 *r, size_t cap, int flags)
-{
-	struct iovec iov = {r->data, cap};
-	struct msghdr m = {.msg_name = &r->from,
-			   .msg_namelen = sizeof(r->from),
-			   .msg_iov = &iov,
-			   .msg_iovlen = 1,
-			   .msg_control = r->ctl,
-			   .msg_controllen = sizeof(r->ctl)};
-
-	memset(r, 0, sizeof(*r));
-	m.msg_name = &r->from;
-	m.msg_iov = &iov;
-	iov.iov_base = r->data;
-	m.msg_control = r->ctl;
-	r->n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
-	r->fromlen = m.msg_namelen;
-	r->ctllen = m.msg_controllen;
-	r->flags = m.msg_flags;
-}
-
-static const struct cmsghdr *find_cmsg(const struct rx6 *r, int level, int type)
-{
-	struct msghdr m = {.msg_control = (void *)r->ctl, .msg_controllen = r->ctllen};
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == level && c->cmsg_type == type)
-			return c;
-	return NULL;
 }
 
 /* Receives one datagram and echoes it to its source (recvfrom + sendto). */
