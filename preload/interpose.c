@@ -815,7 +815,9 @@ static bool is_pipe(int fd)
 /*
  * splice(2) from a private socket into a pipe (Linux's tcp_splice_read):
  * the bytes are peeked, written to the pipe, and only what the pipe took
- * is consumed, so a full pipe loses nothing.
+ * is consumed, so a full pipe loses nothing. Like Linux's tcp_read_sock()
+ * it stops at the urgent mark: the peek ends there, and at the mark with
+ * the urgent byte queued it returns 0.
  */
 static ssize_t splice_from_socket(struct nsp_file *f, int pipe_fd, size_t len, unsigned int flags)
 {
@@ -825,7 +827,11 @@ static ssize_t splice_from_socket(struct nsp_file *f, int pipe_fd, size_t len, u
 	ssize_t got, put, rc;
 	struct iovec iov = {.iov_base = buf, .iov_len = want};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	int atmark = 0, inq = 0;
 
+	if (nstack_ioctl(f->sock, SIOCATMARK, &atmark) == 0 && atmark &&
+	    nstack_ioctl(f->sock, SIOCINQ, &inq) == 0 && inq > 0)
+		return 0;
 	got = NSP_RESTARTING(f->ns, nstack_recvmsg(f->sock, &msg, MSG_PEEK | nb));
 	if (got <= 0)
 		return got;

@@ -175,9 +175,14 @@ unsigned int tcp_poll(struct socket *sock)
 	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		mask |= POLLIN | POLLRDNORM | POLLRDHUP;
 	if (state != TCP_SYN_SENT && (state != TCP_SYN_RECV || tcp_sk(sk)->fastopen_child)) {
+		struct tcp_sock *tp = tcp_sk(sk);
 		uint32_t inq = tcp_inq(sk);
+		int target = sk->sk_rcvlowat > 0 ? sk->sk_rcvlowat : 1;
 
-		if (inq && (int)inq >= (sk->sk_rcvlowat > 0 ? sk->sk_rcvlowat : 1))
+		/* An urgent byte next that is not read inline is no data (Linux's tcp_poll). */
+		if (tp->urg_data && tp->urg_seq == tp->copied_seq && !sock_flag(sk, SOCK_URGINLINE))
+			target++;
+		if (inq && (int)inq >= target)
 			mask |= POLLIN | POLLRDNORM;
 		else if (inq && (sk->sk_shutdown & RCV_SHUTDOWN))
 			mask |= POLLIN | POLLRDNORM;
@@ -190,6 +195,8 @@ unsigned int tcp_poll(struct socket *sock)
 			mask |= POLLOUT | POLLWRNORM;
 		}
 	}
+	if (tcp_sk(sk)->urg_data & TCP_URG_VALID)
+		mask |= POLLPRI;
 	if (sk->sk_err || !skb_queue_empty(&sk->sk_error_queue))
 		mask |= POLLERR;
 	return mask;

@@ -403,13 +403,56 @@ static void tcp_v4_destroy_sock(struct sock *sk)
 	}
 }
 
+/* The reader went past the urgent byte: urgent mode is over (Linux's tcp_recvmsg). */
+static void tcp_urg_passed(struct tcp_sock *tp)
+{
+	if (tp->urg_data && after(tp->copied_seq, tp->urg_seq))
+		tp->urg_data = 0;
+}
+
 /* Copies len bytes to the user's iovecs at offset off. */
 static int tcp_copy_to_msg(struct msghdr *msg, size_t off, const void *from, size_t len)
 {
 	return memcpy_to_msg(msg, off, from, len);
 }
 
-/* proto->recvmsg (tcp_recvmsg): in-order bytes, MSG_PEEK/WAITALL/DONTWAIT. */
+/*
+ * recv(MSG_OOB) (Linux's tcp_recv_urg): the urgent byte kept aside, once;
+ * EINVAL when there is none to read or it is read inline (SO_OOBINLINE),
+ * EAGAIN while it is announced but not here yet.
+ */
+static ssize_t tcp_recv_urg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (sock_flag(sk, SOCK_URGINLINE) || !tp->urg_data || tp->urg_data == TCP_URG_READ)
+		return -EINVAL;
+	if (sk->sk_state == TCP_CLOSE && !sock_flag(sk, SOCK_DONE))
+		return -ENOTCONN;
+	if (tp->urg_data & TCP_URG_VALID) {
+		char c = (char)tp->urg_data;
+
+		if (!(flags & MSG_PEEK))
+			tp->urg_data = TCP_URG_READ;
+		msg->msg_flags |= MSG_OOB;
+		if (!len) {
+			msg->msg_flags |= MSG_TRUNC;
+			return 0;
+		}
+		if (!(flags & MSG_TRUNC) && tcp_copy_to_msg(msg, 0, &c, 1))
+			return -EFAULT;
+		return 1;
+	}
+	if (sk->sk_state == TCP_CLOSE || (sk->sk_shutdown & RCV_SHUTDOWN))
+		return 0;
+	return -EAGAIN;
+}
+
+/*
+ * proto->recvmsg (tcp_recvmsg): in-order bytes, MSG_PEEK/WAITALL/DONTWAIT.
+ * A read stops before the urgent byte when it got something already, and
+ * steps over it unless SO_OOBINLINE (Linux's urg_hole).
+ */
 static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -422,7 +465,7 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 	if (flags & MSG_ERRQUEUE)
 		return ip_recv_error(sk, msg, len);
 	if (flags & MSG_OOB)
-		return -EINVAL;
+		return tcp_recv_urg(sk, msg, len, flags);
 	if (sk->sk_state == TCP_LISTEN)
 		return -ENOTCONN;
 	target = (flags & MSG_WAITALL) ? len : (size_t)(sk->sk_rcvlowat > 0 ? sk->sk_rcvlowat : 1);
@@ -447,9 +490,37 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 				}
 				continue;
 			}
+			/* At the urgent mark: a read that has data ends there. */
+			if (tp->urg_data && tp->urg_seq == *seq && copied)
+				goto out;
 			used = skb->len - off;
 			if (used > len - copied)
 				used = len - copied;
+			if (tp->urg_data) {
+				uint32_t urg_off = tp->urg_seq - *seq;
+
+				if (urg_off < used) {
+					if (urg_off) {
+						used = urg_off;
+					} else if (!sock_flag(sk, SOCK_URGINLINE)) {
+						/* The urgent byte is MSG_OOB's, not the stream's.
+						 */
+						(*seq)++;
+						off++;
+						used--;
+						progress = true;
+						tcp_urg_passed(tp);
+						if (!used) {
+							if (!peek && off == skb->len) {
+								skb_unlink(&sk->sk_receive_queue,
+									   skb);
+								kfree_skb(skb);
+							}
+							continue;
+						}
+					}
+				}
+			}
 			if (!(flags & MSG_TRUNC) &&
 			    tcp_copy_to_msg(msg, copied, skb->data + off, used)) {
 				if (!copied)
@@ -459,6 +530,7 @@ static ssize_t tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int 
 			*seq += (uint32_t)used;
 			copied += used;
 			progress = true;
+			tcp_urg_passed(tp);
 			if (!peek && off + used == skb->len) {
 				skb_unlink(&sk->sk_receive_queue, skb);
 				kfree_skb(skb);
@@ -806,8 +878,8 @@ static int tcp_ioctl(struct sock *sk, unsigned long cmd, void *arg)
 			: (int)(tp->write_seq - tp->snd_nxt);
 		break;
 	case SIOCATMARK:
-		/* Urgent data is never queued apart, so never at the mark. */
-		v = 0;
+		/* The next byte to read is the urgent one (sockatmark(3)). */
+		v = tp->urg_data && tp->urg_seq == tp->copied_seq;
 		break;
 	default:
 		return -ENOTTY;

@@ -1351,6 +1351,63 @@ static bool tcp_fin_acked(struct sock *sk)
 	}
 }
 
+/*
+ * A segment with URG set (Linux's tcp_check_urg()): the urgent pointer
+ * names the byte after the urgent one (BSD's reading, RFC 6093 and Linux's
+ * default tcp_stdurg 0). A new pointer ahead of what we have replaces it;
+ * one already read or passed is old news. When the reader sits exactly at
+ * an old urgent byte that was not read inline, that byte is consumed now,
+ * or it would come back as data once the mark moves on.
+ */
+static void tcp_check_urg(struct sock *sk, const struct tcphdr *th)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t ptr = ntohs(th->urg_ptr);
+
+	if (ptr)
+		ptr--;
+	ptr += ntohl(th->seq);
+	if (after(tp->copied_seq, ptr) || before(ptr, tp->rcv_nxt))
+		return;
+	if (tp->urg_data && !after(ptr, tp->urg_seq))
+		return;
+	if (tp->urg_seq == tp->copied_seq && tp->urg_data && !sock_flag(sk, SOCK_URGINLINE) &&
+	    tp->copied_seq != tp->rcv_nxt) {
+		struct sk_buff *skb = skb_peek(&sk->sk_receive_queue);
+
+		tp->copied_seq++;
+		if (skb && !before(tp->copied_seq, TCP_SKB_CB(skb)->seq + skb->len)) {
+			skb_unlink(&sk->sk_receive_queue, skb);
+			kfree_skb(skb);
+		}
+	}
+	tp->urg_data = TCP_URG_NOTYET;
+	tp->urg_seq = ptr;
+}
+
+/*
+ * The URG step of segment processing (Linux's tcp_urg()): a new urgent
+ * pointer is noted, and once the segment holding the urgent byte is here
+ * the byte is kept aside for recv(MSG_OOB) and readers are told (POLLPRI).
+ * skb->data is at the payload, which starts at sequence number seq.
+ */
+static void tcp_urg(struct sock *sk, const struct sk_buff *skb, const struct tcphdr *th)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (th->flags & TH_URG)
+		tcp_check_urg(sk, th);
+	if (tp->urg_data == TCP_URG_NOTYET) {
+		uint32_t off = tp->urg_seq - TCP_SKB_CB(skb)->seq;
+
+		if (off < skb->len) {
+			tp->urg_data = (uint16_t)(TCP_URG_VALID | skb->data[off]);
+			if (!sock_flag(sk, SOCK_DEAD))
+				SK_CB(sk, sk_data_ready)(sk);
+		}
+	}
+}
+
 /* The state machine for every state but LISTEN's SYN handling and TIME_WAIT; see tcp.h. */
 int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 {
@@ -1445,7 +1502,10 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	if (ret > 0 && tcp_fin_acked(sk))
 		return 0;
 
-	/* Seventh check: data (sixth, URG, is not supported: the urgent pointer is ignored). */
+	/* Sixth check: URG. */
+	tcp_urg(sk, skb, th);
+
+	/* Seventh check: data. */
 	switch (sk->sk_state) {
 	case TCP_CLOSE_WAIT:
 	case TCP_CLOSING:

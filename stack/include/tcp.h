@@ -330,6 +330,12 @@ TAILQ_HEAD(tcp_accept_queue, tcp_sock);
 #define TCP_NAGLE_CORK 2 /* TCP_CORK */
 #define TCP_NAGLE_PUSH 4 /* flush once, even a partial segment */
 
+/* tcp_sock.urg_data: the urgent byte arrived (with it in the low bits), is due, was read by
+ * MSG_OOB. */
+#define TCP_URG_VALID  0x0100
+#define TCP_URG_NOTYET 0x0200
+#define TCP_URG_READ   0x0400
+
 struct tcp_sock {
 	struct inet_sock inet;
 
@@ -349,6 +355,13 @@ struct tcp_sock {
 	uint32_t rcv_wnd;    /* window we advertised, bytes */
 	uint32_t rcv_wup;    /* rcv_nxt when rcv_wnd was advertised */
 	uint32_t copied_seq; /* next byte the user reads */
+	/*
+	 * Urgent data received (RFC 9293 3.8.5, RFC 6093; Linux's tp->urg_*):
+	 * urg_seq is the urgent byte's sequence number, urg_data TCP_URG_*
+	 * with the byte itself in the low 8 bits once it arrived.
+	 */
+	uint32_t urg_seq;
+	uint16_t urg_data;
 	uint32_t window_clamp;
 	uint32_t rcv_ssthresh;
 	uint8_t scaling_ratio; /* payload/truesize of full segments, x256 (Linux 6.x) */

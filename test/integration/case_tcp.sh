@@ -291,6 +291,46 @@ case_tcp_jumbo_mtu_without_offloads_download() {
 	! grep -E "stat EthInTruncated|frames are cut" stats.log
 }
 
+# Urgent data from a kernel client to a python server under nstack: the
+# read stops at the mark, ioctl(SIOCATMARK) says 1, poll() reports POLLPRI,
+# recv(MSG_OOB) gives the byte, and the stream goes on without it.
+case_tcp_urgent_data_msg_oob() {
+	on_nstack timeout 20 python3 -c '
+import fcntl, select, socket, struct, time
+l = socket.create_server(("198.18.0.2", 9131))
+print("ready", flush=True)
+c, _ = l.accept()
+deadline = time.time() + 10
+p = select.poll()
+p.register(c, select.POLLIN | select.POLLPRI)
+while time.time() < deadline and not any(ev & select.POLLPRI for _, ev in p.poll(1000)):
+    pass
+head = c.recv(100)
+mark = struct.unpack("i", fcntl.ioctl(c, 0x8905, b"\0\0\0\0"))[0]
+oob = c.recv(1, socket.MSG_OOB)
+rest = b""
+while len(rest) < 6:
+    d = c.recv(100)
+    if not d:
+        break
+    rest += d
+print("head=%r mark=%d oob=%r rest=%r" % (head, mark, oob, rest), flush=True)
+' >srv.log 2>&1 &
+	wait_file srv.log ready || { cat srv.log; return 1; }
+	in_peer timeout 10 python3 -c '
+import socket, time
+s = socket.create_connection(("198.18.0.2", 9131))
+s.sendall(b"hello")
+s.send(b"!", socket.MSG_OOB)
+time.sleep(0.3)
+s.sendall(b" world")
+time.sleep(0.5)
+s.close()' || return 1
+	wait
+	cat srv.log
+	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
+}
+
 # Sysctls changed while a program runs under nstack apply to the sockets it
 # creates afterwards, as Linux's: after tcp_timestamps=0 and tcp_sack=0 in
 # the namespace, the next connection negotiates neither (TCP_INFO options).

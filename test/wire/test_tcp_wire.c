@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ struct seg {
 	size_t optlen;
 	const void *data;
 	size_t len;
+	uint16_t urg; /* urgent pointer, with TH_URG */
 };
 
 static size_t build_tcp(unsigned char *buf, uint32_t src, uint32_t dst, const struct seg *s)
@@ -62,7 +64,7 @@ static size_t build_tcp(unsigned char *buf, uint32_t src, uint32_t dst, const st
 	th->flags = s->flags;
 	th->window = htons(s->win);
 	th->check = 0;
-	th->urg_ptr = 0;
+	th->urg_ptr = htons(s->urg);
 	if (s->optlen)
 		memcpy(buf + TCP_HLEN_MIN, s->opt, s->optlen);
 	if (s->len)
@@ -2114,6 +2116,92 @@ START_TEST(test_any_state_random_segments_never_crash)
 }
 END_TEST
 
+/* recv() with flags into buf (NUL-terminated); msg_flags into *mflags. */
+static ssize_t urecv_flags(struct socket *s, char *buf, size_t len, int flags, int *mflags)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n = nstack_recvmsg(s, &m, flags | MSG_DONTWAIT);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (mflags)
+		*mflags = m.msg_flags;
+	return n;
+}
+
+static int atmark(struct socket *s)
+{
+	int v = -1;
+
+	ck_assert_int_eq(nstack_ioctl(s, SIOCATMARK, &v), 0);
+	return v;
+}
+
+/*
+ * Urgent data received as Linux does (tcp_check_urg/tcp_urg/tcp_recv_urg,
+ * RFC 6093: the pointer names the byte after the urgent one): POLLPRI, a
+ * read that stops at the mark, sockatmark(), the byte by MSG_OOB once (then
+ * EINVAL), stepped over in the stream; an urgent pointer ahead of the data
+ * (EAGAIN until the byte comes); SO_OOBINLINE leaves it in the stream.
+ */
+START_TEST(test_established_urgent_data_received_like_linux)
+{
+	struct conn c = passive_plain();
+	char buf[64];
+	int mf = 0;
+	size_t n;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_PSH | TH_URG, 65535,
+			     NULL, 0, "abcdefghij", 10, 10});
+	c.rcv += 10;
+	while (t_try_recv(buf, sizeof(buf), &n))
+		;
+	ck_assert_uint_eq(nstack_poll(c.s) & (POLLIN | POLLPRI), POLLIN | POLLPRI);
+	ck_assert_int_eq(atmark(c.s), 0);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 9);
+	ck_assert_str_eq(buf, "abcdefghi");
+	ck_assert_int_eq(atmark(c.s), 1);
+	/* Only the urgent byte left: not readable as data, readable as OOB. */
+	ck_assert_uint_eq(nstack_poll(c.s) & (POLLIN | POLLPRI), POLLPRI);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB | MSG_PEEK, &mf), 1);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB, &mf), 1);
+	ck_assert_str_eq(buf, "j");
+	ck_assert(mf & MSG_OOB);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB, NULL), -EINVAL);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), -EAGAIN);
+	ck_assert_int_eq(atmark(c.s), 0);
+	/* An urgent pointer ahead of the data: the byte is due, not here. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_URG, 65535, NULL, 0,
+			     "12", 2, 5});
+	c.rcv += 2;
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB, NULL), -EAGAIN);
+	ck_assert_uint_eq(nstack_poll(c.s) & POLLPRI, 0);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 2);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, NULL, 0, "3456", 4});
+	c.rcv += 4;
+	ck_assert_uint_eq(nstack_poll(c.s) & POLLPRI, POLLPRI);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 2);
+	ck_assert_str_eq(buf, "34");
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB, NULL), 1);
+	ck_assert_str_eq(buf, "5");
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 1); /* '5' stepped over */
+	ck_assert_str_eq(buf, "6");
+	/* SO_OOBINLINE: the urgent byte stays in the stream; MSG_OOB is EINVAL. */
+	ck_assert_int_eq(sockopt(c.s, SOL_SOCKET, SO_OOBINLINE, 1), 0);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK | TH_URG, 65535, NULL, 0,
+			     "xyz", 3, 3});
+	c.rcv += 3;
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, MSG_OOB, NULL), -EINVAL);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 2);
+	ck_assert_int_eq(atmark(c.s), 1);
+	ck_assert_int_eq(urecv_flags(c.s, buf, 60, 0, NULL), 1);
+	ck_assert_str_eq(buf, "z");
+	while (t_try_recv(buf, sizeof(buf), &n))
+		;
+	conn_close(&c);
+}
+END_TEST
+
 static Suite *tcp_wire_suite(void)
 {
 	Suite *s = suite_create("tcp_wire");
@@ -2172,6 +2260,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_time_wait_connect_reuses_pair_after_one_second);
 	tcase_add_test(tc, test_established_tail_loss_probe_resends_last_segment_at_pto);
 	tcase_add_test(tc, test_listen_syn_queue_full_without_cookies_drops_syn);
+	tcase_add_test(tc, test_established_urgent_data_received_like_linux);
 	suite_add_tcase(s, tc);
 	return s;
 }
