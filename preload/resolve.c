@@ -159,12 +159,27 @@ static void channel_run(ares_channel ch)
 	}
 }
 
-/* Whether node is a numeric address (glibc answers those without any lookup). */
+/*
+ * Whether node is a numeric address, which glibc answers without any
+ * lookup: IPv4 in every form inet_aton() takes ("10.1" too), IPv6 with an
+ * optional zone ("fe80::1%eth0", "ff02::1%2"), which c-ares does not parse.
+ */
 static bool numeric(const char *node)
 {
 	unsigned char b[16];
+	char six[INET6_ADDRSTRLEN];
+	const char *pct = strchr(node, '%');
+	struct in_addr a4;
 
-	return inet_pton(AF_INET, node, b) == 1 || inet_pton(AF_INET6, node, b) == 1;
+	if (inet_aton(node, &a4))
+		return true;
+	if (!pct)
+		return inet_pton(AF_INET6, node, b) == 1;
+	if ((size_t)(pct - node) >= sizeof(six) || !pct[1])
+		return false;
+	memcpy(six, node, (size_t)(pct - node));
+	six[pct - node] = 0;
+	return inet_pton(AF_INET6, six, b) == 1;
 }
 
 /* Whether this call is one for c-ares at all. */

@@ -93,8 +93,10 @@ static void ip6_push_hdr(struct nstack *ns, struct sk_buff *skb, const struct in
 
 /*
  * Sends a finished IPv6 packet (skb->data at its header) to daddr:
- * multicast to its group, our own addresses looped back, the rest to the
- * next hop through neighbour discovery. Consumes skb.
+ * multicast to its group, and a copy back in for our own sockets when the
+ * sending socket asks (IPV6_MULTICAST_LOOP, on by default, as Linux's
+ * ip6_finish_output2); our own addresses looped back, the rest to the next
+ * hop through neighbour discovery. Consumes skb.
  */
 static int ip6_finish_output(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *daddr)
 {
@@ -105,6 +107,16 @@ static int ip6_finish_output(struct nstack *ns, struct sk_buff *skb, const struc
 	if (ipv6_addr_is_multicast(daddr)) {
 		NS_INC_STATS(ns, Ip6OutMcastPkts);
 		ipv6_eth_mc_map(daddr, mac);
+		/* Only a socket's own packets: the stack's (neighbour discovery) never come back.
+		 */
+		if (skb->sk && inet_sk(skb->sk)->v6.mc_loop && ipv6_chk_mcast_addr(ns, daddr)) {
+			struct sk_buff *c = skb_copy(skb);
+
+			if (c && dev_hard_header(c, mac, ETH_P_IPV6) == 0)
+				netif_rx(c);
+			else if (c)
+				kfree_skb(c);
+		}
 		return ip6_output_mac(skb, mac);
 	}
 	if (ipv6_chk_addr(ns, daddr)) {

@@ -380,13 +380,18 @@ case_ipv6_ping6_nstack_to_peer() {
 	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 on_nstack timeout 15 ping -6 -c 1 -W 2 -M do \
 		-s 2000 "$PEER6" >mdo.log 2>&1
 	in_peer timeout 15 ping -6 -c 1 -W 2 -M do -s 2000 "$ADDR6" >kmdo.log 2>&1
+	# To all nodes: the peer answers, and so does nstack itself through
+	# IPV6_MULTICAST_LOOP (Linux's ping shows its own host as well).
+	NSTACK_ADDR6=$ADDR6/64 NSTACK_GW6=$PEER6 on_nstack timeout 15 ping -6 -c 2 -i 0.3 -W 2 \
+		ff02::1%nstack0 >allnodes.log 2>&1
 	in_peer sysctl -qw net.ipv6.conf.all.forwarding=0
 	ip6_peer_down
-	cat ping.log big.log unreach.log mdo.log kmdo.log
+	cat ping.log big.log unreach.log mdo.log kmdo.log allnodes.log
 	[ $rc = 0 ] && grep -q '3 received' ping.log && grep -q 'stat Icmp6OutEchos 3$' ping.log &&
 		[ $rc2 = 0 ] && grep -q '2 received' big.log && grep -Eq 'stat Ip6ReasmOKs 2$' big.log &&
 		grep -Eq "From $PEER6 icmp_seq=[12] Destination unreachable: No route" unreach.log &&
-		grep -q "local error: message too long, mtu: 1500" mdo.log
+		grep -q "local error: message too long, mtu: 1500" mdo.log &&
+		[ "$(grep -o 'from fe80::[0-9a-f:]*' allnodes.log | sort -u | wc -l)" = 2 ]
 }
 
 # The same with 8000-byte datagrams: fragmented on the 1500-byte link, so

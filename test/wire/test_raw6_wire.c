@@ -227,6 +227,16 @@ START_TEST(test_hop_limits_unicast_and_multicast_exact_frames)
 	ck_assert_int_eq(sendto6(s, "mc", 2, &to, NULL, 0), 2);
 	w = want6(mmac, &t_local6_ll, &g_allnodes, TEST_PROTO, 1, "mc", 2);
 	expect6(w, TEST_PROTO);
+	/* IPV6_MULTICAST_LOOP (on): our own sockets get a copy, as on Linux. */
+	nstack_process(T.ns);
+	{
+		struct t_rx6 r;
+
+		t_recv6_msg(s, &r, sizeof(r.data), 0);
+		ck_assert_int_eq(r.n, 2);
+		ck_assert_mem_eq(r.data, "mc", 2);
+		ck_assert_mem_eq(&r.from.sin6_addr, &t_local6_ll, 16);
+	}
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255), 0);
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 7), 0);
 	ck_assert_int_eq(setint(s, IPPROTO_IPV6, IPV6_MULTICAST_IF, IFINDEX), 0);
@@ -235,6 +245,13 @@ START_TEST(test_hop_limits_unicast_and_multicast_exact_frames)
 	ck_assert_int_eq(sendto6(s, "mc", 2, &to, NULL, 0), 2);
 	w = want6(mmac, &t_local6_ll, &g_allnodes, TEST_PROTO, 255, "mc", 2);
 	expect6(w, TEST_PROTO);
+	nstack_process(T.ns);
+	{
+		struct t_rx6 r;
+
+		t_recv6_msg(s, &r, sizeof(r.data), 0);
+		ck_assert_int_eq(r.n, -EAGAIN); /* IPV6_MULTICAST_LOOP 0: no copy */
+	}
 	ck_assert_int_eq(send_peer(s, "uc", 2), 2);
 	w = want6(t_peer_mac, &t_local6, &t_peer6, TEST_PROTO, 7, "uc", 2);
 	expect6(w, TEST_PROTO);

@@ -513,6 +513,37 @@ START_TEST(test_closed_port_icmpv6_unreachable_exact_frame)
 }
 END_TEST
 
+/*
+ * A datagram a socket sends to ff02::1 comes back to the sockets of the
+ * port on this host too (IPV6_MULTICAST_LOOP, default on, as Linux), the
+ * sender's own included; with IPV6_MULTICAST_LOOP 0 only the wire gets it.
+ */
+START_TEST(test_multicast_loop_delivers_own_copy)
+{
+	struct socket *s = sock6();
+	struct rx6 r;
+	size_t n;
+	int zero = 0;
+
+	ck_assert_int_eq(bind6(s, &in6addr_any, SRV_PORT), 0);
+	ck_assert_int_eq(sendto6(s, "loop", 4, &g_allnodes, SRV_PORT, 0), 4);
+	ck_assert(t_try_recv(frame, sizeof(frame), &n)); /* the wire's copy */
+	nstack_process(T.ns);
+	recv6_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, 4);
+	ck_assert_mem_eq(r.data, "loop", 4);
+	ck_assert_uint_eq(ntohs(r.from.sin6_port), SRV_PORT);
+	ck_assert_int_eq(
+	    nstack_setsockopt(s, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero)), 0);
+	ck_assert_int_eq(sendto6(s, "wire", 4, &g_allnodes, SRV_PORT, 0), 4);
+	ck_assert(t_try_recv(frame, sizeof(frame), &n));
+	nstack_process(T.ns);
+	recv6_msg(s, &r, sizeof(r.data), 0);
+	ck_assert_int_eq(r.n, -EAGAIN);
+	nstack_close(s);
+}
+END_TEST
+
 /* A socket on [::]:P also takes a datagram to ff02::1:P. */
 START_TEST(test_wildcard_socket_takes_all_nodes_multicast)
 {
@@ -1187,6 +1218,7 @@ static Suite *udp6_wire_suite(void)
 	tcase_add_test(tc, test_ping6_echo_exact_frame_and_reply);
 	tcase_add_test(tc, test_ping6_refusals);
 	tcase_add_test(tc, test_ping6_icmpv6_error_reported);
+	tcase_add_test(tc, test_multicast_loop_delivers_own_copy);
 	tcase_add_test(tc, test_global_address_echo_and_other_address_unreachable);
 	tcase_add_test(tc, test_unbound_sendto_exact_frame);
 	tcase_add_test(tc, test_hop_limit_and_tclass_from_socket);
