@@ -288,6 +288,21 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 			reg_free(s, r);
 		break;
 	}
+	/*
+	 * A registration added or changed while another thread sleeps in
+	 * epoll_wait() may be ready already (its socket's wake-up came before
+	 * anyone watched it): wake the sleeper to look, as Linux's epoll_ctl
+	 * does for a ready file. Otherwise apache's event MPM, which hands a
+	 * socket that hit EAGAIN to its listener thread's epoll, could wait
+	 * for good on a connection whose space was freed in between.
+	 */
+	if (op != EPOLL_CTL_DEL && s->nready && s->sleepers && s->bell >= 0) {
+		uint64_t one = 1;
+
+		if (nsp_syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
+			/* saturated: the sleepers wake anyway */
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
 	ep_put(s);
 	return 0;

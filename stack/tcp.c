@@ -83,6 +83,21 @@ void tcp_done(struct sock *sk)
 }
 
 /* Per-connection defaults (tcp_init_sock). */
+/*
+ * TCP's sk_write_space (Linux's sk_stream_write_space): writers wake when
+ * the stream is writeable by TCP's own measure, the one tcp_check_space()
+ * and tcp_poll() use. sock_def_write_space() asks the datagram question
+ * (sk_wmem_alloc, which still counts segments held for transmission), so
+ * after tcp_check_space() had cleared nospace it could swallow the only
+ * wake-up of a refill: a writer in epoll_wait() for EPOLLOUT slept for
+ * good with the connection idle (apache's event MPM stalled mid-file).
+ */
+static void tcp_write_space(struct sock *sk)
+{
+	if (tcp_stream_is_writeable(sk))
+		sock_def_wakeup(sk);
+}
+
 int tcp_init_sock(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -90,6 +105,7 @@ int tcp_init_sock(struct sock *sk)
 	const struct tcp_config *c = &ns->cfg.tcp;
 
 	skb_queue_head_init(&tp->out_of_order_queue);
+	sk->sk_write_space = ns_ref(tcp_write_space);
 	LIST_INSERT_HEAD(&ns->tcp->all, tp, all_link);
 	tp->in_all = true;
 	ns->tcp_mem.sockets++;

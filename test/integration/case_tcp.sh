@@ -331,6 +331,47 @@ s.close()' || return 1
 	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
 }
 
+# epoll_ctl() making a registration ready (here MOD to EPOLLOUT on a
+# writable socket) while another thread sleeps in epoll_wait() on that set
+# wakes the sleeper at once, as Linux's: apache's event MPM hands a socket
+# that hit EAGAIN to its listener thread this way, and stalled mid-file
+# when space came back before the registration. (A set whose first
+# private registration comes while a thread already sleeps in it is not
+# covered: that wait is the kernel's own.)
+case_tcp_epoll_ctl_ready_wakes_sleeping_waiter() {
+	in_peer timeout 20 python3 -c '
+import socket
+l = socket.create_server(("198.18.0.1", 9133))
+c, _ = l.accept()
+c.recv(1)' &
+	local srv=$!
+	tcp_wait_listen 9133 || return 1
+	on_nstack timeout 20 python3 -c '
+import select, socket, threading, time
+s = socket.create_connection(("198.18.0.1", 9133))
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLIN)
+got = []
+def waiter():
+    t = time.monotonic()
+    ev = ep.poll(8)
+    got.append((time.monotonic() - t, ev))
+th = threading.Thread(target=waiter)
+th.start()
+time.sleep(0.5)
+ep.modify(s.fileno(), select.EPOLLOUT)
+th.join()
+waited, ev = got[0]
+print("waited %.2f events %r" % (waited, ev))
+s.send(b"x")' >ep.log 2>&1
+	wait $srv
+	cat ep.log
+	python3 -c '
+import re, sys
+m = re.search(r"waited ([0-9.]+) events \[\((\d+), 4\)\]", open("ep.log").read())
+sys.exit(0 if m and float(m.group(1)) < 2 else 1)'
+}
+
 # Sysctls changed while a program runs under nstack apply to the sockets it
 # creates afterwards, as Linux's: after tcp_timestamps=0 and tcp_sack=0 in
 # the namespace, the next connection negotiates neither (TCP_INFO options).
