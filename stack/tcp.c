@@ -302,6 +302,7 @@ int tcp_disconnect(struct sock *sk, int flags)
 	}
 	tp->write_seq = 0;
 	tp->srtt_us = 0;
+	tp->pacing_rate = 0;
 	tp->mdev_us = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->rto = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->backoff = 0;
@@ -622,7 +623,41 @@ static void tcp_tx_timestamp(struct sock *sk, struct sk_buff *skb)
 	cb->tskey = cb->seq + skb->len - 1;
 }
 
-/* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
+/*
+ * Where the last send buffer of the write queue begins: where it was begun,
+ * or the first unsent byte if part of it went out already.
+ */
+static uint32_t tcp_buffer_start(const struct tcp_sock *tp)
+{
+	uint32_t start = tp->tso_open_seq;
+
+	if (tp->send_head && after(TCP_SKB_CB(tp->send_head)->seq, start))
+		start = TCP_SKB_CB(tp->send_head)->seq;
+	return start;
+}
+
+/* Half a window queued since the last PSH: push now (Linux's forced_push). */
+static bool tcp_forced_push(const struct tcp_sock *tp)
+{
+	return after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1));
+}
+
+/* The unsent tail ends what the user pushed (tcp_mark_push). */
+static void tcp_mark_push(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (!tail || !tp->send_head)
+		return;
+	TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
+	tp->pushed_seq = tp->write_seq;
+}
+
+/*
+ * proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments, grouped into
+ * the send buffers Linux would build (tso_end), and push.
+ */
 static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -664,11 +699,21 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			zc_skb = NULL;
 		}
 	}
-	/* Segments pushed one by one below may leave as one super-frame (dev.c). */
+	/* What the pushes below send may leave as one super-frame (dev.c). */
 	dev_xmit_plug(sk->ns);
 	while (copied < len) {
-		unsigned int mss = tcp_current_mss(sk);
+		unsigned int mss = tcp_current_mss(sk), goal = tcp_size_goal(sk, mss);
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+		uint32_t start = tcp_buffer_start(tp);
+		/*
+		 * The tail is unsent and its send buffer may still grow: not
+		 * closed by a record or FIN, and short of size_goal (a full one
+		 * that was partly sent is short again, as Linux's tail skb is
+		 * after tso_fragment()).
+		 */
+		bool open = skb && tp->send_head && !TCP_SKB_CB(skb)->eor &&
+			    !(TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN)) &&
+			    tp->write_seq - start < goal;
 		size_t copy;
 
 		if (sk->sk_err) {
@@ -679,10 +724,18 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			err = -EPIPE;
 			break;
 		}
-		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
-		    TCP_SKB_CB(skb)->eor || (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
-			if (!tcp_stream_memory_free(sk)) {
+		if (!open || skb->len >= mss || skb_tailroom(skb) == 0) {
+			/*
+			 * Room is checked per send buffer, as Linux checks it per
+			 * skb: a buffer begun is filled (and a buffer partly sent
+			 * tops up its rest) even past the limit.
+			 */
+			if (!open && !tcp_stream_memory_free(sk)) {
 				tp->nospace = true;
+				/* Linux's wait_for_space: what this write queued goes out pushed.
+				 */
+				if (copied)
+					tcp_mark_push(sk);
 				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
 				if (!timeo) {
 					err = -EAGAIN;
@@ -704,7 +757,23 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			TCP_SKB_CB(skb)->seq = tp->write_seq;
 			TCP_SKB_CB(skb)->end_seq = tp->write_seq;
 			TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
+			if (!open)
+				tp->tso_open_seq = tp->write_seq;
 			tcp_queue_skb(sk, skb);
+		}
+		/*
+		 * Data joining a buffer: the old tail no longer ends it. If an
+		 * earlier write pushed it, that push no longer ends the buffer
+		 * either (Linux clears PSH on the skb it appends to).
+		 */
+		if (open) {
+			struct sk_buff *prev = skb->len ? skb : TAILQ_PREV(skb, sk_buff_list, list);
+
+			if (prev) {
+				TCP_SKB_CB(prev)->tso_end = false;
+				if (!copied)
+					TCP_SKB_CB(prev)->tcp_flags &= (uint8_t)~TH_PSH;
+			}
 		}
 		copy = mss - skb->len;
 		if (copy > skb_tailroom(skb))
@@ -721,23 +790,22 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		tp->write_seq += (uint32_t)copy;
 		sk->sk_wmem_queued += (int)copy;
 		copied += copy;
-		if (skb->len >= mss) {
-			/*
-			 * The write's last byte, in a full segment that leaves now:
-			 * Linux's tcp_push() marks it PSH (its GSO-sized skb would
-			 * still be queued here; ours goes out at once, so mark it now).
-			 * Otherwise Linux's forced_push(): a PSH at least every half
-			 * window.
-			 */
-			if (copied == len)
-				tcp_tx_timestamp(sk, skb);
-			if (copied == len && !(flags & MSG_MORE)) {
-				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
-				tp->pushed_seq = tp->write_seq;
-			} else if (after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1))) {
-				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
-				tp->pushed_seq = tp->write_seq;
-			}
+		if (copied == len)
+			break;
+		/*
+		 * Linux fills a send buffer to size_goal before it sends any of
+		 * it (the part already sent, if any, no longer counts); full, it
+		 * goes out pushed if half a window went by without a PSH
+		 * (forced_push), else at once only if nothing waits before it.
+		 */
+		start = tcp_buffer_start(tp);
+		if (tp->write_seq - start < goal)
+			continue;
+		TCP_SKB_CB(skb)->tso_end = true;
+		if (tcp_forced_push(tp)) {
+			tcp_mark_push(sk);
+			tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
+		} else if (tp->send_head && TCP_SKB_CB(tp->send_head)->seq == start) {
 			tcp_push(sk, tp->nonagle);
 		}
 	}
@@ -767,10 +835,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			}
 			sk->sk_zckey++;
 		}
-		if (tail && !(flags & MSG_MORE) && tp->send_head) {
-			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
-			tp->pushed_seq = tp->write_seq;
-		}
+		if (!(flags & MSG_MORE) || tcp_forced_push(tp))
+			tcp_mark_push(sk);
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
 		if (!tcp_stream_is_writeable(sk))
 			tp->nospace = true;
@@ -1062,16 +1128,9 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_rcv_space = tp->rcvq_space;
 	info->tcpi_rcv_rtt = tp->rcv_rtt_us;
 	info->tcpi_total_retrans = tp->total_retrans;
-	/* Linux's tcp_update_pacing_rate(): 200% of cwnd/srtt in slow start, else 120%. */
+	/* The rate as of the last ACK; none yet reads as no limit, as in Linux. */
 	info->tcpi_max_pacing_rate = UINT64_MAX;
-	if (tp->srtt_us) {
-		uint64_t rate = (uint64_t)tp->mss_cache * ((1000000u / 100) << 3);
-		uint32_t w = tp->snd_cwnd > tp->packets_out ? tp->snd_cwnd : tp->packets_out;
-
-		rate *= tp->snd_cwnd < tp->snd_ssthresh / 2 ? 200 : 120;
-		rate *= w;
-		info->tcpi_pacing_rate = rate / tp->srtt_us;
-	}
+	info->tcpi_pacing_rate = tp->pacing_rate ? tp->pacing_rate : UINT64_MAX;
 	info->tcpi_bytes_acked = tp->bytes_acked;
 	info->tcpi_bytes_received = tp->bytes_received;
 	info->tcpi_segs_out = tp->segs_out;

@@ -675,6 +675,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	uint32_t prior_in_flight = tcp_packets_in_flight(tp);
 	uint32_t prior_wnd = tp->snd_wnd;
 	uint32_t prior_delivered = tp->delivered;
+	uint32_t prior_packets = tp->packets_out;
 	bool fin_acked = false, is_dupack;
 	uint32_t acked = 0;
 	int64_t rtt = -1;
@@ -742,6 +743,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_clear_retrans_timer(sk);
 		tp->backoff = 0;
 	}
+	/* Linux sets the pacing rate in tcp_cong_control(), not reached with nothing out. */
+	if (prior_packets)
+		tcp_update_pacing_rate(sk);
 	if (acked)
 		tcp_check_space(sk);
 	return fin_acked ? 1 : 0;
@@ -1359,6 +1363,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	uint8_t flags = cb->tcp_flags;
 	unsigned int doff = TCP_DOFF(th) * 4u;
+	bool opened = false;
 	int ret;
 
 	switch (sk->sk_state) {
@@ -1438,10 +1443,14 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		}
 		if (tp->parent)
 			SK_CB(tp->parent, sk_data_ready)(tp->parent);
+		opened = true;
 	}
 	ret = tcp_ack(sk, skb, th);
 	if (ret < 0)
 		return 0;
+	/* The handshake's RTT sets the first pacing rate (tcp_rcv_state_process). */
+	if (opened)
+		tcp_update_pacing_rate(sk);
 	if (ret > 0 && tcp_fin_acked(sk))
 		return 0;
 
