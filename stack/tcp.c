@@ -132,6 +132,9 @@ void tcp_init_transfer(struct sock *sk)
 	tp->rcvq_time = ns_now(sk->ns);
 	tp->lrcvtime = ns_now(sk->ns);
 	tp->last_ack_recv = ns_now(sk->ns);
+	/* Linux counts tcpi_last_data_{recv,sent} from the handshake until data flows. */
+	tp->last_data_recv = ns_now(sk->ns);
+	tp->last_data_sent = ns_now(sk->ns);
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		tcp_reset_keepalive_timer(sk, (uint64_t)tcp_keepalive_time_s(tp) * 1000000u);
 }
@@ -177,6 +180,7 @@ void tcp_check_space(struct sock *sk)
 	if (tp->nospace && sk->sk_socket && tcp_stream_is_writeable(sk)) {
 		tp->nospace = false;
 		SK_CB(sk, sk_write_space)(sk);
+		tcp_chrono_stop(sk, TCP_CHRONO_SNDBUF_LIMITED);
 	}
 }
 
@@ -303,6 +307,8 @@ int tcp_disconnect(struct sock *sk, int flags)
 	tp->write_seq = 0;
 	tp->srtt_us = 0;
 	tp->pacing_rate = 0;
+	tp->chrono_type = TCP_CHRONO_UNSPEC;
+	memset(tp->chrono_stat, 0, sizeof(tp->chrono_stat));
 	tp->mdev_us = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->rto = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->backoff = 0;
@@ -1078,6 +1084,23 @@ static int tcp_put_int(void *optval, socklen_t *optlen, int v)
 	return 0;
 }
 
+/* Busy time in all, and the parts the peer's window and the send buffer held back, us. */
+static void tcp_get_info_chrono_stats(const struct tcp_sock *tp, struct tcp_info_linux *info,
+				      uint64_t now)
+{
+	uint64_t stats[3], total = 0;
+
+	for (int t = TCP_CHRONO_BUSY; t <= TCP_CHRONO_SNDBUF_LIMITED; t++) {
+		stats[t - 1] = tp->chrono_stat[t - 1];
+		if (t == tp->chrono_type)
+			stats[t - 1] += now - tp->chrono_start;
+		total += stats[t - 1];
+	}
+	info->tcpi_busy_time = total;
+	info->tcpi_rwnd_limited = stats[TCP_CHRONO_RWND_LIMITED - 1];
+	info->tcpi_sndbuf_limited = stats[TCP_CHRONO_SNDBUF_LIMITED - 1];
+}
+
 /* Fills Linux's struct tcp_info from the connection (tcp_get_info). */
 void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 {
@@ -1143,6 +1166,7 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_bytes_sent = tp->bytes_sent;
 	info->tcpi_bytes_retrans = tp->bytes_retrans;
 	info->tcpi_rcv_ooopack = tp->rcv_ooopack;
+	tcp_get_info_chrono_stats(tp, info, now);
 	info->tcpi_snd_wnd = tp->snd_wnd;
 	info->tcpi_rcv_wnd = tp->rcv_wnd;
 }

@@ -672,7 +672,6 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	uint32_t ack = cb->ack_seq, prior_una = tp->snd_una;
 	uint32_t nwin = (uint32_t)ntohs(th->window) << tp->snd_wscale;
-	uint32_t prior_in_flight = tcp_packets_in_flight(tp);
 	uint32_t prior_wnd = tp->snd_wnd;
 	uint32_t prior_delivered = tp->delivered;
 	uint32_t prior_packets = tp->packets_out;
@@ -704,6 +703,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tp->bytes_acked += ack - prior_una;
 		tp->snd_una = ack;
 		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
+		/* Everything sent is acknowledged: busy only if more waits. */
+		if (!tp->packets_out)
+			tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
 		tp->retransmits = 0;
 		tcp_ack_update_rtt(sk, rtt);
 		if (tcp_ca(tp)->pkts_acked)
@@ -716,9 +718,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 			      (th->flags & TH_ECE) && (tp->ecn_flags & TCP_ECN_OK));
 
 	/* Congestion avoidance only while the window limits us and no recovery runs. */
-	if (acked && tp->ca_state == TCP_CA_Open &&
-	    (prior_in_flight + 1 >= tp->snd_cwnd ||
-	     (tp->snd_cwnd < tp->snd_ssthresh && 2 * prior_in_flight >= tp->snd_cwnd))) {
+	if (acked && tp->ca_state == TCP_CA_Open && tcp_is_cwnd_limited(tp)) {
 		tcp_ca(tp)->cong_avoid(tp, ack, acked);
 		tcp_sndbuf_expand(sk);
 	}

@@ -369,8 +369,12 @@ void tcp_queue_skb(struct sock *sk, struct sk_buff *skb)
 	skb_queue_tail(&sk->sk_write_queue, skb);
 	sk->sk_wmem_queued += (int)skb->len;
 	tp->write_seq = TCP_SKB_CB(skb)->end_seq;
-	if (!tp->send_head)
+	if (!tp->send_head) {
 		tp->send_head = skb;
+		/* Data (or FIN) to send; a SYN is not (Linux queues it apart). */
+		if (!(TCP_SKB_CB(skb)->tcp_flags & TH_SYN))
+			tcp_chrono_start(sk, TCP_CHRONO_BUSY);
+	}
 }
 
 /* Splits skb at len bytes of data; the tail becomes a new skb after it. */
@@ -701,6 +705,69 @@ static unsigned int tcp_tso_segs(const struct sock *sk, unsigned int mss)
 	return segs > min ? segs : min;
 }
 
+/* Books the running chronograph's time and starts type's (tcp_chrono_set). */
+static void tcp_chrono_set(struct tcp_sock *tp, enum tcp_chrono type, uint64_t now)
+{
+	if (tp->chrono_type > TCP_CHRONO_UNSPEC)
+		tp->chrono_stat[tp->chrono_type - 1] += now - tp->chrono_start;
+	tp->chrono_start = now;
+	tp->chrono_type = (uint8_t)type;
+}
+
+/* A condition began; the most interesting one running is the one timed. */
+void tcp_chrono_start(struct sock *sk, enum tcp_chrono type)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (type > tp->chrono_type)
+		tcp_chrono_set(tp, type, tcp_now(sk));
+}
+
+/*
+ * A condition ended: with nothing left to send or acknowledge the clock
+ * stops; if it was the one timed, plain busy time runs on.
+ */
+void tcp_chrono_stop(struct sock *sk, enum tcp_chrono type)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->send_head && !tp->packets_out)
+		tcp_chrono_set(tp, TCP_CHRONO_UNSPEC, tcp_now(sk));
+	else if (type == tp->chrono_type)
+		tcp_chrono_set(tp, TCP_CHRONO_BUSY, tcp_now(sk));
+}
+
+bool tcp_is_cwnd_limited(const struct tcp_sock *tp)
+{
+	if (tp->is_cwnd_limited)
+		return true;
+	/* In slow start, let cwnd reach twice what an application-limited flight was. */
+	if (tp->snd_cwnd < tp->snd_ssthresh)
+		return tp->snd_cwnd < 2 * tp->max_packets_out;
+	return false;
+}
+
+/*
+ * After sending (Linux's tcp_cwnd_validate): remember how far the window was
+ * used, for one window's worth of data; if it was not the limit, the
+ * writer's lack of send buffer may be.
+ */
+static void tcp_cwnd_validate(struct sock *sk, bool cwnd_limited)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!before(tp->snd_una, tp->cwnd_usage_seq) || cwnd_limited ||
+	    (!tp->is_cwnd_limited && tp->packets_out > tp->max_packets_out)) {
+		tp->is_cwnd_limited = cwnd_limited;
+		tp->max_packets_out = tp->packets_out;
+		tp->cwnd_usage_seq = tp->snd_nxt;
+	}
+	/* All sent, the window not the limit, and the writer found no room. */
+	if (!tcp_is_cwnd_limited(tp) && !tp->send_head && tp->nospace &&
+	    ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
+		tcp_chrono_start(sk, TCP_CHRONO_SNDBUF_LIMITED);
+}
+
 /* Linux's tcp_nagle_check(): hold back a partial last segment? */
 static bool tcp_nagle_check(bool partial, const struct tcp_sock *tp, int nonagle)
 {
@@ -770,7 +837,7 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 	unsigned int mss = tcp_current_mss(sk);
 	unsigned int max_segs = tcp_tso_segs(sk, mss);
 	uint32_t unit_end = 0;
-	bool in_unit = false, unit_multi = false;
+	bool in_unit = false, unit_multi = false, rwnd_limited = false, cwnd_limited = false;
 	int sent = 0;
 
 	/* The burst may leave as one super-frame (dev.c); unplugged below. */
@@ -781,8 +848,10 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		bool is_last = TAILQ_NEXT(skb, list) == NULL;
 		uint8_t flags;
 
-		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd) {
+			cwnd_limited = true;
 			break;
+		}
 		if (skb->len > mss && tcp_fragment(sk, skb, mss))
 			break;
 		if (!in_unit) {
@@ -803,8 +872,10 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 			 * window the peer ever offered.
 			 */
 			if (limit == 0 || (limit < mss && limit < tp->max_window / 2) ||
-			    skb->len == 0)
+			    skb->len == 0) {
+				rwnd_limited = true;
 				break;
+			}
 			if (tcp_fragment(sk, skb, limit))
 				break;
 		}
@@ -832,6 +903,12 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		sent++;
 	}
 	dev_xmit_unplug(sk->ns);
+	if (rwnd_limited)
+		tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED);
+	else
+		tcp_chrono_stop(sk, TCP_CHRONO_RWND_LIMITED);
+	if (sent || cwnd_limited || tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+		tcp_cwnd_validate(sk, cwnd_limited || tcp_packets_in_flight(tp) >= tp->snd_cwnd);
 	/* New data went out: the tail loss probe moves behind it (tcp_write_xmit). */
 	if (sent && tp->pending != ICSK_TIME_PROBE0)
 		tcp_schedule_loss_probe(sk);

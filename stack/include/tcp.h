@@ -516,6 +516,22 @@ struct tcp_sock {
 	uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 	uint32_t rcv_ooopack;
 	uint64_t last_data_sent, last_data_recv, last_ack_recv;
+	/*
+	 * Linux's chronographs (tcp_chrono_*): time spent with data to send,
+	 * split by what held it back, for tcpi_busy_time, tcpi_rwnd_limited
+	 * and tcpi_sndbuf_limited. chrono_type is a TCP_CHRONO_* value; the
+	 * running one counts from chrono_start; chrono_stat[t - 1] sums type t.
+	 */
+	uint8_t chrono_type;
+	/*
+	 * Linux's cwnd validation (tcp_cwnd_validate): whether the window was
+	 * the limit, or the most packets out, since snd_nxt was cwnd_usage_seq.
+	 */
+	bool is_cwnd_limited;
+	uint32_t max_packets_out;
+	uint32_t cwnd_usage_seq;
+	uint64_t chrono_start;
+	uint64_t chrono_stat[3];
 	uint32_t delivered;
 };
 
@@ -769,6 +785,17 @@ bool tcp_write_xmit(struct sock *sk, int nonagle);
 /* Bytes one send buffer holds before the next begins (Linux's tcp_xmit_size_goal). */
 unsigned int tcp_size_goal(const struct sock *sk, unsigned int mss);
 void tcp_update_pacing_rate(struct sock *sk);
+/* Chronograph types, least interesting first (Linux's enum tcp_chrono). */
+enum tcp_chrono {
+	TCP_CHRONO_UNSPEC,
+	TCP_CHRONO_BUSY,	   /* data in flight or waiting to be sent */
+	TCP_CHRONO_RWND_LIMITED,   /* held back by the peer's window */
+	TCP_CHRONO_SNDBUF_LIMITED, /* the writer waits for send buffer room */
+};
+void tcp_chrono_start(struct sock *sk, enum tcp_chrono type);
+/* cwnd may grow: the window limited sending, or slow start has not yet doubled the most out. */
+bool tcp_is_cwnd_limited(const struct tcp_sock *tp);
+void tcp_chrono_stop(struct sock *sk, enum tcp_chrono type);
 int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
 void tcp_xmit_retransmit_queue(struct sock *sk);
 void tcp_send_probe0(struct sock *sk);
