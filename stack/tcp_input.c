@@ -671,7 +671,8 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	uint32_t ack = cb->ack_seq, prior_una = tp->snd_una;
-	uint32_t nwin = (uint32_t)ntohs(th->window) << tp->snd_wscale;
+	/* RFC 7323 2.2: the window of a SYN is never scaled. */
+	uint32_t nwin = (uint32_t)ntohs(th->window) << ((th->flags & TH_SYN) ? 0 : tp->snd_wscale);
 	uint32_t prior_wnd = tp->snd_wnd;
 	uint32_t prior_delivered = tp->delivered;
 	uint32_t prior_packets = tp->packets_out;

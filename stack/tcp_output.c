@@ -855,8 +855,15 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		if (skb->len > mss && tcp_fragment(sk, skb, mss))
 			break;
 		if (!in_unit) {
+			/*
+			 * Linux's tcp_cwnd_test(): at most half the window in one
+			 * unit, so that at least two are in flight.
+			 */
+			unsigned int half = tp->snd_cwnd > 1 ? tp->snd_cwnd / 2 : 1;
 			unsigned int quota = tp->snd_cwnd - tcp_packets_in_flight(tp);
 
+			if (quota > half)
+				quota = half;
 			if (quota > max_segs)
 				quota = max_segs;
 			unit_end = tcp_xmit_unit_end(sk, skb, mss, quota, nonagle);

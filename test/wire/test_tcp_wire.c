@@ -1074,10 +1074,11 @@ START_TEST(test_established_long_rtt_burst_psh_ends_each_unit_of_two)
 END_TEST
 
 /*
- * The congestion window cuts a write: the ten segments it lets out are one
- * unit, and Linux marks PSH on the last segment of every unit of several,
- * though the write goes on. The rest follows the ACK, the write's end
- * pushed.
+ * The congestion window cuts a write: the ten segments it lets out go as
+ * two units of five (Linux's tcp_cwnd_test() gives a unit at most half the
+ * window), and Linux marks PSH on the last segment of every unit of
+ * several, though the write goes on. The rest follows the ACK, the write's
+ * end pushed.
  */
 START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
 {
@@ -1090,8 +1091,8 @@ START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
 	for (int i = 0; i < 10; i++)
 		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
-				     (uint8_t)(TH_ACK | (i == 9 ? TH_PSH : 0)), 64240, NULL, 0,
-				     data + 1460 * i, 1460});
+				     (uint8_t)(TH_ACK | (i == 4 || i == 9 ? TH_PSH : 0)), 64240,
+				     NULL, 0, data + 1460 * i, 1460});
 	t_expect_no_tx();
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 10 * 1460, TH_ACK, 65535});
 	for (int i = 10; i < 12; i++)
@@ -1201,9 +1202,13 @@ START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 		data[i] = (char)('A' + i % 26);
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	/*
+	 * A unit of five (half the initial window, as Linux's tcp_cwnd_test()
+	 * allows) ends with PSH; so does the sixth, the write's pushed end.
+	 */
 	for (int i = 0; i < 6; i++)
 		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
-				     (uint8_t)(TH_ACK | (i == 5 ? TH_PSH : 0)), 64240, NULL, 0,
+				     (uint8_t)(TH_ACK | (i >= 4 ? TH_PSH : 0)), 64240, NULL, 0,
 				     data + 1460 * i, 1460});
 	/* Segments 2 and 4 are lost; SACKs report 3, then 3 and 5-6 (RFC 6675 IsLost). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
