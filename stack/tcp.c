@@ -661,6 +661,43 @@ static void tcp_mark_push(struct sock *sk)
 }
 
 /*
+ * The unsent tail's send buffer may still grow: not closed by a record or
+ * FIN, and short of size_goal (a full one that was partly sent is short
+ * again, as Linux's tail skb is after tso_fragment()).
+ */
+static bool tcp_tail_buffer_open(const struct sock *sk, unsigned int goal)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	const struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	return tail && tp->send_head && !TCP_SKB_CB(tail)->eor &&
+	       !(TCP_SKB_CB(tail)->tcp_flags & (TH_FIN | TH_SYN)) &&
+	       tp->write_seq - tcp_buffer_start(tp) < goal;
+}
+
+/*
+ * Linux fills a send buffer to size_goal before it sends any of it (the
+ * part already sent, if any, no longer counts); full, it goes out pushed
+ * if half a window went by without a PSH (forced_push), else at once only
+ * if nothing waits before it (tcp_push_one). tail ends the buffer.
+ */
+static void tcp_push_full_buffer(struct sock *sk, struct sk_buff *tail, unsigned int goal)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t start = tcp_buffer_start(tp);
+
+	if (tp->write_seq - start < goal)
+		return;
+	TCP_SKB_CB(tail)->tso_end = true;
+	if (tcp_forced_push(tp)) {
+		tcp_mark_push(sk);
+		tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
+	} else if (tp->send_head && TCP_SKB_CB(tp->send_head)->seq == start) {
+		tcp_push(sk, tp->nonagle);
+	}
+}
+
+/*
  * proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments, grouped into
  * the send buffers Linux would build (tso_end), and push.
  */
@@ -710,16 +747,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	while (copied < len) {
 		unsigned int mss = tcp_current_mss(sk), goal = tcp_size_goal(sk, mss);
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
-		uint32_t start = tcp_buffer_start(tp);
-		/*
-		 * The tail is unsent and its send buffer may still grow: not
-		 * closed by a record or FIN, and short of size_goal (a full one
-		 * that was partly sent is short again, as Linux's tail skb is
-		 * after tso_fragment()).
-		 */
-		bool open = skb && tp->send_head && !TCP_SKB_CB(skb)->eor &&
-			    !(TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN)) &&
-			    tp->write_seq - start < goal;
+		bool open = tcp_tail_buffer_open(sk, goal);
 		size_t copy;
 
 		if (sk->sk_err) {
@@ -798,22 +826,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		copied += copy;
 		if (copied == len)
 			break;
-		/*
-		 * Linux fills a send buffer to size_goal before it sends any of
-		 * it (the part already sent, if any, no longer counts); full, it
-		 * goes out pushed if half a window went by without a PSH
-		 * (forced_push), else at once only if nothing waits before it.
-		 */
-		start = tcp_buffer_start(tp);
-		if (tp->write_seq - start < goal)
-			continue;
-		TCP_SKB_CB(skb)->tso_end = true;
-		if (tcp_forced_push(tp)) {
-			tcp_mark_push(sk);
-			tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
-		} else if (tp->send_head && TCP_SKB_CB(tp->send_head)->seq == start) {
-			tcp_push(sk, tp->nonagle);
-		}
+		tcp_push_full_buffer(sk, skb, goal);
 	}
 	if (copied) {
 		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);

@@ -737,6 +737,11 @@ void tcp_chrono_stop(struct sock *sk, enum tcp_chrono type)
 		tcp_chrono_set(tp, TCP_CHRONO_BUSY, tcp_now(sk));
 }
 
+/*
+ * May cwnd grow (Linux's tcp_is_cwnd_limited)? Only if the window was the
+ * limit during the last window of data: growing it otherwise would grant
+ * room never tested.
+ */
 bool tcp_is_cwnd_limited(const struct tcp_sock *tp)
 {
 	if (tp->is_cwnd_limited)
