@@ -148,6 +148,9 @@ void tcp_init_transfer(struct sock *sk)
 	tp->rcvq_time = ns_now(sk->ns);
 	tp->lrcvtime = ns_now(sk->ns);
 	tp->last_ack_recv = ns_now(sk->ns);
+	/* Linux counts tcpi_last_data_{recv,sent} from the handshake until data flows. */
+	tp->last_data_recv = ns_now(sk->ns);
+	tp->last_data_sent = ns_now(sk->ns);
 	if (sock_flag(sk, SOCK_KEEPOPEN))
 		tcp_reset_keepalive_timer(sk, (uint64_t)tcp_keepalive_time_s(tp) * 1000000u);
 }
@@ -193,6 +196,7 @@ void tcp_check_space(struct sock *sk)
 	if (tp->nospace && sk->sk_socket && tcp_stream_is_writeable(sk)) {
 		tp->nospace = false;
 		SK_CB(sk, sk_write_space)(sk);
+		tcp_chrono_stop(sk, TCP_CHRONO_SNDBUF_LIMITED);
 	}
 }
 
@@ -318,6 +322,9 @@ int tcp_disconnect(struct sock *sk, int flags)
 	}
 	tp->write_seq = 0;
 	tp->srtt_us = 0;
+	tp->pacing_rate = 0;
+	tp->chrono_type = TCP_CHRONO_UNSPEC;
+	memset(tp->chrono_stat, 0, sizeof(tp->chrono_stat));
 	tp->mdev_us = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->rto = (uint32_t)sk->ns->cfg.tcp.rto_init_us;
 	tp->backoff = 0;
@@ -710,7 +717,78 @@ static void tcp_tx_timestamp(struct sock *sk, struct sk_buff *skb)
 	cb->tskey = cb->seq + skb->len - 1;
 }
 
-/* proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments and push. */
+/*
+ * Where the last send buffer of the write queue begins: where it was begun,
+ * or the first unsent byte if part of it went out already.
+ */
+static uint32_t tcp_buffer_start(const struct tcp_sock *tp)
+{
+	uint32_t start = tp->tso_open_seq;
+
+	if (tp->send_head && after(TCP_SKB_CB(tp->send_head)->seq, start))
+		start = TCP_SKB_CB(tp->send_head)->seq;
+	return start;
+}
+
+/* Half a window queued since the last PSH: push now (Linux's forced_push). */
+static bool tcp_forced_push(const struct tcp_sock *tp)
+{
+	return after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1));
+}
+
+/* The unsent tail ends what the user pushed (tcp_mark_push). */
+static void tcp_mark_push(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (!tail || !tp->send_head)
+		return;
+	TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
+	tp->pushed_seq = tp->write_seq;
+}
+
+/*
+ * The unsent tail's send buffer may still grow: not closed by a record or
+ * FIN, and short of size_goal (a full one that was partly sent is short
+ * again, as Linux's tail skb is after tso_fragment()).
+ */
+static bool tcp_tail_buffer_open(const struct sock *sk, unsigned int goal)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	const struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	return tail && tp->send_head && !TCP_SKB_CB(tail)->eor &&
+	       !(TCP_SKB_CB(tail)->tcp_flags & (TH_FIN | TH_SYN)) &&
+	       tp->write_seq - tcp_buffer_start(tp) < goal;
+}
+
+/*
+ * Linux fills a send buffer to size_goal before it sends any of it (the
+ * part already sent, if any, no longer counts); full, it goes out pushed
+ * if half a window went by without a PSH (forced_push), else at once only
+ * if nothing waits before it (tcp_push_one). tail ends the buffer.
+ */
+static void tcp_push_full_buffer(struct sock *sk, struct sk_buff *tail, unsigned int goal)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t start = tcp_buffer_start(tp);
+
+	if (tp->write_seq - start < goal)
+		return;
+	TCP_SKB_CB(tail)->tso_end = true;
+	if (tcp_forced_push(tp)) {
+		tcp_mark_push(sk);
+		tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
+	} else if (tp->send_head && TCP_SKB_CB(tp->send_head)->seq == start) {
+		tcp_push(sk, tp->nonagle);
+	}
+}
+
+/*
+ * proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments, grouped into
+ * the send buffers Linux would build (tso_end), and push.
+ */
 static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len, int flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -752,11 +830,12 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			zc_skb = NULL;
 		}
 	}
-	/* Segments pushed one by one below may leave as one super-frame (dev.c). */
+	/* What the pushes below send may leave as one super-frame (dev.c). */
 	dev_xmit_plug(sk->ns);
 	while (copied < len) {
-		unsigned int mss = tcp_current_mss(sk);
+		unsigned int mss = tcp_current_mss(sk), goal = tcp_size_goal(sk, mss);
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+		bool open = tcp_tail_buffer_open(sk, goal);
 		size_t copy;
 
 		if (sk->sk_err) {
@@ -767,10 +846,18 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			err = -EPIPE;
 			break;
 		}
-		if (!skb || !tp->send_head || skb->len >= mss || skb_tailroom(skb) == 0 ||
-		    TCP_SKB_CB(skb)->eor || (TCP_SKB_CB(skb)->tcp_flags & (TH_FIN | TH_SYN))) {
-			if (!tcp_stream_memory_free(sk)) {
+		if (!open || skb->len >= mss || skb_tailroom(skb) == 0) {
+			/*
+			 * Room is checked per send buffer, as Linux checks it per
+			 * skb: a buffer begun is filled (and a buffer partly sent
+			 * tops up its rest) even past the limit.
+			 */
+			if (!open && !tcp_stream_memory_free(sk)) {
 				tp->nospace = true;
+				/* Linux's wait_for_space: what this write queued goes out pushed.
+				 */
+				if (copied)
+					tcp_mark_push(sk);
 				tcp_push(sk, tp->nonagle | TCP_NAGLE_PUSH);
 				if (!timeo) {
 					err = -EAGAIN;
@@ -792,7 +879,23 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			TCP_SKB_CB(skb)->seq = tp->write_seq;
 			TCP_SKB_CB(skb)->end_seq = tp->write_seq;
 			TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
+			if (!open)
+				tp->tso_open_seq = tp->write_seq;
 			tcp_queue_skb(sk, skb);
+		}
+		/*
+		 * Data joining a buffer: the old tail no longer ends it. If an
+		 * earlier write pushed it, that push no longer ends the buffer
+		 * either (Linux clears PSH on the skb it appends to).
+		 */
+		if (open) {
+			struct sk_buff *prev = skb->len ? skb : TAILQ_PREV(skb, sk_buff_list, list);
+
+			if (prev) {
+				TCP_SKB_CB(prev)->tso_end = false;
+				if (!copied)
+					TCP_SKB_CB(prev)->tcp_flags &= (uint8_t)~TH_PSH;
+			}
 		}
 		copy = mss - skb->len;
 		if (copy > skb_tailroom(skb))
@@ -809,25 +912,9 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		tp->write_seq += (uint32_t)copy;
 		sk->sk_wmem_queued += (int)copy;
 		copied += copy;
-		if (skb->len >= mss) {
-			/*
-			 * The write's last byte, in a full segment that leaves now:
-			 * Linux's tcp_push() marks it PSH (its GSO-sized skb would
-			 * still be queued here; ours goes out at once, so mark it now).
-			 * Otherwise Linux's forced_push(): a PSH at least every half
-			 * window.
-			 */
-			if (copied == len)
-				tcp_tx_timestamp(sk, skb);
-			if (copied == len && !(flags & MSG_MORE)) {
-				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
-				tp->pushed_seq = tp->write_seq;
-			} else if (after(tp->write_seq, tp->pushed_seq + (tp->max_window >> 1))) {
-				TCP_SKB_CB(skb)->tcp_flags |= TH_PSH;
-				tp->pushed_seq = tp->write_seq;
-			}
-			tcp_push(sk, tp->nonagle);
-		}
+		if (copied == len)
+			break;
+		tcp_push_full_buffer(sk, skb, goal);
 	}
 	if (copied) {
 		struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
@@ -855,10 +942,8 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			}
 			sk->sk_zckey++;
 		}
-		if (tail && !(flags & MSG_MORE) && tp->send_head) {
-			TCP_SKB_CB(tail)->tcp_flags |= TH_PSH;
-			tp->pushed_seq = tp->write_seq;
-		}
+		if (!(flags & MSG_MORE) || tcp_forced_push(tp))
+			tcp_mark_push(sk);
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
 		if (!tcp_stream_is_writeable(sk))
 			tp->nospace = true;
@@ -1100,6 +1185,23 @@ static int tcp_put_int(void *optval, socklen_t *optlen, int v)
 	return 0;
 }
 
+/* Busy time in all, and the parts the peer's window and the send buffer held back, us. */
+static void tcp_get_info_chrono_stats(const struct tcp_sock *tp, struct tcp_info_linux *info,
+				      uint64_t now)
+{
+	uint64_t stats[3], total = 0;
+
+	for (int t = TCP_CHRONO_BUSY; t <= TCP_CHRONO_SNDBUF_LIMITED; t++) {
+		stats[t - 1] = tp->chrono_stat[t - 1];
+		if (t == tp->chrono_type)
+			stats[t - 1] += now - tp->chrono_start;
+		total += stats[t - 1];
+	}
+	info->tcpi_busy_time = total;
+	info->tcpi_rwnd_limited = stats[TCP_CHRONO_RWND_LIMITED - 1];
+	info->tcpi_sndbuf_limited = stats[TCP_CHRONO_SNDBUF_LIMITED - 1];
+}
+
 /* Fills Linux's struct tcp_info from the connection (tcp_get_info). */
 void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 {
@@ -1150,16 +1252,9 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_rcv_space = tp->rcvq_space;
 	info->tcpi_rcv_rtt = tp->rcv_rtt_us;
 	info->tcpi_total_retrans = tp->total_retrans;
-	/* Linux's tcp_update_pacing_rate(): 200% of cwnd/srtt in slow start, else 120%. */
+	/* The rate as of the last ACK; none yet reads as no limit, as in Linux. */
 	info->tcpi_max_pacing_rate = UINT64_MAX;
-	if (tp->srtt_us) {
-		uint64_t rate = (uint64_t)tp->mss_cache * ((1000000u / 100) << 3);
-		uint32_t w = tp->snd_cwnd > tp->packets_out ? tp->snd_cwnd : tp->packets_out;
-
-		rate *= tp->snd_cwnd < tp->snd_ssthresh / 2 ? 200 : 120;
-		rate *= w;
-		info->tcpi_pacing_rate = rate / tp->srtt_us;
-	}
+	info->tcpi_pacing_rate = tp->pacing_rate ? tp->pacing_rate : UINT64_MAX;
 	info->tcpi_bytes_acked = tp->bytes_acked;
 	info->tcpi_bytes_received = tp->bytes_received;
 	info->tcpi_segs_out = tp->segs_out;
@@ -1172,6 +1267,7 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_bytes_sent = tp->bytes_sent;
 	info->tcpi_bytes_retrans = tp->bytes_retrans;
 	info->tcpi_rcv_ooopack = tp->rcv_ooopack;
+	tcp_get_info_chrono_stats(tp, info, now);
 	info->tcpi_snd_wnd = tp->snd_wnd;
 	info->tcpi_rcv_wnd = tp->rcv_wnd;
 }

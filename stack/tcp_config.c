@@ -51,4 +51,8 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->fastopen = 1;
 	c->ecn = 2;
 	c->notsent_lowat = UINT32_MAX;
+	c->min_tso_segs = 2;
+	c->tso_rtt_log = 9;
+	c->pacing_ss_ratio = 200;
+	c->pacing_ca_ratio = 120;
 }

@@ -671,10 +671,11 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	struct tcp_sock *tp = tcp_sk(sk);
 	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	uint32_t ack = cb->ack_seq, prior_una = tp->snd_una;
-	uint32_t nwin = (uint32_t)ntohs(th->window) << tp->snd_wscale;
-	uint32_t prior_in_flight = tcp_packets_in_flight(tp);
+	/* RFC 7323 2.2: the window of a SYN is never scaled. */
+	uint32_t nwin = (uint32_t)ntohs(th->window) << ((th->flags & TH_SYN) ? 0 : tp->snd_wscale);
 	uint32_t prior_wnd = tp->snd_wnd;
 	uint32_t prior_delivered = tp->delivered;
+	uint32_t prior_packets = tp->packets_out;
 	bool fin_acked = false, is_dupack;
 	uint32_t acked = 0;
 	int64_t rtt = -1;
@@ -703,6 +704,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tp->bytes_acked += ack - prior_una;
 		tp->snd_una = ack;
 		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
+		/* Everything sent is acknowledged: busy only if more waits. */
+		if (!tp->packets_out)
+			tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
 		tp->retransmits = 0;
 		tcp_ack_update_rtt(sk, rtt);
 		if (tcp_ca(tp)->pkts_acked)
@@ -715,9 +719,7 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 			      (th->flags & TH_ECE) && (tp->ecn_flags & TCP_ECN_OK));
 
 	/* Congestion avoidance only while the window limits us and no recovery runs. */
-	if (acked && tp->ca_state == TCP_CA_Open &&
-	    (prior_in_flight + 1 >= tp->snd_cwnd ||
-	     (tp->snd_cwnd < tp->snd_ssthresh && 2 * prior_in_flight >= tp->snd_cwnd))) {
+	if (acked && tp->ca_state == TCP_CA_Open && tcp_is_cwnd_limited(tp)) {
 		tcp_ca(tp)->cong_avoid(tp, ack, acked);
 		tcp_sndbuf_expand(sk);
 	}
@@ -742,6 +744,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_clear_retrans_timer(sk);
 		tp->backoff = 0;
 	}
+	/* Linux sets the pacing rate in tcp_cong_control(), not reached with nothing out. */
+	if (prior_packets)
+		tcp_update_pacing_rate(sk);
 	if (acked)
 		tcp_check_space(sk);
 	return fin_acked ? 1 : 0;
@@ -1416,6 +1421,7 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 	uint8_t flags = cb->tcp_flags;
 	unsigned int doff = TCP_DOFF(th) * 4u;
+	bool opened = false;
 	int ret;
 
 	switch (sk->sk_state) {
@@ -1495,10 +1501,14 @@ int tcp_rcv_state_process(struct sock *sk, struct sk_buff *skb)
 		}
 		if (tp->parent)
 			SK_CB(tp->parent, sk_data_ready)(tp->parent);
+		opened = true;
 	}
 	ret = tcp_ack(sk, skb, th);
 	if (ret < 0)
 		return 0;
+	/* The handshake's RTT sets the first pacing rate (tcp_rcv_state_process). */
+	if (opened)
+		tcp_update_pacing_rate(sk);
 	if (ret > 0 && tcp_fin_acked(sk))
 		return 0;
 

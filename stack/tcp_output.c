@@ -369,8 +369,12 @@ void tcp_queue_skb(struct sock *sk, struct sk_buff *skb)
 	skb_queue_tail(&sk->sk_write_queue, skb);
 	sk->sk_wmem_queued += (int)skb->len;
 	tp->write_seq = TCP_SKB_CB(skb)->end_seq;
-	if (!tp->send_head)
+	if (!tp->send_head) {
 		tp->send_head = skb;
+		/* Data (or FIN) to send; a SYN is not (Linux queues it apart). */
+		if (!(TCP_SKB_CB(skb)->tcp_flags & TH_SYN))
+			tcp_chrono_start(sk, TCP_CHRONO_BUSY);
+	}
 }
 
 /* Splits skb at len bytes of data; the tail becomes a new skb after it. */
@@ -508,9 +512,10 @@ static void tcp_event_ack_sent(struct sock *sk)
 
 /*
  * Sends skb of the write queue (a clone, so the original stays for
- * retransmission), or a private control segment when clone is false.
+ * retransmission), or a private control segment when clone is false, with
+ * the TCP flags given (the write path decides PSH per burst).
  */
-static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
+static int tcp_transmit_flags(struct sock *sk, struct sk_buff *skb, bool clone, uint8_t flags)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
@@ -519,7 +524,6 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 	struct ip_tx_params p;
 	struct sk_buff *out = skb;
 	uint16_t window;
-	uint8_t flags = cb->tcp_flags;
 	uint64_t now = tcp_now(sk);
 
 	if (clone) {
@@ -582,6 +586,12 @@ static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
 				(flags & TH_ACK) ? tp->rcv_nxt : 0, flags, window, &o, &p);
 }
 
+/* Sends skb with the flags of its control block (tcp_transmit_flags). */
+static int tcp_transmit_skb(struct sock *sk, struct sk_buff *skb, bool clone)
+{
+	return tcp_transmit_flags(sk, skb, clone, TCP_SKB_CB(skb)->tcp_flags);
+}
+
 /* The first queued skb that is not yet sent moves on. */
 static void tcp_advance_send_head(struct sock *sk, struct sk_buff *skb)
 {
@@ -626,14 +636,213 @@ void tcp_check_probe_timer(struct sock *sk)
 }
 
 /*
+ * Linux's sk_gso_max_size on a GSO device: 64 KiB less room for the headers
+ * (MAX_TCP_HEADER + 1). A send buffer and a burst unit never exceed it.
+ */
+#define TCP_GSO_MAX_SIZE (65536u - 321u)
+
+/*
+ * Linux's tcp_xmit_size_goal(): the send buffers tcp_sendmsg() fills hold
+ * a GSO frame's worth of whole segments, or half the largest window the
+ * peer offered if that is less, at least one segment.
+ */
+unsigned int tcp_size_goal(const struct sock *sk, unsigned int mss)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t goal = TCP_GSO_MAX_SIZE;
+	/* Against a small window, half of it, so that two buffers are in flight. */
+	uint32_t cutoff = tp->max_window > TCP_MSS_DEFAULT ? tp->max_window >> 1 : tp->max_window;
+
+	if (cutoff && goal > cutoff)
+		goal = cutoff;
+	goal -= goal % mss;
+	return goal > mss ? goal : mss;
+}
+
+/*
+ * Linux's tcp_update_pacing_rate(): 200% of cwnd * mss / srtt well inside
+ * slow start, 120% after; the larger of cwnd and what is out counts.
+ */
+void tcp_update_pacing_rate(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	/* srtt_us is RTT << 3: the numerator carries the same factor. */
+	uint64_t rate = (uint64_t)tp->mss_cache * ((1000000u / 100) << 3);
+
+	if (!tp->srtt_us)
+		return;
+	rate *= (uint64_t)(tp->snd_cwnd < tp->snd_ssthresh / 2 ? c->pacing_ss_ratio
+							       : c->pacing_ca_ratio);
+	rate *= tp->snd_cwnd > tp->packets_out ? tp->snd_cwnd : tp->packets_out;
+	rate /= tp->srtt_us;
+	tp->pacing_rate = rate ? rate : 1;
+}
+
+/*
+ * Segments in one burst unit (Linux's tcp_tso_segs with tcp_tso_autosize):
+ * a millisecond's worth at the pacing rate (sk_pacing_shift 10), more on
+ * a short path (a bonus halving with every 2^tso_rtt_log us of minimum RTT),
+ * at most a GSO frame, at least min_tso_segs.
+ */
+static unsigned int tcp_tso_segs(const struct sock *sk, unsigned int mss)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_config *c = &sk->ns->cfg.tcp;
+	uint64_t bytes = tp->pacing_rate ? tp->pacing_rate >> 10 : TCP_GSO_MAX_SIZE;
+	unsigned int segs, min;
+
+	if (tp->min_rtt_us && c->tso_rtt_log >= 0 && c->tso_rtt_log < 32) {
+		uint32_t r = tp->min_rtt_us >> c->tso_rtt_log;
+
+		if (r < 32 && bytes < TCP_GSO_MAX_SIZE)
+			bytes += TCP_GSO_MAX_SIZE >> r;
+	}
+	if (bytes > TCP_GSO_MAX_SIZE)
+		bytes = TCP_GSO_MAX_SIZE;
+	segs = (unsigned int)(bytes / mss);
+	min = c->min_tso_segs > 0 ? (unsigned int)c->min_tso_segs : 1;
+	return segs > min ? segs : min;
+}
+
+/* Books the running chronograph's time and starts type's (tcp_chrono_set). */
+static void tcp_chrono_set(struct tcp_sock *tp, enum tcp_chrono type, uint64_t now)
+{
+	if (tp->chrono_type > TCP_CHRONO_UNSPEC)
+		tp->chrono_stat[tp->chrono_type - 1] += now - tp->chrono_start;
+	tp->chrono_start = now;
+	tp->chrono_type = (uint8_t)type;
+}
+
+/* A condition began; the most interesting one running is the one timed. */
+void tcp_chrono_start(struct sock *sk, enum tcp_chrono type)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (type > tp->chrono_type)
+		tcp_chrono_set(tp, type, tcp_now(sk));
+}
+
+/*
+ * A condition ended: with nothing left to send or acknowledge the clock
+ * stops; if it was the one timed, plain busy time runs on.
+ */
+void tcp_chrono_stop(struct sock *sk, enum tcp_chrono type)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->send_head && !tp->packets_out)
+		tcp_chrono_set(tp, TCP_CHRONO_UNSPEC, tcp_now(sk));
+	else if (type == tp->chrono_type)
+		tcp_chrono_set(tp, TCP_CHRONO_BUSY, tcp_now(sk));
+}
+
+/*
+ * May cwnd grow (Linux's tcp_is_cwnd_limited)? Only if the window was the
+ * limit during the last window of data: growing it otherwise would grant
+ * room never tested.
+ */
+bool tcp_is_cwnd_limited(const struct tcp_sock *tp)
+{
+	if (tp->is_cwnd_limited)
+		return true;
+	/* In slow start, let cwnd reach twice what an application-limited flight was. */
+	if (tp->snd_cwnd < tp->snd_ssthresh)
+		return tp->snd_cwnd < 2 * tp->max_packets_out;
+	return false;
+}
+
+/*
+ * After sending (Linux's tcp_cwnd_validate): remember how far the window was
+ * used, for one window's worth of data; if it was not the limit, the
+ * writer's lack of send buffer may be.
+ */
+static void tcp_cwnd_validate(struct sock *sk, bool cwnd_limited)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!before(tp->snd_una, tp->cwnd_usage_seq) || cwnd_limited ||
+	    (!tp->is_cwnd_limited && tp->packets_out > tp->max_packets_out)) {
+		tp->is_cwnd_limited = cwnd_limited;
+		tp->max_packets_out = tp->packets_out;
+		tp->cwnd_usage_seq = tp->snd_nxt;
+	}
+	/* All sent, the window not the limit, and the writer found no room. */
+	if (!tcp_is_cwnd_limited(tp) && !tp->send_head && tp->nospace &&
+	    ((1u << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
+		tcp_chrono_start(sk, TCP_CHRONO_SNDBUF_LIMITED);
+}
+
+/* Linux's tcp_nagle_check(): hold back a partial last segment? */
+static bool tcp_nagle_check(bool partial, const struct tcp_sock *tp, int nonagle)
+{
+	return partial && ((nonagle & TCP_NAGLE_CORK) ||
+			   (!nonagle && tp->packets_out && after(tp->snd_sml, tp->snd_una) &&
+			    !after(tp->snd_sml, tp->snd_nxt)));
+}
+
+/*
+ * Where the unit Linux's tcp_write_xmit() sends from skb (the send head)
+ * ends: Linux sends a send buffer at a time, first topped up from the next
+ * buffer to quota segments (tcp_grow_skb), then cut to quota segments, to
+ * the window and, for Nagle, before a partial last segment
+ * (tcp_mss_split_point, tso_fragment). Every unit of more than one segment
+ * leaves as one GSO frame with PSH on its last segment (__tcp_transmit_skb
+ * sets it to hurry the receiver's GRO); a unit of one segment carries PSH
+ * only when the buffer it ends was pushed.
+ */
+static uint32_t tcp_xmit_unit_end(struct sock *sk, struct sk_buff *skb, unsigned int mss,
+				  unsigned int quota, int nonagle)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t seq = TCP_SKB_CB(skb)->seq, wnd_end = tp->snd_una + tp->snd_wnd;
+	uint32_t max_len = mss * quota, len = 0, window, needed, limit;
+	struct sk_buff *s = skb, *last = skb;
+
+	/* Past quota segments the rest of the buffer no longer matters. */
+	for (; s; s = TAILQ_NEXT(s, list)) {
+		len += s->len;
+		last = s;
+		if (tcp_skb_ends_buffer(s) || len >= max_len)
+			break;
+	}
+	/* Topped up from the next buffer only (one tcp_grow_skb()), never across a record. */
+	if (len < max_len && !TCP_SKB_CB(last)->eor && !(TCP_SKB_CB(last)->tcp_flags & TH_FIN)) {
+		for (s = TAILQ_NEXT(last, list); s && len < max_len; s = TAILQ_NEXT(s, list)) {
+			len += s->len;
+			last = s;
+			if (tcp_skb_ends_buffer(s))
+				break;
+		}
+	}
+	window = after(wnd_end, seq) ? wnd_end - seq : 0;
+	if (max_len <= window && TAILQ_NEXT(last, list)) {
+		limit = max_len;
+	} else {
+		needed = len < window ? len : window;
+		if (max_len <= needed)
+			limit = max_len;
+		else if (tcp_nagle_check(needed % mss != 0, tp, nonagle))
+			limit = needed - needed % mss;
+		else
+			limit = needed;
+	}
+	return seq + (limit < len ? limit : len);
+}
+
+/*
  * Sends what the congestion window, the peer's window and Nagle allow
- * (tcp_write_xmit). Returns true when nothing could be sent but data waits.
+ * (tcp_write_xmit), in Linux's units (tcp_xmit_unit_end). Returns true
+ * when nothing could be sent but data waits.
  */
 bool tcp_write_xmit(struct sock *sk, int nonagle)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
 	unsigned int mss = tcp_current_mss(sk);
+	unsigned int max_segs = tcp_tso_segs(sk, mss);
+	uint32_t unit_end = 0;
+	bool in_unit = false, unit_multi = false, rwnd_limited = false, cwnd_limited = false;
 	int sent = 0;
 
 	/* The burst may leave as one super-frame (dev.c); unplugged below. */
@@ -642,11 +851,30 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 		uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
 		bool is_last = TAILQ_NEXT(skb, list) == NULL;
+		uint8_t flags;
 
-		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd) {
+			cwnd_limited = true;
 			break;
+		}
 		if (skb->len > mss && tcp_fragment(sk, skb, mss))
 			break;
+		if (!in_unit) {
+			/*
+			 * Linux's tcp_cwnd_test(): at most half the window in one
+			 * unit, so that at least two are in flight.
+			 */
+			unsigned int half = tp->snd_cwnd > 1 ? tp->snd_cwnd / 2 : 1;
+			unsigned int quota = tp->snd_cwnd - tcp_packets_in_flight(tp);
+
+			if (quota > half)
+				quota = half;
+			if (quota > max_segs)
+				quota = max_segs;
+			unit_end = tcp_xmit_unit_end(sk, skb, mss, quota, nonagle);
+			unit_multi = after(unit_end, cb->seq + mss);
+			in_unit = true;
+		}
 		if (after(cb->end_seq, wnd_end)) {
 			uint32_t limit = before(cb->seq, wnd_end) ? wnd_end - cb->seq : 0;
 
@@ -656,14 +884,26 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 			 * window the peer ever offered.
 			 */
 			if (limit == 0 || (limit < mss && limit < tp->max_window / 2) ||
-			    skb->len == 0)
+			    skb->len == 0) {
+				rwnd_limited = true;
 				break;
+			}
 			if (tcp_fragment(sk, skb, limit))
 				break;
 		}
-		if (!tcp_nagle_test(tp, skb, mss, is_last ? nonagle : TCP_NAGLE_PUSH))
+		/* A unit of several segments passed Nagle as a whole. */
+		if (!unit_multi &&
+		    !tcp_nagle_test(tp, skb, mss, is_last ? nonagle : TCP_NAGLE_PUSH))
 			break;
-		if (tcp_transmit_skb(sk, skb, true) == -ENOBUFS)
+		flags = cb->tcp_flags;
+		if (before(cb->end_seq, unit_end)) {
+			flags &= (uint8_t)~TH_PSH;
+		} else {
+			if (unit_multi)
+				flags |= TH_PSH;
+			in_unit = false;
+		}
+		if (tcp_transmit_flags(sk, skb, true, flags) == -ENOBUFS)
 			break;
 		tcp_advance_send_head(sk, skb);
 		tp->snd_nxt = cb->end_seq;
@@ -675,6 +915,12 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		sent++;
 	}
 	dev_xmit_unplug(sk->ns);
+	if (rwnd_limited)
+		tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED);
+	else
+		tcp_chrono_stop(sk, TCP_CHRONO_RWND_LIMITED);
+	if (sent || cwnd_limited || tcp_packets_in_flight(tp) >= tp->snd_cwnd)
+		tcp_cwnd_validate(sk, cwnd_limited || tcp_packets_in_flight(tp) >= tp->snd_cwnd);
 	/* New data went out: the tail loss probe moves behind it (tcp_write_xmit). */
 	if (sent && tp->pending != ICSK_TIME_PROBE0)
 		tcp_schedule_loss_probe(sk);

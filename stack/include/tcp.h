@@ -240,6 +240,12 @@ struct tcp_skb_cb {
 	uint16_t zc_len;
 	/* SO_TIMESTAMPING: the write's last byte is here; report TCP_TXSTAMP_* with tskey. */
 	uint8_t txstamp;
+	/*
+	 * The send buffer Linux would have built (size_goal bytes, tcp_sendmsg)
+	 * is full here: a burst sent as one unit never runs past it, except as
+	 * tcp_grow_skb() lets it (tcp_write_xmit).
+	 */
+	bool tso_end;
 	uint32_t tskey;
 };
 
@@ -254,6 +260,14 @@ struct tcp_skb_cb {
 
 #define TCP_SKB_CB(skb) ((struct tcp_skb_cb *)(void *)(skb)->cb)
 _Static_assert(sizeof(struct tcp_skb_cb) <= sizeof(((struct sk_buff *)0)->cb), "tcp cb");
+
+/* No later data may join skb's send buffer: it is full, ends a record or the stream. */
+static inline bool tcp_skb_ends_buffer(const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+	return cb->tso_end || cb->eor || (cb->tcp_flags & (TH_FIN | TH_SYN));
+}
 
 struct tcp_sack_block {
 	uint32_t start_seq;
@@ -349,6 +363,7 @@ struct tcp_sock {
 	uint32_t snd_sml;   /* end of the last small segment sent (Minshall) */
 	uint32_t iss;
 	uint32_t pushed_seq;
+	uint32_t tso_open_seq; /* where the send buffer still being filled began */
 
 	/* Receive sequence space. */
 	uint32_t rcv_nxt;
@@ -422,6 +437,12 @@ struct tcp_sock {
 	uint32_t rttvar_us;
 	uint32_t rtt_seq;
 	uint32_t min_rtt_us;
+	/*
+	 * Linux's sk_pacing_rate, bytes per second, set as each ACK is processed
+	 * (tcp_update_pacing_rate); 0 until then, meaning no limit. It sizes
+	 * the bursts tcp_write_xmit() sends as one unit.
+	 */
+	uint64_t pacing_rate;
 	uint32_t rto;	     /* current RTO, us, without backoff */
 	uint8_t retransmits; /* RTO firings since the last forward progress */
 	uint8_t backoff;     /* exponent of the RTO backoff */
@@ -508,6 +529,22 @@ struct tcp_sock {
 	uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 	uint32_t rcv_ooopack;
 	uint64_t last_data_sent, last_data_recv, last_ack_recv;
+	/*
+	 * Linux's chronographs (tcp_chrono_*): time spent with data to send,
+	 * split by what held it back, for tcpi_busy_time, tcpi_rwnd_limited
+	 * and tcpi_sndbuf_limited. chrono_type is a TCP_CHRONO_* value; the
+	 * running one counts from chrono_start; chrono_stat[t - 1] sums type t.
+	 */
+	uint8_t chrono_type;
+	/*
+	 * Linux's cwnd validation (tcp_cwnd_validate): whether the window was
+	 * the limit, or the most packets out, since snd_nxt was cwnd_usage_seq.
+	 */
+	bool is_cwnd_limited;
+	uint32_t max_packets_out;
+	uint32_t cwnd_usage_seq;
+	uint64_t chrono_start;
+	uint64_t chrono_stat[3];
 	uint32_t delivered;
 };
 
@@ -758,6 +795,20 @@ unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, ui
 void tcp_send_synack_again(struct sock *sk);
 void tcp_push(struct sock *sk, int nonagle);
 bool tcp_write_xmit(struct sock *sk, int nonagle);
+/* Bytes one send buffer holds before the next begins (Linux's tcp_xmit_size_goal). */
+unsigned int tcp_size_goal(const struct sock *sk, unsigned int mss);
+void tcp_update_pacing_rate(struct sock *sk);
+/* Chronograph types, least interesting first (Linux's enum tcp_chrono). */
+enum tcp_chrono {
+	TCP_CHRONO_UNSPEC,
+	TCP_CHRONO_BUSY,	   /* data in flight or waiting to be sent */
+	TCP_CHRONO_RWND_LIMITED,   /* held back by the peer's window */
+	TCP_CHRONO_SNDBUF_LIMITED, /* the writer waits for send buffer room */
+};
+void tcp_chrono_start(struct sock *sk, enum tcp_chrono type);
+/* cwnd may grow: the window limited sending, or slow start has not yet doubled the most out. */
+bool tcp_is_cwnd_limited(const struct tcp_sock *tp);
+void tcp_chrono_stop(struct sock *sk, enum tcp_chrono type);
 int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
 void tcp_xmit_retransmit_queue(struct sock *sk);
 void tcp_send_probe0(struct sock *sk);

@@ -48,6 +48,10 @@ struct tcp_config {
 	int fastopen;		  /* tcp_fastopen: TFO_* bits (default 1: client) */
 	int ecn;		  /* tcp_ecn: 0 off, 1 ask and accept, 2 accept (default) */
 	uint32_t notsent_lowat;	  /* tcp_notsent_lowat: UINT32_MAX (Linux's default) = off */
+	int min_tso_segs;	  /* tcp_min_tso_segs: a burst unit holds at least this (2) */
+	int tso_rtt_log;	  /* tcp_tso_rtt_log: short RTTs earn bigger units (9) */
+	int pacing_ss_ratio;	  /* tcp_pacing_ss_ratio: pacing rate in slow start, % (200) */
+	int pacing_ca_ratio;	  /* tcp_pacing_ca_ratio: pacing rate otherwise, % (120) */
 	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
 	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };

@@ -1024,6 +1024,90 @@ START_TEST(test_established_burst_leaves_as_one_super_frame)
 }
 END_TEST
 
+/* passive_plain() with the handshake's ACK arriving rtt_us after the SYN-ACK. */
+static struct conn passive_rtt(uint64_t rtt_us)
+{
+	struct conn c;
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+
+	c.l = listener(SRV_PORT, 8);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss,
+			     sizeof(opt_mss)});
+	c.iss = ntohl(recv_tcp(f, &len)->seq);
+	c.snd = c.iss + 1;
+	c.rcv = PEER_ISN + 1;
+	t_clock_advance(rtt_us);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	t_expect_no_tx();
+	c.s = NULL;
+	ck_assert_int_eq(nstack_accept(c.l, &c.s, NULL, NULL, SOCK_NONBLOCK), 0);
+	return c;
+}
+
+/*
+ * Linux sends a burst in units of tcp_tso_segs() segments, a millisecond at
+ * the pacing rate but at least tcp_min_tso_segs (2): 100 ms of handshake RTT
+ * makes it 200% of 10 * 1460 bytes per 100 ms, 285 bytes a millisecond, so
+ * two segments. Each unit of two is one GSO frame with PSH on its last
+ * segment; the lone fifth segment ends the write, which pushed it.
+ */
+START_TEST(test_established_long_rtt_burst_psh_ends_each_unit_of_two)
+{
+	struct conn c = passive_rtt(100000);
+	static char data[5 * 1460];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	ns_dev(T.ns)->flags |= NETDEV_F_TX_GSO;
+	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 5; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, c.snd + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i % 2 || i == 4 ? TH_PSH : 0)), 64240,
+				     NULL, 0, data + 1460 * i, 1460});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("EthOutGsoFrames"), 2);
+	ck_assert_uint_eq(wire_gso_errors(T.wire), 0);
+	c.snd += sizeof(data);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	conn_close(&c);
+}
+END_TEST
+
+/*
+ * The congestion window cuts a write: the ten segments it lets out go as
+ * two units of five (Linux's tcp_cwnd_test() gives a unit at most half the
+ * window), and Linux marks PSH on the last segment of every unit of
+ * several, though the write goes on. The rest follows the ACK, the write's
+ * end pushed.
+ */
+START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
+{
+	struct conn c = passive_plain();
+	static char data[12 * 1460];
+	uint32_t s0 = c.snd;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('A' + i % 26);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 10; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i == 4 || i == 9 ? TH_PSH : 0)), 64240,
+				     NULL, 0, data + 1460 * i, 1460});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 10 * 1460, TH_ACK, 65535});
+	for (int i = 10; i < 12; i++)
+		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
+				     (uint8_t)(TH_ACK | (i == 11 ? TH_PSH : 0)), 64240, NULL, 0,
+				     data + 1460 * i, 1460});
+	t_expect_no_tx();
+	c.snd += sizeof(data);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535});
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_established_unacked_data_retransmits_at_rto_with_backoff)
 {
 	struct conn c = passive_plain();
@@ -1120,9 +1204,13 @@ START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 		data[i] = (char)('A' + i % 26);
 	ck_assert_int_eq(sockopt(c.s, IPPROTO_TCP, TCP_NODELAY, 1), 0);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	/*
+	 * A unit of five (half the initial window, as Linux's tcp_cwnd_test()
+	 * allows) ends with PSH; so does the sixth, the write's pushed end.
+	 */
 	for (int i = 0; i < 6; i++)
 		expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 1460u * i, c.rcv,
-				     (uint8_t)(TH_ACK | (i == 5 ? TH_PSH : 0)), 64240, NULL, 0,
+				     (uint8_t)(TH_ACK | (i >= 4 ? TH_PSH : 0)), 64240, NULL, 0,
 				     data + 1460 * i, 1460});
 	/* Segments 2 and 4 are lost; SACKs report 3, then 3 and 5-6 (RFC 6675 IsLost). */
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535,
@@ -2223,6 +2311,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
 	tcase_add_test(tc, test_established_data_both_ways_acked);
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
+	tcase_add_test(tc, test_established_long_rtt_burst_psh_ends_each_unit_of_two);
+	tcase_add_test(tc, test_established_cwnd_limited_burst_ends_with_psh);
 	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
