@@ -82,7 +82,14 @@ struct tx_slot {
 struct pcap_live {
 	pcap_t *p;
 	int fd;
-	bool vnet;	/* frames sent and received carry a struct vnet_hdr */
+	bool vnet;    /* frames sent carry a struct vnet_hdr (GSO) */
+	bool rx_vnet; /* frames received carry one */
+	/*
+	 * A packet socket of our own for sending, -1 = libpcap's: opened with
+	 * the virtio-net header when libpcap's must go without it (see
+	 * vnet_frame_fits()), so that sending keeps GSO.
+	 */
+	int tx_fd;
 	uint8_t *txbuf; /* header + frame, assembled for one send() */
 
 	/* The TX queue (see tx_thread()), all under q_lock. */
@@ -208,7 +215,7 @@ static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t l
 {
 	struct vnet_hdr h;
 
-	if (!pl->vnet || len < ETH_HLEN || bytes[12] != 0x08 || bytes[13] != 0x00)
+	if (!pl->rx_vnet || len < ETH_HLEN || bytes[12] != 0x08 || bytes[13] != 0x00)
 		return false;
 	memcpy(&h, bytes - sizeof(h), sizeof(h));
 	return (h.flags & (VNET_HDR_F_NEEDS_CSUM | VNET_HDR_F_DATA_VALID)) != 0;
@@ -229,7 +236,8 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 /* One send() on libpcap's socket; -errno. */
 static int inject_errno(struct pcap_live *pl, const void *frame, size_t len)
 {
-	if (pcap_inject(pl->p, frame, len) < 0) {
+	if (pl->tx_fd >= 0 ? send(pl->tx_fd, frame, len, 0) < 0
+			   : pcap_inject(pl->p, frame, len) < 0) {
 		int e = errno;
 
 		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
@@ -502,6 +510,14 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 	}
 }
 
+/* See pcap_live.h. */
+int pcap_live_tx_fd(const struct net_device *dev)
+{
+	const struct pcap_live *pl = dev->priv;
+
+	return pl ? pl->tx_fd : -1;
+}
+
 static int pcap_live_get_fd(struct net_device *dev)
 {
 	struct pcap_live *pl = dev->priv;
@@ -526,6 +542,8 @@ static void pcap_live_close(struct net_device *dev)
 
 	if (pl) {
 		tx_queue_stop(pl);
+		if (pl->tx_fd >= 0)
+			close(pl->tx_fd);
 		pcap_close(pl->p);
 		free(pl->txbuf);
 		free(pl);
@@ -612,6 +630,31 @@ static bool vnet_frame_fits(unsigned int mtu)
 	unsigned int slot = (68 + mtu + 18 + 15) & ~15u;
 
 	return slot - 80 >= mtu + ETH_HLEN;
+}
+
+/*
+ * A send-only packet socket on ifname with the virtio-net header, for GSO
+ * when libpcap's socket must go without it; -1 when it cannot be had (no
+ * CAP_NET_RAW here: the opener hands out only libpcap's socket).
+ */
+static int vnet_tx_socket(const char *ifname)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = 0};
+	int one = 1, fd;
+
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	if (!sll.sll_ifindex)
+		return -1;
+	/* Protocol 0: the socket receives nothing. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* The filter text for o, compiled and attached; 0 or -errno. */
@@ -715,6 +758,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	uint8_t ifmac[6];
 	unsigned int mtu;
 	struct pcap_live_opts noghdr;
+	bool origin_no_gso = o->no_gso;
 	pcap_t *p;
 	int rc;
 
@@ -818,9 +862,15 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		int on = 0;
 		socklen_t olen = sizeof(on);
 
-		pl->vnet =
+		pl->rx_vnet =
 		    getsockopt(pcap_fileno(p), SOL_PACKET, PACKET_VNET_HDR, &on, &olen) == 0 && on;
+		pl->vnet = pl->rx_vnet;
 	}
+	pl->tx_fd = -1;
+	if (o == &noghdr && !origin_no_gso)
+		pl->tx_fd = vnet_tx_socket(o->ifname);
+	if (pl->tx_fd >= 0)
+		pl->vnet = true;
 	if (!(pl->txbuf = malloc(PCAP_LIVE_TXBUF))) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;

@@ -60,6 +60,8 @@ void pcap_live_socket_created(int fd);
  * that socket (once) for libpcap to use instead of a new one; else -1.
  */
 int pcap_live_socket_handed(int type);
+/* The device's own send socket (see pcap_live.c's tx_fd), or -1: the embedder keeps it open. */
+int pcap_live_tx_fd(const struct net_device *dev);
 /*
  * In a child of fork(): the device sends inline (the TX thread was the
  * parent's; frames it had queued are the parent's to send) and is never

@@ -522,9 +522,13 @@ static int hook_take_over(void *ctx, struct nstack *ns)
 		nstack_set_dev(ns, dev);
 		if (backend_ops->get_fd)
 			nsp_internal_fd_add(backend_ops->get_fd(dev));
+		if (pcap_live_tx_fd(dev) >= 0)
+			nsp_internal_fd_add(pcap_live_tx_fd(dev));
 		if (old && old->ops == &guarded_ops) {
 			if (backend_ops->get_fd)
 				nsp_internal_fd_del(backend_ops->get_fd(old));
+			if (pcap_live_tx_fd(old) >= 0)
+				nsp_internal_fd_del(pcap_live_tx_fd(old));
 			old->ops->close(old);
 		} else if (old) {
 			old->ops->close(old);
@@ -957,6 +961,8 @@ static int start_locked(void)
 	nsp_internal_fd_add(nstack_wake_fd(ns));
 	if (dev->ops == &guarded_ops && backend_ops->get_fd)
 		nsp_internal_fd_add(backend_ops->get_fd(dev));
+	if (dev->ops == &guarded_ops && pcap_live_tx_fd(dev) >= 0)
+		nsp_internal_fd_add(pcap_live_tx_fd(dev));
 	nsp_fork_init();
 	nsp_thread_efd();
 	exit_linger_ms = c.exit_linger_ms;

@@ -267,8 +267,10 @@ case_tcp_gro_link_curl_download() {
 # A 9000-byte MTU with every offload off on nstack0 (as bench/run.sh
 # measures): libpcap then sizes its ring slots for MTU + 18 bytes, and a
 # full frame behind the kernel's virtio-net header does not fit them
-# (9008 of 9014 bytes): nstack receives without that header then. curl
-# under nstack downloads 20 MiB of full-size frames byte-exact, none cut.
+# (9008 of 9014 bytes): nstack receives without that header then, and
+# sends through a packet socket of its own that keeps it. curl under nstack
+# downloads 20 MiB of full-size frames byte-exact, none cut, and nc
+# uploads them in super-frames.
 case_tcp_jumbo_mtu_without_offloads_download() {
 	local rc=0
 	mkdir -p srv
@@ -280,15 +282,23 @@ case_tcp_jumbo_mtu_without_offloads_download() {
 	if [ "$rc" = 0 ] && wait_file http.log "Serving HTTP"; then
 		NSTACK_STATS=1 on_nstack timeout 30 curl -sS --fail -o out \
 			"http://$PEER_ADDR:8087/f" 2>stats.log || rc=1
+		# And sending: still in super-frames, through a send socket of its own.
+		in_peer timeout 30 nc -l "$PEER_ADDR" 8088 >up.out &
+		local ncpid=$!
+		tcp_wait_listen 8088 && NSTACK_STATS=1 on_nstack timeout 30 nc -N "$PEER_ADDR" 8088 \
+			<srv/f 2>upstats.log || rc=1
+		wait $ncpid || rc=1
 	else
 		rc=1
 	fi
 	ip -n "$NS" link set nstack0 mtu 1500
 	ip -n "$PEER" link set peer0 mtu 1500
 	ip netns exec "$NS" ethtool -K nstack0 gso on tso on >/dev/null 2>&1
-	cat stats.log
-	[ "$rc" = 0 ] && [ "$(sha srv/f)" = "$(sha out)" ] || return 1
-	! grep -E "stat EthInTruncated|frames are cut" stats.log
+	cat stats.log upstats.log
+	[ "$rc" = 0 ] && [ "$(sha srv/f)" = "$(sha out)" ] && [ "$(sha srv/f)" = "$(sha up.out)" ] ||
+		return 1
+	grep -q "stat EthOutGsoFrames" upstats.log || return 1
+	! grep -E "stat EthInTruncated|frames are cut" stats.log upstats.log
 }
 
 # Urgent data from a kernel client to a python server under nstack: the
