@@ -108,8 +108,12 @@ void ns_mail_drain(struct nstack *ns)
 		case NS_MAIL_EVENT: {
 			struct socket *sock = (struct socket *)m.arg;
 
-			/* Only sockets this process still has a file for (it may be gone). */
-			if (l->hooks.sock_event && nstack_sock_file(sock))
+			/*
+			 * Only sockets this process still has a file for: it may
+			 * be gone, its memory reused, so it is not dereferenced
+			 * to find out (nstack_sock_file() would read sock->ns).
+			 */
+			if (l->hooks.sock_event && ns_sock_file(ns, sock))
 				l->hooks.sock_event(l->hooks.ctx, sock);
 			break;
 		}

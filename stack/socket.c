@@ -263,7 +263,17 @@ void nstack_sock_set_file(struct socket *sock, void *file)
 /* This process's handle set by nstack_sock_set_file() (stack lock held). */
 void *nstack_sock_file(const struct socket *sock)
 {
-	struct filemap_ent *e = filemap_slot(ns_local(sock->ns)->files, sock, false);
+	return ns_sock_file(sock->ns, sock);
+}
+
+/*
+ * The same for a socket that may be gone (a pointer another process
+ * posted): looked up by its address only, never dereferenced, so a freed
+ * or reused socket is simply not found. See shared.h.
+ */
+void *ns_sock_file(struct nstack *ns, const struct socket *sock)
+{
+	struct filemap_ent *e = filemap_slot(ns_local(ns)->files, sock, false);
 
 	return e ? e->file : NULL;
 }

@@ -65,4 +65,11 @@ void ns_proc_reap(struct nstack *ns, int slot);
 /* Handles this process's mailbox (stack lock held). */
 void ns_mail_drain(struct nstack *ns);
 
+/*
+ * This process's handle for sock (nstack_sock_set_file), found by the
+ * socket's address alone: sock may already be freed (a mailbox entry about
+ * a socket another process closed). Stack lock held.
+ */
+void *ns_sock_file(struct nstack *ns, const struct socket *sock);
+
 #endif
