@@ -85,7 +85,7 @@ unit-test: $(BUILD)/nstack_tests
 	$(BUILD)/nstack_tests
 
 asan-test:
-	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/nstack_tests
+	$(MAKE) -j$(JOBS) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/nstack_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		NSTACK_TCP_BULK_MIB=$${NSTACK_TCP_BULK_MIB:-8} $(BUILD)-asan/nstack_tests
 
@@ -100,18 +100,22 @@ ASAN_CHECK_CASES := mp_fork_child_closes_epoll_watched_listener matrix_redis_nst
 # The lab's real programs on an ASan/UBSan libnstack.so (ASan's runtime
 # preloaded first); ASAN_CASES='name ...' for a subset. See asan_lab.sh.
 asan-lab:
-	$(MAKE) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/libnstack.so \
+	$(MAKE) -j$(JOBS) BUILD=$(BUILD)-asan OPT="-O1 -g" SAN="$(SAN_FLAGS)" $(BUILD)-asan/libnstack.so \
 		$(BUILD)-asan/nstack $(BUILD)-asan/nstack-opener $(BUILD)-asan/test/nstack-opener-lab \
 		$(BUILD)-asan/nstack-relay
 	$(CC) -shared -fPIC -O1 $(WARN) -o $(BUILD)-asan/libasan_early.so test/tools/asan_early.c -ldl
 	test/integration/asan_lab.sh $(BUILD)-asan $(ASAN_CASES)
 
+# Builds (not the tests) use every core: the three builds were a minute of make check.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 check: deps
-	$(MAKE) all $(BUILD)/nstack_tests
+	$(MAKE) -j$(JOBS) all $(BUILD)/nstack_tests
 	$(MAKE) unit-test
 	$(MAKE) asan-test
 	$(MAKE) integration-test
 	$(MAKE) asan-lab ASAN_CASES="$(ASAN_CHECK_CASES)"
+	$(MAKE) -j$(JOBS) fuzz-build
 	$(MAKE) fuzz-check
 
 demo: deps all

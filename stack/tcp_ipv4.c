@@ -600,15 +600,57 @@ void tcp_simple_retransmit(struct sock *sk)
 }
 
 /* ICMP errors about a segment we sent (RFC 1122 4.2.3.9, RFC 5927). */
+/*
+ * The connection an ICMP or ICMPv6 error quoting our segment th is about
+ * (a: the addresses as the quoted header has them, reversed: saddr is the
+ * peer), or NULL when the error ends here. Errors quoting a sequence number
+ * not in flight are counted and ignored (RFC 5927). A request still in a
+ * listener's SYN queue is dropped when req_abort says the peer cannot be
+ * reached, so the SYN-ACK is not retransmitted into nothing and the peer's
+ * late ACK is answered by a reset (Linux's tcp_req_err).
+ */
+struct sock *tcp_err_lookup(struct nstack *ns, const struct tcp_addrs *a, const struct tcphdr *th,
+			    bool req_abort)
+{
+	uint32_t seq = ntohl(th->seq);
+	struct tcp_request_sock *req;
+	struct sock *sk, *lsk;
+
+	sk = tcp_lookup_established(ns, a, th->dest, th->source);
+	if (sk) {
+		if (sk->sk_state == TCP_TIME_WAIT)
+			return NULL;
+		const struct tcp_sock *tp = tcp_sk(sk);
+		/* A Fast Open child starts past its SYN-ACK, which is still unacked. */
+		uint32_t una = tp->snd_una - (tp->fastopen_child && sk->sk_state == TCP_SYN_RECV);
+
+		if (sk->sk_state != TCP_LISTEN && !between(seq, una, tp->snd_nxt)) {
+			NS_INC_STATS(ns, TcpExtOutOfWindowIcmps);
+			return NULL;
+		}
+		return sk;
+	}
+	lsk = tcp_lookup_listener(ns, a, th->source);
+	req = lsk ? tcp_find_req(lsk, a, th->dest) : NULL;
+	if (!req)
+		return NULL;
+	if (seq != req->snt_isn)
+		NS_INC_STATS(ns, TcpExtOutOfWindowIcmps);
+	else if (req_abort) {
+		NS_INC_STATS(ns, TcpExtListenDrops);
+		tcp_reqsk_free(req);
+	}
+	return NULL;
+}
+
 void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 {
 	struct nstack *ns = skb->ns;
 	const struct iphdr *iph = (const struct iphdr *)skb->data;
 	const struct tcphdr *th;
-	struct tcp_sock *tp;
+	struct tcp_addrs a;
 	struct sock *sk;
 	unsigned int ihl;
-	uint32_t seq;
 	int err, fatal = 0;
 
 	if (skb->len < IP_HLEN_MIN)
@@ -617,13 +659,15 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	if (ihl < IP_HLEN_MIN || skb->len < ihl + 8)
 		return;
 	th = (const struct tcphdr *)(skb->data + ihl);
-	sk = tcp_v4_lookup_established(ns, iph->daddr, th->dest, iph->saddr, th->source);
-	if (!sk || sk->sk_state == TCP_TIME_WAIT)
-		return;
-	tp = tcp_sk(sk);
-	seq = ntohl(th->seq);
-	/* RFC 5927: only errors quoting data in flight are believed. */
-	if (sk->sk_state != TCP_LISTEN && !between(seq, tp->snd_una, tp->snd_nxt))
+	memset(&a, 0, sizeof(a));
+	a.saddr = iph->daddr;
+	a.daddr = iph->saddr;
+	/* Linux drops a request only for these; others (a PMTU note) leave it be. */
+	sk = tcp_err_lookup(ns, &a, th,
+			    type == ICMP_PARAMETERPROB || type == ICMP_TIME_EXCEEDED ||
+				(type == ICMP_DEST_UNREACH &&
+				 (code == ICMP_NET_UNREACH || code == ICMP_HOST_UNREACH)));
+	if (!sk)
 		return;
 
 	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
@@ -637,24 +681,26 @@ void tcp_v4_err(struct sk_buff *skb, int type, int code, uint32_t info)
 	}
 	err = icmp_err_convert(type, code, &fatal);
 	if (err)
-		tcp_err_report(sk, err, fatal);
+		tcp_err_report(sk, err);
 }
 
 /*
- * A believed ICMP or ICMPv6 error err about sk's traffic: fatal ones end a
- * connection being opened; otherwise it is soft unless IP_RECVERR asks.
+ * A believed ICMP or ICMPv6 error err about sk's traffic. While the
+ * connection is being opened any such error ends it, hard or soft (Linux's
+ * tcp_v4_err: connect() fails with EHOSTUNREACH on a host unreachable);
+ * an accepted Fast Open child counts as open. Otherwise it is soft unless
+ * IP_RECVERR asks.
  */
-void tcp_err_report(struct sock *sk, int err, bool fatal)
+void tcp_err_report(struct sock *sk, int err)
 {
+	const struct tcp_sock *tp = tcp_sk(sk);
+
 	sock_hold(sk);
-	if (sk->sk_state == TCP_SYN_SENT || sk->sk_state == TCP_SYN_RECV) {
-		if (fatal) {
-			sk->sk_err = err;
-			SK_CB(sk, sk_error_report)(sk);
-			tcp_done(sk);
-		} else {
-			sk->sk_err_soft = err;
-		}
+	if (sk->sk_state == TCP_SYN_SENT ||
+	    (sk->sk_state == TCP_SYN_RECV && !(tp->fastopen_child && !tp->parent))) {
+		sk->sk_err = err;
+		SK_CB(sk, sk_error_report)(sk);
+		tcp_done(sk);
 	} else if (sk->sk_ipv6 ? inet_sk(sk)->v6.recverr : inet_sk(sk)->recverr) {
 		sk->sk_err = err;
 		SK_CB(sk, sk_error_report)(sk);

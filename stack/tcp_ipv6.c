@@ -167,7 +167,6 @@ static void tcp_v6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offs
 	const struct tcphdr *th;
 	struct tcp_addrs a;
 	struct sock *sk;
-	uint32_t seq;
 	int err;
 	bool fatal;
 
@@ -181,12 +180,9 @@ static void tcp_v6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offs
 	a.daddr6 = ip6h->saddr;
 	a.saddr = tcp_v6_fold(ns, &a.saddr6);
 	a.daddr = tcp_v6_fold(ns, &a.daddr6);
-	sk = tcp_lookup_established(ns, &a, th->dest, th->source);
-	if (!sk || sk->sk_state == TCP_TIME_WAIT)
-		return;
-	seq = ntohl(th->seq);
-	/* RFC 5927: only errors quoting data in flight are believed. */
-	if (sk->sk_state != TCP_LISTEN && !between(seq, tcp_sk(sk)->snd_una, tcp_sk(sk)->snd_nxt))
+	fatal = icmpv6_err_convert(type, code, &err);
+	sk = tcp_err_lookup(ns, &a, th, fatal);
+	if (!sk)
 		return;
 	if (type == ICMPV6_PKT_TOOBIG) {
 		unsigned int mtu = ip6_dst_mtu(ns, &sk->sk_v6_daddr);
@@ -197,9 +193,8 @@ static void tcp_v6_err(struct sk_buff *skb, uint8_t type, uint8_t code, int offs
 		}
 		return;
 	}
-	fatal = icmpv6_err_convert(type, code, &err);
 	if (err)
-		tcp_err_report(sk, err, fatal);
+		tcp_err_report(sk, err);
 }
 
 static const struct inet6_protocol tcpv6_protocol = {

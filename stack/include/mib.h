@@ -146,6 +146,7 @@
 	X(TcpExtSyncookiesFailed)                                                                  \
 	X(TcpExtListenOverflows)                                                                   \
 	X(TcpExtListenDrops)                                                                       \
+	X(TcpExtOutOfWindowIcmps)                                                                  \
 	X(TcpExtTCPChallengeACK)                                                                   \
 	X(TcpExtTCPFastRetrans)                                                                    \
 	X(TcpExtTCPSackRecovery)                                                                   \

@@ -727,11 +727,14 @@ struct sock *tcp_v4_lookup_established(struct nstack *ns, uint32_t saddr, uint16
 struct sock *tcp_lookup_established(struct nstack *ns, const struct tcp_addrs *a, uint16_t sport,
 				    uint16_t dport);
 struct sock *tcp_lookup_listener(struct nstack *ns, const struct tcp_addrs *a, uint16_t dport);
+/* The connection an ICMP error quoting our segment th is for (tcp_ipv4.c). */
+struct sock *tcp_err_lookup(struct nstack *ns, const struct tcp_addrs *a, const struct tcphdr *th,
+			    bool req_abort);
 uint32_t tcp_v4_init_seq(struct nstack *ns);
 /* Active open, the parts both families share once addresses are chosen. */
 int tcp_connect_finish(struct sock *sk, unsigned int mtu, uint32_t isn_saddr, uint32_t isn_daddr);
 bool tcp_sk_bound(const struct sock *sk);
-void tcp_err_report(struct sock *sk, int err, bool fatal);
+void tcp_err_report(struct sock *sk, int err);
 void tcp_simple_retransmit(struct sock *sk);
 
 /* tcp_ipv6.c */

@@ -203,6 +203,36 @@ fi
 exec $REAL_IP "\$@"
 EOF
 chmod +x "$OUT/shim/ip"
+# The "nstat" the nstack run's client finds first: a script reading the
+# TCP counters (nstat | grep TcpExt...) means those of the stack that made
+# its calls, so it gets nstack's ("nstack stat -c") with nstat's default
+# meaning: the increase since the previous call (history kept per script),
+# non-zero ones only; -n only updates the history, -a prints absolute values.
+cat >"$OUT/shim/nstat" <<EOF
+#!/bin/sh
+[ -n "\${CONF_NSTAT_HISTORY:-}" ] || exec nstat "\$@"
+quiet=0 abs=0
+for o in "\$@"; do
+	case "\$o" in
+	-n | --nooutput) quiet=1 ;;
+	-a | --ignore) abs=1 ;;
+	*) echo "conformance shim: nstat \$o not supported" >&2; exit 2 ;;
+	esac
+done
+hist="\$CONF_NSTAT_HISTORY"
+[ -f "\$hist" ] || : >"\$hist"
+env -u LD_PRELOAD "$(realpath "$BUILD")/nstack" stat -c |
+	awk '/^stack / { use = /: live/ } /^  netns / { use = use && /this one/ }
+		use && \$1 ~ /^[A-Z][A-Za-z0-9]+\$/ && \$2 ~ /^[0-9]+\$/ { print \$1, \$2 }' >"\$hist.now"
+if [ "\$quiet" = 0 ]; then
+	echo "#kernel"
+	awk -v abs="\$abs" 'NR == FNR { old[\$1] = \$2; next }
+		{ d = abs ? \$2 : \$2 - old[\$1]; if (d) printf "%-32s%-17d0.0\\n", \$1, d }' \\
+		"\$hist" "\$hist.now"
+fi
+mv "\$hist.now" "\$hist"
+EOF
+chmod +x "$OUT/shim/nstat"
 # The wire server keeps its kernel out of the test traffic with iptables;
 # here an nftables rule in lab_up does that, so its iptables calls are no-ops.
 mkdir -p "$OUT/shim/server"
@@ -349,7 +379,9 @@ run_one() {
 				ip netns exec "$c" tc qdisc del dev tun0 root >/dev/null 2>&1
 			fi
 		fi
+		rm -f "$OUT/$mode/$key.nstat"
 		envs=(PATH="$OUT/shim:$PATH" CONF_NSTACK_LOCAL="$local_ip"
+			CONF_NSTAT_HISTORY="$OUT/$mode/$key.nstat"
 			LD_PRELOAD="$LIB" NSTACK_IFACE=tun0 NSTACK_ADDR="$local_ip/$plen"
 			NSTACK_GW="$gw" NSTACK_BYPASS="$CTL_NET")
 	fi

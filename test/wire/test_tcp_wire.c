@@ -732,6 +732,86 @@ START_TEST(test_listen_fastopen_server_cookie_then_syn_data_accepted)
 }
 END_TEST
 
+/* The peer's ICMP error about our SYN-ACK in frame synack, quoting sequence number seq. */
+static void inject_icmp_about_synack(unsigned char *synack, uint8_t code, uint32_t seq)
+{
+	unsigned char frame[T_FRAME_MAX];
+	struct tcphdr *th = (struct tcphdr *)(synack + ETH_HLEN + 20);
+	uint32_t saved = th->seq;
+	size_t n;
+
+	th->seq = htonl(seq);
+	n = t_build_peer_icmp_error(frame, synack, ICMP_DEST_UNREACH, code, 28, 7);
+	th->seq = saved;
+	t_inject(frame, n);
+}
+
+/*
+ * ICMP errors about a connection still being opened (Linux's tcp_req_err,
+ * packetdrill's fastopen/server/icmp-baseline and icmp-before-accept): one
+ * quoting a sequence number we never sent is counted (OutOfWindowIcmps)
+ * and ignored; host unreachable for a request in the SYN queue drops it,
+ * so the peer's late ACK gets a reset; for a Fast Open child already in
+ * the accept queue it ends the connection there: accept() still returns
+ * it, the SYN's data reads, then EHOSTUNREACH, and a write gets EPIPE.
+ */
+START_TEST(test_listen_icmp_unreachable_drops_request_and_ends_fastopen_child)
+{
+	static const uint8_t mss_opt[4] = {2, 4, 0x05, 0xb4};
+	uint8_t syn_opt[16] = {2, 4, 0x05, 0xb4, TCPOPT_FASTOPEN, 10};
+	struct t_opts o = {.tweak = fastopen_server_on};
+	struct tcp_fastopen_cookie foc;
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	struct socket *l, *c = NULL;
+	uint32_t iss;
+	size_t len;
+	char buf[64];
+
+	t_teardown();
+	t_setup_opts(&o);
+	l = listener(SRV_PORT, 8);
+	ck_assert_int_eq(sockopt(l, IPPROTO_TCP, TCP_FASTOPEN, 5), 0);
+
+	/* A plain request: out of window first, then a real one. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, mss_opt, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	iss = ntohl(th->seq);
+	inject_icmp_about_synack(f, ICMP_HOST_UNREACH, iss + 5000);
+	ck_assert_uint_eq(t_stat("TcpExtOutOfWindowIcmps"), 1);
+	inject_icmp_about_synack(f, ICMP_HOST_UNREACH, iss);
+	ck_assert_uint_eq(t_stat("TcpExtListenDrops"), 1);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, iss + 1, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT, iss + 1, 0, TH_RST, 0});
+	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), -EAGAIN);
+
+	/* A Fast Open child. */
+	nstack_lock(T.ns);
+	tcp_fastopen_cookie_gen(l->sk, T_PEER_IP, T_LOCAL_IP, &foc);
+	nstack_unlock(T.ns);
+	memcpy(syn_opt + 6, foc.val, 8);
+	syn_opt[14] = syn_opt[15] = TCPOPT_NOP;
+	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt, 16,
+			     "0123456789", 10});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(ntohl(th->ack_seq), PEER_ISN + 11);
+	iss = ntohl(th->seq);
+	inject_icmp_about_synack(f, ICMP_HOST_UNREACH, iss + 5000);
+	ck_assert_uint_eq(t_stat("TcpExtOutOfWindowIcmps"), 2);
+	inject_icmp_about_synack(f, ICMP_HOST_UNREACH, iss);
+	ck_assert_int_eq(nstack_accept(l, &c, NULL, NULL, SOCK_NONBLOCK), 0);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), 10);
+	ck_assert_int_eq(urecv(c, buf, sizeof(buf)), -EHOSTUNREACH);
+	ck_assert_int_eq(usend(c, "x", 1), -EPIPE);
+	inject(&(struct seg){PEER_PORT + 1, SRV_PORT, PEER_ISN + 11, iss + 1, TH_ACK, 65535});
+	expect(&(struct seg){SRV_PORT, PEER_PORT + 1, iss + 1, 0, TH_RST, 0});
+	nstack_close(c);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
 /* inject() with the IP ECN field set to ecn. */
 static void inject_ecn(const struct seg *s, uint8_t ecn)
 {
@@ -919,6 +999,30 @@ START_TEST(test_synsent_rst_ack_refuses_connection)
 	inject(&(struct seg){SRV_PORT, port, 0, iss + 1, TH_RST | TH_ACK, 0});
 	t_expect_no_tx();
 	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -ECONNREFUSED);
+	nstack_close(s);
+}
+END_TEST
+
+/*
+ * A host unreachable about our SYN ends the connect() at once, although
+ * the error is a soft one for an open connection (Linux's tcp_v4_err for
+ * SYN-SENT; "connect: No route to host" from a router's error).
+ */
+START_TEST(test_synsent_icmp_host_unreachable_fails_connect)
+{
+	struct socket *s = tcp_socket();
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(SRV_PORT), .sin_addr.s_addr = T_PEER_IP};
+	unsigned char f[T_FRAME_MAX], frame[T_FRAME_MAX];
+	size_t len, n;
+
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EINPROGRESS);
+	recv_tcp(f, &len);
+	n = t_build_peer_icmp_error(frame, f, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 28, 9);
+	t_inject(frame, n);
+	t_expect_no_tx();
+	ck_assert_uint_eq(nstack_poll(s) & POLLERR, POLLERR);
+	ck_assert_int_eq(nstack_connect(s, (struct sockaddr *)&sa, sizeof(sa)), -EHOSTUNREACH);
 	nstack_close(s);
 }
 END_TEST
@@ -2303,9 +2407,11 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_synsent_connect_sends_syn_in_linux_option_order_then_ack);
 	tcase_add_test(tc, test_synsent_syn_retransmits_with_backoff_then_etimedout);
 	tcase_add_test(tc, test_synsent_rst_ack_refuses_connection);
+	tcase_add_test(tc, test_synsent_icmp_host_unreachable_fails_connect);
 	tcase_add_test(tc, test_synsent_fastopen_cookie_request_then_syn_data);
 	tcase_add_test(tc, test_synsent_fastopen_connect_deferred_until_write);
 	tcase_add_test(tc, test_listen_fastopen_server_cookie_then_syn_data_accepted);
+	tcase_add_test(tc, test_listen_icmp_unreachable_drops_request_and_ends_fastopen_child);
 	tcase_add_test(tc, test_synsent_ecn_negotiated_ect0_ce_echo_and_cwr);
 	tcase_add_test(tc, test_listen_reset_before_accept_write_econnreset_then_data_then_eof);
 	tcase_add_test(tc, test_synsent_syn_simultaneous_open_synack_then_established);
