@@ -944,6 +944,12 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		}
 		if (!(flags & MSG_MORE) || tcp_forced_push(tp))
 			tcp_mark_push(sk);
+		/* MSG_OOB: the write's last byte is urgent (RFC 6093: the pointer names the next).
+		 */
+		if (flags & MSG_OOB) {
+			tp->snd_up = tp->write_seq;
+			tp->urg_mode = true;
+		}
 		tcp_push(sk, (flags & MSG_MORE) ? TCP_NAGLE_CORK : tp->nonagle);
 		if (!tcp_stream_is_writeable(sk))
 			tp->nospace = true;

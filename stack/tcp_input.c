@@ -703,6 +703,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	if (after(ack, prior_una)) {
 		tp->bytes_acked += ack - prior_una;
 		tp->snd_una = ack;
+		/* The urgent data is acknowledged: urgent mode ends (tcp_clean_rtx_queue). */
+		if (tp->urg_mode && !before(ack, tp->snd_up))
+			tp->urg_mode = false;
 		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
 		/* Everything sent is acknowledged: busy only if more waits. */
 		if (!tp->packets_out)

@@ -186,7 +186,7 @@ int tcp_transmit_raw(struct nstack *ns, struct sk_buff *skb, const struct tcp_ad
 	th->flags = flags;
 	th->window = htons(window);
 	th->check = 0;
-	th->urg_ptr = 0;
+	th->urg_ptr = (flags & TH_URG) ? htons(o->urg_ptr) : 0;
 	tcp_options_write((unsigned char *)(th + 1), o);
 	NS_INC_STATS(ns, TcpOutSegs);
 	if (a->v6) {
@@ -557,6 +557,20 @@ static int tcp_transmit_flags(struct sock *sk, struct sk_buff *skb, bool clone, 
 		if (tp->ecn_flags & TCP_ECN_DEMAND_CWR)
 			flags |= TH_ECE;
 	}
+	/*
+	 * Urgent mode: every segment before the urgent pointer says where it
+	 * is; one too far ahead for 16 bits says 0xffff, as long as that
+	 * does not point past what was sent (Linux's __tcp_transmit_skb).
+	 */
+	if (tp->urg_mode && before(cb->seq, tp->snd_up)) {
+		if (before(tp->snd_up, cb->seq + 0x10000)) {
+			o.urg_ptr = (uint16_t)(tp->snd_up - cb->seq);
+			flags |= TH_URG;
+		} else if (after(cb->seq + 0xffff, tp->snd_nxt)) {
+			o.urg_ptr = 0xffff;
+			flags |= TH_URG;
+		}
+	}
 	cb->when = now;
 	if (!cb->first_tx)
 		cb->first_tx = now;
@@ -608,7 +622,8 @@ static bool tcp_nagle_test(const struct tcp_sock *tp, const struct sk_buff *skb,
 
 	if (nonagle & TCP_NAGLE_PUSH)
 		return true;
-	if (TCP_SKB_CB(skb)->tcp_flags & TH_FIN)
+	/* Neither urgent data nor the FIN waits for Nagle. */
+	if (tp->urg_mode || (TCP_SKB_CB(skb)->tcp_flags & TH_FIN))
 		return true;
 	if (!partial)
 		return true;

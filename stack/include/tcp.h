@@ -377,6 +377,13 @@ struct tcp_sock {
 	 */
 	uint32_t urg_seq;
 	uint16_t urg_data;
+	/*
+	 * Urgent data sent (send(MSG_OOB), Linux's snd_up): the urgent
+	 * pointer goes out, the byte after the last one of that write, until
+	 * the peer has acknowledged it.
+	 */
+	uint32_t snd_up;
+	bool urg_mode;
 	uint32_t window_clamp;
 	uint32_t rcv_ssthresh;
 	uint8_t scaling_ratio; /* payload/truesize of full segments, x256 (Linux 6.x) */
@@ -774,6 +781,7 @@ struct tcp_out_options {
 	int num_sacks;
 	const struct tcp_sack_block *sacks;
 	const struct tcp_fastopen_cookie *fo;
+	uint16_t urg_ptr; /* not an option: the header's urgent pointer, sent with TH_URG */
 };
 
 struct ip_tx_params;

@@ -341,6 +341,45 @@ s.close()' || return 1
 	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
 }
 
+# The other way: urgent data from a python client under nstack to a kernel
+# server, which must see the same (URG and the pointer as Linux sends them).
+case_tcp_urgent_data_msg_oob_sent() {
+	in_peer timeout 20 python3 -c '
+import fcntl, select, socket, struct, time
+l = socket.create_server(("198.18.0.1", 9132))
+print("ready", flush=True)
+c, _ = l.accept()
+deadline = time.time() + 10
+p = select.poll()
+p.register(c, select.POLLIN | select.POLLPRI)
+while time.time() < deadline and not any(ev & select.POLLPRI for _, ev in p.poll(1000)):
+    pass
+head = c.recv(100)
+mark = struct.unpack("i", fcntl.ioctl(c, 0x8905, b"\0\0\0\0"))[0]
+oob = c.recv(1, socket.MSG_OOB)
+rest = b""
+while len(rest) < 6:
+    d = c.recv(100)
+    if not d:
+        break
+    rest += d
+print("head=%r mark=%d oob=%r rest=%r" % (head, mark, oob, rest), flush=True)
+' >srv.log 2>&1 &
+	wait_file srv.log ready || { cat srv.log; return 1; }
+	on_nstack timeout 10 python3 -c '
+import socket, time
+s = socket.create_connection(("198.18.0.1", 9132))
+s.sendall(b"hello")
+s.send(b"!", socket.MSG_OOB)
+time.sleep(0.3)
+s.sendall(b" world")
+time.sleep(0.5)
+s.close()' || return 1
+	wait
+	cat srv.log
+	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
+}
+
 # epoll_ctl() making a registration ready (here MOD to EPOLLOUT on a
 # writable socket) while another thread sleeps in epoll_wait() on that set
 # wakes the sleeper at once, as Linux's: apache's event MPM hands a socket

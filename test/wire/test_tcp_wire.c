@@ -2394,6 +2394,51 @@ START_TEST(test_established_urgent_data_received_like_linux)
 }
 END_TEST
 
+static ssize_t usend_flags(struct socket *s, const void *buf, size_t len, int flags)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	return nstack_sendmsg(s, &m, flags);
+}
+
+/*
+ * Urgent data sent as Linux does (send(MSG_OOB), tcp_mark_urg and
+ * __tcp_transmit_skb): URG with the pointer naming the byte after the
+ * write's last one, on every segment before it; Nagle does not hold data
+ * back while urgent data is unacknowledged; the peer's ACK of the urgent
+ * byte ends urgent mode.
+ */
+START_TEST(test_established_urgent_data_sent_like_linux)
+{
+	struct conn c = passive_plain();
+	uint32_t s0 = c.snd;
+
+	ck_assert_int_eq(usend_flags(c.s, "abc", 3, MSG_OOB), 3);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0, c.rcv, TH_ACK | TH_PSH | TH_URG, 64240, NULL,
+			     0, "abc", 3, 3});
+	/* Not held by Nagle behind the unacknowledged small segment: urgent mode. */
+	ck_assert_int_eq(usend(c.s, "x", 1), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 3, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "x", 1});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 4, TH_ACK, 65535});
+	t_expect_no_tx();
+	/* Urgent mode over: Nagle holds "z" behind "y" until "!" comes urgent. */
+	ck_assert_int_eq(usend(c.s, "y", 1), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 4, c.rcv, TH_ACK | TH_PSH, 64240, NULL, 0,
+			     "y", 1});
+	ck_assert_int_eq(usend(c.s, "z", 1), 1);
+	t_expect_no_tx();
+	ck_assert_int_eq(usend_flags(c.s, "!", 1, MSG_OOB), 1);
+	expect(&(struct seg){SRV_PORT, PEER_PORT, s0 + 5, c.rcv, TH_ACK | TH_PSH | TH_URG, 64240,
+			     NULL, 0, "z!", 2, 2});
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 7, TH_ACK, 65535});
+	t_expect_no_tx();
+	c.snd = s0 + 7;
+	conn_close(&c);
+}
+END_TEST
+
 static Suite *tcp_wire_suite(void)
 {
 	Suite *s = suite_create("tcp_wire");
@@ -2457,6 +2502,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_tail_loss_probe_resends_last_segment_at_pto);
 	tcase_add_test(tc, test_listen_syn_queue_full_without_cookies_drops_syn);
 	tcase_add_test(tc, test_established_urgent_data_received_like_linux);
+	tcase_add_test(tc, test_established_urgent_data_sent_like_linux);
 	suite_add_tcase(s, tc);
 	return s;
 }
