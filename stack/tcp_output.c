@@ -558,6 +558,7 @@ static int tcp_transmit_flags(struct sock *sk, struct sk_buff *skb, bool clone, 
 			flags |= TH_ECE;
 	}
 	cb->when = now;
+	cb->tx_delivered = tp->delivered;
 	if (!cb->first_tx)
 		cb->first_tx = now;
 	tp->segs_out++;
@@ -1003,7 +1004,8 @@ void tcp_xmit_retransmit_queue(struct sock *sk)
 			continue;
 		if (tcp_retransmit_skb(sk, skb))
 			break;
-		if (skb == skb_peek(&sk->sk_write_queue))
+		/* RACK's reordering timer, when set, already watches the head. */
+		if (skb == skb_peek(&sk->sk_write_queue) && tp->pending != ICSK_TIME_REO_TIMEOUT)
 			tcp_rearm_rto(sk);
 	}
 }
