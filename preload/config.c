@@ -148,6 +148,8 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_tso_rtt_log", "TSO_RTT_LOG", K_INT, tso_rtt_log),
     KNOB("ipv4/tcp_pacing_ss_ratio", "PACING_SS_RATIO", K_INT, pacing_ss_ratio),
     KNOB("ipv4/tcp_pacing_ca_ratio", "PACING_CA_RATIO", K_INT, pacing_ca_ratio),
+    KNOB("ipv4/tcp_recovery", "RECOVERY", K_INT, recovery),
+    KNOB("ipv4/tcp_max_reordering", "MAX_REORDERING", K_INT, max_reordering),
     KNOB("ipv4/tcp_fastopen_key", "FASTOPEN_KEY", K_TFOKEY, fastopen_key),
     KNOB(NULL, "MSL_MS", K_MS, msl_us),
     KNOB(NULL, "RTO_MIN_MS", K_MS, rto_min_us),

@@ -121,6 +121,7 @@ int tcp_init_sock(struct sock *sk)
 	tp->snd_cwnd_clamp = ~0u;
 	tp->mss_cache = TCP_MSS_DEFAULT;
 	tp->reordering = TCP_FASTRETRANS_THRESH;
+	tcp_rack_init(tp);
 	tp->ca_ops_ref = ns->tcp->default_ca;
 	tp->pmtu = ns_dev(ns) ? ns_dev(ns)->mtu : 1500;
 	sk->sk_state = TCP_CLOSE;
@@ -336,6 +337,7 @@ int tcp_disconnect(struct sock *sk, int flags)
 	tp->snd_wscale = tp->rcv_wscale = 0;
 	tp->ts_recent = 0;
 	tp->ts_recent_stamp = 0;
+	tcp_rack_init(tp);
 	if (sk->sk_socket)
 		sk->sk_socket->state = SS_UNCONNECTED;
 	SK_CB(sk, sk_error_report)(sk);
@@ -1255,6 +1257,8 @@ void tcp_get_info(struct sock *sk, struct tcp_info_linux *info)
 	info->tcpi_snd_cwnd = tp->snd_cwnd;
 	info->tcpi_advmss = tp->advmss;
 	info->tcpi_reordering = tp->reordering;
+	info->tcpi_reord_seen = tp->reord_seen;
+	info->tcpi_dsack_dups = tp->dsack_dups;
 	info->tcpi_rcv_space = tp->rcvq_space;
 	info->tcpi_rcv_rtt = tp->rcv_rtt_us;
 	info->tcpi_total_retrans = tp->total_retrans;

@@ -55,4 +55,6 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->tso_rtt_log = 9;
 	c->pacing_ss_ratio = 200;
 	c->pacing_ca_ratio = 120;
+	c->recovery = 1;
+	c->max_reordering = 300;
 }

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/errqueue.h>
 
@@ -280,15 +281,91 @@ void tcp_finish_connect(struct sock *sk, struct sk_buff *skb)
 	tcp_init_transfer(sk);
 }
 
+/*
+ * What one ACK's SACK and cumulative processing found (Linux's
+ * tcp_sacktag_state and rate sample, the parts used here).
+ */
+struct tcp_ack_state {
+	uint32_t reord;		  /* lowest never-retransmitted segment delivered out of order */
+	uint32_t prior_delivered; /* tp->delivered when the newest delivered segment was sent */
+	uint64_t prior_mstamp;	  /* that segment's send time, 0: none delivered */
+	uint32_t prior_end_seq;
+};
+
+/* Notes a delivered segment for the DSACK rounds of RACK (tcp_rate_skb_delivered). */
+static void tcp_ack_state_delivered(struct tcp_ack_state *st, const struct tcp_skb_cb *cb)
+{
+	if (!st->prior_mstamp || cb->when > st->prior_mstamp ||
+	    (cb->when == st->prior_mstamp && after(cb->end_seq, st->prior_end_seq))) {
+		st->prior_mstamp = cb->when;
+		st->prior_end_seq = cb->end_seq;
+		st->prior_delivered = cb->tx_delivered;
+	}
+}
+
+/*
+ * The end of the highest SACKed segment, or snd_una when none is
+ * (Linux's tcp_highest_sack_seq). SACKs mostly cover the newest data, so
+ * the walk from the tail is short.
+ */
+static uint32_t tcp_highest_sack_seq(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *skb;
+
+	if (!tp->sacked_out)
+		return tp->snd_una;
+	skb = tp->send_head ? TAILQ_PREV(tp->send_head, sk_buff_list, list)
+			    : skb_peek_tail(&sk->sk_write_queue);
+	for (; skb; skb = TAILQ_PREV(skb, sk_buff_list, list))
+		if (TCP_SKB_CB(skb)->sacked & TCPCB_SACKED_ACKED)
+			return TCP_SKB_CB(skb)->end_seq;
+	return tp->snd_una;
+}
+
+/*
+ * A segment never retransmitted was delivered at low_seq, below others
+ * delivered before it: the path reorders (Linux's tcp_check_sack_reordering).
+ * tp->reordering grows to the distance seen, in segments, so dupthresh
+ * and RACK's window stop taking such holes for losses.
+ */
+static void tcp_check_sack_reordering(struct sock *sk, uint32_t low_seq, uint32_t fack)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t mss = tp->mss_cache, metric, max = (uint32_t)sk->ns->cfg.tcp.max_reordering;
+
+	if (!before(low_seq, fack))
+		return;
+	metric = fack - low_seq;
+	if (mss && metric > tp->reordering * mss) {
+		uint32_t segs = (metric + mss - 1) / mss;
+
+		tp->reordering = segs < max ? segs : max;
+	}
+	tp->reord_seen++;
+	NS_INC_STATS(sk->ns, TcpExtTCPSACKReorder);
+}
+
+/* The ACK echoes a timestamp older than skb's retransmission: its first copy arrived. */
+static bool tcp_skb_spurious_retrans(const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+	return (cb->sacked & TCPCB_RETRANS) && tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr &&
+	       before(tp->rx_opt.rcv_tsecr, (uint32_t)(cb->when / 1000u) + tp->tsoffset);
+}
+
 /* Frees acknowledged segments, samples the RTT, returns packets acked (tcp_clean_rtx_queue). */
-static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_us, bool *fin_acked)
+static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, uint32_t prior_fack,
+				    struct tcp_ack_state *st, int64_t *rtt_us, bool *fin_acked)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
 	uint64_t now = tcp_now(sk);
 	uint64_t first_clean_tx = 0;
 	bool retrans_acked = false;
-	uint32_t acked = 0;
+	uint32_t acked = 0, reord = tp->snd_nxt;
 
 	*rtt_us = -1;
 	while ((skb = skb_peek(&sk->sk_write_queue)) && skb != tp->send_head) {
@@ -296,16 +373,24 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 
 		if (after(cb->end_seq, ack))
 			break;
-		if (cb->sacked & TCPCB_EVER_RETRANS)
+		if (cb->sacked & TCPCB_EVER_RETRANS) {
 			retrans_acked = true;
-		else if (!first_clean_tx)
-			first_clean_tx = cb->when;
+		} else if (!(cb->sacked & TCPCB_SACKED_ACKED)) {
+			if (!first_clean_tx)
+				first_clean_tx = cb->when;
+			if (before(cb->seq, reord))
+				reord = cb->seq;
+		}
 		if (cb->sacked & TCPCB_SACKED_RETRANS)
 			tp->retrans_out--;
-		if (cb->sacked & TCPCB_SACKED_ACKED)
+		if (cb->sacked & TCPCB_SACKED_ACKED) {
 			tp->sacked_out--;
-		else
+		} else {
 			tp->delivered++;
+			tcp_ack_state_delivered(st, cb);
+			if (tp->sack_ok && !tcp_skb_spurious_retrans(sk, skb))
+				tcp_rack_advance(sk, cb->sacked, cb->end_seq, cb->when);
+		}
 		if (cb->sacked & TCPCB_LOST)
 			tp->lost_out--;
 		if (cb->tcp_flags & TH_FIN)
@@ -319,6 +404,9 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 		skb_unlink(&sk->sk_write_queue, skb);
 		tcp_free_skb(sk, skb);
 	}
+	/* A hole never retransmitted was filled: that is reordering, not loss. */
+	if (acked && tp->sack_ok && before(reord, prior_fack))
+		tcp_check_sack_reordering(sk, reord, tcp_highest_sack_seq(sk));
 	if (first_clean_tx && !retrans_acked) {
 		*rtt_us = (int64_t)(now - first_clean_tx);
 	} else if (tp->rx_opt.saw_tstamp && tp->rx_opt.rcv_tsecr && acked) {
@@ -332,16 +420,101 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, int64_t *rtt_
 	return acked;
 }
 
+/*
+ * A DSACK (RFC 2883): the first block lies below the cumulative ACK or
+ * inside the second (Linux's tcp_check_dsack and tcp_dsack_seen). It is
+ * believed only for as many duplicates as we retransmitted; with
+ * reordering seen, and unless it answers a loss probe, it tells RACK its
+ * window was too small.
+ */
+static void tcp_check_dsack(struct sock *sk, uint32_t ack)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	const struct tcp_options_received *o = &tp->rx_opt;
+	uint32_t s = o->sacks[0].start_seq, e = o->sacks[0].end_seq, len, dup = 1;
+
+	if (before(s, ack)) {
+		NS_INC_STATS(sk->ns, TcpExtTCPDSACKRecv);
+	} else if (o->num_sacks > 1 && !after(e, o->sacks[1].end_seq) &&
+		   !before(s, o->sacks[1].start_seq)) {
+		NS_INC_STATS(sk->ns, TcpExtTCPDSACKOfoRecv);
+	} else {
+		return;
+	}
+	if (!before(s, e))
+		return;
+	len = e - s;
+	if (len > tp->max_window)
+		return;
+	if (len > tp->mss_cache && tp->mss_cache)
+		dup = (len + tp->mss_cache - 1) / tp->mss_cache;
+	tp->dsack_dups += dup;
+	if (tp->dsack_dups > tp->total_retrans)
+		return;
+	if (tp->reord_seen && !(len <= tp->mss_cache && tp->tlp_high_seq == e))
+		tp->rack.dsack_seen = true;
+}
+
+/* Orders SACK blocks by their start, as Linux walks them. */
+static int tcp_sack_block_cmp(const void *a, const void *b)
+{
+	const struct tcp_sack_block *x = a, *y = b;
+
+	return before(x->start_seq, y->start_seq) ? -1 : x->start_seq != y->start_seq;
+}
+
+/*
+ * Tags one segment newly covered by a SACK block (Linux's tcp_sacktag_one).
+ * A retransmission SACKed while not marked lost may still be in flight, so
+ * it keeps counting as one.
+ */
+static void tcp_sacktag_one(struct sock *sk, struct sk_buff *skb, uint32_t *fack,
+			    struct tcp_ack_state *st)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
+
+	tcp_rack_advance(sk, cb->sacked, cb->end_seq, cb->when);
+	if (cb->sacked & TCPCB_SACKED_RETRANS) {
+		if (cb->sacked & TCPCB_LOST) {
+			cb->sacked &= (uint8_t) ~(TCPCB_LOST | TCPCB_SACKED_RETRANS);
+			tp->lost_out--;
+			tp->retrans_out--;
+		}
+	} else {
+		/* A segment sent once, SACKed below one SACKed before it: reordering. */
+		if (!(cb->sacked & TCPCB_EVER_RETRANS) && before(cb->seq, *fack) &&
+		    before(cb->seq, st->reord))
+			st->reord = cb->seq;
+		if (cb->sacked & TCPCB_LOST) {
+			cb->sacked &= (uint8_t)~TCPCB_LOST;
+			tp->lost_out--;
+		}
+	}
+	cb->sacked |= TCPCB_SACKED_ACKED;
+	tp->sacked_out++;
+	tp->delivered++;
+	tcp_ack_state_delivered(st, cb);
+	if (after(cb->end_seq, *fack))
+		*fack = cb->end_seq;
+}
+
 /* Marks segments covered by the peer's SACK blocks (RFC 2018, tcp_sacktag_write_queue). */
-static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack)
+static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack, struct tcp_ack_state *st)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct tcp_options_received *o = &tp->rx_opt;
+	struct tcp_sack_block blocks[TCP_MAX_SACKS];
+	uint32_t fack = tcp_highest_sack_seq(sk);
 	struct sk_buff *skb;
-	int i;
+	int i, n = o->num_sacks;
 
-	for (i = 0; i < o->num_sacks; i++) {
-		uint32_t s = o->sacks[i].start_seq, e = o->sacks[i].end_seq;
+	tcp_check_dsack(sk, ack);
+	memcpy(blocks, o->sacks, sizeof(blocks[0]) * (size_t)n);
+	qsort(blocks, (size_t)n, sizeof(blocks[0]), tcp_sack_block_cmp);
+	st->reord = tp->snd_nxt;
+	for (i = 0; i < n; i++) {
+		uint32_t s = blocks[i].start_seq, e = blocks[i].end_seq;
 
 		/* Ignore blocks below the ACK (D-SACK) or beyond what we sent. */
 		if (!after(e, s) || !after(e, ack) || after(e, tp->snd_nxt) ||
@@ -361,19 +534,11 @@ static void tcp_sacktag_write_queue(struct sock *sk, uint32_t ack)
 				continue; /* partly covered: leave it */
 			if (cb->sacked & TCPCB_SACKED_ACKED)
 				continue;
-			if (cb->sacked & TCPCB_SACKED_RETRANS) {
-				cb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
-				tp->retrans_out--;
-			}
-			if (cb->sacked & TCPCB_LOST) {
-				cb->sacked &= (uint8_t)~TCPCB_LOST;
-				tp->lost_out--;
-			}
-			cb->sacked |= TCPCB_SACKED_ACKED;
-			tp->sacked_out++;
-			tp->delivered++;
+			tcp_sacktag_one(sk, skb, &fack, st);
 		}
 	}
+	if (before(st->reord, tp->snd_nxt))
+		tcp_check_sack_reordering(sk, st->reord, fack);
 }
 
 /*
@@ -436,7 +601,7 @@ static void tcp_set_ca_state(struct sock *sk, uint8_t state)
  * Enters fast recovery (RFC 6675 5 step 4.2, RFC 6582 3.2 step 2); the
  * window then comes down by Proportional Rate Reduction (RFC 6937).
  */
-static void tcp_enter_recovery(struct sock *sk)
+void tcp_enter_recovery(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 
@@ -461,6 +626,7 @@ static void tcp_enter_recovery(struct sock *sk)
 void tcp_enter_loss(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
+	bool rack = tp->sack_ok && tcp_is_rack(sk);
 	struct sk_buff *skb;
 
 	if (tp->ca_state != TCP_CA_Loss || tp->retransmits == 0) {
@@ -470,6 +636,10 @@ void tcp_enter_loss(struct sock *sk)
 	}
 	tp->snd_cwnd = 1;
 	tp->snd_cwnd_cnt = 0;
+	/* Many SACKs then a timeout: the reordering estimate was too high. */
+	if (tp->ca_state <= TCP_CA_Disorder && tp->sacked_out >= TCP_FASTRETRANS_THRESH &&
+	    tp->reordering > TCP_FASTRETRANS_THRESH)
+		tp->reordering = TCP_FASTRETRANS_THRESH;
 	tp->retrans_out = 0;
 	tp->lost_out = 0;
 	tp->dup_acks = 0;
@@ -484,10 +654,20 @@ void tcp_enter_loss(struct sock *sk)
 		cb->sacked &= (uint8_t)~TCPCB_SACKED_RETRANS;
 		if (!tp->sack_ok)
 			cb->sacked &= (uint8_t)~TCPCB_SACKED_ACKED;
-		if (!(cb->sacked & TCPCB_SACKED_ACKED)) {
-			cb->sacked |= TCPCB_LOST;
-			tp->lost_out++;
+		if (cb->sacked & TCPCB_SACKED_ACKED)
+			continue;
+		/*
+		 * RACK leaves segments sent within the last RTT alone, the head
+		 * apart (Linux's tcp_timeout_mark_lost): they may yet arrive.
+		 */
+		if (rack && skb != skb_peek(&sk->sk_write_queue) &&
+		    tcp_rack_skb_timeout(sk, skb, 0) > 0) {
+			if (cb->sacked & TCPCB_LOST)
+				tp->lost_out++;
+			continue;
 		}
+		cb->sacked |= TCPCB_LOST;
+		tp->lost_out++;
 	}
 	tp->high_seq = tp->snd_nxt;
 	tp->tlp_high_seq = 0;
@@ -500,8 +680,8 @@ void tcp_enter_loss(struct sock *sk)
  * (ssthresh / prior_cwnd of it); below, grow back by slow start (PRR-SSRB);
  * the first ACK of the recovery always lets the fast retransmission out.
  */
-static void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, bool newly_lost,
-			       bool una_advanced)
+void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, bool newly_lost,
+			bool una_advanced)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int64_t delta = (int64_t)tp->snd_ssthresh - tcp_packets_in_flight(tp);
@@ -557,13 +737,18 @@ static void tcp_try_to_open(struct sock *sk, uint8_t state, bool ece, uint32_t n
 
 /*
  * Loss detection and recovery on an incoming ACK (Linux's
- * tcp_fastretrans_alert, reduced to RFC 6675 and RFC 6582).
+ * tcp_fastretrans_alert, reduced to RFC 6675, RFC 6582 and RFC 8985).
+ * With SACK, RACK finds the losses where Linux calls
+ * tcp_identify_packet_loss() (net.ipv4.tcp_recovery bit 0), else RFC 6675
+ * IsLost with dupthresh. Returns true when RACK armed its reordering
+ * timer, which then replaces the RTO and loss probe this ACK would set.
  */
-static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new,
+static bool tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_new,
 				  uint32_t prior_delivered, bool ece)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint32_t prior_lost = tp->lost_out;
+	bool rack = tcp_is_rack(sk), reo_armed = false, recover;
 
 	/* CWR ends once data sent after the reduction is acknowledged (Linux: above high_seq). */
 	if (tp->ca_state == TCP_CA_CWR && after(tp->snd_una, tp->high_seq)) {
@@ -577,7 +762,7 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			tcp_set_ca_state(sk, TCP_CA_Open);
 		tp->dup_acks = 0;
 		tp->sacked_out = tp->sack_ok ? tp->sacked_out : 0;
-		return;
+		return false;
 	}
 	switch (tp->ca_state) {
 	case TCP_CA_Recovery:
@@ -586,13 +771,19 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			/* The recovery point is acknowledged (RFC 6582 3.2 step 3; RFC 6937). */
 			if (tp->ca_state == TCP_CA_Recovery)
 				tp->snd_cwnd = tp->snd_ssthresh;
+			/* One more recovery the widened RACK window lasted (tcp_try_undo_recovery).
+			 */
+			if (tp->rack.reo_wnd_persist)
+				tp->rack.reo_wnd_persist--;
 			tp->dup_acks = 0;
 			if (!tp->sack_ok)
 				tp->sacked_out = 0;
 			tcp_set_ca_state(sk, TCP_CA_Open);
 			break;
 		}
-		if (tp->sack_ok) {
+		if (tp->sack_ok && rack) {
+			reo_armed = tcp_rack_mark_lost(sk);
+		} else if (tp->sack_ok) {
 			tcp_mark_lost_sack(sk);
 			/*
 			 * A partial ACK shows the new first hole is lost too
@@ -613,24 +804,31 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered,
 					   tp->lost_out > prior_lost, acked_new);
 		tcp_xmit_retransmit_queue(sk);
-		return;
+		return reo_armed;
 	default:
 		break;
 	}
 	/* Open, Disorder or CWR. */
 	if (tp->sack_ok) {
-		tcp_mark_lost_sack(sk);
-		if (tp->lost_out || tp->sacked_out >= tp->reordering) {
+		/* Linux's tcp_time_to_recover(): with RACK only a proven loss counts. */
+		if (rack) {
+			reo_armed = tcp_rack_mark_lost(sk);
+			recover = tp->lost_out > 0;
+		} else {
+			tcp_mark_lost_sack(sk);
+			recover = tp->lost_out || tp->sacked_out >= tp->reordering;
+		}
+		if (recover) {
 			if (!tp->lost_out)
 				tcp_mark_head_lost(sk);
 			tcp_enter_recovery(sk);
 			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered, true, acked_new);
 			tcp_xmit_retransmit_queue(sk);
-			return;
+			return reo_armed;
 		}
 		tcp_try_to_open(sk, tp->sacked_out ? TCP_CA_Disorder : TCP_CA_Open, ece,
 				tp->delivered - prior_delivered, acked_new);
-		return;
+		return reo_armed;
 	}
 	if (acked_new) {
 		tp->dup_acks = 0;
@@ -647,11 +845,12 @@ static void tcp_fastretrans_alert(struct sock *sk, bool is_dupack, bool acked_ne
 			tcp_enter_recovery(sk);
 			tcp_cwnd_reduction(sk, tp->delivered - prior_delivered, true, acked_new);
 			tcp_xmit_retransmit_queue(sk);
-			return;
+			return false;
 		}
 	}
 	tcp_try_to_open(sk, tp->dup_acks ? TCP_CA_Disorder : TCP_CA_Open, ece,
 			tp->delivered - prior_delivered, acked_new);
+	return false;
 }
 
 /*
@@ -676,8 +875,9 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 	uint32_t prior_wnd = tp->snd_wnd;
 	uint32_t prior_delivered = tp->delivered;
 	uint32_t prior_packets = tp->packets_out;
-	bool fin_acked = false, is_dupack;
-	uint32_t acked = 0;
+	struct tcp_ack_state st = {.reord = tp->snd_nxt};
+	bool fin_acked = false, is_dupack, reo_armed;
+	uint32_t acked = 0, prior_fack;
 	int64_t rtt = -1;
 
 	if (after(ack, tp->snd_nxt))
@@ -687,8 +887,17 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		tcp_send_challenge_ack(sk);
 		return -1;
 	}
-	if (before(ack, prior_una))
-		return 0; /* old duplicate: ignore the ACK, keep the data */
+	if (before(ack, prior_una)) {
+		/*
+		 * An old ACK, overtaken by a later one: its SACK blocks still
+		 * tell what arrived (Linux's old_ack), no more.
+		 */
+		if (tp->sack_ok && tp->rx_opt.num_sacks && tp->packets_out) {
+			tcp_sacktag_write_queue(sk, ack, &st);
+			tcp_fastretrans_alert(sk, false, false, tp->delivered, false);
+		}
+		return 0;
+	}
 
 	tp->last_ack_recv = tcp_now(sk);
 	tp->probes_out = 0;
@@ -698,15 +907,16 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		if (nwin > tp->max_window)
 			tp->max_window = nwin;
 	}
+	prior_fack = tp->sack_ok ? tcp_highest_sack_seq(sk) : prior_una;
 	if (tp->sack_ok && tp->rx_opt.num_sacks)
-		tcp_sacktag_write_queue(sk, ack);
+		tcp_sacktag_write_queue(sk, ack, &st);
 	if (after(ack, prior_una)) {
 		tp->bytes_acked += ack - prior_una;
 		tp->snd_una = ack;
 		/* The urgent data is acknowledged: urgent mode ends (tcp_clean_rtx_queue). */
 		if (tp->urg_mode && !before(ack, tp->snd_up))
 			tp->urg_mode = false;
-		acked = tcp_clean_rtx_queue(sk, ack, &rtt, &fin_acked);
+		acked = tcp_clean_rtx_queue(sk, ack, prior_fack, &st, &rtt, &fin_acked);
 		/* Everything sent is acknowledged: busy only if more waits. */
 		if (!tp->packets_out)
 			tcp_chrono_stop(sk, TCP_CHRONO_BUSY);
@@ -715,11 +925,13 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		if (tcp_ca(tp)->pkts_acked)
 			tcp_ca(tp)->pkts_acked(tp, acked, rtt);
 	}
+	if (prior_packets)
+		tcp_rack_update_reo_wnd(sk, st.prior_mstamp ? st.prior_delivered : 0);
 	is_dupack = ack == prior_una && !(cb->end_seq != cb->seq) && nwin == prior_wnd &&
 		    tp->packets_out > 0 && !after(ack, prior_una);
-	tcp_fastretrans_alert(sk, is_dupack || (tp->sack_ok && tp->rx_opt.num_sacks && !acked),
-			      acked > 0, prior_delivered,
-			      (th->flags & TH_ECE) && (tp->ecn_flags & TCP_ECN_OK));
+	reo_armed = tcp_fastretrans_alert(
+	    sk, is_dupack || (tp->sack_ok && tp->rx_opt.num_sacks && !acked), acked > 0,
+	    prior_delivered, (th->flags & TH_ECE) && (tp->ecn_flags & TCP_ECN_OK));
 
 	/* Congestion avoidance only while the window limits us and no recovery runs. */
 	if (acked && tp->ca_state == TCP_CA_Open && tcp_is_cwnd_limited(tp)) {
@@ -737,7 +949,8 @@ static int tcp_ack(struct sock *sk, const struct sk_buff *skb, const struct tcph
 		}
 		tp->tlp_high_seq = 0;
 	}
-	if (acked || tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE) {
+	if (!reo_armed &&
+	    (acked || tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE)) {
 		tcp_rearm_rto(sk);
 		tcp_schedule_loss_probe(sk);
 	}

@@ -572,6 +572,7 @@ static int tcp_transmit_flags(struct sock *sk, struct sk_buff *skb, bool clone, 
 		}
 	}
 	cb->when = now;
+	cb->tx_delivered = tp->delivered;
 	if (!cb->first_tx)
 		cb->first_tx = now;
 	tp->segs_out++;
@@ -1018,7 +1019,8 @@ void tcp_xmit_retransmit_queue(struct sock *sk)
 			continue;
 		if (tcp_retransmit_skb(sk, skb))
 			break;
-		if (skb == skb_peek(&sk->sk_write_queue))
+		/* RACK's reordering timer, when set, already watches the head. */
+		if (skb == skb_peek(&sk->sk_write_queue) && tp->pending != ICSK_TIME_REO_TIMEOUT)
 			tcp_rearm_rto(sk);
 	}
 }

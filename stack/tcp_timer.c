@@ -50,7 +50,8 @@ void tcp_rearm_rto(struct sock *sk)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	if (!tp->packets_out) {
-		if (tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE)
+		if (tp->pending == ICSK_TIME_RETRANS || tp->pending == ICSK_TIME_LOSS_PROBE ||
+		    tp->pending == ICSK_TIME_REO_TIMEOUT)
 			tcp_clear_retrans_timer(sk);
 		return;
 	}
@@ -306,6 +307,8 @@ static void tcp_write_timer(struct timer_list *t)
 		tcp_retransmit_timer(sk);
 	else if (what == ICSK_TIME_LOSS_PROBE)
 		tcp_send_loss_probe(sk);
+	else if (what == ICSK_TIME_REO_TIMEOUT)
+		tcp_rack_reo_timeout(sk);
 	sock_put(sk);
 }
 

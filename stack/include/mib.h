@@ -164,6 +164,10 @@
 	X(TcpExtTCPAbortOnMemory)                                                                  \
 	X(TcpExtTCPLossProbes)                                                                     \
 	X(TcpExtTCPLossProbeRecovery)                                                              \
+	X(TcpExtTCPSACKReorder)                                                                    \
+	X(TcpExtTCPLostRetransmit)                                                                 \
+	X(TcpExtTCPDSACKRecv)                                                                      \
+	X(TcpExtTCPDSACKOfoRecv)                                                                   \
 	X(TcpExtTCPFastOpenActive)                                                                 \
 	X(TcpExtTCPFastOpenActiveFail)                                                             \
 	X(TcpExtTCPFastOpenPassive)                                                                \

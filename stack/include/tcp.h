@@ -225,9 +225,13 @@ struct tcp_fastopen_cookie {
 
 /* Per-skb control block (skb->cb), for segments in and out. */
 struct tcp_skb_cb {
-	uint32_t seq;	   /* first sequence number */
-	uint32_t end_seq;  /* seq + SYN + FIN + data length */
-	uint32_t ack_seq;  /* input: the acknowledgement field */
+	uint32_t seq;	  /* first sequence number */
+	uint32_t end_seq; /* seq + SYN + FIN + data length */
+	union {
+		uint32_t ack_seq; /* input: the acknowledgement field */
+		/* output: tp->delivered at the last transmission, for DSACK rounds */
+		uint32_t tx_delivered;
+	};
 	uint64_t when;	   /* output: time of last transmission (us) */
 	uint64_t first_tx; /* output: time of first transmission (us) */
 	uint8_t tcp_flags;
@@ -255,8 +259,9 @@ struct tcp_skb_cb {
 
 #define TCPCB_SACKED_ACKED   0x01 /* covered by a SACK block */
 #define TCPCB_SACKED_RETRANS 0x02 /* retransmitted and not yet acked */
-#define TCPCB_LOST	     0x04 /* considered lost (RFC 6675 IsLost) */
+#define TCPCB_LOST	     0x04 /* considered lost (RFC 6675 IsLost, RACK) */
 #define TCPCB_EVER_RETRANS   0x08
+#define TCPCB_RETRANS	     (TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS)
 
 #define TCP_SKB_CB(skb) ((struct tcp_skb_cb *)(void *)(skb)->cb)
 _Static_assert(sizeof(struct tcp_skb_cb) <= sizeof(((struct sk_buff *)0)->cb), "tcp cb");
@@ -289,6 +294,27 @@ struct tcp_options_received {
 };
 
 struct tcp_sock;
+
+/*
+ * RACK (RFC 8985, Linux's tp->rack): the most recently sent segment known
+ * to be delivered, against which older ones are judged lost.
+ */
+struct tcp_rack {
+	uint64_t mstamp;	 /* its (re)transmission time, us; 0: none yet */
+	uint32_t rtt_us;	 /* RTT of the last segment that advanced RACK */
+	uint32_t end_seq;	 /* its end, to order segments sent in the same us */
+	uint32_t last_delivered; /* tp->delivered when reo_wnd_steps last grew */
+	uint8_t reo_wnd_steps;	 /* reordering window in quarters of min_rtt */
+	uint8_t reo_wnd_persist; /* recoveries the widened window still lasts */
+	bool dsack_seen;	 /* a DSACK arrived since the last adjustment */
+	bool advanced;		 /* mstamp moved since the last loss scan */
+};
+
+/* net.ipv4.tcp_recovery bits (Linux's TCP_RACK_*). */
+#define TCP_RACK_LOSS_DETECTION	 0x1
+#define TCP_RACK_STATIC_REO_WND	 0x2
+#define TCP_RACK_NO_DUPTHRESH	 0x4
+#define TCP_RACK_RECOVERY_THRESH 16
 
 /* Congestion control, a registry as in Linux's tcp_cong.c. */
 struct tcp_congestion_ops {
@@ -433,6 +459,9 @@ struct tcp_sock {
 	uint32_t retrans_out;
 	uint32_t dup_acks; /* duplicate ACKs without SACK (NewReno) */
 	uint32_t reordering;
+	uint32_t reord_seen; /* reorderings detected (tcpi_reord_seen) */
+	uint32_t dsack_dups; /* segments the peer reported twice (tcpi_dsack_dups) */
+	struct tcp_rack rack;
 	uint64_t undo_marker_time;
 	nsref_t ca_ops_ref; /* const struct tcp_congestion_ops *: tcp_ca(tp) */
 	_Alignas(8) unsigned char ca_priv[TCP_CA_PRIV_SIZE];
@@ -555,10 +584,11 @@ struct tcp_sock {
 	uint32_t delivered;
 };
 
-#define ICSK_TIME_RETRANS    1
-#define ICSK_TIME_PROBE0     2
-#define ICSK_TIME_SYN	     3
-#define ICSK_TIME_LOSS_PROBE 4
+#define ICSK_TIME_RETRANS     1
+#define ICSK_TIME_PROBE0      2
+#define ICSK_TIME_SYN	      3
+#define ICSK_TIME_LOSS_PROBE  4
+#define ICSK_TIME_REO_TIMEOUT 5 /* RACK's reordering timer */
 
 static inline struct tcp_sock *tcp_sk(const struct sock *sk)
 {
@@ -760,6 +790,9 @@ void tcp_init_cwnd_state(struct sock *sk);
 void tcp_finish_connect(struct sock *sk, struct sk_buff *skb);
 void tcp_fin_received(struct sock *sk);
 void tcp_enter_loss(struct sock *sk);
+void tcp_enter_recovery(struct sock *sk);
+void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, bool newly_lost,
+			bool una_advanced);
 void tcp_reset(struct sock *sk);
 bool tcp_challenge_ack_allowed(struct sock *sk);
 
@@ -847,6 +880,16 @@ void tcp_queue_skb(struct sock *sk, struct sk_buff *skb);
 void tcp_free_skb(struct sock *sk, struct sk_buff *skb);
 unsigned int tcp_packets_in_flight(const struct tcp_sock *tp);
 void tcp_check_probe_timer(struct sock *sk);
+
+/* tcp_recovery.c: RACK loss detection (RFC 8985) and loss marking. */
+bool tcp_is_rack(const struct sock *sk);
+void tcp_mark_skb_lost(struct sock *sk, struct sk_buff *skb);
+void tcp_rack_advance(struct sock *sk, uint8_t sacked, uint32_t end_seq, uint64_t xmit_time);
+bool tcp_rack_mark_lost(struct sock *sk);
+int64_t tcp_rack_skb_timeout(struct sock *sk, const struct sk_buff *skb, uint32_t reo_wnd);
+void tcp_rack_reo_timeout(struct sock *sk);
+void tcp_rack_update_reo_wnd(struct sock *sk, uint32_t prior_delivered);
+void tcp_rack_init(struct tcp_sock *tp);
 
 /* tcp_timer.c */
 void tcp_init_xmit_timers(struct sock *sk);

@@ -52,6 +52,8 @@ struct tcp_config {
 	int tso_rtt_log;	  /* tcp_tso_rtt_log: short RTTs earn bigger units (9) */
 	int pacing_ss_ratio;	  /* tcp_pacing_ss_ratio: pacing rate in slow start, % (200) */
 	int pacing_ca_ratio;	  /* tcp_pacing_ca_ratio: pacing rate otherwise, % (120) */
+	int recovery;		  /* tcp_recovery: TCP_RACK_* bits (1: RACK on) */
+	int max_reordering;	  /* tcp_max_reordering: the most tp->reordering grows to (300) */
 	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
 	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };

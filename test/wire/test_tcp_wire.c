@@ -1297,12 +1297,28 @@ static uint8_t *sack_opt(uint8_t *o, uint32_t s, uint32_t e)
 	return o;
 }
 
+static void recovery_dupthresh(struct nstack_config *cfg)
+{
+	cfg->tcp.recovery = 0;
+}
+
+/*
+ * RFC 6675 loss marking, Linux's net.ipv4.tcp_recovery=0 (RACK, the
+ * default, is tested in test_tcp_rack_wire.c with a real RTT: here every
+ * segment is sent and SACKed in the same microsecond).
+ */
 START_TEST(test_established_sack_blocks_mark_hole_and_retransmit_it)
 {
-	struct conn c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	struct t_opts opts = {.tweak = recovery_dupthresh};
+	struct conn c;
 	static char data[6 * 1460];
-	uint32_t s0 = c.snd;
+	uint32_t s0;
 	uint8_t o[12];
+
+	t_teardown();
+	t_setup_opts(&opts);
+	c = passive(opt_mss_sack, sizeof(opt_mss_sack), 64240, opt_mss_sack, 8);
+	s0 = c.snd;
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)('A' + i % 26);
