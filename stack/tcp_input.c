@@ -699,7 +699,10 @@ void tcp_cwnd_reduction(struct sock *sk, uint32_t newly_acked_sacked, bool newly
 		sndcnt = (int64_t)tp->prr_delivered - tp->prr_out;
 		if (sndcnt < newly_acked_sacked)
 			sndcnt = newly_acked_sacked;
-		if (una_advanced && !newly_lost && sndcnt > delta)
+		/* PRR-SSRB: an ACK that advances snd_una with no new loss grows by one. */
+		if (una_advanced && !newly_lost)
+			sndcnt++;
+		if (sndcnt > delta)
 			sndcnt = delta;
 	}
 	if (sndcnt < (tp->prr_out ? 0 : 1))

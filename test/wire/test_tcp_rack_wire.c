@@ -347,6 +347,42 @@ START_TEST(test_established_reordering_seen_widens_rack_window_no_spurious_retra
 }
 END_TEST
 
+/*
+ * PRR's slow-start part as Linux's (tcp_cwnd_reduction, packetdrill's
+ * prr-ss-ack-below-snd_una-cubic): segments 2-3 and 9 SACKed (counting from
+ * one), the first hole goes again; then an ACK that advances snd_una over a
+ * hole that was never retransmitted (reordering: RACK's window opens, so
+ * segment 10 is not taken for lost) and loses nothing new lets one more than
+ * was delivered out: segments 5, 6 and 7, where two went before.
+ */
+START_TEST(test_established_prr_ssrb_grows_by_one_on_snd_una_advance)
+{
+	static const unsigned int lo1[] = {1}, hi1[] = {2}, hi2[] = {3};
+	static const unsigned int lo3[] = {1, 8}, hi3[] = {3, 9}, lo4[] = {8}, hi4[] = {9};
+	struct conn c = passive_rtt();
+	struct seg s;
+
+	send_segs(&c, NSEGS);
+	t_clock_advance(RTT_US);
+	sack(&c, 0, 1, lo1, hi1);
+	sack(&c, 0, 1, lo1, hi2);
+	t_expect_no_tx();
+	sack(&c, 0, 2, lo3, hi3);
+	s = data_seg(&c, 0);
+	expect(&s);
+	t_expect_no_tx();
+	t_clock_advance(12000);
+	sack(&c, 4, 1, lo4, hi4);
+	for (unsigned int i = 4; i < 7; i++) {
+		s = data_seg(&c, i);
+		expect(&s);
+	}
+	t_expect_no_tx();
+	ck_assert_uint_ge(info(&c).tcpi_reord_seen, 1);
+	conn_close(&c);
+}
+END_TEST
+
 static void recovery_off(struct nstack_config *cfg)
 {
 	cfg->tcp.recovery = 0;
@@ -401,6 +437,7 @@ static Suite *tcp_rack_wire_suite(void)
 
 	tcase_add_checked_fixture(tc, t_setup, t_teardown);
 	tcase_add_test(tc, test_established_rack_third_sack_marks_all_earlier_holes_lost);
+	tcase_add_test(tc, test_established_prr_ssrb_grows_by_one_on_snd_una_advance);
 	tcase_add_test(tc, test_established_rack_reorder_timer_fires_at_rtt_plus_reo_wnd);
 	tcase_add_test(tc,
 		       test_established_reordering_seen_widens_rack_window_no_spurious_retransmit);
