@@ -301,13 +301,14 @@ case_tcp_jumbo_mtu_without_offloads_download() {
 	! grep -E "stat EthInTruncated|frames are cut" stats.log upstats.log
 }
 
-# Urgent data from a kernel client to a python server under nstack: the
-# read stops at the mark, ioctl(SIOCATMARK) says 1, poll() reports POLLPRI,
-# recv(MSG_OOB) gives the byte, and the stream goes on without it.
-case_tcp_urgent_data_msg_oob() {
-	on_nstack timeout 20 python3 -c '
-import fcntl, select, socket, struct, time
-l = socket.create_server(("198.18.0.2", 9131))
+# Urgent data exchange: urg_receiver ADDR PORT (a python server that waits
+# for POLLPRI, reads up to the mark, checks ioctl(SIOCATMARK), takes the
+# byte with recv(MSG_OOB) and reads the rest) and urg_sender ADDR PORT
+# ("hello", "!" as MSG_OOB, " world"), each run by the side given.
+urg_receiver() {
+	"$@" timeout 20 python3 -c '
+import fcntl, select, socket, struct, sys, time
+l = socket.create_server((sys.argv[1], int(sys.argv[2])))
 print("ready", flush=True)
 c, _ = l.accept()
 deadline = time.time() + 10
@@ -325,17 +326,28 @@ while len(rest) < 6:
         break
     rest += d
 print("head=%r mark=%d oob=%r rest=%r" % (head, mark, oob, rest), flush=True)
-' >srv.log 2>&1 &
-	wait_file srv.log ready || { cat srv.log; return 1; }
-	in_peer timeout 10 python3 -c '
-import socket, time
-s = socket.create_connection(("198.18.0.2", 9131))
+' "$URG_ADDR" "$URG_PORT"
+}
+
+urg_sender() {
+	"$@" timeout 10 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 s.sendall(b"hello")
 s.send(b"!", socket.MSG_OOB)
 time.sleep(0.3)
 s.sendall(b" world")
 time.sleep(0.5)
-s.close()' || return 1
+s.close()' "$URG_ADDR" "$URG_PORT"
+}
+
+# Urgent data from a kernel client to a python server under nstack: the
+# read stops at the mark, ioctl(SIOCATMARK) says 1, poll() reports POLLPRI,
+# recv(MSG_OOB) gives the byte, and the stream goes on without it.
+case_tcp_urgent_data_msg_oob() {
+	URG_ADDR=198.18.0.2 URG_PORT=9131 urg_receiver on_nstack >srv.log 2>&1 &
+	wait_file srv.log ready || { cat srv.log; return 1; }
+	URG_ADDR=198.18.0.2 URG_PORT=9131 urg_sender in_peer || return 1
 	wait
 	cat srv.log
 	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
@@ -344,37 +356,9 @@ s.close()' || return 1
 # The other way: urgent data from a python client under nstack to a kernel
 # server, which must see the same (URG and the pointer as Linux sends them).
 case_tcp_urgent_data_msg_oob_sent() {
-	in_peer timeout 20 python3 -c '
-import fcntl, select, socket, struct, time
-l = socket.create_server(("198.18.0.1", 9132))
-print("ready", flush=True)
-c, _ = l.accept()
-deadline = time.time() + 10
-p = select.poll()
-p.register(c, select.POLLIN | select.POLLPRI)
-while time.time() < deadline and not any(ev & select.POLLPRI for _, ev in p.poll(1000)):
-    pass
-head = c.recv(100)
-mark = struct.unpack("i", fcntl.ioctl(c, 0x8905, b"\0\0\0\0"))[0]
-oob = c.recv(1, socket.MSG_OOB)
-rest = b""
-while len(rest) < 6:
-    d = c.recv(100)
-    if not d:
-        break
-    rest += d
-print("head=%r mark=%d oob=%r rest=%r" % (head, mark, oob, rest), flush=True)
-' >srv.log 2>&1 &
+	URG_ADDR=198.18.0.1 URG_PORT=9132 urg_receiver in_peer >srv.log 2>&1 &
 	wait_file srv.log ready || { cat srv.log; return 1; }
-	on_nstack timeout 10 python3 -c '
-import socket, time
-s = socket.create_connection(("198.18.0.1", 9132))
-s.sendall(b"hello")
-s.send(b"!", socket.MSG_OOB)
-time.sleep(0.3)
-s.sendall(b" world")
-time.sleep(0.5)
-s.close()' || return 1
+	URG_ADDR=198.18.0.1 URG_PORT=9132 urg_sender on_nstack || return 1
 	wait
 	cat srv.log
 	grep -q "head=b.hello. mark=1 oob=b.!. rest=b. world." srv.log
