@@ -121,7 +121,7 @@ case_membounds_ofo_flood_with_legit_upload() {
 	wait $flood || { cat flood.log; return 1; }
 	cat flood.log
 	# The counters, while the stack is still up.
-	in_ns timeout 10 "$NSTACK" stat -c >c.out 2>&1 || true
+	stat_here -c >c.out
 	touch stop
 	wait $srv || { cat srv.log; return 1; }
 	cat srv.log

@@ -88,6 +88,12 @@ in_ns() { ip netns exec "$NS" "$@"; }
 in_peer() { ip netns exec "$PEER" "$@"; }
 on_nstack() { ip netns exec "$NS" "$NSTACK" -- "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# "nstack stat ARGS" cut to the live stacks of the lab's namespace ("nstack
+# stat" lists every stack of the machine, another lab's too).
+stat_here() {
+	in_ns timeout 10 "$BUILD/nstack" stat "$@" 2>&1 |
+		awk '/^stack / { u = /: live/ } /^  netns / { u = u && /this one/ } u'
+}
 
 # nstack answers ARP and echo requests once the program under it opened a socket.
 wait_nstack_up() {
@@ -119,7 +125,7 @@ wait_peer_udp() {
 	echo "nothing bound to UDP port $1 in $PEER" >&2
 	return 1
 }
-export -f in_ns in_peer on_nstack sha wait_nstack_up wait_file kill_ns_procs wait_peer_udp
+export -f in_ns in_peer on_nstack sha stat_here wait_nstack_up wait_file kill_ns_procs wait_peer_udp
 
 if ! "$root/test/lab.sh" up "$prefix" >"$work/lab.log" 2>&1; then
 	cat "$work/lab.log" >&2
