@@ -297,6 +297,36 @@ START_TEST(test_established_partial_ack_returns_payload_head_stays)
 END_TEST
 
 /*
+ * A tail loss probe resends the last segment sent; Linux cuts it off the
+ * end of its skb first (tcp_send_loss_probe, tcp_fragment), which gives it
+ * a head of its own until it is acked.
+ */
+START_TEST(test_established_loss_probe_cut_off_its_skb_charged_a_head)
+{
+	static char data[3 * 988];
+	struct conn c = connect_ts(100);
+
+	memset(data, 'z', sizeof(data));
+	ack_to(&c, 0, 512);
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	for (int i = 0; i < 3; i++)
+		expect_out(c.snd + 988u * i, 988, TH_ACK | (i == 2 ? TH_PSH : 0));
+	t_expect_no_tx();
+	assert_wmem_queued(c.s, 832 + sizeof(data));
+	/* The probe timer is the next one due. */
+	t_clock_set(nstack_next_deadline(T.ns));
+	expect_out(c.snd + 2 * 988, 988, TH_ACK | TH_PSH);
+	t_expect_no_tx();
+	assert_wmem_queued(c.s, 2 * 832 + sizeof(data));
+	ack_to(&c, 2 * 988, 512);
+	assert_wmem_queued(c.s, 832 + 988);
+	ack_to(&c, sizeof(data), 512);
+	assert_wmem_queued(c.s, 0);
+	close_conn(&c);
+}
+END_TEST
+
+/*
  * MSG_ZEROCOPY: Linux charges the user pages a send pins, not its bytes
  * (__zerocopy_sg_from_iter): 4000 bytes from offset 100 of a page span two
  * pages, 8192 bytes, plus the send skb's head. A second send joins that
@@ -355,6 +385,7 @@ static Suite *wmem_wire_suite(void)
 	tcase_add_checked_fixture(tc, t_setup, t_teardown);
 	tcase_add_test(tc, test_established_small_sndbuf_write_takes_linux_truesize);
 	tcase_add_test(tc, test_established_partial_ack_returns_payload_head_stays);
+	tcase_add_test(tc, test_established_loss_probe_cut_off_its_skb_charged_a_head);
 	tcase_add_test(tc, test_established_zerocopy_charges_pinned_pages);
 	suite_add_tcase(s, tc);
 	return s;
