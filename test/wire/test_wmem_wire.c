@@ -268,6 +268,11 @@ START_TEST(test_established_partial_ack_returns_payload_head_stays)
 	struct conn c = connect_ts(100);
 
 	memset(data, 'y', sizeof(data));
+	/*
+	 * tcp_sndbuf_expand(): twice 10 segments at Linux's worst case each,
+	 * roundup_pow_of_two(1000 + 256 + 320) + 256 = 2304 (MSS 1000).
+	 */
+	ck_assert_int_eq(sndbuf_of(c.s), 2 * 10 * 2304);
 	/* A wider window than partial.pkt's: 65535 bytes, so large send skbs. */
 	ack_to(&c, 0, 512);
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
