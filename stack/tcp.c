@@ -156,19 +156,30 @@ void tcp_init_transfer(struct sock *sk)
 		tcp_reset_keepalive_timer(sk, (uint64_t)tcp_keepalive_time_s(tp) * 1000000u);
 }
 
-/* Send buffer auto-growth: room for twice the congestion window (tcp_sndbuf_expand). */
+/*
+ * Send buffer auto-growth: room for twice the congestion window in
+ * truesize (tcp_sndbuf_expand).
+ */
 void tcp_sndbuf_expand(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	int max = sk->ns->cfg.tcp.wmem[2];
 	uint32_t nr = tp->snd_cwnd > TCP_INIT_CWND_MAX ? tp->snd_cwnd : TCP_INIT_CWND_MAX;
-	uint64_t want;
+	uint32_t mss = tp->mss_clamp > tp->mss_cache ? tp->mss_clamp : tp->mss_cache;
+	uint64_t per_mss = 1, want;
 
 	if (sk->sk_userlocks_snd)
 		return;
 	if (nr < tp->reordering + 1)
 		nr = tp->reordering + 1;
-	want = 2ull * nr * (tp->mss_cache + 2 * MAX_HEADER);
+	/*
+	 * Each segment costs its own skb at worst, without GSO, its head
+	 * kmalloc'ed with payload and headers in a power-of-two slab.
+	 */
+	while (per_mss < mss + TCP_MAX_TCP_HEADER + TCP_SKB_SHINFO_SIZE)
+		per_mss <<= 1;
+	per_mss += TCP_SKB_STRUCT_SIZE;
+	want = 2ull * nr * per_mss;
 	if (want > (uint64_t)max)
 		want = (uint64_t)max;
 	if ((int)want > sk->sk_sndbuf) {
@@ -788,6 +799,63 @@ static void tcp_push_full_buffer(struct sock *sk, struct sk_buff *tail, unsigned
 }
 
 /*
+ * What Linux charges the send queue for len bytes at off in msg sent with
+ * MSG_ZEROCOPY: the user pages it pins, each iovec's run rounded out to
+ * whole pages (__zerocopy_sg_from_iter). *cont is where the run charged
+ * before ended in the same send skb, whose last page is paid for already;
+ * 0 when a new send skb begins.
+ */
+static unsigned int tcp_zerocopy_pages(const struct msghdr *msg, size_t off, size_t len,
+				       uintptr_t *cont)
+{
+	const uintptr_t mask = TCP_ZC_PAGE_SIZE - 1;
+	unsigned int charge = 0;
+
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen && len; i++) {
+		size_t n = msg->msg_iov[i].iov_len;
+		uintptr_t a, lo, hi;
+
+		if (off >= n) {
+			off -= n;
+			continue;
+		}
+		a = (uintptr_t)msg->msg_iov[i].iov_base + off;
+		n -= off;
+		if (n > len)
+			n = len;
+		/* Linux pins each iovec apart, so a page two of them share counts twice. */
+		lo = off && a == *cont ? (a + mask) & ~mask : a & ~mask;
+		hi = (a + n + mask) & ~mask;
+		if (hi > lo)
+			charge += (unsigned int)(hi - lo);
+		*cont = a + n;
+		len -= n;
+		off = 0;
+	}
+	return charge;
+}
+
+/*
+ * skb, charged its len new bytes, took them with MSG_ZEROCOPY: what their
+ * pages cost over the bytes goes to the send skb's first segment, where
+ * Linux keeps it until the whole skb is acked. Over a write's run of one
+ * skb the pages never cost less than the bytes, so a segment that pins no
+ * new page gives back only what earlier ones of the run put there.
+ */
+static void tcp_charge_zerocopy(struct sock *sk, struct sk_buff *skb, unsigned int pages,
+				unsigned int len)
+{
+	struct sk_buff *head = tcp_skb_head_of(sk, skb);
+	int over = (int)pages - (int)len,
+	    held = (int)(head->truesize - head->len) -
+		   (TCP_SKB_CB(head)->head_charged ? TCP_SKB_HEAD_TRUESIZE : 0);
+
+	if (over < -held)
+		over = -held;
+	tcp_skb_charge(sk, head, over);
+}
+
+/*
  * proto->sendmsg (tcp_sendmsg): copy into MSS-sized segments, grouped into
  * the send buffers Linux would build (tso_end), and push.
  */
@@ -797,6 +865,7 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 	int64_t timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
 	bool zc = (flags & MSG_ZEROCOPY) && len && sock_flag(sk, SOCK_ZEROCOPY);
 	struct sk_buff *zc_skb = NULL;
+	uintptr_t zc_cont = 0;
 	size_t copied = 0;
 	int err = 0;
 
@@ -881,8 +950,14 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 			TCP_SKB_CB(skb)->seq = tp->write_seq;
 			TCP_SKB_CB(skb)->end_seq = tp->write_seq;
 			TCP_SKB_CB(skb)->tcp_flags = TH_ACK;
-			if (!open)
+			if (!open) {
 				tp->tso_open_seq = tp->write_seq;
+				zc_cont = 0;
+			} else {
+				/* One more MSS of the send skb Linux is filling. */
+				TCP_SKB_CB(skb)->head_charged = false;
+				skb->truesize = 0;
+			}
 			tcp_queue_skb(sk, skb);
 		}
 		/*
@@ -912,7 +987,11 @@ static ssize_t tcp_sendmsg(struct sock *sk, const struct msghdr *msg, size_t len
 		TCP_SKB_CB(skb)->end_seq += (uint32_t)copy;
 		sk->sk_write_queue.bytes += (unsigned int)copy; /* skb grew inside the queue */
 		tp->write_seq += (uint32_t)copy;
-		sk->sk_wmem_queued += (int)copy;
+		tcp_skb_charge(sk, skb, (int)copy);
+		if (zc)
+			tcp_charge_zerocopy(sk, skb,
+					    tcp_zerocopy_pages(msg, copied, copy, &zc_cont),
+					    (unsigned int)copy);
 		copied += copy;
 		if (copied == len)
 			break;

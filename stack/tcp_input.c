@@ -401,6 +401,7 @@ static uint32_t tcp_clean_rtx_queue(struct sock *sk, uint32_t ack, uint32_t prio
 			sock_zerocopy_notify(sk, cb->zc_lo, cb->zc_len);
 		if (cb->txstamp & TCP_TXSTAMP_ACK)
 			sock_tx_timestamp(sk, skb, SCM_TSTAMP_ACK, cb->tskey - sk->sk_tskey);
+		tcp_skb_pass_head(sk, skb);
 		skb_unlink(&sk->sk_write_queue, skb);
 		tcp_free_skb(sk, skb);
 	}

@@ -4,6 +4,7 @@
  * SYN-ACK, FIN, ACK, RST and window probes.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <linux/errqueue.h>
@@ -341,7 +342,11 @@ unsigned int tcp_packets_in_flight(const struct tcp_sock *tp)
 	       tp->retrans_out;
 }
 
-/* A buffer for outgoing stream data with room for every header below. */
+/*
+ * A buffer for outgoing stream data with room for every header below. Its
+ * truesize is what Linux charges a send skb of its own once queued; a
+ * segment that only continues one gives the head charge up.
+ */
 struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size)
 {
 	struct sk_buff *skb = alloc_skb_hdr(sk->ns, size);
@@ -349,16 +354,82 @@ struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size)
 	if (!skb)
 		return NULL;
 	memset(skb->cb, 0, sizeof(skb->cb));
+	TCP_SKB_CB(skb)->head_charged = true;
+	skb->truesize = TCP_SKB_HEAD_TRUESIZE;
 	return skb;
 }
 
-/* Unlinks and frees an acknowledged segment, returning its space. */
+/* Frees a segment taken off the write queue, returning its space. */
 void tcp_free_skb(struct sock *sk, struct sk_buff *skb)
 {
-	sk->sk_wmem_queued -= (int)skb->len;
+	sk->sk_wmem_queued -= (int)skb->truesize;
 	if (sk->sk_wmem_queued < 0)
 		sk->sk_wmem_queued = 0;
 	kfree_skb(skb);
+}
+
+/*
+ * Adds bytes (fewer when negative) to a queued segment's charge. A segment
+ * is charged its length; the one that begins a send skb also carries the
+ * skb's head and what the skb's MSG_ZEROCOPY pages cost over their bytes,
+ * which Linux keeps with the skb the pages first went into.
+ */
+void tcp_skb_charge(struct sock *sk, struct sk_buff *skb, int bytes)
+{
+	assert(bytes >= 0 || skb->truesize >= (unsigned int)-bytes);
+	skb->truesize = (unsigned int)((int)skb->truesize + bytes);
+	sk->sk_wmem_queued += bytes;
+}
+
+/*
+ * From now on skb begins a send skb of its own, as the piece Linux's
+ * tcp_fragment()/tso_fragment() cut off gets a fresh sk_buff and head.
+ */
+void tcp_skb_charge_head(struct sock *sk, struct sk_buff *skb)
+{
+	if (TCP_SKB_CB(skb)->head_charged)
+		return;
+	TCP_SKB_CB(skb)->head_charged = true;
+	tcp_skb_charge(sk, skb, TCP_SKB_HEAD_TRUESIZE);
+}
+
+/* skb's data joined the send skb before it (tcp_grow_skb): the skb it emptied is freed. */
+static void tcp_skb_drop_head(struct sock *sk, struct sk_buff *skb)
+{
+	if (!TCP_SKB_CB(skb)->head_charged)
+		return;
+	TCP_SKB_CB(skb)->head_charged = false;
+	tcp_skb_charge(sk, skb, -(int)(skb->truesize - skb->len));
+}
+
+/*
+ * skb, acknowledged, goes; if the send skb it began goes on in the next
+ * segment, that one takes over the head and whatever else skb carried
+ * beyond its length: Linux frees an skb only once all of it is acked and
+ * before that trims acked bytes off it (tcp_trim_head), which returns
+ * their length only.
+ */
+void tcp_skb_pass_head(struct sock *sk, struct sk_buff *skb)
+{
+	struct sk_buff *next = TAILQ_NEXT(skb, list);
+	unsigned int extra = skb->truesize - skb->len;
+
+	if (!TCP_SKB_CB(skb)->head_charged || !next || TCP_SKB_CB(next)->head_charged)
+		return;
+	TCP_SKB_CB(skb)->head_charged = false;
+	skb->truesize -= extra;
+	TCP_SKB_CB(next)->head_charged = true;
+	next->truesize += extra;
+}
+
+/* The segment that begins the send skb skb is part of. */
+struct sk_buff *tcp_skb_head_of(struct sock *sk, struct sk_buff *skb)
+{
+	struct sk_buff *prev;
+
+	while (!TCP_SKB_CB(skb)->head_charged && (prev = TAILQ_PREV(skb, sk_buff_list, list)))
+		skb = prev;
+	return skb;
 }
 
 /* Appends skb to the write queue; it becomes the send head if nothing is unsent. */
@@ -367,7 +438,8 @@ void tcp_queue_skb(struct sock *sk, struct sk_buff *skb)
 	struct tcp_sock *tp = tcp_sk(sk);
 
 	skb_queue_tail(&sk->sk_write_queue, skb);
-	sk->sk_wmem_queued += (int)skb->len;
+	skb->truesize += skb->len;
+	sk->sk_wmem_queued += (int)skb->truesize;
 	tp->write_seq = TCP_SKB_CB(skb)->end_seq;
 	if (!tp->send_head) {
 		tp->send_head = skb;
@@ -393,6 +465,13 @@ int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len)
 	memcpy(skb_put(nskb, rest), skb->data + len, rest);
 	ncb = TCP_SKB_CB(nskb);
 	*ncb = *cb;
+	/*
+	 * The payload's charge moves with it; whether the tail begins a send
+	 * skb of its own is the caller's call (tcp_skb_charge_head).
+	 */
+	ncb->head_charged = false;
+	nskb->truesize = rest;
+	skb->truesize -= rest;
 	ncb->seq = cb->seq + len;
 	cb->end_seq = ncb->seq;
 	cb->tcp_flags &= (uint8_t) ~(TH_FIN | TH_PSH);
@@ -866,7 +945,7 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 	while ((skb = tp->send_head)) {
 		struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 		uint32_t wnd_end = tp->snd_una + tp->snd_wnd;
-		bool is_last = TAILQ_NEXT(skb, list) == NULL;
+		bool is_last = TAILQ_NEXT(skb, list) == NULL, unit_start = !in_unit;
 		uint8_t flags;
 
 		if (tcp_packets_in_flight(tp) >= tp->snd_cwnd) {
@@ -921,6 +1000,15 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		}
 		if (tcp_transmit_flags(sk, skb, true, flags) == -ENOBUFS)
 			break;
+		/*
+		 * A unit leaves as one send skb in Linux: cut off the rest of
+		 * its buffer (tso_fragment) or topped up from the next one
+		 * (tcp_grow_skb, which frees the skb it empties).
+		 */
+		if (unit_start)
+			tcp_skb_charge_head(sk, skb);
+		else
+			tcp_skb_drop_head(sk, skb);
 		tcp_advance_send_head(sk, skb);
 		tp->snd_nxt = cb->end_seq;
 		if (skb->len < mss)
@@ -931,6 +1019,9 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		sent++;
 	}
 	dev_xmit_unplug(sk->ns);
+	/* What is left unsent is an skb apart from what went (Linux's write queue). */
+	if (tp->send_head)
+		tcp_skb_charge_head(sk, tp->send_head);
 	if (rwnd_limited)
 		tcp_chrono_start(sk, TCP_CHRONO_RWND_LIMITED);
 	else
@@ -974,7 +1065,8 @@ int tcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 		if (!(cb->tcp_flags & TH_SYN) && trim <= skb->len) {
 			skb_pull(skb, trim);
 			sk->sk_write_queue.bytes -= trim;
-			sk->sk_wmem_queued -= (int)trim;
+			/* Linux's tcp_trim_head(): the bytes' charge only. */
+			tcp_skb_charge(sk, skb, -(int)trim);
 			cb->seq = tp->snd_una;
 		}
 	}
@@ -1370,6 +1462,8 @@ int tcp_write_wakeup(struct sock *sk)
 		if (tcp_transmit_skb(sk, skb, true))
 			return -1;
 		tcp_advance_send_head(sk, skb);
+		if (tp->send_head)
+			tcp_skb_charge_head(sk, tp->send_head);
 		tp->snd_nxt = TCP_SKB_CB(skb)->end_seq;
 		tp->packets_out++;
 		return 0;

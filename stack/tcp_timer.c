@@ -281,6 +281,8 @@ static void tcp_send_loss_probe(struct sock *sk)
 			goto rearm;
 		last = TAILQ_NEXT(last, list);
 	}
+	/* Linux cuts the probe's segment off the end of its skb (tcp_fragment). */
+	tcp_skb_charge_head(sk, last);
 	if (tcp_retransmit_skb(sk, last))
 		goto rearm;
 	tp->tlp_retrans = true;

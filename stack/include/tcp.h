@@ -194,6 +194,28 @@ static inline bool between(uint32_t x, uint32_t lo, uint32_t hi)
 #define TCP_HEADER_MAX		60 /* largest header we build: 20 + 40 option bytes */
 #define TCP_INIT_CWND_MAX	10
 
+/*
+ * Send-queue memory in Linux's units (x86_64, 6.x): sk_wmem_queued counts
+ * each send skb's truesize, the sk_buff plus its head allocation plus the
+ * payload in page frags, and writes, POLLOUT and sndbuf growth all follow
+ * from it. The sk_buff is 232 bytes, 256 once cache-aligned
+ * (SKB_DATA_ALIGN); skb_shared_info 320 with 17 frags. MAX_TCP_HEADER is
+ * L1_CACHE_ALIGN(128 + MAX_HEADER) = 256 when MAX_HEADER is LL_MAX_HEADER 32
+ * plus 48 for tunnels (no WLAN or Hyper-V; with them it is 320 and the
+ * head below 896). tcp_stream_alloc_skb() asks for a head of MAX_TCP_HEADER
+ * bytes: SKB_HEAD_ALIGN(256) = 256 + 320 = 576 bytes, which the small-head
+ * cache serves at exactly that size (6.3 on), so truesize starts at
+ * SKB_TRUESIZE(256) = 256 + 256 + 320 = 832 before any payload. The lab's
+ * kernel (6.18) shows it: SO_MEMINFO's wmem_queued is 833 after a corked
+ * one-byte write.
+ */
+#define TCP_SKB_STRUCT_SIZE   256 /* SKB_DATA_ALIGN(sizeof(struct sk_buff)) */
+#define TCP_SKB_SHINFO_SIZE   320 /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
+#define TCP_MAX_TCP_HEADER    256
+#define TCP_SKB_HEAD_TRUESIZE (TCP_SKB_STRUCT_SIZE + TCP_MAX_TCP_HEADER + TCP_SKB_SHINFO_SIZE)
+/* MSG_ZEROCOPY charges the user pages a send pins (__zerocopy_sg_from_iter). */
+#define TCP_ZC_PAGE_SIZE 4096u
+
 /* Option lengths, as they appear in the header. */
 #define TCPOLEN_MSS		  4
 #define TCPOLEN_WINDOW		  3
@@ -232,6 +254,11 @@ struct tcp_skb_cb {
 		/* output: tp->delivered at the last transmission, for DSACK rounds */
 		uint32_t tx_delivered;
 	};
+	/*
+	 * Output: this segment begins a send skb as Linux would hold it, so
+	 * its truesize carries TCP_SKB_HEAD_TRUESIZE besides its payload.
+	 */
+	bool head_charged;
 	uint64_t when;	   /* output: time of last transmission (us) */
 	uint64_t first_tx; /* output: time of first transmission (us) */
 	uint8_t tcp_flags;
@@ -878,6 +905,10 @@ struct sk_buff *tcp_stream_alloc_skb(struct sock *sk, unsigned int size);
 int tcp_fragment(struct sock *sk, struct sk_buff *skb, unsigned int len);
 void tcp_queue_skb(struct sock *sk, struct sk_buff *skb);
 void tcp_free_skb(struct sock *sk, struct sk_buff *skb);
+void tcp_skb_charge_head(struct sock *sk, struct sk_buff *skb);
+void tcp_skb_pass_head(struct sock *sk, struct sk_buff *skb);
+void tcp_skb_charge(struct sock *sk, struct sk_buff *skb, int bytes);
+struct sk_buff *tcp_skb_head_of(struct sock *sk, struct sk_buff *skb);
 unsigned int tcp_packets_in_flight(const struct tcp_sock *tp);
 void tcp_check_probe_timer(struct sock *sk);
 
