@@ -53,6 +53,9 @@ struct nstack_local {
 	bool thread_running;
 	volatile bool thread_stop;
 	int wake_fd; /* eventfd that interrupts the thread's wait */
+	bool rx_direct;	      /* a program thread sleeps on the device (ns_rx_direct_begin) */
+	bool thread_left_dev; /* the stack thread sleeps without the device meanwhile */
+	bool thread_on_dev;   /* the stack thread sleeps on the device */
 	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
 	struct nstack_filemap *files;
 	struct ns_arena_map map; /* how this process maps the arena */
@@ -138,6 +141,10 @@ static inline bool ns_is_driver(const struct nstack *ns)
 {
 	return !ns->procs || ns->procs->driver == ns_local(ns)->slot;
 }
+
+/* Direct receive around a blocking call's sleep (stack.c). */
+int ns_rx_direct_begin(struct nstack *ns);
+void ns_rx_direct_end(struct nstack *ns, bool woken);
 
 /* Takes the stack lock; a holder that died is reported and its state taken as it is. */
 void ns_lock_recovered(struct nstack *ns);
