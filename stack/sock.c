@@ -290,7 +290,7 @@ static int sk_wait_ops(struct sock *sk, void *token, int64_t *timeo)
 	rx_fd = ns_rx_direct_begin(ns);
 	pthread_mutex_unlock(&ns->lock);
 	if (rx_fd >= 0)
-		rc = ops.sleep_rx(ops.ctx, token, *timeo, rx_fd); /* 1: frames woke us */
+		rc = ns_rx_direct_spin(ns, rx_fd) ? 1 : ops.sleep_rx(ops.ctx, token, *timeo, rx_fd);
 	else
 		rc = ops.sleep(ops.ctx, token, *timeo);
 	ns_lock(ns);

@@ -478,6 +478,9 @@ static void process_locked(struct nstack *ns)
 	process_locked_rx(ns, true);
 }
 
+/* How long the device stays with the program threads after a direct receive (us). */
+#define RX_LEASE_US 1000
+
 /* The device's receive fd when the stack thread can sleep on it, else -1. */
 static int dev_rx_fd(struct nstack *ns)
 {
@@ -498,9 +501,14 @@ static int dev_rx_fd(struct nstack *ns)
  * socket sleeps on the device as well and, woken by frames, processes them
  * itself: one wake-up on its own core where the stack thread's wake-up
  * would be followed by the program's (two hops, each costing tens of
- * microseconds on a VM whose idle vCPU halts). One thread at a time; the
- * stack thread leaves the device to it meanwhile and keeps the timers.
- * Called with the lock held; returns the fd to sleep on, or -1.
+ * microseconds on a VM whose idle vCPU halts), and no lock handed between
+ * threads. One thread at a time. The device is then leased to the program
+ * threads for RX_LEASE_US past each such sleep: a request/response program
+ * is back in its next call well within that, and meanwhile the stack
+ * thread neither polls the device (it would wake with the program for the
+ * same frames and contend for the lock) nor needs a kick per exchange; it
+ * only wakes when the lease runs out. Called with the lock held; returns
+ * the fd to sleep on, or -1.
  */
 int ns_rx_direct_begin(struct nstack *ns)
 {
@@ -514,14 +522,28 @@ int ns_rx_direct_begin(struct nstack *ns)
 	if (fd < 0)
 		return -1;
 	l->rx_direct = true;
-	/*
-	 * A stack thread asleep on the device would wake with us for the
-	 * same frames and contend for the lock: it goes back to sleep
-	 * without the device (while the reply is still on its way).
-	 */
-	if (l->thread_on_dev && getenv("NSTACK_X_KICK"))
-		nstack_wake_thread(ns);
+	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
 	return fd;
+}
+
+/*
+ * NSTACK_BUSY_POLL for a direct receiver (without the lock): before it
+ * sleeps, it looks at the device for busy_poll_us, as Linux's sk_busy_loop
+ * does from a blocking receive. True when frames came.
+ */
+bool ns_rx_direct_spin(struct nstack *ns, int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t start;
+
+	if (!ns->cfg.busy_poll_us)
+		return false;
+	start = ns_now(ns);
+	do {
+		if (poll(&p, 1, 0) > 0)
+			return true;
+	} while (ns_now(ns) - start < ns->cfg.busy_poll_us);
+	return false;
 }
 
 /* The direct receiver is awake (lock held; woken: by frames): they are its to process. */
@@ -530,12 +552,14 @@ void ns_rx_direct_end(struct nstack *ns, bool woken)
 	struct nstack_local *l = ns_local(ns);
 
 	l->rx_direct = false;
+	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
 	if (woken)
 		NS_INC_STATS(ns, EthRxDirectWakes);
 	if (ns_is_driver(ns))
 		process_locked(ns);
-	if (l->thread_left_dev) {
-		l->thread_left_dev = false;
+	/* After a long sleep the stack thread waits for no deadline: it must look again. */
+	if (l->thread_untimed) {
+		l->thread_untimed = false;
 		nstack_wake_thread(ns);
 	}
 }
@@ -749,7 +773,7 @@ static void *stack_thread(void *arg)
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
-		bool driving;
+		bool driving, leased;
 
 		ns_mail_drain(ns);
 		if (l->hooks.thread_tick)
@@ -757,8 +781,10 @@ static void *stack_thread(void *arg)
 		try_take_over(ns);
 		driving = ns_is_driver(ns);
 		if (driving) {
-			/* With a direct receiver the frames are its own to take. */
-			process_locked_rx(ns, !l->rx_direct);
+			/* Under a direct receive lease the frames are the program's to take. */
+			now = ns_now(ns);
+			leased = l->rx_direct || now < l->rx_lease_until;
+			process_locked_rx(ns, !leased);
 			next = timers_next(ns);
 			now = ns_now(ns);
 			if (!skb_queue_empty(&ns->backlog) || next <= now)
@@ -770,11 +796,24 @@ static void *stack_thread(void *arg)
 			if (devfd < 0 && !ns->link_gone && (timeout < 0 || timeout > 10))
 				timeout = 10; /* backends without a selectable fd are polled */
 			/* A direct receiver has the device; it wakes us when it leaves. */
-			l->thread_left_dev = l->rx_direct && devfd >= 0;
-			if (l->thread_left_dev)
+			l->thread_untimed = false;
+			if (leased && devfd >= 0) {
 				devfd = -1;
+				if (now < l->rx_lease_until) {
+					/* Round up, as for the timers. */
+					int lt = (int)((l->rx_lease_until - now + 999) / 1000);
+
+					if (timeout < 0 || lt < timeout)
+						timeout = lt;
+					/* Timers due after it need no kick (mod_timer). */
+					if (l->rx_lease_until < next)
+						next = l->rx_lease_until;
+				} else {
+					l->thread_untimed =
+					    true; /* the receiver kicks us when it wakes */
+				}
+			}
 		}
-		l->thread_on_dev = devfd >= 0;
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
 		if (l->doorbell_fd >= 0) {
 			bell = nfds;
@@ -797,7 +836,6 @@ static void *stack_thread(void *arg)
 				drain_fd(pfd[bell].fd);
 		}
 		ns_lock(ns);
-		l->thread_on_dev = false;
 		/*
 		 * Awake: the loop reads the timers again before it sleeps, so
 		 * arming one needs no kick (mod_timer kicks only for a deadline

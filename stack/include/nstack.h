@@ -32,8 +32,8 @@ struct nstack_config {
 	bool gratuitous_arp;	/* announce the address when the stack starts */
 	enum nstack_log_level log_level;
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
-	bool rx_direct; /* a thread sleeping for its socket receives frames itself (sk_wait) */
-	size_t arena_size;	   /* bytes of shared memory for the stack's state; 0 = default */
+	bool rx_direct;	   /* a thread sleeping for its socket receives frames itself (sk_wait) */
+	size_t arena_size; /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
 	/* IPv6 (ipv6.h): off unless ipv6 is set or addr6 is given. */
 	bool ipv6;		  /* link-local address, router solicitation, SLAAC */
