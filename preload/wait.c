@@ -322,16 +322,19 @@ static bool signal_restarts(int sig)
 	return (sa.sa_flags & SA_RESTART) != 0;
 }
 
-/* wait_ops.sleep, without the stack lock. */
-static int op_sleep(void *ctx, void *token, int64_t timeo_us)
+/*
+ * wait_ops.sleep and sleep_rx, without the stack lock: on the thread's
+ * token, and on the link's receive fd rx_fd when it is not -1 (direct
+ * receive: frames wake this thread, which then processes them itself).
+ */
+static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 {
-	struct nsp_thread_wait *t = token;
-	struct pollfd p = {.fd = nsp_thread_efd(), .events = POLLIN};
+	struct pollfd p[2] = {{.fd = nsp_thread_efd(), .events = POLLIN},
+			      {.fd = rx_fd, .events = POLLIN}};
 	struct timespec ts, *tsp = NULL;
 	struct nsp_sleep_mask mask;
 	int n;
 
-	(void)ctx;
 	if (timeo_us != INT64_MAX) {
 		ts.tv_sec = (time_t)(timeo_us / 1000000);
 		ts.tv_nsec = (long)(timeo_us % 1000000) * 1000;
@@ -348,15 +351,15 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		errno = EINTR;
 	} else {
 		last_signal = 0;
-		n = REAL(ppoll)(&p, 1, tsp, &mask.old);
+		n = REAL(ppoll)(p, rx_fd >= 0 ? 2 : 1, tsp, &mask.old);
 	}
 	nsp_sleep_end(&mask);
 	if (n > 0) {
-		if (p.revents & POLLNVAL)
+		if (p[0].revents & POLLNVAL)
 			nsp_token_lost(t);
-		else
+		else if (p[0].revents)
 			nsp_token_drain(t);
-		return 0;
+		return p[0].revents ? 0 : 1;
 	}
 	if (n < 0 && errno == EINTR) {
 		/* -ERESTARTSYS in Linux only without a timeout (sock_intr_errno). */
@@ -364,6 +367,18 @@ static int op_sleep(void *ctx, void *token, int64_t timeo_us)
 		return -EINTR;
 	}
 	return 0;
+}
+
+static int op_sleep(void *ctx, void *token, int64_t timeo_us)
+{
+	(void)ctx;
+	return sleep_on(token, timeo_us, -1);
+}
+
+static int op_sleep_rx(void *ctx, void *token, int64_t timeo_us, int rx_fd)
+{
+	(void)ctx;
+	return sleep_on(token, timeo_us, rx_fd);
 }
 
 /*
@@ -419,6 +434,7 @@ bool nsp_take_restart(void)
 static const struct nstack_wait_ops wait_ops = {
     .token = op_token,
     .sleep = op_sleep,
+    .sleep_rx = op_sleep_rx,
     .wake = op_wake,
 };
 

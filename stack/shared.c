@@ -225,6 +225,10 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->slot = slot;
 	l->thread_running = false;
 	l->thread_stop = false;
+	/* The parent's direct receiver, if one slept, is not ours. */
+	l->rx_direct = false;
+	l->rx_lease_until = 0;
+	l->thread_untimed = false;
 	if (l->wake_fd >= 0)
 		ns_close_own(ns, l->wake_fd);
 	l->wake_fd = -1;

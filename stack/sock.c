@@ -282,16 +282,24 @@ static int sk_wait_ops(struct sock *sk, void *token, int64_t *timeo)
 	int rc;
 
 	struct nstack_wait_ops ops = ns_local(ns)->wait_ops; /* read under the lock */
+	int rx_fd;
 
 	w = waiter_link(sk, token);
 	if (!w)
 		return -ENOMEM;
+	rx_fd = ns_rx_direct_begin(ns);
 	pthread_mutex_unlock(&ns->lock);
-	rc = ops.sleep(ops.ctx, token, *timeo);
+	if (rx_fd >= 0)
+		rc = ns_rx_direct_spin(ns, rx_fd) ? 1 : ops.sleep_rx(ops.ctx, token, *timeo, rx_fd);
+	else
+		rc = ops.sleep(ops.ctx, token, *timeo);
 	ns_lock(ns);
 	/* sk outlives the sleep: the caller holds a reference on its socket. */
 	waiter_unlink(w);
 	ns_free(ns, w);
+	/* Unlinked first: what the frames bring for sk need not ring our own token. */
+	if (rx_fd >= 0)
+		ns_rx_direct_end(ns, rc == 1);
 	if (*timeo != SK_TIMEO_INFINITE) {
 		slept = mono_us() - start;
 		*timeo = slept >= *timeo ? 0 : *timeo - (slept > 0 ? slept : 0);

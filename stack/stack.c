@@ -81,6 +81,7 @@ void nstack_config_defaults(struct nstack_config *cfg)
 	cfg->gateway = htonl(0xc6120001); /* 198.18.0.1 */
 	cfg->gratuitous_arp = true;
 	cfg->log_level = NSTACK_LOG_WARN;
+	cfg->rx_direct = true;
 	tcp_config_defaults(&cfg->tcp);
 }
 
@@ -446,12 +447,12 @@ void nstack_kick(struct nstack *ns)
 }
 
 /* One round of work with the lock held: RX batches, loopback, timers. */
-static void process_locked(struct nstack *ns)
+static void process_locked_rx(struct nstack *ns, bool rx)
 {
 	struct sk_buff_head looped;
 	struct sk_buff *skb;
 
-	for (int round = 0; round < RX_ROUNDS && !ns->link_gone; round++) {
+	for (int round = 0; rx && round < RX_ROUNDS && !ns->link_gone; round++) {
 		int n;
 
 		dev_rx_batch_begin(ns_dev(ns));
@@ -470,6 +471,97 @@ static void process_locked(struct nstack *ns)
 	while ((skb = skb_dequeue(&looped)) != NULL)
 		netif_receive_skb(skb);
 	timers_run(ns);
+}
+
+static void process_locked(struct nstack *ns)
+{
+	process_locked_rx(ns, true);
+}
+
+/* How long the device stays with the program threads after a direct receive (us). */
+#define RX_LEASE_US 1000
+
+/* The device's receive fd when the stack thread can sleep on it, else -1. */
+static int dev_rx_fd(struct nstack *ns)
+{
+	struct net_device *dev = ns_local(ns)->dev;
+	int fd;
+
+	/* A deleted interface's socket has nothing more to say. */
+	if (!dev->ops->get_fd || ns->link_gone)
+		return -1;
+	fd = dev->ops->get_fd(dev);
+	if (fd >= 0 && dev->ops->needs_polling && dev->ops->needs_polling(dev))
+		return -1; /* down: polled until it is back or gone */
+	return fd;
+}
+
+/*
+ * Direct receive. A thread of the driving process about to sleep for its
+ * socket sleeps on the device as well and, woken by frames, processes them
+ * itself: one wake-up on its own core where the stack thread's wake-up
+ * would be followed by the program's (two hops, each costing tens of
+ * microseconds on a VM whose idle vCPU halts), and no lock handed between
+ * threads. One thread at a time. The device is then leased to the program
+ * threads for RX_LEASE_US past each such sleep: a request/response program
+ * is back in its next call well within that, and meanwhile the stack
+ * thread neither polls the device (it would wake with the program for the
+ * same frames and contend for the lock) nor needs a kick per exchange; it
+ * only wakes when the lease runs out. Called with the lock held; returns
+ * the fd to sleep on, or -1.
+ */
+int ns_rx_direct_begin(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	int fd;
+
+	if (!ns->cfg.rx_direct || !l->wait_ops.sleep_rx || l->rx_direct || !ns_is_driver(ns) ||
+	    !l->thread_running)
+		return -1;
+	fd = dev_rx_fd(ns);
+	if (fd < 0)
+		return -1;
+	l->rx_direct = true;
+	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
+	return fd;
+}
+
+/*
+ * NSTACK_BUSY_POLL for a direct receiver (without the lock): before it
+ * sleeps, it looks at the device for busy_poll_us, as Linux's sk_busy_loop
+ * does from a blocking receive. True when frames came.
+ */
+bool ns_rx_direct_spin(struct nstack *ns, int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t start;
+
+	if (!ns->cfg.busy_poll_us)
+		return false;
+	start = ns_now(ns);
+	do {
+		if (poll(&p, 1, 0) > 0)
+			return true;
+	} while (ns_now(ns) - start < ns->cfg.busy_poll_us);
+	return false;
+}
+
+/* The direct receiver is awake (lock held; woken: by frames): they are its to process. */
+void ns_rx_direct_end(struct nstack *ns, bool woken)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	l->rx_direct = false;
+	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
+	if (woken)
+		NS_INC_STATS(ns, EthRxDirectWakes);
+	if (ns_is_driver(ns))
+		process_locked(ns);
+	/* After a long sleep the stack thread waits for no deadline: it must look again. */
+	if (l->thread_untimed) {
+		l->thread_untimed = false;
+		nstack_wake_thread(ns);
+	}
 }
 
 /*
@@ -681,7 +773,7 @@ static void *stack_thread(void *arg)
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
-		bool driving;
+		bool driving, leased;
 
 		ns_mail_drain(ns);
 		if (l->hooks.thread_tick)
@@ -689,22 +781,38 @@ static void *stack_thread(void *arg)
 		try_take_over(ns);
 		driving = ns_is_driver(ns);
 		if (driving) {
-			process_locked(ns);
+			/* Under a direct receive lease the frames are the program's to take. */
+			now = ns_now(ns);
+			leased = l->rx_direct || now < l->rx_lease_until;
+			process_locked_rx(ns, !leased);
 			next = timers_next(ns);
 			now = ns_now(ns);
 			if (!skb_queue_empty(&ns->backlog) || next <= now)
 				continue;
-			/* A deleted interface's socket has nothing more to say. */
-			devfd = l->dev->ops->get_fd && !ns->link_gone ? l->dev->ops->get_fd(l->dev)
-								      : -1;
-			if (devfd >= 0 && l->dev->ops->needs_polling &&
-			    l->dev->ops->needs_polling(l->dev))
-				devfd = -1; /* down: polled below until it is back or gone */
+			devfd = dev_rx_fd(ns);
 			if (next != UINT64_MAX)
 				/* Round up: waking early only costs a loop; late is wrong. */
 				timeout = (int)((next - now + 999) / 1000);
 			if (devfd < 0 && !ns->link_gone && (timeout < 0 || timeout > 10))
 				timeout = 10; /* backends without a selectable fd are polled */
+			/* A direct receiver has the device; it wakes us when it leaves. */
+			l->thread_untimed = false;
+			if (leased && devfd >= 0) {
+				devfd = -1;
+				if (now < l->rx_lease_until) {
+					/* Round up, as for the timers. */
+					int lt = (int)((l->rx_lease_until - now + 999) / 1000);
+
+					if (timeout < 0 || lt < timeout)
+						timeout = lt;
+					/* Timers due after it need no kick (mod_timer). */
+					if (l->rx_lease_until < next)
+						next = l->rx_lease_until;
+				} else {
+					l->thread_untimed =
+					    true; /* the receiver kicks us when it wakes */
+				}
+			}
 		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
 		if (l->doorbell_fd >= 0) {

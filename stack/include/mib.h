@@ -79,6 +79,7 @@
 	X(EthOutGsoFrames)                                                                         \
 	X(EthOutGsoErrors)                                                                         \
 	X(EthOutPlugLeaks)                                                                         \
+	X(EthRxDirectWakes)                                                                        \
 	X(ArpInRequests)                                                                           \
 	X(ArpInReplies)                                                                            \
 	X(ArpInErrors)                                                                             \

@@ -32,7 +32,8 @@ struct nstack_config {
 	bool gratuitous_arp;	/* announce the address when the stack starts */
 	enum nstack_log_level log_level;
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
-	size_t arena_size;	   /* bytes of shared memory for the stack's state; 0 = default */
+	bool rx_direct;	   /* a thread sleeping for its socket receives frames itself (sk_wait) */
+	size_t arena_size; /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
 	/* IPv6 (ipv6.h): off unless ipv6 is set or addr6 is given. */
 	bool ipv6;		  /* link-local address, router solicitation, SLAAC */
@@ -100,6 +101,12 @@ struct nstack_hooks {
 struct nstack_wait_ops {
 	void *(*token)(void *ctx);
 	int (*sleep)(void *ctx, void *token, int64_t timeo_us);
+	/*
+	 * Optional: sleep() that also ends when fd (the link's receive fd)
+	 * turns readable, for direct receive (nstack_config.rx_direct); then
+	 * it returns 1.
+	 */
+	int (*sleep_rx)(void *ctx, void *token, int64_t timeo_us, int fd);
 	void (*wake)(void *ctx, void *token);
 	void *ctx;
 };

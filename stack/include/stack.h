@@ -53,6 +53,10 @@ struct nstack_local {
 	bool thread_running;
 	volatile bool thread_stop;
 	int wake_fd; /* eventfd that interrupts the thread's wait */
+	/* Direct receive (ns_rx_direct_begin). */
+	bool rx_direct;		 /* a program thread sleeps on the device now */
+	uint64_t rx_lease_until; /* the device is the program threads' until then (ns_now) */
+	bool thread_untimed;	 /* the stack thread sleeps without device and lease deadline */
 	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
 	struct nstack_filemap *files;
 	struct ns_arena_map map; /* how this process maps the arena */
@@ -138,6 +142,11 @@ static inline bool ns_is_driver(const struct nstack *ns)
 {
 	return !ns->procs || ns->procs->driver == ns_local(ns)->slot;
 }
+
+/* Direct receive around a blocking call's sleep (stack.c). */
+int ns_rx_direct_begin(struct nstack *ns);
+void ns_rx_direct_end(struct nstack *ns, bool woken);
+bool ns_rx_direct_spin(struct nstack *ns, int fd);
 
 /* Takes the stack lock; a holder that died is reported and its state taken as it is. */
 void ns_lock_recovered(struct nstack *ns);

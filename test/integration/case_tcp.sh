@@ -631,3 +631,77 @@ print("pushed", sent, flush=True)
 	grep -q "pulled 2097152 $want" cli.log || { cat cli.log; return 1; }
 	grep -q "peer got 2097152 $want" srv.log || { cat srv.log cli.log; return 1; }
 }
+
+# Direct receive (NSTACK_RX_DIRECT, on by default): a thread blocked in
+# recv() sleeps on the link and processes the frames itself. A python client
+# with blocking sockets exchanges 3000 requests of 1..3000 bytes with a
+# kernel echo server, byte for byte; SO_RCVTIMEO still times out (EAGAIN
+# after about its time), a signal whose handler raises still interrupts a
+# recv() asleep on the link, and the counter shows frames did wake the
+# receiver. The same with NSTACK_RX_DIRECT=0 wakes it never.
+case_tcp_direct_receive_blocking_client() {
+	local d
+	in_peer timeout 60 python3 -c '
+import socket
+l = socket.create_server(("198.18.0.1", 9135))
+print("ready", flush=True)
+while True:
+    c, _ = l.accept()
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()' >srv.log 2>&1 &
+	wait_file srv.log ready || return 1
+	for d in 1 0; do
+		NSTACK_RX_DIRECT=$d on_nstack timeout 60 python3 -c '
+import hashlib, os, random, signal, socket, sys, time
+r = random.Random(7)
+s = socket.create_connection(("198.18.0.1", 9135))
+h1, h2 = hashlib.sha256(), hashlib.sha256()
+for i in range(3000):
+    msg = r.randbytes(r.randint(1, 3000))
+    h1.update(msg)
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        got += s.recv(len(msg) - len(got))
+    h2.update(got)
+print("echo", "ok" if h1.digest() == h2.digest() else "MISMATCH", flush=True)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, b"\x00\x00\x00\x00\x00\x00\x00\x00\x40\x0d\x03\x00\x00\x00\x00\x00")
+t = time.monotonic()
+try:
+    s.recv(1)
+    print("timeout MISSING")
+except (BlockingIOError, socket.timeout, TimeoutError):
+    print("timeout after %.2f s" % (time.monotonic() - t), flush=True)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bytes(16))
+class Alarm(Exception):
+    pass
+def raise_alarm(sig, frame):
+    raise Alarm()
+signal.signal(signal.SIGALRM, raise_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+try:
+    s.recv(1)
+    print("signal MISSING")
+except Alarm:
+    print("signal interrupted", flush=True)
+os.system("env -u LD_PRELOAD %s stat -c > stat.log 2>&1" % sys.argv[1])
+s.close()' "$BUILD/nstack" >cli$d.log 2>&1
+		cat cli$d.log
+		grep -q "^echo ok" cli$d.log || return 1
+		grep -q "^timeout after 0\.[23]" cli$d.log || return 1
+		grep -q "^signal interrupted" cli$d.log || return 1
+		# This namespace's live stack only ("nstack stat" lists them all).
+		awk '/^stack / { u = /: live/ } /^  netns / { u = u && /this one/ } u' stat.log |
+			grep EthRxDirectWakes >wakes.log
+		cat wakes.log
+		if [ $d = 1 ]; then
+			[ -s wakes.log ] || return 1
+		else
+			[ ! -s wakes.log ] || return 1
+		fi
+	done
+}
