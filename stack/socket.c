@@ -394,6 +394,8 @@ int nstack_accept(struct socket *sock, struct socket **newsock, struct sockaddr 
 	nsock->ops_ref = sock->ops_ref;
 	sock_enter(sock);
 	err = sock_ops(sock)->accept(sock, nsock, sock->f_flags);
+	if (err == -EAGAIN && ns_rx_lease_catch_up(ns))
+		err = sock_ops(sock)->accept(sock, nsock, sock->f_flags);
 	sock_leave(sock);
 	if (err)
 		goto out_release;
@@ -453,6 +455,8 @@ ssize_t nstack_sendmsg(struct socket *sock, const struct msghdr *msg, int flags)
 	nstack_lock(ns);
 	sock_enter(sock);
 	ret = sock_ops(sock)->sendmsg(sock, &kmsg, flags);
+	if (ret == -EAGAIN && ns_rx_lease_catch_up(ns))
+		ret = sock_ops(sock)->sendmsg(sock, &kmsg, flags);
 	sock_leave(sock);
 	nstack_unlock(ns);
 	return ret;
@@ -491,6 +495,8 @@ ssize_t nstack_recvmsg(struct socket *sock, struct msghdr *msg, int flags)
 	nstack_lock(ns);
 	sock_enter(sock);
 	ret = sock_ops(sock)->recvmsg(sock, &kmsg, flags);
+	if (ret == -EAGAIN && ns_rx_lease_catch_up(ns))
+		ret = sock_ops(sock)->recvmsg(sock, &kmsg, flags);
 	sock_leave(sock);
 	nstack_unlock(ns);
 	if (ret < 0)
@@ -614,6 +620,7 @@ unsigned int nstack_poll(struct socket *sock)
 	unsigned int mask;
 
 	nstack_lock(sock->ns);
+	ns_rx_lease_catch_up(sock->ns);
 	mask = sock_ops(sock)->poll(sock);
 	nstack_unlock(sock->ns);
 	return mask;

@@ -546,6 +546,28 @@ bool ns_rx_direct_spin(struct nstack *ns, int fd)
 	return false;
 }
 
+/*
+ * A call is about to report nothing (EAGAIN, no readiness; lock held).
+ * Under a direct receive lease nobody watches the link while no program
+ * thread sleeps on it, so frames that came meanwhile (the ACK that
+ * completes a MSG_ZEROCOPY send, say) are processed now rather than when
+ * the lease runs out. True when there were some: the call looks again.
+ */
+bool ns_rx_lease_catch_up(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct pollfd p = {.events = POLLIN};
+
+	if (l->rx_direct || !l->rx_lease_until || !ns_is_driver(ns) ||
+	    ns_now(ns) >= l->rx_lease_until)
+		return false;
+	p.fd = dev_rx_fd(ns);
+	if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+		return false;
+	process_locked(ns);
+	return true;
+}
+
 /* The direct receiver is awake (lock held; woken: by frames): they are its to process. */
 void ns_rx_direct_end(struct nstack *ns, bool woken)
 {

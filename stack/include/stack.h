@@ -147,6 +147,7 @@ static inline bool ns_is_driver(const struct nstack *ns)
 int ns_rx_direct_begin(struct nstack *ns);
 void ns_rx_direct_end(struct nstack *ns, bool woken);
 bool ns_rx_direct_spin(struct nstack *ns, int fd);
+bool ns_rx_lease_catch_up(struct nstack *ns);
 
 /* Takes the stack lock; a holder that died is reported and its state taken as it is. */
 void ns_lock_recovered(struct nstack *ns);
