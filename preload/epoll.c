@@ -361,6 +361,9 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsign
 	return n;
 }
 
+/* Kernel events read per epoll_pwait (more wait for the next call, as epoll allows). */
+#define EP_KERNEL_BATCH 256
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -379,6 +382,14 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 {
 	uint64_t deadline = timeout > 0 ? mono_ms() + (uint64_t)timeout : 0;
 	long mark = nsp_signal_mark();
+	bool caught_up = false; /* timeout 0: the link looked at once (nstack_rx_catch_up) */
+	/*
+	 * The kernel's answer goes to a buffer of our own: it holds the tags
+	 * of private registrations, which must not land in the program's
+	 * array (Linux writes only the events it returns).
+	 */
+	struct epoll_event kev[EP_KERNEL_BATCH];
+	int kmax = maxevents < EP_KERNEL_BATCH ? maxevents : EP_KERNEL_BATCH;
 	int saved;
 
 	if (maxevents <= 0 || !events) {
@@ -408,12 +419,12 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				k = -1;
 				errno = EINTR;
 			} else {
-				k = REAL(epoll_pwait)(epfd, events, maxevents, wait_ms,
+				k = REAL(epoll_pwait)(epfd, kev, kmax, wait_ms,
 						      sigmask ? sigmask : &m.old);
 			}
 			nsp_sleep_end(&m);
 		} else {
-			k = REAL(epoll_pwait)(epfd, events, maxevents, 0, sigmask);
+			k = REAL(epoll_pwait)(epfd, kev, kmax, 0, sigmask);
 		}
 		saved = errno;
 		pthread_mutex_lock(&s->lock);
@@ -425,7 +436,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		}
 		/* Kernel events pass through; tagged ones wake private registrations. */
 		for (int i = 0; i < k; i++) {
-			uint64_t tag = events[i].data.u64;
+			uint64_t tag = kev[i].data.u64;
 
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
 				int fd = (int)(tag & 0xffffffffu);
@@ -436,7 +447,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 					ready_add(s, r);
 				continue;
 			}
-			events[out++] = events[i];
+			events[out++] = kev[i];
 		}
 		seq = ++s->wait_seq;
 		if (out < maxevents)
@@ -451,6 +462,16 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		pthread_mutex_unlock(&s->lock);
 		if (out > 0)
 			return out;
+		if (timeout == 0 && !caught_up && nsp_stack_running()) {
+			/*
+			 * Once more after the link was looked at: also when the
+			 * stack thread was processing the frames as we came (the
+			 * catch-up waits for its lock, then finds nothing).
+			 */
+			caught_up = true;
+			nstack_rx_catch_up(nsp_stack_running());
+			continue;
+		}
 		if (timeout == 0 || (timeout > 0 && mono_ms() >= deadline))
 			return 0;
 	}

@@ -567,6 +567,12 @@ void sock_zerocopy_notify(struct sock *sk, uint32_t lo, uint32_t len)
 		if (lo == serr->ee.ee_data + 1 &&
 		    (uint64_t)serr->ee.ee_data - serr->ee.ee_info + 1 + len < (1ull << 32)) {
 			serr->ee.ee_data += len;
+			/*
+			 * Reported even when merged into the queued notification,
+			 * as Linux's __msg_zerocopy_callback: an edge-triggered
+			 * epoll (EPOLLERR) sees the new completion.
+			 */
+			SK_CB(sk, sk_error_report)(sk);
 			return;
 		}
 	}

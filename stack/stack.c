@@ -546,6 +546,20 @@ bool ns_rx_direct_spin(struct nstack *ns, int fd)
 	return false;
 }
 
+/* Processes the frames waiting on the link now, if this process drives it (lock held). */
+static bool rx_catch_up(struct nstack *ns)
+{
+	struct pollfd p = {.events = POLLIN};
+
+	if (ns_local(ns)->rx_direct || !ns_is_driver(ns))
+		return false;
+	p.fd = dev_rx_fd(ns);
+	if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+		return false;
+	process_locked(ns);
+	return true;
+}
+
 /*
  * A call is about to report nothing (EAGAIN, no readiness; lock held).
  * Under a direct receive lease nobody watches the link while no program
@@ -556,16 +570,21 @@ bool ns_rx_direct_spin(struct nstack *ns, int fd)
 bool ns_rx_lease_catch_up(struct nstack *ns)
 {
 	struct nstack_local *l = ns_local(ns);
-	struct pollfd p = {.events = POLLIN};
 
-	if (l->rx_direct || !l->rx_lease_until || !ns_is_driver(ns) ||
-	    ns_now(ns) >= l->rx_lease_until)
+	if (!l->rx_lease_until || ns_now(ns) >= l->rx_lease_until)
 		return false;
-	p.fd = dev_rx_fd(ns);
-	if (p.fd < 0 || poll(&p, 1, 0) <= 0)
-		return false;
-	process_locked(ns);
-	return true;
+	return rx_catch_up(ns);
+}
+
+/* See nstack.h. */
+bool nstack_rx_catch_up(struct nstack *ns)
+{
+	bool done;
+
+	nstack_lock(ns);
+	done = rx_catch_up(ns);
+	nstack_unlock(ns);
+	return done;
 }
 
 /* The direct receiver is awake (lock held; woken: by frames): they are its to process. */
