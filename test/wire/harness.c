@@ -13,6 +13,7 @@
 #include "proto/ether.h"
 #include "proto/icmp.h"
 #include "proto/ip.h"
+#include "proto/tcp.h"
 #include "proto/udp.h"
 #include "stack.h"
 
@@ -218,6 +219,29 @@ size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16
 	if (uh->check == 0)
 		uh->check = 0xffff;
 	return len;
+}
+
+size_t t_build_tcp(void *buf, uint32_t src, uint32_t dst, const struct t_tcp_seg *s)
+{
+	struct tcphdr *th = buf;
+	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
+
+	ck_assert_uint_eq(s->optlen % 4, 0);
+	th->source = htons(s->sport);
+	th->dest = htons(s->dport);
+	th->seq = htonl(s->seq);
+	th->ack_seq = htonl(s->ack);
+	th->doff_res = (uint8_t)((hl / 4) << 4);
+	th->flags = s->flags;
+	th->window = htons(s->win);
+	th->check = 0;
+	th->urg_ptr = htons(s->urg);
+	if (s->optlen)
+		memcpy((unsigned char *)buf + TCP_HLEN_MIN, s->opt, s->optlen);
+	if (s->len)
+		memcpy((unsigned char *)buf + hl, s->data, s->len);
+	th->check = csum_tcpudp_magic(src, dst, (uint32_t)n, IPPROTO_TCP, csum_partial(buf, n, 0));
+	return n;
 }
 
 /* Writes an ARP packet for IPv4 over Ethernet. */

@@ -78,6 +78,20 @@ size_t t_build_ipv4(void *buf, uint32_t src, uint32_t dst, uint8_t proto, uint16
 /* UDP header with a correct checksum followed by payload. */
 size_t t_build_udp(void *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 		   const void *payload, size_t plen);
+/* A TCP segment's fields, host order; urg goes with TH_URG. */
+struct t_tcp_seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *opt; /* a multiple of 4 bytes */
+	size_t optlen;
+	const void *data;
+	size_t len;
+	uint16_t urg;
+};
+/* TCP header (options, checksum for src -> dst) followed by the segment's data. */
+size_t t_build_tcp(void *buf, uint32_t src, uint32_t dst, const struct t_tcp_seg *s);
 size_t t_build_arp(void *buf, uint16_t op, const uint8_t sha[6], uint32_t sip, const uint8_t tha[6],
 		   uint32_t tip);
 /* Ethernet(peer -> local) + IPv4(peer -> local) + payload, in one go. */

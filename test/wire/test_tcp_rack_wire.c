@@ -42,24 +42,20 @@ static char data[NSEGS * MSS];
 
 static size_t build_tcp(unsigned char *buf, bool from_peer, uint16_t win, const struct seg *s)
 {
-	struct tcphdr *th = (struct tcphdr *)buf;
-	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
-	uint32_t src = from_peer ? T_PEER_IP : T_LOCAL_IP, dst = from_peer ? T_LOCAL_IP : T_PEER_IP;
+	const struct t_tcp_seg t = {from_peer ? PEER_PORT : SRV_PORT,
+				    from_peer ? SRV_PORT : PEER_PORT,
+				    s->seq,
+				    s->ack,
+				    s->flags,
+				    win,
+				    s->opt,
+				    s->optlen,
+				    s->data,
+				    s->len,
+				    0};
 
-	memset(th, 0, TCP_HLEN_MIN);
-	th->source = htons(from_peer ? PEER_PORT : SRV_PORT);
-	th->dest = htons(from_peer ? SRV_PORT : PEER_PORT);
-	th->seq = htonl(s->seq);
-	th->ack_seq = htonl(s->ack);
-	th->doff_res = (uint8_t)((hl / 4) << 4);
-	th->flags = s->flags;
-	th->window = htons(win);
-	if (s->optlen)
-		memcpy(buf + TCP_HLEN_MIN, s->opt, s->optlen);
-	if (s->len)
-		memcpy(buf + hl, s->data, s->len);
-	th->check = csum_tcpudp_magic(src, dst, (uint32_t)n, IPPROTO_TCP, csum_partial(buf, n, 0));
-	return n;
+	return t_build_tcp(buf, from_peer ? T_PEER_IP : T_LOCAL_IP,
+			   from_peer ? T_LOCAL_IP : T_PEER_IP, &t);
 }
 
 static void inject(const struct seg *s)
@@ -215,6 +211,25 @@ static void sack_2_6_8(const struct conn *c)
 }
 
 /*
+ * Ten segments out, an RTT later the peer SACKs 2, 6 and 8: recovery starts
+ * and the first segment goes again, alone. Returns tcp_info then.
+ */
+static struct tcp_info_linux recovery_after_2_6_8(const struct conn *c)
+{
+	struct tcp_info_linux ti;
+	struct seg s = data_seg(c, 0);
+
+	send_segs(c, NSEGS);
+	t_clock_advance(RTT_US);
+	sack_2_6_8(c);
+	expect(&s);
+	t_expect_no_tx();
+	ti = info(c);
+	ck_assert_uint_eq(ti.tcpi_ca_state, TCP_CA_Recovery);
+	return ti;
+}
+
+/*
  * Three segments SACKed, reordering never seen: RACK's window is zero, and
  * every segment sent before the newest SACKed one is lost (1, 2, 4, 5, 6, 8
  * counting from one: six, where dupthresh finds only the two with three
@@ -224,16 +239,8 @@ START_TEST(test_established_rack_third_sack_marks_all_earlier_holes_lost)
 {
 	struct conn c = passive_rtt();
 	struct tcp_info_linux ti;
-	struct seg s;
 
-	send_segs(&c, NSEGS);
-	t_clock_advance(RTT_US);
-	sack_2_6_8(&c);
-	s = data_seg(&c, 0);
-	expect(&s);
-	t_expect_no_tx();
-	ti = info(&c);
-	ck_assert_uint_eq(ti.tcpi_ca_state, TCP_CA_Recovery);
+	ti = recovery_after_2_6_8(&c);
 	ck_assert_uint_eq(ti.tcpi_lost, 6);
 	ck_assert_uint_eq(ti.tcpi_sacked, 3);
 	ck_assert_uint_eq(ti.tcpi_retrans, 1);
@@ -400,19 +407,11 @@ START_TEST(test_established_recovery_0_keeps_dupthresh_marking)
 	struct tcp_info_linux ti;
 	struct conn c;
 	uint64_t t0;
-	struct seg s;
 
 	t_teardown();
 	t_setup_opts(&o);
 	c = passive_rtt();
-	send_segs(&c, NSEGS);
-	t_clock_advance(RTT_US);
-	sack_2_6_8(&c);
-	s = data_seg(&c, 0);
-	expect(&s);
-	t_expect_no_tx();
-	ti = info(&c);
-	ck_assert_uint_eq(ti.tcpi_ca_state, TCP_CA_Recovery);
+	ti = recovery_after_2_6_8(&c);
 	ck_assert_uint_eq(ti.tcpi_lost, 2);
 	inject(&(struct seg){c.rcv, c.snd + NSEGS * MSS, TH_ACK});
 	c.snd += NSEGS * MSS;

@@ -52,25 +52,10 @@ struct seg {
 
 static size_t build_tcp(unsigned char *buf, uint32_t src, uint32_t dst, const struct seg *s)
 {
-	struct tcphdr *th = (struct tcphdr *)buf;
-	size_t hl = TCP_HLEN_MIN + s->optlen, n = hl + s->len;
+	const struct t_tcp_seg t = {s->sport, s->dport,	 s->seq,  s->ack, s->flags, s->win,
+				    s->opt,   s->optlen, s->data, s->len, s->urg};
 
-	ck_assert_uint_eq(s->optlen % 4, 0);
-	th->source = htons(s->sport);
-	th->dest = htons(s->dport);
-	th->seq = htonl(s->seq);
-	th->ack_seq = htonl(s->ack);
-	th->doff_res = (uint8_t)((hl / 4) << 4);
-	th->flags = s->flags;
-	th->window = htons(s->win);
-	th->check = 0;
-	th->urg_ptr = htons(s->urg);
-	if (s->optlen)
-		memcpy(buf + TCP_HLEN_MIN, s->opt, s->optlen);
-	if (s->len)
-		memcpy(buf + hl, s->data, s->len);
-	th->check = csum_tcpudp_magic(src, dst, (uint32_t)n, IPPROTO_TCP, csum_partial(buf, n, 0));
-	return n;
+	return t_build_tcp(buf, src, dst, &t);
 }
 
 /* Peer -> wire only: several frames then reach the stack in one poll batch. */
