@@ -705,3 +705,24 @@ s.close()' "$BUILD/nstack" >cli$d.log 2>&1
 		fi
 	done
 }
+
+# epoll_wait() writes only the events it returns: a private registration
+# disarmed by EPOLLONESHOT that gets another event leaves the program's
+# array as it was when the call returns 0 (ep_oneshot_probe.c).
+case_tcp_epoll_oneshot_array_untouched() {
+	cc -O1 -Wall -Wextra -Werror -o "$TMP/ep_oneshot_probe" "$IT/ep_oneshot_probe.c" || return 1
+	in_peer timeout 20 python3 -c '
+import socket, time
+l = socket.create_server(("198.18.0.1", 9136))
+print("ready", flush=True)
+c, _ = l.accept()
+c.sendall(b"a")
+time.sleep(0.3)
+c.sendall(b"b")
+time.sleep(1)' >srv.log 2>&1 &
+	wait_file srv.log ready || return 1
+	on_nstack timeout 20 "$TMP/ep_oneshot_probe" 198.18.0.1 9136
+	local rc=$?
+	wait
+	return $rc
+}
