@@ -396,6 +396,9 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		errno = EINVAL;
 		return -1;
 	}
+	/* Frames a direct receive lease left on the link count (nstack_rx_catch_up). */
+	if (timeout != 0 && nsp_stack_running())
+		nstack_rx_catch_up(nsp_stack_running(), true);
 	for (;;) {
 		unsigned long seq;
 		int k, out = 0, wait_ms;
@@ -469,7 +472,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			 * catch-up waits for its lock, then finds nothing).
 			 */
 			caught_up = true;
-			nstack_rx_catch_up(nsp_stack_running());
+			nstack_rx_catch_up(nsp_stack_running(), false);
 			continue;
 		}
 		if (timeout == 0 || (timeout > 0 && mono_ms() >= deadline))

@@ -174,9 +174,10 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	}
 
 	mark = nsp_signal_mark();
-	/* No time to wait: frames already on the link count (nstack_rx_catch_up). */
-	if (timeout && !timeout->tv_sec && !timeout->tv_nsec && nsp_stack_running())
-		nstack_rx_catch_up(nsp_stack_running());
+	/* Frames already on the link count (nstack_rx_catch_up), once per call. */
+	if (nsp_stack_running())
+		nstack_rx_catch_up(nsp_stack_running(),
+				   !timeout || timeout->tv_sec || timeout->tv_nsec);
 	for (;;) {
 		struct timespec left, *tp = NULL;
 		nfds_t np = nfds;

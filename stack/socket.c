@@ -620,7 +620,6 @@ unsigned int nstack_poll(struct socket *sock)
 	unsigned int mask;
 
 	nstack_lock(sock->ns);
-	ns_rx_lease_catch_up(sock->ns);
 	mask = sock_ops(sock)->poll(sock);
 	nstack_unlock(sock->ns);
 	return mask;

@@ -481,6 +481,14 @@ static void process_locked(struct nstack *ns)
 /* How long the device stays with the program threads after a direct receive (us). */
 #define RX_LEASE_US 1000
 
+/* Whether frames wait on the link's receive fd (a poll that does not block). */
+static bool dev_rx_ready(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
 /* The device's receive fd when the stack thread can sleep on it, else -1. */
 static int dev_rx_fd(struct nstack *ns)
 {
@@ -533,14 +541,13 @@ int ns_rx_direct_begin(struct nstack *ns)
  */
 bool ns_rx_direct_spin(struct nstack *ns, int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
 	uint64_t start;
 
 	if (!ns->cfg.busy_poll_us)
 		return false;
 	start = ns_now(ns);
 	do {
-		if (poll(&p, 1, 0) > 0)
+		if (dev_rx_ready(fd))
 			return true;
 	} while (ns_now(ns) - start < ns->cfg.busy_poll_us);
 	return false;
@@ -549,12 +556,12 @@ bool ns_rx_direct_spin(struct nstack *ns, int fd)
 /* Processes the frames waiting on the link now, if this process drives it (lock held). */
 static bool rx_catch_up(struct nstack *ns)
 {
-	struct pollfd p = {.events = POLLIN};
+	int fd;
 
 	if (ns_local(ns)->rx_direct || !ns_is_driver(ns))
 		return false;
-	p.fd = dev_rx_fd(ns);
-	if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+	fd = dev_rx_fd(ns);
+	if (fd < 0 || !dev_rx_ready(fd))
 		return false;
 	process_locked(ns);
 	return true;
@@ -577,12 +584,12 @@ bool ns_rx_lease_catch_up(struct nstack *ns)
 }
 
 /* See nstack.h. */
-bool nstack_rx_catch_up(struct nstack *ns)
+bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
 	bool done;
 
 	nstack_lock(ns);
-	done = rx_catch_up(ns);
+	done = lease_only ? ns_rx_lease_catch_up(ns) : rx_catch_up(ns);
 	nstack_unlock(ns);
 	return done;
 }

@@ -170,11 +170,13 @@ bool nstack_is_driver(struct nstack *ns);
 /* Wakes this process's stack thread (its hooks.thread_tick runs). */
 void nstack_wake_thread(struct nstack *ns);
 /*
- * A poll with no time to wait: processes the frames already on the link
- * if this process drives it (the stack thread may not have reached them
- * yet; Linux's softirq would have). True when there were some.
+ * A poll/epoll_wait call begins: processes the frames already on the link
+ * if this process drives it, when the call has no time to wait (the stack
+ * thread may not have reached them yet; Linux's softirq would have) or,
+ * lease_only, when a direct receive lease keeps the stack thread away from
+ * the link. True when there were some.
  */
-bool nstack_rx_catch_up(struct nstack *ns);
+bool nstack_rx_catch_up(struct nstack *ns, bool lease_only);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
 /* True when the stack carries IPv6 (NSTACK_IPV6 on): AF_INET6 sockets then stay in it. */

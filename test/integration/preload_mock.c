@@ -156,9 +156,10 @@ bool nstack_is_driver(struct nstack *ns)
 {
 	return true;
 }
-bool nstack_rx_catch_up(struct nstack *ns)
+bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
 	(void)ns;
+	(void)lease_only;
 	return false; /* the mock has no link */
 }
 
