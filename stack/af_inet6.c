@@ -104,8 +104,10 @@ static bool sin6_is_v6(const struct sockaddr *uaddr, socklen_t len)
  * of ours (or any with IP_FREEBIND/IP_TRANSPARENT, or a group for a
  * datagram socket); a link-local one needs its link named.
  */
-static int inet6_bind_v6(struct sock *sk, const struct sockaddr_in6 *s6)
+static int inet6_bind_v6(struct sock *sk, const struct sockaddr_in6 *s6, socklen_t len)
 {
+	/* RFC 2133's 24-byte sockaddr_in6 has no scope id (Linux reads it only when given). */
+	uint32_t scope_id = len >= sizeof(*s6) ? s6->sin6_scope_id : 0;
 	struct inet_sock *inet = inet_sk(sk);
 	uint16_t snum = ntohs(s6->sin6_port);
 	bool mcast = IN6_IS_ADDR_MULTICAST(&s6->sin6_addr);
@@ -115,7 +117,7 @@ static int inet6_bind_v6(struct sock *sk, const struct sockaddr_in6 *s6)
 	if (!sk->ns->ip6 || (!mcast && !ipv6_chk_addr(sk->ns, &s6->sin6_addr) && !inet->freebind &&
 			     !inet->transparent))
 		return -EADDRNOTAVAIL;
-	if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && !s6->sin6_scope_id && !sk->sk_bound_dev_if)
+	if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && !scope_id && !sk->sk_bound_dev_if)
 		return -EINVAL;
 	if (sk->sk_state != SK_ST_CLOSE || sk->sk_num)
 		return -EINVAL;
@@ -151,7 +153,7 @@ static int inet6_bind(struct socket *sock, const struct sockaddr *uaddr, socklen
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 			return -EINVAL;
 		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
-			return inet6_bind_v6(sock->sk, s6);
+			return inet6_bind_v6(sock->sk, s6, len);
 		/* "::" on a v6-only socket: the wildcard, which sk_v4_ok() then refuses IPv4. */
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
