@@ -43,10 +43,17 @@
  * losses fall to a few hundredths of that.
  */
 #define PCAP_LIVE_BUFSIZE (32u << 20)
+/*
+ * With receive offload the slots are sized for 64 KiB frames and 32 MiB
+ * holds only ~500 of them, which a burst of unmergeable small frames (SYNs
+ * of many clients, requests of many connections) fills: twice as many.
+ */
+#define PCAP_LIVE_BUFSIZE_GRO (64u << 20)
 
 /* From <linux/ethtool.h>, which clashes with our own Ethernet header. */
 #define ETHTOOL_GFLAGS_CMD 0x00000025u
 #define ETHTOOL_GGRO_CMD   0x0000002bu
+#define ETHTOOL_SGRO_CMD   0x0000002cu
 #define ETH_FLAG_LRO_BIT   (1u << 15)
 struct ethtool_val {
 	uint32_t cmd;
@@ -207,15 +214,16 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu)
  * checksum (DATA_VALID), or holds it as a receive-offloaded (GRO) frame
  * whose TCP checksum field is only the pseudo-header's (NEEDS_CSUM, with a
  * gso_type): either way the payload was verified when the segments came
- * in. Only plain IPv4 frames are looked at: for a VLAN frame libpcap moves
- * the MAC header back over the slot to put the tag in, and what lies before
- * it is then not the header.
+ * in. Only plain IPv4 and IPv6 frames are looked at: for a VLAN frame
+ * libpcap moves the MAC header back over the slot to put the tag in, and
+ * what lies before it is then not the header.
  */
 static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t len)
 {
 	struct vnet_hdr h;
 
-	if (!pl->rx_vnet || len < ETH_HLEN || bytes[12] != 0x08 || bytes[13] != 0x00)
+	if (!pl->rx_vnet || len < ETH_HLEN ||
+	    !((bytes[12] == 0x08 && bytes[13] == 0x00) || (bytes[12] == 0x86 && bytes[13] == 0xdd)))
 		return false;
 	memcpy(&h, bytes - sizeof(h), sizeof(h));
 	return (h.flags & (VNET_HDR_F_NEEDS_CSUM | VNET_HDR_F_DATA_VALID)) != 0;
@@ -435,6 +443,7 @@ static bool tx_queue_start(struct pcap_live *pl)
 		pthread_mutex_destroy(&pl->q_lock);
 		return false;
 	}
+	(void)pthread_setname_np(pl->q_thread, "nstack-tx");
 	pl->q_thread_on = true;
 	return true;
 }
@@ -551,12 +560,24 @@ static void pcap_live_close(struct net_device *dev)
 	free(dev);
 }
 
+/* Frames the capture ring lost (libpcap keeps the kernel's counts summed). */
+static uint64_t pcap_live_rx_lost(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+	struct pcap_stat st;
+
+	if (pcap_stats(pl->p, &st) < 0)
+		return 0;
+	return st.ps_drop;
+}
+
 static const struct netdev_ops pcap_live_ops = {
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
     .tx_pending = pcap_live_tx_pending,
     .poll = pcap_live_poll,
     .get_fd = pcap_live_get_fd,
+    .rx_lost = pcap_live_rx_lost,
     .needs_polling = pcap_live_needs_polling,
     .close = pcap_live_close,
 };
@@ -584,6 +605,56 @@ static int activate_error(pcap_t *p, int rc, const char *ifname, char *err, size
 	}
 }
 
+/* An ethtool get/set of one value on ifname; 0 or -errno. */
+static int ethtool_val(const char *ifname, struct ethtool_val *v)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENODEV;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	ifr.ifr_data = (char *)v;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* See pcap_live.h. */
+int pcap_live_gro_on(const char *ifname)
+{
+	struct ethtool_val get = {.cmd = ETHTOOL_GGRO_CMD},
+			   set = {.cmd = ETHTOOL_SGRO_CMD, .data = 1};
+	int rc = ethtool_val(ifname, &get);
+
+	if (rc)
+		return rc;
+	if (get.data)
+		return 0;
+	rc = ethtool_val(ifname, &set);
+	if (rc)
+		return rc;
+	/* Some drivers accept the request and keep the feature off (fixed features). */
+	get.data = 0;
+	rc = ethtool_val(ifname, &get);
+	return rc ? rc : get.data ? 1 : -EOPNOTSUPP;
+}
+
+/* Whether the interface may hand us frames larger than its MTU (GRO or LRO on). */
+static bool live_rx_merges(const char *ifname)
+{
+	struct ethtool_val gro = {.cmd = ETHTOOL_GGRO_CMD}, flags = {.cmd = ETHTOOL_GFLAGS_CMD};
+
+	if (ethtool_val(ifname, &gro) || gro.data)
+		return true;
+	return ethtool_val(ifname, &flags) || (flags.data & ETH_FLAG_LRO_BIT);
+}
+
 /*
  * The snap length to capture with. libpcap sizes every slot of its ring by
  * the snap length when the interface reports any offload (a veth has GSO on
@@ -596,24 +667,11 @@ static int activate_error(pcap_t *p, int rc, const char *ifname, char *err, size
  */
 static int live_snaplen(const char *ifname)
 {
-	struct ethtool_val gro = {.cmd = ETHTOOL_GGRO_CMD}, flags = {.cmd = ETHTOOL_GFLAGS_CMD};
-	struct ifreq ifr;
 	unsigned int mtu;
-	int fd, ok;
 
-	if (pcap_live_read_mtu(ifname, &mtu) || strlen(ifname) >= sizeof(ifr.ifr_name))
+	if (pcap_live_read_mtu(ifname, &mtu) || live_rx_merges(ifname))
 		return PCAP_LIVE_SNAPLEN;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return PCAP_LIVE_SNAPLEN;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
-	ifr.ifr_data = (char *)&gro;
-	ok = ioctl(fd, SIOCETHTOOL, &ifr) == 0 && !gro.data;
-	ifr.ifr_data = (char *)&flags;
-	ok = ok && ioctl(fd, SIOCETHTOOL, &ifr) == 0 && !(flags.data & ETH_FLAG_LRO_BIT);
-	close(fd);
-	return ok && mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
+	return mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
 }
 
 /*
@@ -693,8 +751,8 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 			 pcap_t **res, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	int rc, snaplen;
 	pcap_t *p;
-	int rc;
 
 	*res = p = pcap_create(o->ifname, ebuf);
 	if (!p) {
@@ -704,12 +762,13 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 		return PCAP_ERROR;
 	}
 	/* The kernel puts a virtio_net_hdr before each frame in the ring slot. */
-	pcap_set_snaplen(p,
-			 live_snaplen(o->ifname) + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
+	snaplen = live_snaplen(o->ifname);
+	pcap_set_snaplen(p, snaplen + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, (int)(o->tx_only       ? 256 * 1024
-				      : o->buffer_size ? o->buffer_size
-						       : PCAP_LIVE_BUFSIZE));
+	pcap_set_buffer_size(p, (int)(o->tx_only		     ? 256 * 1024
+				      : o->buffer_size		     ? o->buffer_size
+				      : snaplen == PCAP_LIVE_SNAPLEN ? PCAP_LIVE_BUFSIZE_GRO
+								     : PCAP_LIVE_BUFSIZE));
 	/* Frames to a MAC other than the interface's need promiscuous mode. */
 	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
 	pcap_set_timeout(p, 1);
@@ -783,7 +842,8 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		/* The interface's own MTU sizes libpcap's slots, whatever NSTACK_MTU says. */
 		if (o->mtu)
 			(void)pcap_live_read_mtu(o->ifname, &ifmtu);
-		if (!vnet_frame_fits(ifmtu)) {
+		/* With GRO or LRO on the slots are sized for 64 KiB whatever the MTU. */
+		if (!vnet_frame_fits(ifmtu) && !live_rx_merges(o->ifname)) {
 			/* Full-size frames would be cut: receive them without the header (and send
 			 * without GSO). */
 			noghdr = *o;

@@ -39,6 +39,15 @@ int pcap_live_read_mac(const char *ifname, uint8_t mac[6]);
 int pcap_live_read_mtu(const char *ifname, unsigned int *mtu);
 
 /*
+ * Turns generic receive offload on for ifname (needs CAP_NET_ADMIN): the
+ * kernel then hands the packet socket a TCP flow's consecutive segments
+ * merged into one frame of up to 64 KiB, one packet-socket delivery where
+ * there were dozens. 1 when it was turned on, 0 when it was on already,
+ * -errno when it could not be (-EPERM, -EOPNOTSUPP, ...).
+ */
+int pcap_live_gro_on(const char *ifname);
+
+/*
  * Opens ifname for nstack and returns a net_device that the stack then owns
  * (its ops->close frees everything, the net_device included). On failure
  * returns -ENODEV (no such interface), -EPERM (no CAP_NET_RAW), -ENETDOWN

@@ -475,7 +475,9 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 	c->handover_loopback = true;
 	c->gso = true;
 	c->tx_thread = true;
+	c->gro = true;
 	if (parse_flag(get, ctx, "NSTACK_HANDOVER", &c->handover_loopback, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_GRO", &c->gro, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_GSO", &c->gso, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_TX_THREAD", &c->tx_thread, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_STATS", &c->stats, err, errlen))

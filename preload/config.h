@@ -28,6 +28,7 @@ struct nsp_config {
 	bool handover_loopback;	     /* NSTACK_HANDOVER */
 	bool gso;		     /* NSTACK_GSO: TCP segmentation by the kernel (default on) */
 	bool tx_thread; /* NSTACK_TX_THREAD: super-frames sent by a thread of their own */
+	bool gro;	/* NSTACK_GRO: turn the interface's receive offload on (default on) */
 	bool stats;	/* NSTACK_STATS: print the counters at exit */
 	int nbypass;	/* NSTACK_BYPASS: CIDRs always served by the kernel */
 	uint32_t bypass_net[16], bypass_mask[16];

@@ -925,6 +925,19 @@ static int start_locked(void)
 		memcpy(live_mac, o.mac, 6);
 		live_opts.mac = live_mac;
 	}
+	/*
+	 * Merged frames need the virtio-net header (it says their checksums
+	 * were verified), which comes with GSO. Without CAP_NET_ADMIN (through
+	 * nstack-opener, say) the interface stays as it is.
+	 */
+	if (c.gro && c.gso) {
+		int g = pcap_live_gro_on(c.cfg.ifname);
+
+		if (g == 1)
+			nsp_log_info("turned generic receive offload on for %s (NSTACK_GRO=0 to "
+				     "leave it)",
+				     c.cfg.ifname);
+	}
 	rc = open_stack(&c, &o, &ns, &after_exec, &joined, err, sizeof(err));
 	if (rc)
 		goto fail;

@@ -473,6 +473,30 @@ static void process_locked_rx(struct nstack *ns, bool rx)
 	timers_run(ns);
 }
 
+/* How often the stack thread asks the backend what its receive ring lost (us). */
+#define RX_LOST_EVERY_US 100000
+
+/*
+ * Folds the frames the backend's ring lost since the last look into
+ * EthInRingDrops, at most every RX_LOST_EVERY_US (it costs a syscall).
+ * Drops happen only while frames come, so a look after processing some
+ * sees them soon enough.
+ */
+static void rx_lost_update(struct nstack *ns, uint64_t now)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev = l->dev;
+	uint64_t lost;
+
+	if (!dev->ops->rx_lost || now - l->rx_lost_at < RX_LOST_EVERY_US)
+		return;
+	l->rx_lost_at = now;
+	lost = dev->ops->rx_lost(dev);
+	if (lost > l->rx_lost)
+		NS_ADD_STATS(ns, EthInRingDrops, lost - l->rx_lost);
+	l->rx_lost = lost;
+}
+
 static void process_locked(struct nstack *ns)
 {
 	process_locked_rx(ns, true);
@@ -835,6 +859,7 @@ static void *stack_thread(void *arg)
 			process_locked_rx(ns, !leased);
 			next = timers_next(ns);
 			now = ns_now(ns);
+			rx_lost_update(ns, now);
 			if (!skb_queue_empty(&ns->backlog) || next <= now)
 				continue;
 			devfd = dev_rx_fd(ns);
@@ -951,6 +976,9 @@ int nstack_start(struct nstack *ns)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Named so that top -H and perf tell it from the program's threads. */
+	if (!rc)
+		(void)pthread_setname_np(ns_local(ns)->thread, "nstack-stack");
 	if (rc) {
 		ns_close_own(ns, ns_local(ns)->wake_fd);
 		ns_local(ns)->wake_fd = -1;

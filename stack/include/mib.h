@@ -71,6 +71,7 @@
 	X(EthInFrames)                                                                             \
 	X(EthInRunts)                                                                              \
 	X(EthInTruncated)                                                                          \
+	X(EthInRingDrops)                                                                          \
 	X(EthInUnknownProtos)                                                                      \
 	X(EthInOtherHost)                                                                          \
 	X(EthInReordered)                                                                          \

@@ -55,6 +55,11 @@ struct netdev_ops {
 	int (*poll)(struct net_device *dev, int budget);
 	/* A file descriptor that polls readable when frames wait, or -1. */
 	int (*get_fd)(struct net_device *dev);
+	/*
+	 * Optional: frames the backend's receive queue lost so far because it
+	 * was full (a capture ring overrun), cumulative; may cost a syscall.
+	 */
+	uint64_t (*rx_lost)(struct net_device *dev);
 	/* Optional: true while get_fd's descriptor cannot be relied on to wake us. */
 	bool (*needs_polling)(struct net_device *dev);
 	void (*close)(struct net_device *dev);

@@ -57,6 +57,8 @@ struct nstack_local {
 	bool rx_direct;		 /* a program thread sleeps on the device now */
 	uint64_t rx_lease_until; /* the device is the program threads' until then (ns_now) */
 	bool thread_untimed;	 /* the stack thread sleeps without device and lease deadline */
+	uint64_t rx_lost_at;	 /* when EthInRingDrops last took the backend's count (ns_now) */
+	uint64_t rx_lost;	 /* that count */
 	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
 	struct nstack_filemap *files;
 	struct ns_arena_map map; /* how this process maps the arena */

@@ -38,6 +38,7 @@ static const char *const env_names[] = {
     "NSTACK_PCAP",
     "NSTACK_HANDOVER",
     "NSTACK_GSO",
+    "NSTACK_GRO",
     "NSTACK_TX_THREAD",
     "NSTACK_STATS",
     "NSTACK_BYPASS",
