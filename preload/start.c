@@ -224,6 +224,16 @@ static int guarded_get_fd(struct net_device *dev)
 	return backend_ops->get_fd(dev);
 }
 
+static uint64_t guarded_rx_lost(struct net_device *dev)
+{
+	uint64_t n;
+
+	nsp_inside++;
+	n = backend_ops->rx_lost(dev);
+	nsp_inside--;
+	return n;
+}
+
 static bool guarded_needs_polling(struct net_device *dev)
 {
 	return backend_ops->needs_polling(dev);
@@ -495,6 +505,7 @@ static void guard_dev(struct net_device *dev)
 	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
+	    .rx_lost = backend_ops->rx_lost ? guarded_rx_lost : NULL,
 	    .needs_polling = backend_ops->needs_polling ? guarded_needs_polling : NULL,
 	    .close = guarded_close,
 	};

@@ -71,8 +71,8 @@ static uint32_t tcp_v4_connect_isn(struct nstack *ns, uint32_t saddr, uint16_t s
 	return f + (uint32_t)(ns_now(ns) / 4u);
 }
 
-static unsigned int tcp_ehashfn(const struct nstack *ns, uint32_t laddr, uint16_t lport,
-				uint32_t faddr, uint16_t fport)
+unsigned int tcp_ehashfn(const struct nstack *ns, uint32_t laddr, uint16_t lport, uint32_t faddr,
+			 uint16_t fport)
 {
 	uint32_t h = ns->tcp->hash_secret;
 

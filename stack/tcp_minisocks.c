@@ -92,12 +92,15 @@ static bool tcp_acceptq_is_full(const struct sock *sk)
 /* Finds the request for a peer in the listener's SYN queue. */
 struct tcp_request_sock *tcp_find_req(struct sock *lsk, const struct tcp_addrs *a, uint16_t rport)
 {
+	uint16_t lport = inet_sk(lsk)->inet_sport;
 	struct tcp_request_sock *req;
+	unsigned int h = tcp_ehashfn(lsk->ns, a->daddr, lport, a->saddr, rport);
 
-	LIST_FOREACH(req, &tcp_sk(lsk)->syn_queue, link)
+	LIST_FOREACH(req, &lsk->ns->tcp->rhash[h], hash_link)
 	{
 		if (req->rmt_addr != a->saddr || req->rmt_port != rport ||
-		    req->loc_addr != a->daddr || req->v6 != a->v6)
+		    req->loc_addr != a->daddr || req->loc_port != lport || req->v6 != a->v6 ||
+		    req->listener != lsk)
 			continue;
 		if (!a->v6 || (ipv6_addr_equal(&req->rmt6, &a->saddr6) &&
 			       ipv6_addr_equal(&req->loc6, &a->daddr6)))
@@ -113,6 +116,7 @@ void tcp_reqsk_free(struct tcp_request_sock *req)
 
 	del_timer(lsk->ns, &req->timer);
 	LIST_REMOVE(req, link);
+	LIST_REMOVE(req, hash_link);
 	tcp_sk(lsk)->syn_qlen--;
 	ns_free(lsk->ns, req);
 }
@@ -358,6 +362,9 @@ int tcp_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 		*req = tmp;
 		timer_setup(&req->timer, tcp_reqsk_timer);
 		LIST_INSERT_HEAD(&lp->syn_queue, req, link);
+		LIST_INSERT_HEAD(&ns->tcp->rhash[tcp_ehashfn(ns, req->loc_addr, req->loc_port,
+							     req->rmt_addr, req->rmt_port)],
+				 req, hash_link);
 		lp->syn_qlen++;
 		tcp_send_synack(sk, req, false, &foc);
 	}

@@ -1592,6 +1592,58 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 }
 END_TEST
 
+/*
+ * Requests are found by their 4-tuple among many (the stack hashes them as
+ * Linux's ehash does): with 100 requests queued on one listener and the
+ * same peer port opening to two listeners, each ACK completes its own
+ * request and no other.
+ */
+START_TEST(test_listen_requests_found_by_tuple_among_many_and_two_listeners)
+{
+	struct socket *l1 = listener(SRV_PORT, 128), *l2 = listener(SRV_PORT + 1, 128), *s = NULL,
+		      *a[3];
+	uint32_t isn[100], isn1, isn2;
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	for (int i = 0; i < 100; i++) {
+		inject(&(struct seg){(uint16_t)(2000 + i), SRV_PORT, 1000u * i, 0, TH_SYN, 65535,
+				     opt_mss, 4});
+		th = recv_tcp(f, &len);
+		isn[i] = ntohl(th->seq);
+	}
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	isn1 = ntohl(th->seq);
+	inject(&(struct seg){PEER_PORT, SRV_PORT + 1, PEER_ISN, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	isn2 = ntohl(th->seq);
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesSent"), 0);
+	/* The second listener's request completes; the first's, same peer port, stays. */
+	inject(&(struct seg){PEER_PORT, SRV_PORT + 1, PEER_ISN + 1, isn2 + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_accept(l2, &a[0], NULL, NULL, SOCK_NONBLOCK), 0);
+	ck_assert_int_eq(nstack_accept(l1, &s, NULL, NULL, SOCK_NONBLOCK), -EAGAIN);
+	/* One from the middle of the queue, then the first listener's own. */
+	inject(&(struct seg){2050, SRV_PORT, 1000u * 50 + 1, isn[50] + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_accept(l1, &a[1], NULL, NULL, SOCK_NONBLOCK), 0);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN + 1, isn1 + 1, TH_ACK, 65535});
+	t_expect_no_tx();
+	ck_assert_int_eq(nstack_accept(l1, &a[2], NULL, NULL, SOCK_NONBLOCK), 0);
+	ck_assert_int_eq(nstack_accept(l1, &s, NULL, NULL, SOCK_NONBLOCK), -EAGAIN);
+	for (int i = 0; i < 3; i++)
+		nstack_close(a[i]);
+	ck_assert_uint_eq(t_stat("TcpPassiveOpens"), 3);
+	nstack_close(l1);
+	nstack_close(l2);
+	run_for(600ull * 1000000);
+	while (wire_pending(T.wire, 1))
+		t_try_recv(f, sizeof(f), &len);
+}
+END_TEST
+
 START_TEST(test_listen_synack_retransmitted_at_1s_then_2s)
 {
 	struct socket *l = listener(SRV_PORT, 8);
@@ -2477,6 +2529,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_quickack_first_segments_acked_at_once);
 	tcase_add_test(tc, test_established_rst_in_window_not_exact_gets_challenge_ack);
 	tcase_add_test(tc, test_listen_syn_flood_cookies_legitimate_connection_completes);
+	tcase_add_test(tc, test_listen_requests_found_by_tuple_among_many_and_two_listeners);
 	tcase_add_test(tc, test_listen_synack_retransmitted_at_1s_then_2s);
 	tcase_add_test(tc, test_established_active_close_fin_handshake_time_wait_expires);
 	tcase_add_test(tc, test_established_peer_fin_close_wait_then_last_ack);
