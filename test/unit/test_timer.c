@@ -178,6 +178,52 @@ START_TEST(test_past_expiry_fires_on_next_run)
 }
 END_TEST
 
+/*
+ * A sleeper that wakes at timers_next() and runs the timers: timers of all
+ * three levels (near, 60 s as TIME_WAIT, 3 h as keepalive) fire exactly at
+ * their expiry, in order, with few wake-ups in between; a deleted far
+ * timer leaves nothing to wait for.
+ */
+START_TEST(test_timers_follow_next_fire_exactly_from_every_level)
+{
+	static struct probe p[300];
+	struct probe far = {0}, gone = {0};
+	uint64_t t0 = now, next;
+	unsigned int wakes = 0, seed = 7;
+
+	order_counter = 0;
+	for (int i = 0; i < 300; i++) {
+		timer_setup(&p[i].t, probe_fn);
+		seed = seed * 1103515245u + 12345u;
+		/* Up to 300 s, to the microsecond; some share milliseconds. */
+		mod_timer(ns, &p[i].t, t0 + 1000 + (uint64_t)(seed % 300000) * 1000 + seed % 7);
+	}
+	timer_setup(&far.t, probe_fn);
+	mod_timer(ns, &far.t, t0 + 3ull * 3600 * 1000000);
+	timer_setup(&gone.t, probe_fn);
+	mod_timer(ns, &gone.t, t0 + 5ull * 3600 * 1000000);
+	ck_assert(del_timer(ns, &gone.t));
+	while ((next = timers_next(ns)) != UINT64_MAX) {
+		ck_assert_uint_gt(next, now);
+		run_at(next);
+		wakes++;
+		ck_assert_uint_lt(wakes, 2000);
+	}
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(p[i].fired, 1);
+		ck_assert_uint_eq(p[i].fired_at, p[i].t.expires);
+		for (int j = 0; j < 300; j++)
+			if (p[j].t.expires < p[i].t.expires)
+				ck_assert_int_lt(p[j].order, p[i].order);
+	}
+	ck_assert_int_eq(far.fired, 1);
+	ck_assert_uint_eq(far.fired_at, t0 + 3ull * 3600 * 1000000);
+	ck_assert_int_eq(gone.fired, 0);
+	/* 301 expiries, plus a few moves between levels. */
+	ck_assert_uint_lt(wakes, 301 + 40);
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
 	Suite *s = suite_create("timer");
@@ -191,6 +237,7 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, test_big_clock_jump_fires_everything_due);
 	tcase_add_test(tc, test_rearm_in_callback_waits_for_next_run);
 	tcase_add_test(tc, test_past_expiry_fires_on_next_run);
+	tcase_add_test(tc, test_timers_follow_next_fire_exactly_from_every_level);
 	suite_add_tcase(s, tc);
 	return s;
 }
