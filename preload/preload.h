@@ -119,6 +119,7 @@ struct nsp_file {
 	 */
 	int evfd;
 	atomic_int refs;	   /* fd numbers + calls in progress */
+	atomic_int nfds;	   /* fd numbers mapped to it (fdtable) */
 	atomic_int sleepers;	   /* pollers that want a signal */
 	atomic_int watchers;	   /* epoll registrations: signal every change */
 	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain; guards opts */

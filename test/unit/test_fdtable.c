@@ -88,8 +88,12 @@ START_TEST(test_dup_shares_file_and_find_other_sees_it)
 	ck_assert_int_eq(fdt_install(4000, f, false), 0);
 	ck_assert_int_eq(fdt_find_other(f, 10), 4000);
 	ck_assert_int_eq(fdt_find_other(f, 4000), 10);
+	ck_assert_int_eq(atomic_load(&f->nfds), 2);
 	fdt_put(fdt_remove(10));
 	ck_assert_int_eq(released, 0);
+	/* As close() asks, the fd already unmapped: the count alone answers. */
+	ck_assert_int_eq(atomic_load(&f->nfds), 1);
+	ck_assert_int_eq(fdt_find_other(f, 10), 4000);
 	ck_assert_int_eq(fdt_find_other(f, 4000), -1);
 	fdt_put(fdt_remove(4000));
 	ck_assert_int_eq(released, 1);
