@@ -393,6 +393,65 @@ static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
 	return pcap_live_send(dev, &h, &iov, 1, false);
 }
 
+/*
+ * Plain frames in one sendmmsg() (libpcap's pcap_inject() is a send() on
+ * the same socket); behind a busy TX queue they join it one by one, so
+ * that frames still leave in order.
+ */
+static int pcap_live_xmit_batch(struct net_device *dev, const struct iovec *frames, int n)
+{
+	static const struct vnet_hdr zero;
+	struct pcap_live *pl = dev->priv;
+	struct mmsghdr msgs[NETDEV_TX_BATCH_MAX];
+	struct iovec iov[NETDEV_TX_BATCH_MAX][2];
+	int fd = pl->tx_fd >= 0 ? pl->tx_fd : pcap_fileno(pl->p), sent, e = 0;
+
+	if (n > NETDEV_TX_BATCH_MAX)
+		n = NETDEV_TX_BATCH_MAX;
+	if (pl->q_thread_on) {
+		pthread_mutex_lock(&pl->q_lock);
+		if (pl->q_count || pl->q_busy) {
+			for (int i = 0; i < n; i++) {
+				int err;
+
+				if (i)
+					pthread_mutex_lock(&pl->q_lock);
+				err = tx_enqueue(pl, &zero, &frames[i], 1); /* unlocks */
+				if (err)
+					return i ? i : err;
+			}
+			return n;
+		}
+		pl->q_busy = true; /* ours to send: the thread waits */
+		pthread_mutex_unlock(&pl->q_lock);
+	}
+	memset(msgs, 0, sizeof(msgs[0]) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		int k = 0;
+
+		if (pl->vnet)
+			iov[i][k++] = (struct iovec){(void *)&zero, sizeof(zero)};
+		iov[i][k++] = frames[i];
+		msgs[i].msg_hdr.msg_iov = iov[i];
+		msgs[i].msg_hdr.msg_iovlen = (size_t)k;
+	}
+	sent = sendmmsg(fd, msgs, (unsigned int)n, 0);
+	if (sent < 0)
+		e = errno;
+	if (pl->q_thread_on) {
+		pthread_mutex_lock(&pl->q_lock);
+		pl->q_busy = false;
+		if (pl->q_count)
+			pthread_cond_signal(&pl->q_nonempty);
+		pthread_mutex_unlock(&pl->q_lock);
+	}
+	if (sent >= 0)
+		return sent;
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+		return -ENOBUFS;
+	return e ? -e : -EIO;
+}
+
 static int pcap_live_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			      const struct netdev_gso *gso)
 {
@@ -574,6 +633,7 @@ static uint64_t pcap_live_rx_lost(struct net_device *dev)
 static const struct netdev_ops pcap_live_ops = {
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
+    .xmit_batch = pcap_live_xmit_batch,
     .tx_pending = pcap_live_tx_pending,
     .poll = pcap_live_poll,
     .get_fd = pcap_live_get_fd,

@@ -43,6 +43,7 @@ struct wire {
 	unsigned char rxbuf[ETH_FRAME_MAX];
 	unsigned char gsobuf[ETH_FRAME_MAX]; /* a super-frame being cut */
 	unsigned long gso_bad;		     /* super-frames that broke the contract */
+	unsigned long batches;		     /* xmit_batch calls */
 };
 
 static double wire_rand(struct wire *w)
@@ -186,6 +187,21 @@ static int wire_xmit(struct net_device *dev, const void *frame, size_t len)
 	return wire_send(w, e->idx, frame, len);
 }
 
+/* Frames one after the other, as sendmmsg() sends them: up to the first failure. */
+static int wire_xmit_batch(struct net_device *dev, const struct iovec *frames, int n)
+{
+	struct wire_end *e = dev->priv;
+
+	e->wire->batches++;
+	for (int i = 0; i < n; i++) {
+		int rc = wire_xmit(dev, frames[i].iov_base, frames[i].iov_len);
+
+		if (rc)
+			return i ? i : rc;
+	}
+	return n;
+}
+
 /*
  * Cuts a TCP super-frame as the kernel's software GSO does for a packet
  * socket with virtio_net_hdr: each piece gets the headers with its own IP
@@ -289,6 +305,12 @@ unsigned long wire_gso_errors(const struct wire *w)
 	return w->gso_bad;
 }
 
+/* xmit_batch calls so far (either end). */
+unsigned long wire_tx_batches(const struct wire *w)
+{
+	return w->batches;
+}
+
 static int wire_poll(struct net_device *dev, int budget)
 {
 	struct wire_end *e = dev->priv;
@@ -322,7 +344,8 @@ static void wire_close(struct net_device *dev)
 
 static const struct netdev_ops wire_netdev_ops = {
     .xmit = wire_xmit,
-    .xmit_gso = wire_xmit_gso, /* used when a test sets NETDEV_F_TX_GSO */
+    .xmit_gso = wire_xmit_gso,	   /* used when a test sets NETDEV_F_TX_GSO */
+    .xmit_batch = wire_xmit_batch, /* likewise (plain frames held under a plug) */
     .poll = wire_poll,
     .get_fd = wire_get_fd,
     .close = wire_close,

@@ -39,6 +39,8 @@ ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap);
  * packet socket with virtio_net_hdr once a test sets NETDEV_F_TX_GSO on it.
  */
 unsigned long wire_gso_errors(const struct wire *w);
+/* xmit_batch calls so far (either end). */
+unsigned long wire_tx_batches(const struct wire *w);
 /* The interface of endpoint end is deleted: its poll says -ENODEV, sends -ENXIO. */
 void wire_delete_end(struct wire *w, int end);
 /* Frames waiting for endpoint end. */

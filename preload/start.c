@@ -204,6 +204,25 @@ static int guarded_xmit_gso(struct net_device *dev, const struct iovec *iov, int
 	return rc;
 }
 
+static int guarded_xmit_batch(struct net_device *dev, const struct iovec *frames, int n)
+{
+	int rc;
+
+	if (nsp_sandboxed) {
+		/* One by one into the sandbox's deferral, as guarded_xmit does. */
+		for (int i = 0; i < n; i++) {
+			rc = nsp_defer_xmit(dev->ns, &frames[i], 1, NULL);
+			if (rc)
+				return i ? i : rc;
+		}
+		return n;
+	}
+	nsp_inside++;
+	rc = backend_ops->xmit_batch(dev, frames, n);
+	nsp_inside--;
+	return rc;
+}
+
 static unsigned int guarded_tx_pending(struct net_device *dev)
 {
 	return backend_ops->tx_pending(dev);
@@ -502,6 +521,7 @@ static void guard_dev(struct net_device *dev)
 	guarded_ops = (struct netdev_ops){
 	    .xmit = guarded_xmit,
 	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
+	    .xmit_batch = backend_ops->xmit_batch ? guarded_xmit_batch : NULL,
 	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,

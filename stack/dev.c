@@ -182,6 +182,11 @@ static void rx_batch_order(struct nstack *ns, struct sk_buff *const *in, unsigne
 	}
 }
 
+/* A received frame this long carries data whose ACK should not wait for the batch's end. */
+#define RX_BULK_FRAME 1000
+
+static void dev_tx_flush_plain(struct net_device *dev);
+
 /* Delivers the frames held since dev_rx_batch_begin(). */
 void dev_rx_batch_end(struct net_device *dev)
 {
@@ -200,8 +205,19 @@ void dev_rx_batch_end(struct net_device *dev)
 		rx_batch_order(ns, dev->rx_batch, n, out);
 	/* What the batch makes TCP send (ACK clocking) may leave as super-frames. */
 	dev_xmit_plug(ns);
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int len = out[i]->len;
+
 		netif_receive_skb(out[i]);
+		/*
+		 * Answers to small frames (SYNs, ACKs, requests) leave together
+		 * at the end; what a data frame made us send (its ACK) goes now:
+		 * it clocks the sender, and a batch of 64 merged frames is 4 MiB
+		 * (iperf3 receive fell from 15 to 7.5 Gbit/s with its ACKs held).
+		 */
+		if (len > RX_BULK_FRAME && dev->tx_plain_n)
+			dev_tx_flush_plain(dev);
+	}
 	dev_xmit_unplug(ns);
 }
 
@@ -292,7 +308,43 @@ static int dev_xmit_one(struct net_device *dev, struct sk_buff *skb)
 	return err;
 }
 
-/* Sends what dev_queue_xmit() held back: one super-frame, or one plain frame. */
+/*
+ * Sends the plain frames held under a plug in one batch: what one poll
+ * batch of received frames makes the stack answer (SYN-ACKs to a flood of
+ * SYNs, ACKs, resets) leaves in one system call instead of one each.
+ */
+static void dev_tx_flush_plain(struct net_device *dev)
+{
+	unsigned int n = dev->tx_plain_n, done = 0;
+	struct iovec v[NETDEV_TX_BATCH_MAX];
+
+	if (!n)
+		return;
+	dev->tx_plain_n = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		v[i].iov_base = dev->tx_plain[i]->data;
+		v[i].iov_len = dev->tx_plain[i]->len;
+	}
+	while (done < n) {
+		int rc = dev->ops->xmit_batch(dev, v + done, (int)(n - done));
+		size_t bytes = 0;
+
+		if (rc <= 0) {
+			/* The first one failed: counted, and the rest go on. */
+			dev_xmit_account(dev, rc ? rc : -EIO, 1, 0);
+			done++;
+			continue;
+		}
+		for (int k = 0; k < rc; k++)
+			bytes += v[done + (unsigned int)k].iov_len;
+		dev_xmit_account(dev, 0, (unsigned int)rc, bytes);
+		done += (unsigned int)rc;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		kfree_skb(dev->tx_plain[i]);
+}
+
+/* Sends what dev_queue_xmit() held back: plain frames, then one super-frame or one frame. */
 static void dev_tx_flush(struct net_device *dev)
 {
 	struct tcp_gso_run *r = &dev->tx_run;
@@ -303,6 +355,7 @@ static void dev_tx_flush(struct net_device *dev)
 	size_t bytes = 0;
 	int err;
 
+	dev_tx_flush_plain(dev);
 	if (!n)
 		return;
 	dev->tx_hold_n = 0;
@@ -365,7 +418,7 @@ void dev_xmit_release(struct nstack *ns)
 {
 	struct net_device *dev = ns_dev(ns);
 
-	if (!dev || (!dev->tx_plug && !dev->tx_hold_n))
+	if (!dev || (!dev->tx_plug && !dev->tx_hold_n && !dev->tx_plain_n))
 		return;
 	if (dev->tx_plug)
 		NS_INC_STATS(ns, EthOutPlugLeaks);
@@ -408,9 +461,18 @@ int dev_queue_xmit(struct sk_buff *skb)
 		/* Joins the held run, or else starts a new one after sending it. */
 		if (dev_tx_hold(dev, skb))
 			return 0;
-		dev_tx_flush(dev);
-		if (dev_tx_hold(dev, skb))
+		if (dev->tx_hold_n) {
+			dev_tx_flush(dev);
+			if (dev_tx_hold(dev, skb))
+				return 0;
+		}
+		/* Held plain frames stay older than any held run: a run flushes them first. */
+		if (dev->ops->xmit_batch) {
+			dev->tx_plain[dev->tx_plain_n++] = skb;
+			if (dev->tx_plain_n == NETDEV_TX_BATCH_MAX)
+				dev_tx_flush_plain(dev);
 			return 0;
+		}
 	} else {
 		dev_tx_flush(dev);
 	}

@@ -43,6 +43,12 @@ struct netdev_ops {
 	int (*xmit_gso)(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			const struct netdev_gso *gso);
 	/*
+	 * Optional: transmit n complete frames in this order, as n xmit calls
+	 * would but in one system call; returns how many were accepted, or
+	 * the first one's -errno when none was.
+	 */
+	int (*xmit_batch)(struct net_device *dev, const struct iovec *frames, int n);
+	/*
 	 * Optional: frames accepted by xmit/xmit_gso but not yet handed to the
 	 * link (a backend's own TX queue); exit waits for it to reach zero.
 	 */
@@ -97,6 +103,8 @@ struct rx_order_key {
 #define NETDEV_F_TX_GSO 0x2u /* ops->xmit_gso segments TCP/IPv4 super-frames */
 
 #define NETDEV_RX_BATCH_MAX 64
+/* Plain frames held under a plug for one xmit_batch. */
+#define NETDEV_TX_BATCH_MAX 64
 /* Segments one super-frame may hold: 64 KiB of IP packet at most anyway. */
 #define NETDEV_GSO_MAX_SEGS 64
 
@@ -120,6 +128,9 @@ struct net_device {
 	unsigned int tx_plug;
 	unsigned int tx_hold_n;
 	struct sk_buff *tx_hold[NETDEV_GSO_MAX_SEGS];
+	/* Plain frames held under a plug, all older than the held segments. */
+	unsigned int tx_plain_n;
+	struct sk_buff *tx_plain[NETDEV_TX_BATCH_MAX];
 	struct tcp_gso_run tx_run;
 };
 

@@ -1644,6 +1644,41 @@ START_TEST(test_listen_requests_found_by_tuple_among_many_and_two_listeners)
 }
 END_TEST
 
+/*
+ * On a device that takes frames in batches, the SYN-ACKs answering one
+ * poll batch of SYNs (a flood's, say) leave in one batch, in the order of
+ * the SYNs, each the frame it would have been alone.
+ */
+START_TEST(test_listen_synacks_of_one_poll_batch_leave_in_one_batch_in_order)
+{
+	struct socket *l = listener(SRV_PORT, 128);
+	unsigned long b0 = wire_tx_batches(T.wire);
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	/* As the live backend: receive batches held for ordering, sends segmented. */
+	ns_dev(T.ns)->flags |= NETDEV_F_TX_GSO | NETDEV_F_RX_ORDER;
+	for (int i = 0; i < 20; i++)
+		queue_seg(&(struct seg){(uint16_t)(3000 + i), SRV_PORT, 500u * i, 0, TH_SYN, 65535,
+					opt_mss, 4});
+	nstack_process(T.ns);
+	ck_assert_uint_eq(wire_tx_batches(T.wire) - b0, 1);
+	for (int i = 0; i < 20; i++) {
+		th = recv_tcp(f, &len);
+		ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+		ck_assert_uint_eq(ntohs(th->dest), 3000 + i);
+		ck_assert_uint_eq(ntohl(th->ack_seq), 500u * i + 1);
+	}
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("EthOutFrames"), 20);
+	nstack_close(l);
+	run_for(600ull * 1000000);
+	while (wire_pending(T.wire, 1))
+		t_try_recv(f, sizeof(f), &len);
+}
+END_TEST
+
 START_TEST(test_listen_synack_retransmitted_at_1s_then_2s)
 {
 	struct socket *l = listener(SRV_PORT, 8);
@@ -2530,6 +2565,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_rst_in_window_not_exact_gets_challenge_ack);
 	tcase_add_test(tc, test_listen_syn_flood_cookies_legitimate_connection_completes);
 	tcase_add_test(tc, test_listen_requests_found_by_tuple_among_many_and_two_listeners);
+	tcase_add_test(tc, test_listen_synacks_of_one_poll_batch_leave_in_one_batch_in_order);
 	tcase_add_test(tc, test_listen_synack_retransmitted_at_1s_then_2s);
 	tcase_add_test(tc, test_established_active_close_fin_handshake_time_wait_expires);
 	tcase_add_test(tc, test_established_peer_fin_close_wait_then_last_ack);
