@@ -241,17 +241,20 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 	netdev_rx_frame_csum(dev, bytes, h->caplen, rx_csum_ok(dev->priv, bytes, h->caplen));
 }
 
+/* A failed send's errno as the stack takes it: a full queue is -ENOBUFS. */
+static int send_errno(int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+		return -ENOBUFS;
+	return e ? -e : -EIO;
+}
+
 /* One send() on libpcap's socket; -errno. */
 static int inject_errno(struct pcap_live *pl, const void *frame, size_t len)
 {
 	if (pl->tx_fd >= 0 ? send(pl->tx_fd, frame, len, 0) < 0
-			   : pcap_inject(pl->p, frame, len) < 0) {
-		int e = errno;
-
-		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
-			return -ENOBUFS;
-		return e ? -e : -EIO;
-	}
+			   : pcap_inject(pl->p, frame, len) < 0)
+		return send_errno(errno);
 	return 0;
 }
 
@@ -345,6 +348,18 @@ static int tx_enqueue(struct pcap_live *pl, const struct vnet_hdr *h, const stru
 	return len < 0 ? (int)len : 0;
 }
 
+/* A caller's send is over: the TX thread may go on with what queued meanwhile. */
+static void tx_release(struct pcap_live *pl)
+{
+	if (!pl->q_thread_on)
+		return;
+	pthread_mutex_lock(&pl->q_lock);
+	pl->q_busy = false;
+	if (pl->q_count)
+		pthread_cond_signal(&pl->q_nonempty);
+	pthread_mutex_unlock(&pl->q_lock);
+}
+
 /*
  * Sends a frame, or queues it for the TX thread: bulk frames (super-frames)
  * always go to the queue, anything else only when the queue is not idle,
@@ -374,13 +389,7 @@ static int pcap_live_send(struct net_device *dev, const struct vnet_hdr *h, cons
 		len = tx_build(pl, pl->txbuf, h, iov, iovcnt);
 		err = len < 0 ? (int)len : inject_errno(pl, pl->txbuf, (size_t)len);
 	}
-	if (pl->q_thread_on) {
-		pthread_mutex_lock(&pl->q_lock);
-		pl->q_busy = false;
-		if (pl->q_count)
-			pthread_cond_signal(&pl->q_nonempty);
-		pthread_mutex_unlock(&pl->q_lock);
-	}
+	tx_release(pl);
 	return err;
 }
 
@@ -438,18 +447,8 @@ static int pcap_live_xmit_batch(struct net_device *dev, const struct iovec *fram
 	sent = sendmmsg(fd, msgs, (unsigned int)n, 0);
 	if (sent < 0)
 		e = errno;
-	if (pl->q_thread_on) {
-		pthread_mutex_lock(&pl->q_lock);
-		pl->q_busy = false;
-		if (pl->q_count)
-			pthread_cond_signal(&pl->q_nonempty);
-		pthread_mutex_unlock(&pl->q_lock);
-	}
-	if (sent >= 0)
-		return sent;
-	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
-		return -ENOBUFS;
-	return e ? -e : -EIO;
+	tx_release(pl);
+	return sent >= 0 ? sent : send_errno(e);
 }
 
 static int pcap_live_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
