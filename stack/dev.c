@@ -301,7 +301,10 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n)
 
 static int dev_xmit_one(struct net_device *dev, struct sk_buff *skb)
 {
-	int err = dev->ops->xmit(dev, skb->data, skb->len);
+	int err;
+
+	skb_checksum_help(skb);
+	err = dev->ops->xmit(dev, skb->data, skb->len);
 
 	dev_xmit_account(dev, err, 1, skb->len);
 	kfree_skb(skb);
@@ -322,6 +325,7 @@ static void dev_tx_flush_plain(struct net_device *dev)
 		return;
 	dev->tx_plain_n = 0;
 	for (unsigned int i = 0; i < n; i++) {
+		skb_checksum_help(dev->tx_plain[i]);
 		v[i].iov_base = dev->tx_plain[i]->data;
 		v[i].iov_len = dev->tx_plain[i]->len;
 	}
@@ -441,6 +445,8 @@ int dev_queue_xmit(struct sk_buff *skb)
 	if (skb->len < ETH_ZLEN) {
 		unsigned int pad = ETH_ZLEN - skb->len;
 
+		/* Too short to go as a super-frame's piece anyway; a copy would lose the mark. */
+		skb_checksum_help(skb);
 		if (skb_cloned(skb) || skb_tailroom(skb) < pad) {
 			struct sk_buff *n = alloc_skb(ns, ETH_ZLEN);
 
@@ -455,8 +461,11 @@ int dev_queue_xmit(struct sk_buff *skb)
 		}
 		memset(skb_put(skb, pad), 0, pad);
 	}
-	if (dev->tap.frame)
+	if (dev->tap.frame) {
+		/* A capture shows the frame as the wire will carry it. */
+		skb_checksum_help(skb);
 		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
+	}
 	if (dev->tx_plug && (dev->flags & NETDEV_F_TX_GSO)) {
 		/* Joins the held run, or else starts a new one after sending it. */
 		if (dev_tx_hold(dev, skb))
@@ -482,6 +491,9 @@ int dev_queue_xmit(struct sk_buff *skb)
 /* Queues a looped-back frame for the next RX round. */
 void netif_rx(struct sk_buff *skb)
 {
+	/* Looped back, never on a wire: as good as checked (Linux's loopback too). */
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	skb_queue_tail(&skb->ns->backlog, skb);
 	nstack_kick(skb->ns);
 }

@@ -190,8 +190,11 @@ static int ip_fragment(struct nstack *ns, struct sk_buff *skb, const struct rtab
  */
 int ip_finish_output(struct nstack *ns, struct sk_buff *skb, const struct rtable *rt)
 {
-	if (skb->len > rt->rt_mtu)
+	if (skb->len > rt->rt_mtu) {
+		/* Fragments carry pieces of the segment: its checksum must be whole first. */
+		skb_checksum_help(skb);
 		return ip_fragment(ns, skb, rt, rt->rt_mtu);
+	}
 	return ip_output_link(ns, skb, rt);
 }
 

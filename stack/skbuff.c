@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checksum.h"
 #include "skbuff.h"
 #include "stack.h"
 
@@ -304,4 +305,18 @@ void skb_queue_purge(struct sk_buff_head *h)
 
 	while ((skb = skb_dequeue(h)) != NULL)
 		kfree_skb(skb);
+}
+
+/* See skbuff.h: sums the TCP header and payload over the pseudo-header sum already there. */
+void skb_checksum_help(struct sk_buff *skb)
+{
+	unsigned char *th;
+	uint16_t check;
+
+	if (skb->ip_summed != CHECKSUM_PARTIAL)
+		return;
+	th = skb_transport_header(skb);
+	check = csum_fold(csum_partial(th, (size_t)(skb->data + skb->len - th), 0));
+	memcpy(th + 16, &check, sizeof(check)); /* offsetof(struct tcphdr, check) */
+	skb->ip_summed = CHECKSUM_NONE;
 }

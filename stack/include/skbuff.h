@@ -52,7 +52,7 @@ struct sk_buff {
 	uint16_t network_header;
 	uint16_t transport_header;
 	uint8_t pkt_type;   /* PACKET_HOST, PACKET_BROADCAST, ... */
-	uint8_t ip_summed;  /* CHECKSUM_* as in Linux; the stack uses NONE/UNNECESSARY */
+	uint8_t ip_summed;  /* CHECKSUM_* as in Linux: NONE/UNNECESSARY in, NONE/PARTIAL out */
 	uint64_t tstamp_us; /* stack clock at receive or send */
 	nsref_t destructor; /* void (*)(struct sk_buff *): skb_set_destructor() */
 	/* Per-layer scratch space, owned by whichever layer holds the skb. */
@@ -76,6 +76,12 @@ struct sk_buff_head {
 
 #define CHECKSUM_NONE	     0
 #define CHECKSUM_UNNECESSARY 1
+/*
+ * Sent TCP: the checksum field at the transport header holds only the
+ * pseudo-header sum; the device layer adds the rest (skb_checksum_help)
+ * unless the segment leaves in a super-frame the kernel checksums anyway.
+ */
+#define CHECKSUM_PARTIAL 3
 
 #define SKB_HDR_UNSET 0xffff
 
@@ -93,6 +99,8 @@ struct sk_buff *alloc_skb(struct nstack *ns, unsigned int size);
 /* alloc_skb() plus MAX_HEADER bytes of headroom already reserved. */
 struct sk_buff *alloc_skb_hdr(struct nstack *ns, unsigned int payload);
 void kfree_skb(struct sk_buff *skb);
+/* Completes a CHECKSUM_PARTIAL TCP checksum in software (the data at or before the header). */
+void skb_checksum_help(struct sk_buff *skb);
 /* Frees the stack's cached skb headers and data areas (nstack_destroy). */
 void skb_cache_purge(struct nstack *ns);
 struct sk_buff *skb_clone(struct sk_buff *skb);
