@@ -153,9 +153,38 @@ bool ns_rx_lease_catch_up(struct nstack *ns);
 
 /* Takes the stack lock; a holder that died is reported and its state taken as it is. */
 void ns_lock_recovered(struct nstack *ns);
+/* Tries of a held stack lock before sleeping on it (ns_lock). */
+#define NS_LOCK_SPINS 300
+
+static inline void ns_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * The stack lock is held for microseconds at a time, mostly by a thread
+ * running on another core: a few microseconds of trying before sleeping
+ * saves the futex sleep and wake-up (a syscall on each side, and on a VM
+ * whose idle vCPU halts, tens of microseconds to wake). An nginx worker
+ * made 5 futex calls per keep-alive request; with 300 tries, nginx with
+ * two workers served 29.5-31.6k requests/s instead of 25.7-27.4k. Much
+ * longer spinning (5000) took CPU from bulk receive on two cores.
+ */
 static inline void ns_lock(struct nstack *ns)
 {
-	if (__builtin_expect(pthread_mutex_lock(&ns->lock) == EOWNERDEAD, 0))
+	int rc = pthread_mutex_trylock(&ns->lock);
+
+	for (int i = 0; rc == EBUSY && i < NS_LOCK_SPINS; i++) {
+		ns_cpu_relax();
+		rc = pthread_mutex_trylock(&ns->lock);
+	}
+	if (rc == EBUSY)
+		rc = pthread_mutex_lock(&ns->lock);
+	if (__builtin_expect(rc == EOWNERDEAD, 0))
 		ns_lock_recovered(ns);
 }
 
