@@ -1586,9 +1586,7 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 	ck_assert_uint_eq(t_stat("TcpExtSyncookiesFailed"), 1);
 	nstack_close(s);
 	nstack_close(l);
-	run_for(600ull * 1000000);
-	while (wire_pending(T.wire, 1))
-		t_try_recv(f, sizeof(f), &len);
+	run_for(600ull * 1000000); /* the requests' timers run out; run_for drops what they send */
 }
 END_TEST
 
@@ -1638,9 +1636,7 @@ START_TEST(test_listen_requests_found_by_tuple_among_many_and_two_listeners)
 	ck_assert_uint_eq(t_stat("TcpPassiveOpens"), 3);
 	nstack_close(l1);
 	nstack_close(l2);
-	run_for(600ull * 1000000);
-	while (wire_pending(T.wire, 1))
-		t_try_recv(f, sizeof(f), &len);
+	run_for(600ull * 1000000); /* the requests' timers run out; run_for drops what they send */
 }
 END_TEST
 
@@ -1673,9 +1669,7 @@ START_TEST(test_listen_synacks_of_one_poll_batch_leave_in_one_batch_in_order)
 	t_expect_no_tx();
 	ck_assert_uint_eq(t_stat("EthOutFrames"), 20);
 	nstack_close(l);
-	run_for(600ull * 1000000);
-	while (wire_pending(T.wire, 1))
-		t_try_recv(f, sizeof(f), &len);
+	run_for(600ull * 1000000); /* the requests' timers run out; run_for drops what they send */
 }
 END_TEST
 
