@@ -829,16 +829,31 @@ static int open_stack(struct nsp_config *c, struct pcap_live_opts *o, struct nst
 	int fd, rc;
 
 	stack_path(c, shm_path, sizeof(shm_path));
-	fd = open(shm_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open the stack's shared memory %s: %s%s", shm_path,
-			 strerror(errno),
-			 errno == EACCES ? " (a stack of another user runs on this interface)"
-					 : "");
-		return rc;
+	for (int tries = 0;; tries++) {
+		struct stat at, held;
+
+		fd = open(shm_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot open the stack's shared memory %s: %s%s",
+				 shm_path, strerror(errno),
+				 errno == EACCES
+				     ? " (a stack of another user runs on this interface)"
+				     : "");
+			return rc;
+		}
+		flock(fd, LOCK_EX);
+		/*
+		 * A start that failed removes the file it made (below); one that
+		 * waited for its lock meanwhile holds a file nobody else will
+		 * find, and opens the name again.
+		 */
+		if (tries >= 8 || (fstat(fd, &held) == 0 && stat(shm_path, &at) == 0 &&
+				   at.st_ino == held.st_ino && at.st_dev == held.st_dev))
+			break;
+		flock(fd, LOCK_UN);
+		close(fd);
 	}
-	flock(fd, LOCK_EX);
 	*joined = false;
 	if (stack_in_use(fd)) {
 		rc = ns_arena_attach(fd, NSP_ARENA_ADDR, &map);
@@ -861,6 +876,9 @@ static int open_stack(struct nsp_config *c, struct pcap_live_opts *o, struct nst
 	} else {
 		/* Nobody uses it (new, or left by processes that all died): start afresh. */
 		rc = create_stack(fd, c, o, res, err, errlen);
+		/* A start that failed (no such interface, no permission) leaves no file behind. */
+		if (rc)
+			unlink(shm_path);
 	}
 	if (rc == 0 && fcntl(fd, F_OFD_SETLK, &rd) < 0)
 		nsp_log("cannot lock %s: %s", shm_path, strerror(errno));

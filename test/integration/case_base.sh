@@ -69,6 +69,10 @@ PY
 # A missing interface: one line naming NSTACK_IFACE, socket() fails with
 # ENODEV, the second attempt fails the same way without a second message.
 case_error_missing_interface() {
+	local ino
+	# Namespace inode numbers come back: a file an older build left must not count.
+	ino=$(in_ns stat -L -c %i /proc/self/ns/net)
+	rm -f /dev/shm/nstack."$ino".*.nope0.*
 	NSTACK_IFACE=nope0 on_nstack python3 - 2>"$TMP/err" <<'PY'
 import errno, socket, sys
 for i in range(2):
@@ -81,7 +85,9 @@ print("ok")
 PY
 	[ $? -eq 0 ] || { cat "$TMP/err"; return 1; }
 	cat "$TMP/err"
-	[ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] && grep -q NSTACK_IFACE "$TMP/err"
+	[ "$(grep -c '^nstack:' "$TMP/err")" -eq 1 ] && grep -q NSTACK_IFACE "$TMP/err" || return 1
+	# The failed start left no stack file behind (it did, empty, once per namespace and user).
+	! ls /dev/shm/nstack."$ino".*.nope0.* 2>/dev/null | grep -q .
 }
 
 case_error_bad_address() {
