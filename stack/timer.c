@@ -173,8 +173,9 @@ static void wheel_cascade(struct timer_wheel *w)
 			wheel_insert(w, t);
 		}
 	}
+	/* (Also when far_min is already behind level 1: after a clock jump, say.) */
 	if (w->far_min != UINT64_MAX &&
-	    w->far_min / 1000 / TIMER_L1_MS - w->l1_clk < TIMER_L1_SLOTS) {
+	    w->far_min / 1000 / TIMER_L1_MS < w->l1_clk + TIMER_L1_SLOTS) {
 		struct timer_slot all = LIST_HEAD_INITIALIZER(all);
 
 		/* Rare (keepalive-length timers): re-place them all, which also renews far_min. */

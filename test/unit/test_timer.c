@@ -137,15 +137,19 @@ END_TEST
 
 START_TEST(test_big_clock_jump_fires_everything_due)
 {
-	struct probe a = {0}, b = {0};
+	struct probe a = {0}, b = {0}, far = {0};
 
 	timer_setup(&a.t, probe_fn);
 	timer_setup(&b.t, probe_fn);
+	timer_setup(&far.t, probe_fn);
 	mod_timer(ns, &a.t, now + 7000000);
 	mod_timer(ns, &b.t, now + 100);
+	mod_timer(ns, &far.t, now + 3000ull * 1000000); /* beyond level 1 */
 	run_at(now + 3600ull * 1000000);
 	ck_assert_int_eq(a.fired, 1);
 	ck_assert_int_eq(b.fired, 1);
+	ck_assert_int_eq(far.fired, 1);
+	ck_assert_uint_eq(timers_next(ns), UINT64_MAX);
 }
 END_TEST
 
