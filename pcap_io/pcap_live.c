@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -111,6 +112,11 @@ struct pcap_live {
 	unsigned long q_errors;	     /* queued frames the kernel refused */
 	unsigned long q_errors_told; /* of which the stack was told (pcap_live_poll) */
 	struct tx_slot slots[PCAP_LIVE_TXQ_SLOTS];
+
+	/* A hand-over's window (pcap_live_rx_window), in receive stamps (ns). */
+	uint64_t rx_from, rx_until;
+	bool rx_past_until;
+	bool filter_locked; /* nstack-opener locked the filter: rx_stop cannot */
 };
 
 /* Set around pcap_activate(): the packet socket libpcap makes gets PACKET_VNET_HDR. */
@@ -229,10 +235,36 @@ static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t l
 	return (h.flags & (VNET_HDR_F_NEEDS_CSUM | VNET_HDR_F_DATA_VALID)) != 0;
 }
 
+/* A stamp more than this far before the window is taken as from another clock. */
+#define RX_STAMP_PLAUSIBLE_NS 1000000000ull
+
+/* Whether a hand-over's window keeps the frame stamped ts from this device. */
+static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
+{
+	/* Nanosecond precision (live_activate): tv_usec holds nanoseconds. */
+	uint64_t t = (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_usec;
+
+	if (pl->rx_until && t >= pl->rx_until) {
+		pl->rx_past_until = true;
+		return false;
+	}
+	/*
+	 * A stamp far before the window cannot be from the other device's
+	 * time: kept rather than lost (at worst a duplicate, which TCP
+	 * tolerates where it does not tolerate a hole).
+	 */
+	return !pl->rx_from || t >= pl->rx_from || pl->rx_from - t > RX_STAMP_PLAUSIBLE_NS;
+}
+
 static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct net_device *dev = (struct net_device *)user;
+	struct pcap_live *pl = dev->priv;
 
+	if ((pl->rx_from || pl->rx_until) && !rx_in_window(pl, &h->ts)) {
+		netdev_rx_window_skip(dev);
+		return;
+	}
 	if (h->caplen < h->len) {
 		/* Cut by the snap length: a partial frame is useless to the stack. */
 		netdev_rx_truncated(dev, h->caplen, h->len);
@@ -578,6 +610,14 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 }
 
 /* See pcap_live.h. */
+int pcap_live_spare_socket(void)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* See pcap_live.h. */
 int pcap_live_tx_fd(const struct net_device *dev)
 {
 	const struct pcap_live *pl = dev->priv;
@@ -629,7 +669,55 @@ static uint64_t pcap_live_rx_lost(struct net_device *dev)
 	return st.ps_drop;
 }
 
+/* The receive stamps' clock: the kernel stamps frames with real time. */
+static uint64_t pcap_live_rx_clock(struct net_device *dev)
+{
+	struct timespec ts;
+
+	(void)dev;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool pcap_live_rx_window(struct net_device *dev, uint64_t from, uint64_t until)
+{
+	struct pcap_live *pl = dev->priv;
+
+	if (until != pl->rx_until)
+		pl->rx_past_until = false;
+	pl->rx_from = from;
+	pl->rx_until = until;
+	return pl->rx_past_until;
+}
+
+/*
+ * The socket stays for sending: a filter that takes nothing stops the
+ * kernel from copying every frame into a ring nobody reads any more.
+ */
+static int pcap_live_rx_stop(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+	/* struct sock_fprog's layout; pcap's bpf_insn is the kernel's sock_filter. */
+	struct {
+		unsigned short len;
+		struct bpf_insn *filter;
+	} prog;
+	struct bpf_insn none = BPF_STMT(BPF_RET | BPF_K, 0);
+
+	prog.len = 1;
+	prog.filter = &none;
+
+	if (pl->filter_locked)
+		return -EPERM;
+	if (setsockopt(pcap_fileno(pl->p), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
 static const struct netdev_ops pcap_live_ops = {
+    .rx_clock = pcap_live_rx_clock,
+    .rx_window = pcap_live_rx_window,
+    .rx_stop = pcap_live_rx_stop,
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
     .xmit_batch = pcap_live_xmit_batch,
@@ -831,6 +919,8 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 	/* Frames to a MAC other than the interface's need promiscuous mode. */
 	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
 	pcap_set_timeout(p, 1);
+	/* Stamps to the nanosecond tell which device's frames a hand-over leaves (rx_window). */
+	(void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 	want_vnet = !o->no_gso;
 	handed_fd = handed;
 	rc = pcap_activate(p);
@@ -877,10 +967,13 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	unsigned int mtu;
 	struct pcap_live_opts noghdr;
 	bool origin_no_gso = o->no_gso;
+	int spare = o->spare_fd;
 	pcap_t *p;
 	int rc;
 
 	rc = pcap_live_read_mac(o->ifname, ifmac);
+	if (rc && spare >= 0)
+		close(spare);
 	if (rc == -ENODEV) {
 		snprintf(err, errlen, "no such interface '%s' (set NSTACK_IFACE)", o->ifname);
 		return rc;
@@ -892,6 +985,8 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	}
 	mtu = o->mtu;
 	if (!mtu && pcap_live_read_mtu(o->ifname, &mtu)) {
+		if (spare >= 0)
+			close(spare);
 		snprintf(err, errlen, "cannot read the MTU of '%s' (set NSTACK_MTU)", o->ifname);
 		return -EINVAL;
 	}
@@ -912,6 +1007,14 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	}
 
 	rc = live_activate(o, ifmac, -1, &p, err, errlen);
+	if (rc == PCAP_ERROR_PERM_DENIED && spare >= 0) {
+		/* Made while the process could; libpcap binds and rings it without privilege. */
+		pcap_close(p);
+		rc = live_activate(o, ifmac, spare, &p, err, errlen);
+		spare = -1;
+	}
+	if (spare >= 0)
+		close(spare);
 	if (rc == PCAP_ERROR_PERM_DENIED && o->opener && o->opener[0]) {
 		/* No CAP_NET_RAW here: nstack-opener may open the socket for us. */
 		char oerr[256] = "";
@@ -1012,6 +1115,9 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	dev->priv = pl;
 	/* A veth peer feeds one flow from several CPUs' backlogs (see dev.c). */
 	dev->flags = NETDEV_F_RX_ORDER | (pl->vnet ? NETDEV_F_TX_GSO : 0);
+	pl->filter_locked = locked;
+	if (!locked && pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO)
+		dev->flags |= NETDEV_F_RX_HANDOFF;
 	*res = dev;
 	return 0;
 

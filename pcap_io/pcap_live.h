@@ -28,6 +28,12 @@ struct pcap_live_opts {
 	const char *opener;	/* nstack-opener to ask without CAP_NET_RAW; NULL = none */
 	bool ipv6;		/* the filter lets IPv6 for us in too */
 	const struct in6_addr *addr6; /* our static IPv6 address, or NULL */
+	/*
+	 * A packet socket made earlier (pcap_live_spare_socket()), used when
+	 * the process may no longer make one; -1 = none. pcap_live_open()
+	 * takes it over either way (closes it when it is not used).
+	 */
+	int spare_fd;
 };
 
 /*
@@ -55,6 +61,15 @@ int pcap_live_gro_on(const char *ifname);
  */
 int pcap_live_open(const struct pcap_live_opts *opts, struct net_device **res, char *err,
 		   size_t errlen);
+
+/*
+ * A packet socket that receives nothing yet (protocol 0: not hooked into
+ * the interface), made while the process may (CAP_NET_RAW), for a later
+ * pcap_live_open() after it dropped the privilege: an nginx worker forked
+ * by a root master and then running as nobody can still take the link.
+ * The fd, or -errno.
+ */
+int pcap_live_spare_socket(void);
 
 /*
  * To be called with every AF_PACKET socket the process creates (the

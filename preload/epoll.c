@@ -30,6 +30,7 @@
 #define EP_TAG	    (0xa5a5ull << 48)
 #define EP_TAG_MASK (0xffffull << 48)
 #define EP_BELL	    0xffffffffu /* the set's bell, not an fd */
+#define EP_LINK	    0xfffffffeu /* the link's fd, for direct receive (ep_arm_link) */
 
 struct ep_reg {
 	int fd;
@@ -65,6 +66,7 @@ struct ep_set {
 	 */
 	int bell;
 	int sleepers;
+	int linkfd; /* the link fd registered in the kernel set (ep_arm_link), -1 */
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -125,6 +127,7 @@ static struct ep_set *ep_find(int epfd, bool create)
 			goto out;
 		s->epfd = epfd;
 		s->bell = -1;
+		s->linkfd = -1;
 		atomic_init(&s->refs, 1);
 		pthread_mutex_init(&s->lock, NULL);
 		ep_sets[ep_nsets++] = s;
@@ -373,6 +376,28 @@ static uint64_t mono_ms(void)
 }
 
 /*
+ * Direct receive (nstack_rx_direct_begin): the link's fd joins the kernel
+ * set, one-shot, re-armed for each sleep of the thread that receives, so
+ * that frames wake it while the registration stays silent otherwise. A
+ * device replaced since (the link taken over) is closed, which removed its
+ * registration: the new fd is added, never an old number deleted (it may
+ * be the program's file by now).
+ */
+static bool ep_arm_link(struct ep_set *s, int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = EP_TAG | EP_LINK};
+
+	if (s->linkfd == fd && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return true;
+	if (REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+	    (errno == EEXIST && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
+		s->linkfd = fd;
+		return true;
+	}
+	return false;
+}
+
+/*
  * The kernel epoll is asked first (private fds' signals drained onto the
  * ready list), then the ready list is read: a signal seen after that read
  * belongs to a later event, which is what EPOLLET needs.
@@ -383,6 +408,8 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 	uint64_t deadline = timeout > 0 ? mono_ms() + (uint64_t)timeout : 0;
 	long mark = nsp_signal_mark();
 	bool caught_up = false; /* timeout 0: the link looked at once (nstack_rx_catch_up) */
+	bool again = false;	/* frames were processed: look once more without sleeping */
+	struct nstack *ns = nsp_stack_running();
 	/*
 	 * The kernel's answer goes to a buffer of our own: it holds the tags
 	 * of private registrations, which must not land in the program's
@@ -397,24 +424,34 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		return -1;
 	}
 	/* Frames a direct receive lease left on the link count (nstack_rx_catch_up). */
-	if (timeout != 0 && nsp_stack_running())
-		nstack_rx_catch_up(nsp_stack_running(), true);
+	if (timeout != 0 && ns)
+		nstack_rx_catch_up(ns, true);
 	for (;;) {
 		unsigned long seq;
-		int k, out = 0, wait_ms;
+		int k, out = 0, wait_ms, linkfd = -1;
+		bool sleeping, alone, link_woke = false, ring = false;
 
 		pthread_mutex_lock(&s->lock);
-		wait_ms = s->nready ? 0 : timeout;
+		wait_ms = s->nready || again ? 0 : timeout;
 		if (wait_ms > 0) {
 			uint64_t now = mono_ms();
 
 			wait_ms = now < deadline ? (int)(deadline - now) : 0;
 		}
-		s->sleepers += wait_ms != 0;
+		again = false;
+		sleeping = wait_ms != 0;
+		alone = !s->sleepers;
+		s->sleepers += sleeping;
 		pthread_mutex_unlock(&s->lock);
-		if (wait_ms != 0) {
+		if (sleeping) {
 			struct nsp_sleep_mask m;
+			bool ready = false;
 
+			/* The set's only sleeper: another might take the link's event. */
+			if (ns && alone)
+				linkfd = nstack_rx_direct_begin(ns, &ready);
+			if (linkfd >= 0 && (ready || !ep_arm_link(s, epfd, linkfd)))
+				wait_ms = 0;
 			nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
 				/* A handler ran between our sleeps: Linux's epoll_wait would be
@@ -426,14 +463,17 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 						      sigmask ? sigmask : &m.old);
 			}
 			nsp_sleep_end(&m);
+			link_woke = ready;
 		} else {
 			k = REAL(epoll_pwait)(epfd, kev, kmax, 0, sigmask);
 		}
 		saved = errno;
 		pthread_mutex_lock(&s->lock);
-		s->sleepers -= wait_ms != 0;
+		s->sleepers -= sleeping;
 		if (k < 0) {
 			pthread_mutex_unlock(&s->lock);
+			if (linkfd >= 0)
+				nstack_rx_direct_end(ns, false);
 			errno = saved;
 			return -1;
 		}
@@ -441,6 +481,12 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		for (int i = 0; i < k; i++) {
 			uint64_t tag = kev[i].data.u64;
 
+			if (tag == (EP_TAG | EP_LINK)) {
+				/* Armed by another thread of the set: it must wake to receive. */
+				link_woke |= linkfd >= 0;
+				ring |= linkfd < 0;
+				continue;
+			}
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
 				int fd = (int)(tag & 0xffffffffu);
 				struct ep_reg *r = fd >= 0 && fd < s->nbyfd ? s->byfd[fd] : NULL;
@@ -455,7 +501,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		seq = ++s->wait_seq;
 		if (out < maxevents)
 			out += ep_collect(s, events + out, maxevents - out, seq);
-		if (s->nready && s->sleepers && s->bell >= 0) {
+		if ((ring || s->nready) && s->sleepers && s->bell >= 0) {
 			uint64_t one = 1;
 
 			if (nsp_syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
@@ -463,16 +509,23 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			}
 		}
 		pthread_mutex_unlock(&s->lock);
+		if (linkfd >= 0) {
+			nstack_rx_direct_end(ns, link_woke);
+			/* What the frames made ready reaches the kernel set now: one more look. */
+			again = link_woke && out == 0;
+		}
 		if (out > 0)
 			return out;
-		if (timeout == 0 && !caught_up && nsp_stack_running()) {
+		if (again)
+			continue;
+		if (timeout == 0 && !caught_up && ns) {
 			/*
 			 * Once more after the link was looked at: also when the
 			 * stack thread was processing the frames as we came (the
 			 * catch-up waits for its lock, then finds nothing).
 			 */
 			caught_up = true;
-			nstack_rx_catch_up(nsp_stack_running(), false);
+			nstack_rx_catch_up(ns, false);
 			continue;
 		}
 		if (timeout == 0 || (timeout > 0 && mono_ms() >= deadline))

@@ -253,6 +253,16 @@ static uint64_t guarded_rx_lost(struct net_device *dev)
 	return n;
 }
 
+static int guarded_rx_stop(struct net_device *dev)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->rx_stop(dev);
+	nsp_inside--;
+	return rc;
+}
+
 static bool guarded_needs_polling(struct net_device *dev)
 {
 	return backend_ops->needs_polling(dev);
@@ -527,10 +537,17 @@ static void guard_dev(struct net_device *dev)
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,
 	    .rx_lost = backend_ops->rx_lost ? guarded_rx_lost : NULL,
 	    .needs_polling = backend_ops->needs_polling ? guarded_needs_polling : NULL,
+	    /* No system call in these two but clock_gettime. */
+	    .rx_clock = backend_ops->rx_clock,
+	    .rx_window = backend_ops->rx_window,
+	    .rx_stop = backend_ops->rx_stop ? guarded_rx_stop : NULL,
 	    .close = guarded_close,
 	};
 	dev->ops = &guarded_ops;
 }
+
+/* A packet socket made at fork for taking the link later (pcap_live_spare_socket()), or -1. */
+static int spare_fd = -1;
 
 /*
  * nstack_hooks.take_over (stack lock held): the process that received the
@@ -545,9 +562,17 @@ static int hook_take_over(void *ctx, struct nstack *ns)
 	char err[512] = "";
 	int rc;
 
+	struct pcap_live_opts o = live_opts;
+
 	(void)ctx;
 	nsp_inside++;
-	rc = pcap_live_open(&live_opts, &dev, err, sizeof(err));
+	o.spare_fd = spare_fd;
+	if (spare_fd >= 0) {
+		/* pcap_live_open() has it now, used or closed. */
+		nsp_internal_fd_del(spare_fd);
+		spare_fd = -1;
+	}
+	rc = pcap_live_open(&o, &dev, err, sizeof(err));
 	if (rc == 0) {
 		guard_dev(dev);
 		nstack_set_dev(ns, dev);
@@ -590,6 +615,22 @@ void nsp_start_fork_child(struct nstack *ns)
 	nsp_inside++;
 	if (dev)
 		pcap_live_fork_child(dev);
+	/*
+	 * The child may become the driver (stack.c, "Moving the driver"; its
+	 * parent's exit): a socket made now, while it may, serves then even
+	 * if it dropped the privilege since (an nginx worker runs as nobody).
+	 * One inherited from the parent is the parent's: each needs its own.
+	 */
+	if (spare_fd >= 0) {
+		nsp_internal_fd_del(spare_fd);
+		close(spare_fd);
+		spare_fd = -1;
+	}
+	if (dev && dev->ops == &guarded_ops) {
+		spare_fd = pcap_live_spare_socket();
+		if (spare_fd >= 0)
+			nsp_internal_fd_add(spare_fd);
+	}
 	stack_pid = getpid();
 	nsp_doorbell_open(ns);
 	/* This thread's wait token now: a sandbox may forbid making fds later (sshd). */
@@ -939,7 +980,7 @@ static uint64_t coarse_tick(void)
 
 static int start_locked(void)
 {
-	struct pcap_live_opts o = {0};
+	struct pcap_live_opts o = {.spare_fd = -1};
 	struct nsp_config c;
 	char err[512] = "";
 	struct net_device *dev;

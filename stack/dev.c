@@ -74,6 +74,12 @@ void netdev_rx_truncated(struct net_device *dev, size_t caplen, size_t len)
 			   dev->name, caplen, len, dev->mtu);
 }
 
+/* See netdevice.h: the old or the new driver processes it, exactly one of them. */
+void netdev_rx_window_skip(struct net_device *dev)
+{
+	NS_INC_STATS(dev->ns, EthInHandoverSkips);
+}
+
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
 {
 	struct nstack *ns = dev->ns;

@@ -37,6 +37,7 @@ int ns_procs_init(struct nstack *ns)
 	pt->p[0].state = NS_PROC_LIVE;
 	pt->driver = 0;
 	pt->handoff = -1;
+	pt->move_to = -1;
 	ns->procs = pt;
 	l->slot = 0;
 	return 0;
@@ -153,6 +154,10 @@ void ns_proc_reap(struct nstack *ns, int slot)
 		ns->procs->driver = -1;
 	if (ns->procs->handoff == slot)
 		ns->procs->handoff = -1;
+	if (ns->procs->move_to == slot) {
+		ns->procs->move_to = -1;
+		ns->procs->move_stamp = 0;
+	}
 	for (sock = LIST_FIRST(&ns->sockets); sock; sock = next) {
 		next = LIST_NEXT(sock, all);
 		if (sock->sk)

@@ -81,6 +81,8 @@
 	X(EthOutGsoErrors)                                                                         \
 	X(EthOutPlugLeaks)                                                                         \
 	X(EthRxDirectWakes)                                                                        \
+	X(EthInHandoverSkips)                                                                      \
+	X(EthDriverMoves)                                                                          \
 	X(ArpInRequests)                                                                           \
 	X(ArpInReplies)                                                                            \
 	X(ArpInErrors)                                                                             \

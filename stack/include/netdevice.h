@@ -68,6 +68,18 @@ struct netdev_ops {
 	uint64_t (*rx_lost)(struct net_device *dev);
 	/* Optional: true while get_fd's descriptor cannot be relied on to wake us. */
 	bool (*needs_polling)(struct net_device *dev);
+	/*
+	 * Optional (NETDEV_F_RX_HANDOFF), for moving the receiving role to
+	 * another process's device without losing or repeating a frame (see
+	 * stack.c, "Moving the driver"): rx_clock reads the clock the
+	 * device's receive stamps come from (ns); rx_window makes poll skip
+	 * frames stamped before from or at/after until (0: no bound) and
+	 * returns whether one at/after until has been skipped since until was
+	 * last set; rx_stop ends reception for good (sending goes on).
+	 */
+	uint64_t (*rx_clock)(struct net_device *dev);
+	bool (*rx_window)(struct net_device *dev, uint64_t from, uint64_t until);
+	int (*rx_stop)(struct net_device *dev);
 	void (*close)(struct net_device *dev);
 };
 
@@ -101,6 +113,8 @@ struct rx_order_key {
 #define NETDEV_F_RX_ORDER 0x1u /* the link may reorder within a flow: order each poll batch */
 
 #define NETDEV_F_TX_GSO 0x2u /* ops->xmit_gso segments TCP/IPv4 super-frames */
+
+#define NETDEV_F_RX_HANDOFF 0x4u /* rx_clock, rx_window and rx_stop work */
 
 #define NETDEV_RX_BATCH_MAX 64
 /* Plain frames held under a plug for one xmit_batch. */
@@ -166,6 +180,8 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n);
  * header, whose checksum field no longer covers them.
  */
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok);
+/* A frame the device skipped for a hand-over's window (ops->rx_window): counted. */
+void netdev_rx_window_skip(struct net_device *dev);
 /*
  * The backend got only caplen of a len-byte frame (its capture cut it):
  * counted as EthInTruncated and dropped, and said once, since every such

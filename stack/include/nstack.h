@@ -33,6 +33,7 @@ struct nstack_config {
 	enum nstack_log_level log_level;
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
 	bool rx_direct;	   /* a thread sleeping for its socket receives frames itself (sk_wait) */
+	bool move_driver;  /* the link moves to the process whose threads use sockets */
 	size_t arena_size; /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
 	/* IPv6 (ipv6.h): off unless ipv6 is set or addr6 is given. */
@@ -177,6 +178,17 @@ void nstack_wake_thread(struct nstack *ns);
  * the link. True when there were some.
  */
 bool nstack_rx_catch_up(struct nstack *ns, bool lease_only);
+/*
+ * Direct receive for poll/epoll (sk_wait does the same for blocking socket
+ * calls): a program thread about to sleep gets the link's fd to sleep on
+ * as well, when this process drives the link and no other thread receives
+ * directly; else -1. After a spin of NSTACK_BUSY_POLL, *ready says frames
+ * came already (then do not sleep). A thread that got an fd calls
+ * nstack_rx_direct_end() when it wakes, woken saying whether the link's fd
+ * woke it; the frames are processed there.
+ */
+int nstack_rx_direct_begin(struct nstack *ns, bool *ready);
+void nstack_rx_direct_end(struct nstack *ns, bool woken);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
 /* True when the stack carries IPv6 (NSTACK_IPV6 on): AF_INET6 sockets then stay in it. */

@@ -35,22 +35,28 @@ struct ns_execfd {
 };
 
 struct ns_proc {
-	int32_t pid;		       /* [S] */
-	struct ns_execfd *exec_fds;    /* [S] set by exec(), taken by the new image */
-	uint32_t n_exec_fds;	       /* [S] */
-	bool exec_pending;	       /* [S] exec() under way: the new image may attach */
-	uint32_t state;		       /* [S] enum ns_proc_state */
-	uint32_t mb_head;	       /* [S] next entry to take */
-	uint32_t mb_tail;	       /* [S] next entry to fill */
-	bool mb_overflow;	       /* [S] entries were lost: the process wakes everything */
+	int32_t pid;		    /* [S] */
+	struct ns_execfd *exec_fds; /* [S] set by exec(), taken by the new image */
+	uint32_t n_exec_fds;	    /* [S] */
+	bool exec_pending;	    /* [S] exec() under way: the new image may attach */
+	uint32_t state;		    /* [S] enum ns_proc_state */
+	uint32_t mb_head;	    /* [S] next entry to take */
+	uint32_t mb_tail;	    /* [S] next entry to fill */
+	bool mb_overflow;	    /* [S] entries were lost: the process wakes everything */
+	/* Its threads' waits on sockets (ns_proc_waits), for moving the driver (ns_now). */
+	uint64_t wait_since; /* [S] start of the current run of waits */
+	uint64_t wait_last;  /* [S] */
+	bool no_move;	     /* [S] it could not or would not take the link: never asked again */
 	struct ns_mail mb[NS_MAILBOX]; /* [S] */
 };
 
 struct ns_procs {
 	int driver;  /* [S] slot of the process that receives frames and runs timers, -1: none */
 	int handoff; /* [S] the driver's slot while it asks another process to take over, else -1 */
-	uint32_t gen; /* [S] bumped whenever a process attaches or goes */
-	uint64_t id;  /* [I] random: names this stack's doorbells */
+	int move_to; /* [S] slot the driver is moving to (stack.c, "Moving the driver"), else -1 */
+	uint64_t move_stamp; /* [S] its device's first stamp (rx_clock); 0 until it is open */
+	uint32_t gen;	     /* [S] bumped whenever a process attaches or goes */
+	uint64_t id;	     /* [I] random: names this stack's doorbells */
 	struct ns_proc p[NS_MAX_PROCS];
 };
 

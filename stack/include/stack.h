@@ -59,6 +59,7 @@ struct nstack_local {
 	bool thread_untimed;	 /* the stack thread sleeps without device and lease deadline */
 	uint64_t rx_lost_at;	 /* when EthInRingDrops last took the backend's count (ns_now) */
 	uint64_t rx_lost;	 /* that count */
+	uint64_t move_check_at;	 /* when the driver last looked for a process to move to */
 	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
 	struct nstack_filemap *files;
 	struct ns_arena_map map; /* how this process maps the arena */
@@ -147,6 +148,7 @@ static inline bool ns_is_driver(const struct nstack *ns)
 
 /* Direct receive around a blocking call's sleep (stack.c). */
 int ns_rx_direct_begin(struct nstack *ns);
+void ns_proc_waits(struct nstack *ns);
 void ns_rx_direct_end(struct nstack *ns, bool woken);
 bool ns_rx_direct_spin(struct nstack *ns, int fd);
 bool ns_rx_lease_catch_up(struct nstack *ns);

@@ -163,6 +163,44 @@ case_mp_nginx_master_2_workers() {
 		nginx/error.log
 }
 
+# nginx's master starts the stack and so drives the link, but its one worker
+# (as nobody: it can no longer open a packet socket) does all the work. The
+# link moves to the worker (stack.c, "Moving the driver", with the socket
+# the worker made at fork) while a 100 MiB download, slowed to last through
+# the move, and keep-alive requests run: the download arrives whole, every
+# response is right, and nstack stat names the worker as the driver.
+case_mp_nginx_link_moves_to_worker_mid_transfer() {
+	[ -z "${NSTACK_MP_KERNEL:-}" ] || { echo "nothing moves on the kernel"; return 0; }
+	mp_open_tmp || return 1
+	mkdir -p www nginx
+	mx_mkfile www/big 100M
+	mx_mkfile www/small 1024
+	mp_nginx_conf 9402 "$TMP/www" | sed 's/worker_processes 2;/worker_processes 1;/' >nginx.conf
+	on_nstack env NSTACK_LOG=info timeout 50 nginx -e "$TMP/nginx/error.log" \
+		-p "$TMP/nginx" -c "$TMP/nginx.conf" >nginx.out 2>&1 &
+	local srv=$! master worker cpid
+	mp_wait nginx/error.log 'start worker process' 1 || { cat nginx.out; return 1; }
+	mp_up $srv || { cat nginx.out; return 1; }
+	master=$(cat nginx/nginx.pid) || return 1
+	worker=$(pgrep -P "$master" -u nobody) || { echo "no worker of $master"; return 1; }
+	in_peer timeout 30 curl -sS --fail --limit-rate 25M -o out "http://$ADDR:9402/big" &
+	cpid=$!
+	in_peer timeout 25 wrk -t1 -c4 -d4s -s "$IT/mx_wrk.lua" "http://$ADDR:9402/small" \
+		-- 1000000 1024 >wrk.log 2>&1 || { cat wrk.log; return 1; }
+	mx_wrk_ok wrk.log 1000 || return 1
+	wait $cpid || { echo "curl exit $?"; return 1; }
+	mp_same www/big out || return 1
+	in_ns timeout 10 "$NSTACK" stat >stat.out 2>&1 || { cat stat.out; return 1; }
+	grep -E "^ +[0-9]+ +$worker +driver " stat.out ||
+		{ echo "worker $worker does not drive:"; cat stat.out; return 1; }
+	grep -E "EthDriverMoves +1$" stat.out || { grep -E "Eth" stat.out; return 1; }
+	grep "drives the link now" nginx.out nginx/error.log
+	kill -QUIT "$master" || return 1
+	wait $srv || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
+	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
+		nginx/error.log
+}
+
 # A minimal apache2 (Debian's binary and modules, no /etc/apache2):
 # mp_apache_conf MPM PORT [LISTEN]. Children run as www-data; everything
 # apache writes goes under $TMP/apache. LISTEN defaults to 0.0.0.0:PORT; a

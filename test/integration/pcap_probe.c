@@ -55,7 +55,7 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n)
 
 int main(int argc, char **argv)
 {
-	struct pcap_live_opts o = {0};
+	struct pcap_live_opts o = {.spare_fd = -1};
 	struct net_device *dev;
 	uint8_t frame[60] = {0};
 	char err[256];

@@ -62,6 +62,10 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	(void)csum_ok;
 	netdev_rx_frame(dev, frame, len);
 }
+void netdev_rx_window_skip(struct net_device *dev)
+{
+	(void)dev;
+}
 void netdev_rx_truncated(struct net_device *dev, size_t caplen, size_t len)
 {
 	(void)dev;
@@ -161,6 +165,19 @@ bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 	(void)ns;
 	(void)lease_only;
 	return false; /* the mock has no link */
+}
+
+int nstack_rx_direct_begin(struct nstack *ns, bool *ready)
+{
+	(void)ns;
+	*ready = false;
+	return -1; /* no link to sleep on */
+}
+
+void nstack_rx_direct_end(struct nstack *ns, bool woken)
+{
+	(void)ns;
+	(void)woken;
 }
 
 void nstack_wake_thread(struct nstack *ns)
