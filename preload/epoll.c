@@ -30,7 +30,8 @@
 #define EP_TAG	    (0xa5a5ull << 48)
 #define EP_TAG_MASK (0xffffull << 48)
 #define EP_BELL	    0xffffffffu /* the set's bell, not an fd */
-#define EP_LINK	    0xfffffffeu /* the link's fd, for direct receive (ep_arm_link) */
+#define EP_LINK	    0xfffffffeu /* the link's fd, for direct receive (ep_arm) */
+#define EP_MAIL	    0xfffffffdu /* this process's doorbell, for direct mail (ep_arm) */
 
 struct ep_reg {
 	int fd;
@@ -66,7 +67,8 @@ struct ep_set {
 	 */
 	int bell;
 	int sleepers;
-	int linkfd; /* the link fd registered in the kernel set (ep_arm_link), -1 */
+	int linkfd; /* the link fd registered in the kernel set (ep_arm), -1 */
+	int mailfd; /* the doorbell registered there, -1 */
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -128,6 +130,7 @@ static struct ep_set *ep_find(int epfd, bool create)
 		s->epfd = epfd;
 		s->bell = -1;
 		s->linkfd = -1;
+		s->mailfd = -1;
 		atomic_init(&s->refs, 1);
 		pthread_mutex_init(&s->lock, NULL);
 		ep_sets[ep_nsets++] = s;
@@ -376,22 +379,23 @@ static uint64_t mono_ms(void)
 }
 
 /*
- * Direct receive (nstack_rx_direct_begin): the link's fd joins the kernel
- * set, one-shot, re-armed for each sleep of the thread that receives, so
- * that frames wake it while the registration stays silent otherwise. A
- * device replaced since (the link taken over) is closed, which removed its
- * registration: the new fd is added, never an old number deleted (it may
- * be the program's file by now).
+ * Direct receive and direct mail (nstack_rx_direct_begin,
+ * nstack_mail_direct_begin): the link's fd or the doorbell joins the
+ * kernel set (tag what), one-shot, re-armed for each sleep of the thread
+ * that has it, so that it wakes that thread and stays silent otherwise;
+ * *reg remembers the number. A device replaced since (the link taken over)
+ * was closed, which removed its registration: the new fd is added, never
+ * an old number deleted (it may be the program's file by now).
  */
-static bool ep_arm_link(struct ep_set *s, int epfd, int fd)
+static bool ep_arm(int epfd, int fd, uint32_t what, int *reg)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = EP_TAG | EP_LINK};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = EP_TAG | what};
 
-	if (s->linkfd == fd && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+	if (*reg == fd && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return true;
 	if (REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
 	    (errno == EEXIST && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
-		s->linkfd = fd;
+		*reg = fd;
 		return true;
 	}
 	return false;
@@ -428,8 +432,8 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		nstack_rx_catch_up(ns, true);
 	for (;;) {
 		unsigned long seq;
-		int k, out = 0, wait_ms, linkfd = -1;
-		bool sleeping, alone, link_woke = false, ring = false;
+		int k, out = 0, wait_ms, linkfd = -1, mailfd = -1;
+		bool sleeping, alone, link_woke = false, mail_woke = false, ring = false;
 
 		pthread_mutex_lock(&s->lock);
 		wait_ms = s->nready || again ? 0 : timeout;
@@ -448,9 +452,13 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			bool ready = false;
 
 			/* The set's only sleeper: another might take the link's event. */
-			if (ns && alone)
+			if (ns && alone && nstack_is_driver(ns))
 				linkfd = nstack_rx_direct_begin(ns, &ready);
-			if (linkfd >= 0 && (ready || !ep_arm_link(s, epfd, linkfd)))
+			else if (ns && alone)
+				mailfd = nstack_mail_direct_begin(ns);
+			if (linkfd >= 0 && (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd)))
+				wait_ms = 0;
+			if (mailfd >= 0 && !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd))
 				wait_ms = 0;
 			nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
@@ -474,6 +482,8 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			pthread_mutex_unlock(&s->lock);
 			if (linkfd >= 0)
 				nstack_rx_direct_end(ns, false);
+			if (mailfd >= 0)
+				nstack_mail_direct_end(ns, false);
 			errno = saved;
 			return -1;
 		}
@@ -485,6 +495,11 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				/* Armed by another thread of the set: it must wake to receive. */
 				link_woke |= linkfd >= 0;
 				ring |= linkfd < 0;
+				continue;
+			}
+			if (tag == (EP_TAG | EP_MAIL)) {
+				mail_woke |= mailfd >= 0;
+				ring |= mailfd < 0;
 				continue;
 			}
 			if ((tag & EP_TAG_MASK) == EP_TAG) {
@@ -513,6 +528,10 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			nstack_rx_direct_end(ns, link_woke);
 			/* What the frames made ready reaches the kernel set now: one more look. */
 			again = link_woke && out == 0;
+		}
+		if (mailfd >= 0) {
+			nstack_mail_direct_end(ns, mail_woke);
+			again = mail_woke && out == 0;
 		}
 		if (out > 0)
 			return out;

@@ -232,6 +232,9 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->thread_stop = false;
 	/* The parent's direct receiver, if one slept, is not ours. */
 	l->rx_direct = false;
+	l->mail_direct = false;
+	l->mail_lease_until = 0;
+	l->mail_untimed = false;
 	l->rx_lease_until = 0;
 	l->thread_untimed = false;
 	if (l->wake_fd >= 0)

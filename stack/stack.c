@@ -643,6 +643,60 @@ bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 	return done;
 }
 
+static void drain_fd(int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < 64; i++)
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			break;
+}
+
+/*
+ * Direct mail, the same for a process that does not drive: the stack
+ * thread that drains its mailbox would wake first and then wake the
+ * program's thread (an nginx worker whose frames the other worker
+ * receives). A thread about to sleep in epoll_wait sleeps on the doorbell
+ * instead and drains the box itself when it rings; the stack thread keeps
+ * off the doorbell meanwhile and for RX_LEASE_US after, as for the link.
+ */
+int nstack_mail_direct_begin(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	int fd = -1;
+
+	nstack_lock(ns);
+	ns_proc_waits(ns);
+	if (ns->cfg.rx_direct && !ns_is_driver(ns) && l->thread_running && !l->mail_direct &&
+	    l->doorbell_fd >= 0) {
+		l->mail_direct = true;
+		l->mail_lease_until = ns_now(ns) + RX_LEASE_US;
+		fd = l->doorbell_fd;
+	}
+	nstack_unlock(ns);
+	return fd;
+}
+
+/* See nstack.h. */
+void nstack_mail_direct_end(struct nstack *ns, bool woken)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	nstack_lock(ns);
+	l->mail_direct = false;
+	l->mail_lease_until = ns_now(ns) + RX_LEASE_US;
+	/* Read before the box: a ring after this is for mail not yet seen. */
+	if (woken && l->doorbell_fd >= 0)
+		drain_fd(l->doorbell_fd);
+	ns_mail_drain(ns);
+	/* It sleeps without the doorbell and without a deadline: it must look again. */
+	if (l->mail_untimed) {
+		l->mail_untimed = false;
+		nstack_wake_thread(ns);
+	}
+	nstack_unlock(ns);
+}
+
 /* See nstack.h. */
 int nstack_rx_direct_begin(struct nstack *ns, bool *ready)
 {
@@ -967,15 +1021,6 @@ static void move_step(struct nstack *ns)
 		ns_mail_post(ns, pt->move_to, NS_MAIL_KICK, 0);
 }
 
-static void drain_fd(int fd)
-{
-	char buf[64];
-
-	for (int i = 0; i < 64; i++)
-		if (read(fd, buf, sizeof(buf)) <= 0)
-			break;
-}
-
 #define MAX_POLLFDS (3 + NS_MAX_PROCS)
 
 /*
@@ -1027,7 +1072,7 @@ static void *stack_thread(void *arg)
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
-		bool driving, leased;
+		bool driving, leased, mail_leased = false;
 
 		ns_mail_drain(ns);
 		if (l->hooks.thread_tick)
@@ -1070,8 +1115,18 @@ static void *stack_thread(void *arg)
 				}
 			}
 		}
+		if (!driving) {
+			/* A program thread sleeping on the doorbell drains the mailbox
+			 * (mail_direct). */
+			now = ns_now(ns);
+			mail_leased =
+			    l->doorbell_fd >= 0 && (l->mail_direct || now < l->mail_lease_until);
+			l->mail_untimed = mail_leased && now >= l->mail_lease_until;
+			if (mail_leased && !l->mail_untimed)
+				timeout = (int)((l->mail_lease_until - now + 999) / 1000);
+		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
-		if (l->doorbell_fd >= 0) {
+		if (l->doorbell_fd >= 0 && !mail_leased) {
 			bell = nfds;
 			pfd[nfds++] = (struct pollfd){.fd = l->doorbell_fd, .events = POLLIN};
 		}

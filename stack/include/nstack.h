@@ -189,6 +189,13 @@ bool nstack_rx_catch_up(struct nstack *ns, bool lease_only);
  */
 int nstack_rx_direct_begin(struct nstack *ns, bool *ready);
 void nstack_rx_direct_end(struct nstack *ns, bool woken);
+/*
+ * The same for a process that does not drive the link: the fd of its
+ * mailbox's doorbell to sleep on as well, or -1; nstack_mail_direct_end()
+ * drains the mailbox (the events other processes posted for its sockets).
+ */
+int nstack_mail_direct_begin(struct nstack *ns);
+void nstack_mail_direct_end(struct nstack *ns, bool woken);
 /* The eventfd the stack thread sleeps on (-1 before nstack_start), for embedders that guard fds. */
 int nstack_wake_fd(const struct nstack *ns);
 /* True when the stack carries IPv6 (NSTACK_IPV6 on): AF_INET6 sockets then stay in it. */

@@ -60,6 +60,10 @@ struct nstack_local {
 	uint64_t rx_lost_at;	 /* when EthInRingDrops last took the backend's count (ns_now) */
 	uint64_t rx_lost;	 /* that count */
 	uint64_t move_check_at;	 /* when the driver last looked for a process to move to */
+	/* Direct mail (nstack_mail_direct_begin), as rx_direct for the doorbell. */
+	bool mail_direct;
+	uint64_t mail_lease_until;
+	bool mail_untimed;
 	/* socket -> embedder's per-process handle (nstack_sock_set_file) */
 	struct nstack_filemap *files;
 	struct ns_arena_map map; /* how this process maps the arena */

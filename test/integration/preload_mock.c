@@ -180,6 +180,18 @@ void nstack_rx_direct_end(struct nstack *ns, bool woken)
 	(void)woken;
 }
 
+int nstack_mail_direct_begin(struct nstack *ns)
+{
+	(void)ns;
+	return -1;
+}
+
+void nstack_mail_direct_end(struct nstack *ns, bool woken)
+{
+	(void)ns;
+	(void)woken;
+}
+
 void nstack_wake_thread(struct nstack *ns)
 {
 }
