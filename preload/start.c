@@ -556,13 +556,12 @@ static int spare_fd = -1;
  * in its ring was the other process's), so the link is opened afresh; the
  * old handle, used for sending until now, is closed.
  */
-static int hook_take_over(void *ctx, struct nstack *ns)
+static int hook_open_link(void *ctx, struct net_device **res)
 {
-	struct net_device *old = nstack_dev(ns), *dev;
-	char err[512] = "";
-	int rc;
-
 	struct pcap_live_opts o = live_opts;
+	char err[512] = "";
+	struct net_device *dev;
+	int rc;
 
 	(void)ctx;
 	nsp_inside++;
@@ -575,24 +574,48 @@ static int hook_take_over(void *ctx, struct nstack *ns)
 	rc = pcap_live_open(&o, &dev, err, sizeof(err));
 	if (rc == 0) {
 		guard_dev(dev);
-		nstack_set_dev(ns, dev);
 		if (backend_ops->get_fd)
 			nsp_internal_fd_add(backend_ops->get_fd(dev));
 		if (pcap_live_tx_fd(dev) >= 0)
 			nsp_internal_fd_add(pcap_live_tx_fd(dev));
-		if (old && old->ops == &guarded_ops) {
-			if (backend_ops->get_fd)
-				nsp_internal_fd_del(backend_ops->get_fd(old));
-			if (pcap_live_tx_fd(old) >= 0)
-				nsp_internal_fd_del(pcap_live_tx_fd(old));
-			old->ops->close(old);
-		} else if (old) {
-			old->ops->close(old);
-		}
+		*res = dev;
 	} else {
 		nsp_log("%s", err);
 	}
 	nsp_inside--;
+	return rc;
+}
+
+static void hook_close_link(void *ctx, struct net_device *dev)
+{
+	(void)ctx;
+	nsp_inside++;
+	if (dev->ops == &guarded_ops) {
+		if (backend_ops->get_fd)
+			nsp_internal_fd_del(backend_ops->get_fd(dev));
+		if (pcap_live_tx_fd(dev) >= 0)
+			nsp_internal_fd_del(pcap_live_tx_fd(dev));
+	}
+	dev->ops->close(dev);
+	nsp_inside--;
+}
+
+static void hook_install_link(void *ctx, struct nstack *ns, struct net_device *dev)
+{
+	struct net_device *old = nstack_dev(ns);
+
+	nstack_set_dev(ns, dev);
+	if (old)
+		hook_close_link(ctx, old);
+}
+
+static int hook_take_over(void *ctx, struct nstack *ns)
+{
+	struct net_device *dev;
+	int rc = hook_open_link(ctx, &dev);
+
+	if (rc == 0)
+		hook_install_link(ctx, ns, dev);
 	return rc;
 }
 
@@ -700,6 +723,9 @@ static const struct nstack_hooks the_hooks = {
     .wake_token = nsp_hook_wake_token,
     .wake_all = nsp_hook_wake_all,
     .take_over = hook_take_over,
+    .open_link = hook_open_link,
+    .install_link = hook_install_link,
+    .close_link = hook_close_link,
     .thread_tick = nsp_hook_thread_tick,
     .own_fd = hook_own_fd,
     .own_fd_open = hook_own_fd_open,

@@ -235,6 +235,9 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->mail_direct = false;
 	l->mail_lease_until = 0;
 	l->mail_untimed = false;
+	/* A device the parent's thread was opening for a move is the parent's. */
+	l->move_state = 0;
+	l->move_dev = NULL;
 	l->rx_lease_until = 0;
 	l->thread_untimed = false;
 	if (l->wake_fd >= 0)

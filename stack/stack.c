@@ -912,6 +912,9 @@ static void try_take_over(struct nstack *ns)
 #define DRIVE_IDLE_US	     1000000
 #define DRIVE_CHECK_EVERY_US 100000
 #define DRIVE_SETTLE_NS	     500000ull
+#define DRIVE_DRAIN_ROUNDS   1000
+
+enum { MOVE_IDLE, MOVE_OPENING, MOVE_OPENED };
 
 static bool dev_can_hand_off(const struct net_device *dev)
 {
@@ -938,28 +941,93 @@ static int move_pick(struct nstack *ns, uint64_t now)
 	return -1;
 }
 
-/* Step 2 (the process moved to): its device is open and waiting to be driven. */
+/*
+ * Step 2 (the process moved to), in a thread of its own: a capture ring
+ * of 64 MiB took 200 ms to set up. Under the lock the whole stack would
+ * wait for it; in the stack thread, this process's mailbox would (a
+ * program thread asleep in recv() missed its wake-ups and its socket's
+ * buffer overflowed: measured, 130 of 20000 datagrams).
+ */
+static void *move_open_main(void *arg)
+{
+	struct nstack *ns = arg;
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev = NULL;
+	int err = l->hooks.open_link(l->hooks.ctx, &dev);
+
+	l->move_dev = dev;
+	__atomic_store_n(&l->move_err, err, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->move_state, MOVE_OPENED, __ATOMIC_RELEASE);
+	nstack_wake_thread(ns);
+	return NULL;
+}
+
+/* Step 2, in the stack thread: the device is open (or failed); it waits to be driven. */
 static void move_open(struct nstack *ns)
 {
 	struct nstack_local *l = ns_local(ns);
 	struct net_device *dev;
-	uint64_t stamp;
 	int err = -EOPNOTSUPP;
 
-	if (!l->no_drive && l->hooks.take_over)
-		err = l->hooks.take_over(l->hooks.ctx, ns);
-	dev = l->dev;
-	if (err || !dev_can_hand_off(dev)) {
+	if (l->move_state == MOVE_IDLE && !l->no_drive && l->hooks.open_link &&
+	    l->hooks.install_link && l->hooks.close_link) {
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		l->move_state = MOVE_OPENING;
+		if (pthread_create(&l->move_thread, NULL, move_open_main, ns)) {
+			l->move_state = MOVE_IDLE;
+			err = -EAGAIN;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!err)
+			return;
+	}
+	if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) == MOVE_OPENING)
+		return;
+	if (l->move_state == MOVE_OPENED) {
+		pthread_join(l->move_thread, NULL);
+		l->move_state = MOVE_IDLE;
+		err = l->move_err;
+		dev = l->move_dev;
+		l->move_dev = NULL;
+		if (!err && !dev_can_hand_off(dev)) {
+			l->hooks.close_link(l->hooks.ctx, dev);
+			err = -EOPNOTSUPP;
+		}
+	}
+	if (err) {
 		nstack_log(ns, NSTACK_LOG_INFO, "process %d does not take the link over: %s",
-			   (int)getpid(), err ? strerror(-err) : "its device cannot");
+			   (int)getpid(), strerror(-err));
 		ns->procs->p[l->slot].no_move = true;
 		ns->procs->move_to = -1;
 		return;
 	}
-	stamp = dev->ops->rx_clock(dev);
-	dev->ops->rx_window(dev, stamp, 0);
-	ns->procs->move_stamp = stamp;
-	ns_mail_post(ns, ns->procs->driver, NS_MAIL_KICK, 0);
+	l->hooks.install_link(l->hooks.ctx, ns, dev);
+	/* Its socket has been in place since before this: every frame from now on is in its ring.
+	 */
+	{
+		uint64_t stamp = dev->ops->rx_clock(dev);
+
+		dev->ops->rx_window(dev, stamp, 0);
+		ns->procs->move_stamp = stamp;
+		ns_mail_post(ns, ns->procs->driver, NS_MAIL_KICK, 0);
+	}
+}
+
+/* The move was called off while a device was being opened for it: that device goes. */
+static void move_open_abandon(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) != MOVE_OPENED)
+		return;
+	pthread_join(l->move_thread, NULL);
+	l->move_state = MOVE_IDLE;
+	if (!l->move_err && l->move_dev)
+		l->hooks.close_link(l->hooks.ctx, l->move_dev);
+	l->move_dev = NULL;
 }
 
 /* Step 3 (driver): the frames stamped before the new device's first are ours; then it drives. */
@@ -973,7 +1041,18 @@ static void move_finish(struct nstack *ns)
 	while (dev->ops->rx_clock(dev) < stamp + DRIVE_SETTLE_NS)
 		sched_yield();
 	dev->ops->rx_window(dev, 0, stamp);
-	process_locked_rx(ns, true);
+	/*
+	 * All of it: the ring filled while the other process opened its
+	 * device (one round is a few budgets). Bounded, as frames stamped
+	 * after the moment keep coming until rx_stop; those are skipped.
+	 */
+	for (int i = 0; i < DRIVE_DRAIN_ROUNDS; i++) {
+		int fd = dev_rx_fd(ns);
+
+		process_locked_rx(ns, true);
+		if (fd < 0 || !dev_rx_ready(fd))
+			break;
+	}
 	err = dev->ops->rx_stop(dev);
 	if (err)
 		/* Harmless but for the kernel's copying: the ring just fills. */
@@ -1000,10 +1079,11 @@ static void move_step(struct nstack *ns)
 
 	if (!pt || l->slot < 0)
 		return;
-	if (pt->move_to == l->slot && !pt->move_stamp) {
+	if (pt->move_to == l->slot && !pt->move_stamp && !ns_is_driver(ns)) {
 		move_open(ns);
 		return;
 	}
+	move_open_abandon(ns);
 	if (!ns_is_driver(ns))
 		return;
 	if (pt->move_to >= 0) {

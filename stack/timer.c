@@ -238,12 +238,17 @@ void timers_run(struct nstack *ns)
 	/* After a jump longer than the wheel, one revolution visits every slot. */
 	if (now_ms >= ms && now_ms - ms >= TIMER_WHEEL_SLOTS)
 		ms = now_ms - (TIMER_WHEEL_SLOTS - 1);
+	/* Busy slots only, by the bitmap: after a sleep of seconds that saves ~4000 steps. */
 	for (; ms <= now_ms; ms++) {
-		unsigned int i = (unsigned int)(ms & SLOT_MASK);
+		unsigned int start = (unsigned int)(ms & SLOT_MASK);
+		int k = next_bit(w->busy, TIMER_WHEEL_SLOTS, start);
 
-		if (!bit_test(w->busy, i))
-			continue;
-		while (run_one(ns, &w->slots[i], now))
+		if (k < 0)
+			break;
+		ms += ((unsigned int)k - start) & SLOT_MASK;
+		if (ms > now_ms)
+			break;
+		while (run_one(ns, &w->slots[k], now))
 			;
 	}
 }

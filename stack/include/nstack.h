@@ -74,6 +74,16 @@ struct nstack_hooks {
 	void (*wake_token)(void *ctx, void *token);
 	void (*wake_all)(void *ctx);
 	int (*take_over)(void *ctx, struct nstack *ns);
+	/*
+	 * Optional, for moving the link here while the driver goes on (stack.c,
+	 * "Moving the driver"): open_link, called WITHOUT the stack lock (a
+	 * capture ring takes a while), opens a receiving device; install_link
+	 * (lock held) makes it this process's device as take_over would;
+	 * close_link discards one that is not wanted any more.
+	 */
+	int (*open_link)(void *ctx, struct net_device **dev);
+	void (*install_link)(void *ctx, struct nstack *ns, struct net_device *dev);
+	void (*close_link)(void *ctx, struct net_device *dev);
 	/* The stack thread's every round (lock held): work others left it (nstack_wake_thread). */
 	void (*thread_tick)(void *ctx, struct nstack *ns);
 	/* fd is one the stack opened (open) or is about to close for itself. */

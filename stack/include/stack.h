@@ -60,6 +60,11 @@ struct nstack_local {
 	uint64_t rx_lost_at;	 /* when EthInRingDrops last took the backend's count (ns_now) */
 	uint64_t rx_lost;	 /* that count */
 	uint64_t move_check_at;	 /* when the driver last looked for a process to move to */
+	/* The device being opened to move the driver here (stack.c, move_open). */
+	int move_state;
+	pthread_t move_thread;
+	struct net_device *move_dev;
+	int move_err;
 	/* Direct mail (nstack_mail_direct_begin), as rx_direct for the doorbell. */
 	bool mail_direct;
 	uint64_t mail_lease_until;

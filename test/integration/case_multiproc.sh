@@ -190,7 +190,7 @@ case_mp_nginx_link_moves_to_worker_mid_transfer() {
 	mx_wrk_ok wrk.log 1000 || return 1
 	wait $cpid || { echo "curl exit $?"; return 1; }
 	mp_same www/big out || return 1
-	in_ns timeout 10 "$NSTACK" stat >stat.out 2>&1 || { cat stat.out; return 1; }
+	stat_here >stat.out || { cat stat.out; return 1; }
 	grep -E "^ +[0-9]+ +$worker +driver " stat.out ||
 		{ echo "worker $worker does not drive:"; cat stat.out; return 1; }
 	grep -E "EthDriverMoves +1$" stat.out || { grep -E "Eth" stat.out; return 1; }
@@ -199,6 +199,26 @@ case_mp_nginx_link_moves_to_worker_mid_transfer() {
 	wait $srv || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
 	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
 		nginx/error.log
+}
+
+# The same move seen by UDP, which repairs nothing: a process binds (it
+# drives), forks a child that drops to nobody and receives on the inherited
+# socket while the parent sleeps; 20 000 numbered datagrams over 4 s cross
+# the move, and every number must arrive exactly once.
+case_mp_link_move_loses_and_repeats_no_frame() {
+	[ -z "${NSTACK_MP_KERNEL:-}" ] || { echo "nothing moves on the kernel"; return 0; }
+	on_nstack env NSTACK_LOG=info NSTACK_STATS=1 timeout 30 python3 -u "$IT/mp_move_udp.py" server "$ADDR" 9403 \
+		>srv.log 2>&1 &
+	local srv=$! child
+	wait_file srv.log 'ready' || { cat srv.log; return 1; }
+	child=$(awk '/^child/ {print $2}' srv.log)
+	in_peer timeout 20 python3 "$IT/mp_move_udp.py" client "$ADDR" 9403 20000 4 || return 1
+	stat_here -c >stat.out
+	wait $srv || { echo "server exit $?"; cat srv.log; return 1; }
+	cat srv.log
+	grep -E "Udp|Eth" stat.out
+	grep -q '^got 20000 dup 0 missing 0$' srv.log || return 1
+	grep -q "process $child drives the link now" srv.log || return 1
 }
 
 # A minimal apache2 (Debian's binary and modules, no /etc/apache2):
