@@ -275,6 +275,21 @@ START_TEST(test_gro_flag_parsed)
 }
 END_TEST
 
+START_TEST(test_move_driver_on_by_default_and_parsed)
+{
+	struct t_env on = {{{NULL}}};
+	struct t_env off = {{{"NSTACK_MOVE_DRIVER", "0"}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &on, NULL, err, sizeof(err)), 0);
+	ck_assert(c.cfg.move_driver);
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &off, NULL, err, sizeof(err)), 0);
+	ck_assert(!c.cfg.move_driver);
+	expect_bad("NSTACK_MOVE_DRIVER", "yes");
+}
+END_TEST
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[512];
@@ -390,6 +405,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_bypass_takes_ipv6_prefixes);
 	tcase_add_test(tc, test_defaults_handover_on_linger_5s);
 	tcase_add_test(tc, test_gro_flag_parsed);
+	tcase_add_test(tc, test_move_driver_on_by_default_and_parsed);
 	tcase_add_test(tc, test_filter_text_names_our_address_and_mac);
 	tcase_add_test(tc, test_missing_interface_gives_enodev);
 	suite_add_tcase(s, tc);
