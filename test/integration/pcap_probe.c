@@ -5,6 +5,10 @@
  * the non-blocking poll. Also checks that a frame not meant for us (an ARP
  * reply is fine, an IPv4 packet to another address is not) is filtered out.
  *
+ * Then the hand-over ops (stack.c, "Moving the driver"): a reply stamped
+ * after the window's end is skipped and reported, one stamped after its
+ * start is kept, and after rx_stop nothing more comes in.
+ *
  *   pcap_probe IFACE ADDR/LEN PEER      exit 0 when the peer's ARP reply came back
  */
 #include <arpa/inet.h>
@@ -18,7 +22,7 @@
 #include "netdevice.h"
 #include "pcap_live.h"
 
-static int got_reply, got_other;
+static int got_reply, got_other, skipped;
 static uint32_t peer_ip;
 
 /* Stands in for the stack's device layer. */
@@ -38,6 +42,11 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	(void)csum_ok;
 	netdev_rx_frame(dev, frame, len);
 }
+void netdev_rx_window_skip(struct net_device *dev)
+{
+	(void)dev;
+	skipped++;
+}
 /* A frame the capture cut: the probe sees none of the ARP it waits for. */
 void netdev_rx_truncated(struct net_device *dev, size_t caplen, size_t len)
 {
@@ -51,6 +60,61 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n)
 {
 	(void)dev;
 	(void)n;
+}
+
+/* Sends the ARP request and polls for 300 ms; the replies counted so far. */
+static int arp_round(struct net_device *dev, const uint8_t *frame, size_t len)
+{
+	struct pollfd p = {.fd = dev->ops->get_fd(dev), .events = POLLIN};
+
+	if (dev->ops->xmit(dev, frame, len))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		poll(&p, 1, 100);
+		if (dev->ops->poll(dev, 64) < 0)
+			return -1;
+	}
+	return got_reply;
+}
+
+static int check_handover_ops(struct net_device *dev, const uint8_t *frame, size_t len)
+{
+	uint64_t t;
+	int before;
+
+	if (!(dev->flags & NETDEV_F_RX_HANDOFF)) {
+		fprintf(stderr, "pcap_probe: no NETDEV_F_RX_HANDOFF (nanosecond stamps?)\n");
+		return 1;
+	}
+	/* Until now: the reply comes later, so it is the other device's. */
+	t = dev->ops->rx_clock(dev);
+	dev->ops->rx_window(dev, 0, t);
+	before = got_reply;
+	if (arp_round(dev, frame, len) != before || !skipped || !dev->ops->rx_window(dev, 0, t)) {
+		fprintf(stderr, "pcap_probe: window end: replies %d -> %d, skipped %d\n", before,
+			got_reply, skipped);
+		return 1;
+	}
+	/* From now: ours. */
+	dev->ops->rx_window(dev, dev->ops->rx_clock(dev), 0);
+	before = got_reply;
+	if (arp_round(dev, frame, len) <= before) {
+		fprintf(stderr, "pcap_probe: window start: no reply kept\n");
+		return 1;
+	}
+	dev->ops->rx_window(dev, 0, 0);
+	if (dev->ops->rx_stop(dev)) {
+		fprintf(stderr, "pcap_probe: rx_stop failed\n");
+		return 1;
+	}
+	before = got_reply;
+	t = (uint64_t)skipped;
+	if (arp_round(dev, frame, len) != before || (uint64_t)skipped != t) {
+		fprintf(stderr, "pcap_probe: a frame came in after rx_stop\n");
+		return 1;
+	}
+	printf("hand-over ops: window end skips, window start keeps, rx_stop stops\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -108,6 +172,7 @@ int main(int argc, char **argv)
 	}
 	printf("arp reply %s, other ipv4 frames %d, tx %s\n", got_reply ? "received" : "MISSING",
 	       got_other, "ok");
+	rc = got_reply ? check_handover_ops(dev, frame, sizeof(frame)) : 1;
 	dev->ops->close(dev);
-	return got_reply ? 0 : 1;
+	return rc;
 }
