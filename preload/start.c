@@ -586,6 +586,34 @@ static int hook_open_link(void *ctx, struct net_device **res)
 	return rc;
 }
 
+/* A device that only sends (as a joining process has), for a former driver. */
+static int hook_open_tx_link(void *ctx, struct net_device **res)
+{
+	struct pcap_live_opts o = live_opts;
+	char err[512] = "";
+	struct net_device *dev;
+	int rc;
+
+	(void)ctx;
+	o.tx_only = true;
+	o.no_tx_thread = true;
+	o.spare_fd = -1;
+	nsp_inside++;
+	rc = pcap_live_open(&o, &dev, err, sizeof(err));
+	if (rc == 0) {
+		guard_dev(dev);
+		if (backend_ops->get_fd)
+			nsp_internal_fd_add(backend_ops->get_fd(dev));
+		if (pcap_live_tx_fd(dev) >= 0)
+			nsp_internal_fd_add(pcap_live_tx_fd(dev));
+		*res = dev;
+	} else {
+		nsp_log_info("%s", err);
+	}
+	nsp_inside--;
+	return rc;
+}
+
 static void hook_close_link(void *ctx, struct net_device *dev)
 {
 	(void)ctx;
@@ -726,6 +754,7 @@ static const struct nstack_hooks the_hooks = {
     .open_link = hook_open_link,
     .install_link = hook_install_link,
     .close_link = hook_close_link,
+    .open_tx_link = hook_open_tx_link,
     .thread_tick = nsp_hook_thread_tick,
     .own_fd = hook_own_fd,
     .own_fd_open = hook_own_fd_open,

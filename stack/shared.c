@@ -238,6 +238,8 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	/* A device the parent's thread was opening for a move is the parent's. */
 	l->move_state = 0;
 	l->move_dev = NULL;
+	l->move_tx = false;
+	l->shrink_pending = false;
 	l->rx_lease_until = 0;
 	l->thread_untimed = false;
 	if (l->wake_fd >= 0)

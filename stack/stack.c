@@ -953,13 +953,78 @@ static void *move_open_main(void *arg)
 	struct nstack *ns = arg;
 	struct nstack_local *l = ns_local(ns);
 	struct net_device *dev = NULL;
-	int err = l->hooks.open_link(l->hooks.ctx, &dev);
+	int err = l->move_tx ? l->hooks.open_tx_link(l->hooks.ctx, &dev)
+			     : l->hooks.open_link(l->hooks.ctx, &dev);
 
 	l->move_dev = dev;
 	__atomic_store_n(&l->move_err, err, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->move_state, MOVE_OPENED, __ATOMIC_RELEASE);
 	nstack_wake_thread(ns);
 	return NULL;
+}
+
+/* Starts the thread that opens a device (tx: one that only sends); false if it cannot. */
+static bool move_open_start(struct nstack *ns, bool tx)
+{
+	struct nstack_local *l = ns_local(ns);
+	sigset_t all, old;
+	bool ok;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	l->move_tx = tx;
+	l->move_state = MOVE_OPENING;
+	ok = pthread_create(&l->move_thread, NULL, move_open_main, ns) == 0;
+	if (!ok)
+		l->move_state = MOVE_IDLE;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
+/* The thread is done: its device (NULL on failure, *err says why). */
+static struct net_device *move_open_join(struct nstack *ns, int *err)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev = l->move_dev;
+
+	pthread_join(l->move_thread, NULL);
+	l->move_state = MOVE_IDLE;
+	*err = l->move_err;
+	l->move_dev = NULL;
+	return *err ? NULL : dev;
+}
+
+/*
+ * A former driver keeps its packet socket for sending, but its 64 MiB
+ * capture ring (pinned kernel memory) serves nobody now: the socket is
+ * replaced by one that only sends, opened as for a joining process.
+ */
+static void move_shrink(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev;
+	int err;
+
+	if (!l->shrink_pending || !l->hooks.open_tx_link)
+		return;
+	if (l->move_state == MOVE_IDLE) {
+		if (!move_open_start(ns, true))
+			l->shrink_pending = false;
+		return;
+	}
+	if (!l->move_tx || __atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) != MOVE_OPENED)
+		return;
+	l->shrink_pending = false;
+	dev = move_open_join(ns, &err);
+	if (!dev)
+		return; /* said by the embedder; the old device goes on sending */
+	if (ns_is_driver(ns) || ns->procs->move_to == l->slot) {
+		/* It drives (again) meanwhile: its device must receive. */
+		l->hooks.close_link(l->hooks.ctx, dev);
+		return;
+	}
+	l->hooks.install_link(l->hooks.ctx, ns, dev);
+	ns_info(ns, "process %d closed its capture ring: it only sends now", (int)getpid());
 }
 
 /* Step 2, in the stack thread: the device is open (or failed); it waits to be driven. */
@@ -969,29 +1034,27 @@ static void move_open(struct nstack *ns)
 	struct net_device *dev;
 	int err = -EOPNOTSUPP;
 
+	if (l->move_tx) {
+		/* A send-only device was on its way: not what is needed now. */
+		if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) == MOVE_OPENING)
+			return;
+		if (l->move_state == MOVE_OPENED && (dev = move_open_join(ns, &err)))
+			l->hooks.close_link(l->hooks.ctx, dev);
+		l->move_tx = false;
+		l->shrink_pending = false;
+		err = -EOPNOTSUPP;
+	}
+
 	if (l->move_state == MOVE_IDLE && !l->no_drive && l->hooks.open_link &&
 	    l->hooks.install_link && l->hooks.close_link) {
-		sigset_t all, old;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		l->move_state = MOVE_OPENING;
-		if (pthread_create(&l->move_thread, NULL, move_open_main, ns)) {
-			l->move_state = MOVE_IDLE;
-			err = -EAGAIN;
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (!err)
+		if (move_open_start(ns, false))
 			return;
+		err = -EAGAIN;
 	}
 	if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) == MOVE_OPENING)
 		return;
 	if (l->move_state == MOVE_OPENED) {
-		pthread_join(l->move_thread, NULL);
-		l->move_state = MOVE_IDLE;
-		err = l->move_err;
-		dev = l->move_dev;
-		l->move_dev = NULL;
+		dev = move_open_join(ns, &err);
 		if (!err && !dev_can_hand_off(dev)) {
 			l->hooks.close_link(l->hooks.ctx, dev);
 			err = -EOPNOTSUPP;
@@ -1021,13 +1084,14 @@ static void move_open_abandon(struct nstack *ns)
 {
 	struct nstack_local *l = ns_local(ns);
 
-	if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) != MOVE_OPENED)
+	struct net_device *dev;
+	int err;
+
+	if (l->move_tx || __atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) != MOVE_OPENED)
 		return;
-	pthread_join(l->move_thread, NULL);
-	l->move_state = MOVE_IDLE;
-	if (!l->move_err && l->move_dev)
-		l->hooks.close_link(l->hooks.ctx, l->move_dev);
-	l->move_dev = NULL;
+	dev = move_open_join(ns, &err);
+	if (dev)
+		l->hooks.close_link(l->hooks.ctx, dev);
 }
 
 /* Step 3 (driver): the frames stamped before the new device's first are ours; then it drives. */
@@ -1065,6 +1129,7 @@ static void move_finish(struct nstack *ns)
 	ns->procs->move_stamp = 0;
 	ns->thread_sleep_until = 0;
 	NS_INC_STATS(ns, EthDriverMoves);
+	l->shrink_pending = true;
 	ns_mail_post(ns, to, NS_MAIL_KICK, 0);
 	ns_info(ns, "process %d drives the link now: its threads use sockets, process %d's do not",
 		(int)ns->procs->p[to].pid, (int)getpid());
@@ -1084,8 +1149,10 @@ static void move_step(struct nstack *ns)
 		return;
 	}
 	move_open_abandon(ns);
-	if (!ns_is_driver(ns))
+	if (!ns_is_driver(ns)) {
+		move_shrink(ns);
 		return;
+	}
 	if (pt->move_to >= 0) {
 		if (pt->move_stamp)
 			move_finish(ns);

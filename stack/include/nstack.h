@@ -84,6 +84,8 @@ struct nstack_hooks {
 	int (*open_link)(void *ctx, struct net_device **dev);
 	void (*install_link)(void *ctx, struct nstack *ns, struct net_device *dev);
 	void (*close_link)(void *ctx, struct net_device *dev);
+	/* Optional, without the lock: a device that only sends, for a former driver. */
+	int (*open_tx_link)(void *ctx, struct net_device **dev);
 	/* The stack thread's every round (lock held): work others left it (nstack_wake_thread). */
 	void (*thread_tick)(void *ctx, struct nstack *ns);
 	/* fd is one the stack opened (open) or is about to close for itself. */

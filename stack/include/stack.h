@@ -65,6 +65,8 @@ struct nstack_local {
 	pthread_t move_thread;
 	struct net_device *move_dev;
 	int move_err;
+	bool move_tx;	     /* what is being opened only sends (move_shrink) */
+	bool shrink_pending; /* no longer the driver: its capture ring is to go */
 	/* Direct mail (nstack_mail_direct_begin), as rx_direct for the doorbell. */
 	bool mail_direct;
 	uint64_t mail_lease_until;
