@@ -556,62 +556,58 @@ static int spare_fd = -1;
  * in its ring was the other process's), so the link is opened afresh; the
  * old handle, used for sending until now, is closed.
  */
-static int hook_open_link(void *ctx, struct net_device **res)
+/*
+ * Opens the link with o, guarded, its fds kept from the program; a failure
+ * is said at error level (loud: the process needed it) or info.
+ */
+static int open_guarded(struct pcap_live_opts *o, struct net_device **res, bool loud)
 {
-	struct pcap_live_opts o = live_opts;
 	char err[512] = "";
 	struct net_device *dev;
 	int rc;
 
-	(void)ctx;
 	nsp_inside++;
+	rc = pcap_live_open(o, &dev, err, sizeof(err));
+	if (rc == 0) {
+		guard_dev(dev);
+		if (backend_ops->get_fd)
+			nsp_internal_fd_add(backend_ops->get_fd(dev));
+		if (pcap_live_tx_fd(dev) >= 0)
+			nsp_internal_fd_add(pcap_live_tx_fd(dev));
+		*res = dev;
+	} else if (loud) {
+		nsp_log("%s", err);
+	} else {
+		nsp_log_info("%s", err);
+	}
+	nsp_inside--;
+	return rc;
+}
+
+static int hook_open_link(void *ctx, struct net_device **res)
+{
+	struct pcap_live_opts o = live_opts;
+
+	(void)ctx;
 	o.spare_fd = spare_fd;
 	if (spare_fd >= 0) {
 		/* pcap_live_open() has it now, used or closed. */
 		nsp_internal_fd_del(spare_fd);
 		spare_fd = -1;
 	}
-	rc = pcap_live_open(&o, &dev, err, sizeof(err));
-	if (rc == 0) {
-		guard_dev(dev);
-		if (backend_ops->get_fd)
-			nsp_internal_fd_add(backend_ops->get_fd(dev));
-		if (pcap_live_tx_fd(dev) >= 0)
-			nsp_internal_fd_add(pcap_live_tx_fd(dev));
-		*res = dev;
-	} else {
-		nsp_log("%s", err);
-	}
-	nsp_inside--;
-	return rc;
+	return open_guarded(&o, res, true);
 }
 
 /* A device that only sends (as a joining process has), for a former driver. */
 static int hook_open_tx_link(void *ctx, struct net_device **res)
 {
 	struct pcap_live_opts o = live_opts;
-	char err[512] = "";
-	struct net_device *dev;
-	int rc;
 
 	(void)ctx;
 	o.tx_only = true;
 	o.no_tx_thread = true;
 	o.spare_fd = -1;
-	nsp_inside++;
-	rc = pcap_live_open(&o, &dev, err, sizeof(err));
-	if (rc == 0) {
-		guard_dev(dev);
-		if (backend_ops->get_fd)
-			nsp_internal_fd_add(backend_ops->get_fd(dev));
-		if (pcap_live_tx_fd(dev) >= 0)
-			nsp_internal_fd_add(pcap_live_tx_fd(dev));
-		*res = dev;
-	} else {
-		nsp_log_info("%s", err);
-	}
-	nsp_inside--;
-	return rc;
+	return open_guarded(&o, res, false);
 }
 
 static void hook_close_link(void *ctx, struct net_device *dev)
