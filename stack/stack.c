@@ -1031,7 +1031,7 @@ static void move_shrink(struct nstack *ns)
 static void move_open(struct nstack *ns)
 {
 	struct nstack_local *l = ns_local(ns);
-	struct net_device *dev;
+	struct net_device *dev = NULL;
 	int err = -EOPNOTSUPP;
 
 	if (l->move_tx) {
