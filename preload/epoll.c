@@ -69,6 +69,12 @@ struct ep_set {
 	int sleepers;
 	int linkfd; /* the link fd registered in the kernel set (ep_arm), -1 */
 	int mailfd; /* the doorbell registered there, -1 */
+	/*
+	 * Made before fork(): the kernel set is the parent's too, which may
+	 * take the events of what we would arm there (ep_arm) and not know
+	 * whose they are. Such a set sleeps without direct receive or mail.
+	 */
+	bool inherited;
 };
 
 static pthread_mutex_t ep_sets_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -96,6 +102,7 @@ void nsp_epoll_fork_child(void)
 		pthread_mutex_init(&s->lock, NULL);
 		atomic_store(&s->refs, 1);
 		s->sleepers = 0;
+		s->inherited = true;
 		for (int fd = 0; fd < s->nbyfd; fd++)
 			if (s->byfd[fd])
 				atomic_fetch_add(&s->byfd[fd]->file->refs, 1);
@@ -452,9 +459,9 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			bool ready = false;
 
 			/* The set's only sleeper: another might take the link's event. */
-			if (ns && alone && nstack_is_driver(ns))
+			if (ns && alone && !s->inherited && nstack_is_driver(ns))
 				linkfd = nstack_rx_direct_begin(ns, &ready);
-			else if (ns && alone)
+			else if (ns && alone && !s->inherited)
 				mailfd = nstack_mail_direct_begin(ns);
 			if (linkfd >= 0 && (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd)))
 				wait_ms = 0;
