@@ -364,17 +364,31 @@ bool nstack_hand_over(struct nstack *ns)
 
 	ns_lock(ns);
 	l->no_drive = true;
-	if (ns->procs->driver == l->slot) {
-		for (int i = 0; i < NS_MAX_PROCS; i++) {
-			if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE) {
-				ns_mail_post(ns, i, NS_MAIL_KICK, 0);
-				asked = true;
-			}
-		}
-		if (asked)
-			ns->procs->handoff = l->slot;
-	}
+	/* The move protocol first (stack.c): it loses no frame between the two rings. */
+	if (ns->procs->driver == l->slot)
+		asked = ns_move_for_exit(ns) || ns_ask_take_over(ns);
 	nstack_unlock(ns);
+	return asked;
+}
+
+/*
+ * The driver leaves without a move: every other process is asked, and the
+ * first to open the link takes it (try_take_over). Lock held; false when
+ * nobody is left to ask.
+ */
+bool ns_ask_take_over(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	bool asked = false;
+
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE) {
+			ns_mail_post(ns, i, NS_MAIL_KICK, 0);
+			asked = true;
+		}
+	}
+	if (asked)
+		ns->procs->handoff = l->slot;
 	return asked;
 }
 

@@ -872,7 +872,11 @@ static void try_take_over(struct nstack *ns)
 	if (ns->procs->driver >= 0 &&
 	    (ns->procs->handoff != ns->procs->driver || ns->procs->driver == l->slot))
 		return;
-	err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
+	/* A device opened for a move the old driver did not live to finish receives already. */
+	if (ns->procs->move_to == l->slot && ns->procs->move_stamp)
+		err = 0;
+	else
+		err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
 	if (err) {
 		/* During a hand-over the driver still drives: another process may succeed. */
 		nstack_log(ns, ns->procs->driver >= 0 ? NSTACK_LOG_INFO : NSTACK_LOG_ERROR,
@@ -939,6 +943,37 @@ static int move_pick(struct nstack *ns, uint64_t now)
 			return i;
 	}
 	return -1;
+}
+
+/*
+ * The driver is leaving (exit; lock held): the link moves as from an idle
+ * driver, so that no frame is lost or processed twice on the way, to the
+ * process whose threads waited on sockets last (the keeper, if it is the
+ * only one left). True when one was asked: the exit waits for the move.
+ */
+bool ns_move_for_exit(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	int best = -1;
+
+	if (pt->move_to >= 0)
+		return true;
+	if (!ns->cfg.move_driver || !dev_can_hand_off(l->dev))
+		return false;
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		const struct ns_proc *p = &pt->p[i];
+
+		if (i == l->slot || p->state != NS_PROC_LIVE || p->no_move)
+			continue;
+		if (best < 0 || p->wait_last > pt->p[best].wait_last)
+			best = i;
+	}
+	if (best < 0)
+		return false;
+	pt->move_to = best;
+	ns_mail_post(ns, best, NS_MAIL_KICK, 0);
+	return true;
 }
 
 /*
@@ -1129,10 +1164,16 @@ static void move_finish(struct nstack *ns)
 	ns->procs->move_stamp = 0;
 	ns->thread_sleep_until = 0;
 	NS_INC_STATS(ns, EthDriverMoves);
-	l->shrink_pending = true;
+	l->shrink_pending = !l->no_drive; /* leaving: the ring goes with the process */
 	ns_mail_post(ns, to, NS_MAIL_KICK, 0);
-	ns_info(ns, "process %d drives the link now: its threads use sockets, process %d's do not",
-		(int)ns->procs->p[to].pid, (int)getpid());
+	if (l->no_drive)
+		ns_info(ns, "process %d drives the link now: process %d is leaving",
+			(int)ns->procs->p[to].pid, (int)getpid());
+	else
+		ns_info(
+		    ns,
+		    "process %d drives the link now: its threads use sockets, process %d's do not",
+		    (int)ns->procs->p[to].pid, (int)getpid());
 }
 
 /* The stack thread's part in moving the driver (lock held). */
@@ -1156,6 +1197,12 @@ static void move_step(struct nstack *ns)
 	if (pt->move_to >= 0) {
 		if (pt->move_stamp)
 			move_finish(ns);
+		return;
+	}
+	if (l->no_drive) {
+		/* Leaving, and the process asked could not take the link: the next, or anyone. */
+		if (pt->handoff < 0 && !ns_move_for_exit(ns))
+			ns_ask_take_over(ns);
 		return;
 	}
 	now = ns_now(ns);

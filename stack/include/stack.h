@@ -160,6 +160,10 @@ static inline bool ns_is_driver(const struct nstack *ns)
 /* Direct receive around a blocking call's sleep (stack.c). */
 int ns_rx_direct_begin(struct nstack *ns);
 void ns_proc_waits(struct nstack *ns);
+/* The driver leaves: a move to another process (true), or every process asked (ns_ask_take_over).
+ */
+bool ns_move_for_exit(struct nstack *ns);
+bool ns_ask_take_over(struct nstack *ns);
 void ns_rx_direct_end(struct nstack *ns, bool woken);
 bool ns_rx_direct_spin(struct nstack *ns, int fd);
 bool ns_rx_lease_catch_up(struct nstack *ns);
