@@ -904,7 +904,8 @@ static void try_take_over(struct nstack *ns)
  * while another process's have kept doing so for as long, the role moves
  * there, in three steps, each under the lock:
  *  1. the driver names the process (procs->move_to) and kicks it;
- *  2. that process opens a receiving device (hooks.take_over), reads the
+ *  2. that process opens a receiving device (hooks.open_link, in a helper
+ *     thread without the lock, then install_link), reads the
  *     device clock S once the socket is in place, so that every frame
  *     stamped from S on is in its ring, skips the frames stamped before S,
  *     publishes S (procs->move_stamp) and kicks the driver;

@@ -135,6 +135,15 @@ mp_nginx_conf() {
 # nginx master + 2 workers under nstack: kernel curl fetches 100 MiB, kernel
 # wrk makes 10 000 small requests (every response checked, no socket error),
 # SIGQUIT ends nginx with 0 and no worker ever died.
+# mp_nginx_stop MASTER JOB: a graceful stop (SIGQUIT), JOB's exit status
+# and no crashed worker or alert in nginx/error.log.
+mp_nginx_stop() {
+	kill -QUIT "$1" || return 1
+	wait "$2" || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
+	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
+		nginx/error.log
+}
+
 case_mp_nginx_master_2_workers() {
 	mp_lab || return 1
 	mp_open_tmp || return 1
@@ -157,10 +166,7 @@ case_mp_nginx_master_2_workers() {
 	mx_wrk_ok wrk.log 10000 || { tail nginx/error.log; return 1; }
 	echo "requests per worker: $(awk '{n[$1]++} END {for (p in n) printf "pid %s: %d  ", p, n[p]}' \
 		nginx/access.log)"
-	kill -QUIT "$(cat nginx/nginx.pid)" || return 1
-	wait $srv || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
-	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
-		nginx/error.log
+	mp_nginx_stop "$(cat nginx/nginx.pid)" $srv
 }
 
 # nginx's master starts the stack and so drives the link, but its one worker
@@ -195,10 +201,7 @@ case_mp_nginx_link_moves_to_worker_mid_transfer() {
 		{ echo "worker $worker does not drive:"; cat stat.out; return 1; }
 	grep -E "EthDriverMoves +1$" stat.out || { grep -E "Eth" stat.out; return 1; }
 	grep "drives the link now" nginx.out nginx/error.log
-	kill -QUIT "$master" || return 1
-	wait $srv || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
-	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
-		nginx/error.log
+	mp_nginx_stop "$master" $srv
 }
 
 # The same move seen by UDP, which repairs nothing: a process binds (it
