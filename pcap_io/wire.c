@@ -25,8 +25,20 @@ struct wire_frame {
 
 STAILQ_HEAD(wire_fifo, wire_frame);
 
+/* A super-frame the end sends from the stack's memory, cut only later (wire_opts.keep). */
+struct wire_kept {
+	struct iovec iov[NETDEV_GSO_MAX_SEGS + 1];
+	int iovcnt;
+	struct netdev_gso gso;
+	uint32_t sum; /* of the bytes when given: they must be the same when cut */
+};
+
 struct wire_end {
 	struct wire_fifo rxq; /* frames arriving at this end */
+	/* Kept super-frames, oldest first, and how many were cut (tx_done). */
+	struct wire_kept kept[NETDEV_TX_KEEP_MAX];
+	unsigned int kept_head, kept_n;
+	uint64_t kept_done;
 	unsigned int qlen;
 	struct wire_frame *held; /* a frame held back for reordering, sent from this end */
 	struct net_device dev;
@@ -44,6 +56,8 @@ struct wire {
 	unsigned char gsobuf[ETH_FRAME_MAX]; /* a super-frame being cut */
 	unsigned long gso_bad;		     /* super-frames that broke the contract */
 	unsigned long batches;		     /* xmit_batch calls */
+	unsigned long kept_total;	     /* super-frames sent from the stack's memory */
+	unsigned long kept_changed;	     /* of which the bytes changed before the cut */
 };
 
 static double wire_rand(struct wire *w)
@@ -175,11 +189,45 @@ unsigned int wire_pending(const struct wire *w, int end)
 	return w->end[end].qlen + (w->end[!end].held ? 1u : 0u);
 }
 
+static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int iovcnt,
+			 const struct netdev_gso *gso);
+
+static uint32_t iov_sum(const struct iovec *iov, int iovcnt)
+{
+	uint32_t sum = 0;
+
+	/* Position-dependent (a checksum would not see two bytes swapped between pieces). */
+	for (int i = 0; i < iovcnt; i++)
+		for (size_t j = 0; j < iov[i].iov_len; j++)
+			sum = sum * 31 + ((const uint8_t *)iov[i].iov_base)[j];
+	return sum;
+}
+
+/*
+ * Cuts the super-frames end e kept, oldest first, reading the stack's
+ * memory only now, as a TX thread that lags would: a byte the stack changed
+ * or reused meanwhile arrives changed. Refused ones count in gso_bad.
+ */
+static void wire_kept_flush(struct wire_end *e, unsigned int max)
+{
+	while (e->kept_n && max--) {
+		struct wire_kept *k = &e->kept[e->kept_head];
+
+		if (iov_sum(k->iov, k->iovcnt) != k->sum)
+			e->wire->kept_changed++;
+		(void)wire_xmit_gso(&e->dev, k->iov, k->iovcnt, &k->gso);
+		e->kept_head = (e->kept_head + 1) % NETDEV_TX_KEEP_MAX;
+		e->kept_n--;
+		e->kept_done++;
+	}
+}
+
 static int wire_xmit(struct net_device *dev, const void *frame, size_t len)
 {
 	struct wire_end *e = dev->priv;
 	struct wire *w = e->wire;
 
+	wire_kept_flush(e, NETDEV_TX_KEEP_MAX); /* frames leave in the order given */
 	if (e->deleted)
 		return -ENXIO; /* what send() on a deleted interface's packet socket says */
 	if (w->opts.enobufs > 0 && wire_rand(w) < w->opts.enobufs)
@@ -294,6 +342,50 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 	return 0;
 }
 
+/* With wire_opts.keep, holds the super-frame's iov (not its bytes) to cut it later. */
+static int wire_xmit_gso_keep(struct net_device *dev, const struct iovec *iov, int iovcnt,
+			      const struct netdev_gso *gso)
+{
+	struct wire_end *e = dev->priv;
+	struct wire *w = e->wire;
+	struct wire_kept *k;
+
+	if (!w->opts.keep || iovcnt > NETDEV_GSO_MAX_SEGS + 1)
+		return wire_xmit_gso(dev, iov, iovcnt, gso);
+	if (e->kept_n >= w->opts.keep || e->kept_n == NETDEV_TX_KEEP_MAX)
+		wire_kept_flush(e, 1);
+	k = &e->kept[(e->kept_head + e->kept_n) % NETDEV_TX_KEEP_MAX];
+	memcpy(k->iov, iov, (size_t)iovcnt * sizeof(*iov));
+	k->iovcnt = iovcnt;
+	k->gso = *gso;
+	k->sum = iov_sum(iov, iovcnt);
+	e->kept_n++;
+	w->kept_total++;
+	return 1;
+}
+
+static uint64_t wire_tx_done(struct net_device *dev)
+{
+	return ((struct wire_end *)dev->priv)->kept_done;
+}
+
+static void wire_tx_drain(struct net_device *dev)
+{
+	wire_kept_flush(dev->priv, NETDEV_TX_KEEP_MAX);
+}
+
+/* Super-frames sent from a stack's memory so far (either end). */
+unsigned long wire_tx_kept(const struct wire *w)
+{
+	return w->kept_total;
+}
+
+/* Of those, the ones whose bytes the stack changed before they were cut. */
+unsigned long wire_tx_kept_changed(const struct wire *w)
+{
+	return w->kept_changed;
+}
+
 void wire_delete_end(struct wire *w, int end)
 {
 	w->end[end].deleted = true;
@@ -316,6 +408,8 @@ static int wire_poll(struct net_device *dev, int budget)
 	struct wire_end *e = dev->priv;
 	int n = 0;
 
+	/* What the other end kept arrives now: the lag a TX thread has. */
+	wire_kept_flush(&e->wire->end[!e->idx], NETDEV_TX_KEEP_MAX);
 	if (e->deleted)
 		return -ENODEV;
 	while (n < budget) {
@@ -346,6 +440,9 @@ static const struct netdev_ops wire_netdev_ops = {
     .xmit = wire_xmit,
     .xmit_gso = wire_xmit_gso,	   /* used when a test sets NETDEV_F_TX_GSO */
     .xmit_batch = wire_xmit_batch, /* likewise (plain frames held under a plug) */
+    .xmit_gso_keep = wire_xmit_gso_keep, /* sends late with wire_opts.keep */
+    .tx_done = wire_tx_done,
+    .tx_drain = wire_tx_drain,
     .poll = wire_poll,
     .get_fd = wire_get_fd,
     .close = wire_close,

@@ -23,6 +23,13 @@ struct wire_opts {
 	unsigned int max_queue; /* frames per direction before tail drop; 0 = 65536 */
 	double enobufs;		/* probability a stack's send is refused (-ENOBUFS), as a full
 				 * packet socket refuses one: not sent, the stack must retry */
+	/*
+	 * Super-frames (NETDEV_F_TX_GSO) an end sends from the stack's memory
+	 * (xmit_gso_keep) and cuts only later, as a TX thread does: when the
+	 * other end polls, when this end sends a plain frame, or when more than
+	 * keep (at most NETDEV_TX_KEEP_MAX) wait. 0: cut at once, nothing kept.
+	 */
+	unsigned int keep;
 };
 
 int wire_create(const struct wire_opts *opts, struct wire **res);
@@ -41,6 +48,10 @@ ssize_t wire_recv(struct wire *w, int end, void *buf, size_t cap);
 unsigned long wire_gso_errors(const struct wire *w);
 /* xmit_batch calls so far (either end). */
 unsigned long wire_tx_batches(const struct wire *w);
+/* Super-frames sent from a stack's memory (wire_opts.keep) so far (either end). */
+unsigned long wire_tx_kept(const struct wire *w);
+/* Of those, the ones whose bytes changed between the send and the cut (must be none). */
+unsigned long wire_tx_kept_changed(const struct wire *w);
 /* The interface of endpoint end is deleted: its poll says -ENODEV, sends -ENXIO. */
 void wire_delete_end(struct wire *w, int end);
 /* Frames waiting for endpoint end. */

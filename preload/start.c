@@ -204,6 +204,19 @@ static int guarded_xmit_gso(struct net_device *dev, const struct iovec *iov, int
 	return rc;
 }
 
+static int guarded_xmit_gso_keep(struct net_device *dev, const struct iovec *iov, int iovcnt,
+				 const struct netdev_gso *gso)
+{
+	int rc;
+
+	if (nsp_sandboxed) /* the deferral copies: nothing kept */
+		return nsp_defer_xmit(dev->ns, iov, iovcnt, gso);
+	nsp_inside++;
+	rc = backend_ops->xmit_gso_keep(dev, iov, iovcnt, gso);
+	nsp_inside--;
+	return rc;
+}
+
 static int guarded_xmit_batch(struct net_device *dev, const struct iovec *frames, int n)
 {
 	int rc;
@@ -531,6 +544,10 @@ static void guard_dev(struct net_device *dev)
 	guarded_ops = (struct netdev_ops){
 	    .xmit = guarded_xmit,
 	    .xmit_gso = backend_ops->xmit_gso ? guarded_xmit_gso : NULL,
+	    .xmit_gso_keep = backend_ops->xmit_gso_keep ? guarded_xmit_gso_keep : NULL,
+	    /* An atomic load, no system call; and a wait for the TX thread. */
+	    .tx_done = backend_ops->tx_done,
+	    .tx_drain = backend_ops->tx_drain,
 	    .xmit_batch = backend_ops->xmit_batch ? guarded_xmit_batch : NULL,
 	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,

@@ -354,13 +354,72 @@ static void dev_tx_flush_plain(struct net_device *dev)
 		kfree_skb(dev->tx_plain[i]);
 }
 
+/* See netdevice.h. */
+void dev_tx_reap(struct net_device *dev)
+{
+	uint64_t done;
+
+	if (!dev->tx_kept_n)
+		return;
+	done = dev->ops->tx_done(dev);
+	while (dev->tx_kept_n && dev->tx_kept_reaped != done) {
+		struct netdev_tx_kept *k = &dev->tx_kept[dev->tx_kept_head];
+
+		for (unsigned int i = 0; i < k->n; i++)
+			kfree_skb(k->skb[i]);
+		k->n = 0;
+		dev->tx_kept_head = (dev->tx_kept_head + 1) % NETDEV_TX_KEEP_MAX;
+		dev->tx_kept_n--;
+		dev->tx_kept_reaped++;
+	}
+}
+
+/* See netdevice.h. */
+void dev_tx_detach(struct net_device *dev)
+{
+	if (!dev->tx_kept_n)
+		return;
+	if (dev->ops->tx_drain)
+		dev->ops->tx_drain(dev);
+	dev_tx_reap(dev);
+	if (dev->tx_kept_n)
+		/* Left allocated: freed, their memory could be reused while still being sent. */
+		ns_warn(dev->ns, "%s: %u super-frames still being sent at close: their memory is kept",
+			dev->name, dev->tx_kept_n);
+	dev->tx_kept_n = 0;
+}
+
+/* See netdevice.h. */
+void dev_tx_fork_child(struct net_device *dev)
+{
+	dev->tx_kept_n = 0;
+	dev->tx_kept_head = 0;
+	if (dev->ops->tx_done)
+		dev->tx_kept_reaped = dev->ops->tx_done(dev);
+}
+
+/*
+ * The record for a super-frame sent without a copy, or NULL: the device
+ * cannot, or already reads from as many as it may.
+ */
+static struct netdev_tx_kept *dev_tx_keep_slot(struct net_device *dev)
+{
+	if (!dev->ops->xmit_gso_keep)
+		return NULL;
+	dev_tx_reap(dev);
+	if (dev->tx_kept_n == NETDEV_TX_KEEP_MAX)
+		return NULL;
+	return &dev->tx_kept[(dev->tx_kept_head + dev->tx_kept_n) % NETDEV_TX_KEEP_MAX];
+}
+
 /* Sends what dev_queue_xmit() held back: plain frames, then one super-frame or one frame. */
 static void dev_tx_flush(struct net_device *dev)
 {
 	struct tcp_gso_run *r = &dev->tx_run;
 	unsigned int n = dev->tx_hold_n;
 	struct iovec iov[NETDEV_GSO_MAX_SEGS + 1];
-	uint8_t hdr[ETH_HLEN + 60 + 60];
+	uint8_t own_hdr[sizeof(dev->tx_kept[0].hdr)];
+	struct netdev_tx_kept *k;
 	struct netdev_gso g;
 	size_t bytes = 0;
 	int err;
@@ -374,8 +433,14 @@ static void dev_tx_flush(struct net_device *dev)
 		memset(r, 0, sizeof(*r));
 		return;
 	}
-	tcp_gso_build(r, dev->tx_hold[0]->data, dev->tx_hold[n - 1]->data, hdr, &g);
-	iov[0].iov_base = hdr;
+	/*
+	 * The device may send straight from the segments' skbs (clones: TCP's
+	 * retransmit copies one still shared, as it does for any in flight),
+	 * which saves copying every byte into its queue on the sending thread.
+	 */
+	k = dev_tx_keep_slot(dev);
+	iov[0].iov_base = k ? k->hdr : own_hdr;
+	tcp_gso_build(r, dev->tx_hold[0]->data, dev->tx_hold[n - 1]->data, iov[0].iov_base, &g);
 	iov[0].iov_len = r->hdr_len;
 	for (unsigned int i = 0; i < n; i++) {
 		struct sk_buff *skb = dev->tx_hold[i];
@@ -384,14 +449,21 @@ static void dev_tx_flush(struct net_device *dev)
 		iov[i + 1].iov_len = skb->len - r->hdr_len;
 		bytes += skb->len;
 	}
-	err = dev->ops->xmit_gso(dev, iov, (int)n + 1, &g);
-	dev_xmit_account(dev, err, n, bytes);
-	if (err)
+	err = k ? dev->ops->xmit_gso_keep(dev, iov, (int)n + 1, &g)
+		: dev->ops->xmit_gso(dev, iov, (int)n + 1, &g);
+	dev_xmit_account(dev, err < 0 ? err : 0, n, bytes);
+	if (err < 0)
 		NS_INC_STATS(dev->ns, EthOutGsoErrors);
 	else
 		NS_INC_STATS(dev->ns, EthOutGsoFrames);
-	for (unsigned int i = 0; i < n; i++)
-		kfree_skb(dev->tx_hold[i]);
+	if (err == 1) {
+		k->n = n;
+		memcpy(k->skb, dev->tx_hold, n * sizeof(k->skb[0]));
+		dev->tx_kept_n++;
+	} else {
+		for (unsigned int i = 0; i < n; i++)
+			kfree_skb(dev->tx_hold[i]);
+	}
 	memset(r, 0, sizeof(*r));
 }
 
@@ -428,7 +500,11 @@ void dev_xmit_release(struct nstack *ns)
 {
 	struct net_device *dev = ns_dev(ns);
 
-	if (!dev || (!dev->tx_plug && !dev->tx_hold_n && !dev->tx_plain_n))
+	if (!dev)
+		return;
+	/* Every lock release, so that sent super-frames do not wait long for their free. */
+	dev_tx_reap(dev);
+	if (!dev->tx_plug && !dev->tx_hold_n && !dev->tx_plain_n)
 		return;
 	if (dev->tx_plug)
 		NS_INC_STATS(ns, EthOutPlugLeaks);

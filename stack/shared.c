@@ -235,6 +235,9 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->mail_direct = false;
 	l->mail_lease_until = 0;
 	l->mail_untimed = false;
+	/* Super-frames the parent's device still sends from are the parent's to free. */
+	if (l->dev)
+		dev_tx_fork_child(l->dev);
 	/* A device the parent's thread was opening for a move is the parent's. */
 	l->move_state = 0;
 	l->move_dev = NULL;

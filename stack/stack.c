@@ -407,6 +407,8 @@ void nstack_destroy(struct nstack *ns)
 	l = ns_local(ns);
 	stop_thread(ns);
 	ns_lock(ns);
+	if (l->dev)
+		dev_tx_detach(l->dev);
 	while (i-- > 0)
 		modules[i].exit(ns);
 	skb_queue_purge(&ns->backlog);
@@ -1527,8 +1529,16 @@ void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *n
 unsigned int nstack_tx_pending(struct nstack *ns)
 {
 	struct net_device *dev = ns_dev(ns);
+	unsigned int n;
 
-	return dev && dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0;
+	if (!dev)
+		return 0;
+	nstack_lock(ns);
+	/* What the device sent from skbs it kept is freed now: the caller counts skbs next. */
+	dev_tx_reap(dev);
+	n = dev->tx_kept_n;
+	nstack_unlock(ns);
+	return n + (dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0);
 }
 
 /* skbs allocated and not freed. */
@@ -1546,6 +1556,8 @@ long nstack_live_socks(struct nstack *ns)
 /* Replaces this process's device; see nstack.h. */
 void nstack_set_dev(struct nstack *ns, struct net_device *dev)
 {
+	if (ns_local(ns)->dev)
+		dev_tx_detach(ns_local(ns)->dev);
 	ns_local(ns)->dev = dev;
 	dev->ns = ns;
 }

@@ -43,6 +43,22 @@ struct netdev_ops {
 	int (*xmit_gso)(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			const struct netdev_gso *gso);
 	/*
+	 * Optional, with tx_done: xmit_gso that may go on reading iov's memory
+	 * after it returns (a send from the caller's buffers, no copy). 1: it
+	 * did, until tx_done() has counted the frame; 0: it is done with it
+	 * already; -errno as xmit_gso.
+	 */
+	int (*xmit_gso_keep)(struct net_device *dev, const struct iovec *iov, int iovcnt,
+			     const struct netdev_gso *gso);
+	/*
+	 * Frames xmit_gso_keep kept and has finished with since the device
+	 * opened, cumulative; they finish in the order they were given. No
+	 * system call, no lock: read after every send.
+	 */
+	uint64_t (*tx_done)(struct net_device *dev);
+	/* Optional, with tx_done: returns when all that was kept is sent (bounded). */
+	void (*tx_drain)(struct net_device *dev);
+	/*
 	 * Optional: transmit n complete frames in this order, as n xmit calls
 	 * would but in one system call; returns how many were accepted, or
 	 * the first one's -errno when none was.
@@ -121,6 +137,15 @@ struct rx_order_key {
 #define NETDEV_TX_BATCH_MAX 64
 /* Segments one super-frame may hold: 64 KiB of IP packet at most anyway. */
 #define NETDEV_GSO_MAX_SEGS 64
+/* Super-frames a device may be sending from the stack's own skbs (xmit_gso_keep). */
+#define NETDEV_TX_KEEP_MAX 16
+
+/* A super-frame sent from its skbs: they stay ours until the device has sent it. */
+struct netdev_tx_kept {
+	unsigned int n;
+	struct sk_buff *skb[NETDEV_GSO_MAX_SEGS];
+	uint8_t hdr[ETH_HLEN + 60 + 60]; /* the headers in front, built for it */
+};
 
 struct net_device {
 	char name[16];
@@ -146,6 +171,10 @@ struct net_device {
 	unsigned int tx_plain_n;
 	struct sk_buff *tx_plain[NETDEV_TX_BATCH_MAX];
 	struct tcp_gso_run tx_run;
+	/* Super-frames the device still reads from (a ring), and of its tx_done() count, reaped. */
+	unsigned int tx_kept_head, tx_kept_n;
+	uint64_t tx_kept_reaped;
+	struct netdev_tx_kept tx_kept[NETDEV_TX_KEEP_MAX];
 };
 
 struct packet_type {
@@ -211,5 +240,17 @@ void dev_xmit_plug(struct nstack *ns);
 void dev_xmit_unplug(struct nstack *ns);
 /* Sends anything held and drops any plug; called before the stack lock is released. */
 void dev_xmit_release(struct nstack *ns);
+/*
+ * Frees the skbs of super-frames the device has finished sending
+ * (xmit_gso_keep); cheap when there are none. Stack lock held.
+ */
+void dev_tx_reap(struct net_device *dev);
+/*
+ * The device stops being the stack's (replaced or closed): has it send
+ * what it kept (ops->tx_drain) and frees it. Stack lock held.
+ */
+void dev_tx_detach(struct net_device *dev);
+/* In a fork child: what the device kept is the parent's to free. */
+void dev_tx_fork_child(struct net_device *dev);
 
 #endif
