@@ -243,6 +243,12 @@ static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t l
 
 /* A stamp more than this far before the window is taken as from another clock. */
 #define RX_STAMP_PLAUSIBLE_NS 1000000000ull
+/*
+ * A frame stamped this long after the window's start: the ring, in arrival
+ * order (stamps differ from it only by jitter between CPUs), holds nothing
+ * from before the start any more, and the window ends.
+ */
+#define RX_FROM_DONE_NS 100000000ull
 
 /* Whether a hand-over's window keeps the frame stamped ts from this device. */
 static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
@@ -253,6 +259,11 @@ static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
 	if (pl->rx_until && t >= pl->rx_until) {
 		pl->rx_past_until = true;
 		return false;
+	}
+	if (pl->rx_from && t >= pl->rx_from + RX_FROM_DONE_NS &&
+	    t - pl->rx_from < RX_STAMP_PLAUSIBLE_NS) {
+		pl->rx_from = 0; /* no stamp to compute for every frame from now on */
+		return true;
 	}
 	/*
 	 * A stamp far before the window cannot be from the other device's

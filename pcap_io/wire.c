@@ -438,8 +438,8 @@ static void wire_close(struct net_device *dev)
 
 static const struct netdev_ops wire_netdev_ops = {
     .xmit = wire_xmit,
-    .xmit_gso = wire_xmit_gso,	   /* used when a test sets NETDEV_F_TX_GSO */
-    .xmit_batch = wire_xmit_batch, /* likewise (plain frames held under a plug) */
+    .xmit_gso = wire_xmit_gso,		 /* used when a test sets NETDEV_F_TX_GSO */
+    .xmit_batch = wire_xmit_batch,	 /* likewise (plain frames held under a plug) */
     .xmit_gso_keep = wire_xmit_gso_keep, /* sends late with wire_opts.keep */
     .tx_done = wire_tx_done,
     .tx_drain = wire_tx_drain,

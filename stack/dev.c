@@ -384,7 +384,8 @@ void dev_tx_detach(struct net_device *dev)
 	dev_tx_reap(dev);
 	if (dev->tx_kept_n)
 		/* Left allocated: freed, their memory could be reused while still being sent. */
-		ns_warn(dev->ns, "%s: %u super-frames still being sent at close: their memory is kept",
+		ns_warn(dev->ns,
+			"%s: %u super-frames still being sent at close: their memory is kept",
 			dev->name, dev->tx_kept_n);
 	dev->tx_kept_n = 0;
 }
