@@ -341,6 +341,8 @@ print("echo ok", flush=True)'
 	cat srv.log
 	grep -q '^echoed 40' srv.log || return 1
 	grep -Eq 'stat Udp6InDatagrams 20$' srv.log || return 1
+	# The client's counters below are its own stack's, not the server's.
+	wait_stacks_gone || return 1
 	in_peer timeout 30 python3 "$IT/udp_echo.py" 9662 3 "$PEER6" >ksrv.log 2>&1 &
 	wait_file ksrv.log ready || return 1
 	NSTACK_ADDR6=$ADDR6/64 NSTACK_STATS=1 on_nstack timeout 20 python3 -c "$client" "$PEER6" 9662 \

@@ -23,6 +23,7 @@
 #   wait_nstack_up   waits (bounded) until nstack answers ARP/ping at $ADDR
 #   wait_file F TEXT waits (bounded) until file F contains TEXT
 #   wait_peer_udp PORT  waits (bounded) until a kernel UDP socket in $PEER has PORT
+#   wait_stacks_gone waits (bounded) until no stack (keeper) of $NS is live
 #   sha FILE         prints FILE's SHA-256
 #   kill_ns_procs    ends the processes a case left in the lab's namespaces
 # Return 0 for pass; anything else fails the case, and its output is shown.
@@ -125,7 +126,21 @@ wait_peer_udp() {
 	echo "nothing bound to UDP port $1 in $PEER" >&2
 	return 1
 }
-export -f in_ns in_peer on_nstack sha stat_here wait_nstack_up wait_file kill_ns_procs wait_peer_udp
+# Waits (bounded) until no stack of the lab's namespace is live: a program's
+# keeper outlives it briefly, and a program started meanwhile joins that
+# stack (its counters then include the last program's).
+wait_stacks_gone() {
+	local i
+	for i in $(seq 1 50); do
+		[ -z "$(stat_here)" ] && return 0
+		sleep 0.1
+	done
+	echo "a stack of $NS is still live:" >&2
+	stat_here >&2
+	return 1
+}
+export -f in_ns in_peer on_nstack sha stat_here wait_nstack_up wait_file kill_ns_procs wait_peer_udp \
+	wait_stacks_gone
 
 if ! "$root/test/lab.sh" up "$prefix" >"$work/lab.log" 2>&1; then
 	cat "$work/lab.log" >&2
