@@ -34,6 +34,7 @@
 #include "netdevice.h"
 #include "opener.h"
 #include "pcap_live.h"
+#include "thread.h"
 
 #define PCAP_LIVE_SNAPLEN 65535
 /*
@@ -349,10 +350,8 @@ static ssize_t tx_build(const struct pcap_live *pl, uint8_t *buf, const struct v
 static void *tx_thread(void *arg)
 {
 	struct pcap_live *pl = arg;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Started with every signal blocked (ns_thread_start). */
 	pthread_mutex_lock(&pl->q_lock);
 	for (;;) {
 		struct tx_slot *slot;
@@ -640,13 +639,13 @@ static bool tx_queue_start(struct pcap_live *pl)
 		return false;
 	pthread_cond_init(&pl->q_nonempty, NULL);
 	pthread_cond_init(&pl->q_space, NULL);
-	if (pthread_create(&pl->q_thread, NULL, tx_thread, pl)) {
+	/* Running when this returns: the program may fork at once (thread.c). */
+	if (ns_thread_start(&pl->q_thread, "nstack-tx", tx_thread, pl)) {
 		pthread_cond_destroy(&pl->q_nonempty);
 		pthread_cond_destroy(&pl->q_space);
 		pthread_mutex_destroy(&pl->q_lock);
 		return false;
 	}
-	(void)pthread_setname_np(pl->q_thread, "nstack-tx");
 	pl->q_thread_on = true;
 	return true;
 }

@@ -33,6 +33,7 @@
 #include "pcap_dump.h"
 #include "pcap_live.h"
 #include "preload.h"
+#include "thread.h"
 
 struct nsp_real nsp_real;
 __thread int nsp_inside __attribute__((tls_model("initial-exec")));
@@ -488,19 +489,18 @@ static void *flush_thread(void *arg)
 
 static void install_flush_signals(void)
 {
-	sigset_t all, old;
 	pthread_t t;
 
 	if (pipe2(flush_pipe, O_CLOEXEC) < 0)
 		return;
 	nsp_internal_fd_add(flush_pipe[0]);
 	nsp_internal_fd_add(flush_pipe[1]);
-	/* The helper thread must never be the one the signal lands on. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, NULL, flush_thread, NULL) == 0)
+	/*
+	 * The helper thread must never be the one the signal lands on, and it
+	 * runs before the program can fork (thread.c).
+	 */
+	if (ns_thread_start(&t, NULL, flush_thread, NULL) == 0)
 		pthread_detach(t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (size_t i = 0; i < sizeof(flush_signals) / sizeof(flush_signals[0]); i++) {
 		struct sigaction sa, cur;
 

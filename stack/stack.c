@@ -27,6 +27,7 @@
 #include "sock.h"
 #include "stack.h"
 #include "tcp.h"
+#include "thread.h"
 #include "udp.h"
 
 /* RX frames handled per round before timers get their turn. */
@@ -1005,17 +1006,13 @@ static void *move_open_main(void *arg)
 static bool move_open_start(struct nstack *ns, bool tx)
 {
 	struct nstack_local *l = ns_local(ns);
-	sigset_t all, old;
 	bool ok;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	l->move_tx = tx;
 	l->move_state = MOVE_OPENING;
-	ok = pthread_create(&l->move_thread, NULL, move_open_main, ns) == 0;
+	ok = ns_thread_start(&l->move_thread, NULL, move_open_main, ns) == 0;
 	if (!ok)
 		l->move_state = MOVE_IDLE;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ok;
 }
 
@@ -1390,7 +1387,6 @@ static void *stack_thread(void *arg)
 /* Starts the stack thread. */
 int nstack_start(struct nstack *ns)
 {
-	sigset_t all, old;
 	int rc;
 
 	if (ns_local(ns)->thread_running)
@@ -1402,22 +1398,15 @@ int nstack_start(struct nstack *ns)
 		ns_local(ns)->epfd = ns_open_own(ns, open_epoll, NULL);
 	ns_local(ns)->thread_stop = false;
 	/*
-	 * The program's signals are never delivered to the stack thread: one
-	 * that landed here would run the program's handler on our thread and
-	 * leave the thread that waits for it in sigsuspend() asleep (an nginx
-	 * master missed its workers' SIGCHLD and never exited).
+	 * The program's signals are never delivered to the stack thread (an
+	 * nginx master missed its workers' SIGCHLD on it and never exited),
+	 * and the thread runs before the program can fork (thread.c).
 	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&ns_local(ns)->thread, NULL, stack_thread, ns);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* Named so that top -H and perf tell it from the program's threads. */
-	if (!rc)
-		(void)pthread_setname_np(ns_local(ns)->thread, "nstack-stack");
+	rc = ns_thread_start(&ns_local(ns)->thread, "nstack-stack", stack_thread, ns);
 	if (rc) {
 		ns_close_own(ns, ns_local(ns)->wake_fd);
 		ns_local(ns)->wake_fd = -1;
-		return -rc;
+		return rc;
 	}
 	ns_local(ns)->thread_running = true;
 	return 0;

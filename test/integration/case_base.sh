@@ -141,7 +141,7 @@ case_preload_mechanics_mock_stack() {
 		-std=gnu11 -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
 		-o "$TMP/preload_mock" "$IT/preload_mock.c" "$ROOT"/preload/config.c \
 		"$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c "$ROOT"/preload/poll.c \
-		"$ROOT"/preload/start.c "$ROOT"/preload/epoll.c "$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/preload/fork.c "$ROOT"/preload/sandbox.c "$ROOT"/preload/keeper.c "$ROOT"/preload/syscall.c "$ROOT"/preload/stdio.c "$ROOT"/pcap_io/pcap_live.c \
+		"$ROOT"/preload/start.c "$ROOT"/preload/epoll.c "$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/preload/fork.c "$ROOT"/preload/sandbox.c "$ROOT"/preload/keeper.c "$ROOT"/preload/syscall.c "$ROOT"/preload/stdio.c "$ROOT"/pcap_io/pcap_live.c "$ROOT"/stack/thread.c \
 		"$ROOT"/pcap_io/pcap_filter.c "$ROOT"/pcap_io/opener_client.c \
 		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
 	NSTACK_IFACE=lo "$TMP/preload_mock"
