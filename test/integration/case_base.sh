@@ -4,8 +4,8 @@
 # The pcap backend alone (no stack): ARP request out with pcap_inject, the
 # peer's reply back through the BPF filter and the non-blocking poll.
 case_pcap_backend_arp_roundtrip() {
-	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -Wall -Wextra -Werror \
-		-o "$TMP/pcap_probe" "$IT/pcap_probe.c" "$ROOT/pcap_io/pcap_live.c" \
+	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -pthread -Wall -Wextra -Werror \
+		-o "$TMP/pcap_probe" "$IT/pcap_probe.c" "$ROOT/pcap_io/pcap_live.c" "$ROOT/stack/thread.c" \
 		"$ROOT/pcap_io/pcap_filter.c" "$ROOT/pcap_io/opener_client.c" -lpcap || return 1
 	in_ns "$TMP/pcap_probe" nstack0 "$ADDR/24" "$PEER_ADDR" || return 1
 	in_ns "$TMP/pcap_probe" nope0 "$ADDR/24" "$PEER_ADDR"
