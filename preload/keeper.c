@@ -101,11 +101,18 @@ static void __attribute__((noreturn)) keeper_run(void)
 		}
 		if (!alone_since)
 			alone_since = now_ms();
-		if (nstack_live_skbs(ns) == 0 || now_ms() - alone_since >= linger)
+		if (nstack_live_skbs(ns) != 0 && now_ms() - alone_since < linger)
+			continue;
+		/*
+		 * A program that joined since the count above keeps us: we
+		 * drive the link, and an exit here would leave it to the
+		 * dead-driver path at its very start.
+		 */
+		if (nsp_forget_stack_file(ns))
 			break;
+		alone_since = 0;
 	}
 	nsp_log_info("keeper: done (%ld buffers left)", nstack_live_skbs(ns));
-	nsp_forget_stack_file(ns);
 	/* Not _exit(): ours would run the exit flush, which has nothing left to do. */
 	nsp_syscall(SYS_exit_group, 0);
 	__builtin_unreachable();

@@ -223,7 +223,7 @@ void nsp_hook_thread_tick(void *ctx, struct nstack *ns);
 /* keeper.c and start.c: the process that outlives the program's. */
 void nsp_keeper_spawn(void);
 extern bool nsp_is_keeper;
-void nsp_forget_stack_file(struct nstack *ns);
+bool nsp_forget_stack_file(struct nstack *ns);
 unsigned int nsp_exit_linger_ms(void);
 
 /* wait.c */

@@ -317,17 +317,21 @@ static char shm_path[160];
  * The last process of a stack is leaving: its file goes, so that the next
  * program starts afresh instead of finding a stack about to die. Under the
  * file's lock, so a program joining right now either got in first (and
- * then we are not the last) or starts a new stack.
+ * then we are not the last: false, the file stays) or starts a new stack.
  */
 static int stack_fd;
-void nsp_forget_stack_file(struct nstack *ns)
+bool nsp_forget_stack_file(struct nstack *ns)
 {
+	bool last;
+
 	if (stack_fd < 0 || !shm_path[0])
-		return;
+		return true;
 	flock(stack_fd, LOCK_EX);
-	if (nstack_proc_count(ns) == 1)
+	last = nstack_proc_count(ns) == 1;
+	if (last)
 		unlink(shm_path);
 	flock(stack_fd, LOCK_UN);
+	return last;
 }
 
 /*
