@@ -137,7 +137,12 @@ void sock_hold(struct sock *sk)
 /* Drops a reference; the last one runs prot->destroy and frees sk. */
 void sock_put(struct sock *sk)
 {
-	assert(sk->sk_refcnt > 0);
+	if (sk->sk_refcnt == 0) {
+		/* One put too many after a death inside: leaked, never freed twice. */
+		assert(ns_died_inside(sk->ns));
+		NS_INC_STATS(sk->ns, StackRepairs);
+		return;
+	}
 	if (--sk->sk_refcnt)
 		return;
 	if (sk_prot(sk)->destroy)
@@ -475,10 +480,19 @@ static void sock_rfree(struct sk_buff *skb)
 	struct sock *sk = skb->sk;
 	struct proto_mem *pool = sk_mem_pool(sk);
 
-	assert(sk->sk_rmem_alloc >= skb->truesize);
+	if (sk->sk_rmem_alloc < skb->truesize) {
+		/* Charged by a process that died before it counted (ns_died_inside). */
+		assert(ns_died_inside(sk->ns));
+		NS_INC_STATS(sk->ns, StackRepairs);
+		sk->sk_rmem_alloc = skb->truesize;
+	}
 	sk->sk_rmem_alloc -= skb->truesize;
 	if (pool) {
-		assert(pool->allocated >= skb->truesize);
+		if (pool->allocated < skb->truesize) {
+			assert(ns_died_inside(sk->ns));
+			NS_INC_STATS(sk->ns, StackRepairs);
+			pool->allocated = skb->truesize;
+		}
 		pool->allocated -= skb->truesize;
 		if (pool->pressure) {
 			uint64_t lim[3];
@@ -494,7 +508,11 @@ static void sock_wfree(struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;
 
-	assert(sk->sk_wmem_alloc >= skb->truesize);
+	if (sk->sk_wmem_alloc < skb->truesize) {
+		assert(ns_died_inside(sk->ns));
+		NS_INC_STATS(sk->ns, StackRepairs);
+		sk->sk_wmem_alloc = skb->truesize;
+	}
 	sk->sk_wmem_alloc -= skb->truesize;
 	if (!sock_flag(sk, SOCK_DEAD))
 		SK_CB(sk, sk_write_space)(sk);

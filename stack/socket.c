@@ -83,7 +83,11 @@ static void sock_enter(struct socket *sock)
 /* The call is over; the last one out of a closed socket releases it. */
 static void sock_leave(struct socket *sock)
 {
-	assert(sock->users > 0);
+	if (sock->users == 0) {
+		assert(ns_died_inside(sock->ns));
+		NS_INC_STATS(sock->ns, StackRepairs);
+		return;
+	}
 	sock->users_by_slot[ns_local(sock->ns)->slot]--;
 	if (--sock->users == 0 && sock->release_pending)
 		sock_release(sock);

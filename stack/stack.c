@@ -112,6 +112,7 @@ void ns_free(struct nstack *ns, void *p)
 void ns_lock_recovered(struct nstack *ns)
 {
 	pthread_mutex_consistent(&ns->lock);
+	NS_INC_STATS(ns, StackDeathsInside);
 	ns_warn(ns, "a process died inside the stack; continuing with the state it left");
 }
 

@@ -381,7 +381,11 @@ void tcp_free_skb(struct sock *sk, struct sk_buff *skb)
  */
 void tcp_skb_charge(struct sock *sk, struct sk_buff *skb, int bytes)
 {
-	assert(bytes >= 0 || skb->truesize >= (unsigned int)-bytes);
+	if (bytes < 0 && skb->truesize < (unsigned int)-bytes) {
+		assert(ns_died_inside(sk->ns));
+		NS_INC_STATS(sk->ns, StackRepairs);
+		bytes = -(int)skb->truesize;
+	}
 	skb->truesize = (unsigned int)((int)skb->truesize + bytes);
 	sk->sk_wmem_queued += bytes;
 }

@@ -83,6 +83,8 @@
 	X(EthRxDirectWakes)                                                                        \
 	X(EthInHandoverSkips)                                                                      \
 	X(EthDriverMoves)                                                                          \
+	X(StackDeathsInside)                                                                       \
+	X(StackRepairs)                                                                            \
 	X(ArpInRequests)                                                                           \
 	X(ArpInReplies)                                                                            \
 	X(ArpInErrors)                                                                             \

@@ -170,6 +170,17 @@ bool ns_rx_lease_catch_up(struct nstack *ns);
 
 /* Takes the stack lock; a holder that died is reported and its state taken as it is. */
 void ns_lock_recovered(struct nstack *ns);
+
+/*
+ * A process died holding the stack lock (ns_lock_recovered), so a count it
+ * was updating may disagree with what it counts by the step it left undone:
+ * checks that would stop every process for such a count repair it instead
+ * (StackRepairs) once this is true, and still stop a stack nobody died in.
+ */
+static inline bool ns_died_inside(const struct nstack *ns)
+{
+	return ns && ns->mib.StackDeathsInside;
+}
 /* Tries of a held stack lock before sleeping on it (ns_lock). */
 #define NS_LOCK_SPINS 300
 

@@ -1,7 +1,10 @@
 /* sk_buff: pointer arithmetic, clones, copies and queues. */
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "arena.h"
@@ -159,6 +162,67 @@ START_TEST(test_freed_large_area_reused_keeps_requested_size)
 }
 END_TEST
 
+/*
+ * A queue in the arena with skb linked onto it but not counted: what a
+ * process killed between the two steps of skb_queue_tail() leaves. With
+ * die_holding_lock, that process (a child) also held the stack lock.
+ */
+static struct sk_buff_head *queue_linked_not_counted(struct sk_buff *skb, bool die_holding_lock)
+{
+	struct sk_buff_head *q = ns_zalloc(ns, sizeof(*q));
+	pid_t pid;
+	int status;
+
+	skb_queue_head_init(q);
+	skb_put(skb, 10);
+	ck_assert_int_eq(ns_mutex_init_robust(&ns->lock), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (die_holding_lock)
+			pthread_mutex_lock(&ns->lock);
+		TAILQ_INSERT_TAIL(&q->q, skb, list);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ns_lock(ns);
+	return q;
+}
+
+/*
+ * SIGKILL can stop a process anywhere inside the stack. The next holder
+ * of the lock repairs the count instead of stopping every process of the
+ * stack on an assertion (an echo server's parent aborted in skb_unlink
+ * after a child was killed: lab mp_kill9_child_others_carry_on).
+ */
+START_TEST(test_queue_count_left_short_by_a_death_inside_is_repaired)
+{
+	struct sk_buff *skb = alloc_skb(ns, 64);
+	struct sk_buff_head *q = queue_linked_not_counted(skb, true);
+
+	ck_assert_uint_eq(ns->mib.StackDeathsInside, 1);
+	ck_assert_uint_eq(q->qlen, 0);
+	skb_queue_purge(q);
+	ck_assert(skb_queue_empty(q));
+	ck_assert_uint_eq(q->qlen, 0);
+	ck_assert_uint_eq(q->bytes, 0);
+	ck_assert_uint_eq(ns->mib.StackRepairs, 1);
+	pthread_mutex_unlock(&ns->lock);
+	ns_free(ns, q);
+}
+END_TEST
+
+/* Where nobody died, the same disagreement is a bug and still stops the program. */
+START_TEST(test_queue_count_short_without_a_death_aborts)
+{
+	struct sk_buff *skb = alloc_skb(ns, 64);
+	struct sk_buff_head *q = queue_linked_not_counted(skb, false);
+
+	ck_assert_uint_eq(ns->mib.StackDeathsInside, 0);
+	skb_queue_purge(q);
+}
+END_TEST
+
 static Suite *skbuff_suite(void)
 {
 	Suite *s = suite_create("skbuff");
@@ -170,6 +234,8 @@ static Suite *skbuff_suite(void)
 	tcase_add_test(tc, test_copy_keeps_offsets_and_contents);
 	tcase_add_test(tc, test_queue_fifo_order_lengths_and_purge);
 	tcase_add_test(tc, test_freed_large_area_reused_keeps_requested_size);
+	tcase_add_test(tc, test_queue_count_left_short_by_a_death_inside_is_repaired);
+	tcase_add_test_raise_signal(tc, test_queue_count_short_without_a_death_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
 }
