@@ -1518,17 +1518,19 @@ void nstack_stats_foreach(struct nstack *ns, void (*fn)(void *arg, const char *n
 
 unsigned int nstack_tx_pending(struct nstack *ns)
 {
-	struct net_device *dev = ns_dev(ns);
-	unsigned int n;
+	struct net_device *dev;
+	unsigned int n = 0;
 
-	if (!dev)
-		return 0;
+	/* Under the lock: the stack thread may replace and close the device (a move). */
 	nstack_lock(ns);
-	/* What the device sent from skbs it kept is freed now: the caller counts skbs next. */
-	dev_tx_reap(dev);
-	n = dev->tx_kept_n;
+	dev = ns_dev(ns);
+	if (dev) {
+		/* What the device sent from skbs it kept is freed now: the caller counts skbs next. */
+		dev_tx_reap(dev);
+		n = dev->tx_kept_n + (dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0);
+	}
 	nstack_unlock(ns);
-	return n + (dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0);
+	return n;
 }
 
 /* skbs allocated and not freed. */
