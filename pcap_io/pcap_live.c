@@ -1,10 +1,13 @@
 /*
  * The live pcap backend (see pcap_live.h).
  *
- * libpcap's Linux capture uses a TPACKET_V3 memory-mapped ring: with
- * immediate mode every frame is visible as soon as it arrives, and a large
- * ring (32 MiB) absorbs bursts while the stack thread is busy. TX goes
- * through pcap_inject(), a send() on the same packet socket.
+ * libpcap's Linux capture uses a memory-mapped ring; in immediate mode it is
+ * TPACKET_V2 (strace: PACKET_VERSION 1), so every frame is visible as soon
+ * as it arrives, in a slot of the snap length's size: the 32 MiB ring holds
+ * ~16 000 frames at MTU 1500, the 64 MiB one for receive offload's 64 KiB
+ * frames only ~1000 (TPACKET_V3 packs frames densely but shows them only
+ * when a block is full or times out). TX goes through pcap_inject(), a
+ * send() on the same packet socket.
  *
  * When the socket carries virtio_net_hdr (PACKET_VNET_HDR, see
  * pcap_live_socket_created()), every frame sent starts with that header, and
@@ -96,6 +99,9 @@ struct tx_slot {
 struct pcap_live {
 	pcap_t *p;
 	int fd;
+	/* Receive stamps in ns (else us), and the real time at this poll's start, in ns. */
+	bool stamp_ns;
+	uint64_t poll_now_ns;
 	bool vnet;    /* frames sent carry a struct vnet_hdr (GSO) */
 	bool rx_vnet; /* frames received carry one */
 	/*
@@ -274,11 +280,30 @@ static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
 	return !pl->rx_from || t >= pl->rx_from || pl->rx_from - t > RX_STAMP_PLAUSIBLE_NS;
 }
 
+/* A stamp further back than this is from another clock: the wait is unknown. */
+#define RX_WAIT_PLAUSIBLE_NS 10000000000ull
+
+/*
+ * How long the frame stamped ts waited in the ring (us), so that the stack
+ * can see a backlog: under a SYN flood, a SYN that waited long is dropped
+ * (tcp_conn_request) rather than answered after its sender has given up.
+ */
+static uint32_t rx_waited_us(const struct pcap_live *pl, const struct timeval *ts)
+{
+	uint64_t t = (uint64_t)ts->tv_sec * 1000000000ull +
+		     (uint64_t)ts->tv_usec * (pl->stamp_ns ? 1u : 1000u);
+
+	if (t >= pl->poll_now_ns || pl->poll_now_ns - t > RX_WAIT_PLAUSIBLE_NS)
+		return 0;
+	return (uint32_t)((pl->poll_now_ns - t) / 1000u);
+}
+
 static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct net_device *dev = (struct net_device *)user;
 	struct pcap_live *pl = dev->priv;
 
+	dev->rx_waited_us = rx_waited_us(pl, &h->ts);
 	if ((pl->rx_from || pl->rx_until) && !rx_in_window(pl, &h->ts)) {
 		netdev_rx_window_skip(dev);
 		return;
@@ -691,6 +716,8 @@ static void tx_queue_stop(struct pcap_live *pl)
 	}
 }
 
+static uint64_t pcap_live_rx_clock(struct net_device *dev);
+
 static int pcap_live_poll(struct net_device *dev, int budget)
 {
 	struct pcap_live *pl = dev->priv;
@@ -706,7 +733,9 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 			pl->q_errors_told = e;
 		}
 	}
+	pl->poll_now_ns = pcap_live_rx_clock(dev);
 	n = pcap_dispatch(pl->p, budget, pcap_live_rx_one, (u_char *)dev);
+	dev->rx_waited_us = 0;
 	if (n >= 0)
 		return n;
 	if (n == PCAP_ERROR_BREAK)
@@ -1231,7 +1260,8 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	/* A veth peer feeds one flow from several CPUs' backlogs (see dev.c). */
 	dev->flags = NETDEV_F_RX_ORDER | (pl->vnet ? NETDEV_F_TX_GSO : 0);
 	pl->filter_locked = locked;
-	if (!locked && pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO)
+	pl->stamp_ns = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+	if (!locked && pl->stamp_ns)
 		dev->flags |= NETDEV_F_RX_HANDOFF;
 	*res = dev;
 	return 0;

@@ -109,6 +109,7 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	skb_reserve(skb, NET_IP_ALIGN);
 	memcpy(skb_put(skb, (unsigned int)len), frame, len);
 	skb->tstamp_us = ns_now(ns);
+	skb->tstamp_us -= skb->tstamp_us > dev->rx_waited_us ? dev->rx_waited_us : 0;
 	if (csum_ok)
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	if (!dev->rx_batching) {

@@ -152,6 +152,7 @@
 	X(TcpExtSyncookiesFailed)                                                                  \
 	X(TcpExtListenOverflows)                                                                   \
 	X(TcpExtListenDrops)                                                                       \
+	X(TcpSynStaleDrops)                                                                        \
 	X(TcpExtOutOfWindowIcmps)                                                                  \
 	X(TcpExtTCPChallengeACK)                                                                   \
 	X(TcpExtTCPFastRetrans)                                                                    \

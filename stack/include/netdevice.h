@@ -159,6 +159,12 @@ struct net_device {
 	struct netdev_tap tap;
 	struct netdev_stats stats;
 	unsigned int flags; /* NETDEV_F_* */
+	/*
+	 * How long the frame being handed in (netdev_rx_frame*) waited in the
+	 * backend since the link received it, in us; 0 when unknown. Set by
+	 * the backend: the skb's receive time is then the link's.
+	 */
+	uint32_t rx_waited_us;
 	/* Frames of one poll() call while NETDEV_F_RX_ORDER holds them. */
 	bool rx_batching;
 	unsigned int rx_batch_n;

@@ -1591,6 +1591,46 @@ START_TEST(test_listen_syn_flood_cookies_legitimate_connection_completes)
 END_TEST
 
 /*
+ * Under a SYN flood (the SYN queue full), a SYN that waited longer than
+ * 20 ms between the link and the stack (a capture ring's backlog) is
+ * dropped unanswered, so the backlog drains to that age instead of every
+ * SYN, a real client's too, being answered hundreds of milliseconds late.
+ * Without a flood a late SYN is answered as any.
+ */
+START_TEST(test_listen_stale_syn_dropped_only_under_flood)
+{
+	struct socket *l = listener(SRV_PORT, 2);
+	unsigned char f[T_FRAME_MAX];
+	const struct tcphdr *th;
+	size_t len;
+
+	t_clock_advance(1000000); /* waits are taken from the stack's clock */
+	ns_dev(T.ns)->rx_waited_us = 30000;
+	/* The queue has room: answered (a request is queued). */
+	inject(&(struct seg){1000, SRV_PORT, 1, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	inject(&(struct seg){1001, SRV_PORT, 2, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	/* Full: the late SYN is dropped, one 20 ms late or less gets a cookie. */
+	inject(&(struct seg){1002, SRV_PORT, 3, 0, TH_SYN, 65535, opt_mss, 4});
+	t_expect_no_tx();
+	ck_assert_uint_eq(t_stat("TcpSynStaleDrops"), 1);
+	ck_assert_uint_eq(t_stat("TcpExtListenDrops"), 1);
+	ns_dev(T.ns)->rx_waited_us = 20000;
+	inject(&(struct seg){1003, SRV_PORT, 4, 0, TH_SYN, 65535, opt_mss, 4});
+	th = recv_tcp(f, &len);
+	ck_assert_uint_eq(th->flags, TH_SYN | TH_ACK);
+	ck_assert_uint_eq(t_stat("TcpExtSyncookiesSent"), 1);
+	ck_assert_uint_eq(t_stat("TcpSynStaleDrops"), 1);
+	ns_dev(T.ns)->rx_waited_us = 0;
+	nstack_close(l);
+	run_for(600ull * 1000000);
+}
+END_TEST
+
+/*
  * Requests are found by their 4-tuple among many (the stack hashes them as
  * Linux's ehash does): with 100 requests queued on one listener and the
  * same peer port opening to two listeners, each ACK completes its own
@@ -2558,6 +2598,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_quickack_first_segments_acked_at_once);
 	tcase_add_test(tc, test_established_rst_in_window_not_exact_gets_challenge_ack);
 	tcase_add_test(tc, test_listen_syn_flood_cookies_legitimate_connection_completes);
+	tcase_add_test(tc, test_listen_stale_syn_dropped_only_under_flood);
 	tcase_add_test(tc, test_listen_requests_found_by_tuple_among_many_and_two_listeners);
 	tcase_add_test(tc, test_listen_synacks_of_one_poll_batch_leave_in_one_batch_in_order);
 	tcase_add_test(tc, test_listen_synack_retransmitted_at_1s_then_2s);
