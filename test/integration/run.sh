@@ -171,6 +171,10 @@ run_case() {
 		"$1" >"$TMP/log" 2>&1
 	rc=$?
 	kill_ns_procs
+	# The next case starts its own stack: killed processes hold the last one
+	# a moment longer (their files close after they leave the namespace), and
+	# a program started meanwhile would join it (see wait_stacks_gone).
+	wait_stacks_gone >/dev/null 2>&1
 	return $rc
 }
 for c in $cases; do
