@@ -882,8 +882,15 @@ static void try_take_over(struct nstack *ns)
 	else
 		err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
 	if (err) {
-		/* During a hand-over the driver still drives: another process may succeed. */
-		nstack_log(ns, ns->procs->driver >= 0 ? NSTACK_LOG_INFO : NSTACK_LOG_ERROR,
+		/*
+		 * During a hand-over the driver still drives: another process
+		 * may succeed. Without a driver it is retried (stack_thread):
+		 * said loud once.
+		 */
+		bool loud = ns->procs->driver < 0 && !l->take_over_told;
+
+		l->take_over_told |= loud;
+		nstack_log(ns, loud ? NSTACK_LOG_ERROR : NSTACK_LOG_INFO,
 			   "process %d cannot take over the link: %s", (int)getpid(),
 			   strerror(-err));
 		return;
@@ -1256,6 +1263,9 @@ static int wait_fds(struct nstack_local *l, struct pollfd *pfd, int nfds, int ti
  * the "softirq": RX batches and timers. In the others it only drains the
  * mailbox and watches the driver, ready to take its place.
  */
+/* How often a process retries taking a link nobody drives (ms). */
+#define NO_DRIVER_RETRY_MS 100
+
 static void *stack_thread(void *arg)
 {
 	struct nstack *ns = arg;
@@ -1319,6 +1329,16 @@ static void *stack_thread(void *arg)
 			l->mail_untimed = mail_leased && now >= l->mail_lease_until;
 			if (mail_leased && !l->mail_untimed)
 				timeout = (int)((l->mail_lease_until - now + 999) / 1000);
+			/*
+			 * Nobody drives (the process that reaped the last driver
+			 * died itself before it took the link): try again soon,
+			 * as nothing else would wake us for it. A ping that joined
+			 * a stack whose processes were being killed slept here
+			 * for good and never received.
+			 */
+			if (ns->procs->driver < 0 && !l->no_drive && l->slot >= 0 &&
+			    (timeout < 0 || timeout > NO_DRIVER_RETRY_MS))
+				timeout = NO_DRIVER_RETRY_MS;
 		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
 		if (l->doorbell_fd >= 0 && !mail_leased) {
@@ -1525,7 +1545,8 @@ unsigned int nstack_tx_pending(struct nstack *ns)
 	nstack_lock(ns);
 	dev = ns_dev(ns);
 	if (dev) {
-		/* What the device sent from skbs it kept is freed now: the caller counts skbs next. */
+		/* What the device sent from skbs it kept is freed now: the caller counts skbs next.
+		 */
 		dev_tx_reap(dev);
 		n = dev->tx_kept_n + (dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0);
 	}

@@ -77,6 +77,7 @@ struct nstack_local {
 	bool owns_map;		 /* nstack_destroy unmaps (anonymous arenas) */
 	int map_fd;		 /* the arena file, -1 when not kept */
 	bool no_drive;		 /* [P] leaving: never take the link (nstack_hand_over) */
+	bool take_over_told;	 /* [P] a failed take-over was logged at error level */
 	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
 	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
 	/* pidfds of the processes this one watches (all others when driving). */
