@@ -257,12 +257,25 @@ static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t l
  */
 #define RX_FROM_DONE_NS 100000000ull
 
-/* Whether a hand-over's window keeps the frame stamped ts from this device. */
-static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
+/* A frame's receive stamp in ns (with nanosecond precision, tv_usec holds ns). */
+static uint64_t rx_stamp_ns(const struct pcap_live *pl, const struct timeval *ts)
 {
-	/* Nanosecond precision (live_activate): tv_usec holds nanoseconds. */
-	uint64_t t = (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_usec;
+	return (uint64_t)ts->tv_sec * 1000000000ull +
+	       (uint64_t)ts->tv_usec * (pl->stamp_ns ? 1u : 1000u);
+}
 
+/* The receive stamps' clock: the kernel stamps frames with real time (ns). */
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether a hand-over's window keeps the frame stamped t (ns) from this device. */
+static bool rx_in_window(struct pcap_live *pl, uint64_t t)
+{
 	if (pl->rx_until && t >= pl->rx_until) {
 		pl->rx_past_until = true;
 		return false;
@@ -284,15 +297,12 @@ static bool rx_in_window(struct pcap_live *pl, const struct timeval *ts)
 #define RX_WAIT_PLAUSIBLE_NS 10000000000ull
 
 /*
- * How long the frame stamped ts waited in the ring (us), so that the stack
- * can see a backlog: under a SYN flood, a SYN that waited long is dropped
- * (tcp_conn_request) rather than answered after its sender has given up.
+ * How long the frame stamped t (ns) waited in the ring (us), so that the
+ * stack can see a backlog: under a SYN flood, a SYN that waited long is
+ * dropped (tcp_conn_request) rather than answered after its sender gave up.
  */
-static uint32_t rx_waited_us(const struct pcap_live *pl, const struct timeval *ts)
+static uint32_t rx_waited_us(const struct pcap_live *pl, uint64_t t)
 {
-	uint64_t t = (uint64_t)ts->tv_sec * 1000000000ull +
-		     (uint64_t)ts->tv_usec * (pl->stamp_ns ? 1u : 1000u);
-
 	if (t >= pl->poll_now_ns || pl->poll_now_ns - t > RX_WAIT_PLAUSIBLE_NS)
 		return 0;
 	return (uint32_t)((pl->poll_now_ns - t) / 1000u);
@@ -302,9 +312,10 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 {
 	struct net_device *dev = (struct net_device *)user;
 	struct pcap_live *pl = dev->priv;
+	uint64_t t = rx_stamp_ns(pl, &h->ts);
 
-	dev->rx_waited_us = rx_waited_us(pl, &h->ts);
-	if ((pl->rx_from || pl->rx_until) && !rx_in_window(pl, &h->ts)) {
+	dev->rx_waited_us = rx_waited_us(pl, t);
+	if ((pl->rx_from || pl->rx_until) && !rx_in_window(pl, t)) {
 		netdev_rx_window_skip(dev);
 		return;
 	}
@@ -716,8 +727,6 @@ static void tx_queue_stop(struct pcap_live *pl)
 	}
 }
 
-static uint64_t pcap_live_rx_clock(struct net_device *dev);
-
 static int pcap_live_poll(struct net_device *dev, int budget)
 {
 	struct pcap_live *pl = dev->priv;
@@ -733,7 +742,7 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 			pl->q_errors_told = e;
 		}
 	}
-	pl->poll_now_ns = pcap_live_rx_clock(dev);
+	pl->poll_now_ns = real_ns();
 	n = pcap_dispatch(pl->p, budget, pcap_live_rx_one, (u_char *)dev);
 	dev->rx_waited_us = 0;
 	if (n >= 0)
@@ -810,14 +819,10 @@ static uint64_t pcap_live_rx_lost(struct net_device *dev)
 	return st.ps_drop;
 }
 
-/* The receive stamps' clock: the kernel stamps frames with real time. */
 static uint64_t pcap_live_rx_clock(struct net_device *dev)
 {
-	struct timespec ts;
-
 	(void)dev;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return real_ns();
 }
 
 static bool pcap_live_rx_window(struct net_device *dev, uint64_t from, uint64_t until)

@@ -83,12 +83,13 @@ void netdev_rx_window_skip(struct net_device *dev)
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
 {
 	struct nstack *ns = dev->ns;
+	uint64_t now = ns_now(ns);
 	struct sk_buff *skb;
 
 	dev->stats.rx_packets++;
 	dev->stats.rx_bytes += len;
 	if (dev->tap.frame)
-		dev->tap.frame(dev->tap.ctx, NETDEV_RX, ns_now(ns), frame, len);
+		dev->tap.frame(dev->tap.ctx, NETDEV_RX, now, frame, len);
 	if (len < ETH_HLEN) {
 		dev->stats.rx_runt++;
 		dev->stats.rx_dropped++;
@@ -108,8 +109,8 @@ void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len,
 	/* Two bytes of headroom align the IP header after the 14-byte Ethernet one. */
 	skb_reserve(skb, NET_IP_ALIGN);
 	memcpy(skb_put(skb, (unsigned int)len), frame, len);
-	skb->tstamp_us = ns_now(ns);
-	skb->tstamp_us -= skb->tstamp_us > dev->rx_waited_us ? dev->rx_waited_us : 0;
+	/* The link's receive time: the backend says how long the frame waited. */
+	skb->tstamp_us = now > dev->rx_waited_us ? now - dev->rx_waited_us : now;
 	if (csum_ok)
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	if (!dev->rx_batching) {

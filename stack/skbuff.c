@@ -293,9 +293,8 @@ struct sk_buff *skb_dequeue(struct sk_buff_head *h)
 void skb_unlink(struct sk_buff_head *h, struct sk_buff *skb)
 {
 	if (h->qlen == 0 || h->bytes < skb->len) {
-		/* Linked by a process that died before it counted (ns_died_inside). */
-		assert(ns_died_inside(skb->ns));
-		NS_INC_STATS(skb->ns, StackRepairs);
+		/* Linked by a process that died before it counted. */
+		NS_REPAIRING(skb->ns);
 		if (!h->qlen)
 			h->qlen = 1;
 		if (h->bytes < skb->len)

@@ -139,8 +139,7 @@ void sock_put(struct sock *sk)
 {
 	if (sk->sk_refcnt == 0) {
 		/* One put too many after a death inside: leaked, never freed twice. */
-		assert(ns_died_inside(sk->ns));
-		NS_INC_STATS(sk->ns, StackRepairs);
+		NS_REPAIRING(sk->ns);
 		return;
 	}
 	if (--sk->sk_refcnt)
@@ -481,16 +480,14 @@ static void sock_rfree(struct sk_buff *skb)
 	struct proto_mem *pool = sk_mem_pool(sk);
 
 	if (sk->sk_rmem_alloc < skb->truesize) {
-		/* Charged by a process that died before it counted (ns_died_inside). */
-		assert(ns_died_inside(sk->ns));
-		NS_INC_STATS(sk->ns, StackRepairs);
+		/* Charged by a process that died before it counted. */
+		NS_REPAIRING(sk->ns);
 		sk->sk_rmem_alloc = skb->truesize;
 	}
 	sk->sk_rmem_alloc -= skb->truesize;
 	if (pool) {
 		if (pool->allocated < skb->truesize) {
-			assert(ns_died_inside(sk->ns));
-			NS_INC_STATS(sk->ns, StackRepairs);
+			NS_REPAIRING(sk->ns);
 			pool->allocated = skb->truesize;
 		}
 		pool->allocated -= skb->truesize;
@@ -509,8 +506,7 @@ static void sock_wfree(struct sk_buff *skb)
 	struct sock *sk = skb->sk;
 
 	if (sk->sk_wmem_alloc < skb->truesize) {
-		assert(ns_died_inside(sk->ns));
-		NS_INC_STATS(sk->ns, StackRepairs);
+		NS_REPAIRING(sk->ns);
 		sk->sk_wmem_alloc = skb->truesize;
 	}
 	sk->sk_wmem_alloc -= skb->truesize;

@@ -84,8 +84,7 @@ static void sock_enter(struct socket *sock)
 static void sock_leave(struct socket *sock)
 {
 	if (sock->users == 0) {
-		assert(ns_died_inside(sock->ns));
-		NS_INC_STATS(sock->ns, StackRepairs);
+		NS_REPAIRING(sock->ns);
 		return;
 	}
 	sock->users_by_slot[ns_local(sock->ns)->slot]--;

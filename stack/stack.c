@@ -1258,14 +1258,14 @@ static int wait_fds(struct nstack_local *l, struct pollfd *pfd, int nfds, int ti
 	return n;
 }
 
+/* How often a process retries taking a link nobody drives (ms). */
+#define NO_DRIVER_RETRY_MS 100
+
 /*
  * Every process sharing the stack runs one of these. In the driver it is
  * the "softirq": RX batches and timers. In the others it only drains the
  * mailbox and watches the driver, ready to take its place.
  */
-/* How often a process retries taking a link nobody drives (ms). */
-#define NO_DRIVER_RETRY_MS 100
-
 static void *stack_thread(void *arg)
 {
 	struct nstack *ns = arg;
@@ -1545,8 +1545,7 @@ unsigned int nstack_tx_pending(struct nstack *ns)
 	nstack_lock(ns);
 	dev = ns_dev(ns);
 	if (dev) {
-		/* What the device sent from skbs it kept is freed now: the caller counts skbs next.
-		 */
+		/* What the device sent from kept skbs is freed now: the caller counts skbs next. */
 		dev_tx_reap(dev);
 		n = dev->tx_kept_n + (dev->ops->tx_pending ? dev->ops->tx_pending(dev) : 0);
 	}

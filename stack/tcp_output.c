@@ -382,8 +382,7 @@ void tcp_free_skb(struct sock *sk, struct sk_buff *skb)
 void tcp_skb_charge(struct sock *sk, struct sk_buff *skb, int bytes)
 {
 	if (bytes < 0 && skb->truesize < (unsigned int)-bytes) {
-		assert(ns_died_inside(sk->ns));
-		NS_INC_STATS(sk->ns, StackRepairs);
+		NS_REPAIRING(sk->ns);
 		bytes = -(int)skb->truesize;
 	}
 	skb->truesize = (unsigned int)((int)skb->truesize + bytes);

@@ -6,6 +6,7 @@
 #ifndef NSTACK_STACK_H
 #define NSTACK_STACK_H
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -182,6 +183,14 @@ static inline bool ns_died_inside(const struct nstack *ns)
 {
 	return ns && ns->mib.StackDeathsInside;
 }
+
+/* A count found short is repaired by the caller: only after a death inside. */
+#define NS_REPAIRING(ns)                                                                           \
+	do {                                                                                       \
+		assert(ns_died_inside(ns));                                                        \
+		NS_INC_STATS((ns), StackRepairs);                                                  \
+	} while (0)
+
 /* Tries of a held stack lock before sleeping on it (ns_lock). */
 #define NS_LOCK_SPINS 300
 

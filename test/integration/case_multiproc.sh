@@ -961,10 +961,8 @@ print("bound", flush=True)
 time.sleep(15)' >holder.log 2>&1 &
 	wait_file holder.log bound || return 1
 	wait_nstack_up || return 1
-	local p n
-	for p in $(ip netns pids "$NS"); do kill "$p"; done
-	sleep 0.2
-	for p in $(ip netns pids "$NS"); do kill -9 "$p"; done
+	local n
+	kill_ns_procs
 	NSTACK_LOG=info on_nstack ping -c 8 -i 0.2 -W 2 "$PEER_ADDR" >ping.log 2>&1
 	wait
 	cat ping.log

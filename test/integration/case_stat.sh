@@ -78,15 +78,10 @@ print("echo", s.recv(64).decode().strip(), flush=True)
 	done
 	if [ -e "$file" ]; then
 		# A killed process leaves the namespace before its last files are
-		# closed (the kernel's final fput runs after, and a packet socket's
-		# release waits for an RCU grace period): its lock goes a moment later.
-		for i in $(seq 1 50); do
-			in_ns timeout 10 "$NSTACK" stat -p >stale.out || return 1
-			st_section stale.out "$file" >stale.mine
-			grep -q "^stack $file: stale" stale.mine && break
-			sleep 0.1
-		done
-		cat stale.mine
+		# closed: its lock on the stack goes a moment later.
+		wait_stacks_gone
+		in_ns timeout 10 "$NSTACK" stat -p >stale.out || return 1
+		st_section stale.out "$file" | tee stale.mine
 		grep -q "^stack $file: stale" stale.mine || { echo "not stale"; return 1; }
 		grep -q '(gone)' stale.mine || { echo "dead pids not marked"; return 1; }
 		rm -f "$file"
