@@ -947,25 +947,3 @@ print(s.recv(100).decode().strip())' >"$TMP/got" 2>&1
 	[ $rc -eq 0 ] && grep -q '^child 0$' "$TMP/out" && grep -q '^done$' "$TMP/out" &&
 		grep -q 'served by the parent' "$TMP/got"
 }
-
-# A program started while the last stack's processes are being killed (its
-# keeper too, as the lab runner kills them) joins that stack, in which
-# nobody drives the link: it takes the link itself. Such a ping slept with
-# no driver and lost every reply.
-case_mp_joiner_of_a_killed_stack_takes_the_link() {
-	on_nstack python3 -c '
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 7002))
-print("bound", flush=True)
-time.sleep(15)' >holder.log 2>&1 &
-	wait_file holder.log bound || return 1
-	wait_nstack_up || return 1
-	local n
-	kill_ns_procs
-	NSTACK_LOG=info on_nstack ping -c 8 -i 0.2 -W 2 "$PEER_ADDR" >ping.log 2>&1
-	wait
-	cat ping.log
-	n=$(grep -o '[0-9]* received' ping.log | cut -d' ' -f1)
-	[ "${n:-0}" -ge 4 ]
-}
