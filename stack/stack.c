@@ -827,43 +827,6 @@ static int pidfd_of(struct nstack *ns, int slot, int32_t pid)
 	return l->pidfd[slot];
 }
 
-/*
- * The processes this one keeps an eye on: the driver watches every other
- * one (to reap those that die), the others watch the driver (to take its
- * place). One already gone is reaped at once. Returns the pollfds added.
- */
-static int watch_procs(struct nstack *ns, struct pollfd *pfd, int *slots)
-{
-	struct nstack_local *l = ns_local(ns);
-	bool driving = ns_is_driver(ns);
-	int n = 0;
-
-	for (int i = 0; i < NS_MAX_PROCS; i++) {
-		struct ns_proc *p = &ns->procs->p[i];
-		int fd;
-
-		if (i == l->slot || p->state != NS_PROC_LIVE || p->pid <= 0 ||
-		    (!driving && i != ns->procs->driver)) {
-			if (l->pidfd[i] >= 0) {
-				ns_close_own(ns, l->pidfd[i]);
-				l->pidfd[i] = -1;
-			}
-			continue;
-		}
-		fd = pidfd_of(ns, i, p->pid);
-		if (fd < 0) {
-			if (errno == ESRCH)
-				ns_proc_reap(ns, i);
-			continue;
-		}
-		pfd[n].fd = fd;
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		slots[n++] = i;
-	}
-	return n;
-}
-
 /* Nobody drives the link: this process takes it, if its device can receive. */
 static void try_take_over(struct nstack *ns)
 {
@@ -901,6 +864,61 @@ static void try_take_over(struct nstack *ns)
 	ns->procs->move_stamp = 0;
 	ns->thread_sleep_until = 0;
 	ns_info(ns, "process %d drives the link now", (int)getpid());
+}
+
+/*
+ * Process slot died: if it drove the link, this process takes it first, so
+ * that the FIN/RST of its connections go out (the keeper's own device
+ * sends nothing); then its slot is reaped.
+ */
+static void proc_gone(struct nstack *ns, int slot)
+{
+	if (slot == ns->procs->driver) {
+		ns->procs->driver = -1;
+		try_take_over(ns);
+	}
+	ns_proc_reap(ns, slot);
+}
+
+/*
+ * The processes this one keeps an eye on: the driver watches every other
+ * one (to reap those that die), the others watch the driver (to take its
+ * place). One already gone is reaped at once, and *gone says so: the
+ * caller chose its sleep before, on a table that has changed since.
+ * Returns the pollfds added.
+ */
+static int watch_procs(struct nstack *ns, struct pollfd *pfd, int *slots, bool *gone)
+{
+	struct nstack_local *l = ns_local(ns);
+	bool driving = ns_is_driver(ns);
+	int n = 0;
+
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		struct ns_proc *p = &ns->procs->p[i];
+		int fd;
+
+		if (i == l->slot || p->state != NS_PROC_LIVE || p->pid <= 0 ||
+		    (!driving && i != ns->procs->driver)) {
+			if (l->pidfd[i] >= 0) {
+				ns_close_own(ns, l->pidfd[i]);
+				l->pidfd[i] = -1;
+			}
+			continue;
+		}
+		fd = pidfd_of(ns, i, p->pid);
+		if (fd < 0) {
+			if (errno == ESRCH) {
+				proc_gone(ns, i);
+				*gone = true;
+			}
+			continue;
+		}
+		pfd[n].fd = fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		slots[n++] = i;
+	}
+	return n;
 }
 
 /*
@@ -1277,7 +1295,7 @@ static void *stack_thread(void *arg)
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
-		bool driving, leased, mail_leased = false;
+		bool driving, leased, mail_leased = false, gone = false;
 
 		ns_mail_drain(ns);
 		if (l->hooks.thread_tick)
@@ -1348,7 +1366,16 @@ static void *stack_thread(void *arg)
 		if (devfd >= 0)
 			pfd[nfds++] = (struct pollfd){.fd = devfd, .events = POLLIN};
 		nbase = nfds;
-		nfds += watch_procs(ns, pfd + nbase, slots + nbase);
+		nfds += watch_procs(ns, pfd + nbase, slots + nbase, &gone);
+		/*
+		 * A process found gone was reaped just now, after the timeout
+		 * above was chosen: the driver it was (a joiner of a stack
+		 * whose processes were all killed then slept in poll() with
+		 * no driver and no timeout, for good), or sockets it released
+		 * that armed timers. Round again on the table as it is.
+		 */
+		if (gone)
+			continue;
 		if (driving)
 			ns->thread_sleep_until = next;
 		dev_xmit_release(ns);
@@ -1388,17 +1415,8 @@ static void *stack_thread(void *arg)
 			}
 			if ((pfd[i].revents & (POLLIN | POLLHUP)) &&
 			    ns->procs->p[slot].state == NS_PROC_LIVE &&
-			    ns->procs->p[slot].pid == l->pidfd_pid[slot]) {
-				/*
-				 * The driver died: take the link first, so that
-				 * the FIN/RST of its connections go out.
-				 */
-				if (slot == ns->procs->driver) {
-					ns->procs->driver = -1;
-					try_take_over(ns);
-				}
-				ns_proc_reap(ns, slot);
-			}
+			    ns->procs->p[slot].pid == l->pidfd_pid[slot])
+				proc_gone(ns, slot);
 		}
 	}
 	pthread_mutex_unlock(&ns->lock);

@@ -90,10 +90,14 @@ in_peer() { ip netns exec "$PEER" "$@"; }
 on_nstack() { ip netns exec "$NS" "$NSTACK" -- "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # "nstack stat ARGS" cut to the live stacks of the lab's namespace ("nstack
-# stat" lists every stack of the machine, another lab's too).
+# stat" lists every stack of the machine, another lab's too). A stack's first
+# line is printed once its netns line says it is ours: printed as it came,
+# it made every live stack of another lab look like ours (wait_stacks_gone
+# then waited its 5 s and failed while another lab ran).
 stat_here() {
 	in_ns timeout 10 "$BUILD/nstack" stat "$@" 2>&1 |
-		awk '/^stack / { u = /: live/ } /^  netns / { u = u && /this one/ } u'
+		awk '/^stack / { head = $0; live = /: live/; u = 0; next }
+			/^  netns / { u = live && /this one/; if (u) print head } u'
 }
 
 # nstack answers ARP and echo requests once the program under it opened a socket.
