@@ -91,6 +91,11 @@ struct tx_slot {
 	size_t len;
 	/* Sent from the stack's memory (xmit_gso_keep), not from buf: iov[0] is h. */
 	bool kept;
+	/*
+	 * Kept too: plain frames (xmit_batch_keep), nframes of them, iov
+	 * holding a zero header and a frame for each; 0 for anything else.
+	 */
+	int nframes;
 	int iovcnt;
 	struct vnet_hdr h;
 	struct iovec iov[NETDEV_GSO_MAX_SEGS + 2];
@@ -119,6 +124,11 @@ struct pcap_live {
 	pthread_cond_t q_nonempty, q_space;
 	unsigned int q_head, q_count; /* slots queued, the first one being sent */
 	bool q_busy;		      /* a send() is under way (TX thread or caller) */
+	/*
+	 * q_busy is a caller's: it queued plain frames with the stack lock held
+	 * and sends them (tx_push) once it has released it; pushing: it does.
+	 */
+	bool q_caller, q_pushing;
 	bool q_stop;
 	unsigned int q_waiters;	     /* producers waiting for room */
 	unsigned long q_errors;	     /* queued frames the kernel refused */
@@ -377,6 +387,58 @@ static ssize_t tx_build(const struct pcap_live *pl, uint8_t *buf, const struct v
 	return (ssize_t)len;
 }
 
+/* A zero header: a complete frame, checksums done. */
+static const struct vnet_hdr vnet_zero;
+
+/* Sends a batch slot's frames in one sendmmsg() (more if it stops short); how many failed. */
+static int tx_send_batch(struct pcap_live *pl, struct tx_slot *slot)
+{
+	struct mmsghdr m[NETDEV_TX_KEEP_BATCH];
+	int fd = tx_sock(pl), n = slot->nframes, done = 0, failed = 0;
+
+	memset(m, 0, sizeof(m[0]) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		m[i].msg_hdr.msg_iov = &slot->iov[2 * i];
+		m[i].msg_hdr.msg_iovlen = 2;
+	}
+	while (done < n) {
+		int r = sendmmsg(fd, m + done, (unsigned int)(n - done), 0);
+
+		if (r <= 0) {
+			/* The first one failed: counted, and the rest go on. */
+			failed++;
+			done++;
+			continue;
+		}
+		done += r;
+	}
+	return failed;
+}
+
+/* Sends one queued slot (q_lock not held); how many of its frames failed. */
+static int tx_slot_send(struct pcap_live *pl, struct tx_slot *slot)
+{
+	if (slot->nframes)
+		return tx_send_batch(pl, slot);
+	return (slot->kept ? sendv_errno(pl, slot->iov, slot->iovcnt)
+			   : inject_errno(pl, slot->buf, slot->len)) != 0;
+}
+
+/* The head slot is sent (q_lock held): it leaves the queue. */
+static void tx_slot_done(struct pcap_live *pl, struct tx_slot *slot, int failed)
+{
+	if (failed)
+		__atomic_add_fetch(&pl->q_errors, (unsigned long)failed, __ATOMIC_RELAXED);
+	/* Released: the stack frees the memory it was sent from once it reads this. */
+	if (slot->kept)
+		__atomic_add_fetch(&pl->q_kept_done, 1, __ATOMIC_RELEASE);
+	pl->q_head = (pl->q_head + 1) % PCAP_LIVE_TXQ_SLOTS;
+	pl->q_count--;
+	/* A waiting producer resumes at half full: one wake-up per 8 frames. */
+	if (pl->q_waiters && pl->q_count <= PCAP_LIVE_TXQ_SLOTS / 2)
+		pthread_cond_broadcast(&pl->q_space);
+}
+
 /*
  * The TX thread: sends queued super-frames in order. Each send() runs the
  * kernel's segmentation and, on a veth, the receiving side's whole stack, so
@@ -403,20 +465,10 @@ static void *tx_thread(void *arg)
 		slot = &pl->slots[pl->q_head];
 		pl->q_busy = true;
 		pthread_mutex_unlock(&pl->q_lock);
-		err = slot->kept ? sendv_errno(pl, slot->iov, slot->iovcnt)
-				 : inject_errno(pl, slot->buf, slot->len);
+		err = tx_slot_send(pl, slot);
 		pthread_mutex_lock(&pl->q_lock);
-		if (err)
-			__atomic_add_fetch(&pl->q_errors, 1, __ATOMIC_RELAXED);
-		/* Released: the stack frees the memory it was sent from once it reads this. */
-		if (slot->kept)
-			__atomic_add_fetch(&pl->q_kept_done, 1, __ATOMIC_RELEASE);
-		pl->q_head = (pl->q_head + 1) % PCAP_LIVE_TXQ_SLOTS;
-		pl->q_count--;
+		tx_slot_done(pl, slot, err);
 		pl->q_busy = false;
-		/* A waiting producer resumes at half full: one wake-up per 8 frames. */
-		if (pl->q_waiters && pl->q_count <= PCAP_LIVE_TXQ_SLOTS / 2)
-			pthread_cond_broadcast(&pl->q_space);
 	}
 	pthread_mutex_unlock(&pl->q_lock);
 	return NULL;
@@ -429,6 +481,15 @@ static void *tx_thread(void *arg)
 static struct tx_slot *tx_claim(struct pcap_live *pl)
 {
 	if (pl->q_count == PCAP_LIVE_TXQ_SLOTS) {
+		/*
+		 * Full of frames a caller queued for its tx_push: a claim not yet
+		 * pushing is this thread's own (it holds the stack lock), and it
+		 * cannot wait for itself. The TX thread takes them over.
+		 */
+		if (pl->q_caller && !pl->q_pushing) {
+			pl->q_caller = pl->q_busy = false;
+			pthread_cond_signal(&pl->q_nonempty);
+		}
 		pl->q_waiters++;
 		while (pl->q_count > PCAP_LIVE_TXQ_SLOTS / 2)
 			pthread_cond_wait(&pl->q_space, &pl->q_lock);
@@ -458,6 +519,7 @@ static int tx_enqueue(struct pcap_live *pl, const struct vnet_hdr *h, const stru
 	}
 	slot->len = (size_t)len;
 	slot->kept = false;
+	slot->nframes = 0;
 	tx_commit(pl);
 	return 0;
 }
@@ -620,8 +682,81 @@ static int pcap_live_xmit_gso_keep(struct net_device *dev, const struct iovec *i
 	memcpy(slot->iov + 1, iov, (size_t)iovcnt * sizeof(*iov));
 	slot->iovcnt = iovcnt + 1;
 	slot->kept = true;
+	slot->nframes = 0;
 	tx_commit(pl);
 	return 1;
+}
+
+/*
+ * Plain frames queued from the stack's skbs as the stack lock is released.
+ * With the queue idle they are this thread's: it sends them in tx_push()
+ * once the lock is released, with no hand-off to the TX thread (which
+ * would cost a wake-up per answer). Behind a busy queue they wait their
+ * turn like any frame.
+ */
+static int pcap_live_xmit_batch_keep(struct net_device *dev, const struct iovec *frames, int n)
+{
+	struct pcap_live *pl = dev->priv;
+	struct tx_slot *slot;
+
+	if (!pl->q_thread_on || n > NETDEV_TX_KEEP_BATCH || n <= 0)
+		return 0;
+	pthread_mutex_lock(&pl->q_lock);
+	slot = tx_claim(pl);
+	for (int i = 0; i < n; i++) {
+		slot->iov[2 * i] = (struct iovec){(void *)&vnet_zero, sizeof(vnet_zero)};
+		slot->iov[2 * i + 1] = frames[i];
+	}
+	slot->nframes = n;
+	slot->kept = true;
+	if (!pl->q_busy) {
+		/* Idle: ours to push, and the TX thread is not woken for it. */
+		pl->q_busy = pl->q_caller = true;
+		pl->q_count++;
+		pthread_mutex_unlock(&pl->q_lock);
+		return 1;
+	}
+	tx_commit(pl);
+	return 1;
+}
+
+/* See netdev_ops.tx_push: what pcap_live_xmit_batch_keep claimed, sent. */
+static void pcap_live_tx_push(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+
+	if (!pl->q_thread_on)
+		return;
+	pthread_mutex_lock(&pl->q_lock);
+	/*
+	 * Not claimed (the TX thread took over), or another thread pushes: it
+	 * sends what this one queued behind its own. A claim not yet pushing
+	 * may be another thread's too (it released the lock first but is not
+	 * here yet): this thread sends both, in the order they were queued.
+	 */
+	if (!pl->q_caller || pl->q_pushing) {
+		pthread_mutex_unlock(&pl->q_lock);
+		return;
+	}
+	pl->q_pushing = true;
+	/* What others queued meanwhile goes too, up to a super-frame: the TX thread's work. */
+	while (pl->q_count) {
+		struct tx_slot *slot = &pl->slots[pl->q_head];
+		int failed;
+
+		if (slot->kept && !slot->nframes)
+			break;
+		pthread_mutex_unlock(&pl->q_lock);
+		failed = tx_slot_send(pl, slot);
+		pthread_mutex_lock(&pl->q_lock);
+		tx_slot_done(pl, slot, failed);
+	}
+	pl->q_pushing = pl->q_caller = pl->q_busy = false;
+	if (pl->q_count || pl->q_stop)
+		pthread_cond_signal(&pl->q_nonempty);
+	if (pl->q_waiters)
+		pthread_cond_broadcast(&pl->q_space);
+	pthread_mutex_unlock(&pl->q_lock);
 }
 
 static uint64_t pcap_live_tx_done(struct net_device *dev)
@@ -693,13 +828,15 @@ void pcap_live_fork_child(struct net_device *dev)
 
 	if (!pl || !pl->q_thread_on)
 		return;
+	/* No TX thread in the child: its frames go with the lock held. */
+	dev->flags &= ~NETDEV_F_TX_DEFER;
 	/* The queue's lock and conditions may have been held by the parent's threads. */
 	pthread_mutex_init(&pl->q_lock, NULL);
 	pthread_cond_init(&pl->q_nonempty, NULL);
 	pthread_cond_init(&pl->q_space, NULL);
 	pl->q_thread_on = false;
 	pl->q_head = pl->q_count = 0;
-	pl->q_busy = pl->q_stop = false;
+	pl->q_busy = pl->q_stop = pl->q_caller = pl->q_pushing = false;
 	pl->q_waiters = 0;
 	for (int i = 0; i < PCAP_LIVE_TXQ_SLOTS; i++) {
 		free(pl->slots[i].buf);
@@ -867,6 +1004,8 @@ static const struct netdev_ops pcap_live_ops = {
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
     .xmit_gso_keep = pcap_live_xmit_gso_keep,
+    .xmit_batch_keep = pcap_live_xmit_batch_keep,
+    .tx_push = pcap_live_tx_push,
     .tx_done = pcap_live_tx_done,
     .tx_drain = pcap_live_tx_drain,
     .xmit_batch = pcap_live_xmit_batch,
@@ -1264,6 +1403,9 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	dev->priv = pl;
 	/* A veth peer feeds one flow from several CPUs' backlogs (see dev.c). */
 	dev->flags = NETDEV_F_RX_ORDER | (pl->vnet ? NETDEV_F_TX_GSO : 0);
+	/* With the TX queue, frames leave after the stack lock is released (dev_xmit_push). */
+	if (pl->q_thread_on)
+		dev->flags |= NETDEV_F_TX_DEFER;
 	pl->filter_locked = locked;
 	pl->stamp_ns = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	if (!locked && pl->stamp_ns)

@@ -30,6 +30,7 @@ struct wire_kept {
 	struct iovec iov[NETDEV_GSO_MAX_SEGS + 1];
 	int iovcnt;
 	struct netdev_gso gso;
+	int nframes;  /* plain frames, one per iov (xmit_batch_keep); 0: a super-frame */
 	uint32_t sum; /* of the bytes when given: they must be the same when cut */
 };
 
@@ -57,6 +58,7 @@ struct wire {
 	unsigned long gso_bad;		     /* super-frames that broke the contract */
 	unsigned long batches;		     /* xmit_batch calls */
 	unsigned long kept_total;	     /* super-frames sent from the stack's memory */
+	unsigned long pushed;		     /* batches of plain frames sent so */
 	unsigned long kept_changed;	     /* of which the bytes changed before the cut */
 };
 
@@ -215,7 +217,12 @@ static void wire_kept_flush(struct wire_end *e, unsigned int max)
 
 		if (iov_sum(k->iov, k->iovcnt) != k->sum)
 			e->wire->kept_changed++;
-		(void)wire_xmit_gso(&e->dev, k->iov, k->iovcnt, &k->gso);
+		for (int i = 0; i < k->nframes; i++)
+			if (!e->deleted)
+				(void)wire_send(e->wire, e->idx, k->iov[i].iov_base,
+						k->iov[i].iov_len);
+		if (!k->nframes)
+			(void)wire_xmit_gso(&e->dev, k->iov, k->iovcnt, &k->gso);
 		e->kept_head = (e->kept_head + 1) % NETDEV_TX_KEEP_MAX;
 		e->kept_n--;
 		e->kept_done++;
@@ -358,10 +365,42 @@ static int wire_xmit_gso_keep(struct net_device *dev, const struct iovec *iov, i
 	memcpy(k->iov, iov, (size_t)iovcnt * sizeof(*iov));
 	k->iovcnt = iovcnt;
 	k->gso = *gso;
+	k->nframes = 0;
 	k->sum = iov_sum(iov, iovcnt);
 	e->kept_n++;
 	w->kept_total++;
 	return 1;
+}
+
+/* With wire_opts.push, holds plain frames (their iov) until the stack releases its lock. */
+static int wire_xmit_batch_keep(struct net_device *dev, const struct iovec *frames, int n)
+{
+	struct wire_end *e = dev->priv;
+	struct wire *w = e->wire;
+	struct wire_kept *k;
+
+	if (!w->opts.push || n > NETDEV_TX_KEEP_BATCH)
+		return 0;
+	if (e->kept_n == NETDEV_TX_KEEP_MAX)
+		wire_kept_flush(e, 1);
+	k = &e->kept[(e->kept_head + e->kept_n) % NETDEV_TX_KEEP_MAX];
+	memcpy(k->iov, frames, (size_t)n * sizeof(*frames));
+	k->iovcnt = k->nframes = n;
+	k->sum = iov_sum(frames, n);
+	e->kept_n++;
+	w->pushed++;
+	return 1;
+}
+
+/* The stack released its lock: what it left (and any super-frame before) leaves now. */
+static void wire_tx_push(struct net_device *dev)
+{
+	wire_kept_flush(dev->priv, NETDEV_TX_KEEP_MAX);
+}
+
+unsigned long wire_tx_pushed(const struct wire *w)
+{
+	return w->pushed;
 }
 
 static uint64_t wire_tx_done(struct net_device *dev)
@@ -438,9 +477,11 @@ static void wire_close(struct net_device *dev)
 
 static const struct netdev_ops wire_netdev_ops = {
     .xmit = wire_xmit,
-    .xmit_gso = wire_xmit_gso,		 /* used when a test sets NETDEV_F_TX_GSO */
-    .xmit_batch = wire_xmit_batch,	 /* likewise (plain frames held under a plug) */
-    .xmit_gso_keep = wire_xmit_gso_keep, /* sends late with wire_opts.keep */
+    .xmit_gso = wire_xmit_gso,		     /* used when a test sets NETDEV_F_TX_GSO */
+    .xmit_batch = wire_xmit_batch,	     /* likewise (plain frames held under a plug) */
+    .xmit_gso_keep = wire_xmit_gso_keep,     /* sends late with wire_opts.keep */
+    .xmit_batch_keep = wire_xmit_batch_keep, /* and with wire_opts.push (NETDEV_F_TX_DEFER) */
+    .tx_push = wire_tx_push,
     .tx_done = wire_tx_done,
     .tx_drain = wire_tx_drain,
     .poll = wire_poll,
@@ -459,6 +500,8 @@ struct net_device *wire_netdev(struct wire *w, int end, const uint8_t mac[6], un
 	e->dev.mtu = mtu ? mtu : ETH_DATA_LEN;
 	e->dev.ifindex = end + 1;
 	e->dev.ops = &wire_netdev_ops;
+	/* Frames leave when the stack has released its lock (with NETDEV_F_TX_GSO). */
+	e->dev.flags = w->opts.push ? NETDEV_F_TX_DEFER : 0;
 	e->dev.priv = e;
 	e->wire = w;
 	e->idx = end;

@@ -8,6 +8,7 @@
 #ifndef NSTACK_WIRE_H
 #define NSTACK_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,6 +31,12 @@ struct wire_opts {
 	 * keep (at most NETDEV_TX_KEEP_MAX) wait. 0: cut at once, nothing kept.
 	 */
 	unsigned int keep;
+	/*
+	 * An end takes plain frames from the stack's memory too (xmit_batch_keep)
+	 * and sends them only when told to push (tx_push, after the stack lock
+	 * is released), as the live backend does; needs keep.
+	 */
+	bool push;
 };
 
 int wire_create(const struct wire_opts *opts, struct wire **res);
@@ -50,7 +57,9 @@ unsigned long wire_gso_errors(const struct wire *w);
 unsigned long wire_tx_batches(const struct wire *w);
 /* Super-frames sent from a stack's memory (wire_opts.keep) so far (either end). */
 unsigned long wire_tx_kept(const struct wire *w);
-/* Of those, the ones whose bytes changed between the send and the cut (must be none). */
+/* Batches of plain frames sent from a stack's memory (wire_opts.push) so far (either end). */
+unsigned long wire_tx_pushed(const struct wire *w);
+/* Of those and the super-frames, the ones whose bytes changed meanwhile (must be none). */
 unsigned long wire_tx_kept_changed(const struct wire *w);
 /* The interface of endpoint end is deleted: its poll says -ENODEV, sends -ENXIO. */
 void wire_delete_end(struct wire *w, int end);

@@ -237,6 +237,25 @@ static int guarded_xmit_batch(struct net_device *dev, const struct iovec *frames
 	return rc;
 }
 
+static int guarded_xmit_batch_keep(struct net_device *dev, const struct iovec *frames, int n)
+{
+	int rc;
+
+	if (nsp_sandboxed) /* it could not send them after: guarded_xmit_batch defers */
+		return 0;
+	nsp_inside++;
+	rc = backend_ops->xmit_batch_keep(dev, frames, n);
+	nsp_inside--;
+	return rc;
+}
+
+static void guarded_tx_push(struct net_device *dev)
+{
+	nsp_inside++;
+	backend_ops->tx_push(dev);
+	nsp_inside--;
+}
+
 static unsigned int guarded_tx_pending(struct net_device *dev)
 {
 	return backend_ops->tx_pending(dev);
@@ -553,6 +572,8 @@ static void guard_dev(struct net_device *dev)
 	    .tx_done = backend_ops->tx_done,
 	    .tx_drain = backend_ops->tx_drain,
 	    .xmit_batch = backend_ops->xmit_batch ? guarded_xmit_batch : NULL,
+	    .xmit_batch_keep = backend_ops->xmit_batch_keep ? guarded_xmit_batch_keep : NULL,
+	    .tx_push = backend_ops->tx_push ? guarded_tx_push : NULL,
 	    .tx_pending = backend_ops->tx_pending ? guarded_tx_pending : NULL,
 	    .poll = guarded_poll,
 	    .get_fd = backend_ops->get_fd ? guarded_get_fd : NULL,

@@ -226,7 +226,7 @@ int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config 
 	}
 	if (!err && cfg->gratuitous_arp)
 		arp_send_gratuitous(ns);
-	pthread_mutex_unlock(&ns->lock);
+	ns_unlock(ns);
 	if (err)
 		goto out_modules;
 	map->arena->root = ns;
@@ -790,7 +790,7 @@ void nstack_process(struct nstack *ns)
 	for (int i = 0; i < 16 && (!skb_queue_empty(&ns->backlog) || timers_next(ns) <= ns_now(ns));
 	     i++)
 		process_locked(ns);
-	pthread_mutex_unlock(&ns->lock);
+	ns_unlock(ns);
 }
 
 /*
@@ -1378,8 +1378,7 @@ static void *stack_thread(void *arg)
 			continue;
 		if (driving)
 			ns->thread_sleep_until = next;
-		dev_xmit_release(ns);
-		pthread_mutex_unlock(&ns->lock);
+		ns_unlock(ns);
 		if (driving)
 			busy_poll(ns, pfd, (nfds_t)nbase);
 		if (wait_fds(l, pfd, nfds, timeout) > 0) {
@@ -1419,7 +1418,7 @@ static void *stack_thread(void *arg)
 				proc_gone(ns, slot);
 		}
 	}
-	pthread_mutex_unlock(&ns->lock);
+	ns_unlock(ns);
 	return NULL;
 }
 
@@ -1488,8 +1487,17 @@ void nstack_lock(struct nstack *ns)
 /* Releases the stack lock. */
 void nstack_unlock(struct nstack *ns)
 {
-	dev_xmit_release(ns);
+	ns_unlock(ns);
+}
+
+/* See stack.h. */
+void ns_unlock(struct nstack *ns)
+{
+	struct net_device *push = dev_xmit_release_defer(ns);
+
 	pthread_mutex_unlock(&ns->lock);
+	/* The frames the section made leave now, while others may use the stack. */
+	dev_xmit_push(push);
 }
 
 /* The configuration the stack runs with (MTU resolved). */

@@ -65,6 +65,19 @@ struct netdev_ops {
 	 */
 	int (*xmit_batch)(struct net_device *dev, const struct iovec *frames, int n);
 	/*
+	 * Optional, with tx_done and tx_push: xmit_batch of at most
+	 * NETDEV_TX_KEEP_BATCH frames that may go on reading their memory, as
+	 * xmit_gso_keep does (1: kept, counted once by tx_done when all are
+	 * sent; 0: not taken, send them otherwise). Called as the stack lock is
+	 * about to be released: the device may leave them for tx_push.
+	 */
+	int (*xmit_batch_keep)(struct net_device *dev, const struct iovec *frames, int n);
+	/*
+	 * Optional: sends what xmit_batch_keep left for the caller. Called by
+	 * the thread that released the stack lock, without it, at once.
+	 */
+	void (*tx_push)(struct net_device *dev);
+	/*
 	 * Optional: frames accepted by xmit/xmit_gso but not yet handed to the
 	 * link (a backend's own TX queue); exit waits for it to reach zero.
 	 */
@@ -132,6 +145,9 @@ struct rx_order_key {
 
 #define NETDEV_F_RX_HANDOFF 0x4u /* rx_clock, rx_window and rx_stop work */
 
+/* xmit_batch_keep and tx_push take frames: they leave after the stack lock's release */
+#define NETDEV_F_TX_DEFER 0x8u
+
 #define NETDEV_RX_BATCH_MAX 64
 /* Plain frames held under a plug for one xmit_batch. */
 #define NETDEV_TX_BATCH_MAX 64
@@ -139,6 +155,8 @@ struct rx_order_key {
 #define NETDEV_GSO_MAX_SEGS 64
 /* Super-frames a device may be sending from the stack's own skbs (xmit_gso_keep). */
 #define NETDEV_TX_KEEP_MAX 16
+/* Plain frames one xmit_batch_keep call takes. */
+#define NETDEV_TX_KEEP_BATCH 32
 
 /* A super-frame sent from its skbs: they stay ours until the device has sent it. */
 struct netdev_tx_kept {
@@ -171,6 +189,9 @@ struct net_device {
 	struct sk_buff *rx_batch[NETDEV_RX_BATCH_MAX];
 	/* dev_xmit_plug() depth, and the TCP segments held for one super-frame. */
 	unsigned int tx_plug;
+	/* dev_xmit_release_defer() is flushing: plain frames go by xmit_batch_keep. */
+	bool tx_defer;
+	bool tx_push; /* and the device has some for tx_push */
 	unsigned int tx_hold_n;
 	struct sk_buff *tx_hold[NETDEV_GSO_MAX_SEGS];
 	/* Plain frames held under a plug, all older than the held segments. */
@@ -246,6 +267,14 @@ void dev_xmit_plug(struct nstack *ns);
 void dev_xmit_unplug(struct nstack *ns);
 /* Sends anything held and drops any plug; called before the stack lock is released. */
 void dev_xmit_release(struct nstack *ns);
+/*
+ * dev_xmit_release() that may leave the frames to be sent once the lock is
+ * released: returns the device to pass to dev_xmit_push() right after
+ * unlocking, or NULL. On a device with xmit_batch_keep every frame is held
+ * until then, plugged or not (see dev_queue_xmit()).
+ */
+struct net_device *dev_xmit_release_defer(struct nstack *ns);
+void dev_xmit_push(struct net_device *dev);
 /*
  * Frees the skbs of super-frames the device has finished sending
  * (xmit_gso_keep); cheap when there are none. Stack lock held.

@@ -226,6 +226,12 @@ static inline void ns_lock(struct nstack *ns)
 		ns_lock_recovered(ns);
 }
 
+/*
+ * Releases the stack lock after sending what the section held; on a device
+ * that can (dev_xmit_release_defer), after releasing it.
+ */
+void ns_unlock(struct nstack *ns);
+
 static inline struct net_device *ns_dev(const struct nstack *ns)
 {
 	return ns_local(ns)->dev;

@@ -1176,6 +1176,8 @@ static void bulk_case(const struct wire_opts *o, uint64_t n)
 		ck_assert_uint_gt(wire_tx_kept(P.w), 0);
 		ck_assert_uint_eq(wire_tx_kept_changed(P.w), 0);
 	}
+	if (o->push)
+		ck_assert_uint_gt(wire_tx_pushed(P.w), 0);
 	ck_assert_int_eq(nstack_stat(P.a, "EthOutPlugLeaks"), 0);
 	ck_assert_int_eq(nstack_stat(P.b, "EthOutPlugLeaks"), 0);
 	if (o->enobufs > 0) {
@@ -1261,6 +1263,24 @@ START_TEST(test_established_bulk_superframes_sent_late_from_skbs_byte_exact)
 END_TEST
 
 /*
+ * Every frame waits for the stack lock's release and leaves only after it
+ * (wire_opts.push, as on the live backend with its TX queue): plain
+ * frames and super-frames keep their order, their bytes do not change
+ * before they are read, and every skb is freed once sent, through loss,
+ * duplicates and reordering.
+ */
+START_TEST(test_established_bulk_frames_pushed_after_unlock_byte_exact)
+{
+	struct wire_opts o = {
+	    .loss = 0.02, .dup = 0.02, .reorder = 0.02, .seed = 11, .keep = 8, .push = true};
+
+	bulk_dev_flags = NETDEV_F_TX_GSO | NETDEV_F_RX_ORDER;
+	bulk_case(&o, 4u << 20);
+	bulk_dev_flags = 0;
+}
+END_TEST
+
+/*
  * Connections still alive below closed sockets (TIME_WAIT, orphans waiting
  * for ACKs with timers armed, a listener's unaccepted child) are freed by
  * nstack_destroy: leaks or use-after-free show under ASan/LSan.
@@ -1338,6 +1358,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(bulk, test_established_bulk_offloads_lossy_link_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_offloads_clean_link_byte_exact);
 	tcase_add_test(bulk, test_established_bulk_superframes_sent_late_from_skbs_byte_exact);
+	tcase_add_test(bulk, test_established_bulk_frames_pushed_after_unlock_byte_exact);
 	suite_add_tcase(s, bulk);
 	return s;
 }
