@@ -137,6 +137,7 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_keepalive_intvl", "KEEPALIVE_INTVL", K_INT, keepalive_intvl_s),
     KNOB("ipv4/tcp_keepalive_probes", "KEEPALIVE_PROBES", K_INT, keepalive_probes),
     KNOB("ipv4/tcp_max_syn_backlog", "MAX_SYN_BACKLOG", K_INT, max_syn_backlog),
+    KNOB("ipv4/tcp_max_tw_buckets", "MAX_TW_BUCKETS", K_INT, max_tw_buckets),
     KNOB("core/somaxconn", "SOMAXCONN", K_INT, somaxconn),
     KNOB("ipv4/tcp_tw_reuse", "TW_REUSE", K_INT, tw_reuse),
     KNOB("ipv4/tcp_challenge_ack_limit", "CHALLENGE_ACK_LIMIT", K_INT, challenge_ack_limit),

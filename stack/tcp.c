@@ -49,6 +49,10 @@ void tcp_set_state(struct sock *sk, int state)
 		return;
 	ns_dbg(sk->ns, "tcp %p: %s -> %s", (void *)sk,
 	       tcp_state_names[old < TCP_MAX_STATES ? old : 0], tcp_state_names[state]);
+	if (old == TCP_TIME_WAIT)
+		sk->ns->tcp->tw_count--;
+	else if (state == TCP_TIME_WAIT)
+		sk->ns->tcp->tw_count++;
 	if (state == TCP_CLOSE) {
 		if (old == TCP_SYN_SENT || old == TCP_SYN_RECV)
 			NS_INC_STATS(sk->ns, TcpAttemptFails);

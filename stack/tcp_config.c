@@ -40,6 +40,7 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->keepalive_intvl_s = 75;
 	c->keepalive_probes = 9;
 	c->max_syn_backlog = 4096;
+	c->max_tw_buckets = 131072;
 	c->somaxconn = 4096;
 	c->msl_us = 30ull * 1000 * 1000;
 	c->rto_min_us = 200ull * 1000;

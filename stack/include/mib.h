@@ -162,6 +162,7 @@
 	X(TcpExtTCPOFOQueue)                                                                       \
 	X(TcpExtPAWSEstabRejected)                                                                 \
 	X(TcpExtTW)                                                                                \
+	X(TcpExtTCPTimeWaitOverflow)                                                               \
 	X(TcpExtTCPKeepAlive)                                                                      \
 	X(TcpExtDelayedACKs)                                                                       \
 	X(TcpExtTCPAbortOnTimeout)                                                                 \

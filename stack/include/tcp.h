@@ -635,7 +635,7 @@ static inline struct sock *tp_sk(struct tcp_sock *tp)
 }
 
 /* Stack-wide TCP state: lookup tables, registry, secrets, limits. */
-#define TCP_EHASH_SIZE 4096
+#define TCP_EHASH_SIZE 16384
 #define TCP_BHASH_SIZE 1024
 #define TCP_LHASH_SIZE 64
 
@@ -672,6 +672,7 @@ struct tcp_state {
 	uint64_t challenge_stamp; /* second of the current challenge-ACK budget */
 	unsigned int challenge_count;
 	unsigned int orphans;
+	unsigned int tw_count; /* connections in TIME_WAIT (tcp_max_tw_buckets) */
 	long live_socks;
 	bool exiting;
 	/* The segment tcp_v4_rcv is handling was queued by TCP (no copy): do not free it. */

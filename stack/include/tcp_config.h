@@ -36,6 +36,7 @@ struct tcp_config {
 	int keepalive_intvl_s;
 	int keepalive_probes;
 	int max_syn_backlog;
+	int max_tw_buckets; /* tcp_max_tw_buckets: TIME_WAIT sockets held at most */
 	int somaxconn;
 	uint64_t msl_us;	 /* TIME_WAIT lasts 2 * msl_us (Linux: 60 s in all) */
 	uint64_t rto_min_us;	 /* 200 ms */

@@ -1281,6 +1281,45 @@ START_TEST(test_established_bulk_frames_pushed_after_unlock_byte_exact)
 END_TEST
 
 /*
+ * tcp_max_tw_buckets: past it a connection that would wait in TIME_WAIT
+ * ends at once (TcpExtTCPTimeWaitOverflow), as on Linux, so that a server
+ * closing first cannot fill the arena with them; the count goes down as
+ * TIME_WAIT ends, and the next one waits again.
+ */
+START_TEST(test_time_wait_past_max_tw_buckets_closes_at_once)
+{
+	struct tcp_config t;
+	struct socket *l, *c[3], *n[3];
+
+	p_setup();
+	t = nstack_config(P.a)->tcp;
+	t.max_tw_buckets = 1;
+	nstack_set_tcp_config(P.a, &t);
+	l = p_listener(7000, 8);
+	for (int i = 0; i < 2; i++) {
+		p_connect(l, 7000, &c[i], &n[i]);
+		nstack_close(c[i]); /* A closes first: A holds the TIME_WAIT */
+		p_settle(P.now + 100000);
+		nstack_close(n[i]);
+		p_settle(P.now + 100000);
+	}
+	ck_assert_int_eq(nstack_stat(P.a, "TcpExtTW"), 1);
+	ck_assert_int_eq(nstack_stat(P.a, "TcpExtTCPTimeWaitOverflow"), 1);
+	/* 2 MSL later the first TIME_WAIT is over: the next close waits again. */
+	p_settle(P.now + 2 * nstack_config(P.a)->tcp.msl_us + 1000000);
+	p_connect(l, 7000, &c[2], &n[2]);
+	nstack_close(c[2]);
+	p_settle(P.now + 100000);
+	nstack_close(n[2]);
+	p_settle(P.now + 100000);
+	ck_assert_int_eq(nstack_stat(P.a, "TcpExtTW"), 2);
+	ck_assert_int_eq(nstack_stat(P.a, "TcpExtTCPTimeWaitOverflow"), 1);
+	nstack_close(l);
+	p_settle(P.now + 2 * nstack_config(P.a)->tcp.msl_us + 1000000);
+}
+END_TEST
+
+/*
  * Connections still alive below closed sockets (TIME_WAIT, orphans waiting
  * for ACKs with timers armed, a listener's unaccepted child) are freed by
  * nstack_destroy: leaks or use-after-free show under ASan/LSan.
@@ -1349,6 +1388,7 @@ static Suite *tcp_suite(void)
 		TCase *td = tcase_create("teardown");
 
 		tcase_add_test(td, test_destroy_with_orphans_and_time_wait_frees_everything);
+		tcase_add_test(td, test_time_wait_past_max_tw_buckets_closes_at_once);
 		suite_add_tcase(s, td);
 	}
 	tcase_set_timeout(bulk, 300);
