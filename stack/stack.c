@@ -60,10 +60,37 @@ static uint64_t default_now_us(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/*
+ * Random words drawn a buffer at a time: libbsd's arc4random() makes a
+ * getpid() system call on every call to notice a fork, two per accepted
+ * connection (ISN and SYN-ACK). A fork child must not reuse its parent's
+ * words (the same ISNs and ports in both), so the buffer is emptied in the
+ * child of every fork.
+ */
+#define RANDOM_WORDS 64
+static __thread uint32_t random_buf[RANDOM_WORDS];
+static __thread unsigned int random_left;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void random_forget(void)
+{
+	random_left = 0; /* the forking thread is the child's only one */
+}
+
+static void random_init(void)
+{
+	pthread_atfork(NULL, NULL, random_forget);
+}
+
 static uint32_t default_random32(void *ctx)
 {
 	(void)ctx;
-	return arc4random();
+	if (!random_left) {
+		pthread_once(&random_once, random_init);
+		arc4random_buf(random_buf, sizeof(random_buf));
+		random_left = RANDOM_WORDS;
+	}
+	return random_buf[--random_left];
 }
 
 const struct nstack_env nstack_env_default = {
@@ -1382,8 +1409,13 @@ static void *stack_thread(void *arg)
 		if (driving)
 			busy_poll(ns, pfd, (nfds_t)nbase);
 		if (wait_fds(l, pfd, nfds, timeout) > 0) {
-			if (pfd[0].revents & POLLIN)
-				drain_fd(l->wake_fd);
+			uint64_t kicks;
+
+			/* An eventfd: one read empties it (a second would only say EAGAIN). */
+			if ((pfd[0].revents & POLLIN) &&
+			    read(l->wake_fd, &kicks, sizeof(kicks)) < 0) {
+				/* EAGAIN: another reader was first. */
+			}
 			if (bell >= 0 && (pfd[bell].revents & POLLIN))
 				drain_fd(pfd[bell].fd);
 		}

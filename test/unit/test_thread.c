@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "nstack.h"
 #include "thread.h"
 
 #define IDLE_THREADS 3
@@ -104,6 +105,36 @@ START_TEST(test_fork_right_after_thread_start_child_starts_a_thread)
 }
 END_TEST
 
+/*
+ * The stack's random words come from a per-thread buffer: a fork child
+ * draws fresh ones, not the words its parent draws next (the same ISNs and
+ * ports in two processes of one stack).
+ */
+START_TEST(test_fork_child_draws_other_random_words_than_its_parent)
+{
+	uint32_t child = 0, parent;
+	int p[2], status;
+	pid_t pid;
+
+	(void)nstack_env_default.random32(NULL); /* the buffer is full now */
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint32_t w = nstack_env_default.random32(NULL);
+
+		_exit(write(p[1], &w, sizeof(w)) == sizeof(w) ? 0 : 1);
+	}
+	parent = nstack_env_default.random32(NULL);
+	ck_assert_int_eq(read(p[0], &child, sizeof(child)), (int)sizeof(child));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_ne(child, parent);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 static Suite *thread_suite(void)
 {
 	Suite *s = suite_create("thread");
@@ -111,6 +142,7 @@ static Suite *thread_suite(void)
 
 	tcase_add_test(tc, test_started_thread_has_every_signal_blocked);
 	tcase_add_test(tc, test_fork_right_after_thread_start_child_starts_a_thread);
+	tcase_add_test(tc, test_fork_child_draws_other_random_words_than_its_parent);
 	suite_add_tcase(s, tc);
 	return s;
 }
