@@ -113,6 +113,14 @@ disown $! 2>/dev/null
 # kernel at 2001:2::3 on the same veth end for its runs only.
 PEER6=2001:2::1 ADDR6=2001:2::2 KADDR6=2001:2::3
 ip netns exec "$PEER" sysctl -qw net.ipv6.conf.peer0.disable_ipv6=0
+# wrk closes first whenever its read of a "Connection: close" response beats
+# the server's FIN, and keeps a TIME_WAIT per such connection: after a few
+# 3-second runs its ports are all waiting and wrk's rate falls to ~1000/s,
+# for the kernel server as for nstack (it hit the kernel with 1 worker, and
+# nstack, whose FIN is later by microseconds, run after run). The client may
+# reuse them (tcp_tw_reuse=1, as load generators are set up), so the row
+# measures the server and not the client's port range.
+ip netns exec "$PEER" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip -n "$PEER" -6 addr add "$PEER6/64" dev peer0 nodad
 ip netns exec "$PEER" timeout $LIFE \
 	iperf3 -s -B "$PEER6" -p 5203 >"$work/srv6.log" 2>&1 &
@@ -163,7 +171,8 @@ echo "bench: iperf3 ${SECS}s x $REPEAT per row, $CC, MTU $(ip netns exec "$NS" c
 	"tx-checksumming $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^tx-checksumming/{print $2}')" \
 	"(nstack0) / $(ip netns exec "$PEER" ethtool -k peer0 | awk '/^tx-checksumming/{print $2}') (peer0)," \
 	"nstack0 gso $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-segmentation-offload/{print $2}')" \
-	"gro $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-receive-offload/{print $2}')"
+	"gro $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-receive-offload/{print $2}'), peer tcp_tw_reuse" \
+	"$(ip netns exec "$PEER" sysctl -n net.ipv4.tcp_tw_reuse)"
 
 # rr NAME CMD...: median round trip (us) of 100-byte exchanges, best of REPEAT.
 rr() {
