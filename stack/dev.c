@@ -650,7 +650,21 @@ int dev_queue_xmit(struct sk_buff *skb)
 		if (dev_tx_hold(dev, skb))
 			return 0;
 		if (dev->tx_hold_n) {
-			dev_tx_flush(dev);
+			/*
+			 * Deferred, a lone held segment (an ACK, a FIN, a short
+			 * answer) joins the plain frames, after them as it came:
+			 * nothing is sent with the lock held for it. It was most of
+			 * what still was (the next connection's SYN-ACK after an
+			 * ACK, say).
+			 */
+			if (dev->tx_hold_n == 1 && dev_tx_defers(dev) &&
+			    dev->tx_plain_n < NETDEV_TX_BATCH_MAX - 1) {
+				dev->tx_plain[dev->tx_plain_n++] = dev->tx_hold[0];
+				dev->tx_hold_n = 0;
+				memset(&dev->tx_run, 0, sizeof(dev->tx_run));
+			} else {
+				dev_tx_flush(dev);
+			}
 			if (dev_tx_hold(dev, skb))
 				return 0;
 		}
