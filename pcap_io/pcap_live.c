@@ -129,6 +129,8 @@ struct pcap_live {
 	 * and sends them (tx_push) once it has released it; pushing: it does.
 	 */
 	bool q_caller, q_pushing;
+	/* A fork child's: its TX thread starts with its first deferred send. */
+	bool q_lazy;
 	bool q_stop;
 	unsigned int q_waiters;	     /* producers waiting for room */
 	unsigned long q_errors;	     /* queued frames the kernel refused */
@@ -687,6 +689,9 @@ static int pcap_live_xmit_gso_keep(struct net_device *dev, const struct iovec *i
 	return 1;
 }
 
+static bool tx_queue_start(struct pcap_live *pl);
+static void tx_queue_stop(struct pcap_live *pl);
+
 /*
  * Plain frames queued from the stack's skbs as the stack lock is released.
  * With the queue idle they are this thread's: it sends them in tx_push()
@@ -699,7 +704,16 @@ static int pcap_live_xmit_batch_keep(struct net_device *dev, const struct iovec 
 	struct pcap_live *pl = dev->priv;
 	struct tx_slot *slot;
 
-	if (!pl->q_thread_on || n > NETDEV_TX_KEEP_BATCH || n <= 0)
+	if (n > NETDEV_TX_KEEP_BATCH || n <= 0)
+		return 0;
+	if (!pl->q_thread_on && pl->q_lazy) {
+		pl->q_lazy = false;
+		if (!tx_queue_start(pl)) {
+			tx_queue_stop(pl);
+			dev->flags &= ~NETDEV_F_TX_DEFER; /* sends inline from now on */
+		}
+	}
+	if (!pl->q_thread_on)
 		return 0;
 	pthread_mutex_lock(&pl->q_lock);
 	slot = tx_claim(pl);
@@ -828,12 +842,13 @@ void pcap_live_fork_child(struct net_device *dev)
 
 	if (!pl || !pl->q_thread_on)
 		return;
-	/* No TX thread in the child: its frames go with the lock held. */
-	dev->flags &= ~NETDEV_F_TX_DEFER;
-	/* The queue's lock and conditions may have been held by the parent's threads. */
-	pthread_mutex_init(&pl->q_lock, NULL);
-	pthread_cond_init(&pl->q_nonempty, NULL);
-	pthread_cond_init(&pl->q_space, NULL);
+	/*
+	 * The TX thread was the parent's. The child's starts when it first
+	 * sends after a locked section (pcap_live_xmit_batch_keep): a child
+	 * that only execs (a shell's) never pays for it, and a worker (nginx's)
+	 * sends with the lock released as its parent does.
+	 */
+	pl->q_lazy = true;
 	pl->q_thread_on = false;
 	pl->q_head = pl->q_count = 0;
 	pl->q_busy = pl->q_stop = pl->q_caller = pl->q_pushing = false;

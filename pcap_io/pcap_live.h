@@ -87,9 +87,10 @@ int pcap_live_socket_handed(int type);
 /* The device's own send socket (see pcap_live.c's tx_fd), or -1: the embedder keeps it open. */
 int pcap_live_tx_fd(const struct net_device *dev);
 /*
- * In a child of fork(): the device sends inline (the TX thread was the
- * parent's; frames it had queued are the parent's to send) and is never
- * polled for input by this process.
+ * In a child of fork(): the TX thread was the parent's (frames it had
+ * queued are the parent's to send); the child's own starts with its first
+ * send after a locked section. The device is never polled for input by
+ * this process.
  */
 void pcap_live_fork_child(struct net_device *dev);
 
