@@ -249,13 +249,25 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu)
  * libpcap moves the MAC header back over the slot to put the tag in, and
  * what lies before it is then not the header.
  */
-static bool rx_csum_ok(const struct pcap_live *pl, const u_char *bytes, size_t len)
+static bool rx_csum_ok(const struct net_device *dev, const u_char *bytes, size_t len)
 {
+	const struct pcap_live *pl = dev->priv;
 	struct vnet_hdr h;
 
-	if (!pl->rx_vnet || len < ETH_HLEN ||
+	if (len < ETH_HLEN ||
 	    !((bytes[12] == 0x08 && bytes[13] == 0x00) || (bytes[12] == 0x86 && bytes[13] == 0xdd)))
 		return false;
+	/*
+	 * Without the header (NSTACK_GSO=0, or jumbo slots too small for it),
+	 * a frame longer than the link carries (with a VLAN tag) was merged by
+	 * the kernel's GRO (or the NIC's LRO), which only merges segments whose
+	 * checksums it verified; the TCP checksum field of the merged frame
+	 * covers none of them. Taken as corrupt, every one was dropped
+	 * (TcpInCsumErrors) and a download stalled on an interface a previous
+	 * nstack left with GRO on.
+	 */
+	if (!pl->rx_vnet)
+		return len > (size_t)dev->mtu + ETH_HLEN + 4;
 	memcpy(&h, bytes - sizeof(h), sizeof(h));
 	return (h.flags & (VNET_HDR_F_NEEDS_CSUM | VNET_HDR_F_DATA_VALID)) != 0;
 }
@@ -336,7 +348,7 @@ static void pcap_live_rx_one(u_char *user, const struct pcap_pkthdr *h, const u_
 		netdev_rx_truncated(dev, h->caplen, h->len);
 		return;
 	}
-	netdev_rx_frame_csum(dev, bytes, h->caplen, rx_csum_ok(dev->priv, bytes, h->caplen));
+	netdev_rx_frame_csum(dev, bytes, h->caplen, rx_csum_ok(dev, bytes, h->caplen));
 }
 
 /* A failed send's errno as the stack takes it: a full queue is -ENOBUFS. */
