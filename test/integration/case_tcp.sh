@@ -240,51 +240,44 @@ case_tcp_offload_download_under_cpu_load() {
 	! grep "stat EthOutPlugLeaks" http.log
 }
 
-# A link with receive offload (GRO on nstack0, as on most real NICs): the
-# kernel hands the packet socket frames of up to 64 KiB holding many
-# segments, whose TCP checksum field covers none of them; the virtio_net_hdr
-# before each says the kernel verified them. curl under nstack downloads
-# 100 MiB byte-exact, and no segment was dropped as corrupt.
-case_tcp_gro_link_curl_download() {
-	local rc=0
+# gro_download SIZE SECS [VAR=VALUE...]: with GRO on nstack0, curl under
+# nstack (with the given environment) downloads SIZE from the peer within
+# SECS, byte-exact, and no segment was dropped as corrupt.
+gro_download() {
+	local size=$1 secs=$2 rc=0
+	shift 2
 	mkdir -p srv
-	tcp_mkfile srv/f 100M
+	tcp_mkfile srv/f "$size"
 	ip netns exec "$NS" ethtool -K nstack0 gro on >/dev/null || return 1
-	in_peer timeout 80 python3 -u -m http.server --bind "$PEER_ADDR" --directory srv 8083 \
-		>http.log 2>&1 &
+	in_peer timeout $((secs + 10)) python3 -u -m http.server --bind "$PEER_ADDR" \
+		--directory srv 8083 >http.log 2>&1 &
 	if wait_file http.log "Serving HTTP"; then
-		NSTACK_STATS=1 on_nstack timeout 70 curl -sS --fail -o out \
-			"http://$PEER_ADDR:8083/f" 2>stats.log || rc=1
+		env "$@" NSTACK_STATS=1 ip netns exec "$NS" "$NSTACK" -- timeout "$secs" \
+			curl -sS --fail -o out "http://$PEER_ADDR:8083/f" 2>stats.log || rc=1
 	else
 		rc=1
 	fi
 	ip netns exec "$NS" ethtool -K nstack0 gro off >/dev/null
-	[ "$rc" = 0 ] && [ "$(sha srv/f)" = "$(sha out)" ] || return 1
 	cat stats.log
+	[ "$rc" = 0 ] && [ "$(sha srv/f)" = "$(sha out)" ] || return 1
 	! grep -E "stat (TcpInCsumErrors|IpInCsumErrors)" stats.log
+}
+
+# A link with receive offload (GRO on nstack0, as on most real NICs): the
+# kernel hands the packet socket frames of up to 64 KiB holding many
+# segments, whose TCP checksum field covers none of them; the virtio_net_hdr
+# before each says the kernel verified them. 100 MiB.
+case_tcp_gro_link_curl_download() {
+	gro_download 100M 70
 }
 
 # The same link with NSTACK_GSO=0: frames come without the virtio_net_hdr
 # that says the kernel verified them (an interface a previous nstack left
 # with GRO on). A frame longer than the link carries can only be GRO's, made
 # of verified segments: every merged frame was dropped as corrupt before
-# and the download stalled. 20 MiB byte-exact, no checksum error counted.
+# and the download stalled. 20 MiB.
 case_tcp_gro_link_without_vnet_header_download() {
-	local rc=0
-	mkdir -p srv
-	tcp_mkfile srv/f 20M
-	ip netns exec "$NS" ethtool -K nstack0 gro on >/dev/null || return 1
-	in_peer timeout 60 python3 -u -m http.server --bind "$PEER_ADDR" --directory srv 8084 \
-		>http.log 2>&1 &
-	if wait_file http.log "Serving HTTP"; then
-		NSTACK_GSO=0 NSTACK_STATS=1 on_nstack timeout 40 curl -sS --fail -o out \
-			"http://$PEER_ADDR:8084/f" 2>stats.log || rc=1
-	else
-		rc=1
-	fi
-	ip netns exec "$NS" ethtool -K nstack0 gro off >/dev/null
-	[ "$rc" = 0 ] && [ "$(sha srv/f)" = "$(sha out)" ] || { cat stats.log; return 1; }
-	! grep -E "stat (TcpInCsumErrors|IpInCsumErrors)" stats.log
+	gro_download 20M 40 NSTACK_GSO=0
 }
 
 # A 9000-byte MTU with every offload off on nstack0 (as bench/run.sh
