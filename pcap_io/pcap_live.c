@@ -594,11 +594,9 @@ static int pcap_live_send(struct net_device *dev, const struct vnet_hdr *h, cons
 
 static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
 {
-	/* A zero header: a complete frame, checksums done. */
-	struct vnet_hdr h = {0};
 	struct iovec iov = {.iov_base = (void *)frame, .iov_len = len};
 
-	return pcap_live_send(dev, &h, &iov, 1, false);
+	return pcap_live_send(dev, &vnet_zero, &iov, 1, false);
 }
 
 /*
@@ -608,7 +606,6 @@ static int pcap_live_xmit(struct net_device *dev, const void *frame, size_t len)
  */
 static int pcap_live_xmit_batch(struct net_device *dev, const struct iovec *frames, int n)
 {
-	static const struct vnet_hdr zero;
 	struct pcap_live *pl = dev->priv;
 	struct mmsghdr msgs[NETDEV_TX_BATCH_MAX];
 	struct iovec iov[NETDEV_TX_BATCH_MAX][2];
@@ -624,7 +621,7 @@ static int pcap_live_xmit_batch(struct net_device *dev, const struct iovec *fram
 
 				if (i)
 					pthread_mutex_lock(&pl->q_lock);
-				err = tx_enqueue(pl, &zero, &frames[i], 1); /* unlocks */
+				err = tx_enqueue(pl, &vnet_zero, &frames[i], 1); /* unlocks */
 				if (err)
 					return i ? i : err;
 			}
@@ -638,7 +635,7 @@ static int pcap_live_xmit_batch(struct net_device *dev, const struct iovec *fram
 		int k = 0;
 
 		if (pl->vnet)
-			iov[i][k++] = (struct iovec){(void *)&zero, sizeof(zero)};
+			iov[i][k++] = (struct iovec){(void *)&vnet_zero, sizeof(vnet_zero)};
 		iov[i][k++] = frames[i];
 		msgs[i].msg_hdr.msg_iov = iov[i];
 		msgs[i].msg_hdr.msg_iovlen = (size_t)k;

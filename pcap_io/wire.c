@@ -349,6 +349,25 @@ static int wire_xmit_gso(struct net_device *dev, const struct iovec *iov, int io
 	return 0;
 }
 
+/*
+ * The next kept entry of end e, holding iov (not its bytes) and their sum:
+ * the oldest is sent first when limit (at most NETDEV_TX_KEEP_MAX) wait.
+ */
+static struct wire_kept *wire_kept_add(struct wire_end *e, unsigned int limit,
+				       const struct iovec *iov, int iovcnt)
+{
+	struct wire_kept *k;
+
+	if (e->kept_n >= limit || e->kept_n == NETDEV_TX_KEEP_MAX)
+		wire_kept_flush(e, 1);
+	k = &e->kept[(e->kept_head + e->kept_n) % NETDEV_TX_KEEP_MAX];
+	memcpy(k->iov, iov, (size_t)iovcnt * sizeof(*iov));
+	k->iovcnt = iovcnt;
+	k->sum = iov_sum(iov, iovcnt);
+	e->kept_n++;
+	return k;
+}
+
 /* With wire_opts.keep, holds the super-frame's iov (not its bytes) to cut it later. */
 static int wire_xmit_gso_keep(struct net_device *dev, const struct iovec *iov, int iovcnt,
 			      const struct netdev_gso *gso)
@@ -359,15 +378,9 @@ static int wire_xmit_gso_keep(struct net_device *dev, const struct iovec *iov, i
 
 	if (!w->opts.keep || iovcnt > NETDEV_GSO_MAX_SEGS + 1)
 		return wire_xmit_gso(dev, iov, iovcnt, gso);
-	if (e->kept_n >= w->opts.keep || e->kept_n == NETDEV_TX_KEEP_MAX)
-		wire_kept_flush(e, 1);
-	k = &e->kept[(e->kept_head + e->kept_n) % NETDEV_TX_KEEP_MAX];
-	memcpy(k->iov, iov, (size_t)iovcnt * sizeof(*iov));
-	k->iovcnt = iovcnt;
+	k = wire_kept_add(e, w->opts.keep, iov, iovcnt);
 	k->gso = *gso;
 	k->nframes = 0;
-	k->sum = iov_sum(iov, iovcnt);
-	e->kept_n++;
 	w->kept_total++;
 	return 1;
 }
@@ -381,13 +394,8 @@ static int wire_xmit_batch_keep(struct net_device *dev, const struct iovec *fram
 
 	if (!w->opts.push || n > NETDEV_TX_KEEP_BATCH)
 		return 0;
-	if (e->kept_n == NETDEV_TX_KEEP_MAX)
-		wire_kept_flush(e, 1);
-	k = &e->kept[(e->kept_head + e->kept_n) % NETDEV_TX_KEEP_MAX];
-	memcpy(k->iov, frames, (size_t)n * sizeof(*frames));
-	k->iovcnt = k->nframes = n;
-	k->sum = iov_sum(frames, n);
-	e->kept_n++;
+	k = wire_kept_add(e, NETDEV_TX_KEEP_MAX, frames, n);
+	k->nframes = n;
 	w->pushed++;
 	return 1;
 }

@@ -323,14 +323,13 @@ static struct netdev_tx_kept *dev_tx_keep_slot(struct net_device *dev);
 static void dev_tx_flush(struct net_device *dev);
 
 /*
- * Hands frames v[from, n) of the plug to xmit_batch_keep, as many as it
- * takes: they stay the device's to send once the lock is released, their
- * skbs ours to free when it has (dev_tx_reap). Returns how many it took.
+ * Hands the plug's frames v[0, n) to xmit_batch_keep, as many as it takes:
+ * they stay the device's to send once the lock is released, their skbs
+ * ours to free when it has (dev_tx_reap). Returns how many it took.
  */
-static unsigned int dev_tx_keep_plain(struct net_device *dev, const struct iovec *v,
-				      unsigned int from, unsigned int n)
+static unsigned int dev_tx_keep_plain(struct net_device *dev, const struct iovec *v, unsigned int n)
 {
-	unsigned int done = from;
+	unsigned int done = 0;
 
 	while (done < n) {
 		unsigned int k = n - done < NETDEV_TX_KEEP_BATCH ? n - done : NETDEV_TX_KEEP_BATCH;
@@ -348,7 +347,22 @@ static unsigned int dev_tx_keep_plain(struct net_device *dev, const struct iovec
 		done += k;
 		dev->tx_push = true;
 	}
-	return done - from;
+	return done;
+}
+
+/*
+ * Deferred (tx_defer or dev_tx_defers), a run of one held segment (an ACK,
+ * a FIN, a short answer) joins the plain frames, after them as it came
+ * after them, instead of being sent alone: false when it cannot.
+ */
+static bool dev_tx_hold_to_plain(struct net_device *dev)
+{
+	if (dev->tx_hold_n != 1 || dev->tx_plain_n >= NETDEV_TX_BATCH_MAX)
+		return false;
+	dev->tx_plain[dev->tx_plain_n++] = dev->tx_hold[0];
+	dev->tx_hold_n = 0;
+	memset(&dev->tx_run, 0, sizeof(dev->tx_run));
+	return true;
 }
 
 /*
@@ -370,8 +384,8 @@ static void dev_tx_flush_plain(struct net_device *dev)
 		v[i].iov_base = dev->tx_plain[i]->data;
 		v[i].iov_len = dev->tx_plain[i]->len;
 	}
-	if (dev->tx_defer && dev->ops->xmit_batch_keep) {
-		done = dev_tx_keep_plain(dev, v, 0, n);
+	if (dev->tx_defer) {
+		done = dev_tx_keep_plain(dev, v, n);
 		if (done == n)
 			return;
 		/*
@@ -475,11 +489,8 @@ static void dev_tx_flush(struct net_device *dev)
 	int err;
 
 	/* Deferred, a lone segment leaves with the plain frames, in one batch after them. */
-	if (n == 1 && dev->tx_defer && dev->tx_plain_n < NETDEV_TX_BATCH_MAX) {
-		dev->tx_plain[dev->tx_plain_n++] = dev->tx_hold[0];
-		dev->tx_hold_n = n = 0;
-		memset(r, 0, sizeof(*r));
-	}
+	if (dev->tx_defer && dev_tx_hold_to_plain(dev))
+		n = 0;
 	dev_tx_flush_plain(dev);
 	if (!n)
 		return;
@@ -551,8 +562,7 @@ void dev_xmit_plug(struct nstack *ns)
 static bool dev_tx_defers(const struct net_device *dev)
 {
 	return (dev->flags & (NETDEV_F_TX_DEFER | NETDEV_F_TX_GSO)) ==
-		   (NETDEV_F_TX_DEFER | NETDEV_F_TX_GSO) &&
-	       dev->ops->xmit_batch_keep && dev->ops->tx_push;
+	       (NETDEV_F_TX_DEFER | NETDEV_F_TX_GSO);
 }
 
 void dev_xmit_unplug(struct nstack *ns)
@@ -619,6 +629,7 @@ int dev_queue_xmit(struct sk_buff *skb)
 {
 	struct nstack *ns = skb->ns;
 	struct net_device *dev = ns_dev(ns);
+	bool defers;
 
 	/* Ethernet needs 60 bytes before the FCS; backends send what we give them. */
 	if (skb->len < ETH_ZLEN) {
@@ -645,26 +656,20 @@ int dev_queue_xmit(struct sk_buff *skb)
 		skb_checksum_help(skb);
 		dev->tap.frame(dev->tap.ctx, NETDEV_TX, ns_now(ns), skb->data, skb->len);
 	}
-	if ((dev->tx_plug || dev_tx_defers(dev)) && (dev->flags & NETDEV_F_TX_GSO)) {
+	defers = dev_tx_defers(dev);
+	if ((dev->tx_plug || defers) && (dev->flags & NETDEV_F_TX_GSO)) {
 		/* Joins the held run, or else starts a new one after sending it. */
 		if (dev_tx_hold(dev, skb))
 			return 0;
 		if (dev->tx_hold_n) {
 			/*
-			 * Deferred, a lone held segment (an ACK, a FIN, a short
-			 * answer) joins the plain frames, after them as it came:
-			 * nothing is sent with the lock held for it. It was most of
-			 * what still was (the next connection's SYN-ACK after an
-			 * ACK, say).
+			 * Deferred, a lone held segment is not sent with the lock
+			 * held: it was most of what still was (an ACK, then the
+			 * next connection's SYN-ACK). One slot stays for skb.
 			 */
-			if (dev->tx_hold_n == 1 && dev_tx_defers(dev) &&
-			    dev->tx_plain_n < NETDEV_TX_BATCH_MAX - 1) {
-				dev->tx_plain[dev->tx_plain_n++] = dev->tx_hold[0];
-				dev->tx_hold_n = 0;
-				memset(&dev->tx_run, 0, sizeof(dev->tx_run));
-			} else {
+			if (!(defers && dev->tx_plain_n < NETDEV_TX_BATCH_MAX - 1 &&
+			      dev_tx_hold_to_plain(dev)))
 				dev_tx_flush(dev);
-			}
 			if (dev_tx_hold(dev, skb))
 				return 0;
 		}

@@ -145,7 +145,10 @@ struct rx_order_key {
 
 #define NETDEV_F_RX_HANDOFF 0x4u /* rx_clock, rx_window and rx_stop work */
 
-/* xmit_batch_keep and tx_push take frames: they leave after the stack lock's release */
+/*
+ * With NETDEV_F_TX_GSO: frames leave after the stack lock's release, by
+ * xmit_batch_keep and tx_push (a device sets it only with both ops).
+ */
 #define NETDEV_F_TX_DEFER 0x8u
 
 #define NETDEV_RX_BATCH_MAX 64
