@@ -83,6 +83,101 @@ static int ep_nsets, ep_capsets;
 static atomic_int ep_any; /* sets exist: close() must look */
 
 static void reg_free(struct ep_set *s, struct ep_reg *r);
+static void ready_add(struct ep_set *s, struct ep_reg *r);
+
+/*
+ * Events the thread in ep_wait's direct section takes itself. It processes
+ * the frames (or the mail) that make its sockets ready, so signalling their
+ * eventfds, only for its own next epoll_pwait(0) to read the signals back,
+ * costs two syscalls per event for nothing (a write per request in nginx).
+ * A file whose one watcher is a registration (its only one in this process,
+ * no poller asleep on it) is noted here instead, with a reference, and goes
+ * straight onto the set's ready list when the section ends (ep_catch_end).
+ */
+#define EP_CATCH_MAX 32
+struct ep_caught {
+	struct nsp_file *f;
+	int fd; /* f->evfd when caught (read under the stack lock) */
+};
+static __thread struct {
+	bool on;
+	bool missed; /* an event was signalled after all: the kernel set has it */
+	int n;
+	struct ep_caught c[EP_CATCH_MAX];
+} ep_catch __attribute__((tls_model("initial-exec")));
+
+bool nsp_epoll_catch(struct nsp_file *f)
+{
+	int refs, watchers;
+
+	if (!ep_catch.on)
+		return false;
+	watchers = atomic_load(&f->watchers);
+	if (atomic_load(&f->sleepers) == 0 && watchers == 0)
+		return true; /* nobody to tell */
+	if (atomic_load(&f->sleepers) != 0 || watchers != 1 || f->evfd < 0)
+		goto miss;
+	for (int i = 0; i < ep_catch.n; i++)
+		if (ep_catch.c[i].f == f)
+			return true;
+	if (ep_catch.n == EP_CATCH_MAX)
+		goto miss;
+	/* A file whose last reference went is being closed: not revived. */
+	refs = atomic_load(&f->refs);
+	do {
+		if (refs <= 0)
+			goto miss;
+	} while (!atomic_compare_exchange_weak(&f->refs, &refs, refs + 1));
+	ep_catch.c[ep_catch.n++] = (struct ep_caught){f, f->evfd};
+	return true;
+miss:
+	ep_catch.missed = true;
+	return false;
+}
+
+static void ep_catch_begin(void)
+{
+	ep_catch.on = true;
+	ep_catch.missed = false;
+	ep_catch.n = 0;
+}
+
+/*
+ * Ends the direct section: caught files registered in s go on its ready
+ * list; one registered elsewhere (another set, under another fd) gets the
+ * signal it missed. True if the kernel set may hold events the section made.
+ */
+static bool ep_catch_end(struct ep_set *s, struct nstack *ns)
+{
+	int n = ep_catch.n;
+	bool late = false;
+
+	ep_catch.on = false;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < n; i++) {
+		struct ep_caught *c = &ep_catch.c[i];
+		struct ep_reg *r = c->fd < s->nbyfd ? s->byfd[c->fd] : NULL;
+
+		if (r && r->file == c->f) {
+			ready_add(s, r);
+			c->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < n; i++) {
+		struct ep_caught *c = &ep_catch.c[i];
+
+		if (c->fd >= 0) {
+			nstack_lock(ns);
+			nsp_file_signal(c->f);
+			nstack_unlock(ns);
+			late = true;
+		}
+		fdt_put(c->f);
+	}
+	ep_catch.n = 0;
+	return ep_catch.missed || late;
+}
 
 /*
  * In the child of fork(), after fdt_fork_child() counted one reference per
@@ -374,6 +469,27 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsign
 	return n;
 }
 
+/*
+ * Adds the set's ready private registrations to the out events already in
+ * events (up to max) as one wait call's answer, and rings the bell when some
+ * are left for another sleeper (or ring asks for it). s->lock held.
+ */
+static int ep_report(struct ep_set *s, struct epoll_event *events, int out, int max, bool ring)
+{
+	unsigned long seq = ++s->wait_seq;
+
+	if (out < max)
+		out += ep_collect(s, events + out, max - out, seq);
+	if ((ring || s->nready) && s->sleepers && s->bell >= 0) {
+		uint64_t one = 1;
+
+		if (nsp_syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
+			/* saturated: the sleepers wake anyway */
+		}
+	}
+	return out;
+}
+
 /* Kernel events read per epoll_pwait (more wait for the next call, as epoll allows). */
 #define EP_KERNEL_BATCH 256
 
@@ -438,7 +554,6 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 	if (timeout != 0 && ns)
 		nstack_rx_catch_up(ns, true);
 	for (;;) {
-		unsigned long seq;
 		int k, out = 0, wait_ms, linkfd = -1, mailfd = -1;
 		bool sleeping, alone, link_woke = false, mail_woke = false, ring = false;
 
@@ -520,25 +635,25 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			}
 			events[out++] = kev[i];
 		}
-		seq = ++s->wait_seq;
-		if (out < maxevents)
-			out += ep_collect(s, events + out, maxevents - out, seq);
-		if ((ring || s->nready) && s->sleepers && s->bell >= 0) {
-			uint64_t one = 1;
-
-			if (nsp_syscall(SYS_write, s->bell, &one, sizeof(one)) < 0) {
-				/* saturated: the sleepers wake anyway */
-			}
-		}
+		out = ep_report(s, events, out, maxevents, ring);
 		pthread_mutex_unlock(&s->lock);
-		if (linkfd >= 0) {
-			nstack_rx_direct_end(ns, link_woke);
-			/* What the frames made ready reaches the kernel set now: one more look. */
-			again = link_woke && out == 0;
-		}
-		if (mailfd >= 0) {
-			nstack_mail_direct_end(ns, mail_woke);
-			again = mail_woke && out == 0;
+		if (linkfd >= 0 || mailfd >= 0) {
+			bool signalled;
+
+			ep_catch_begin();
+			if (linkfd >= 0)
+				nstack_rx_direct_end(ns, link_woke);
+			else
+				nstack_mail_direct_end(ns, mail_woke);
+			signalled = ep_catch_end(s, ns);
+			if (out == 0) {
+				pthread_mutex_lock(&s->lock);
+				if (s->nready)
+					out = ep_report(s, events, 0, maxevents, false);
+				pthread_mutex_unlock(&s->lock);
+			}
+			/* What the frames made ready and was signalled: one more look. */
+			again = (link_woke || mail_woke) && out == 0 && signalled;
 		}
 		if (out > 0)
 			return out;

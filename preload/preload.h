@@ -235,6 +235,13 @@ void nsp_wait_fork_child(void);
 void nsp_epoll_close(int fd, struct nsp_file *f);
 /* In a fork() child: the sets' locks afresh, and their files' references counted. */
 void nsp_epoll_fork_child(void);
+/*
+ * Readiness hook (stack lock held): true if the waiter running the hook
+ * takes f's event itself (ep_wait's direct section), so no signal is needed.
+ */
+bool nsp_epoll_catch(struct nsp_file *f);
+/* start.c: signals f's eventfd for its pollers and epoll sets; stack lock held. */
+void nsp_file_signal(struct nsp_file *f);
 
 /* Private sockets of the parent are unusable in a fork child (for now). */
 int nsp_forked_ebadf(struct nsp_file *f);

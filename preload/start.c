@@ -152,18 +152,25 @@ void nsp_log_info(const char *fmt, ...)
 	nsp_log("%s", line);
 }
 
-static void hook_sock_event(void *ctx, struct socket *sock)
+void nsp_file_signal(struct nsp_file *f)
 {
-	struct nsp_file *f = nstack_sock_file(sock);
 	uint64_t one = 1;
 
-	(void)ctx;
 	/* Only waiters need the kernel object signalled; saves a syscall per packet. */
-	if (!f || f->evfd < 0 || (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
+	if (f->evfd < 0 || (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
 		return;
 	if (nsp_syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, pollers wake anyway. */
 	}
+}
+
+static void hook_sock_event(void *ctx, struct socket *sock)
+{
+	struct nsp_file *f = nstack_sock_file(sock);
+
+	(void)ctx;
+	if (f && !nsp_epoll_catch(f))
+		nsp_file_signal(f);
 }
 
 static void hook_log(void *ctx, enum nstack_log_level level, const char *line)

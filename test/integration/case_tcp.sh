@@ -421,6 +421,61 @@ m = re.search(r"waited ([0-9.]+) events \[\((\d+), 4\)\]", open("ep.log").read()
 sys.exit(0 if m and float(m.group(1)) < 2 else 1)'
 }
 
+# Two threads, each alone in its own epoll set, one connection in each. The
+# first sleeps on the link and receives every frame itself (direct receive),
+# also those for the second set's connection: an event it does not take for
+# its own set must still wake the other thread (epoll.c, ep_catch_end), and
+# its own events must reach it without a signal through the kernel set.
+case_tcp_epoll_events_for_another_sets_thread() {
+	in_peer timeout 30 python3 -c '
+import socket, time
+l = socket.create_server(("198.18.0.1", 9134))
+a, _ = l.accept()
+b, _ = l.accept()
+time.sleep(1)  # both waiters asleep before the first byte
+for i in range(40):
+    (a if i % 2 else b).send(b"x")
+    time.sleep(0.05)
+a.recv(1)
+b.recv(1)' &
+	local srv=$!
+	tcp_wait_listen 9134 || return 1
+	on_nstack timeout 30 python3 -c '
+import select, socket, threading, time
+a = socket.create_connection(("198.18.0.1", 9134))
+time.sleep(0.2)
+b = socket.create_connection(("198.18.0.1", 9134))
+lat = {"a": [], "b": []}
+def waiter(name, s):
+    ep = select.epoll()
+    ep.register(s.fileno(), select.EPOLLIN)
+    for _ in range(20):
+        t = time.monotonic()
+        ev = ep.poll(5)
+        if not ev:
+            lat[name].append(99)
+            return
+        lat[name].append(time.monotonic() - t)
+        s.recv(10)
+ta = threading.Thread(target=waiter, args=("a", a))
+ta.start()
+time.sleep(0.1)
+tb = threading.Thread(target=waiter, args=("b", b))
+tb.start()
+ta.join()
+tb.join()
+a.send(b"y")
+b.send(b"y")
+# The first wait includes the peer'"'"'s pause; each later byte comes 0.1 s after the last.
+print("a %d max %.3f b %d max %.3f" % (len(lat["a"]), max(lat["a"][1:] or [99]), len(lat["b"]), max(lat["b"][1:] or [99])))' >ep2.log 2>&1
+	wait $srv
+	cat ep2.log
+	python3 -c '
+import re, sys
+m = re.search(r"a 20 max ([0-9.]+) b 20 max ([0-9.]+)", open("ep2.log").read())
+sys.exit(0 if m and float(m.group(1)) < 1 and float(m.group(2)) < 1 else 1)'
+}
+
 # Sysctls changed while a program runs under nstack apply to the sockets it
 # creates afterwards, as Linux's: after tcp_timestamps=0 and tcp_sack=0 in
 # the namespace, the next connection negotiates neither (TCP_INFO options).
