@@ -69,6 +69,8 @@ struct ep_set {
 	int sleepers;
 	int linkfd; /* the link fd registered in the kernel set (ep_arm), -1 */
 	int mailfd; /* the doorbell registered there, -1 */
+	/* Their one-shot registrations are armed and have not fired (ep_arm). */
+	atomic_bool link_armed, mail_armed;
 	/*
 	 * Made before fork(): the kernel set is the parent's too, which may
 	 * take the events of what we would arm there (ep_arm) and not know
@@ -510,15 +512,23 @@ static uint64_t mono_ms(void)
  * was closed, which removed its registration: the new fd is added, never
  * an old number deleted (it may be the program's file by now).
  */
-static bool ep_arm(int epfd, int fd, uint32_t what, int *reg)
+static bool ep_arm(int epfd, int fd, uint32_t what, int *reg, atomic_bool *armed)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = EP_TAG | what};
 
-	if (*reg == fd && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+	/*
+	 * Still armed from the last sleep (it has not fired: nothing came on
+	 * the fd since it was armed, when its readiness was looked at): one
+	 * epoll_ctl per sleep saved. Should another thread's wait take the
+	 * event in between, that thread rings the bell (ring in ep_wait).
+	 */
+	if (*reg == fd && atomic_load(armed))
 		return true;
-	if (REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+	if ((*reg == fd && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0) ||
+	    REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
 	    (errno == EEXIST && REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
 		*reg = fd;
+		atomic_store(armed, true);
 		return true;
 	}
 	return false;
@@ -536,6 +546,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 	long mark = nsp_signal_mark();
 	bool caught_up = false; /* timeout 0: the link looked at once (nstack_rx_catch_up) */
 	bool again = false;	/* frames were processed: look once more without sleeping */
+	int slept = 0;		/* sleeps in the kernel so far */
 	struct nstack *ns = nsp_stack_running();
 	/*
 	 * The kernel's answer goes to a buffer of our own: it holds the tags
@@ -578,11 +589,21 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				linkfd = nstack_rx_direct_begin(ns, &ready);
 			else if (ns && alone && !s->inherited)
 				mailfd = nstack_mail_direct_begin(ns);
-			if (linkfd >= 0 && (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd)))
+			if (linkfd >= 0 && (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd, &s->link_armed)))
 				wait_ms = 0;
-			if (mailfd >= 0 && !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd))
+			if (mailfd >= 0 && !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd, &s->mail_armed))
 				wait_ms = 0;
-			nsp_sleep_begin(&m);
+			/*
+			 * The first sleep of the call needs no signals blocked: a
+			 * handler that runs between the check and the sleep ran, as
+			 * far as the program can tell, before it called us (the
+			 * window it has before any epoll_wait). A later sleep must
+			 * not let one slip in after our own wake-up: Linux's
+			 * epoll_wait would have been asleep then. Two syscalls saved
+			 * per sleep of a program that sleeps once per call.
+			 */
+			if (slept++)
+				nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
 				/* A handler ran between our sleeps: Linux's epoll_wait would be
 				 * asleep. */
@@ -590,9 +611,10 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				errno = EINTR;
 			} else {
 				k = REAL(epoll_pwait)(epfd, kev, kmax, wait_ms,
-						      sigmask ? sigmask : &m.old);
+						      sigmask || slept == 1 ? sigmask : &m.old);
 			}
-			nsp_sleep_end(&m);
+			if (slept > 1)
+				nsp_sleep_end(&m);
 			link_woke = ready;
 		} else {
 			k = REAL(epoll_pwait)(epfd, kev, kmax, 0, sigmask);
@@ -614,12 +636,14 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			uint64_t tag = kev[i].data.u64;
 
 			if (tag == (EP_TAG | EP_LINK)) {
+				atomic_store(&s->link_armed, false);
 				/* Armed by another thread of the set: it must wake to receive. */
 				link_woke |= linkfd >= 0;
 				ring |= linkfd < 0;
 				continue;
 			}
 			if (tag == (EP_TAG | EP_MAIL)) {
+				atomic_store(&s->mail_armed, false);
 				mail_woke |= mailfd >= 0;
 				ring |= mailfd < 0;
 				continue;
