@@ -366,6 +366,7 @@ static int ep_ctl_private(int epfd, int op, int fd, struct epoll_event *ev, stru
 		r->file = f;
 		atomic_fetch_add(&f->refs, 1);
 		atomic_fetch_add(&f->watchers, 1);
+		nstack_sock_watch(f->sock);
 		r->events = ev->events;
 		r->data = ev->data;
 		s->byfd[fd] = r;
@@ -589,9 +590,11 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 				linkfd = nstack_rx_direct_begin(ns, &ready);
 			else if (ns && alone && !s->inherited)
 				mailfd = nstack_mail_direct_begin(ns);
-			if (linkfd >= 0 && (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd, &s->link_armed)))
+			if (linkfd >= 0 &&
+			    (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd, &s->link_armed)))
 				wait_ms = 0;
-			if (mailfd >= 0 && !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd, &s->mail_armed))
+			if (mailfd >= 0 &&
+			    !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd, &s->mail_armed))
 				wait_ms = 0;
 			/*
 			 * The first sleep of the call needs no signals blocked: a

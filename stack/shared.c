@@ -76,7 +76,8 @@ void ns_mail_post(struct nstack *ns, int slot, enum ns_mail_kind kind, uintptr_t
 void ns_sock_event(struct nstack *ns, struct socket *sock)
 {
 	struct nstack_local *l = ns_local(ns);
-	uint64_t others = sock->holders & ~(1ull << l->slot);
+	uint64_t others =
+	    sock->holders & __atomic_load_n(&sock->watchers, __ATOMIC_SEQ_CST) & ~(1ull << l->slot);
 
 	if (l->hooks.sock_event && (sock->holders & (1ull << l->slot)))
 		l->hooks.sock_event(l->hooks.ctx, sock);
@@ -166,6 +167,7 @@ void ns_proc_reap(struct nstack *ns, int slot)
 		sock->users_by_slot[slot] = 0;
 		if (sock->holders & bit) {
 			sock->holders &= ~bit;
+			__atomic_fetch_and(&sock->watchers, ~bit, __ATOMIC_RELAXED);
 			sock_release_unheld(sock);
 		} else if (!sock->holders && sock->release_pending && !sock->users) {
 			sock_release(sock);
@@ -198,8 +200,12 @@ int nstack_fork_prepare(struct nstack *ns)
 	ns->procs->p[slot] = (struct ns_proc){.state = NS_PROC_FORKING};
 	ns->procs->gen++;
 	LIST_FOREACH(sock, &ns->sockets, all)
-	if (sock->holders & pbit)
+	if (sock->holders & pbit) {
 		sock->holders |= 1ull << slot;
+		/* Its copies of our epoll sets watch what ours do. */
+		if (__atomic_load_n(&sock->watchers, __ATOMIC_RELAXED) & pbit)
+			__atomic_fetch_or(&sock->watchers, 1ull << slot, __ATOMIC_RELAXED);
+	}
 	return slot;
 }
 
@@ -339,6 +345,7 @@ int nstack_exec_fds(struct nstack *ns, int *fds, struct socket **socks, int max)
 			kept |= p->exec_fds[i].sock == sock;
 		if (!kept) {
 			sock->holders &= ~bit;
+			__atomic_fetch_and(&sock->watchers, ~bit, __ATOMIC_RELAXED);
 			sock_release_unheld(sock);
 		}
 	}

@@ -238,6 +238,16 @@ static int filemap_grow(struct nstack_filemap *m)
 	return 0;
 }
 
+void nstack_sock_watch(struct socket *sock)
+{
+	int slot = ns_local(sock->ns)->slot;
+	uint64_t bit = slot >= 0 ? 1ull << slot : 0;
+
+	/* Seq-cst: ordered before the readiness check that follows, as the lock would. */
+	if (bit && !(__atomic_load_n(&sock->watchers, __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(&sock->watchers, bit, __ATOMIC_SEQ_CST);
+}
+
 /* Remembers this process's handle for sock (NULL forgets it). */
 void nstack_sock_set_file(struct socket *sock, void *file)
 {
@@ -308,6 +318,7 @@ int nstack_close(struct socket *sock)
 	filemap_del(ns_local(ns)->files, sock);
 	/* Other processes may still hold it (fork): only the last one closes. */
 	sock->holders &= ~(1ull << ns_local(ns)->slot);
+	__atomic_fetch_and(&sock->watchers, sock->holders, __ATOMIC_RELAXED);
 	sock_release_unheld(sock);
 	nstack_unlock(ns);
 	return 0;

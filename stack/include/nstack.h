@@ -261,6 +261,13 @@ long nstack_live_socks(struct nstack *ns);
 int nstack_socket(struct nstack *ns, int family, int type, int protocol, struct socket **res);
 void nstack_sock_set_file(struct socket *sock, void *file);
 void *nstack_sock_file(const struct socket *sock);
+/*
+ * This process waits for sock's readiness changes through the embedder's
+ * file (hooks.sock_event): other processes' changes reach it by mail from
+ * now on, until it lets go of the socket. Before the first readiness check
+ * of that wait; no lock needed.
+ */
+void nstack_sock_watch(struct socket *sock);
 int nstack_close(struct socket *sock);
 int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
 int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len);

@@ -236,7 +236,15 @@ struct socket {
 	 * by every process that has a descriptor for it; it is released when
 	 * the last one lets go (nstack_close) or dies.
 	 */
-	uint64_t holders;		      /* [S] bit per process slot */
+	uint64_t holders; /* [S] bit per process slot */
+	/*
+	 * Holders that watch it with epoll (nstack_sock_watch): only they act
+	 * on a readiness change, so only they get mail for one (an nginx
+	 * master holds the listener but never waits on it, and its stack
+	 * thread woke 2 500 times a second for nothing). Set with an atomic
+	 * OR by its own process without the lock; cleared with the holder bit.
+	 */
+	uint64_t watchers;		      /* [S] */
 	uint16_t users_by_slot[NS_MAX_PROCS]; /* [S] the calls in `users` per process */
 	LIST_ENTRY(socket) all;		      /* [S] ns->sockets */
 };

@@ -144,6 +144,57 @@ START_TEST(test_driver_finds_a_process_gone_reaps_it)
 }
 END_TEST
 
+/* Mail waiting in slot's box. */
+static uint32_t mail_count(int slot)
+{
+	return ns->procs->p[slot].mb_tail - ns->procs->p[slot].mb_head;
+}
+
+/*
+ * A readiness change goes by mail only to the holders that watch the socket
+ * with epoll: a holder that never waits on it (nginx's master and its
+ * listener) is not woken for each. A fork child watches what its parent
+ * did; letting go of the socket ends the watch.
+ */
+START_TEST(test_sock_event_mails_only_holders_that_watch)
+{
+	struct socket *sock;
+	int child;
+
+	ck_assert_int_eq(nstack_socket(ns, AF_INET, SOCK_DGRAM, 0, &sock), 0);
+	nstack_lock(ns);
+	ns->procs->p[1] = (struct ns_proc){.pid = getpid(), .state = NS_PROC_LIVE};
+	sock->holders |= 1ull << 1;
+	ns_sock_event(ns, sock);
+	ck_assert_uint_eq(mail_count(1), 0);
+	nstack_unlock(ns);
+
+	/* Slot 1 registers it (its own nstack_sock_watch sets its bit). */
+	__atomic_fetch_or(&sock->watchers, 1ull << 1, __ATOMIC_SEQ_CST);
+	nstack_lock(ns);
+	ns_sock_event(ns, sock);
+	ck_assert_uint_eq(mail_count(1), 1);
+	ck_assert_uint_eq(ns->procs->p[1].mb[0].kind, NS_MAIL_EVENT);
+	ck_assert_ptr_eq((void *)ns->procs->p[1].mb[0].arg, sock);
+	nstack_unlock(ns);
+
+	nstack_sock_watch(sock);
+	ck_assert_uint_eq(sock->watchers, 3);
+	child = nstack_fork_prepare(ns);
+	ck_assert_int_gt(child, 1);
+	ck_assert(sock->watchers & (1ull << child));
+	nstack_fork_parent(ns, child, -1); /* failed: the child's holds and watch go */
+	ck_assert_uint_eq(sock->watchers, 3);
+
+	/* Slot 1 lets go (dies); its watch goes with its hold. */
+	nstack_lock(ns);
+	ns_proc_reap(ns, 1);
+	ck_assert_uint_eq(sock->watchers, 1);
+	nstack_unlock(ns);
+	nstack_close(sock);
+}
+END_TEST
+
 static Suite *shared_suite(void)
 {
 	Suite *s = suite_create("shared");
@@ -153,6 +204,7 @@ static Suite *shared_suite(void)
 	tcase_add_test(tc, test_joined_driver_dies_pidfd_fires_takes_the_link);
 	tcase_add_test(tc, test_joined_driver_already_gone_takes_the_link);
 	tcase_add_test(tc, test_driver_finds_a_process_gone_reaps_it);
+	tcase_add_test(tc, test_sock_event_mails_only_holders_that_watch);
 	suite_add_tcase(s, tc);
 	return s;
 }
