@@ -82,7 +82,7 @@ unsigned int tcp_ehashfn(const struct nstack *ns, uint32_t laddr, uint16_t lport
 	h ^= h >> 15;
 	h *= 0x27d4eb2du;
 	h ^= h >> 13;
-	return h & (TCP_EHASH_SIZE - 1);
+	return h & ns->tcp->ehash_mask;
 }
 
 static bool sk_hashed(const struct sock *sk)
@@ -793,11 +793,23 @@ static void tcp_purge_all(struct nstack *ns)
 int tcp_init(struct nstack *ns)
 {
 	struct tcp_state *st;
+	unsigned int buckets;
 	int err, i;
 
 	st = ns_zalloc(ns, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	buckets = TCP_EHASH_MIN;
+	while (buckets < TCP_EHASH_MAX &&
+	       (size_t)buckets * 2 * TCP_EHASH_ARENA_BYTES <= ns->arena->size)
+		buckets *= 2;
+	st->ehash = ns_zalloc(ns, buckets * sizeof(*st->ehash));
+	st->rhash = ns_zalloc(ns, buckets * sizeof(*st->rhash));
+	if (!st->ehash || !st->rhash) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	st->ehash_mask = buckets - 1;
 	ns->tcp = st;
 	LIST_INIT(&st->all);
 	st->hash_secret = ns_random32(ns);
@@ -819,6 +831,8 @@ out_proto:
 out_cong:
 	tcp_cong_exit(ns);
 out_free:
+	ns_free(ns, st->ehash);
+	ns_free(ns, st->rhash);
 	ns_free(ns, st);
 	ns->tcp = NULL;
 	return err;
@@ -833,6 +847,8 @@ void tcp_exit(struct nstack *ns)
 	inet_del_protocol(ns, IPPROTO_TCP);
 	tcp_purge_all(ns);
 	tcp_cong_exit(ns);
+	ns_free(ns, ns->tcp->ehash);
+	ns_free(ns, ns->tcp->rhash);
 	ns_free(ns, ns->tcp);
 	ns->tcp = NULL;
 }
