@@ -30,7 +30,10 @@
 #include <netinet/in.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -52,8 +55,25 @@
  * With receive offload the slots are sized for 64 KiB frames and 32 MiB
  * holds only ~500 of them, which a burst of unmergeable small frames (SYNs
  * of many clients, requests of many connections) fills: twice as many.
+ * libpcap rounds each slot's block up to a power of two: a 65 616-byte slot
+ * takes a 128 KiB block, so these 64 MiB map 127 MiB (/proc/PID/maps).
  */
 #define PCAP_LIVE_BUFSIZE_GRO (64u << 20)
+/*
+ * GRO merges a flow's segments into an IP packet below the interface's
+ * gro_max_size (65 536 by default). Capped at PCAP_LIVE_GRO_MAX, a merged
+ * frame (plus the Ethernet header and a VLAN tag, behind the kernel's
+ * 80-byte slot offset, 12 more than libpcap reckons with) fits a slot of
+ * libpcap's under 64 KiB, so that the blocks are 64 KiB: 128 MiB then
+ * holds twice the slots in the memory the 64 MiB took, ~2 000, for a SYN
+ * flood's bursts. A merged packet is at most 44 full-sized segments
+ * instead of 45.
+ */
+#define PCAP_LIVE_GRO_MAX	     65024u
+#define PCAP_LIVE_GRO_SNAPLEN	     ((int)PCAP_LIVE_GRO_MAX + 18 + 12)
+#define PCAP_LIVE_BUFSIZE_GRO_CAPPED (128u << 20)
+/* From <linux/if_link.h> of Linux 6.3 (Debian 12's headers stop before it). */
+#define LIVE_IFLA_GRO_IPV4_MAX_SIZE 64
 
 /* From <linux/ethtool.h>, which clashes with our own Ethernet header. */
 #define ETHTOOL_GFLAGS_CMD 0x00000025u
@@ -1115,6 +1135,112 @@ static bool live_rx_merges(const char *ifname)
 }
 
 /*
+ * One rtnetlink request about ifname's link: RTM_GETLINK fills *gro with
+ * the largest packet GRO may merge (gro_max_size, and gro_ipv4_max_size
+ * where the kernel has it); RTM_NEWLINK sets gro_max_size to *gro (which
+ * sets the IPv4 one too when it is 64 KiB or less). 0 or -errno.
+ */
+static int live_gro_size(const char *ifname, int type, unsigned int *gro)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr rta;
+		uint32_t val;
+	} req = {0};
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	union {
+		struct nlmsghdr nh;
+		char buf[16384];
+	} ans;
+	unsigned int ifindex = if_nametoindex(ifname), found = 0;
+	ssize_t n;
+	int fd, len, rc = -EIO;
+
+	if (!ifindex)
+		return -ENODEV;
+	req.nh.nlmsg_len = type == RTM_NEWLINK ? sizeof(req) : NLMSG_LENGTH(sizeof(req.ifi));
+	req.nh.nlmsg_type = (uint16_t)type;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | (type == RTM_NEWLINK ? NLM_F_ACK : 0);
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)ifindex;
+	req.rta.rta_type = IFLA_GRO_MAX_SIZE;
+	req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
+	req.val = *gro;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	n = recv(fd, &ans, sizeof(ans), 0);
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	len = (int)n;
+	for (struct nlmsghdr *h = &ans.nh; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+		struct rtattr *a;
+		int alen;
+
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			rc = h->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ? e->error : -EIO;
+			break;
+		}
+		if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(req.ifi)))
+			continue;
+		a = IFLA_RTA(NLMSG_DATA(h));
+		alen = (int)IFLA_PAYLOAD(h);
+		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+			uint32_t v;
+
+			if ((a->rta_type != IFLA_GRO_MAX_SIZE &&
+			     a->rta_type != LIVE_IFLA_GRO_IPV4_MAX_SIZE) ||
+			    RTA_PAYLOAD(a) < sizeof(v))
+				continue;
+			memcpy(&v, RTA_DATA(a), sizeof(v));
+			found = v > found ? v : found;
+		}
+		rc = found ? 0 : -EOPNOTSUPP; /* a kernel without the attributes (before 5.19) */
+		*gro = found;
+		break;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+/* See pcap_live.h. */
+int pcap_live_gro_cap(const char *ifname)
+{
+	unsigned int gro = 0;
+	int rc = live_gro_size(ifname, RTM_GETLINK, &gro);
+
+	if (rc)
+		return rc;
+	if (gro <= PCAP_LIVE_GRO_MAX)
+		return 0;
+	gro = PCAP_LIVE_GRO_MAX;
+	rc = live_gro_size(ifname, RTM_NEWLINK, &gro);
+	return rc ? rc : 1;
+}
+
+/* Whether GRO on ifname merges nothing larger than PCAP_LIVE_GRO_MAX (and no LRO). */
+static bool live_gro_capped(const char *ifname)
+{
+	struct ethtool_val flags = {.cmd = ETHTOOL_GFLAGS_CMD};
+	unsigned int gro = 0;
+
+	if (ethtool_val(ifname, &flags) || (flags.data & ETH_FLAG_LRO_BIT))
+		return false; /* a NIC's LRO knows no gro_max_size */
+	return live_gro_size(ifname, RTM_GETLINK, &gro) == 0 && gro <= PCAP_LIVE_GRO_MAX;
+}
+
+/*
  * The snap length to capture with. libpcap sizes every slot of its ring by
  * the snap length when the interface reports any offload (a veth has GSO on
  * even with TX checksums off), so 65535 left an 8 MiB ring with about 128
@@ -1129,7 +1255,7 @@ static int live_snaplen(const char *ifname)
 	unsigned int mtu;
 
 	if (pcap_live_read_mtu(ifname, &mtu) || live_rx_merges(ifname))
-		return PCAP_LIVE_SNAPLEN;
+		return live_gro_capped(ifname) ? PCAP_LIVE_GRO_SNAPLEN : PCAP_LIVE_SNAPLEN;
 	return mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
 }
 
@@ -1224,10 +1350,12 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 	snaplen = live_snaplen(o->ifname);
 	pcap_set_snaplen(p, snaplen + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, (int)(o->tx_only		     ? 256 * 1024
-				      : o->buffer_size		     ? o->buffer_size
-				      : snaplen == PCAP_LIVE_SNAPLEN ? PCAP_LIVE_BUFSIZE_GRO
-								     : PCAP_LIVE_BUFSIZE));
+	pcap_set_buffer_size(p,
+			     (int)(o->tx_only			      ? 256 * 1024
+				   : o->buffer_size		      ? o->buffer_size
+				   : snaplen == PCAP_LIVE_SNAPLEN     ? PCAP_LIVE_BUFSIZE_GRO
+				   : snaplen == PCAP_LIVE_GRO_SNAPLEN ? PCAP_LIVE_BUFSIZE_GRO_CAPPED
+								      : PCAP_LIVE_BUFSIZE));
 	/* Frames to a MAC other than the interface's need promiscuous mode. */
 	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
 	pcap_set_timeout(p, 1);

@@ -54,6 +54,13 @@ int pcap_live_read_mtu(const char *ifname, unsigned int *mtu);
 int pcap_live_gro_on(const char *ifname);
 
 /*
+ * Caps ifname's gro_max_size (needs CAP_NET_ADMIN) so that a merged frame
+ * fits a 64 KiB ring slot: twice the slots in the same memory. 1 when it
+ * was lowered, 0 when it was low enough, -errno when it could not be.
+ */
+int pcap_live_gro_cap(const char *ifname);
+
+/*
  * Opens ifname for nstack and returns a net_device that the stack then owns
  * (its ops->close frees everything, the net_device included). On failure
  * returns -ENODEV (no such interface), -EPERM (no CAP_NET_RAW), -ENETDOWN

@@ -1127,6 +1127,8 @@ static int start_locked(void)
 			nsp_log_info("turned generic receive offload on for %s (NSTACK_GRO=0 to "
 				     "leave it)",
 				     c.cfg.ifname);
+		if (g >= 0 && pcap_live_gro_cap(c.cfg.ifname) == 1)
+			nsp_log_info("set gro_max_size of %s to fit a ring slot", c.cfg.ifname);
 	}
 	rc = open_stack(&c, &o, &ns, &after_exec, &joined, err, sizeof(err));
 	if (rc)
