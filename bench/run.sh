@@ -43,7 +43,8 @@
 # divided by the bytes received; a busy machine inflates it); send and
 # receive again at MTU 9000 (both veth ends, BENCH_JUMBO=0 skips them);
 # nginx with 1 and with 2 worker processes; new connections per second
-# (wrk with "Connection: close", 2 workers); BENCH_IDLE_CONNS (default
+# (wrk with "Connection: close") with 1 and with 2 workers, so that what a
+# second worker adds is seen for both stacks; BENCH_IDLE_CONNS (default
 # 10000) idle connections held by a server (bench/idle.py) with the memory
 # they cost: the growth of the kernel's Slab (/proc/meminfo; both ends'
 # kernel sockets, so the client's share is in both columns) plus, for
@@ -245,8 +246,8 @@ flood_fetches() {
 }
 
 # nginx_rows NAME PORT ADDR WORKERS CMD...: nginx runs under CMD with WORKERS
-# workers; prints "RPS" (keep-alive requests/s), then with 2 workers also
-# "CPS OK TRIED" (Connection: close requests/s and the SYN-flood fetches).
+# workers; prints "RPS CPS" (keep-alive and Connection: close requests/s),
+# then with 2 workers also "OK TRIED" (the SYN-flood fetches).
 nginx_rows() {
 	local name=$1 port=$2 addr=$3 workers=$4 pid i out
 	shift 4
@@ -260,10 +261,8 @@ nginx_rows() {
 		sleep 0.2
 	done
 	out=$(wrk_best "$name" "http://$addr:$port/small")
-	if [ "$workers" = 2 ]; then
-		out="$out $(wrk_best "$name-close" "http://$addr:$port/small" -H 'Connection: close')"
-		out="$out $(flood_fetches "$addr" "$port")"
-	fi
+	out="$out $(wrk_best "$name-close" "http://$addr:$port/small" -H 'Connection: close')"
+	[ "$workers" = 2 ] && out="$out $(flood_fetches "$addr" "$port")"
 	kill -QUIT "$(cat "$work/ng$port/nginx.pid" 2>/dev/null)" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	rm -f "$work/ng$port/nginx.pid"
@@ -329,7 +328,7 @@ n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER
 n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
 n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
 n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
-n_ng1=0 n_ng2="0 0 0 0"
+n_ng1="0 0" n_ng2="0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	n_ng1=$(nginx_rows nstack-nginx1 8083 198.18.0.2 1 ip netns exec "$NS" "$BUILD/nstack" --)
 	n_ng2=$(nginx_rows nstack-nginx 8081 198.18.0.2 2 ip netns exec "$NS" "$BUILD/nstack" --)
@@ -351,7 +350,7 @@ ip -n "$NS" addr add "$KADDR/24" dev nstack0
 k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
 k_rr=$(rr kernel-rr ip netns exec "$NS" python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
-k_ng1=0 k_ng2="0 0 0 0"
+k_ng1="0 0" k_ng2="0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
 	k_ng2=$(nginx_rows kernel-nginx 8082 "$KADDR" 2 ip netns exec "$NS")
@@ -394,12 +393,14 @@ for name, n, k in rows:
 nrr, krr = float("$n_rr"), float("$k_rr")
 print("%-20s %17.1f %17.1f %6s   (us; ratio kernel/nstack)" % ("TCP 100 B RR median", nrr, krr,
       ratio(krr, nrr) if nrr > 0 else "n/a"))
-n1, k1 = int("$n_ng1"), int("$k_ng1")
+n1, nc1 = (int(x) for x in "$n_ng1".split())
+k1, kc1 = (int(x) for x in "$k_ng1".split())
 n2, nc, nok, ntr = (int(x) for x in "$n_ng2".split())
 k2, kc, kok, ktr = (int(x) for x in "$k_ng2".split())
 print("%-20s %17d %17d %6s   (req/s, wrk 1 KiB keep-alive)" % ("nginx 1 worker", n1, k1, ratio(n1, k1)))
 print("%-20s %17d %17d %6s" % ("nginx 2 workers", n2, k2, ratio(n2, k2)))
 print("%-20s %17d %17d %6s   (Connection: close, 2 workers)" % ("new connections/s", nc, kc, ratio(nc, kc)))
+print("%-20s %17d %17d %6s   (Connection: close, 1 worker)" % ("  with 1 worker", nc1, kc1, ratio(nc1, kc1)))
 print("%-20s %11d of %3d %11d of %3d %6s   (fetches OK during %s s of hping3 --flood)" % (
       "SYN flood", nok, ntr, kok, ktr, ratio(nok / ntr if ntr else 0, kok / ktr if ktr else 0), flood))
 ns_slab, ns_arena = (int(x) for x in "$n_idle".split())
