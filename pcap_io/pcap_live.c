@@ -1124,16 +1124,6 @@ int pcap_live_gro_on(const char *ifname)
 	return rc ? rc : get.data ? 1 : -EOPNOTSUPP;
 }
 
-/* Whether the interface may hand us frames larger than its MTU (GRO or LRO on). */
-static bool live_rx_merges(const char *ifname)
-{
-	struct ethtool_val gro = {.cmd = ETHTOOL_GGRO_CMD}, flags = {.cmd = ETHTOOL_GFLAGS_CMD};
-
-	if (ethtool_val(ifname, &gro) || gro.data)
-		return true;
-	return ethtool_val(ifname, &flags) || (flags.data & ETH_FLAG_LRO_BIT);
-}
-
 /*
  * One rtnetlink request about ifname's link: RTM_GETLINK fills *gro with
  * the largest packet GRO may merge (gro_max_size, and gro_ipv4_max_size
@@ -1229,15 +1219,25 @@ int pcap_live_gro_cap(const char *ifname)
 	return rc ? rc : 1;
 }
 
-/* Whether GRO on ifname merges nothing larger than PCAP_LIVE_GRO_MAX (and no LRO). */
-static bool live_gro_capped(const char *ifname)
+/*
+ * The snap length the interface's merged frames need: 0 when it hands us
+ * none larger than its MTU (GRO and LRO off), PCAP_LIVE_GRO_SNAPLEN when
+ * only GRO merges and no further than PCAP_LIVE_GRO_MAX, else (LRO, whose
+ * NIC knows no gro_max_size, or when we cannot tell) PCAP_LIVE_SNAPLEN.
+ */
+static int live_rx_merge_snaplen(const char *ifname)
 {
-	struct ethtool_val flags = {.cmd = ETHTOOL_GFLAGS_CMD};
-	unsigned int gro = 0;
+	struct ethtool_val gro = {.cmd = ETHTOOL_GGRO_CMD}, flags = {.cmd = ETHTOOL_GFLAGS_CMD};
+	unsigned int max = 0;
 
-	if (ethtool_val(ifname, &flags) || (flags.data & ETH_FLAG_LRO_BIT))
-		return false; /* a NIC's LRO knows no gro_max_size */
-	return live_gro_size(ifname, RTM_GETLINK, &gro) == 0 && gro <= PCAP_LIVE_GRO_MAX;
+	if (ethtool_val(ifname, &gro) || ethtool_val(ifname, &flags) ||
+	    (flags.data & ETH_FLAG_LRO_BIT))
+		return PCAP_LIVE_SNAPLEN;
+	if (!gro.data)
+		return 0;
+	return live_gro_size(ifname, RTM_GETLINK, &max) == 0 && max <= PCAP_LIVE_GRO_MAX
+		   ? PCAP_LIVE_GRO_SNAPLEN
+		   : PCAP_LIVE_SNAPLEN;
 }
 
 /*
@@ -1253,9 +1253,12 @@ static bool live_gro_capped(const char *ifname)
 static int live_snaplen(const char *ifname)
 {
 	unsigned int mtu;
+	int merged = live_rx_merge_snaplen(ifname);
 
-	if (pcap_live_read_mtu(ifname, &mtu) || live_rx_merges(ifname))
-		return live_gro_capped(ifname) ? PCAP_LIVE_GRO_SNAPLEN : PCAP_LIVE_SNAPLEN;
+	if (merged)
+		return merged;
+	if (pcap_live_read_mtu(ifname, &mtu))
+		return PCAP_LIVE_SNAPLEN;
 	return mtu + 22 < PCAP_LIVE_SNAPLEN ? (int)mtu + 22 : PCAP_LIVE_SNAPLEN;
 }
 
@@ -1437,7 +1440,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 		if (o->mtu)
 			(void)pcap_live_read_mtu(o->ifname, &ifmtu);
 		/* With GRO or LRO on the slots are sized for 64 KiB whatever the MTU. */
-		if (!vnet_frame_fits(ifmtu) && !live_rx_merges(o->ifname)) {
+		if (!vnet_frame_fits(ifmtu) && !live_rx_merge_snaplen(o->ifname)) {
 			/* Full-size frames would be cut: receive them without the header (and send
 			 * without GSO). */
 			noghdr = *o;

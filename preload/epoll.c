@@ -92,9 +92,9 @@ static void ready_add(struct ep_set *s, struct ep_reg *r);
  * the frames (or the mail) that make its sockets ready, so signalling their
  * eventfds, only for its own next epoll_pwait(0) to read the signals back,
  * costs two syscalls per event for nothing (a write per request in nginx).
- * A file whose one watcher is a registration (its only one in this process,
- * no poller asleep on it) is noted here instead, with a reference, and goes
- * straight onto the set's ready list when the section ends (ep_catch_end).
+ * A file with one epoll registration in this process is noted here instead,
+ * with a reference, and goes straight onto the set's ready list when the
+ * section ends (ep_catch_end).
  */
 #define EP_CATCH_MAX 32
 struct ep_caught {
@@ -115,9 +115,9 @@ bool nsp_epoll_catch(struct nsp_file *f)
 	if (!ep_catch.on)
 		return false;
 	watchers = atomic_load(&f->watchers);
-	if (atomic_load(&f->sleepers) == 0 && watchers == 0)
+	if (watchers == 0)
 		return true; /* nobody to tell */
-	if (atomic_load(&f->sleepers) != 0 || watchers != 1 || f->evfd < 0)
+	if (watchers != 1 || f->evfd < 0)
 		goto miss;
 	for (int i = 0; i < ep_catch.n; i++)
 		if (ep_catch.c[i].f == f)
@@ -167,16 +167,17 @@ static bool ep_catch_end(struct ep_set *s, struct nstack *ns)
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (int i = 0; i < n; i++) {
-		struct ep_caught *c = &ep_catch.c[i];
-
-		if (c->fd >= 0) {
+		if (ep_catch.c[i].fd < 0)
+			continue;
+		if (!late)
 			nstack_lock(ns);
-			nsp_file_signal(c->f);
-			nstack_unlock(ns);
-			late = true;
-		}
-		fdt_put(c->f);
+		nsp_file_signal(ep_catch.c[i].f);
+		late = true;
 	}
+	if (late)
+		nstack_unlock(ns);
+	for (int i = 0; i < n; i++)
+		fdt_put(ep_catch.c[i].f);
 	ep_catch.n = 0;
 	return ep_catch.missed || late;
 }

@@ -224,7 +224,6 @@ void fdt_fork_child(void)
 
 			if (pass == 0) {
 				atomic_store(&f->refs, 0);
-				atomic_store(&f->sleepers, 0);
 				pthread_mutex_init(&f->wait_lock, NULL);
 			} else {
 				atomic_fetch_add(&f->refs, 1);

@@ -120,9 +120,8 @@ struct nsp_file {
 	int evfd;
 	atomic_int refs;	   /* fd numbers + calls in progress */
 	atomic_int nfds;	   /* fd numbers mapped to it (fdtable) */
-	atomic_int sleepers;	   /* pollers that want a signal */
 	atomic_int watchers;	   /* epoll registrations: signal every change */
-	pthread_mutex_t wait_lock; /* orders sleepers++ against the drain; guards opts */
+	pthread_mutex_t wait_lock; /* guards opts */
 	/* What a handover to the kernel needs to rebuild the socket there. */
 	int type, protocol;
 	bool bound; /* the program called bind() */

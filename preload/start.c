@@ -156,8 +156,8 @@ void nsp_file_signal(struct nsp_file *f)
 {
 	uint64_t one = 1;
 
-	/* Only waiters need the kernel object signalled; saves a syscall per packet. */
-	if (f->evfd < 0 || (atomic_load(&f->sleepers) == 0 && atomic_load(&f->watchers) == 0))
+	/* Only epoll sets need the kernel object signalled (poll waits by token). */
+	if (f->evfd < 0 || atomic_load(&f->watchers) == 0)
 		return;
 	if (nsp_syscall(SYS_write, f->evfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, pollers wake anyway. */
