@@ -162,6 +162,8 @@ struct pcap_live {
 	uint64_t rx_from, rx_until;
 	bool rx_past_until;
 	bool filter_locked; /* nstack-opener locked the filter: rx_stop cannot */
+	/* Opened deaf (pcap_live_opts.rx_deaf): its filter, to set once it joins (rx_join). */
+	char *deaf_filter;
 };
 
 /* Set around pcap_activate(): the packet socket libpcap makes gets PACKET_VNET_HDR. */
@@ -984,6 +986,7 @@ static void pcap_live_close(struct net_device *dev)
 			close(pl->tx_fd);
 		pcap_close(pl->p);
 		free(pl->txbuf);
+		free(pl->deaf_filter);
 		free(pl);
 	}
 	free(dev);
@@ -1018,26 +1021,196 @@ static bool pcap_live_rx_window(struct net_device *dev, uint64_t from, uint64_t 
 }
 
 /*
+ * struct sock_fprog's layout; pcap's bpf_insn is the kernel's sock_filter
+ * (linux/filter.h and pcap/bpf.h define the same macros, differently).
+ */
+struct kfprog {
+	unsigned short len;
+	struct bpf_insn *filter;
+};
+#define SKF_AD_OFF	(-0x1000)
+#define SKF_AD_PROTOCOL 0
+#define SKF_NET_OFF	(-0x100000)
+
+/* A filter that takes nothing (its socket stays, for sending or to join a group later). */
+static int live_set_none(int fd)
+{
+	struct bpf_insn none = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct kfprog prog = {.len = 1, .filter = &none};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
  * The socket stays for sending: a filter that takes nothing stops the
  * kernel from copying every frame into a ring nobody reads any more.
  */
 static int pcap_live_rx_stop(struct net_device *dev)
 {
 	struct pcap_live *pl = dev->priv;
-	/* struct sock_fprog's layout; pcap's bpf_insn is the kernel's sock_filter. */
-	struct {
-		unsigned short len;
-		struct bpf_insn *filter;
-	} prog;
-	struct bpf_insn none = BPF_STMT(BPF_RET | BPF_K, 0);
-
-	prog.len = 1;
-	prog.filter = &none;
 
 	if (pl->filter_locked)
 		return -EPERM;
-	if (setsockopt(pcap_fileno(pl->p), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+	return live_set_none(pcap_fileno(pl->p));
+}
+
+static int live_set_filter_text(pcap_t *p, const char *filter, char *err, size_t errlen);
+static int tx_socket(const char *ifname, bool vnet);
+
+static void rx_discard(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	(void)user;
+	(void)h;
+	(void)bytes;
+}
+
+/*
+ * PACKET_FANOUT's argument: CBPF (our program picks the member), outgoing
+ * frames left out as PACKET_IGNORE_OUTGOING does for a lone socket (the
+ * group's flag, not the socket's, counts once it is in one).
+ */
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
+#define FANOUT_ARG_BASE ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16)
+
+static int pcap_live_rx_join(struct net_device *dev, uint32_t *arg)
+{
+	struct pcap_live *pl = dev->priv;
+	int fd = pcap_fileno(pl->p);
+	int v = (int)*arg;
+	socklen_t len = sizeof(v);
+
+	/* nstack-opener locked the filter: the kernel would refuse our program too. */
+	if (pl->filter_locked)
+		return -EPERM;
+	if (!v) {
+		/* A new group: the kernel picks an id no other group of this namespace has. */
+		v = FANOUT_ARG_BASE | (PACKET_FANOUT_FLAG_UNIQUEID << 16);
+		if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0)
+			return -errno;
+		if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, &len) < 0)
+			return -errno;
+		*arg = (uint32_t)v & ~((uint32_t)PACKET_FANOUT_FLAG_UNIQUEID << 16);
+	} else if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0) {
 		return -errno;
+	}
+	if (pl->deaf_filter) {
+		char err[PCAP_ERRBUF_SIZE + 32];
+		int rc;
+
+		/*
+		 * What the ring took before its filter took nothing was every
+		 * frame, which another ring has too; since, nothing: the group's
+		 * program sends no frame to a member it does not know yet.
+		 */
+		while (pcap_dispatch(pl->p, -1, rx_discard, NULL) > 0)
+			;
+		rc = live_set_filter_text(pl->p, pl->deaf_filter, err, sizeof(err));
+		if (rc)
+			return rc;
+		free(pl->deaf_filter);
+		pl->deaf_filter = NULL;
+	}
+	return 0;
+}
+
+/*
+ * The group's program (classic BPF; loads relative to the network header,
+ * where the kernel has the frame when it picks a member, whichever way it
+ * goes): the ports of an unfragmented IPv4 or a plain IPv6 TCP or UDP
+ * frame, mixed as ns_fan_bucket mixes them, pick member[]; anything else
+ * goes to dflt.
+ */
+int pcap_live_steer_prog(struct bpf_insn *f, unsigned int max, const uint8_t *member,
+			 unsigned int n, unsigned int dflt)
+{
+	unsigned int i = 0, def, v6, hash;
+
+	if (!n || n > 64 || max < 28 + 2 * n)
+		return -EINVAL;
+	/* Layout: header 0..1, IPv4 2..11, IPv6 12..18, hash 19..21, table, def. */
+	v6 = 12;
+	hash = 19;
+	def = hash + 5 + 2 * n;
+#define J(code, k, t, e) (struct bpf_insn) BPF_JUMP(code, k, (uint8_t)(t), (uint8_t)(e))
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL);
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, v6 - 2);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 9);
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 1, 0);
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, def - 5);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 6);
+	f[i++] = J(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, def - 7, 0);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, SKF_NET_OFF);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_IND, SKF_NET_OFF);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ST, 0);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_IND, SKF_NET_OFF + 2);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_JMP | BPF_JA, hash - 12);
+	/* 12: IPv6, the protocol still in A. */
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, def - 13);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 6);
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 1, 0);
+	f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, def - 16);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 40);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ST, 0);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 42);
+	/* 19: A = dport, M[0] = sport. */
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_LDX | BPF_MEM, 0);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, NS_FAN_MIX);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16);
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n);
+	for (unsigned int k = 0; k < n; k++) {
+		f[i++] = J(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 1);
+		f[i++] = (struct bpf_insn)BPF_STMT(BPF_RET | BPF_K, member[k]);
+	}
+#undef J
+	f[i++] = (struct bpf_insn)BPF_STMT(BPF_RET | BPF_K, dflt);
+	return (int)i;
+}
+
+static int pcap_live_rx_steer(struct net_device *dev, const uint8_t *member, unsigned int n,
+			      unsigned int dflt)
+{
+	struct pcap_live *pl = dev->priv;
+	struct bpf_insn f[28 + 2 * 64];
+	struct kfprog prog;
+	int len = pcap_live_steer_prog(f, sizeof(f) / sizeof(f[0]), member, n, dflt);
+
+	if (len < 0)
+		return len;
+	prog.len = (unsigned short)len;
+	prog.filter = f;
+	if (setsockopt(pcap_fileno(pl->p), SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* See pcap_live.h. */
+int pcap_live_fork_detach(struct net_device *dev)
+{
+	struct pcap_live *pl = dev->priv;
+	int fd, null;
+
+	if (pl->tx_fd < 0) {
+		fd = tx_socket(dev->name, pl->vnet);
+		if (fd < 0)
+			return -errno;
+		pl->tx_fd = fd;
+	}
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0)
+		return -errno;
+	/*
+	 * The number stays ours (libpcap closes it with the handle), the
+	 * socket goes: pcap_close() would have told the kernel to drop the
+	 * ring, which takes the socket out of its group and puts it back last,
+	 * moving the other members under the parent that reads it.
+	 */
+	dup2(null, pcap_fileno(pl->p));
+	close(null);
 	return 0;
 }
 
@@ -1045,6 +1218,8 @@ static const struct netdev_ops pcap_live_ops = {
     .rx_clock = pcap_live_rx_clock,
     .rx_window = pcap_live_rx_window,
     .rx_stop = pcap_live_rx_stop,
+    .rx_join = pcap_live_rx_join,
+    .rx_steer = pcap_live_rx_steer,
     .xmit = pcap_live_xmit,
     .xmit_gso = pcap_live_xmit_gso,
     .xmit_gso_keep = pcap_live_xmit_gso_keep,
@@ -1283,7 +1458,7 @@ static bool vnet_frame_fits(unsigned int mtu)
  * when libpcap's socket must go without it; -1 when it cannot be had (no
  * CAP_NET_RAW here: the opener hands out only libpcap's socket).
  */
-static int vnet_tx_socket(const char *ifname)
+static int tx_socket(const char *ifname, bool vnet)
 {
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = 0};
 	int one = 1, fd;
@@ -1295,7 +1470,7 @@ static int vnet_tx_socket(const char *ifname)
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
+	if ((vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		close(fd);
 		return -1;
@@ -1304,18 +1479,11 @@ static int vnet_tx_socket(const char *ifname)
 }
 
 /* The filter text for o, compiled and attached; 0 or -errno. */
-static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint8_t ifmac[6],
-			   char *err, size_t errlen)
+static int live_set_filter_text(pcap_t *p, const char *filter, char *err, size_t errlen)
 {
 	struct bpf_program prog;
-	char filter[1024];
 	int rc;
 
-	/* A tx_only handle takes nothing in: another process of the stack receives. */
-	rc = pcap_filter_text(filter, sizeof(filter), o->addr, o->prefixlen,
-			      o->mac ? o->mac : ifmac, o->ipv6, o->addr6, o->tx_only);
-	if (rc)
-		return rc;
 	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(p));
 		return -EINVAL;
@@ -1327,6 +1495,29 @@ static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint
 		return -EIO;
 	}
 	return 0;
+}
+
+static int live_set_filter(pcap_t *p, const struct pcap_live_opts *o, const uint8_t ifmac[6],
+			   char **deaf, char *err, size_t errlen)
+{
+	char filter[1024];
+	int rc;
+
+	/* A tx_only handle takes nothing in: another process of the stack receives. */
+	rc = pcap_filter_text(filter, sizeof(filter), o->addr, o->prefixlen,
+			      o->mac ? o->mac : ifmac, o->ipv6, o->addr6, o->tx_only);
+	if (rc)
+		return rc;
+	if (o->rx_deaf) {
+		/* Set when it joins its group (pcap_live_rx_join); nothing until then. */
+		*deaf = strdup(filter);
+		if (!*deaf) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		return live_set_none(pcap_fileno(p));
+	}
+	return live_set_filter_text(p, filter, err, errlen);
 }
 
 /*
@@ -1410,6 +1601,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	unsigned int mtu;
 	struct pcap_live_opts noghdr;
 	bool origin_no_gso = o->no_gso;
+	char *deaf = NULL;
 	int spare = o->spare_fd;
 	pcap_t *p;
 	int rc;
@@ -1506,8 +1698,15 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 				 sizeof(one));
 	}
 	/* The opener locked this very filter on: another attach would fail. */
-	if (!locked && (rc = live_set_filter(p, o, ifmac, err, errlen)))
+	if (locked && o->rx_deaf) {
+		snprintf(err, errlen, "the opener's socket has its filter locked: it cannot join");
+		rc = -EPERM;
 		goto out_close;
+	}
+	if (!locked && (rc = live_set_filter(p, o, ifmac, &deaf, err, errlen)))
+		goto out_close;
+	/* Each process opens its own ring: one inherited through exec would sit unread. */
+	(void)fcntl(pcap_fileno(p), F_SETFD, FD_CLOEXEC);
 	if (pcap_setnonblock(p, 1, ebuf) < 0) {
 		snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
 		rc = -EIO;
@@ -1533,7 +1732,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	}
 	pl->tx_fd = -1;
 	if (o == &noghdr && !origin_no_gso)
-		pl->tx_fd = vnet_tx_socket(o->ifname);
+		pl->tx_fd = tx_socket(o->ifname, true);
 	if (pl->tx_fd >= 0)
 		pl->vnet = true;
 	if (!(pl->txbuf = malloc(PCAP_LIVE_TXBUF))) {
@@ -1562,6 +1761,7 @@ int pcap_live_open(const struct pcap_live_opts *o, struct net_device **res, char
 	if (pl->q_thread_on)
 		dev->flags |= NETDEV_F_TX_DEFER;
 	pl->filter_locked = locked;
+	pl->deaf_filter = deaf;
 	pl->stamp_ns = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	if (!locked && pl->stamp_ns)
 		dev->flags |= NETDEV_F_RX_HANDOFF;
@@ -1576,6 +1776,7 @@ out_free:
 	}
 	free(pl);
 out_close:
+	free(deaf);
 	pcap_close(p);
 	return rc;
 }

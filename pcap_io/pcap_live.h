@@ -25,6 +25,7 @@ struct pcap_live_opts {
 	bool no_gso;		/* send every segment as its own frame (NSTACK_GSO=0) */
 	bool no_tx_thread;	/* super-frames sent by the caller (NSTACK_TX_THREAD=0) */
 	bool tx_only;		/* only sends: the filter takes nothing in, the ring is small */
+	bool rx_deaf;		/* takes nothing in until rx_join (netdevice.h) */
 	const char *opener;	/* nstack-opener to ask without CAP_NET_RAW; NULL = none */
 	bool ipv6;		/* the filter lets IPv6 for us in too */
 	const struct in6_addr *addr6; /* our static IPv6 address, or NULL */
@@ -100,5 +101,21 @@ int pcap_live_tx_fd(const struct net_device *dev);
  * this process.
  */
 void pcap_live_fork_child(struct net_device *dev);
+
+/*
+ * A fork child's device that was its parent's ring (in the stack's group):
+ * it sends through a socket of its own from now on and lets go of the
+ * ring's socket without touching it (it stays the parent's). 0 or -errno;
+ * the device must not receive afterwards.
+ */
+int pcap_live_fork_detach(struct net_device *dev);
+
+/*
+ * The classic BPF program of rx_steer (netdevice.h) into f (max
+ * instructions): its length, or -EINVAL (n 0 or above 64, f too small).
+ */
+struct bpf_insn;
+int pcap_live_steer_prog(struct bpf_insn *f, unsigned int max, const uint8_t *member,
+			 unsigned int n, unsigned int dflt);
 
 #endif

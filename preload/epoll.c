@@ -586,10 +586,13 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			struct nsp_sleep_mask m;
 			bool ready = false;
 
-			/* The set's only sleeper: another might take the link's event. */
-			if (ns && alone && !s->inherited && nstack_is_driver(ns))
+			/*
+			 * The set's only sleeper: another might take the link's event.
+			 * A process with a ring that does not drive sleeps on both.
+			 */
+			if (ns && alone && !s->inherited && nstack_receives(ns))
 				linkfd = nstack_rx_direct_begin(ns, &ready);
-			else if (ns && alone && !s->inherited)
+			if (ns && alone && !s->inherited && !nstack_is_driver(ns))
 				mailfd = nstack_mail_direct_begin(ns);
 			if (linkfd >= 0 &&
 			    (ready || !ep_arm(epfd, linkfd, EP_LINK, &s->linkfd, &s->link_armed)))
@@ -671,7 +674,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			ep_catch_begin();
 			if (linkfd >= 0)
 				nstack_rx_direct_end(ns, link_woke);
-			else
+			if (mailfd >= 0)
 				nstack_mail_direct_end(ns, mail_woke);
 			signalled = ep_catch_end(s, ns);
 			if (out == 0) {

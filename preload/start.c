@@ -303,6 +303,27 @@ static int guarded_rx_stop(struct net_device *dev)
 	return rc;
 }
 
+static int guarded_rx_join(struct net_device *dev, uint32_t *arg)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->rx_join(dev, arg);
+	nsp_inside--;
+	return rc;
+}
+
+static int guarded_rx_steer(struct net_device *dev, const uint8_t *member, unsigned int n,
+			    unsigned int dflt)
+{
+	int rc;
+
+	nsp_inside++;
+	rc = backend_ops->rx_steer(dev, member, n, dflt);
+	nsp_inside--;
+	return rc;
+}
+
 static bool guarded_needs_polling(struct net_device *dev)
 {
 	return backend_ops->needs_polling(dev);
@@ -408,6 +429,8 @@ static void exit_flush(void)
 		if (nstack_hand_over(ns))
 			while (nstack_is_driver(ns) && mono_ms() < handoff)
 				nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+		/* Its ring's share goes to the others (stack/fanout.c). */
+		nstack_fan_leave(ns);
 		/* Only frames our own device still queues (its TX thread) are ours to wait for. */
 		while (nstack_tx_pending(ns) > 0 && mono_ms() < deadline)
 			nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
@@ -590,6 +613,8 @@ static void guard_dev(struct net_device *dev)
 	    .rx_clock = backend_ops->rx_clock,
 	    .rx_window = backend_ops->rx_window,
 	    .rx_stop = backend_ops->rx_stop ? guarded_rx_stop : NULL,
+	    .rx_join = backend_ops->rx_join ? guarded_rx_join : NULL,
+	    .rx_steer = backend_ops->rx_steer ? guarded_rx_steer : NULL,
 	    .close = guarded_close,
 	};
 	dev->ops = &guarded_ops;
@@ -641,6 +666,21 @@ static int hook_open_link(void *ctx, struct net_device **res)
 	o.spare_fd = spare_fd;
 	if (spare_fd >= 0) {
 		/* pcap_live_open() has it now, used or closed. */
+		nsp_internal_fd_del(spare_fd);
+		spare_fd = -1;
+	}
+	return open_guarded(&o, res, true);
+}
+
+/* A receiving device that takes nothing in until it joins the stack's group of rings. */
+static int hook_open_rx_link(void *ctx, struct net_device **res)
+{
+	struct pcap_live_opts o = live_opts;
+
+	(void)ctx;
+	o.rx_deaf = true;
+	o.spare_fd = spare_fd;
+	if (spare_fd >= 0) {
 		nsp_internal_fd_del(spare_fd);
 		spare_fd = -1;
 	}
@@ -711,6 +751,19 @@ void nsp_start_fork_child(struct nstack *ns)
 	nsp_inside++;
 	if (dev)
 		pcap_live_fork_child(dev);
+	if (dev && nstack_fork_ring(ns) && dev->ops == &guarded_ops) {
+		/*
+		 * Its parent's ring: kept open here, it would stay in the group
+		 * after the parent is gone, taking frames nobody reads. The
+		 * child opens a ring of its own when its threads wait
+		 * (stack/fanout.c).
+		 */
+		rc = pcap_live_fork_detach(dev);
+		if (rc)
+			nsp_log("fork: the child keeps its parent's ring open: %s", strerror(-rc));
+		else if (pcap_live_tx_fd(dev) >= 0)
+			nsp_internal_fd_add(pcap_live_tx_fd(dev));
+	}
 	/*
 	 * The child may become the driver (stack.c, "Moving the driver"; its
 	 * parent's exit): a socket made now, while it may, serves then even
@@ -800,6 +853,7 @@ static const struct nstack_hooks the_hooks = {
     .install_link = hook_install_link,
     .close_link = hook_close_link,
     .open_tx_link = hook_open_tx_link,
+    .open_rx_link = hook_open_rx_link,
     .thread_tick = nsp_hook_thread_tick,
     .own_fd = hook_own_fd,
     .own_fd_open = hook_own_fd_open,

@@ -78,6 +78,7 @@ static void snap(void *dst, const void *src, size_t len)
 struct stat_proc {
 	int32_t pid;
 	uint32_t state; /* enum ns_proc_state */
+	int ring;	/* its ring's index in the stack's group (stack/fanout.c), -1: none */
 };
 
 struct stat_row {
@@ -362,11 +363,21 @@ static void collect(struct stat_snap *s, const struct ns_arena *a, size_t size)
 	if (in_view(&v, s->ns.procs, sizeof(struct ns_procs))) {
 		const struct ns_procs *pt = s->ns.procs;
 
+		int rings = RD(pt->fan_n);
+
 		s->driver = RD(pt->driver);
 		s->id = RD(pt->id);
 		for (int i = 0; i < NS_MAX_PROCS; i++) {
 			s->procs[i].pid = RD(pt->p[i].pid);
 			s->procs[i].state = RD(pt->p[i].state);
+			s->procs[i].ring = -1;
+		}
+		/* Read without the lock: a torn table shows a wrong index, nothing worse. */
+		for (int i = 0; i < rings && i < NS_MAX_PROCS; i++) {
+			int slot = RD(pt->fan_slot[i]);
+
+			if (slot >= 0 && slot < NS_MAX_PROCS)
+				s->procs[slot].ring = i;
 		}
 		s->have_procs = true;
 	}
@@ -617,7 +628,7 @@ static void print_procs(const struct stat_snap *s, const struct stat_proc_view *
 	printf("\n");
 	if (!n)
 		return;
-	printf("    %-4s %-8s %-8s %s\n", "SLOT", "PID", "ROLE", "COMMAND");
+	printf("    %-4s %-8s %-8s %-4s %s\n", "SLOT", "PID", "ROLE", "RING", "COMMAND");
 	for (int i = 0; i < NS_MAX_PROCS; i++) {
 		const char *role = "";
 
@@ -627,8 +638,12 @@ static void print_procs(const struct stat_snap *s, const struct stat_proc_view *
 			role = "driver";
 		else if (s->procs[i].state == NS_PROC_FORKING)
 			role = "forking";
-		printf("    %-4d %-8d %-8s %s%s\n", i, (int)s->procs[i].pid, role, pv[i].comm,
-		       pv[i].gone ? " (gone)" : "");
+		char ring[12] = "-";
+
+		if (s->procs[i].ring >= 0)
+			snprintf(ring, sizeof(ring), "%d", s->procs[i].ring);
+		printf("    %-4d %-8d %-8s %-4s %s%s\n", i, (int)s->procs[i].pid, role, ring,
+		       pv[i].comm, pv[i].gone ? " (gone)" : "");
 	}
 }
 

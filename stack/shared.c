@@ -23,6 +23,7 @@
 
 #include "sock.h"
 #include "stack.h"
+#include "tcp.h"
 
 /* Allocates the process table and enters the creating process as its first slot. */
 int ns_procs_init(struct nstack *ns)
@@ -38,6 +39,7 @@ int ns_procs_init(struct nstack *ns)
 	pt->driver = 0;
 	pt->handoff = -1;
 	pt->move_to = -1;
+	pt->fan_installer = -1;
 	ns->procs = pt;
 	l->slot = 0;
 	return 0;
@@ -81,6 +83,17 @@ void ns_sock_event(struct nstack *ns, struct socket *sock)
 
 	if (l->hooks.sock_event && (sock->holders & (1ull << l->slot)))
 		l->hooks.sock_event(l->hooks.ctx, sock);
+	/*
+	 * A listener's connection made from this process's own ring
+	 * (fanout.c) is this process's to accept when it watches the listener
+	 * too: the connection's frames come to that ring, and accepted
+	 * elsewhere each would take a hop (SO_REUSEPORT steers the same way).
+	 */
+	if (others && l->rx_member && sock->sk && sock->sk->sk_state == TCP_LISTEN &&
+	    (sock->holders & __atomic_load_n(&sock->watchers, __ATOMIC_RELAXED) &
+	     (1ull << l->slot)) &&
+	    !ns->procs->p[l->slot].fan_leaving)
+		others = 0;
 	while (others) {
 		int slot = __builtin_ctzll(others);
 
@@ -159,6 +172,10 @@ void ns_proc_reap(struct nstack *ns, int slot)
 		ns->procs->move_to = -1;
 		ns->procs->move_stamp = 0;
 	}
+	if (ns->procs->fan_installer == slot)
+		ns->procs->fan_installer = -1;
+	if (ns->procs->fan_arg && ns_fan_remove(ns, slot))
+		ns_fan_kick(ns);
 	for (sock = LIST_FIRST(&ns->sockets); sock; sock = next) {
 		next = LIST_NEXT(sock, all);
 		if (sock->sk)
@@ -244,6 +261,12 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	/* Super-frames the parent's device still sends from are the parent's to free. */
 	if (l->dev)
 		dev_tx_fork_child(l->dev);
+	/* The parent's ring in the group stays the parent's: the embedder forgets it. */
+	l->fork_ring = l->rx_member;
+	l->rx_member = false;
+	l->move_fan = false;
+	l->fan_installing = false;
+	l->fan_exec_ring = false;
 	/* A device the parent's thread was opening for a move is the parent's. */
 	l->move_state = 0;
 	l->move_dev = NULL;
@@ -374,8 +397,11 @@ bool nstack_hand_over(struct nstack *ns)
 
 	ns_lock(ns);
 	l->no_drive = true;
+	/* With a group, the driver's part goes to another ring (stack.c, ns_fan_hand_over). */
+	if (ns->procs->driver == l->slot && ns->procs->fan_arg && l->rx_member)
+		asked = ns_fan_hand_over(ns) || ns_ask_take_over(ns);
 	/* The move protocol first (stack.c): it loses no frame between the two rings. */
-	if (ns->procs->driver == l->slot)
+	else if (ns->procs->driver == l->slot)
 		asked = ns_move_for_exit(ns) || ns_ask_take_over(ns);
 	nstack_unlock(ns);
 	return asked;

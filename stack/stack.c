@@ -111,6 +111,7 @@ void nstack_config_defaults(struct nstack_config *cfg)
 	cfg->log_level = NSTACK_LOG_WARN;
 	cfg->rx_direct = true;
 	cfg->move_driver = true;
+	cfg->rx_fanout = true;
 	tcp_config_defaults(&cfg->tcp);
 }
 
@@ -244,6 +245,19 @@ int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config 
 
 	ns_lock(ns);
 	err = ns_procs_init(ns);
+	if (!err && cfg->rx_fanout && dev->ops->rx_join) {
+		uint32_t arg = 0;
+		int ferr = dev->ops->rx_join(dev, &arg);
+
+		/* Without a group every process but the driver only sends (stack.c). */
+		if (ferr)
+			ns_info(ns, "the link's frames go to one process: %s", strerror(-ferr));
+		else {
+			ns->procs->fan_arg = arg;
+			ns_fan_add(ns, 0);
+			l->rx_member = true;
+		}
+	}
 	for (up = 0; !err && up < NMODULES; up++) {
 		err = modules[up].init(ns);
 		if (err) {
@@ -348,6 +362,18 @@ void nstack_exec_prepare(struct nstack *ns)
 
 	stop_thread(ns);
 	ns_lock(ns);
+	/* Its ring closes with the exec: the driver's part goes first, then its share. */
+	if (ns->procs->fan_arg && ns->procs->driver == l->slot && l->rx_member)
+		ns_fan_hand_over(ns);
+	if (l->rx_member && !ns_is_driver(ns)) {
+		nstack_unlock(ns);
+		nstack_fan_leave(ns);
+		ns_lock(ns);
+		if (ns_fan_remove(ns, l->slot))
+			ns_fan_kick(ns);
+		l->rx_member = false;
+		l->fan_exec_ring = true;
+	}
 	if (ns->procs->driver == l->slot) {
 		ns->procs->driver = -1;
 		/* The others sleep on our pidfd, which an exec does not signal. */
@@ -361,6 +387,19 @@ void nstack_exec_prepare(struct nstack *ns)
 /* See nstack.h. */
 void nstack_exec_failed(struct nstack *ns)
 {
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev;
+
+	/*
+	 * Its ring, out of the table since nstack_exec_prepare, is still in the
+	 * kernel's group: closed now, so that both lose it the same way.
+	 */
+	if (l->fan_exec_ring && l->hooks.open_tx_link && l->hooks.open_tx_link(l->hooks.ctx, &dev) == 0) {
+		ns_lock(ns);
+		l->hooks.install_link(l->hooks.ctx, ns, dev);
+		nstack_unlock(ns);
+	}
+	l->fan_exec_ring = false;
 	if (nstack_start(ns) != 0)
 		ns_err(ns, "exec failed and the stack thread could not be restarted");
 }
@@ -577,9 +616,29 @@ void ns_proc_waits(struct nstack *ns)
 		return;
 	p = &ns->procs->p[l->slot];
 	now = ns_now(ns);
+	if (!p->wait_last && ns->procs->fan_arg) {
+		/* It gets frames now (fanout.c), from a ring of its own if it has none. */
+		ns->procs->fan_gen++;
+		nstack_wake_thread(ns);
+	}
 	if (!p->wait_last || now - p->wait_last > WAIT_RUN_GAP_US)
 		p->wait_since = now;
 	p->wait_last = now;
+}
+
+/* See nstack.h. */
+bool nstack_receives(struct nstack *ns)
+{
+	return ns_receives(ns);
+}
+
+/* See nstack.h. */
+bool nstack_fork_ring(struct nstack *ns)
+{
+	bool r = ns_local(ns)->fork_ring;
+
+	ns_local(ns)->fork_ring = false;
+	return r;
 }
 
 /*
@@ -602,7 +661,7 @@ int ns_rx_direct_begin(struct nstack *ns)
 	int fd;
 
 	ns_proc_waits(ns);
-	if (!ns->cfg.rx_direct || !l->wait_ops.sleep_rx || l->rx_direct || !ns_is_driver(ns) ||
+	if (!ns->cfg.rx_direct || !l->wait_ops.sleep_rx || l->rx_direct || !ns_receives(ns) ||
 	    !l->thread_running)
 		return -1;
 	fd = dev_rx_fd(ns);
@@ -637,7 +696,7 @@ static bool rx_catch_up(struct nstack *ns)
 {
 	int fd;
 
-	if (ns_local(ns)->rx_direct || !ns_is_driver(ns))
+	if (ns_local(ns)->rx_direct || !ns_receives(ns))
 		return false;
 	fd = dev_rx_fd(ns);
 	if (fd < 0 || !dev_rx_ready(fd))
@@ -662,6 +721,24 @@ bool ns_rx_lease_catch_up(struct nstack *ns)
 	return rx_catch_up(ns);
 }
 
+/*
+ * An epoll_wait begins in a process whose threads have received directly
+ * before: the program is at work, and a server that always has events
+ * ready never sleeps, so its direct receive lease would run out and its
+ * stack thread would be woken for every frame, then wake it. The lease is
+ * renewed instead and the frames taken here, as Linux's busy-polling
+ * epoll takes them from the queue.
+ */
+static bool rx_lease_renew(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+
+	if (!l->rx_lease_until || l->rx_direct || !ns_receives(ns) || !ns->cfg.rx_direct)
+		return false;
+	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
+	return rx_catch_up(ns);
+}
+
 /* See nstack.h. */
 bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
@@ -669,7 +746,7 @@ bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 
 	nstack_lock(ns);
 	ns_proc_waits(ns);
-	done = lease_only ? ns_rx_lease_catch_up(ns) : rx_catch_up(ns);
+	done = lease_only ? rx_lease_renew(ns) : rx_catch_up(ns);
 	nstack_unlock(ns);
 	return done;
 }
@@ -759,7 +836,7 @@ void ns_rx_direct_end(struct nstack *ns, bool woken)
 	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
 	if (woken)
 		NS_INC_STATS(ns, EthRxDirectWakes);
-	if (ns_is_driver(ns))
+	if (ns_receives(ns))
 		process_locked(ns);
 	/* After a long sleep the stack thread waits for no deadline: it must look again. */
 	if (l->thread_untimed) {
@@ -854,6 +931,8 @@ static int pidfd_of(struct nstack *ns, int slot, int32_t pid)
 	return l->pidfd[slot];
 }
 
+static int fan_take_over(struct nstack *ns);
+
 /* Nobody drives the link: this process takes it, if its device can receive. */
 static void try_take_over(struct nstack *ns)
 {
@@ -869,6 +948,8 @@ static void try_take_over(struct nstack *ns)
 	/* A device opened for a move the old driver did not live to finish receives already. */
 	if (ns->procs->move_to == l->slot && ns->procs->move_stamp)
 		err = 0;
+	else if (ns->procs->fan_arg)
+		err = fan_take_over(ns);
 	else
 		err = l->hooks.take_over ? l->hooks.take_over(l->hooks.ctx, ns) : 0;
 	if (err) {
@@ -900,6 +981,9 @@ static void try_take_over(struct nstack *ns)
  */
 static void proc_gone(struct nstack *ns, int slot)
 {
+	/* Its ring closed with it: the group is one smaller (before a take-over joins it). */
+	if (ns->procs->fan_arg && ns_fan_remove(ns, slot))
+		ns_fan_kick(ns);
 	if (slot == ns->procs->driver) {
 		ns->procs->driver = -1;
 		try_take_over(ns);
@@ -1045,8 +1129,9 @@ static void *move_open_main(void *arg)
 	struct nstack *ns = arg;
 	struct nstack_local *l = ns_local(ns);
 	struct net_device *dev = NULL;
-	int err = l->move_tx ? l->hooks.open_tx_link(l->hooks.ctx, &dev)
-			     : l->hooks.open_link(l->hooks.ctx, &dev);
+	int err = l->move_fan  ? l->hooks.open_rx_link(l->hooks.ctx, &dev)
+		  : l->move_tx ? l->hooks.open_tx_link(l->hooks.ctx, &dev)
+			       : l->hooks.open_link(l->hooks.ctx, &dev);
 
 	l->move_dev = dev;
 	__atomic_store_n(&l->move_err, err, __ATOMIC_RELAXED);
@@ -1268,6 +1353,195 @@ static void move_step(struct nstack *ns)
 		ns_mail_post(ns, pt->move_to, NS_MAIL_KICK, 0);
 }
 
+/*
+ * Receive spread over processes (fanout.c): dev, opened deaf, joins the
+ * stack's group as its last ring and becomes this process's device (lock
+ * held). A new group when no ring is left in the old one.
+ */
+static int fan_join(struct nstack *ns, struct net_device *dev)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	uint32_t arg = pt->fan_n ? pt->fan_arg : 0;
+	int err = dev->ops->rx_join ? dev->ops->rx_join(dev, &arg) : -EOPNOTSUPP;
+
+	if (err)
+		return err;
+	pt->fan_arg = arg;
+	l->hooks.install_link(l->hooks.ctx, ns, dev);
+	ns_fan_add(ns, l->slot);
+	l->rx_member = true;
+	NS_INC_STATS(ns, EthRxRingsJoined);
+	ns_info(ns, "process %d receives its share of the link", (int)getpid());
+	return 0;
+}
+
+/* try_take_over in a stack with a group: a ring of its own, then the driver's part. */
+static int fan_take_over(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct net_device *dev;
+	int err;
+
+	if (l->rx_member)
+		return 0;
+	if (!l->hooks.open_rx_link || !l->hooks.install_link || !l->hooks.close_link)
+		return -EOPNOTSUPP;
+	err = l->hooks.open_rx_link(l->hooks.ctx, &dev);
+	if (err)
+		return err;
+	err = fan_join(ns, dev);
+	if (err)
+		l->hooks.close_link(l->hooks.ctx, dev);
+	return err;
+}
+
+/* The driver's part goes to slot, whose ring is in the group already (lock held). */
+static void fan_drive_to(struct nstack *ns, int slot)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+
+	pt->driver = slot;
+	pt->move_to = -1;
+	pt->handoff = -1;
+	l->rx_lease_until = 0;
+	ns->thread_sleep_until = 0;
+	pt->fan_gen++; /* the default ring is the driver's */
+	NS_INC_STATS(ns, EthDriverMoves);
+	ns_mail_post(ns, slot, NS_MAIL_KICK, 0);
+	ns_info(ns, "process %d runs the timers now", (int)pt->p[slot].pid);
+}
+
+/*
+ * The stack thread's part in a stack with a group (in place of move_step;
+ * lock held): a process whose threads wait on sockets opens a ring (in a
+ * thread of its own, as for a move) and joins; a member sets the group's
+ * program when the table changed; the driver's part (timers, reaping)
+ * moves to a ring whose process works when the driver's does not, as the
+ * link did (move_pick), at once: the ring is there already.
+ */
+static void fan_step(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	struct ns_proc *p = &pt->p[l->slot];
+	struct net_device *dev;
+	uint64_t now;
+	int err, to;
+
+	if (l->rx_member) {
+		if (pt->move_to == l->slot && !ns_is_driver(ns) && pt->driver >= 0)
+			fan_drive_to(ns, l->slot); /* asked by a leaving driver */
+		ns_fan_sync(ns);
+		now = ns_now(ns);
+		if (!ns_is_driver(ns) || l->no_drive || pt->move_to >= 0 || !ns->cfg.move_driver ||
+		    now - l->move_check_at < DRIVE_CHECK_EVERY_US)
+			return;
+		l->move_check_at = now;
+		to = move_pick(ns, now);
+		if (to >= 0 && ns_fan_index(ns, to) >= 0)
+			fan_drive_to(ns, to);
+		return;
+	}
+	if (l->no_drive || p->no_fan || !l->hooks.open_rx_link || !l->hooks.install_link ||
+	    !l->hooks.close_link || (!p->wait_last && pt->move_to != l->slot))
+		return;
+	if (l->move_state == MOVE_IDLE) {
+		l->move_fan = true;
+		if (!move_open_start(ns, false))
+			l->move_fan = false;
+		return;
+	}
+	if (__atomic_load_n(&l->move_state, __ATOMIC_ACQUIRE) != MOVE_OPENED)
+		return;
+	l->move_fan = false;
+	dev = move_open_join(ns, &err);
+	if (dev && (err = fan_join(ns, dev)) != 0)
+		l->hooks.close_link(l->hooks.ctx, dev);
+	if (err) {
+		nstack_log(ns, NSTACK_LOG_INFO, "process %d receives no share of the link: %s",
+			   (int)getpid(), strerror(-err));
+		p->no_fan = true;
+		if (pt->move_to == l->slot)
+			pt->move_to = -1;
+		return;
+	}
+	if (pt->move_to == l->slot)
+		fan_drive_to(ns, l->slot);
+}
+
+/*
+ * The driver is leaving (lock held): its part goes to another ring at once,
+ * or a process is asked to open one and take it (fan_step). True when
+ * somebody has it or was asked.
+ */
+bool ns_fan_hand_over(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	int best = -1;
+
+	if (pt->move_to >= 0)
+		return true;
+	for (int i = 0; i < pt->fan_n; i++) {
+		int s = pt->fan_slot[i];
+
+		if (s != l->slot && pt->p[s].state == NS_PROC_LIVE && !pt->p[s].fan_leaving &&
+		    (best < 0 || pt->p[s].wait_last > pt->p[best].wait_last))
+			best = s;
+	}
+	if (best >= 0) {
+		fan_drive_to(ns, best);
+		return true;
+	}
+	for (int i = 0; i < NS_MAX_PROCS; i++) {
+		const struct ns_proc *q = &pt->p[i];
+
+		if (i == l->slot || q->state != NS_PROC_LIVE || q->no_fan)
+			continue;
+		if (best < 0 || q->wait_last > pt->p[best].wait_last)
+			best = i;
+	}
+	if (best < 0)
+		return false;
+	pt->move_to = best;
+	ns_mail_post(ns, best, NS_MAIL_KICK, 0);
+	return true;
+}
+
+/* See nstack.h. */
+void nstack_fan_leave(struct nstack *ns)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	int fd;
+
+	ns_lock(ns);
+	if (!l->rx_member || ns_is_driver(ns) || l->slot < 0) {
+		/* A driver nobody took over from keeps its ring: frames must go somewhere. */
+		nstack_unlock(ns);
+		return;
+	}
+	pt->p[l->slot].fan_leaving = true;
+	pt->fan_gen++;
+	/* Another process (or our stack thread) may be setting the program: after it. */
+	for (int i = 0; i < 1000 && pt->fan_installer >= 0; i++) {
+		nstack_unlock(ns);
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+		ns_lock(ns);
+	}
+	ns_fan_sync(ns);
+	/* No frame is sent to this ring any more: what it holds is processed here. */
+	for (int i = 0; i < DRIVE_DRAIN_ROUNDS; i++) {
+		fd = dev_rx_fd(ns);
+		if (fd < 0 || !dev_rx_ready(fd))
+			break;
+		process_locked_rx(ns, true);
+	}
+	nstack_unlock(ns);
+}
+
 #define MAX_POLLFDS (3 + NS_MAX_PROCS)
 
 /*
@@ -1322,20 +1596,25 @@ static void *stack_thread(void *arg)
 	while (!l->thread_stop) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
-		bool driving, leased, mail_leased = false, gone = false;
+		bool driving, receiving, leased, mail_leased = false, gone = false;
 
 		ns_mail_drain(ns);
 		if (l->hooks.thread_tick)
 			l->hooks.thread_tick(l->hooks.ctx, ns);
 		try_take_over(ns);
-		move_step(ns);
+		if (ns->procs->fan_arg && l->slot >= 0)
+			fan_step(ns);
+		else
+			move_step(ns);
 		driving = ns_is_driver(ns);
-		if (driving) {
+		/* A ring of the group that is not the driver's: frames, no timers to sleep on. */
+		receiving = driving || l->rx_member;
+		if (receiving) {
 			/* Under a direct receive lease the frames are the program's to take. */
 			now = ns_now(ns);
 			leased = l->rx_direct || now < l->rx_lease_until;
 			process_locked_rx(ns, !leased);
-			next = timers_next(ns);
+			next = driving ? timers_next(ns) : UINT64_MAX;
 			now = ns_now(ns);
 			rx_lost_update(ns, now);
 			if (!skb_queue_empty(&ns->backlog) || next <= now)
@@ -1372,8 +1651,12 @@ static void *stack_thread(void *arg)
 			mail_leased =
 			    l->doorbell_fd >= 0 && (l->mail_direct || now < l->mail_lease_until);
 			l->mail_untimed = mail_leased && now >= l->mail_lease_until;
-			if (mail_leased && !l->mail_untimed)
-				timeout = (int)((l->mail_lease_until - now + 999) / 1000);
+			if (mail_leased && !l->mail_untimed) {
+				int mt = (int)((l->mail_lease_until - now + 999) / 1000);
+
+				if (timeout < 0 || mt < timeout)
+					timeout = mt;
+			}
 			/*
 			 * Nobody drives (the process that reaped the last driver
 			 * died itself before it took the link): try again soon,
@@ -1406,7 +1689,7 @@ static void *stack_thread(void *arg)
 		if (driving)
 			ns->thread_sleep_until = next;
 		ns_unlock(ns);
-		if (driving)
+		if (receiving)
 			busy_poll(ns, pfd, (nfds_t)nbase);
 		if (wait_fds(l, pfd, nfds, timeout) > 0) {
 			uint64_t kicks;

@@ -83,6 +83,8 @@
 	X(EthRxDirectWakes)                                                                        \
 	X(EthInHandoverSkips)                                                                      \
 	X(EthDriverMoves)                                                                          \
+	X(EthRxRingsJoined)                                                                        \
+	X(EthRxSteerings)                                                                          \
 	X(StackDeathsInside)                                                                       \
 	X(StackRepairs)                                                                            \
 	X(ArpInRequests)                                                                           \

@@ -109,6 +109,19 @@ struct netdev_ops {
 	uint64_t (*rx_clock)(struct net_device *dev);
 	bool (*rx_window)(struct net_device *dev, uint64_t from, uint64_t until);
 	int (*rx_stop)(struct net_device *dev);
+	/*
+	 * Optional, receive spread over processes (stack/fanout.c): rx_join
+	 * puts the device's ring in the group *arg names (0: a new group, whose
+	 * argument is returned in *arg) behind the rings already in it; a
+	 * device opened deaf (it takes nothing in until then) drops what it
+	 * had and starts taking its share. rx_steer sets, for the whole group,
+	 * where a TCP or UDP frame goes: to member member[ns_fan_bucket(its
+	 * ports, n)] (an index in join order, as the kernel keeps it), any
+	 * other frame to member dflt.
+	 */
+	int (*rx_join)(struct net_device *dev, uint32_t *arg);
+	int (*rx_steer)(struct net_device *dev, const uint8_t *member, unsigned int n,
+			unsigned int dflt);
 	void (*close)(struct net_device *dev);
 };
 
@@ -239,6 +252,18 @@ void netdev_tx_errors(struct net_device *dev, unsigned int n);
  * header, whose checksum field no longer covers them.
  */
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok);
+/*
+ * The bucket of a TCP or UDP frame with these ports (host order, either
+ * direction: the same for a flow's frames both ways) among n (rx_steer).
+ * Multiplied and shifted before the modulo: Linux gives connect() even
+ * ports only, so the low bits of the ports alone would not spread.
+ */
+#define NS_FAN_MIX 0x9e3779b1u
+static inline unsigned int ns_fan_bucket(uint16_t sport, uint16_t dport, unsigned int n)
+{
+	return n ? (((uint32_t)(sport ^ dport) * NS_FAN_MIX) >> 16) % n : 0;
+}
+
 /* A frame the device skipped for a hand-over's window (ops->rx_window): counted. */
 void netdev_rx_window_skip(struct net_device *dev);
 /*

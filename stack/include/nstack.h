@@ -34,6 +34,7 @@ struct nstack_config {
 	unsigned int busy_poll_us; /* the stack thread polls this long before it sleeps */
 	bool rx_direct;	   /* a thread sleeping for its socket receives frames itself (sk_wait) */
 	bool move_driver;  /* the link moves to the process whose threads use sockets */
+	bool rx_fanout;	   /* every process that waits on sockets receives its share (fanout.c) */
 	size_t arena_size; /* bytes of shared memory for the stack's state; 0 = default */
 	struct tcp_config tcp;
 	/* IPv6 (ipv6.h): off unless ipv6 is set or addr6 is given. */
@@ -86,6 +87,11 @@ struct nstack_hooks {
 	void (*close_link)(void *ctx, struct net_device *dev);
 	/* Optional, without the lock: a device that only sends, for a former driver. */
 	int (*open_tx_link)(void *ctx, struct net_device **dev);
+	/*
+	 * Optional (fanout.c), lock held or not: a receiving device opened deaf
+	 * (pcap_live_opts.rx_deaf), to join the stack's group of rings.
+	 */
+	int (*open_rx_link)(void *ctx, struct net_device **dev);
 	/* The stack thread's every round (lock held): work others left it (nstack_wake_thread). */
 	void (*thread_tick)(void *ctx, struct nstack *ns);
 	/* fd is one the stack opened (open) or is about to close for itself. */
@@ -180,6 +186,19 @@ void nstack_exec_failed(struct nstack *ns);
 /* Leaving: the link passes to another process (see shared.c). */
 bool nstack_hand_over(struct nstack *ns);
 bool nstack_is_driver(struct nstack *ns);
+/* Whether this process's device receives frames (the driver's, or its ring in the group). */
+bool nstack_receives(struct nstack *ns);
+/*
+ * Leaving (exit, exec; no lock held): no frame is steered to this
+ * process's ring any more and what it holds is processed. Not for a driver
+ * that nobody took over from.
+ */
+void nstack_fan_leave(struct nstack *ns);
+/*
+ * In a fork child: whether its device is its parent's ring in the group
+ * (once; the embedder then gives the child a device of its own).
+ */
+bool nstack_fork_ring(struct nstack *ns);
 /* Wakes this process's stack thread (its hooks.thread_tick runs). */
 void nstack_wake_thread(struct nstack *ns);
 /*

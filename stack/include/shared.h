@@ -47,6 +47,8 @@ struct ns_proc {
 	uint64_t wait_since; /* [S] start of the current run of waits */
 	uint64_t wait_last;  /* [S] */
 	bool no_move;	     /* [S] it could not or would not take the link: never asked again */
+	bool no_fan;	     /* [S] its ring could not join the group (fanout.c): never again */
+	bool fan_leaving;    /* [S] its ring is on its way out of the group: steer nothing to it */
 	struct ns_mail mb[NS_MAILBOX]; /* [S] */
 };
 
@@ -57,6 +59,13 @@ struct ns_procs {
 	uint64_t move_stamp; /* [S] its device's first stamp (rx_clock); 0 until it is open */
 	uint32_t gen;	     /* [S] bumped whenever a process attaches or goes */
 	uint64_t id;	     /* [I] random: names this stack's doorbells */
+	/* Receive spread over the processes' rings (fanout.c). */
+	uint32_t fan_arg;	       /* [S] PACKET_FANOUT argument of the group; 0: no group */
+	int fan_n;		       /* [S] rings in it */
+	int8_t fan_slot[NS_MAX_PROCS]; /* [S] process slot of each ring, in the kernel's order */
+	uint32_t fan_gen;	       /* [S] bumped when the rings or who waits change */
+	uint32_t fan_steered;	       /* [S] the fan_gen the group's program was made for */
+	int fan_installer;	       /* [S] slot setting the program now, else -1 */
 	struct ns_proc p[NS_MAX_PROCS];
 };
 
@@ -68,6 +77,14 @@ void ns_mail_post(struct nstack *ns, int slot, enum ns_mail_kind kind, uintptr_t
 void ns_sock_event(struct nstack *ns, struct socket *sock);
 /* Drops everything process slot held (it exited or died) and frees the slot. */
 void ns_proc_reap(struct nstack *ns, int slot);
+/* Receive spread over the processes' rings (fanout.c); stack lock held. */
+void ns_fan_add(struct nstack *ns, int slot);
+bool ns_fan_remove(struct nstack *ns, int slot);
+int ns_fan_index(const struct nstack *ns, int slot);
+int ns_fan_plan(const struct nstack *ns, uint8_t *member, int *dflt);
+void ns_fan_sync(struct nstack *ns);
+void ns_fan_kick(struct nstack *ns);
+
 /* Handles this process's mailbox (stack lock held). */
 void ns_mail_drain(struct nstack *ns);
 

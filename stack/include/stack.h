@@ -78,6 +78,13 @@ struct nstack_local {
 	bool owns_map;		 /* nstack_destroy unmaps (anonymous arenas) */
 	int map_fd;		 /* the arena file, -1 when not kept */
 	bool no_drive;		 /* [P] leaving: never take the link (nstack_hand_over) */
+	/* Receive spread over processes (fanout.c). */
+	bool rx_member;	     /* [P] this process's device is a ring in the stack's group */
+	bool move_fan;	     /* [P] the device being opened (move_state) is to join it */
+	bool fan_installing; /* [P] a thread of ours sets the group's program, unlocked */
+	bool fan_steer_told; /* [P] a failure to set it was logged */
+	bool fork_ring;	     /* [P] a fork child's device is its parent's ring: to forget */
+	bool fan_exec_ring;  /* [P] out of the group's table for an exec that may fail */
 	bool take_over_told;	 /* [P] a failed take-over was logged at error level */
 	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
 	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
@@ -159,6 +166,12 @@ static inline bool ns_is_driver(const struct nstack *ns)
 	return !ns->procs || ns->procs->driver == ns_local(ns)->slot;
 }
 
+/* True when this process's device receives frames (the driver's, or a ring in the group). */
+static inline bool ns_receives(const struct nstack *ns)
+{
+	return ns_is_driver(ns) || ns_local(ns)->rx_member;
+}
+
 /* Direct receive around a blocking call's sleep (stack.c). */
 int ns_rx_direct_begin(struct nstack *ns);
 void ns_proc_waits(struct nstack *ns);
@@ -166,6 +179,7 @@ void ns_proc_waits(struct nstack *ns);
  */
 bool ns_move_for_exit(struct nstack *ns);
 bool ns_ask_take_over(struct nstack *ns);
+bool ns_fan_hand_over(struct nstack *ns);
 void ns_rx_direct_end(struct nstack *ns, bool woken);
 bool ns_rx_direct_spin(struct nstack *ns, int fd);
 bool ns_rx_lease_catch_up(struct nstack *ns);

@@ -207,11 +207,13 @@ case_mp_nginx_link_moves_to_worker_mid_transfer() {
 # The same move seen by UDP, which repairs nothing: a process binds (it
 # drives), forks a child that drops to nobody and receives on the inherited
 # socket while the parent sleeps; 20 000 numbered datagrams over 4 s cross
-# the move, and every number must arrive exactly once.
-case_mp_link_move_loses_and_repeats_no_frame() {
+# the move, and every number must arrive exactly once. mp_udp_child_reads
+# FANOUT WANT: with NSTACK_FANOUT=FANOUT, srv.log must say WANT (%s: the
+# child's pid).
+mp_udp_child_reads() {
 	[ -z "${NSTACK_MP_KERNEL:-}" ] || { echo "nothing moves on the kernel"; return 0; }
-	on_nstack env NSTACK_LOG=info NSTACK_STATS=1 timeout 30 python3 -u "$IT/mp_move_udp.py" server "$ADDR" 9403 \
-		>srv.log 2>&1 &
+	on_nstack env NSTACK_LOG=info NSTACK_STATS=1 NSTACK_FANOUT="$1" timeout 30 \
+		python3 -u "$IT/mp_move_udp.py" server "$ADDR" 9403 >srv.log 2>&1 &
 	local srv=$! child
 	wait_file srv.log 'ready' || { cat srv.log; return 1; }
 	child=$(awk '/^child/ {print $2}' srv.log)
@@ -221,7 +223,19 @@ case_mp_link_move_loses_and_repeats_no_frame() {
 	cat srv.log
 	grep -E "Udp|Eth" stat.out
 	grep -q '^got 20000 dup 0 missing 0$' srv.log || return 1
-	grep -q "process $child drives the link now" srv.log || return 1
+	# shellcheck disable=SC2059
+	grep -q "$(printf "$2" "$child")" srv.log || return 1
+}
+
+case_mp_link_move_loses_and_repeats_no_frame() {
+	mp_udp_child_reads 0 "process %s drives the link now"
+}
+
+# With a ring per process (stack/fanout.c) the child opens its own (from
+# the packet socket made at fork, as it runs as nobody) and joins the
+# group: the kernel then gives each datagram to one ring, none twice.
+case_mp_fanout_child_ring_loses_and_repeats_no_frame() {
+	mp_udp_child_reads 1 "process %s receives its share of the link"
 }
 
 # The driver leaves: the process that bound (and drives) reads the first
@@ -229,10 +243,11 @@ case_mp_link_move_loses_and_repeats_no_frame() {
 # child reads the rest from the same socket. The link moves at the exit as
 # it does from an idle driver, so every number arrives exactly once (the
 # old hand-over, NSTACK_MOVE_DRIVER=0, lost 50 and 680 in two runs).
-case_mp_link_moves_when_driver_exits_loses_no_frame() {
+# mp_udp_driver_exits FANOUT WANT, as mp_udp_child_reads.
+mp_udp_driver_exits() {
 	[ -z "${NSTACK_MP_KERNEL:-}" ] || { echo "nothing moves on the kernel"; return 0; }
-	on_nstack env NSTACK_LOG=info timeout 30 python3 -u "$IT/mp_move_udp.py" exit "$ADDR" 9404 \
-		"$TMP/parent.seq" >srv.log 2>&1 &
+	on_nstack env NSTACK_LOG=info NSTACK_FANOUT="$1" timeout 30 python3 -u "$IT/mp_move_udp.py" \
+		exit "$ADDR" 9404 "$TMP/parent.seq" >srv.log 2>&1 &
 	local srv=$! i
 	wait_file srv.log 'ready' || { cat srv.log; return 1; }
 	in_peer timeout 20 python3 "$IT/mp_move_udp.py" client "$ADDR" 9404 20000 4 || return 1
@@ -243,7 +258,17 @@ case_mp_link_moves_when_driver_exits_loses_no_frame() {
 	done
 	cat srv.log
 	grep -q '^got 20000 dup 0 missing 0$' srv.log || return 1
-	grep -q "is leaving" srv.log
+	grep -q "$2" srv.log
+}
+
+case_mp_link_moves_when_driver_exits_loses_no_frame() {
+	mp_udp_driver_exits 0 "is leaving"
+}
+
+# With rings per process the child has its own already: the driver's part
+# (timers) goes to it at once, and the leaving ring's share with it.
+case_mp_fanout_driver_exits_loses_no_frame() {
+	mp_udp_driver_exits 1 "runs the timers now"
 }
 
 # A minimal apache2 (Debian's binary and modules, no /etc/apache2):

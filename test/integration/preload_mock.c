@@ -160,6 +160,17 @@ bool nstack_is_driver(struct nstack *ns)
 {
 	return true;
 }
+bool nstack_receives(struct nstack *ns)
+{
+	return true;
+}
+void nstack_fan_leave(struct nstack *ns)
+{
+}
+bool nstack_fork_ring(struct nstack *ns)
+{
+	return false;
+}
 bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
 	(void)ns;
