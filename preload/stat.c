@@ -79,6 +79,7 @@ struct stat_proc {
 	int32_t pid;
 	uint32_t state; /* enum ns_proc_state */
 	int ring;	/* its ring's index in the stack's group (stack/fanout.c), -1: none */
+	uint64_t rx_frames;
 };
 
 struct stat_row {
@@ -371,6 +372,7 @@ static void collect(struct stat_snap *s, const struct ns_arena *a, size_t size)
 			s->procs[i].pid = RD(pt->p[i].pid);
 			s->procs[i].state = RD(pt->p[i].state);
 			s->procs[i].ring = -1;
+			s->procs[i].rx_frames = RD(pt->p[i].rx_frames);
 		}
 		/* Read without the lock: a torn table shows a wrong index, nothing worse. */
 		for (int i = 0; i < rings && i < NS_MAX_PROCS; i++) {
@@ -628,7 +630,8 @@ static void print_procs(const struct stat_snap *s, const struct stat_proc_view *
 	printf("\n");
 	if (!n)
 		return;
-	printf("    %-4s %-8s %-8s %-4s %s\n", "SLOT", "PID", "ROLE", "RING", "COMMAND");
+	printf("    %-4s %-8s %-8s %-4s %-10s %s\n", "SLOT", "PID", "ROLE", "RING", "RX-FRAMES",
+	       "COMMAND");
 	for (int i = 0; i < NS_MAX_PROCS; i++) {
 		const char *role = "";
 
@@ -642,8 +645,9 @@ static void print_procs(const struct stat_snap *s, const struct stat_proc_view *
 
 		if (s->procs[i].ring >= 0)
 			snprintf(ring, sizeof(ring), "%d", s->procs[i].ring);
-		printf("    %-4d %-8d %-8s %-4s %s%s\n", i, (int)s->procs[i].pid, role, ring,
-		       pv[i].comm, pv[i].gone ? " (gone)" : "");
+		printf("    %-4d %-8d %-8s %-4s %-10llu %s%s\n", i, (int)s->procs[i].pid, role, ring,
+		       (unsigned long long)s->procs[i].rx_frames, pv[i].comm,
+		       pv[i].gone ? " (gone)" : "");
 	}
 }
 

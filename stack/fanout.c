@@ -141,6 +141,31 @@ void ns_fan_sync(struct nstack *ns)
 		nstack_wake_thread(ns);
 }
 
+/*
+ * The buckets (of *n) whose frames the group's program sends to this
+ * process's ring, as a mask (bit k: bucket k), for connect() to pick a
+ * local port whose replies come back here; 0: no preference.
+ */
+uint64_t ns_fan_mine(const struct nstack *ns, unsigned int *n)
+{
+	const struct nstack_local *l = ns_local(ns);
+	uint8_t member[NS_MAX_PROCS];
+	uint64_t mask = 0;
+	int idx, k, dflt;
+
+	if (!ns->procs || !ns->procs->fan_arg || !l->rx_member)
+		return 0;
+	idx = ns_fan_index(ns, l->slot);
+	k = ns_fan_plan(ns, member, &dflt);
+	if (idx < 0 || k < 2)
+		return 0;
+	for (int i = 0; i < k; i++)
+		if (member[i] == idx)
+			mask |= 1ull << i;
+	*n = (unsigned int)k;
+	return mask;
+}
+
 /* Someone with a ring must set the program again: the first usable member's process. */
 void ns_fan_kick(struct nstack *ns)
 {

@@ -529,6 +529,8 @@ static void process_locked_rx(struct nstack *ns, bool rx)
 		dev_rx_batch_begin(ns_dev(ns));
 		n = ns_dev(ns)->ops->poll(ns_dev(ns), RX_BUDGET);
 		dev_rx_batch_end(ns_dev(ns));
+		if (n > 0 && ns->procs && ns_local(ns)->slot >= 0)
+			ns->procs->p[ns_local(ns)->slot].rx_frames += (uint64_t)n;
 
 		if (n == -ENODEV)
 			nstack_link_gone(ns);
@@ -721,24 +723,6 @@ bool ns_rx_lease_catch_up(struct nstack *ns)
 	return rx_catch_up(ns);
 }
 
-/*
- * An epoll_wait begins in a process whose threads have received directly
- * before: the program is at work, and a server that always has events
- * ready never sleeps, so its direct receive lease would run out and its
- * stack thread would be woken for every frame, then wake it. The lease is
- * renewed instead and the frames taken here, as Linux's busy-polling
- * epoll takes them from the queue.
- */
-static bool rx_lease_renew(struct nstack *ns)
-{
-	struct nstack_local *l = ns_local(ns);
-
-	if (!l->rx_lease_until || l->rx_direct || !ns_receives(ns) || !ns->cfg.rx_direct)
-		return false;
-	l->rx_lease_until = ns_now(ns) + RX_LEASE_US;
-	return rx_catch_up(ns);
-}
-
 /* See nstack.h. */
 bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
@@ -746,7 +730,7 @@ bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 
 	nstack_lock(ns);
 	ns_proc_waits(ns);
-	done = lease_only ? rx_lease_renew(ns) : rx_catch_up(ns);
+	done = lease_only ? ns_rx_lease_catch_up(ns) : rx_catch_up(ns);
 	nstack_unlock(ns);
 	return done;
 }

@@ -256,6 +256,8 @@ static void tcp_bind_insert(struct sock *sk, uint16_t port)
 	LIST_INSERT_HEAD(&sk->ns->tcp->bhash[port % TCP_BHASH_SIZE], sk, sk_bind_node);
 }
 
+static int tcp_v4_pick_port(struct sock *sk, uint16_t rport);
+
 /*
  * proto->get_port: binds sk to snum, or to a free ephemeral port when snum
  * is 0 (random start, as RFC 6056 suggests). Returns 0, -EADDRINUSE or
@@ -263,8 +265,6 @@ static void tcp_bind_insert(struct sock *sk, uint16_t port)
  */
 int tcp_v4_get_port(struct sock *sk, uint16_t snum)
 {
-	struct nstack *ns = sk->ns;
-
 	if (tcp_sk_bound(sk))
 		return -EINVAL;
 	if (snum) {
@@ -273,13 +273,28 @@ int tcp_v4_get_port(struct sock *sk, uint16_t snum)
 		tcp_bind_insert(sk, snum);
 		return 0;
 	}
-	{
-		unsigned int range = IP_LOCAL_PORT_HIGH - IP_LOCAL_PORT_LOW + 1;
-		unsigned int off = ns_random32(ns) % range, i;
+	return tcp_v4_pick_port(sk, 0);
+}
 
-		for (i = 0; i < range; i++) {
+/*
+ * A free ephemeral port for sk (random start, as RFC 6056 suggests). For
+ * a connection to rport, first one whose replies the stack's group of
+ * rings steers to this process's own (stack/fanout.c): it is the one that
+ * waits for them, as RFS would have the kernel take them on its CPU.
+ */
+static int tcp_v4_pick_port(struct sock *sk, uint16_t rport)
+{
+	struct nstack *ns = sk->ns;
+	unsigned int range = IP_LOCAL_PORT_HIGH - IP_LOCAL_PORT_LOW + 1;
+	unsigned int off = ns_random32(ns) % range, n = 0;
+	uint64_t mine = rport ? ns_fan_mine(ns, &n) : 0;
+
+	for (int pass = mine ? 0 : 1; pass < 2; pass++) {
+		for (unsigned int i = 0; i < range; i++) {
 			uint16_t port = (uint16_t)(IP_LOCAL_PORT_LOW + (off + i) % range);
 
+			if (!pass && !(mine >> ns_fan_bucket(rport, port, n) & 1))
+				continue;
 			if (!tcp_port_used(ns, port)) {
 				tcp_bind_insert(sk, port);
 				return 0;
@@ -354,7 +369,7 @@ int tcp_connect_finish(struct sock *sk, unsigned int mtu, uint32_t isn_saddr, ui
 	int err;
 
 	if (!tcp_sk_bound(sk)) {
-		err = tcp_v4_get_port(sk, 0);
+		err = tcp_v4_pick_port(sk, ntohs(sk->sk_dport));
 		if (err)
 			goto failure;
 		autobound = true;

@@ -49,6 +49,7 @@ struct ns_proc {
 	bool no_move;	     /* [S] it could not or would not take the link: never asked again */
 	bool no_fan;	     /* [S] its ring could not join the group (fanout.c): never again */
 	bool fan_leaving;    /* [S] its ring is on its way out of the group: steer nothing to it */
+	uint64_t rx_frames;  /* [S] frames it took from its device (nstack stat) */
 	struct ns_mail mb[NS_MAILBOX]; /* [S] */
 };
 
@@ -84,6 +85,7 @@ int ns_fan_index(const struct nstack *ns, int slot);
 int ns_fan_plan(const struct nstack *ns, uint8_t *member, int *dflt);
 void ns_fan_sync(struct nstack *ns);
 void ns_fan_kick(struct nstack *ns);
+uint64_t ns_fan_mine(const struct nstack *ns, unsigned int *n);
 
 /* Handles this process's mailbox (stack lock held). */
 void ns_mail_drain(struct nstack *ns);

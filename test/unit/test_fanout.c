@@ -259,6 +259,51 @@ START_TEST(test_steer_prog_picks_the_tables_ring)
 }
 END_TEST
 
+/*
+ * connect() picks a local port whose replies the program sends to this
+ * process's ring (ns_fan_mine), so that it is the one to process them.
+ */
+START_TEST(test_connect_picks_a_port_that_comes_back_here)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8080)};
+	struct ns_procs *pt = ns->procs;
+	unsigned int n = 0;
+	uint64_t mine;
+
+	nstack_lock(ns);
+	pt->fan_arg = 1;
+	pt->p[0].wait_last = 1;
+	for (int s = 1; s <= 2; s++) {
+		live(s, 1);
+		ns_fan_add(ns, s);
+	}
+	ns_fan_add(ns, 0); /* our ring is the group's third: index 2 */
+	ck_assert_uint_eq(ns_fan_mine(ns, &n), 0); /* not a member of ours yet */
+	ns_local(ns)->rx_member = true;
+	mine = ns_fan_mine(ns, &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(mine, 1ull << 2);
+	nstack_unlock(ns);
+
+	a.sin_addr.s_addr = htonl(0xc6120001);
+	for (int i = 0; i < 32; i++) {
+		struct sockaddr_in me;
+		socklen_t len = sizeof(me);
+		struct socket *sock;
+
+		ck_assert_int_eq(nstack_socket(ns, AF_INET, SOCK_STREAM, 0, &sock), 0);
+		nstack_set_nonblock(sock, true);
+		ck_assert_int_eq(nstack_connect(sock, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+		ck_assert_int_eq(nstack_getsockname(sock, (struct sockaddr *)&me, &len), 0);
+		ck_assert_uint_eq(ns_fan_bucket(8080, ntohs(me.sin_port), 3), 2);
+		nstack_close(sock);
+	}
+	nstack_lock(ns);
+	ns_local(ns)->rx_member = false;
+	nstack_unlock(ns);
+}
+END_TEST
+
 static uint32_t mail_count(int slot)
 {
 	return ns->procs->p[slot].mb_tail - ns->procs->p[slot].mb_head;
@@ -311,6 +356,7 @@ static Suite *fanout_suite(void)
 	tcase_add_test(tc, test_fan_plan_gives_buckets_to_waiting_rings);
 	tcase_add_test(tc, test_steer_prog_picks_the_tables_ring);
 	tcase_add_test(tc, test_listener_event_stays_with_the_ring_that_made_it);
+	tcase_add_test(tc, test_connect_picks_a_port_that_comes_back_here);
 	suite_add_tcase(s, tc);
 	return s;
 }
