@@ -563,6 +563,8 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		errno = EINVAL;
 		return -1;
 	}
+	if (ns)
+		nstack_epoll_waits(ns);
 	/* Frames a direct receive lease left on the link count (nstack_rx_catch_up). */
 	if (timeout != 0 && ns)
 		nstack_rx_catch_up(ns, true);

@@ -88,11 +88,13 @@ void ns_sock_event(struct nstack *ns, struct socket *sock)
 	 * (fanout.c) is this process's to accept when it watches the listener
 	 * too: the connection's frames come to that ring, and accepted
 	 * elsewhere each would take a hop (SO_REUSEPORT steers the same way).
+	 * Only while its threads call epoll_wait: a fork child that inherited
+	 * the registration and never looks at it must not keep connections.
 	 */
 	if (others && l->rx_member && sock->sk && sock->sk->sk_state == TCP_LISTEN &&
 	    (sock->holders & __atomic_load_n(&sock->watchers, __ATOMIC_RELAXED) &
 	     (1ull << l->slot)) &&
-	    !ns->procs->p[l->slot].fan_leaving)
+	    !ns->procs->p[l->slot].fan_leaving && ns_epoll_active(ns))
 		others = 0;
 	while (others) {
 		int slot = __builtin_ctzll(others);
@@ -267,6 +269,7 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->move_fan = false;
 	l->fan_installing = false;
 	l->fan_exec_ring = false;
+	l->epoll_last = 0;
 	/* A device the parent's thread was opening for a move is the parent's. */
 	l->move_state = 0;
 	l->move_dev = NULL;

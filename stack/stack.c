@@ -362,13 +362,20 @@ void nstack_exec_prepare(struct nstack *ns)
 
 	stop_thread(ns);
 	ns_lock(ns);
-	/* Its ring closes with the exec: the driver's part goes first, then its share. */
-	if (ns->procs->fan_arg && ns->procs->driver == l->slot && l->rx_member)
-		ns_fan_hand_over(ns);
-	if (l->rx_member && !ns_is_driver(ns)) {
-		nstack_unlock(ns);
-		nstack_fan_leave(ns);
-		ns_lock(ns);
+	/*
+	 * Its ring closes with the exec (close-on-exec): the driver's part goes
+	 * to another ring first if there is one, then its share (a driver
+	 * nobody took over from keeps its frames to the last), and the table
+	 * loses it as the kernel's group will.
+	 */
+	if (ns->procs->fan_arg && l->rx_member) {
+		if (ns_is_driver(ns))
+			ns_fan_hand_over(ns);
+		if (!ns_is_driver(ns)) {
+			nstack_unlock(ns);
+			nstack_fan_leave(ns);
+			ns_lock(ns);
+		}
 		if (ns_fan_remove(ns, l->slot))
 			ns_fan_kick(ns);
 		l->rx_member = false;
@@ -632,6 +639,22 @@ void ns_proc_waits(struct nstack *ns)
 bool nstack_receives(struct nstack *ns)
 {
 	return ns_receives(ns);
+}
+
+/* See nstack.h. */
+void nstack_epoll_waits(struct nstack *ns)
+{
+	__atomic_store_n(&ns_local(ns)->epoll_last, ns_now(ns), __ATOMIC_RELAXED);
+}
+
+/* How long after an epoll_wait its process counts as looking at its sets (us). */
+#define EPOLL_ACTIVE_US 200000
+
+bool ns_epoll_active(const struct nstack *ns)
+{
+	uint64_t last = __atomic_load_n(&ns_local(ns)->epoll_last, __ATOMIC_RELAXED);
+
+	return last && ns_now(ns) - last < EPOLL_ACTIVE_US;
 }
 
 /* See nstack.h. */

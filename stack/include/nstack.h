@@ -199,6 +199,8 @@ void nstack_fan_leave(struct nstack *ns);
  * (once; the embedder then gives the child a device of its own).
  */
 bool nstack_fork_ring(struct nstack *ns);
+/* A thread of this process calls epoll_wait (no lock needed). */
+void nstack_epoll_waits(struct nstack *ns);
 /* Wakes this process's stack thread (its hooks.thread_tick runs). */
 void nstack_wake_thread(struct nstack *ns);
 /*

@@ -85,6 +85,7 @@ struct nstack_local {
 	bool fan_steer_told; /* [P] a failure to set it was logged */
 	bool fork_ring;	     /* [P] a fork child's device is its parent's ring: to forget */
 	bool fan_exec_ring;  /* [P] out of the group's table for an exec that may fail */
+	uint64_t epoll_last; /* [P] when a thread of ours last called epoll_wait (ns_now) */
 	bool take_over_told;	 /* [P] a failed take-over was logged at error level */
 	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
 	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
@@ -171,6 +172,9 @@ static inline bool ns_receives(const struct nstack *ns)
 {
 	return ns_is_driver(ns) || ns_local(ns)->rx_member;
 }
+
+/* Whether a thread of this process called epoll_wait lately (nstack_epoll_waits). */
+bool ns_epoll_active(const struct nstack *ns);
 
 /* Direct receive around a blocking call's sleep (stack.c). */
 int ns_rx_direct_begin(struct nstack *ns);

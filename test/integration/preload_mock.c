@@ -171,6 +171,9 @@ bool nstack_fork_ring(struct nstack *ns)
 {
 	return false;
 }
+void nstack_epoll_waits(struct nstack *ns)
+{
+}
 bool nstack_rx_catch_up(struct nstack *ns, bool lease_only)
 {
 	(void)ns;
