@@ -645,8 +645,8 @@ static void print_procs(const struct stat_snap *s, const struct stat_proc_view *
 
 		if (s->procs[i].ring >= 0)
 			snprintf(ring, sizeof(ring), "%d", s->procs[i].ring);
-		printf("    %-4d %-8d %-8s %-4s %-10llu %s%s\n", i, (int)s->procs[i].pid, role, ring,
-		       (unsigned long long)s->procs[i].rx_frames, pv[i].comm,
+		printf("    %-4d %-8d %-8s %-4s %-10llu %s%s\n", i, (int)s->procs[i].pid, role,
+		       ring, (unsigned long long)s->procs[i].rx_frames, pv[i].comm,
 		       pv[i].gone ? " (gone)" : "");
 	}
 }

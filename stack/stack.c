@@ -401,7 +401,8 @@ void nstack_exec_failed(struct nstack *ns)
 	 * Its ring, out of the table since nstack_exec_prepare, is still in the
 	 * kernel's group: closed now, so that both lose it the same way.
 	 */
-	if (l->fan_exec_ring && l->hooks.open_tx_link && l->hooks.open_tx_link(l->hooks.ctx, &dev) == 0) {
+	if (l->fan_exec_ring && l->hooks.open_tx_link &&
+	    l->hooks.open_tx_link(l->hooks.ctx, &dev) == 0) {
 		ns_lock(ns);
 		l->hooks.install_link(l->hooks.ctx, ns, dev);
 		nstack_unlock(ns);
@@ -1094,25 +1095,20 @@ static int move_pick(struct nstack *ns, uint64_t now)
 }
 
 /*
- * The driver is leaving (exit; lock held): the link moves as from an idle
- * driver, so that no frame is lost or processed twice on the way, to the
- * process whose threads waited on sockets last (the keeper, if it is the
- * only one left). True when one was asked: the exit waits for the move.
+ * The driver leaving asks the live process whose threads waited on sockets
+ * last (fan: one whose ring may join the group; else one that may take the
+ * link) to take its place. False when there is none.
  */
-bool ns_move_for_exit(struct nstack *ns)
+static bool move_ask_last_waiter(struct nstack *ns, bool fan)
 {
-	struct nstack_local *l = ns_local(ns);
 	struct ns_procs *pt = ns->procs;
 	int best = -1;
 
-	if (pt->move_to >= 0)
-		return true;
-	if (!ns->cfg.move_driver || !dev_can_hand_off(l->dev))
-		return false;
 	for (int i = 0; i < NS_MAX_PROCS; i++) {
 		const struct ns_proc *p = &pt->p[i];
 
-		if (i == l->slot || p->state != NS_PROC_LIVE || p->no_move)
+		if (i == ns_local(ns)->slot || p->state != NS_PROC_LIVE ||
+		    (fan ? p->no_fan : p->no_move))
 			continue;
 		if (best < 0 || p->wait_last > pt->p[best].wait_last)
 			best = i;
@@ -1122,6 +1118,21 @@ bool ns_move_for_exit(struct nstack *ns)
 	pt->move_to = best;
 	ns_mail_post(ns, best, NS_MAIL_KICK, 0);
 	return true;
+}
+
+/*
+ * The driver is leaving (exit; lock held): the link moves as from an idle
+ * driver, so that no frame is lost or processed twice on the way, to the
+ * process whose threads waited on sockets last (the keeper, if it is the
+ * only one left). True when one was asked: the exit waits for the move.
+ */
+bool ns_move_for_exit(struct nstack *ns)
+{
+	if (ns->procs->move_to >= 0)
+		return true;
+	if (!ns->cfg.move_driver || !dev_can_hand_off(ns_local(ns)->dev))
+		return false;
+	return move_ask_last_waiter(ns, false);
 }
 
 /*
@@ -1502,19 +1513,7 @@ bool ns_fan_hand_over(struct nstack *ns)
 		fan_drive_to(ns, best);
 		return true;
 	}
-	for (int i = 0; i < NS_MAX_PROCS; i++) {
-		const struct ns_proc *q = &pt->p[i];
-
-		if (i == l->slot || q->state != NS_PROC_LIVE || q->no_fan)
-			continue;
-		if (best < 0 || q->wait_last > pt->p[best].wait_last)
-			best = i;
-	}
-	if (best < 0)
-		return false;
-	pt->move_to = best;
-	ns_mail_post(ns, best, NS_MAIL_KICK, 0);
-	return true;
+	return move_ask_last_waiter(ns, true);
 }
 
 /* See nstack.h. */

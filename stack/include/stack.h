@@ -86,9 +86,9 @@ struct nstack_local {
 	bool fork_ring;	     /* [P] a fork child's device is its parent's ring: to forget */
 	bool fan_exec_ring;  /* [P] out of the group's table for an exec that may fail */
 	uint64_t epoll_last; /* [P] when a thread of ours last called epoll_wait (ns_now) */
-	bool take_over_told;	 /* [P] a failed take-over was logged at error level */
-	int epfd;	 /* the stack thread's epoll, when poll() is not allowed enough fds */
-	int doorbell_fd; /* readable when another process posted to our mailbox, -1 */
+	bool take_over_told; /* [P] a failed take-over was logged at error level */
+	int epfd;	     /* the stack thread's epoll, when poll() is not allowed enough fds */
+	int doorbell_fd;     /* readable when another process posted to our mailbox, -1 */
 	/* pidfds of the processes this one watches (all others when driving). */
 	int pidfd[NS_MAX_PROCS];
 	int32_t pidfd_pid[NS_MAX_PROCS];

@@ -41,8 +41,8 @@ static void teardown(void)
 
 static void live(int slot, uint64_t wait_last)
 {
-	ns->procs->p[slot] = (struct ns_proc){
-	    .pid = getpid(), .state = NS_PROC_LIVE, .wait_last = wait_last};
+	ns->procs->p[slot] =
+	    (struct ns_proc){.pid = getpid(), .state = NS_PROC_LIVE, .wait_last = wait_last};
 }
 
 /*
@@ -190,8 +190,7 @@ static uint32_t run_bpf(const struct bpf_insn *f, int len, const uint8_t *pkt, s
 	return 0;
 }
 
-static size_t ip4(uint8_t *p, uint8_t proto, int ihl_words, uint16_t frag, uint16_t sp,
-		  uint16_t dp)
+static size_t ip4(uint8_t *p, uint8_t proto, int ihl_words, uint16_t frag, uint16_t sp, uint16_t dp)
 {
 	size_t h = (size_t)ihl_words * 4;
 
@@ -277,7 +276,7 @@ START_TEST(test_connect_picks_a_port_that_comes_back_here)
 		live(s, 1);
 		ns_fan_add(ns, s);
 	}
-	ns_fan_add(ns, 0); /* our ring is the group's third: index 2 */
+	ns_fan_add(ns, 0);			   /* our ring is the group's third: index 2 */
 	ck_assert_uint_eq(ns_fan_mine(ns, &n), 0); /* not a member of ours yet */
 	ns_local(ns)->rx_member = true;
 	mine = ns_fan_mine(ns, &n);
@@ -293,7 +292,8 @@ START_TEST(test_connect_picks_a_port_that_comes_back_here)
 
 		ck_assert_int_eq(nstack_socket(ns, AF_INET, SOCK_STREAM, 0, &sock), 0);
 		nstack_set_nonblock(sock, true);
-		ck_assert_int_eq(nstack_connect(sock, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+		ck_assert_int_eq(nstack_connect(sock, (struct sockaddr *)&a, sizeof(a)),
+				 -EINPROGRESS);
 		ck_assert_int_eq(nstack_getsockname(sock, (struct sockaddr *)&me, &len), 0);
 		ck_assert_uint_eq(ns_fan_bucket(8080, ntohs(me.sin_port), 3), 2);
 		nstack_close(sock);
