@@ -1131,7 +1131,7 @@ int pcap_live_steer_prog(struct bpf_insn *f, unsigned int max, const uint8_t *me
 
 	if (!n || n > 64 || max < 28 + 2 * n)
 		return -EINVAL;
-	/* Layout: header 0..1, IPv4 2..11, IPv6 12..18, hash 19..21, table, def. */
+	/* Layout: header 0..1, IPv4 2..11, IPv6 12..18, hash 19..23, table, def. */
 	v6 = 12;
 	hash = 19;
 	def = hash + 5 + 2 * n;
@@ -1531,6 +1531,7 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	int rc, snaplen;
+	size_t bufsize;
 	pcap_t *p;
 
 	*res = p = pcap_create(o->ifname, ebuf);
@@ -1544,12 +1545,19 @@ static int live_activate(const struct pcap_live_opts *o, const uint8_t ifmac[6],
 	snaplen = live_snaplen(o->ifname);
 	pcap_set_snaplen(p, snaplen + (o->no_gso ? 0 : (int)sizeof(struct vnet_hdr)));
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p,
-			     (int)(o->tx_only			      ? 256 * 1024
-				   : o->buffer_size		      ? o->buffer_size
-				   : snaplen == PCAP_LIVE_SNAPLEN     ? PCAP_LIVE_BUFSIZE_GRO
-				   : snaplen == PCAP_LIVE_GRO_SNAPLEN ? PCAP_LIVE_BUFSIZE_GRO_CAPPED
-								      : PCAP_LIVE_BUFSIZE));
+	bufsize = o->tx_only			     ? 256 * 1024
+		  : o->buffer_size		     ? o->buffer_size
+		  : snaplen == PCAP_LIVE_SNAPLEN     ? PCAP_LIVE_BUFSIZE_GRO
+		  : snaplen == PCAP_LIVE_GRO_SNAPLEN ? PCAP_LIVE_BUFSIZE_GRO_CAPPED
+						     : PCAP_LIVE_BUFSIZE;
+	/*
+	 * A ring that joins a group takes a share of the frames, and every
+	 * process that waits on sockets has one: a quarter of the default
+	 * (pinned kernel memory, and set up in proportion to its size).
+	 */
+	if (o->rx_deaf && !o->buffer_size)
+		bufsize /= 4;
+	pcap_set_buffer_size(p, (int)bufsize);
 	/* Frames to a MAC other than the interface's need promiscuous mode. */
 	pcap_set_promisc(p, o->mac && memcmp(o->mac, ifmac, 6) != 0);
 	pcap_set_timeout(p, 1);

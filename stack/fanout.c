@@ -115,8 +115,14 @@ void ns_fan_sync(struct nstack *ns)
 	    !dev->ops->rx_steer)
 		return;
 	n = ns_fan_plan(ns, member, &dflt);
-	if (!n) {
-		pt->fan_steered = gen; /* nobody to steer to: what is set stays */
+	/*
+	 * Nobody to steer to: what is set stays. The same program as the
+	 * group has: nothing to do (a process that only started to wait, a
+	 * driver that moved, a ring that left from the end).
+	 */
+	if (!n || (n == pt->fan_prog_n && dflt == pt->fan_prog_dflt &&
+		   !memcmp(member, pt->fan_prog, (size_t)n))) {
+		pt->fan_steered = gen;
 		return;
 	}
 	pt->fan_installer = l->slot;
@@ -135,6 +141,9 @@ void ns_fan_sync(struct nstack *ns)
 		return;
 	}
 	pt->fan_steered = gen;
+	pt->fan_prog_n = n;
+	pt->fan_prog_dflt = dflt;
+	memcpy(pt->fan_prog, member, (size_t)n);
 	NS_INC_STATS(ns, EthRxSteerings);
 	/* Changed while the system call ran: once more, on the next round. */
 	if (pt->fan_steered != pt->fan_gen)

@@ -270,6 +270,7 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->fan_installing = false;
 	l->fan_exec_ring = false;
 	l->epoll_last = 0;
+	l->fan_join_at = 0;
 	/* A device the parent's thread was opening for a move is the parent's. */
 	l->move_state = 0;
 	l->move_dev = NULL;

@@ -626,8 +626,8 @@ void ns_proc_waits(struct nstack *ns)
 		return;
 	p = &ns->procs->p[l->slot];
 	now = ns_now(ns);
-	if (!p->wait_last && ns->procs->fan_arg) {
-		/* It gets frames now (fanout.c), from a ring of its own if it has none. */
+	if (!p->wait_last && ns->procs->fan_arg && l->rx_member) {
+		/* Its ring gets frames now (fanout.c, ns_fan_plan). */
 		ns->procs->fan_gen++;
 		nstack_wake_thread(ns);
 	}
@@ -1385,6 +1385,8 @@ static int fan_join(struct nstack *ns, struct net_device *dev)
 
 	if (err)
 		return err;
+	if (!pt->fan_n)
+		pt->fan_prog_n = 0; /* a new group: no program yet */
 	pt->fan_arg = arg;
 	l->hooks.install_link(l->hooks.ctx, ns, dev);
 	ns_fan_add(ns, l->slot);
@@ -1439,6 +1441,15 @@ static void fan_drive_to(struct nstack *ns, int slot)
 #define FAN_DRIVE_IDLE_US 100000
 
 /*
+ * A process opens a ring once its threads have kept waiting on sockets
+ * for this long: a child that serves one short connection (socat fork,
+ * sshd's per-connection processes) is done before a ring would be ready,
+ * and each join changes the group's program. Its frames reach it by mail
+ * meanwhile.
+ */
+#define FAN_JOIN_AFTER_US 100000
+
+/*
  * The stack thread's part in a stack with a group (in place of move_step;
  * lock held): a process whose threads wait on sockets opens a ring (in a
  * thread of its own, as for a move) and joins; a member sets the group's
@@ -1470,8 +1481,17 @@ static void fan_step(struct nstack *ns)
 		return;
 	}
 	if (l->no_drive || p->no_fan || !l->hooks.open_rx_link || !l->hooks.install_link ||
-	    !l->hooks.close_link || (!p->wait_last && pt->move_to != l->slot))
+	    !l->hooks.close_link)
 		return;
+	now = ns_now(ns);
+	l->fan_join_at = 0;
+	if (pt->move_to != l->slot && (!p->wait_last || now - p->wait_last >= WAIT_RUN_GAP_US ||
+				       now - p->wait_since < FAN_JOIN_AFTER_US)) {
+		/* Not yet: a look when the run of waits is long enough. */
+		if (p->wait_last && now - p->wait_last < WAIT_RUN_GAP_US)
+			l->fan_join_at = p->wait_since + FAN_JOIN_AFTER_US;
+		return;
+	}
 	if (l->move_state == MOVE_IDLE) {
 		l->move_fan = true;
 		if (!move_open_start(ns, false))
@@ -1680,6 +1700,14 @@ static void *stack_thread(void *arg)
 			if (ns->procs->driver < 0 && !l->no_drive && l->slot >= 0 &&
 			    (timeout < 0 || timeout > NO_DRIVER_RETRY_MS))
 				timeout = NO_DRIVER_RETRY_MS;
+		}
+		if (l->fan_join_at) {
+			/* fan_step: time to look again whether to open a ring. */
+			uint64_t t = ns_now(ns);
+			int jt = l->fan_join_at > t ? (int)((l->fan_join_at - t + 999) / 1000) : 0;
+
+			if (timeout < 0 || jt < timeout)
+				timeout = jt;
 		}
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
 		if (l->doorbell_fd >= 0 && !mail_leased) {

@@ -67,6 +67,9 @@ struct ns_procs {
 	uint32_t fan_gen;	       /* [S] bumped when the rings or who waits change */
 	uint32_t fan_steered;	       /* [S] the fan_gen the group's program was made for */
 	int fan_installer;	       /* [S] slot setting the program now, else -1 */
+	/* The program the group has (ns_fan_plan's answer); fan_prog_n 0: none. */
+	int fan_prog_n, fan_prog_dflt;	/* [S] */
+	uint8_t fan_prog[NS_MAX_PROCS]; /* [S] */
 	struct ns_proc p[NS_MAX_PROCS];
 };
 

@@ -79,16 +79,17 @@ struct nstack_local {
 	int map_fd;		 /* the arena file, -1 when not kept */
 	bool no_drive;		 /* [P] leaving: never take the link (nstack_hand_over) */
 	/* Receive spread over processes (fanout.c). */
-	bool rx_member;	     /* [P] this process's device is a ring in the stack's group */
-	bool move_fan;	     /* [P] the device being opened (move_state) is to join it */
-	bool fan_installing; /* [P] a thread of ours sets the group's program, unlocked */
-	bool fan_steer_told; /* [P] a failure to set it was logged */
-	bool fork_ring;	     /* [P] a fork child's device is its parent's ring: to forget */
-	bool fan_exec_ring;  /* [P] out of the group's table for an exec that may fail */
-	uint64_t epoll_last; /* [P] when a thread of ours last called epoll_wait (ns_now) */
-	bool take_over_told; /* [P] a failed take-over was logged at error level */
-	int epfd;	     /* the stack thread's epoll, when poll() is not allowed enough fds */
-	int doorbell_fd;     /* readable when another process posted to our mailbox, -1 */
+	bool rx_member;	      /* [P] this process's device is a ring in the stack's group */
+	bool move_fan;	      /* [P] the device being opened (move_state) is to join it */
+	bool fan_installing;  /* [P] a thread of ours sets the group's program, unlocked */
+	bool fan_steer_told;  /* [P] a failure to set it was logged */
+	bool fork_ring;	      /* [P] a fork child's device is its parent's ring: to forget */
+	bool fan_exec_ring;   /* [P] out of the group's table for an exec that may fail */
+	uint64_t epoll_last;  /* [P] when a thread of ours last called epoll_wait (ns_now) */
+	uint64_t fan_join_at; /* [P] when fan_step looks again whether to open a ring, 0: not */
+	bool take_over_told;  /* [P] a failed take-over was logged at error level */
+	int epfd;	      /* the stack thread's epoll, when poll() is not allowed enough fds */
+	int doorbell_fd;      /* readable when another process posted to our mailbox, -1 */
 	/* pidfds of the processes this one watches (all others when driving). */
 	int pidfd[NS_MAX_PROCS];
 	int32_t pidfd_pid[NS_MAX_PROCS];
