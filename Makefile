@@ -96,7 +96,8 @@ integration-test: all $(BUILD)/nstack-relay $(BUILD)/test/nstack-opener-lab
 ASAN_CHECK_CASES := mp_fork_child_closes_epoll_watched_listener matrix_redis_nstack_server \
 	mp_nginx_master_2_workers mp_link_moves_when_driver_exits_loses_no_frame mp_link_move_loses_and_repeats_no_frame \
 	mp_postgres_server_pgbench unprivileged_server_and_client_via_opener \
-	linkfault_interface_deleted tcp_curl_100mib_download evlibs_libevent_tcp_server
+	linkfault_interface_deleted tcp_curl_100mib_download evlibs_libevent_tcp_server \
+	mp_nginx_workers_receive_their_own_frames mp_fanout_driver_exits_loses_no_frame
 
 # The lab's real programs on an ASan/UBSan libnstack.so (ASan's runtime
 # preloaded first); ASAN_CASES='name ...' for a subset. See asan_lab.sh.
