@@ -5,7 +5,8 @@
  * frames of every process's connections wake the ring's reader first and
  * reach their owner by mail: two wake-ups where the kernel has one, and a
  * second worker of a server that adds nothing. So every process whose
- * threads wait on sockets opens a ring of its own, and all the stack's
+ * threads keep waiting on sockets (100 ms: stack.c, FAN_JOIN_AFTER_US)
+ * opens a ring of its own, and all the stack's
  * rings are in one PACKET_FANOUT group: the kernel gives each frame to
  * exactly one of them, the one our classic BPF program picks (rx_steer),
  * by the frame's ports (ns_fan_bucket): both directions of a flow land
