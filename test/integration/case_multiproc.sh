@@ -138,7 +138,7 @@ mp_nginx_conf() {
 # mp_nginx_stop MASTER JOB: a graceful stop (SIGQUIT), JOB's exit status
 # and no crashed worker or alert in nginx/error.log.
 mp_nginx_stop() {
-	kill -QUIT "$1" || return 1
+	kill -QUIT "$1" || { echo "cannot signal nginx's master $1"; return 1; }
 	wait "$2" || { echo "nginx exit $?"; cat nginx.out; tail nginx/error.log; return 1; }
 	! grep -E 'exited on signal|exited with (fatal )?code [1-9]|\[(alert|crit|emerg)\]' \
 		nginx/error.log
@@ -216,7 +216,6 @@ case_mp_nginx_workers_receive_their_own_frames() {
 		[ "$frames" -ge $((total * 15 / 100)) ] ||
 			{ echo "worker $w took $frames of $total frames"; return 1; }
 	done <took.out
-	cat nginx/error.log nginx.out | grep -q "receives its share of the link" || return 1
 	mp_nginx_stop "$master" $srv
 }
 
