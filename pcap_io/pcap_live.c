@@ -1080,22 +1080,19 @@ static int pcap_live_rx_join(struct net_device *dev, uint32_t *arg)
 {
 	struct pcap_live *pl = dev->priv;
 	int fd = pcap_fileno(pl->p);
-	int v = (int)*arg;
+	/* A new group: the kernel picks an id no other group of this namespace has. */
+	int v = *arg ? (int)*arg : FANOUT_ARG_BASE | (PACKET_FANOUT_FLAG_UNIQUEID << 16);
 	socklen_t len = sizeof(v);
 
 	/* nstack-opener locked the filter: the kernel would refuse our program too. */
 	if (pl->filter_locked)
 		return -EPERM;
-	if (!v) {
-		/* A new group: the kernel picks an id no other group of this namespace has. */
-		v = FANOUT_ARG_BASE | (PACKET_FANOUT_FLAG_UNIQUEID << 16);
-		if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0)
-			return -errno;
+	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0)
+		return -errno;
+	if (!*arg) {
 		if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, &len) < 0)
 			return -errno;
 		*arg = (uint32_t)v & ~((uint32_t)PACKET_FANOUT_FLAG_UNIQUEID << 16);
-	} else if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0) {
-		return -errno;
 	}
 	if (pl->deaf_filter) {
 		char err[PCAP_ERRBUF_SIZE + 32];

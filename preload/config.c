@@ -578,13 +578,8 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		cfg->move_driver = v[0] == '1';
 	}
-	if ((v = get(ctx, "NSTACK_FANOUT")) != NULL && v[0]) {
-		if (strcmp(v, "0") && strcmp(v, "1")) {
-			snprintf(err, errlen, "bad NSTACK_FANOUT='%s' (0 or 1)", v);
-			return -EINVAL;
-		}
-		cfg->rx_fanout = v[0] == '1';
-	}
+	if (parse_flag(get, ctx, "NSTACK_FANOUT", &cfg->rx_fanout, err, errlen))
+		return -EINVAL;
 	if ((v = get(ctx, "NSTACK_LOG")) != NULL && v[0] && nsp_parse_log(v, &cfg->log_level)) {
 		snprintf(err, errlen, "bad NSTACK_LOG='%s' (error, warn, info or debug)", v);
 		return -EINVAL;

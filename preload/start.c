@@ -658,11 +658,12 @@ static int open_guarded(struct pcap_live_opts *o, struct net_device **res, bool 
 	return rc;
 }
 
-static int hook_open_link(void *ctx, struct net_device **res)
+/* A receiving device (deaf: one that takes nothing in until it joins the stack's group). */
+static int open_rx(struct net_device **res, bool deaf)
 {
 	struct pcap_live_opts o = live_opts;
 
-	(void)ctx;
+	o.rx_deaf = deaf;
 	o.spare_fd = spare_fd;
 	if (spare_fd >= 0) {
 		/* pcap_live_open() has it now, used or closed. */
@@ -672,19 +673,16 @@ static int hook_open_link(void *ctx, struct net_device **res)
 	return open_guarded(&o, res, true);
 }
 
-/* A receiving device that takes nothing in until it joins the stack's group of rings. */
+static int hook_open_link(void *ctx, struct net_device **res)
+{
+	(void)ctx;
+	return open_rx(res, false);
+}
+
 static int hook_open_rx_link(void *ctx, struct net_device **res)
 {
-	struct pcap_live_opts o = live_opts;
-
 	(void)ctx;
-	o.rx_deaf = true;
-	o.spare_fd = spare_fd;
-	if (spare_fd >= 0) {
-		nsp_internal_fd_del(spare_fd);
-		spare_fd = -1;
-	}
-	return open_guarded(&o, res, true);
+	return open_rx(res, true);
 }
 
 /* A device that only sends (as a joining process has), for a former driver. */

@@ -41,6 +41,27 @@ void ns_fan_add(struct nstack *ns, int slot)
 	pt->fan_gen++;
 }
 
+/*
+ * dev, this process's device, joins the stack's group as its last ring (a
+ * new group when no ring is left in the old one); lock held. 0 or -errno.
+ */
+int ns_fan_enter(struct nstack *ns, struct net_device *dev)
+{
+	struct nstack_local *l = ns_local(ns);
+	struct ns_procs *pt = ns->procs;
+	uint32_t arg = pt->fan_n ? pt->fan_arg : 0;
+	int err = dev->ops->rx_join ? dev->ops->rx_join(dev, &arg) : -EOPNOTSUPP;
+
+	if (err)
+		return err;
+	if (!pt->fan_n)
+		pt->fan_prog_n = 0; /* a new group: no program yet */
+	pt->fan_arg = arg;
+	ns_fan_add(ns, l->slot);
+	l->rx_member = true;
+	return 0;
+}
+
 /* The member index of slot's ring, or -1. */
 int ns_fan_index(const struct nstack *ns, int slot)
 {
@@ -127,11 +148,9 @@ void ns_fan_sync(struct nstack *ns)
 		return;
 	}
 	pt->fan_installer = l->slot;
-	l->fan_installing = true;
 	ns_unlock(ns);
 	err = dev->ops->rx_steer(dev, member, (unsigned int)n, (unsigned int)dflt);
 	ns_lock(ns);
-	l->fan_installing = false;
 	if (pt->fan_installer == l->slot)
 		pt->fan_installer = -1;
 	if (err) {

@@ -267,7 +267,6 @@ void nstack_fork_child(struct nstack *ns, int slot)
 	l->fork_ring = l->rx_member;
 	l->rx_member = false;
 	l->move_fan = false;
-	l->fan_installing = false;
 	l->fan_exec_ring = false;
 	l->epoll_last = 0;
 	l->fan_join_at = 0;

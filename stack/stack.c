@@ -246,17 +246,11 @@ int nstack_create_in(const struct ns_arena_map *map, const struct nstack_config 
 	ns_lock(ns);
 	err = ns_procs_init(ns);
 	if (!err && cfg->rx_fanout && dev->ops->rx_join) {
-		uint32_t arg = 0;
-		int ferr = dev->ops->rx_join(dev, &arg);
+		int ferr = ns_fan_enter(ns, dev);
 
 		/* Without a group every process but the driver only sends (stack.c). */
 		if (ferr)
 			ns_info(ns, "the link's frames go to one process: %s", strerror(-ferr));
-		else {
-			ns->procs->fan_arg = arg;
-			ns_fan_add(ns, 0);
-			l->rx_member = true;
-		}
 	}
 	for (up = 0; !err && up < NMODULES; up++) {
 		err = modules[up].init(ns);
@@ -1067,6 +1061,18 @@ static int watch_procs(struct nstack *ns, struct pollfd *pfd, int *slots, bool *
 #define DRIVE_SETTLE_NS	     500000ull
 #define DRIVE_DRAIN_ROUNDS   1000
 
+/* Processes what the device's ring holds now, all of it but bounded (lock held). */
+static void rx_drain(struct nstack *ns)
+{
+	for (int i = 0; i < DRIVE_DRAIN_ROUNDS; i++) {
+		int fd = dev_rx_fd(ns);
+
+		process_locked_rx(ns, true);
+		if (fd < 0 || !dev_rx_ready(fd))
+			break;
+	}
+}
+
 enum { MOVE_IDLE, MOVE_OPENING, MOVE_OPENED };
 
 static bool dev_can_hand_off(const struct net_device *dev)
@@ -1301,13 +1307,7 @@ static void move_finish(struct nstack *ns)
 	 * device (one round is a few budgets). Bounded, as frames stamped
 	 * after the moment keep coming until rx_stop; those are skipped.
 	 */
-	for (int i = 0; i < DRIVE_DRAIN_ROUNDS; i++) {
-		int fd = dev_rx_fd(ns);
-
-		process_locked_rx(ns, true);
-		if (fd < 0 || !dev_rx_ready(fd))
-			break;
-	}
+	rx_drain(ns);
 	err = dev->ops->rx_stop(dev);
 	if (err)
 		/* Harmless but for the kernel's copying: the ring just fills. */
@@ -1378,19 +1378,11 @@ static void move_step(struct nstack *ns)
  */
 static int fan_join(struct nstack *ns, struct net_device *dev)
 {
-	struct nstack_local *l = ns_local(ns);
-	struct ns_procs *pt = ns->procs;
-	uint32_t arg = pt->fan_n ? pt->fan_arg : 0;
-	int err = dev->ops->rx_join ? dev->ops->rx_join(dev, &arg) : -EOPNOTSUPP;
+	int err = ns_fan_enter(ns, dev);
 
 	if (err)
 		return err;
-	if (!pt->fan_n)
-		pt->fan_prog_n = 0; /* a new group: no program yet */
-	pt->fan_arg = arg;
-	l->hooks.install_link(l->hooks.ctx, ns, dev);
-	ns_fan_add(ns, l->slot);
-	l->rx_member = true;
+	ns_local(ns)->hooks.install_link(ns_local(ns)->hooks.ctx, ns, dev);
 	NS_INC_STATS(ns, EthRxRingsJoined);
 	ns_info(ns, "process %d receives its share of the link", (int)getpid());
 	return 0;
@@ -1548,7 +1540,6 @@ void nstack_fan_leave(struct nstack *ns)
 {
 	struct nstack_local *l = ns_local(ns);
 	struct ns_procs *pt = ns->procs;
-	int fd;
 
 	ns_lock(ns);
 	if (!l->rx_member || ns_is_driver(ns) || l->slot < 0) {
@@ -1566,12 +1557,7 @@ void nstack_fan_leave(struct nstack *ns)
 	}
 	ns_fan_sync(ns);
 	/* No frame is sent to this ring any more: what it holds is processed here. */
-	for (int i = 0; i < DRIVE_DRAIN_ROUNDS; i++) {
-		fd = dev_rx_fd(ns);
-		if (fd < 0 || !dev_rx_ready(fd))
-			break;
-		process_locked_rx(ns, true);
-	}
+	rx_drain(ns);
 	nstack_unlock(ns);
 }
 
@@ -1608,6 +1594,18 @@ static int wait_fds(struct nstack_local *l, struct pollfd *pfd, int nfds, int ti
 	for (int i = 0; i < nfds; i++)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, pfd[i].fd, NULL);
 	return n;
+}
+
+/*
+ * The poll() timeout *timeout (ms, -1: none) shortened to wake at until
+ * (ns_now). Rounded up: waking early only costs a loop; late is wrong.
+ */
+static void sleep_until(int *timeout, uint64_t until, uint64_t now)
+{
+	int t = until > now ? (int)((until - now + 999) / 1000) : 0;
+
+	if (*timeout < 0 || t < *timeout)
+		*timeout = t;
 }
 
 /* How often a process retries taking a link nobody drives (ms). */
@@ -1663,11 +1661,7 @@ static void *stack_thread(void *arg)
 			if (leased && devfd >= 0) {
 				devfd = -1;
 				if (now < l->rx_lease_until) {
-					/* Round up, as for the timers. */
-					int lt = (int)((l->rx_lease_until - now + 999) / 1000);
-
-					if (timeout < 0 || lt < timeout)
-						timeout = lt;
+					sleep_until(&timeout, l->rx_lease_until, now);
 					/* Timers due after it need no kick (mod_timer). */
 					if (l->rx_lease_until < next)
 						next = l->rx_lease_until;
@@ -1684,12 +1678,8 @@ static void *stack_thread(void *arg)
 			mail_leased =
 			    l->doorbell_fd >= 0 && (l->mail_direct || now < l->mail_lease_until);
 			l->mail_untimed = mail_leased && now >= l->mail_lease_until;
-			if (mail_leased && !l->mail_untimed) {
-				int mt = (int)((l->mail_lease_until - now + 999) / 1000);
-
-				if (timeout < 0 || mt < timeout)
-					timeout = mt;
-			}
+			if (mail_leased && !l->mail_untimed)
+				sleep_until(&timeout, l->mail_lease_until, now);
 			/*
 			 * Nobody drives (the process that reaped the last driver
 			 * died itself before it took the link): try again soon,
@@ -1701,14 +1691,9 @@ static void *stack_thread(void *arg)
 			    (timeout < 0 || timeout > NO_DRIVER_RETRY_MS))
 				timeout = NO_DRIVER_RETRY_MS;
 		}
-		if (l->fan_join_at) {
-			/* fan_step: time to look again whether to open a ring. */
-			uint64_t t = ns_now(ns);
-			int jt = l->fan_join_at > t ? (int)((l->fan_join_at - t + 999) / 1000) : 0;
-
-			if (timeout < 0 || jt < timeout)
-				timeout = jt;
-		}
+		/* fan_step: time to look again whether to open a ring. */
+		if (l->fan_join_at)
+			sleep_until(&timeout, l->fan_join_at, ns_now(ns));
 		pfd[nfds++] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
 		if (l->doorbell_fd >= 0 && !mail_leased) {
 			bell = nfds;

@@ -82,6 +82,8 @@ void ns_sock_event(struct nstack *ns, struct socket *sock);
 /* Drops everything process slot held (it exited or died) and frees the slot. */
 void ns_proc_reap(struct nstack *ns, int slot);
 /* Receive spread over the processes' rings (fanout.c); stack lock held. */
+struct net_device;
+int ns_fan_enter(struct nstack *ns, struct net_device *dev);
 void ns_fan_add(struct nstack *ns, int slot);
 bool ns_fan_remove(struct nstack *ns, int slot);
 int ns_fan_index(const struct nstack *ns, int slot);

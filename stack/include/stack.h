@@ -81,7 +81,6 @@ struct nstack_local {
 	/* Receive spread over processes (fanout.c). */
 	bool rx_member;	      /* [P] this process's device is a ring in the stack's group */
 	bool move_fan;	      /* [P] the device being opened (move_state) is to join it */
-	bool fan_installing;  /* [P] a thread of ours sets the group's program, unlocked */
 	bool fan_steer_told;  /* [P] a failure to set it was logged */
 	bool fork_ring;	      /* [P] a fork child's device is its parent's ring: to forget */
 	bool fan_exec_ring;   /* [P] out of the group's table for an exec that may fail */
