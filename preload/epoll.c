@@ -566,8 +566,11 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 	if (ns)
 		nstack_epoll_waits(ns);
 	/* Frames a direct receive lease left on the link count (nstack_rx_catch_up). */
-	if (timeout != 0 && ns)
+	if (timeout != 0 && ns) {
+		ep_catch_begin();
 		nstack_rx_catch_up(ns, true);
+		ep_catch_end(s, ns);
+	}
 	for (;;) {
 		int k, out = 0, wait_ms, linkfd = -1, mailfd = -1;
 		bool sleeping, alone, link_woke = false, mail_woke = false, ring = false;
