@@ -477,8 +477,10 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 	c->gso = true;
 	c->tx_thread = true;
 	c->gro = true;
+	c->ingress_drop = true;
 	if (parse_flag(get, ctx, "NSTACK_HANDOVER", &c->handover_loopback, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_GRO", &c->gro, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_INGRESS_DROP", &c->ingress_drop, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_GSO", &c->gso, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_TX_THREAD", &c->tx_thread, err, errlen) ||
 	    parse_flag(get, ctx, "NSTACK_STATS", &c->stats, err, errlen))

@@ -27,10 +27,11 @@ struct nsp_config {
 	unsigned int exit_linger_ms; /* NSTACK_EXIT_LINGER: flush at exit for this long */
 	bool handover_loopback;	     /* NSTACK_HANDOVER */
 	bool gso;		     /* NSTACK_GSO: TCP segmentation by the kernel (default on) */
-	bool tx_thread; /* NSTACK_TX_THREAD: super-frames sent by a thread of their own */
-	bool gro;	/* NSTACK_GRO: turn the interface's receive offload on (default on) */
-	bool stats;	/* NSTACK_STATS: print the counters at exit */
-	int nbypass;	/* NSTACK_BYPASS: CIDRs always served by the kernel */
+	bool tx_thread;	   /* NSTACK_TX_THREAD: super-frames sent by a thread of their own */
+	bool gro;	   /* NSTACK_GRO: turn the interface's receive offload on (default on) */
+	bool ingress_drop; /* NSTACK_INGRESS_DROP: end our frames at ingress (default on) */
+	bool stats;	   /* NSTACK_STATS: print the counters at exit */
+	int nbypass;	   /* NSTACK_BYPASS: CIDRs always served by the kernel */
 	uint32_t bypass_net[16], bypass_mask[16];
 	int nbypass6; /* the IPv6 ones among NSTACK_BYPASS */
 	struct in6_addr bypass6_net[16];

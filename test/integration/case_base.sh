@@ -134,16 +134,25 @@ case_pcap_dump_readable_by_tcpdump() {
 		[ "$(grep -c "$PEER_ADDR > $ADDR: ICMP echo reply" "$TMP/dump.txt")" -eq 2 ]
 }
 
+# The preload's sources with preload_mock.c standing in for the stack.
+mock_sources() {
+	local f
+	for f in config fdtable interpose poll start epoll handover wait fork sandbox keeper \
+		syscall stdio; do
+		echo "$ROOT/preload/$f.c"
+	done
+	for f in pcap_live pcap_filter opener_client pcap_dump ingress; do
+		echo "$ROOT/pcap_io/$f.c"
+	done
+	echo "$IT/preload_mock.c" "$ROOT/stack/thread.c"
+}
 # The preload's machinery against a mock stack: fd table, fcntl/ioctl, dup,
 # close, poll/select/epoll wake-ups (no lost wake-up with two pollers).
 case_preload_mechanics_mock_stack() {
+	# shellcheck disable=SC2046 # one word per file
 	cc -D_GNU_SOURCE -I"$ROOT/stack/include" -I"$ROOT/pcap_io" -I"$ROOT/preload" -O2 -g \
 		-std=gnu11 -pthread -Wall -Wextra -Werror -Wno-unused-parameter \
-		-o "$TMP/preload_mock" "$IT/preload_mock.c" "$ROOT"/preload/config.c \
-		"$ROOT"/preload/fdtable.c "$ROOT"/preload/interpose.c "$ROOT"/preload/poll.c \
-		"$ROOT"/preload/start.c "$ROOT"/preload/epoll.c "$ROOT"/preload/handover.c "$ROOT"/preload/wait.c "$ROOT"/preload/fork.c "$ROOT"/preload/sandbox.c "$ROOT"/preload/keeper.c "$ROOT"/preload/syscall.c "$ROOT"/preload/stdio.c "$ROOT"/pcap_io/pcap_live.c "$ROOT"/stack/thread.c \
-		"$ROOT"/pcap_io/pcap_filter.c "$ROOT"/pcap_io/opener_client.c \
-		"$ROOT"/pcap_io/pcap_dump.c -lpcap -ldl || return 1
+		-o "$TMP/preload_mock" $(mock_sources) -lpcap -ldl || return 1
 	NSTACK_IFACE=lo "$TMP/preload_mock"
 }
 
@@ -239,4 +248,75 @@ case_custom_mac_promiscuous() {
 	grep -q '2 packets transmitted, 2 received' "$TMP/ping.txt" || return 1
 	in_peer ip neigh show "$ADDR" | tee "$TMP/neigh.txt"
 	grep -q '02:00:5e:11:22:33' "$TMP/neigh.txt"
+}
+
+# NSTACK_INGRESS_DROP: with the lab's own ingress rule lifted, the stack adds
+# its table, the kernel's IP layer then sees none of a 20 MiB download's
+# frames (IpInAddrErrors: routed only to be discarded), and the table goes
+# with the processes, also when they are killed. NSTACK_INGRESS_DROP=0 is
+# the control: the same download then reaches the kernel's IP layer.
+ingress_dropped_by_kernel() { in_ns nstat -az IpInAddrErrors | awk '/IpInAddrErrors/{print $2}'; }
+ingress_fetch() {
+	local before after
+	on_nstack env "$@" python3 -m http.server 8091 --bind "$ADDR" -d "$TMP/www" \
+		>"$TMP/srv.log" 2>&1 &
+	wait_nstack_up || {
+		cat "$TMP/srv.log"
+		return 1
+	}
+	before=$(ingress_dropped_by_kernel)
+	in_peer timeout 30 curl -sS --retry 3 --retry-connrefused -o "$TMP/got" \
+		"http://$ADDR:8091/blob" || return 1
+	after=$(ingress_dropped_by_kernel)
+	[ "$(sha "$TMP/got")" = "$(sha "$TMP/www/blob")" ] || {
+		echo "download differs"
+		return 1
+	}
+	in_ns nft list tables netdev >"$TMP/tables"
+	# SIGKILL: no exit path of ours runs, only the kernel's cleanup.
+	ip netns pids "$NS" | xargs -r kill -9
+	kill_ns_procs
+	echo $((after - before))
+}
+case_ingress_drop_table_of_its_own_gone_with_the_processes() {
+	local n t i
+	in_ns nft list table netdev nstack >"$TMP/lab.nft" || return 1
+	in_ns nft delete table netdev nstack || return 1
+	trap 'ip netns exec "$NS" nft -f "$TMP/lab.nft"' EXIT
+	mkdir -p "$TMP/www" && head -c $((20 << 20)) /dev/urandom >"$TMP/www/blob"
+	n=$(ingress_fetch NSTACK_LOG=info | tail -1) || return 1
+	grep -q "end at nstack0's ingress hook" "$TMP/srv.log" || {
+		cat "$TMP/srv.log"
+		return 1
+	}
+	t=$(grep -o 'nstack_[0-9]*' "$TMP/tables" | head -1)
+	[ -n "$t" ] || {
+		echo "no table of nstack's while it ran:"
+		cat "$TMP/tables"
+		return 1
+	}
+	[ "$n" -eq 0 ] || {
+		echo "with the drop the kernel still routed $n of our frames to discard them"
+		return 1
+	}
+	# Killed (SIGKILL): the kernel deletes the tables with their owner sockets.
+	for i in $(seq 1 20); do
+		in_ns nft list tables netdev | grep -q 'nstack_' || break
+		sleep 0.1
+	done
+	! in_ns nft list tables netdev | grep 'nstack_' || {
+		echo "a table outlived the killed processes"
+		return 1
+	}
+	n=$(ingress_fetch NSTACK_INGRESS_DROP=0 | tail -1) || return 1
+	! grep -q 'nstack_' "$TMP/tables" || {
+		echo "NSTACK_INGRESS_DROP=0 added a table"
+		return 1
+	}
+	# The control: 20 MiB is ~14 000 frames of ours.
+	[ "$n" -gt 1000 ] || {
+		echo "without the drop the kernel discarded only $n frames: the check proves nothing"
+		return 1
+	}
+	echo "kernel discarded 0 frames with the drop, $n without"
 }

@@ -260,6 +260,7 @@ START_TEST(test_defaults_handover_on_linger_5s)
 	ck_assert_uint_eq(c.exit_linger_ms, 5000);
 	ck_assert_uint_eq(c.cfg.busy_poll_us, 0);
 	ck_assert(c.gro);
+	ck_assert(c.ingress_drop);
 }
 END_TEST
 
@@ -272,6 +273,18 @@ START_TEST(test_gro_flag_parsed)
 	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
 	ck_assert(!c.gro);
 	expect_bad("NSTACK_GRO", "sometimes");
+}
+END_TEST
+
+START_TEST(test_ingress_drop_flag_parsed)
+{
+	struct t_env e = {{{"NSTACK_INGRESS_DROP", "0"}, {NULL}}};
+	struct nsp_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(nsp_config_load(&c, t_get, &e, NULL, err, sizeof(err)), 0);
+	ck_assert(!c.ingress_drop);
+	expect_bad("NSTACK_INGRESS_DROP", "yes please");
 }
 END_TEST
 
@@ -405,6 +418,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_bypass_takes_ipv6_prefixes);
 	tcase_add_test(tc, test_defaults_handover_on_linger_5s);
 	tcase_add_test(tc, test_gro_flag_parsed);
+	tcase_add_test(tc, test_ingress_drop_flag_parsed);
 	tcase_add_test(tc, test_move_driver_on_by_default_and_parsed);
 	tcase_add_test(tc, test_filter_text_names_our_address_and_mac);
 	tcase_add_test(tc, test_missing_interface_gives_enodev);
