@@ -115,8 +115,16 @@ ip netns exec "$PEER" timeout $LIFE \
 	iperf3 -s -B "$PEER_ADDR" -p 5201 >"$work/srv.log" 2>&1 &
 srv=$!
 disown "$srv" 2>/dev/null
+# The round trips depend on where the two ends run: on one core ~16-21 us
+# for either stack, on two ~55-75 us (a halted vCPU's wake-up on each side),
+# and an unpinned run lands on either, run to run. Two hosts have a core
+# each: the server is held on CPU 0, the clients on CPU 1.
+RR_SRV_PIN= RR_CLI_PIN=
+if [ "$(nproc)" -ge 2 ]; then
+	RR_SRV_PIN="taskset -c 0" RR_CLI_PIN="taskset -c 1"
+fi
 ip netns exec "$PEER" timeout $LIFE \
-	python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
+	$RR_SRV_PIN python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
 disown $! 2>/dev/null
 # IPv6 rows: the peer at 2001:2::1, nstack at 2001:2::2 (NSTACK_ADDR6), the
 # kernel at 2001:2::3 on the same veth end for its runs only.
@@ -335,11 +343,11 @@ n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
 n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
 n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
-n_rr=$(rr nstack-rr ip netns exec "$NS" "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
+n_rr=$(rr nstack-rr ip netns exec "$NS" $RR_CLI_PIN "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
 # Issue 11's latency goal with polling: the blocked receiver spins on the
 # ring for up to BUSY_POLL us before it sleeps (the kernel row keeps its defaults).
 BUSY_POLL=${BENCH_BUSY_POLL:-50}
-n_rrbp=$(rr nstack-rr-bp ip netns exec "$NS" env NSTACK_BUSY_POLL="$BUSY_POLL" "$BUILD/nstack" -- \
+n_rrbp=$(rr nstack-rr-bp ip netns exec "$NS" $RR_CLI_PIN env NSTACK_BUSY_POLL="$BUSY_POLL" "$BUILD/nstack" -- \
 	python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
 n_ng1="0 0" n_ng2="0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
@@ -362,7 +370,7 @@ ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
 ip -n "$NS" addr add "$KADDR/24" dev nstack0
 k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
-k_rr=$(rr kernel-rr ip netns exec "$NS" python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
+k_rr=$(rr kernel-rr ip netns exec "$NS" $RR_CLI_PIN python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
 k_ng1="0 0" k_ng2="0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
@@ -404,7 +412,7 @@ for name, n, k in rows:
         continue
     print("%-20s %8.2f (%6.2f) %8.2f (%6.2f) %6s %13.2f %13.2f" % (name, nb, nm, kb, km, ratio(nb, kb), nc, kc))
 nrr, krr = float("$n_rr"), float("$k_rr")
-print("%-20s %17.1f %17.1f %6s   (us; ratio kernel/nstack)" % ("TCP 100 B RR median", nrr, krr,
+print("%-20s %17.1f %17.1f %6s   (us; ratio kernel/nstack; server on CPU 0, client on 1)" % ("TCP 100 B RR median", nrr, krr,
       ratio(krr, nrr) if nrr > 0 else "n/a"))
 nbp = float("$n_rrbp")
 print("%-20s %17.1f %17.1f %6s   (NSTACK_BUSY_POLL=$BUSY_POLL; the goal: ratio >= 2)" % (
