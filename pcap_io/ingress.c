@@ -281,19 +281,16 @@ static int read_acks(int fd, int expect)
 int ingress_drop_open(struct ingress_drop *d, const char *ifname, uint32_t addr,
 		      const struct in6_addr *addr6)
 {
-	static char why[96];
 	uint8_t buf[2048] __attribute__((aligned(4)));
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct timeval tv = {.tv_sec = 1};
 	int fd, len, rc;
 
 	d->fd = -1;
-	d->why = NULL;
+	d->why[0] = '\0';
 	snprintf(d->table, sizeof(d->table), "nstack_%d", (int)getpid());
-	if (kernel_holds(addr, addr6, why, sizeof(why))) {
-		d->why = why;
+	if (kernel_holds(addr, addr6, d->why, sizeof(d->why)))
 		return 0;
-	}
 	len = ingress_drop_batch(buf, sizeof(buf), d->table, ifname, addr, addr6, 1);
 	if (len < 0)
 		return len;
@@ -315,11 +312,4 @@ fail:
 	close(fd);
 	/* A kernel without nf_tables answers the batch with ENOENT / EOPNOTSUPP. */
 	return rc == -ENOENT || rc == -EOPNOTSUPP ? -EPROTONOSUPPORT : rc;
-}
-
-void ingress_drop_close(struct ingress_drop *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
 }

@@ -18,9 +18,9 @@
 
 /* What ingress_drop_open() has to say (NSTACK_INGRESS_DROP). */
 struct ingress_drop {
-	int fd;		 /* the netlink socket that owns the table; -1 = none */
-	char table[32];	 /* its name */
-	const char *why; /* when not installed: the reason, for the log */
+	int fd;		/* the netlink socket that owns the table; -1 = none */
+	char table[32]; /* its name */
+	char why[96];	/* when not installed by choice: the reason, for the log; "" */
 };
 
 /*
@@ -29,16 +29,13 @@ struct ingress_drop {
  * The table is owned by a netlink socket (NFT_TABLE_F_OWNER) that d->fd
  * keeps open: the kernel deletes the table when the last copy of that fd
  * closes, also when the process dies, so no rule outlives the processes
- * that hold it. Not installed (returns 0, d->fd = -1, d->why set) when the
+ * that hold it. Not installed (returns 0, d->fd = -1, d->why said) when the
  * kernel holds one of the addresses itself (the frames are its own then),
  * or -errno (-EPERM without CAP_NET_ADMIN, -EPROTONOSUPPORT without
  * nf_tables).
  */
 int ingress_drop_open(struct ingress_drop *d, const char *ifname, uint32_t addr,
 		      const struct in6_addr *addr6);
-
-/* Deletes the table now (closes its owner socket). */
-void ingress_drop_close(struct ingress_drop *d);
 
 /*
  * The netlink batch ingress_drop_open() sends, written into buf (for the

@@ -318,5 +318,15 @@ case_ingress_drop_table_of_its_own_gone_with_the_processes() {
 		echo "without the drop the kernel discarded only $n frames: the check proves nothing"
 		return 1
 	}
+	# The kernel holds the address (here on lo): those frames are its own, no table.
+	ip -n "$NS" addr add "$ADDR/32" dev lo || return 1
+	on_nstack env NSTACK_LOG=info python3 -c 'import socket,sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 9))' \
+		"$PEER_ADDR" >"$TMP/held.log" 2>&1
+	ip -n "$NS" addr del "$ADDR/32" dev lo
+	grep -q "no ingress drop on nstack0: the kernel holds $ADDR on lo" "$TMP/held.log" || {
+		cat "$TMP/held.log"
+		return 1
+	}
 	echo "kernel discarded 0 frames with the drop, $n without"
 }
