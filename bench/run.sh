@@ -101,7 +101,10 @@ trap 'exit 130' INT TERM
 # The kernel's count of frames it routed only to discard them (for nstack's
 # address, which it does not hold) says at the end whether that happened.
 ip netns exec "$NS" nft delete table netdev nstack 2>/dev/null
-addr_errors() { ip netns exec "$NS" nstat -az IpInAddrErrors | awk '/IpInAddrErrors/{print $2}'; }
+# (IpInAddrErrors while the kernel has an address in the subnet, IpExtInNoRoutes while it has none.)
+addr_errors() {
+	ip netns exec "$NS" nstat -az IpInAddrErrors IpExtInNoRoutes | awk '/^Ip/ { n += $2 } END { print n + 0 }'
+}
 addr_errors0=$(addr_errors)
 if [ "${BENCH_OFFLOADS:-0}" != 1 ]; then
 	ip netns exec "$NS" ethtool -K nstack0 gso off tso off gro off >/dev/null 2>&1
@@ -339,56 +342,53 @@ set_mtu() {
 }
 JUMBO=${BENCH_JUMBO:-1}
 
+# The kernel's address on the same veth end for the whole run, so that each
+# row runs nstack and then the kernel back to back: in one block after the
+# other they ran minutes apart, and this VM drifts by a quarter in minutes.
+# nstack takes only frames for its own address (capture filter), and the
+# kernel answers ARP only for its own.
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
+ip -n "$NS" addr add "$KADDR/24" dev nstack0
 n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
+k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
 n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
-n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
-n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
+k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
 n_rr=$(rr nstack-rr ip netns exec "$NS" $RR_CLI_PIN "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
 # Issue 11's latency goal with polling: the blocked receiver spins on the
 # ring for up to BUSY_POLL us before it sleeps (the kernel row keeps its defaults).
 BUSY_POLL=${BENCH_BUSY_POLL:-50}
 n_rrbp=$(rr nstack-rr-bp ip netns exec "$NS" $RR_CLI_PIN env NSTACK_BUSY_POLL="$BUSY_POLL" "$BUILD/nstack" -- \
 	python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
-n_ng1="0 0" n_ng2="0 0 0 0"
+k_rr=$(rr kernel-rr ip netns exec "$NS" $RR_CLI_PIN python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
+n_ng1="0 0" n_ng2="0 0 0 0" k_ng1="0 0" k_ng2="0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	n_ng1=$(nginx_rows nstack-nginx1 8083 198.18.0.2 1 ip netns exec "$NS" "$BUILD/nstack" --)
+	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
 	n_ng2=$(nginx_rows nstack-nginx 8081 198.18.0.2 2 ip netns exec "$NS" "$BUILD/nstack" --)
+	k_ng2=$(nginx_rows kernel-nginx 8082 "$KADDR" 2 ip netns exec "$NS")
 fi
 n_idle=$(idle_mem nstack-idle 198.18.0.2 9100 1 ip netns exec "$NS" "$BUILD/nstack" --)
-n_jsend="0 0 0" n_jrecv="0 0 0"
+k_idle=$(idle_mem kernel-idle "$KADDR" 9101 0 ip netns exec "$NS")
+n_jsend="0 0 0" n_jrecv="0 0 0" k_jsend="0 0 0" k_jrecv="0 0 0"
 if [ "$JUMBO" = 1 ]; then
 	wait_stack_gone
 	set_mtu 9000
 	n_jsend=$(run nstack-jsend ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
-	n_jrecv=$(run nstack-jrecv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
-	wait_stack_gone
-	set_mtu 1500
-fi
-
-# The kernel on the same veth end, for these runs only.
-ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
-ip -n "$NS" addr add "$KADDR/24" dev nstack0
-k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
-k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
-k_rr=$(rr kernel-rr ip netns exec "$NS" $RR_CLI_PIN python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
-k_ng1="0 0" k_ng2="0 0 0 0"
-if command -v nginx >/dev/null && command -v wrk >/dev/null; then
-	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
-	k_ng2=$(nginx_rows kernel-nginx 8082 "$KADDR" 2 ip netns exec "$NS")
-fi
-k_idle=$(idle_mem kernel-idle "$KADDR" 9101 0 ip netns exec "$NS")
-k_jsend="0 0 0" k_jrecv="0 0 0"
-if [ "$JUMBO" = 1 ]; then
-	set_mtu 9000
 	k_jsend=$(run kernel-jsend ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
+	n_jrecv=$(run nstack-jrecv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
 	k_jrecv=$(run kernel-jrecv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+	wait_stack_gone
 	set_mtu 1500
 fi
 ip -n "$NS" addr del "$KADDR/24" dev nstack0
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
+# IPv6 the same way: the kernel at KADDR6 (nstack drops what is for ADDR6 at
+# ingress, NSTACK_INGRESS_DROP, before the kernel's IPv6 sees it).
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=0
 ip -n "$NS" -6 addr add "$KADDR6/64" dev nstack0 nodad
+n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
 k6_send=$(run kernel6-send ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6")
+n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
 k6_recv=$(run kernel6-recv ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6" -R)
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=1
 
@@ -434,6 +434,7 @@ print("%-20s %17d %17d %6s   (bytes/conn for %s idle: kernel Slab + nstack arena
 print("%-20s %17s %17s %6s    nstack: %d Slab + %d arena; Slab counts both ends)" % ("", "", "", "", ns_slab, ns_arena))
 PY
 echo "ingress drop: nstack's own (NSTACK_INGRESS_DROP=${NSTACK_INGRESS_DROP:-1});" \
-	"frames the kernel routed only to discard them during the bench: $(($(addr_errors) - addr_errors0))"
+	"frames the kernel routed only to discard them during the bench: $(($(addr_errors) - addr_errors0))" \
+	"(late ones, after a run's last process had exited, count too)"
 n_best=${n_send%% *} r_best=${n_recv%% *} ks_best=${k_send%% *} kr_best=${k_recv%% *}
 [ "$n_best" -gt 0 ] && [ "$r_best" -gt 0 ] && [ "$ks_best" -gt 0 ] && [ "$kr_best" -gt 0 ]
