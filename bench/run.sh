@@ -24,15 +24,16 @@
 # for its addresses at nstack0's ingress hook after its packet socket saw
 # them (NSTACK_INGRESS_DROP; the lab's own rule for that is removed here),
 # so the kernel does not route each one to discard it; the kernel rows use
-# 198.18.0.3, which the rule does not touch.
+# 198.18.0.3 (2001:2::3), which the rule does not touch, and each row runs
+# nstack and then the kernel back to back.
 # Receive offload (GRO) is on for nstack0, as nstack turns it on itself
 # when it may (NSTACK_GRO) and as a NIC has it: both stacks get merged
 # frames; BENCH_GRO=0 measures both without (nstack then runs with
 # NSTACK_GRO=0). A last row gives the median round
 # trip of 100-byte TCP exchanges (bench/rr.py, BENCH_RR_N of them, best of
 # BENCH_REPEAT) through each stack, and nstack's again with NSTACK_BUSY_POLL
-# (BENCH_BUSY_POLL us, default 50) against the kernel's default. The nginx row serves a 1 KiB file from
-# nginx with its master and 2 worker processes (all sharing one nstack stack)
+# (BENCH_BUSY_POLL us, default 50) against the kernel's default. The nginx
+# row serves a 1 KiB file from nginx with its master and 2 worker processes (all sharing one nstack stack)
 # to wrk in the peer namespace (2 threads, BENCH_WRK_CONNS connections,
 # default 50), against the same nginx configuration on the kernel. The IPv6
 # rows repeat send and receive over IPv6 (2001:2::/64 on the same veth; the
@@ -130,7 +131,7 @@ ip netns exec "$PEER" timeout $LIFE \
 	$RR_SRV_PIN python3 "$here/rr.py" server "$PEER_ADDR" 5202 >"$work/rr.log" 2>&1 &
 disown $! 2>/dev/null
 # IPv6 rows: the peer at 2001:2::1, nstack at 2001:2::2 (NSTACK_ADDR6), the
-# kernel at 2001:2::3 on the same veth end for its runs only.
+# kernel at 2001:2::3 on the same veth end during the IPv6 rows.
 PEER6=2001:2::1 ADDR6=2001:2::2 KADDR6=2001:2::3
 ip netns exec "$PEER" sysctl -qw net.ipv6.conf.peer0.disable_ipv6=0
 # wrk closes first whenever its read of a "Connection: close" response beats

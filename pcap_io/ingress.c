@@ -13,7 +13,6 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
-#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -219,15 +218,15 @@ int ingress_drop_batch(uint8_t *buf, size_t len, const char *table, const char *
 	return nb.over ? -EMSGSIZE : (int)nb.off;
 }
 
-/* The address the kernel itself holds among addr/addr6, written into why; NULL if none. */
-static const char *kernel_holds(uint32_t addr, const struct in6_addr *addr6, char *why, size_t n)
+/* Whether the kernel itself holds addr or addr6 (said in why). */
+static bool kernel_holds(uint32_t addr, const struct in6_addr *addr6, char *why, size_t n)
 {
 	struct ifaddrs *all, *i;
-	const char *r = NULL;
+	bool held = false;
 
 	if (getifaddrs(&all) < 0)
-		return NULL; /* cannot tell: the rule only covers our own addresses */
-	for (i = all; i && !r; i = i->ifa_next) {
+		return false; /* cannot tell: the rule only covers our own addresses */
+	for (i = all; i && !held; i = i->ifa_next) {
 		char a[INET6_ADDRSTRLEN];
 
 		if (!i->ifa_addr)
@@ -243,10 +242,20 @@ static const char *kernel_holds(uint32_t addr, const struct in6_addr *addr6, cha
 			continue;
 		}
 		snprintf(why, n, "the kernel holds %s on %s", a, i->ifa_name);
-		r = why;
+		held = true;
 	}
 	freeifaddrs(all);
-	return r;
+	return held;
+}
+
+/* How many messages of the batch in [buf, buf + len) ask for an ack. */
+static int acks_asked(const uint8_t *buf, size_t len)
+{
+	int n = 0;
+
+	for (const struct nlmsghdr *h = (const void *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+		n += (h->nlmsg_flags & NLM_F_ACK) != 0;
+	return n;
 }
 
 /* Reads the acks of expect messages; 0 or the first error (-errno). */
@@ -302,14 +311,12 @@ int ingress_drop_open(struct ingress_drop *d, const char *ifname, uint32_t addr,
 		rc = -errno;
 		goto fail;
 	}
-	/* Acks for the table, the chain and each rule. */
-	rc = read_acks(fd, addr6 ? 4 : 3);
+	rc = read_acks(fd, acks_asked(buf, (size_t)len));
 	if (rc)
 		goto fail;
 	d->fd = fd;
 	return 0;
 fail:
 	close(fd);
-	/* A kernel without nf_tables answers the batch with ENOENT / EOPNOTSUPP. */
-	return rc == -ENOENT || rc == -EOPNOTSUPP ? -EPROTONOSUPPORT : rc;
+	return rc;
 }

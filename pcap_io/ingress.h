@@ -31,8 +31,8 @@ struct ingress_drop {
  * closes, also when the process dies, so no rule outlives the processes
  * that hold it. Not installed (returns 0, d->fd = -1, d->why said) when the
  * kernel holds one of the addresses itself (the frames are its own then),
- * or -errno (-EPERM without CAP_NET_ADMIN, -EPROTONOSUPPORT without
- * nf_tables).
+ * or -errno (-EPERM without CAP_NET_ADMIN, the netlink socket's or the
+ * batch's error otherwise).
  */
 int ingress_drop_open(struct ingress_drop *d, const char *ifname, uint32_t addr,
 		      const struct in6_addr *addr6);

@@ -606,6 +606,12 @@ static int dev_rx_fd(struct nstack *ns)
 /* Waits apart by more than this start a new run (ns_proc_waits). */
 #define WAIT_RUN_GAP_US 200000
 
+/* Whether p's threads are in a run of waits (since p->wait_since). */
+static bool wait_run_on(const struct ns_proc *p, uint64_t now)
+{
+	return p->wait_last && now - p->wait_last < WAIT_RUN_GAP_US;
+}
+
 /*
  * A thread of this process is about to wait on its sockets (lock held):
  * what tells the driver which process the program's work is in.
@@ -625,7 +631,7 @@ void ns_proc_waits(struct nstack *ns)
 		ns->procs->fan_gen++;
 		nstack_wake_thread(ns);
 	}
-	if (!p->wait_last || now - p->wait_last > WAIT_RUN_GAP_US)
+	if (!wait_run_on(p, now))
 		p->wait_since = now;
 	p->wait_last = now;
 }
@@ -639,7 +645,9 @@ bool nstack_receives(struct nstack *ns)
 /* See nstack.h. */
 void nstack_epoll_waits(struct nstack *ns)
 {
-	__atomic_store_n(&ns_local(ns)->epoll_last, ns_now(ns), __ATOMIC_RELAXED);
+	/* Only a ring's process keeps listener connections (shared.c): no clock read for others. */
+	if (ns_local(ns)->rx_member)
+		__atomic_store_n(&ns_local(ns)->epoll_last, ns_now(ns), __ATOMIC_RELAXED);
 }
 
 /* How long after an epoll_wait its process counts as looking at its sets (us). */
@@ -1094,7 +1102,7 @@ static int move_pick(struct nstack *ns, uint64_t now, uint64_t idle_us)
 
 		if (i == l->slot || p->state != NS_PROC_LIVE || p->no_move || !p->wait_last)
 			continue;
-		if (now - p->wait_last < WAIT_RUN_GAP_US && now - p->wait_since >= idle_us)
+		if (wait_run_on(p, now) && now - p->wait_since >= idle_us)
 			return i;
 	}
 	return -1;
@@ -1477,10 +1485,10 @@ static void fan_step(struct nstack *ns)
 		return;
 	now = ns_now(ns);
 	l->fan_join_at = 0;
-	if (pt->move_to != l->slot && (!p->wait_last || now - p->wait_last >= WAIT_RUN_GAP_US ||
-				       now - p->wait_since < FAN_JOIN_AFTER_US)) {
+	if (pt->move_to != l->slot &&
+	    (!wait_run_on(p, now) || now - p->wait_since < FAN_JOIN_AFTER_US)) {
 		/* Not yet: a look when the run of waits is long enough. */
-		if (p->wait_last && now - p->wait_last < WAIT_RUN_GAP_US)
+		if (wait_run_on(p, now))
 			l->fan_join_at = p->wait_since + FAN_JOIN_AFTER_US;
 		return;
 	}
