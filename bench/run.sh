@@ -6,7 +6,10 @@
 #   bench/run.sh [BUILD_DIR]        (make bench)
 #
 # Environment: BENCH_SECONDS (default 5) per measurement, BENCH_REPEAT
-# (default 1; the best of N runs is reported for each row), BENCH_OFFLOADS=1
+# (default 1; each row runs nstack and the kernel in turn N times, and gives
+# the best and the median of each and the median of the N per-pair ratios:
+# this VM's rates drift by a quarter within minutes, so only runs made
+# seconds apart are compared), BENCH_OFFLOADS=1
 # to leave GSO/TSO/GRO on nstack0 as the lab sets them (see below), BENCH_CC
 # (default cubic) the congestion control of every sender, set with iperf3 -C
 # so both stacks run the same algorithm (Debian hosts may default to bbr,
@@ -25,13 +28,13 @@
 # them (NSTACK_INGRESS_DROP; the lab's own rule for that is removed here),
 # so the kernel does not route each one to discard it; the kernel rows use
 # 198.18.0.3 (2001:2::3), which the rule does not touch, and each row runs
-# nstack and then the kernel back to back.
+# nstack and the kernel in turn.
 # Receive offload (GRO) is on for nstack0, as nstack turns it on itself
 # when it may (NSTACK_GRO) and as a NIC has it: both stacks get merged
 # frames; BENCH_GRO=0 measures both without (nstack then runs with
 # NSTACK_GRO=0). A last row gives the median round
-# trip of 100-byte TCP exchanges (bench/rr.py, BENCH_RR_N of them, best of
-# BENCH_REPEAT) through each stack, and nstack's again with NSTACK_BUSY_POLL
+# trip of 100-byte TCP exchanges (bench/rr.py, BENCH_RR_N of them, per
+# run) through each stack, and nstack's again with NSTACK_BUSY_POLL
 # (BENCH_BUSY_POLL us, default 50) against the kernel's default. The nginx
 # row serves a 1 KiB file from nginx with its master and 2 worker processes (all sharing one nstack stack)
 # to wrk in the peer namespace (2 threads, BENCH_WRK_CONNS connections,
@@ -39,9 +42,8 @@
 # rows repeat send and receive over IPv6 (2001:2::/64 on the same veth; the
 # ratio is to the kernel's IPv6).
 #
-# Issue 11's rows: every iperf3 row gives the best and the median of
-# BENCH_REPEAT runs and the CPU seconds per GB moved (the whole machine's
-# busy time from /proc/stat over the run, both ends and both kernels,
+# Issue 11's rows: every iperf3 row gives the CPU seconds per GB moved
+# (the whole machine's busy time from /proc/stat over the run, both ends and both kernels,
 # divided by the bytes received; a busy machine inflates it); send and
 # receive again at MTU 9000 (both veth ends, BENCH_JUMBO=0 skips them);
 # nginx with 1 and with 2 worker processes; new connections per second
@@ -153,38 +155,62 @@ busy_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-# run NAME CMD...: REPEAT iperf3 client runs; prints "BEST MEDIAN CPU" with
-# the receive rates in bit/s and the machine's CPU seconds per GB received
-# (the mean over the runs).
+# iperf_once NAME I CMD...: one iperf3 client run, its JSON in NAME.I.json and
+# the machine's busy ticks over it in NAME.I.ticks.
+iperf_once() {
+	local name=$1 i=$2 b0 b1
+	shift 2
+	b0=$(busy_ticks)
+	timeout $((SECS + 30)) "$@" -t "$SECS" -C "$CC" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
+	b1=$(busy_ticks)
+	echo "$((b1 - b0))" >"$work/$name.$i.ticks"
+	sleep 0.5
+}
+
+# run NAME NSTACK-CMD... ::: KERNEL-CMD...: REPEAT iperf3 client runs of each
+# stack in turn (nstack, kernel, nstack, ...: this VM drifts by a quarter
+# within minutes, so a ratio compares runs made seconds apart); prints
+# "NBEST NMEDIAN NCPU KBEST KMEDIAN KCPU RATIO": receive rates in bit/s, the
+# machine's CPU seconds per GB received (mean over the runs), and the median
+# of the per-pair ratios nstack/kernel.
 run() {
-	local name=$1 i b0 b1
+	local name=$1 i sep ncmd=() kcmd=()
 	shift
+	for sep in "$@"; do
+		[ "$sep" = ::: ] && break
+		ncmd+=("$sep")
+	done
+	kcmd=("${@:$((${#ncmd[@]} + 2))}")
 	for i in $(seq 1 "$REPEAT"); do
-		b0=$(busy_ticks)
-		timeout $((SECS + 30)) "$@" -t "$SECS" -C "$CC" -J >"$work/$name.$i.json" 2>"$work/$name.$i.err"
-		b1=$(busy_ticks)
-		echo "$((b1 - b0))" >"$work/$name.$i.ticks"
-		sleep 0.5
+		iperf_once "nstack-$name" "$i" "${ncmd[@]}"
+		iperf_once "kernel-$name" "$i" "${kcmd[@]}"
 	done
 	python3 - "$work" "$name" "$REPEAT" "$(getconf CLK_TCK)" <<-'PY'
 		import json, statistics, sys
 		work, name, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-		rates, cpu = [], []
-		for i in range(1, n + 1):
-		    try:
-		        r = json.load(open("%s/%s.%d.json" % (work, name, i)))
-		        if "error" in r:
-		            raise ValueError(r["error"])
-		        s = r["end"]["sum_received"]
-		        rates.append(int(s["bits_per_second"]))
-		        ticks = int(open("%s/%s.%d.ticks" % (work, name, i)).read())
-		        if s["bytes"] > 0:
-		            cpu.append(ticks / hz / (s["bytes"] / 1e9))
-		    except Exception as e:
-		        rates.append(0)
-		        err = open("%s/%s.%d.err" % (work, name, i)).read()[-300:]
-		        print("bench: %s run %d failed: %s %s" % (name, i, e, err), file=sys.stderr)
-		print(max(rates), int(statistics.median(rates)), "%.2f" % (statistics.mean(cpu) if cpu else 0))
+		def runs(side):
+		    rates, cpu = [], []
+		    for i in range(1, n + 1):
+		        f = "%s/%s-%s.%d" % (work, side, name, i)
+		        try:
+		            r = json.load(open(f + ".json"))
+		            if "error" in r:
+		                raise ValueError(r["error"])
+		            s = r["end"]["sum_received"]
+		            rates.append(int(s["bits_per_second"]))
+		            if s["bytes"] > 0:
+		                cpu.append(int(open(f + ".ticks").read()) / hz / (s["bytes"] / 1e9))
+		        except Exception as e:
+		            rates.append(0)
+		            print("bench: %s-%s run %d failed: %s %s" % (side, name, i, e, open(f + ".err").read()[-300:]),
+		                  file=sys.stderr)
+		    return rates, cpu
+		(nr, nc), (kr, kc) = runs("nstack"), runs("kernel")
+		pairs = [a / b for a, b in zip(nr, kr) if a > 0 and b > 0]
+		out = []
+		for rates, cpu in ((nr, nc), (kr, kc)):
+		    out += [max(rates), int(statistics.median(rates)), "%.2f" % (statistics.mean(cpu) if cpu else 0)]
+		print(*out, "%.2f" % statistics.median(pairs) if pairs else 0)
 	PY
 }
 
@@ -195,17 +221,12 @@ echo "bench: iperf3 ${SECS}s x $REPEAT per row, $CC, MTU $(ip netns exec "$NS" c
 	"gro $(ip netns exec "$NS" ethtool -k nstack0 | awk '/^generic-receive-offload/{print $2}'), peer tcp_tw_reuse" \
 	"$(ip netns exec "$PEER" sysctl -n net.ipv4.tcp_tw_reuse)"
 
-# rr NAME CMD...: median round trip (us) of 100-byte exchanges, best of REPEAT.
-rr() {
-	local name=$1 best= i us
+# rr_once NAME CMD...: the median round trip (us) of one bench/rr.py client
+# run, or nothing when it failed.
+rr_once() {
+	local name=$1
 	shift
-	for i in $(seq 1 "$REPEAT"); do
-		us=$(timeout 60 "$@" 2>"$work/$name.$i.err") || { echo "bench: $name failed:" >&2; tail -3 "$work/$name.$i.err" >&2; us=; }
-		if [ -n "$us" ] && { [ -z "$best" ] || python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$us" "$best"; }; then
-			best=$us
-		fi
-	done
-	echo "${best:-0}"
+	timeout 60 "$@" 2>"$work/$name.err" || { echo "bench: $name failed:" >&2; tail -3 "$work/$name.err" >&2; }
 }
 RR_N=${BENCH_RR_N:-3000}
 
@@ -229,19 +250,15 @@ nginx_conf() {
 	EOF
 }
 
-# wrk_best NAME URL [WRK ARGS...]: requests/s, best of REPEAT.
-wrk_best() {
-	local name=$1 url=$2 best=0 i rps
+# wrk_once NAME URL [WRK ARGS...]: requests/s of one wrk run.
+wrk_once() {
+	local name=$1 url=$2
 	shift 2
-	for i in $(seq 1 "$REPEAT"); do
-		ip netns exec "$PEER" timeout $((SECS + 20)) wrk -t2 -c"${BENCH_WRK_CONNS:-50}" -d"${SECS}s" \
-			"$@" "$url" >"$work/$name.$i.wrk" 2>&1
-		rps=$(awk '/^Requests\/sec/ { printf "%d", $2 }' "$work/$name.$i.wrk")
-		grep -q -e 'Non-2xx' "$work/$name.$i.wrk" &&
-			{ echo "bench: $name run $i had errors:" >&2; grep -e 'Non-2xx' "$work/$name.$i.wrk" >&2; }
-		[ "${rps:-0}" -gt "$best" ] && best=$rps
-	done
-	echo "$best"
+	ip netns exec "$PEER" timeout $((SECS + 20)) wrk -t2 -c"${BENCH_WRK_CONNS:-50}" -d"${SECS}s" \
+		"$@" "$url" >"$work/$name.wrk" 2>&1
+	grep -q -e 'Non-2xx' "$work/$name.wrk" &&
+		{ echo "bench: $name had errors:" >&2; grep -e 'Non-2xx' "$work/$name.wrk" >&2; }
+	awk '/^Requests\/sec/ { printf "%d", $2; f = 1 } END { if (!f) printf "0" }' "$work/$name.wrk"
 }
 
 # flood_fetches ADDR PORT: "OK TRIED" kernel curl fetches of the page every
@@ -265,27 +282,46 @@ flood_fetches() {
 	echo "$ok $tried"
 }
 
-# nginx_rows NAME PORT ADDR WORKERS CMD...: nginx runs under CMD with WORKERS
-# workers; prints "RPS CPS" (keep-alive and Connection: close requests/s),
-# then with 2 workers also "OK TRIED" (the SYN-flood fetches).
-nginx_rows() {
-	local name=$1 port=$2 addr=$3 workers=$4 pid i out
+# nginx_start NAME PORT ADDR WORKERS CMD...: nginx under CMD with WORKERS
+# workers on ADDR:PORT, in the background, until it accepts connections.
+nginx_start() {
+	local name=$1 port=$2 addr=$3 workers=$4 i
 	shift 4
 	nginx_conf "$port" "$addr" "$workers"
 	timeout $LIFE "$@" nginx -p "$work/ng$port" -c "$work/ng$port.conf" >"$work/$name.out" 2>&1 &
-	pid=$!
 	for i in $(seq 1 50); do
 		[ -s "$work/ng$port/nginx.pid" ] && ip netns exec "$PEER" timeout 2 \
 			python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
 			"$addr" "$port" 2>/dev/null && break
 		sleep 0.2
 	done
-	out=$(wrk_best "$name" "http://$addr:$port/small")
-	out="$out $(wrk_best "$name-close" "http://$addr:$port/small" -H 'Connection: close')"
-	[ "$workers" = 2 ] && out="$out $(flood_fetches "$addr" "$port")"
-	kill -QUIT "$(cat "$work/ng$port/nginx.pid" 2>/dev/null)" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	rm -f "$work/ng$port/nginx.pid"
+}
+
+# nginx_rows NAME WORKERS: nginx with WORKERS workers under nstack (port
+# 8081/8083) and on the kernel (8082/8084) at once, wrk runs against each in
+# turn; prints "NKA KKA NCL KCL" (comma-separated requests/s of each run:
+# keep-alive, then Connection: close), with 2 workers also "NOK NTRIED KOK
+# KTRIED" (the SYN-flood fetches, nstack's then the kernel's).
+nginx_rows() {
+	local name=$1 workers=$2 np=8081 kp=8082 i nka= kka= ncl= kcl= out
+	[ "$workers" = 1 ] && np=8083 kp=8084
+	nginx_start "nstack-$name" "$np" 198.18.0.2 "$workers" ip netns exec "$NS" "$BUILD/nstack" --
+	nginx_start "kernel-$name" "$kp" "$KADDR" "$workers" ip netns exec "$NS"
+	for i in $(seq 1 "$REPEAT"); do
+		nka="$nka,$(wrk_once "nstack-$name.$i" "http://198.18.0.2:$np/small")"
+		kka="$kka,$(wrk_once "kernel-$name.$i" "http://$KADDR:$kp/small")"
+	done
+	for i in $(seq 1 "$REPEAT"); do
+		ncl="$ncl,$(wrk_once "nstack-$name-close.$i" "http://198.18.0.2:$np/small" -H 'Connection: close')"
+		kcl="$kcl,$(wrk_once "kernel-$name-close.$i" "http://$KADDR:$kp/small" -H 'Connection: close')"
+	done
+	out="${nka#,} ${kka#,} ${ncl#,} ${kcl#,}"
+	[ "$workers" = 2 ] && out="$out $(flood_fetches 198.18.0.2 "$np") $(flood_fetches "$KADDR" "$kp")"
+	for i in "$np" "$kp"; do
+		kill -QUIT "$(cat "$work/ng$i/nginx.pid" 2>/dev/null)" 2>/dev/null
+	done
+	wait
+	rm -f "$work/ng$np/nginx.pid" "$work/ng$kp/nginx.pid"
 	echo "$out"
 }
 
@@ -344,40 +380,44 @@ set_mtu() {
 JUMBO=${BENCH_JUMBO:-1}
 
 # The kernel's address on the same veth end for the whole run, so that each
-# row runs nstack and then the kernel back to back: in one block after the
-# other they ran minutes apart, and this VM drifts by a quarter in minutes.
+# row's runs alternate between nstack and the kernel (nginx runs on both at
+# once; wrk alternates between them).
 # nstack takes only frames for its own address (capture filter), and the
 # kernel answers ARP only for its own.
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=0
 ip -n "$NS" addr add "$KADDR/24" dev nstack0
-n_send=$(run nstack-send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
-k_send=$(run kernel-send ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
-n_recv=$(run nstack-recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
-k_recv=$(run kernel-recv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
-n_rr=$(rr nstack-rr ip netns exec "$NS" $RR_CLI_PIN "$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
-# Issue 11's latency goal with polling: the blocked receiver spins on the
-# ring for up to BUSY_POLL us before it sleeps (the kernel row keeps its defaults).
+n_send=$(run send ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 \
+	::: ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
+n_recv=$(run recv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R \
+	::: ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+# Round trips: nstack, nstack busy-polling (issue 11's latency goal with
+# polling: the blocked receiver spins on the ring for up to BUSY_POLL us
+# before it sleeps), then the kernel with its defaults, REPEAT times in turn.
 BUSY_POLL=${BENCH_BUSY_POLL:-50}
-n_rrbp=$(rr nstack-rr-bp ip netns exec "$NS" $RR_CLI_PIN env NSTACK_BUSY_POLL="$BUSY_POLL" "$BUILD/nstack" -- \
-	python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)
-k_rr=$(rr kernel-rr ip netns exec "$NS" $RR_CLI_PIN python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")
-n_ng1="0 0" n_ng2="0 0 0 0" k_ng1="0 0" k_ng2="0 0 0 0"
+n_rr= n_rrbp= k_rr=
+for i in $(seq 1 "$REPEAT"); do
+	n_rr="$n_rr,$(rr_once "nstack-rr.$i" ip netns exec "$NS" $RR_CLI_PIN "$BUILD/nstack" -- \
+		python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)"
+	n_rrbp="$n_rrbp,$(rr_once "nstack-rr-bp.$i" ip netns exec "$NS" $RR_CLI_PIN env NSTACK_BUSY_POLL="$BUSY_POLL" \
+		"$BUILD/nstack" -- python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100)"
+	k_rr="$k_rr,$(rr_once "kernel-rr.$i" ip netns exec "$NS" $RR_CLI_PIN \
+		python3 "$here/rr.py" client "$PEER_ADDR" 5202 "$RR_N" 100 "$KADDR")"
+done
+ng1="0 0 0 0" ng2="0 0 0 0 0 0 0 0"
 if command -v nginx >/dev/null && command -v wrk >/dev/null; then
-	n_ng1=$(nginx_rows nstack-nginx1 8083 198.18.0.2 1 ip netns exec "$NS" "$BUILD/nstack" --)
-	k_ng1=$(nginx_rows kernel-nginx1 8084 "$KADDR" 1 ip netns exec "$NS")
-	n_ng2=$(nginx_rows nstack-nginx 8081 198.18.0.2 2 ip netns exec "$NS" "$BUILD/nstack" --)
-	k_ng2=$(nginx_rows kernel-nginx 8082 "$KADDR" 2 ip netns exec "$NS")
+	ng1=$(nginx_rows nginx1 1)
+	ng2=$(nginx_rows nginx 2)
 fi
 n_idle=$(idle_mem nstack-idle 198.18.0.2 9100 1 ip netns exec "$NS" "$BUILD/nstack" --)
 k_idle=$(idle_mem kernel-idle "$KADDR" 9101 0 ip netns exec "$NS")
-n_jsend="0 0 0" n_jrecv="0 0 0" k_jsend="0 0 0" k_jrecv="0 0 0"
+n_jsend="0 0 0 0 0 0 0" n_jrecv="0 0 0 0 0 0 0"
 if [ "$JUMBO" = 1 ]; then
 	wait_stack_gone
 	set_mtu 9000
-	n_jsend=$(run nstack-jsend ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201)
-	k_jsend=$(run kernel-jsend ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
-	n_jrecv=$(run nstack-jrecv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R)
-	k_jrecv=$(run kernel-jrecv ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
+	n_jsend=$(run jsend ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 \
+		::: ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR")
+	n_jrecv=$(run jrecv ip netns exec "$NS" "$BUILD/nstack" -- iperf3 -c "$PEER_ADDR" -p 5201 -R \
+		::: ip netns exec "$NS" iperf3 -c "$PEER_ADDR" -p 5201 -B "$KADDR" -R)
 	wait_stack_gone
 	set_mtu 1500
 fi
@@ -387,45 +427,51 @@ ip netns exec "$NS" sysctl -qw net.ipv4.conf.nstack0.arp_ignore=8
 # ingress, NSTACK_INGRESS_DROP, before the kernel's IPv6 sees it).
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=0
 ip -n "$NS" -6 addr add "$KADDR6/64" dev nstack0 nodad
-n6_send=$(run nstack6-send ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203)
-k6_send=$(run kernel6-send ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6")
-n6_recv=$(run nstack6-recv ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R)
-k6_recv=$(run kernel6-recv ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6" -R)
+n6_send=$(run send6 ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 \
+	::: ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6")
+n6_recv=$(run recv6 ip netns exec "$NS" env NSTACK_ADDR6=$ADDR6/64 "$BUILD/nstack" -- iperf3 -c "$PEER6" -p 5203 -R \
+	::: ip netns exec "$NS" iperf3 -c "$PEER6" -p 5203 -B "$KADDR6" -R)
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.nstack0.disable_ipv6=1
 
 python3 - "$REPEAT" "$IDLE_N" "$FLOOD_SECS" <<PY
-import sys
+import statistics, sys
 repeat, idle_n, flood = sys.argv[1:4]
-def tri(x):
-    b, m, c = x.split()
-    return int(b) / 1e9, int(m) / 1e9, float(c)
 def ratio(a, b):
     return "%.2f" % (a / b) if b > 0 else "n/a"
-rows = [("send, MTU 1500", "$n_send", "$k_send"), ("receive, MTU 1500", "$n_recv", "$k_recv"),
-        ("send, MTU 9000", "$n_jsend", "$k_jsend"), ("receive, MTU 9000", "$n_jrecv", "$k_jrecv"),
-        ("IPv6 send", "$n6_send", "$k6_send"), ("IPv6 receive", "$n6_recv", "$k6_recv")]
-print("iperf3 Gbit/s, best (median) of %s; CPU s/GB: the machine's busy CPU per GB received" % repeat)
+def pair_ratio(num, den):
+    """The median of num[i] / den[i] over the pairs that both ran."""
+    r = [a / b for a, b in zip(num, den) if a > 0 and b > 0]
+    return "%.2f" % statistics.median(r) if r else "n/a"
+def nums(csv):
+    return [float(x) if x else 0.0 for x in csv.split(",")]
+print("Each row runs nstack and the kernel in turn, %s times (n, k, n, k, ...); columns give the best"
+      " (median) of each, and the ratio is the median of the %s per-pair ratios." % (repeat, repeat))
+rows = [("send, MTU 1500", "$n_send"), ("receive, MTU 1500", "$n_recv"),
+        ("send, MTU 9000", "$n_jsend"), ("receive, MTU 9000", "$n_jrecv"),
+        ("IPv6 send", "$n6_send"), ("IPv6 receive", "$n6_recv")]
+print("iperf3 Gbit/s; CPU s/GB: the machine's busy CPU per GB received (mean)")
 print("%-20s %17s %17s %6s %13s %13s" % ("", "nstack", "kernel", "ratio", "nstack CPU/GB", "kernel CPU/GB"))
-for name, n, k in rows:
-    nb, nm, nc = tri(n)
-    kb, km, kc = tri(k)
+for name, row in rows:
+    nb, nm, nc, kb, km, kc, r = row.split()
+    nb, nm, kb, km = (int(x) / 1e9 for x in (nb, nm, kb, km))
     if nb == 0 and kb == 0:
         continue
-    print("%-20s %8.2f (%6.2f) %8.2f (%6.2f) %6s %13.2f %13.2f" % (name, nb, nm, kb, km, ratio(nb, kb), nc, kc))
-nrr, krr = float("$n_rr"), float("$k_rr")
-print("%-20s %17.1f %17.1f %6s   (us; ratio kernel/nstack; server on CPU 0, client on 1)" % ("TCP 100 B RR median", nrr, krr,
-      ratio(krr, nrr) if nrr > 0 else "n/a"))
-nbp = float("$n_rrbp")
-print("%-20s %17.1f %17.1f %6s   (NSTACK_BUSY_POLL=$BUSY_POLL; the goal: ratio >= 2)" % (
-      "  with busy polling", nbp, krr, ratio(krr, nbp) if nbp > 0 else "n/a"))
-n1, nc1 = (int(x) for x in "$n_ng1".split())
-k1, kc1 = (int(x) for x in "$k_ng1".split())
-n2, nc, nok, ntr = (int(x) for x in "$n_ng2".split())
-k2, kc, kok, ktr = (int(x) for x in "$k_ng2".split())
-print("%-20s %17d %17d %6s   (req/s, wrk 1 KiB keep-alive)" % ("nginx 1 worker", n1, k1, ratio(n1, k1)))
-print("%-20s %17d %17d %6s" % ("nginx 2 workers", n2, k2, ratio(n2, k2)))
-print("%-20s %17d %17d %6s   (Connection: close, 2 workers)" % ("new connections/s", nc, kc, ratio(nc, kc)))
-print("%-20s %17d %17d %6s   (Connection: close, 1 worker)" % ("  with 1 worker", nc1, kc1, ratio(nc1, kc1)))
+    print("%-20s %8.2f (%6.2f) %8.2f (%6.2f) %6s %13.2f %13.2f" % (name, nb, nm, kb, km, r, float(nc), float(kc)))
+def row(name, n, k, note="", lower_better=False):
+    best = min if lower_better else max
+    nv, kv = [x for x in n if x > 0] or [0], [x for x in k if x > 0] or [0]
+    fmt = "%-20s %8.1f (%6.1f) %8.1f (%6.1f) %6s%s" if lower_better else "%-20s %8d (%6d) %8d (%6d) %6s%s"
+    print(fmt % (name, best(nv), statistics.median(nv), best(kv), statistics.median(kv),
+                 pair_ratio(k, n) if lower_better else pair_ratio(n, k), note))
+nrr, nbp, krr = nums("${n_rr#,}"), nums("${n_rrbp#,}"), nums("${k_rr#,}")
+row("TCP 100 B RR median", nrr, krr, "   (us; ratio kernel/nstack; server on CPU 0, client on 1)", True)
+row("  with busy polling", nbp, krr, "   (NSTACK_BUSY_POLL=$BUSY_POLL; the goal: ratio >= 2)", True)
+g1, g2 = "$ng1".split(), "$ng2".split()
+row("nginx 1 worker", nums(g1[0]), nums(g1[1]), "   (req/s, wrk 1 KiB keep-alive)")
+row("nginx 2 workers", nums(g2[0]), nums(g2[1]))
+row("new connections/s", nums(g2[2]), nums(g2[3]), "   (Connection: close, 2 workers)")
+row("  with 1 worker", nums(g1[2]), nums(g1[3]), "   (Connection: close, 1 worker)")
+nok, ntr, kok, ktr = (int(x) for x in g2[4:8]) if len(g2) >= 8 else (0, 0, 0, 0)
 print("%-20s %11d of %3d %11d of %3d %6s   (fetches OK during %s s of hping3 --flood)" % (
       "SYN flood", nok, ntr, kok, ktr, ratio(nok / ntr if ntr else 0, kok / ktr if ktr else 0), flood))
 ns_slab, ns_arena = (int(x) for x in "$n_idle".split())
@@ -437,5 +483,6 @@ PY
 echo "ingress drop: nstack's own (NSTACK_INGRESS_DROP=${NSTACK_INGRESS_DROP:-1});" \
 	"frames the kernel routed only to discard them during the bench: $(($(addr_errors) - addr_errors0))" \
 	"(late ones, after a run's last process had exited, count too)"
-n_best=${n_send%% *} r_best=${n_recv%% *} ks_best=${k_send%% *} kr_best=${k_recv%% *}
-[ "$n_best" -gt 0 ] && [ "$r_best" -gt 0 ] && [ "$ks_best" -gt 0 ] && [ "$kr_best" -gt 0 ]
+# Exit status: every MTU 1500 iperf3 row ran for both stacks.
+set -- $n_send $n_recv
+[ "$1" -gt 0 ] && [ "$4" -gt 0 ] && [ "$8" -gt 0 ] && [ "${11}" -gt 0 ]
