@@ -442,6 +442,7 @@ NSP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
  */
 static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsigned long seq)
 {
+	struct nstack *locked = NULL;
 	int n = 0;
 
 	for (int i = 0; i < s->nready && n < max;) {
@@ -452,8 +453,16 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsign
 			i++; /* already in this call's answer; stays for the next call */
 			continue;
 		}
-		if (!r->disabled)
-			rev = nstack_poll(r->file->sock) & (r->events | EPOLLERR | EPOLLHUP);
+		if (!r->disabled) {
+			/* One stack section for the whole answer, not one per socket. */
+			if (r->file->ns != locked) {
+				if (locked)
+					nstack_unlock(locked);
+				locked = r->file->ns;
+				nstack_lock(locked);
+			}
+			rev = nstack_poll_locked(r->file->sock) & (r->events | EPOLLERR | EPOLLHUP);
+		}
 		if (!rev) {
 			ready_del(s, r); /* swaps the last entry into i */
 			continue;
@@ -470,6 +479,8 @@ static int ep_collect(struct ep_set *s, struct epoll_event *out, int max, unsign
 		}
 		i++;
 	}
+	if (locked)
+		nstack_unlock(locked);
 	return n;
 }
 

@@ -447,6 +447,34 @@ static void unmap_evfd(struct nsp_file *f, int fd)
 	}
 }
 
+/*
+ * close() of fd, the last fd of f (the caller took fd's reference from the
+ * table): in one stack section the readiness hook lets go of fd and, when
+ * nothing else references f (no call in progress on another thread, no
+ * epoll registration, no descriptor passed in flight), the socket is
+ * released. That was two sections (unmap_evfd, then nsp_file_release), and
+ * close was where nginx's workers most often slept on the stack lock. True
+ * if the socket was released: the caller frees f after closing fd.
+ */
+static bool close_last_fd(struct nsp_file *f, int fd)
+{
+	int one = 1;
+	bool last;
+
+	/* The stack may transmit (a FIN, say): no interposition inside it. */
+	nsp_inside++;
+	nstack_lock(f->ns);
+	if (f->evfd == fd)
+		f->evfd = fdt_find_other(f, fd);
+	/* Under the lock: epoll's direct section takes references under it too. */
+	last = atomic_compare_exchange_strong(&f->refs, &one, 0);
+	if (last)
+		nstack_close_locked(f->sock);
+	nstack_unlock(f->ns);
+	nsp_inside--;
+	return last;
+}
+
 static struct nsp_file *unmap_fd(int fd)
 {
 	struct nsp_file *f = fdt_remove(fd);
@@ -485,6 +513,19 @@ NSP_EXPORT int close(int fd)
 	 * below, so no fd of the stack's can take its number meanwhile.
 	 */
 	nsp_own_unlock();
+	if (!nsp_forked && atomic_load(&f->nfds) == 0) {
+		bool released;
+
+		/* Registrations go first: theirs are references too. */
+		nsp_epoll_close(fd, f);
+		released = close_last_fd(f, fd);
+		rc = REAL(close)(fd);
+		if (released)
+			nsp_file_free(f);
+		else
+			fdt_put(f);
+		return rc;
+	}
 	unmap_evfd(f, fd);
 	nsp_epoll_close(fd, f);
 	rc = REAL(close)(fd);

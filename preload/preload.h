@@ -189,6 +189,8 @@ int nsp_file_create(struct nstack *ns, struct socket *sock, bool cloexec, int ty
 int nsp_file_adopt(struct nstack *ns, struct socket *sock, int fd);
 /* Closes the socket of a file nobody references any more and frees it. */
 void nsp_file_release(struct nsp_file *f);
+/* Frees a file whose socket the caller closed (nstack_close_locked). */
+void nsp_file_free(struct nsp_file *f);
 /* Writes one line "nstack: ..." to stderr. */
 void nsp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, only at NSTACK_LOG=info or debug. */

@@ -1345,6 +1345,13 @@ int nsp_stack(struct nstack **res)
 }
 
 /* The last reference to f is gone: close the private socket. */
+void nsp_file_free(struct nsp_file *f)
+{
+	pthread_mutex_destroy(&f->wait_lock);
+	free(f->opts);
+	free(f);
+}
+
 void nsp_file_release(struct nsp_file *f)
 {
 	if (!nsp_forked) {
@@ -1353,9 +1360,7 @@ void nsp_file_release(struct nsp_file *f)
 		nstack_close(f->sock);
 		nsp_inside--;
 	}
-	pthread_mutex_destroy(&f->wait_lock);
-	free(f->opts);
-	free(f);
+	nsp_file_free(f);
 }
 
 /* SIOCGIF* for nstack's interface; see preload.h. */

@@ -309,17 +309,24 @@ void nstack_filemap_free(struct nstack *ns)
  * to return, as Linux's file reference makes it; a blocked recv() is not
  * woken (shutdown() does that).
  */
-int nstack_close(struct socket *sock)
+void nstack_close_locked(struct socket *sock)
 {
 	struct nstack *ns = sock->ns;
 
-	nstack_lock(ns);
 	/* This process's handle goes now; the socket may outlive it elsewhere. */
 	filemap_del(ns_local(ns)->files, sock);
 	/* Other processes may still hold it (fork): only the last one closes. */
 	sock->holders &= ~(1ull << ns_local(ns)->slot);
 	__atomic_fetch_and(&sock->watchers, sock->holders, __ATOMIC_RELAXED);
 	sock_release_unheld(sock);
+}
+
+int nstack_close(struct socket *sock)
+{
+	struct nstack *ns = sock->ns;
+
+	nstack_lock(ns);
+	nstack_close_locked(sock);
 	nstack_unlock(ns);
 	return 0;
 }
@@ -629,12 +636,17 @@ int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg)
 }
 
 /* Current readiness mask. */
+unsigned int nstack_poll_locked(struct socket *sock)
+{
+	return sock_ops(sock)->poll(sock);
+}
+
 unsigned int nstack_poll(struct socket *sock)
 {
 	unsigned int mask;
 
 	nstack_lock(sock->ns);
-	mask = sock_ops(sock)->poll(sock);
+	mask = nstack_poll_locked(sock);
 	nstack_unlock(sock->ns);
 	return mask;
 }

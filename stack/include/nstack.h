@@ -290,6 +290,8 @@ void *nstack_sock_file(const struct socket *sock);
  */
 void nstack_sock_watch(struct socket *sock);
 int nstack_close(struct socket *sock);
+/* nstack_close() inside a section the caller holds (nstack_lock). */
+void nstack_close_locked(struct socket *sock);
 int nstack_bind(struct socket *sock, const struct sockaddr *addr, socklen_t len);
 int nstack_connect(struct socket *sock, const struct sockaddr *addr, socklen_t len);
 int nstack_listen(struct socket *sock, int backlog);
@@ -306,6 +308,8 @@ int nstack_getsockopt(struct socket *sock, int level, int name, void *val, sockl
 int nstack_ioctl(struct socket *sock, unsigned long cmd, void *arg);
 /* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP/POLLPRI readiness now. */
 unsigned int nstack_poll(struct socket *sock);
+/* The same inside a section the caller holds (nstack_lock). */
+unsigned int nstack_poll_locked(struct socket *sock);
 /*
  * Installs (ops) or removes (NULL) the sleep/wake operations; ops is copied.
  * Safe while threads sleep: those on the condition variable are still woken.

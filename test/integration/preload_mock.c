@@ -293,11 +293,15 @@ void nstack_sock_watch(struct socket *sock)
 {
 	(void)sock; /* one process: its events never go by mail */
 }
-int nstack_close(struct socket *sock)
+void nstack_close_locked(struct socket *sock)
 {
 	atomic_fetch_add(&mock_closed, 1);
 	atomic_fetch_sub(&mock_live, 1);
 	free(sock);
+}
+int nstack_close(struct socket *sock)
+{
+	nstack_close_locked(sock);
 	return 0;
 }
 int nstack_bind(struct socket *s, const struct sockaddr *a, socklen_t l)
@@ -356,9 +360,13 @@ int nstack_ioctl(struct socket *s, unsigned long c, void *a)
 	}
 	return -ENOTTY;
 }
-unsigned int nstack_poll(struct socket *s)
+unsigned int nstack_poll_locked(struct socket *s)
 {
 	return atomic_load(&s->mask);
+}
+unsigned int nstack_poll(struct socket *s)
+{
+	return nstack_poll_locked(s);
 }
 
 /* Wait tokens as the real stack keeps them: one list, lock held. */
