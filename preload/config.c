@@ -147,6 +147,7 @@ static const struct tcp_knob tcp_knobs[] = {
     KNOB("ipv4/tcp_notsent_lowat", "NOTSENT_LOWAT", K_U32, notsent_lowat),
     KNOB("ipv4/tcp_min_tso_segs", "MIN_TSO_SEGS", K_INT, min_tso_segs),
     KNOB("ipv4/tcp_tso_rtt_log", "TSO_RTT_LOG", K_INT, tso_rtt_log),
+    KNOB("ipv4/tcp_tso_win_divisor", "TSO_WIN_DIVISOR", K_INT, tso_win_divisor),
     KNOB("ipv4/tcp_pacing_ss_ratio", "PACING_SS_RATIO", K_INT, pacing_ss_ratio),
     KNOB("ipv4/tcp_pacing_ca_ratio", "PACING_CA_RATIO", K_INT, pacing_ca_ratio),
     KNOB("ipv4/tcp_recovery", "RECOVERY", K_INT, recovery),

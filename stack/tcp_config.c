@@ -54,6 +54,7 @@ void tcp_config_defaults(struct tcp_config *c)
 	c->notsent_lowat = UINT32_MAX;
 	c->min_tso_segs = 2;
 	c->tso_rtt_log = 9;
+	c->tso_win_divisor = 3;
 	c->pacing_ss_ratio = 200;
 	c->pacing_ca_ratio = 120;
 	c->recovery = 1;

@@ -664,6 +664,7 @@ static int tcp_transmit_flags(struct sock *sk, struct sk_buff *skb, bool clone, 
 		cb->first_tx = now;
 	tp->segs_out++;
 	if (out->len) {
+		tp->lsnd_us = now;
 		if (tp->ca_state == TCP_CA_Recovery)
 			tp->prr_out++;
 		tp->data_segs_out++;
@@ -934,11 +935,77 @@ static uint32_t tcp_xmit_unit_end(struct sock *sk, struct sk_buff *skb, unsigned
 }
 
 /*
+ * Linux's tcp_tso_should_defer(): the windows let out only part of a unit
+ * from skb, the send head, while an ACK that lets out more is due: wait for
+ * it, so that the data leaves in fewer, larger bursts. Not when a full unit
+ * or a tso_win_divisor-th of the window may go, nor when the oldest segment
+ * out left less than half an RTT ago (the next ACK is that far away), nor
+ * after a pause in sending (a jiffy in Linux: 1 ms), nor in loss recovery.
+ * Against a receiver that acknowledges every tenth segment, sending at
+ * each ACK keeps the bursts at ten segments and the ACKs at one per ten;
+ * Linux's own sender makes them a third of the window and gets one per
+ * seventeen on the same veth. Sets *cwnd_limited or *rwnd_limited when the
+ * window that holds the unit back is the congestion or the peer's one.
+ */
+static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned int mss,
+				 unsigned int max_segs, bool *cwnd_limited, bool *rwnd_limited)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	uint32_t in_flight = tcp_packets_in_flight(tp), seq = TCP_SKB_CB(skb)->seq;
+	uint32_t wnd_end = tp->snd_una + tp->snd_wnd, send_win, cong_win, limit, chunk, len = 0;
+	int divisor = sk->ns->cfg.tcp.tso_win_divisor;
+	struct sk_buff *head, *s, *last = skb;
+	uint64_t now;
+
+	if (tp->ca_state >= TCP_CA_Recovery || tp->snd_cwnd <= in_flight)
+		return false;
+	now = ns_now(sk->ns);
+	if (now - tp->lsnd_us >= 1000)
+		return false;
+	send_win = after(wnd_end, seq) ? wnd_end - seq : 0;
+	cong_win = (tp->snd_cwnd - in_flight) * mss;
+	limit = send_win < cong_win ? send_win : cong_win;
+	if (limit >= max_segs * mss)
+		return false;
+	if (divisor > 0) {
+		chunk = tp->snd_wnd < tp->snd_cwnd * mss ? tp->snd_wnd : tp->snd_cwnd * mss;
+		if (limit >= chunk / (uint32_t)divisor)
+			return false;
+	}
+	/* The oldest segment out: its ACK is what is waited for. */
+	head = skb_peek(&sk->sk_write_queue);
+	if (!head || head == skb || now - TCP_SKB_CB(head)->when < tp->srtt_us >> 4)
+		return false;
+	/* The send buffer skb begins (Linux's skb): one segment goes as Nagle says. */
+	for (s = skb; s; s = TAILQ_NEXT(s, list)) {
+		len += s->len;
+		last = s;
+		if (tcp_skb_ends_buffer(s))
+			break;
+	}
+	if (len <= mss)
+		return false;
+	/* A buffer that will not grow and may go whole goes now. */
+	if (TAILQ_NEXT(last, list) && limit >= len)
+		return false;
+	if ((TCP_SKB_CB(last)->tcp_flags & TH_FIN) || TCP_SKB_CB(last)->eor)
+		return false;
+	if (cong_win < send_win) {
+		if (cong_win <= len)
+			*cwnd_limited = true;
+	} else if (send_win <= len) {
+		*rwnd_limited = true;
+	}
+	return true;
+}
+
+/*
  * Sends what the congestion window, the peer's window and Nagle allow
  * (tcp_write_xmit), in Linux's units (tcp_xmit_unit_end). Returns true
- * when nothing could be sent but data waits.
+ * when nothing could be sent but data waits. push_one: the tail loss
+ * probe's send, which never waits for an ACK (Linux's push_one).
  */
-bool tcp_write_xmit(struct sock *sk, int nonagle)
+static bool write_xmit(struct sock *sk, int nonagle, bool push_one)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;
@@ -974,6 +1041,9 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 				quota = half;
 			if (quota > max_segs)
 				quota = max_segs;
+			if (!push_one && tcp_tso_should_defer(sk, skb, mss, max_segs, &cwnd_limited,
+							      &rwnd_limited))
+				break;
 			unit_end = tcp_xmit_unit_end(sk, skb, mss, quota, nonagle);
 			unit_multi = after(unit_end, cb->seq + mss);
 			in_unit = true;
@@ -1047,6 +1117,16 @@ bool tcp_write_xmit(struct sock *sk, int nonagle)
 		return true;
 	}
 	return false;
+}
+
+bool tcp_write_xmit(struct sock *sk, int nonagle)
+{
+	return write_xmit(sk, nonagle, false);
+}
+
+bool tcp_write_xmit_probe(struct sock *sk)
+{
+	return write_xmit(sk, TCP_NAGLE_OFF | TCP_NAGLE_PUSH, true);
 }
 
 /* Pushes pending data (tcp_push_pending_frames). */

@@ -265,7 +265,7 @@ static void tcp_send_loss_probe(struct sock *sk)
 
 		/* One segment past the congestion window, as Linux's push_one = 2. */
 		tp->snd_cwnd++;
-		tcp_write_xmit(sk, TCP_NAGLE_OFF | TCP_NAGLE_PUSH);
+		tcp_write_xmit_probe(sk);
 		tp->snd_cwnd--;
 		if (tp->packets_out > before_out) {
 			tp->tlp_retrans = false;

@@ -508,6 +508,7 @@ struct tcp_sock {
 	 */
 	uint64_t pacing_rate;
 	uint32_t rto;	     /* current RTO, us, without backoff */
+	uint64_t lsnd_us;    /* when new data last left (Linux's lsndtime) */
 	uint8_t retransmits; /* RTO firings since the last forward progress */
 	uint8_t backoff;     /* exponent of the RTO backoff */
 	uint8_t probes_out;  /* unanswered zero-window or keepalive probes */
@@ -886,6 +887,8 @@ unsigned int tcp_synack_window(struct sock *sk, struct tcp_request_sock *req, ui
 void tcp_send_synack_again(struct sock *sk);
 void tcp_push(struct sock *sk, int nonagle);
 bool tcp_write_xmit(struct sock *sk, int nonagle);
+/* The tail loss probe's new data: never held back for an ACK (Linux's push_one). */
+bool tcp_write_xmit_probe(struct sock *sk);
 /* Bytes one send buffer holds before the next begins (Linux's tcp_xmit_size_goal). */
 unsigned int tcp_size_goal(const struct sock *sk, unsigned int mss);
 void tcp_update_pacing_rate(struct sock *sk);

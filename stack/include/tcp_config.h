@@ -46,15 +46,16 @@ struct tcp_config {
 	int tw_reuse;		 /* tcp_tw_reuse */
 	int challenge_ack_limit; /* tcp_challenge_ack_limit per second */
 	bool no_metrics_save;
-	int fastopen;		  /* tcp_fastopen: TFO_* bits (default 1: client) */
-	int ecn;		  /* tcp_ecn: 0 off, 1 ask and accept, 2 accept (default) */
-	uint32_t notsent_lowat;	  /* tcp_notsent_lowat: UINT32_MAX (Linux's default) = off */
-	int min_tso_segs;	  /* tcp_min_tso_segs: a burst unit holds at least this (2) */
-	int tso_rtt_log;	  /* tcp_tso_rtt_log: short RTTs earn bigger units (9) */
-	int pacing_ss_ratio;	  /* tcp_pacing_ss_ratio: pacing rate in slow start, % (200) */
-	int pacing_ca_ratio;	  /* tcp_pacing_ca_ratio: pacing rate otherwise, % (120) */
-	int recovery;		  /* tcp_recovery: TCP_RACK_* bits (1: RACK on) */
-	int max_reordering;	  /* tcp_max_reordering: the most tp->reordering grows to (300) */
+	int fastopen;		/* tcp_fastopen: TFO_* bits (default 1: client) */
+	int ecn;		/* tcp_ecn: 0 off, 1 ask and accept, 2 accept (default) */
+	uint32_t notsent_lowat; /* tcp_notsent_lowat: UINT32_MAX (Linux's default) = off */
+	int min_tso_segs;	/* tcp_min_tso_segs: a burst unit holds at least this (2) */
+	int tso_rtt_log;	/* tcp_tso_rtt_log: short RTTs earn bigger units (9) */
+	int tso_win_divisor;	/* tcp_tso_win_divisor: a unit waits for 1/this of the window (3) */
+	int pacing_ss_ratio;	/* tcp_pacing_ss_ratio: pacing rate in slow start, % (200) */
+	int pacing_ca_ratio;	/* tcp_pacing_ca_ratio: pacing rate otherwise, % (120) */
+	int recovery;		/* tcp_recovery: TCP_RACK_* bits (1: RACK on) */
+	int max_reordering;	/* tcp_max_reordering: the most tp->reordering grows to (300) */
 	uint64_t fastopen_key[2]; /* tcp_fastopen_key: SipHash key of our cookies */
 	bool fastopen_key_set;	  /* false: a random key, drawn at first use */
 };

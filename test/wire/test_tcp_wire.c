@@ -1197,6 +1197,75 @@ START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
 }
 END_TEST
 
+/* The next n frames carry the data segments from - from + n - 1 after s0. */
+static void expect_full_segs(uint32_t s0, int from, int n)
+{
+	unsigned char f[T_FRAME_MAX];
+	size_t len;
+
+	for (int i = from; i < from + n; i++) {
+		const struct tcphdr *th = recv_tcp(f, &len);
+
+		ck_assert_uint_eq(ntohl(th->seq), s0 + 1460u * (uint32_t)i);
+		ck_assert_uint_eq(len, frame_len(TCP_HLEN_MIN + 1460));
+	}
+}
+
+/*
+ * A 30-segment write on a path of 1 ms: the initial window lets out ten,
+ * then after wait_us the peer acknowledges one of them.
+ */
+static struct conn defer_setup(uint32_t *s0, uint64_t wait_us)
+{
+	struct conn c = passive_rtt(1000);
+	static char data[30 * 1460];
+
+	memset(data, 'd', sizeof(data));
+	*s0 = c.snd;
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	expect_full_segs(*s0, 0, 10);
+	t_expect_no_tx();
+	t_clock_advance(wait_us);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, *s0 + 1460, TH_ACK, 65535});
+	return c;
+}
+
+/*
+ * Linux's tcp_tso_should_defer(): the ACK of one segment lets out two (cwnd
+ * 11, nine out), less than a third of the window, and the oldest segment out
+ * left 600 us ago, more than half the RTT: the next ACK is due, so nothing
+ * goes until it comes. The ACK of two more lets out six, over the third:
+ * they go as one unit.
+ */
+START_TEST(test_established_small_window_opening_waits_for_next_ack)
+{
+	uint32_t s0;
+	struct conn c = defer_setup(&s0, 600);
+
+	t_expect_no_tx();
+	t_clock_advance(100);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 3 * 1460, TH_ACK, 65535});
+	expect_full_segs(s0, 10, 6);
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
+/*
+ * The same ACK 200 us after the burst, less than half the RTT: the next ACK
+ * is too far away to wait for, and the two segments go at once.
+ */
+START_TEST(test_established_small_window_opening_sent_when_next_ack_is_far)
+{
+	uint32_t s0;
+	struct conn c = defer_setup(&s0, 200);
+
+	expect_full_segs(s0, 10, 2);
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_established_unacked_data_retransmits_at_rto_with_backoff)
 {
 	struct conn c = passive_plain();
@@ -2586,6 +2655,8 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_burst_leaves_as_one_super_frame);
 	tcase_add_test(tc, test_established_long_rtt_burst_psh_ends_each_unit_of_two);
 	tcase_add_test(tc, test_established_cwnd_limited_burst_ends_with_psh);
+	tcase_add_test(tc, test_established_small_window_opening_waits_for_next_ack);
+	tcase_add_test(tc, test_established_small_window_opening_sent_when_next_ack_is_far);
 	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
