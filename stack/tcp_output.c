@@ -971,6 +971,9 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 		chunk = tp->snd_wnd < tp->snd_cwnd * mss ? tp->snd_wnd : tp->snd_cwnd * mss;
 		if (limit >= chunk / (uint32_t)divisor)
 			return false;
+	} else if (limit > 3 * mss) {
+		/* Linux without a divisor: never wait past what one ACK opens (3 segments). */
+		return false;
 	}
 	/* The oldest segment out: its ACK is what is waited for. */
 	head = skb_peek(&sk->sk_write_queue);
