@@ -1344,7 +1344,6 @@ int nsp_stack(struct nstack **res)
 	return 0;
 }
 
-/* The last reference to f is gone: close the private socket. */
 void nsp_file_free(struct nsp_file *f)
 {
 	pthread_mutex_destroy(&f->wait_lock);
@@ -1352,6 +1351,7 @@ void nsp_file_free(struct nsp_file *f)
 	free(f);
 }
 
+/* The last reference to f is gone: close the private socket. */
 void nsp_file_release(struct nsp_file *f)
 {
 	if (!nsp_forked) {

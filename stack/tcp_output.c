@@ -952,7 +952,8 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	uint32_t in_flight = tcp_packets_in_flight(tp), seq = TCP_SKB_CB(skb)->seq;
-	uint32_t wnd_end = tp->snd_una + tp->snd_wnd, send_win, cong_win, limit, chunk, len = 0;
+	uint32_t wnd_end = tp->snd_una + tp->snd_wnd, len = 0;
+	uint64_t send_win, cong_win, limit, chunk;
 	int divisor = sk->ns->cfg.tcp.tso_win_divisor;
 	struct sk_buff *head, *s, *last = skb;
 	uint64_t now;
@@ -963,13 +964,15 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 	if (now - tp->lsnd_us >= 1000)
 		return false;
 	send_win = after(wnd_end, seq) ? wnd_end - seq : 0;
-	cong_win = (tp->snd_cwnd - in_flight) * mss;
+	cong_win = (uint64_t)(tp->snd_cwnd - in_flight) * mss;
 	limit = send_win < cong_win ? send_win : cong_win;
-	if (limit >= max_segs * mss)
+	if (limit >= (uint64_t)max_segs * mss)
 		return false;
 	if (divisor > 0) {
-		chunk = tp->snd_wnd < tp->snd_cwnd * mss ? tp->snd_wnd : tp->snd_cwnd * mss;
-		if (limit >= chunk / (uint32_t)divisor)
+		chunk = (uint64_t)tp->snd_cwnd * mss;
+		if (tp->snd_wnd < chunk)
+			chunk = tp->snd_wnd;
+		if (limit >= chunk / (uint64_t)divisor)
 			return false;
 	} else if (limit > 3 * mss) {
 		/* Linux without a divisor: never wait past what one ACK opens (3 segments). */
