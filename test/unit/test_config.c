@@ -71,6 +71,7 @@ START_TEST(test_full_env_parsed)
 			   {"NSTACK_TCP_SACK", "0"},
 			   {"NSTACK_TCP_CONGESTION_CONTROL", "reno"},
 			   {"NSTACK_TCP_RTO_MIN_MS", "50"},
+			   {"NSTACK_TCP_TSO_WIN_DIVISOR", "0"},
 			   {NULL}}};
 	static const uint8_t mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x0e};
 	struct nsp_config c;
@@ -91,6 +92,7 @@ START_TEST(test_full_env_parsed)
 	ck_assert(!c.cfg.tcp.sack);
 	ck_assert_str_eq(c.cfg.tcp.congestion_control, "reno");
 	ck_assert_uint_eq(c.cfg.tcp.rto_min_us, 50000);
+	ck_assert_int_eq(c.cfg.tcp.tso_win_divisor, 0); /* default 3 */
 }
 END_TEST
 
