@@ -567,21 +567,9 @@ int nsp_config_load(struct nsp_config *c, nsp_getenv_fn get, void *ctx, const ch
 		}
 		cfg->busy_poll_us = (unsigned int)us;
 	}
-	if ((v = get(ctx, "NSTACK_RX_DIRECT")) != NULL && v[0]) {
-		if (strcmp(v, "0") && strcmp(v, "1")) {
-			snprintf(err, errlen, "bad NSTACK_RX_DIRECT='%s' (0 or 1)", v);
-			return -EINVAL;
-		}
-		cfg->rx_direct = v[0] == '1';
-	}
-	if ((v = get(ctx, "NSTACK_MOVE_DRIVER")) != NULL && v[0]) {
-		if (strcmp(v, "0") && strcmp(v, "1")) {
-			snprintf(err, errlen, "bad NSTACK_MOVE_DRIVER='%s' (0 or 1)", v);
-			return -EINVAL;
-		}
-		cfg->move_driver = v[0] == '1';
-	}
-	if (parse_flag(get, ctx, "NSTACK_FANOUT", &cfg->rx_fanout, err, errlen))
+	if (parse_flag(get, ctx, "NSTACK_RX_DIRECT", &cfg->rx_direct, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_MOVE_DRIVER", &cfg->move_driver, err, errlen) ||
+	    parse_flag(get, ctx, "NSTACK_FANOUT", &cfg->rx_fanout, err, errlen))
 		return -EINVAL;
 	if ((v = get(ctx, "NSTACK_LOG")) != NULL && v[0] && nsp_parse_log(v, &cfg->log_level)) {
 		snprintf(err, errlen, "bad NSTACK_LOG='%s' (error, warn, info or debug)", v);

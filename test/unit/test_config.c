@@ -301,7 +301,8 @@ START_TEST(test_move_driver_on_by_default_and_parsed)
 	ck_assert(c.cfg.move_driver);
 	ck_assert_int_eq(nsp_config_load(&c, t_get, &off, NULL, err, sizeof(err)), 0);
 	ck_assert(!c.cfg.move_driver);
-	expect_bad("NSTACK_MOVE_DRIVER", "yes");
+	expect_bad("NSTACK_MOVE_DRIVER", "sometimes");
+	expect_bad("NSTACK_RX_DIRECT", "2");
 }
 END_TEST
 
