@@ -122,6 +122,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	int result = 0, saved;
 	void *token = NULL;
 	long mark;
+	int slept; /* sleeps of this call so far */
 
 	(void)use_ppoll;
 	if (nfds > SMALL_SET) {
@@ -174,6 +175,7 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	}
 
 	mark = nsp_signal_mark();
+	slept = 0;
 	/* Frames already on the link count (nstack_rx_catch_up), once per call. */
 	if (nsp_stack_running())
 		nstack_rx_catch_up(nsp_stack_running(),
@@ -219,16 +221,20 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		} else {
 			struct nsp_sleep_mask m;
 
-			nsp_sleep_begin(&m);
+			/* Signals blocked for later sleeps only, as epoll_wait's (epoll.c). */
+			if (slept++)
+				nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
 				/* A handler ran between our sleeps: Linux's poll would be asleep.
 				 */
 				n = -1;
 				errno = EINTR;
 			} else {
-				n = REAL(ppoll)(pfd, np, tp, sigmask ? sigmask : &m.old);
+				n = REAL(ppoll)(pfd, np, tp,
+						sigmask || slept == 1 ? sigmask : &m.old);
 			}
-			nsp_sleep_end(&m);
+			if (slept > 1)
+				nsp_sleep_end(&m);
 		}
 		saved = errno;
 		expand(pfd, np, nfds + (token != NULL), orig);

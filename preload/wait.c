@@ -40,6 +40,8 @@ static __thread volatile sig_atomic_t last_signal __attribute__((tls_model("init
 static __thread volatile sig_atomic_t signal_count __attribute__((tls_model("initial-exec")));
 /* The count when the current interposed call (attempt) began; -1: none. */
 static __thread long call_mark __attribute__((tls_model("initial-exec"))) = -1;
+/* Sleeps of that call so far (sleep_on). */
+static __thread int call_sleeps __attribute__((tls_model("initial-exec")));
 static pthread_key_t tw_key;
 static pthread_once_t tw_once = PTHREAD_ONCE_INIT;
 
@@ -333,6 +335,7 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 			      {.fd = rx_fd, .events = POLLIN}};
 	struct timespec ts, *tsp = NULL;
 	struct nsp_sleep_mask mask;
+	bool first;
 	int n;
 
 	if (timeo_us != INT64_MAX) {
@@ -341,7 +344,17 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 		tsp = &ts;
 	}
 	t->restart = false;
-	nsp_sleep_begin(&mask);
+	/*
+	 * The call's first sleep needs no signals blocked: before it the call
+	 * did nothing the program can see, so a handler that runs between the
+	 * check below and the sleep ran, as far as the program can tell, before
+	 * the call (as epoll_wait's first sleep, epoll.c). A later sleep must
+	 * not let one slip in after our own wake-up. Two syscalls saved per
+	 * blocking call that sleeps once (a request/response client's recv).
+	 */
+	first = call_mark >= 0 && call_sleeps++ == 0;
+	if (!first)
+		nsp_sleep_begin(&mask);
 	if (call_mark >= 0 && signal_count != call_mark) {
 		/*
 		 * A handler ran during this call before it came to sleep: Linux
@@ -351,9 +364,10 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 		errno = EINTR;
 	} else {
 		last_signal = 0;
-		n = REAL(ppoll)(p, rx_fd >= 0 ? 2 : 1, tsp, &mask.old);
+		n = REAL(ppoll)(p, rx_fd >= 0 ? 2 : 1, tsp, first ? NULL : &mask.old);
 	}
-	nsp_sleep_end(&mask);
+	if (!first)
+		nsp_sleep_end(&mask);
 	if (n > 0) {
 		if (p[0].revents & POLLNVAL)
 			nsp_token_lost(t);
@@ -406,6 +420,7 @@ void nsp_sleep_end(const struct nsp_sleep_mask *m)
 void nsp_call_begin(void)
 {
 	call_mark = signal_count;
+	call_sleeps = 0;
 }
 
 void nsp_call_end(void)
