@@ -1266,6 +1266,38 @@ START_TEST(test_established_small_window_opening_sent_when_next_ack_is_far)
 }
 END_TEST
 
+/*
+ * tcp_tso_win_divisor 0: Linux's other rule, wait only while what may go is
+ * three segments or less. With an initial window of 20, the ACK of two
+ * segments lets out four: less than a third of the window (the default
+ * rule would wait), more than three (this one sends).
+ */
+START_TEST(test_established_no_win_divisor_waits_for_three_segments_at_most)
+{
+	struct tcp_config t = nstack_config(T.ns)->tcp;
+	static char data[30 * 1460];
+	uint32_t s0;
+	struct conn c;
+
+	t.tso_win_divisor = 0;
+	t.initial_cwnd = 20;
+	nstack_set_tcp_config(T.ns, &t);
+	c = passive_rtt(1000);
+	memset(data, 'd', sizeof(data));
+	s0 = c.snd;
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	expect_full_segs(s0, 0, 20);
+	t_expect_no_tx();
+	t_clock_advance(600);
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535});
+	t_expect_no_tx();
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 2 * 1460, TH_ACK, 65535});
+	expect_full_segs(s0, 20, 4);
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
 START_TEST(test_established_unacked_data_retransmits_at_rto_with_backoff)
 {
 	struct conn c = passive_plain();
@@ -2657,6 +2689,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_cwnd_limited_burst_ends_with_psh);
 	tcase_add_test(tc, test_established_small_window_opening_waits_for_next_ack);
 	tcase_add_test(tc, test_established_small_window_opening_sent_when_next_ack_is_far);
+	tcase_add_test(tc, test_established_no_win_divisor_waits_for_three_segments_at_most);
 	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
