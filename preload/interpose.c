@@ -486,6 +486,7 @@ static struct nsp_file *unmap_fd(int fd)
 NSP_EXPORT int close(int fd)
 {
 	struct nsp_file *f;
+	bool released = false;
 	int rc;
 
 	if (nsp_inside)
@@ -514,22 +515,18 @@ NSP_EXPORT int close(int fd)
 	 */
 	nsp_own_unlock();
 	if (!nsp_forked && atomic_load(&f->nfds) == 0) {
-		bool released;
-
 		/* Registrations go first: theirs are references too. */
 		nsp_epoll_close(fd, f);
 		released = close_last_fd(f, fd);
-		rc = REAL(close)(fd);
-		if (released)
-			nsp_file_free(f);
-		else
-			fdt_put(f);
-		return rc;
+	} else {
+		unmap_evfd(f, fd);
+		nsp_epoll_close(fd, f);
 	}
-	unmap_evfd(f, fd);
-	nsp_epoll_close(fd, f);
 	rc = REAL(close)(fd);
-	fdt_put(f);
+	if (released)
+		nsp_file_free(f);
+	else
+		fdt_put(f);
 	return rc;
 }
 

@@ -960,9 +960,6 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 
 	if (tp->ca_state >= TCP_CA_Recovery || tp->snd_cwnd <= in_flight)
 		return false;
-	now = ns_now(sk->ns);
-	if (now - tp->lsnd_us >= 1000)
-		return false;
 	send_win = after(wnd_end, seq) ? wnd_end - seq : 0;
 	cong_win = (uint64_t)(tp->snd_cwnd - in_flight) * mss;
 	limit = send_win < cong_win ? send_win : cong_win;
@@ -980,7 +977,11 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 	}
 	/* The oldest segment out: its ACK is what is waited for. */
 	head = skb_peek(&sk->sk_write_queue);
-	if (!head || head == skb || now - TCP_SKB_CB(head)->when < tp->srtt_us >> 4)
+	if (!head || head == skb)
+		return false;
+	/* The clock only now: most calls (a full unit may go) end above. */
+	now = ns_now(sk->ns);
+	if (now - tp->lsnd_us >= 1000 || now - TCP_SKB_CB(head)->when < tp->srtt_us >> 4)
 		return false;
 	/* The send buffer skb begins (Linux's skb): one segment goes as Nagle says. */
 	for (s = skb; s; s = TAILQ_NEXT(s, list)) {

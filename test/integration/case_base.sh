@@ -251,9 +251,10 @@ case_custom_mac_promiscuous() {
 }
 
 # NSTACK_INGRESS_DROP: with the lab's own ingress rule lifted, the stack adds
-# its table, the kernel's IP layer then sees none of a 20 MiB download's
-# frames (IpInAddrErrors or, with no address in the subnet, IpExtInNoRoutes:
-# routed only to be discarded), and the table goes
+# its table, the kernel's IP layer then sees none of the frames that come
+# to nstack while the peer downloads 20 MiB from it (the peer's ACKs;
+# IpInAddrErrors or, with no address in the subnet, IpExtInNoRoutes: routed
+# only to be discarded), and the table goes
 # with the processes, also when they are killed. NSTACK_INGRESS_DROP=0 is
 # the control: the same download then reaches the kernel's IP layer.
 ingress_dropped_by_kernel() {

@@ -1197,7 +1197,7 @@ START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
 }
 END_TEST
 
-/* The next n frames carry the data segments from - from + n - 1 after s0. */
+/* The next n frames are full data segments, the from-th to the (from + n - 1)-th after s0. */
 static void expect_full_segs(uint32_t s0, int from, int n)
 {
 	unsigned char f[T_FRAME_MAX];
@@ -1212,10 +1212,10 @@ static void expect_full_segs(uint32_t s0, int from, int n)
 }
 
 /*
- * A 30-segment write on a path of 1 ms: the initial window lets out ten,
- * then after wait_us the peer acknowledges one of them.
+ * A 30-segment write on a path of 1 ms: the initial window lets out iw
+ * segments, then after wait_us the peer acknowledges the first of them.
  */
-static struct conn defer_setup(uint32_t *s0, uint64_t wait_us)
+static struct conn defer_setup(uint32_t *s0, int iw, uint64_t wait_us)
 {
 	struct conn c = passive_rtt(1000);
 	static char data[30 * 1460];
@@ -1223,7 +1223,7 @@ static struct conn defer_setup(uint32_t *s0, uint64_t wait_us)
 	memset(data, 'd', sizeof(data));
 	*s0 = c.snd;
 	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
-	expect_full_segs(*s0, 0, 10);
+	expect_full_segs(*s0, 0, iw);
 	t_expect_no_tx();
 	t_clock_advance(wait_us);
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, *s0 + 1460, TH_ACK, 65535});
@@ -1240,7 +1240,7 @@ static struct conn defer_setup(uint32_t *s0, uint64_t wait_us)
 START_TEST(test_established_small_window_opening_waits_for_next_ack)
 {
 	uint32_t s0;
-	struct conn c = defer_setup(&s0, 600);
+	struct conn c = defer_setup(&s0, 10, 600);
 
 	t_expect_no_tx();
 	t_clock_advance(100);
@@ -1258,7 +1258,7 @@ END_TEST
 START_TEST(test_established_small_window_opening_sent_when_next_ack_is_far)
 {
 	uint32_t s0;
-	struct conn c = defer_setup(&s0, 200);
+	struct conn c = defer_setup(&s0, 10, 200);
 
 	expect_full_segs(s0, 10, 2);
 	t_expect_no_tx();
@@ -1275,21 +1275,13 @@ END_TEST
 START_TEST(test_established_no_win_divisor_waits_for_three_segments_at_most)
 {
 	struct tcp_config t = nstack_config(T.ns)->tcp;
-	static char data[30 * 1460];
 	uint32_t s0;
 	struct conn c;
 
 	t.tso_win_divisor = 0;
 	t.initial_cwnd = 20;
 	nstack_set_tcp_config(T.ns, &t);
-	c = passive_rtt(1000);
-	memset(data, 'd', sizeof(data));
-	s0 = c.snd;
-	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
-	expect_full_segs(s0, 0, 20);
-	t_expect_no_tx();
-	t_clock_advance(600);
-	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 1460, TH_ACK, 65535});
+	c = defer_setup(&s0, 20, 600);
 	t_expect_no_tx();
 	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, s0 + 2 * 1460, TH_ACK, 65535});
 	expect_full_segs(s0, 20, 4);
