@@ -631,8 +631,18 @@ void ns_proc_waits(struct nstack *ns)
 		ns->procs->fan_gen++;
 		nstack_wake_thread(ns);
 	}
-	if (!wait_run_on(p, now))
+	if (!wait_run_on(p, now)) {
 		p->wait_since = now;
+		/*
+		 * A process that may open a ring: its stack thread, perhaps
+		 * asleep without a deadline, plans its look at this run
+		 * (fan_step). Without this wake-up a worker that sleeps in one
+		 * long epoll_wait was looked at only if something else woke the
+		 * thread in time, and took no share of the link.
+		 */
+		if (ns->procs->fan_arg && !l->rx_member && !p->no_fan && !l->fan_join_at)
+			nstack_wake_thread(ns);
+	}
 	p->wait_last = now;
 }
 
@@ -1465,6 +1475,7 @@ static void fan_step(struct nstack *ns)
 	struct net_device *dev;
 	uint64_t now;
 	int err, to;
+	bool planned;
 
 	if (l->rx_member) {
 		if (pt->move_to == l->slot && !ns_is_driver(ns) && pt->driver >= 0)
@@ -1484,8 +1495,15 @@ static void fan_step(struct nstack *ns)
 	    !l->hooks.close_link)
 		return;
 	now = ns_now(ns);
+	/*
+	 * The look planned for this run counts even if it comes late: a
+	 * thread in one long wait calls nothing that would extend the run,
+	 * which would seem over by the time a busy machine ran us.
+	 */
+	planned = l->fan_join_at && l->fan_join_at == p->wait_since + FAN_JOIN_AFTER_US &&
+		  now >= l->fan_join_at;
 	l->fan_join_at = 0;
-	if (pt->move_to != l->slot &&
+	if (pt->move_to != l->slot && !planned && !l->move_fan &&
 	    (!wait_run_on(p, now) || now - p->wait_since < FAN_JOIN_AFTER_US)) {
 		/* Not yet: a look when the run of waits is long enough. */
 		if (wait_run_on(p, now))
