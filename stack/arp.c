@@ -387,7 +387,7 @@ static void neigh_timer_handler(struct timer_list *t)
 int neigh_output(struct nstack *ns, struct sk_buff *skb, uint32_t nexthop)
 {
 	struct neighbour *n = neigh_find(ns, nexthop);
-	uint64_t now = ns_now(ns);
+	uint64_t now = ns_now_batch(ns);
 
 	if (!n) {
 		n = neigh_create(ns, nexthop);

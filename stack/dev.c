@@ -83,7 +83,7 @@ void netdev_rx_window_skip(struct net_device *dev)
 void netdev_rx_frame_csum(struct net_device *dev, const void *frame, size_t len, bool csum_ok)
 {
 	struct nstack *ns = dev->ns;
-	uint64_t now = ns_now(ns);
+	uint64_t now = ns_now_batch(ns);
 	struct sk_buff *skb;
 
 	dev->stats.rx_packets++;

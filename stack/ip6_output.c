@@ -39,7 +39,7 @@ unsigned int ip6_mtu(const struct nstack *ns)
 int ip6_route_nexthop(struct nstack *ns, const struct in6_addr *daddr, struct in6_addr *nexthop)
 {
 	struct ipv6_state *ip6 = ns->ip6;
-	uint64_t now = ns_now(ns);
+	uint64_t now = ns_now_batch(ns);
 
 	if (ipv6_addr_is_linklocal(daddr) || ipv6_addr_is_multicast(daddr))
 		goto onlink;

@@ -279,7 +279,7 @@ int ip_build_and_send(struct nstack *ns, struct sk_buff *skb, uint32_t saddr, ui
 	iph->daddr = rt.rt_dst;
 	iph->check = 0;
 	iph->check = ip_fast_csum(iph, 5);
-	skb->tstamp_us = ns_now(ns);
+	skb->tstamp_us = ns_now_batch(ns);
 	NS_INC_STATS(ns, IpOutRequests);
 	return ip_finish_output(ns, skb, &rt);
 
@@ -337,7 +337,7 @@ int ip_send_raw(struct nstack *ns, struct sk_buff *skb)
 	iph->tot_len = htons((uint16_t)skb->len);
 	iph->check = 0;
 	iph->check = ip_fast_csum(iph, hlen / 4u);
-	skb->tstamp_us = ns_now(ns);
+	skb->tstamp_us = ns_now_batch(ns);
 	NS_INC_STATS(ns, IpOutRequests);
 	return ip_output_link(ns, skb, &rt);
 

@@ -385,7 +385,7 @@ static void nd_timer_handler(struct timer_list *t)
 int ndisc_output(struct nstack *ns, struct sk_buff *skb, const struct in6_addr *nexthop)
 {
 	struct nd_neigh *n = nd_find(ns, nexthop);
-	uint64_t now = ns_now(ns);
+	uint64_t now = ns_now_batch(ns);
 
 	if (!n) {
 		n = nd_create(ns, nexthop);

@@ -526,11 +526,14 @@ static void process_locked_rx(struct nstack *ns, bool rx)
 	struct sk_buff *skb;
 
 	for (int round = 0; rx && round < RX_ROUNDS && !ns->link_gone; round++) {
+		/* The round's frames are stamped from one reading (ns_now_batch). */
+		uint64_t outer = ns_clock_batch_begin(ns);
 		int n;
 
 		dev_rx_batch_begin(ns_dev(ns));
 		n = ns_dev(ns)->ops->poll(ns_dev(ns), RX_BUDGET);
 		dev_rx_batch_end(ns_dev(ns));
+		ns_clock_batch_end(ns, outer);
 		if (n > 0 && ns->procs && ns_local(ns)->slot >= 0)
 			ns->procs->p[ns_local(ns)->slot].rx_frames += (uint64_t)n;
 

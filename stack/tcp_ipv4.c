@@ -27,7 +27,7 @@ uint64_t tcp_now(const struct sock *sk)
 {
 	uint64_t t = sk->ns->tcp->rx_now;
 
-	return t ? t : ns_now(sk->ns);
+	return t ? t : ns_now_batch(sk->ns);
 }
 
 /* An initial sequence number (RFC 6528: unpredictable). */

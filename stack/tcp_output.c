@@ -1012,7 +1012,19 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
  * when nothing could be sent but data waits. push_one: the tail loss
  * probe's send, which never waits for an ACK (Linux's push_one).
  */
+static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one);
+
+/* One clock reading stamps the burst (ns_now_batch). */
 static bool write_xmit(struct sock *sk, int nonagle, bool push_one)
+{
+	uint64_t outer = ns_clock_batch_begin(sk->ns);
+	bool r = write_xmit_burst(sk, nonagle, push_one);
+
+	ns_clock_batch_end(sk->ns, outer);
+	return r;
+}
+
+static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
 	struct sk_buff *skb;

@@ -25,8 +25,11 @@ struct t_ctx T;
 
 static uint64_t t_now(void *ctx)
 {
+	uint64_t t = T.now;
+
 	(void)ctx;
-	return T.now;
+	T.now += T.tick_us;
+	return t;
 }
 
 static uint32_t t_random(void *ctx)

@@ -45,6 +45,8 @@ struct t_ctx {
 	struct nstack *ns;
 	struct wire *wire;
 	uint64_t now;
+	uint64_t
+	    tick_us; /* the clock also moves this much at every reading of it (0: it does not) */
 	uint32_t rng;
 };
 

@@ -1197,6 +1197,49 @@ START_TEST(test_established_cwnd_limited_burst_ends_with_psh)
 }
 END_TEST
 
+/*
+ * One burst, one stamp (ns_now_batch): with a clock that moves a
+ * millisecond at every reading, the ten segments a write lets out all carry
+ * the TSval of the burst's start, as Linux's do (one tcp_mstamp per
+ * tcp_write_xmit). Read per segment, the clock gave them ten.
+ */
+START_TEST(test_established_burst_segments_share_one_timestamp)
+{
+	static const uint8_t syn_opt[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 100, 0, 0, 0, 0};
+	uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 101};
+	static char data[10 * 1448];
+	unsigned char f[T_FRAME_MAX];
+	struct conn c = {.l = listener(SRV_PORT, 8)};
+	const struct tcphdr *th;
+	uint32_t tsval;
+	size_t len;
+
+	inject(&(struct seg){PEER_PORT, SRV_PORT, PEER_ISN, 0, TH_SYN, 65535, syn_opt,
+			     sizeof(syn_opt)});
+	th = recv_tcp(f, &len);
+	c.iss = ntohl(th->seq);
+	c.snd = c.iss + 1;
+	c.rcv = PEER_ISN + 1;
+	put32(ack_opt + 8, get32((const uint8_t *)(th + 1) + 8));
+	inject(&(struct seg){PEER_PORT, SRV_PORT, c.rcv, c.snd, TH_ACK, 65535, ack_opt, 12});
+	ck_assert_int_eq(nstack_accept(c.l, &c.s, NULL, NULL, SOCK_NONBLOCK), 0);
+	memset(data, 'b', sizeof(data));
+	T.tick_us = 1000;
+	ck_assert_int_eq(usend(c.s, data, sizeof(data)), (ssize_t)sizeof(data));
+	T.tick_us = 0;
+	for (int i = 0; i < 10; i++) {
+		th = recv_tcp(f, &len);
+		ck_assert_uint_eq(ntohl(th->seq), c.snd + 1448u * (uint32_t)i);
+		ck_assert_uint_eq(len, frame_len(TCP_HLEN_MIN + 12 + 1448));
+		if (i == 0)
+			tsval = get32((const uint8_t *)(th + 1) + 4);
+		ck_assert_uint_eq(get32((const uint8_t *)(th + 1) + 4), tsval);
+	}
+	t_expect_no_tx();
+	conn_close(&c);
+}
+END_TEST
+
 /* The next n frames are full data segments, the from-th to the (from + n - 1)-th after s0. */
 static void expect_full_segs(uint32_t s0, int from, int n)
 {
@@ -2682,6 +2725,7 @@ static Suite *tcp_wire_suite(void)
 	tcase_add_test(tc, test_established_small_window_opening_waits_for_next_ack);
 	tcase_add_test(tc, test_established_small_window_opening_sent_when_next_ack_is_far);
 	tcase_add_test(tc, test_established_no_win_divisor_waits_for_three_segments_at_most);
+	tcase_add_test(tc, test_established_burst_segments_share_one_timestamp);
 	tcase_add_test(tc, test_established_unacked_data_retransmits_at_rto_with_backoff);
 	tcase_add_test(tc, test_established_three_dupacks_fast_retransmit_newreno);
 	tcase_add_test(tc, test_established_sack_blocks_mark_hole_and_retransmit_it);
