@@ -104,10 +104,7 @@ trap 'exit 130' INT TERM
 # The kernel's count of frames it routed only to discard them (for nstack's
 # address, which it does not hold) says at the end whether that happened.
 ip netns exec "$NS" nft delete table netdev nstack 2>/dev/null
-# (IpInAddrErrors while the kernel has an address in the subnet, IpExtInNoRoutes while it has none.)
-addr_errors() {
-	ip netns exec "$NS" nstat -az IpInAddrErrors IpExtInNoRoutes | awk '/^Ip/ { n += $2 } END { print n + 0 }'
-}
+addr_errors() { "$root/test/lab.sh" discarded "$prefix"; }
 addr_errors0=$(addr_errors)
 if [ "${BENCH_OFFLOADS:-0}" != 1 ]; then
 	ip netns exec "$NS" ethtool -K nstack0 gso off tso off gro off >/dev/null 2>&1

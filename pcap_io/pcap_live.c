@@ -124,7 +124,8 @@ struct tx_slot {
 struct pcap_live {
 	pcap_t *p;
 	int fd;
-	/* Receive stamps in ns (else us), and the real time at this poll's start, in ns. */
+	/* Receive stamps in ns (else us), and the real time of this poll (its first frame), in ns.
+	 */
 	bool stamp_ns;
 	uint64_t poll_now_ns;
 	bool vnet;    /* frames sent carry a struct vnet_hdr (GSO) */
@@ -347,8 +348,11 @@ static bool rx_in_window(struct pcap_live *pl, uint64_t t)
  * stack can see a backlog: under a SYN flood, a SYN that waited long is
  * dropped (tcp_conn_request) rather than answered after its sender gave up.
  */
-static uint32_t rx_waited_us(const struct pcap_live *pl, uint64_t t)
+static uint32_t rx_waited_us(struct pcap_live *pl, uint64_t t)
 {
+	/* Read at the poll's first frame: most polls of an idle link find none. */
+	if (!pl->poll_now_ns)
+		pl->poll_now_ns = real_ns();
 	if (t >= pl->poll_now_ns || pl->poll_now_ns - t > RX_WAIT_PLAUSIBLE_NS)
 		return 0;
 	return (uint32_t)((pl->poll_now_ns - t) / 1000u);
@@ -925,7 +929,7 @@ static int pcap_live_poll(struct net_device *dev, int budget)
 			pl->q_errors_told = e;
 		}
 	}
-	pl->poll_now_ns = real_ns();
+	pl->poll_now_ns = 0;
 	n = pcap_dispatch(pl->p, budget, pcap_live_rx_one, (u_char *)dev);
 	dev->rx_waited_us = 0;
 	if (n >= 0)

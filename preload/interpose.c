@@ -434,15 +434,22 @@ NSP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 }
 
 /*
- * Unmaps fd from its file before the kernel fd goes away. If fd was the
- * number the readiness hook signals, the hook moves to another dup of the
- * file, under the stack lock so it never writes to a reused number.
+ * fd is going away (stack lock held): if it was the number the readiness
+ * hook signals, the hook moves to another dup of the file, under the lock
+ * so that it never writes to a reused number.
  */
+static void evfd_let_go(struct nsp_file *f, int fd)
+{
+	if (f->evfd == fd)
+		f->evfd = fdt_find_other(f, fd);
+}
+
+/* Unmaps fd from its file before the kernel fd goes away (evfd_let_go). */
 static void unmap_evfd(struct nsp_file *f, int fd)
 {
 	if (f && !nsp_forked && f->evfd == fd) {
 		nstack_lock(f->ns);
-		f->evfd = fdt_find_other(f, fd);
+		evfd_let_go(f, fd);
 		nstack_unlock(f->ns);
 	}
 }
@@ -464,8 +471,7 @@ static bool close_last_fd(struct nsp_file *f, int fd)
 	/* The stack may transmit (a FIN, say): no interposition inside it. */
 	nsp_inside++;
 	nstack_lock(f->ns);
-	if (f->evfd == fd)
-		f->evfd = fdt_find_other(f, fd);
+	evfd_let_go(f, fd);
 	/* Under the lock: epoll's direct section takes references under it too. */
 	last = atomic_compare_exchange_strong(&f->refs, &one, 0);
 	if (last)

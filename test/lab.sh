@@ -5,6 +5,8 @@
 #   test/lab.sh down [PREFIX]   remove everything (idempotent)
 #   test/lab.sh env  [PREFIX]   print the names as shell variables
 #   test/lab.sh resolver [PREFIX]  (re)write the lab's resolver files
+#   test/lab.sh discarded [PREFIX] print how many packets the kernel of
+#                PREFIX-ns routed only to discard them (see discarded below)
 #
 #   PREFIX-ns    the program under nstack runs here; its veth end is named
 #                nstack0, link up, with NO kernel IPv4 address (so the kernel
@@ -32,7 +34,7 @@ peer_addr=${NSTACK_LAB_PEER_ADDR:-198.18.0.1/24}
 nstack_addr=${NSTACK_LAB_NSTACK_ADDR:-198.18.0.2}
 
 usage() {
-	echo "usage: $0 up|down|env [PREFIX]" >&2
+	echo "usage: $0 up|down|env|resolver|discarded [PREFIX]" >&2
 	exit 2
 }
 
@@ -111,8 +113,19 @@ down() {
 	echo "lab down: $prefix"
 }
 
+# The packets the kernel of the nstack namespace took up only to discard
+# them, for an address it does not hold: IpInAddrErrors while it has an
+# address in the subnet (the bench's kernel rows add one), IpExtInNoRoutes
+# while it has none. What an ingress drop (the lab's, or nstack's own
+# NSTACK_INGRESS_DROP) keeps at zero.
+discarded() {
+	ip netns exec "$ns" nstat -az IpInAddrErrors IpExtInNoRoutes |
+		awk '/^Ip/ { n += $2 } END { print n + 0 }'
+}
+
 case "$cmd" in
 up) up ;;
+discarded) discarded ;;
 down) down ;;
 resolver) lab_resolver "$ns" "$peer" ;;
 env)
