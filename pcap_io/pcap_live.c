@@ -124,8 +124,7 @@ struct tx_slot {
 struct pcap_live {
 	pcap_t *p;
 	int fd;
-	/* Receive stamps in ns (else us), and the real time of this poll (its first frame), in ns.
-	 */
+	/* Receive stamps in ns (else us); the real time at this poll's first frame (ns). */
 	bool stamp_ns;
 	uint64_t poll_now_ns;
 	bool vnet;    /* frames sent carry a struct vnet_hdr (GSO) */

@@ -1006,15 +1006,15 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 	return true;
 }
 
+static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one);
+
 /*
  * Sends what the congestion window, the peer's window and Nagle allow
  * (tcp_write_xmit), in Linux's units (tcp_xmit_unit_end). Returns true
  * when nothing could be sent but data waits. push_one: the tail loss
- * probe's send, which never waits for an ACK (Linux's push_one).
+ * probe's send, which never waits for an ACK (Linux's push_one). One
+ * clock reading stamps the burst (ns_now_batch).
  */
-static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one);
-
-/* One clock reading stamps the burst (ns_now_batch). */
 static bool write_xmit(struct sock *sk, int nonagle, bool push_one)
 {
 	uint64_t outer = ns_clock_batch_begin(sk->ns);

@@ -275,8 +275,8 @@ static inline uint64_t ns_now(const struct nstack *ns)
  * segment's or packet's stamp, a neighbour's last use): inside a batch (one
  * poll of the link, one burst of TCP output) the time the batch began, as
  * Linux stamps a burst with one tcp_mstamp. Reading the clock costs tens of
- * nanoseconds on a VM: in bulk send it was 9 % of the stack thread's time,
- * twice per segment. Whatever waits for time to pass or measures inside a
+ * nanoseconds on a VM: in bulk send it was a tenth of the stack thread's
+ * time, twice per segment. Whatever waits for time to pass or measures inside a
  * batch reads ns_now().
  */
 static inline uint64_t ns_now_batch(const struct nstack *ns)
