@@ -167,7 +167,7 @@ void ns_proc_reap(struct nstack *ns, int slot)
 	p->mb_overflow = false;
 	ns->procs->gen++;
 	if (ns->procs->driver == slot)
-		ns->procs->driver = -1;
+		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
 	if (ns->procs->handoff == slot)
 		ns->procs->handoff = -1;
 	if (ns->procs->move_to == slot) {
@@ -315,8 +315,10 @@ int nstack_proc_count(struct nstack *ns)
 {
 	int n = 0;
 
+	nstack_lock(ns);
 	for (int i = 0; i < NS_MAX_PROCS; i++)
 		n += ns->procs->p[i].state != NS_PROC_FREE;
+	nstack_unlock(ns);
 	return n;
 }
 

@@ -339,7 +339,7 @@ static void stop_thread(struct nstack *ns)
 
 	if (!ns_local(ns)->thread_running)
 		return;
-	ns_local(ns)->thread_stop = true;
+	__atomic_store_n(&ns_local(ns)->thread_stop, true, __ATOMIC_RELEASE);
 	if (write(ns_local(ns)->wake_fd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: already signalled. */
 	}
@@ -376,7 +376,7 @@ void nstack_exec_prepare(struct nstack *ns)
 		l->fan_exec_ring = true;
 	}
 	if (ns->procs->driver == l->slot) {
-		ns->procs->driver = -1;
+		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
 		/* The others sleep on our pidfd, which an exec does not signal. */
 		for (int i = 0; i < NS_MAX_PROCS; i++)
 			if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE)
@@ -989,7 +989,7 @@ static void try_take_over(struct nstack *ns)
 			   strerror(-err));
 		return;
 	}
-	ns->procs->driver = l->slot;
+	__atomic_store_n(&ns->procs->driver, l->slot, __ATOMIC_RELEASE);
 	ns->procs->handoff = -1;
 	ns->procs->move_to = -1;
 	ns->procs->move_stamp = 0;
@@ -1008,7 +1008,7 @@ static void proc_gone(struct nstack *ns, int slot)
 	if (ns->procs->fan_arg && ns_fan_remove(ns, slot))
 		ns_fan_kick(ns);
 	if (slot == ns->procs->driver) {
-		ns->procs->driver = -1;
+		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
 		try_take_over(ns);
 	}
 	ns_proc_reap(ns, slot);
@@ -1336,7 +1336,7 @@ static void move_finish(struct nstack *ns)
 			   strerror(-err));
 	dev->ops->rx_window(dev, 0, 0);
 	l->rx_lease_until = 0;
-	ns->procs->driver = to;
+	__atomic_store_n(&ns->procs->driver, to, __ATOMIC_RELEASE);
 	ns->procs->move_to = -1;
 	ns->procs->move_stamp = 0;
 	ns->thread_sleep_until = 0;
@@ -1435,7 +1435,7 @@ static void fan_drive_to(struct nstack *ns, int slot)
 	struct nstack_local *l = ns_local(ns);
 	struct ns_procs *pt = ns->procs;
 
-	pt->driver = slot;
+	__atomic_store_n(&pt->driver, slot, __ATOMIC_RELEASE);
 	pt->move_to = -1;
 	pt->handoff = -1;
 	l->rx_lease_until = 0;
@@ -1653,7 +1653,7 @@ static void *stack_thread(void *arg)
 	int slots[MAX_POLLFDS];
 
 	ns_lock(ns);
-	while (!l->thread_stop) {
+	while (!__atomic_load_n(&l->thread_stop, __ATOMIC_ACQUIRE)) {
 		uint64_t next = UINT64_MAX, now;
 		int timeout = -1, nfds = 0, nbase, devfd = -1, bell = -1;
 		bool driving, receiving, leased, mail_leased = false, gone = false;

@@ -54,7 +54,8 @@ struct ns_proc {
 };
 
 struct ns_procs {
-	int driver;  /* [S] slot of the process that receives frames and runs timers, -1: none */
+	int driver;  /* [S] slot of the process that receives frames and runs timers, -1: none; */
+		     /* stored atomically: nstack_is_driver reads it without the lock */
 	int handoff; /* [S] the driver's slot while it asks another process to take over, else -1 */
 	int move_to; /* [S] slot the driver is moving to (stack.c, "Moving the driver"), else -1 */
 	uint64_t move_stamp; /* [S] its device's first stamp (rx_clock); 0 until it is open */

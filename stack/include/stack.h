@@ -52,7 +52,7 @@ struct nstack_local {
 	/* The stack thread. */
 	pthread_t thread;
 	bool thread_running;
-	volatile bool thread_stop;
+	bool thread_stop;     /* atomic: stop_thread sets it without the lock */
 	int wake_fd;	      /* eventfd that interrupts the thread's wait */
 	uint64_t clock_batch; /* ns_now_batch(): the time the batch began, 0 none */
 	/* Direct receive (ns_rx_direct_begin). */
