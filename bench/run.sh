@@ -279,6 +279,18 @@ flood_fetches() {
 	echo "$ok $tried"
 }
 
+# wrk_pairs NAME NSTACK-URL KERNEL-URL [WRK ARGS...]: REPEAT wrk runs against
+# each in turn; prints "N1,N2,... K1,K2,..." (requests/s).
+wrk_pairs() {
+	local name=$1 nurl=$2 kurl=$3 i n= k=
+	shift 3
+	for i in $(seq 1 "$REPEAT"); do
+		n="$n,$(wrk_once "nstack-$name.$i" "$nurl" "$@")"
+		k="$k,$(wrk_once "kernel-$name.$i" "$kurl" "$@")"
+	done
+	echo "${n#,} ${k#,}"
+}
+
 # nginx_start NAME PORT ADDR WORKERS CMD...: nginx under CMD with WORKERS
 # workers on ADDR:PORT, in the background, until it accepts connections.
 nginx_start() {
@@ -300,19 +312,12 @@ nginx_start() {
 # keep-alive, then Connection: close), with 2 workers also "NOK NTRIED KOK
 # KTRIED" (the SYN-flood fetches, nstack's then the kernel's).
 nginx_rows() {
-	local name=$1 workers=$2 np=8081 kp=8082 i nka= kka= ncl= kcl= out
+	local name=$1 workers=$2 np=8081 kp=8082 i nurl kurl out
 	[ "$workers" = 1 ] && np=8083 kp=8084
 	nginx_start "nstack-$name" "$np" 198.18.0.2 "$workers" ip netns exec "$NS" "$BUILD/nstack" --
 	nginx_start "kernel-$name" "$kp" "$KADDR" "$workers" ip netns exec "$NS"
-	for i in $(seq 1 "$REPEAT"); do
-		nka="$nka,$(wrk_once "nstack-$name.$i" "http://198.18.0.2:$np/small")"
-		kka="$kka,$(wrk_once "kernel-$name.$i" "http://$KADDR:$kp/small")"
-	done
-	for i in $(seq 1 "$REPEAT"); do
-		ncl="$ncl,$(wrk_once "nstack-$name-close.$i" "http://198.18.0.2:$np/small" -H 'Connection: close')"
-		kcl="$kcl,$(wrk_once "kernel-$name-close.$i" "http://$KADDR:$kp/small" -H 'Connection: close')"
-	done
-	out="${nka#,} ${kka#,} ${ncl#,} ${kcl#,}"
+	nurl="http://198.18.0.2:$np/small" kurl="http://$KADDR:$kp/small"
+	out="$(wrk_pairs "$name" "$nurl" "$kurl") $(wrk_pairs "$name-close" "$nurl" "$kurl" -H 'Connection: close')"
 	[ "$workers" = 2 ] && out="$out $(flood_fetches 198.18.0.2 "$np") $(flood_fetches "$KADDR" "$kp")"
 	for i in "$np" "$kp"; do
 		kill -QUIT "$(cat "$work/ng$i/nginx.pid" 2>/dev/null)" 2>/dev/null

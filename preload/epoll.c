@@ -600,6 +600,7 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 		pthread_mutex_unlock(&s->lock);
 		if (sleeping) {
 			struct nsp_sleep_mask m;
+			const sigset_t *sleep_mask;
 			bool ready = false;
 
 			/*
@@ -616,28 +617,17 @@ static int ep_wait(struct ep_set *s, int epfd, struct epoll_event *events, int m
 			if (mailfd >= 0 &&
 			    !ep_arm(epfd, mailfd, EP_MAIL, &s->mailfd, &s->mail_armed))
 				wait_ms = 0;
-			/*
-			 * The first sleep of the call needs no signals blocked: a
-			 * handler that runs between the check and the sleep ran, as
-			 * far as the program can tell, before it called us (the
-			 * window it has before any epoll_wait). A later sleep must
-			 * not let one slip in after our own wake-up: Linux's
-			 * epoll_wait would have been asleep then. Two syscalls saved
-			 * per sleep of a program that sleeps once per call.
-			 */
-			if (slept++)
-				nsp_sleep_begin(&m);
+			/* Signals blocked for the call's later sleeps only (nsp_sleep_begin). */
+			sleep_mask = nsp_sleep_begin(&m, ++slept, sigmask);
 			if (nsp_signal_since(mark)) {
 				/* A handler ran between our sleeps: Linux's epoll_wait would be
 				 * asleep. */
 				k = -1;
 				errno = EINTR;
 			} else {
-				k = REAL(epoll_pwait)(epfd, kev, kmax, wait_ms,
-						      sigmask || slept == 1 ? sigmask : &m.old);
+				k = REAL(epoll_pwait)(epfd, kev, kmax, wait_ms, sleep_mask);
 			}
-			if (slept > 1)
-				nsp_sleep_end(&m);
+			nsp_sleep_end(&m);
 			link_woke = ready;
 		} else {
 			k = REAL(epoll_pwait)(epfd, kev, kmax, 0, sigmask);

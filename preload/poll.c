@@ -220,21 +220,17 @@ int nsp_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			n = REAL(ppoll)(pfd, np, tp, sigmask);
 		} else {
 			struct nsp_sleep_mask m;
+			const sigset_t *sleep_mask = nsp_sleep_begin(&m, ++slept, sigmask);
 
-			/* Signals blocked for later sleeps only, as epoll_wait's (epoll.c). */
-			if (slept++)
-				nsp_sleep_begin(&m);
 			if (nsp_signal_since(mark)) {
 				/* A handler ran between our sleeps: Linux's poll would be asleep.
 				 */
 				n = -1;
 				errno = EINTR;
 			} else {
-				n = REAL(ppoll)(pfd, np, tp,
-						sigmask || slept == 1 ? sigmask : &m.old);
+				n = REAL(ppoll)(pfd, np, tp, sleep_mask);
 			}
-			if (slept > 1)
-				nsp_sleep_end(&m);
+			nsp_sleep_end(&m);
 		}
 		saved = errno;
 		expand(pfd, np, nfds + (token != NULL), orig);

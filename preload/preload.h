@@ -341,8 +341,14 @@ void nsp_call_end(void);
 /* Signals blocked between the last check and a sleep (see wait.c). */
 struct nsp_sleep_mask {
 	sigset_t old; /* the thread's mask: what the sleep runs with */
+	bool blocked; /* nsp_sleep_begin blocked signals (not the call's first sleep) */
 };
-void nsp_sleep_begin(struct nsp_sleep_mask *m);
+/*
+ * Before the nth sleep of a call (1: the first; 0: outside a call), with
+ * program the mask the program gave ppoll/epoll_pwait or NULL: returns the
+ * mask the sleep passes to the kernel. nsp_sleep_end() after it.
+ */
+const sigset_t *nsp_sleep_begin(struct nsp_sleep_mask *m, int nth, const sigset_t *program);
 void nsp_sleep_end(const struct nsp_sleep_mask *m);
 /* Handler count of this thread, and whether one ran since a mark. */
 long nsp_signal_mark(void);

@@ -335,7 +335,7 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 			      {.fd = rx_fd, .events = POLLIN}};
 	struct timespec ts, *tsp = NULL;
 	struct nsp_sleep_mask mask;
-	bool first;
+	const sigset_t *sleep_mask;
 	int n;
 
 	if (timeo_us != INT64_MAX) {
@@ -344,17 +344,7 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 		tsp = &ts;
 	}
 	t->restart = false;
-	/*
-	 * The call's first sleep needs no signals blocked: before it the call
-	 * did nothing the program can see, so a handler that runs between the
-	 * check below and the sleep ran, as far as the program can tell, before
-	 * the call (as epoll_wait's first sleep, epoll.c). A later sleep must
-	 * not let one slip in after our own wake-up. Two syscalls saved per
-	 * blocking call that sleeps once (a request/response client's recv).
-	 */
-	first = call_mark >= 0 && call_sleeps++ == 0;
-	if (!first)
-		nsp_sleep_begin(&mask);
+	sleep_mask = nsp_sleep_begin(&mask, call_mark >= 0 ? ++call_sleeps : 0, NULL);
 	if (call_mark >= 0 && signal_count != call_mark) {
 		/*
 		 * A handler ran during this call before it came to sleep: Linux
@@ -364,10 +354,9 @@ static int sleep_on(struct nsp_thread_wait *t, int64_t timeo_us, int rx_fd)
 		errno = EINTR;
 	} else {
 		last_signal = 0;
-		n = REAL(ppoll)(p, rx_fd >= 0 ? 2 : 1, tsp, first ? NULL : &mask.old);
+		n = REAL(ppoll)(p, rx_fd >= 0 ? 2 : 1, tsp, sleep_mask);
 	}
-	if (!first)
-		nsp_sleep_end(&mask);
+	nsp_sleep_end(&mask);
 	if (n > 0) {
 		if (p[0].revents & POLLNVAL)
 			nsp_token_lost(t);
@@ -399,20 +388,31 @@ static int op_sleep_rx(void *ctx, void *token, int64_t timeo_us, int rx_fd)
  * Every signal blocked from here until the sleep, which unblocks them
  * atomically (the mask given to ppoll/epoll_pwait): a signal that comes
  * after the "did a handler run?" check stays pending and interrupts the
- * sleep instead of slipping in before it. errno is kept across the end.
+ * sleep instead of slipping in before it. Not for a call's first sleep:
+ * before it the call did nothing the program can see, so a handler that
+ * runs between the check and the sleep ran, as far as the program can
+ * tell, before the call (the window it has before any poll or recv). A
+ * later sleep must not let one slip in after our own wake-up. Two
+ * syscalls saved per call that sleeps once. errno is kept across the end.
  */
-void nsp_sleep_begin(struct nsp_sleep_mask *m)
+const sigset_t *nsp_sleep_begin(struct nsp_sleep_mask *m, int nth, const sigset_t *program)
 {
 	sigset_t all;
 
+	m->blocked = nth != 1;
+	if (!m->blocked)
+		return program;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &m->old);
+	return program ? program : &m->old;
 }
 
 void nsp_sleep_end(const struct nsp_sleep_mask *m)
 {
 	int e = errno;
 
+	if (!m->blocked)
+		return;
 	pthread_sigmask(SIG_SETMASK, &m->old, NULL);
 	errno = e;
 }

@@ -36,7 +36,7 @@ int ns_procs_init(struct nstack *ns)
 	pt->id = ((uint64_t)ns_random32(ns) << 32) | ns_random32(ns);
 	pt->p[0].pid = getpid();
 	pt->p[0].state = NS_PROC_LIVE;
-	pt->driver = 0;
+	ns_set_driver(pt, 0);
 	pt->handoff = -1;
 	pt->move_to = -1;
 	pt->fan_installer = -1;
@@ -167,7 +167,7 @@ void ns_proc_reap(struct nstack *ns, int slot)
 	p->mb_overflow = false;
 	ns->procs->gen++;
 	if (ns->procs->driver == slot)
-		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
+		ns_set_driver(ns->procs, -1);
 	if (ns->procs->handoff == slot)
 		ns->procs->handoff = -1;
 	if (ns->procs->move_to == slot) {

@@ -376,7 +376,7 @@ void nstack_exec_prepare(struct nstack *ns)
 		l->fan_exec_ring = true;
 	}
 	if (ns->procs->driver == l->slot) {
-		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
+		ns_set_driver(ns->procs, -1);
 		/* The others sleep on our pidfd, which an exec does not signal. */
 		for (int i = 0; i < NS_MAX_PROCS; i++)
 			if (i != l->slot && ns->procs->p[i].state == NS_PROC_LIVE)
@@ -989,7 +989,7 @@ static void try_take_over(struct nstack *ns)
 			   strerror(-err));
 		return;
 	}
-	__atomic_store_n(&ns->procs->driver, l->slot, __ATOMIC_RELEASE);
+	ns_set_driver(ns->procs, l->slot);
 	ns->procs->handoff = -1;
 	ns->procs->move_to = -1;
 	ns->procs->move_stamp = 0;
@@ -1008,7 +1008,7 @@ static void proc_gone(struct nstack *ns, int slot)
 	if (ns->procs->fan_arg && ns_fan_remove(ns, slot))
 		ns_fan_kick(ns);
 	if (slot == ns->procs->driver) {
-		__atomic_store_n(&ns->procs->driver, -1, __ATOMIC_RELEASE);
+		ns_set_driver(ns->procs, -1);
 		try_take_over(ns);
 	}
 	ns_proc_reap(ns, slot);
@@ -1336,7 +1336,7 @@ static void move_finish(struct nstack *ns)
 			   strerror(-err));
 	dev->ops->rx_window(dev, 0, 0);
 	l->rx_lease_until = 0;
-	__atomic_store_n(&ns->procs->driver, to, __ATOMIC_RELEASE);
+	ns_set_driver(ns->procs, to);
 	ns->procs->move_to = -1;
 	ns->procs->move_stamp = 0;
 	ns->thread_sleep_until = 0;
@@ -1435,7 +1435,7 @@ static void fan_drive_to(struct nstack *ns, int slot)
 	struct nstack_local *l = ns_local(ns);
 	struct ns_procs *pt = ns->procs;
 
-	__atomic_store_n(&pt->driver, slot, __ATOMIC_RELEASE);
+	ns_set_driver(pt, slot);
 	pt->move_to = -1;
 	pt->handoff = -1;
 	l->rx_lease_until = 0;

@@ -979,8 +979,8 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 	head = skb_peek(&sk->sk_write_queue);
 	if (!head || head == skb)
 		return false;
-	/* The clock only now: most calls (a full unit may go) end above. */
-	now = ns_now(sk->ns);
+	/* The clock only now: most calls (a full unit may go) end above. The burst's reading. */
+	now = ns_now_batch(sk->ns);
 	if (now - tp->lsnd_us >= 1000 || now - TCP_SKB_CB(head)->when < tp->srtt_us >> 4)
 		return false;
 	/* The send buffer skb begins (Linux's skb): one segment goes as Nagle says. */
@@ -1006,24 +1006,12 @@ static bool tcp_tso_should_defer(struct sock *sk, struct sk_buff *skb, unsigned 
 	return true;
 }
 
-static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one);
-
 /*
  * Sends what the congestion window, the peer's window and Nagle allow
  * (tcp_write_xmit), in Linux's units (tcp_xmit_unit_end). Returns true
  * when nothing could be sent but data waits. push_one: the tail loss
- * probe's send, which never waits for an ACK (Linux's push_one). One
- * clock reading stamps the burst (ns_now_batch).
+ * probe's send, which never waits for an ACK (Linux's push_one).
  */
-static bool write_xmit(struct sock *sk, int nonagle, bool push_one)
-{
-	uint64_t outer = ns_clock_batch_begin(sk->ns);
-	bool r = write_xmit_burst(sk, nonagle, push_one);
-
-	ns_clock_batch_end(sk->ns, outer);
-	return r;
-}
-
 static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -1136,6 +1124,16 @@ static bool write_xmit_burst(struct sock *sk, int nonagle, bool push_one)
 		return true;
 	}
 	return false;
+}
+
+/* write_xmit_burst with one clock reading for the burst's stamps (ns_now_batch). */
+static bool write_xmit(struct sock *sk, int nonagle, bool push_one)
+{
+	uint64_t outer = ns_clock_batch_begin(sk->ns);
+	bool r = write_xmit_burst(sk, nonagle, push_one);
+
+	ns_clock_batch_end(sk->ns, outer);
+	return r;
 }
 
 bool tcp_write_xmit(struct sock *sk, int nonagle)

@@ -54,8 +54,9 @@ struct ns_proc {
 };
 
 struct ns_procs {
-	int driver;  /* [S] slot of the process that receives frames and runs timers, -1: none; */
-		     /* stored atomically: nstack_is_driver reads it without the lock */
+	/* [S] slot of the process that receives frames and runs timers, -1: none; set */
+	/* with ns_set_driver (nstack_is_driver reads it without the lock) */
+	int driver;
 	int handoff; /* [S] the driver's slot while it asks another process to take over, else -1 */
 	int move_to; /* [S] slot the driver is moving to (stack.c, "Moving the driver"), else -1 */
 	uint64_t move_stamp; /* [S] its device's first stamp (rx_clock); 0 until it is open */
@@ -73,6 +74,12 @@ struct ns_procs {
 	uint8_t fan_prog[NS_MAX_PROCS]; /* [S] */
 	struct ns_proc p[NS_MAX_PROCS];
 };
+
+/* Makes slot (-1: nobody) the driver (stack lock held; atomic for nstack_is_driver). */
+static inline void ns_set_driver(struct ns_procs *pt, int slot)
+{
+	__atomic_store_n(&pt->driver, slot, __ATOMIC_RELEASE);
+}
 
 int ns_procs_init(struct nstack *ns);
 void ns_procs_exit(struct nstack *ns);
